@@ -1,0 +1,297 @@
+"""The command line both front scripts share: ``main(StoreClass)`` is all a backend adds.
+
+Exit status: 0 success (a run that skipped bad files still succeeds; they are reported),
+1 a database that cannot be used as it is, 2 a bad invocation (nothing is written),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from common.discovery import has_image_extension, missing_roots, normalise_root
+from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
+from common.failures import FAILURES_FILE, FailureReport
+from common.output import FORMATS, QueryResults, write_results
+from common.store import FilterError, ImageStore, IndexInfo, StoreError
+
+if TYPE_CHECKING:
+    from common.embedding import Embedder
+
+log = logging.getLogger("imagedb")
+
+MODES = ("vector", "fts", "hybrid")
+
+
+class UsageError(Exception):
+    """A bad invocation: reported as one line, exit status 2, nothing written."""
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse, but errors are a single line (no usage dump) so they read like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(
+        prog=prog,
+        description=f"Index a folder of photos and search it by image, text prompt or metadata ({store_class.backend} backend).",
+        epilog="Examples:\n"
+        "  %(prog)s --index ~/Pictures\n"
+        "  %(prog)s --search 'a dog on a beach' --limit 5\n"
+        "  %(prog)s --search holiday.jpg --where \"make = 'Canon'\"\n"
+        "  %(prog)s --text Nikon --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_argument_group("actions (combine freely; indexing runs first)")
+    actions.add_argument(
+        "--index", nargs="+", metavar="DIR", help="index the images under these folders (recursive, incremental)"
+    )
+    actions.add_argument("--force", action="store_true", help="with --index: re-embed every file, replacing its row")
+    actions.add_argument(
+        "--search", nargs="+", metavar="QUERY", help="an image file to find similar images, or a text prompt"
+    )
+    actions.add_argument(
+        "--text", nargs="+", metavar="QUERY", help="metadata search: match path, camera, description, … (full text)"
+    )
+    actions.add_argument(
+        "--where",
+        metavar="SQL",
+        help="filter on record columns, e.g. \"width > 1024 AND make = 'Canon'\"; alone, lists matches",
+    )
+
+    search = parser.add_argument_group("search options")
+    search.add_argument("--limit", type=_positive_int, default=10, help="results per query (default 10)")
+    search.add_argument(
+        "--mode",
+        choices=MODES,
+        default="vector",
+        help="how text prompts search: vector (CLIP), fts (metadata words) or hybrid (both, fused); default vector",
+    )
+    search.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+
+    model = parser.add_argument_group("model options (a search uses the index's model unless told otherwise)")
+    model.add_argument("--model", help=f"open_clip model name or hf-hub:org/repo (default {DEFAULT_MODEL})")
+    model.add_argument(
+        "--pretrained",
+        help=f"open_clip pretrained tag, local checkpoint path, or 'none' (default {DEFAULT_PRETRAINED})",
+    )
+    model.add_argument(
+        "--model-config",
+        metavar="JSON",
+        help="a local open_clip model-config JSON for a custom architecture (model name = file name)",
+    )
+    model.add_argument(
+        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="where the model runs (default auto)"
+    )
+    model.add_argument("--batch", type=_positive_int, default=32, help="images per forward pass (default 32)")
+
+    general = parser.add_argument_group("general")
+    general.add_argument(
+        "--db", default=store_class.default_db_path, help=f"database location (default ./{store_class.default_db_path})"
+    )
+    general.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    general.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = build_parser(store_class, prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    configure_logging(parser.prog, args.quiet, args.verbose)
+    try:
+        check_invocation(args)
+        session = Session(store_class, args)
+        try:
+            if args.index:
+                session.index()
+            if args.search or args.text or args.where is not None:
+                write_results(session.search(), args.format, sys.stdout)
+                sys.stdout.flush()
+        finally:
+            session.close()
+    except (UsageError, ModelError, FilterError) as error:
+        log.error("error: %s", error)
+        return 2
+    except StoreError as error:
+        log.error("error: %s", error)
+        return 1
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    return 0
+
+
+def check_invocation(args: argparse.Namespace) -> None:
+    """Everything that can be refused before touching the model or the database."""
+    if not (args.index or args.search or args.text or args.where is not None):
+        raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY or --where SQL")
+    if args.force and not args.index:
+        raise UsageError("--force only applies to --index")
+    missing = missing_roots(args.index or [])
+    if missing:
+        raise UsageError(f"folder not found: {missing[0]}")
+    for query in (args.search or []) + (args.text or []):
+        if not query.strip():
+            raise UsageError("empty query: give an image path or some words")
+    for query in args.search or []:
+        if has_image_extension(query) and not os.path.isfile(query):
+            raise UsageError(f"query image not found: {query}")
+    if args.where is not None:
+        from common.filters import validate_where
+
+        try:
+            validate_where(args.where)
+        except FilterError as error:
+            raise FilterError(f"invalid --where {args.where!r}: {error}") from None
+
+
+class Session:
+    """One invocation's store and (lazily) its model, shared by the index and search actions."""
+
+    def __init__(self, store_class: type[ImageStore], args: argparse.Namespace) -> None:
+        self.store_class = store_class
+        self.args = args
+        self.db_path = os.path.abspath(os.path.expanduser(args.db))
+        self.store: ImageStore | None = None
+        self.embedder: Embedder | None = None
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    # --- model ---------------------------------------------------------------------------
+    def requested_model(self) -> ModelSpec | None:
+        """The model the user named, or None when they left it to the index."""
+        a = self.args
+        if not (a.model or a.pretrained or a.model_config):
+            return None
+        return ModelSpec.from_options(a.model, a.pretrained, a.model_config)
+
+    def model_for(self, info: IndexInfo | None) -> ModelSpec:
+        requested = self.requested_model()
+        if info is None:
+            return requested or ModelSpec.from_options(None, None, None)
+        if requested is None:
+            return info.model
+        if (requested.model, requested.pretrained) != (info.model.model, info.model.pretrained):
+            raise UsageError(
+                f"the index at {self.db_path} was built with {info.model.describe()}, not {requested.describe()}: "
+                f"drop --model/--pretrained to use the index's model, or use another --db"
+            )
+        return requested
+
+    def load_embedder(self, spec: ModelSpec) -> Embedder:
+        if self.embedder is None:
+            from common.embedding import Embedder
+
+            log.info("loading %s", spec.describe())
+            self.embedder = Embedder(spec, self.args.device)
+        return self.embedder
+
+    # --- index ---------------------------------------------------------------------------
+    def index(self) -> None:
+        from common.pipeline import index_roots
+
+        roots = [normalise_root(r) for r in self.args.index]
+        exists = self.store_class.exists(self.db_path)
+        info = self.open_store().info if exists else None
+        embedder = self.load_embedder(self.model_for(info))
+        if info is not None and embedder.dim != info.dim:
+            raise UsageError(f"the model makes {embedder.dim}-d vectors but the index holds {info.dim}-d ones")
+        if self.store is None:
+            self.store = self.store_class.create(self.db_path, IndexInfo(embedder.spec, embedder.dim))
+        failures = FailureReport(os.path.join(self.db_path, FAILURES_FILE))
+        try:
+            summary = index_roots(
+                self.store, embedder, roots, force=self.args.force, batch_size=self.args.batch, failures=failures,
+                progress=False if self.args.quiet else None,
+            )  # fmt: skip
+        finally:
+            failures.close()
+        log.info("indexed %s: %s", ", ".join(roots), summary.line())
+        if summary.failed:
+            log.info("%d file(s) skipped; see %s", summary.failed, failures.path)
+        log.info("%d images in %s", self.store.count(), self.db_path)
+
+    def open_store(self) -> ImageStore:
+        if self.store is None:
+            if not self.store_class.exists(self.db_path):
+                raise UsageError(f"no index at {self.db_path}: create one with --index DIR (or point --db at one)")
+            self.store = self.store_class.open(self.db_path)
+        return self.store
+
+    # --- search --------------------------------------------------------------------------
+    def search(self) -> list[QueryResults]:
+        store = self.open_store()
+        a = self.args
+        results: list[QueryResults] = []
+        for query in a.search or []:
+            results.append(self.search_one(store, query))
+        for query in a.text or []:
+            results.append(QueryResults(query, "metadata", "fts", store.search_by_text(query, a.limit, a.where)))
+        if not a.search and not a.text and a.where is not None:
+            hits = [_record_hit(r) for r in store.get_records(a.where, a.limit)]
+            results.append(QueryResults(a.where, "filter", "filter", hits))
+        return results
+
+    def search_one(self, store: ImageStore, query: str) -> QueryResults:
+        a = self.args
+        if os.path.isfile(query):
+            from common.decoding import DecodeError, decode_image
+
+            try:
+                decoded = decode_image(query)
+            except DecodeError as error:
+                raise UsageError(f"cannot read query image {query}: {error}") from None
+            if a.mode != "vector":
+                log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
+            vector = self.load_embedder(self.model_for(store.info)).embed_images([decoded.image])[0]
+            return QueryResults(query, "image", "vector", store.search_by_vector(vector, a.limit, a.where))
+        if a.mode == "fts":
+            return QueryResults(query, "text", "fts", store.search_by_text(query, a.limit, a.where))
+        vector = self.load_embedder(self.model_for(store.info)).embed_texts([query])[0]
+        if a.mode == "hybrid":
+            return QueryResults(query, "text", "hybrid", store.search_hybrid(vector, query, a.limit, a.where))
+        return QueryResults(query, "text", "vector", store.search_by_vector(vector, a.limit, a.where))
+
+
+def _record_hit(record: dict):
+    from common.store import Hit
+
+    return Hit(record=record, score=float("nan"))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def configure_logging(prog: str, quiet: bool, verbose: bool) -> None:
+    """Logs to stderr as 'prog: message' lines; results alone go to stdout."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{prog}: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    # Libraries (open_clip, faiss) log chatter at INFO through the root logger: only their
+    # warnings are shown, unless --verbose.
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for ours in ("imagedb", "common"):
+        logging.getLogger(ours).setLevel(level)

@@ -1,0 +1,112 @@
+"""Open any supported image file as an upright 8-bit RGB picture ready for embedding.
+
+Every format quirk lives here so the rest of the pipeline sees one thing: an RGB
+``PIL.Image`` with EXIF orientation applied. Failures raise ``DecodeError`` with a short
+reason that ends up in the log line and the failures report.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
+
+try:  # HEIC / HEIF / AVIF support; registered once per process.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    if hasattr(pillow_heif, "register_avif_opener"):
+        pillow_heif.register_avif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
+    pillow_heif = None
+
+# A truncated file is a bad file, not a half-grey image in the index.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class DecodeError(Exception):
+    """A file that cannot be turned into pixels; the message is the reason shown to the user."""
+
+
+@dataclass
+class DecodedImage:
+    """Upright RGB pixels plus what the decoder learned about the file."""
+
+    image: Image.Image
+    width: int
+    height: int
+    format: str
+    mode: str
+    info: dict
+
+
+def decode_image(path: str) -> DecodedImage:
+    """Decode ``path`` fully (so truncation is caught here, not later) into upright RGB.
+
+    Decompression bombs are refused by Pillow's own pixel limit, which is raised to an error
+    rather than a warning so one hostile file cannot exhaust memory.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                source_format = opened.format or ""
+                source_mode = opened.mode
+                opened.load()
+                info = dict(opened.info)
+                upright = ImageOps.exif_transpose(opened) or opened
+                rgb = to_rgb(upright)
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise DecodeError(f"decompression bomb refused: {error}") from None
+    except Image.DecompressionBombWarning as error:
+        raise DecodeError(f"decompression bomb refused: {error}") from None
+    except Image.UnidentifiedImageError:
+        raise DecodeError("not a recognised image (unknown format or corrupt header)") from None
+    except FileNotFoundError:
+        raise DecodeError("file vanished before it could be read") from None
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except MemoryError:
+        raise DecodeError("out of memory while decoding") from None
+    except Exception as error:  # Pillow and its plugins raise a zoo of types for corrupt data.
+        raise DecodeError(f"{type(error).__name__}: {error}") from None
+    if rgb.width < 1 or rgb.height < 1:
+        raise DecodeError("image has zero width or height")
+    return DecodedImage(rgb, rgb.width, rgb.height, source_format, source_mode, info)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB the way a viewer would show it.
+
+    High-bit-depth greyscale ('I;16', 'I', 'F') is rescaled rather than clipped (a plain
+    ``convert`` turns most 16-bit photos white), and transparency is flattened onto white.
+    """
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode.startswith("I") or mode == "F":
+        return Image.fromarray(_rescale_to_uint8(np.asarray(image)), mode="L").convert("RGB")
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _rescale_to_uint8(pixels: np.ndarray) -> np.ndarray:
+    pixels = pixels.astype(np.float64)
+    finite = pixels[np.isfinite(pixels)]
+    if finite.size == 0:
+        return np.zeros(pixels.shape, dtype=np.uint8)
+    low, high = float(finite.min()), float(finite.max())
+    if high <= low:
+        return np.full(pixels.shape, 128 if high > 0 else 0, dtype=np.uint8)
+    scaled = (np.nan_to_num(pixels, nan=low) - low) * (255.0 / (high - low))
+    return np.clip(scaled, 0, 255).astype(np.uint8)

@@ -1,0 +1,107 @@
+"""Find the image files under the folders a user asks to index.
+
+Discovery is deliberately cheap: it yields each file with the (size, mtime) signature that the
+pipeline compares against the store, so an unchanged tree is diffed from ``stat`` alone and
+nothing is opened or decoded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif"}
+)
+# Files that operating systems and sync tools scatter through photo folders.
+CLUTTER_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """One candidate image: its absolute path and the signature used to detect changes."""
+
+    path: str
+    size: int
+    mtime: float
+
+
+def is_hidden_or_clutter(name: str) -> bool:
+    """Hidden names (``.x``, which covers macOS ``._x`` resource forks) and OS clutter files."""
+    return name.startswith(".") or name.lower() in CLUTTER_NAMES
+
+
+def has_image_extension(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def normalise_root(root: str | os.PathLike[str]) -> str:
+    """The absolute form of a root as records store it (no symlink resolution: paths stay the user's)."""
+    return os.path.abspath(os.path.expanduser(os.fspath(root)))
+
+
+def is_under_root(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def find_image_files(roots: Iterable[str]) -> Iterator[FoundFile]:
+    """Yield every image file under ``roots``, recursively, each path once.
+
+    Symlinked folders are followed (photo libraries often link albums together), but every
+    folder is visited at most once by its (device, inode), so a symlink loop cannot hang the
+    walk. Unreadable folders are logged and skipped rather than aborting the scan.
+    """
+    visited_dirs: set[tuple[int, int]] = set()
+    seen_paths: set[str] = set()
+    for root in roots:
+        root = normalise_root(root)
+        if os.path.isfile(root):
+            found = _stat_file(root)
+            if found and found.path not in seen_paths:
+                seen_paths.add(found.path)
+                yield found
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=_log_walk_error):
+            try:
+                st = os.stat(dirpath)
+            except OSError:
+                dirnames[:] = []
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in visited_dirs:
+                dirnames[:] = []
+                continue
+            visited_dirs.add(key)
+            dirnames[:] = sorted(d for d in dirnames if not is_hidden_or_clutter(d))
+            for name in sorted(filenames):
+                if is_hidden_or_clutter(name) or not has_image_extension(name):
+                    continue
+                found = _stat_file(os.path.join(dirpath, name))
+                if found and found.path not in seen_paths:
+                    seen_paths.add(found.path)
+                    yield found
+
+
+def _stat_file(path: str) -> FoundFile | None:
+    try:
+        st = os.stat(path)
+    except OSError as error:  # dangling symlink, vanished file, permission denied
+        log.warning("skipping %s: %s", path, error.strerror or error)
+        return None
+    if not os.path.isfile(path):
+        return None
+    return FoundFile(path=path, size=st.st_size, mtime=st.st_mtime)
+
+
+def _log_walk_error(error: OSError) -> None:
+    log.warning("cannot read folder %s: %s", error.filename, error.strerror or error)
+
+
+def missing_roots(roots: Iterable[str]) -> list[str]:
+    """The roots that are neither a folder nor a file: a usage error the CLI reports before work."""
+    return [root for root in roots if not Path(normalise_root(root)).exists()]

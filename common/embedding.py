@@ -1,0 +1,186 @@
+"""OpenCLIP embeddings for images and text prompts, L2-normalised float32.
+
+torch and open_clip are imported only when a model is actually loaded, so ``--help``, bad
+invocations and metadata-only searches never pay for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+RANDOM_WEIGHTS = "none"  # --pretrained none: random initialisation (benchmarks only)
+
+
+class ModelError(Exception):
+    """A model that cannot be created or whose weights cannot be loaded; a usage error."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model makes the vectors: what the index records and what a search must match.
+
+    ``pretrained`` is an open_clip tag, an absolute checkpoint path, or "none";
+    ``model_config`` is the absolute path of a custom open_clip model-config JSON, if any.
+    """
+
+    model: str
+    pretrained: str
+    model_config: str | None = None
+
+    @classmethod
+    def from_options(cls, model: str | None, pretrained: str | None, model_config: str | None) -> ModelSpec:
+        """Resolve CLI options: a config JSON names the model after its file; paths become absolute."""
+        if model_config:
+            model_config = os.path.abspath(os.path.expanduser(model_config))
+            model = model or Path(model_config).stem
+        model = model or DEFAULT_MODEL
+        # hf-hub models carry their own weights; others default to the LAION tag.
+        default_weights = "" if model.startswith("hf-hub:") else DEFAULT_PRETRAINED
+        pretrained = pretrained or default_weights
+        expanded = os.path.expanduser(pretrained)
+        if pretrained and (os.sep in pretrained or os.path.exists(expanded)):
+            pretrained = os.path.abspath(expanded)
+        return cls(model=model, pretrained=pretrained, model_config=model_config)
+
+    def describe(self) -> str:
+        weights = f" (pretrained {self.pretrained})" if self.pretrained else ""
+        return f"{self.model}{weights}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def choose_device(requested: str) -> str:
+    """'auto' picks CUDA, then Apple MPS, then CPU; an explicit device must be available."""
+    import torch
+
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda asked for, but no CUDA GPU is available to torch")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelError("--device mps asked for, but Apple MPS is not available to torch")
+    return requested
+
+
+class Embedder:
+    """An OpenCLIP model turning images and prompts into unit vectors in one shared space."""
+
+    def __init__(self, spec: ModelSpec, device: str = "auto") -> None:
+        import open_clip
+        import torch
+
+        self.spec = spec
+        self.device = choose_device(device)
+        self._torch = torch
+        if spec.model_config:
+            if not os.path.isfile(spec.model_config):
+                raise ModelError(f"model config {spec.model_config} does not exist")
+            open_clip.add_model_config(spec.model_config)
+        if spec.pretrained and spec.pretrained.startswith(os.sep) and not os.path.isfile(spec.pretrained):
+            raise ModelError(f"checkpoint {spec.pretrained} does not exist")
+        pretrained = None if spec.pretrained in ("", RANDOM_WEIGHTS) else spec.pretrained
+        try:
+            with _library_chatter_silenced():
+                model = open_clip.create_model(
+                    spec.model,
+                    pretrained=pretrained,
+                    device=self.device,
+                    require_pretrained=pretrained is not None,
+                )
+        except Exception as error:
+            raise ModelError(_explain_model_error(spec, error)) from None
+        if pretrained is None:
+            log.warning("%s has random weights (--pretrained none): results are meaningless", spec.model)
+        model.eval()
+        self.model = model
+        from open_clip.transform import PreprocessCfg, image_transform_v2
+
+        self.preprocess = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+        self.tokenizer = open_clip.get_tokenizer(spec.model)
+        self.use_half = self.device == "cuda"
+        if self.use_half:
+            self.model.half()
+
+        # The shared embedding width, read off the model itself (configs from hf-hub or a
+        # checkpoint need not be in open_clip's registry to look it up there).
+        self.dim = int(self.embed_texts(["a photo"]).shape[1])
+
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray:
+        """Unit vectors for already-upright RGB images, in one forward pass."""
+        torch = self._torch
+        batch = torch.stack([self.preprocess(image) for image in images])
+        return self.embed_pixels(batch)
+
+    def embed_pixels(self, batch: Any) -> np.ndarray:
+        """Unit vectors for a preprocessed (N, 3, H, W) tensor."""
+        torch = self._torch
+        with torch.inference_mode():
+            batch = batch.to(self.device, non_blocking=True)
+            if self.use_half:
+                batch = batch.half()
+            features = self.model.encode_image(batch)
+        return _normalise(features.float().cpu().numpy())
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors for text prompts."""
+        torch = self._torch
+        with torch.inference_mode():
+            tokens = self.tokenizer(texts).to(self.device)
+            features = self.model.encode_text(tokens)
+        return _normalise(features.float().cpu().numpy())
+
+
+@contextlib.contextmanager
+def _library_chatter_silenced() -> Iterator[None]:
+    """open_clip and the hub client log (and warn) their own version of a failure before
+    raising it; the raised error becomes our one-line message, so their lines are muted."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = vectors.astype(np.float32, copy=False)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _explain_model_error(spec: ModelSpec, error: Exception) -> str:
+    text = str(error)
+    if "not found in built-ins" in text or "Model config for" in text:
+        return f"unknown model {spec.model!r}: not an open_clip model name (see open_clip.list_models()); use --model-config for a custom architecture"
+    if "is not a known tag or valid file path" in text:
+        return f"unknown pretrained weights {spec.pretrained!r} for {spec.model}: not an open_clip tag (see open_clip.list_pretrained()) nor an existing checkpoint file"
+    if "download" in text.lower() or "hub" in text.lower() or "connect" in text.lower():
+        return (
+            f"cannot fetch weights for {spec.describe()}: they are not in the local cache and the download failed "
+            f"(offline?). Download them once with network access, or pass --pretrained /path/to/checkpoint"
+        )
+    return f"cannot load model {spec.describe()}: {text.splitlines()[0] if text else type(error).__name__}"

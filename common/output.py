@@ -1,0 +1,140 @@
+"""Print search results: a readable table for people, JSON / JSON Lines / CSV / paths for scripts.
+
+Results always go to stdout and nothing else does, so ``--format paths | xargs ...`` is safe;
+logs and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from common.store import Hit
+
+FORMATS = ("table", "json", "jsonl", "csv", "paths")
+# Columns a script usually wants; the full record is in json/jsonl.
+CSV_COLUMNS = (
+    "query", "rank", "score", "path", "size_bytes", "width", "height", "date_taken", "make", "model",
+    "gps_latitude", "gps_longitude",
+)  # fmt: skip
+HIDDEN_FROM_JSON = {"search_text"}
+
+
+@dataclass
+class QueryResults:
+    """The ranked hits for one query, with how it was searched."""
+
+    query: str
+    kind: str  # "image", "text", "metadata" or "filter"
+    mode: str  # "vector", "fts", "hybrid" or "filter"
+    hits: list[Hit]
+
+
+def write_results(results: list[QueryResults], fmt: str, out: TextIO) -> None:
+    {"table": _table, "json": _json, "jsonl": _jsonl, "csv": _csv, "paths": _paths}[fmt](results, out)
+
+
+def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
+    row = {"rank": rank, "score": _finite(hit.score)}
+    row.update({k: _finite(v) for k, v in hit.record.items() if k not in HIDDEN_FROM_JSON})
+    return row
+
+
+def _json(results: list[QueryResults], out: TextIO) -> None:
+    payload = [
+        {
+            "query": r.query,
+            "query_kind": r.kind,
+            "search_mode": r.mode,
+            "results": [hit_to_dict(h, i) for i, h in enumerate(r.hits, 1)],
+        }
+        for r in results
+    ]
+    json.dump(payload, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def _jsonl(results: list[QueryResults], out: TextIO) -> None:
+    for r in results:
+        for i, hit in enumerate(r.hits, 1):
+            out.write(
+                json.dumps(
+                    {"query": r.query, "query_kind": r.kind, "search_mode": r.mode, **hit_to_dict(hit, i)},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+
+
+def _csv(results: list[QueryResults], out: TextIO) -> None:
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in results:
+        for i, hit in enumerate(r.hits, 1):
+            writer.writerow({"query": r.query, **hit_to_dict(hit, i)})
+
+
+def _paths(results: list[QueryResults], out: TextIO) -> None:
+    for r in results:
+        for hit in r.hits:
+            out.write(hit.record["path"] + "\n")
+
+
+def _table(results: list[QueryResults], out: TextIO) -> None:
+    for number, r in enumerate(results):
+        if number:
+            out.write("\n")
+        how = r.kind if r.kind == r.mode else f"{r.kind}, {r.mode}"
+        out.write(f"{r.query}  ({how}, {len(r.hits)} result{'s' if len(r.hits) != 1 else ''})\n")
+        if not r.hits:
+            out.write("  no matches\n")
+            continue
+        header = ("#", "score", "path", "size", "W×H", "taken", "camera")
+        rows = [header] + [
+            (
+                str(i),
+                "" if hit.score is None or math.isnan(hit.score) else f"{hit.score:.4f}",
+                hit.record["path"],
+                human_size(hit.record.get("size_bytes")),
+                f"{hit.record.get('width')}×{hit.record.get('height')}",
+                (hit.record.get("date_taken") or "")[:19].replace("T", " "),
+                camera_name(hit.record),
+            )
+            for i, hit in enumerate(r.hits, 1)
+        ]
+        widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
+        right = {0, 1, 3}
+        for row in rows:
+            cells = [
+                cell.rjust(w) if c in right else cell.ljust(w)
+                for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ]
+            out.write("  " + "  ".join(cells).rstrip() + "\n")
+
+
+def camera_name(record: dict[str, Any]) -> str:
+    """'Canon EOS 40D' rather than 'Canon Canon EOS 40D' when the model repeats the make."""
+    make, model = (record.get("make") or "").strip(), (record.get("model") or "").strip()
+    if make and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return " ".join(p for p in (make, model) if p)
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

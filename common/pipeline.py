@@ -1,0 +1,196 @@
+"""Index folders into a store: scan → diff against the store → decode → embed → write.
+
+Each stage is a small generator so they compose (clip-retrieval's reader → mapper → writer):
+``read_images`` decodes and describes files, ``embed_batches`` turns them into vectors a
+batch at a time, and ``write_batches`` upserts them, committing at least every
+``commit_seconds`` so an interrupted run keeps what it already embedded. Only files whose
+(size, mtime) changed since they were indexed are decoded at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from common.decoding import DecodeError, decode_image
+from common.discovery import FoundFile, find_image_files, normalise_root
+from common.embedding import Embedder
+from common.failures import FailureReport
+from common.records import build_record
+from common.store import ImageStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COMMIT_SECONDS = 30.0
+
+
+@dataclass
+class ChangePlan:
+    """What a run must do, decided from ``stat`` and the store alone."""
+
+    new: list[FoundFile] = field(default_factory=list)
+    changed: list[FoundFile] = field(default_factory=list)
+    unchanged: list[FoundFile] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def to_embed(self) -> list[FoundFile]:
+        return self.new + self.changed
+
+
+@dataclass
+class IndexSummary:
+    """The counts a run reports on its closing line (and tests assert on)."""
+
+    new: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def embedded(self) -> int:
+        return self.new + self.updated
+
+    @property
+    def images_per_second(self) -> float:
+        return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
+            f"{self.failed} failed in {self.seconds:.1f} s ({self.images_per_second:.1f} images/s)"
+        )
+
+
+@dataclass
+class ReadImage:
+    """A decoded file: its record (no vector yet) and the model-ready pixels."""
+
+    record: dict[str, Any]
+    pixels: Any
+
+
+def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float]], force: bool) -> ChangePlan:
+    """Sort files into new / changed / unchanged, and indexed paths that vanished into removed.
+
+    ``force`` treats every unchanged file as changed, so it is re-embedded and its row replaced.
+    A path counts as removed only if it no longer exists at all: a file that is present but was
+    skipped (unreadable, briefly locked) keeps its row, since nothing indexed is ever lost.
+    """
+    plan = ChangePlan()
+    seen: set[str] = set()
+    for file in found:
+        seen.add(file.path)
+        signature = indexed.get(file.path)
+        if signature is None:
+            plan.new.append(file)
+        elif force or signature != (file.size, file.mtime):
+            plan.changed.append(file)
+        else:
+            plan.unchanged.append(file)
+    plan.removed = sorted(p for p in indexed if p not in seen and not os.path.lexists(p))
+    return plan
+
+
+def read_images(files: Iterable[FoundFile], preprocess: Any, failures: FailureReport) -> Iterator[ReadImage]:
+    """Reader: decode each file, describe it and preprocess its pixels; report the ones that fail."""
+    for file in files:
+        try:
+            decoded = decode_image(file.path)
+            record = build_record(file.path, decoded)
+            pixels = preprocess(decoded.image)
+        except DecodeError as error:
+            failures.add(file.path, str(error), stage="decode")
+            continue
+        except OSError as error:  # vanished or became unreadable after the scan
+            failures.add(file.path, error.strerror or str(error), stage="read")
+            continue
+        except Exception as error:  # never let one file stop the run
+            failures.add(file.path, f"{type(error).__name__}: {error}", stage="describe")
+            continue
+        yield ReadImage(record, pixels)
+
+
+def embed_batches(
+    images: Iterable[ReadImage], embedder: Embedder, batch_size: int
+) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
+    """Mapper: group read images into batches and embed each batch in one forward pass."""
+    import torch
+
+    batch: list[ReadImage] = []
+    for image in images:
+        batch.append(image)
+        if len(batch) >= batch_size:
+            yield [b.record for b in batch], embedder.embed_pixels(torch.stack([b.pixels for b in batch]))
+            batch = []
+    if batch:
+        yield [b.record for b in batch], embedder.embed_pixels(torch.stack([b.pixels for b in batch]))
+
+
+def write_batches(
+    store: ImageStore,
+    batches: Iterable[tuple[list[dict[str, Any]], np.ndarray]],
+    indexed_before: set[str],
+    summary: IndexSummary,
+    commit_seconds: float = DEFAULT_COMMIT_SECONDS,
+) -> None:
+    """Writer: upsert each batch; make it durable at least every ``commit_seconds``."""
+    last_commit = time.monotonic()
+    for records, vectors in batches:
+        if not np.all(np.isfinite(vectors)):
+            raise RuntimeError("the model produced non-finite vectors; refusing to write them")
+        store.upsert_images(records, vectors)
+        updated = sum(r["path"] in indexed_before for r in records)
+        summary.updated += updated
+        summary.new += len(records) - updated
+        if time.monotonic() - last_commit >= commit_seconds:
+            store.commit()
+            last_commit = time.monotonic()
+    store.commit()
+
+
+def index_roots(
+    store: ImageStore,
+    embedder: Embedder,
+    roots: list[str],
+    *,
+    force: bool = False,
+    batch_size: int = 32,
+    failures: FailureReport,
+    commit_seconds: float = DEFAULT_COMMIT_SECONDS,
+    progress: bool | None = None,
+) -> IndexSummary:
+    """Bring ``store`` in line with the image files under ``roots``; other roots are untouched."""
+    from tqdm import tqdm
+
+    started = time.monotonic()
+    roots = [normalise_root(r) for r in roots]
+    indexed = store.get_signatures_under(roots)
+    plan = plan_changes(find_image_files(roots), indexed, force)
+    summary = IndexSummary(unchanged=len(plan.unchanged))
+    log.info(
+        "found %d images under %s: %d to embed, %d unchanged, %d to remove",
+        len(plan.new) + len(plan.changed) + len(plan.unchanged),
+        ", ".join(roots), len(plan.to_embed), len(plan.unchanged), len(plan.removed),
+    )  # fmt: skip
+    if plan.removed:
+        summary.removed = store.delete_images(plan.removed)
+        store.commit()
+    if plan.to_embed:
+        files = tqdm(
+            plan.to_embed, unit="img", desc="indexing", leave=False, disable=None if progress is None else not progress
+        )
+        read = read_images(files, embedder.preprocess, failures)
+        write_batches(store, embed_batches(read, embedder, batch_size), set(indexed), summary, commit_seconds)
+    summary.failed = failures.count
+    store.finish_indexing()
+    summary.seconds = time.monotonic() - started
+    return summary

@@ -1,0 +1,138 @@
+"""The contract every storage backend fulfils; the CLI and the pipeline speak only this.
+
+A backend script (``imagedb-lancedb.py``, ``imagedb-faiss.py``) subclasses ``ImageStore``;
+everything else — discovery, decoding, embedding, diffing, output — is shared, so the two
+scripts differ only in how records are written, read, filtered, searched and persisted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from common.discovery import is_under_root
+from common.embedding import ModelSpec
+
+
+class StoreError(Exception):
+    """The database cannot be used as asked (missing, inconsistent, built by another model)."""
+
+
+class FilterError(Exception):
+    """A ``--where`` condition that is not valid SQL over the record columns."""
+
+
+@dataclass
+class Hit:
+    """One search result: the stored record (no vector) and a relevance score, higher is better."""
+
+    record: dict[str, Any]
+    score: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index records about itself: which model made its vectors, and their width."""
+
+    model: ModelSpec
+    dim: int
+
+    def to_json(self) -> str:
+        return json.dumps({"model": self.model.to_dict(), "dim": self.dim}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> IndexInfo:
+        data = json.loads(text)
+        return cls(model=ModelSpec(**data["model"]), dim=int(data["dim"]))
+
+
+class ImageStore(ABC):
+    """One database of image records keyed by absolute path, each with a unit vector."""
+
+    backend: ClassVar[str]
+    default_db_path: ClassVar[str]
+
+    # --- opening -----------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def exists(cls, db_path: str) -> bool:
+        """Whether an index has been created at ``db_path``."""
+
+    @classmethod
+    @abstractmethod
+    def open(cls, db_path: str) -> ImageStore:
+        """Open an existing index for reading and writing."""
+
+    @classmethod
+    @abstractmethod
+    def create(cls, db_path: str, info: IndexInfo) -> ImageStore:
+        """Create an empty index recording the model that will fill it."""
+
+    @property
+    @abstractmethod
+    def info(self) -> IndexInfo:
+        """The model and vector width this index was built with."""
+
+    # --- reading -----------------------------------------------------------------------
+    @abstractmethod
+    def count(self) -> int:
+        """How many images are indexed."""
+
+    @abstractmethod
+    def get_signatures(self) -> dict[str, tuple[int, float]]:
+        """Every indexed path with its (size, mtime) when it was embedded."""
+
+    def get_signatures_under(self, roots: Iterable[str]) -> dict[str, tuple[int, float]]:
+        """The indexed files that live under any of ``roots`` (others are never touched)."""
+        roots = list(roots)
+        return {p: s for p, s in self.get_signatures().items() if any(is_under_root(p, r) for r in roots)}
+
+    @abstractmethod
+    def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored records (without vectors) matching ``where``, in path order."""
+
+    @abstractmethod
+    def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``paths`` that are indexed."""
+
+    # --- writing -----------------------------------------------------------------------
+    @abstractmethod
+    def upsert_images(self, records: list[dict[str, Any]], vectors: np.ndarray) -> None:
+        """Insert or replace (by path) records with their vectors, durably, as one commit."""
+
+    @abstractmethod
+    def delete_images(self, paths: list[str]) -> int:
+        """Remove these paths, durably; returns how many were indexed."""
+
+    def commit(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Make every write so far durable (a no-op for stores that commit on each write)."""
+
+    def finish_indexing(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Bring secondary indexes (full-text, scalar, ANN) up to date after a run's writes."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Release files and locks."""
+
+    # --- searching ---------------------------------------------------------------------
+    @abstractmethod
+    def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
+        """Nearest records by cosine similarity (the score), filtered by ``where``."""
+
+    @abstractmethod
+    def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
+        """Records whose text field matches ``query`` (BM25 score), filtered by ``where``."""
+
+    @abstractmethod
+    def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
+        """Vector and full-text results fused by reciprocal rank (the score)."""
+
+
+def ensure_parent_dir(path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)

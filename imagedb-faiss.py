@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""imagedb on FAISS: a vector index plus a pandas metadata frame, searched separately.
+
+The two halves are joined by FAISS ids, which are the frame's ``row_id`` column. Filters are
+SQL evaluated over the frame (DuckDB) and handed to FAISS as an id selector; full-text search
+is BM25 over the frame's text column; hybrid search fuses both rankings by reciprocal rank.
+
+On disk a database folder holds one committed generation at a time::
+
+    manifest.json                  which generation is current, the model, row count
+    images-<generation>.faiss      the vectors
+    images-<generation>.parquet    the metadata, one row per vector
+
+A commit writes the new generation's two files, then atomically replaces ``manifest.json``
+(temp file + rename), then deletes the old generation. A crash at any point leaves the
+previous generation intact and current, and on load the index and the frame are checked
+against each other, so the two can never silently drift apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import uuid
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common.cli import main as cli_main
+from common.filters import matching_rows
+from common.records import RECORD_COLUMNS, records_to_arrow
+from common.store import Hit, ImageStore, IndexInfo, StoreError
+from common.text_search import BM25, reciprocal_rank_fusion
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+# Below this many vectors exact inner-product search is fast and perfectly accurate; above
+# it an IVF index (trained on the stored vectors) keeps queries in milliseconds.
+ANN_INDEX_MIN_ROWS = 50_000
+IVF_PROBE_FRACTION = 1 / 16
+
+
+def write_atomically(path: str, write: Any) -> None:
+    """Call ``write(temp_path)`` then rename over ``path``, fsyncing so a crash leaves old or new."""
+    temp = f"{path}.tmp-{os.getpid()}"
+    try:
+        write(temp)
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    directory = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def empty_frame() -> pd.DataFrame:
+    frame = records_to_frame([])
+    frame.index = pd.Index([], dtype=np.int64, name="row_id")
+    return frame
+
+
+def records_to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Records as a frame with Arrow-backed dtypes, so nulls stay SQL NULLs and ints stay ints."""
+    return records_to_arrow(records).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+class FaissImageStore(ImageStore):
+    """A FAISS id-mapped inner-product index and its pandas metadata frame."""
+
+    backend = "faiss"
+    default_db_path = "imagedb-faiss"
+
+    def __init__(
+        self, db_path: str, info: IndexInfo, index: Any, frame: pd.DataFrame, next_id: int, generation: str | None
+    ) -> None:
+        self.db_path = db_path
+        self._info = info
+        self.index = index
+        self.frame = frame  # indexed by row_id (the FAISS id)
+        self.next_id = next_id
+        self.generation = generation
+        self.id_by_path: dict[str, int] = dict(zip(frame["path"], frame.index, strict=True))
+        self._dirty = False
+        self._bm25: BM25 | None = None
+
+    # --- opening -------------------------------------------------------------------------
+    @classmethod
+    def exists(cls, db_path: str) -> bool:
+        return os.path.isfile(os.path.join(db_path, MANIFEST))
+
+    @classmethod
+    def create(cls, db_path: str, info: IndexInfo) -> FaissImageStore:
+        os.makedirs(db_path, exist_ok=True)
+        store = cls(db_path, info, new_flat_index(info.dim), empty_frame(), 0, None)
+        store._dirty = True
+        store.commit()
+        return store
+
+    @classmethod
+    def open(cls, db_path: str) -> FaissImageStore:
+        import faiss
+
+        try:
+            with open(os.path.join(db_path, MANIFEST), encoding="utf-8") as handle:
+                manifest = json.load(handle)
+            info = IndexInfo.from_json(json.dumps(manifest["info"]))
+            generation = manifest["generation"]
+            index = faiss.read_index(os.path.join(db_path, f"images-{generation}.faiss"))
+            frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
+        except (OSError, KeyError, ValueError, RuntimeError) as error:
+            raise StoreError(f"cannot open the FAISS index in {db_path}: {error}") from None
+        frame = frame.set_index("row_id")
+        check_consistent(db_path, index, frame, info)
+        return cls(db_path, info, index, frame, int(manifest["next_id"]), generation)
+
+    @property
+    def info(self) -> IndexInfo:
+        return self._info
+
+    # --- reading -------------------------------------------------------------------------
+    def count(self) -> int:
+        return len(self.frame)
+
+    def get_signatures(self) -> dict[str, tuple[int, float]]:
+        f = self.frame
+        return {p: (int(s), float(m)) for p, s, m in zip(f["path"], f["size_bytes"], f["mtime"], strict=True)}
+
+    def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        frame = self.frame[matching_rows(self.frame, where)] if where else self.frame
+        frame = frame.sort_values("path")
+        if limit:
+            frame = frame.head(limit)
+        return [_record(row) for row in frame.to_dict("records")]
+
+    def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
+        ids = {p: self.id_by_path[p] for p in paths if p in self.id_by_path}
+        if not ids:
+            return {}
+        vectors = dict(zip(*all_vectors(self.index), strict=True))
+        return {p: vectors[i] for p, i in ids.items()}
+
+    # --- writing -------------------------------------------------------------------------
+    def upsert_images(self, records: list[dict[str, Any]], vectors: np.ndarray) -> None:
+        if not records:
+            return
+        paths = [r["path"] for r in records]
+        replaced = [self.id_by_path[p] for p in paths if p in self.id_by_path]
+        if replaced:
+            self._remove_ids(replaced)
+        ids = np.array([self.id_by_path.get(p, -1) for p in paths], dtype=np.int64)
+        fresh = ids < 0
+        ids[fresh] = np.arange(self.next_id, self.next_id + int(fresh.sum()), dtype=np.int64)
+        self.next_id += int(fresh.sum())
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        rows = records_to_frame(records)
+        rows.index = pd.Index(ids, name="row_id")
+        self.frame = rows if self.frame.empty else pd.concat([self.frame, rows])
+        self.id_by_path.update(zip(paths, ids.tolist(), strict=True))
+        self._changed()
+
+    def delete_images(self, paths: list[str]) -> int:
+        ids = [self.id_by_path[p] for p in paths if p in self.id_by_path]
+        if ids:
+            self._remove_ids(ids)
+            for path in paths:
+                self.id_by_path.pop(path, None)
+            self._changed()
+        return len(ids)
+
+    def _remove_ids(self, ids: list[int]) -> None:
+        self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+        self.frame = self.frame.drop(index=ids)
+
+    def _changed(self) -> None:
+        self._dirty = True
+        self._bm25 = None
+
+    def commit(self) -> None:
+        """Write a new generation, switch the manifest to it, then drop the old one."""
+        if not self._dirty:
+            return
+        import faiss
+
+        generation = uuid.uuid4().hex[:12]
+        index_path = os.path.join(self.db_path, f"images-{generation}.faiss")
+        frame_path = os.path.join(self.db_path, f"images-{generation}.parquet")
+        write_atomically(index_path, lambda temp: faiss.write_index(self.index, temp))
+        frame = self.frame.reset_index()
+        write_atomically(frame_path, lambda temp: frame.to_parquet(temp, index=False))
+        manifest = {
+            "format": FORMAT_VERSION,
+            "generation": generation,
+            "info": json.loads(self.info.to_json()),
+            "rows": len(self.frame),
+            "next_id": self.next_id,
+        }
+        write_atomically(
+            os.path.join(self.db_path, MANIFEST),
+            lambda temp: _write_text(temp, json.dumps(manifest, indent=2)),
+        )
+        old, self.generation = self.generation, generation
+        if old:
+            for suffix in ("faiss", "parquet"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(self.db_path, f"images-{old}.{suffix}"))
+        self._dirty = False
+
+    def finish_indexing(self) -> None:
+        """Switch to an IVF index once the collection is large enough to need one."""
+        if len(self.frame) >= ANN_INDEX_MIN_ROWS and is_flat(self.index):
+            self.index = build_ivf_index(self.index, self.info.dim)
+            self._dirty = True
+        self.commit()
+
+    # --- searching -----------------------------------------------------------------------
+    def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
+        import faiss
+
+        if self.index.ntotal == 0:
+            return []
+        params = None
+        if where:
+            allowed = self.frame.index[matching_rows(self.frame, where).to_numpy()].to_numpy(dtype=np.int64)
+            if allowed.size == 0:
+                return []
+            selector = faiss.IDSelectorBatch(allowed)
+            params = (
+                faiss.SearchParametersIVF(sel=selector, nprobe=self._nprobe())
+                if not is_flat(self.index)
+                else faiss.SearchParameters(sel=selector)
+            )
+        elif not is_flat(self.index):
+            params = faiss.SearchParametersIVF(nprobe=self._nprobe())
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        scores, ids = self.index.search(query, min(limit, self.index.ntotal), params=params)
+        return [Hit(self._record(int(i)), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
+        if self.frame.empty:
+            return []
+        if self._bm25 is None:
+            self._bm25 = BM25(self.frame["search_text"].fillna("").tolist())
+        candidates = None
+        if where:
+            candidates = np.flatnonzero(matching_rows(self.frame, where).to_numpy())
+        scores = self._bm25.scores(query, candidates)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], self.frame["path"].iat[item[0]]))[:limit]
+        row_ids = self.frame.index
+        return [Hit(self._record(int(row_ids[position])), score) for position, score in ranked]
+
+    def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
+        by_vector = [h.record["path"] for h in self.search_by_vector(vector, limit, where)]
+        by_text = [h.record["path"] for h in self.search_by_text(query, limit, where)]
+        fused = reciprocal_rank_fusion([by_vector, by_text])[:limit]
+        return [Hit(self._record(self.id_by_path[path]), score) for path, score in fused]
+
+    def _record(self, row_id: int) -> dict[str, Any]:
+        return _record(self.frame.loc[row_id].to_dict())
+
+    def _nprobe(self) -> int:
+        nlist = faiss_ivf(self.index).nlist
+        return max(1, int(nlist * IVF_PROBE_FRACTION))
+
+
+def new_flat_index(dim: int) -> Any:
+    import faiss
+
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def is_flat(index: Any) -> bool:
+    import faiss
+
+    return isinstance(index, faiss.IndexIDMap2 | faiss.IndexIDMap)
+
+
+def faiss_ivf(index: Any) -> Any:
+    import faiss
+
+    return faiss.extract_index_ivf(index)
+
+
+def all_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Every (id, vector) an index holds, whichever kind it is."""
+    import faiss
+
+    if is_flat(index):
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
+        return ids, vectors
+    from faiss.contrib.inspect_tools import get_invlist
+
+    ivf = faiss_ivf(index)
+    all_ids, all_codes = [], []
+    for list_no in range(ivf.nlist):
+        ids, codes = get_invlist(ivf.invlists, list_no)
+        all_ids.append(ids)
+        all_codes.append(codes.view(np.float32).reshape(len(ids), ivf.d))
+    return np.concatenate(all_ids).astype(np.int64), np.concatenate(all_codes)
+
+
+def build_ivf_index(flat: Any, dim: int) -> Any:
+    """Train an IVF-Flat inner-product index on the stored vectors and move them into it."""
+    import faiss
+
+    ids, vectors = all_vectors(flat)
+    nlist = max(1, int(4 * np.sqrt(len(ids))))
+    quantizer = faiss.IndexFlatIP(dim)
+    ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vectors)
+    ivf.add_with_ids(vectors, ids)
+    return ivf
+
+
+def check_consistent(db_path: str, index: Any, frame: pd.DataFrame, info: IndexInfo) -> None:
+    """Refuse to use an index whose vectors and metadata rows do not correspond one to one."""
+    rebuild = f"move {db_path} aside and re-run --index on your folders to rebuild it"
+    if index.d != info.dim:
+        raise StoreError(
+            f"{db_path} is inconsistent: the index holds {index.d}-d vectors but the manifest says {info.dim}; {rebuild}"
+        )
+    ids, _ = all_vectors(index)
+    if index.ntotal != len(frame) or set(ids.tolist()) != set(frame.index.tolist()):
+        raise StoreError(
+            f"{db_path} is inconsistent: {index.ntotal} vectors but {len(frame)} metadata rows with other ids; {rebuild}"
+        )
+    if frame["path"].duplicated().any():
+        raise StoreError(f"{db_path} is inconsistent: duplicate paths in the metadata; {rebuild}")
+
+
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(row.get(k)) for k in RECORD_COLUMNS}
+
+
+def _plain(value: Any) -> Any:
+    """Arrow/pandas scalars as plain Python values (pd.NA → None)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli_main(FaissImageStore, argv, prog="imagedb-faiss.py")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""imagedb on LanceDB: one table holds each image's vector and metadata together.
+
+LanceDB gives this backend what FAISS + pandas must assemble by hand: SQL filters evaluated
+inside the vector search (prefiltering), a native BM25 full-text index, hybrid search fused
+by reciprocal rank, scalar indexes on the filter columns, versioned commits, and upserts by
+key through ``merge_insert``. Vectors are computed by imagedb itself (batched), never by a
+LanceDB embedding function.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common.cli import main as cli_main
+from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_SCHEMA, records_to_arrow
+from common.store import Hit, ImageStore, IndexInfo, StoreError
+from common.text_search import FTS_OPTIONS
+
+TABLE_NAME = "images"
+INFO_KEY = b"imagedb.index"
+# Below this many rows an exact (flat) scan is fast and perfectly accurate; above it an
+# IVF-HNSW index keeps queries in milliseconds.
+ANN_INDEX_MIN_ROWS = 50_000
+# Low-cardinality text columns get bitmap indexes, the rest B-trees.
+BITMAP_COLUMNS = {"extension", "make", "model", "folder"}
+KEEP_OLD_VERSIONS = timedelta(days=7)
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (single quotes doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class LanceImageStore(ImageStore):
+    """The ``images`` table of a LanceDB database folder."""
+
+    backend = "lancedb"
+    default_db_path = "imagedb-lancedb"
+
+    def __init__(self, db_path: str, table: Any) -> None:
+        self.db_path = db_path
+        self.table = table
+        metadata = table.schema.metadata or {}
+        if INFO_KEY not in metadata:
+            raise StoreError(f"{db_path} holds a LanceDB table that imagedb did not create (no model recorded)")
+        self._info = IndexInfo.from_json(metadata[INFO_KEY].decode())
+        self._wrote = False
+
+    # --- opening -------------------------------------------------------------------------
+    @classmethod
+    def exists(cls, db_path: str) -> bool:
+        return os.path.isdir(os.path.join(db_path, f"{TABLE_NAME}.lance"))
+
+    @classmethod
+    def open(cls, db_path: str) -> LanceImageStore:
+        import lancedb
+
+        try:
+            table = lancedb.connect(db_path).open_table(TABLE_NAME)
+        except Exception as error:
+            raise StoreError(f"cannot open the LanceDB table in {db_path}: {error}") from None
+        return cls(db_path, table)
+
+    @classmethod
+    def create(cls, db_path: str, info: IndexInfo) -> LanceImageStore:
+        import lancedb
+
+        schema = table_schema(info)
+        table = lancedb.connect(db_path).create_table(TABLE_NAME, schema=schema)
+        return cls(db_path, table)
+
+    @property
+    def info(self) -> IndexInfo:
+        return self._info
+
+    # --- reading -------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.table.count_rows()
+
+    def get_signatures(self) -> dict[str, tuple[int, float]]:
+        columns = self.table.search().select(["path", "size_bytes", "mtime"]).limit(None).to_arrow().to_pydict()
+        return {p: (s, m) for p, s, m in zip(columns["path"], columns["size_bytes"], columns["mtime"], strict=True)}
+
+    def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        query = self.table.search().select(list(RECORD_COLUMNS))
+        if where:
+            query = query.where(where)
+        rows = query.limit(None).to_arrow().sort_by("path").to_pylist()
+        return rows[:limit] if limit else rows
+
+    def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for chunk in _chunks(paths, 500):
+            condition = f"path IN ({', '.join(sql_string(p) for p in chunk)})"
+            rows = self.table.search().where(condition).select(["path", "vector"]).limit(None).to_arrow()
+            vectors = rows.column("vector").combine_chunks().flatten().to_numpy().reshape(-1, self.info.dim)
+            found.update(zip(rows.column("path").to_pylist(), vectors.astype(np.float32), strict=True))
+        return found
+
+    # --- writing -------------------------------------------------------------------------
+    def upsert_images(self, records: list[dict[str, Any]], vectors: np.ndarray) -> None:
+        if not records:
+            return
+        data = records_to_arrow(records)
+        flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
+        data = data.append_column(
+            pa.field("vector", pa.list_(pa.float32(), self.info.dim)),
+            pa.FixedSizeListArray.from_arrays(flat, self.info.dim),
+        )
+        self.table.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(data)
+        self._wrote = True
+
+    def delete_images(self, paths: list[str]) -> int:
+        deleted = 0
+        for chunk in _chunks(paths, 500):
+            condition = f"path IN ({', '.join(sql_string(p) for p in chunk)})"
+            deleted += self.table.count_rows(condition)
+            self.table.delete(condition)
+        self._wrote = self._wrote or deleted > 0
+        return deleted
+
+    def finish_indexing(self) -> None:
+        """Index what the run wrote: full-text, scalar and (once large enough) ANN indexes."""
+        if not self._wrote:
+            return
+        from lancedb.index import FTS, Bitmap, BTree
+
+        rows = self.count()
+        existing = {tuple(index.columns): index for index in self.table.list_indices()}
+        if rows:
+            if ("search_text",) not in existing:
+                self.table.create_index("search_text", config=FTS(**FTS_OPTIONS))
+            for column in ("path", *FILTER_COLUMNS):
+                if (column,) not in existing:
+                    self.table.create_index(column, config=Bitmap() if column in BITMAP_COLUMNS else BTree())
+            if rows >= ANN_INDEX_MIN_ROWS and ("vector",) not in existing:
+                from lancedb.index import HnswSq
+
+                self.table.create_index("vector", config=HnswSq(distance_type="cosine"))
+        # Compacts the small fragments each batch wrote and folds new rows into every index.
+        self.table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS)
+        self._wrote = False
+
+    # --- searching -----------------------------------------------------------------------
+    def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
+        query = self.table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector").distance_type(
+            "cosine"
+        )
+        rows = self._run(query, where, limit)
+        return [Hit(_record(row), 1.0 - float(row["_distance"])) for row in rows]
+
+    def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
+        if not self._has_text_index():
+            return []
+        rows = self._run(self.table.search(query, query_type="fts", fts_columns="search_text"), where, limit)
+        return [Hit(_record(row), float(row["_score"])) for row in rows]
+
+    def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
+        if not self._has_text_index():
+            return self.search_by_vector(vector, limit, where)
+        from lancedb.rerankers import RRFReranker
+
+        builder = (
+            self.table.search(query_type="hybrid", vector_column_name="vector", fts_columns="search_text")
+            .vector(np.asarray(vector, dtype=np.float32))
+            .text(query)
+            .distance_type("cosine")
+            .rerank(RRFReranker())
+        )
+        rows = self._run(builder, where, limit)
+        return [Hit(_record(row), float(row["_relevance_score"])) for row in rows]
+
+    def _run(self, query: Any, where: str | None, limit: int) -> list[dict[str, Any]]:
+        if where:
+            query = query.where(where, prefilter=True)
+        return query.limit(limit).to_list()
+
+    def _has_text_index(self) -> bool:
+        return any(tuple(index.columns) == ("search_text",) for index in self.table.list_indices())
+
+
+def table_schema(info: IndexInfo) -> pa.Schema:
+    """The record columns plus the vector, with the model recorded in the schema metadata."""
+    schema = RECORD_SCHEMA.append(pa.field("vector", pa.list_(pa.float32(), info.dim)))
+    return schema.with_metadata({INFO_KEY: info.to_json().encode()})
+
+
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in RECORD_COLUMNS}
+
+
+def _chunks(items: list[str], size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli_main(LanceImageStore, argv, prog="imagedb-lancedb.py")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

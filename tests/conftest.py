@@ -1,0 +1,158 @@
+"""Shared fixtures: run either front script's real CLI in-process, paint test photos, find shared data.
+
+Every CLI test is parametrized over both backends with the same cases, and drives the scripts
+through ``main(argv)`` exactly as the command line does (argument parsing, exit status,
+stdout/stderr), loading the tiny test model the way a user loads any local model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("IMAGEDB_SHARED_DATA", REPO.parent / "shared" / "data"))
+TINY_CONFIG = REPO / "models" / "imagedb-tiny-cifar10.json"
+TINY_WEIGHTS = REPO / "models" / "imagedb-tiny-cifar10.pt"
+MODEL_ARGS = ["--model-config", str(TINY_CONFIG), "--pretrained", str(TINY_WEIGHTS)]
+BACKENDS = ("lancedb", "faiss")
+STORE_CLASSES = {"lancedb": "LanceImageStore", "faiss": "FaissImageStore"}
+SUMMARY = re.compile(r"(\d+) new, (\d+) updated, (\d+) removed, (\d+) unchanged, (\d+) failed")
+
+sys.path.insert(0, str(REPO))
+
+
+@cache
+def load_script(backend: str) -> ModuleType:
+    """Import ``imagedb-<backend>.py`` by path, as the layout asks tests to."""
+    path = REPO / f"imagedb-{backend}.py"
+    spec = importlib.util.spec_from_file_location(f"imagedb_{backend}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def shared(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test cleanly when the data is not there."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared test data not found: {path}")
+    return path
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def summary(self) -> dict[str, int]:
+        match = SUMMARY.search(self.stderr)
+        assert match, f"no summary line in stderr:\n{self.stderr}"
+        return dict(zip(("new", "updated", "removed", "unchanged", "failed"), map(int, match.groups()), strict=True))
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def stderr_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+
+class Cli:
+    """One backend's CLI bound to one database path."""
+
+    def __init__(self, backend: str, db: Path) -> None:
+        self.backend = backend
+        self.db = db
+        self.module = load_script(backend)
+
+    def __call__(self, *args: str, db: bool = True) -> CliResult:
+        argv = [str(a) for a in args] + (["--db", str(self.db)] if db else [])
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = self.module.main(argv)
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    def index(self, *roots: Path | str, extra: tuple[str, ...] = ()) -> CliResult:
+        result = self("--index", *roots, *MODEL_ARGS, *extra)
+        assert result.code == 0, result.stderr
+        return result
+
+    def search(self, *args: str) -> list[dict]:
+        """Run a search with --format json and return its list of per-query results."""
+        result = self(*args, "--format", "json")
+        assert result.code == 0, result.stderr
+        return result.json()
+
+    def store(self):
+        """Open the database directly through the backend's store class."""
+        store_class = getattr(self.module, STORE_CLASSES[self.backend])
+        return store_class.open(str(self.db))
+
+    def records(self) -> dict[str, dict]:
+        store = self.store()
+        try:
+            return {r["path"]: r for r in store.get_records()}
+        finally:
+            store.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def cli(backend: str, tmp_path: Path) -> Cli:
+    return Cli(backend, tmp_path / f"db-{backend}")
+
+
+def paint_photo(path: Path, seed: int, size: tuple[int, int] = (160, 120)) -> Path:
+    """A distinct synthetic picture: a coloured background with random shapes, saved by extension."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", size, tuple(int(c) for c in rng.integers(0, 256, 3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = int(rng.integers(0, size[0] - 20)), int(rng.integers(0, size[1] - 20))
+        x1, y1 = x0 + int(rng.integers(10, size[0] // 2)), y0 + int(rng.integers(10, size[1] // 2))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x0, y0, x1, y1), fill=colour)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, quality=92) if path.suffix.lower() in {".jpg", ".jpeg"} else image.save(path)
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """Twelve generated photos in nested folders, several formats."""
+    root = tmp_path / "photos"
+    names = [
+        "a.jpg",
+        "b.png",
+        "c.webp",
+        "d.bmp",
+        "e.gif",
+        "f.tiff",
+        "sub/g.jpg",
+        "sub/h.jpeg",
+        "sub/deeper/i.png",
+        "j.JPG",
+        "k.jpg",
+        "l.png",
+    ]
+    for seed, name in enumerate(names):
+        paint_photo(root / name, seed)
+    return root

@@ -1,0 +1,179 @@
+"""Indexing on photos the tests paint: search-by-image, incremental re-index, --force, roots, clutter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Cli, paint_photo
+
+
+def test_index_then_search_by_image_returns_the_query_first(cli: Cli, photos: Path) -> None:
+    result = cli.index(photos)
+    assert result.summary() == {"new": 12, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    for name in ("a.jpg", "sub/deeper/i.png", "f.tiff"):
+        query = photos / name
+        (hits,) = cli.search("--search", str(query), "--limit", "3")
+        assert hits["query_kind"] == "image"
+        top = hits["results"][0]
+        assert top["path"] == str(query)
+        assert top["score"] == pytest.approx(1.0, abs=1e-4)
+        assert hits["results"][1]["score"] < top["score"]
+
+
+def test_records_hold_file_facts(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    records = cli.records()
+    assert set(records) == {str(p) for p in photos.rglob("*") if p.is_file()}
+    record = records[str(photos / "sub" / "g.jpg")]
+    assert record["folder"] == str(photos / "sub")
+    assert record["filename"] == "g.jpg"
+    assert record["extension"] == "jpg"
+    assert record["size_bytes"] == (photos / "sub" / "g.jpg").stat().st_size
+    assert (record["width"], record["height"]) == (160, 120)
+    assert record["format"] == "JPEG" and record["mode"] == "RGB"
+    assert records[str(photos / "j.JPG")]["extension"] == "jpg"
+
+
+def test_reindex_of_unchanged_tree_decodes_nothing(cli: Cli, photos: Path, monkeypatch) -> None:
+    cli.index(photos)
+    import common.pipeline
+
+    decoded: list[str] = []
+    real_decode = common.pipeline.decode_image
+    monkeypatch.setattr(common.pipeline, "decode_image", lambda path: decoded.append(path) or real_decode(path))
+    result = cli.index(photos)
+    assert result.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 12, "failed": 0}
+    assert decoded == []
+
+
+def test_modify_add_delete_is_one_update_one_insert_one_removal(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    before = cli.records()
+    modified, added, deleted = photos / "a.jpg", photos / "sub" / "new.png", photos / "b.png"
+    paint_photo(modified, seed=99, size=(200, 100))
+    os.utime(modified, (time.time() + 5, time.time() + 5))
+    paint_photo(added, seed=100)
+    deleted.unlink()
+
+    result = cli.index(photos)
+    assert result.summary() == {"new": 1, "updated": 1, "removed": 1, "unchanged": 10, "failed": 0}
+    after = cli.records()
+    assert set(after) == set(before) - {str(deleted)} | {str(added)}
+    assert (after[str(modified)]["width"], after[str(modified)]["height"]) == (200, 100)
+    (hits,) = cli.search("--search", str(modified), "--limit", "1")
+    assert hits["results"][0]["path"] == str(modified)
+    assert hits["results"][0]["score"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_force_reembeds_every_row_without_duplicating(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    before = cli.records()
+    result = cli("--index", photos, "--force")
+    assert result.code == 0, result.stderr
+    assert result.summary() == {"new": 0, "updated": 12, "removed": 0, "unchanged": 0, "failed": 0}
+    after = cli.records()
+    assert set(after) == set(before)
+    store = cli.store()
+    try:
+        assert store.count() == 12
+    finally:
+        store.close()
+    assert all(after[p]["indexed_at"] > before[p]["indexed_at"] for p in after)
+
+
+def test_files_under_other_roots_are_untouched(cli: Cli, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for i in range(3):
+        paint_photo(first / f"{i}.jpg", seed=i)
+        paint_photo(second / f"{i}.jpg", seed=10 + i)
+    cli.index(first)
+    cli.index(second)
+    (first / "0.jpg").unlink()
+    result = cli.index(second)
+    assert result.summary()["removed"] == 0
+    assert str(first / "0.jpg") in cli.records()
+    result = cli.index(first)
+    assert result.summary()["removed"] == 1
+    assert str(first / "0.jpg") not in cli.records()
+    assert len(cli.records()) == 5
+
+
+def test_hidden_files_clutter_and_other_extensions_are_skipped(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    paint_photo(root / "keep.jpg", seed=1)
+    paint_photo(root / ".hidden.jpg", seed=2)
+    paint_photo(root / "._keep.jpg", seed=3)
+    paint_photo(root / ".thumbs" / "inside-hidden-dir.jpg", seed=4)
+    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (root / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    (root / "notes.txt").write_text("not an image")
+    cli.index(root)
+    assert set(cli.records()) == {str(root / "keep.jpg")}
+
+
+def test_symlink_loop_does_not_hang_and_indexes_each_file_once(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    paint_photo(root / "album" / "one.jpg", seed=1)
+    paint_photo(root / "two.jpg", seed=2)
+    os.symlink(root, root / "album" / "loop")
+    os.symlink(root / "album", root / "album-link")
+    result = cli.index(root)
+    assert result.summary()["new"] == 2
+    assert len(cli.records()) == 2
+
+
+def test_unicode_and_space_names(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "vacances d'été"
+    photo = paint_photo(root / "plage à Nice 1.jpg", seed=5)
+    paint_photo(root / "写真.png", seed=6)
+    cli.index(root)
+    assert str(photo) in cli.records()
+    (hits,) = cli.search("--search", str(photo), "--limit", "1")
+    assert hits["results"][0]["path"] == str(photo)
+
+
+def test_bad_file_is_reported_and_good_ones_indexed(cli: Cli, photos: Path) -> None:
+    (photos / "empty.jpg").write_bytes(b"")
+    (photos / "text.png").write_text("this is not a png")
+    truncated = (photos / "a.jpg").read_bytes()
+    (photos / "truncated.jpg").write_bytes(truncated[: len(truncated) // 2])
+    result = cli.index(photos)
+    assert result.code == 0
+    assert result.summary() == {"new": 12, "updated": 0, "removed": 0, "unchanged": 0, "failed": 3}
+    for name in ("empty.jpg", "text.png", "truncated.jpg"):
+        lines = [line for line in result.stderr_lines() if str(photos / name) in line]
+        assert len(lines) == 1 and "skipped" in lines[0]
+    from common.failures import read_failures
+
+    report = read_failures(str(cli.db / "failures.jsonl"))
+    assert {Path(f["path"]).name for f in report} == {"empty.jpg", "text.png", "truncated.jpg"}
+    assert all(f["reason"] for f in report)
+    assert len(cli.records()) == 12
+
+
+def test_a_modified_file_that_now_fails_keeps_its_old_row(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    (photos / "a.jpg").write_bytes(b"garbage now")
+    result = cli.index(photos)
+    assert result.summary()["failed"] == 1
+    assert str(photos / "a.jpg") in cli.records()
+
+
+def test_same_folder_indexed_twice_in_one_call_counts_once(cli: Cli, photos: Path) -> None:
+    result = cli.index(photos, photos / "sub")
+    assert result.summary()["new"] == 12
+    assert len(cli.records()) == 12
+
+
+def test_moving_the_database_keeps_it_usable(cli: Cli, photos: Path, tmp_path: Path) -> None:
+    cli.index(photos)
+    moved = tmp_path / "moved-db"
+    shutil.move(str(cli.db), moved)
+    cli.db = moved
+    (hits,) = cli.search("--search", str(photos / "k.jpg"), "--limit", "1")
+    assert hits["results"][0]["path"] == str(photos / "k.jpg")

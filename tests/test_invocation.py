@@ -1,0 +1,121 @@
+"""Bad invocations: exit status 2, one clear line on stderr, and the database untouched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import MODEL_ARGS, REPO, Cli, paint_photo
+
+
+def snapshot(path: Path) -> dict[str, tuple[int, float]] | None:
+    """Every file under ``path`` with its size and mtime, or None when it does not exist."""
+    if not path.exists():
+        return None
+    return {str(p): (p.stat().st_size, p.stat().st_mtime) for p in path.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def offline_hub(tmp_path: Path, monkeypatch) -> None:
+    """No model hub and an empty weights cache, as on a machine that never downloaded weights."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+
+
+def bad_invocations(folder: Path) -> dict[str, list[str]]:
+    return {
+        "nothing to do": [],
+        "missing folder": ["--index", str(folder / "no-such-folder"), *MODEL_ARGS],
+        "empty query": ["--search", "  "],
+        "empty metadata query": ["--text", ""],
+        "unknown column": ["--search", "a dog", "--where", "no_such_column > 3"],
+        "broken filter": ["--where", "width >"],
+        "zero limit": ["--search", "a dog", "--limit", "0"],
+        "unknown model": ["--index", str(folder), "--model", "ViT-Q-99", "--pretrained", "none"],
+        "unknown pretrained tag": ["--index", str(folder), "--model", "ViT-B-32", "--pretrained", "no_such_tag"],
+        "weights not fetchable offline": [
+            "--index",
+            str(folder),
+            "--model",
+            "ViT-B-32",
+            "--pretrained",
+            "laion2b_s34b_b79k",
+        ],
+        "missing checkpoint": [
+            "--index",
+            str(folder),
+            "--model-config",
+            MODEL_ARGS[1],
+            "--pretrained",
+            str(folder / "nope.pt"),
+        ],
+        "missing model config": ["--index", str(folder), "--model-config", str(folder / "nope.json")],
+        "force without index": ["--force", "--search", "a dog"],
+    }
+
+
+CASES = list(bad_invocations(Path("/x")))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_invocation_on_a_fresh_database(cli: Cli, tmp_path: Path, case: str, offline_hub) -> None:
+    folder = tmp_path / "photos"
+    paint_photo(folder / "a.jpg", seed=1)
+    result = cli(*bad_invocations(folder)[case])
+    assert result.code == 2, result.stderr
+    assert len(result.stderr_lines()) == 1, result.stderr
+    assert "error" in result.stderr
+    assert result.stdout == ""
+    assert snapshot(cli.db) is None, "nothing may be written"
+
+
+@pytest.mark.parametrize("case", [*CASES, "search missing image", "other model on this index", "corrupt query image"])
+def test_bad_invocation_leaves_an_existing_database_untouched(cli: Cli, tmp_path: Path, case: str, offline_hub) -> None:
+    folder = tmp_path / "photos"
+    paint_photo(folder / "a.jpg", seed=1)
+    cli.index(folder)
+    before = snapshot(cli.db)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    extra = {
+        "search missing image": ["--search", str(tmp_path / "missing.jpg")],
+        "other model on this index": ["--index", str(folder), "--model", "ViT-B-32", "--pretrained", "none"],
+        "corrupt query image": ["--search", str(tmp_path / "broken.jpg")],
+    }
+    result = cli(*{**bad_invocations(folder), **extra}[case])
+    assert result.code == 2, result.stderr
+    assert len(result.stderr_lines()) == 1, result.stderr
+    assert snapshot(cli.db) == before
+
+
+def test_search_without_an_index_says_how_to_make_one(cli: Cli) -> None:
+    result = cli("--search", "a dog")
+    assert result.code == 2
+    assert "no index at" in result.stderr and "--index" in result.stderr
+
+
+def test_a_search_with_the_index_model_named_explicitly_is_accepted(cli: Cli, tmp_path: Path) -> None:
+    photo = paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    cli.index(photo.parent)
+    result = cli("--search", str(photo), *MODEL_ARGS, "--format", "paths")
+    assert result.code == 0 and result.stdout.splitlines()[0] == str(photo)
+
+
+@pytest.mark.parametrize("backend", ["lancedb", "faiss"])
+def test_scripts_run_as_programs(backend: str, tmp_path: Path) -> None:
+    script = str(REPO / f"imagedb-{backend}.py")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    shown = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, env=env, check=False)
+    assert shown.returncode == 0 and "--index" in shown.stdout and "--where" in shown.stdout
+    missing = subprocess.run(
+        [sys.executable, script, "--index", str(tmp_path / "nope"), "--db", str(tmp_path / "db")],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"imagedb-{backend}.py: error: folder not found: {tmp_path / 'nope'}"
+    ]
+    assert not (tmp_path / "db").exists()

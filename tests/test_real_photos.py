@@ -1,0 +1,236 @@
+"""Real files from ../shared/data: text-search precision, EXIF, orientation, formats, HEIC.
+
+Skipped cleanly when the shared data folder is absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import datetime
+from pathlib import Path
+
+import exifread
+import exifread.utils
+import numpy as np
+import pytest
+
+from conftest import BACKENDS, Cli, shared
+
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+# --- text → image precision on CIFAR-10 test, through the real CLI ----------------------------
+@pytest.fixture(scope="module")
+def cifar_indexes(tmp_path_factory) -> dict[str, Cli]:
+    test_split = shared("cifar10", "test")
+    clis = {}
+    for backend in BACKENDS:
+        c = Cli(backend, tmp_path_factory.mktemp("cifar") / f"db-{backend}")
+        result = c.index(test_split, extra=("--batch", "256", "-q"))
+        assert result.code == 0
+        clis[backend] = c
+    return clis
+
+
+@pytest.mark.slow
+def test_text_search_precision_at_10_on_cifar10(cifar_indexes: dict[str, Cli]) -> None:
+    queries = [f"a photo of a {name}" for name in CIFAR_CLASSES]
+    rankings = {}
+    for backend, c in cifar_indexes.items():
+        results = c.search("--search", *queries, "--limit", "10")
+        hits = [
+            Path(r["path"]).parent.name == name
+            for name, result in zip(CIFAR_CLASSES, results, strict=True)
+            for r in result["results"]
+        ]
+        precision = float(np.mean(hits))
+        assert len(hits) == 100
+        assert precision >= 0.7, f"{backend}: precision@10 = {precision:.3f}"
+        rankings[backend] = results
+    for lance, faiss in zip(rankings["lancedb"], rankings["faiss"], strict=True):
+        lance_scores = [r["score"] for r in lance["results"]]
+        faiss_scores = [r["score"] for r in faiss["results"]]
+        np.testing.assert_allclose(lance_scores, faiss_scores, atol=1e-4)
+
+        # Same ranking; results whose scores tie may come in either order.
+        def tie_insensitive(result: dict) -> list[tuple[float, str]]:
+            return sorted((round(r["score"], 4), r["path"]) for r in result["results"])
+
+        assert tie_insensitive(lance) == tie_insensitive(faiss)
+
+
+# --- EXIF on real camera files ----------------------------------------------------------------
+def exifread_reference(path: Path) -> dict:
+    """What exifread itself reports, converted independently of imagedb's code."""
+    with open(path, "rb") as handle:
+        tags = exifread.process_file(handle, details=False)
+    reference = {}
+    if "Image Make" in tags:
+        reference["make"] = str(tags["Image Make"].values).strip().strip("\x00").strip()
+    if "Image Model" in tags:
+        reference["model"] = str(tags["Image Model"].values).strip().strip("\x00").strip()
+    if "EXIF DateTimeOriginal" in tags:
+        with contextlib.suppress(ValueError):
+            reference["date_taken"] = datetime.strptime(
+                str(tags["EXIF DateTimeOriginal"].values).strip(), "%Y:%m:%d %H:%M:%S"
+            ).isoformat()
+    if "Image Orientation" in tags:
+        reference["orientation"] = tags["Image Orientation"].values[0]
+    try:
+        reference["gps"] = exifread.utils.get_gps_coords(tags)
+    except Exception:
+        reference["gps"] = None
+    return reference
+
+
+@pytest.fixture(scope="module")
+def camera_records(tmp_path_factory) -> dict[str, dict]:
+    camera = shared("camera")
+    c = Cli("faiss", tmp_path_factory.mktemp("camera") / "db")
+    c.index(camera, extra=("-q",))
+    return c.records()
+
+
+def test_exif_matches_exifread_on_real_camera_files(camera_records: dict[str, dict]) -> None:
+    camera = shared("camera")
+    sample = (
+        sorted(camera.glob("jpg/*.jpg")) + sorted(camera.glob("jpg/gps/*.jpg")) + sorted(camera.glob("heic/**/*.HEIC"))
+    )
+    sample = [p for p in sample if str(p) in camera_records]
+    assert len(sample) >= 25
+    checked = {"make": 0, "model": 0, "date_taken": 0, "orientation": 0, "gps": 0}
+    for path in sample:
+        record, reference = camera_records[str(path)], exifread_reference(path)
+        for key in ("make", "model", "date_taken", "orientation"):
+            if reference.get(key) not in (None, ""):
+                assert record[key] == reference[key], (path.name, key)
+                checked[key] += 1
+        if reference.get("gps"):
+            latitude, longitude = reference["gps"]
+            assert record["gps_latitude"] == pytest.approx(latitude, abs=1e-6), path.name
+            assert record["gps_longitude"] == pytest.approx(longitude, abs=1e-6), path.name
+            checked["gps"] += 1
+    assert (
+        checked["make"] >= 20 and checked["date_taken"] >= 15 and checked["gps"] >= 8 and checked["orientation"] >= 10
+    ), checked
+
+
+def test_exif_details_on_known_files(camera_records: dict[str, dict]) -> None:
+    camera = shared("camera")
+    canon = camera_records[str(camera / "jpg" / "Canon_40D.jpg")]
+    assert (canon["make"], canon["model"]) == ("Canon", "Canon EOS 40D")
+    assert canon["date_taken"] == "2008-05-30T15:56:01"
+    assert (
+        canon["iso"] == 100
+        and canon["f_number"] == pytest.approx(7.1)
+        and canon["exposure_time"] == pytest.approx(1 / 160)
+    )
+    assert canon["focal_length"] == pytest.approx(135)
+    assert canon["software"] == "GIMP 2.4.5"
+    assert json.loads(canon["exif_json"])["EXIF ExposureTime"] == "1/160"
+    gps = camera_records[str(camera / "jpg" / "gps" / "DSCN0010.jpg")]
+    assert gps["gps_latitude"] == pytest.approx(43.467448, abs=1e-5) and gps["gps_longitude"] == pytest.approx(
+        11.885127, abs=1e-5
+    )
+    assert gps["gps_altitude"] is None or isinstance(gps["gps_altitude"], float)
+    iphone = camera_records[str(camera / "heic" / "IMG_5195.HEIC")]
+    assert (iphone["make"], iphone["model"]) == ("Apple", "iPhone 11 Pro Max")
+    assert "iPhone 11 Pro Max" in (iphone["lens"] or "")
+
+
+def test_user_comments_are_decoded_text(camera_records: dict[str, dict]) -> None:
+    comments = [r["user_comment"] for r in camera_records.values() if r["user_comment"]]
+    assert comments, "the camera set has files with user comments"
+    assert all(isinstance(c, str) and "\x00" not in c and not c.startswith("b'") for c in comments)
+
+
+def test_invalid_exif_does_not_stop_indexing(camera_records: dict[str, dict]) -> None:
+    invalid = shared("camera", "jpg", "invalid")
+    files = sorted(invalid.glob("*.jpg"))
+    assert files and all(str(f) in camera_records for f in files)
+
+
+# --- orientation ------------------------------------------------------------------------------
+def test_rotated_orientations_embed_like_the_upright_image(tmp_path: Path) -> None:
+    folder = shared("camera", "jpg", "orientation")
+    c = Cli("lancedb", tmp_path / "db")
+    c.index(folder, extra=("-q",))
+    records = c.records()
+    store = c.store()
+    vectors = store.get_vectors(sorted(records))
+    for kind in ("landscape", "portrait"):
+        upright = vectors[str(folder / f"{kind}_1.jpg")]
+        size = (records[str(folder / f"{kind}_1.jpg")]["width"], records[str(folder / f"{kind}_1.jpg")]["height"])
+        for n in range(2, 9):
+            path = str(folder / f"{kind}_{n}.jpg")
+            assert records[path]["orientation"] == n
+            assert (records[path]["width"], records[path]["height"]) == size, path
+            assert float(vectors[path] @ upright) >= 0.99, (path, float(vectors[path] @ upright))
+
+    # Control: the same pixels without the orientation applied really do embed differently,
+    # so the check above can fail.
+    from PIL import Image
+
+    from common.embedding import Embedder, ModelSpec
+    from conftest import TINY_CONFIG, TINY_WEIGHTS
+
+    embedder = Embedder(ModelSpec.from_options(None, str(TINY_WEIGHTS), str(TINY_CONFIG)), "cpu")
+    with Image.open(folder / "landscape_6.jpg") as raw:
+        unrotated = embedder.embed_images([raw.convert("RGB")])[0]
+    assert float(unrotated @ vectors[str(folder / "landscape_1.jpg")]) < 0.99
+
+
+# --- formats ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module", params=BACKENDS)
+def formats_index(request, tmp_path_factory) -> tuple[Cli, object, list[dict]]:
+    formats = shared("formats")
+    c = Cli(request.param, tmp_path_factory.mktemp("formats") / "db")
+    result = c(
+        "--index",
+        formats,
+        "--model-config",
+        str(__import__("conftest").TINY_CONFIG),
+        "--pretrained",
+        str(__import__("conftest").TINY_WEIGHTS),
+    )
+    manifest = json.loads((formats / "manifest.json").read_text())
+    return c, result, manifest
+
+
+def test_every_ok_file_is_indexed_and_every_bad_file_reported(formats_index) -> None:
+    c, result, manifest = formats_index
+    formats = shared("formats")
+    assert result.code == 0, result.stderr
+    records = c.records()
+    ok = {str(formats / e["file"]) for e in manifest if e["opens_with_pillow"]}
+    bad = {str(formats / e["file"]) for e in manifest if not e["opens_with_pillow"]}
+    assert ok - set(records) == set()
+    assert set(records) - ok == set()
+    from common.failures import read_failures
+
+    report = {f["path"]: f["reason"] for f in read_failures(str(c.db / "failures.jsonl"))}
+    assert set(report) == bad
+    assert all(reason.strip() for reason in report.values())
+    assert result.summary()["failed"] == len(bad)
+    for path in bad:
+        assert sum(path in line for line in result.stderr_lines()) == 1
+
+
+def test_good_format_files_are_searchable(formats_index) -> None:
+    c, _, manifest = formats_index
+    formats = shared("formats")
+    sample = [e for e in manifest if e["opens_with_pillow"]][::10]
+    for entry in sample:
+        (hits,) = c.search("--search", str(formats / entry["file"]), "--limit", "5")
+        top_score = hits["results"][0]["score"]
+        assert top_score == pytest.approx(1.0, abs=1e-3)
+        tied = [r["path"] for r in hits["results"] if r["score"] >= top_score - 1e-4]
+        assert str(formats / entry["file"]) in tied
+
+
+def test_heic_files_are_indexed_with_their_metadata(camera_records: dict[str, dict]) -> None:
+    heic = [r for r in camera_records.values() if r["extension"] in {"heic", "heif", "hif"}]
+    assert len(heic) >= 4
+    assert all(r["width"] > 0 and r["height"] > 0 for r in heic)
+    assert any(r["make"] == "Apple" for r in heic)

@@ -1,0 +1,166 @@
+"""Searching: metadata text, filters, hybrid, output formats — same rows on both backends."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, PngImagePlugin
+
+from conftest import BACKENDS, Cli, paint_photo
+
+CAMERAS = [
+    ("canon-1.jpg", "Canon", "Canon EOS 5D", "2019:07:01 10:00:00", 1024),
+    ("canon-2.jpg", "Canon", "Canon EOS R6", "2021:03:15 18:30:00", 480),
+    ("nikon-1.jpg", "NIKON CORPORATION", "NIKON D750", "2018:12:24 09:15:00", 1600),
+    ("fuji-1.jpg", "FUJIFILM", "X-T3", "2020:05:05 05:05:05", 320),
+]
+
+
+def exif_photo(path: Path, make: str, model: str, taken: str, width: int, seed: int) -> Path:
+    """A generated JPEG carrying camera EXIF, written by Pillow."""
+    paint_photo(path, seed, size=(width, max(64, width * 3 // 4)))
+    with Image.open(path) as image:
+        exif = Image.Exif()
+        exif[0x010F], exif[0x0110] = make, model
+        exif.get_ifd(0x8769)[0x9003] = taken  # DateTimeOriginal
+        image.save(path, exif=exif, quality=90)
+    return path
+
+
+@pytest.fixture
+def camera_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "cameras"
+    for seed, (name, make, model, taken, width) in enumerate(CAMERAS):
+        exif_photo(root / name, make, model, taken, width, seed)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a watercolor lighthouse at dusk, highly detailed")
+    paint_photo(root / "generated.png", seed=42).parent.mkdir(exist_ok=True)
+    with Image.open(root / "generated.png") as image:
+        image.save(root / "generated.png", pnginfo=info)
+    return root
+
+
+@pytest.fixture
+def both(tmp_path: Path, camera_folder: Path) -> dict[str, Cli]:
+    clis = {b: Cli(b, tmp_path / f"db-{b}") for b in BACKENDS}
+    for c in clis.values():
+        c.index(camera_folder)
+    return clis
+
+
+def paths_of(result: dict) -> list[str]:
+    return [Path(r["path"]).name for r in result["results"]]
+
+
+def test_exif_written_by_pillow_lands_in_columns(cli: Cli, camera_folder: Path) -> None:
+    cli.index(camera_folder)
+    record = cli.records()[str(camera_folder / "nikon-1.jpg")]
+    assert record["make"] == "NIKON CORPORATION"
+    assert record["model"] == "NIKON D750"
+    assert record["date_taken"] == "2018-12-24T09:15:00"
+    assert record["width"] == 1600
+
+
+@pytest.mark.parametrize(
+    "where, expected",
+    [
+        ("make = 'Canon'", {"canon-1.jpg", "canon-2.jpg"}),
+        ("width > 1000", {"canon-1.jpg", "nikon-1.jpg"}),
+        ("width > 1000 AND make = 'Canon'", {"canon-1.jpg"}),
+        ("date_taken >= '2020-01-01'", {"canon-2.jpg", "fuji-1.jpg"}),
+        ("make IS NULL", {"generated.png"}),
+        ("extension = 'png' OR model LIKE '%D750'", {"generated.png", "nikon-1.jpg"}),
+    ],
+)
+def test_filters_give_the_same_rows_on_both_backends(both: dict[str, Cli], where: str, expected: set[str]) -> None:
+    for backend, c in both.items():
+        (listing,) = c.search("--where", where, "--limit", "100")
+        assert set(paths_of(listing)) == expected, backend
+        (filtered,) = c.search("--search", "a photo of a dog", "--where", where, "--limit", "100")
+        assert set(paths_of(filtered)) == expected, backend
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("Canon", {"canon-1.jpg", "canon-2.jpg"}),
+        ("nikon", {"nikon-1.jpg"}),
+        ("lighthouse", {"generated.png"}),
+        ("fuji-1", {"fuji-1.jpg"}),
+        ("R6 D750", {"canon-2.jpg", "nikon-1.jpg"}),
+    ],
+)
+def test_metadata_search_gives_the_same_rows_on_both_backends(
+    both: dict[str, Cli], query: str, expected: set[str]
+) -> None:
+    rankings = {}
+    for backend, c in both.items():
+        (result,) = c.search("--text", query, "--limit", "100")
+        assert result["query_kind"] == "metadata"
+        assert set(paths_of(result)) == expected, backend
+        rankings[backend] = [(Path(r["path"]).name, round(r["score"], 4)) for r in result["results"]]
+    assert rankings["lancedb"] == rankings["faiss"]
+
+
+def test_metadata_search_with_a_filter(both: dict[str, Cli]) -> None:
+    for c in both.values():
+        (result,) = c.search("--text", "Canon", "--where", "width < 600")
+        assert paths_of(result) == ["canon-2.jpg"]
+
+
+def test_hybrid_search_fuses_text_and_vector(both: dict[str, Cli]) -> None:
+    """'nikon' matches one file's metadata; fusion must put it first, scored by both rankings."""
+    for backend, c in both.items():
+        (by_vector,) = c.search("--search", "nikon", "--limit", "10")
+        (fused,) = c.search("--search", "nikon", "--mode", "hybrid", "--limit", "10")
+        assert fused["search_mode"] == "hybrid"
+        assert paths_of(fused)[0] == "nikon-1.jpg", backend
+        vector_rank = paths_of(by_vector).index("nikon-1.jpg") + 1
+        assert fused["results"][0]["score"] == pytest.approx(1 / 61 + 1 / (60 + vector_rank), abs=1e-6)
+        assert set(paths_of(fused)) == set(paths_of(by_vector))
+
+
+def test_text_prompt_in_fts_mode_is_a_metadata_search(both: dict[str, Cli]) -> None:
+    for c in both.values():
+        (result,) = c.search("--search", "fujifilm", "--mode", "fts")
+        assert paths_of(result) == ["fuji-1.jpg"]
+
+
+def test_output_formats(cli: Cli, camera_folder: Path) -> None:
+    cli.index(camera_folder)
+    query = str(camera_folder / "canon-1.jpg")
+    table = cli("--search", query, "--limit", "2")
+    assert table.code == 0
+    assert query in table.stdout and "score" in table.stdout and "Canon EOS 5D" in table.stdout
+    assert "2019-07-01 10:00:00" in table.stdout
+
+    paths = cli("--search", query, "--limit", "2", "--format", "paths")
+    assert paths.stdout.splitlines()[0] == query and len(paths.stdout.splitlines()) == 2
+
+    lines = cli("--search", query, "--limit", "2", "--format", "jsonl").stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["rank"] for r in rows] == [1, 2] and rows[0]["path"] == query and rows[0]["make"] == "Canon"
+
+    rows = list(csv.DictReader(io.StringIO(cli("--search", query, "--limit", "2", "--format", "csv").stdout)))
+    assert rows[0]["path"] == query and float(rows[0]["score"]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_results_on_stdout_logs_on_stderr(cli: Cli, camera_folder: Path) -> None:
+    index = cli.index(camera_folder)
+    assert index.stdout == ""
+    search = cli("--search", str(camera_folder / "canon-1.jpg"), "--format", "paths")
+    assert all(Path(line).exists() for line in search.stdout.splitlines())
+
+
+def test_several_queries_in_one_call(cli: Cli, camera_folder: Path) -> None:
+    cli.index(camera_folder)
+    results = cli.search(
+        "--search", str(camera_folder / "fuji-1.jpg"), "a photo of a cat", "--text", "nikon", "--limit", "3"
+    )
+    assert [r["query_kind"] for r in results] == ["image", "text", "metadata"]
+    assert paths_of(results[0])[0] == "fuji-1.jpg"
+    assert paths_of(results[2]) == ["nikon-1.jpg"]
