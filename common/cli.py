@@ -194,7 +194,7 @@ class Session:
         if self.embedder is None:
             from common.embedding import Embedder
 
-            log.info("loading %s", spec.describe())
+            log.debug("loading %s", spec.describe())
             self.embedder = Embedder(spec, self.args.device)
         return self.embedder
 

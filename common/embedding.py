@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -101,13 +103,9 @@ class Embedder:
             raise ModelError(f"checkpoint {spec.pretrained} does not exist")
         pretrained = None if spec.pretrained in ("", RANDOM_WEIGHTS) else spec.pretrained
         try:
-            with _library_chatter_silenced():
-                model = open_clip.create_model(
-                    spec.model,
-                    pretrained=pretrained,
-                    device=self.device,
-                    require_pretrained=pretrained is not None,
-                )
+            model = _create_model_cache_first(open_clip, spec.model, pretrained, self.device)
+        except ModelError:
+            raise
         except Exception as error:
             raise ModelError(_explain_model_error(spec, error)) from None
         if pretrained is None:
@@ -151,19 +149,70 @@ class Embedder:
         return _normalise(features.float().cpu().numpy())
 
 
+def _create_model_cache_first(open_clip: Any, name: str, pretrained: str | None, device: str) -> Any:
+    """Create the model from locally cached weights if they are there, else download them.
+
+    The hub client retries an unreachable host for the best part of a minute; trying the cache
+    offline first, then probing the hub once, makes an offline machine fail in a second.
+    """
+
+    def create() -> Any:
+        with _library_chatter_silenced():
+            return open_clip.create_model(
+                name, pretrained=pretrained, device=device, require_pretrained=pretrained is not None
+            )
+
+    needs_hub = name.startswith("hf-hub:") or (pretrained is not None and not os.path.isfile(pretrained))
+    if not needs_hub:
+        return create()
+    import huggingface_hub.constants as hub
+
+    was_offline = hub.HF_HUB_OFFLINE
+    hub.HF_HUB_OFFLINE = True
+    try:
+        return create()
+    except Exception as cached_error:
+        if was_offline or not _looks_like_missing_download(cached_error):
+            raise
+    finally:
+        hub.HF_HUB_OFFLINE = was_offline
+    if not _hub_reachable(hub.ENDPOINT):
+        raise ModelError(
+            f"cannot fetch weights for {name} (pretrained {pretrained}): they are not in the local cache and "
+            f"{hub.ENDPOINT} cannot be reached. Download them once with network access, or pass --pretrained /path/to/checkpoint"
+        )
+    return create()
+
+
+def _looks_like_missing_download(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(word in text for word in ("download", "offline", "cache", "hub", "connect", "resolve"))
+
+
+def _hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    host = urlparse(endpoint).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def _library_chatter_silenced() -> Iterator[None]:
     """open_clip and the hub client log (and warn) their own version of a failure before
     raising it; the raised error becomes our one-line message, so their lines are muted."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.CRITICAL)
+    loggers = [logging.getLogger(), logging.getLogger("huggingface_hub")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        root.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

@@ -54,7 +54,8 @@ def read_exif(path: str) -> tuple[dict[str, Any], dict[str, str]]:
 def _exifread_tags(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
-            tags = exifread.process_file(handle, details=False, extract_thumbnail=False)
+            # details=True: exifread skips UserComment (and maker notes) otherwise.
+            tags = exifread.process_file(handle, details=True, extract_thumbnail=False)
     except Exception as error:  # exifread raises on malformed IFDs; Pillow may still cope.
         log.debug("exifread failed on %s: %s", path, error)
         return {}

@@ -72,9 +72,10 @@ def exifread_reference(path: Path) -> dict:
         reference["model"] = str(tags["Image Model"].values).strip().strip("\x00").strip()
     if "EXIF DateTimeOriginal" in tags:
         with contextlib.suppress(ValueError):
-            reference["date_taken"] = datetime.strptime(
-                str(tags["EXIF DateTimeOriginal"].values).strip(), "%Y:%m:%d %H:%M:%S"
-            ).isoformat()
+            taken = str(tags["EXIF DateTimeOriginal"].values).strip()
+            reference["date_taken"] = datetime.strptime(taken, "%Y:%m:%d %H:%M:%S").isoformat()
+            if "EXIF OffsetTimeOriginal" in tags:  # ISO 8601 keeps the UTC offset the camera recorded
+                reference["date_taken"] += str(tags["EXIF OffsetTimeOriginal"].values).strip()
     if "Image Orientation" in tags:
         reference["orientation"] = tags["Image Orientation"].values[0]
     try:
@@ -152,33 +153,60 @@ def test_invalid_exif_does_not_stop_indexing(camera_records: dict[str, dict]) ->
 
 
 # --- orientation ------------------------------------------------------------------------------
-def test_rotated_orientations_embed_like_the_upright_image(tmp_path: Path) -> None:
-    folder = shared("camera", "jpg", "orientation")
+def upright_by_exif_table(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels upright per the EXIF orientation table (independent of Pillow's code)."""
+    return {
+        1: lambda a: a,
+        2: np.fliplr,
+        3: lambda a: np.rot90(a, 2),
+        4: np.flipud,
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+        8: lambda a: np.rot90(a, 1),
+    }[orientation](pixels)
+
+
+def test_rotated_orientations_embed_like_their_upright_twins(tmp_path: Path) -> None:
+    """Each orientation_N file (its own digit painted in) against its pixels turned upright by hand."""
+    from PIL import Image
+
+    source = shared("camera", "jpg", "orientation")
+    folder = tmp_path / "orientation"
+    folder.mkdir()
+    for n in range(1, 9):
+        for kind in ("landscape", "portrait"):
+            original = source / f"{kind}_{n}.jpg"
+            (folder / original.name).write_bytes(original.read_bytes())
+            with Image.open(original) as raw:
+                twin = upright_by_exif_table(np.asarray(raw.convert("RGB")), n)
+            Image.fromarray(np.ascontiguousarray(twin)).save(folder / f"twin-{kind}_{n}.png")
     c = Cli("lancedb", tmp_path / "db")
     c.index(folder, extra=("-q",))
     records = c.records()
     store = c.store()
     vectors = store.get_vectors(sorted(records))
-    for kind in ("landscape", "portrait"):
-        upright = vectors[str(folder / f"{kind}_1.jpg")]
-        size = (records[str(folder / f"{kind}_1.jpg")]["width"], records[str(folder / f"{kind}_1.jpg")]["height"])
-        for n in range(2, 9):
-            path = str(folder / f"{kind}_{n}.jpg")
-            assert records[path]["orientation"] == n
-            assert (records[path]["width"], records[path]["height"]) == size, path
-            assert float(vectors[path] @ upright) >= 0.99, (path, float(vectors[path] @ upright))
+    for n in range(1, 9):
+        for kind in ("landscape", "portrait"):
+            rotated, twin = str(folder / f"{kind}_{n}.jpg"), str(folder / f"twin-{kind}_{n}.png")
+            assert records[rotated]["orientation"] == n
+            assert (records[rotated]["width"], records[rotated]["height"]) == (
+                records[twin]["width"],
+                records[twin]["height"],
+            )
+            assert (records[rotated]["width"] > records[rotated]["height"]) == (kind == "landscape")
+            assert float(vectors[rotated] @ vectors[twin]) >= 0.99, (rotated, float(vectors[rotated] @ vectors[twin]))
 
-    # Control: the same pixels without the orientation applied really do embed differently,
+    # Control: the stored pixels without the orientation applied really do embed differently,
     # so the check above can fail.
-    from PIL import Image
-
     from common.embedding import Embedder, ModelSpec
     from conftest import TINY_CONFIG, TINY_WEIGHTS
 
     embedder = Embedder(ModelSpec.from_options(None, str(TINY_WEIGHTS), str(TINY_CONFIG)), "cpu")
-    with Image.open(folder / "landscape_6.jpg") as raw:
-        unrotated = embedder.embed_images([raw.convert("RGB")])[0]
-    assert float(unrotated @ vectors[str(folder / "landscape_1.jpg")]) < 0.99
+    for n in (3, 6, 8):
+        with Image.open(folder / f"landscape_{n}.jpg") as raw:
+            unrotated = embedder.embed_images([raw.convert("RGB")])[0]
+        assert float(unrotated @ vectors[str(folder / f"twin-landscape_{n}.png")]) < 0.97
 
 
 # --- formats ----------------------------------------------------------------------------------

@@ -90,7 +90,8 @@ def test_filters_give_the_same_rows_on_both_backends(both: dict[str, Cli], where
         ("Canon", {"canon-1.jpg", "canon-2.jpg"}),
         ("nikon", {"nikon-1.jpg"}),
         ("lighthouse", {"generated.png"}),
-        ("fuji-1", {"fuji-1.jpg"}),
+        ("FUJIFILM", {"fuji-1.jpg"}),
+        ("canon-2", {"canon-2.jpg", "canon-1.jpg"}),  # any word matches: "canon" or "2"
         ("R6 D750", {"canon-2.jpg", "nikon-1.jpg"}),
     ],
 )
