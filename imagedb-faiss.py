@@ -208,12 +208,17 @@ class FaissImageStore(ImageStore):
             os.path.join(self.db_path, MANIFEST),
             lambda temp: _write_text(temp, json.dumps(manifest, indent=2)),
         )
-        old, self.generation = self.generation, generation
-        if old:
-            for suffix in ("faiss", "parquet"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(self.db_path, f"images-{old}.{suffix}"))
+        self.generation = generation
         self._dirty = False
+        self._remove_other_generations()
+
+    def _remove_other_generations(self) -> None:
+        """Delete superseded generations, and any a crashed commit left half-written."""
+        current = {f"images-{self.generation}.faiss", f"images-{self.generation}.parquet"}
+        for name in os.listdir(self.db_path):
+            if name.startswith("images-") and name not in current:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(self.db_path, name))
 
     def finish_indexing(self) -> None:
         """Switch to an IVF index once the collection is large enough to need one."""
@@ -314,7 +319,8 @@ def build_ivf_index(flat: Any, dim: int) -> Any:
     import faiss
 
     ids, vectors = all_vectors(flat)
-    nlist = max(1, int(4 * np.sqrt(len(ids))))
+    # ~4·sqrt(n) lists, but at least 39 training points per centroid, as k-means needs.
+    nlist = max(1, min(int(4 * np.sqrt(len(ids))), len(ids) // 39))
     quantizer = faiss.IndexFlatIP(dim)
     ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     ivf.train(vectors)

@@ -156,7 +156,13 @@ class LanceImageStore(ImageStore):
             "cosine"
         )
         rows = self._run(query, where, limit)
-        return [Hit(_record(row), 1.0 - float(row["_distance"])) for row in rows]
+        # The score is the exact cosine (vectors are unit length): an ANN index may report its
+        # own distance (IVF-HNSW-SQ returns squared L2), and a score must mean the same on
+        # every index and backend.
+        query_vector = np.asarray(vector, dtype=np.float32)
+        return [
+            Hit(_record(row), float(np.dot(query_vector, np.asarray(row["vector"], dtype=np.float32)))) for row in rows
+        ]
 
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():

@@ -50,6 +50,9 @@ def decode_image(path: str) -> DecodedImage:
     """
     try:
         with warnings.catch_warnings():
+            # Pillow warns about every odd tag ("Corrupt EXIF data", "Tag data larger than
+            # file"); the pixels are what matter. A bomb warning, though, is a refusal.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
                 source_format = opened.format or ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from datetime import datetime
 from typing import Any
 
@@ -162,7 +163,8 @@ def _pillow_exif(path: str) -> tuple[dict[str, Any], dict[str, str]]:
 
     columns: dict[str, Any] = dict.fromkeys(EXIF_FIELDS)
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings(), Image.open(path) as image:
+            warnings.simplefilter("ignore")
             exif = image.getexif()
             sub = exif.get_ifd(ExifTags.IFD.Exif)
             gps = exif.get_ifd(ExifTags.IFD.GPSInfo)

@@ -29,12 +29,12 @@ PYEOF
 
 for backend in lancedb faiss; do
     db="demo/imagedb-$backend"
-    run() { echo "\$ imagedb-$backend.py $*" >&2; "$PY" "imagedb-$backend.py" --db "$db" "$@"; }
+    run() { echo "\$ imagedb-$backend.py $(printf '%q ' "$@")" >&2; "$PY" "imagedb-$backend.py" --db "$db" "$@"; }
     echo "=== $backend ===" >&2
     run --index "$PHOTOS" "${MODEL[@]}"
     run --index "$PHOTOS"                                   # incremental: nothing to embed
-    run --search "a photo of a cat" "a photo of a truck" --limit 3
+    run --search "a photo of a horse" --limit 3              # the tiny model knows CIFAR-10's classes only
     run --search "$PHOTOS/chelsea.png" --limit 3
     run --text chelsea --limit 3
-    run --search "a photo of a horse" --where "width >= 512" --limit 3 --format csv
+    run --search "$PHOTOS/chelsea.png" --where "width >= 512" --limit 3 --format csv
 done

@@ -1,0 +1,186 @@
+"""The two stores directly: ANN index above the size threshold, persistence, consistency checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.embedding import ModelSpec
+from common.store import IndexInfo, StoreError
+from conftest import BACKENDS, STORE_CLASSES, Cli, load_script, paint_photo
+
+DIM = 32
+
+
+def random_records(n: int, seed: int = 0) -> tuple[list[dict], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    records = [
+        {
+            "path": f"/photos/{i:05d}.jpg",
+            "folder": "/photos",
+            "filename": f"{i:05d}.jpg",
+            "size_bytes": 1000 + i,
+            "mtime": 1.0 + i,
+            "width": 100 + i % 50,
+            "make": ("Canon", "Nikon")[i % 2],
+            "search_text": f"/photos/{i:05d}.jpg {('Canon', 'Nikon')[i % 2]}",
+        }
+        for i in range(n)
+    ]
+    return records, vectors
+
+
+def new_store(backend: str, path: Path, monkeypatch=None, ann_min_rows: int | None = None):
+    module = load_script(backend)
+    if ann_min_rows is not None:
+        monkeypatch.setattr(module, "ANN_INDEX_MIN_ROWS", ann_min_rows)
+    store_class = getattr(module, STORE_CLASSES[backend])
+    return store_class, store_class.create(str(path), IndexInfo(ModelSpec("test-model", "none"), DIM))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ann_index_above_threshold_finds_exact_neighbours_with_exact_scores(
+    backend: str, tmp_path: Path, monkeypatch
+) -> None:
+    records, vectors = random_records(3000)
+    store_class, store = new_store(backend, tmp_path / "db", monkeypatch, ann_min_rows=1000)
+    store.upsert_images(records, vectors)
+    store.finish_indexing()
+    store = store_class.open(str(tmp_path / "db"))
+    if backend == "lancedb":
+        assert any(tuple(i.columns) == ("vector",) for i in store.table.list_indices())
+    else:
+        assert not load_script("faiss").is_flat(store.index)
+
+    for i in range(0, 3000, 150):
+        hits = store.search_by_vector(vectors[i], 5)
+        assert hits[0].record["path"] == records[i]["path"]
+        assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+        for hit in hits:  # the score is the true cosine, whatever the index reports internally
+            j = int(Path(hit.record["path"]).stem)
+            assert hit.score == pytest.approx(float(vectors[j] @ vectors[i]), abs=1e-4)
+
+    filtered = store.search_by_vector(vectors[4], 10, "make = 'Nikon' AND width > 120")
+    assert filtered and all(h.record["make"] == "Nikon" and h.record["width"] > 120 for h in filtered)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_small_index_is_exact(backend: str, tmp_path: Path) -> None:
+    records, vectors = random_records(500, seed=1)
+    store_class, store = new_store(backend, tmp_path / "db")
+    store.upsert_images(records, vectors)
+    store.finish_indexing()
+    query = vectors[7] + 0.3 * vectors[8]
+    query /= np.linalg.norm(query)
+    expected = np.argsort(-(vectors @ query))[:20]
+    hits = store_class.open(str(tmp_path / "db")).search_by_vector(query, 20)
+    assert [h.record["path"] for h in hits] == [records[i]["path"] for i in expected]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_upsert_replaces_by_path_and_delete_removes(backend: str, tmp_path: Path) -> None:
+    records, vectors = random_records(50, seed=2)
+    store_class, store = new_store(backend, tmp_path / "db")
+    store.upsert_images(records, vectors)
+    store.upsert_images(records[:10], vectors[10:20])
+    assert store.delete_images([records[-1]["path"], "/not/indexed.jpg"]) == 1
+    store.commit()
+    store = store_class.open(str(tmp_path / "db"))
+    assert store.count() == 49
+    assert len(store.get_signatures()) == 49
+    stored = store.get_vectors([records[0]["path"], records[20]["path"]])
+    np.testing.assert_allclose(stored[records[0]["path"]], vectors[10], atol=1e-6)
+    np.testing.assert_allclose(stored[records[20]["path"]], vectors[20], atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_model_is_recorded_with_the_index(backend: str, tmp_path: Path) -> None:
+    store_class, _ = new_store(backend, tmp_path / "db")
+    info = store_class.open(str(tmp_path / "db")).info
+    assert info == IndexInfo(ModelSpec("test-model", "none"), DIM)
+
+
+def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_path: Path, monkeypatch) -> None:
+    faiss_module = load_script("faiss")
+    records, vectors = random_records(20, seed=3)
+    store_class, store = new_store("faiss", tmp_path / "db")
+    store.upsert_images(records[:10], vectors[:10])
+    store.commit()
+
+    real_write = faiss_module.write_atomically
+
+    def crash_on_manifest(path: str, write) -> None:
+        if path.endswith("manifest.json"):
+            raise KeyboardInterrupt("killed while committing")
+        real_write(path, write)
+
+    monkeypatch.setattr(faiss_module, "write_atomically", crash_on_manifest)
+    store.upsert_images(records[10:], vectors[10:])
+    with pytest.raises(KeyboardInterrupt):
+        store.commit()
+    reopened = store_class.open(str(tmp_path / "db"))
+    assert reopened.count() == 10
+    assert sorted(reopened.get_signatures()) == [r["path"] for r in records[:10]]
+    reopened.upsert_images(records[10:12], vectors[10:12])
+    reopened.commit()
+    assert len(list((tmp_path / "db").glob("images-*"))) == 2, "the crashed commit's files are cleaned up"
+
+
+def test_faiss_index_and_metadata_that_disagree_are_refused_not_wiped(tmp_path: Path, photos: Path) -> None:
+    cli = Cli("faiss", tmp_path / "db")
+    cli.index(photos)
+    manifest = json.loads((cli.db / "manifest.json").read_text())
+    parquet = cli.db / f"images-{manifest['generation']}.parquet"
+    import pandas as pd
+
+    frame = pd.read_parquet(parquet)
+    frame.iloc[:-1].to_parquet(parquet, index=False)  # one metadata row lost
+    before = sorted(p.name for p in cli.db.iterdir())
+
+    result = cli("--search", str(photos / "a.jpg"))
+    assert result.code == 1
+    assert len(result.stderr_lines()) == 1
+    assert "inconsistent" in result.stderr and "rebuild" in result.stderr
+    result = cli("--index", photos)
+    assert result.code == 1
+    assert sorted(p.name for p in cli.db.iterdir()) == before
+
+
+def test_lancedb_table_not_made_by_imagedb_is_refused(tmp_path: Path) -> None:
+    import lancedb
+    import pyarrow as pa
+
+    lancedb.connect(str(tmp_path / "db")).create_table("images", schema=pa.schema([pa.field("path", pa.string())]))
+    store_class = load_script("lancedb").LanceImageStore
+    with pytest.raises(StoreError, match="did not create"):
+        store_class.open(str(tmp_path / "db"))
+
+
+# EXIF orientation N, and the counter-clockwise turn that makes an upright picture need it.
+@pytest.mark.parametrize("orientation, stored_turn", [(3, 180), (6, 90), (8, 270)])
+def test_generated_photo_with_exif_orientation_embeds_like_its_upright_twin(
+    cli: Cli, tmp_path: Path, orientation: int, stored_turn: int
+) -> None:
+    """Core (no shared data): a photo stored turned, with the tag that says so, equals the upright one."""
+    from PIL import Image
+
+    folder = tmp_path / "turned"
+    upright = paint_photo(folder / "upright.png", seed=7, size=(200, 120))
+    with Image.open(upright) as image:
+        stored = image.rotate(stored_turn, expand=True)
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        stored.save(folder / "turned.jpg", exif=exif, quality=95)
+    cli.index(folder)
+    records = cli.records()
+    turned = records[str(folder / "turned.jpg")]
+    assert turned["orientation"] == orientation
+    assert (turned["width"], turned["height"]) == (200, 120)
+    (hits,) = cli.search("--search", str(upright), "--limit", "2")
+    assert hits["results"][1]["path"] == str(folder / "turned.jpg")
+    assert hits["results"][1]["score"] >= 0.99
