@@ -15,6 +15,10 @@ from conftest import BACKENDS, STORE_CLASSES, Cli, load_script, paint_photo
 DIM = 32
 
 
+class SimulatedKill(BaseException):
+    """Stands for the process dying mid-commit (BaseException, like a signal, escapes except Exception)."""
+
+
 def random_records(n: int, seed: int = 0) -> tuple[list[dict], np.ndarray]:
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((n, DIM)).astype(np.float32)
@@ -116,12 +120,12 @@ def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_pat
 
     def crash_on_manifest(path: str, write) -> None:
         if path.endswith("manifest.json"):
-            raise KeyboardInterrupt("killed while committing")
+            raise SimulatedKill("killed while committing")
         real_write(path, write)
 
     monkeypatch.setattr(faiss_module, "write_atomically", crash_on_manifest)
     store.upsert_images(records[10:], vectors[10:])
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SimulatedKill):
         store.commit()
     reopened = store_class.open(str(tmp_path / "db"))
     assert reopened.count() == 10
