@@ -127,6 +127,7 @@ def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_pat
     store.upsert_images(records[10:], vectors[10:])
     with pytest.raises(SimulatedKill):
         store.commit()
+    monkeypatch.setattr(faiss_module, "write_atomically", real_write)  # the next process is healthy
     reopened = store_class.open(str(tmp_path / "db"))
     assert reopened.count() == 10
     assert sorted(reopened.get_signatures()) == [r["path"] for r in records[:10]]
