@@ -108,7 +108,7 @@ class Embedder:
             raise
         except Exception as error:
             raise ModelError(_explain_model_error(spec, error)) from None
-        if pretrained is None:
+        if spec.pretrained == RANDOM_WEIGHTS:
             log.warning("%s has random weights (--pretrained none): results are meaningless", spec.model)
         model.eval()
         self.model = model
@@ -159,7 +159,12 @@ def _create_model_cache_first(open_clip: Any, name: str, pretrained: str | None,
     def create() -> Any:
         with _library_chatter_silenced():
             return open_clip.create_model(
-                name, pretrained=pretrained, device=device, require_pretrained=pretrained is not None
+                name,
+                pretrained=pretrained,
+                device=device,
+                # Without this, open_clip falls back to random weights when an hf-hub download
+                # fails, and an index full of meaningless vectors would follow.
+                require_pretrained=pretrained is not None or name.startswith("hf-hub:"),
             )
 
     needs_hub = name.startswith("hf-hub:") or (pretrained is not None and not os.path.isfile(pretrained))
@@ -177,8 +182,9 @@ def _create_model_cache_first(open_clip: Any, name: str, pretrained: str | None,
     finally:
         hub.HF_HUB_OFFLINE = was_offline
     if not _hub_reachable(hub.ENDPOINT):
+        weights = name if pretrained is None else f"{name} (pretrained {pretrained})"
         raise ModelError(
-            f"cannot fetch weights for {name} (pretrained {pretrained}): they are not in the local cache and "
+            f"cannot fetch weights for {weights}: they are not in the local cache and "
             f"{hub.ENDPOINT} cannot be reached. Download them once with network access, or pass --pretrained /path/to/checkpoint"
         )
     return create()

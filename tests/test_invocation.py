@@ -45,6 +45,12 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
             "--pretrained",
             "laion2b_s34b_b79k",
         ],
+        "hf-hub weights not fetchable offline": [
+            "--index",
+            str(folder),
+            "--model",
+            "hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+        ],
         "missing checkpoint": [
             "--index",
             str(folder),

@@ -165,3 +165,14 @@ def test_several_queries_in_one_call(cli: Cli, camera_folder: Path) -> None:
     assert [r["query_kind"] for r in results] == ["image", "text", "metadata"]
     assert paths_of(results[0])[0] == "fuji-1.jpg"
     assert paths_of(results[2]) == ["nikon-1.jpg"]
+
+
+def test_metadata_search_sees_added_files_and_forgets_removed_ones(cli: Cli, camera_folder: Path) -> None:
+    cli.index(camera_folder)
+    exif_photo(camera_folder / "leica-1.jpg", "Leica Camera AG", "LEICA Q2", "2022:02:02 12:00:00", 640, seed=9)
+    (camera_folder / "nikon-1.jpg").unlink()
+    cli.index(camera_folder)
+    (leica,) = cli.search("--text", "leica")
+    assert paths_of(leica) == ["leica-1.jpg"]
+    nikon, d750 = cli.search("--text", "nikon", "d750")
+    assert paths_of(nikon) == [] and paths_of(d750) == []
