@@ -9,6 +9,7 @@ batch at a time, and ``write_batches`` upserts them, committing at least every
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -28,6 +29,7 @@ from common.store import ImageStore
 log = logging.getLogger(__name__)
 
 DEFAULT_COMMIT_SECONDS = 30.0
+STAGES = ("scan", "decode", "embed", "write", "finish")
 
 
 @dataclass
@@ -54,6 +56,17 @@ class IndexSummary:
     unchanged: int = 0
     failed: int = 0
     seconds: float = 0.0
+    # Where the time went: scan (walk + diff), decode (decode, describe, preprocess),
+    # embed (forward passes), write (upserts and commits), finish (secondary indexes).
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    @contextlib.contextmanager
+    def timing(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] += time.perf_counter() - started
 
     @property
     def embedded(self) -> int:
@@ -100,13 +113,16 @@ def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float
     return plan
 
 
-def read_images(files: Iterable[FoundFile], preprocess: Any, failures: FailureReport) -> Iterator[ReadImage]:
+def read_images(
+    files: Iterable[FoundFile], preprocess: Any, failures: FailureReport, summary: IndexSummary
+) -> Iterator[ReadImage]:
     """Reader: decode each file, describe it and preprocess its pixels; report the ones that fail."""
     for file in files:
         try:
-            decoded = decode_image(file.path)
-            record = build_record(file.path, decoded)
-            pixels = preprocess(decoded.image)
+            with summary.timing("decode"):
+                decoded = decode_image(file.path)
+                record = build_record(file.path, decoded)
+                pixels = preprocess(decoded.image)
         except DecodeError as error:
             failures.add(file.path, str(error), stage="decode")
             continue
@@ -120,19 +136,23 @@ def read_images(files: Iterable[FoundFile], preprocess: Any, failures: FailureRe
 
 
 def embed_batches(
-    images: Iterable[ReadImage], embedder: Embedder, batch_size: int
+    images: Iterable[ReadImage], embedder: Embedder, batch_size: int, summary: IndexSummary
 ) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
     """Mapper: group read images into batches and embed each batch in one forward pass."""
     import torch
+
+    def embed(batch: list[ReadImage]) -> tuple[list[dict[str, Any]], np.ndarray]:
+        with summary.timing("embed"):
+            return [b.record for b in batch], embedder.embed_pixels(torch.stack([b.pixels for b in batch]))
 
     batch: list[ReadImage] = []
     for image in images:
         batch.append(image)
         if len(batch) >= batch_size:
-            yield [b.record for b in batch], embedder.embed_pixels(torch.stack([b.pixels for b in batch]))
+            yield embed(batch)
             batch = []
     if batch:
-        yield [b.record for b in batch], embedder.embed_pixels(torch.stack([b.pixels for b in batch]))
+        yield embed(batch)
 
 
 def write_batches(
@@ -147,14 +167,16 @@ def write_batches(
     for records, vectors in batches:
         if not np.all(np.isfinite(vectors)):
             raise RuntimeError("the model produced non-finite vectors; refusing to write them")
-        store.upsert_images(records, vectors)
+        with summary.timing("write"):
+            store.upsert_images(records, vectors)
+            if time.monotonic() - last_commit >= commit_seconds:
+                store.commit()
+                last_commit = time.monotonic()
         updated = sum(r["path"] in indexed_before for r in records)
         summary.updated += updated
         summary.new += len(records) - updated
-        if time.monotonic() - last_commit >= commit_seconds:
-            store.commit()
-            last_commit = time.monotonic()
-    store.commit()
+    with summary.timing("write"):
+        store.commit()
 
 
 def index_roots(
@@ -172,25 +194,31 @@ def index_roots(
     from tqdm import tqdm
 
     started = time.monotonic()
+    summary = IndexSummary()
     roots = [normalise_root(r) for r in roots]
-    indexed = store.get_signatures_under(roots)
-    plan = plan_changes(find_image_files(roots), indexed, force)
-    summary = IndexSummary(unchanged=len(plan.unchanged))
+    with summary.timing("scan"):
+        indexed = store.get_signatures_under(roots)
+        plan = plan_changes(find_image_files(roots), indexed, force)
+    summary.unchanged = len(plan.unchanged)
     log.info(
         "found %d images under %s: %d to embed, %d unchanged, %d to remove",
         len(plan.new) + len(plan.changed) + len(plan.unchanged),
         ", ".join(roots), len(plan.to_embed), len(plan.unchanged), len(plan.removed),
     )  # fmt: skip
     if plan.removed:
-        summary.removed = store.delete_images(plan.removed)
-        store.commit()
+        with summary.timing("write"):
+            summary.removed = store.delete_images(plan.removed)
+            store.commit()
     if plan.to_embed:
         files = tqdm(
             plan.to_embed, unit="img", desc="indexing", leave=False, disable=None if progress is None else not progress
         )
-        read = read_images(files, embedder.preprocess, failures)
-        write_batches(store, embed_batches(read, embedder, batch_size), set(indexed), summary, commit_seconds)
+        read = read_images(files, embedder.preprocess, failures, summary)
+        embedded = embed_batches(read, embedder, batch_size, summary)
+        write_batches(store, embedded, set(indexed), summary, commit_seconds)
     summary.failed = failures.count
-    store.finish_indexing()
+    with summary.timing("finish"):
+        store.finish_indexing()
     summary.seconds = time.monotonic() - started
+    log.debug("time per stage: %s", ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items()))
     return summary

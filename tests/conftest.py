@@ -8,14 +8,12 @@ stdout/stderr), loading the tiny test model the way a user loads any local model
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
 import re
 import sys
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 
@@ -29,20 +27,16 @@ TINY_CONFIG = REPO / "models" / "imagedb-tiny-cifar10.json"
 TINY_WEIGHTS = REPO / "models" / "imagedb-tiny-cifar10.pt"
 MODEL_ARGS = ["--model-config", str(TINY_CONFIG), "--pretrained", str(TINY_WEIGHTS)]
 BACKENDS = ("lancedb", "faiss")
-STORE_CLASSES = {"lancedb": "LanceImageStore", "faiss": "FaissImageStore"}
 SUMMARY = re.compile(r"(\d+) new, (\d+) updated, (\d+) removed, (\d+) unchanged, (\d+) failed")
 
 sys.path.insert(0, str(REPO))
 
+from common.backends import load_backend_script, store_class  # noqa: E402
 
-@cache
+
 def load_script(backend: str) -> ModuleType:
     """Import ``imagedb-<backend>.py`` by path, as the layout asks tests to."""
-    path = REPO / f"imagedb-{backend}.py"
-    spec = importlib.util.spec_from_file_location(f"imagedb_{backend}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_backend_script(backend)
 
 
 def shared(*parts: str) -> Path:
@@ -99,8 +93,7 @@ class Cli:
 
     def store(self):
         """Open the database directly through the backend's store class."""
-        store_class = getattr(self.module, STORE_CLASSES[self.backend])
-        return store_class.open(str(self.db))
+        return store_class(self.backend).open(str(self.db))
 
     def records(self) -> dict[str, dict]:
         store = self.store()

@@ -10,7 +10,7 @@ import pytest
 
 from common.embedding import ModelSpec
 from common.store import IndexInfo, StoreError
-from conftest import BACKENDS, STORE_CLASSES, Cli, load_script, paint_photo
+from conftest import BACKENDS, Cli, load_script, paint_photo, store_class
 
 DIM = 32
 
@@ -40,11 +40,10 @@ def random_records(n: int, seed: int = 0) -> tuple[list[dict], np.ndarray]:
 
 
 def new_store(backend: str, path: Path, monkeypatch=None, ann_min_rows: int | None = None):
-    module = load_script(backend)
     if ann_min_rows is not None:
-        monkeypatch.setattr(module, "ANN_INDEX_MIN_ROWS", ann_min_rows)
-    store_class = getattr(module, STORE_CLASSES[backend])
-    return store_class, store_class.create(str(path), IndexInfo(ModelSpec("test-model", "none"), DIM))
+        monkeypatch.setattr(load_script(backend), "ANN_INDEX_MIN_ROWS", ann_min_rows)
+    cls = store_class(backend)
+    return cls, cls.create(str(path), IndexInfo(ModelSpec("test-model", "none"), DIM))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -52,10 +51,10 @@ def test_ann_index_above_threshold_finds_exact_neighbours_with_exact_scores(
     backend: str, tmp_path: Path, monkeypatch
 ) -> None:
     records, vectors = random_records(3000)
-    store_class, store = new_store(backend, tmp_path / "db", monkeypatch, ann_min_rows=1000)
+    cls, store = new_store(backend, tmp_path / "db", monkeypatch, ann_min_rows=1000)
     store.upsert_images(records, vectors)
     store.finish_indexing()
-    store = store_class.open(str(tmp_path / "db"))
+    store = cls.open(str(tmp_path / "db"))
     if backend == "lancedb":
         assert any(tuple(i.columns) == ("vector",) for i in store.table.list_indices())
     else:
@@ -76,25 +75,25 @@ def test_ann_index_above_threshold_finds_exact_neighbours_with_exact_scores(
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_small_index_is_exact(backend: str, tmp_path: Path) -> None:
     records, vectors = random_records(500, seed=1)
-    store_class, store = new_store(backend, tmp_path / "db")
+    cls, store = new_store(backend, tmp_path / "db")
     store.upsert_images(records, vectors)
     store.finish_indexing()
     query = vectors[7] + 0.3 * vectors[8]
     query /= np.linalg.norm(query)
     expected = np.argsort(-(vectors @ query))[:20]
-    hits = store_class.open(str(tmp_path / "db")).search_by_vector(query, 20)
+    hits = cls.open(str(tmp_path / "db")).search_by_vector(query, 20)
     assert [h.record["path"] for h in hits] == [records[i]["path"] for i in expected]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_upsert_replaces_by_path_and_delete_removes(backend: str, tmp_path: Path) -> None:
     records, vectors = random_records(50, seed=2)
-    store_class, store = new_store(backend, tmp_path / "db")
+    cls, store = new_store(backend, tmp_path / "db")
     store.upsert_images(records, vectors)
     store.upsert_images(records[:10], vectors[10:20])
     assert store.delete_images([records[-1]["path"], "/not/indexed.jpg"]) == 1
     store.commit()
-    store = store_class.open(str(tmp_path / "db"))
+    store = cls.open(str(tmp_path / "db"))
     assert store.count() == 49
     assert len(store.get_signatures()) == 49
     stored = store.get_vectors([records[0]["path"], records[20]["path"]])
@@ -104,15 +103,15 @@ def test_upsert_replaces_by_path_and_delete_removes(backend: str, tmp_path: Path
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_model_is_recorded_with_the_index(backend: str, tmp_path: Path) -> None:
-    store_class, _ = new_store(backend, tmp_path / "db")
-    info = store_class.open(str(tmp_path / "db")).info
+    cls, _ = new_store(backend, tmp_path / "db")
+    info = cls.open(str(tmp_path / "db")).info
     assert info == IndexInfo(ModelSpec("test-model", "none"), DIM)
 
 
 def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_path: Path, monkeypatch) -> None:
     faiss_module = load_script("faiss")
     records, vectors = random_records(20, seed=3)
-    store_class, store = new_store("faiss", tmp_path / "db")
+    cls, store = new_store("faiss", tmp_path / "db")
     store.upsert_images(records[:10], vectors[:10])
     store.commit()
 
@@ -128,7 +127,7 @@ def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_pat
     with pytest.raises(SimulatedKill):
         store.commit()
     monkeypatch.setattr(faiss_module, "write_atomically", real_write)  # the next process is healthy
-    reopened = store_class.open(str(tmp_path / "db"))
+    reopened = cls.open(str(tmp_path / "db"))
     assert reopened.count() == 10
     assert sorted(reopened.get_signatures()) == [r["path"] for r in records[:10]]
     reopened.upsert_images(records[10:12], vectors[10:12])
