@@ -32,7 +32,7 @@ import pandas as pd
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
-from common.filters import matching_rows
+from common.filters import RecordFilter
 from common.records import RECORD_COLUMNS, records_to_arrow
 from common.store import Hit, ImageStore, IndexInfo, StoreError
 from common.text_search import BM25, reciprocal_rank_fusion
@@ -92,6 +92,7 @@ class FaissImageStore(ImageStore):
         self.id_by_path: dict[str, int] = dict(zip(frame["path"], frame.index, strict=True))
         self._dirty = False
         self._bm25: BM25 | None = None
+        self._filter: RecordFilter | None = None
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -136,7 +137,7 @@ class FaissImageStore(ImageStore):
         return {p: (int(s), float(m)) for p, s, m in zip(f["path"], f["size_bytes"], f["mtime"], strict=True)}
 
     def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        frame = self.frame[matching_rows(self.frame, where)] if where else self.frame
+        frame = self.frame.iloc[self._rows_matching(where)] if where else self.frame
         frame = frame.sort_values("path")
         if limit:
             frame = frame.head(limit)
@@ -184,6 +185,20 @@ class FaissImageStore(ImageStore):
     def _changed(self) -> None:
         self._dirty = True
         self._bm25 = None
+        if self._filter is not None:
+            self._filter.close()
+            self._filter = None
+
+    def close(self) -> None:
+        if self._filter is not None:
+            self._filter.close()
+            self._filter = None
+
+    def _rows_matching(self, where: str) -> np.ndarray:
+        """Positions in the frame where ``where`` holds (the frame's DuckDB view is kept between queries)."""
+        if self._filter is None:
+            self._filter = RecordFilter(self.frame)
+        return np.flatnonzero(self._filter.mask(where))
 
     def commit(self) -> None:
         """Write a new generation, switch the manifest to it, then drop the old one."""
@@ -235,7 +250,7 @@ class FaissImageStore(ImageStore):
             return []
         params = None
         if where:
-            allowed = self.frame.index[matching_rows(self.frame, where).to_numpy()].to_numpy(dtype=np.int64)
+            allowed = self.frame.index[self._rows_matching(where)].to_numpy(dtype=np.int64)
             if allowed.size == 0:
                 return []
             selector = faiss.IDSelectorBatch(allowed)
@@ -257,7 +272,7 @@ class FaissImageStore(ImageStore):
             self._bm25 = BM25(self.frame["search_text"].fillna("").tolist())
         candidates = None
         if where:
-            candidates = np.flatnonzero(matching_rows(self.frame, where).to_numpy())
+            candidates = self._rows_matching(where)
         scores = self._bm25.scores(query, candidates)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self.frame["path"].iat[item[0]]))[:limit]
         row_ids = self.frame.index

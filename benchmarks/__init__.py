@@ -1,0 +1,1 @@
+"""Benchmarks: load, index and search for both backends, side by side, against their limits."""

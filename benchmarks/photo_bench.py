@@ -1,0 +1,211 @@
+"""Index and search a real photo folder with each backend, and the model's own ceiling.
+
+One model is loaded once and shared by both backends, so both index the same vectors; the
+numbers that matter are ratios (backend / model-only ceiling, lancedb / faiss), since absolute
+times on shared machines drift.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.stats import directory_bytes, latency_stats, time_each
+from common.backends import store_class
+from common.decoding import decode_image
+from common.discovery import find_image_files
+from common.embedding import Embedder, ModelSpec
+from common.failures import FailureReport
+from common.pipeline import index_roots
+from common.store import IndexInfo
+from common.text_search import tokenize
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = {
+    "tiny": ModelSpec(
+        "imagedb-tiny-cifar10",
+        str(REPO / "models" / "imagedb-tiny-cifar10.pt"),
+        str(REPO / "models" / "imagedb-tiny-cifar10.json"),
+    ),
+    # Same architecture and FLOPs as the real ViT-B-32; random weights because none can be
+    # downloaded here. Speed is what is measured, not relevance.
+    "vit-b-32-random": ModelSpec("ViT-B-32", "none"),
+}
+FALLBACK_PROMPTS = [
+    "a dog on a beach", "a red car", "people at a market", "a plate of food", "a city street at night",
+    "a cat on a sofa", "mountains and a lake", "a train at a station", "children playing football", "a bowl of fruit",
+]  # fmt: skip
+FILTER = "width >= 400"
+
+
+@dataclass
+class PhotoCorpus:
+    """The folders to index plus the queries to run against them."""
+
+    roots: list[str]
+    image_count: int
+    query_images: list[str]
+    prompts: list[str]
+
+
+def load_corpus(roots: list[str], queries: int, seed: int = 0) -> PhotoCorpus:
+    """Find the images; take text prompts from COCO captions when a root has them."""
+    images = [f.path for f in find_image_files(roots)]
+    if not images:
+        raise SystemExit(f"no images under {', '.join(roots)}")
+    prompts: list[str] = []
+    for root in roots:
+        for captions in sorted(Path(root).glob("annotations/captions_*.json")):
+            prompts += [a["caption"].strip() for a in json.loads(captions.read_text())["annotations"]]
+    rng = random.Random(seed)
+    prompts = rng.sample(prompts, min(queries, len(prompts))) if prompts else FALLBACK_PROMPTS
+    query_images = rng.sample(images, min(queries, len(images)))
+    return PhotoCorpus(roots, len(images), cycle_to(query_images, queries), cycle_to(prompts, queries))
+
+
+def cycle_to(items: list[Any], n: int) -> list[Any]:
+    return [items[i % len(items)] for i in range(n)]
+
+
+def model_ceiling(embedder: Embedder, batch: int, min_seconds: float = 3.0) -> dict[str, float]:
+    """Forward-pass throughput on preloaded tensors: what indexing could reach if I/O were free."""
+    import torch
+
+    size = embedder.model.visual.image_size
+    height, width = size if isinstance(size, tuple | list) else (size, size)
+    pixels = torch.randn(batch, 3, height, width)
+    embedder.embed_pixels(pixels)  # warm-up
+    batches, started = 0, time.perf_counter()
+    while batches < 3 or time.perf_counter() - started < min_seconds:
+        embedder.embed_pixels(pixels)
+        batches += 1
+    seconds = time.perf_counter() - started
+    return {"images_per_second": batches * batch / seconds, "batch": batch, "batches": batches}
+
+
+def metadata_words(store: Any, n: int, seed: int = 0) -> list[str]:
+    """Words that occur in the indexed text (file names, cameras): realistic metadata queries."""
+    words = sorted({t for r in store.get_records() for t in tokenize(r["search_text"] or "") if len(t) > 2})
+    return cycle_to(random.Random(seed).sample(words, min(n, len(words))), n)
+
+
+def search_latencies(
+    store: Any, embedder: Embedder, corpus: PhotoCorpus, words: list[str], limit: int = 10
+) -> dict[str, Any]:
+    """p50/p95 per search kind: end to end (decode/embed + search) and the store's part alone."""
+
+    def image_total(path: str) -> None:
+        store.search_by_vector(embedder.embed_images([decode_image(path).image])[0], limit)
+
+    def text_total(prompt: str) -> None:
+        store.search_by_vector(embedder.embed_texts([prompt])[0], limit)
+
+    def filtered_total(prompt: str) -> None:
+        store.search_by_vector(embedder.embed_texts([prompt])[0], limit, FILTER)
+
+    image_vectors = [embedder.embed_images([decode_image(p).image])[0] for p in corpus.query_images]
+    text_vectors = [embedder.embed_texts([p])[0] for p in corpus.prompts]
+    for warm in range(3):  # first queries pay for caches and lazy initialisation
+        image_total(corpus.query_images[warm % len(corpus.query_images)])
+        store.search_by_text(words[warm % len(words)], limit)
+        filtered_total(corpus.prompts[warm % len(corpus.prompts)])
+    return {
+        "image": {
+            "total": latency_stats(time_each(corpus.query_images, image_total)),
+            "store": latency_stats(time_each(image_vectors, lambda v: store.search_by_vector(v, limit))),
+        },
+        "text": {
+            "total": latency_stats(time_each(corpus.prompts, text_total)),
+            "store": latency_stats(time_each(text_vectors, lambda v: store.search_by_vector(v, limit))),
+        },
+        "metadata": {
+            "total": latency_stats(time_each(words, lambda w: store.search_by_text(w, limit))),
+            "store": latency_stats(time_each(words, lambda w: store.search_by_text(w, limit))),
+        },
+        "filtered": {
+            "total": latency_stats(time_each(corpus.prompts, filtered_total)),
+            "store": latency_stats(time_each(text_vectors, lambda v: store.search_by_vector(v, limit, FILTER))),
+        },
+    }
+
+
+def cold_start(backend: str, db: str, spec: ModelSpec, repeats: int) -> dict[str, float]:
+    """Process start → ready-to-search in a fresh interpreter, split by step (medians of ``repeats``)."""
+    command = [sys.executable, str(REPO / "benchmarks" / "cold_start.py"), backend, db, spec.model, spec.pretrained]
+    command += [spec.model_config] if spec.model_config else []
+    runs = []
+    for _ in range(repeats):
+        spawned = time.time()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"cold start of {backend} failed:\n{done.stderr[-2000:]}")
+        marks = json.loads(done.stdout.strip().splitlines()[-1])
+        runs.append(
+            {
+                "interpreter_s": marks["started"] - spawned,
+                "imports_s": marks["imported_cli"] - marks["started"],
+                "torch_open_clip_import_s": marks["imported_torch"] - marks["imported_cli"],
+                "store_s": marks["store_ready"] - marks["imported_torch"],
+                "model_s": marks["model_ready"] - marks["store_ready"],
+                "ready_s": marks["model_ready"] - spawned,
+                "first_text_query_s": marks["first_query_embedded"] - spawned,
+            }
+        )
+    return {key: float(np.median([run[key] for run in runs])) for key in runs[0]} | {"repeats": repeats}
+
+
+def run_photo_benchmark(
+    model_name: str, corpus: PhotoCorpus, backends: list[str], batch: int, load_repeats: int = 3, device: str = "auto"
+) -> dict[str, Any]:
+    """Index the corpus with each backend (same model, same vectors), re-index it, search it."""
+    spec = MODELS[model_name]
+    embedder = Embedder(spec, device)
+    result: dict[str, Any] = {
+        "model": model_name,
+        "spec": spec.to_dict(),
+        "dim": embedder.dim,
+        "device": embedder.device,
+    }
+    result["ceiling"] = model_ceiling(embedder, batch)
+    result["backends"] = {}
+    words: list[str] | None = None
+    with tempfile.TemporaryDirectory(prefix="imagedb-bench-") as workdir:
+        for backend in backends:
+            db = str(Path(workdir) / backend)
+            cls = store_class(backend)
+            store = cls.create(db, IndexInfo(spec, embedder.dim))
+            first = index_roots(
+                store, embedder, corpus.roots, batch_size=batch, failures=FailureReport(None), progress=False
+            )
+            again = index_roots(
+                store, embedder, corpus.roots, batch_size=batch, failures=FailureReport(None), progress=False
+            )
+            store.close()
+            store = cls.open(db)
+            words = words or metadata_words(store, len(corpus.prompts))
+            result["backends"][backend] = {
+                "index": {
+                    "images": first.embedded,
+                    "failed": first.failed,
+                    "seconds": first.seconds,
+                    "images_per_second": first.images_per_second,
+                    "stage_seconds": first.stage_seconds,
+                    "vs_ceiling": first.images_per_second / result["ceiling"]["images_per_second"],
+                },
+                "reindex_unchanged_seconds": again.seconds,
+                "reindex_embedded": again.embedded,
+                "disk_bytes": directory_bytes(db),
+                "search": search_latencies(store, embedder, corpus, words),
+            }
+            store.close()
+            result["backends"][backend]["load"] = cold_start(backend, db, spec, load_repeats)
+    return result

@@ -1,0 +1,225 @@
+"""Write a benchmark run as JSON (everything), Markdown (the tables a reader needs) and PNG charts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SEARCH_KINDS = ("image", "text", "metadata", "filtered")
+
+
+def write_report(results: dict[str, Any], out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "report.json", "markdown": out / "report.md"}
+    paths["json"].write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    paths.update(write_charts(results, out))
+    paths["markdown"].write_text(markdown(results, {k: v.name for k, v in paths.items() if v.suffix == ".png"}))
+    return paths
+
+
+def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(what, ratio, meaning) rows: the numbers that survive machine drift."""
+    rows = []
+    for model in results["photos"]:
+        backends = model["backends"]
+        for backend, data in backends.items():
+            rows.append(
+                (
+                    f"{model['model']}: {backend} indexing / model-only ceiling",
+                    f"{data['index']['vs_ceiling']:.2f}",
+                    "1.0 = the model is the only limit",
+                )
+            )
+        if {"lancedb", "faiss"} <= backends.keys():
+            lance, faiss = backends["lancedb"], backends["faiss"]
+            rows.append(
+                (
+                    f"{model['model']}: indexing throughput lancedb / faiss",
+                    f"{lance['index']['images_per_second'] / faiss['index']['images_per_second']:.2f}",
+                    "> 1: lancedb indexes faster",
+                )
+            )
+            for kind in SEARCH_KINDS:
+                ratio = lance["search"][kind]["store"]["p50_ms"] / faiss["search"][kind]["store"]["p50_ms"]
+                rows.append(
+                    (
+                        f"{model['model']}: {kind} search, store p50 lancedb / faiss",
+                        f"{ratio:.2f}",
+                        "< 1: lancedb answers faster",
+                    )
+                )
+    for scale in results.get("scale", []):
+        reference = scale["reference"]["numpy_exact"]["p50_ms"]
+        rows.append(
+            (
+                f"scale {scale['rows']:,} rows: {scale['backend']} query p50 / exact NumPy",
+                f"{scale['query']['p50_ms'] / reference:.2f}",
+                f"recall@10 {scale['recall_at_10']:.3f}",
+            )
+        )
+    return rows
+
+
+def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
+    env = results["environment"]
+    lines = [
+        "# imagedb benchmark",
+        "",
+        f"{env['date']} · {env['cpu']} · {env['cpu_count']} CPUs (torch threads {env['torch_threads']}) · GPU: {env['gpu'] or 'none'}",
+        f"torch {env['torch']} · open_clip {env['open_clip']} · lancedb {env['lancedb']} · faiss {env['faiss']} · Python {env['python']}",
+        f"Corpus: {', '.join(results['corpus']['roots'])} ({results['corpus']['images']} images); {results['queries']} queries per search kind.",
+        "",
+        "Models: `vit-b-32-random` is ViT-B-32 with random weights — the same architecture and FLOPs as the",
+        "real one (no weights can be downloaded here), so its speed is the real model's speed; `tiny` is the",
+        "project's 32 px test model. Absolute times drift on shared machines: read the ratios.",
+        "",
+        "## Headline ratios",
+        "",
+        "| measure | ratio | reading |",
+        "|---|---:|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in headline(results)],
+        "",
+    ]
+    if "index" in charts:
+        lines += [f"![indexing throughput vs the model-only ceiling]({charts['index']})", ""]
+    lines += [
+        "## Indexing",
+        "",
+        "| model | backend | images | images/s | ceiling images/s | vs ceiling | decode s | embed s | write s | index build s | re-index unchanged s | disk |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for model in results["photos"]:
+        for backend, data in model["backends"].items():
+            index, stages = data["index"], data["index"]["stage_seconds"]
+            lines.append(
+                f"| {model['model']} | {backend} | {index['images']} | {index['images_per_second']:.1f} | {model['ceiling']['images_per_second']:.1f} | "
+                f"{index['vs_ceiling']:.2f} | {stages['decode']:.2f} | {stages['embed']:.2f} | {stages['write']:.2f} | {stages['finish']:.2f} | "
+                f"{data['reindex_unchanged_seconds']:.2f} | {data['disk_bytes'] / 1e6:.1f} MB |"
+            )
+    lines += [
+        "",
+        "## Load (process start → ready to search)",
+        "",
+        "| model | backend | ready s | interpreter s | imports s | torch + open_clip import s | store s | model s | first text query s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for model in results["photos"]:
+        for backend, data in model["backends"].items():
+            load = data["load"]
+            lines.append(
+                f"| {model['model']} | {backend} | {load['ready_s']:.2f} | {load['interpreter_s']:.2f} | {load['imports_s']:.2f} | "
+                f"{load['torch_open_clip_import_s']:.2f} | {load['store_s']:.3f} | {load['model_s']:.2f} | {load['first_text_query_s']:.2f} |"
+            )
+    lines += ["", "## Search (model loaded; p50 / p95 ms)", ""]
+    if "search" in charts:
+        lines += [f"![search latency per kind and backend]({charts['search']})", ""]
+    lines += [
+        "| model | backend | kind | end to end p50 | p95 | store p50 | store p95 |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for model in results["photos"]:
+        for backend, data in model["backends"].items():
+            for kind in SEARCH_KINDS:
+                s = data["search"][kind]
+                lines.append(
+                    f"| {model['model']} | {backend} | {kind} | {s['total']['p50_ms']:.2f} | {s['total']['p95_ms']:.2f} | "
+                    f"{s['store']['p50_ms']:.3f} | {s['store']['p95_ms']:.3f} |"
+                )
+    if results.get("scale"):
+        lines += ["", "## Scale (store only, random 512-d unit vectors with realistic metadata)", ""]
+        if "scale" in charts:
+            lines += [f"![scale curves]({charts['scale']})", ""]
+        lines += [
+            "| rows | backend | build s (write + index) | query p50 ms | p95 ms | filtered p50 ms | recall@10 | exact NumPy p50 ms | FAISS flat p50 ms | disk MB | peak RSS MB (data alone) |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for s in results["scale"]:
+            lines.append(
+                f"| {s['rows']:,} | {s['backend']} | {s['build_seconds']:.1f} ({s['write_seconds']:.1f} + {s['index_seconds']:.1f}) | "
+                f"{s['query']['p50_ms']:.2f} | {s['query']['p95_ms']:.2f} | {s['filtered_query']['p50_ms']:.2f} | {s['recall_at_10']:.3f} | "
+                f"{s['reference']['numpy_exact']['p50_ms']:.2f} | {s['reference']['faiss_flat']['p50_ms']:.2f} | {s['disk_bytes'] / 1e6:.1f} | "
+                f"{s['peak_rss_bytes'] / 1e6:.0f} ({s['data_rss_bytes'] / 1e6:.0f}) |"
+            )
+    lines += ["", f"Total benchmark time: {results['seconds']:.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def write_charts(results: dict[str, Any], out: Path) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    charts: dict[str, Path] = {}
+    models = results["photos"]
+
+    figure, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        names = ["model only", *model["backends"]]
+        values = [
+            model["ceiling"]["images_per_second"],
+            *[b["index"]["images_per_second"] for b in model["backends"].values()],
+        ]
+        ax.bar(names, values, color=["#888888", "#1f77b4", "#ff7f0e"][: len(values)])
+        ax.set_title(f"{model['model']}: indexing images/s")
+        for i, value in enumerate(values):
+            ax.text(i, value, f"{value:.1f}", ha="center", va="bottom", fontsize=8)
+    figure.tight_layout()
+    charts["index"] = out / "index_throughput.png"
+    figure.savefig(charts["index"], dpi=110)
+    plt.close(figure)
+
+    figure, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 3.6), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        width = 0.8 / max(1, len(model["backends"]))
+        for i, (backend, data) in enumerate(model["backends"].items()):
+            xs = [k + i * width for k in range(len(SEARCH_KINDS))]
+            ax.bar(
+                xs, [data["search"][k]["total"]["p50_ms"] for k in SEARCH_KINDS], width, label=f"{backend} end to end"
+            )
+            ax.bar(
+                xs,
+                [data["search"][k]["store"]["p50_ms"] for k in SEARCH_KINDS],
+                width * 0.5,
+                label=f"{backend} store",
+                color="black",
+                alpha=0.35 + 0.3 * i,
+            )
+        ax.set_xticks([k + width / 2 for k in range(len(SEARCH_KINDS))], SEARCH_KINDS)
+        ax.set_yscale("log")
+        ax.set_ylabel("p50 ms (log)")
+        ax.set_title(f"{model['model']}: search latency")
+        ax.legend(fontsize=7)
+    figure.tight_layout()
+    charts["search"] = out / "search_latency.png"
+    figure.savefig(charts["search"], dpi=110)
+    plt.close(figure)
+
+    if results.get("scale"):
+        figure, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+        for backend in sorted({s["backend"] for s in results["scale"]}):
+            points = sorted((s for s in results["scale"] if s["backend"] == backend), key=lambda s: s["rows"])
+            rows = [p["rows"] for p in points]
+            axes[0].plot(rows, [p["query"]["p50_ms"] for p in points], marker="o", label=backend)
+            axes[1].plot(rows, [p["build_seconds"] for p in points], marker="o", label=backend)
+            axes[2].plot(rows, [p["recall_at_10"] for p in points], marker="o", label=backend)
+        points = sorted({s["rows"]: s for s in results["scale"]}.values(), key=lambda s: s["rows"])
+        axes[0].plot(
+            [p["rows"] for p in points],
+            [p["reference"]["numpy_exact"]["p50_ms"] for p in points],
+            "k--",
+            label="exact NumPy",
+        )
+        for ax, title in zip(axes, ("query p50 ms", "build s", "recall@10"), strict=True):
+            ax.set_xscale("log")
+            ax.set_title(title)
+            ax.set_xlabel("rows")
+            ax.legend(fontsize=7)
+        axes[0].set_yscale("log")
+        axes[1].set_yscale("log")
+        figure.tight_layout()
+        charts["scale"] = out / "scale.png"
+        figure.savefig(charts["scale"], dpi=110)
+        plt.close(figure)
+    return charts

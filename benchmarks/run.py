@@ -1,0 +1,116 @@
+"""Run the imagedb benchmark and write its report: ``python -m benchmarks.run`` (``make bench``).
+
+Phases, all in one run so every figure is read against the others:
+  photos  index a real photo folder with each backend (same model, same vectors), re-index it
+          unchanged, time four kinds of search, and measure cold start; per model
+  limits  the model's forward throughput on preloaded tensors (the ceiling for indexing) and
+          exact NumPy / FAISS-flat search (the reference for query time and recall)
+  scale   each store alone at 10k and 100k rows (1M with --scale-1m)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.photo_bench import MODELS, load_corpus, run_photo_benchmark  # noqa: E402
+from benchmarks.report import write_report  # noqa: E402
+from benchmarks.scale_bench import measure_in_subprocess  # noqa: E402
+from benchmarks.stats import environment  # noqa: E402
+from common.backends import BACKENDS  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+DEFAULT_CORPUS = [SHARED / "coco-mini", SHARED / "camera"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 1)[1],
+    )
+    parser.add_argument(
+        "--corpus", nargs="+", type=Path, help="photo folders to index (default ../shared/data/coco-mini and camera)"
+    )
+    parser.add_argument("--models", default="vit-b-32-random,tiny", help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--batch", type=int, default=32, help="images per forward pass, for indexing and the ceiling")
+    parser.add_argument(
+        "--queries", type=int, default=100, help="queries per search kind (at least 100 for the report)"
+    )
+    parser.add_argument("--scale", default="10000,100000", help="store-only sizes, comma-separated ('' to skip)")
+    parser.add_argument("--scale-1m", action="store_true", help="add the 1,000,000-row scale point (minutes)")
+    parser.add_argument("--load-repeats", type=int, default=3, help="cold starts per backend and model (median)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--out", type=Path, help="report folder (default benchmarks/results/cpu, or /cuda on a GPU)")
+    parser.add_argument("--smoke", action="store_true", help="a seconds-long run on painted photos, for the test suite")
+    return parser.parse_args(argv)
+
+
+def smoke_corpus(folder: Path) -> list[Path]:
+    """A few painted photos, so the smoke run needs no shared data."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        pixels = rng.integers(0, 256, (96 + 8 * i, 128, 3), dtype=np.uint8)
+        Image.fromarray(pixels).resize((480, 360 + 8 * i)).save(folder / f"painted-{i:02d}.jpg")
+    return [folder]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="imagedb-bench-corpus-") as scratch:
+        if args.smoke:
+            args.corpus = args.corpus or smoke_corpus(Path(scratch))
+            args.models, args.queries, args.scale, args.load_repeats = "tiny", min(args.queries, 5), "1500", 1
+        roots = [str(p.resolve()) for p in (args.corpus or DEFAULT_CORPUS) if p.exists()]
+        if not roots:
+            raise SystemExit("no corpus folder found: pass --corpus DIR")
+        corpus = load_corpus(roots, args.queries)
+        models = [m for m in args.models.split(",") if m]
+        backends = [b for b in args.backends.split(",") if b]
+        sizes = [int(s) for s in args.scale.split(",") if s] + ([1_000_000] if args.scale_1m else [])
+
+        env = environment()
+        results: dict[str, Any] = {
+            "environment": env,
+            "corpus": {"roots": roots, "images": corpus.image_count},
+            "queries": args.queries,
+            "batch": args.batch,
+            "photos": [],
+            "scale": [],
+        }
+        steps = tqdm(total=len(models) + len(sizes) * len(backends), desc="benchmark", unit="phase")
+        for model in models:
+            steps.set_postfix_str(f"photos, {model}")
+            results["photos"].append(
+                run_photo_benchmark(model, corpus, backends, args.batch, args.load_repeats, args.device)
+            )
+            steps.update()
+        for rows in sizes:
+            for backend in backends:
+                steps.set_postfix_str(f"scale {rows:,}, {backend}")
+                results["scale"].append(measure_in_subprocess(backend, rows, 512, args.queries))
+                steps.update()
+        steps.close()
+    results["seconds"] = time.perf_counter() - started
+    out = args.out or REPO / "benchmarks" / "results" / ("cuda" if env["gpu"] else "cpu")
+    paths = write_report(results, out)
+    print(f"wrote {paths['markdown']} and {paths['json']} ({results['seconds']:.0f} s)", file=sys.stderr)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Store-only scale benchmark: random unit vectors with realistic metadata, no model.
+
+Each (backend, rows) pair runs in its own process (``python -m benchmarks.scale_bench``) so its
+peak RSS is its own. It reports build time, query p50/p95, recall@10 of whatever index the
+backend chose against exact search, disk bytes and peak RSS, plus the references every figure
+is read against: exact NumPy search and FAISS flat search on the same vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.stats import directory_bytes, latency_stats, peak_rss_bytes, time_each  # noqa: E402
+
+CAMERAS = [("Canon", "Canon EOS R6"), ("NIKON CORPORATION", "NIKON D750"), ("Apple", "iPhone 13 Pro"),
+           ("SONY", "ILCE-7M3"), ("FUJIFILM", "X-T3"), ("samsung", "SM-G991B"), (None, None)]  # fmt: skip
+SIZES = [(4032, 3024), (6000, 4000), (1920, 1080), (3024, 4032), (640, 480)]
+WRITE_BATCH = 10_000
+SCALE_FILTER = "make = 'Canon' AND width >= 1920"
+
+
+def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def synthetic_records(start: int, stop: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Records shaped like a real photo library: albums by year, a handful of cameras, GPS on some."""
+    rng = np.random.default_rng(seed + start)
+    records = []
+    for i in range(start, stop):
+        make, model = CAMERAS[int(rng.integers(len(CAMERAS)))]
+        width, height = SIZES[int(rng.integers(len(SIZES)))]
+        year = 2010 + i % 15
+        folder = f"/photos/{year}/album-{(i // 250) % 400:03d}"
+        path = f"{folder}/IMG_{i:07d}.jpg"
+        taken = f"{year}-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00"
+        records.append(
+            {
+                "path": path, "folder": folder, "filename": path.rsplit("/", 1)[1], "extension": "jpg",
+                "size_bytes": int(rng.integers(300_000, 12_000_000)), "mtime": 1.6e9 + i, "modified": taken,
+                "width": width, "height": height, "format": "JPEG", "mode": "RGB", "make": make, "model": model,
+                "date_taken": taken if make else None, "iso": int(rng.choice([100, 200, 400, 800, 3200])) if make else None,
+                "gps_latitude": float(rng.uniform(-60, 70)) if i % 3 == 0 else None,
+                "gps_longitude": float(rng.uniform(-180, 180)) if i % 3 == 0 else None,
+                "search_text": f"{path}\nIMG_{i:07d}.jpg\n{make or ''}\n{model or ''}\n{taken}",
+                "indexed_at": 1.7e9,
+            }
+        )  # fmt: skip
+    return records
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    scores = queries @ vectors.T
+    top = np.argpartition(-scores, k, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+    return np.take_along_axis(top, order, axis=1)
+
+
+def measure(backend: str, rows: int, dim: int, queries: int, seed: int = 0) -> dict[str, Any]:
+    """Build a ``rows``-row store, query it, and compare with exact search."""
+    import faiss
+
+    from common.backends import store_class
+    from common.embedding import ModelSpec
+    from common.store import IndexInfo
+
+    vectors = unit_vectors(rows, dim, seed)
+    # Queries near stored vectors, as real searches land near real photos.
+    picks = np.random.default_rng(seed + 1).integers(0, rows, queries)
+    query_vectors = vectors[picks] + 0.5 * unit_vectors(queries, dim, seed + 2) / np.sqrt(2)
+    query_vectors /= np.linalg.norm(query_vectors, axis=1, keepdims=True)
+    truth = exact_top_k(vectors, query_vectors, 10)
+    baseline_rss = peak_rss_bytes()
+
+    with tempfile.TemporaryDirectory(prefix="imagedb-scale-") as workdir:
+        cls = store_class(backend)
+        store = cls.create(str(Path(workdir) / "db"), IndexInfo(ModelSpec("random", "none"), dim))
+        started = time.perf_counter()
+        for start in range(0, rows, WRITE_BATCH):
+            stop = min(rows, start + WRITE_BATCH)
+            store.upsert_images(synthetic_records(start, stop, seed), vectors[start:stop])
+        store.commit()
+        written = time.perf_counter()
+        store.finish_indexing()
+        built = time.perf_counter()
+        store.close()
+        store = cls.open(str(Path(workdir) / "db"))
+
+        path_index = {f"IMG_{i:07d}.jpg": i for i in range(rows)}
+        for q in query_vectors[:3]:
+            store.search_by_vector(q, 10)
+        found: list[list[int]] = []
+
+        def search(q: np.ndarray) -> None:
+            found.append([path_index[h.record["filename"]] for h in store.search_by_vector(q, 10)])
+
+        latencies = time_each(list(query_vectors), search)
+        recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+        filtered = time_each(list(query_vectors), lambda q: store.search_by_vector(q, 10, SCALE_FILTER))
+        disk = directory_bytes(str(Path(workdir) / "db"))
+        store.close()
+
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(vectors)
+    return {
+        "backend": backend,
+        "rows": rows,
+        "dim": dim,
+        "write_seconds": written - started,
+        "index_seconds": built - written,
+        "build_seconds": built - started,
+        "query": latency_stats(latencies),
+        "filtered_query": latency_stats(filtered),
+        "recall_at_10": recall,
+        "disk_bytes": disk,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "data_rss_bytes": baseline_rss,
+        "reference": {
+            "numpy_exact": latency_stats(time_each(list(query_vectors), lambda q: exact_top_k(vectors, q[None], 10))),
+            "faiss_flat": latency_stats(time_each(list(query_vectors), lambda q: flat.search(q[None], 10))),
+        },
+    }
+
+
+def measure_in_subprocess(backend: str, rows: int, dim: int, queries: int) -> dict[str, Any]:
+    """Run ``measure`` in a fresh interpreter so peak RSS belongs to this configuration alone."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.scale_bench",
+        backend,
+        str(rows),
+        "--dim",
+        str(dim),
+        "--queries",
+        str(queries),
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"scale benchmark {backend} at {rows} rows failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="one store-only scale measurement, printed as JSON")
+    parser.add_argument("backend")
+    parser.add_argument("rows", type=int)
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--queries", type=int, default=100)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.backend, args.rows, args.dim, args.queries)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Small measuring helpers shared by the benchmark phases."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+
+def latency_stats(seconds: list[float]) -> dict[str, float]:
+    """p50 / p95 / mean in milliseconds, plus the sample count."""
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "mean_ms": float(ms.mean()),
+        "n": len(ms),
+    }
+
+
+def time_each(items: list[Any], call: Callable[[Any], Any]) -> list[float]:
+    """Wall time of ``call(item)`` for each item, one at a time."""
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        call(item)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def directory_bytes(path: str) -> int:
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(os.path.join(folder, name))
+    return total
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size.
+
+    Linux's ru_maxrss survives execve, so a worker spawned by a large parent would report the
+    parent's peak; VmHWM belongs to the new address space and is the honest figure.
+    """
+    try:
+        with open("/proc/self/status", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if platform.system() == "Darwin" else peak * 1024)
+
+
+def environment() -> dict[str, Any]:
+    """What a reader needs to judge the numbers: machine, versions, date."""
+    import faiss
+    import lancedb
+    import open_clip
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": platform.node(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": gpu,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "open_clip": open_clip.__version__,
+        "lancedb": lancedb.__version__,
+        "faiss": faiss.__version__,
+    }
