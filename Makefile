@@ -1,4 +1,5 @@
-# imagedb: `make demo` runs the offline demo, `make test` runs the test suite.
+# imagedb: `make demo` runs the offline demo, `make test` runs the test suite,
+# `make bench` writes the benchmark report to benchmarks/results/.
 # The virtualenv lives outside the checkout, keyed by Python version and a hash of
 # requirements.txt, so fresh clones (and CI) reuse it instead of reinstalling torch.
 
@@ -8,7 +9,7 @@ REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-16)
 VENV ?= $(HOME)/.cache/imagedb/venv-py$(PY_VERSION)-$(REQ_HASH)
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint format model clean
+.PHONY: venv demo test lint format model bench clean
 
 venv: $(VENV)/.installed
 
@@ -31,6 +32,9 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+bench: venv
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 model: venv
 	$(PY) models/train_tiny_clip.py

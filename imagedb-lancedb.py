@@ -10,8 +10,10 @@ LanceDB embedding function.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
 from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_SCHEMA, records_to_arrow
-from common.store import Hit, ImageStore, IndexInfo, StoreError
+from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError
 from common.text_search import FTS_OPTIONS
 
 TABLE_NAME = "images"
@@ -94,7 +96,8 @@ class LanceImageStore(ImageStore):
         query = self.table.search().select(list(RECORD_COLUMNS))
         if where:
             query = query.where(where)
-        rows = query.limit(None).to_arrow().sort_by("path").to_pylist()
+        with _filter_errors_explained(where):
+            rows = query.limit(None).to_arrow().sort_by("path").to_pylist()
         return rows[:limit] if limit else rows
 
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
@@ -188,7 +191,8 @@ class LanceImageStore(ImageStore):
     def _run(self, query: Any, where: str | None, limit: int) -> list[dict[str, Any]]:
         if where:
             query = query.where(where, prefilter=True)
-        return query.limit(limit).to_list()
+        with _filter_errors_explained(where):
+            return query.limit(limit).to_list()
 
     def _has_text_index(self) -> bool:
         return any(tuple(index.columns) == ("search_text",) for index in self.table.list_indices())
@@ -198,6 +202,18 @@ def table_schema(info: IndexInfo) -> pa.Schema:
     """The record columns plus the vector, with the model recorded in the schema metadata."""
     schema = RECORD_SCHEMA.append(pa.field("vector", pa.list_(pa.float32(), info.dim)))
     return schema.with_metadata({INFO_KEY: info.to_json().encode()})
+
+
+@contextlib.contextmanager
+def _filter_errors_explained(where: str | None) -> Iterator[None]:
+    """A condition DuckDB accepted but LanceDB's SQL dialect rejects is a usage error, not a crash."""
+    try:
+        yield
+    except (ValueError, RuntimeError) as error:
+        if not where:
+            raise
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FilterError(f"LanceDB cannot evaluate --where {where!r}: {reason}") from None
 
 
 def _record(row: dict[str, Any]) -> dict[str, Any]:

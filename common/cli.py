@@ -128,6 +128,10 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+    except Exception as error:  # a bug or an environment problem: one line, the traceback on -v
+        log.debug("traceback", exc_info=True)
+        log.error("error: unexpected %s: %s (run with -v for the traceback)", type(error).__name__, error)
+        return 1
     return 0
 
 

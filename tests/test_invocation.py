@@ -125,3 +125,16 @@ def test_scripts_run_as_programs(backend: str, tmp_path: Path) -> None:
         f"imagedb-{backend}.py: error: folder not found: {tmp_path / 'nope'}"
     ]
     assert not (tmp_path / "db").exists()
+
+
+def test_a_filter_lancedb_cannot_evaluate_is_a_usage_error(tmp_path: Path) -> None:
+    """DuckDB (which checks every --where) knows functions LanceDB's SQL does not: one line, exit 2."""
+    cli = Cli("lancedb", tmp_path / "db")
+    folder = tmp_path / "photos"
+    paint_photo(folder / "a.jpg", seed=1)
+    cli.index(folder)
+    result = cli("--where", "regexp_matches(filename, 'a')")
+    assert result.code == 2
+    (line,) = result.stderr_lines()
+    assert line.startswith("imagedb-lancedb.py: error: LanceDB cannot evaluate --where")
+    assert "regexp_matches" in line

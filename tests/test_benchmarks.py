@@ -1,0 +1,71 @@
+"""The benchmark's smoke configuration: it runs end to end and its report holds together.
+
+Timings are not asserted (they belong to the benchmark, not the suite); structure, counts and
+the relations between the numbers are.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import run
+
+SEARCH_KINDS = ("image", "text", "metadata", "filtered")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    results = run.main(["--smoke", "--out", str(out)])
+    return results, out
+
+
+@pytest.mark.slow
+def test_smoke_report_files(smoke) -> None:
+    results, out = smoke
+    assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(results))
+    markdown = (out / "report.md").read_text()
+    for heading in ("## Headline ratios", "## Indexing", "## Load", "## Search", "## Scale"):
+        assert heading in markdown
+    for chart in ("index_throughput.png", "search_latency.png", "scale.png"):
+        assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"({chart})" in markdown
+    for key in ("torch", "lancedb", "faiss", "cpu_count", "date"):
+        assert results["environment"][key]
+
+
+@pytest.mark.slow
+def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
+    results, _ = smoke
+    (model,) = results["photos"]
+    assert model["model"] == "tiny" and model["ceiling"]["images_per_second"] > 0
+    assert set(model["backends"]) == {"lancedb", "faiss"}
+    for data in model["backends"].values():
+        index = data["index"]
+        assert index["images"] == results["corpus"]["images"] == 12 and index["failed"] == 0
+        assert index["images_per_second"] == pytest.approx(index["images"] / index["seconds"])
+        assert index["vs_ceiling"] == pytest.approx(index["images_per_second"] / model["ceiling"]["images_per_second"])
+        assert all(v >= 0 for v in index["stage_seconds"].values())
+        assert sum(index["stage_seconds"].values()) <= index["seconds"] * 1.01
+        assert index["stage_seconds"]["embed"] > 0 and index["stage_seconds"]["decode"] > 0
+        assert data["reindex_embedded"] == 0 and data["reindex_unchanged_seconds"] > 0
+        load = data["load"]
+        parts = ("interpreter_s", "imports_s", "torch_open_clip_import_s", "store_s", "model_s")
+        assert all(load[p] >= 0 for p in parts)
+        assert load["ready_s"] == pytest.approx(sum(load[p] for p in parts), rel=0.05)
+        assert load["first_text_query_s"] >= load["ready_s"]
+        for kind in SEARCH_KINDS:
+            for part in ("total", "store"):
+                stats = data["search"][kind][part]
+                assert stats["n"] == results["queries"]
+                assert 0 < stats["p50_ms"] <= stats["p95_ms"]
+    assert {s["backend"] for s in results["scale"]} == {"lancedb", "faiss"}
+    for scale in results["scale"]:
+        assert scale["recall_at_10"] == 1.0, "below the ANN threshold search is exact"
+        assert scale["build_seconds"] == pytest.approx(scale["write_seconds"] + scale["index_seconds"])
+        assert scale["disk_bytes"] > scale["rows"] * scale["dim"] * 4 * 0.5
+        assert scale["peak_rss_bytes"] >= scale["data_rss_bytes"] > 0
+        assert 0 < scale["query"]["p50_ms"] <= scale["query"]["p95_ms"]
