@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.photo_bench import MODELS, load_corpus, run_photo_benchmark  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
-from benchmarks.scale_bench import measure_in_subprocess  # noqa: E402
+from benchmarks.scale_bench import DISTRIBUTIONS, measure_in_subprocess  # noqa: E402
 from benchmarks.stats import environment  # noqa: E402
 from common.backends import BACKENDS  # noqa: E402
 
@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--scale", default="10000,100000", help="store-only sizes, comma-separated ('' to skip)")
     parser.add_argument("--scale-1m", action="store_true", help="add the 1,000,000-row scale point (minutes)")
+    parser.add_argument(
+        "--distributions", default=",".join(DISTRIBUTIONS), help="synthetic vector layouts for the scale phase"
+    )
     parser.add_argument("--load-repeats", type=int, default=3, help="cold starts per backend and model (median)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument("--out", type=Path, help="report folder (default benchmarks/results/cpu, or /cuda on a GPU)")
@@ -92,18 +95,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "photos": [],
             "scale": [],
         }
-        steps = tqdm(total=len(models) + len(sizes) * len(backends), desc="benchmark", unit="phase")
+        distributions = [d for d in args.distributions.split(",") if d]
+        steps = tqdm(
+            total=len(models) + len(sizes) * len(backends) * len(distributions), desc="benchmark", unit="phase"
+        )
         for model in models:
             steps.set_postfix_str(f"photos, {model}")
             results["photos"].append(
                 run_photo_benchmark(model, corpus, backends, args.batch, args.load_repeats, args.device)
             )
             steps.update()
-        for rows in sizes:
-            for backend in backends:
-                steps.set_postfix_str(f"scale {rows:,}, {backend}")
-                results["scale"].append(measure_in_subprocess(backend, rows, 512, args.queries))
-                steps.update()
+        for distribution in distributions:
+            for rows in sizes:
+                for backend in backends:
+                    steps.set_postfix_str(f"scale {rows:,} {distribution}, {backend}")
+                    results["scale"].append(measure_in_subprocess(backend, rows, 512, args.queries, distribution))
+                    steps.update()
         steps.close()
     results["seconds"] = time.perf_counter() - started
     out = args.out or REPO / "benchmarks" / "results" / ("cuda" if env["gpu"] else "cpu")

@@ -31,8 +31,25 @@ WRITE_BATCH = 10_000
 SCALE_FILTER = "make = 'Canon' AND width >= 1920"
 
 
+DISTRIBUTIONS = ("uniform", "clustered")
+
+
 def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
     vectors = np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def library_vectors(n: int, dim: int, seed: int, distribution: str) -> np.ndarray:
+    """'uniform': random unit vectors, ANN's worst case (beyond the nearest, neighbours are barely
+    closer than everything else). 'clustered': groups of ~100 around random centres at cosine ~0.8,
+    the way a photo library's embeddings bunch into bursts and subjects."""
+    if distribution == "uniform":
+        return unit_vectors(n, dim, seed)
+    centres = unit_vectors(max(1, n // 100), dim, seed)
+    members = np.random.default_rng(seed + 7).integers(0, len(centres), n)
+    noise = np.random.default_rng(seed + 8).standard_normal((n, dim), dtype=np.float32)
+    vectors = centres[members] + 0.75 / np.sqrt(dim) * noise
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors
 
@@ -70,7 +87,9 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(top, order, axis=1)
 
 
-def measure(backend: str, rows: int, dim: int, queries: int, seed: int = 0) -> dict[str, Any]:
+def measure(
+    backend: str, rows: int, dim: int, queries: int, distribution: str = "uniform", seed: int = 0
+) -> dict[str, Any]:
     """Build a ``rows``-row store, query it, and compare with exact search."""
     import faiss
 
@@ -78,7 +97,7 @@ def measure(backend: str, rows: int, dim: int, queries: int, seed: int = 0) -> d
     from common.embedding import ModelSpec
     from common.store import IndexInfo
 
-    vectors = unit_vectors(rows, dim, seed)
+    vectors = library_vectors(rows, dim, seed, distribution)
     # Queries near stored vectors, as real searches land near real photos.
     picks = np.random.default_rng(seed + 1).integers(0, rows, queries)
     query_vectors = vectors[picks] + 0.5 * unit_vectors(queries, dim, seed + 2) / np.sqrt(2)
@@ -110,6 +129,7 @@ def measure(backend: str, rows: int, dim: int, queries: int, seed: int = 0) -> d
 
         latencies = time_each(list(query_vectors), search)
         recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+        recall_at_1 = float(np.mean([bool(f) and f[0] == t[0] for f, t in zip(found, truth, strict=True)]))
         filtered = time_each(list(query_vectors), lambda q: store.search_by_vector(q, 10, SCALE_FILTER))
         disk = directory_bytes(str(Path(workdir) / "db"))
         store.close()
@@ -119,6 +139,7 @@ def measure(backend: str, rows: int, dim: int, queries: int, seed: int = 0) -> d
     return {
         "backend": backend,
         "rows": rows,
+        "distribution": distribution,
         "dim": dim,
         "write_seconds": written - started,
         "index_seconds": built - written,
@@ -126,6 +147,7 @@ def measure(backend: str, rows: int, dim: int, queries: int, seed: int = 0) -> d
         "query": latency_stats(latencies),
         "filtered_query": latency_stats(filtered),
         "recall_at_10": recall,
+        "recall_at_1": recall_at_1,
         "disk_bytes": disk,
         "peak_rss_bytes": peak_rss_bytes(),
         "data_rss_bytes": baseline_rss,
@@ -136,7 +158,7 @@ def measure(backend: str, rows: int, dim: int, queries: int, seed: int = 0) -> d
     }
 
 
-def measure_in_subprocess(backend: str, rows: int, dim: int, queries: int) -> dict[str, Any]:
+def measure_in_subprocess(backend: str, rows: int, dim: int, queries: int, distribution: str) -> dict[str, Any]:
     """Run ``measure`` in a fresh interpreter so peak RSS belongs to this configuration alone."""
     command = [
         sys.executable,
@@ -148,6 +170,8 @@ def measure_in_subprocess(backend: str, rows: int, dim: int, queries: int) -> di
         str(dim),
         "--queries",
         str(queries),
+        "--distribution",
+        distribution,
     ]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -161,8 +185,9 @@ def main() -> None:
     parser.add_argument("rows", type=int)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="uniform")
     args = parser.parse_args()
-    print(json.dumps(measure(args.backend, args.rows, args.dim, args.queries)))
+    print(json.dumps(measure(args.backend, args.rows, args.dim, args.queries, args.distribution)))
 
 
 if __name__ == "__main__":

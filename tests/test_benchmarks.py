@@ -62,9 +62,11 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
                 stats = data["search"][kind][part]
                 assert stats["n"] == results["queries"]
                 assert 0 < stats["p50_ms"] <= stats["p95_ms"]
-    assert {s["backend"] for s in results["scale"]} == {"lancedb", "faiss"}
+    assert {(s["backend"], s["distribution"]) for s in results["scale"]} == {
+        (b, d) for b in ("lancedb", "faiss") for d in ("uniform", "clustered")
+    }
     for scale in results["scale"]:
-        assert scale["recall_at_10"] == 1.0, "below the ANN threshold search is exact"
+        assert scale["recall_at_10"] == scale["recall_at_1"] == 1.0, "below the ANN threshold search is exact"
         assert scale["build_seconds"] == pytest.approx(scale["write_seconds"] + scale["index_seconds"])
         assert scale["disk_bytes"] > scale["rows"] * scale["dim"] * 4 * 0.5
         assert scale["peak_rss_bytes"] >= scale["data_rss_bytes"] > 0
