@@ -49,9 +49,10 @@ def library_vectors(n: int, dim: int, seed: int, distribution: str) -> np.ndarra
     centres = unit_vectors(max(1, n // 100), dim, seed)
     members = np.random.default_rng(seed + 7).integers(0, len(centres), n)
     noise = np.random.default_rng(seed + 8).standard_normal((n, dim), dtype=np.float32)
-    vectors = centres[members] + 0.75 / np.sqrt(dim) * noise
+    # float32 throughout: NumPy 2 promotes float32 * np.float64 scalar to float64.
+    vectors = centres[members] + np.float32(0.75 / np.sqrt(dim)) * noise
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors
+    return vectors.astype(np.float32, copy=False)
 
 
 def synthetic_records(start: int, stop: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -100,8 +101,9 @@ def measure(
     vectors = library_vectors(rows, dim, seed, distribution)
     # Queries near stored vectors, as real searches land near real photos.
     picks = np.random.default_rng(seed + 1).integers(0, rows, queries)
-    query_vectors = vectors[picks] + 0.5 * unit_vectors(queries, dim, seed + 2) / np.sqrt(2)
+    query_vectors = vectors[picks] + np.float32(0.5 / np.sqrt(2)) * unit_vectors(queries, dim, seed + 2)
     query_vectors /= np.linalg.norm(query_vectors, axis=1, keepdims=True)
+    assert vectors.dtype == query_vectors.dtype == np.float32
     truth = exact_top_k(vectors, query_vectors, 10)
     baseline_rss = peak_rss_bytes()
 
