@@ -91,6 +91,10 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="where the model runs (default auto)"
     )
     model.add_argument("--batch", type=_positive_int, default=32, help="images per forward pass (default 32)")
+    model.add_argument(
+        "--workers", type=_non_negative_int, default=None,
+        help="processes decoding images while the model runs (default: CPU cores - 1; 0 = decode in-process)",
+    )  # fmt: skip
 
     general = parser.add_argument_group("general")
     general.add_argument(
@@ -205,6 +209,7 @@ class Session:
     # --- index ---------------------------------------------------------------------------
     def index(self) -> None:
         from common.pipeline import index_roots
+        from common.workers import default_worker_count
 
         roots = [normalise_root(r) for r in self.args.index]
         exists = self.store_class.exists(self.db_path)
@@ -219,6 +224,7 @@ class Session:
             summary = index_roots(
                 self.store, embedder, roots, force=self.args.force, batch_size=self.args.batch, failures=failures,
                 progress=False if self.args.quiet else None,
+                workers=self.args.workers if self.args.workers is not None else default_worker_count(),
             )  # fmt: skip
         finally:
             failures.close()
@@ -253,13 +259,14 @@ class Session:
         if os.path.isfile(query):
             from common.decoding import DecodeError, decode_image
 
-            try:
-                decoded = decode_image(query)
+            embedder = self.load_embedder(self.model_for(store.info))
+            try:  # decoded exactly as indexing decodes, so an indexed image finds itself at 1.0
+                decoded = decode_image(query, embedder.min_side)
             except DecodeError as error:
                 raise UsageError(f"cannot read query image {query}: {error}") from None
             if a.mode != "vector":
                 log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
-            vector = self.load_embedder(self.model_for(store.info)).embed_images([decoded.image])[0]
+            vector = embedder.embed_images([decoded.image])[0]
             return QueryResults(query, "image", "vector", store.search_by_vector(vector, a.limit, a.where))
         if a.mode == "fts":
             return QueryResults(query, "text", "fts", store.search_by_text(query, a.limit, a.where))
@@ -275,14 +282,23 @@ def _record_hit(record: dict):
     return Hit(record=record, score=float("nan"))
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _int_at_least(minimum: int):
+    """An argparse type: a whole number no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
 
 
 def configure_logging(prog: str, quiet: bool, verbose: bool) -> None:

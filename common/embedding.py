@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from common.preprocess import PixelRecipe, to_model_input
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -115,6 +117,9 @@ class Embedder:
         from open_clip.transform import PreprocessCfg, image_transform_v2
 
         self.preprocess = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+        # The Pillow half of that transform, for decoding in worker processes (None when the
+        # model's preprocessing is not the common square case: then `preprocess` is used).
+        self.pixel_recipe = PixelRecipe.from_preprocess_cfg(model.visual.preprocess_cfg)
         self.tokenizer = open_clip.get_tokenizer(spec.model)
         self.use_half = self.device == "cuda"
         if self.use_half:
@@ -124,11 +129,24 @@ class Embedder:
         # checkpoint need not be in open_clip's registry to look it up there).
         self.dim = int(self.embed_texts(["a photo"]).shape[1])
 
+    @property
+    def min_side(self) -> int | None:
+        """The input size a decoder may shrink pictures towards (None: decode at full size)."""
+        return self.pixel_recipe.size if self.pixel_recipe else None
+
+    def prepare(self, image: Image.Image) -> Any:
+        """One upright RGB image as what ``embed_prepared`` takes (a uint8 crop, or a tensor)."""
+        return self.pixel_recipe.crop(image) if self.pixel_recipe else self.preprocess(image)
+
+    def embed_prepared(self, prepared: list[Any]) -> np.ndarray:
+        """Unit vectors for images already passed through ``prepare`` (here or in a worker)."""
+        if self.pixel_recipe:
+            return self.embed_pixels(to_model_input(self.pixel_recipe, prepared))
+        return self.embed_pixels(self._torch.stack(prepared))
+
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
         """Unit vectors for already-upright RGB images, in one forward pass."""
-        torch = self._torch
-        batch = torch.stack([self.preprocess(image) for image in images])
-        return self.embed_pixels(batch)
+        return self.embed_prepared([self.prepare(image) for image in images])
 
     def embed_pixels(self, batch: Any) -> np.ndarray:
         """Unit vectors for a preprocessed (N, 3, H, W) tensor."""

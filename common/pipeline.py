@@ -25,10 +25,13 @@ from common.embedding import Embedder
 from common.failures import FailureReport
 from common.records import build_record
 from common.store import ImageStore
+from common.workers import DecodePool, ReadResult, read_file
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COMMIT_SECONDS = 30.0
+# Fewer files than this are decoded in-process: starting worker processes costs ~1 s.
+MIN_FILES_FOR_WORKERS = 64
 STAGES = ("scan", "decode", "embed", "write", "finish")
 
 
@@ -113,37 +116,48 @@ def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float
     return plan
 
 
-def read_images(
-    files: Iterable[FoundFile], preprocess: Any, failures: FailureReport, summary: IndexSummary
-) -> Iterator[ReadImage]:
-    """Reader: decode each file, describe it and preprocess its pixels; report the ones that fail."""
-    for file in files:
-        try:
-            with summary.timing("decode"):
-                decoded = decode_image(file.path)
-                record = build_record(file.path, decoded)
-                pixels = preprocess(decoded.image)
+def read_in_process(paths: Iterable[str], embedder: Embedder) -> Iterator[ReadResult]:
+    """Reader for small jobs (a worker pool's start-up would cost more than it saves)."""
+    for path in paths:
+        if embedder.pixel_recipe:
+            yield read_file(path, embedder.pixel_recipe)
+            continue
+        try:  # a model with unusual preprocessing keeps open_clip's own transform
+            decoded = decode_image(path)
+            yield ReadResult(path, build_record(path, decoded), embedder.preprocess(decoded.image))
         except DecodeError as error:
-            failures.add(file.path, str(error), stage="decode")
+            yield ReadResult(path, reason=str(error), stage="decode")
+        except OSError as error:
+            yield ReadResult(path, reason=error.strerror or str(error), stage="read")
+        except Exception as error:
+            yield ReadResult(path, reason=f"{type(error).__name__}: {error}", stage="describe")
+
+
+def read_images(results: Iterable[ReadResult], failures: FailureReport, summary: IndexSummary) -> Iterator[ReadImage]:
+    """Reader: the decoded files, in order; the ones that failed go to the failures report.
+
+    With worker processes, the "decode" stage time is what the main process waits for them.
+    """
+    iterator = iter(results)
+    while True:
+        with summary.timing("decode"):
+            result = next(iterator, None)
+        if result is None:
+            return
+        if result.reason is not None:
+            failures.add(result.path, result.reason, stage=result.stage or "decode")
             continue
-        except OSError as error:  # vanished or became unreadable after the scan
-            failures.add(file.path, error.strerror or str(error), stage="read")
-            continue
-        except Exception as error:  # never let one file stop the run
-            failures.add(file.path, f"{type(error).__name__}: {error}", stage="describe")
-            continue
-        yield ReadImage(record, pixels)
+        yield ReadImage(result.record, result.crop)
 
 
 def embed_batches(
     images: Iterable[ReadImage], embedder: Embedder, batch_size: int, summary: IndexSummary
 ) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
     """Mapper: group read images into batches and embed each batch in one forward pass."""
-    import torch
 
     def embed(batch: list[ReadImage]) -> tuple[list[dict[str, Any]], np.ndarray]:
         with summary.timing("embed"):
-            return [b.record for b in batch], embedder.embed_pixels(torch.stack([b.pixels for b in batch]))
+            return [b.record for b in batch], embedder.embed_prepared([b.pixels for b in batch])
 
     batch: list[ReadImage] = []
     for image in images:
@@ -189,6 +203,7 @@ def index_roots(
     failures: FailureReport,
     commit_seconds: float = DEFAULT_COMMIT_SECONDS,
     progress: bool | None = None,
+    workers: int = 0,
 ) -> IndexSummary:
     """Bring ``store`` in line with the image files under ``roots``; other roots are untouched."""
     from tqdm import tqdm
@@ -210,12 +225,29 @@ def index_roots(
             summary.removed = store.delete_images(plan.removed)
             store.commit()
     if plan.to_embed:
-        files = tqdm(
-            plan.to_embed, unit="img", desc="indexing", leave=False, disable=None if progress is None else not progress
+        paths = [f.path for f in plan.to_embed]
+        pool = None
+        if workers > 0 and embedder.pixel_recipe and len(paths) >= MIN_FILES_FOR_WORKERS:
+            pool = DecodePool(workers, embedder.pixel_recipe)
+            results = pool.read(paths, window=max(2 * batch_size, 4 * workers))
+        else:
+            results = read_in_process(paths, embedder)
+        bar = tqdm(
+            results,
+            total=len(paths),
+            unit="img",
+            desc="indexing",
+            leave=False,
+            disable=None if progress is None else not progress,
         )
-        read = read_images(files, embedder.preprocess, failures, summary)
-        embedded = embed_batches(read, embedder, batch_size, summary)
-        write_batches(store, embedded, set(indexed), summary, commit_seconds)
+        try:
+            read = read_images(bar, failures, summary)
+            embedded = embed_batches(read, embedder, batch_size, summary)
+            write_batches(store, embedded, set(indexed), summary, commit_seconds)
+        finally:
+            bar.close()
+            if pool is not None:
+                pool.close()
     summary.failed = failures.count
     with summary.timing("finish"):
         store.finish_indexing()

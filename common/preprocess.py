@@ -1,0 +1,66 @@
+"""open_clip's evaluation preprocessing split in two, so decoding can run in worker processes.
+
+open_clip prepares an image with torchvision: resize the shortest side (bicubic), centre-crop,
+convert to a tensor, normalise. The first two steps are plain Pillow operations; ``PixelRecipe``
+performs them exactly as torchvision does, without importing torch, so worker processes can
+decode and crop while the main process runs the model. ``to_model_input`` does the last two
+steps on a whole batch at once. The result equals open_clip's own transform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+_PIL_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+@dataclass(frozen=True)
+class PixelRecipe:
+    """The Pillow half of a square 'shortest'-mode open_clip transform: resize, then centre-crop."""
+
+    size: int
+    interpolation: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def from_preprocess_cfg(cls, cfg: dict[str, Any]) -> PixelRecipe | None:
+        """The recipe for a model's preprocess config, or None when it is not the common case
+        (non-square input, 'longest'/'squash' resize, other filters): those keep open_clip's
+        transform, run in the main process."""
+        size = cfg.get("size", 224)
+        if isinstance(size, tuple | list):
+            if len(size) != 2 or size[0] != size[1]:
+                return None
+            size = size[0]
+        interpolation = cfg.get("interpolation", "bicubic")
+        if cfg.get("resize_mode", "shortest") != "shortest" or interpolation not in _PIL_FILTERS:
+            return None
+        return cls(int(size), interpolation, tuple(cfg["mean"]), tuple(cfg["std"]))
+
+    def crop(self, image: Image.Image) -> np.ndarray:
+        """Resize the shortest side to ``size`` and centre-crop, as torchvision does; uint8 HxWx3."""
+        width, height = image.size
+        if width <= height:
+            new_width, new_height = self.size, int(self.size * height / width)
+        else:
+            new_width, new_height = int(self.size * width / height), self.size
+        if (new_width, new_height) != (width, height):
+            image = image.resize((new_width, new_height), _PIL_FILTERS[self.interpolation])
+        top = round((new_height - self.size) / 2.0)  # as torchvision: Python round()
+        left = round((new_width - self.size) / 2.0)
+        return np.asarray(image.crop((left, top, left + self.size, top + self.size)).convert("RGB"), dtype=np.uint8)
+
+
+def to_model_input(recipe: PixelRecipe, crops: list[np.ndarray]) -> Any:
+    """Stack uint8 crops into the normalised float (N, 3, H, W) tensor the model takes."""
+    import torch
+
+    batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(recipe.mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(recipe.std, dtype=torch.float32).view(1, 3, 1, 1)
+    return batch.sub_(mean).div_(std)

@@ -1,0 +1,140 @@
+"""The fast decode path: same pixels as open_clip's transform, same vectors, worker processes.
+
+Speed itself is the benchmark's business; these tests hold the fast paths to the reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.decoding import decode_image, exif_orientation, reduced_side, to_rgb
+from common.discovery import find_image_files
+from common.embedding import Embedder, ModelSpec
+from common.preprocess import to_model_input
+from common.workers import DecodePool, read_file
+from conftest import TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, shared
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Embedder:
+    return Embedder(ModelSpec.from_options(None, str(TINY_WEIGHTS), str(TINY_CONFIG)), "cpu")
+
+
+@pytest.mark.parametrize("size", [(640, 480), (480, 640), (225, 224), (97, 301), (1000, 1001), (32, 32)])
+def test_split_preprocessing_equals_open_clip_transform(tiny: Embedder, tmp_path: Path, size: tuple[int, int]) -> None:
+    image = Image.open(paint_photo(tmp_path / "p.png", seed=sum(size), size=size)).convert("RGB")
+    reference = tiny.preprocess(image).numpy()
+    ours = to_model_input(tiny.pixel_recipe, [tiny.pixel_recipe.crop(image)])[0].numpy()
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def reference_vector(embedder: Embedder, path: str) -> np.ndarray:
+    """open_clip's own route: full decode, orientation, its torchvision transform."""
+    from PIL import ImageOps
+
+    with Image.open(path) as image:
+        image.load()
+        upright = to_rgb(ImageOps.exif_transpose(image) or image)
+    return embedder.embed_pixels(embedder.preprocess(upright).unsqueeze(0))[0]
+
+
+@pytest.fixture(scope="module")
+def vit_b_32() -> Embedder:
+    """ViT-B-32 at random init: the real model's input size and sensitivity (weights can't be fetched here)."""
+    return Embedder(ModelSpec("ViT-B-32", "none"), "cpu")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, folder", [("tiny", "coco-mini"), ("tiny", "camera"), ("vit_b_32", "camera")])
+def test_reduced_size_decoding_embeds_like_the_reference_for_every_image(request, model: str, folder: str) -> None:
+    """The fast path (reduced-size decode + split preprocessing) against open_clip's full route."""
+    embedder: Embedder = request.getfixturevalue(model)
+    paths = [f.path for f in find_image_files([str(shared(folder))])]
+    worst = (1.0, "")
+    reduced = 0
+    for path in paths:
+        result = read_file(path, embedder.pixel_recipe)
+        if result.reason:  # the camera set has a corrupt file; decoding it fails either way
+            with pytest.raises(Exception):  # noqa: B017 - whatever Pillow raises for it
+                reference_vector(embedder, path)
+            continue
+        fast = embedder.embed_prepared([result.crop])[0]
+        cosine = float(fast @ reference_vector(embedder, path))
+        worst = min(worst, (cosine, path))
+        with Image.open(path) as image:
+            reduced += min(image.size) >= 2 * reduced_side(embedder.pixel_recipe.size)
+    assert worst[0] >= 0.99, worst
+    assert reduced > 0, "some images are large enough for the reduced-size path to be exercised"
+
+
+def test_large_jpeg_keeps_its_full_size_and_orientation_in_the_record(tmp_path: Path) -> None:
+    photo = paint_photo(tmp_path / "big.jpg", seed=3, size=(4000, 2800))
+    with Image.open(photo) as image:
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        image.save(tmp_path / "turned.jpg", exif=exif, quality=90)
+    decoded = decode_image(str(tmp_path / "turned.jpg"), min_side=224)
+    assert (decoded.width, decoded.height) == (2800, 4000)
+    assert min(decoded.image.size) >= reduced_side(224) and max(decoded.image.size) < 4000, "decoded at reduced size"
+    assert decoded.image.height > decoded.image.width, "orientation applied"
+    with Image.open(tmp_path / "turned.jpg") as image:
+        assert exif_orientation(image) == 6
+
+
+def test_worker_processes_index_the_same_vectors_as_in_process(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    for i in range(70):
+        paint_photo(folder / f"{i:02d}.jpg", seed=i, size=(300 + i, 200))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff nope")
+    pooled, inline = Cli("faiss", tmp_path / "pooled"), Cli("faiss", tmp_path / "inline")
+    assert pooled.index(folder, extra=("--workers", "2")).summary()["failed"] == 1
+    assert inline.index(folder, extra=("--workers", "0")).summary()["failed"] == 1
+    a, b = pooled.store(), inline.store()
+    paths = sorted(a.get_signatures())
+    assert paths == sorted(b.get_signatures()) and len(paths) == 70
+    va, vb = a.get_vectors(paths), b.get_vectors(paths)
+    assert all(np.allclose(va[p], vb[p], atol=1e-6) for p in paths)
+
+    def without_time(records: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "indexed_at"} for r in records]
+
+    assert without_time(a.get_records()) == without_time(b.get_records())
+
+
+def test_a_decoder_that_kills_its_worker_costs_one_file(tiny: Embedder, tmp_path: Path) -> None:
+    from crashing_reader import read_or_die
+
+    folder = tmp_path / "photos"
+    paths = [str(paint_photo(folder / f"{i:02d}.png", seed=i)) for i in range(12)]
+    paths.insert(5, str(paint_photo(folder / "crash-me.png", seed=99)))
+    pool = DecodePool(2, tiny.pixel_recipe, reader=read_or_die)
+    try:
+        results = list(pool.read(paths, window=4))
+    finally:
+        pool.close()
+    assert [r.path for r in results] == paths, "every file answered, in order"
+    failed = [r for r in results if r.reason]
+    assert [r.path for r in failed] == [paths[5]]
+    assert "crashed" in failed[0].reason
+    assert all(r.crop is not None for r in results if not r.reason)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "I;16", "I", "F", "P", "RGBA", "CMYK", "LA"])
+def test_reduced_size_decoding_handles_every_mode(tmp_path: Path, mode: str) -> None:
+    """Large pictures in every mode decode at reduced size (Image.reduce refuses some modes)."""
+    pixels = np.random.default_rng(0).integers(0, 255, (1200, 1600), dtype=np.uint8)
+    if mode == "I;16":
+        image = Image.fromarray(pixels.astype(np.uint16) * 200)  # uint16 arrays open as I;16
+    else:
+        image = Image.fromarray(pixels, "L").convert(mode)
+    assert image.mode == mode
+    path = tmp_path / ("big.tiff" if mode in ("I;16", "I", "F", "CMYK") else "big.png")
+    image.save(path)
+    decoded = decode_image(str(path), min_side=32)
+    assert decoded.image.mode == "RGB"
+    assert (decoded.width, decoded.height) == (1600, 1200)
+    assert reduced_side(32) <= min(decoded.image.size) < 1200
