@@ -28,6 +28,7 @@ from common.failures import FailureReport
 from common.pipeline import index_roots
 from common.store import IndexInfo
 from common.text_search import tokenize
+from common.workers import default_worker_count
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = {
@@ -164,7 +165,13 @@ def cold_start(backend: str, db: str, spec: ModelSpec, repeats: int) -> dict[str
 
 
 def run_photo_benchmark(
-    model_name: str, corpus: PhotoCorpus, backends: list[str], batch: int, load_repeats: int = 3, device: str = "auto"
+    model_name: str,
+    corpus: PhotoCorpus,
+    backends: list[str],
+    batch: int,
+    load_repeats: int = 3,
+    device: str = "auto",
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Index the corpus with each backend (same model, same vectors), re-index it, search it."""
     spec = MODELS[model_name]
@@ -175,6 +182,8 @@ def run_photo_benchmark(
         "dim": embedder.dim,
         "device": embedder.device,
     }
+    workers = default_worker_count() if workers is None else workers  # what the CLI uses by default
+    result["workers"] = workers
     result["ceiling"] = model_ceiling(embedder, batch)
     result["backends"] = {}
     words: list[str] | None = None
@@ -184,10 +193,22 @@ def run_photo_benchmark(
             cls = store_class(backend)
             store = cls.create(db, IndexInfo(spec, embedder.dim))
             first = index_roots(
-                store, embedder, corpus.roots, batch_size=batch, failures=FailureReport(None), progress=False
+                store,
+                embedder,
+                corpus.roots,
+                batch_size=batch,
+                failures=FailureReport(None),
+                progress=False,
+                workers=workers,
             )
             again = index_roots(
-                store, embedder, corpus.roots, batch_size=batch, failures=FailureReport(None), progress=False
+                store,
+                embedder,
+                corpus.roots,
+                batch_size=batch,
+                failures=FailureReport(None),
+                progress=False,
+                workers=workers,
             )
             store.close()
             store = cls.open(db)

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.photo_bench import MODELS, load_corpus, run_photo_benchmark  # noqa: E402
+from benchmarks.reindex_bench import make_tree, measure_unchanged_reindex  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
 from benchmarks.scale_bench import DISTRIBUTIONS, measure_in_subprocess  # noqa: E402
 from benchmarks.stats import environment  # noqa: E402
@@ -50,8 +51,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--distributions", default=",".join(DISTRIBUTIONS), help="synthetic vector layouts for the scale phase"
     )
+    parser.add_argument(
+        "--reindex-files", type=int, default=100_000, help="size of the generated unchanged tree (0 to skip)"
+    )
     parser.add_argument("--load-repeats", type=int, default=3, help="cold starts per backend and model (median)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument(
+        "--workers", type=int, help="decoding processes while indexing (default: as the CLI, cores - 1)"
+    )
     parser.add_argument("--out", type=Path, help="report folder (default benchmarks/results/cpu, or /cuda on a GPU)")
     parser.add_argument("--smoke", action="store_true", help="a seconds-long run on painted photos, for the test suite")
     return parser.parse_args(argv)
@@ -78,6 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.smoke:
             args.corpus = args.corpus or smoke_corpus(Path(scratch))
             args.models, args.queries, args.scale, args.load_repeats = "tiny", min(args.queries, 5), "1500", 1
+            args.reindex_files = min(args.reindex_files, 2000)
         roots = [str(p.resolve()) for p in (args.corpus or DEFAULT_CORPUS) if p.exists()]
         if not roots:
             raise SystemExit("no corpus folder found: pass --corpus DIR")
@@ -93,18 +101,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "queries": args.queries,
             "batch": args.batch,
             "photos": [],
+            "reindex": [],
             "scale": [],
         }
         distributions = [d for d in args.distributions.split(",") if d]
-        steps = tqdm(
-            total=len(models) + len(sizes) * len(backends) * len(distributions), desc="benchmark", unit="phase"
+        phases = (
+            len(models) + (len(backends) if args.reindex_files else 0) + len(sizes) * len(backends) * len(distributions)
         )
+        steps = tqdm(total=phases, desc="benchmark", unit="phase")
         for model in models:
             steps.set_postfix_str(f"photos, {model}")
             results["photos"].append(
-                run_photo_benchmark(model, corpus, backends, args.batch, args.load_repeats, args.device)
+                run_photo_benchmark(model, corpus, backends, args.batch, args.load_repeats, args.device, args.workers)
             )
             steps.update()
+        if args.reindex_files:
+            from common.embedding import Embedder
+
+            steps.set_postfix_str(f"generating a {args.reindex_files:,}-file tree")
+            tree = make_tree(Path(scratch) / "tree", args.reindex_files)
+            embedder = Embedder(MODELS["tiny"], "cpu")
+            for backend in backends:
+                steps.set_postfix_str(f"unchanged re-index, {backend}")
+                results["reindex"].append(measure_unchanged_reindex(backend, tree, embedder, Path(scratch)))
+                steps.update()
         for distribution in distributions:
             for rows in sizes:
                 for backend in backends:

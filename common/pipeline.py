@@ -19,13 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from common.decoding import DecodeError, decode_image
 from common.discovery import FoundFile, find_image_files, normalise_root
 from common.embedding import Embedder
 from common.failures import FailureReport
-from common.records import build_record
 from common.store import ImageStore
-from common.workers import DecodePool, ReadResult, read_file
+from common.workers import DecodePool, ReadResult, read_prepared
 
 log = logging.getLogger(__name__)
 
@@ -119,18 +117,7 @@ def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float
 def read_in_process(paths: Iterable[str], embedder: Embedder) -> Iterator[ReadResult]:
     """Reader for small jobs (a worker pool's start-up would cost more than it saves)."""
     for path in paths:
-        if embedder.pixel_recipe:
-            yield read_file(path, embedder.pixel_recipe)
-            continue
-        try:  # a model with unusual preprocessing keeps open_clip's own transform
-            decoded = decode_image(path)
-            yield ReadResult(path, build_record(path, decoded), embedder.preprocess(decoded.image))
-        except DecodeError as error:
-            yield ReadResult(path, reason=str(error), stage="decode")
-        except OSError as error:
-            yield ReadResult(path, reason=error.strerror or str(error), stage="read")
-        except Exception as error:
-            yield ReadResult(path, reason=f"{type(error).__name__}: {error}", stage="describe")
+        yield read_prepared(path, embedder.min_side, embedder.prepare)
 
 
 def read_images(results: Iterable[ReadResult], failures: FailureReport, summary: IndexSummary) -> Iterator[ReadImage]:

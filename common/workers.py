@@ -43,19 +43,24 @@ class ReadResult:
     stage: str | None = None
 
 
-def read_file(path: str, recipe: PixelRecipe) -> ReadResult:
-    """Decode, describe and crop one file; never raises (runs in a worker or in-process)."""
+def read_prepared(path: str, min_side: int | None, prepare: Callable[[Any], Any]) -> ReadResult:
+    """Decode, describe and ``prepare`` one file for the model; never raises."""
     try:
-        decoded = decode_image(path, recipe.size)
+        decoded = decode_image(path, min_side)
         record = build_record(path, decoded)
-        crop = recipe.crop(decoded.image)
+        prepared = prepare(decoded.image)
     except DecodeError as error:
         return ReadResult(path, reason=str(error), stage="decode")
     except OSError as error:  # vanished or became unreadable after the scan
         return ReadResult(path, reason=error.strerror or str(error), stage="read")
     except Exception as error:  # never let one file stop the run
         return ReadResult(path, reason=f"{type(error).__name__}: {error}", stage="describe")
-    return ReadResult(path, record, crop)
+    return ReadResult(path, record, prepared)
+
+
+def read_file(path: str, recipe: PixelRecipe) -> ReadResult:
+    """The worker's job: read one file into a record and a uint8 crop."""
+    return read_prepared(path, recipe.size, recipe.crop)
 
 
 def default_worker_count() -> int:

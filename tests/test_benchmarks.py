@@ -28,7 +28,7 @@ def test_smoke_report_files(smoke) -> None:
     results, out = smoke
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(results))
     markdown = (out / "report.md").read_text()
-    for heading in ("## Headline ratios", "## Indexing", "## Load", "## Search", "## Scale"):
+    for heading in ("## Headline ratios", "## Indexing", "## Load", "## Search", "## Re-index", "## Scale"):
         assert heading in markdown
     for chart in ("index_throughput.png", "search_latency.png", "scale.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -62,6 +62,10 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
                 stats = data["search"][kind][part]
                 assert stats["n"] == results["queries"]
                 assert 0 < stats["p50_ms"] <= stats["p95_ms"]
+    for reindex in results["reindex"]:
+        assert reindex["files"] == reindex["unchanged"] == 2000
+        assert reindex["embedded"] == reindex["removed"] == 0
+        assert 0 < reindex["stage_seconds"]["scan"] <= reindex["seconds"]
     assert {(s["backend"], s["distribution"]) for s in results["scale"]} == {
         (b, d) for b in ("lancedb", "faiss") for d in ("uniform", "clustered")
     }

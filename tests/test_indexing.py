@@ -41,14 +41,16 @@ def test_records_hold_file_facts(cli: Cli, photos: Path) -> None:
 
 def test_reindex_of_unchanged_tree_decodes_nothing(cli: Cli, photos: Path, monkeypatch) -> None:
     cli.index(photos)
-    import common.pipeline
+    import common.workers
 
     decoded: list[str] = []
-    real_decode = common.pipeline.decode_image
-    monkeypatch.setattr(common.pipeline, "decode_image", lambda path: decoded.append(path) or real_decode(path))
+    real_decode = common.workers.decode_image
+    monkeypatch.setattr(common.workers, "decode_image", lambda *args: decoded.append(args[0]) or real_decode(*args))
     result = cli.index(photos)
     assert result.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 12, "failed": 0}
     assert decoded == []
+    cli("--index", photos, "--force")  # the counter does see decoding when it happens
+    assert len(decoded) == 12
 
 
 def test_modify_add_delete_is_one_update_one_insert_one_removal(cli: Cli, photos: Path) -> None:
