@@ -99,25 +99,28 @@ class DecodePool:
 
     def read(self, paths: Iterable[str], window: int) -> Iterator[ReadResult]:
         """Results for ``paths`` in order, with at most ``window`` submitted ahead."""
-        pending: deque[tuple[str, Future]] = deque()
+        pending: deque[tuple[str, Future | None]] = deque()
         source = iter(paths)
         while True:
-            while len(pending) < window:
-                path = next(source, None)
-                if path is None:
-                    break
-                pending.append((path, self.executor.submit(self.reader, path, self.recipe)))
-            if not pending:
-                return
-            path, future = pending.popleft()
             try:
-                yield future.result()
-            except BrokenProcessPool:
-                suspects = [path] + [p for p, _ in pending]
+                while len(pending) < window:
+                    path = next(source, None)
+                    if path is None:
+                        break
+                    pending.append((path, None))  # listed before submit, so a crash there counts it
+                    pending[-1] = (path, self.executor.submit(self.reader, path, self.recipe))
+                if not pending:
+                    return
+                result = pending[0][1].result()
+            except BrokenProcessPool:  # a worker died: on submit, or while we waited
+                suspects = [p for p, _ in pending]
                 pending.clear()
                 log.warning("a decoder crashed; retrying the %d files in flight one at a time", len(suspects))
                 self._restart()
                 yield from self._isolate(suspects)
+                continue
+            pending.popleft()
+            yield result
 
     def _isolate(self, suspects: list[str]) -> Iterator[ReadResult]:
         for path in suspects:
