@@ -329,6 +329,21 @@ def all_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(all_ids).astype(np.int64), np.concatenate(all_codes)
 
 
+def all_ids(index: Any) -> np.ndarray:
+    """Every id an index holds, without touching the vectors (what a load-time check needs)."""
+    import faiss
+
+    if is_flat(index):
+        return faiss.vector_to_array(index.id_map).astype(np.int64)
+    lists = faiss_ivf(index).invlists
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(list_no), lists.list_size(list_no)).copy()
+        for list_no in range(lists.nlist)
+        if lists.list_size(list_no)
+    ]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
 def build_ivf_index(flat: Any, dim: int) -> Any:
     """Train an IVF-Flat inner-product index on the stored vectors and move them into it."""
     import faiss
@@ -350,7 +365,7 @@ def check_consistent(db_path: str, index: Any, frame: pd.DataFrame, info: IndexI
         raise StoreError(
             f"{db_path} is inconsistent: the index holds {index.d}-d vectors but the manifest says {info.dim}; {rebuild}"
         )
-    ids, _ = all_vectors(index)
+    ids = all_ids(index)
     if index.ntotal != len(frame) or set(ids.tolist()) != set(frame.index.tolist()):
         raise StoreError(
             f"{db_path} is inconsistent: {index.ntotal} vectors but {len(frame)} metadata rows with other ids; {rebuild}"
