@@ -164,6 +164,34 @@ def cold_start(backend: str, db: str, spec: ModelSpec, repeats: int) -> dict[str
     return {key: float(np.median([run[key] for run in runs])) for key in runs[0]} | {"repeats": repeats}
 
 
+def cold_text_search(backend: str, db: str, spec: ModelSpec, repeats: int) -> dict[str, float]:
+    """A cold ``--search "text"`` through the real CLI against its floor (medians of ``repeats``)."""
+    script = REPO / f"imagedb-{backend}.py"
+    cli = [sys.executable, str(script), "--db", db, "--search", "a photo of a dog", "--format", "paths", "-q"]
+    floor = [sys.executable, str(REPO / "benchmarks" / "cold_floor.py"), backend, spec.pretrained]
+    timings: dict[str, list[float]] = {"cli_s": [], "floor_s": []}
+    for _ in range(repeats):
+        for key, command in (("floor_s", floor), ("cli_s", cli)):
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            timings[key].append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    result = {key: float(np.median(values)) for key, values in timings.items()}
+    return result | {"ratio": result["cli_s"] / result["floor_s"], "repeats": repeats}
+
+
+def checkpoint_for(spec: ModelSpec, embedder: Embedder, workdir: str) -> ModelSpec:
+    """Random weights saved as a local checkpoint, so cold start reads weights as a user's would."""
+    if spec.pretrained != "none":
+        return spec
+    import torch
+
+    path = str(Path(workdir) / f"{spec.model}-random-weights.pt")
+    torch.save({"state_dict": embedder.model.state_dict()}, path)
+    return ModelSpec(spec.model, path, spec.model_config)
+
+
 def run_photo_benchmark(
     model_name: str,
     corpus: PhotoCorpus,
@@ -188,6 +216,9 @@ def run_photo_benchmark(
     result["backends"] = {}
     words: list[str] | None = None
     with tempfile.TemporaryDirectory(prefix="imagedb-bench-") as workdir:
+        spec = checkpoint_for(spec, embedder, workdir)
+        embedder.spec = spec
+        result["checkpoint"] = spec.pretrained
         for backend in backends:
             db = str(Path(workdir) / backend)
             cls = store_class(backend)
@@ -229,4 +260,5 @@ def run_photo_benchmark(
             }
             store.close()
             result["backends"][backend]["load"] = cold_start(backend, db, spec, load_repeats)
+            result["backends"][backend]["cold_text_search"] = cold_text_search(backend, db, spec, load_repeats)
     return result

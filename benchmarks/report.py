@@ -49,6 +49,16 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                         "< 1: lancedb answers faster",
                     )
                 )
+    for model in results["photos"]:
+        for backend, data in model["backends"].items():
+            cold = data["cold_text_search"]
+            rows.append(
+                (
+                    f'{model["model"]}: cold `--search "text"` / floor, {backend}',
+                    f"{cold['ratio']:.2f}",
+                    f"{cold['cli_s']:.2f} s vs {cold['floor_s']:.2f} s (import torch + open_clip + store library, read weights)",
+                )
+            )
     for reindex in results.get("reindex", []):
         rows.append(
             (

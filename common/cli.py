@@ -203,8 +203,12 @@ class Session:
             from common.embedding import Embedder
 
             log.debug("loading %s", spec.describe())
-            self.embedder = Embedder(spec, self.args.device)
+            self.embedder = Embedder(spec, self.args.device, text_only=not self.needs_image_tower())
         return self.embedder
+
+    def needs_image_tower(self) -> bool:
+        """Indexing or an image query needs it; text prompts alone do not (a faster cold start)."""
+        return bool(self.args.index) or any(os.path.isfile(q) for q in self.args.search or [])
 
     # --- index ---------------------------------------------------------------------------
     def index(self) -> None:

@@ -57,6 +57,9 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert all(load[p] >= 0 for p in parts)
         assert load["ready_s"] == pytest.approx(sum(load[p] for p in parts), rel=0.05)
         assert load["first_text_query_s"] >= load["ready_s"]
+        cold = data["cold_text_search"]
+        assert cold["cli_s"] > 0 and cold["floor_s"] > 0
+        assert cold["ratio"] == pytest.approx(cold["cli_s"] / cold["floor_s"])
         for kind in SEARCH_KINDS:
             for part in ("total", "store"):
                 stats = data["search"][kind][part]

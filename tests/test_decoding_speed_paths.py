@@ -138,3 +138,19 @@ def test_reduced_size_decoding_handles_every_mode(tmp_path: Path, mode: str) -> 
     assert decoded.image.mode == "RGB"
     assert (decoded.width, decoded.height) == (1600, 1200)
     assert reduced_side(32) <= min(decoded.image.size) < 1200
+
+
+def test_text_only_loading_gives_the_same_text_vectors(tiny: Embedder) -> None:
+    """A text search loads the text tower alone (no image tower, no random init) — same vectors."""
+    text_only = Embedder(tiny.spec, "cpu", text_only=True)
+    assert text_only.text_only and text_only.model.visual is None
+    prompts = ["a photo of a dog", "a red car", "Canon EOS 5D at night"]
+    np.testing.assert_allclose(text_only.embed_texts(prompts), tiny.embed_texts(prompts), atol=1e-5)
+    assert text_only.dim == tiny.dim
+    with pytest.raises(RuntimeError, match="text queries only"):
+        text_only.embed_images([Image.new("RGB", (40, 40))])
+
+
+def test_text_only_falls_back_to_the_whole_model_when_it_cannot_apply() -> None:
+    random_weights = Embedder(ModelSpec("imagedb-tiny-cifar10", "none", str(TINY_CONFIG)), "cpu", text_only=True)
+    assert not random_weights.text_only and random_weights.model.visual is not None
