@@ -223,24 +223,19 @@ def run_photo_benchmark(
             db = str(Path(workdir) / backend)
             cls = store_class(backend)
             store = cls.create(db, IndexInfo(spec, embedder.dim))
-            first = index_roots(
-                store,
-                embedder,
-                corpus.roots,
-                batch_size=batch,
-                failures=FailureReport(None),
-                progress=False,
-                workers=workers,
-            )
-            again = index_roots(
-                store,
-                embedder,
-                corpus.roots,
-                batch_size=batch,
-                failures=FailureReport(None),
-                progress=False,
-                workers=workers,
-            )
+
+            def index_corpus(store: Any = store) -> Any:
+                return index_roots(
+                    store,
+                    embedder,
+                    corpus.roots,
+                    batch_size=batch,
+                    failures=FailureReport(None),
+                    progress=False,
+                    workers=workers,
+                )
+
+            first, again = index_corpus(), index_corpus()  # the second finds nothing changed
             store.close()
             store = cls.open(db)
             words = words or metadata_words(store, len(corpus.prompts))
