@@ -138,3 +138,19 @@ def test_a_filter_lancedb_cannot_evaluate_is_a_usage_error(tmp_path: Path) -> No
     (line,) = result.stderr_lines()
     assert line.startswith("imagedb-lancedb.py: error: LanceDB cannot evaluate --where")
     assert "regexp_matches" in line
+
+
+@pytest.mark.parametrize("backend", ["lancedb", "faiss"])
+def test_scripts_index_through_worker_processes(backend: str, tmp_path: Path) -> None:
+    """Spawned decoders re-import the script as __mp_main__: the hyphenated scripts must allow it."""
+    for i in range(70):  # above the in-process threshold, so the pool is used
+        paint_photo(tmp_path / "photos" / f"{i:02d}.jpg", seed=i)
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"not a jpeg")
+    done = subprocess.run(
+        [sys.executable, str(REPO / f"imagedb-{backend}.py"), "--db", str(tmp_path / "db"),
+         "--index", str(tmp_path / "photos"), *MODEL_ARGS, "--workers", "2"],
+        capture_output=True, text=True, check=False, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "70 new, 0 updated, 0 removed, 0 unchanged, 1 failed" in done.stderr
+    assert f"skipped {tmp_path / 'photos' / 'broken.jpg'}" in done.stderr
