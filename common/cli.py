@@ -212,6 +212,7 @@ class Session:
 
     # --- index ---------------------------------------------------------------------------
     def index(self) -> None:
+        from common.locking import indexing_lock
         from common.pipeline import index_roots
         from common.workers import default_worker_count
 
@@ -221,17 +222,22 @@ class Session:
         embedder = self.load_embedder(self.model_for(info))
         if info is not None and embedder.dim != info.dim:
             raise UsageError(f"the model makes {embedder.dim}-d vectors but the index holds {info.dim}-d ones")
-        if self.store is None:
-            self.store = self.store_class.create(self.db_path, IndexInfo(embedder.spec, embedder.dim))
-        failures = FailureReport(os.path.join(self.db_path, FAILURES_FILE))
-        try:
-            summary = index_roots(
-                self.store, embedder, roots, force=self.args.force, batch_size=self.args.batch, failures=failures,
-                progress=False if self.args.quiet else None,
-                workers=self.args.workers if self.args.workers is not None else default_worker_count(),
-            )  # fmt: skip
-        finally:
-            failures.close()
+        # Everything above only read; from here on this process is the database's one writer.
+        with indexing_lock(self.db_path):
+            if self.store is None:
+                self.store = self.store_class.create(self.db_path, IndexInfo(embedder.spec, embedder.dim))
+            else:  # reopened under the lock: another writer may have committed since we looked
+                self.store.close()
+                self.store = self.store_class.open(self.db_path)
+            failures = FailureReport(os.path.join(self.db_path, FAILURES_FILE))
+            try:
+                summary = index_roots(
+                    self.store, embedder, roots, force=self.args.force, batch_size=self.args.batch, failures=failures,
+                    progress=False if self.args.quiet else None,
+                    workers=self.args.workers if self.args.workers is not None else default_worker_count(),
+                )  # fmt: skip
+            finally:
+                failures.close()
         log.info("indexed %s: %s", ", ".join(roots), summary.line())
         if summary.failed:
             log.info("%d file(s) skipped; see %s", summary.failed, failures.path)

@@ -154,3 +154,22 @@ def test_scripts_index_through_worker_processes(backend: str, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert "70 new, 0 updated, 0 removed, 0 unchanged, 1 failed" in done.stderr
     assert f"skipped {tmp_path / 'photos' / 'broken.jpg'}" in done.stderr
+
+
+def test_a_second_indexing_process_is_refused_and_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+    from common.locking import indexing_lock
+
+    folder = tmp_path / "photos"
+    paint_photo(folder / "a.jpg", seed=1)
+    cli.index(folder)
+    paint_photo(folder / "b.jpg", seed=2)
+    with indexing_lock(str(cli.db)):  # another indexer holds the database
+        before = snapshot(cli.db)
+        result = cli("--index", folder)
+        assert result.code == 1
+        (line,) = result.stderr_lines()
+        assert "is being indexed by process" in line and "run again" in line
+        assert snapshot(cli.db) == before
+        (hits,) = cli.search("--where", "width > 0")  # searching while it indexes still works
+        assert [Path(r["path"]).name for r in hits["results"]] == ["a.jpg"]
+    assert cli("--index", folder).summary()["new"] == 1  # once it has finished
