@@ -130,7 +130,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
         log.error("error: %s", error)
         return 1
     except KeyboardInterrupt:
-        log.error("interrupted")
+        log.error("interrupted: what was already indexed is kept; run the same command again to resume")
         return 130
     except Exception as error:  # a bug or an environment problem: one line, the traceback on -v
         log.debug("traceback", exc_info=True)
@@ -242,6 +242,8 @@ class Session:
         if summary.failed:
             log.info("%d file(s) skipped; see %s", summary.failed, failures.path)
         log.info("%d images in %s", self.store.count(), self.db_path)
+        if summary.interrupted:
+            raise KeyboardInterrupt  # exit status 130, after the summary
 
     def open_store(self) -> ImageStore:
         if self.store is None:

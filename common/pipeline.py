@@ -57,6 +57,7 @@ class IndexSummary:
     unchanged: int = 0
     failed: int = 0
     seconds: float = 0.0
+    interrupted: bool = False
     # Where the time went: scan (walk + diff), decode (decode, describe, preprocess),
     # embed (forward passes), write (upserts and commits), finish (secondary indexes).
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
@@ -78,7 +79,7 @@ class IndexSummary:
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
 
     def line(self) -> str:
-        return (
+        return ("interrupted: " if self.interrupted else "") + (
             f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
             f"{self.failed} failed in {self.seconds:.1f} s ({self.images_per_second:.1f} images/s)"
         )
@@ -231,11 +232,20 @@ def index_roots(
             read = read_images(bar, failures, summary)
             embedded = embed_batches(read, embedder, batch_size, summary)
             write_batches(store, embedded, set(indexed), summary, commit_seconds)
+        except KeyboardInterrupt:
+            # Ctrl-C: the batch in flight is dropped, every batch already written is kept, so
+            # running the same command again resumes where this run stopped.
+            summary.interrupted = True
+            with summary.timing("write"):
+                store.commit()
         finally:
             bar.close()
             if pool is not None:
                 pool.close()
     summary.failed = failures.count
+    if summary.interrupted:  # secondary indexes catch up on the next run
+        summary.seconds = time.monotonic() - started
+        return summary
     with summary.timing("finish"):
         store.finish_indexing()
     summary.seconds = time.monotonic() - started

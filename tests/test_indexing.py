@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, paint_photo
+from conftest import MODEL_ARGS, Cli, paint_photo
 
 
 def test_index_then_search_by_image_returns_the_query_first(cli: Cli, photos: Path) -> None:
@@ -179,3 +179,29 @@ def test_moving_the_database_keeps_it_usable(cli: Cli, photos: Path, tmp_path: P
     cli.db = moved
     (hits,) = cli.search("--search", str(photos / "k.jpg"), "--limit", "1")
     assert hits["results"][0]["path"] == str(photos / "k.jpg")
+
+
+def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "photos"
+    for i in range(40):
+        paint_photo(folder / f"{i:02d}.png", seed=i, size=(48, 40))
+    from common.embedding import Embedder
+
+    real_embed, calls = Embedder.embed_prepared, []
+
+    def interrupted_on_third_batch(self, prepared):
+        calls.append(len(prepared))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_embed(self, prepared)
+
+    monkeypatch.setattr(Embedder, "embed_prepared", interrupted_on_third_batch)
+    result = cli("--index", folder, *MODEL_ARGS, "--batch", "8", "--workers", "0")
+    assert result.code == 130
+    assert "interrupted: 16 new" in result.stderr and "run the same command again to resume" in result.stderr
+    assert len(cli.records()) == 16, "the two finished batches were committed"
+
+    monkeypatch.setattr(Embedder, "embed_prepared", real_embed)
+    again = cli.index(folder)
+    assert again.summary() == {"new": 24, "updated": 0, "removed": 0, "unchanged": 16, "failed": 0}
+    assert len(cli.records()) == 40
