@@ -185,11 +185,13 @@ class FaissImageStore(ImageStore):
     def _changed(self) -> None:
         self._dirty = True
         self._bm25 = None
-        if self._filter is not None:
-            self._filter.close()
-            self._filter = None
+        self._forget_filter()
 
     def close(self) -> None:
+        self._forget_filter()
+
+    def _forget_filter(self) -> None:
+        """Drop the DuckDB view of the frame (stale after a write, unneeded after close)."""
         if self._filter is not None:
             self._filter.close()
             self._filter = None

@@ -158,8 +158,9 @@ class LanceImageStore(ImageStore):
 
     # --- searching -----------------------------------------------------------------------
     def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
+        query_vector = np.asarray(vector, dtype=np.float32)
         query = (
-            self.table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
+            self.table.search(query_vector, vector_column_name="vector")
             .distance_type("cosine")
             .refine_factor(ANN_REFINE_FACTOR)
         )
@@ -167,7 +168,6 @@ class LanceImageStore(ImageStore):
         # The score is the exact cosine (vectors are unit length): an ANN index may report its
         # own distance (IVF-HNSW-SQ returns squared L2), and a score must mean the same on
         # every index and backend.
-        query_vector = np.asarray(vector, dtype=np.float32)
         return [
             Hit(_record(row), float(np.dot(query_vector, np.asarray(row["vector"], dtype=np.float32)))) for row in rows
         ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.stats import directory_bytes, latency_stats, time_each
+from benchmarks.stats import directory_bytes, latency_stats, run_child, time_each
 from common.backends import store_class
 from common.decoding import decode_image
 from common.discovery import find_image_files
@@ -146,9 +145,7 @@ def cold_start(backend: str, db: str, spec: ModelSpec, repeats: int) -> dict[str
     runs = []
     for _ in range(repeats):
         spawned = time.time()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"cold start of {backend} failed:\n{done.stderr[-2000:]}")
+        done = run_child(command, f"cold start of {backend}")
         marks = json.loads(done.stdout.strip().splitlines()[-1])
         runs.append(
             {
@@ -173,10 +170,8 @@ def cold_text_search(backend: str, db: str, spec: ModelSpec, repeats: int) -> di
     for _ in range(repeats):
         for key, command in (("floor_s", floor), ("cli_s", cli)):
             started = time.perf_counter()
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            run_child(command, " ".join(command))
             timings[key].append(time.perf_counter() - started)
-            if done.returncode != 0:
-                raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
     result = {key: float(np.median(values)) for key, values in timings.items()}
     return result | {"ratio": result["cli_s"] / result["floor_s"], "repeats": repeats}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.stats import directory_bytes, latency_stats, peak_rss_bytes, time_each  # noqa: E402
+from benchmarks.stats import directory_bytes, latency_stats, peak_rss_bytes, run_child, time_each  # noqa: E402
 
 CAMERAS = [("Canon", "Canon EOS R6"), ("NIKON CORPORATION", "NIKON D750"), ("Apple", "iPhone 13 Pro"),
            ("SONY", "ILCE-7M3"), ("FUJIFILM", "X-T3"), ("samsung", "SM-G991B"), (None, None)]  # fmt: skip
@@ -175,9 +174,7 @@ def measure_in_subprocess(backend: str, rows: int, dim: int, queries: int, distr
         "--distribution",
         distribution,
     ]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"scale benchmark {backend} at {rows} rows failed:\n{done.stderr[-2000:]}")
+    done = run_child(command, f"scale benchmark {backend} at {rows} rows", cwd=REPO)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import platform
 import resource
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,6 +34,14 @@ def time_each(items: list[Any], call: Callable[[Any], Any]) -> list[float]:
         call(item)
         times.append(time.perf_counter() - started)
     return times
+
+
+def run_child(command: list[str], what: str, **options: Any) -> subprocess.CompletedProcess:
+    """Run a benchmark child process; a failure stops the run with the child's own error."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False, **options)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-2000:]}")
+    return done
 
 
 def directory_bytes(path: str) -> int:

@@ -237,14 +237,22 @@ def _local_checkpoint(open_clip: Any, spec: ModelSpec) -> str | None:
     tag_cfg = open_clip.get_pretrained_cfg(spec.model, spec.pretrained)
     if not tag_cfg:
         return None
-    import huggingface_hub.constants as hub
-
-    was_offline, hub.HF_HUB_OFFLINE = hub.HF_HUB_OFFLINE, True
     try:
-        with _library_chatter_silenced():
+        with _hub_offline(), _library_chatter_silenced():
             return open_clip.pretrained.download_pretrained(tag_cfg)
     except Exception:
         return None
+
+
+@contextlib.contextmanager
+def _hub_offline() -> Iterator[bool]:
+    """Hugging Face hub calls answer from the local cache only; yields whether they already did."""
+    import huggingface_hub.constants as hub
+
+    was_offline = hub.HF_HUB_OFFLINE
+    hub.HF_HUB_OFFLINE = True
+    try:
+        yield was_offline
     finally:
         hub.HF_HUB_OFFLINE = was_offline
 
@@ -272,15 +280,12 @@ def _create_model_cache_first(open_clip: Any, name: str, pretrained: str | None,
         return create()
     import huggingface_hub.constants as hub
 
-    was_offline = hub.HF_HUB_OFFLINE
-    hub.HF_HUB_OFFLINE = True
-    try:
-        return create()
-    except Exception as cached_error:
-        if was_offline or not _looks_like_missing_download(cached_error):
-            raise
-    finally:
-        hub.HF_HUB_OFFLINE = was_offline
+    with _hub_offline() as was_offline:
+        try:
+            return create()
+        except Exception as cached_error:
+            if was_offline or not _looks_like_missing_download(cached_error):
+                raise
     if not _hub_reachable(hub.ENDPOINT):
         weights = name if pretrained is None else f"{name} (pretrained {pretrained})"
         raise ModelError(

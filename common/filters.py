@@ -43,7 +43,6 @@ class RecordFilter:
         self._duckdb_error = duckdb.Error
         self.connection = duckdb.connect()
         self.connection.register("records", frame)
-        self.index = frame.index
 
     def mask(self, where: str) -> np.ndarray:
         """True for the rows where the SQL condition ``where`` holds (NULL counts as false, as in SQL)."""

@@ -243,11 +243,9 @@ def index_roots(
             if pool is not None:
                 pool.close()
     summary.failed = failures.count
-    if summary.interrupted:  # secondary indexes catch up on the next run
-        summary.seconds = time.monotonic() - started
-        return summary
-    with summary.timing("finish"):
-        store.finish_indexing()
+    if not summary.interrupted:  # after an interrupt, secondary indexes catch up on the next run
+        with summary.timing("finish"):
+            store.finish_indexing()
     summary.seconds = time.monotonic() - started
     log.debug("time per stage: %s", ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items()))
     return summary
