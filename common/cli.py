@@ -13,6 +13,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT
 from common.discovery import has_image_extension, missing_roots, normalise_root
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
@@ -94,6 +95,14 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     model.add_argument(
         "--workers", type=_non_negative_int, default=None,
         help="processes decoding images while the model runs (default: CPU cores - 1; 0 = decode in-process)",
+    )  # fmt: skip
+    model.add_argument(
+        "--time-limit", type=_non_negative_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
+        help=f"give up on a file still decoding after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
+    )  # fmt: skip
+    model.add_argument(
+        "--commit-every", type=_non_negative_float, default=DEFAULT_COMMIT_SECONDS, metavar="SECONDS",
+        help=f"make indexed batches durable at least this often (default {DEFAULT_COMMIT_SECONDS:g}; 0 = every batch)",
     )  # fmt: skip
 
     general = parser.add_argument_group("general")
@@ -235,6 +244,7 @@ class Session:
                     self.store, embedder, roots, force=self.args.force, batch_size=self.args.batch, failures=failures,
                     progress=False if self.args.quiet else None,
                     workers=self.args.workers if self.args.workers is not None else default_worker_count(),
+                    time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                 )  # fmt: skip
             finally:
                 failures.close()
@@ -311,6 +321,17 @@ def _int_at_least(minimum: int):
 
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+
+
+def _non_negative_float(text: str) -> float:
+    """An argparse type: a number of seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
 
 
 def configure_logging(prog: str, quiet: bool, verbose: bool) -> None:

@@ -24,6 +24,12 @@ except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
 
 # A truncated file is a bad file, not a half-grey image in the index.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# The largest picture decoded at all. Pillow's default (~89 MP, an error only above ~179 MP)
+# refuses real photos from 100-200 MP cameras and phones; above this it is a decompression
+# bomb (a tiny file claiming gigapixels), refused before any pixel is allocated. Large but
+# real pictures are bounded by the per-file time limit instead (common.workers).
+MAX_PIXELS = 250_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 # Reduced-size decoding keeps the shortest side at least REDUCED_MARGIN × the model's input and
@@ -76,8 +82,8 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     fidelity test holds every coco-mini and camera image to cosine >= 0.99). Width and height
     are always the full, displayed size.
 
-    Decompression bombs are refused by Pillow's own pixel limit, which is raised to an error
-    rather than a warning so one hostile file cannot exhaust memory.
+    Decompression bombs are refused by Pillow's own pixel limit (set to ``MAX_PIXELS``), which is
+    raised to an error rather than a warning so one hostile file cannot exhaust memory.
     """
     try:
         with warnings.catch_warnings():

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT
 from common.discovery import FoundFile, find_image_files, normalise_root
 from common.embedding import Embedder
 from common.failures import FailureReport
@@ -27,9 +28,6 @@ from common.workers import DecodePool, ReadResult, read_prepared
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COMMIT_SECONDS = 30.0
-# Fewer files than this are decoded in-process: starting worker processes costs ~1 s.
-MIN_FILES_FOR_WORKERS = 64
 STAGES = ("scan", "decode", "embed", "write", "finish")
 
 
@@ -192,8 +190,14 @@ def index_roots(
     commit_seconds: float = DEFAULT_COMMIT_SECONDS,
     progress: bool | None = None,
     workers: int = 0,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
 ) -> IndexSummary:
-    """Bring ``store`` in line with the image files under ``roots``; other roots are untouched."""
+    """Bring ``store`` in line with the image files under ``roots``; other roots are untouched.
+
+    With ``workers`` > 0, files are decoded in that many worker processes, where a decoder that
+    crashes costs only its file and one that runs past ``time_limit`` seconds is given up on;
+    with 0 they are decoded in this process (no isolation, no time limit).
+    """
     from tqdm import tqdm
 
     started = time.monotonic()
@@ -215,8 +219,8 @@ def index_roots(
     if plan.to_embed:
         paths = [f.path for f in plan.to_embed]
         pool = None
-        if workers > 0 and embedder.pixel_recipe and len(paths) >= MIN_FILES_FOR_WORKERS:
-            pool = DecodePool(workers, embedder.pixel_recipe)
+        if workers > 0 and embedder.pixel_recipe:
+            pool = DecodePool(workers, embedder.pixel_recipe, time_limit=time_limit)
             results = pool.read(paths, window=max(2 * batch_size, 4 * workers))
         else:
             results = read_in_process(paths, embedder)

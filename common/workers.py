@@ -1,13 +1,18 @@
 """Decode images in worker processes while the main process runs the model.
 
 Decoding, reading EXIF and cropping are CPU work that would otherwise stall the forward pass;
-in separate processes they overlap with it, and a decoder that crashes takes down a worker,
-not the run. Workers import Pillow and friends but never torch.
+in separate processes they overlap with it, and a decoder that crashes or hangs takes down a
+worker, not the run. Workers import Pillow and friends but never torch.
 
 Results come back in submission order with at most ``window`` files in flight, so memory stays
-bounded however slow the model is. If a worker dies (segfault, out-of-memory kill), the files
-that were in flight are retried one at a time on a fresh pool: the one that breaks it again is
-reported as having crashed its decoder, and the rest are indexed normally.
+bounded however slow the model is. Two things can go wrong in a worker:
+
+- it dies (segfault, out-of-memory kill): the files that were in flight are retried one at a
+  time on a fresh pool; the one that breaks it again is reported as having crashed its
+  decoder, and the rest are indexed normally;
+- it takes longer than ``time_limit`` on one file (a 200-megapixel HEIC, a decoder stuck in a
+  loop): that file is reported as timed out, the workers are killed and restarted, and the
+  other files in flight are read again.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +34,14 @@ from typing import Any
 import numpy as np
 
 from common.decoding import DecodeError, decode_image
+from common.defaults import DEFAULT_TIME_LIMIT
 from common.preprocess import PixelRecipe
 from common.records import build_record
 
 log = logging.getLogger(__name__)
+
+# How often an orphaned worker notices its parent has gone (killed with -9, say).
+PARENT_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -68,64 +80,97 @@ def default_worker_count() -> int:
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
-def _worker_setup() -> None:
+def _worker_setup(parent_pid: int) -> None:
     # Ctrl-C is the main process's to handle: it stops after the current batch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger().setLevel(logging.ERROR)
+    # A parent killed with -9 cannot shut its workers down; they notice and leave by themselves.
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 class DecodePool:
     """A pool of decoding processes that hands results back in order."""
 
     def __init__(
-        self, workers: int, recipe: PixelRecipe, reader: Callable[[str, PixelRecipe], ReadResult] = read_file
+        self,
+        workers: int,
+        recipe: PixelRecipe,
+        reader: Callable[[str, PixelRecipe], ReadResult] = read_file,
+        time_limit: float | None = DEFAULT_TIME_LIMIT,
     ) -> None:
         self.workers = workers
         self.recipe = recipe
         self.reader = reader  # a module-level function, so spawned workers can import it
+        self.time_limit = time_limit or None  # 0 or None: no limit
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn: a clean interpreter (fork after torch has started threads can deadlock).
         context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_setup)
+        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_setup, initargs=(os.getpid(),))
 
     def _restart(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self._stop()
         self.executor = self._start()
 
+    def _stop(self) -> None:
+        """Stop the workers now, whatever they are doing (a hung decoder never returns)."""
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=0.5)  # idle workers leave on the shutdown signal
+            if process.is_alive():
+                process.kill()
+                process.join()
+
     def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        self._stop()
 
     def read(self, paths: Iterable[str], window: int) -> Iterator[ReadResult]:
         """Results for ``paths`` in order, with at most ``window`` submitted ahead."""
-        pending: deque[tuple[str, Future | None]] = deque()
         source = iter(paths)
+        retry: deque[str] = deque()  # files to submit again, before the rest of ``source``
+        pending: deque[tuple[str, Future | None]] = deque()
+        suspects = 0  # files after a crash, retried one at a time to find the culprit
         while True:
             try:
-                while len(pending) < window:
-                    path = next(source, None)
+                while len(pending) < (1 if suspects else window):
+                    path = retry.popleft() if retry else next(source, None)
                     if path is None:
                         break
                     pending.append((path, None))  # listed before submit, so a crash there counts it
                     pending[-1] = (path, self.executor.submit(self.reader, path, self.recipe))
                 if not pending:
                     return
-                result = pending[0][1].result()
+                path, future = pending[0]
+                assert future is not None  # a failed submit raised BrokenProcessPool above
+                result = future.result(timeout=self.time_limit)
             except BrokenProcessPool:  # a worker died: on submit, or while we waited
-                suspects = [p for p, _ in pending]
-                pending.clear()
-                log.warning("a decoder crashed; retrying the %d files in flight one at a time", len(suspects))
                 self._restart()
-                yield from self._isolate(suspects)
+                if suspects:  # this file, alone in the pool, broke it
+                    suspects -= 1
+                    yield ReadResult(pending.popleft()[0], reason="the decoder crashed on this file", stage="decode")
+                    retry.extendleft(reversed([p for p, _ in pending]))
+                else:
+                    log.warning("a decoder crashed; retrying the %d files in flight one at a time", len(pending))
+                    suspects = len(pending)
+                    retry.extendleft(reversed([p for p, _ in pending]))
+                pending.clear()
+                continue
+            except FutureTimeout:  # the oldest file is still decoding after the time limit
+                self._restart()
+                suspects = max(0, suspects - 1)
+                pending.popleft()
+                yield ReadResult(path, reason=f"timed out: still decoding after {self.time_limit:g} s", stage="decode")
+                retry.extendleft(reversed([p for p, _ in pending]))  # innocent: read them again
+                pending.clear()
                 continue
             pending.popleft()
+            suspects = max(0, suspects - 1)
             yield result
-
-    def _isolate(self, suspects: list[str]) -> Iterator[ReadResult]:
-        for path in suspects:
-            try:
-                yield self.executor.submit(self.reader, path, self.recipe).result()
-            except BrokenProcessPool:
-                self._restart()
-                yield ReadResult(path, reason="the decoder crashed on this file", stage="decode")

@@ -1,9 +1,11 @@
-"""A reader that kills its worker process on files named 'crash*': a stand-in for a decoder
-that segfaults, importable by the pool's spawned workers."""
+"""Readers that misbehave on chosen files, importable by the pool's spawned workers: one kills
+its worker process on files named 'crash*' (a stand-in for a decoder that segfaults), one
+never returns on files named 'hang*' (a decoder stuck in a loop)."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from common.preprocess import PixelRecipe
@@ -13,4 +15,11 @@ from common.workers import ReadResult, read_file
 def read_or_die(path: str, recipe: PixelRecipe) -> ReadResult:
     if Path(path).name.startswith("crash"):
         os._exit(139)
+    return read_file(path, recipe)
+
+
+def read_or_hang(path: str, recipe: PixelRecipe) -> ReadResult:
+    if Path(path).name.startswith("hang"):
+        while True:
+            time.sleep(60)
     return read_file(path, recipe)

@@ -46,10 +46,11 @@ def test_reindex_of_unchanged_tree_decodes_nothing(cli: Cli, photos: Path, monke
     decoded: list[str] = []
     real_decode = common.workers.decode_image
     monkeypatch.setattr(common.workers, "decode_image", lambda *args: decoded.append(args[0]) or real_decode(*args))
-    result = cli.index(photos)
+    # In-process decoding, so the counter sees every decode this process would make.
+    result = cli.index(photos, extra=("--workers", "0"))
     assert result.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 12, "failed": 0}
     assert decoded == []
-    cli("--index", photos, "--force")  # the counter does see decoding when it happens
+    cli("--index", photos, "--force", "--workers", "0")  # the counter does see decoding when it happens
     assert len(decoded) == 12
 
 

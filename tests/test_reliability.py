@@ -1,0 +1,230 @@
+"""Reliability: slow and hanging decoders, kill -9 at many points, --check and --repair,
+a full disk, a read-only database, files that change under the run.
+
+Every scenario runs on both backends and ends with the same two questions: is the database
+still usable and consistent, and does re-running the same command converge?
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from common.embedding import Embedder, ModelSpec
+from common.workers import DecodePool
+from conftest import MODEL_ARGS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, shared
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Embedder:
+    return Embedder(ModelSpec.from_options(None, str(TINY_WEIGHTS), str(TINY_CONFIG)), "cpu")
+
+
+def failures_by_name(cli: Cli) -> dict[str, dict]:
+    lines = (cli.db / "failures.jsonl").read_text(encoding="utf-8").splitlines()
+    return {Path(entry["path"]).name: entry for entry in map(json.loads, lines)}
+
+
+# --- slow and hanging decoders ------------------------------------------------------------
+def test_a_hanging_decoder_times_out_and_costs_one_file(tiny: Embedder, tmp_path: Path) -> None:
+    from crashing_reader import read_or_hang
+
+    folder = tmp_path / "photos"
+    paths = [str(paint_photo(folder / f"{i:02d}.png", seed=i)) for i in range(10)]
+    paths.insert(3, str(paint_photo(folder / "hang-me.png", seed=98)))
+    paths.insert(8, str(paint_photo(folder / "hang-me-too.png", seed=99)))
+    pool = DecodePool(2, tiny.pixel_recipe, reader=read_or_hang, time_limit=1.5)
+    started = time.monotonic()
+    try:
+        results = list(pool.read(paths, window=4))
+    finally:
+        pool.close()
+    assert time.monotonic() - started < 20, "two hung files cost about two time limits, not forever"
+    assert [r.path for r in results] == paths, "every file answered, in order"
+    failed = {r.path: r.reason for r in results if r.reason}
+    assert set(failed) == {paths[3], paths[8]}
+    assert all("timed out" in reason for reason in failed.values())
+    assert all(r.crop is not None for r in results if not r.reason), "files in flight beside a hang are read again"
+
+
+@pytest.mark.slow
+def test_a_200_megapixel_heic_is_reported_as_timed_out_and_the_rest_indexed(cli: Cli, tmp_path: Path) -> None:
+    heic = shared("stress", "200MP.heic")
+    folder = tmp_path / "photos"
+    for i in range(6):
+        paint_photo(folder / f"{i}.jpg", seed=i)
+    (folder / "huge.heic").symlink_to(heic)
+    started = time.monotonic()
+    result = cli.index(folder, extra=("--time-limit", "3"))
+    assert time.monotonic() - started < 60
+    assert result.summary() == {"new": 6, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    assert "timed out" in failures_by_name(cli)["huge.heic"]["reason"]
+    assert len(cli.records()) == 6
+
+
+# --- kill -9 ------------------------------------------------------------------------------
+def commit_marker(backend: str, db: Path) -> str | None:
+    """Something on disk that changes with every commit: LanceDB's version files, FAISS's manifest."""
+    try:
+        if backend == "lancedb":
+            return str(len(list((db / "images.lance" / "_versions").iterdir())))
+        return json.loads((db / "manifest.json").read_text())["generation"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def committed_signatures(backend: str, db: Path) -> dict[str, tuple[int, float]]:
+    """What another process sees as committed right now (retried: a commit may be switching files)."""
+    from common.backends import store_class
+
+    cls = store_class(backend)
+    for _ in range(20):
+        if not cls.exists(str(db)):
+            return {}
+        try:
+            store = cls.open(str(db))
+        except Exception:
+            time.sleep(0.01)
+            continue
+        try:
+            return store.get_signatures()
+        finally:
+            store.close()
+    raise AssertionError(f"could not read {db} while it was being written")
+
+
+def child_pids(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+class KillPoint:
+    """When to send SIGKILL: after ``commits`` commits by this run (or once the database exists,
+    or once every row is committed), then ``delay`` more seconds."""
+
+    def __init__(self, name: str, *, commits: int = 0, delay: float = 0.0, created: bool = False, all_rows: int = 0):
+        self.name, self.commits, self.delay, self.created, self.all_rows = name, commits, delay, created, all_rows
+
+    def reached(self, backend: str, db: Path, commits: int) -> bool:
+        if self.created:
+            return commit_marker(backend, db) is not None
+        if self.all_rows:
+            return len(committed_signatures(backend, db)) >= self.all_rows
+        return commits >= self.commits
+
+
+def index_and_kill(backend: str, db: Path, folder: Path, point: KillPoint, *extra: str) -> dict[str, tuple[int, float]]:
+    """Start an indexing run as a program, SIGKILL it at ``point``; returns what was committed just before."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    command = [sys.executable, str(REPO / f"imagedb-{backend}.py"), "--index", str(folder), *MODEL_ARGS,
+               "--batch", "8", "--commit-every", "0", "--db", str(db), "-q", *extra]  # fmt: skip
+    __import__("lancedb" if backend == "lancedb" else "faiss")  # imported now: the snapshot must be quick
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        marker, commits, deadline = commit_marker(backend, db), 0, time.monotonic() + 120
+        while not point.reached(backend, db, commits):
+            assert process.poll() is None, f"{point.name}: the run ended before the kill point: {process.stderr.read()}"
+            assert time.monotonic() < deadline, f"{point.name}: never reached"
+            time.sleep(0.005)
+            now = commit_marker(backend, db)
+            if now is not None and now != marker:
+                marker, commits = now, commits + 1
+        before = committed_signatures(backend, db)
+        time.sleep(point.delay)
+        workers = child_pids(process.pid)
+        assert process.poll() is None, f"{point.name}: the run ended before the kill"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers), f"{point.name}: decoder workers outlived their killed parent"
+    return before
+
+
+def assert_consistent_and_kept(cli: Cli, before: dict[str, tuple[int, float]], point: str) -> None:
+    """The database opens, has one row per path with a vector each, and kept every committed row."""
+    from common.backends import store_class
+
+    if not store_class(cli.backend).exists(str(cli.db)):
+        assert not before, f"{point}: committed rows vanished with the database"
+        return
+    store = cli.store()  # opening checks vectors against metadata (FAISS) / the table (LanceDB)
+    try:
+        signatures = store.get_signatures()
+        assert store.count() == len(signatures), f"{point}: duplicate paths"
+        assert len(store.get_vectors(list(signatures))) == len(signatures), f"{point}: rows without vectors"
+    finally:
+        store.close()
+    lost = set(before) - set(signatures)
+    assert not lost, f"{point}: committed rows lost: {sorted(lost)[:3]}"
+
+
+@pytest.mark.slow
+def test_kill_9_at_ten_points_loses_nothing_and_a_rerun_converges(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    for i in range(200):
+        paint_photo(folder / f"{i // 50}" / f"{i:03d}.png", seed=i)
+    chain = [
+        (KillPoint("while starting up, before the database exists", delay=0.3), ()),
+        (KillPoint("right after the database is created", created=True), ()),
+        (KillPoint("right after the first commit", commits=1), ()),
+        (KillPoint("in the middle of a batch", commits=1, delay=0.02), ()),
+        (KillPoint("after two commits, mid-batch", commits=2, delay=0.05), ()),
+        (KillPoint("right after the third commit", commits=3), ()),
+        (KillPoint("while finishing (secondary indexes)", all_rows=200), ()),
+        (KillPoint("while --force replaces rows", commits=2), ("--force",)),
+        (KillPoint("mid-batch while --force replaces rows", commits=1, delay=0.03), ("--force",)),
+        (KillPoint("after deleting removed files' rows", commits=1), ()),
+    ]
+    for number, (point, extra) in enumerate(chain):
+        if number == len(chain) - 1:  # the folder changes: 10 files removed, 5 repainted
+            for i in range(10):
+                (folder / "0" / f"{i:03d}.png").unlink()
+            for i in range(50, 55):
+                paint_photo(folder / "1" / f"{i:03d}.png", seed=1000 + i)
+        before = index_and_kill(cli.backend, cli.db, folder, point, *extra)
+        assert_consistent_and_kept(cli, before, point.name)
+
+    resumed = cli.index(folder)  # the same command again, to the end
+    assert resumed.summary()["new"] + resumed.summary()["updated"] < 190, "it resumed rather than restarted"
+
+    reference = Cli(cli.backend, tmp_path / "reference")
+    reference.index(folder)
+    got, want = cli.records(), reference.records()
+    assert sorted(got) == sorted(want) and len(got) == 190
+    drop_time = lambda r: {k: v for k, v in r.items() if k != "indexed_at"}  # noqa: E731
+    assert all(drop_time(got[p]) == drop_time(want[p]) for p in want)
+    mine, theirs = cli.store().get_vectors(list(want)), reference.store().get_vectors(list(want))
+    import numpy as np
+
+    assert all(np.allclose(mine[p], theirs[p], atol=1e-5) for p in want)
