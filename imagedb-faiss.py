@@ -38,6 +38,7 @@ from common.store import Hit, ImageStore, IndexInfo, StoreError
 from common.text_search import BM25, reciprocal_rank_fusion
 
 MANIFEST = "manifest.json"
+INFO_ATTR = "imagedb.index"
 FORMAT_VERSION = 1
 # Below this many vectors exact inner-product search is fast and perfectly accurate; above
 # it an IVF index (trained on the stored vectors) keeps queries in milliseconds.
@@ -150,6 +151,54 @@ class FaissImageStore(ImageStore):
         vectors = dict(zip(*all_vectors(self.index), strict=True))
         return {p: vectors[i] for p, i in ids.items()}
 
+    def get_all_vectors(self) -> tuple[list[str], np.ndarray]:
+        ids, vectors = all_vectors(self.index)
+        return self.frame["path"].reindex(ids).tolist(), vectors
+
+    @classmethod
+    def salvage(cls, db_path: str) -> tuple[FaissImageStore, list[str], list[str]]:
+        """Rebuild a consistent generation from the newest readable files: rows with a vector are
+        kept (one per path, the newest), rows whose vector is lost are dropped for re-embedding."""
+        import faiss
+
+        actions: list[str] = []
+        frame, index, info, generation = None, None, None, None
+        for generation in _generations_newest_first(db_path):
+            try:
+                frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
+                break
+            except (OSError, ValueError) as error:
+                actions.append(f"skipped unreadable metadata images-{generation}.parquet ({error})")
+        if frame is None:
+            raise StoreError(f"nothing to rebuild from in {db_path}: no readable metadata file; re-run --index")
+        info = _read_info(db_path, frame)
+        try:
+            index = faiss.read_index(os.path.join(db_path, f"images-{generation}.faiss"))
+        except RuntimeError:
+            actions.append(f"the vector file of generation {generation} is unreadable: its rows need re-embedding")
+        frame = frame.set_index("row_id")
+        ids, vectors = all_vectors(index) if index is not None else (np.zeros(0, np.int64), np.zeros((0, info.dim)))
+        has_vector = frame.index.isin(ids)
+        dropped = frame.loc[~has_vector, "path"].tolist()
+        frame = frame[has_vector].sort_index()
+        newest = ~frame["path"].duplicated(keep="last")
+        if not newest.all():
+            actions.append(f"kept the newest of {int((~newest).sum())} duplicate row(s)")
+        frame = frame[newest]
+        position = {int(i): n for n, i in enumerate(ids.tolist())}
+        kept = vectors[[position[int(i)] for i in frame.index]] if len(frame) else np.zeros((0, info.dim))
+        if len(ids) > len(frame) + len(dropped):
+            actions.append(f"dropped {len(ids) - len(frame)} vector(s) without a metadata row")
+        if dropped:
+            actions.append(f"dropped {len(dropped)} row(s) whose vector was lost")
+        flat = new_flat_index(info.dim)
+        flat.add_with_ids(np.ascontiguousarray(kept, dtype=np.float32), frame.index.to_numpy(dtype=np.int64))
+        next_id = int(max([*ids.tolist(), *frame.index.tolist(), -1])) + 1
+        store = cls(db_path, info, flat, frame, next_id, None)
+        store._dirty = True
+        store.commit()
+        return store, actions, dropped
+
     # --- writing -------------------------------------------------------------------------
     def upsert_images(self, records: list[dict[str, Any]], vectors: np.ndarray) -> None:
         if not records:
@@ -213,6 +262,7 @@ class FaissImageStore(ImageStore):
         frame_path = os.path.join(self.db_path, f"images-{generation}.parquet")
         write_atomically(index_path, lambda temp: faiss.write_index(self.index, temp))
         frame = self.frame.reset_index()
+        frame.attrs = {INFO_ATTR: self.info.to_json()}  # the model travels with the rows (--repair)
         write_atomically(frame_path, lambda temp: frame.to_parquet(temp, index=False))
         manifest = {
             "format": FORMAT_VERSION,
@@ -362,18 +412,26 @@ def build_ivf_index(flat: Any, dim: int) -> Any:
 
 def check_consistent(db_path: str, index: Any, frame: pd.DataFrame, info: IndexInfo) -> None:
     """Refuse to use an index whose vectors and metadata rows do not correspond one to one."""
-    rebuild = f"move {db_path} aside and re-run --index on your folders to rebuild it"
-    if index.d != info.dim:
+    problems = consistency_problems(index, frame, info)
+    if problems:
         raise StoreError(
-            f"{db_path} is inconsistent: the index holds {index.d}-d vectors but the manifest says {info.dim}; {rebuild}"
+            f"{db_path} is inconsistent: {'; '.join(problems)}; run --repair to rebuild it from what is on disk"
         )
-    ids = all_ids(index)
-    if index.ntotal != len(frame) or set(ids.tolist()) != set(frame.index.tolist()):
-        raise StoreError(
-            f"{db_path} is inconsistent: {index.ntotal} vectors but {len(frame)} metadata rows with other ids; {rebuild}"
+
+
+def consistency_problems(index: Any, frame: pd.DataFrame, info: IndexInfo) -> list[str]:
+    problems = []
+    if index.d != info.dim:
+        problems.append(f"the index holds {index.d}-d vectors but the manifest says {info.dim}")
+    ids, rows = set(all_ids(index).tolist()), set(frame.index.tolist())
+    if ids != rows:
+        problems.append(
+            f"{len(ids)} vectors and {len(rows)} metadata rows: {len(rows - ids)} rows without a vector, "
+            f"{len(ids - rows)} vectors without a row"
         )
     if frame["path"].duplicated().any():
-        raise StoreError(f"{db_path} is inconsistent: duplicate paths in the metadata; {rebuild}")
+        problems.append(f"{int(frame['path'].duplicated().sum())} duplicate path(s) in the metadata")
+    return problems
 
 
 def _record(row: dict[str, Any]) -> dict[str, Any]:
@@ -387,6 +445,31 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _generations_newest_first(db_path: str) -> list[str]:
+    """The manifest's generation first, then any other metadata files, newest first."""
+    try:
+        with open(os.path.join(db_path, MANIFEST), encoding="utf-8") as handle:
+            current = [json.load(handle)["generation"]]
+    except (OSError, ValueError, KeyError):
+        current = []
+    names = [n for n in os.listdir(db_path) if n.startswith("images-") and n.endswith(".parquet")]
+    names.sort(key=lambda n: os.path.getmtime(os.path.join(db_path, n)), reverse=True)
+    others = [n[len("images-") : -len(".parquet")] for n in names]
+    return current + [g for g in others if g not in current]
+
+
+def _read_info(db_path: str, frame: pd.DataFrame) -> IndexInfo:
+    """The model the rows were made with: from the manifest, else from the metadata file itself."""
+    try:
+        with open(os.path.join(db_path, MANIFEST), encoding="utf-8") as handle:
+            return IndexInfo.from_json(json.dumps(json.load(handle)["info"]))
+    except (OSError, ValueError, KeyError):
+        pass
+    if INFO_ATTR in frame.attrs:
+        return IndexInfo.from_json(frame.attrs[INFO_ATTR])
+    raise StoreError(f"cannot tell which model made the vectors in {db_path}: the manifest is lost; re-run --index")
 
 
 def _write_text(path: str, text: str) -> None:

@@ -112,6 +112,27 @@ class LanceImageStore(ImageStore):
             found.update(zip(rows.column("path").to_pylist(), vectors.astype(np.float32), strict=True))
         return found
 
+    def get_all_vectors(self) -> tuple[list[str], np.ndarray]:
+        rows = self.table.search().select(["path", "vector"]).limit(None).to_arrow()
+        column = rows.column("vector").combine_chunks()
+        vectors = np.full((len(column), self.info.dim), np.nan, dtype=np.float32)
+        present = column.is_valid().to_numpy(zero_copy_only=False)
+        if present.any():
+            vectors[present] = column.filter(column.is_valid()).flatten().to_numpy().reshape(-1, self.info.dim)
+        return rows.column("path").to_pylist(), vectors
+
+    # --- health --------------------------------------------------------------------------
+    def integrity_problems(self) -> list[str]:
+        if self.count() and not self._has_text_index():
+            return ["no full-text index (an interrupted first run?): --text finds nothing until --repair or --index"]
+        return []
+
+    def rebuild_indexes(self) -> None:
+        for index in self.table.list_indices():
+            self.table.drop_index(index.name)
+        self._wrote = True
+        self.finish_indexing()
+
     # --- writing -------------------------------------------------------------------------
     def upsert_images(self, records: list[dict[str, Any]], vectors: np.ndarray) -> None:
         if not records:

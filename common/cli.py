@@ -8,6 +8,7 @@ Exit status: 0 success (a run that skipped bad files still succeeds; they are re
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -60,6 +61,16 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )
     actions.add_argument(
         "--text", nargs="+", metavar="QUERY", help="metadata search: match path, camera, description, … (full text)"
+    )
+    actions.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the index (counts, vectors, paths, model, files still present); exit 1 on problems",
+    )
+    actions.add_argument(
+        "--repair",
+        action="store_true",
+        help="rebuild what can be rebuilt from what is on disk, re-embedding files whose rows were lost",
     )
     actions.add_argument(
         "--where",
@@ -125,8 +136,12 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
         check_invocation(args)
         session = Session(store_class, args)
         try:
+            if args.repair:
+                session.repair()
             if args.index:
-                session.index()
+                session.index(args.index)
+            if args.check:
+                session.check()
             if args.search or args.text or args.where is not None:
                 write_results(session.search(), args.format, sys.stdout)
                 sys.stdout.flush()
@@ -150,8 +165,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
 
 def check_invocation(args: argparse.Namespace) -> None:
     """Everything that can be refused before touching the model or the database."""
-    if not (args.index or args.search or args.text or args.where is not None):
-        raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY or --where SQL")
+    if not (args.index or args.search or args.text or args.where is not None or args.check or args.repair):
+        raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL or --check")
     if args.force and not args.index:
         raise UsageError("--force only applies to --index")
     missing = missing_roots(args.index or [])
@@ -217,15 +232,16 @@ class Session:
 
     def needs_image_tower(self) -> bool:
         """Indexing or an image query needs it; text prompts alone do not (a faster cold start)."""
-        return bool(self.args.index) or any(os.path.isfile(q) for q in self.args.search or [])
+        a = self.args
+        return bool(a.index or a.repair) or any(os.path.isfile(q) for q in a.search or [])
 
     # --- index ---------------------------------------------------------------------------
-    def index(self) -> None:
+    def index(self, folders: list[str]) -> None:
         from common.locking import indexing_lock
         from common.pipeline import index_roots
         from common.workers import default_worker_count
 
-        roots = [normalise_root(r) for r in self.args.index]
+        roots = [normalise_root(r) for r in folders]
         exists = self.store_class.exists(self.db_path)
         info = self.open_store().info if exists else None
         embedder = self.load_embedder(self.model_for(info))
@@ -254,6 +270,47 @@ class Session:
         log.info("%d images in %s", self.store.count(), self.db_path)
         if summary.interrupted:
             raise KeyboardInterrupt  # exit status 130, after the summary
+
+    # --- health --------------------------------------------------------------------------
+    def check(self) -> None:
+        """Print the index's health; problems make the exit status 1."""
+        from common.health import HealthReport, check_store
+
+        try:
+            report = check_store(self.open_store())
+        except StoreError as error:  # too broken to open: that is the one problem to report
+            report = HealthReport(images=0, model="unknown", problems=[str(error)])
+        if self.args.format == "json":
+            print(json.dumps({"healthy": report.healthy, "images": report.images, "model": report.model,
+                              "problems": report.problems, "stale": report.stale}, indent=2))  # fmt: skip
+        else:
+            print("\n".join(report.lines()))
+        sys.stdout.flush()
+        if not report.healthy:
+            raise StoreError(
+                f"the index at {self.db_path} has {len(report.problems)} problem(s), listed above; --repair rebuilds what it can"
+            )
+
+    def repair(self) -> None:
+        """Salvage, mend and re-index: everything sound is kept, lost rows are re-embedded."""
+        from common.health import repair_store
+        from common.locking import indexing_lock
+
+        if not os.path.isdir(self.db_path):  # not exists(): a FAISS folder may have lost its manifest
+            raise UsageError(f"no index at {self.db_path} to repair: create one with --index DIR")
+        with indexing_lock(self.db_path):
+            if self.store is not None:
+                self.store.close()
+            self.store, actions, dropped = self.store_class.salvage(self.db_path)
+            result = repair_store(self.store, actions, dropped)
+        for action in result.actions:
+            log.info("repair: %s", action)
+        for path in result.left_alone:
+            log.warning("repair: left the row of %s: its folder is missing (an unmounted drive?)", path)
+        if result.to_reembed:
+            folders = sorted({os.path.dirname(p) for p in result.to_reembed})
+            log.info("repair: re-embedding %d file(s) whose rows were lost", len(result.to_reembed))
+            self.index(folders)
 
     def open_store(self) -> ImageStore:
         if self.store is None:

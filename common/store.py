@@ -102,6 +102,28 @@ class ImageStore(ABC):
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
         """The stored vectors of ``paths`` that are indexed."""
 
+    @abstractmethod
+    def get_all_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every stored row's path and vector, duplicates included (what ``--check`` audits)."""
+
+    # --- health ------------------------------------------------------------------------
+    def integrity_problems(self) -> list[str]:
+        """Backend-specific problems ``--check`` should report (its own files, its own indexes)."""
+        return []
+
+    @classmethod
+    def salvage(cls, db_path: str) -> tuple[ImageStore, list[str], list[str]]:
+        """Open whatever ``db_path`` still holds, mending the backend's own structures.
+
+        Returns the store, what was done (in words) and the paths whose rows had to be dropped
+        (their files need re-embedding). The default is a plain ``open``.
+        """
+        return cls.open(db_path), [], []
+
+    def rebuild_indexes(self) -> None:
+        """Rebuild secondary indexes from the rows (``--repair``); by default, bring them up to date."""
+        self.finish_indexing()
+
     # --- writing -----------------------------------------------------------------------
     @abstractmethod
     def upsert_images(self, records: list[dict[str, Any]], vectors: np.ndarray) -> None:

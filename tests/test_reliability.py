@@ -217,6 +217,7 @@ def test_kill_9_at_ten_points_loses_nothing_and_a_rerun_converges(cli: Cli, tmp_
 
     resumed = cli.index(folder)  # the same command again, to the end
     assert resumed.summary()["new"] + resumed.summary()["updated"] < 190, "it resumed rather than restarted"
+    assert cli("--check").code == 0
 
     reference = Cli(cli.backend, tmp_path / "reference")
     reference.index(folder)
@@ -228,3 +229,97 @@ def test_kill_9_at_ten_points_loses_nothing_and_a_rerun_converges(cli: Cli, tmp_
     import numpy as np
 
     assert all(np.allclose(mine[p], theirs[p], atol=1e-5) for p in want)
+
+
+# --- --check and --repair -----------------------------------------------------------------
+def test_check_says_healthy_and_finds_stale_files_which_repair_removes(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    healthy = cli("--check")
+    assert healthy.code == 0 and healthy.stdout.startswith("healthy: 12 images, model ")
+    (photos / "a.jpg").unlink()
+    stale = cli("--check", "--format", "json")
+    assert stale.code == 1 and "has 1 problem(s)" in stale.stderr_lines()[-1]
+    assert stale.json()["stale"] == [str(photos / "a.jpg")] and not stale.json()["healthy"]
+    repaired = cli("--repair", "--check")
+    assert repaired.code == 0 and "removed 1 row(s) of deleted files" in repaired.stderr
+    assert sorted(cli.records()) == sorted(str(p) for p in photos.rglob("*.*") if p.name != "a.jpg")
+
+
+def test_repair_renormalises_and_reembeds_rows_with_broken_vectors(cli: Cli, photos: Path) -> None:
+    import numpy as np
+
+    cli.index(photos)
+    good = cli.store().get_vectors([str(photos / "b.png"), str(photos / "c.webp")])
+    store = cli.store()
+    records = {r["path"]: r for r in store.get_records()}
+    store.upsert_images([records[str(photos / "b.png")]], 3 * good[str(photos / "b.png")][None])
+    # LanceDB refuses NaN vectors on write; a zero vector is as useless and both take it.
+    store.upsert_images([records[str(photos / "c.webp")]], np.zeros((1, store.info.dim), np.float32))
+    store.commit()
+    store.close()
+
+    check = cli("--check")
+    assert check.code == 1
+    assert (
+        "1 vector(s) not of unit length" in check.stdout and "1 row(s) with a non-finite or zero vector" in check.stdout
+    )
+
+    repair = cli("--repair", "--check")
+    assert repair.code == 0, repair.stderr
+    assert "re-embedding 1 file(s)" in repair.stderr and "healthy: 12 images" in repair.stdout
+    fixed = cli.store().get_vectors(list(good))
+    assert all(np.allclose(fixed[p], good[p], atol=1e-5) for p in good)
+
+
+def test_faiss_vectors_lost_from_the_index_file_are_rebuilt(tmp_path: Path, photos: Path) -> None:
+    import faiss
+    import numpy as np
+
+    cli = Cli("faiss", tmp_path / "db")
+    cli.index(photos)
+    manifest = json.loads((cli.db / "manifest.json").read_text())
+    index_file = cli.db / f"images-{manifest['generation']}.faiss"
+    index = faiss.read_index(str(index_file))
+    index.remove_ids(np.array([0, 1], dtype=np.int64))  # two rows lose their vectors
+    faiss.write_index(index, str(index_file))
+
+    broken = cli("--search", str(photos / "a.jpg"))
+    assert broken.code == 1 and "inconsistent" in broken.stderr and "--repair" in broken.stderr
+    check = cli("--check")
+    assert check.code == 1 and "2 rows without a vector" in check.stdout
+
+    repair = cli("--repair", "--check")
+    assert repair.code == 0, repair.stderr
+    assert "dropped 2 row(s) whose vector was lost" in repair.stderr and "re-embedding 2 file(s)" in repair.stderr
+    assert len(cli.records()) == 12
+    (hits,) = cli.search("--search", str(photos / "a.jpg"), "--limit", "1")
+    assert hits["results"][0]["path"] == str(photos / "a.jpg")
+
+
+def test_faiss_repair_recovers_a_lost_manifest_from_the_metadata_file(tmp_path: Path, photos: Path) -> None:
+    cli = Cli("faiss", tmp_path / "db")
+    cli.index(photos)
+    (cli.db / "manifest.json").unlink()
+    assert cli("--check").code == 2, "no manifest: no index here, as far as opening goes"
+    # The folder still holds a generation; --repair reads the model from the metadata file itself.
+    repair = cli("--repair", "--check")
+    assert repair.code == 0, repair.stderr
+    assert len(cli.records()) == 12 and json.loads((cli.db / "manifest.json").read_text())["rows"] == 12
+    (hits,) = cli.search("--search", str(photos / "f.tiff"), "--limit", "1")
+    assert hits["results"][0]["path"] == str(photos / "f.tiff")
+
+
+def test_lancedb_repair_keeps_one_row_per_duplicated_path(tmp_path: Path, photos: Path) -> None:
+    cli = Cli("lancedb", tmp_path / "db")
+    cli.index(photos)
+    store = cli.store()
+    duplicate = store.table.search().where(f"path = '{photos / 'a.jpg'}'").limit(None).to_arrow()
+    store.table.add(duplicate)  # a plain append bypasses the upsert by path
+    store.close()
+    check = cli("--check")
+    assert check.code == 1 and "1 path(s) indexed more than once" in check.stdout
+    repair = cli("--repair", "--check")
+    assert repair.code == 0, repair.stderr
+    assert cli.store().count() == 12
+    (hits,) = cli.search("--search", str(photos / "a.jpg"), "--limit", "2")
+    assert [h["path"] for h in hits["results"]].count(str(photos / "a.jpg")) == 1

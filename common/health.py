@@ -1,0 +1,142 @@
+"""``--check`` and ``--repair``: is an index whole, and put it right from what is on disk.
+
+The checks are the ones that matter after a crash, a full disk or a hand-edited folder: as
+many vectors as metadata rows, one row per path, every vector finite and unit length (search
+scores are dot products), the model recorded, and every indexed file still present.
+
+Repair keeps every row that is sound and rebuilds around it: a backend first salvages what its
+files still hold (``ImageStore.salvage``), then duplicate paths keep one row, vectors that are
+not unit length are renormalised, rows without a usable vector are dropped (their files are
+re-embedded by the caller), rows of deleted files are removed when their folder is still there
+(a missing folder may be an unmounted drive: those rows are only reported), and secondary
+indexes are rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from common.store import ImageStore
+
+NORM_TOLERANCE = 1e-3
+
+
+@dataclass
+class HealthReport:
+    """What ``--check`` found; healthy when there are no problems."""
+
+    images: int
+    model: str
+    problems: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        if self.healthy:
+            return [f"healthy: {self.images} images, model {self.model}"]
+        return [f"problem: {problem}" for problem in self.problems]
+
+
+@dataclass
+class VectorAudit:
+    """Rows sorted by what is wrong with their vector or path."""
+
+    duplicates: list[str]
+    unusable: list[str]  # non-finite or zero vectors: only re-embedding helps
+    off_unit: list[str]  # finite but not unit length: renormalising fixes them
+    stale: list[str]
+
+
+def audit_vectors(paths: list[str], vectors: np.ndarray) -> VectorAudit:
+    finite = np.isfinite(vectors).all(axis=1) if len(vectors) else np.zeros(0, dtype=bool)
+    norms = np.zeros(len(paths))
+    norms[finite] = np.linalg.norm(vectors[finite], axis=1)
+    usable = finite & (norms > 0)
+    return VectorAudit(
+        duplicates=sorted(p for p, n in Counter(paths).items() if n > 1),
+        unusable=sorted({p for p, ok in zip(paths, usable, strict=True) if not ok}),
+        off_unit=sorted(
+            {p for p, ok, n in zip(paths, usable, norms, strict=True) if ok and abs(n - 1) > NORM_TOLERANCE}
+        ),
+        stale=sorted({p for p in paths if not os.path.lexists(p)}),
+    )
+
+
+def check_store(store: ImageStore) -> HealthReport:
+    """Every problem ``store`` has, in words (nothing is changed)."""
+    report = HealthReport(images=store.count(), model=store.info.model.describe())
+    report.problems.extend(store.integrity_problems())
+    paths, vectors = store.get_all_vectors()
+    if len(paths) != report.images:
+        report.problems.append(f"{report.images} metadata rows but {len(paths)} vectors")
+    if vectors.shape[1] != store.info.dim:
+        report.problems.append(f"vectors are {vectors.shape[1]}-d but the index records {store.info.dim}-d")
+        return report
+    audit = audit_vectors(paths, vectors)
+    for paths_with, what in (
+        (audit.duplicates, "path(s) indexed more than once"),
+        (audit.unusable, "row(s) with a non-finite or zero vector"),
+        (audit.off_unit, "vector(s) not of unit length"),
+        (audit.stale, "indexed file(s) no longer exist"),
+    ):
+        if paths_with:
+            report.problems.append(f"{len(paths_with)} {what}: {_examples(paths_with)}")
+    report.stale = audit.stale
+    return report
+
+
+@dataclass
+class RepairResult:
+    actions: list[str] = field(default_factory=list)
+    to_reembed: list[str] = field(default_factory=list)  # present files whose rows were dropped
+    left_alone: list[str] = field(default_factory=list)  # stale rows whose folder is missing
+
+
+def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> RepairResult:
+    """Make ``store`` pass ``check_store`` again, keeping every sound row (see the module docstring).
+
+    ``actions`` and ``dropped`` are what the backend's salvage already did and dropped.
+    """
+    result = RepairResult(actions=list(actions))
+    paths, vectors = store.get_all_vectors()
+    audit = audit_vectors(paths, vectors)
+    records = {r["path"]: r for r in store.get_records()}  # one per path: the last one read wins
+
+    keep_once = [p for p in audit.duplicates if p not in audit.unusable]
+    rewrite = sorted(set(keep_once) | set(audit.off_unit))
+    if audit.duplicates or audit.unusable:
+        store.delete_images(sorted(set(audit.duplicates) | set(audit.unusable)))
+    if rewrite:
+        first = {p: i for i, p in reversed(list(enumerate(paths)))}
+        fixed = vectors[[first[p] for p in rewrite]].astype(np.float32)
+        fixed /= np.linalg.norm(fixed, axis=1, keepdims=True)
+        store.upsert_images([records[p] for p in rewrite], fixed)
+    if audit.duplicates:
+        result.actions.append(f"kept one row for each of {len(audit.duplicates)} path(s) indexed more than once")
+    if audit.off_unit:
+        result.actions.append(f"renormalised {len(audit.off_unit)} vector(s) to unit length")
+    if audit.unusable:
+        result.actions.append(f"dropped {len(audit.unusable)} row(s) without a usable vector")
+    result.to_reembed = sorted(p for p in set(dropped) | set(audit.unusable) if os.path.exists(p))
+
+    removable = [p for p in audit.stale if os.path.isdir(os.path.dirname(p))]
+    result.left_alone = [p for p in audit.stale if p not in removable]
+    if removable:
+        store.delete_images(removable)
+        result.actions.append(f"removed {len(removable)} row(s) of deleted files")
+    store.commit()
+    store.rebuild_indexes()
+    result.actions.append("rebuilt the secondary indexes")
+    return result
+
+
+def _examples(paths: list[str], shown: int = 3) -> str:
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
