@@ -19,7 +19,7 @@ from common.discovery import has_image_extension, missing_roots, normalise_root
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
 from common.output import FORMATS, QueryResults, write_results
-from common.store import FilterError, ImageStore, IndexInfo, StoreError
+from common.store import FilterError, ImageStore, IndexInfo, StoreError, write_errors_explained
 
 if TYPE_CHECKING:
     from common.embedding import Embedder
@@ -119,6 +119,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     general = parser.add_argument_group("general")
     general.add_argument(
         "--db", default=store_class.default_db_path, help=f"database location (default ./{store_class.default_db_path})"
+    )
+    general.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is indexing this database, wait for it (default: refuse)",
     )
     general.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     general.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -248,7 +253,7 @@ class Session:
         if info is not None and embedder.dim != info.dim:
             raise UsageError(f"the model makes {embedder.dim}-d vectors but the index holds {info.dim}-d ones")
         # Everything above only read; from here on this process is the database's one writer.
-        with indexing_lock(self.db_path):
+        with write_errors_explained(self.db_path), indexing_lock(self.db_path, self.args.wait):
             if self.store is None:
                 self.store = self.store_class.create(self.db_path, IndexInfo(embedder.spec, embedder.dim))
             else:  # reopened under the lock: another writer may have committed since we looked
@@ -298,7 +303,7 @@ class Session:
 
         if not os.path.isdir(self.db_path):  # not exists(): a FAISS folder may have lost its manifest
             raise UsageError(f"no index at {self.db_path} to repair: create one with --index DIR")
-        with indexing_lock(self.db_path):
+        with write_errors_explained(self.db_path), indexing_lock(self.db_path, self.args.wait):
             if self.store is not None:
                 self.store.close()
             self.store, actions, dropped = self.store_class.salvage(self.db_path)

@@ -8,17 +8,20 @@ the last committed version and the FAISS manifest switches atomically.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 
 from common.store import StoreError
 
 LOCK_FILE = ".imagedb-index.lock"
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def indexing_lock(db_path: str) -> Iterator[None]:
-    """Hold the database's indexing lock, or refuse at once naming the process that has it."""
+def indexing_lock(db_path: str, wait: bool = False) -> Iterator[None]:
+    """Hold the database's indexing lock: refuse at once naming the process that has it, or
+    with ``wait``, wait for that process to finish."""
     try:
         import fcntl
     except ImportError:  # not a POSIX system: no advisory locks to take
@@ -32,7 +35,12 @@ def indexing_lock(db_path: str) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise StoreError(f"{db_path} is being indexed by {holder}; run again when it has finished") from None
+            if not wait:
+                raise StoreError(
+                    f"{db_path} is being indexed by {holder}; run again when it has finished (or add --wait)"
+                ) from None
+            log.info("waiting for %s to finish indexing %s", holder, db_path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
         handle.truncate()
         handle.write(f"process {os.getpid()}")

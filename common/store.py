@@ -7,10 +7,12 @@ scripts differ only in how records are written, read, filtered, searched and per
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -154,6 +156,30 @@ class ImageStore(ABC):
     @abstractmethod
     def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
         """Vector and full-text results fused by reciprocal rank (the score)."""
+
+
+# Errors that mean "the disk refused the write", whichever library met them (FAISS and LanceDB
+# raise RuntimeError with the system's wording inside).
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
+
+
+@contextlib.contextmanager
+def write_errors_explained(db_path: str) -> Iterator[None]:
+    """A refused write (disk full, read-only folder) is one line naming the database, not a traceback.
+
+    Every store commits atomically, so what was committed before the failed write is kept.
+    """
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error)
+    except RuntimeError as error:
+        reason = next((os.strerror(code) for code in WRITE_ERRNOS if os.strerror(code) in str(error)), None)
+        if reason is None:
+            raise
+    else:
+        return
+    raise StoreError(f"cannot write to the database at {db_path}: {reason}; everything committed before is kept")
 
 
 def ensure_parent_dir(path: str) -> None:

@@ -173,3 +173,31 @@ def test_a_second_indexing_process_is_refused_and_changes_nothing(cli: Cli, tmp_
         (hits,) = cli.search("--where", "width > 0")  # searching while it indexes still works
         assert [Path(r["path"]).name for r in hits["results"]] == ["a.jpg"]
     assert cli("--index", folder).summary()["new"] == 1  # once it has finished
+
+
+def test_a_second_indexing_process_can_wait_for_the_first(cli: Cli, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from common.locking import indexing_lock
+
+    folder = tmp_path / "photos"
+    paint_photo(folder / "a.jpg", seed=1)
+    cli.index(folder)
+    paint_photo(folder / "b.jpg", seed=2)
+    held, release = threading.Event(), threading.Event()
+
+    def other_indexer() -> None:
+        with indexing_lock(str(cli.db)):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_indexer)
+    thread.start()
+    held.wait(10)
+    threading.Timer(1.0, release.set).start()
+    started = time.monotonic()
+    result = cli("--index", folder, "--wait")
+    thread.join()
+    assert result.code == 0 and time.monotonic() - started >= 0.9, "it waited for the lock"
+    assert "waiting for process" in result.stderr and result.summary()["new"] == 1

@@ -323,3 +323,114 @@ def test_lancedb_repair_keeps_one_row_per_duplicated_path(tmp_path: Path, photos
     assert cli.store().count() == 12
     (hits,) = cli.search("--search", str(photos / "a.jpg"), "--limit", "2")
     assert [h["path"] for h in hits["results"]].count(str(photos / "a.jpg")) == 1
+
+
+# --- a full disk, a read-only database ----------------------------------------------------
+def run_program(backend: str, db: Path, *args: str, file_size_limit: int | None = None, read_only_user: bool = False):
+    """Run a front script as a program, optionally unable to write files past ``file_size_limit``
+    bytes (the disk is full, as far as the program can tell) or without root's power to write
+    where permissions say no."""
+    import os
+    import resource
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    command = [sys.executable, str(REPO / f"imagedb-{backend}.py"), *args, "--db", str(db)]
+    if read_only_user and os.geteuid() == 0:  # root ignores file modes unless it gives up these powers
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: cannot make a folder read-only to this process")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", *command]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size if file_size_limit else None
+    )
+
+
+@pytest.fixture
+def two_folders(tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for i in range(40):
+        paint_photo((first if i < 12 else second) / f"{i:03d}.png", seed=i)
+    return first, second
+
+
+def assert_one_clear_line_and_state_kept(result, cli: Cli, kept: dict[str, dict], why: str) -> None:
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and f"cannot write to the database at {cli.db}: {why}" in errors[0], result.stderr
+    after = cli.records()
+    assert all(after[p]["mtime"] == r["mtime"] for p, r in kept.items()), "the earlier rows are intact"
+    assert cli("--check").code == 0
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_clear_error_and_loses_nothing(cli: Cli, two_folders: tuple[Path, Path]) -> None:
+    first, second = two_folders
+    cli.index(first)
+    kept = cli.records()
+    full = run_program(cli.backend, cli.db, "--index", str(second), *MODEL_ARGS, file_size_limit=3000)
+    assert_one_clear_line_and_state_kept(full, cli, kept, "File too large")
+    assert cli.index(second).summary()["failed"] == 0
+    assert len(cli.records()) == 40 and cli("--check").code == 0, "with room again, the same command completes"
+
+
+@pytest.mark.slow
+def test_a_read_only_database_can_be_searched_and_refuses_writes_clearly(
+    cli: Cli, two_folders: tuple[Path, Path]
+) -> None:
+    import os
+
+    first, second = two_folders
+    cli.index(first)
+    kept = cli.records()
+    folders = [cli.db, *[Path(d) for d, _, _ in os.walk(cli.db)]]
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        search = run_program(cli.backend, cli.db, "--search", str(first / "003.png"), "--format", "paths",
+                             read_only_user=True)  # fmt: skip
+        assert search.returncode == 0 and search.stdout.splitlines()[0] == str(first / "003.png"), search.stderr
+        refused = run_program(cli.backend, cli.db, "--index", str(second), *MODEL_ARGS, read_only_user=True)
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+    assert_one_clear_line_and_state_kept(refused, cli, kept, "Permission denied")
+
+
+# --- files that change under the run ------------------------------------------------------
+def test_a_file_that_vanishes_between_scan_and_decode_is_reported(cli: Cli, photos: Path, monkeypatch) -> None:
+    import common.pipeline
+
+    real_find = common.pipeline.find_image_files
+
+    def find_then_delete(roots):
+        found = list(real_find(roots))
+        (photos / "sub" / "g.jpg").unlink()  # after the scan saw it, before anything reads it
+        return found
+
+    monkeypatch.setattr(common.pipeline, "find_image_files", find_then_delete)
+    result = cli.index(photos)
+    assert result.summary() == {"new": 11, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    assert "vanished" in failures_by_name(cli)["g.jpg"]["reason"]
+    assert len(cli.records()) == 11
+
+
+@pytest.mark.slow
+def test_an_unreadable_file_is_reported_and_the_rest_indexed(cli: Cli, photos: Path) -> None:
+    (photos / "b.png").chmod(0o000)  # the scan can still stat it; reading it is refused
+    try:
+        result = run_program(cli.backend, cli.db, "--index", str(photos), *MODEL_ARGS, read_only_user=True)
+    finally:
+        (photos / "b.png").chmod(0o644)
+    assert result.returncode == 0, result.stderr
+    assert f"skipped {photos / 'b.png'}: permission denied" in result.stderr
+    assert failures_by_name(cli)["b.png"]["reason"] == "permission denied"
+    assert len(cli.records()) == 11
+    assert cli.index(photos).summary()["new"] == 1, "readable again: indexed by the next run"
