@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common.cli import main as cli_main
 from common.filters import RecordFilter
 from common.records import RECORD_COLUMNS, records_to_arrow
-from common.store import Hit, ImageStore, IndexInfo, StoreError
+from common.store import Hit, ImageStore, IndexInfo, StoreError, require_record_columns
 from common.text_search import BM25, reciprocal_rank_fusion
 
 MANIFEST = "manifest.json"
@@ -122,6 +122,7 @@ class FaissImageStore(ImageStore):
         except (OSError, KeyError, ValueError, RuntimeError) as error:
             raise StoreError(f"cannot open the FAISS index in {db_path}: {error}") from None
         frame = frame.set_index("row_id")
+        require_record_columns(frame.columns, db_path)
         check_consistent(db_path, index, frame, info)
         return cls(db_path, info, index, frame, int(manifest["next_id"]), generation)
 

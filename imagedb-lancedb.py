@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
 from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_SCHEMA, records_to_arrow
-from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError
+from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, require_record_columns
 from common.text_search import FTS_OPTIONS
 
 TABLE_NAME = "images"
@@ -58,6 +58,7 @@ class LanceImageStore(ImageStore):
         if INFO_KEY not in metadata:
             raise StoreError(f"{db_path} holds a LanceDB table that imagedb did not create (no model recorded)")
         self._info = IndexInfo.from_json(metadata[INFO_KEY].decode())
+        require_record_columns(table.schema.names, db_path)
         self._wrote = False
 
     # --- opening -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from common.config import ConfigError, config_path, config_to_argv
 from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT
 from common.discovery import has_image_extension, missing_roots, normalise_root
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
@@ -73,6 +74,16 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="rebuild what can be rebuilt from what is on disk, re-embedding files whose rows were lost",
     )
     actions.add_argument(
+        "--duplicates",
+        action="store_true",
+        help="list groups of exact duplicates (same bytes) and near duplicates (cosine >= --duplicate-threshold)",
+    )
+    actions.add_argument(
+        "--export",
+        metavar="FILE",
+        help="write every indexed image (vector + metadata) to FILE: .jsonl (JSON Lines) or .pkl (pickle stream)",
+    )
+    actions.add_argument(
         "--where",
         metavar="SQL",
         help="filter on record columns, e.g. \"width > 1024 AND make = 'Canon'\"; alone, lists matches",
@@ -86,6 +97,10 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         default="vector",
         help="how text prompts search: vector (CLIP), fts (metadata words) or hybrid (both, fused); default vector",
     )
+    search.add_argument(
+        "--duplicate-threshold", type=_fraction, default=0.95, metavar="COSINE",
+        help="with --duplicates: how similar two images must be to count as near duplicates (default 0.95)",
+    )  # fmt: skip
     search.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
 
     model = parser.add_argument_group("model options (a search uses the index's model unless told otherwise)")
@@ -118,6 +133,9 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
 
     general = parser.add_argument_group("general")
     general.add_argument(
+        "--config", metavar="YAML", help="read options from a YAML file (command-line flags override it)"
+    )
+    general.add_argument(
         "--db", default=store_class.default_db_path, help=f"database location (default ./{store_class.default_db_path})"
     )
     general.add_argument(
@@ -132,8 +150,13 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
 
 def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(store_class, prog)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        path = config_path(argv)
+        args = parser.parse_args((config_to_argv(path, parser) if path else []) + argv)
+    except ConfigError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     except SystemExit as exit_:
         return int(exit_.code or 0)
     configure_logging(parser.prog, args.quiet, args.verbose)
@@ -147,6 +170,10 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                 session.index(args.index)
             if args.check:
                 session.check()
+            if args.export:
+                session.export(args.export)
+            if args.duplicates:
+                session.list_duplicates()
             if args.search or args.text or args.where is not None:
                 write_results(session.search(), args.format, sys.stdout)
                 sys.stdout.flush()
@@ -170,8 +197,16 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
 
 def check_invocation(args: argparse.Namespace) -> None:
     """Everything that can be refused before touching the model or the database."""
-    if not (args.index or args.search or args.text or args.where is not None or args.check or args.repair):
+    if not (args.index or args.search or args.text or args.where is not None or args.check or args.repair
+            or args.export or args.duplicates):  # fmt: skip
         raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL or --check")
+    if args.export:
+        from common.export import export_format
+
+        if export_format(args.export) is None:
+            raise UsageError(f"--export {args.export}: use a .jsonl (JSON Lines) or .pkl (pickle) file name")
+        if not os.path.isdir(os.path.dirname(os.path.abspath(args.export))):
+            raise UsageError(f"--export {args.export}: its folder does not exist")
     if args.force and not args.index:
         raise UsageError("--force only applies to --index")
     missing = missing_roots(args.index or [])
@@ -296,6 +331,25 @@ class Session:
                 f"the index at {self.db_path} has {len(report.problems)} problem(s), listed above; --repair rebuilds what it can"
             )
 
+    def list_duplicates(self) -> None:
+        from common.duplicates import find_duplicates
+
+        found = find_duplicates(self.open_store(), self.args.duplicate_threshold)
+        if self.args.format in ("json", "jsonl"):
+            print(json.dumps(found.to_json(), indent=2 if self.args.format == "json" else None))
+        else:
+            print("\n".join(found.lines()))
+        sys.stdout.flush()
+
+    def export(self, path: str) -> None:
+        from common.export import export_store
+
+        try:
+            count = export_store(self.open_store(), path)
+        except OSError as error:
+            raise StoreError(f"cannot write the export {path}: {error.strerror or error}") from None
+        log.info("exported %d images to %s", count, path)
+
     def repair(self) -> None:
         """Salvage, mend and re-index: everything sound is kept, lost rows are re-embedded."""
         from common.health import repair_store
@@ -393,6 +447,17 @@ def _non_negative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a cosine similarity threshold in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
     return value
 
 

@@ -71,6 +71,7 @@ class DecodedImage:
     format: str
     mode: str
     info: dict
+    video: dict | None = None  # for a video's frame: media_type, duration, fps, codec
 
 
 def decode_image(path: str, min_side: int | None = None) -> DecodedImage:

@@ -7,6 +7,7 @@ is the fallback for files exifread cannot read (some AVIF/WebP layouts, odd cont
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -41,7 +42,14 @@ def file_facts(path: str) -> dict[str, Any]:
         "size_bytes": st.st_size,
         "mtime": st.st_mtime,
         "modified": datetime.fromtimestamp(st.st_mtime).isoformat(timespec="seconds"),
+        "created": float(getattr(st, "st_birthtime", st.st_ctime)),
     }
+
+
+def content_hash(path: str) -> str:
+    """sha256 of the file's bytes: equal hashes are exact duplicates, whatever their names."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_exif(path: str) -> tuple[dict[str, Any], dict[str, str]]:

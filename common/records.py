@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from common.decoding import DecodedImage
-from common.metadata import EXIF_FIELDS, exif_json, file_facts, png_text_chunks, read_exif
+from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -24,6 +24,12 @@ RECORD_SCHEMA = pa.schema(
         pa.field("size_bytes", pa.int64()),
         pa.field("mtime", pa.float64()),
         pa.field("modified", pa.string()),
+        pa.field("created", pa.float64()),  # birth time where the filesystem keeps one, else ctime
+        pa.field("content_hash", pa.string()),  # sha256 of the file's bytes (exact duplicates)
+        pa.field("media_type", pa.string()),  # "image" or "video"
+        pa.field("duration", pa.float64()),  # videos: seconds
+        pa.field("fps", pa.float64()),
+        pa.field("codec", pa.string()),
         pa.field("width", pa.int32()),
         pa.field("height", pa.int32()),
         pa.field("format", pa.string()),
@@ -63,7 +69,9 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     exif_columns, raw_tags = read_exif(path)
     record.update({k: exif_columns.get(k) for k in EXIF_FIELDS})
     text_chunks = png_text_chunks(decoded.info) if decoded.format == "PNG" else {}
+    record.update(decoded.video or {"media_type": "image"})
     record.update(
+        content_hash=content_hash(path),
         width=decoded.width,
         height=decoded.height,
         format=decoded.format,

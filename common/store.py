@@ -182,5 +182,17 @@ def write_errors_explained(db_path: str) -> Iterator[None]:
     raise StoreError(f"cannot write to the database at {db_path}: {reason}; everything committed before is kept")
 
 
+def require_record_columns(names: Iterable[str], db_path: str) -> None:
+    """Refuse a database whose rows lack columns this version writes (made by an older imagedb)."""
+    from common.records import RECORD_COLUMNS
+
+    missing = [c for c in RECORD_COLUMNS if c not in set(names)]
+    if missing:
+        raise StoreError(
+            f"{db_path} was made by an older imagedb (no {', '.join(missing)} columns): "
+            "index your folders into a new --db, or move this one aside"
+        )
+
+
 def ensure_parent_dir(path: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)

@@ -1,0 +1,73 @@
+"""``--config file.yaml``: any command-line option, written once in a file.
+
+Keys are option names without the dashes (``db``, ``batch``, ``time-limit`` or ``time_limit``;
+``roots`` for ``index`` and ``output`` for ``format`` read naturally too). The file is turned
+into command-line words placed *before* the real ones, so the same parser checks every value and
+a flag given on the command line overrides the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+ALIASES = {"roots": "index", "db_path": "db", "output": "format"}
+
+
+class ConfigError(Exception):
+    """A config file that cannot be read or names an option that does not exist."""
+
+
+def config_path(argv: list[str]) -> str | None:
+    """The value of --config in ``argv`` (the last one wins), without parsing anything else."""
+    found = None
+    for i, word in enumerate(argv):
+        if word == "--config" and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif word.startswith("--config="):
+            found = word.split("=", 1)[1]
+    return found
+
+
+def config_to_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
+    """The command-line words a YAML config file stands for."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of option: value")
+    options = {
+        action.dest: action
+        for action in parser._actions  # argparse keeps no public list of its options
+        if action.option_strings and action.dest not in ("help", "config")
+    }
+    words: list[str] = []
+    for key, value in data.items():
+        name = ALIASES.get(str(key), str(key)).replace("-", "_")
+        action = options.get(name)
+        if action is None:
+            raise ConfigError(f"config file {path}: unknown option {key!r} (options: {', '.join(sorted(options))})")
+        words.extend(_words_for(action, value, path, str(key)))
+    return words
+
+
+def _words_for(action: argparse.Action, value: Any, path: str, key: str) -> list[str]:
+    flag = action.option_strings[-1]
+    if action.nargs == 0:  # store_true switches
+        if not isinstance(value, bool):
+            raise ConfigError(f"config file {path}: {key} must be true or false, not {value!r}")
+        return [flag] if value else []
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    if action.nargs is None and len(values) != 1:
+        raise ConfigError(f"config file {path}: {key} takes one value, not a list")
+    # "~/Pictures" in a file means what it means typed at a shell prompt.
+    return [flag, *(os.path.expanduser(v) if isinstance(v, str) else str(v) for v in values)]

@@ -1,0 +1,98 @@
+"""--config (YAML options, flags override) and --export (JSON Lines / pickle, round-trips)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from conftest import TINY_CONFIG, TINY_WEIGHTS, Cli
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_config_file_holds_options_and_flags_override_it(cli: Cli, photos: Path, tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "imagedb.yaml",
+        f"roots: [{photos}]\ndb: {cli.db}\nmodel-config: {TINY_CONFIG}\npretrained: {TINY_WEIGHTS}\n"
+        "batch: 4\noutput: json\nlimit: 5\n",
+    )
+    indexed = cli("--config", config, db=False)
+    assert indexed.code == 0, indexed.stderr
+    assert indexed.summary()["new"] == 12
+    searched = cli("--config", config, "--search", str(photos / "a.jpg"), db=False)
+    (hits,) = searched.json()
+    assert len(hits["results"]) == 5 and hits["results"][0]["path"] == str(photos / "a.jpg")
+    overridden = cli("--config", config, "--search", str(photos / "a.jpg"), "--limit", "2", "--format", "paths",
+                     db=False)  # fmt: skip
+    assert overridden.stdout.splitlines() == [h["path"] for h in hits["results"][:2]]
+
+
+def test_a_bad_config_file_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:
+    cases = {
+        "unknown option 'colour'": "colour: red\n",
+        "must be at least 1": "batch: 0\n",
+        "is not valid YAML": "batch: [1\n",
+        "must be a mapping": "- just a list\n",
+    }
+    for expected, text in cases.items():
+        result = cli("--config", write_config(tmp_path / "bad.yaml", text), "--where", "width > 0")
+        assert result.code == 2 and len(result.stderr_lines()) == 1 and expected in result.stderr, result.stderr
+    missing = cli("--config", tmp_path / "nope.yaml", "--where", "width > 0")
+    assert missing.code == 2 and "cannot read config file" in missing.stderr
+    assert not cli.db.exists()
+
+
+def test_the_example_config_file_names_only_real_options() -> None:
+    from common.backends import store_class
+    from common.cli import build_parser
+    from common.config import config_to_argv
+    from conftest import REPO
+
+    words = config_to_argv(str(REPO / "imagedb.example.yaml"), build_parser(store_class("faiss")))
+    assert words[:2] == ["--index", str(Path.home() / "Pictures")] and "--time-limit" in words
+
+
+def test_export_round_trips_through_json_lines_and_pickle(cli: Cli, photos: Path, tmp_path: Path) -> None:
+    from common.export import read_export
+
+    cli.index(photos)
+    store = cli.store()
+    records = {r["path"]: r for r in store.get_records()}
+    vectors = store.get_vectors(list(records))
+    for name in ("out.jsonl", "out.pkl"):
+        result = cli("--export", tmp_path / name)
+        assert result.code == 0 and "exported 12 images" in result.stderr, result.stderr
+        exported = read_export(str(tmp_path / name))
+        assert sorted(e["metadata"]["path"] for e in exported) == sorted(records)
+        for entry in exported:
+            meta, record = entry["metadata"], records[entry["metadata"]["path"]]
+            assert set(entry) == {"vector", "metadata"}
+            assert set(meta) == {"path", "filename", "size_bytes", "creation_time", "modification_time", "width",
+                                 "height", "exif"}  # fmt: skip
+            assert (meta["filename"], meta["size_bytes"], meta["width"], meta["height"]) == (
+                record["filename"], record["size_bytes"], record["width"], record["height"])  # fmt: skip
+            assert meta["modification_time"] == Path(meta["path"]).stat().st_mtime
+            assert isinstance(meta["exif"], dict) and isinstance(meta["creation_time"], float)
+            np.testing.assert_allclose(entry["vector"], vectors[meta["path"]], rtol=0, atol=1e-7)
+
+
+def test_export_keeps_exif_of_real_photos(tmp_path: Path) -> None:
+    from common.export import read_export
+    from conftest import shared
+
+    camera = shared("camera")
+    cli = Cli("faiss", tmp_path / "db")
+    cli.index(camera)
+    assert cli("--export", tmp_path / "camera.pkl").code == 0
+    exported = read_export(str(tmp_path / "camera.pkl"))
+    with_make = [e for e in exported if "Image Make" in e["metadata"]["exif"]]
+    assert len(with_make) >= len(exported) // 2, "most camera files carry their maker in EXIF"
+
+
+def test_export_to_an_unsupported_name_is_refused(cli: Cli, tmp_path: Path) -> None:
+    result = cli("--export", tmp_path / "out.csv")
+    assert result.code == 2 and "use a .jsonl" in result.stderr
