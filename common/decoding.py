@@ -7,11 +7,14 @@ reason that ends up in the log line and the failures report.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFile
+
+from common.discovery import VIDEO_EXTENSIONS
 
 try:  # HEIC / HEIF / AVIF support; registered once per process.
     import pillow_heif
@@ -86,6 +89,8 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     Decompression bombs are refused by Pillow's own pixel limit (set to ``MAX_PIXELS``), which is
     raised to an error rather than a warning so one hostile file cannot exhaust memory.
     """
+    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+        return decode_video(path, min_side)
     try:
         with warnings.catch_warnings():
             # Pillow warns about every odd tag ("Corrupt EXIF data", "Tag data larger than
@@ -125,6 +130,23 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
         raise DecodeError("image has zero width or height")
     width, height = full_size[::-1] if orientation in (5, 6, 7, 8) else full_size
     return DecodedImage(rgb, width, height, source_format, source_mode, info)
+
+
+def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
+    """A video's representative frame (see common.video) as a decoded image."""
+    from common.video import read_video_frame
+
+    try:
+        frame = read_video_frame(path)
+    except FileNotFoundError:
+        raise DecodeError("file vanished before it could be read") from None
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except Exception as error:  # PyAV raises its own zoo (InvalidDataError, ...)
+        raise DecodeError(f"cannot decode video: {type(error).__name__}: {error}") from None
+    image = reduce_to(frame.image, min_side) if min_side else frame.image
+    width, height = frame.image.size
+    return DecodedImage(image, width, height, frame.format, "RGB", {}, video=frame.facts)
 
 
 def reduce_to(image: Image.Image, min_side: int) -> Image.Image:

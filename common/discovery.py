@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif"}
 )
+# Videos are indexed by one representative frame (common.video).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v"})
+INDEXED_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 # Files that operating systems and sync tools scatter through photo folders.
 CLUTTER_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 
@@ -37,7 +40,8 @@ def is_hidden_or_clutter(name: str) -> bool:
 
 
 def has_image_extension(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+    """Whether ``name`` is a file imagedb indexes: a picture, or a video (one frame of it)."""
+    return os.path.splitext(name)[1].lower() in INDEXED_EXTENSIONS
 
 
 def normalise_root(root: str | os.PathLike[str]) -> str:

@@ -18,7 +18,7 @@ FORMATS = ("table", "json", "jsonl", "csv", "paths")
 # Columns a script usually wants; the full record is in json/jsonl.
 CSV_COLUMNS = (
     "query", "rank", "score", "path", "size_bytes", "width", "height", "date_taken", "make", "model",
-    "gps_latitude", "gps_longitude",
+    "gps_latitude", "gps_longitude", "media_type", "duration",
 )  # fmt: skip
 HIDDEN_FROM_JSON = {"search_text"}
 
@@ -92,7 +92,7 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
         if not r.hits:
             out.write("  no matches\n")
             continue
-        header = ("#", "score", "path", "size", "W×H", "taken", "camera")
+        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "video")
         rows = [header] + [
             (
                 str(i),
@@ -102,9 +102,13 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
                 f"{hit.record.get('width')}×{hit.record.get('height')}",
                 (hit.record.get("date_taken") or "")[:19].replace("T", " "),
                 camera_name(hit.record),
+                video_summary(hit.record),
             )
             for i, hit in enumerate(r.hits, 1)
         ]
+        if not any(row[-1] for row in rows[1:]):  # no videos among these results: no video column
+            rows = [row[:-1] for row in rows]
+            header = header[:-1]
         widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
         right = {0, 1, 3}
         for row in rows:
@@ -121,6 +125,20 @@ def camera_name(record: dict[str, Any]) -> str:
     if make and model.lower().startswith(make.split()[0].lower()):
         return model
     return " ".join(p for p in (make, model) if p)
+
+
+def video_summary(record: dict[str, Any]) -> str:
+    """'12.5 s, 30 fps, h264' for a video's row; empty for a picture."""
+    if record.get("media_type") != "video":
+        return ""
+    parts = []
+    if record.get("duration") is not None:
+        parts.append(f"{record['duration']:.1f} s")
+    if record.get("fps"):
+        parts.append(f"{record['fps']:g} fps")
+    if record.get("codec"):
+        parts.append(record["codec"])
+    return ", ".join(parts) or "video"
 
 
 def human_size(size: int | None) -> str:

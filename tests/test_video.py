@@ -1,0 +1,84 @@
+"""Videos: indexed by one frame at ~10 % of their length (PyAV), with duration, fps and codec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import Cli, paint_photo
+
+CONTAINERS = {".mp4": "libx264", ".mov": "mpeg4", ".avi": "mjpeg", ".webm": "libvpx-vp9", ".mkv": "ffv1"}
+
+
+def make_video(path: Path, opening: Image.Image, body: Image.Image, seconds: float = 2.0, fps: int = 10) -> Path:
+    """A video that shows ``opening`` for its first 5 % and ``body`` after (so the frame at
+    10 % is ``body``, the first frame is not)."""
+    import av
+
+    codec = CONTAINERS[path.suffix]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = body.size
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        frames = int(seconds * fps)
+        for i in range(frames):
+            picture = opening if i < frames * 0.05 else body
+            for packet in stream.encode(av.VideoFrame.from_image(picture)):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
+    """Photos plus one video per container, each video's body a different painted picture."""
+    folder = tmp_path / "library"
+    for i in range(6):
+        paint_photo(folder / f"photo-{i}.jpg", seed=i)
+    black = Image.new("RGB", (160, 120))
+    bodies = {}
+    for n, ext in enumerate(CONTAINERS):
+        body_path = paint_photo(tmp_path / "bodies" / f"body{ext}.png", seed=50 + n)
+        make_video(folder / "clips" / f"clip{ext}", black, Image.open(body_path).convert("RGB"))
+        bodies[ext] = body_path
+    return folder, bodies
+
+
+def test_videos_are_indexed_by_their_frame_at_ten_percent(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:
+    folder, bodies = library
+    assert cli.index(folder).summary() == {"new": 11, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    records = cli.records()
+    for ext in CONTAINERS:
+        record = records[str(folder / "clips" / f"clip{ext}")]
+        assert record["media_type"] == "video" and record["format"] == ext[1:].upper()
+        assert record["duration"] == pytest.approx(2.0, abs=0.15) and record["fps"] == pytest.approx(10)
+        assert record["codec"] and (record["width"], record["height"]) == (160, 120)
+        (hits,) = cli.search("--search", str(bodies[ext]), "--limit", "1")  # the still finds its video
+        assert hits["results"][0]["path"] == record["path"] and hits["results"][0]["score"] > 0.95
+    assert all(r["media_type"] == "image" for p, r in records.items() if "photo-" in p)
+
+    table = cli("--search", str(bodies[".mp4"]), "--limit", "3")
+    assert "2.0 s, 10 fps, h264" in table.stdout
+    only_videos = cli.search("--where", "media_type = 'video'")[0]["results"]
+    assert len(only_videos) == len(CONTAINERS)
+
+
+def test_a_video_can_be_the_query(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:
+    folder, _ = library
+    cli.index(folder)
+    clip = str(folder / "clips" / "clip.webm")
+    (hits,) = cli.search("--search", clip, "--limit", "1")
+    assert hits["results"][0]["path"] == clip and hits["results"][0]["score"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_broken_video_is_reported_and_the_rest_indexed(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:
+    folder, _ = library
+    (folder / "clips" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+    (folder / "clips" / "empty.mov").write_bytes(b"")
+    result = cli.index(folder)
+    assert result.summary()["new"] == 11 and result.summary()["failed"] == 2
+    assert "cannot decode video" in result.stderr
