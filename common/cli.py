@@ -21,6 +21,7 @@ from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, Mode
 from common.failures import FAILURES_FILE, FailureReport
 from common.output import FORMATS, QueryResults, write_results
 from common.store import FilterError, ImageStore, IndexInfo, StoreError, write_errors_explained
+from common.thumbnails import THUMBNAIL_DIR
 
 if TYPE_CHECKING:
     from common.embedding import Embedder
@@ -101,6 +102,9 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--duplicate-threshold", type=_fraction, default=0.95, metavar="COSINE",
         help="with --duplicates: how similar two images must be to count as near duplicates (default 0.95)",
     )  # fmt: skip
+    search.add_argument(
+        "--html", metavar="FILE", help="also write the results as a self-contained HTML page of thumbnails"
+    )
     search.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
 
     model = parser.add_argument_group("model options (a search uses the index's model unless told otherwise)")
@@ -175,8 +179,11 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
             if args.duplicates:
                 session.list_duplicates()
             if args.search or args.text or args.where is not None:
-                write_results(session.search(), args.format, sys.stdout)
+                results = session.search()
+                write_results(results, args.format, sys.stdout)
                 sys.stdout.flush()
+                if args.html:
+                    session.write_gallery(results, args.html)
         finally:
             session.close()
     except (UsageError, ModelError, FilterError) as error:
@@ -200,6 +207,10 @@ def check_invocation(args: argparse.Namespace) -> None:
     if not (args.index or args.search or args.text or args.where is not None or args.check or args.repair
             or args.export or args.duplicates):  # fmt: skip
         raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL or --check")
+    if args.html and not (args.search or args.text or args.where is not None):
+        raise UsageError("--html writes search results: give --search, --text or --where as well")
+    if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
+        raise UsageError(f"--html {args.html}: its folder does not exist")
     if args.export:
         from common.export import export_format
 
@@ -301,6 +312,7 @@ class Session:
                     progress=False if self.args.quiet else None,
                     workers=self.args.workers if self.args.workers is not None else default_worker_count(),
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
+                    thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR),
                 )  # fmt: skip
             finally:
                 failures.close()
@@ -330,6 +342,15 @@ class Session:
             raise StoreError(
                 f"the index at {self.db_path} has {len(report.problems)} problem(s), listed above; --repair rebuilds what it can"
             )
+
+    def write_gallery(self, results: list[QueryResults], path: str) -> None:
+        from common.gallery import write_gallery
+
+        try:
+            write_gallery(results, path, os.path.join(self.db_path, THUMBNAIL_DIR))
+        except OSError as error:
+            raise StoreError(f"cannot write the page {path}: {error.strerror or error}") from None
+        log.info("wrote %s", path)
 
     def list_duplicates(self) -> None:
         from common.duplicates import find_duplicates

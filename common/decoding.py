@@ -38,9 +38,10 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # Reduced-size decoding keeps the shortest side at least REDUCED_MARGIN × the model's input and
 # at least REDUCED_FLOOR pixels. Measured worst cosine to open_clip's full-size route over every
 # coco-mini and camera image: ViT-B-32 (224 px) 0.9986 at 2×, 1.0 at 4×; the 32 px test model
-# 0.94 at 4× (128 px) but 0.9997 at 256 px — small inputs are more sensitive to resampling.
+# 0.94 at 4× (128 px) but 0.9997 at 256 px — small inputs are more sensitive to resampling;
+# the floor is 300 px, the thumbnails' size, which keeps a little more.
 REDUCED_MARGIN = 4
-REDUCED_FLOOR = 256
+REDUCED_FLOOR = 300  # also the thumbnails' size (common.thumbnails), made from the same pixels
 
 
 def reduced_side(min_side: int) -> int:

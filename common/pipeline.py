@@ -24,6 +24,7 @@ from common.discovery import FoundFile, find_image_files, normalise_root
 from common.embedding import Embedder
 from common.failures import FailureReport
 from common.store import ImageStore
+from common.thumbnails import remove_thumbnails
 from common.workers import DecodePool, ReadResult, read_prepared
 
 log = logging.getLogger(__name__)
@@ -113,10 +114,10 @@ def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float
     return plan
 
 
-def read_in_process(paths: Iterable[str], embedder: Embedder) -> Iterator[ReadResult]:
-    """Reader for small jobs (a worker pool's start-up would cost more than it saves)."""
+def read_in_process(paths: Iterable[str], embedder: Embedder, thumbnail_dir: str | None) -> Iterator[ReadResult]:
+    """Reader without worker processes (``--workers 0``)."""
     for path in paths:
-        yield read_prepared(path, embedder.min_side, embedder.prepare)
+        yield read_prepared(path, embedder.min_side, embedder.prepare, thumbnail_dir)
 
 
 def read_images(results: Iterable[ReadResult], failures: FailureReport, summary: IndexSummary) -> Iterator[ReadImage]:
@@ -191,6 +192,7 @@ def index_roots(
     progress: bool | None = None,
     workers: int = 0,
     time_limit: float | None = DEFAULT_TIME_LIMIT,
+    thumbnail_dir: str | None = None,
 ) -> IndexSummary:
     """Bring ``store`` in line with the image files under ``roots``; other roots are untouched.
 
@@ -216,14 +218,16 @@ def index_roots(
         with summary.timing("write"):
             summary.removed = store.delete_images(plan.removed)
             store.commit()
+        if thumbnail_dir:
+            remove_thumbnails(thumbnail_dir, [(p, *indexed[p]) for p in plan.removed])
     if plan.to_embed:
         paths = [f.path for f in plan.to_embed]
         pool = None
         if workers > 0 and embedder.pixel_recipe:
-            pool = DecodePool(workers, embedder.pixel_recipe, time_limit=time_limit)
+            pool = DecodePool(workers, embedder.pixel_recipe, time_limit=time_limit, thumbnail_dir=thumbnail_dir)
             results = pool.read(paths, window=max(2 * batch_size, 4 * workers))
         else:
-            results = read_in_process(paths, embedder)
+            results = read_in_process(paths, embedder, thumbnail_dir)
         bar = tqdm(
             results,
             total=len(paths),
@@ -246,6 +250,9 @@ def index_roots(
             bar.close()
             if pool is not None:
                 pool.close()
+    if thumbnail_dir and not summary.interrupted:  # re-embedded files' old versions
+        outdated = [(f.path, *indexed[f.path]) for f in plan.changed if indexed[f.path] != (f.size, f.mtime)]
+        remove_thumbnails(thumbnail_dir, outdated)
     summary.failed = failures.count
     if not summary.interrupted:  # after an interrupt, secondary indexes catch up on the next run
         with summary.timing("finish"):

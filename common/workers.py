@@ -37,6 +37,7 @@ from common.decoding import DecodeError, decode_image
 from common.defaults import DEFAULT_TIME_LIMIT
 from common.preprocess import PixelRecipe
 from common.records import build_record
+from common.thumbnails import save_thumbnail, thumbnail_path
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +56,16 @@ class ReadResult:
     stage: str | None = None
 
 
-def read_prepared(path: str, min_side: int | None, prepare: Callable[[Any], Any]) -> ReadResult:
-    """Decode, describe and ``prepare`` one file for the model; never raises."""
+def read_prepared(
+    path: str, min_side: int | None, prepare: Callable[[Any], Any], thumbnail_dir: str | None = None
+) -> ReadResult:
+    """Decode, describe and ``prepare`` one file for the model (and thumbnail it); never raises."""
     try:
         decoded = decode_image(path, min_side)
         record = build_record(path, decoded)
         prepared = prepare(decoded.image)
+        if thumbnail_dir:
+            _thumbnail(decoded.image, thumbnail_dir, record)
     except DecodeError as error:
         return ReadResult(path, reason=str(error), stage="decode")
     except OSError as error:  # vanished or became unreadable after the scan
@@ -70,9 +75,16 @@ def read_prepared(path: str, min_side: int | None, prepare: Callable[[Any], Any]
     return ReadResult(path, record, prepared)
 
 
-def read_file(path: str, recipe: PixelRecipe) -> ReadResult:
-    """The worker's job: read one file into a record and a uint8 crop."""
-    return read_prepared(path, recipe.size, recipe.crop)
+def _thumbnail(image: Any, thumbnail_dir: str, record: dict[str, Any]) -> None:
+    try:
+        save_thumbnail(image, thumbnail_path(thumbnail_dir, record))
+    except OSError as error:  # a missing thumbnail costs a gallery picture, never the file's row
+        log.warning("no thumbnail for %s: %s", record["path"], error.strerror or error)
+
+
+def read_file(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
+    """The worker's job: read one file into a record and a uint8 crop (and its thumbnail)."""
+    return read_prepared(path, recipe.size, recipe.crop, thumbnail_dir)
 
 
 def default_worker_count() -> int:
@@ -101,11 +113,13 @@ class DecodePool:
         self,
         workers: int,
         recipe: PixelRecipe,
-        reader: Callable[[str, PixelRecipe], ReadResult] = read_file,
+        reader: Callable[[str, PixelRecipe, str | None], ReadResult] = read_file,
         time_limit: float | None = DEFAULT_TIME_LIMIT,
+        thumbnail_dir: str | None = None,
     ) -> None:
         self.workers = workers
         self.recipe = recipe
+        self.thumbnail_dir = thumbnail_dir
         self.reader = reader  # a module-level function, so spawned workers can import it
         self.time_limit = time_limit or None  # 0 or None: no limit
         self.executor = self._start()
@@ -145,7 +159,7 @@ class DecodePool:
                     if path is None:
                         break
                     pending.append((path, None))  # listed before submit, so a crash there counts it
-                    pending[-1] = (path, self.executor.submit(self.reader, path, self.recipe))
+                    pending[-1] = (path, self.executor.submit(self.reader, path, self.recipe, self.thumbnail_dir))
                 if not pending:
                     return
                 path, future = pending[0]

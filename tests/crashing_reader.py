@@ -12,14 +12,14 @@ from common.preprocess import PixelRecipe
 from common.workers import ReadResult, read_file
 
 
-def read_or_die(path: str, recipe: PixelRecipe) -> ReadResult:
+def read_or_die(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
     if Path(path).name.startswith("crash"):
         os._exit(139)
-    return read_file(path, recipe)
+    return read_file(path, recipe, thumbnail_dir)
 
 
-def read_or_hang(path: str, recipe: PixelRecipe) -> ReadResult:
+def read_or_hang(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
     if Path(path).name.startswith("hang"):
         while True:
             time.sleep(60)
-    return read_file(path, recipe)
+    return read_file(path, recipe, thumbnail_dir)

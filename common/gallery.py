@@ -1,0 +1,101 @@
+"""``--html results.html``: the search results as one self-contained page.
+
+Thumbnails are embedded as data URIs, so the page can be mailed, archived or opened offline;
+each query gets its own section with every hit's picture, rank, score, path and key metadata.
+A hit whose thumbnail is missing (indexed before thumbnails existed, or unwritable then) shows
+a placeholder rather than a broken image.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+from datetime import datetime
+
+from common.output import QueryResults, camera_name, human_size, video_summary
+from common.thumbnails import thumbnail_path
+
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; background: #fafafa; color: #222; }
+h1 { font-size: 20px; margin: 0 0 4px; } .generated { color: #777; margin-bottom: 24px; }
+section { margin-bottom: 40px; } h2 { font-size: 17px; border-bottom: 1px solid #ddd; padding-bottom: 6px; }
+h2 .how { color: #777; font-weight: normal; font-size: 14px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 16px; }
+figure { margin: 0; background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; overflow: hidden; }
+figure img, figure .missing { display: block; width: 100%; height: 200px; object-fit: contain; background: #eee; }
+figure .missing { line-height: 200px; text-align: center; color: #999; }
+figcaption { padding: 8px 10px; } .rank { font-weight: 600; } .score { float: right; font-variant-numeric: tabular-nums; }
+.path { word-break: break-all; font-size: 12px; color: #333; margin: 4px 0; } .meta { font-size: 12px; color: #666; }
+.none { color: #777; font-style: italic; }
+"""
+
+
+def write_gallery(results: list[QueryResults], path: str, thumbnail_dir: str) -> None:
+    """Write the page for ``results`` to ``path`` (atomically)."""
+    page = render_gallery(results, thumbnail_dir)
+    temp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(page)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def render_gallery(results: list[QueryResults], thumbnail_dir: str) -> str:
+    sections = "\n".join(_section(number, r, thumbnail_dir) for number, r in enumerate(results, 1))
+    generated = datetime.now().isoformat(timespec="seconds")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>imagedb results</title><style>{STYLE}</style></head><body>"
+        f'<h1>imagedb results</h1><div class="generated">{len(results)} quer{"y" if len(results) == 1 else "ies"}, '
+        f"generated {generated}</div>\n{sections}\n</body></html>\n"
+    )
+
+
+def _section(number: int, results: QueryResults, thumbnail_dir: str) -> str:
+    how = results.kind if results.kind == results.mode else f"{results.kind}, {results.mode}"
+    cards = "\n".join(_card(rank, hit, thumbnail_dir) for rank, hit in enumerate(results.hits, 1))
+    body = f'<div class="grid">{cards}</div>' if results.hits else '<p class="none">no matches</p>'
+    return (
+        f'<section id="query-{number}"><h2>{html.escape(results.query)} '
+        f'<span class="how">({html.escape(how)}, {len(results.hits)} results)</span></h2>{body}</section>'
+    )
+
+
+def _card(rank: int, hit, thumbnail_dir: str) -> str:
+    record = hit.record
+    picture = _thumbnail_uri(thumbnail_dir, record)
+    image = (
+        f'<img src="{picture}" alt="{html.escape(record.get("filename") or "")}">'
+        if picture
+        else '<div class="missing">no thumbnail</div>'
+    )
+    score = "" if hit.score is None or math.isnan(hit.score) else f"{hit.score:.4f}"
+    facts = [
+        f"{record.get('width')}×{record.get('height')}",
+        human_size(record.get("size_bytes")),
+        (record.get("date_taken") or "")[:19].replace("T", " "),
+        camera_name(record),
+        video_summary(record),
+    ]
+    if record.get("gps_latitude") is not None and record.get("gps_longitude") is not None:
+        facts.append(f"GPS {record['gps_latitude']:.5f}, {record['gps_longitude']:.5f}")
+    meta = " · ".join(html.escape(f) for f in facts if f)
+    path = html.escape(record["path"])
+    return (
+        f'<figure>{image}<figcaption><span class="rank">#{rank}</span><span class="score">{score}</span>'
+        f'<div class="path" title="{path}">{path}</div><div class="meta">{meta}</div></figcaption></figure>'
+    )
+
+
+def _thumbnail_uri(thumbnail_dir: str, record: dict) -> str | None:
+    try:
+        with open(thumbnail_path(thumbnail_dir, record), "rb") as handle:
+            return "data:image/webp;base64," + base64.b64encode(handle.read()).decode("ascii")
+    except (OSError, KeyError, TypeError):
+        return None

@@ -1,0 +1,99 @@
+"""Thumbnails (made while indexing, kept in step with the files) and the --html gallery,
+rendered in a real headless browser."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.thumbnails import THUMBNAIL_DIR, thumbnail_path
+from conftest import Cli, paint_photo
+
+
+def thumbnails_of(cli: Cli) -> set[Path]:
+    return set((cli.db / THUMBNAIL_DIR).rglob("*.webp"))
+
+
+def test_every_indexed_file_gets_a_thumbnail_kept_in_step_with_it(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    import common.workers
+
+    folder = tmp_path / "photos"
+    for i in range(5):
+        paint_photo(folder / f"{i}.jpg", seed=i, size=(640, 480))
+    paint_photo(folder / "tall.png", seed=9, size=(200, 500))
+    decoded: list[str] = []
+    real_decode = common.workers.decode_image
+    monkeypatch.setattr(common.workers, "decode_image", lambda *a: decoded.append(a[0]) or real_decode(*a))
+    cli.index(folder, extra=("--workers", "0"))
+    assert len(decoded) == 6, "thumbnails come from the decode the embedding used, not a second one"
+
+    records = cli.records()
+    paths = {p: Path(thumbnail_path(str(cli.db / THUMBNAIL_DIR), r)) for p, r in records.items()}
+    assert set(paths.values()) == thumbnails_of(cli)
+    with Image.open(paths[str(folder / "0.jpg")]) as thumb:
+        assert thumb.format == "WEBP" and thumb.size == (300, 225)
+    with Image.open(paths[str(folder / "tall.png")]) as thumb:
+        assert thumb.size == (120, 300)
+
+    paint_photo(folder / "0.jpg", seed=100, size=(640, 480))  # modified: a new thumbnail replaces the old
+    (folder / "1.jpg").unlink()  # removed: its thumbnail goes too
+    cli.index(folder)
+    records = cli.records()
+    now = {Path(thumbnail_path(str(cli.db / THUMBNAIL_DIR), r)) for r in records.values()}
+    assert now == thumbnails_of(cli) and len(now) == 5
+    assert paths[str(folder / "0.jpg")] not in now and paths[str(folder / "1.jpg")] not in now
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("no headless Chromium on this machine (Debian package: chromium)")
+
+
+def screenshot(page: Path, out: Path, profile: Path) -> np.ndarray:
+    subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+         f"--user-data-dir={profile}", f"--screenshot={out}", "--window-size=1280,1600", page.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return np.asarray(Image.open(out).convert("RGB")).astype(int)
+
+
+def pixels_near(shot: np.ndarray, colour: tuple[int, int, int]) -> int:
+    return int((np.abs(shot - np.array(colour)).max(axis=2) < 24).sum())
+
+
+@pytest.mark.slow
+def test_the_html_gallery_renders_thumbnails_one_section_per_query(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    for i in range(6):
+        paint_photo(folder / f"{i}.jpg", seed=i, size=(400, 300))
+    magenta, teal = (230, 20, 200), (10, 190, 170)
+    Image.new("RGB", (400, 300), magenta).save(folder / "magenta.png")
+    Image.new("RGB", (400, 300), teal).save(folder / "a <b>&amp; teal.png")  # markup in a name stays text
+    cli.index(folder)
+
+    page = tmp_path / "results.html"
+    result = cli("--search", str(folder / "magenta.png"), str(folder / "a <b>&amp; teal.png"), "--limit", "3",
+                 "--html", page)  # fmt: skip
+    assert result.code == 0, result.stderr
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<section") == 2 and text.count("<figure>") == 6
+    assert "a &lt;b&gt;&amp;amp; teal.png" in text and "<b>" not in text
+    assert 'src="file:' not in text and "data:image/webp;base64," in text, "self-contained"
+
+    shot = screenshot(page, tmp_path / "shot.png", tmp_path / "profile")
+    # Each query's own picture is its first result: both colours must be on screen, as pictures.
+    assert pixels_near(shot, magenta) > 20_000 and pixels_near(shot, teal) > 20_000
+
+
+def test_html_needs_a_search(cli: Cli, tmp_path: Path) -> None:
+    result = cli("--html", tmp_path / "x.html", "--check")
+    assert result.code == 2 and "--html writes search results" in result.stderr
