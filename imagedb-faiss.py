@@ -32,6 +32,7 @@ import pandas as pd
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
+from common.color import COLOR_DIM
 from common.filters import RecordFilter
 from common.records import RECORD_COLUMNS, records_to_arrow
 from common.store import Hit, ImageStore, IndexInfo, StoreError, require_record_columns
@@ -82,11 +83,20 @@ class FaissImageStore(ImageStore):
     default_db_path = "imagedb-faiss"
 
     def __init__(
-        self, db_path: str, info: IndexInfo, index: Any, frame: pd.DataFrame, next_id: int, generation: str | None
+        self,
+        db_path: str,
+        info: IndexInfo,
+        index: Any,
+        frame: pd.DataFrame,
+        next_id: int,
+        generation: str | None,
+        colors: Any = None,
     ) -> None:
         self.db_path = db_path
         self._info = info
         self.index = index
+        # Colour signatures live in a second, always exact, id-mapped index with the same ids.
+        self.colors = colors if colors is not None else zero_colors(all_ids(index))
         self.frame = frame  # indexed by row_id (the FAISS id)
         self.next_id = next_id
         self.generation = generation
@@ -118,13 +128,14 @@ class FaissImageStore(ImageStore):
             info = IndexInfo.from_json(json.dumps(manifest["info"]))
             generation = manifest["generation"]
             index = faiss.read_index(os.path.join(db_path, f"images-{generation}.faiss"))
+            colors = faiss.read_index(os.path.join(db_path, f"images-{generation}.color.faiss"))
             frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
         except (OSError, KeyError, ValueError, RuntimeError) as error:
             raise StoreError(f"cannot open the FAISS index in {db_path}: {error}") from None
         frame = frame.set_index("row_id")
-        require_record_columns(frame.columns, db_path)
-        check_consistent(db_path, index, frame, info)
-        return cls(db_path, info, index, frame, int(manifest["next_id"]), generation)
+        require_record_columns([*frame.columns, "color"], db_path)
+        check_consistent(db_path, index, frame, info, colors)
+        return cls(db_path, info, index, frame, int(manifest["next_id"]), generation, colors)
 
     @property
     def info(self) -> IndexInfo:
@@ -152,6 +163,9 @@ class FaissImageStore(ImageStore):
         vectors = dict(zip(*all_vectors(self.index), strict=True))
         return {p: vectors[i] for p, i in ids.items()}
 
+    def get_colors(self, paths: list[str]) -> dict[str, np.ndarray]:
+        return {p: self.colors.reconstruct(self.id_by_path[p]) for p in paths if p in self.id_by_path}
+
     def get_all_vectors(self) -> tuple[list[str], np.ndarray]:
         ids, vectors = all_vectors(self.index)
         return self.frame["path"].reindex(ids).tolist(), vectors
@@ -177,6 +191,11 @@ class FaissImageStore(ImageStore):
             index = faiss.read_index(os.path.join(db_path, f"images-{generation}.faiss"))
         except RuntimeError:
             actions.append(f"the vector file of generation {generation} is unreadable: its rows need re-embedding")
+        try:
+            old_colors = faiss.read_index(os.path.join(db_path, f"images-{generation}.color.faiss"))
+        except RuntimeError:
+            old_colors = None
+            actions.append("the colour file is unreadable: colour signatures return with the next --force")
         frame = frame.set_index("row_id")
         ids, vectors = all_vectors(index) if index is not None else (np.zeros(0, np.int64), np.zeros((0, info.dim)))
         has_vector = frame.index.isin(ids)
@@ -193,15 +212,28 @@ class FaissImageStore(ImageStore):
         if dropped:
             actions.append(f"dropped {len(dropped)} row(s) whose vector was lost")
         flat = new_flat_index(info.dim)
-        flat.add_with_ids(np.ascontiguousarray(kept, dtype=np.float32), frame.index.to_numpy(dtype=np.int64))
+        kept_ids = frame.index.to_numpy(dtype=np.int64)
+        flat.add_with_ids(np.ascontiguousarray(kept, dtype=np.float32), kept_ids)
+        colors = zero_colors(np.zeros(0, dtype=np.int64))
+        if len(kept_ids):
+            known = set(all_ids(old_colors).tolist()) if old_colors is not None else set()
+            signatures = np.stack(
+                [
+                    old_colors.reconstruct(int(i)) if int(i) in known else np.zeros(COLOR_DIM, np.float32)
+                    for i in kept_ids
+                ]
+            )
+            colors.add_with_ids(signatures, kept_ids)
         next_id = int(max([*ids.tolist(), *frame.index.tolist(), -1])) + 1
-        store = cls(db_path, info, flat, frame, next_id, None)
+        store = cls(db_path, info, flat, frame, next_id, None, colors)
         store._dirty = True
         store.commit()
         return store, actions, dropped
 
     # --- writing -------------------------------------------------------------------------
-    def upsert_images(self, records: list[dict[str, Any]], vectors: np.ndarray) -> None:
+    def upsert_images(
+        self, records: list[dict[str, Any]], vectors: np.ndarray, colors: np.ndarray | None = None
+    ) -> None:
         if not records:
             return
         paths = [r["path"] for r in records]
@@ -213,6 +245,9 @@ class FaissImageStore(ImageStore):
         ids[fresh] = np.arange(self.next_id, self.next_id + int(fresh.sum()), dtype=np.int64)
         self.next_id += int(fresh.sum())
         self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        if colors is None:
+            colors = np.zeros((len(records), COLOR_DIM), dtype=np.float32)
+        self.colors.add_with_ids(np.ascontiguousarray(colors, dtype=np.float32), ids)
         rows = records_to_frame(records)
         rows.index = pd.Index(ids, name="row_id")
         self.frame = rows if self.frame.empty else pd.concat([self.frame, rows])
@@ -230,6 +265,7 @@ class FaissImageStore(ImageStore):
 
     def _remove_ids(self, ids: list[int]) -> None:
         self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+        self.colors.remove_ids(np.asarray(ids, dtype=np.int64))
         self.frame = self.frame.drop(index=ids)
 
     def _changed(self) -> None:
@@ -260,8 +296,10 @@ class FaissImageStore(ImageStore):
 
         generation = uuid.uuid4().hex[:12]
         index_path = os.path.join(self.db_path, f"images-{generation}.faiss")
+        colors_path = os.path.join(self.db_path, f"images-{generation}.color.faiss")
         frame_path = os.path.join(self.db_path, f"images-{generation}.parquet")
         write_atomically(index_path, lambda temp: faiss.write_index(self.index, temp))
+        write_atomically(colors_path, lambda temp: faiss.write_index(self.colors, temp))
         frame = self.frame.reset_index()
         frame.attrs = {INFO_ATTR: self.info.to_json()}  # the model travels with the rows (--repair)
         write_atomically(frame_path, lambda temp: frame.to_parquet(temp, index=False))
@@ -282,7 +320,7 @@ class FaissImageStore(ImageStore):
 
     def _remove_other_generations(self) -> None:
         """Delete superseded generations, and any a crashed commit left half-written."""
-        current = {f"images-{self.generation}.faiss", f"images-{self.generation}.parquet"}
+        current = {f"images-{self.generation}.{ext}" for ext in ("faiss", "color.faiss", "parquet")}
         for name in os.listdir(self.db_path):
             if name.startswith("images-") and name not in current:
                 with contextlib.suppress(FileNotFoundError):
@@ -318,6 +356,21 @@ class FaissImageStore(ImageStore):
         scores, ids = self.index.search(query, min(limit, self.index.ntotal), params=params)
         return [Hit(self._record(int(i)), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
+    def search_by_color(self, signature: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
+        import faiss
+
+        if self.colors.ntotal == 0:
+            return []
+        params = None
+        if where:
+            allowed = self.frame.index[self._rows_matching(where)].to_numpy(dtype=np.int64)
+            if allowed.size == 0:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        query = np.asarray(signature, dtype=np.float32).reshape(1, -1)
+        scores, ids = self.colors.search(query, min(limit, self.colors.ntotal), params=params)
+        return [Hit(self._record(int(i)), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if self.frame.empty:
             return []
@@ -349,6 +402,14 @@ def new_flat_index(dim: int) -> Any:
     import faiss
 
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def zero_colors(ids: np.ndarray) -> Any:
+    """A colour index holding "no colour known" (zeros) for ``ids``."""
+    colors = new_flat_index(COLOR_DIM)
+    if len(ids):
+        colors.add_with_ids(np.zeros((len(ids), COLOR_DIM), dtype=np.float32), ids)
+    return colors
 
 
 def is_flat(index: Any) -> bool:
@@ -411,17 +472,19 @@ def build_ivf_index(flat: Any, dim: int) -> Any:
     return ivf
 
 
-def check_consistent(db_path: str, index: Any, frame: pd.DataFrame, info: IndexInfo) -> None:
+def check_consistent(db_path: str, index: Any, frame: pd.DataFrame, info: IndexInfo, colors: Any) -> None:
     """Refuse to use an index whose vectors and metadata rows do not correspond one to one."""
-    problems = consistency_problems(index, frame, info)
+    problems = consistency_problems(index, frame, info, colors)
     if problems:
         raise StoreError(
             f"{db_path} is inconsistent: {'; '.join(problems)}; run --repair to rebuild it from what is on disk"
         )
 
 
-def consistency_problems(index: Any, frame: pd.DataFrame, info: IndexInfo) -> list[str]:
+def consistency_problems(index: Any, frame: pd.DataFrame, info: IndexInfo, colors: Any) -> list[str]:
     problems = []
+    if set(all_ids(colors).tolist()) != set(frame.index.tolist()):
+        problems.append(f"{colors.ntotal} colour signatures for {len(frame)} metadata rows")
     if index.d != info.dim:
         problems.append(f"the index holds {index.d}-d vectors but the manifest says {info.dim}")
     ids, rows = set(all_ids(index).tolist()), set(frame.index.tolist())

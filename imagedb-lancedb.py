@@ -23,6 +23,7 @@ import pyarrow as pa
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
+from common.color import COLOR_DIM
 from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_SCHEMA, records_to_arrow
 from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, require_record_columns
 from common.text_search import FTS_OPTIONS
@@ -58,7 +59,7 @@ class LanceImageStore(ImageStore):
         if INFO_KEY not in metadata:
             raise StoreError(f"{db_path} holds a LanceDB table that imagedb did not create (no model recorded)")
         self._info = IndexInfo.from_json(metadata[INFO_KEY].decode())
-        require_record_columns(table.schema.names, db_path)
+        require_record_columns([n for n in table.schema.names if n != "vector"], db_path)
         self._wrote = False
 
     # --- opening -------------------------------------------------------------------------
@@ -135,15 +136,28 @@ class LanceImageStore(ImageStore):
         self.finish_indexing()
 
     # --- writing -------------------------------------------------------------------------
-    def upsert_images(self, records: list[dict[str, Any]], vectors: np.ndarray) -> None:
+    def get_colors(self, paths: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for chunk in _chunks(paths, 500):
+            condition = f"path IN ({', '.join(sql_string(p) for p in chunk)})"
+            rows = self.table.search().where(condition).select(["path", "color"]).limit(None).to_arrow()
+            colors = rows.column("color").combine_chunks().flatten().to_numpy().reshape(-1, COLOR_DIM)
+            found.update(zip(rows.column("path").to_pylist(), colors.astype(np.float32), strict=True))
+        return found
+
+    def upsert_images(
+        self, records: list[dict[str, Any]], vectors: np.ndarray, colors: np.ndarray | None = None
+    ) -> None:
         if not records:
             return
+        if colors is None:
+            colors = np.zeros((len(records), COLOR_DIM), dtype=np.float32)
         data = records_to_arrow(records)
-        flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
-        data = data.append_column(
-            pa.field("vector", pa.list_(pa.float32(), self.info.dim)),
-            pa.FixedSizeListArray.from_arrays(flat, self.info.dim),
-        )
+        for name, values, width in (("vector", vectors, self.info.dim), ("color", colors, COLOR_DIM)):
+            flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).ravel())
+            data = data.append_column(
+                pa.field(name, pa.list_(pa.float32(), width)), pa.FixedSizeListArray.from_arrays(flat, width)
+            )
         self.table.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(data)
         self._wrote = True
 
@@ -194,6 +208,15 @@ class LanceImageStore(ImageStore):
             Hit(_record(row), float(np.dot(query_vector, np.asarray(row["vector"], dtype=np.float32)))) for row in rows
         ]
 
+    def search_by_color(self, signature: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
+        query_signature = np.asarray(signature, dtype=np.float32)
+        query = self.table.search(query_signature, vector_column_name="color").distance_type("dot")
+        rows = self._run(query, where, limit)
+        return [
+            Hit(_record(row), float(np.dot(query_signature, np.asarray(row["color"], dtype=np.float32))))
+            for row in rows
+        ]
+
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():
             return []
@@ -228,6 +251,7 @@ class LanceImageStore(ImageStore):
 def table_schema(info: IndexInfo) -> pa.Schema:
     """The record columns plus the vector, with the model recorded in the schema metadata."""
     schema = RECORD_SCHEMA.append(pa.field("vector", pa.list_(pa.float32(), info.dim)))
+    schema = schema.append(pa.field("color", pa.list_(pa.float32(), COLOR_DIM)))
     return schema.with_metadata({INFO_KEY: info.to_json().encode()})
 
 

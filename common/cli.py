@@ -85,6 +85,13 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="write every indexed image (vector + metadata) to FILE: .jsonl (JSON Lines) or .pkl (pickle stream)",
     )
     actions.add_argument(
+        "--color", "--colour", nargs="+", metavar="COLOR",
+        help="colour search: '#1e90ff', 'dodgerblue', weights as '#1e90ff:0.7,white:0.3'; with --search, re-ranks its results",
+    )  # fmt: skip
+    actions.add_argument(
+        "--palette", metavar="IMAGE", help="colour search by the colours of a picture (alone or with --search)"
+    )
+    actions.add_argument(
         "--where",
         metavar="SQL",
         help="filter on record columns, e.g. \"width > 1024 AND make = 'Canon'\"; alone, lists matches",
@@ -178,7 +185,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                 session.export(args.export)
             if args.duplicates:
                 session.list_duplicates()
-            if args.search or args.text or args.where is not None:
+            if args.search or args.text or args.where is not None or args.color or args.palette:
                 results = session.search()
                 write_results(results, args.format, sys.stdout)
                 sys.stdout.flush()
@@ -205,9 +212,20 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
 def check_invocation(args: argparse.Namespace) -> None:
     """Everything that can be refused before touching the model or the database."""
     if not (args.index or args.search or args.text or args.where is not None or args.check or args.repair
-            or args.export or args.duplicates):  # fmt: skip
+            or args.export or args.duplicates or args.color or args.palette):  # fmt: skip
         raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL or --check")
-    if args.html and not (args.search or args.text or args.where is not None):
+    if args.color and args.palette:
+        raise UsageError("give --color or --palette, not both")
+    if args.color:
+        from common.color import ColorError, parse_colors
+
+        try:
+            parse_colors(args.color)
+        except ColorError as error:
+            raise UsageError(f"--color: {error}") from None
+    if args.palette and not os.path.isfile(args.palette):
+        raise UsageError(f"palette image not found: {args.palette}")
+    if args.html and not (args.search or args.text or args.where is not None or args.color or args.palette):
         raise UsageError("--html writes search results: give --search, --text or --where as well")
     if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
         raise UsageError(f"--html {args.html}: its folder does not exist")
@@ -404,16 +422,45 @@ class Session:
         store = self.open_store()
         a = self.args
         results: list[QueryResults] = []
+        color, color_label = self.color_query()
         for query in a.search or []:
-            results.append(self.search_one(store, query))
+            if color is None:
+                results.append(self.search_one(store, query, a.limit))
+                continue
+            from common.color import COMBINED_CANDIDATES, rerank_by_color
+
+            found = self.search_one(store, query, max(COMBINED_CANDIDATES, a.limit))
+            paths = [h.record["path"] for h in found.hits]
+            hits = rerank_by_color(found.hits, store.get_colors(paths), color, a.limit)
+            results.append(QueryResults(f"{query} + {color_label}", found.kind, f"{found.mode}+color", hits))
         for query in a.text or []:
             results.append(QueryResults(query, "metadata", "fts", store.search_by_text(query, a.limit, a.where)))
-        if not a.search and not a.text and a.where is not None:
+        if color is not None and not a.search:
+            results.append(QueryResults(color_label, "color", "color", store.search_by_color(color, a.limit, a.where)))
+        if not a.search and not a.text and color is None and a.where is not None:
             hits = [_record_hit(r) for r in store.get_records(a.where, a.limit)]
             results.append(QueryResults(a.where, "filter", "filter", hits))
         return results
 
-    def search_one(self, store: ImageStore, query: str) -> QueryResults:
+    def color_query(self):
+        """The colour signature asked for with --color or --palette (None without), and its label."""
+        a = self.args
+        if a.color:
+            from common.color import colors_signature, parse_colors
+
+            return colors_signature(parse_colors(a.color)), "colour " + " ".join(a.color)
+        if a.palette:
+            from common.color import image_signature
+            from common.decoding import DecodeError, decode_image
+
+            try:
+                decoded = decode_image(a.palette, 64)
+            except DecodeError as error:
+                raise UsageError(f"cannot read palette image {a.palette}: {error}") from None
+            return image_signature(decoded.image), f"colours of {a.palette}"
+        return None, ""
+
+    def search_one(self, store: ImageStore, query: str, limit: int) -> QueryResults:
         a = self.args
         if os.path.isfile(query):
             from common.decoding import DecodeError, decode_image
@@ -426,13 +473,13 @@ class Session:
             if a.mode != "vector":
                 log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
             vector = embedder.embed_images([decoded.image])[0]
-            return QueryResults(query, "image", "vector", store.search_by_vector(vector, a.limit, a.where))
+            return QueryResults(query, "image", "vector", store.search_by_vector(vector, limit, a.where))
         if a.mode == "fts":
-            return QueryResults(query, "text", "fts", store.search_by_text(query, a.limit, a.where))
+            return QueryResults(query, "text", "fts", store.search_by_text(query, limit, a.where))
         vector = self.load_embedder(self.model_for(store.info)).embed_texts([query])[0]
         if a.mode == "hybrid":
-            return QueryResults(query, "text", "hybrid", store.search_hybrid(vector, query, a.limit, a.where))
-        return QueryResults(query, "text", "vector", store.search_by_vector(vector, a.limit, a.where))
+            return QueryResults(query, "text", "hybrid", store.search_hybrid(vector, query, limit, a.where))
+        return QueryResults(query, "text", "vector", store.search_by_vector(vector, limit, a.where))
 
 
 def _record_hit(record: dict):

@@ -111,13 +111,14 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> R
 
     keep_once = [p for p in audit.duplicates if p not in audit.unusable]
     rewrite = sorted(set(keep_once) | set(audit.off_unit))
+    colors = store.get_colors(rewrite)  # read before any row is deleted
     if audit.duplicates or audit.unusable:
         store.delete_images(sorted(set(audit.duplicates) | set(audit.unusable)))
     if rewrite:
         first = {p: i for i, p in reversed(list(enumerate(paths)))}
         fixed = vectors[[first[p] for p in rewrite]].astype(np.float32)
         fixed /= np.linalg.norm(fixed, axis=1, keepdims=True)
-        store.upsert_images([records[p] for p in rewrite], fixed)
+        store.upsert_images([records[p] for p in rewrite], fixed, np.stack([colors[p] for p in rewrite]))
     if audit.duplicates:
         result.actions.append(f"kept one row for each of {len(audit.duplicates)} path(s) indexed more than once")
     if audit.off_unit:

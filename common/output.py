@@ -38,7 +38,7 @@ def write_results(results: list[QueryResults], fmt: str, out: TextIO) -> None:
 
 
 def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
-    row = {"rank": rank, "score": _finite(hit.score)}
+    row = {"rank": rank, "score": _finite(hit.score), **{k: _finite(v) for k, v in hit.extra.items()}}
     row.update({k: _finite(v) for k, v in hit.record.items() if k not in HIDDEN_FROM_JSON})
     return row
 

@@ -90,6 +90,7 @@ class ReadImage:
 
     record: dict[str, Any]
     pixels: Any
+    color: np.ndarray
 
 
 def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float]], force: bool) -> ChangePlan:
@@ -134,17 +135,27 @@ def read_images(results: Iterable[ReadResult], failures: FailureReport, summary:
         if result.reason is not None:
             failures.add(result.path, result.reason, stage=result.stage or "decode")
             continue
-        yield ReadImage(result.record, result.crop)
+        yield ReadImage(result.record, result.crop, result.color)
+
+
+@dataclass
+class EmbeddedBatch:
+    """What the writer stores for a batch: records, their CLIP vectors and colour signatures."""
+
+    records: list[dict[str, Any]]
+    vectors: np.ndarray
+    colors: np.ndarray
 
 
 def embed_batches(
     images: Iterable[ReadImage], embedder: Embedder, batch_size: int, summary: IndexSummary
-) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
+) -> Iterator[EmbeddedBatch]:
     """Mapper: group read images into batches and embed each batch in one forward pass."""
 
-    def embed(batch: list[ReadImage]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    def embed(batch: list[ReadImage]) -> EmbeddedBatch:
         with summary.timing("embed"):
-            return [b.record for b in batch], embedder.embed_prepared([b.pixels for b in batch])
+            vectors = embedder.embed_prepared([b.pixels for b in batch])
+        return EmbeddedBatch([b.record for b in batch], vectors, np.stack([b.color for b in batch]))
 
     batch: list[ReadImage] = []
     for image in images:
@@ -158,18 +169,19 @@ def embed_batches(
 
 def write_batches(
     store: ImageStore,
-    batches: Iterable[tuple[list[dict[str, Any]], np.ndarray]],
+    batches: Iterable[EmbeddedBatch],
     indexed_before: set[str],
     summary: IndexSummary,
     commit_seconds: float = DEFAULT_COMMIT_SECONDS,
 ) -> None:
     """Writer: upsert each batch; make it durable at least every ``commit_seconds``."""
     last_commit = time.monotonic()
-    for records, vectors in batches:
-        if not np.all(np.isfinite(vectors)):
+    for batch in batches:
+        records = batch.records
+        if not np.all(np.isfinite(batch.vectors)):
             raise RuntimeError("the model produced non-finite vectors; refusing to write them")
         with summary.timing("write"):
-            store.upsert_images(records, vectors)
+            store.upsert_images(records, batch.vectors, batch.colors)
             if time.monotonic() - last_commit >= commit_seconds:
                 store.commit()
                 last_commit = time.monotonic()

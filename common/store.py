@@ -128,8 +128,15 @@ class ImageStore(ABC):
 
     # --- writing -----------------------------------------------------------------------
     @abstractmethod
-    def upsert_images(self, records: list[dict[str, Any]], vectors: np.ndarray) -> None:
-        """Insert or replace (by path) records with their vectors, durably, as one commit."""
+    def get_colors(self, paths: list[str]) -> dict[str, np.ndarray]:
+        """The stored colour signatures (common.color) of ``paths`` that are indexed."""
+
+    @abstractmethod
+    def upsert_images(
+        self, records: list[dict[str, Any]], vectors: np.ndarray, colors: np.ndarray | None = None
+    ) -> None:
+        """Insert or replace (by path) records with their vectors and colour signatures (zeros,
+        "no colour known", when None), durably, as one commit."""
 
     @abstractmethod
     def delete_images(self, paths: list[str]) -> int:
@@ -148,6 +155,10 @@ class ImageStore(ABC):
     @abstractmethod
     def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
         """Nearest records by cosine similarity (the score), filtered by ``where``."""
+
+    @abstractmethod
+    def search_by_color(self, signature: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
+        """Nearest records by colour signature (the score: Bhattacharyya coefficient, 0-1)."""
 
     @abstractmethod
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
@@ -186,7 +197,7 @@ def require_record_columns(names: Iterable[str], db_path: str) -> None:
     """Refuse a database whose rows lack columns this version writes (made by an older imagedb)."""
     from common.records import RECORD_COLUMNS
 
-    missing = [c for c in RECORD_COLUMNS if c not in set(names)]
+    missing = [c for c in (*RECORD_COLUMNS, "color") if c not in set(names)]
     if missing:
         raise StoreError(
             f"{db_path} was made by an older imagedb (no {', '.join(missing)} columns): "

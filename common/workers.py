@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from common.color import image_signature
 from common.decoding import DecodeError, decode_image
 from common.defaults import DEFAULT_TIME_LIMIT
 from common.preprocess import PixelRecipe
@@ -52,6 +53,7 @@ class ReadResult:
     path: str
     record: dict[str, Any] | None = None
     crop: np.ndarray | None = None
+    color: np.ndarray | None = None  # the colour signature (common.color)
     reason: str | None = None
     stage: str | None = None
 
@@ -64,6 +66,7 @@ def read_prepared(
         decoded = decode_image(path, min_side)
         record = build_record(path, decoded)
         prepared = prepare(decoded.image)
+        color = image_signature(decoded.image)
         if thumbnail_dir:
             _thumbnail(decoded.image, thumbnail_dir, record)
     except DecodeError as error:
@@ -72,7 +75,7 @@ def read_prepared(
         return ReadResult(path, reason=error.strerror or str(error), stage="read")
     except Exception as error:  # never let one file stop the run
         return ReadResult(path, reason=f"{type(error).__name__}: {error}", stage="describe")
-    return ReadResult(path, record, prepared)
+    return ReadResult(path, record, prepared, color)
 
 
 def _thumbnail(image: Any, thumbnail_dir: str, record: dict[str, Any]) -> None:
