@@ -31,10 +31,16 @@ for backend in lancedb faiss; do
     db="demo/imagedb-$backend"
     run() { echo "\$ imagedb-$backend.py $(printf '%q ' "$@")" >&2; "$PY" "imagedb-$backend.py" --db "$db" "$@"; }
     echo "=== $backend ===" >&2
+    rm -rf "$db"                                             # each demo starts from an empty index
     run --index "$PHOTOS" "${MODEL[@]}"
     run --index "$PHOTOS"                                   # incremental: nothing to embed
     run --search "a photo of a horse" --limit 3              # the tiny model knows CIFAR-10's classes only
     run --search "$PHOTOS/chelsea.png" --limit 3
     run --text chelsea --limit 3
     run --search "$PHOTOS/chelsea.png" --where "width >= 512" --limit 3 --format csv
+    run --color "#d2b48c" --limit 3                          # colour search: tan
+    run --search "$PHOTOS/chelsea.png" --color green --limit 3 --html "demo/results-$backend.html"
+    run --duplicates
+    run --check
 done
+echo "galleries: demo/results-lancedb.html demo/results-faiss.html" >&2
