@@ -57,18 +57,18 @@ def signature_from_lab(lab: np.ndarray, weights: np.ndarray | None = None) -> np
         _bin_position(lab[:, 1], *AB_RANGE, A_BINS),
         _bin_position(lab[:, 2], *AB_RANGE, B_BINS),
     ]
-    histogram = np.zeros((L_BINS, A_BINS, B_BINS), dtype=np.float64)
+    histogram = np.zeros(COLOR_DIM, dtype=np.float64)
     for corner in range(8):  # trilinear: each point spreads over the 8 surrounding bin centres
-        indices, share = [], weights.copy()
+        flat, share = np.zeros(len(lab), dtype=np.int64), weights.copy()
         for axis, (low, frac, bins) in enumerate(positions):
             upper = (corner >> axis) & 1
-            indices.append(np.clip(low + upper, 0, bins - 1))
+            flat = flat * bins + np.clip(low + upper, 0, bins - 1)
             share *= frac if upper else 1 - frac
-        np.add.at(histogram, tuple(indices), share)
+        histogram += np.bincount(flat, weights=share, minlength=COLOR_DIM)
     total = histogram.sum()
     if total <= 0:
         return np.zeros(COLOR_DIM, dtype=np.float32)
-    return np.sqrt(histogram.ravel() / total).astype(np.float32)
+    return np.sqrt(histogram / total).astype(np.float32)
 
 
 def _bin_position(values: np.ndarray, low: float, high: float, bins: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -80,8 +80,9 @@ def _bin_position(values: np.ndarray, low: float, high: float, bins: int) -> tup
 
 
 def image_signature(image: Image.Image) -> np.ndarray:
-    small = image.copy()
-    small.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE), Image.Resampling.BILINEAR)
+    scale = SAMPLE_SIDE / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    small = image.resize(size, Image.Resampling.BOX) if scale < 1 else image
     return signature_from_lab(lab_pixels(small))
 
 

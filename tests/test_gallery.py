@@ -97,3 +97,11 @@ def test_the_html_gallery_renders_thumbnails_one_section_per_query(cli: Cli, tmp
 def test_html_needs_a_search(cli: Cli, tmp_path: Path) -> None:
     result = cli("--html", tmp_path / "x.html", "--check")
     assert result.code == 2 and "--html writes search results" in result.stderr
+
+
+def test_no_thumbnails_skips_them_and_the_gallery_shows_placeholders(cli: Cli, photos: Path, tmp_path: Path) -> None:
+    cli.index(photos, extra=("--no-thumbnails",))
+    assert not thumbnails_of(cli)
+    page = tmp_path / "r.html"
+    assert cli("--search", str(photos / "a.jpg"), "--limit", "2", "--html", page).code == 0
+    assert page.read_text(encoding="utf-8").count('class="missing"') == 2
