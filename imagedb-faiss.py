@@ -335,40 +335,29 @@ class FaissImageStore(ImageStore):
 
     # --- searching -----------------------------------------------------------------------
     def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
+        return self._search(self.index, vector, limit, where)
+
+    def search_by_color(self, signature: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
+        return self._search(self.colors, signature, limit, where)
+
+    def _search(self, index: Any, vector: np.ndarray, limit: int, where: str | None) -> list[Hit]:
+        """Inner-product search of ``index`` (vectors or colours), ``where`` as an id selector."""
         import faiss
 
-        if self.index.ntotal == 0:
+        if index.ntotal == 0:
             return []
-        params = None
+        selector = None
         if where:
             allowed = self.frame.index[self._rows_matching(where)].to_numpy(dtype=np.int64)
             if allowed.size == 0:
                 return []
             selector = faiss.IDSelectorBatch(allowed)
-            params = (
-                faiss.SearchParametersIVF(sel=selector, nprobe=self._nprobe())
-                if not is_flat(self.index)
-                else faiss.SearchParameters(sel=selector)
-            )
-        elif not is_flat(self.index):
-            params = faiss.SearchParametersIVF(nprobe=self._nprobe())
+        if is_flat(index):
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        else:
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self._nprobe())
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = self.index.search(query, min(limit, self.index.ntotal), params=params)
-        return [Hit(self._record(int(i)), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
-
-    def search_by_color(self, signature: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
-        import faiss
-
-        if self.colors.ntotal == 0:
-            return []
-        params = None
-        if where:
-            allowed = self.frame.index[self._rows_matching(where)].to_numpy(dtype=np.int64)
-            if allowed.size == 0:
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        query = np.asarray(signature, dtype=np.float32).reshape(1, -1)
-        scores, ids = self.colors.search(query, min(limit, self.colors.ntotal), params=params)
+        scores, ids = index.search(query, min(limit, index.ntotal), params=params)
         return [Hit(self._record(int(i)), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
