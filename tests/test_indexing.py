@@ -143,18 +143,19 @@ def test_unicode_and_space_names(cli: Cli, tmp_path: Path) -> None:
 def test_bad_file_is_reported_and_good_ones_indexed(cli: Cli, photos: Path) -> None:
     (photos / "empty.jpg").write_bytes(b"")
     (photos / "text.png").write_text("this is not a png")
+    (photos / "notes.jpg").write_text("a text file named .jpg")
     truncated = (photos / "a.jpg").read_bytes()
     (photos / "truncated.jpg").write_bytes(truncated[: len(truncated) // 2])
     result = cli.index(photos)
     assert result.code == 0
-    assert result.summary() == {"new": 12, "updated": 0, "removed": 0, "unchanged": 0, "failed": 3}
-    for name in ("empty.jpg", "text.png", "truncated.jpg"):
+    assert result.summary() == {"new": 12, "updated": 0, "removed": 0, "unchanged": 0, "failed": 4}
+    for name in ("empty.jpg", "text.png", "notes.jpg", "truncated.jpg"):
         lines = [line for line in result.stderr_lines() if str(photos / name) in line]
         assert len(lines) == 1 and "skipped" in lines[0]
     from common.failures import read_failures
 
     report = read_failures(str(cli.db / "failures.jsonl"))
-    assert {Path(f["path"]).name for f in report} == {"empty.jpg", "text.png", "truncated.jpg"}
+    assert {Path(f["path"]).name for f in report} == {"empty.jpg", "text.png", "notes.jpg", "truncated.jpg"}
     assert all(f["reason"] for f in report)
     assert len(cli.records()) == 12
 

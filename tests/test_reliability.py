@@ -434,3 +434,35 @@ def test_an_unreadable_file_is_reported_and_the_rest_indexed(cli: Cli, photos: P
     assert failures_by_name(cli)["b.png"]["reason"] == "permission denied"
     assert len(cli.records()) == 11
     assert cli.index(photos).summary()["new"] == 1, "readable again: indexed by the next run"
+
+
+# --- concurrent use -----------------------------------------------------------------------
+@pytest.mark.slow
+def test_searching_while_another_process_indexes_sees_committed_states(cli: Cli, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    folder = tmp_path / "photos"
+    for i in range(160):
+        paint_photo(folder / f"{i:03d}.png", seed=i)
+    command = [sys.executable, str(REPO / f"imagedb-{cli.backend}.py"), "--index", str(folder), *MODEL_ARGS,
+               "--batch", "8", "--commit-every", "0", "--db", str(cli.db), "-q"]  # fmt: skip
+    indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen: list[int] = []
+    try:
+        while indexer.poll() is None:
+            if not (cli.db / ("images.lance" if cli.backend == "lancedb" else "manifest.json")).exists():
+                time.sleep(0.05)
+                continue
+            result = cli("--where", "width > 0", "--limit", "1000", "--format", "paths")
+            assert result.code == 0, result.stderr
+            paths = result.stdout.splitlines()
+            assert len(paths) == len(set(paths)), "never a half-written or duplicated state"
+            seen.append(len(paths))
+    finally:
+        _, errors = indexer.communicate(timeout=120)
+    assert indexer.returncode == 0, errors
+    assert len(seen) >= 3 and seen == sorted(seen), f"searches saw growing committed states: {seen}"
+    assert max(seen) > 0 and max(seen) <= 160 and len(cli.records()) == 160
