@@ -199,6 +199,7 @@ class LanceImageStore(ImageStore):
             self.table.search(query_vector, vector_column_name="vector")
             .distance_type("cosine")
             .refine_factor(ANN_REFINE_FACTOR)
+            .select([*RECORD_COLUMNS, "vector", "_distance"])  # not the colour signature: each column costs
         )
         rows = self._run(query, where, limit)
         # The score is the exact cosine (vectors are unit length): an ANN index may report its
@@ -210,7 +211,11 @@ class LanceImageStore(ImageStore):
 
     def search_by_color(self, signature: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
         query_signature = np.asarray(signature, dtype=np.float32)
-        query = self.table.search(query_signature, vector_column_name="color").distance_type("dot")
+        query = (
+            self.table.search(query_signature, vector_column_name="color")
+            .distance_type("dot")
+            .select([*RECORD_COLUMNS, "color", "_distance"])
+        )
         rows = self._run(query, where, limit)
         return [
             Hit(_record(row), float(np.dot(query_signature, np.asarray(row["color"], dtype=np.float32))))
@@ -220,7 +225,8 @@ class LanceImageStore(ImageStore):
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():
             return []
-        rows = self._run(self.table.search(query, query_type="fts", fts_columns="search_text"), where, limit)
+        search = self.table.search(query, query_type="fts", fts_columns="search_text")
+        rows = self._run(search.select([*RECORD_COLUMNS, "_score"]), where, limit)
         return [Hit(_record(row), float(row["_score"])) for row in rows]
 
     def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
