@@ -158,9 +158,9 @@ class FaissImageStore(ImageStore):
 
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
         ids = {p: self.id_by_path[p] for p in paths if p in self.id_by_path}
-        if not ids:
-            return {}
-        vectors = dict(zip(*all_vectors(self.index), strict=True))
+        if is_flat(self.index):  # IndexIDMap2 looks ids up directly
+            return {p: self.index.reconstruct(i) for p, i in ids.items()}
+        vectors = dict(zip(*all_vectors(self.index), strict=True)) if ids else {}  # IVF lists: one pass
         return {p: vectors[i] for p, i in ids.items()}
 
     def get_colors(self, paths: list[str]) -> dict[str, np.ndarray]:
