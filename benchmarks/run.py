@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--load-repeats", type=int, default=3, help="cold starts per backend and model (median)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument(
-        "--workers", type=int, help="decoding processes while indexing (default: as the CLI, cores - 1)"
+        "--workers", type=int, help="decoding processes while indexing (default: as the CLI, one per core)"
     )
     parser.add_argument("--out", type=Path, help="report folder (default benchmarks/results/cpu, or /cuda on a GPU)")
     parser.add_argument("--smoke", action="store_true", help="a seconds-long run on painted photos, for the test suite")

@@ -131,7 +131,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     model.add_argument("--batch", type=_positive_int, default=32, help="images per forward pass (default 32)")
     model.add_argument(
         "--workers", type=_non_negative_int, default=None,
-        help="processes decoding images while the model runs (default: CPU cores - 1; 0 = decode in-process)",
+        help="processes decoding images while the model runs (default: one per CPU core, up to 8; 0 = decode in-process)",
     )  # fmt: skip
     model.add_argument(
         "--time-limit", type=_non_negative_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",

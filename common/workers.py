@@ -91,8 +91,11 @@ def read_file(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) 
 
 
 def default_worker_count() -> int:
-    """One core stays with the model; the rest decode (at least one worker)."""
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+    """One worker per core (up to 8). Measured on 2 cores: two workers index faster than one
+    with the 32 px model (73 vs 47 images/s, decoding is the limit) and with ViT-B-32 too
+    (12.2 vs 10.9): a worker only uses a core while it has a file, and the bounded window stops
+    it getting ahead of the model, so it does not starve torch."""
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 def _worker_setup(parent_pid: int) -> None:
