@@ -466,3 +466,21 @@ def test_searching_while_another_process_indexes_sees_committed_states(cli: Cli,
     assert indexer.returncode == 0, errors
     assert len(seen) >= 3 and seen == sorted(seen), f"searches saw growing committed states: {seen}"
     assert max(seen) > 0 and max(seen) <= 160 and len(cli.records()) == 160
+
+
+def test_a_decompression_bomb_is_refused_before_any_pixel_is_allocated(cli: Cli, photos: Path) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    # A 40,000 × 40,000 RGB PNG header (1.6 gigapixels, 4.8 GB decoded) in a 100-byte file.
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 40_000, 40_000, 8, 2, 0, 0, 0))
+    idat = chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+    (photos / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header + idat + chunk(b"IEND", b""))
+    started = time.monotonic()
+    result = cli.index(photos)
+    assert time.monotonic() - started < 60
+    assert result.summary()["failed"] == 1 and result.summary()["new"] == 12
+    assert "decompression bomb refused" in failures_by_name(cli)["bomb.png"]["reason"]
