@@ -123,8 +123,7 @@ class FaissImageStore(ImageStore):
         import faiss
 
         try:
-            with open(os.path.join(db_path, MANIFEST), encoding="utf-8") as handle:
-                manifest = json.load(handle)
+            manifest = read_manifest(db_path)
             info = IndexInfo.from_json(json.dumps(manifest["info"]))
             generation = manifest["generation"]
             index = faiss.read_index(os.path.join(db_path, f"images-{generation}.faiss"))
@@ -157,14 +156,18 @@ class FaissImageStore(ImageStore):
         return [_record(row) for row in frame.to_dict("records")]
 
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
-        ids = {p: self.id_by_path[p] for p in paths if p in self.id_by_path}
-        if is_flat(self.index):  # IndexIDMap2 looks ids up directly
-            return {p: self.index.reconstruct(i) for p, i in ids.items()}
-        vectors = dict(zip(*all_vectors(self.index), strict=True)) if ids else {}  # IVF lists: one pass
-        return {p: vectors[i] for p, i in ids.items()}
+        return self._stored(self.index, paths)
 
     def get_colors(self, paths: list[str]) -> dict[str, np.ndarray]:
-        return {p: self.colors.reconstruct(self.id_by_path[p]) for p in paths if p in self.id_by_path}
+        return self._stored(self.colors, paths)
+
+    def _stored(self, index: Any, paths: list[str]) -> dict[str, np.ndarray]:
+        """The vectors ``index`` holds for ``paths`` (the vector index or the colour index)."""
+        ids = {p: self.id_by_path[p] for p in paths if p in self.id_by_path}
+        if is_flat(index):  # IndexIDMap2 looks ids up directly
+            return {p: index.reconstruct(i) for p, i in ids.items()}
+        vectors = dict(zip(*all_vectors(index), strict=True)) if ids else {}  # IVF lists: one pass
+        return {p: vectors[i] for p, i in ids.items()}
 
     def get_all_vectors(self) -> tuple[list[str], np.ndarray]:
         ids, vectors = all_vectors(self.index)
@@ -178,7 +181,8 @@ class FaissImageStore(ImageStore):
 
         actions: list[str] = []
         frame, index, info, generation = None, None, None, None
-        for generation in _generations_newest_first(db_path):
+        manifest = _manifest_or_none(db_path)
+        for generation in _generations_newest_first(db_path, manifest):
             try:
                 frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
                 break
@@ -186,7 +190,7 @@ class FaissImageStore(ImageStore):
                 actions.append(f"skipped unreadable metadata images-{generation}.parquet ({error})")
         if frame is None:
             raise StoreError(f"nothing to rebuild from in {db_path}: no readable metadata file; re-run --index")
-        info = _read_info(db_path, frame)
+        info = _read_info(db_path, manifest, frame)
         try:
             index = faiss.read_index(os.path.join(db_path, f"images-{generation}.faiss"))
         except RuntimeError:
@@ -500,26 +504,34 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _generations_newest_first(db_path: str) -> list[str]:
-    """The manifest's generation first, then any other metadata files, newest first."""
+def read_manifest(db_path: str) -> dict[str, Any]:
+    with open(os.path.join(db_path, MANIFEST), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _manifest_or_none(db_path: str) -> dict[str, Any] | None:
+    """The manifest, or None when it is missing or unreadable (what --repair must work without)."""
     try:
-        with open(os.path.join(db_path, MANIFEST), encoding="utf-8") as handle:
-            current = [json.load(handle)["generation"]]
-    except (OSError, ValueError, KeyError):
-        current = []
+        manifest = read_manifest(db_path)
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _generations_newest_first(db_path: str, manifest: dict[str, Any] | None) -> list[str]:
+    """The manifest's generation first, then any other metadata files, newest first."""
+    current = [manifest["generation"]] if manifest and "generation" in manifest else []
     names = [n for n in os.listdir(db_path) if n.startswith("images-") and n.endswith(".parquet")]
     names.sort(key=lambda n: os.path.getmtime(os.path.join(db_path, n)), reverse=True)
     others = [n[len("images-") : -len(".parquet")] for n in names]
     return current + [g for g in others if g not in current]
 
 
-def _read_info(db_path: str, frame: pd.DataFrame) -> IndexInfo:
+def _read_info(db_path: str, manifest: dict[str, Any] | None, frame: pd.DataFrame) -> IndexInfo:
     """The model the rows were made with: from the manifest, else from the metadata file itself."""
-    try:
-        with open(os.path.join(db_path, MANIFEST), encoding="utf-8") as handle:
-            return IndexInfo.from_json(json.dumps(json.load(handle)["info"]))
-    except (OSError, ValueError, KeyError):
-        pass
+    if manifest and "info" in manifest:
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            return IndexInfo.from_json(json.dumps(manifest["info"]))
     if INFO_ATTR in frame.attrs:
         return IndexInfo.from_json(frame.attrs[INFO_ATTR])
     raise StoreError(f"cannot tell which model made the vectors in {db_path}: the manifest is lost; re-run --index")

@@ -106,22 +106,21 @@ class LanceImageStore(ImageStore):
         return rows[:limit] if limit else rows
 
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
+        return self._arrays_by_path(paths, "vector", self.info.dim)
+
+    def get_colors(self, paths: list[str]) -> dict[str, np.ndarray]:
+        return self._arrays_by_path(paths, "color", COLOR_DIM)
+
+    def _arrays_by_path(self, paths: list[str], column: str, width: int) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for chunk in _chunks(paths, 500):
-            condition = f"path IN ({', '.join(sql_string(p) for p in chunk)})"
-            rows = self.table.search().where(condition).select(["path", "vector"]).limit(None).to_arrow()
-            vectors = rows.column("vector").combine_chunks().flatten().to_numpy().reshape(-1, self.info.dim)
-            found.update(zip(rows.column("path").to_pylist(), vectors.astype(np.float32), strict=True))
+            rows = self.table.search().where(_path_in(chunk)).select(["path", column]).limit(None).to_arrow()
+            found.update(zip(rows.column("path").to_pylist(), _as_matrix(rows.column(column), width), strict=True))
         return found
 
     def get_all_vectors(self) -> tuple[list[str], np.ndarray]:
         rows = self.table.search().select(["path", "vector"]).limit(None).to_arrow()
-        column = rows.column("vector").combine_chunks()
-        vectors = np.full((len(column), self.info.dim), np.nan, dtype=np.float32)
-        present = column.is_valid().to_numpy(zero_copy_only=False)
-        if present.any():
-            vectors[present] = column.filter(column.is_valid()).flatten().to_numpy().reshape(-1, self.info.dim)
-        return rows.column("path").to_pylist(), vectors
+        return rows.column("path").to_pylist(), _as_matrix(rows.column("vector"), self.info.dim)
 
     # --- health --------------------------------------------------------------------------
     def integrity_problems(self) -> list[str]:
@@ -136,15 +135,6 @@ class LanceImageStore(ImageStore):
         self.finish_indexing()
 
     # --- writing -------------------------------------------------------------------------
-    def get_colors(self, paths: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for chunk in _chunks(paths, 500):
-            condition = f"path IN ({', '.join(sql_string(p) for p in chunk)})"
-            rows = self.table.search().where(condition).select(["path", "color"]).limit(None).to_arrow()
-            colors = rows.column("color").combine_chunks().flatten().to_numpy().reshape(-1, COLOR_DIM)
-            found.update(zip(rows.column("path").to_pylist(), colors.astype(np.float32), strict=True))
-        return found
-
     def upsert_images(
         self, records: list[dict[str, Any]], vectors: np.ndarray, colors: np.ndarray | None = None
     ) -> None:
@@ -164,7 +154,7 @@ class LanceImageStore(ImageStore):
     def delete_images(self, paths: list[str]) -> int:
         deleted = 0
         for chunk in _chunks(paths, 500):
-            condition = f"path IN ({', '.join(sql_string(p) for p in chunk)})"
+            condition = _path_in(chunk)
             deleted += self.table.count_rows(condition)
             self.table.delete(condition)
         self._wrote = self._wrote or deleted > 0
@@ -275,6 +265,20 @@ def _filter_errors_explained(where: str | None) -> Iterator[None]:
 
 def _record(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row.get(k) for k in RECORD_COLUMNS}
+
+
+def _path_in(paths: list[str]) -> str:
+    return f"path IN ({', '.join(sql_string(p) for p in paths)})"
+
+
+def _as_matrix(column: Any, width: int) -> np.ndarray:
+    """A fixed-size-list column as an (n, width) float32 matrix; a null row reads as NaN."""
+    column = column.combine_chunks()
+    matrix = np.full((len(column), width), np.nan, dtype=np.float32)
+    present = column.is_valid().to_numpy(zero_copy_only=False)
+    if present.any():
+        matrix[present] = column.filter(column.is_valid()).flatten().to_numpy().reshape(-1, width)
+    return matrix
 
 
 def _chunks(items: list[str], size: int):
