@@ -189,7 +189,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                 session.export(args.export)
             if args.duplicates:
                 session.list_duplicates()
-            if args.search or args.text or args.where is not None or args.color or args.palette:
+            if wants_results(args):
                 results = session.search()
                 write_results(results, args.format, sys.stdout)
                 sys.stdout.flush()
@@ -213,10 +213,14 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
     return 0
 
 
+def wants_results(args: argparse.Namespace) -> bool:
+    """Whether the invocation asks for search results (by image, prompt, metadata, filter or colour)."""
+    return bool(args.search or args.text or args.where is not None or args.color or args.palette)
+
+
 def check_invocation(args: argparse.Namespace) -> None:
     """Everything that can be refused before touching the model or the database."""
-    if not (args.index or args.search or args.text or args.where is not None or args.check or args.repair
-            or args.export or args.duplicates or args.color or args.palette):  # fmt: skip
+    if not (args.index or args.check or args.repair or args.export or args.duplicates or wants_results(args)):
         raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL or --check")
     if args.color and args.palette:
         raise UsageError("give --color or --palette, not both")
@@ -229,7 +233,7 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(f"--color: {error}") from None
     if args.palette and not os.path.isfile(args.palette):
         raise UsageError(f"palette image not found: {args.palette}")
-    if args.html and not (args.search or args.text or args.where is not None or args.color or args.palette):
+    if args.html and not wants_results(args):
         raise UsageError("--html writes search results: give --search, --text or --where as well")
     if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
         raise UsageError(f"--html {args.html}: its folder does not exist")

@@ -14,7 +14,7 @@ import math
 import os
 from datetime import datetime
 
-from common.output import QueryResults, camera_name, human_size, video_summary
+from common.output import QueryResults, camera_name, dimensions, human_size, taken, video_summary
 from common.thumbnails import thumbnail_path
 
 STYLE = """
@@ -77,9 +77,9 @@ def _card(rank: int, hit, thumbnail_dir: str) -> str:
     )
     score = "" if hit.score is None or math.isnan(hit.score) else f"{hit.score:.4f}"
     facts = [
-        f"{record.get('width')}×{record.get('height')}",
+        dimensions(record),
         human_size(record.get("size_bytes")),
-        (record.get("date_taken") or "")[:19].replace("T", " "),
+        taken(record),
         camera_name(record),
         video_summary(record),
     ]

@@ -99,8 +99,8 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
                 "" if hit.score is None or math.isnan(hit.score) else f"{hit.score:.4f}",
                 hit.record["path"],
                 human_size(hit.record.get("size_bytes")),
-                f"{hit.record.get('width')}×{hit.record.get('height')}",
-                (hit.record.get("date_taken") or "")[:19].replace("T", " "),
+                dimensions(hit.record),
+                taken(hit.record),
                 camera_name(hit.record),
                 video_summary(hit.record),
             )
@@ -125,6 +125,15 @@ def camera_name(record: dict[str, Any]) -> str:
     if make and model.lower().startswith(make.split()[0].lower()):
         return model
     return " ".join(p for p in (make, model) if p)
+
+
+def dimensions(record: dict[str, Any]) -> str:
+    return f"{record.get('width')}×{record.get('height')}"
+
+
+def taken(record: dict[str, Any]) -> str:
+    """When the picture was taken, to the second, as people write it ('' when unknown)."""
+    return (record.get("date_taken") or "")[:19].replace("T", " ")
 
 
 def video_summary(record: dict[str, Any]) -> str:
