@@ -94,56 +94,52 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         "",
         "## Headline ratios",
         "",
-        "| measure | ratio | reading |",
-        "|---|---:|---|",
-        *[f"| {a} | {b} | {c} |" for a, b, c in headline(results)],
+        *table(["measure", "ratio", "reading"], "lrl", [list(row) for row in headline(results)]),
         "",
     ]
     if "index" in charts:
         lines += [f"![indexing throughput vs the model-only ceiling]({charts['index']})", ""]
-    lines += [
-        "## Indexing",
-        "",
-        "| model | backend | images | images/s | ceiling images/s | vs ceiling | decode s | embed s | write s | index build s | re-index unchanged s | disk |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for model in results["photos"]:
-        for backend, data in model["backends"].items():
-            index, stages = data["index"], data["index"]["stage_seconds"]
-            lines.append(
-                f"| {model['model']} | {backend} | {index['images']} | {index['images_per_second']:.1f} | {model['ceiling']['images_per_second']:.1f} | "
-                f"{index['vs_ceiling']:.2f} | {stages['decode']:.2f} | {stages['embed']:.2f} | {stages['write']:.2f} | {stages['finish']:.2f} | "
-                f"{data['reindex_unchanged_seconds']:.2f} | {data['disk_bytes'] / 1e6:.1f} MB |"
-            )
-    lines += [
-        "",
-        "## Load (process start → ready to search)",
-        "",
-        "| model | backend | ready s | interpreter s | imports s | torch + open_clip import s | store s | model s | first text query s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for model in results["photos"]:
-        for backend, data in model["backends"].items():
-            load = data["load"]
-            lines.append(
-                f"| {model['model']} | {backend} | {load['ready_s']:.2f} | {load['interpreter_s']:.2f} | {load['imports_s']:.2f} | "
-                f"{load['torch_open_clip_import_s']:.2f} | {load['store_s']:.3f} | {load['model_s']:.2f} | {load['first_text_query_s']:.2f} |"
-            )
+    backends = [(model, backend, data) for model in results["photos"] for backend, data in model["backends"].items()]
+    lines += ["## Indexing", ""]
+    lines += table(
+        ["model", "backend", "images", "images/s", "ceiling images/s", "vs ceiling", "decode s", "embed s", "write s",
+         "index build s", "re-index unchanged s", "disk"],
+        "llrrrrrrrrrr",
+        [
+            [model["model"], backend, str(data["index"]["images"]), f"{data['index']['images_per_second']:.1f}",
+             f"{model['ceiling']['images_per_second']:.1f}", f"{data['index']['vs_ceiling']:.2f}",
+             *[f"{data['index']['stage_seconds'][stage]:.2f}" for stage in ("decode", "embed", "write", "finish")],
+             f"{data['reindex_unchanged_seconds']:.2f}", f"{data['disk_bytes'] / 1e6:.1f} MB"]
+            for model, backend, data in backends
+        ],
+    )  # fmt: skip
+    lines += ["", "## Load (process start → ready to search)", ""]
+    lines += table(
+        ["model", "backend", "ready s", "interpreter s", "imports s", "torch + open_clip import s", "store s", "model s",
+         "first text query s"],
+        "llrrrrrrr",
+        [
+            [model["model"], backend, f"{load['ready_s']:.2f}", f"{load['interpreter_s']:.2f}", f"{load['imports_s']:.2f}",
+             f"{load['torch_open_clip_import_s']:.2f}", f"{load['store_s']:.3f}", f"{load['model_s']:.2f}",
+             f"{load['first_text_query_s']:.2f}"]
+            for model, backend, data in backends
+            for load in [data["load"]]
+        ],
+    )  # fmt: skip
     lines += ["", "## Search (model loaded; p50 / p95 ms)", ""]
     if "search" in charts:
         lines += [f"![search latency per kind and backend]({charts['search']})", ""]
-    lines += [
-        "| model | backend | kind | end to end p50 | p95 | store p50 | store p95 |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ]
-    for model in results["photos"]:
-        for backend, data in model["backends"].items():
-            for kind in SEARCH_KINDS:
-                s = data["search"][kind]
-                lines.append(
-                    f"| {model['model']} | {backend} | {kind} | {s['total']['p50_ms']:.2f} | {s['total']['p95_ms']:.2f} | "
-                    f"{s['store']['p50_ms']:.3f} | {s['store']['p95_ms']:.3f} |"
-                )
+    lines += table(
+        ["model", "backend", "kind", "end to end p50", "p95", "store p50", "store p95"],
+        "lllrrrr",
+        [
+            [model["model"], backend, kind, f"{s['total']['p50_ms']:.2f}", f"{s['total']['p95_ms']:.2f}",
+             f"{s['store']['p50_ms']:.3f}", f"{s['store']['p95_ms']:.3f}"]
+            for model, backend, data in backends
+            for kind in SEARCH_KINDS
+            for s in [data["search"][kind]]
+        ],
+    )  # fmt: skip
     if results.get("reindex"):
         lines += [
             "",
@@ -152,14 +148,16 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
             "Generated small files, each already in the store with its real size and mtime; the real indexing",
             "entry point then finds nothing to do.",
             "",
-            "| backend | files | total s | walk + diff s | unchanged | embedded |",
-            "|---|---:|---:|---:|---:|---:|",
         ]
-        for r in results["reindex"]:
-            lines.append(
-                f"| {r['backend']} | {r['files']:,} | {r['seconds']:.2f} | {r['stage_seconds']['scan']:.2f} | "
-                f"{r['unchanged']:,} | {r['embedded']} |"
-            )
+        lines += table(
+            ["backend", "files", "total s", "walk + diff s", "unchanged", "embedded"],
+            "lrrrrr",
+            [
+                [r["backend"], f"{r['files']:,}", f"{r['seconds']:.2f}", f"{r['stage_seconds']['scan']:.2f}",
+                 f"{r['unchanged']:,}", str(r["embedded"])]
+                for r in results["reindex"]
+            ],
+        )  # fmt: skip
     if results.get("scale"):
         lines += [
             "",
@@ -173,19 +171,32 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         ]
         if "scale" in charts:
             lines += [f"![scale curves]({charts['scale']})", ""]
-        lines += [
-            "| rows | vectors | backend | build s (write + index) | query p50 ms | p95 ms | filtered p50 ms | recall@10 | recall@1 | exact NumPy p50 ms | FAISS flat p50 ms | disk MB | peak RSS MB (data alone) |",
-            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for s in results["scale"]:
-            lines.append(
-                f"| {s['rows']:,} | {s['distribution']} | {s['backend']} | {s['build_seconds']:.1f} ({s['write_seconds']:.1f} + {s['index_seconds']:.1f}) | "
-                f"{s['query']['p50_ms']:.2f} | {s['query']['p95_ms']:.2f} | {s['filtered_query']['p50_ms']:.2f} | {s['recall_at_10']:.3f} | {s['recall_at_1']:.3f} | "
-                f"{s['reference']['numpy_exact']['p50_ms']:.2f} | {s['reference']['faiss_flat']['p50_ms']:.2f} | {s['disk_bytes'] / 1e6:.1f} | "
-                f"{s['peak_rss_bytes'] / 1e6:.0f} ({s['data_rss_bytes'] / 1e6:.0f}) |"
-            )
+        lines += table(
+            ["rows", "vectors", "backend", "build s (write + index)", "query p50 ms", "p95 ms", "filtered p50 ms",
+             "recall@10", "recall@1", "exact NumPy p50 ms", "FAISS flat p50 ms", "disk MB", "peak RSS MB (data alone)"],
+            "rllrrrrrrrrrr",
+            [
+                [f"{s['rows']:,}", s["distribution"], s["backend"],
+                 f"{s['build_seconds']:.1f} ({s['write_seconds']:.1f} + {s['index_seconds']:.1f})",
+                 f"{s['query']['p50_ms']:.2f}", f"{s['query']['p95_ms']:.2f}", f"{s['filtered_query']['p50_ms']:.2f}",
+                 f"{s['recall_at_10']:.3f}", f"{s['recall_at_1']:.3f}", f"{s['reference']['numpy_exact']['p50_ms']:.2f}",
+                 f"{s['reference']['faiss_flat']['p50_ms']:.2f}", f"{s['disk_bytes'] / 1e6:.1f}",
+                 f"{s['peak_rss_bytes'] / 1e6:.0f} ({s['data_rss_bytes'] / 1e6:.0f})"]
+                for s in results["scale"]
+            ],
+        )  # fmt: skip
     lines += ["", f"Total benchmark time: {results['seconds']:.0f} s.", ""]
     return "\n".join(lines)
+
+
+def table(header: list[str], align: str, rows: list[list[str]]) -> list[str]:
+    """A Markdown table's lines; ``align`` has a letter per column: l(eft) or r(ight)."""
+    rule = {"l": "---", "r": "---:"}
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(rule[a] for a in align) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
 
 
 def write_charts(results: dict[str, Any], out: Path) -> dict[str, Path]:
