@@ -14,7 +14,8 @@ On disk a database folder holds one committed generation at a time::
 A commit writes the new generation's two files, then atomically replaces ``manifest.json``
 (temp file + rename), then deletes the old generation. A crash at any point leaves the
 previous generation intact and current, and on load the index and the frame are checked
-against each other, so the two can never silently drift apart.
+against each other, so the two can never silently drift apart. A reader that read the
+manifest just before a commit deleted that generation reads the manifest again.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from common.text_search import BM25, reciprocal_rank_fusion
 MANIFEST = "manifest.json"
 INFO_ATTR = "imagedb.index"
 FORMAT_VERSION = 1
+# How often open() starts over when a writer replaces the generation it is reading.
+OPEN_ATTEMPTS = 5
 # Below this many vectors exact inner-product search is fast and perfectly accurate; above
 # it an IVF index (trained on the stored vectors) keeps queries in milliseconds.
 ANN_INDEX_MIN_ROWS = 50_000
@@ -120,17 +123,27 @@ class FaissImageStore(ImageStore):
 
     @classmethod
     def open(cls, db_path: str) -> FaissImageStore:
+        for _attempt in range(OPEN_ATTEMPTS):
+            manifest: dict[str, Any] | None = None
+            try:
+                manifest = read_manifest(db_path)
+                return cls._open_generation(db_path, manifest)
+            except (OSError, KeyError, ValueError, RuntimeError) as error:
+                if manifest is None or _generation_of(_manifest_or_none(db_path)) == _generation_of(manifest):
+                    raise StoreError(f"cannot open the FAISS index in {db_path}: {error}") from None
+                # A writer committed a new generation (and deleted this one) between reading the
+                # manifest and reading its files: read the new one instead.
+        raise StoreError(f"cannot open the FAISS index in {db_path}: it kept changing while being read; try again")
+
+    @classmethod
+    def _open_generation(cls, db_path: str, manifest: dict[str, Any]) -> FaissImageStore:
         import faiss
 
-        try:
-            manifest = read_manifest(db_path)
-            info = IndexInfo.from_json(json.dumps(manifest["info"]))
-            generation = manifest["generation"]
-            index = faiss.read_index(os.path.join(db_path, f"images-{generation}.faiss"))
-            colors = faiss.read_index(os.path.join(db_path, f"images-{generation}.color.faiss"))
-            frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
-        except (OSError, KeyError, ValueError, RuntimeError) as error:
-            raise StoreError(f"cannot open the FAISS index in {db_path}: {error}") from None
+        info = IndexInfo.from_json(json.dumps(manifest["info"]))
+        generation = manifest["generation"]
+        index = faiss.read_index(os.path.join(db_path, f"images-{generation}.faiss"))
+        colors = faiss.read_index(os.path.join(db_path, f"images-{generation}.color.faiss"))
+        frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
         frame = frame.set_index("row_id")
         require_record_columns([*frame.columns, "color"], db_path)
         check_consistent(db_path, index, frame, info, colors)
@@ -507,6 +520,10 @@ def _plain(value: Any) -> Any:
 def read_manifest(db_path: str) -> dict[str, Any]:
     with open(os.path.join(db_path, MANIFEST), encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def _generation_of(manifest: dict[str, Any] | None) -> Any:
+    return manifest.get("generation") if isinstance(manifest, dict) else None
 
 
 def _manifest_or_none(db_path: str) -> dict[str, Any] | None:

@@ -136,6 +136,31 @@ def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_pat
     assert len(list((tmp_path / "db").glob("images-*"))) == 3, "the crashed commit's files are cleaned up"
 
 
+def test_faiss_reader_that_loses_a_race_with_a_commit_reads_the_new_generation(tmp_path: Path, monkeypatch) -> None:
+    """A search opens the manifest, then a writer commits and deletes that generation's files."""
+    faiss_module = load_script("faiss")
+    records, vectors = random_records(20, seed=4)
+    cls, writer = new_store("faiss", tmp_path / "db")
+    writer.upsert_images(records[:10], vectors[:10])
+    writer.commit()
+
+    real_read = faiss_module.read_manifest
+    commits_in_between = []
+
+    def read_then_writer_commits(db_path: str) -> dict:
+        manifest = real_read(db_path)
+        if not commits_in_between:  # the writer wins the race once
+            writer.upsert_images(records[10:], vectors[10:])
+            writer.commit()
+            commits_in_between.append(manifest["generation"])
+        return manifest
+
+    monkeypatch.setattr(faiss_module, "read_manifest", read_then_writer_commits)
+    reader = cls.open(str(tmp_path / "db"))
+    assert commits_in_between and reader.generation != commits_in_between[0]
+    assert sorted(reader.get_signatures()) == [r["path"] for r in records], "the reader sees the new commit"
+
+
 def test_faiss_index_and_metadata_that_disagree_are_refused_not_wiped(tmp_path: Path, photos: Path) -> None:
     cli = Cli("faiss", tmp_path / "db")
     cli.index(photos)
