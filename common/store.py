@@ -193,11 +193,12 @@ def write_errors_explained(db_path: str) -> Iterator[None]:
     raise StoreError(f"cannot write to the database at {db_path}: {reason}; everything committed before is kept")
 
 
-def require_record_columns(names: Iterable[str], db_path: str) -> None:
+def require_record_columns(names: Iterable[str], db_path: str, backend_columns: Iterable[str] = ()) -> None:
     """Refuse a database whose rows lack columns this version writes (made by an older imagedb)."""
     from common.records import RECORD_COLUMNS
 
-    missing = [c for c in (*RECORD_COLUMNS, "color") if c not in set(names)]
+    present = set(names)
+    missing = [c for c in (*RECORD_COLUMNS, "color", *backend_columns) if c not in present]
     if missing:
         raise StoreError(
             f"{db_path} was made by an older imagedb (no {', '.join(missing)} columns): "

@@ -312,10 +312,11 @@ def test_faiss_repair_recovers_a_lost_manifest_from_the_metadata_file(tmp_path: 
 def test_lancedb_repair_keeps_one_row_per_duplicated_path(tmp_path: Path, photos: Path) -> None:
     cli = Cli("lancedb", tmp_path / "db")
     cli.index(photos)
-    store = cli.store()
-    duplicate = store.table.search().where(f"path = '{photos / 'a.jpg'}'").limit(None).to_arrow()
-    store.table.add(duplicate)  # a plain append bypasses the upsert by path
-    store.close()
+    import lancedb
+
+    table = lancedb.connect(str(cli.db)).open_table("images")
+    duplicate = table.search().where(f"path = '{photos / 'a.jpg'}'").limit(None).to_arrow()
+    table.add(duplicate)  # a plain append bypasses the upsert by path
     check = cli("--check")
     assert check.code == 1 and "1 path(s) indexed more than once" in check.stdout
     repair = cli("--repair", "--check")
