@@ -75,6 +75,7 @@ class LanceImageStore(ImageStore):
         self._info = IndexInfo.from_json(metadata[INFO_KEY].decode())
         require_record_columns(schema.names, db_path, backend_columns=("vector", RECORD_JSON))
         self._wrote = False
+        self._text_index_seen = False
 
     def _wait(self, step: Coroutine[Any, Any, Any]) -> Any:
         """Run one LanceDB call to completion on this store's loop."""
@@ -161,6 +162,7 @@ class LanceImageStore(ImageStore):
     def rebuild_indexes(self) -> None:
         for index in self._indices():
             self._wait(self.table.drop_index(index.name))
+        self._text_index_seen = False
         self._wrote = True
         self.finish_indexing()
 
@@ -218,44 +220,28 @@ class LanceImageStore(ImageStore):
 
     # --- searching -----------------------------------------------------------------------
     def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
-        query_vector = np.asarray(vector, dtype=np.float32)
-        query = (
-            self.table.query()
-            .nearest_to(query_vector)
-            .column("vector")
-            .distance_type("cosine")
-            .refine_factor(ANN_REFINE_FACTOR)
-            .select([RECORD_JSON, "vector", "_distance"])  # not the colour signature: each column costs
-        )
-        rows = self._run(query, where, limit)
-        # The score is the exact cosine (vectors are unit length): an ANN index may report its
-        # own distance (IVF-HNSW-SQ returns squared L2), and a score must mean the same on
-        # every index and backend.
-        return [
-            Hit(_record(row), float(np.dot(query_vector, np.asarray(row["vector"], dtype=np.float32)))) for row in rows
-        ]
+        return self._nearest("vector", np.asarray(vector, dtype=np.float32), "cosine", limit, where)
 
     def search_by_color(self, signature: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
-        query_signature = np.asarray(signature, dtype=np.float32)
-        query = (
-            self.table.query()
-            .nearest_to(query_signature)
-            .column("color")
-            .distance_type("dot")
-            .select([RECORD_JSON, "color", "_distance"])
-        )
-        rows = self._run(query, where, limit)
-        return [
-            Hit(_record(row), float(np.dot(query_signature, np.asarray(row["color"], dtype=np.float32))))
-            for row in rows
-        ]
+        return self._nearest("color", np.asarray(signature, dtype=np.float32), "dot", limit, where)
+
+    def _nearest(self, column: str, target: np.ndarray, distance: str, limit: int, where: str | None) -> list[Hit]:
+        query = self.table.query().nearest_to(target).column(column).distance_type(distance)
+        if column == "vector":
+            query = query.refine_factor(ANN_REFINE_FACTOR)
+        # Only the packed record and the searched column: each column read costs (see RECORD_JSON).
+        rows = self._run(query.select([RECORD_JSON, column, "_distance"]), where, limit)
+        # The score is the exact dot product (the vectors are unit length): an ANN index may
+        # report its own distance (IVF-HNSW-SQ returns squared L2), and a score must mean the
+        # same on every index and backend.
+        return _hits(rows, _as_matrix(rows.column(column), len(target)) @ target)
 
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():
             return []
         search = self.table.query().nearest_to_text(query, columns="search_text")
         rows = self._run(search.select([RECORD_JSON, "_score"]), where, limit)
-        return [Hit(_record(row), float(row["_score"])) for row in rows]
+        return _hits(rows, rows.column("_score").to_pylist())
 
     def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():
@@ -268,23 +254,25 @@ class LanceImageStore(ImageStore):
             .column("vector")
             .nearest_to_text(query, columns="search_text")
             .distance_type("cosine")
-            .rerank(RRFReranker())
-            .select([RECORD_JSON])
+            .rerank(RRFReranker())  # no select(): hybrid child queries reject _distance/_score, warn without
         )
         rows = self._run(builder, where, limit)
-        return [Hit(_record(row), float(row["_relevance_score"])) for row in rows]
+        return _hits(rows, rows.column("_relevance_score").to_pylist())
 
-    def _run(self, query: Any, where: str | None, limit: int) -> list[dict[str, Any]]:
+    def _run(self, query: Any, where: str | None, limit: int) -> pa.Table:
         if where:
             query = query.where(where)  # prefiltered: the limit counts matching rows only
         with _filter_errors_explained(where):
-            return self._wait(query.limit(limit).to_list())
+            return self._wait(query.limit(limit).to_arrow())
 
     def _indices(self) -> list[Any]:
         return self._wait(self.table.list_indices())
 
     def _has_text_index(self) -> bool:
-        return any(tuple(index.columns) == ("search_text",) for index in self._indices())
+        # Once there, the index stays until this store drops it (rebuild_indexes): ask only until seen.
+        if not self._text_index_seen:
+            self._text_index_seen = any(tuple(index.columns) == ("search_text",) for index in self._indices())
+        return self._text_index_seen
 
 
 def table_schema(info: IndexInfo) -> pa.Schema:
@@ -307,8 +295,9 @@ def _filter_errors_explained(where: str | None) -> Iterator[None]:
         raise FilterError(f"LanceDB cannot evaluate --where {where!r}: {reason}") from None
 
 
-def _record(row: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(row[RECORD_JSON])
+def _hits(rows: pa.Table, scores: Any) -> list[Hit]:
+    records = rows.column(RECORD_JSON).to_pylist()
+    return [Hit(json.loads(record), float(score)) for record, score in zip(records, scores, strict=True)]
 
 
 def _json_rows(data: pa.Table) -> list[str]:

@@ -157,6 +157,30 @@ def test_results_on_stdout_logs_on_stderr(cli: Cli, camera_folder: Path) -> None
     assert all(Path(line).exists() for line in search.stdout.splitlines())
 
 
+def test_every_kind_of_search_leaves_stderr_empty_in_a_real_process(cli: Cli, camera_folder: Path) -> None:
+    """Libraries log from native code straight to file descriptor 2 (LanceDB warns when a
+    query's columns leave out its score), past Python's sys.stderr: only a real process shows it."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    cli.index(camera_folder)
+    script = [sys.executable, str(REPO / f"imagedb-{cli.backend}.py"), "--db", str(cli.db), "--format", "paths"]
+    searches = [
+        ["--search", str(camera_folder / "canon-1.jpg")],
+        ["--search", "a lighthouse", "--where", "width > 100"],
+        ["--search", "Canon", "--mode", "fts"],
+        ["--search", "Canon lighthouse", "--mode", "hybrid"],
+        ["--color", "#1e90ff"],
+        ["--where", "make = 'Canon'"],
+    ]
+    for search in searches:
+        done = subprocess.run([*script, *search], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stdout.strip(), (search, done.stderr)
+        assert done.stderr == "", (search, done.stderr)
+
+
 def test_several_queries_in_one_call(cli: Cli, camera_folder: Path) -> None:
     cli.index(camera_folder)
     results = cli.search(
