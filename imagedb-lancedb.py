@@ -36,9 +36,12 @@ from common.text_search import FTS_OPTIONS
 
 TABLE_NAME = "images"
 INFO_KEY = b"imagedb.index"
-# Below this many rows an exact (flat) scan is fast and perfectly accurate; above it an
-# IVF-HNSW index keeps queries in milliseconds.
-ANN_INDEX_MIN_ROWS = 50_000
+# Below this many rows an exact (flat) scan is fast enough and perfectly accurate; above it an
+# IVF-HNSW index keeps queries in milliseconds. Lance's flat scan costs ~1 ms per 1,000 rows
+# here (10k: ~10 ms, 30k: ~60 ms) where the index answers in ~3 ms with recall@10 1.0 on
+# clustered vectors and builds in ~3 s at 10k rows, so the index starts early (FAISS's flat
+# scan is ~10× faster and waits until 50k).
+ANN_INDEX_MIN_ROWS = 10_000
 # The index's quantised (SQ) distances pick limit × this many candidates, re-ranked by their
 # exact vectors (see the scale section of the benchmark report for recall).
 ANN_REFINE_FACTOR = 4
@@ -95,11 +98,13 @@ class LanceImageStore(ImageStore):
 
         loop = asyncio.new_event_loop()
         try:
-            table = loop.run_until_complete(open_table())
+            return cls(db_path, loop.run_until_complete(open_table()), loop)
+        except StoreError:
+            loop.close()
+            raise
         except Exception as error:
             loop.close()
             raise StoreError(f"cannot open the LanceDB table in {db_path}: {error}") from None
-        return cls(db_path, table, loop)
 
     @classmethod
     def create(cls, db_path: str, info: IndexInfo) -> LanceImageStore:

@@ -166,7 +166,8 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
             "`uniform`: random unit vectors, the worst case for any ANN index — beyond the planted nearest",
             "neighbour, the true top-10 are barely closer than thousands of others, so recall@10 needs a",
             "near-exhaustive scan. `clustered`: groups of ~100 vectors at cosine ~0.8 around random centres,",
-            "closer to how photo embeddings bunch. Below 50,000 rows both backends search exactly.",
+            "closer to how photo embeddings bunch. Below 50,000 rows FAISS searches exactly (flat), below",
+            "10,000 LanceDB does; above, both use their ANN index (IVF-Flat; IVF-HNSW-SQ with exact re-ranking).",
             "",
         ]
         if "scale" in charts:
