@@ -149,12 +149,17 @@ def test_the_model_is_recorded_with_the_index(backend: str, tmp_path: Path) -> N
     assert info == IndexInfo(ModelSpec("test-model", "none"), DIM)
 
 
-def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_path: Path, monkeypatch) -> None:
-    faiss_module = load_script("faiss")
-    records, vectors = random_records(20, seed=3)
+def faiss_store_holding_ten(tmp_path: Path, seed: int):
+    """A FAISS store with the first 10 of 20 random records committed."""
+    records, vectors = random_records(20, seed=seed)
     cls, store = new_store("faiss", tmp_path / "db")
     store.upsert_images(records[:10], vectors[:10])
     store.commit()
+    return load_script("faiss"), cls, store, records, vectors
+
+
+def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_path: Path, monkeypatch) -> None:
+    faiss_module, cls, store, records, vectors = faiss_store_holding_ten(tmp_path, seed=3)
 
     real_write = faiss_module.write_atomically
 
@@ -179,11 +184,7 @@ def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_pat
 
 def test_faiss_reader_that_loses_a_race_with_a_commit_reads_the_new_generation(tmp_path: Path, monkeypatch) -> None:
     """A search opens the manifest, then a writer commits and deletes that generation's files."""
-    faiss_module = load_script("faiss")
-    records, vectors = random_records(20, seed=4)
-    cls, writer = new_store("faiss", tmp_path / "db")
-    writer.upsert_images(records[:10], vectors[:10])
-    writer.commit()
+    faiss_module, cls, writer, records, vectors = faiss_store_holding_ten(tmp_path, seed=4)
 
     real_read = faiss_module.read_manifest
     commits_in_between = []
