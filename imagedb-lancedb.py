@@ -134,12 +134,18 @@ class LanceImageStore(ImageStore):
         return {p: (s, m) for p, s, m in zip(columns["path"], columns["size_bytes"], columns["mtime"], strict=True)}
 
     def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        query = self.table.query().select(["path", RECORD_JSON])
+        """Records in path order. With a limit, the matching paths are read and sorted first and
+        only the first ``limit`` records fetched: a `--where` search on a large table would
+        otherwise read every matching record to show ten."""
+        columns = ["path"] if limit else ["path", RECORD_JSON]
+        query = self.table.query().select(columns)
         if where:
             query = query.where(where)
         with _filter_errors_explained(where):
-            rows = self._wait(query.to_arrow()).sort_by("path").column(RECORD_JSON).to_pylist()
-        return [json.loads(row) for row in (rows[:limit] if limit else rows)]
+            rows = self._wait(query.to_arrow()).sort_by("path")
+        if limit:
+            rows = self._rows_by_path(rows.column("path").to_pylist()[:limit], [RECORD_JSON]).sort_by("path")
+        return [json.loads(row) for row in rows.column(RECORD_JSON).to_pylist()]
 
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
         return self._arrays_by_path(paths, "vector", self.info.dim)
@@ -148,11 +154,18 @@ class LanceImageStore(ImageStore):
         return self._arrays_by_path(paths, "color", COLOR_DIM)
 
     def _arrays_by_path(self, paths: list[str], column: str, width: int) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for chunk in _chunks(paths, 500):
-            rows = self._wait(self.table.query().where(_path_in(chunk)).select(["path", column]).to_arrow())
-            found.update(zip(rows.column("path").to_pylist(), _as_matrix(rows.column(column), width), strict=True))
-        return found
+        rows = self._rows_by_path(paths, [column])
+        return dict(zip(rows.column("path").to_pylist(), _as_matrix(rows.column(column), width), strict=True))
+
+    def _rows_by_path(self, paths: list[str], columns: list[str]) -> pa.Table:
+        """``path`` and ``columns`` of the rows with these paths (any order), 500 paths a query."""
+        chunks = [
+            self._wait(self.table.query().where(_path_in(chunk)).select(["path", *columns]).to_arrow())
+            for chunk in _chunks(paths, 500)
+        ]
+        if not chunks:
+            return pa.table({"path": pa.array([], pa.string()), **{c: pa.array([]) for c in columns}})
+        return pa.concat_tables(chunks)
 
     def get_all_vectors(self) -> tuple[list[str], np.ndarray]:
         rows = self._wait(self.table.query().select(["path", "vector"]).to_arrow())

@@ -143,6 +143,24 @@ def test_a_hit_carries_the_record_the_metadata_columns_hold_also_after_a_replace
         assert typed == [json.loads(row) for row in table.column("record_json").to_pylist()]
 
 
+def test_metadata_search_with_a_limit_gives_the_first_rows_in_path_order(backend: str, tmp_path: Path) -> None:
+    records, vectors = random_records(40, seed=6)
+    order = np.random.default_rng(6).permutation(40)  # written out of path order, in two batches
+    _, store = new_store(backend, tmp_path / "db")
+    store.upsert_images([records[i] for i in order[:25]], vectors[order[:25]])
+    store.upsert_images([records[i] for i in order[25:]], vectors[order[25:]])
+    store.commit()
+    store.finish_indexing()
+    canon = sorted(r["path"] for r in records if r["make"] == "Canon")
+    assert [r["path"] for r in store.get_records("make = 'Canon'")] == canon
+    assert [r["path"] for r in store.get_records("make = 'Canon'", limit=3)] == canon[:3]
+    assert store.get_records("make = 'Canon'", limit=3)[0]["size_bytes"] == next(
+        r["size_bytes"] for r in records if r["path"] == canon[0]
+    )
+    assert [r["path"] for r in store.get_records(limit=5)] == sorted(r["path"] for r in records)[:5]
+    assert store.get_records("make = 'Leica'", limit=5) == []
+
+
 def test_the_model_is_recorded_with_the_index(backend: str, tmp_path: Path) -> None:
     cls, _ = new_store(backend, tmp_path / "db")
     info = cls.open(str(tmp_path / "db")).info
