@@ -15,8 +15,9 @@ from collections.abc import Iterable
 
 THUMBNAIL_DIR = "thumbnails"
 THUMBNAIL_SIZE = 300
-# Encoder effort 1 of 6: a quarter of the default's time for files about as small (~12 KB).
-WEBP_QUALITY, WEBP_METHOD = 75, 1
+# Encoder effort 0 of 6: ~1.7 ms for a 300 px picture here, against ~2.6 at effort 1 and ~7
+# at the default 4, for files a little larger (~13 KB).
+WEBP_QUALITY, WEBP_METHOD = 75, 0
 
 
 def thumbnail_name(path: str, size: int, mtime: float) -> str:
@@ -33,8 +34,11 @@ def save_thumbnail(image, destination: str) -> None:
     """Write a ``THUMBNAIL_SIZE`` px WebP of ``image`` (a PIL image) atomically."""
     from PIL import Image
 
-    small = image.copy()
-    small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    # resize() makes a new picture (thumbnail() would need a copy of the decoded one first, ~1 ms),
+    # and reducing_gap=1 box-reduces by the whole factor before the bilinear pass.
+    scale = min(1.0, THUMBNAIL_SIZE / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    small = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=1.0) if scale < 1 else image
     os.makedirs(os.path.dirname(destination), exist_ok=True)
     temp = f"{destination}.tmp-{os.getpid()}"
     try:
