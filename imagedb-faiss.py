@@ -32,6 +32,7 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from common.atomic import write_atomically
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
 from common.filters import RecordFilter
@@ -48,24 +49,6 @@ OPEN_ATTEMPTS = 5
 # it an IVF index (trained on the stored vectors) keeps queries in milliseconds.
 ANN_INDEX_MIN_ROWS = 50_000
 IVF_PROBE_FRACTION = 1 / 16
-
-
-def write_atomically(path: str, write: Any) -> None:
-    """Call ``write(temp_path)`` then rename over ``path``, fsyncing so a crash leaves old or new."""
-    temp = f"{path}.tmp-{os.getpid()}"
-    try:
-        write(temp)
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-    directory = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def empty_frame() -> pd.DataFrame:

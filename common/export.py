@@ -14,6 +14,7 @@ import pickle
 from collections.abc import Iterator
 from typing import Any
 
+from common.atomic import write_atomically
 from common.store import ImageStore
 
 EXPORT_FORMATS = {".jsonl": "jsonl", ".pkl": "pickle", ".pickle": "pickle"}
@@ -49,9 +50,10 @@ def export_store(store: ImageStore, path: str) -> int:
     kind = export_format(path)
     if kind is None:
         raise ValueError(f"unsupported export format: {path} (use .jsonl or .pkl)")
-    temp = f"{path}.tmp-{os.getpid()}"
     count = 0
-    try:
+
+    def write(temp: str) -> None:
+        nonlocal count
         with open(temp, "w" if kind == "jsonl" else "wb", **({"encoding": "utf-8"} if kind == "jsonl" else {})) as out:
             for record in exported_records(store):
                 if kind == "jsonl":
@@ -59,10 +61,8 @@ def export_store(store: ImageStore, path: str) -> int:
                 else:
                     pickle.dump(record, out, protocol=pickle.HIGHEST_PROTOCOL)
                 count += 1
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+
+    write_atomically(path, write)
     return count
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 from datetime import datetime
 
+from common.atomic import write_atomically
 from common.output import QueryResults, camera_name, dimensions, human_size, taken, video_summary
 from common.thumbnails import thumbnail_path
 
@@ -35,14 +35,12 @@ figcaption { padding: 8px 10px; } .rank { font-weight: 600; } .score { float: ri
 def write_gallery(results: list[QueryResults], path: str, thumbnail_dir: str) -> None:
     """Write the page for ``results`` to ``path`` (atomically)."""
     page = render_gallery(results, thumbnail_dir)
-    temp = f"{path}.tmp-{os.getpid()}"
-    try:
+
+    def write(temp: str) -> None:
         with open(temp, "w", encoding="utf-8") as handle:
             handle.write(page)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+
+    write_atomically(path, write)
 
 
 def render_gallery(results: list[QueryResults], thumbnail_dir: str) -> str:

@@ -13,6 +13,8 @@ import hashlib
 import os
 from collections.abc import Iterable
 
+from common.atomic import write_atomically
+
 THUMBNAIL_DIR = "thumbnails"
 THUMBNAIL_SIZE = 300
 # Encoder effort 0 of 6: ~1.7 ms for a 300 px picture here, against ~2.6 at effort 1 and ~7
@@ -40,13 +42,9 @@ def save_thumbnail(image, destination: str) -> None:
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     small = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=1.0) if scale < 1 else image
     os.makedirs(os.path.dirname(destination), exist_ok=True)
-    temp = f"{destination}.tmp-{os.getpid()}"
-    try:
-        small.save(temp, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
-        os.replace(temp, destination)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    write_atomically(
+        destination, lambda temp: small.save(temp, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD), durable=False
+    )
 
 
 def remove_thumbnails(thumbnail_dir: str, signatures: Iterable[tuple[str, int, float]]) -> None:
