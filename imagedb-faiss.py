@@ -128,7 +128,7 @@ class FaissImageStore(ImageStore):
         colors = faiss.read_index(os.path.join(db_path, f"images-{generation}.color.faiss"))
         frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
         frame = frame.set_index("row_id")
-        require_record_columns([*frame.columns, "color"], db_path)
+        require_record_columns(frame.columns, db_path)  # vectors and colours live in their own indexes
         check_consistent(db_path, index, frame, info, colors)
         return cls(db_path, info, index, frame, int(manifest["next_id"]), generation, colors)
 

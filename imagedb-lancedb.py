@@ -76,7 +76,7 @@ class LanceImageStore(ImageStore):
         if INFO_KEY not in metadata:
             raise StoreError(f"{db_path} holds a LanceDB table that imagedb did not create (no model recorded)")
         self._info = IndexInfo.from_json(metadata[INFO_KEY].decode())
-        require_record_columns(schema.names, db_path, backend_columns=("vector", RECORD_JSON))
+        require_record_columns(schema.names, db_path, backend_columns=("vector", "color", RECORD_JSON))
         self._wrote = False
         self._text_index_seen = False
 

@@ -113,9 +113,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
                 rgb = reduce_to(rgb, min_side) if min_side else rgb
     except DecodeError:
         raise
-    except Image.DecompressionBombError as error:
-        raise DecodeError(f"decompression bomb refused: {error}") from None
-    except Image.DecompressionBombWarning as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DecodeError(f"decompression bomb refused: {error}") from None
     except Image.UnidentifiedImageError:
         raise DecodeError("not a recognised image (unknown format or corrupt header)") from None

@@ -6,3 +6,5 @@ DEFAULT_TIME_LIMIT = 10.0
 # An indexing run makes its batches durable at least this often. LanceDB commits every batch
 # anyway; FAISS rewrites its files on each commit, so committing less often is cheaper.
 DEFAULT_COMMIT_SECONDS = 30.0
+# --duplicates: two images whose vectors' cosine reaches this are near duplicates.
+DEFAULT_DUPLICATE_THRESHOLD = 0.95

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.defaults import DEFAULT_DUPLICATE_THRESHOLD
 from common.store import ImageStore
 
-DEFAULT_THRESHOLD = 0.95
 BLOCK = 1024
 
 
@@ -50,7 +50,7 @@ class Duplicates:
         return out
 
 
-def find_duplicates(store: ImageStore, threshold: float = DEFAULT_THRESHOLD) -> Duplicates:
+def find_duplicates(store: ImageStore, threshold: float = DEFAULT_DUPLICATE_THRESHOLD) -> Duplicates:
     records = store.get_records()
     by_hash: dict[str, list[str]] = defaultdict(list)
     for record in records:

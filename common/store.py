@@ -194,11 +194,12 @@ def write_errors_explained(db_path: str) -> Iterator[None]:
 
 
 def require_record_columns(names: Iterable[str], db_path: str, backend_columns: Iterable[str] = ()) -> None:
-    """Refuse a database whose rows lack columns this version writes (made by an older imagedb)."""
+    """Refuse a database whose rows lack columns this version writes (made by an older imagedb):
+    the record columns, and ``backend_columns`` the backend keeps beside them."""
     from common.records import RECORD_COLUMNS
 
     present = set(names)
-    missing = [c for c in (*RECORD_COLUMNS, "color", *backend_columns) if c not in present]
+    missing = [c for c in (*RECORD_COLUMNS, *backend_columns) if c not in present]
     if missing:
         raise StoreError(
             f"{db_path} was made by an older imagedb (no {', '.join(missing)} columns): "

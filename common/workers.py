@@ -176,11 +176,10 @@ class DecodePool:
                 if suspects:  # this file, alone in the pool, broke it
                     suspects -= 1
                     yield ReadResult(pending.popleft()[0], reason="the decoder crashed on this file", stage="decode")
-                    retry.extendleft(reversed([p for p, _ in pending]))
                 else:
                     log.warning("a decoder crashed; retrying the %d files in flight one at a time", len(pending))
                     suspects = len(pending)
-                    retry.extendleft(reversed([p for p, _ in pending]))
+                retry.extendleft(reversed([p for p, _ in pending]))
                 pending.clear()
                 continue
             except FutureTimeout:  # the oldest file is still decoding after the time limit
