@@ -37,10 +37,12 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 # Reduced-size decoding keeps the shortest side at least REDUCED_MARGIN × the model's input and
 # at least REDUCED_FLOOR pixels. Measured worst cosine to open_clip's full-size route over every
-# coco-mini and camera image: ViT-B-32 (224 px) 0.9986 at 2×, 1.0 at 4×; the 32 px test model
-# 0.94 at 4× (128 px) but 0.9997 at 256 px — small inputs are more sensitive to resampling;
-# the floor is 300 px, the thumbnails' size, which keeps a little more.
-REDUCED_MARGIN = 4
+# coco-mini and camera image: ViT-B-32 (224 px) 0.9989 at 2× and 0.99999 at 4× — but 4× decodes
+# an 8-12 MP phone photo at half size and resizes ~2 MP for the crop (~50 ms of worker CPU a
+# photo), 2× at a quarter (~35 ms); the 32 px test model 0.94 at 4× (128 px) but 0.9997 at
+# 256 px — small inputs are more sensitive to resampling; the floor is 300 px, the thumbnails'
+# size, which keeps a little more.
+REDUCED_MARGIN = 2
 REDUCED_FLOOR = 300  # also the thumbnails' size (common.thumbnails), made from the same pixels
 
 
