@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reindex-files", type=int, default=100_000, help="size of the generated unchanged tree (0 to skip)"
     )
+    parser.add_argument(
+        "--index-trials", type=int, default=3, help="indexing runs per backend and model, each between two ceilings (median)"
+    )
     parser.add_argument("--load-repeats", type=int, default=3, help="cold starts per backend and model (median)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument(
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.smoke:
             args.corpus = args.corpus or smoke_corpus(Path(scratch))
             args.models, args.queries, args.scale, args.load_repeats = "tiny", min(args.queries, 5), "1500", 1
+            args.index_trials = 1
             args.reindex_files = min(args.reindex_files, 2000)
         roots = [str(p.resolve()) for p in (args.corpus or DEFAULT_CORPUS) if p.exists()]
         if not roots:
@@ -112,7 +116,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for model in models:
             steps.set_postfix_str(f"photos, {model}")
             results["photos"].append(
-                run_photo_benchmark(model, corpus, backends, args.batch, args.load_repeats, args.device, args.workers)
+                run_photo_benchmark(
+                    model, corpus, backends, args.batch, args.load_repeats, args.device, args.workers, args.index_trials
+                )
             )
             steps.update()
         if args.reindex_files:

@@ -47,7 +47,9 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         index = data["index"]
         assert index["images"] == results["corpus"]["images"] == 12 and index["failed"] == 0
         assert index["images_per_second"] == pytest.approx(index["images"] / index["seconds"])
-        assert index["vs_ceiling"] == pytest.approx(index["images_per_second"] / model["ceiling"]["images_per_second"])
+        assert index["vs_ceiling"] == pytest.approx(index["images_per_second"] / index["ceiling_images_per_second"])
+        assert index["trial_vs_ceiling"] == [index["vs_ceiling"]]  # the smoke run indexes once
+        assert 0 < index["model_busy"] <= 1
         assert all(v >= 0 for v in index["stage_seconds"].values())
         assert sum(index["stage_seconds"].values()) <= index["seconds"] * 1.01
         assert index["stage_seconds"]["embed"] > 0 and index["stage_seconds"]["decode"] > 0
