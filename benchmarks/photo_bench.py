@@ -239,15 +239,16 @@ def run_photo_benchmark(
                     thumbnail_dir=str(Path(db) / THUMBNAIL_DIR),
                 )
 
+            db = str(Path(workdir) / backend)
             trials = []
             ceilings.append(model_ceiling(embedder, batch))
             for trial in range(index_trials):
-                if trial:  # only the last trial's store is kept, for the searches below
-                    store.close()
+                if trial:  # a fresh store each time; the last one is kept for the searches below
                     shutil.rmtree(db)
-                db = str(Path(workdir) / backend)
                 store = cls.create(db, IndexInfo(spec, embedder.dim))
                 summary = index_corpus(store, db)
+                if trial < index_trials - 1:
+                    store.close()
                 ceilings.append(model_ceiling(embedder, batch))
                 trials.append(index_trial(summary, ceilings[-2], ceilings[-1]))
             again = index_corpus(store, db)  # finds nothing changed

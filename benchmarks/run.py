@@ -55,7 +55,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--reindex-files", type=int, default=100_000, help="size of the generated unchanged tree (0 to skip)"
     )
     parser.add_argument(
-        "--index-trials", type=int, default=3, help="indexing runs per backend and model, each between two ceilings (median)"
+        "--index-trials",
+        type=int,
+        default=3,
+        help="indexing runs per backend and model, each between two ceilings (median)",
     )
     parser.add_argument("--load-repeats", type=int, default=3, help="cold starts per backend and model (median)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
