@@ -84,7 +84,7 @@ def model_ceiling(embedder: Embedder, batch: int, min_seconds: float = 3.0) -> d
 
     size = embedder.model.visual.image_size
     height, width = size if isinstance(size, tuple | list) else (size, size)
-    pixels = torch.randn(batch, 3, height, width)
+    pixels = torch.randn(batch, 3, height, width, device=embedder.device)  # preloaded where the model runs
     embedder.embed_pixels(pixels)  # warm-up
     batches, started = 0, time.perf_counter()
     while batches < 3 or time.perf_counter() - started < min_seconds:
@@ -214,7 +214,7 @@ def run_photo_benchmark(
         "dim": embedder.dim,
         "device": embedder.device,
     }
-    workers = default_worker_count() if workers is None else workers  # what the CLI uses by default
+    workers = default_worker_count(embedder.device) if workers is None else workers  # what the CLI uses by default
     result["workers"] = workers
     ceilings: list[dict[str, float]] = []
     result["backends"] = {}

@@ -131,7 +131,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     model.add_argument("--batch", type=_positive_int, default=32, help="images per forward pass (default 32)")
     model.add_argument(
         "--workers", type=_non_negative_int, default=None,
-        help="processes decoding images while the model runs (default: one per CPU core, up to 8; 0 = decode in-process)",
+        help="processes decoding images while the model runs (default: one per CPU core, up to 8; with a GPU, all cores but one, up to 32; 0 = decode in-process)",
     )  # fmt: skip
     model.add_argument(
         "--time-limit", type=_non_negative_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
@@ -336,7 +336,7 @@ class Session:
                 summary = index_roots(
                     self.store, embedder, roots, force=self.args.force, batch_size=self.args.batch, failures=failures,
                     progress=False if self.args.quiet else None,
-                    workers=self.args.workers if self.args.workers is not None else default_worker_count(),
+                    workers=self.args.workers if self.args.workers is not None else default_worker_count(embedder.device),
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                     thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails else None,
                 )  # fmt: skip

@@ -153,7 +153,7 @@ class Embedder:
         """Unit vectors for images already passed through ``prepare`` (here or in a worker)."""
         self._require_image_tower()
         if self.pixel_recipe:
-            return self.embed_pixels(to_model_input(self.pixel_recipe, prepared))
+            return self.embed_pixels(to_model_input(self.pixel_recipe, prepared, self.device))
         return self.embed_pixels(self._torch.stack(prepared))
 
     def _require_image_tower(self) -> None:

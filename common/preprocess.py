@@ -56,11 +56,21 @@ class PixelRecipe:
         return np.asarray(image.crop((left, top, left + self.size, top + self.size)).convert("RGB"), dtype=np.uint8)
 
 
-def to_model_input(recipe: PixelRecipe, crops: list[np.ndarray]) -> Any:
-    """Stack uint8 crops into the normalised float (N, 3, H, W) tensor the model takes."""
+def to_model_input(recipe: PixelRecipe, crops: list[np.ndarray], device: str = "cpu") -> Any:
+    """Stack uint8 crops into the normalised float (N, 3, H, W) tensor the model takes, on ``device``.
+
+    On a GPU the uint8 batch crosses the bus from pinned memory (a quarter of the float bytes,
+    copied without blocking) and is normalised there, so the main process's one core is not
+    spent on per-pixel float arithmetic while the GPU waits.
+    """
     import torch
 
-    batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(recipe.mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(recipe.std, dtype=torch.float32).view(1, 3, 1, 1)
+    batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2)
+    if device == "cuda":
+        batch = batch.pin_memory().to(device, non_blocking=True)
+    elif device != "cpu":
+        batch = batch.to(device)
+    batch = batch.float().div_(255.0)
+    mean = torch.tensor(recipe.mean, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1)
+    std = torch.tensor(recipe.std, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1)
     return batch.sub_(mean).div_(std)

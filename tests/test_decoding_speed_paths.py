@@ -154,3 +154,15 @@ def test_text_only_loading_gives_the_same_text_vectors(tiny: Embedder) -> None:
 def test_text_only_falls_back_to_the_whole_model_when_it_cannot_apply() -> None:
     random_weights = Embedder(ModelSpec("imagedb-tiny-cifar10", "none", str(TINY_CONFIG)), "cpu", text_only=True)
     assert not random_weights.text_only and random_weights.model.visual is not None
+
+
+@pytest.mark.parametrize("cores, cpu_workers, gpu_workers", [(1, 1, 1), (2, 2, 1), (16, 8, 15), (64, 8, 32)])
+def test_decoding_gets_every_spare_core_when_the_model_runs_on_a_gpu(
+    monkeypatch, cores: int, cpu_workers: int, gpu_workers: int
+) -> None:
+    """On the CPU the model needs the cores too; on a GPU they are all the decoders'."""
+    from common.workers import default_worker_count
+
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert default_worker_count("cpu") == cpu_workers
+    assert default_worker_count("cuda") == default_worker_count("mps") == gpu_workers
