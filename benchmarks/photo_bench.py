@@ -282,7 +282,7 @@ def index_trial(summary: Any, ceiling_before: dict[str, float], ceiling_after: d
         "seconds": summary.seconds,
         "images_per_second": summary.images_per_second,
         "stage_seconds": summary.stage_seconds,
-        # The share of the run the model was computing: below 1, it waited for decoded files.
+        # The share of the run the model was computing: below 1, it waited (for decoded files, the store).
         "model_busy": summary.stage_seconds.get("embed", 0.0) / summary.seconds if summary.seconds else 0.0,
         "ceiling_images_per_second": ceiling,
         "vs_ceiling": summary.images_per_second / ceiling,

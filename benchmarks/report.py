@@ -105,7 +105,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         "As the CLI indexes by default: decoding workers (one per core) and thumbnails. Each row is the",
         "median of its trials; each trial is read against the model-only ceiling measured just before and",
         "just after it. `model busy`: the share of the run the model was computing (below 1: it waited",
-        "for decoded files).",
+        "for decoded files or the store).",
         "",
     ]
     lines += table(
