@@ -105,7 +105,9 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         "As the CLI indexes by default: decoding workers (one per core) and thumbnails. Each row is the",
         "median of its trials; each trial is read against the model-only ceiling measured just before and",
         "just after it. `model busy`: the share of the run the model was computing (below 1: it waited",
-        "for decoded files or the store).",
+        "for decoded files or the store). With the model on the CPU, the decoding workers take their",
+        "CPU time from it: measured here, a process using 15 % of the two cores slows the forward pass",
+        "by about 15 %, so the ratio is bounded by one minus the workers' share of the CPU.",
         "",
     ]
     lines += table(
