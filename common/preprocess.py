@@ -65,12 +65,12 @@ def to_model_input(recipe: PixelRecipe, crops: list[np.ndarray], device: str = "
     """
     import torch
 
-    batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2)
+    batch = torch.from_numpy(np.stack(crops))  # (N, H, W, 3), contiguous
     if device == "cuda":
         batch = batch.pin_memory().to(device, non_blocking=True)
     elif device != "cpu":
         batch = batch.to(device)
-    batch = batch.float().div_(255.0)
+    batch = batch.permute(0, 3, 1, 2).float().div_(255.0)
     mean = torch.tensor(recipe.mean, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1)
     std = torch.tensor(recipe.std, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1)
     return batch.sub_(mean).div_(std)
