@@ -8,6 +8,7 @@ times on shared machines drift.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sys
@@ -284,6 +285,11 @@ def index_trial(summary: Any, ceiling_before: dict[str, float], ceiling_after: d
         "stage_seconds": summary.stage_seconds,
         # The share of the run the model was computing: below 1, it waited (for decoded files, the store).
         "model_busy": summary.stage_seconds.get("embed", 0.0) / summary.seconds if summary.seconds else 0.0,
+        # The share of all the machine's CPU time during the run that went to reading files.
+        "read_cpu_seconds": summary.read_cpu_seconds,
+        "read_cpu_share": summary.read_cpu_seconds / (summary.seconds * (os.cpu_count() or 1))
+        if summary.seconds
+        else 0.0,
         "ceiling_images_per_second": ceiling,
         "vs_ceiling": summary.images_per_second / ceiling,
     }

@@ -60,6 +60,9 @@ class IndexSummary:
     # Where the time went: scan (walk + diff), decode (decode, describe, preprocess),
     # embed (forward passes), write (upserts and commits), finish (secondary indexes).
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    # CPU time spent reading files (decode, describe, crop, colour, thumbnail), summed over the
+    # workers: on a machine where the model runs on the CPU too, time the model did not get.
+    read_cpu_seconds: float = 0.0
 
     @contextlib.contextmanager
     def timing(self, stage: str) -> Iterator[None]:
@@ -132,6 +135,7 @@ def read_images(results: Iterable[ReadResult], failures: FailureReport, summary:
             result = next(iterator, None)
         if result is None:
             return
+        summary.read_cpu_seconds += result.cpu_seconds
         if result.reason is not None:
             failures.add(result.path, result.reason, stage=result.stage or "decode")
             continue
@@ -270,5 +274,8 @@ def index_roots(
         with summary.timing("finish"):
             store.finish_indexing()
     summary.seconds = time.monotonic() - started
-    log.debug("time per stage: %s", ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items()))
+    log.debug(
+        "time per stage: %s; reading files took %.2f s of CPU",
+        ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items()), summary.read_cpu_seconds,
+    )  # fmt: skip
     return summary

@@ -56,12 +56,22 @@ class ReadResult:
     color: np.ndarray | None = None  # the colour signature (common.color)
     reason: str | None = None
     stage: str | None = None
+    cpu_seconds: float = 0.0  # CPU time reading it took (in a worker: CPU the model did not get)
 
 
 def read_prepared(
     path: str, min_side: int | None, prepare: Callable[[Any], Any], thumbnail_dir: str | None = None
 ) -> ReadResult:
     """Decode, describe and ``prepare`` one file for the model (and thumbnail it); never raises."""
+    started = time.process_time()
+    result = _read_prepared(path, min_side, prepare, thumbnail_dir)
+    result.cpu_seconds = time.process_time() - started
+    return result
+
+
+def _read_prepared(
+    path: str, min_side: int | None, prepare: Callable[[Any], Any], thumbnail_dir: str | None
+) -> ReadResult:
     try:
         decoded = decode_image(path, min_side)
         record = build_record(path, decoded)

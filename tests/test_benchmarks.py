@@ -50,6 +50,7 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert index["vs_ceiling"] == pytest.approx(index["images_per_second"] / index["ceiling_images_per_second"])
         assert index["trial_vs_ceiling"] == [index["vs_ceiling"]]  # the smoke run indexes once
         assert 0 < index["model_busy"] <= 1
+        assert index["read_cpu_seconds"] > 0 and 0 < index["read_cpu_share"] < 1
         assert all(v >= 0 for v in index["stage_seconds"].values())
         assert sum(index["stage_seconds"].values()) <= index["seconds"] * 1.01
         assert index["stage_seconds"]["embed"] > 0 and index["stage_seconds"]["decode"] > 0
