@@ -277,6 +277,7 @@ def run_photo_benchmark(
 def index_trial(summary: Any, ceiling_before: dict[str, float], ceiling_after: dict[str, float]) -> dict[str, Any]:
     """One indexing run read against the ceiling measured on either side of it."""
     ceiling = (ceiling_before["images_per_second"] + ceiling_after["images_per_second"]) / 2
+    machine_cpu_seconds = summary.seconds * (os.cpu_count() or 1)
     return {
         "images": summary.embedded,
         "failed": summary.failed,
@@ -287,9 +288,7 @@ def index_trial(summary: Any, ceiling_before: dict[str, float], ceiling_after: d
         "model_busy": summary.stage_seconds.get("embed", 0.0) / summary.seconds if summary.seconds else 0.0,
         # The share of all the machine's CPU time during the run that went to reading files.
         "read_cpu_seconds": summary.read_cpu_seconds,
-        "read_cpu_share": summary.read_cpu_seconds / (summary.seconds * (os.cpu_count() or 1))
-        if summary.seconds
-        else 0.0,
+        "read_cpu_share": summary.read_cpu_seconds / machine_cpu_seconds if machine_cpu_seconds else 0.0,
         "ceiling_images_per_second": ceiling,
         "vs_ceiling": summary.images_per_second / ceiling,
     }
