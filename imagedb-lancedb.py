@@ -96,14 +96,11 @@ class LanceImageStore(ImageStore):
         async def open_table() -> Any:
             return await (await lancedb.connect_async(db_path)).open_table(TABLE_NAME)
 
-        loop = asyncio.new_event_loop()
         try:
-            return cls(db_path, loop.run_until_complete(open_table()), loop)
+            return cls._on_own_loop(db_path, open_table())
         except StoreError:
-            loop.close()
             raise
         except Exception as error:
-            loop.close()
             raise StoreError(f"cannot open the LanceDB table in {db_path}: {error}") from None
 
     @classmethod
@@ -113,8 +110,18 @@ class LanceImageStore(ImageStore):
         async def create_table() -> Any:
             return await (await lancedb.connect_async(db_path)).create_table(TABLE_NAME, schema=table_schema(info))
 
+        return cls._on_own_loop(db_path, create_table())
+
+    @classmethod
+    def _on_own_loop(cls, db_path: str, table: Coroutine[Any, Any, Any]) -> LanceImageStore:
+        """The store for the table ``table`` gives, on a new event loop of its own (closed again
+        when opening or creating fails, so a refused database leaves no loop behind)."""
         loop = asyncio.new_event_loop()
-        return cls(db_path, loop.run_until_complete(create_table()), loop)
+        try:
+            return cls(db_path, loop.run_until_complete(table), loop)
+        except BaseException:
+            loop.close()
+            raise
 
     def close(self) -> None:
         if not self._loop.is_closed():
