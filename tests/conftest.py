@@ -39,6 +39,13 @@ def load_script(backend: str) -> ModuleType:
     return load_backend_script(backend)
 
 
+def raw_lance_table(db: Path):
+    """The LanceDB table of an imagedb database, opened with LanceDB's own API (no imagedb code)."""
+    import lancedb
+
+    return lancedb.connect(str(db)).open_table(load_script("lancedb").TABLE_NAME)
+
+
 def shared(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test cleanly when the data is not there."""
     path = SHARED.joinpath(*parts)

@@ -15,7 +15,7 @@ import pytest
 
 from common.embedding import Embedder, ModelSpec
 from common.workers import DecodePool
-from conftest import MODEL_ARGS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, shared
+from conftest import MODEL_ARGS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table, shared
 
 
 @pytest.fixture(scope="module")
@@ -312,9 +312,7 @@ def test_faiss_repair_recovers_a_lost_manifest_from_the_metadata_file(tmp_path: 
 def test_lancedb_repair_keeps_one_row_per_duplicated_path(tmp_path: Path, photos: Path) -> None:
     cli = Cli("lancedb", tmp_path / "db")
     cli.index(photos)
-    import lancedb
-
-    table = lancedb.connect(str(cli.db)).open_table("images")
+    table = raw_lance_table(cli.db)
     duplicate = table.search().where(f"path = '{photos / 'a.jpg'}'").limit(None).to_arrow()
     table.add(duplicate)  # a plain append bypasses the upsert by path
     check = cli("--check")

@@ -10,7 +10,7 @@ import pytest
 
 from common.embedding import ModelSpec
 from common.store import IndexInfo, StoreError
-from conftest import BACKENDS, Cli, load_script, paint_photo, store_class
+from conftest import BACKENDS, Cli, load_script, paint_photo, raw_lance_table, store_class
 
 DIM = 32
 
@@ -56,10 +56,7 @@ def test_ann_index_above_threshold_finds_exact_neighbours_with_exact_scores(
     store.finish_indexing()
     store = cls.open(str(tmp_path / "db"))
     if backend == "lancedb":
-        import lancedb
-
-        table = lancedb.connect(str(tmp_path / "db")).open_table("images")
-        assert any(tuple(i.columns) == ("vector",) for i in table.list_indices())
+        assert any(tuple(i.columns) == ("vector",) for i in raw_lance_table(tmp_path / "db").list_indices())
     else:
         assert not load_script("faiss").is_flat(store.index)
 
@@ -136,9 +133,7 @@ def test_a_hit_carries_the_record_the_metadata_columns_hold_also_after_a_replace
     if backend == "lancedb":
         import json
 
-        import lancedb
-
-        table = lancedb.connect(str(tmp_path / "db")).open_table("images").to_arrow()
+        table = raw_lance_table(tmp_path / "db").to_arrow()
         typed = table.select(list(RECORD_COLUMNS)).to_pylist()
         assert typed == [json.loads(row) for row in table.column("record_json").to_pylist()]
 
