@@ -224,22 +224,22 @@ def run_photo_benchmark(
         spec = checkpoint_for(spec, embedder, workdir)
         embedder.spec = spec
         result["checkpoint"] = spec.pretrained
+
+        def index_corpus(store: Any, db: str) -> Any:
+            # As the CLI indexes by default: decoding workers, thumbnails in the database.
+            return index_roots(
+                store,
+                embedder,
+                corpus.roots,
+                batch_size=batch,
+                failures=FailureReport(None),
+                progress=False,
+                workers=workers,
+                thumbnail_dir=str(Path(db) / THUMBNAIL_DIR),
+            )
+
         for backend in backends:
             cls = store_class(backend)
-
-            def index_corpus(store: Any, db: str) -> Any:
-                # As the CLI indexes by default: decoding workers, thumbnails in the database.
-                return index_roots(
-                    store,
-                    embedder,
-                    corpus.roots,
-                    batch_size=batch,
-                    failures=FailureReport(None),
-                    progress=False,
-                    workers=workers,
-                    thumbnail_dir=str(Path(db) / THUMBNAIL_DIR),
-                )
-
             db = str(Path(workdir) / backend)
             trials = []
             ceilings.append(model_ceiling(embedder, batch))
