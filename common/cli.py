@@ -59,6 +59,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )
     actions.add_argument("--force", action="store_true", help="with --index: re-embed every file, replacing its row")
     actions.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --index: read again the files that failed in an earlier run though they have not changed since",
+    )
+    actions.add_argument(
         "--search", nargs="+", metavar="QUERY", help="an image file to find similar images, or a text prompt"
     )
     actions.add_argument(
@@ -246,6 +251,8 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(f"--export {args.export}: its folder does not exist")
     if args.force and not args.index:
         raise UsageError("--force only applies to --index")
+    if args.retry_failed and not args.index:
+        raise UsageError("--retry-failed only applies to --index")
     missing = missing_roots(args.index or [])
     if missing:
         raise UsageError(f"folder not found: {missing[0]}")
@@ -335,7 +342,7 @@ class Session:
             try:
                 summary = index_roots(
                     self.store, embedder, roots, force=self.args.force, batch_size=self.args.batch, failures=failures,
-                    progress=False if self.args.quiet else None,
+                    progress=False if self.args.quiet else None, retry_failed=self.args.retry_failed,
                     workers=self.args.workers if self.args.workers is not None else default_worker_count(embedder.device),
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                     thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails else None,

@@ -7,8 +7,10 @@ reason that ends up in the log line and the failures report.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,7 +66,29 @@ TRANSPOSE_FOR = {
 
 
 class DecodeError(Exception):
-    """A file that cannot be turned into pixels; the message is the reason shown to the user."""
+    """A file that cannot be turned into pixels; the message is the reason shown to the user.
+
+    ``lasting`` says whether reading the same bytes again would fail the same way (a corrupt or
+    unsupported file), so an indexing run can leave it alone until it changes; a file that
+    vanished, was locked or ran out of memory is worth another try on the next run.
+    """
+
+    def __init__(self, reason: str, *, lasting: bool = True) -> None:
+        super().__init__(reason)
+        self.lasting = lasting
+
+
+@contextlib.contextmanager
+def reading_explained() -> Iterator[None]:
+    """Turn the failures of reading a file (as opposed to its contents) into passing DecodeErrors."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise DecodeError("file vanished before it could be read", lasting=False) from None
+    except PermissionError:
+        raise DecodeError("permission denied", lasting=False) from None
+    except MemoryError:
+        raise DecodeError("out of memory while decoding", lasting=False) from None
 
 
 @dataclass
@@ -95,7 +119,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
         return decode_video(path, min_side)
     try:
-        with warnings.catch_warnings():
+        with reading_explained(), warnings.catch_warnings():
             # Pillow warns about every odd tag ("Corrupt EXIF data", "Tag data larger than
             # file"); the pixels are what matter. A bomb warning, though, is a refusal.
             warnings.simplefilter("ignore")
@@ -119,12 +143,6 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
         raise DecodeError(f"decompression bomb refused: {error}") from None
     except Image.UnidentifiedImageError:
         raise DecodeError("not a recognised image (unknown format or corrupt header)") from None
-    except FileNotFoundError:
-        raise DecodeError("file vanished before it could be read") from None
-    except PermissionError:
-        raise DecodeError("permission denied") from None
-    except MemoryError:
-        raise DecodeError("out of memory while decoding") from None
     except Exception as error:  # Pillow and its plugins raise a zoo of types for corrupt data.
         raise DecodeError(f"{type(error).__name__}: {error}") from None
     if rgb.width < 1 or rgb.height < 1:
@@ -138,11 +156,10 @@ def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
     from common.video import read_video_frame
 
     try:
-        frame = read_video_frame(path)
-    except FileNotFoundError:
-        raise DecodeError("file vanished before it could be read") from None
-    except PermissionError:
-        raise DecodeError("permission denied") from None
+        with reading_explained():
+            frame = read_video_frame(path)
+    except DecodeError:
+        raise
     except Exception as error:  # PyAV raises its own zoo (InvalidDataError, ...)
         raise DecodeError(f"cannot decode video: {type(error).__name__}: {error}") from None
     image = reduce_to(frame.image, min_side) if min_side else frame.image

@@ -124,7 +124,9 @@ def read_in_process(paths: Iterable[str], embedder: Embedder, thumbnail_dir: str
         yield read_prepared(path, embedder.min_side, embedder.prepare, thumbnail_dir)
 
 
-def read_images(results: Iterable[ReadResult], failures: FailureReport, summary: IndexSummary) -> Iterator[ReadImage]:
+def read_images(
+    results: Iterable[ReadResult], files: dict[str, FoundFile], failures: FailureReport, summary: IndexSummary
+) -> Iterator[ReadImage]:
     """Reader: the decoded files, in order; the ones that failed go to the failures report.
 
     With worker processes, the "decode" stage time is what the main process waits for them.
@@ -137,7 +139,10 @@ def read_images(results: Iterable[ReadResult], failures: FailureReport, summary:
             return
         summary.read_cpu_seconds += result.cpu_seconds
         if result.reason is not None:
-            failures.add(result.path, result.reason, stage=result.stage or "decode")
+            failures.add(
+                result.path, result.reason, stage=result.stage or "decode", file=files.get(result.path),
+                lasting=result.lasting, time_limit=result.timed_out_after,
+            )  # fmt: skip
             continue
         yield ReadImage(result.record, result.crop, result.color)
 
@@ -169,6 +174,26 @@ def embed_batches(
             batch = []
     if batch:
         yield embed(batch)
+
+
+def set_aside_earlier_failures(
+    files: Iterable[FoundFile], failures: FailureReport, time_limit: float | None
+) -> list[FoundFile]:
+    """The files to read: a file whose very version failed before, in a way that would recur,
+    is listed as failed again instead (``--retry-failed`` or ``--force`` reads it anyway)."""
+    to_read = []
+    for file in files:
+        earlier = failures.earlier_failure(file, time_limit)
+        if earlier is None:
+            to_read.append(file)
+        else:
+            failures.repeat(earlier)
+    if failures.repeated:
+        log.info(
+            "%d file(s) failed in an earlier run and have not changed since: not read again "
+            "(--retry-failed reads them)", failures.repeated,
+        )  # fmt: skip
+    return to_read
 
 
 def write_batches(
@@ -206,6 +231,7 @@ def index_roots(
     failures: FailureReport,
     commit_seconds: float = DEFAULT_COMMIT_SECONDS,
     progress: bool | None = None,
+    retry_failed: bool = False,
     workers: int = 0,
     time_limit: float | None = DEFAULT_TIME_LIMIT,
     thumbnail_dir: str | None = None,
@@ -215,6 +241,9 @@ def index_roots(
     With ``workers`` > 0, files are decoded in that many worker processes, where a decoder that
     crashes costs only its file and one that runs past ``time_limit`` seconds is given up on;
     with 0 they are decoded in this process (no isolation, no time limit).
+
+    A file that failed in an earlier run and has not changed since is not read again unless
+    ``force`` or ``retry_failed`` (see common.failures); it counts as failed again.
     """
     from tqdm import tqdm
 
@@ -230,16 +259,21 @@ def index_roots(
         len(plan.new) + len(plan.changed) + len(plan.unchanged),
         ", ".join(roots), len(plan.to_embed), len(plan.unchanged), len(plan.removed),
     )  # fmt: skip
+    failures.begin(roots)
+    use_pool = workers > 0 and embedder.pixel_recipe is not None
+    to_read = plan.to_embed
+    if not (force or retry_failed):
+        to_read = set_aside_earlier_failures(to_read, failures, time_limit if use_pool else None)
     if plan.removed:
         with summary.timing("write"):
             summary.removed = store.delete_images(plan.removed)
             store.commit()
         if thumbnail_dir:
             remove_thumbnails(thumbnail_dir, [(p, *indexed[p]) for p in plan.removed])
-    if plan.to_embed:
-        paths = [f.path for f in plan.to_embed]
+    if to_read:
+        paths = [f.path for f in to_read]
         pool = None
-        if workers > 0 and embedder.pixel_recipe:
+        if use_pool:
             pool = DecodePool(workers, embedder.pixel_recipe, time_limit=time_limit, thumbnail_dir=thumbnail_dir)
             results = pool.read(paths, window=max(2 * batch_size, 4 * workers))
         else:
@@ -253,7 +287,7 @@ def index_roots(
             disable=None if progress is None else not progress,
         )
         try:
-            read = read_images(bar, failures, summary)
+            read = read_images(bar, {f.path: f for f in to_read}, failures, summary)
             embedded = embed_batches(read, embedder, batch_size, summary)
             write_batches(store, embedded, set(indexed), summary, commit_seconds)
         except KeyboardInterrupt:
@@ -266,8 +300,13 @@ def index_roots(
             bar.close()
             if pool is not None:
                 pool.close()
-    if thumbnail_dir and not summary.interrupted:  # re-embedded files' old versions
-        outdated = [(f.path, *indexed[f.path]) for f in plan.changed if indexed[f.path] != (f.size, f.mtime)]
+    if thumbnail_dir and not summary.interrupted:  # re-embedded files' old versions (a failed one keeps its row)
+        failed = failures.paths()
+        outdated = [
+            (f.path, *indexed[f.path])
+            for f in plan.changed
+            if indexed[f.path] != (f.size, f.mtime) and f.path not in failed
+        ]
         remove_thumbnails(thumbnail_dir, outdated)
     summary.failed = failures.count
     if not summary.interrupted:  # after an interrupt, secondary indexes catch up on the next run

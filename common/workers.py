@@ -56,6 +56,9 @@ class ReadResult:
     color: np.ndarray | None = None  # the colour signature (common.color)
     reason: str | None = None
     stage: str | None = None
+    # Whether reading this version of the file again would fail the same way (common.failures).
+    lasting: bool = False
+    timed_out_after: float | None = None  # the time limit it ran past, for a timeout
     cpu_seconds: float = 0.0  # CPU time reading it took (in a worker: CPU the model did not get)
 
 
@@ -80,10 +83,10 @@ def _read_prepared(
         if thumbnail_dir:
             _thumbnail(decoded.image, thumbnail_dir, record)
     except DecodeError as error:
-        return ReadResult(path, reason=str(error), stage="decode")
+        return ReadResult(path, reason=str(error), stage="decode", lasting=error.lasting)
     except OSError as error:  # vanished or became unreadable after the scan
         return ReadResult(path, reason=error.strerror or str(error), stage="read")
-    except Exception as error:  # never let one file stop the run
+    except Exception as error:  # never let one file stop the run; a bug here is retried after a fix
         return ReadResult(path, reason=f"{type(error).__name__}: {error}", stage="describe")
     return ReadResult(path, record, prepared, color)
 
@@ -193,7 +196,9 @@ class DecodePool:
                 self._restart()
                 if suspects:  # this file, alone in the pool, broke it
                     suspects -= 1
-                    yield ReadResult(pending.popleft()[0], reason="the decoder crashed on this file", stage="decode")
+                    yield ReadResult(
+                        pending.popleft()[0], reason="the decoder crashed on this file", stage="decode", lasting=True
+                    )
                 else:
                     log.warning("a decoder crashed; retrying the %d files in flight one at a time", len(pending))
                     suspects = len(pending)
@@ -204,7 +209,10 @@ class DecodePool:
                 self._restart()
                 suspects = max(0, suspects - 1)
                 pending.popleft()
-                yield ReadResult(path, reason=f"timed out: still decoding after {self.time_limit:g} s", stage="decode")
+                yield ReadResult(
+                    path, reason=f"timed out: still decoding after {self.time_limit:g} s", stage="decode",
+                    lasting=True, timed_out_after=self.time_limit,
+                )  # fmt: skip
                 retry.extendleft(reversed([p for p, _ in pending]))  # innocent: read them again
                 pending.clear()
                 continue

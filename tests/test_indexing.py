@@ -160,12 +160,16 @@ def test_bad_file_is_reported_and_good_ones_indexed(cli: Cli, photos: Path) -> N
     assert len(cli.records()) == 12
 
 
-def test_a_modified_file_that_now_fails_keeps_its_old_row(cli: Cli, photos: Path) -> None:
+def test_a_modified_file_that_now_fails_keeps_its_old_row_and_thumbnail(cli: Cli, photos: Path) -> None:
+    from common.thumbnails import THUMBNAIL_DIR, thumbnail_path
+
     cli.index(photos)
+    row = cli.records()[str(photos / "a.jpg")]
     (photos / "a.jpg").write_bytes(b"garbage now")
     result = cli.index(photos)
     assert result.summary()["failed"] == 1
-    assert str(photos / "a.jpg") in cli.records()
+    assert cli.records()[str(photos / "a.jpg")] == row
+    assert Path(thumbnail_path(str(cli.db / THUMBNAIL_DIR), row)).is_file(), "the row's gallery picture stays"
 
 
 def test_same_folder_indexed_twice_in_one_call_counts_once(cli: Cli, photos: Path) -> None:

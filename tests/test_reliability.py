@@ -63,6 +63,10 @@ def test_a_200_megapixel_heic_is_reported_as_timed_out_and_the_rest_indexed(cli:
     assert result.summary() == {"new": 6, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
     assert "timed out" in failures_by_name(cli)["huge.heic"]["reason"]
     assert len(cli.records()) == 6
+    again = cli.index(folder, extra=("--time-limit", "3"))  # the same limit would run out the same way
+    assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 6, "failed": 1}
+    assert "timed out" not in again.stderr, "not decoded again, so no second wait for the limit"
+    assert "timed out" in failures_by_name(cli)["huge.heic"]["reason"]
 
 
 # --- kill -9 ------------------------------------------------------------------------------

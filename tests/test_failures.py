@@ -1,0 +1,103 @@
+"""Files that failed: listed every run, read again only when that could end differently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from common.discovery import FoundFile
+from common.failures import FailureReport
+from conftest import Cli, paint_photo
+
+
+def report_by_name(cli: Cli) -> dict[str, dict]:
+    lines = (cli.db / "failures.jsonl").read_text(encoding="utf-8").splitlines()
+    return {Path(entry["path"]).name: entry for entry in map(json.loads, lines)}
+
+
+@pytest.fixture
+def decoded(monkeypatch) -> list[str]:
+    """Names of the files decoded from now on (the runs that count it use --workers 0)."""
+    import common.workers
+
+    names: list[str] = []
+    real_decode = common.workers.decode_image
+    monkeypatch.setattr(common.workers, "decode_image", lambda *a: names.append(Path(a[0]).name) or real_decode(*a))
+    return names
+
+
+def test_a_broken_file_is_listed_every_run_but_read_again_only_once_it_changes(
+    cli: Cli, photos: Path, decoded: list[str]
+) -> None:
+    (photos / "broken.jpg").write_bytes(b"not a jpeg at all")
+    whole = (photos / "a.jpg").read_bytes()
+    (photos / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    assert cli.index(photos).summary()["failed"] == 2
+    first_report = report_by_name(cli)
+    assert set(first_report) == {"broken.jpg", "truncated.jpg"}
+    decoded.clear()
+
+    again = cli.index(photos, extra=("--workers", "0"))
+    assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 12, "failed": 2}
+    assert decoded == [], "an unchanged tree is not decoded, its broken files included"
+    assert report_by_name(cli) == first_report, "still listed, as they failed when they were read"
+    assert "2 file(s) failed in an earlier run and have not changed since" in again.stderr
+    assert "--retry-failed" in again.stderr
+
+    paint_photo(photos / "broken.jpg", seed=77)  # the user replaced it with a good copy
+    fixed = cli.index(photos, extra=("--workers", "0"))
+    assert decoded == ["broken.jpg"]
+    assert fixed.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 12, "failed": 1}
+    assert str(photos / "broken.jpg") in cli.records()
+    assert set(report_by_name(cli)) == {"truncated.jpg"}
+
+    retried = cli.index(photos, extra=("--workers", "0", "--retry-failed"))
+    assert decoded == ["broken.jpg", "truncated.jpg"]
+    assert f"skipped {photos / 'truncated.jpg'}" in retried.stderr
+    assert report_by_name(cli)["truncated.jpg"]["time"] > first_report["truncated.jpg"]["time"]
+
+
+def test_force_reads_every_file_again_the_broken_ones_too(cli: Cli, photos: Path, decoded: list[str]) -> None:
+    (photos / "broken.png").write_text("not a png")
+    cli.index(photos)
+    decoded.clear()
+    forced = cli.index(photos, extra=("--workers", "0", "--force"))
+    assert forced.summary() == {"new": 0, "updated": 12, "removed": 0, "unchanged": 0, "failed": 1}
+    assert "broken.png" in decoded and len(decoded) == 13
+
+
+def test_the_report_keeps_other_folders_and_forgets_files_that_are_gone(cli: Cli, tmp_path: Path) -> None:
+    home, phone = tmp_path / "home", tmp_path / "phone"
+    paint_photo(home / "ok.jpg", seed=1)
+    paint_photo(phone / "ok.jpg", seed=2)
+    (home / "bad.jpg").write_bytes(b"\xff\xd8 cut short")
+    (phone / "bad.png").write_bytes(b"\x89PNG cut short")
+    cli.index(home)
+    cli.index(phone)
+    assert {e["path"] for e in report_by_name(cli).values()} == {str(home / "bad.jpg"), str(phone / "bad.png")}
+
+    (home / "bad.jpg").unlink()
+    assert cli.index(home).summary()["failed"] == 0
+    assert {e["path"] for e in report_by_name(cli).values()} == {str(phone / "bad.png")}
+
+
+def test_a_timeout_is_tried_again_when_the_run_allows_more_time(tmp_path: Path) -> None:
+    path = tmp_path / "failures.jsonl"
+    huge, locked = FoundFile(str(tmp_path / "huge.heic"), 2_407_522, 1.7e9), FoundFile(str(tmp_path / "l.jpg"), 9, 1.0)
+    run = FailureReport(str(path))
+    run.begin([str(tmp_path)])
+    run.add(huge.path, "timed out: still decoding after 3 s", "decode", file=huge, lasting=True, time_limit=3.0)
+    run.add(locked.path, "permission denied", "decode", file=locked, lasting=False)
+    run.close()
+    with path.open("a", encoding="utf-8") as report:
+        report.write('{"path": "/cut/short/by/a/cra')  # a crash mid-line costs that line alone
+
+    later = FailureReport(str(path))
+    assert later.earlier_failure(huge, time_limit=3.0) is not None
+    assert later.earlier_failure(huge, time_limit=2.0) is not None
+    assert later.earlier_failure(huge, time_limit=10.0) is None, "more time: worth another try"
+    assert later.earlier_failure(huge, time_limit=None) is None, "no time limit at all (--workers 0)"
+    assert later.earlier_failure(FoundFile(huge.path, huge.size, huge.mtime + 1), time_limit=3.0) is None
+    assert later.earlier_failure(locked, time_limit=3.0) is None, "a locked file may be readable next run"
