@@ -119,10 +119,17 @@ def default_worker_count(device: str = "cpu") -> int:
     return max(1, min(32, cores - 1))
 
 
-def _worker_setup(parent_pid: int) -> None:
+def _worker_setup(parent_pid: int, decoder_messages: bool) -> None:
     # Ctrl-C is the main process's to handle: it stops after the current batch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger().setLevel(logging.ERROR)
+    if not decoder_messages:
+        # C decoders (libtiff above all) write their complaints about odd files straight to the
+        # process's stderr, hundreds of lines for a folder of scans; the run's one line per
+        # skipped file says what matters. Like other libraries' chatter, --verbose shows them.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
     # A parent killed with -9 cannot shut its workers down; they notice and leave by themselves.
     threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
 
@@ -154,7 +161,10 @@ class DecodePool:
     def _start(self) -> ProcessPoolExecutor:
         # spawn: a clean interpreter (fork after torch has started threads can deadlock).
         context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_setup, initargs=(os.getpid(),))
+        decoder_messages = logging.getLogger().isEnabledFor(logging.DEBUG)  # --verbose
+        return ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_worker_setup, initargs=(os.getpid(), decoder_messages)
+        )
 
     def _restart(self) -> None:
         self._stop()

@@ -296,3 +296,18 @@ def test_heic_files_are_indexed_with_their_metadata(camera_records: dict[str, di
     assert len(heic) >= 4
     assert all(r["width"] > 0 and r["height"] > 0 for r in heic)
     assert any(r["make"] == "Apple" for r in heic)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_decoders_chatter_stays_out_of_the_log_unless_verbose(verbose: bool, tmp_path: Path, capfd) -> None:
+    """libtiff prints its complaints about odd TIFFs (hundreds of lines for these) from the
+    decoding workers straight to stderr; the run reports each skipped file in one line of its own."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for tiff in sorted(shared("formats").glob("*/*.tif")):
+        (folder / f"{tiff.parent.name}-{tiff.name}").symlink_to(tiff)
+    c = Cli("faiss", tmp_path / "db")
+    result = c.index(folder, extra=("--workers", "2", *(["-v"] if verbose else [])))
+    assert result.summary()["failed"] > 0
+    chatter = [line for line in capfd.readouterr().err.splitlines() if "TIFF" in line]
+    assert bool(chatter) == verbose, chatter[:3]
