@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -82,3 +84,36 @@ def test_a_broken_video_is_reported_and_the_rest_indexed(cli: Cli, library: tupl
     result = cli.index(folder)
     assert result.summary()["new"] == 11 and result.summary()["failed"] == 2
     assert "cannot decode video" in result.stderr
+
+
+def turn_for_display(path: Path, matrix: tuple[int, ...]) -> None:
+    """Write a display matrix into an MP4's track header, as a phone does for a portrait clip.
+
+    PyAV cannot write one (FFmpeg's muxer takes it from stream side data PyAV does not expose),
+    so the test sets the nine 32-bit fields of the ``tkhd`` box that players read.
+    """
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    times = 32 if data[at + 4] == 1 else 20  # version 1 boxes carry 64-bit times
+    matrix_at = at + 4 + 4 + times + 8 + 8  # after version/flags, times, reserved, layer...volume
+    data[matrix_at : matrix_at + 36] = struct.pack(">9i", *matrix)
+    path.write_bytes(bytes(data))
+
+
+def test_a_portrait_phone_video_is_indexed_upright(cli: Cli, tmp_path: Path) -> None:
+    from common.decoding import decode_image
+
+    body = Image.open(paint_photo(tmp_path / "body.png", seed=7, size=(160, 120))).convert("RGB")
+    clip = make_video(tmp_path / "clips" / "portrait.mp4", body, body)
+    turn_for_display(clip, (0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000))  # iPhone portrait: 90° clockwise
+    upright = body.transpose(Image.Transpose.ROTATE_270)  # what a player shows
+
+    frame = np.asarray(decode_image(str(clip)).image, dtype=np.float32)
+    assert frame.shape == (160, 120, 3)
+    error = np.abs(frame - np.asarray(upright, dtype=np.float32)).mean()
+    wrong_way = np.abs(frame - np.asarray(body.transpose(Image.Transpose.ROTATE_90), dtype=np.float32)).mean()
+    assert error < 10 < wrong_way, (error, wrong_way)
+
+    cli.index(tmp_path / "clips")
+    record = cli.records()[str(clip)]
+    assert (record["width"], record["height"]) == (120, 160), "the size a viewer sees"
