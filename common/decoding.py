@@ -89,6 +89,11 @@ def reading_explained() -> Iterator[None]:
         raise DecodeError("permission denied", lasting=False) from None
     except MemoryError:
         raise DecodeError("out of memory while decoding", lasting=False) from None
+    except OSError as error:
+        if error.errno is None:  # Pillow's complaints about the data itself are OSErrors without one
+            raise
+        # The system could not read it (an I/O error, a network share gone): maybe not next time.
+        raise DecodeError(f"cannot read the file: {error.strerror or error}", lasting=False) from None
 
 
 @dataclass

@@ -101,3 +101,16 @@ def test_a_timeout_is_tried_again_when_the_run_allows_more_time(tmp_path: Path) 
     assert later.earlier_failure(huge, time_limit=None) is None, "no time limit at all (--workers 0)"
     assert later.earlier_failure(FoundFile(huge.path, huge.size, huge.mtime + 1), time_limit=3.0) is None
     assert later.earlier_failure(locked, time_limit=3.0) is None, "a locked file may be readable next run"
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc")
+def test_an_io_error_is_worth_another_try_and_a_corrupt_file_is_not(tmp_path: Path) -> None:
+    from common.decoding import DecodeError, decode_image
+
+    with pytest.raises(DecodeError) as io_error:  # reading it fails in the system (EIO), not in the data
+        decode_image("/proc/self/mem")
+    assert not io_error.value.lasting and "Input/output error" in str(io_error.value)
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    with pytest.raises(DecodeError) as corrupt:
+        decode_image(str(tmp_path / "corrupt.png"))
+    assert corrupt.value.lasting
