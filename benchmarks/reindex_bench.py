@@ -1,13 +1,17 @@
 """Re-index of an unchanged tree: how long an incremental run takes when nothing changed.
 
-A tree of small image files is generated once; each store is filled with one row per file
-carrying the file's real (size, mtime), exactly as an earlier run would have left it; then the
-real indexing entry point runs on the tree. It must decode nothing, and its time is the cost
-of walking the tree, reading the stored signatures and diffing them.
+A tree of small image files is generated once, one in ``BROKEN_EVERY`` of them broken (a real
+library has some). Each store is filled with one row per good file carrying the file's real
+(size, mtime), and a first real indexing run reads the broken ones, fails and records them:
+exactly as an earlier run would have left it. Then the real indexing entry point runs on the
+tree again. It must read nothing, broken files included, and its time is the cost of walking the
+tree, reading the stored signatures and earlier failures and diffing them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import time
 from pathlib import Path
@@ -28,6 +32,7 @@ TINY_PNG = bytes.fromhex(
     "0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
 )
 FILES_PER_FOLDER = 1000
+BROKEN_EVERY = 100
 WRITE_BATCH = 20_000
 
 
@@ -36,12 +41,16 @@ def make_tree(root: Path, files: int) -> Path:
         folder = root / f"album-{i // FILES_PER_FOLDER:04d}"
         if i % FILES_PER_FOLDER == 0:
             folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"IMG_{i:07d}.png").write_bytes(TINY_PNG)
+        if i % BROKEN_EVERY == BROKEN_EVERY - 1:
+            (folder / f"IMG_{i:07d}.jpg").write_bytes(b"a download that never finished")
+        else:
+            (folder / f"IMG_{i:07d}.png").write_bytes(TINY_PNG)
     return root
 
 
 def measure_unchanged_reindex(backend: str, tree: Path, embedder: Embedder, workdir: Path) -> dict[str, Any]:
-    found = list(find_image_files([str(tree)]))
+    everything = list(find_image_files([str(tree)]))
+    found = [f for f in everything if f.path.endswith(".png")]
     cls = store_class(backend)
     db = str(workdir / f"reindex-{backend}")
     store = cls.create(db, IndexInfo(embedder.spec, embedder.dim))
@@ -57,19 +66,37 @@ def measure_unchanged_reindex(backend: str, tree: Path, embedder: Embedder, work
         ]  # fmt: skip
         store.upsert_images(records, vectors[: len(chunk)])
     store.finish_indexing()
+    report = os.path.join(db, "failures.jsonl")
+    with _quiet("common.failures"):  # one warning per broken file, as a user's first run shows
+        first = index_roots(store, embedder, [str(tree)], failures=FailureReport(report), progress=False)
+    assert first.failed == len(everything) - len(found) and first.embedded == 0, first.line()
     store.close()
 
     store = cls.open(db)
     started = time.perf_counter()
-    summary = index_roots(store, embedder, [str(tree)], failures=FailureReport(None), progress=False)
+    failures = FailureReport(report)
+    summary = index_roots(store, embedder, [str(tree)], failures=failures, progress=False)
     seconds = time.perf_counter() - started
+    failures.close()
     store.close()
     return {
         "backend": backend,
-        "files": len(found),
+        "files": len(everything),
+        "failed": summary.failed,
+        "read_cpu_seconds": summary.read_cpu_seconds,
         "seconds": seconds,
         "stage_seconds": summary.stage_seconds,
         "unchanged": summary.unchanged,
         "embedded": summary.embedded,
         "removed": summary.removed,
     }
+
+
+@contextlib.contextmanager
+def _quiet(logger: str):
+    level = logging.getLogger(logger).level
+    logging.getLogger(logger).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.getLogger(logger).setLevel(level)

@@ -69,8 +69,9 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
                 assert stats["n"] == results["queries"]
                 assert 0 < stats["p50_ms"] <= stats["p95_ms"]
     for reindex in results["reindex"]:
-        assert reindex["files"] == reindex["unchanged"] == 2000
+        assert reindex["files"] == 2000 and reindex["failed"] == 20 and reindex["unchanged"] == 1980
         assert reindex["embedded"] == reindex["removed"] == 0
+        assert reindex["read_cpu_seconds"] == 0, "no file read, the broken ones included"
         assert 0 < reindex["stage_seconds"]["scan"] <= reindex["seconds"]
     assert {(s["backend"], s["distribution"]) for s in results["scale"]} == {
         (b, d) for b in ("lancedb", "faiss") for d in ("uniform", "clustered")
