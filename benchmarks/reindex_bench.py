@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 from common.backends import store_class
 from common.discovery import find_image_files
 from common.embedding import Embedder
-from common.failures import FailureReport
+from common.failures import FAILURES_FILE, FailureReport
 from common.pipeline import index_roots
 from common.store import IndexInfo
 
@@ -66,7 +67,7 @@ def measure_unchanged_reindex(backend: str, tree: Path, embedder: Embedder, work
         ]  # fmt: skip
         store.upsert_images(records, vectors[: len(chunk)])
     store.finish_indexing()
-    report = os.path.join(db, "failures.jsonl")
+    report = os.path.join(db, FAILURES_FILE)
     with _quiet("common.failures"):  # one warning per broken file, as a user's first run shows
         first = index_roots(store, embedder, [str(tree)], failures=FailureReport(report), progress=False)
     assert first.failed == len(everything) - len(found) and first.embedded == 0, first.line()
@@ -93,7 +94,7 @@ def measure_unchanged_reindex(backend: str, tree: Path, embedder: Embedder, work
 
 
 @contextlib.contextmanager
-def _quiet(logger: str):
+def _quiet(logger: str) -> Iterator[None]:
     level = logging.getLogger(logger).level
     logging.getLogger(logger).setLevel(logging.ERROR)
     try:
