@@ -109,6 +109,22 @@ class Cli:
         finally:
             store.close()
 
+    def failures_by_name(self) -> dict[str, dict]:
+        """The database's failures report, by file name (every line must be an entry)."""
+        lines = (self.db / "failures.jsonl").read_text(encoding="utf-8").splitlines()
+        return {Path(entry["path"]).name: entry for entry in map(json.loads, lines)}
+
+
+@pytest.fixture
+def decoded(monkeypatch) -> list[str]:
+    """Names of the files decoded from now on (count in-process runs: --workers 0)."""
+    import common.workers
+
+    names: list[str] = []
+    real_decode = common.workers.decode_image
+    monkeypatch.setattr(common.workers, "decode_image", lambda *a: names.append(Path(a[0]).name) or real_decode(*a))
+    return names
+
 
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,22 +11,6 @@ from common.failures import FailureReport
 from conftest import Cli, paint_photo
 
 
-def report_by_name(cli: Cli) -> dict[str, dict]:
-    lines = (cli.db / "failures.jsonl").read_text(encoding="utf-8").splitlines()
-    return {Path(entry["path"]).name: entry for entry in map(json.loads, lines)}
-
-
-@pytest.fixture
-def decoded(monkeypatch) -> list[str]:
-    """Names of the files decoded from now on (the runs that count it use --workers 0)."""
-    import common.workers
-
-    names: list[str] = []
-    real_decode = common.workers.decode_image
-    monkeypatch.setattr(common.workers, "decode_image", lambda *a: names.append(Path(a[0]).name) or real_decode(*a))
-    return names
-
-
 def test_a_broken_file_is_listed_every_run_but_read_again_only_once_it_changes(
     cli: Cli, photos: Path, decoded: list[str]
 ) -> None:
@@ -35,14 +18,14 @@ def test_a_broken_file_is_listed_every_run_but_read_again_only_once_it_changes(
     whole = (photos / "a.jpg").read_bytes()
     (photos / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
     assert cli.index(photos).summary()["failed"] == 2
-    first_report = report_by_name(cli)
+    first_report = cli.failures_by_name()
     assert set(first_report) == {"broken.jpg", "truncated.jpg"}
     decoded.clear()
 
     again = cli.index(photos, extra=("--workers", "0"))
     assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 12, "failed": 2}
     assert decoded == [], "an unchanged tree is not decoded, its broken files included"
-    assert report_by_name(cli) == first_report, "still listed, as they failed when they were read"
+    assert cli.failures_by_name() == first_report, "still listed, as they failed when they were read"
     assert "2 file(s) failed in an earlier run and have not changed since" in again.stderr
     assert "--retry-failed" in again.stderr
 
@@ -51,12 +34,12 @@ def test_a_broken_file_is_listed_every_run_but_read_again_only_once_it_changes(
     assert decoded == ["broken.jpg"]
     assert fixed.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 12, "failed": 1}
     assert str(photos / "broken.jpg") in cli.records()
-    assert set(report_by_name(cli)) == {"truncated.jpg"}
+    assert set(cli.failures_by_name()) == {"truncated.jpg"}
 
     retried = cli.index(photos, extra=("--workers", "0", "--retry-failed"))
     assert decoded == ["broken.jpg", "truncated.jpg"]
     assert f"skipped {photos / 'truncated.jpg'}" in retried.stderr
-    assert report_by_name(cli)["truncated.jpg"]["time"] > first_report["truncated.jpg"]["time"]
+    assert cli.failures_by_name()["truncated.jpg"]["time"] > first_report["truncated.jpg"]["time"]
 
 
 def test_force_reads_every_file_again_the_broken_ones_too(cli: Cli, photos: Path, decoded: list[str]) -> None:
@@ -76,11 +59,11 @@ def test_the_report_keeps_other_folders_and_forgets_files_that_are_gone(cli: Cli
     (phone / "bad.png").write_bytes(b"\x89PNG cut short")
     cli.index(home)
     cli.index(phone)
-    assert {e["path"] for e in report_by_name(cli).values()} == {str(home / "bad.jpg"), str(phone / "bad.png")}
+    assert {e["path"] for e in cli.failures_by_name().values()} == {str(home / "bad.jpg"), str(phone / "bad.png")}
 
     (home / "bad.jpg").unlink()
     assert cli.index(home).summary()["failed"] == 0
-    assert {e["path"] for e in report_by_name(cli).values()} == {str(phone / "bad.png")}
+    assert {e["path"] for e in cli.failures_by_name().values()} == {str(phone / "bad.png")}
 
 
 def test_a_timeout_is_tried_again_when_the_run_allows_more_time(tmp_path: Path) -> None:

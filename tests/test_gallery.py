@@ -19,16 +19,11 @@ def thumbnails_of(cli: Cli) -> set[Path]:
     return set((cli.db / THUMBNAIL_DIR).rglob("*.webp"))
 
 
-def test_every_indexed_file_gets_a_thumbnail_kept_in_step_with_it(cli: Cli, tmp_path: Path, monkeypatch) -> None:
-    import common.workers
-
+def test_every_indexed_file_gets_a_thumbnail_kept_in_step_with_it(cli: Cli, tmp_path: Path, decoded: list[str]) -> None:
     folder = tmp_path / "photos"
     for i in range(5):
         paint_photo(folder / f"{i}.jpg", seed=i, size=(640, 480))
     paint_photo(folder / "tall.png", seed=9, size=(200, 500))
-    decoded: list[str] = []
-    real_decode = common.workers.decode_image
-    monkeypatch.setattr(common.workers, "decode_image", lambda *a: decoded.append(a[0]) or real_decode(*a))
     cli.index(folder, extra=("--workers", "0"))
     assert len(decoded) == 6, "thumbnails come from the decode the embedding used, not a second one"
 

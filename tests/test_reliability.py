@@ -23,11 +23,6 @@ def tiny() -> Embedder:
     return Embedder(ModelSpec.from_options(None, str(TINY_WEIGHTS), str(TINY_CONFIG)), "cpu")
 
 
-def failures_by_name(cli: Cli) -> dict[str, dict]:
-    lines = (cli.db / "failures.jsonl").read_text(encoding="utf-8").splitlines()
-    return {Path(entry["path"]).name: entry for entry in map(json.loads, lines)}
-
-
 # --- slow and hanging decoders ------------------------------------------------------------
 def test_a_hanging_decoder_times_out_and_costs_one_file(tiny: Embedder, tmp_path: Path) -> None:
     from crashing_reader import read_or_hang
@@ -61,12 +56,12 @@ def test_a_200_megapixel_heic_is_reported_as_timed_out_and_the_rest_indexed(cli:
     result = cli.index(folder, extra=("--time-limit", "3"))
     assert time.monotonic() - started < 60
     assert result.summary() == {"new": 6, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
-    assert "timed out" in failures_by_name(cli)["huge.heic"]["reason"]
+    assert "timed out" in cli.failures_by_name()["huge.heic"]["reason"]
     assert len(cli.records()) == 6
     again = cli.index(folder, extra=("--time-limit", "3"))  # the same limit would run out the same way
     assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 6, "failed": 1}
     assert "timed out" not in again.stderr, "not decoded again, so no second wait for the limit"
-    assert "timed out" in failures_by_name(cli)["huge.heic"]["reason"]
+    assert "timed out" in cli.failures_by_name()["huge.heic"]["reason"]
 
 
 # --- kill -9 ------------------------------------------------------------------------------
@@ -421,7 +416,7 @@ def test_a_file_that_vanishes_between_scan_and_decode_is_reported(cli: Cli, phot
     monkeypatch.setattr(common.pipeline, "find_image_files", find_then_delete)
     result = cli.index(photos)
     assert result.summary() == {"new": 11, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
-    assert "vanished" in failures_by_name(cli)["g.jpg"]["reason"]
+    assert "vanished" in cli.failures_by_name()["g.jpg"]["reason"]
     assert len(cli.records()) == 11
 
 
@@ -434,7 +429,7 @@ def test_an_unreadable_file_is_reported_and_the_rest_indexed(cli: Cli, photos: P
         (photos / "b.png").chmod(0o644)
     assert result.returncode == 0, result.stderr
     assert f"skipped {photos / 'b.png'}: permission denied" in result.stderr
-    assert failures_by_name(cli)["b.png"]["reason"] == "permission denied"
+    assert cli.failures_by_name()["b.png"]["reason"] == "permission denied"
     assert len(cli.records()) == 11
     assert cli.index(photos).summary()["new"] == 1, "readable again: indexed by the next run"
 
@@ -486,4 +481,4 @@ def test_a_decompression_bomb_is_refused_before_any_pixel_is_allocated(cli: Cli,
     result = cli.index(photos)
     assert time.monotonic() - started < 60
     assert result.summary()["failed"] == 1 and result.summary()["new"] == 12
-    assert "decompression bomb refused" in failures_by_name(cli)["bomb.png"]["reason"]
+    assert "decompression bomb refused" in cli.failures_by_name()["bomb.png"]["reason"]
