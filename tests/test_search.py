@@ -65,6 +65,26 @@ def test_exif_written_by_pillow_lands_in_columns(cli: Cli, camera_folder: Path) 
     assert record["width"] == 1600
 
 
+def test_user_comment_beside_a_large_maker_note_is_read_and_searchable(cli: Cli, tmp_path: Path) -> None:
+    """Maker notes are skipped for speed; the UserComment in the same EXIF block must not be."""
+    folder = tmp_path / "commented"
+    path = paint_photo(folder / "IMG_0001.jpg", seed=5, size=(320, 240))
+    with Image.open(path) as image:
+        exif = Image.Exif()
+        exif[0x010F], exif[0x0110] = "Canon", "Canon EOS 40D"
+        sub = exif.get_ifd(0x8769)
+        sub[0x927C] = bytes(range(256)) * 200  # a 51 KB maker note, opaque to us
+        sub[0x9286] = b"UNICODE\x00" + "fishing boats in the harbour".encode("utf-16-be")
+        image.save(path, exif=exif, quality=90)
+    cli.index(folder)
+    record = cli.records()[str(path)]
+    assert record["user_comment"] == "fishing boats in the harbour"
+    assert record["model"] == "Canon EOS 40D"
+    assert json.loads(record["exif_json"])["EXIF UserComment"] == "fishing boats in the harbour"
+    (result,) = cli.search("--text", "fishing")
+    assert paths_of(result) == ["IMG_0001.jpg"]
+
+
 @pytest.mark.parametrize(
     "where, expected",
     [
