@@ -81,9 +81,10 @@ class IndexSummary:
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
 
     def line(self) -> str:
+        rate = f" ({self.images_per_second:.1f} images/s)" if self.embedded else ""
         return ("interrupted: " if self.interrupted else "") + (
             f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
-            f"{self.failed} failed in {self.seconds:.1f} s ({self.images_per_second:.1f} images/s)"
+            f"{self.failed} failed in {self.seconds:.1f} s{rate}"
         )
 
 
@@ -188,11 +189,6 @@ def set_aside_earlier_failures(
             to_read.append(file)
         else:
             failures.repeat(earlier)
-    if failures.repeated:
-        log.info(
-            "%d file(s) failed in an earlier run and have not changed since: not read again "
-            "(--retry-failed reads them)", failures.repeated,
-        )  # fmt: skip
     return to_read
 
 
@@ -254,16 +250,21 @@ def index_roots(
         indexed = store.get_signatures_under(roots)
         plan = plan_changes(find_image_files(roots), indexed, force)
     summary.unchanged = len(plan.unchanged)
-    log.info(
-        "found %d images under %s: %d to embed, %d unchanged, %d to remove",
-        len(plan.new) + len(plan.changed) + len(plan.unchanged),
-        ", ".join(roots), len(plan.to_embed), len(plan.unchanged), len(plan.removed),
-    )  # fmt: skip
     failures.begin(roots)
     use_pool = workers > 0 and embedder.pixel_recipe is not None
     to_read = plan.to_embed
     if not (force or retry_failed):
         to_read = set_aside_earlier_failures(to_read, failures, time_limit if use_pool else None)
+    log.info(
+        "found %d images under %s: %d to embed, %d unchanged, %d to remove",
+        len(plan.new) + len(plan.changed) + len(plan.unchanged),
+        ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
+    )  # fmt: skip
+    if failures.repeated:
+        log.info(
+            "%d file(s) failed in an earlier run and have not changed since: not read again "
+            "(--retry-failed reads them)", failures.repeated,
+        )  # fmt: skip
     if plan.removed:
         with summary.timing("write"):
             summary.removed = store.delete_images(plan.removed)
