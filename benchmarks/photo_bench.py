@@ -229,7 +229,7 @@ def run_photo_benchmark(
             # As the CLI indexes by default: decoding workers, thumbnails in the database.
             return index_roots(
                 store,
-                embedder,
+                lambda: embedder,
                 corpus.roots,
                 batch_size=batch,
                 failures=FailureReport(None),

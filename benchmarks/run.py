@@ -132,7 +132,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             embedder = Embedder(MODELS["tiny"], "cpu")
             for backend in backends:
                 steps.set_postfix_str(f"unchanged re-index, {backend}")
-                results["reindex"].append(measure_unchanged_reindex(backend, tree, embedder, Path(scratch)))
+                results["reindex"].append(
+                    measure_unchanged_reindex(
+                        backend, tree, embedder, Path(scratch), cli_repeats=1 if args.smoke else 3
+                    )
+                )
                 steps.update()
         for distribution in distributions:
             for rows in sizes:

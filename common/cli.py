@@ -323,27 +323,35 @@ class Session:
     def index(self, folders: list[str]) -> None:
         from common.locking import indexing_lock
         from common.pipeline import index_roots
-        from common.workers import default_worker_count
 
         roots = [normalise_root(r) for r in folders]
         exists = self.store_class.exists(self.db_path)
         info = self.open_store().info if exists else None
-        embedder = self.load_embedder(self.model_for(info))
-        if info is not None and embedder.dim != info.dim:
-            raise UsageError(f"the model makes {embedder.dim}-d vectors but the index holds {info.dim}-d ones")
+        spec = self.model_for(info)
+
+        def load_checked_embedder() -> Embedder:
+            embedder = self.load_embedder(spec)
+            if info is not None and embedder.dim != info.dim:
+                raise UsageError(f"the model makes {embedder.dim}-d vectors but the index holds {info.dim}-d ones")
+            return embedder
+
+        # A new index records the model's vector size, so it needs the model now; an existing one
+        # loads it only if some file needs embedding (an unchanged tree never does).
+        new_embedder = load_checked_embedder() if info is None else None
         # Everything above only read; from here on this process is the database's one writer.
         with write_errors_explained(self.db_path), indexing_lock(self.db_path, self.args.wait):
             if self.store is None:
-                self.store = self.store_class.create(self.db_path, IndexInfo(embedder.spec, embedder.dim))
+                assert new_embedder is not None
+                self.store = self.store_class.create(self.db_path, IndexInfo(new_embedder.spec, new_embedder.dim))
             else:  # reopened under the lock: another writer may have committed since we looked
                 self.store.close()
                 self.store = self.store_class.open(self.db_path)
             failures = FailureReport(os.path.join(self.db_path, FAILURES_FILE))
             try:
                 summary = index_roots(
-                    self.store, embedder, roots, force=self.args.force, batch_size=self.args.batch, failures=failures,
-                    progress=False if self.args.quiet else None, retry_failed=self.args.retry_failed,
-                    workers=self.args.workers if self.args.workers is not None else default_worker_count(embedder.device),
+                    self.store, load_checked_embedder, roots, force=self.args.force, batch_size=self.args.batch,
+                    failures=failures, progress=False if self.args.quiet else None,
+                    retry_failed=self.args.retry_failed, workers=self.args.workers,
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                     thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails else None,
                 )  # fmt: skip

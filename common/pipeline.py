@@ -4,7 +4,8 @@ Each stage is a small generator so they compose (clip-retrieval's reader → map
 ``read_images`` decodes and describes files, ``embed_batches`` turns them into vectors a
 batch at a time, and ``write_batches`` upserts them, committing at least every
 ``commit_seconds`` so an interrupted run keeps what it already embedded. Only files whose
-(size, mtime) changed since they were indexed are decoded at all.
+(size, mtime) changed since they were indexed are decoded at all, and the model is only loaded
+when there is such a file: a run over an unchanged tree never imports torch.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from common.embedding import Embedder
 from common.failures import FailureReport
 from common.store import ImageStore
 from common.thumbnails import remove_thumbnails
-from common.workers import DecodePool, ReadResult, read_prepared
+from common.workers import DecodePool, ReadResult, default_worker_count, read_prepared
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ def write_batches(
 
 def index_roots(
     store: ImageStore,
-    embedder: Embedder,
+    load_embedder: Callable[[], Embedder],
     roots: list[str],
     *,
     force: bool = False,
@@ -228,7 +229,7 @@ def index_roots(
     commit_seconds: float = DEFAULT_COMMIT_SECONDS,
     progress: bool | None = None,
     retry_failed: bool = False,
-    workers: int = 0,
+    workers: int | None = 0,
     time_limit: float | None = DEFAULT_TIME_LIMIT,
     thumbnail_dir: str | None = None,
 ) -> IndexSummary:
@@ -236,10 +237,15 @@ def index_roots(
 
     With ``workers`` > 0, files are decoded in that many worker processes, where a decoder that
     crashes costs only its file and one that runs past ``time_limit`` seconds is given up on;
-    with 0 they are decoded in this process (no isolation, no time limit).
+    with 0 they are decoded in this process (no isolation, no time limit); None: as many as suit
+    the device the model runs on (``default_worker_count``).
 
     A file that failed in an earlier run and has not changed since is not read again unless
     ``force`` or ``retry_failed`` (see common.failures); it counts as failed again.
+
+    ``load_embedder`` is called once there is a file to read, never for an unchanged tree:
+    loading a model (importing torch, reading its weights) costs seconds, walking 100k files
+    about one.
     """
     from tqdm import tqdm
 
@@ -251,10 +257,9 @@ def index_roots(
         plan = plan_changes(find_image_files(roots), indexed, force)
     summary.unchanged = len(plan.unchanged)
     failures.begin(roots)
-    use_pool = workers > 0 and embedder.pixel_recipe is not None
     to_read = plan.to_embed
-    if not (force or retry_failed):
-        to_read = set_aside_earlier_failures(to_read, failures, time_limit if use_pool else None)
+    if not (force or retry_failed):  # only worker processes enforce a time limit
+        to_read = set_aside_earlier_failures(to_read, failures, time_limit if workers != 0 else None)
     log.info(
         "found %d images under %s: %d to embed, %d unchanged, %d to remove",
         len(plan.new) + len(plan.changed) + len(plan.unchanged),
@@ -272,6 +277,9 @@ def index_roots(
         if thumbnail_dir:
             remove_thumbnails(thumbnail_dir, [(p, *indexed[p]) for p in plan.removed])
     if to_read:
+        embedder = load_embedder()
+        workers = default_worker_count(embedder.device) if workers is None else workers
+        use_pool = workers > 0 and embedder.pixel_recipe is not None
         paths = [f.path for f in to_read]
         pool = None
         if use_pool:

@@ -72,7 +72,7 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert reindex["files"] == 2000 and reindex["failed"] == 20 and reindex["unchanged"] == 1980
         assert reindex["embedded"] == reindex["removed"] == 0
         assert reindex["read_cpu_seconds"] == 0, "no file read, the broken ones included"
-        assert 0 < reindex["stage_seconds"]["scan"] <= reindex["seconds"]
+        assert 0 < reindex["stage_seconds"]["scan"] <= reindex["seconds"] < reindex["cli_seconds"]
     assert {(s["backend"], s["distribution"]) for s in results["scale"]} == {
         (b, d) for b in ("lancedb", "faiss") for d in ("uniform", "clustered")
     }
