@@ -30,7 +30,7 @@ from common.workers import DecodePool, ReadResult, default_worker_count, read_pr
 
 log = logging.getLogger(__name__)
 
-STAGES = ("scan", "decode", "embed", "write", "finish")
+STAGES = ("scan", "model", "decode", "embed", "write", "finish")
 
 
 @dataclass
@@ -58,8 +58,9 @@ class IndexSummary:
     failed: int = 0
     seconds: float = 0.0
     interrupted: bool = False
-    # Where the time went: scan (walk + diff), decode (decode, describe, preprocess),
-    # embed (forward passes), write (upserts and commits), finish (secondary indexes).
+    # Where the time went: scan (walk + diff), model (loading it, when a file needs embedding),
+    # decode (decode, describe, preprocess), embed (forward passes), write (upserts and
+    # commits), finish (secondary indexes).
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     # CPU time spent reading files (decode, describe, crop, colour, thumbnail), summed over the
     # workers: on a machine where the model runs on the CPU too, time the model did not get.
@@ -277,7 +278,8 @@ def index_roots(
         if thumbnail_dir:
             remove_thumbnails(thumbnail_dir, [(p, *indexed[p]) for p in plan.removed])
     if to_read:
-        embedder = load_embedder()
+        with summary.timing("model"):
+            embedder = load_embedder()
         workers = default_worker_count(embedder.device) if workers is None else workers
         use_pool = workers > 0 and embedder.pixel_recipe is not None
         paths = [f.path for f in to_read]
