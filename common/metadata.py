@@ -87,14 +87,21 @@ def _exifread_tags(path: str) -> dict[str, Any]:
 
 def _pillow_user_comment(path: str) -> bytes | str | None:
     """The raw EXIF UserComment, read by Pillow (which leaves the maker note as one opaque value)."""
+    ifds = _pillow_ifds(path)  # a comment we cannot read costs the comment, never the file
+    return ifds[1].get(ExifTags.Base.UserComment) if ifds else None
+
+
+def _pillow_ifds(path: str) -> tuple[Any, Any, Any] | None:
+    """Pillow's view of a file's EXIF: (IFD0, the EXIF sub-IFD, GPS); None when it cannot read it."""
     from PIL import Image
 
     try:
         with warnings.catch_warnings(), Image.open(path) as image:
             warnings.simplefilter("ignore")
-            return image.getexif().get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.UserComment)
-    except Exception as error:  # a comment we cannot read costs the comment, never the file
-        log.debug("no UserComment from %s: %s", path, error)
+            exif = image.getexif()
+            return exif, exif.get_ifd(ExifTags.IFD.Exif), exif.get_ifd(ExifTags.IFD.GPSInfo)
+    except Exception as error:
+        log.debug("Pillow cannot read the EXIF of %s: %s", path, error)
         return None
 
 
@@ -193,17 +200,11 @@ def _gps_altitude(tags: dict[str, Any]) -> float | None:
 
 def _pillow_exif(path: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Fallback EXIF reader for files exifread does not understand."""
-    from PIL import Image
-
     columns: dict[str, Any] = dict.fromkeys(EXIF_FIELDS)
-    try:
-        with warnings.catch_warnings(), Image.open(path) as image:
-            warnings.simplefilter("ignore")
-            exif = image.getexif()
-            sub = exif.get_ifd(ExifTags.IFD.Exif)
-            gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    except Exception:
+    ifds = _pillow_ifds(path)
+    if ifds is None:
         return columns, {}
+    exif, sub, gps = ifds
     raw: dict[str, str] = {}
     for ifd_name, ifd, names in (
         ("Image", exif, ExifTags.TAGS),
