@@ -335,14 +335,14 @@ class Session:
                 raise UsageError(f"the model makes {embedder.dim}-d vectors but the index holds {info.dim}-d ones")
             return embedder
 
-        # A new index records the model's vector size, so it needs the model now; an existing one
-        # loads it only if some file needs embedding (an unchanged tree never does).
-        new_embedder = load_checked_embedder() if info is None else None
-        # Everything above only read; from here on this process is the database's one writer.
+        if info is None:  # a new index records the model's vector size: load it now, before the lock
+            load_checked_embedder()
+        # An existing index loads the model only if some file needs embedding (an unchanged tree
+        # never does). Everything above only read; from here on this process is the one writer.
         with write_errors_explained(self.db_path), indexing_lock(self.db_path, self.args.wait):
             if self.store is None:
-                assert new_embedder is not None
-                self.store = self.store_class.create(self.db_path, IndexInfo(new_embedder.spec, new_embedder.dim))
+                embedder = load_checked_embedder()  # loaded above; load_embedder keeps it
+                self.store = self.store_class.create(self.db_path, IndexInfo(embedder.spec, embedder.dim))
             else:  # reopened under the lock: another writer may have committed since we looked
                 self.store.close()
                 self.store = self.store_class.open(self.db_path)
