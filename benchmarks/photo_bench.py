@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.stats import directory_bytes, latency_stats, run_child, time_each
+from benchmarks.stats import REPO, directory_bytes, latency_stats, run_child, time_each
 from common.backends import store_class
 from common.decoding import decode_image
 from common.discovery import find_image_files
@@ -32,7 +32,6 @@ from common.text_search import tokenize
 from common.thumbnails import THUMBNAIL_DIR
 from common.workers import default_worker_count
 
-REPO = Path(__file__).resolve().parents[1]
 MODELS = {
     "tiny": ModelSpec(
         "imagedb-tiny-cifar10",

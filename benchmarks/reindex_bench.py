@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.stats import run_child
+from benchmarks.stats import REPO, run_child
 from common.backends import store_class
 from common.discovery import find_image_files
 from common.embedding import Embedder
@@ -41,7 +41,6 @@ FILES_PER_FOLDER = 1000
 BROKEN_EVERY = 100
 WRITE_BATCH = 20_000
 CLI_REPEATS = 3
-REPO = Path(__file__).resolve().parents[1]
 
 
 def make_tree(root: Path, files: int) -> Path:

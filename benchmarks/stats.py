@@ -10,9 +10,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout: the scripts and models the benchmarks run
 
 
 def latency_stats(seconds: list[float]) -> dict[str, float]:
