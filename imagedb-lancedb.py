@@ -254,12 +254,14 @@ class LanceImageStore(ImageStore):
         query = self.table.query().nearest_to(target).column(column).distance_type(distance)
         if column == "vector":
             query = query.refine_factor(ANN_REFINE_FACTOR)
-        # Only the packed record and the searched column: each column read costs (see RECORD_JSON).
-        rows = self._run(query.select([RECORD_JSON, column, "_distance"]), where, limit)
-        # The score is the exact dot product (the vectors are unit length): an ANN index may
-        # report its own distance (IVF-HNSW-SQ returns squared L2), and a score must mean the
-        # same on every index and backend.
-        return _hits(rows, _as_matrix(rows.column(column), len(target)) @ target)
+        # Only the packed record and the distance: each column read costs (see RECORD_JSON).
+        rows = self._run(query.select([RECORD_JSON, "_distance"]), where, limit)
+        # The score is the exact dot product (the vectors are unit length): Lance's "cosine" and
+        # "dot" distances are both 1 - that, and re-ranking by the exact vectors makes the ANN
+        # index's answer exact too (within 2e-7 at 100k rows) where the index alone reports its
+        # quantised squared L2. A score must mean the same on every index and backend; the
+        # hits' vectors need not be read back for it.
+        return _hits(rows, 1.0 - rows.column("_distance").to_numpy())
 
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():
