@@ -204,7 +204,9 @@ def run_photo_benchmark(
     Indexing runs ``index_trials`` times per backend, each into a fresh store and each read
     against the model-only ceiling measured just before and just after it: on a shared machine
     the speed of both drifts by tens of percent within minutes, so a ceiling measured once,
-    minutes away, says little about one run. The trial with the median ratio is reported.
+    minutes away, says little about one run. The trial with the median ratio is reported. The
+    backends' trials take turns, so trial k of each ran minutes apart at most, and the backends
+    are compared trial by trial (``paired_throughput_ratio``).
     """
     spec = MODELS[model_name]
     embedder = Embedder(spec, device)
@@ -237,26 +239,28 @@ def run_photo_benchmark(
                 thumbnail_dir=str(Path(db) / THUMBNAIL_DIR),
             )
 
+        trials: dict[str, list[dict[str, Any]]] = {backend: [] for backend in backends}
+        ceilings.append(model_ceiling(embedder, batch))
+        for trial in range(index_trials):
+            # Interleaved, in alternating order: the backends are compared under the same drift.
+            for backend in backends if trial % 2 == 0 else backends[::-1]:
+                db = str(Path(workdir) / backend)
+                shutil.rmtree(db, ignore_errors=True)  # a fresh store each time; the last one stays
+                store = store_class(backend).create(db, IndexInfo(spec, embedder.dim))
+                summary = index_corpus(store, db)
+                store.close()
+                ceilings.append(model_ceiling(embedder, batch))
+                trials[backend].append(index_trial(summary, ceilings[-2], ceilings[-1]))
         for backend in backends:
             cls = store_class(backend)
             db = str(Path(workdir) / backend)
-            trials = []
-            ceilings.append(model_ceiling(embedder, batch))
-            for trial in range(index_trials):
-                if trial:  # a fresh store each time; the last one is kept for the searches below
-                    shutil.rmtree(db)
-                store = cls.create(db, IndexInfo(spec, embedder.dim))
-                summary = index_corpus(store, db)
-                if trial < index_trials - 1:
-                    store.close()
-                ceilings.append(model_ceiling(embedder, batch))
-                trials.append(index_trial(summary, ceilings[-2], ceilings[-1]))
+            store = cls.open(db)
             again = index_corpus(store, db)  # finds nothing changed
             store.close()
             store = cls.open(db)
             words = words or metadata_words(store, len(corpus.prompts))
             result["backends"][backend] = {
-                "index": median_trial(trials),
+                "index": median_trial(trials[backend]),
                 "reindex_unchanged_seconds": again.seconds,
                 "reindex_embedded": again.embedded,
                 "disk_bytes": directory_bytes(db),
@@ -296,4 +300,7 @@ def index_trial(summary: Any, ceiling_before: dict[str, float], ceiling_after: d
 def median_trial(trials: list[dict[str, Any]]) -> dict[str, Any]:
     """The trial with the median ratio to its ceiling, with every trial's ratio beside it."""
     ranked = sorted(trials, key=lambda t: t["vs_ceiling"])
-    return ranked[(len(ranked) - 1) // 2] | {"trial_vs_ceiling": [t["vs_ceiling"] for t in trials]}
+    return ranked[(len(ranked) - 1) // 2] | {
+        "trial_vs_ceiling": [t["vs_ceiling"] for t in trials],
+        "trial_images_per_second": [t["images_per_second"] for t in trials],
+    }

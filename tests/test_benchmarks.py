@@ -49,6 +49,7 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert index["images_per_second"] == pytest.approx(index["images"] / index["seconds"])
         assert index["vs_ceiling"] == pytest.approx(index["images_per_second"] / index["ceiling_images_per_second"])
         assert index["trial_vs_ceiling"] == [index["vs_ceiling"]]  # the smoke run indexes once
+        assert index["trial_images_per_second"] == [index["images_per_second"]]
         assert 0 < index["model_busy"] <= 1
         assert index["read_cpu_seconds"] > 0 and 0 < index["read_cpu_share"] < 1
         assert all(v >= 0 for v in index["stage_seconds"].values())
@@ -82,3 +83,14 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert scale["disk_bytes"] > scale["rows"] * scale["dim"] * 4 * 0.5
         assert scale["peak_rss_bytes"] >= scale["data_rss_bytes"] > 0
         assert 0 < scale["query"]["p50_ms"] <= scale["query"]["p95_ms"]
+
+
+def test_backends_are_compared_trial_by_trial() -> None:
+    """Each backend's median trial may come from minutes apart; trials run back to back may not."""
+    from benchmarks.report import paired_throughput_ratio
+
+    # LanceDB runs at 0.8 × FAISS; the machine slowed down for the first pair and
+    # again during FAISS's second run. The ratio of the medians would say 1.6.
+    lance = {"trial_images_per_second": [4.0, 8.0, 8.0]}
+    faiss = {"trial_images_per_second": [5.0, 5.0, 10.0]}
+    assert paired_throughput_ratio(lance, faiss) == pytest.approx(0.8)
