@@ -3,7 +3,7 @@
 # How long one file may take to decode before it is given up on. A 24-megapixel JPEG takes
 # well under a second on one core; a 200-megapixel HEIC takes over 20 s.
 DEFAULT_TIME_LIMIT = 10.0
-# An indexing run makes its batches durable at least this often. LanceDB commits every batch
+# An indexing run makes its batches durable at least this often. LanceDB commits every write
 # anyway; FAISS rewrites its files on each commit, so committing less often is cheaper.
 DEFAULT_COMMIT_SECONDS = 30.0
 # --duplicates: two images whose vectors' cosine reaches this are near duplicates.

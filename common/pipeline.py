@@ -2,7 +2,7 @@
 
 Each stage is a small generator so they compose (clip-retrieval's reader → mapper → writer):
 ``read_images`` decodes and describes files, ``embed_batches`` turns them into vectors a
-batch at a time, and ``write_batches`` upserts them, committing at least every
+batch at a time, and ``write_batches`` upserts them in groups, committing at least every
 ``commit_seconds`` so an interrupted run keeps what it already embedded. Only files whose
 (size, mtime) changed since they were indexed are decoded at all, and the model is only loaded
 when there is such a file: a run over an unchanged tree never imports torch.
@@ -194,6 +194,15 @@ def set_aside_earlier_failures(
     return to_read
 
 
+# Embedded batches are written to the store in groups of about this many rows, or as many as
+# this many seconds gathered, whichever comes first. One upsert is a transaction with a fixed
+# cost: LanceDB takes ~20 ms for 32 rows at 100k rows but ~100 ms for 1,024, FAISS 6 ms and
+# 14 ms. On a GPU, 20 ms is a whole batch's forward pass, so writing batch by batch would
+# halve the speed; the time bound keeps what a crash can cost on a slow CPU to seconds.
+WRITE_GROUP_ROWS = 512
+WRITE_GROUP_SECONDS = 2.0
+
+
 def write_batches(
     store: ImageStore,
     batches: Iterable[EmbeddedBatch],
@@ -201,21 +210,55 @@ def write_batches(
     summary: IndexSummary,
     commit_seconds: float = DEFAULT_COMMIT_SECONDS,
 ) -> None:
-    """Writer: upsert each batch; make it durable at least every ``commit_seconds``."""
-    last_commit = time.monotonic()
-    for batch in batches:
-        records = batch.records
-        if not np.all(np.isfinite(batch.vectors)):
-            raise RuntimeError("the model produced non-finite vectors; refusing to write them")
-        with summary.timing("write"):
-            store.upsert_images(records, batch.vectors, batch.colors)
-            if time.monotonic() - last_commit >= commit_seconds:
-                store.commit()
-                last_commit = time.monotonic()
+    """Writer: upsert the batches in groups (``WRITE_GROUP_ROWS``, ``WRITE_GROUP_SECONDS``) and
+    make them durable at least every ``commit_seconds`` (0: each batch, written on its own).
+
+    When reading or embedding stops the run (Ctrl-C, a model gone wrong), the batches it holds
+    are still written: what was embedded is kept.
+    """
+    held: list[EmbeddedBatch] = []
+    last_commit = last_write = time.monotonic()
+
+    def write_held() -> None:
+        nonlocal last_write
+        last_write = time.monotonic()
+        if not held:
+            return
+        records = [record for batch in held for record in batch.records]
+        vectors, colors = np.concatenate([b.vectors for b in held]), np.concatenate([b.colors for b in held])
+        store.upsert_images(records, vectors, colors)
+        held.clear()
         updated = sum(r["path"] in indexed_before for r in records)
         summary.updated += updated
         summary.new += len(records) - updated
+
+    source = iter(batches)
+    while True:
+        try:
+            batch = next(source, None)
+            if batch is not None and not np.all(np.isfinite(batch.vectors)):
+                raise RuntimeError("the model produced non-finite vectors; refusing to write them")
+        except BaseException:
+            with summary.timing("write"):
+                write_held()
+            raise
+        if batch is None:
+            break
+        held.append(batch)
+        now = time.monotonic()
+        commit_due = now - last_commit >= commit_seconds
+        if (
+            commit_due
+            or sum(len(b.records) for b in held) >= WRITE_GROUP_ROWS
+            or now - last_write >= WRITE_GROUP_SECONDS
+        ):
+            with summary.timing("write"):
+                write_held()
+                if commit_due:
+                    store.commit()
+                    last_commit = time.monotonic()
     with summary.timing("write"):
+        write_held()
         store.commit()
 
 

@@ -213,6 +213,32 @@ def test_moving_the_database_keeps_it_usable(cli: Cli, photos: Path, tmp_path: P
     assert hits["results"][0]["path"] == str(photos / "k.jpg")
 
 
+def test_batches_are_written_in_groups_unless_each_must_be_durable(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    """A store write is a transaction with a fixed cost (as long as a GPU's forward pass), so
+    batches are written together; ``--commit-every 0`` still makes each one durable on its own."""
+    folder = tmp_path / "photos"
+    for i in range(80):
+        paint_photo(folder / f"{i:02d}.png", seed=i, size=(48, 40))
+    from common.backends import store_class
+
+    cls, writes, commits = store_class(cli.backend), [], []
+    real_upsert, real_commit = cls.upsert_images, cls.commit
+    monkeypatch.setattr(
+        cls, "upsert_images", lambda self, records, *a: writes.append(len(records)) or real_upsert(self, records, *a)
+    )
+    monkeypatch.setattr(cls, "commit", lambda self: commits.append(len(writes)) or real_commit(self))
+
+    cli.index(folder, extra=("--batch", "8", "--workers", "0"))
+    assert sum(writes) == 80 and len(writes) <= 3, f"10 batches of 8, written as {writes}"
+    assert len(cli.records()) == 80
+
+    writes.clear(), commits.clear()
+    cli.index(folder, extra=("--batch", "8", "--workers", "0", "--force", "--commit-every", "0"))
+    assert writes == [8] * 10, "each batch written on its own"
+    assert commits[:10] == list(range(1, 11)), "and committed right after it"
+    assert len(cli.records()) == 80
+
+
 def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(cli: Cli, tmp_path: Path, monkeypatch) -> None:
     folder = tmp_path / "photos"
     for i in range(40):
