@@ -68,7 +68,8 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 (
                     f'{model["model"]}: cold `--search "text"` / floor, {backend}',
                     f"{cold['ratio']:.2f}",
-                    f"{cold['cli_s']:.2f} s vs {cold['floor_s']:.2f} s (import torch + open_clip + the store's libraries, read weights)",
+                    f"median of {cold['repeats']} back-to-back pairs; medians {cold['cli_s']:.2f} s vs "
+                    f"{cold['floor_s']:.2f} s (floor: import torch + open_clip + the store's libraries, read weights)",
                 )
             )
     for reindex in results.get("reindex", []):

@@ -60,7 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=3,
         help="indexing runs per backend and model, each between two ceilings (median)",
     )
-    parser.add_argument("--load-repeats", type=int, default=3, help="cold starts per backend and model (median)")
+    parser.add_argument(
+        "--load-repeats", type=int, default=5, help="cold starts and cold text searches per backend and model (median)"
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument(
         "--workers", type=int, help="decoding processes while indexing (default: as the CLI, one per core)"
