@@ -198,7 +198,8 @@ def set_aside_earlier_failures(
 # this many seconds gathered, whichever comes first. One upsert is a transaction with a fixed
 # cost: LanceDB takes ~20 ms for 32 rows at 100k rows but ~100 ms for 1,024, FAISS 6 ms and
 # 14 ms. On a GPU, 20 ms is a whole batch's forward pass, so writing batch by batch would
-# halve the speed; the time bound keeps what a crash can cost on a slow CPU to seconds.
+# halve the speed. The time bound keeps what a crash can cost on LanceDB (every write is a
+# commit there) to seconds of work when the model is slow.
 WRITE_GROUP_ROWS = 512
 WRITE_GROUP_SECONDS = 2.0
 

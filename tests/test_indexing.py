@@ -232,7 +232,8 @@ def test_batches_are_written_in_groups_unless_each_must_be_durable(cli: Cli, tmp
     assert sum(writes) == 80 and len(writes) <= 3, f"10 batches of 8, written as {writes}"
     assert len(cli.records()) == 80
 
-    writes.clear(), commits.clear()
+    writes.clear()
+    commits.clear()
     cli.index(folder, extra=("--batch", "8", "--workers", "0", "--force", "--commit-every", "0"))
     assert writes == [8] * 10, "each batch written on its own"
     assert commits[:10] == list(range(1, 11)), "and committed right after it"
