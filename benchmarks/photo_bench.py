@@ -172,15 +172,15 @@ def cold_text_search(backend: str, db: str, spec: ModelSpec, repeats: int) -> di
     script = REPO / f"imagedb-{backend}.py"
     cli = [sys.executable, str(script), "--db", db, "--search", "a photo of a dog", "--format", "paths", "-q"]
     floor = [sys.executable, str(REPO / "benchmarks" / "cold_floor.py"), backend, spec.pretrained]
-    timings: dict[str, list[float]] = {"cli_s": [], "floor_s": []}
-    for _ in range(repeats):
-        for key, command in (("floor_s", floor), ("cli_s", cli)):
-            started = time.perf_counter()
-            run_child(command, " ".join(command))
-            timings[key].append(time.perf_counter() - started)
-    result = {key: float(np.median(values)) for key, values in timings.items()}
-    ratios = [cli_s / floor_s for cli_s, floor_s in zip(timings["cli_s"], timings["floor_s"], strict=True)]
-    return result | {"ratio": float(np.median(ratios)), "pair_ratios": ratios, "repeats": repeats}
+    pairs = [time_each([floor, cli], lambda command: run_child(command, " ".join(command))) for _ in range(repeats)]
+    ratios = [cli_s / floor_s for floor_s, cli_s in pairs]
+    return {
+        "cli_s": float(np.median([cli_s for _, cli_s in pairs])),
+        "floor_s": float(np.median([floor_s for floor_s, _ in pairs])),
+        "ratio": float(np.median(ratios)),
+        "pair_ratios": ratios,
+        "repeats": repeats,
+    }
 
 
 def checkpoint_for(spec: ModelSpec, embedder: Embedder, workdir: str) -> ModelSpec:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.stats import REPO, run_child
+from benchmarks.stats import REPO, run_child, time_each
 from common.backends import store_class
 from common.discovery import find_image_files
 from common.embedding import Embedder
@@ -105,12 +105,7 @@ def measure_unchanged_reindex(
 def time_unchanged_cli_run(backend: str, db: str, tree: Path, repeats: int) -> float:
     """Seconds a user waits for ``--index TREE`` on the unchanged tree, process start to exit (median)."""
     command = [sys.executable, str(REPO / f"imagedb-{backend}.py"), "--db", db, "--index", str(tree), "-q"]
-    runs = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run_child(command, " ".join(command))
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
+    return statistics.median(time_each([command] * repeats, lambda c: run_child(c, " ".join(c))))
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.photo_bench import MODELS, load_corpus, run_photo_benchmark  # noqa: E402
-from benchmarks.reindex_bench import make_tree, measure_unchanged_reindex  # noqa: E402
+from benchmarks.reindex_bench import CLI_REPEATS, make_tree, measure_unchanged_reindex  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
 from benchmarks.scale_bench import DISTRIBUTIONS, measure_in_subprocess  # noqa: E402
 from benchmarks.stats import environment  # noqa: E402
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 steps.set_postfix_str(f"unchanged re-index, {backend}")
                 results["reindex"].append(
                     measure_unchanged_reindex(
-                        backend, tree, embedder, Path(scratch), cli_repeats=1 if args.smoke else 3
+                        backend, tree, embedder, Path(scratch), cli_repeats=1 if args.smoke else CLI_REPEATS
                     )
                 )
                 steps.update()
