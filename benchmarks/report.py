@@ -99,7 +99,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
     lines = [
         "# imagedb benchmark",
         "",
-        f"{env['date']} · {env['cpu']} · {env['cpu_count']} CPUs (torch threads {env['torch_threads']}) · GPU: {env['gpu'] or 'none'}",
+        f"{env['date']} · {env['cpu']} · {env['cpu_count']} CPUs (torch threads {env['torch_threads']}, OpenMP wait policy {env.get('openmp_wait_policy', 'default')}) · GPU: {env['gpu'] or 'none'}",
         f"torch {env['torch']} · open_clip {env['open_clip']} · lancedb {env['lancedb']} · faiss {env['faiss']} · Python {env['python']}",
         f"Corpus: {', '.join(results['corpus']['roots'])} ({results['corpus']['images']} images); {results['queries']} queries per search kind.",
         "",
@@ -117,14 +117,16 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
     backends = [(model, backend, data) for model in results["photos"] for backend, data in model["backends"].items()]
     lines += ["## Indexing", ""]
     lines += [
-        "As the CLI indexes by default: decoding workers (one per core) and thumbnails. Each row is the",
-        "median of its trials; each trial is read against the model-only ceiling measured just before and",
-        "just after it, and the backends' trials take turns. `model busy`: the share of the run the model",
-        "was computing (below 1: it waited for decoded files or the store). `reading CPU`: the share of",
-        "all the machine's CPU time during the run that went to reading files (decode, EXIF, crop, colour,",
-        "thumbnail). With the model on the CPU, that time is taken from it: measured here, a process using",
-        "15 % of the two cores slows the forward pass by about 15 %, so the ratio is bounded by about",
-        "model busy × (1 − reading CPU).",
+        "As the CLI indexes by default: decoding workers (one per core; on the CPU at low priority, with",
+        "torch's idle OpenMP threads asleep) and thumbnails. Each row is the median of its trials; each",
+        "trial is read against the model-only ceiling measured just before and just after it, and the",
+        "backends' trials take turns. The ceiling is the faster of two measurements: in the indexing",
+        "process (threads asleep) and in a probe process with torch's default, spinning threads. `model",
+        "busy`: the share of the run the model was computing (below 1: it waited for decoded files or the",
+        "store). `reading CPU`: the share of all the machine's CPU time during the run that went to",
+        "reading files (decode, EXIF, crop, colour, thumbnail). With the model on the CPU, that time would",
+        "be taken from it at equal priority (a ratio near model busy × (1 − reading CPU)); at low priority",
+        "the workers use the moments the model leaves a core idle, and the ratio can pass that bound.",
         "",
     ]
     lines += table(

@@ -26,6 +26,7 @@ from benchmarks.report import write_report  # noqa: E402
 from benchmarks.scale_bench import DISTRIBUTIONS, measure_in_subprocess  # noqa: E402
 from benchmarks.stats import environment  # noqa: E402
 from common.backends import BACKENDS  # noqa: E402
+from common.embedding import let_idle_torch_threads_sleep  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 DEFAULT_CORPUS = [SHARED / "coco-mini", SHARED / "camera"]
@@ -87,6 +88,10 @@ def smoke_corpus(folder: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     from tqdm import tqdm
+
+    # Indexing here should run as the CLI's does: it sets this when it loads a model, but
+    # environment() below imports torch first.
+    let_idle_torch_threads_sleep()
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="imagedb-bench-corpus-") as scratch:

@@ -94,6 +94,7 @@ def environment() -> dict[str, Any]:
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "openmp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "gpu": gpu,
         "python": platform.python_version(),
         "torch": torch.__version__,

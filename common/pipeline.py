@@ -329,7 +329,13 @@ def index_roots(
         paths = [f.path for f in to_read]
         pool = None
         if use_pool:
-            pool = DecodePool(workers, embedder.pixel_recipe, time_limit=time_limit, thumbnail_dir=thumbnail_dir)
+            pool = DecodePool(
+                workers,
+                embedder.pixel_recipe,
+                time_limit=time_limit,
+                thumbnail_dir=thumbnail_dir,
+                yield_to_model=embedder.device == "cpu",
+            )
             results = pool.read(paths, window=max(2 * batch_size, 4 * workers))
         else:
             results = read_in_process(paths, embedder, thumbnail_dir)

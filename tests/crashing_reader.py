@@ -1,6 +1,6 @@
-"""Readers that misbehave on chosen files, importable by the pool's spawned workers: one kills
-its worker process on files named 'crash*' (a stand-in for a decoder that segfaults), one
-never returns on files named 'hang*' (a decoder stuck in a loop)."""
+"""Readers for tests, importable by the pool's spawned workers: one kills its worker process on
+files named 'crash*' (a stand-in for a decoder that segfaults), one never returns on files named
+'hang*' (a decoder stuck in a loop), one answers with the priority its worker runs at."""
 
 from __future__ import annotations
 
@@ -23,3 +23,8 @@ def read_or_hang(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = Non
         while True:
             time.sleep(60)
     return read_file(path, recipe, thumbnail_dir)
+
+
+def read_worker_niceness(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
+    """Reads nothing: the answer's reason is the worker's niceness (``os.nice(0)``)."""
+    return ReadResult(path, reason=str(os.nice(0)))

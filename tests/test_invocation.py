@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODEL_ARGS, REPO, Cli, paint_photo
+from conftest import MODEL_ARGS, REPO, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo
 
 
 def snapshot(path: Path) -> dict[str, tuple[int, float]] | None:
@@ -201,3 +201,32 @@ def test_a_second_indexing_process_can_wait_for_the_first(cli: Cli, tmp_path: Pa
     thread.join()
     assert result.code == 0 and time.monotonic() - started >= 0.9, "it waited for the lock"
     assert "waiting for process" in result.stderr and result.summary()["new"] == 1
+
+
+TORCH_IMPORT_WATCH = """
+import builtins, os, sys
+seen = []
+plain_import = builtins.__import__
+def watching_import(name, *args, **kwargs):
+    if name == "torch" and "torch" not in sys.modules and not seen:
+        seen.append(os.environ.get("OMP_WAIT_POLICY", "unset"))
+    return plain_import(name, *args, **kwargs)
+builtins.__import__ = watching_import
+from common.embedding import Embedder, ModelSpec
+Embedder(ModelSpec.from_options(None, sys.argv[1], sys.argv[2]), "cpu")
+print(seen[0])
+"""
+
+
+@pytest.mark.parametrize("users_choice", [None, "ACTIVE"])
+def test_torch_loads_with_idle_threads_asleep_unless_the_user_chose(users_choice: str | None) -> None:
+    """The policy is read once, when torch loads OpenMP: it must be in the environment by then."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | {"PYTHONPATH": str(REPO)}
+    if users_choice:
+        env["OMP_WAIT_POLICY"] = users_choice
+    done = subprocess.run(
+        [sys.executable, "-c", TORCH_IMPORT_WATCH, str(TINY_WEIGHTS), str(TINY_CONFIG)],
+        capture_output=True, text=True, check=False, env=env, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (users_choice or "PASSIVE")

@@ -8,13 +8,14 @@ still usable and consistent, and does re-running the same command converge?
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 
 from common.embedding import Embedder, ModelSpec
-from common.workers import DecodePool
+from common.workers import DECODER_NICENESS, DecodePool
 from conftest import MODEL_ARGS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table, shared
 
 
@@ -43,6 +44,39 @@ def test_a_hanging_decoder_times_out_and_costs_one_file(tiny: Embedder, tmp_path
     assert set(failed) == {paths[3], paths[8]}
     assert all("timed out" in reason for reason in failed.values())
     assert all(r.crop is not None for r in results if not r.reason), "files in flight beside a hang are read again"
+
+
+# --- decoders beside the model --------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="process priorities as POSIX has them")
+@pytest.mark.parametrize("yield_to_model", [True, False])
+def test_decoders_beside_a_model_on_the_cpu_run_at_low_priority(
+    tiny: Embedder, tmp_path: Path, yield_to_model: bool
+) -> None:
+    from crashing_reader import read_worker_niceness
+
+    pool = DecodePool(1, tiny.pixel_recipe, reader=read_worker_niceness, yield_to_model=yield_to_model)
+    try:
+        [answer] = list(pool.read([str(tmp_path / "any.png")], window=1))
+    finally:
+        pool.close()
+    own = os.nice(0)
+    assert int(answer.reason) == (min(19, own + DECODER_NICENESS) if yield_to_model else own)
+
+
+def test_indexing_on_the_cpu_asks_its_decoders_to_yield_to_the_model(cli: Cli, photos: Path, monkeypatch) -> None:
+    import common.pipeline
+
+    asked: list[bool] = []
+
+    class WatchedPool(DecodePool):
+        def __init__(self, *args, yield_to_model: bool = False, **kwargs) -> None:
+            asked.append(yield_to_model)
+            super().__init__(*args, yield_to_model=yield_to_model, **kwargs)
+
+    monkeypatch.setattr(common.pipeline, "DecodePool", WatchedPool)
+    done = cli.index(photos, extra=("--workers", "1", "--device", "cpu"))
+    assert done.summary()["new"] == len([p for p in photos.rglob("*") if p.is_file()])
+    assert asked == [True]
 
 
 @pytest.mark.slow
