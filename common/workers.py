@@ -166,7 +166,9 @@ class DecodePool:
         model thread wakes; the bounded window keeps them ahead all the same. Measured on 2 cores
         with ViT-B-32, with common.embedding's sleeping OpenMP threads: ~5-10 % more images/s in
         paired runs (noisy). While the model waits for a file, as when the time limit is running,
-        the workers are the only ones wanting the CPU, so they get it whatever their priority.
+        nothing of this run competes with the workers, so the limit still measures decoding; a
+        busy program at normal priority in the same scheduling group does outrank them (the
+        README says to raise ``--time-limit`` beside one).
         """
         self.workers = workers
         self.recipe = recipe
