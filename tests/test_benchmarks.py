@@ -44,7 +44,9 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
     assert model["model"] == "tiny" and model["ceiling"]["images_per_second"] > 0
     ceiling = model["ceiling"]  # each measurement: the faster of the CLI's threads and torch's default
     assert len(ceiling["measurements"]) == len(ceiling["sleeping_threads"]) == len(ceiling["default_threads"]) == 3
-    for best, *both in zip(ceiling["measurements"], ceiling["sleeping_threads"], ceiling["default_threads"]):
+    for best, *both in zip(
+        ceiling["measurements"], ceiling["sleeping_threads"], ceiling["default_threads"], strict=True
+    ):
         assert best == max(both) > 0
     assert results["environment"]["openmp_wait_policy"] == "PASSIVE", "indexed as the CLI indexes"
     assert set(model["backends"]) == {"lancedb", "faiss"}
