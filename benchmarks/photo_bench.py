@@ -248,7 +248,7 @@ def run_photo_benchmark(
         trials: dict[str, list[dict[str, Any]]] = {backend: [] for backend in backends}
         with CeilingProbe(spec, embedder.device, batch) as probe:
 
-            def ceiling() -> dict[str, Any]:
+            def ceiling() -> dict[str, float]:
                 return faster_ceiling(model_ceiling(embedder, batch), probe.measure())
 
             ceilings.append(ceiling())
