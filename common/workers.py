@@ -4,15 +4,16 @@ Decoding, reading EXIF and cropping are CPU work that would otherwise stall the 
 in separate processes they overlap with it, and a decoder that crashes or hangs takes down a
 worker, not the run. Workers import Pillow and friends but never torch.
 
-Results come back in submission order with at most ``window`` files in flight, so memory stays
-bounded however slow the model is. Two things can go wrong in a worker:
+Results come back as files finish, with at most ``window`` files in flight: memory stays
+bounded however slow the model is, and one slow file does not hold back the rest. Two things
+can go wrong in a worker:
 
-- it dies (segfault, out-of-memory kill): the files that were in flight are retried one at a
-  time on a fresh pool; the one that breaks it again is reported as having crashed its
-  decoder, and the rest are indexed normally;
+- it dies (segfault, out-of-memory kill): the files in flight that had not finished are
+  retried one at a time on a fresh pool; the one that breaks it again is reported as having
+  crashed its decoder, and the rest are indexed normally;
 - it takes longer than ``time_limit`` on one file (a 200-megapixel HEIC, a decoder stuck in a
   loop): that file is reported as timed out, the workers are killed and restarted, and the
-  other files in flight are read again.
+  other unfinished files in flight are read again.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import numpy as np
@@ -147,7 +149,7 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 
 
 class DecodePool:
-    """A pool of decoding processes that hands results back in order."""
+    """A pool of decoding processes that hands results back as files finish."""
 
     def __init__(
         self,
@@ -207,10 +209,21 @@ class DecodePool:
         self._stop()
 
     def read(self, paths: Iterable[str], window: int) -> Iterator[ReadResult]:
-        """Results for ``paths`` in order, with at most ``window`` submitted ahead."""
+        """A result for each of ``paths``, in the order they finish, with at most ``window`` in flight.
+
+        Finishing order, not the order given: a file that takes long (a 12-megapixel HEIC costs
+        ~0.5 s of CPU, a worker at low priority beside the model gets the CPU in moments) does not
+        hold back the files behind it, so the model never waits for one file while others are
+        ready. The time limit is on the oldest file in flight, which has been decoding longest: it
+        is given up on once the caller has waited ``time_limit`` seconds in all, while it was the
+        oldest, with nothing else finished. Waiting (not time since submission) is what counts,
+        because while the caller waits the model is idle and the workers have the machine.
+        """
         source = iter(paths)
         retry: deque[str] = deque()  # files to submit again, before the rest of ``source``
-        pending: deque[tuple[str, Future | None]] = deque()
+        pending: dict[Future, str] = {}  # in flight, oldest first
+        finished: SimpleQueue[Future] = SimpleQueue()  # filled by the futures as they finish
+        clock = _OldestFileClock(self.time_limit)
         suspects = 0  # files after a crash, retried one at a time to find the culprit
         while True:
             try:
@@ -218,37 +231,87 @@ class DecodePool:
                     path = retry.popleft() if retry else next(source, None)
                     if path is None:
                         break
-                    pending.append((path, None))  # listed before submit, so a crash there counts it
-                    pending[-1] = (path, self.executor.submit(self.reader, path, self.recipe, self.thumbnail_dir))
+                    try:
+                        future = self.executor.submit(self.reader, path, self.recipe, self.thumbnail_dir)
+                    except BrokenProcessPool:  # it broke on an earlier file: this one goes again
+                        retry.appendleft(path)
+                        raise
+                    pending[future] = path
+                    future.add_done_callback(finished.put)
                 if not pending:
                     return
-                path, future = pending[0]
-                assert future is not None  # a failed submit raised BrokenProcessPool above
-                result = future.result(timeout=self.time_limit)
+                future = clock.next_finished(finished, pending)
+                result = future.result()
             except BrokenProcessPool:  # a worker died: on submit, or while we waited
-                self._restart()
-                if suspects:  # this file, alone in the pool, broke it
+                self._restart()  # a broken pool has failed every unfinished future already
+                if suspects and len(pending) == 1:  # this file, alone in the pool, broke it
                     suspects -= 1
                     yield ReadResult(
-                        pending.popleft()[0], reason="the decoder crashed on this file", stage="decode", lasting=True
+                        pending.popitem()[1], reason="the decoder crashed on this file", stage="decode", lasting=True
                     )
-                else:
-                    log.warning("a decoder crashed; retrying the %d files in flight one at a time", len(pending))
-                    suspects = len(pending)
-                retry.extendleft(reversed([p for p, _ in pending]))
+                    continue
+                # Files that finished before the crash keep their results; the culprit is among the rest.
+                done, unfinished = _split_finished(pending)
                 pending.clear()
+                yield from done
+                if unfinished and not suspects:
+                    log.warning("a decoder crashed; retrying the %d files in flight one at a time", len(unfinished))
+                suspects = max(suspects, len(unfinished))
+                retry.extendleft(reversed(unfinished))
                 continue
             except FutureTimeout:  # the oldest file is still decoding after the time limit
+                path = pending.pop(next(iter(pending)))
+                done, unfinished = _split_finished(pending)
+                pending.clear()
                 self._restart()
                 suspects = max(0, suspects - 1)
-                pending.popleft()
                 yield ReadResult(
                     path, reason=f"timed out: still decoding after {self.time_limit:g} s", stage="decode",
                     lasting=True, timed_out_after=self.time_limit,
                 )  # fmt: skip
-                retry.extendleft(reversed([p for p, _ in pending]))  # innocent: read them again
-                pending.clear()
+                yield from done
+                retry.extendleft(reversed(unfinished))  # innocent: read them again
                 continue
-            pending.popleft()
+            del pending[future]
             suspects = max(0, suspects - 1)
             yield result
+
+
+class _OldestFileClock:
+    """How long the caller has waited, with nothing finished, while the oldest file in flight was
+    the one it is now; ``next_finished`` raises ``TimeoutError`` when that reaches the limit."""
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit = limit
+        self.oldest: Future | None = None
+        self.waited = 0.0
+
+    def next_finished(self, finished: SimpleQueue[Future], pending: dict[Future, str]) -> Future:
+        """The next finished future of ``pending`` (skipping any left over from a stopped pool)."""
+        while True:
+            oldest = next(iter(pending))
+            if oldest is not self.oldest:
+                self.oldest, self.waited = oldest, 0.0
+            timeout = None if self.limit is None else max(0.0, self.limit - self.waited)
+            started = time.monotonic()
+            try:
+                future = finished.get(timeout=timeout)
+            except Empty:
+                if oldest.done():  # it finished just as the limit ran out
+                    return oldest
+                raise FutureTimeout from None
+            finally:
+                self.waited += time.monotonic() - started
+            if future in pending:
+                return future
+
+
+def _split_finished(pending: dict[Future, str]) -> tuple[list[ReadResult], list[str]]:
+    """The results of the files in flight that finished, and the paths of those that did not."""
+    done, unfinished = [], []
+    for future, path in pending.items():
+        if future.done() and not future.cancelled() and future.exception() is None:
+            done.append(future.result())
+        else:
+            unfinished.append(path)
+    return done, unfinished

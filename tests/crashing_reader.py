@@ -1,6 +1,7 @@
 """Readers for tests, importable by the pool's spawned workers: one kills its worker process on
 files named 'crash*' (a stand-in for a decoder that segfaults), one never returns on files named
-'hang*' (a decoder stuck in a loop), one answers with the priority its worker runs at."""
+'hang*' (a decoder stuck in a loop), one takes seconds on files named 'slow*' (a large HEIC), one
+answers with the priority its worker runs at."""
 
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ def read_or_hang(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = Non
     if Path(path).name.startswith("hang"):
         while True:
             time.sleep(60)
+    return read_file(path, recipe, thumbnail_dir)
+
+
+SLOW_SECONDS = 3.0
+
+
+def read_slowly(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
+    if Path(path).name.startswith("slow"):
+        time.sleep(SLOW_SECONDS)
     return read_file(path, recipe, thumbnail_dir)
 
 

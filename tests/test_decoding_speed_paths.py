@@ -116,7 +116,7 @@ def test_a_decoder_that_kills_its_worker_costs_one_file(tiny: Embedder, tmp_path
         results = list(pool.read(paths, window=4))
     finally:
         pool.close()
-    assert [r.path for r in results] == paths, "every file answered, in order"
+    assert sorted(r.path for r in results) == sorted(paths), "every file answered, once"
     failed = [r for r in results if r.reason]
     assert [r.path for r in failed] == [paths[5]]
     assert "crashed" in failed[0].reason
