@@ -144,7 +144,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )  # fmt: skip
     model.add_argument(
         "--thumbnails", action=argparse.BooleanOptionalAction, default=True,
-        help="make a 300 px WebP thumbnail of each indexed file for --html (default: yes; ~3.5 ms a file)",
+        help="make a 300 px JPEG thumbnail of each indexed file for --html (default: yes; ~1 ms a file)",
     )  # fmt: skip
     model.add_argument(
         "--commit-every", type=_non_negative_float, default=DEFAULT_COMMIT_SECONDS, metavar="SECONDS",

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from common.atomic import write_atomically
 from common.output import QueryResults, camera_name, dimensions, human_size, taken, video_summary
-from common.thumbnails import thumbnail_path
+from common.thumbnails import find_thumbnail
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; background: #fafafa; color: #222; }
@@ -93,7 +93,11 @@ def _card(rank: int, hit, thumbnail_dir: str) -> str:
 
 def _thumbnail_uri(thumbnail_dir: str, record: dict) -> str | None:
     try:
-        with open(thumbnail_path(thumbnail_dir, record), "rb") as handle:
-            return "data:image/webp;base64," + base64.b64encode(handle.read()).decode("ascii")
+        found = find_thumbnail(thumbnail_dir, record)
+        if found is None:
+            return None
+        path, mime = found
+        with open(path, "rb") as handle:
+            return f"data:{mime};base64," + base64.b64encode(handle.read()).decode("ascii")
     except (OSError, KeyError, TypeError):
         return None

@@ -130,7 +130,7 @@ def read_in_process(paths: Iterable[str], embedder: Embedder, thumbnail_dir: str
 def read_images(
     results: Iterable[ReadResult], files: dict[str, FoundFile], failures: FailureReport, summary: IndexSummary
 ) -> Iterator[ReadImage]:
-    """Reader: the decoded files, in order; the ones that failed go to the failures report.
+    """Reader: the decoded files, as they come; the ones that failed go to the failures report.
 
     With worker processes, the "decode" stage time is what the main process waits for them.
     """

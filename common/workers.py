@@ -40,7 +40,7 @@ from common.decoding import DecodeError, decode_image
 from common.defaults import DEFAULT_TIME_LIMIT
 from common.preprocess import PixelRecipe
 from common.records import build_record
-from common.thumbnails import save_thumbnail, thumbnail_path
+from common.thumbnails import save_thumbnail, thumbnail_path, thumbnail_picture
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,11 @@ def _read_prepared(
         decoded = decode_image(path, min_side)
         record = build_record(path, decoded)
         prepared = prepare(decoded.image)
-        color = image_signature(decoded.image)
+        # Colours are counted on the thumbnail's pixels: shrinking the full picture once, not twice.
+        small = thumbnail_picture(decoded.image)
+        color = image_signature(small)
         if thumbnail_dir:
-            _thumbnail(decoded.image, thumbnail_dir, record)
+            _thumbnail(small, thumbnail_dir, record)
     except DecodeError as error:
         return ReadResult(path, reason=str(error), stage="decode", lasting=error.lasting)
     except OSError as error:  # vanished or became unreadable after the scan

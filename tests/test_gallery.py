@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.thumbnails import THUMBNAIL_DIR, thumbnail_path
+from common.thumbnails import THUMBNAIL_DIR, thumbnail_name, thumbnail_path
 from conftest import Cli, paint_photo
 
 
 def thumbnails_of(cli: Cli) -> set[Path]:
-    return set((cli.db / THUMBNAIL_DIR).rglob("*.webp"))
+    return {p for p in (cli.db / THUMBNAIL_DIR).rglob("*") if p.is_file()}
 
 
 def test_every_indexed_file_gets_a_thumbnail_kept_in_step_with_it(cli: Cli, tmp_path: Path, decoded: list[str]) -> None:
@@ -31,7 +31,7 @@ def test_every_indexed_file_gets_a_thumbnail_kept_in_step_with_it(cli: Cli, tmp_
     paths = {p: Path(thumbnail_path(str(cli.db / THUMBNAIL_DIR), r)) for p, r in records.items()}
     assert set(paths.values()) == thumbnails_of(cli)
     with Image.open(paths[str(folder / "0.jpg")]) as thumb:
-        assert thumb.format == "WEBP" and thumb.size == (300, 225)
+        assert thumb.format == "JPEG" and thumb.size == (300, 225)
     with Image.open(paths[str(folder / "tall.png")]) as thumb:
         assert thumb.size == (120, 300)
 
@@ -82,11 +82,40 @@ def test_the_html_gallery_renders_thumbnails_one_section_per_query(cli: Cli, tmp
     text = page.read_text(encoding="utf-8")
     assert text.count("<section") == 2 and text.count("<figure>") == 6
     assert "a &lt;b&gt;&amp;amp; teal.png" in text and "<b>" not in text
-    assert 'src="file:' not in text and "data:image/webp;base64," in text, "self-contained"
+    assert 'src="file:' not in text and "data:image/jpeg;base64," in text, "self-contained"
 
     shot = screenshot(page, tmp_path / "shot.png", tmp_path / "profile")
     # Each query's own picture is its first result: both colours must be on screen, as pictures.
     assert pixels_near(shot, magenta) > 20_000 and pixels_near(shot, teal) > 20_000
+
+
+def test_thumbnails_from_an_earlier_version_are_still_shown_and_still_removed(cli: Cli, tmp_path: Path) -> None:
+    """Databases made when thumbnails were WebP keep their pictures until the files change."""
+    folder = tmp_path / "photos"
+    for i in range(3):
+        paint_photo(folder / f"{i}.jpg", seed=i, size=(400, 300))
+    cli.index(folder)
+    records = cli.records()
+    earlier = {}
+    for path, record in records.items():  # as an earlier version left them
+        made = Path(thumbnail_path(str(cli.db / THUMBNAIL_DIR), record))
+        earlier[path] = cli.db / THUMBNAIL_DIR / thumbnail_name(path, record["size_bytes"], record["mtime"], ".webp")
+        with Image.open(made) as picture:
+            picture.save(earlier[path], "WEBP")
+        made.unlink()
+
+    page = tmp_path / "r.html"
+    assert cli("--search", str(folder / "0.jpg"), "--limit", "3", "--html", page).code == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.count("data:image/webp;base64,") == 3 and 'class="missing"' not in text
+
+    paint_photo(folder / "0.jpg", seed=100, size=(400, 300))  # modified: its WebP goes, a JPEG replaces it
+    (folder / "1.jpg").unlink()  # removed: its WebP goes too
+    cli.index(folder)
+    assert thumbnails_of(cli) == {
+        earlier[str(folder / "2.jpg")],
+        Path(thumbnail_path(str(cli.db / THUMBNAIL_DIR), cli.records()[str(folder / "0.jpg")])),
+    }
 
 
 def test_html_needs_a_search(cli: Cli, tmp_path: Path) -> None:
