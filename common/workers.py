@@ -214,7 +214,7 @@ class DecodePool:
         """A result for each of ``paths``, in the order they finish, with at most ``window`` in flight.
 
         Finishing order, not the order given: a file that takes long (a 12-megapixel HEIC costs
-        ~0.5 s of CPU, a worker at low priority beside the model gets the CPU in moments) does not
+        ~0.4 s of CPU, a worker at low priority beside the model gets the CPU in moments) does not
         hold back the files behind it, so the model never waits for one file while others are
         ready. The time limit is on the oldest file in flight, which has been decoding longest: it
         is given up on once the caller has waited ``time_limit`` seconds in all, while it was the
