@@ -268,7 +268,10 @@ class LanceImageStore(ImageStore):
             return []
         search = self.table.query().nearest_to_text(query, columns="search_text")
         rows = self._run(search.select([RECORD_JSON, "_score"]), where, limit)
-        return _hits(rows, rows.column("_score").to_pylist())
+        # Equal scores in path order, as the FAISS store ranks them: the same query lists the same
+        # way whatever order the rows were written in (workers hand files over as they finish).
+        hits = _hits(rows, rows.column("_score").to_pylist())
+        return sorted(hits, key=lambda hit: (-hit.score, hit.record["path"]))
 
     def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():
