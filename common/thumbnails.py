@@ -21,9 +21,11 @@ THUMBNAIL_SIZE = 300
 # JPEG at quality 80: ~0.35 ms to encode a 300 px picture here and ~13.5 KB for a coco photo.
 # WebP at its fastest effort made ~11 KB files but took ~2.2-2.8 ms, a fifth of all the CPU a
 # worker spends on a JPEG photo, and that CPU is the model's on a 2-core machine.
-THUMBNAIL_FORMAT, THUMBNAIL_SUFFIX, THUMBNAIL_MIME, JPEG_QUALITY = "JPEG", ".jpg", "image/jpeg", 80
-# Thumbnails made by earlier versions, under the same hash: suffix and MIME type.
-EARLIER_SUFFIXES = {".webp": "image/webp"}
+THUMBNAIL_FORMAT, JPEG_QUALITY = "JPEG", 80
+# Suffix → MIME type of the thumbnails a database may hold under a file's hash: this version's
+# first, then those earlier versions made.
+THUMBNAIL_SUFFIXES = {".jpg": "image/jpeg", ".webp": "image/webp"}
+THUMBNAIL_SUFFIX = next(iter(THUMBNAIL_SUFFIXES))
 
 
 def thumbnail_name(path: str, size: int, mtime: float, suffix: str = THUMBNAIL_SUFFIX) -> str:
@@ -38,8 +40,7 @@ def thumbnail_path(thumbnail_dir: str, record: dict) -> str:
 
 def find_thumbnail(thumbnail_dir: str, record: dict) -> tuple[str, str] | None:
     """The path and MIME type of a record's thumbnail, made by this version or an earlier one."""
-    candidates = {THUMBNAIL_SUFFIX: THUMBNAIL_MIME, **EARLIER_SUFFIXES}
-    for suffix, mime in candidates.items():
+    for suffix, mime in THUMBNAIL_SUFFIXES.items():
         path = os.path.join(
             thumbnail_dir, thumbnail_name(record["path"], record["size_bytes"], record["mtime"], suffix)
         )
@@ -69,6 +70,6 @@ def save_thumbnail(image, destination: str) -> None:
 def remove_thumbnails(thumbnail_dir: str, signatures: Iterable[tuple[str, int, float]]) -> None:
     """Delete the thumbnails of these (path, size, mtime) file versions, where they exist."""
     for path, size, mtime in signatures:
-        for suffix in (THUMBNAIL_SUFFIX, *EARLIER_SUFFIXES):
+        for suffix in THUMBNAIL_SUFFIXES:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(thumbnail_dir, thumbnail_name(path, size, mtime, suffix)))
