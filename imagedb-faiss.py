@@ -3,7 +3,8 @@
 
 The two halves are joined by FAISS ids, which are the frame's ``row_id`` column. Filters are
 SQL evaluated over the frame (DuckDB) and handed to FAISS as an id selector; full-text search
-is BM25 over the frame's text column; hybrid search fuses both rankings by reciprocal rank.
+is BM25 over the frame's text column; hybrid search fuses both rankings by reciprocal rank
+(``ImageStore.search_hybrid``, shared with the LanceDB store).
 
 On disk a database folder holds one committed generation at a time::
 
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,8 +39,17 @@ from common.cli import main as cli_main
 from common.color import COLOR_DIM
 from common.filters import RecordFilter
 from common.records import RECORD_COLUMNS, records_to_arrow
-from common.store import Hit, ImageStore, IndexInfo, StoreError, require_record_columns
-from common.text_search import BM25, reciprocal_rank_fusion
+from common.store import (
+    Hit,
+    ImageStore,
+    IndexInfo,
+    StoreError,
+    best_rows,
+    rank_key,
+    require_record_columns,
+    rounded_score,
+)
+from common.text_search import BM25
 
 MANIFEST = "manifest.json"
 INFO_ATTR = "imagedb.index"
@@ -335,22 +346,23 @@ class FaissImageStore(ImageStore):
 
     # --- searching -----------------------------------------------------------------------
     def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
-        return self._search(self.index, vector, limit, where)
+        return self._hits(best_rows(lambda wanted: self._search(self.index, vector, wanted, where), limit))
 
     def search_by_color(self, signature: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:
-        return self._search(self.colors, signature, limit, where)
+        return self._hits(best_rows(lambda wanted: self._search(self.colors, signature, wanted, where), limit))
 
-    def _search(self, index: Any, vector: np.ndarray, limit: int, where: str | None) -> list[Hit]:
-        """Inner-product search of ``index`` (vectors or colours), ``where`` as an id selector."""
+    def _search(self, index: Any, vector: np.ndarray, limit: int, where: str | None) -> pa.Table:
+        """Inner-product search of ``index`` (vectors or colours), ``where`` as an id selector:
+        the ``limit`` best rows' ids, paths and scores."""
         import faiss
 
         if index.ntotal == 0:
-            return []
+            return _ranked_rows([], [], [])
         selector = None
         if where:
             allowed = self.frame.index[self._rows_matching(where)].to_numpy(dtype=np.int64)
             if allowed.size == 0:
-                return []
+                return _ranked_rows([], [], [])
             selector = faiss.IDSelectorBatch(allowed)
         if is_flat(index):
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
@@ -358,7 +370,14 @@ class FaissImageStore(ImageStore):
             params = faiss.SearchParametersIVF(sel=selector, nprobe=self._nprobe())
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         scores, ids = index.search(query, min(limit, index.ntotal), params=params)
-        return [Hit(self._record(int(i)), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        found = ids[0] >= 0
+        row_ids = ids[0][found]
+        return _ranked_rows(row_ids, self.frame["path"].loc[row_ids].to_numpy(), scores[0][found])
+
+    def _hits(self, rows: pa.Table) -> list[Hit]:
+        scores = rows.column("score").to_pylist()
+        row_ids = rows.column("row_id").to_pylist()
+        return [Hit(self._record(row_id), score) for row_id, score in zip(row_ids, scores, strict=True)]
 
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if self.frame.empty:
@@ -368,16 +387,11 @@ class FaissImageStore(ImageStore):
         candidates = None
         if where:
             candidates = self._rows_matching(where)
-        scores = self._bm25.scores(query, candidates)
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], self.frame["path"].iat[item[0]]))[:limit]
+        scores = {position: rounded_score(score) for position, score in self._bm25.scores(query, candidates).items()}
+        paths = self.frame["path"]
+        ranked = sorted(scores.items(), key=lambda item: rank_key(item[1], paths.iat[item[0]]))[:limit]
         row_ids = self.frame.index
         return [Hit(self._record(int(row_ids[position])), score) for position, score in ranked]
-
-    def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
-        by_vector = [h.record["path"] for h in self.search_by_vector(vector, limit, where)]
-        by_text = [h.record["path"] for h in self.search_by_text(query, limit, where)]
-        fused = reciprocal_rank_fusion([by_vector, by_text])[:limit]
-        return [Hit(self._record(self.id_by_path[path]), score) for path, score in fused]
 
     def _record(self, row_id: int) -> dict[str, Any]:
         return _record(self.frame.loc[row_id].to_dict())
@@ -485,6 +499,16 @@ def consistency_problems(index: Any, frame: pd.DataFrame, info: IndexInfo, color
     if frame["path"].duplicated().any():
         problems.append(f"{int(frame['path'].duplicated().sum())} duplicate path(s) in the metadata")
     return problems
+
+
+def _ranked_rows(row_ids: Any, paths: Any, scores: Any) -> pa.Table:
+    return pa.table(
+        {
+            "row_id": pa.array(row_ids, pa.int64()),
+            "path": pa.array(paths, pa.string()),
+            "score": pa.array(scores, pa.float32()),
+        }
+    )
 
 
 def _record(row: dict[str, Any]) -> dict[str, Any]:

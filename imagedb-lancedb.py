@@ -2,10 +2,11 @@
 """imagedb on LanceDB: one table holds each image's vector and metadata together.
 
 LanceDB gives this backend what FAISS + pandas must assemble by hand: SQL filters evaluated
-inside the vector search (prefiltering), a native BM25 full-text index, hybrid search fused
-by reciprocal rank, scalar indexes on the filter columns, versioned commits, and upserts by
-key through ``merge_insert``. Vectors are computed by imagedb itself (batched), never by a
-LanceDB embedding function.
+inside the vector search (prefiltering), a native BM25 full-text index, scalar indexes on
+the filter columns, versioned commits, and upserts by key through ``merge_insert``. Hybrid
+search fuses this store's vector and full-text answers by reciprocal rank with the rule both
+stores share (``ImageStore.search_hybrid``). Vectors are computed by imagedb itself
+(batched), never by a LanceDB embedding function.
 
 The store talks to LanceDB's async API on an event loop of its own: the sync API hands every
 call to a background thread and asks Rust for the schema three times a query, ~2 ms of a
@@ -31,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
 from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_SCHEMA, records_to_arrow
-from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, require_record_columns
+from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, best_rows, require_record_columns
 from common.text_search import FTS_OPTIONS
 
 TABLE_NAME = "images"
@@ -254,40 +255,53 @@ class LanceImageStore(ImageStore):
         query = self.table.query().nearest_to(target).column(column).distance_type(distance)
         if column == "vector":
             query = query.refine_factor(ANN_REFINE_FACTOR)
-        # Only the packed record and the distance: each column read costs (see RECORD_JSON).
-        rows = self._run(query.select([RECORD_JSON, "_distance"]), where, limit)
-        # The score is the exact dot product (the vectors are unit length): Lance's "cosine" and
-        # "dot" distances are both 1 - that, and re-ranking by the exact vectors makes the ANN
-        # index's answer exact too (within 2e-7 at 100k rows) where the index alone reports its
-        # quantised squared L2. A score must mean the same on every index and backend; the
-        # hits' vectors need not be read back for it.
-        return _hits(rows, 1.0 - rows.column("_distance").to_numpy())
+
+        def nearest(wanted: int) -> pa.Table:
+            # Only the columns needed: each column read costs (see RECORD_JSON).
+            rows = self._run(query.select(self._ranking_columns(wanted, limit, "_distance")), where, wanted)
+            # The score is the exact dot product (the vectors are unit length): Lance's "cosine"
+            # and "dot" distances are both 1 - that, and re-ranking by the exact vectors makes the
+            # ANN index's answer exact too (within 2e-7 at 100k rows) where the index alone
+            # reports its quantised squared L2. A score must mean the same on every index and
+            # backend; the hits' vectors need not be read back for it.
+            return rows.append_column("score", pa.array(1.0 - rows.column("_distance").to_numpy()))
+
+        return self._hits(best_rows(nearest, limit))
 
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():
             return []
         search = self.table.query().nearest_to_text(query, columns="search_text")
-        rows = self._run(search.select([RECORD_JSON, "_score"]), where, limit)
-        # Equal scores in path order, as the FAISS store ranks them: the same query lists the same
-        # way whatever order the rows were written in (workers hand files over as they finish).
-        hits = _hits(rows, rows.column("_score").to_pylist())
-        return sorted(hits, key=lambda hit: (-hit.score, hit.record["path"]))
 
-    def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
-        if not self._has_text_index():
-            return self.search_by_vector(vector, limit, where)
-        from lancedb.rerankers import RRFReranker
+        def matching(wanted: int) -> pa.Table:
+            rows = self._run(search.select(self._ranking_columns(wanted, limit, "_score")), where, wanted)
+            return rows.append_column("score", rows.column("_score"))
 
-        builder = (
-            self.table.query()
-            .nearest_to(np.asarray(vector, dtype=np.float32))
-            .column("vector")
-            .nearest_to_text(query, columns="search_text")
-            .distance_type("cosine")
-            .rerank(RRFReranker())  # no select(): hybrid child queries reject _distance/_score, warn without
-        )
-        rows = self._run(builder, where, limit)
-        return _hits(rows, rows.column("_relevance_score").to_pylist())
+        return self._hits(best_rows(matching, limit))
+
+    @staticmethod
+    def _ranking_columns(wanted: int, limit: int, score: str) -> list[str]:
+        """The first query of a search (one row past the limit) reads the packed records too: it is
+        usually the only one. Wider ones, ranking a tie that runs past the limit (``best_rows``),
+        read path and score alone, a third of the time at 180k rows, and leave the records of the
+        kept rows to ``_hits``."""
+        return ["path", RECORD_JSON, score] if wanted <= limit + 1 else ["path", score]
+
+    def _hits(self, rows: pa.Table) -> list[Hit]:
+        scores = rows.column("score").to_pylist()
+        if RECORD_JSON in rows.column_names:
+            packed = rows.column(RECORD_JSON).to_pylist()
+        else:
+            paths = rows.column("path").to_pylist()
+            found = self._rows_by_path(paths, [RECORD_JSON]).to_pydict()
+            by_path = dict(zip(found["path"], found[RECORD_JSON], strict=True))
+            # A row another process deleted since it was ranked is left out, not a crash.
+            packed = [by_path.get(path) for path in paths]
+        return [
+            Hit(json.loads(record), float(score))
+            for record, score in zip(packed, scores, strict=True)
+            if record is not None
+        ]
 
     def _run(self, query: Any, where: str | None, limit: int) -> pa.Table:
         if where:
@@ -323,11 +337,6 @@ def _filter_errors_explained(where: str | None) -> Iterator[None]:
             raise
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise FilterError(f"LanceDB cannot evaluate --where {where!r}: {reason}") from None
-
-
-def _hits(rows: pa.Table, scores: Any) -> list[Hit]:
-    records = rows.column(RECORD_JSON).to_pylist()
-    return [Hit(json.loads(record), float(score)) for record, score in zip(records, scores, strict=True)]
 
 
 def _json_rows(data: pa.Table) -> list[str]:

@@ -136,11 +136,12 @@ def rerank_by_color(hits: list, signatures: dict[str, np.ndarray], signature: np
     Colour can at most halve a match's score, so what the query asked for leads and colour
     decides among comparable matches. Each hit keeps both scores in ``extra``.
     """
-    from common.store import Hit
+    from common.store import Hit, in_rank_order, rounded_score
 
     combined = []
     for hit in hits:
-        color = float(np.dot(signature, signatures[hit.record["path"]])) if hit.record["path"] in signatures else 0.0
-        combined.append(Hit(hit.record, hit.score * (1 + color) / 2, {"query_score": hit.score, "color_score": color}))
-    combined.sort(key=lambda h: (-h.score, h.record["path"]))
-    return combined[:limit]
+        stored = signatures.get(hit.record["path"])
+        color = rounded_score(np.dot(signature, stored)) if stored is not None else 0.0
+        score = rounded_score(hit.score * (1 + color) / 2)
+        combined.append(Hit(hit.record, score, {"query_score": hit.score, "color_score": color}))
+    return in_rank_order(combined)[:limit]

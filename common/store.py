@@ -12,14 +12,17 @@ import errno
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from common.discovery import is_under_root
 from common.embedding import ModelSpec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class StoreError(Exception):
@@ -37,6 +40,67 @@ class Hit:
     record: dict[str, Any]
     score: float
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def rank_key(score: float, path: str) -> tuple[float, str]:
+    """The one order every search lists its hits in: best score first, equal scores by path.
+
+    Ties are real: byte-identical copies score alike on any vector query, BM25 gives equal scores
+    to equally matching texts, reciprocal-rank fusion to mirrored ranks. Rows are written in the
+    order decoding workers finish files, so without a rule of its own a tie would list in write
+    order: differently after a re-index, and differently on the two backends.
+    """
+    return (-score, path)
+
+
+# rank_key for Arrow tables (UTF-8 sorts bytewise in code-point order, as Python compares str).
+RANK_SORT_KEYS = [("score", "descending"), ("path", "ascending")]
+
+# Similarity scores are ranked and reported to this many decimals. Below that they are float
+# noise: a vector's last bits depend on the batch it was embedded in, so a copy of a photo,
+# embedded beside other files, scores 0.99999994 against the original's 1.0 on FAISS (LanceDB
+# computes both as 1.0); a tie, and which copy a limit keeps, must not hinge on that.
+SCORE_DECIMALS = 6
+
+
+def rounded_score(score: float) -> float:
+    """``score`` to ``SCORE_DECIMALS`` decimals: how every similarity and BM25 score is ranked and shown."""
+    return round(float(score), SCORE_DECIMALS)
+
+
+def in_rank_order(hits: Iterable[Hit]) -> list[Hit]:
+    """``hits`` sorted by ``rank_key``."""
+    return sorted(hits, key=lambda hit: rank_key(hit.score, hit.record["path"]))
+
+
+def best_rows(search: Callable[[int], pa.Table], limit: int) -> pa.Table:
+    """The ``limit`` best rows of what ``search(n)`` finds, in rank order (``rank_key``).
+
+    ``search(n)`` answers with its ``n`` best rows, ties in any order, as a table with ``score``
+    and ``path`` columns beside whatever the store needs to make hits of them; the scores are
+    rounded (``SCORE_DECIMALS``) before they are ranked. Sorting that
+    answer is not enough when the limit cuts through a run of equal scores: the engine chose
+    which of them made the cut. Asking for one more row than needed shows whether the run goes
+    on past the limit; while it does, ask for four times as many, so that the rank order, not
+    the engine, picks who is in. One extra row per search in the usual case; a long tie (a
+    metadata word every file of a folder matches equally) ranks thousands of rows, which is why
+    this works on columns and the store makes hits of the kept rows only.
+    """
+    import pyarrow.compute as pc
+
+    if limit <= 0:
+        return search(1).slice(0, 0)
+    wanted = limit + 1
+    while True:
+        rows = search(wanted)
+        score = rows.schema.get_field_index("score")
+        rounded = pc.round(rows.column(score).cast("float64"), SCORE_DECIMALS)
+        rows = rows.set_column(score, "score", rounded)
+        order = pc.sort_indices(rows, sort_keys=RANK_SORT_KEYS)
+        scores = rows.column("score")
+        if rows.num_rows < wanted or scores[order[-1].as_py()].as_py() < scores[order[limit - 1].as_py()].as_py():
+            return rows.take(order[:limit])
+        wanted *= 4
 
 
 @dataclass(frozen=True)
@@ -164,9 +228,22 @@ class ImageStore(ABC):
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         """Records whose text field matches ``query`` (BM25 score), filtered by ``where``."""
 
-    @abstractmethod
     def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
-        """Vector and full-text results fused by reciprocal rank (the score)."""
+        """The ``limit`` best by vector and the ``limit`` best by text, fused by reciprocal rank (the score).
+
+        One implementation for every store, over the store's own two searches: each ranks its
+        ties by path (``best_hits``), so the fused ranks, and the answer, do not depend on the
+        order rows were written in or on the backend. (LanceDB's hybrid query fuses in Python
+        too, but its child queries leave ties at their limit to the engine and skip the exact
+        re-ranking the vector search does on the ANN index.)
+        """
+        from common.text_search import reciprocal_rank_fusion
+
+        by_vector = self.search_by_vector(vector, limit, where)
+        by_text = self.search_by_text(query, limit, where)
+        records = {hit.record["path"]: hit.record for hit in (*by_text, *by_vector)}
+        rankings = [[hit.record["path"] for hit in hits] for hits in (by_vector, by_text)]
+        return [Hit(records[path], score) for path, score in reciprocal_rank_fusion(rankings)[:limit]]
 
 
 # Errors that mean "the disk refused the write", whichever library met them (FAISS and LanceDB

@@ -145,6 +145,26 @@ def test_hybrid_search_fuses_text_and_vector(both: dict[str, Cli]) -> None:
         assert set(paths_of(fused)) == set(paths_of(by_vector))
 
 
+def test_copies_of_a_photo_list_in_path_order_on_both_backends(tmp_path: Path, camera_folder: Path) -> None:
+    """Byte-identical copies tie on every query. Indexed by the CLI (rows land in the order the
+    workers finish), a search whose limit falls among them keeps the first paths, the same on
+    both backends and again after a forced re-index."""
+    import shutil
+
+    copies = ["copy-e.jpg", "copy-d.jpg", "copy-c.jpg", "copy-b.jpg", "copy-a.jpg"]
+    for name in copies:
+        shutil.copyfile(camera_folder / "nikon-1.jpg", camera_folder / name)
+    expected = ["copy-a.jpg", "copy-b.jpg", "copy-c.jpg"]
+    for backend in BACKENDS:
+        c = Cli(backend, tmp_path / f"db-{backend}")
+        for extra in ((), ("--force",)):
+            c.index(camera_folder, extra=extra)
+            (by_image,) = c.search("--search", str(camera_folder / "nikon-1.jpg"), "--limit", "3")
+            assert paths_of(by_image) == expected, (backend, extra)
+            (by_text,) = c.search("--text", "nikon", "--limit", "3")  # the original names it more often
+            assert paths_of(by_text) == ["nikon-1.jpg", *expected[:2]], (backend, extra)
+
+
 def test_text_prompt_in_fts_mode_is_a_metadata_search(both: dict[str, Cli]) -> None:
     for c in both.values():
         (result,) = c.search("--search", "fujifilm", "--mode", "fts")

@@ -156,6 +156,45 @@ def test_metadata_search_with_a_limit_gives_the_first_rows_in_path_order(backend
     assert store.get_records("make = 'Leica'", limit=5) == []
 
 
+def test_equal_scores_list_in_path_order_and_a_limit_through_them_keeps_the_first_paths(
+    backend: str, tmp_path: Path
+) -> None:
+    """Byte-identical copies tie on every vector and colour query, and equal texts on BM25.
+    Written in reverse path order (workers hand files over as they finish), they still list by
+    path on both backends, and a limit that cuts through the tie keeps the first paths."""
+    from common.color import COLOR_DIM
+
+    records, vectors = random_records(40, seed=7)
+    rng = np.random.default_rng(7)
+    colors = np.abs(rng.standard_normal((40, COLOR_DIM))).astype(np.float32)
+    copies = [f"/photos/copy-{letter}.jpg" for letter in "edcba"]  # written e first, a last
+    for path in copies:
+        records.append({"path": path, "folder": "/photos", "filename": path[8:], "search_text": f"{path} holiday"})
+    vectors = np.vstack([vectors, np.repeat(vectors[:1] * -1, len(copies), axis=0)])
+    colors = np.vstack([colors, np.repeat(colors[:1] * 0 + 1, len(copies), axis=0)])
+    colors /= np.linalg.norm(colors, axis=1, keepdims=True)
+    cls, store = new_store(backend, tmp_path / "db")
+    store.upsert_images(records, vectors, colors)
+    store.commit()
+    store.finish_indexing()
+    store.close()
+    store = cls.open(str(tmp_path / "db"))
+    in_path_order = sorted(copies)
+
+    def paths(hits: list) -> list[str]:
+        return [hit.record["path"] for hit in hits]
+
+    for limit in (2, 4, 8):
+        expected = in_path_order[: min(limit, len(copies))]
+        by_vector = store.search_by_vector(vectors[-1], limit)
+        assert paths(by_vector)[: len(expected)] == expected
+        assert len({hit.score for hit in by_vector[: len(expected)]}) == 1
+        assert paths(store.search_by_color(colors[-1], limit))[: len(expected)] == expected
+        assert paths(store.search_by_text("holiday", limit)) == expected
+        assert paths(store.search_hybrid(vectors[-1], "holiday", limit))[: len(expected)] == expected
+    assert paths(store.search_by_vector(vectors[-1], 2, "filename != 'copy-a.jpg'")) == in_path_order[1:3]
+
+
 def test_the_model_is_recorded_with_the_index(backend: str, tmp_path: Path) -> None:
     cls, _ = new_store(backend, tmp_path / "db")
     info = cls.open(str(tmp_path / "db")).info
