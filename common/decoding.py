@@ -8,15 +8,19 @@ reason that ends up in the log line and the failures report.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import ExifTags, Image, ImageFile
 
 from common.discovery import VIDEO_EXTENSIONS
+
+log = logging.getLogger(__name__)
 
 try:  # HEIC / HEIF / AVIF support; registered once per process.
     import pillow_heif
@@ -96,6 +100,14 @@ def reading_explained() -> Iterator[None]:
         raise DecodeError(f"cannot read the file: {error.strerror or error}", lasting=False) from None
 
 
+class ExifIfds(NamedTuple):
+    """Pillow's EXIF directories: tag number → value."""
+
+    image: Mapping[int, Any]
+    exif: Mapping[int, Any]
+    gps: Mapping[int, Any]
+
+
 @dataclass
 class DecodedImage:
     """Upright RGB pixels plus what the decoder learned about the file."""
@@ -107,6 +119,10 @@ class DecodedImage:
     mode: str
     info: dict
     video: dict | None = None  # for a video's frame: media_type, duration, fps, codec
+    # Pillow's view of the file's EXIF, read while it was open (``exif_ifds``): metadata takes the
+    # UserComment from it, and everything for files exifread cannot read, without opening the
+    # file a second time (~0.4 ms a JPEG, ~7 ms a HEIC; a round trip on a network drive).
+    exif: ExifIfds | None = None
 
 
 def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
@@ -137,6 +153,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
                     opened.draft(opened.mode if opened.mode in ("RGB", "L") else None, (reduced_side(min_side),) * 2)
                 opened.load()
                 info = dict(opened.info)
+                exif = exif_ifds(opened)
                 orientation = exif_orientation(opened)
                 upright = opened.transpose(TRANSPOSE_FOR[orientation]) if orientation in TRANSPOSE_FOR else opened
                 rgb = to_rgb(upright)
@@ -153,7 +170,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     if rgb.width < 1 or rgb.height < 1:
         raise DecodeError("image has zero width or height")
     width, height = full_size[::-1] if orientation in (5, 6, 7, 8) else full_size
-    return DecodedImage(rgb, width, height, source_format, source_mode, info)
+    return DecodedImage(rgb, width, height, source_format, source_mode, info, exif=exif)
 
 
 def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
@@ -209,6 +226,17 @@ def _rescale_to_uint8(pixels: np.ndarray) -> np.ndarray:
         return np.full(pixels.shape, 128 if high > 0 else 0, dtype=np.uint8)
     scaled = (np.nan_to_num(pixels, nan=low) - low) * (255.0 / (high - low))
     return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def exif_ifds(image: Image.Image) -> ExifIfds | None:
+    """Pillow's view of an open image's EXIF: IFD0, the EXIF sub-IFD and GPS; None when it cannot
+    read it. Read while the file is open: for a TIFF, Pillow reads the IFDs from the file itself."""
+    try:
+        exif = image.getexif()
+        return ExifIfds(exif, exif.get_ifd(ExifTags.IFD.Exif), exif.get_ifd(ExifTags.IFD.GPSInfo))
+    except Exception as error:  # an EXIF we cannot read costs its fields, never the file
+        log.debug("Pillow cannot read the EXIF of %s: %s", getattr(image, "filename", "?"), error)
+        return None
 
 
 def exif_orientation(image: Image.Image) -> int:

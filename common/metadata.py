@@ -12,12 +12,13 @@ import hashlib
 import json
 import logging
 import os
-import warnings
 from datetime import datetime
 from typing import Any
 
 import exifread
 from PIL import ExifTags
+
+from common.decoding import ExifIfds
 
 log = logging.getLogger(__name__)
 # exifread logs every odd tag at WARNING; the file still indexes, so keep those quiet.
@@ -53,15 +54,19 @@ def content_hash(path: str) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def read_exif(path: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """Return (the normalised EXIF columns, every tag as printable text) for ``path``."""
+def read_exif(path: str, pillow: ExifIfds | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return (the normalised EXIF columns, every tag as printable text) for ``path``.
+
+    ``pillow``: Pillow's view of the same EXIF (``DecodedImage.exif``, read while decoding), for
+    the UserComment and for files exifread cannot read; None where Pillow found none (videos).
+    """
     tags = _exifread_tags(path)
     if not tags:
-        return _pillow_exif(path)
+        return _pillow_exif(pillow)
     columns = _columns_from_exifread(tags)
     raw = {k: _clip(v.printable) for k, v in tags.items()}
     if "Image ExifOffset" in tags:  # only an EXIF sub-IFD holds a UserComment
-        comment = _pillow_user_comment(path)
+        comment = pillow.exif.get(ExifTags.Base.UserComment) if pillow else None
         columns["user_comment"] = decode_user_comment(comment) if comment else None
         if columns["user_comment"]:
             raw["EXIF UserComment"] = _clip(columns["user_comment"])
@@ -71,7 +76,7 @@ def read_exif(path: str) -> tuple[dict[str, Any], dict[str, str]]:
 def _exifread_tags(path: str) -> dict[str, Any]:
     """exifread's tags, without maker notes.
 
-    ``details=False`` skips the maker note (and UserComment, read by ``_pillow_user_comment``):
+    ``details=False`` skips the maker note (and UserComment, which Pillow reads while decoding):
     exifread reads a maker note's bytes one call at a time in Python, 5-30 ms for a DSLR photo
     and over 100 ms for a malformed one — as much worker CPU as decoding and cropping the photo,
     for camera-private fields no column uses.
@@ -83,26 +88,6 @@ def _exifread_tags(path: str) -> dict[str, Any]:
         log.debug("exifread failed on %s: %s", path, error)
         return {}
     return {k: v for k, v in tags.items() if not k.startswith("Thumbnail") and hasattr(v, "values")}
-
-
-def _pillow_user_comment(path: str) -> bytes | str | None:
-    """The raw EXIF UserComment, read by Pillow (which leaves the maker note as one opaque value)."""
-    ifds = _pillow_ifds(path)  # a comment we cannot read costs the comment, never the file
-    return ifds[1].get(ExifTags.Base.UserComment) if ifds else None
-
-
-def _pillow_ifds(path: str) -> tuple[Any, Any, Any] | None:
-    """Pillow's view of a file's EXIF: (IFD0, the EXIF sub-IFD, GPS); None when it cannot read it."""
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings(), Image.open(path) as image:
-            warnings.simplefilter("ignore")
-            exif = image.getexif()
-            return exif, exif.get_ifd(ExifTags.IFD.Exif), exif.get_ifd(ExifTags.IFD.GPSInfo)
-    except Exception as error:
-        log.debug("Pillow cannot read the EXIF of %s: %s", path, error)
-        return None
 
 
 def _columns_from_exifread(tags: dict[str, Any]) -> dict[str, Any]:
@@ -198,10 +183,9 @@ def _gps_altitude(tags: dict[str, Any]) -> float | None:
     return altitude
 
 
-def _pillow_exif(path: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """Fallback EXIF reader for files exifread does not understand."""
+def _pillow_exif(ifds: ExifIfds | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Fallback EXIF reader for files exifread does not understand: Pillow's directories."""
     columns: dict[str, Any] = dict.fromkeys(EXIF_FIELDS)
-    ifds = _pillow_ifds(path)
     if ifds is None:
         return columns, {}
     exif, sub, gps = ifds

@@ -66,7 +66,7 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     """Everything we know about one decoded image, as a row of ``RECORD_SCHEMA``."""
     record: dict[str, Any] = dict.fromkeys(RECORD_COLUMNS)
     record.update(file_facts(path))
-    exif_columns, raw_tags = read_exif(path)
+    exif_columns, raw_tags = read_exif(path, decoded.exif)
     record.update({k: exif_columns.get(k) for k in EXIF_FIELDS})
     text_chunks = png_text_chunks(decoded.info) if decoded.format == "PNG" else {}
     record.update(decoded.video or {"media_type": "image"})
