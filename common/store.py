@@ -78,9 +78,8 @@ def best_rows(search: Callable[[int], pa.Table], limit: int) -> pa.Table:
 
     ``search(n)`` answers with its ``n`` best rows, ties in any order, as a table with ``score``
     and ``path`` columns beside whatever the store needs to make hits of them; the scores are
-    rounded (``SCORE_DECIMALS``) before they are ranked. Sorting that
-    answer is not enough when the limit cuts through a run of equal scores: the engine chose
-    which of them made the cut. Asking for one more row than needed shows whether the run goes
+    rounded (``SCORE_DECIMALS``) before they are ranked. Sorting that answer is not enough when
+    the limit cuts through a run of equal scores: the engine chose which of them made the cut. Asking for one more row than needed shows whether the run goes
     on past the limit; while it does, ask for four times as many, so that the rank order, not
     the engine, picks who is in. One extra row per search in the usual case; a long tie (a
     metadata word every file of a folder matches equally) ranks thousands of rows, which is why
@@ -232,7 +231,7 @@ class ImageStore(ABC):
         """The ``limit`` best by vector and the ``limit`` best by text, fused by reciprocal rank (the score).
 
         One implementation for every store, over the store's own two searches: each ranks its
-        ties by path (``best_hits``), so the fused ranks, and the answer, do not depend on the
+        ties by path (``best_rows``), so the fused ranks, and the answer, do not depend on the
         order rows were written in or on the backend. (LanceDB's hybrid query fuses in Python
         too, but its child queries leave ties at their limit to the engine and skip the exact
         re-ranking the vector search does on the ANN index.)
