@@ -80,8 +80,10 @@ def let_idle_torch_threads_sleep() -> None:
     asleep between operations the workers decode there instead of taking cores from the model.
     Measured on 2 cores with ViT-B-32, in paired runs: ~5-10 % more images/s indexing, a forward
     pass alone ~2-5 % slower (the benchmark reads indexing against the faster, default setting),
-    nothing a text query notices. A value the user set is kept. It has to be in the environment
-    before torch is first imported: libgomp reads it once, when torch loads it.
+    nothing a text query notices. Spinning briefly before sleeping (``GOMP_SPINCOUNT`` 10k or
+    100k, between PASSIVE's 0 and the default's 300k) indexed slowest of all (paired runs, 2026-11).
+    A value the user set is kept. It has to be in the environment before torch is first
+    imported: libgomp reads it once, when torch loads it.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
