@@ -170,8 +170,9 @@ def test_equal_scores_list_in_path_order_and_a_limit_through_them_keeps_the_firs
     copies = [f"/photos/copy-{letter}.jpg" for letter in "edcba"]  # written e first, a last
     for path in copies:
         records.append({"path": path, "folder": "/photos", "filename": path[8:], "search_text": f"{path} holiday"})
-    vectors = np.vstack([vectors, np.repeat(vectors[:1] * -1, len(copies), axis=0)])
-    colors = np.vstack([colors, np.repeat(colors[:1] * 0 + 1, len(copies), axis=0)])
+    # The copies' vector and colour are new ones (a row of the 40 would tie with them too).
+    vectors = np.vstack([vectors, np.repeat(-vectors[:1], len(copies), axis=0)])
+    colors = np.vstack([colors, np.ones((len(copies), COLOR_DIM), np.float32)])
     colors /= np.linalg.norm(colors, axis=1, keepdims=True)
     cls, store = new_store(backend, tmp_path / "db")
     store.upsert_images(records, vectors, colors)
