@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from common.atomic import write_atomically
 
@@ -40,13 +40,14 @@ def thumbnail_path(thumbnail_dir: str, record: dict) -> str:
 
 def find_thumbnail(thumbnail_dir: str, record: dict) -> tuple[str, str] | None:
     """The path and MIME type of a record's thumbnail, made by this version or an earlier one."""
+    candidates = _thumbnail_files(thumbnail_dir, record["path"], record["size_bytes"], record["mtime"])
+    return next(((path, mime) for path, mime in candidates if os.path.isfile(path)), None)
+
+
+def _thumbnail_files(thumbnail_dir: str, path: str, size: int, mtime: float) -> Iterator[tuple[str, str]]:
+    """Every file a thumbnail of this file version may be (``THUMBNAIL_SUFFIXES``), with its MIME type."""
     for suffix, mime in THUMBNAIL_SUFFIXES.items():
-        path = os.path.join(
-            thumbnail_dir, thumbnail_name(record["path"], record["size_bytes"], record["mtime"], suffix)
-        )
-        if os.path.isfile(path):
-            return path, mime
-    return None
+        yield os.path.join(thumbnail_dir, thumbnail_name(path, size, mtime, suffix)), mime
 
 
 def thumbnail_picture(image):
@@ -70,6 +71,6 @@ def save_thumbnail(image, destination: str) -> None:
 def remove_thumbnails(thumbnail_dir: str, signatures: Iterable[tuple[str, int, float]]) -> None:
     """Delete the thumbnails of these (path, size, mtime) file versions, where they exist."""
     for path, size, mtime in signatures:
-        for suffix in THUMBNAIL_SUFFIXES:
+        for thumbnail, _ in _thumbnail_files(thumbnail_dir, path, size, mtime):
             with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(thumbnail_dir, thumbnail_name(path, size, mtime, suffix)))
+                os.remove(thumbnail)
