@@ -2,15 +2,17 @@
 
 Exit status: 0 success (a run that skipped bad files still succeeds; they are reported),
 1 a database that cannot be used as it is, 2 a bad invocation (nothing is written),
-130 interrupted.
+130 interrupted, 141 the reader of standard output went away (``| head``): quietly, as ``cat`` does.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,36 @@ MODES = ("vector", "fts", "hybrid")
 
 class UsageError(Exception):
     """A bad invocation: reported as one line, exit status 2, nothing written."""
+
+
+class ReaderGone(Exception):
+    """Whoever read our standard output stopped reading (``| head``): not an error to report."""
+
+
+@contextlib.contextmanager
+def writing_to_stdout():
+    """Standard output, where a closed pipe becomes ``ReaderGone`` (and stdout is let go at once).
+
+    Only writes to stdout may be read as "the reader left": a ``BrokenPipeError`` from anywhere
+    else (a worker's pipe) is a real failure and must still be reported.
+    """
+    try:
+        yield sys.stdout
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stop_writing_to_stdout()
+        raise ReaderGone from None
+
+
+def stop_writing_to_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit cannot fail on the closed pipe again.
+
+    The recipe from the ``signal`` module's documentation (its note on SIGPIPE).
+    """
+    with contextlib.suppress(OSError, ValueError):  # ValueError: no file behind stdout (a test's buffer)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -196,12 +228,16 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                 session.list_duplicates()
             if wants_results(args):
                 results = session.search()
-                write_results(results, args.format, sys.stdout)
-                sys.stdout.flush()
-                if args.html:
-                    session.write_gallery(results, args.html)
+                try:
+                    with writing_to_stdout() as stdout:
+                        write_results(results, args.format, stdout)
+                finally:  # `| head` taking only the first lines still gets the page it asked for
+                    if args.html:
+                        session.write_gallery(results, args.html)
         finally:
             session.close()
+    except ReaderGone:
+        return 128 + signal.SIGPIPE
     except (UsageError, ModelError, FilterError) as error:
         log.error("error: %s", error)
         return 2
@@ -373,12 +409,17 @@ class Session:
             report = check_store(self.open_store())
         except StoreError as error:  # too broken to open: that is the one problem to report
             report = HealthReport(images=0, model="unknown", problems=[str(error)])
-        if self.args.format == "json":
-            print(json.dumps({"healthy": report.healthy, "images": report.images, "model": report.model,
-                              "problems": report.problems, "stale": report.stale}, indent=2))  # fmt: skip
-        else:
-            print("\n".join(report.lines()))
-        sys.stdout.flush()
+        try:
+            with writing_to_stdout() as stdout:
+                if self.args.format == "json":
+                    print(json.dumps({"healthy": report.healthy, "images": report.images, "model": report.model,
+                                      "problems": report.problems, "stale": report.stale}, indent=2), file=stdout)  # fmt: skip
+                else:
+                    print("\n".join(report.lines()), file=stdout)
+        except ReaderGone:
+            if report.healthy:
+                raise
+            # an unhealthy index says so in its exit status, whether or not the reader stayed
         if not report.healthy:
             raise StoreError(
                 f"the index at {self.db_path} has {len(report.problems)} problem(s), listed above; --repair rebuilds what it can"
@@ -397,11 +438,11 @@ class Session:
         from common.duplicates import find_duplicates
 
         found = find_duplicates(self.open_store(), self.args.duplicate_threshold)
-        if self.args.format in ("json", "jsonl"):
-            print(json.dumps(found.to_json(), indent=2 if self.args.format == "json" else None))
-        else:
-            print("\n".join(found.lines()))
-        sys.stdout.flush()
+        with writing_to_stdout() as stdout:
+            if self.args.format in ("json", "jsonl"):
+                print(json.dumps(found.to_json(), indent=2 if self.args.format == "json" else None), file=stdout)
+            else:
+                print("\n".join(found.lines()), file=stdout)
 
     def export(self, path: str) -> None:
         from common.export import export_store

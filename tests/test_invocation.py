@@ -127,6 +127,42 @@ def test_scripts_run_as_programs(backend: str, tmp_path: Path) -> None:
     assert not (tmp_path / "db").exists()
 
 
+def run_for_a_reader_already_gone(backend: str, db: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run a front script as `... | head` would once head has exited: every write to stdout fails."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, str(REPO / f"imagedb-{backend}.py"), "--db", str(db), *args],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize("backend", ["lancedb", "faiss"])
+def test_a_reader_that_stops_reading_ends_the_run_quietly(backend: str, tmp_path: Path) -> None:
+    """`imagedb ... | head -1`: when the reader leaves, stop as cat does (no error line), keep the page."""
+    cli, db, page = Cli(backend, tmp_path / "db"), tmp_path / "db", tmp_path / "page.html"
+    for seed in range(3):
+        paint_photo(tmp_path / "photos" / f"{seed}.jpg", seed=seed)
+    cli.index(tmp_path / "photos")
+
+    listed = run_for_a_reader_already_gone(backend, db, "--where", "width > 0", "--html", str(page))
+    assert listed.stderr.splitlines() == [f"imagedb-{backend}.py: wrote {page}"]
+    assert listed.returncode == 141  # 128 + SIGPIPE, what a shell reports for `cat` in the same place
+    assert page.read_text(encoding="utf-8").count("<img") == 3
+
+    healthy = run_for_a_reader_already_gone(backend, db, "--check")
+    assert (healthy.returncode, healthy.stderr) == (141, "")
+    (tmp_path / "photos" / "0.jpg").unlink()
+    stale = run_for_a_reader_already_gone(backend, db, "--check")
+    assert stale.returncode == 1  # the verdict still reaches a script, though the list did not
+    assert stale.stderr.splitlines() == [
+        f"imagedb-{backend}.py: error: the index at {db} has 1 problem(s), listed above; --repair rebuilds what it can"
+    ]
+
+
 def test_a_filter_lancedb_cannot_evaluate_is_a_usage_error(tmp_path: Path) -> None:
     """DuckDB (which checks every --where) knows functions LanceDB's SQL does not: one line, exit 2."""
     cli = Cli("lancedb", tmp_path / "db")
