@@ -540,10 +540,20 @@ class Session:
             return QueryResults(query, "image", "vector", store.search_by_vector(vector, limit, a.where))
         if a.mode == "fts":
             return QueryResults(query, "text", "fts", store.search_by_text(query, limit, a.where))
-        vector = self.load_embedder(self.model_for(store.info)).embed_texts([query])[0]
+        embedder = self.load_embedder(self.model_for(store.info))
+        if embedder.fills_context(query):
+            log.warning(
+                "the prompt %r fills all %d tokens %s reads; any words past them are ignored: put what matters first",
+                _shortened(query), embedder.context_length, embedder.spec.model,
+            )  # fmt: skip
+        vector = embedder.embed_texts([query])[0]
         if a.mode == "hybrid":
             return QueryResults(query, "text", "hybrid", store.search_hybrid(vector, query, limit, a.where))
         return QueryResults(query, "text", "vector", store.search_by_vector(vector, limit, a.where))
+
+
+def _shortened(text: str, length: int = 40) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def _record_hit(record: dict):

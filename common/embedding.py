@@ -192,6 +192,17 @@ class Embedder:
             features = self.model.encode_image(batch)
         return _normalise(features.float().cpu().numpy())
 
+    @property
+    def context_length(self) -> int:
+        """How many tokens of a prompt the text tower reads; the tokenizer drops the rest silently."""
+        return int(self.tokenizer([""]).shape[1])
+
+    def fills_context(self, text: str) -> bool:
+        """Whether ``text`` reaches the last token the model reads, so any words past it are lost:
+        the last position holds a token, not the padding an empty prompt gets there."""
+        tokens = self.tokenizer([text, ""])
+        return bool(tokens[0, -1] != tokens[1, -1])
+
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for text prompts."""
         torch = self._torch

@@ -231,6 +231,21 @@ def test_several_queries_in_one_call(cli: Cli, camera_folder: Path) -> None:
     assert paths_of(results[2]) == ["nikon-1.jpg"]
 
 
+def test_a_prompt_longer_than_the_model_reads_is_searched_with_a_warning(cli: Cli, camera_folder: Path) -> None:
+    """CLIP reads a fixed number of tokens (the test model 32, ViT-B-32 77) and its tokenizer drops
+    the rest without a word: the user is told, and the words past the limit indeed change nothing."""
+    cli.index(camera_folder)
+    long_prompt = " ".join(["a watercolor lighthouse at dusk"] * 10)  # 50 words: over 32 tokens
+    warned = cli("--search", long_prompt, "--format", "json")
+    assert warned.code == 0
+    (line,) = warned.stderr_lines()
+    assert "fills all 32 tokens imagedb-tiny-cifar10 reads; any words past them are ignored" in line
+    longer = cli("--search", long_prompt + " and a dog", "--format", "json")
+    assert longer.json()[0]["results"] == warned.json()[0]["results"]
+    short = cli("--search", "a watercolor lighthouse at dusk", "--format", "json")
+    assert short.code == 0 and short.stderr_lines() == []
+
+
 def test_metadata_search_sees_added_files_and_forgets_removed_ones(cli: Cli, camera_folder: Path) -> None:
     cli.index(camera_folder)
     exif_photo(camera_folder / "leica-1.jpg", "Leica Camera AG", "LEICA Q2", "2022:02:02 12:00:00", 640, seed=9)
