@@ -101,7 +101,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         "",
         f"{env['date']} · {env['cpu']} · {env['cpu_count']} CPUs (torch threads {env['torch_threads']}, OpenMP wait policy {env.get('openmp_wait_policy', 'default')}) · GPU: {env['gpu'] or 'none'}",
         f"torch {env['torch']} · open_clip {env['open_clip']} · lancedb {env['lancedb']} · faiss {env['faiss']} · Python {env['python']}",
-        f"Corpus: {', '.join(results['corpus']['roots'])} ({results['corpus']['images']} images); {results['queries']} queries per search kind.",
+        f"Corpus: {', '.join(results['corpus']['roots'])}{_copies(results['corpus'])} ({results['corpus']['images']} images); {results['queries']} queries per search kind.",
         "",
         "Models: `vit-b-32-random` is ViT-B-32 with random weights — the same architecture and FLOPs as the",
         "real one (no weights can be downloaded here), so its speed is the real model's speed; `tiny` is the",
@@ -224,6 +224,11 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         )  # fmt: skip
     lines += ["", f"Total benchmark time: {results['seconds']:.0f} s.", ""]
     return "\n".join(lines)
+
+
+def _copies(corpus: dict[str, Any]) -> str:
+    copies = corpus.get("copies", 1)
+    return f", {copies} copies of each file (links)" if copies > 1 else ""
 
 
 def table(header: list[str], align: str, rows: list[list[str]]) -> list[str]:

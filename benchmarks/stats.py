@@ -75,8 +75,6 @@ def peak_rss_bytes() -> int:
 
 def environment() -> dict[str, Any]:
     """What a reader needs to judge the numbers: machine, versions, date."""
-    import faiss
-    import lancedb
     import open_clip
     import torch
 
@@ -99,6 +97,15 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "open_clip": open_clip.__version__,
-        "lancedb": lancedb.__version__,
-        "faiss": faiss.__version__,
+        "lancedb": installed_version("lancedb"),  # --backends faiss runs where LanceDB is not installed
+        "faiss": installed_version("faiss-cpu"),
     }
+
+
+def installed_version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"

@@ -19,7 +19,8 @@ SEARCH_KINDS = ("image", "text", "metadata", "filtered")
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("bench")
-    results = run.main(["--smoke", "--out", str(out)])
+    # Two copies: the way a GPU run repeats the corpus (link_copies) is exercised too.
+    results = run.main(["--smoke", "--copies", "2", "--out", str(out)])
     return results, out
 
 
@@ -35,6 +36,8 @@ def test_smoke_report_files(smoke) -> None:
         assert f"({chart})" in markdown
     for key in ("torch", "lancedb", "faiss", "cpu_count", "date"):
         assert results["environment"][key]
+    (root,) = results["corpus"]["roots"]  # the painted originals, not the links
+    assert f"Corpus: {root}, 2 copies of each file (links) (24 images)" in markdown
 
 
 @pytest.mark.slow
@@ -52,7 +55,7 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
     assert set(model["backends"]) == {"lancedb", "faiss"}
     for data in model["backends"].values():
         index = data["index"]
-        assert index["images"] == results["corpus"]["images"] == 12 and index["failed"] == 0
+        assert index["images"] == results["corpus"]["images"] == 2 * 12 and index["failed"] == 0
         assert index["images_per_second"] == pytest.approx(index["images"] / index["seconds"])
         assert index["vs_ceiling"] == pytest.approx(index["images_per_second"] / index["ceiling_images_per_second"])
         assert index["trial_vs_ceiling"] == [index["vs_ceiling"]]  # the smoke run indexes once
