@@ -108,8 +108,8 @@ def test_a_200_megapixel_heic_is_reported_as_timed_out_and_the_rest_indexed(cli:
     for i in range(6):
         paint_photo(folder / f"{i}.jpg", seed=i)
     (folder / "huge.heic").symlink_to(heic)
-    # 1 s: the 200 MP file takes 2.6 s of wall time on a fast day here (libheif decodes on several
-    # threads) and over 20 s on a slow one; a small JPEG, worker start-up included, ~0.2 s.
+    # 1 s: the 200 MP file took 2.6 s of wall time on a fast day here (libheif decodes on several
+    # threads; the shared data's notes say over 20 s); a small JPEG, worker start-up included, ~0.2 s.
     started = time.monotonic()
     result = cli.index(folder, extra=("--time-limit", "1"))
     assert time.monotonic() - started < 60
