@@ -75,12 +75,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="report folder (default benchmarks/results/cpu, or /cuda on a GPU)")
     parser.add_argument(
         "--copies",
-        type=int,
+        type=at_least_one,
         help="index the corpus as this many copies (file links), so a fast GPU runs long enough to time "
         f"(default: 1 on the CPU; on a GPU, enough for {GPU_CORPUS_IMAGES:,} images)",
     )
     parser.add_argument("--smoke", action="store_true", help="a seconds-long run on painted photos, for the test suite")
     return parser.parse_args(argv)
+
+
+def at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def smoke_corpus(folder: Path) -> list[Path]:
