@@ -355,7 +355,7 @@ class FaissImageStore(ImageStore):
 
     def _search(self, index: Any, vector: np.ndarray, limit: int, where: str | None) -> pa.Table:
         """Inner-product search of ``index`` (vectors or colours), ``where`` as an id selector:
-        the ``limit`` best rows' ids, paths and scores."""
+        the ``limit`` best rows' positions in the frame, paths and scores."""
         import faiss
 
         if index.ntotal == 0:
@@ -373,16 +373,13 @@ class FaissImageStore(ImageStore):
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         scores, ids = index.search(query, min(limit, index.ntotal), params=params)
         found = ids[0] >= 0
-        row_ids = ids[0][found]
-        # By position in the column's Arrow array: a quarter of the time .loc takes (~60 vs 240 us).
-        paths = self.frame["path"].array.take(self.frame.index.get_indexer(row_ids))
-        return _ranked_rows(row_ids, paths, scores[0][found])
+        # By position in the Arrow columns: a quarter of the time .loc takes (~60 vs 240 us).
+        positions = self.frame.index.get_indexer(ids[0][found])
+        return _ranked_rows(positions, self._arrow_columns()["path"].take(positions), scores[0][found])
 
     def _hits(self, rows: pa.Table) -> list[Hit]:
-        scores = rows.column("score").to_pylist()
-        row_ids = rows.column("row_id").to_pylist()
-        records = self._records_at(self.frame.index.get_indexer(row_ids))
-        return [Hit(record, score) for record, score in zip(records, scores, strict=True)]
+        records = self._records_at(rows.column("position").to_numpy())
+        return [Hit(record, score) for record, score in zip(records, rows.column("score").to_pylist(), strict=True)]
 
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if self.frame.empty:
@@ -520,10 +517,10 @@ def consistency_problems(index: Any, frame: pd.DataFrame, info: IndexInfo, color
     return problems
 
 
-def _ranked_rows(row_ids: Any, paths: Any, scores: Any) -> pa.Table:
+def _ranked_rows(positions: Any, paths: Any, scores: Any) -> pa.Table:
     return pa.table(
         {
-            "row_id": pa.array(row_ids, pa.int64()),
+            "position": pa.array(positions, pa.int64()),
             "path": pa.array(paths, pa.string()),
             "score": pa.array(scores, pa.float32()),
         }
