@@ -389,11 +389,17 @@ class FaissImageStore(ImageStore):
         candidates = None
         if where:
             candidates = self._rows_matching(where)
-        scores = {position: rounded_score(score) for position, score in self._bm25.scores(query, candidates).items()}
-        paths = self.frame["path"]
-        ranked = sorted(scores.items(), key=lambda item: rank_key(item[1], paths.iat[item[0]]))[:limit]
-        records = self._records_at(np.array([position for position, _ in ranked], dtype=np.int64))
-        return [Hit(record, score) for record, (_, score) in zip(records, ranked, strict=True)]
+        scores = self._bm25.scores(query, candidates)
+        positions = np.fromiter(scores, dtype=np.int64, count=len(scores))
+        # The matches' paths in one Arrow take: a pandas lookup each costs ~4 us, ~0.2 s for a
+        # word that 50k files match.
+        paths = self._arrow_columns()["path"].take(positions).to_pylist()
+        ranked = sorted(
+            zip(positions.tolist(), map(rounded_score, scores.values()), paths, strict=True),
+            key=lambda match: rank_key(match[1], match[2]),
+        )[:limit]
+        records = self._records_at(np.array([position for position, _, _ in ranked], dtype=np.int64))
+        return [Hit(record, score) for record, (_, score, _) in zip(records, ranked, strict=True)]
 
     def _records_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
         """The records at these positions of the frame, read through its Arrow columns.
