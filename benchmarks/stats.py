@@ -98,14 +98,15 @@ def environment() -> dict[str, Any]:
         "torch": torch.__version__,
         "open_clip": open_clip.__version__,
         "lancedb": installed_version("lancedb"),  # --backends faiss runs where LanceDB is not installed
-        "faiss": installed_version("faiss-cpu"),
+        "faiss": installed_version("faiss"),
     }
 
 
-def installed_version(distribution: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def installed_version(module: str) -> str:
+    """The module's own version, whichever package installed it (faiss-cpu or faiss-gpu)."""
+    import importlib
 
     try:
-        return version(distribution)
-    except PackageNotFoundError:
+        return importlib.import_module(module).__version__
+    except ImportError:
         return "not installed"
