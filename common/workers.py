@@ -171,8 +171,8 @@ class DecodePool:
         with ViT-B-32, with common.embedding's sleeping OpenMP threads: ~5-10 % more images/s in
         paired runs (noisy). While the model waits for a file, as when the time limit is running,
         nothing of this run competes with the workers, so the limit still measures decoding; a
-        busy program at normal priority in the same scheduling group does outrank them (the
-        README says to raise ``--time-limit`` beside one).
+        busy program at normal priority in the same scheduling group does outrank them, and the
+        time they wait for a core is not counted against the limit (``_OldestFileClock``).
         """
         self.workers = workers
         self.recipe = recipe
@@ -210,6 +210,9 @@ class DecodePool:
     def close(self) -> None:
         self._stop()
 
+    def _workers_waiting_for_a_core(self) -> dict[int, float]:
+        return seconds_waiting_for_a_core(list(getattr(self.executor, "_processes", None) or {}))
+
     def read(self, paths: Iterable[str], window: int) -> Iterator[ReadResult]:
         """A result for each of ``paths``, in the order they finish, with at most ``window`` in flight.
 
@@ -218,14 +221,15 @@ class DecodePool:
         hold back the files behind it, so the model never waits for one file while others are
         ready. The time limit is on the oldest file in flight, which has been decoding longest: it
         is given up on once the caller has waited ``time_limit`` seconds in all, while it was the
-        oldest, with nothing else finished. Waiting (not time since submission) is what counts,
-        because while the caller waits the model is idle and the workers have the machine.
+        oldest, with nothing else finished, less any time the workers were kept off the cores.
+        Waiting (not time since submission) is what counts, because while the caller waits the
+        model is idle and the workers have the machine, unless another program takes it.
         """
         source = iter(paths)
         retry: deque[str] = deque()  # files to submit again, before the rest of ``source``
         pending: dict[Future, str] = {}  # in flight, oldest first
         finished: SimpleQueue[Future] = SimpleQueue()  # filled by the futures as they finish
-        clock = _OldestFileClock(self.time_limit)
+        clock = _OldestFileClock(self.time_limit, self._workers_waiting_for_a_core)
         suspects = 0  # files after a crash, retried one at a time to find the culprit
         while True:
             try:
@@ -281,10 +285,17 @@ class DecodePool:
 
 class _OldestFileClock:
     """How long the caller has waited, with nothing finished, while the oldest file in flight was
-    the one it is now; ``next_finished`` raises ``TimeoutError`` when that reaches the limit."""
+    the one it is now; ``next_finished`` raises ``TimeoutError`` when that reaches the limit.
 
-    def __init__(self, limit: float | None) -> None:
+    Time a worker spent runnable but without a core is not counted (``waiting_for_a_core``): the
+    limit is on how long decoding takes, not on how busy the machine is. Beside a busy program
+    at normal priority, low-priority workers get a few percent of a core; counting that wait
+    would report good photos as timed out, and as lasting failures, never read again.
+    """
+
+    def __init__(self, limit: float | None, waiting_for_a_core: Callable[[], dict[int, float]]) -> None:
         self.limit = limit
+        self.waiting_for_a_core = waiting_for_a_core
         self.oldest: Future | None = None
         self.waited = 0.0
 
@@ -294,18 +305,43 @@ class _OldestFileClock:
             oldest = next(iter(pending))
             if oldest is not self.oldest:
                 self.oldest, self.waited = oldest, 0.0
-            timeout = None if self.limit is None else max(0.0, self.limit - self.waited)
-            started = time.monotonic()
+            timeout = None if self.limit is None else self.limit - self.waited
+            if timeout is not None and timeout <= 0:
+                if oldest.done():  # it finished just as the limit ran out
+                    return oldest
+                raise FutureTimeout
+            started, queued = time.monotonic(), self.waiting_for_a_core()
             try:
                 future = finished.get(timeout=timeout)
             except Empty:
-                if oldest.done():  # it finished just as the limit ran out
-                    return oldest
-                raise FutureTimeout from None
+                continue  # the limit is checked again, less any time the workers had no core
             finally:
-                self.waited += time.monotonic() - started
+                took = time.monotonic() - started
+                self.waited += max(0.0, took - _longest_wait(queued, self.waiting_for_a_core()))
             if future in pending:
                 return future
+
+
+def _longest_wait(before: dict[int, float], after: dict[int, float]) -> float:
+    """The most time any one worker spent waiting for a core between two readings.
+
+    The pool does not say which worker holds the oldest file; its workers share one priority,
+    so they are kept off the cores alike, and the longest wait is the one to discount.
+    """
+    return max((after[pid] - before[pid] for pid in after.keys() & before.keys()), default=0.0)
+
+
+def seconds_waiting_for_a_core(pids: Iterable[int]) -> dict[int, float]:
+    """How long each process has been runnable but not running, in all (Linux's schedstat);
+    empty where the system does not say, so a time limit is plain waiting time there."""
+    waits = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/schedstat", "rb") as stats:
+                waits[pid] = int(stats.read().split()[1]) / 1e9  # on CPU, waiting, timeslices (ns)
+        except (OSError, IndexError, ValueError):  # not Linux, no schedstats, the worker just left
+            continue
+    return waits
 
 
 def _split_finished(pending: dict[Future, str]) -> tuple[list[ReadResult], list[str]]:
