@@ -2,9 +2,12 @@
 
 Exact duplicates share the sha256 recorded at indexing. Near duplicates are pairs whose vectors'
 cosine similarity reaches a threshold — a re-save, a resize, a light edit — linked into groups
-(if A≈B and B≈C, one group). Files that are merely exact copies of each other are not listed
-again as near duplicates. The comparison is every vector against every other, a block at a time
-(exact, and memory stays at ``BLOCK`` × rows floats): seconds for tens of thousands of images.
+(if A≈B and B≈C, one group). A chain can join files that are further apart than the
+threshold (a burst of shots drifting), so each group reports the lowest cosine between any two
+of its files, not the weakest link that joined it. Files that are merely exact copies of each
+other are not listed again as near duplicates. The comparison is every vector against every
+other, a block at a time (exact, and memory stays at ``BLOCK`` × rows floats): seconds for tens
+of thousands of images.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ BLOCK = 1024
 @dataclass
 class NearGroup:
     paths: list[str]
-    min_cosine: float  # the weakest link that joined the group
+    min_cosine: float  # the lowest cosine between any two of its files
 
 
 @dataclass
@@ -45,7 +48,7 @@ class Duplicates:
             out += [f"  [{number}] {len(group)} files"] + [f"      {p}" for p in group]
         out.append(f"near duplicates (cosine >= {self.threshold:g}): {len(self.near)} group(s)")
         for number, near in enumerate(self.near, 1):
-            out += [f"  [{number}] {len(near.paths)} files, cosine >= {near.min_cosine:.3f}"]
+            out += [f"  [{number}] {len(near.paths)} files, any two at cosine >= {near.min_cosine:.3f}"]
             out += [f"      {p}" for p in near.paths]
         return out
 
@@ -61,7 +64,6 @@ def find_duplicates(store: ImageStore, threshold: float = DEFAULT_DUPLICATE_THRE
 
     paths, vectors = store.get_all_vectors()
     parent = list(range(len(paths)))
-    weakest: dict[int, float] = {}
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -77,19 +79,22 @@ def find_duplicates(store: ImageStore, threshold: float = DEFAULT_DUPLICATE_THRE
             i = start + r
             if c <= i or copy_of.get(paths[i], paths[i]) == copy_of.get(paths[c], paths[c]):
                 continue
-            a, b = root(i), root(c)
-            link = float(similarity[r, c])
-            low = min(link, weakest.get(a, 1.0), weakest.get(b, 1.0))
-            if a != b:
-                parent[b] = a
-            weakest[a] = low
+            parent[root(c)] = root(i)
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(paths)):
         groups[root(i)].append(i)
     near = [
-        NearGroup(sorted(paths[i] for i in members), weakest[key])
-        for key, members in groups.items()
-        if len(members) > 1 and key in weakest
+        NearGroup(sorted(paths[i] for i in members), lowest_cosine(vectors[members]))
+        for members in groups.values()
+        if len(members) > 1
     ]
     near.sort(key=lambda g: (-g.min_cosine, g.paths))
     return Duplicates(threshold, exact, near)
+
+
+def lowest_cosine(vectors: np.ndarray) -> float:
+    """The lowest cosine between any two of ``vectors`` (unit length), a block at a time."""
+    lowest = 1.0
+    for start in range(0, len(vectors), BLOCK):
+        lowest = min(lowest, float((vectors[start : start + BLOCK] @ vectors.T).min()))
+    return lowest

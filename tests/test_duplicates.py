@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pytest
 from PIL import Image, ImageEnhance
 
-from conftest import Cli, paint_photo
+from common.duplicates import find_duplicates
+from common.embedding import ModelSpec
+from common.store import IndexInfo
+from conftest import BACKENDS, Cli, paint_photo, store_class
 
 
 def test_exact_and_near_duplicates_are_listed_separately(cli: Cli, tmp_path: Path) -> None:
@@ -35,7 +41,33 @@ def test_exact_and_near_duplicates_are_listed_separately(cli: Cli, tmp_path: Pat
     assert (
         "exact duplicates (same bytes): 1 group(s)" in table.stdout
         and "near duplicates (cosine >= 0.97): 1" in table.stdout
+        and "3 files, any two at cosine >= 0.9" in table.stdout
     )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_chain_of_near_duplicates_reports_its_two_most_different_files(backend: str, tmp_path: Path) -> None:
+    """A≈B and B≈C put A, B and C in one group, though A and C are further apart than the
+    threshold (a burst drifting): the group says how far apart its files can be, not how
+    close its closest links are."""
+    step = math.acos(0.97)  # A to B and B to C: cosine 0.97; A to C: cos(2 * step) ~ 0.88
+    angles = {"a.jpg": 0.0, "b.jpg": step, "c.jpg": 2 * step}
+    vectors = np.zeros((4, 32), dtype=np.float32)
+    for row, angle in enumerate(angles.values()):
+        vectors[row, :2] = math.cos(angle), math.sin(angle)
+    vectors[3, 2] = 1.0  # an unrelated picture
+    names = [*angles, "other.jpg"]
+    records = [
+        {"path": f"/photos/{name}", "folder": "/photos", "filename": name, "size_bytes": 1, "mtime": 1.0}
+        for name in names
+    ]
+    store = store_class(backend).create(str(tmp_path / "db"), IndexInfo(ModelSpec("test-model", "none"), 32))
+    store.upsert_images(records, vectors)
+    store.finish_indexing()
+
+    [group] = find_duplicates(store, threshold=0.95).near
+    assert group.paths == ["/photos/a.jpg", "/photos/b.jpg", "/photos/c.jpg"]
+    assert group.min_cosine == pytest.approx(math.cos(2 * step), abs=1e-4)
 
 
 def test_a_threshold_outside_zero_to_one_is_refused(cli: Cli) -> None:
