@@ -439,10 +439,7 @@ class Session:
 
         found = find_duplicates(self.open_store(), self.args.duplicate_threshold)
         with writing_to_stdout() as stdout:
-            if self.args.format in ("json", "jsonl"):
-                print(json.dumps(found.to_json(), indent=2 if self.args.format == "json" else None), file=stdout)
-            else:
-                print("\n".join(found.lines()), file=stdout)
+            found.write(self.args.format, stdout)
 
     def export(self, path: str) -> None:
         from common.export import export_store

@@ -12,8 +12,12 @@ of thousands of images.
 
 from __future__ import annotations
 
+import csv
+import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -41,6 +45,33 @@ class Duplicates:
             "exact": [{"paths": group} for group in self.exact],
             "near": [{"paths": g.paths, "min_cosine": round(g.min_cosine, 6)} for g in self.near],
         }
+
+    def groups(self) -> Iterator[dict[str, Any]]:
+        """Every group, exact ones first, each numbered within its kind as the table numbers it."""
+        for number, paths in enumerate(self.exact, 1):
+            yield {"kind": "exact", "group": number, "paths": paths}
+        for number, near in enumerate(self.near, 1):
+            yield {"kind": "near", "group": number, "paths": near.paths, "min_cosine": round(near.min_cosine, 6)}
+
+    def write(self, fmt: str, out: TextIO) -> None:
+        """Print in any of the search results' formats (common.output.FORMATS): ``jsonl`` is a
+        group a line, ``csv`` a file a row, ``paths`` each group's files with a blank line
+        between groups (as fdupes prints them), for scripts that keep one file of each."""
+        if fmt == "json":
+            out.write(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n")
+        elif fmt == "jsonl":
+            out.writelines(json.dumps(group, ensure_ascii=False) + "\n" for group in self.groups())
+        elif fmt == "csv":
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["kind", "group", "path", "min_cosine"])
+            for group in self.groups():
+                writer.writerows(
+                    [group["kind"], group["group"], p, group.get("min_cosine", "")] for p in group["paths"]
+                )
+        elif fmt == "paths":
+            out.write("\n".join("".join(p + "\n" for p in group["paths"]) for group in self.groups()))
+        else:
+            out.write("\n".join(self.lines()) + "\n")
 
     def lines(self) -> list[str]:
         out = [f"exact duplicates (same bytes): {len(self.exact)} group(s)"]

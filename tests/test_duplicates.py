@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
 import shutil
 from pathlib import Path
@@ -43,6 +46,21 @@ def test_exact_and_near_duplicates_are_listed_separately(cli: Cli, tmp_path: Pat
         and "near duplicates (cosine >= 0.97): 1" in table.stdout
         and "3 files, any two at cosine >= 0.9" in table.stdout
     )
+
+    # For scripts: the same groups a file per CSV row, a group per JSON line, or bare paths.
+    groups = [set(g["paths"]) for g in found["exact"]] + near_groups
+    rows = list(
+        csv.DictReader(io.StringIO(cli("--duplicates", "--duplicate-threshold", "0.97", "--format", "csv").stdout))
+    )
+    by_group: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        by_group.setdefault((row["kind"], row["group"]), set()).add(row["path"])
+    assert list(by_group.values()) == groups
+    assert all(float(row["min_cosine"]) >= 0.97 for row in rows if row["kind"] == "near")
+    lines = cli("--duplicates", "--duplicate-threshold", "0.97", "--format", "jsonl").stdout.splitlines()
+    assert [set(json.loads(line)["paths"]) for line in lines] == groups
+    listed = cli("--duplicates", "--duplicate-threshold", "0.97", "--format", "paths").stdout
+    assert [set(block.splitlines()) for block in listed.strip().split("\n\n")] == groups
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
