@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from common.config import ConfigError, config_path, config_to_argv
 from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_TIME_LIMIT
-from common.discovery import has_image_extension, missing_roots, normalise_root
+from common.discovery import has_image_extension, has_storable_name, missing_roots, normalise_root
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
 from common.output import FORMATS, QueryResults, write_results
@@ -292,6 +292,9 @@ def check_invocation(args: argparse.Namespace) -> None:
     missing = missing_roots(args.index or [])
     if missing:
         raise UsageError(f"folder not found: {missing[0]}")
+    for root in args.index or []:
+        if not has_storable_name(normalise_root(root)):
+            raise UsageError(f"cannot index {root}: its name is not valid UTF-8 (another encoding?); rename it")
     for query in (args.search or []) + (args.text or []):
         if not query.strip():
             raise UsageError("empty query: give an image path or some words")

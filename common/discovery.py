@@ -44,6 +44,21 @@ def has_image_extension(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in INDEXED_EXTENSIONS
 
 
+def has_storable_name(path: str) -> bool:
+    """Whether ``path`` is valid text, as every store keeps paths (UTF-8).
+
+    On Linux a file name is any bytes; one written in another encoding (Latin-1 from an old
+    archive, say) reaches Python with stand-ins for the odd bytes, which no store, JSON file
+    or UTF-8 terminal can hold. Such a file is reported, not indexed under a changed name that
+    would no longer open it.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalise_root(root: str | os.PathLike[str]) -> str:
     """The absolute form of a root as records store it (no symlink resolution: paths stay the user's)."""
     return os.path.abspath(os.path.expanduser(os.fspath(root)))

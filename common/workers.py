@@ -38,12 +38,15 @@ import numpy as np
 from common.color import image_signature
 from common.decoding import DecodeError, decode_image
 from common.defaults import DEFAULT_TIME_LIMIT
+from common.discovery import has_storable_name
 from common.preprocess import PixelRecipe
 from common.records import build_record
 from common.thumbnails import save_thumbnail, thumbnail_path, thumbnail_picture
 
 log = logging.getLogger(__name__)
 
+# Why a file whose name is not valid UTF-8 (common.discovery.has_storable_name) is skipped.
+UNSTORABLE_NAME = "the file name is not valid UTF-8 (another encoding?): rename the file to index it"
 # How often an orphaned worker notices its parent has gone (killed with -9, say).
 PARENT_CHECK_SECONDS = 1.0
 # How far decoding workers lower their priority when the model shares the CPU with them
@@ -81,6 +84,8 @@ def read_prepared(
 def _read_prepared(
     path: str, min_side: int | None, prepare: Callable[[Any], Any], thumbnail_dir: str | None
 ) -> ReadResult:
+    if not has_storable_name(path):
+        return ReadResult(path, reason=UNSTORABLE_NAME, stage="read", lasting=True)
     try:
         decoded = decode_image(path, min_side)
         record = build_record(path, decoded)

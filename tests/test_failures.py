@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from common.discovery import FoundFile
 from common.failures import FailureReport
-from conftest import Cli, paint_photo
+from conftest import MODEL_ARGS, Cli, paint_photo
 
 
 def test_a_broken_file_is_listed_every_run_but_read_again_only_once_it_changes(
@@ -98,3 +100,27 @@ def test_an_io_error_is_worth_another_try_and_a_corrupt_file_is_not(tmp_path: Pa
     with pytest.raises(DecodeError) as corrupt:
         decode_image(str(tmp_path / "corrupt.png"))
     assert corrupt.value.lasting
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="file names there are always Unicode")
+def test_a_file_name_in_another_encoding_is_reported_and_the_rest_indexed(cli: Cli, tmp_path: Path) -> None:
+    """Linux file names are bytes; one in Latin-1 (from an old archive) cannot be stored as
+    UTF-8 text. It used to end the run with an encoding error: now it costs that file alone."""
+    folder = tmp_path / "photos"
+    paint_photo(folder / "good.jpg", seed=1)
+    paint_photo(Path(os.fsdecode(os.fsencode(folder) + b"/caf\xe9.jpg")), seed=2)
+
+    first = cli.index(folder)
+    assert first.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    assert list(cli.records()) == [str(folder / "good.jpg")]
+    [entry] = cli.failures_by_name().values()
+    assert os.fsencode(entry["path"]) == os.fsencode(folder) + b"/caf\xe9.jpg", "the report names it exactly"
+    assert "not valid UTF-8" in entry["reason"] and entry["retry"] == "when-changed"
+    again = cli.index(folder)  # the report was read back: the file is left alone, still listed
+    assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 1, "failed": 1}
+    assert "1 file(s) failed in an earlier run" in again.stderr
+
+    odd_folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/vacances-\xe9t\xe9"))
+    paint_photo(odd_folder / "beach.jpg", seed=3)
+    refused = cli("--index", odd_folder, *MODEL_ARGS)
+    assert refused.code == 2 and "not valid UTF-8" in refused.stderr and refused.stderr.count("\n") == 1
