@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 # Why a file whose name is not valid UTF-8 (common.discovery.has_storable_name) is skipped.
 UNSTORABLE_NAME = "the file name is not valid UTF-8 (another encoding?): rename the file to index it"
+# A wait for a file shorter than this counts in full against the time limit (_OldestFileClock).
+QUICK_WAIT = 0.01
 # How often an orphaned worker notices its parent has gone (killed with -9, say).
 PARENT_CHECK_SECONDS = 1.0
 # How far decoding workers lower their priority when the model shares the CPU with them
@@ -310,21 +312,41 @@ class _OldestFileClock:
             oldest = next(iter(pending))
             if oldest is not self.oldest:
                 self.oldest, self.waited = oldest, 0.0
-            timeout = None if self.limit is None else self.limit - self.waited
-            if timeout is not None and timeout <= 0:
+            if self.limit is None:
+                future = finished.get()
+            elif self.waited >= self.limit:
                 if oldest.done():  # it finished just as the limit ran out
                     return oldest
                 raise FutureTimeout
-            started, queued = time.monotonic(), self.waiting_for_a_core()
-            try:
-                future = finished.get(timeout=timeout)
-            except Empty:
-                continue  # the limit is checked again, less any time the workers had no core
-            finally:
-                took = time.monotonic() - started
-                self.waited += max(0.0, took - _longest_wait(queued, self.waiting_for_a_core()))
+            else:
+                future = self._wait(finished, self.limit - self.waited)
             if future in pending:
                 return future
+
+    def _wait(self, finished: SimpleQueue[Future], remaining: float) -> Future | None:
+        """The next finished future, or None after ``remaining`` seconds; adds to ``waited``.
+
+        A wait shorter than ``QUICK_WAIT`` is counted in full without asking the system how
+        long the workers waited for a core: most waits are that short (with the model on a GPU,
+        one per file), and asking costs microseconds per worker.
+        """
+        started, queued = time.monotonic(), None
+        try:
+            try:
+                return finished.get(timeout=min(remaining, QUICK_WAIT))
+            except Empty:
+                if remaining <= QUICK_WAIT:
+                    return None
+            queued = self.waiting_for_a_core()
+            try:
+                return finished.get(timeout=remaining - QUICK_WAIT)
+            except Empty:
+                return None  # the caller checks the limit again, less any time the workers had no core
+        finally:
+            took = time.monotonic() - started
+            if queued is not None:
+                took -= _longest_wait(queued, self.waiting_for_a_core())
+            self.waited += max(0.0, took)
 
 
 def _longest_wait(before: dict[int, float], after: dict[int, float]) -> float:
