@@ -39,3 +39,21 @@ def store_class(backend: str) -> type[ImageStore]:
     ]
     (found,) = classes
     return found
+
+
+def other_backend_at(db_path: str, backend: str) -> str | None:
+    """Which other backend's index is at ``db_path``, if any.
+
+    Each backend needs a folder of its own (they would share the failures report and the
+    thumbnails); asked only where ``backend`` finds no index of its own, so a mistaken ``--db``
+    is refused with the script to use instead of being told there is nothing there.
+    """
+    for name in BACKENDS:
+        if name == backend:
+            continue
+        try:
+            if store_class(name).exists(db_path):
+                return name
+        except ImportError:  # that backend's libraries are not installed: it made nothing here
+            continue
+    return None

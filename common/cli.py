@@ -365,6 +365,8 @@ class Session:
 
         roots = [normalise_root(r) for r in folders]
         exists = self.store_class.exists(self.db_path)
+        if not exists:
+            self.refuse_a_folder_that_cannot_hold_an_index()
         info = self.open_store().info if exists else None
         spec = self.model_for(info)
 
@@ -460,6 +462,8 @@ class Session:
 
         if not os.path.isdir(self.db_path):  # not exists(): a FAISS folder may have lost its manifest
             raise UsageError(f"no index at {self.db_path} to repair: create one with --index DIR")
+        if not self.store_class.exists(self.db_path):
+            self.refuse_a_folder_that_cannot_hold_an_index()
         with write_errors_explained(self.db_path), indexing_lock(self.db_path, self.args.wait):
             if self.store is not None:
                 self.store.close()
@@ -474,9 +478,24 @@ class Session:
             log.info("repair: re-embedding %d file(s) whose rows were lost", len(result.to_reembed))
             self.index(folders)
 
+    def refuse_a_folder_that_cannot_hold_an_index(self) -> None:
+        """Before any work (loading the model takes seconds): a --db that is a file, or that holds
+        the other backend's index, cannot take this one."""
+        from common.backends import other_backend_at
+
+        if os.path.exists(self.db_path) and not os.path.isdir(self.db_path):
+            raise UsageError(f"--db {self.db_path} is a file, not a database folder")
+        other = other_backend_at(self.db_path, self.store_class.backend)
+        if other:
+            raise UsageError(
+                f"{self.db_path} holds an imagedb-{other}.py index, not an imagedb-{self.store_class.backend}.py "
+                f"one: use imagedb-{other}.py with it, or give --db a folder of its own"
+            )
+
     def open_store(self) -> ImageStore:
         if self.store is None:
             if not self.store_class.exists(self.db_path):
+                self.refuse_a_folder_that_cannot_hold_an_index()
                 raise UsageError(f"no index at {self.db_path}: create one with --index DIR (or point --db at one)")
             self.store = self.store_class.open(self.db_path)
         return self.store

@@ -103,6 +103,25 @@ def test_search_without_an_index_says_how_to_make_one(cli: Cli) -> None:
     assert "no index at" in result.stderr and "--index" in result.stderr
 
 
+def test_the_other_scripts_database_is_refused_with_the_script_to_use(cli: Cli, tmp_path: Path) -> None:
+    """Each backend needs its own folder (they would share the failures report and thumbnails):
+    pointing the other script at it used to build a second index beside the first."""
+    photos = tmp_path / "photos"
+    paint_photo(photos / "a.jpg", seed=1)
+    cli.index(photos)
+    before = snapshot(cli.db)
+    other = Cli("faiss" if cli.backend == "lancedb" else "lancedb", cli.db)
+    for args in (("--index", photos, *MODEL_ARGS), ("--search", "a dog"), ("--check",), ("--repair", *MODEL_ARGS)):
+        result = other(*args)
+        assert result.code == 2, (args, result.stderr)
+        assert len(result.stderr_lines()) == 1 and f"holds an imagedb-{cli.backend}.py index" in result.stderr
+    assert snapshot(cli.db) == before
+
+    (tmp_path / "notes.txt").write_text("not a database")
+    refused = Cli(cli.backend, tmp_path / "notes.txt")("--index", photos, *MODEL_ARGS)
+    assert refused.code == 2 and "is a file, not a database folder" in refused.stderr
+
+
 def test_a_search_with_the_index_model_named_explicitly_is_accepted(cli: Cli, tmp_path: Path) -> None:
     photo = paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
     cli.index(photo.parent)
