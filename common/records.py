@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from common.decoding import DecodedImage
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
+from common.text_search import word_parts
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -89,6 +90,7 @@ def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:
     parts = [record["path"], record["filename"]]
     parts += [str(record[c]) for c in TEXT_SOURCE_COLUMNS if record.get(c)]
     parts += [f"{key} {value}" for key, value in text_chunks.items()]
+    parts.append(" ".join(word_parts(record["path"])))  # "vacation2019.jpg" found by "vacation"
     return "\n".join(parts)
 
 

@@ -27,6 +27,8 @@ FTS_OPTIONS = {
 }
 RRF_K = 60  # the reciprocal-rank-fusion constant LanceDB's RRFReranker uses by default
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+# Where letters meet digits inside a word: "vacation2019", "DSC01234", "Crémieux11".
+_LETTER_DIGIT_BOUNDARY = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 
 
 def tokenize(text: str) -> list[str]:
@@ -34,6 +36,21 @@ def tokenize(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text.lower())
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     return [t for t in _TOKEN.findall(folded) if len(t) <= FTS_OPTIONS["max_token_length"]]
+
+
+def word_parts(text: str) -> list[str]:
+    """The letter and digit runs of every word in ``text`` that mixes them, each once.
+
+    Both tokenizers keep "vacation2019" whole, so a search for "vacation" would miss the file
+    named that; the indexed text carries the parts too ("vacation", "2019"), and a search for
+    the whole word still matches it as one token.
+    """
+    parts: dict[str, None] = {}
+    for word in _TOKEN.findall(text):
+        pieces = _LETTER_DIGIT_BOUNDARY.split(word)
+        if len(pieces) > 1:
+            parts.update(dict.fromkeys(pieces))
+    return list(parts)
 
 
 class BM25:

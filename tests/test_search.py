@@ -85,6 +85,20 @@ def test_user_comment_beside_a_large_maker_note_is_read_and_searchable(cli: Cli,
     assert paths_of(result) == ["IMG_0001.jpg"]
 
 
+def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_path: Path) -> None:
+    """'vacation2019.jpg' is one token to both full-text indexes; searching 'vacation' finds it."""
+    folder = tmp_path / "photos"
+    for seed, name in enumerate(("vacation2019.jpg", "Paris2019-001.jpg", "DSC01234.jpg", "garden.jpg")):
+        paint_photo(folder / name, seed=seed)
+    cli.index(folder)
+    (vacation, year, paris, camera, whole) = cli.search("--text", "vacation", "2019", "paris", "dsc", "vacation2019")
+    assert paths_of(vacation) == ["vacation2019.jpg"]
+    assert sorted(paths_of(year)) == ["Paris2019-001.jpg", "vacation2019.jpg"]
+    assert paths_of(paris) == ["Paris2019-001.jpg"]
+    assert paths_of(camera) == ["DSC01234.jpg"]
+    assert paths_of(whole) == ["vacation2019.jpg"], "the whole word still matches"
+
+
 @pytest.mark.parametrize(
     "where, expected",
     [
