@@ -68,14 +68,16 @@ def is_under_root(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def find_image_files(roots: Iterable[str]) -> Iterator[FoundFile]:
+def find_image_files(roots: Iterable[str], skip: Iterable[str] = ()) -> Iterator[FoundFile]:
     """Yield every image file under ``roots``, recursively, each path once.
 
     Symlinked folders are followed (photo libraries often link albums together), but every
     folder is visited at most once by its (device, inode), so a symlink loop cannot hang the
-    walk. Unreadable folders are logged and skipped rather than aborting the scan.
+    walk. Unreadable folders are logged and skipped rather than aborting the scan. The folders
+    in ``skip`` are never entered, by whatever path: the database's own folder, whose
+    thumbnails are JPEGs too, when it lives inside a folder being indexed (``--index .``).
     """
-    visited_dirs: set[tuple[int, int]] = set()
+    visited_dirs: set[tuple[int, int]] = {key for key in map(_folder_key, skip) if key is not None}
     seen_paths: set[str] = set()
     for root in roots:
         root = normalise_root(root)
@@ -104,6 +106,14 @@ def find_image_files(roots: Iterable[str]) -> Iterator[FoundFile]:
                 if found and found.path not in seen_paths:
                     seen_paths.add(found.path)
                     yield found
+
+
+def _folder_key(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:  # not there (yet): nothing to skip
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _stat_file(path: str) -> FoundFile | None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT
-from common.discovery import FoundFile, find_image_files, normalise_root
+from common.discovery import FoundFile, find_image_files, is_under_root, normalise_root
 from common.embedding import Embedder
 from common.failures import FailureReport
 from common.store import ImageStore
@@ -297,9 +297,12 @@ def index_roots(
     started = time.monotonic()
     summary = IndexSummary()
     roots = [normalise_root(r) for r in roots]
+    database = normalise_root(store.db_path)
     with summary.timing("scan"):
         indexed = store.get_signatures_under(roots)
-        plan = plan_changes(find_image_files(roots), indexed, force)
+        plan = plan_changes(find_image_files(roots, skip=[database]), indexed, force)
+    # Rows of the database's own files (thumbnails indexed before its folder was skipped) go.
+    plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
     summary.unchanged = len(plan.unchanged)
     failures.begin(roots)
     to_read = plan.to_embed

@@ -123,6 +123,7 @@ class ImageStore(ABC):
 
     backend: ClassVar[str]
     default_db_path: ClassVar[str]
+    db_path: str  # the folder it lives in
 
     # --- opening -----------------------------------------------------------------------
     @classmethod
@@ -199,11 +200,12 @@ class ImageStore(ABC):
         self, records: list[dict[str, Any]], vectors: np.ndarray, colors: np.ndarray | None = None
     ) -> None:
         """Insert or replace (by path) records with their vectors and colour signatures (zeros,
-        "no colour known", when None), durably, as one commit."""
+        "no colour known", when None), all or none; durable once ``commit`` returns (LanceDB
+        commits each write at once, FAISS on ``commit``)."""
 
     @abstractmethod
     def delete_images(self, paths: list[str]) -> int:
-        """Remove these paths, durably; returns how many were indexed."""
+        """Remove these paths, all or none, durable as writes are; returns how many were indexed."""
 
     def commit(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Make every write so far durable (a no-op for stores that commit on each write)."""

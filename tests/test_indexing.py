@@ -264,3 +264,26 @@ def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(cli: Cli, tmp_path: P
     again = cli.index(folder)
     assert again.summary() == {"new": 24, "updated": 0, "removed": 0, "unchanged": 16, "failed": 0}
     assert len(cli.records()) == 40
+
+
+def test_a_database_inside_the_indexed_folder_does_not_index_its_own_thumbnails(cli: Cli, photos: Path) -> None:
+    """`cd ~/Pictures && imagedb-lancedb.py --index .` keeps the database (thumbnails: JPEGs) in
+    the folder it indexes; each run used to index the last run's thumbnails as photos."""
+    pictures = sorted(str(p) for p in photos.rglob("*") if p.is_file())
+    inside = Cli(cli.backend, photos / "imagedb")
+    assert inside.index(photos).summary()["new"] == len(pictures)
+    (photos / "sub" / "link-to-db").symlink_to(inside.db)  # not by another path either
+    again = inside.index(photos)
+    assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": len(pictures), "failed": 0}
+    assert sorted(inside.records()) == pictures
+
+    # A database an earlier version let index its thumbnails loses those rows on the next run.
+    thumbnail = next(p for p in (inside.db / "thumbnails").rglob("*") if p.is_file())
+    store = inside.store()
+    [vector] = store.get_vectors([pictures[0]]).values()
+    record = {**inside.records()[pictures[0]], "path": str(thumbnail), "folder": str(thumbnail.parent)}
+    store.upsert_images([record], vector[None, :])
+    store.commit()
+    store.close()
+    assert inside.index(photos).summary()["removed"] == 1
+    assert sorted(inside.records()) == pictures
