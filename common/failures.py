@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from common.atomic import write_atomically
-from common.discovery import FoundFile, has_storable_name, is_under_root
+from common.discovery import FoundFile, is_under_root
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +125,12 @@ class FailureReport:
 
 
 def _line(entry: dict[str, Any]) -> str:
-    line = json.dumps(entry, ensure_ascii=False) + "\n"
-    if has_storable_name(line):
-        return line
-    # A path that is not valid UTF-8: JSON's \\u escapes keep it exactly, and json.loads reads it back.
-    return json.dumps(entry) + "\n"
+    line = json.dumps(entry, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # a path not valid UTF-8: JSON's \u escapes keep it, json.loads reads it back
+        line = json.dumps(entry)
+    return line + "\n"
 
 
 def read_failures(path: str) -> list[dict[str, Any]]:

@@ -301,8 +301,9 @@ def index_roots(
     with summary.timing("scan"):
         indexed = store.get_signatures_under(roots)
         plan = plan_changes(find_image_files(roots, skip=[database]), indexed, force)
-    # Rows of the database's own files (thumbnails indexed before its folder was skipped) go.
-    plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
+    if any(is_under_root(database, root) for root in roots):
+        # Rows of the database's own files (thumbnails indexed before its folder was skipped) go.
+        plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
     summary.unchanged = len(plan.unchanged)
     failures.begin(roots)
     to_read = plan.to_embed
