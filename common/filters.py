@@ -49,8 +49,17 @@ class RecordFilter:
         try:
             result = self.connection.execute(f"SELECT COALESCE(({where}), FALSE) AS keep FROM records").fetchnumpy()
         except self._duckdb_error as error:
-            raise FilterError(_explain(str(error))) from None
+            raise FilterError(_explain(self._syntax_error_in_its_own_words(where) or str(error))) from None
         return result["keep"].astype(bool)
+
+    def _syntax_error_in_its_own_words(self, where: str) -> str | None:
+        """DuckDB's complaint about ``where`` parsed alone (parsed, never run): a syntax error in
+        the wrapped query points at the wrapping ("near ')'" for ``width >``), not at the text."""
+        try:
+            self.connection.extract_statements(f"SELECT {where}")
+        except self._duckdb_error as error:
+            return str(error)
+        return None
 
     def close(self) -> None:
         self.connection.close()

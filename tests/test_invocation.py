@@ -97,6 +97,13 @@ def test_bad_invocation_leaves_an_existing_database_untouched(cli: Cli, tmp_path
     assert snapshot(cli.db) == before
 
 
+def test_a_broken_filter_is_explained_at_the_users_own_words(cli: Cli) -> None:
+    """The condition runs wrapped in more SQL; a syntax error used to point at the wrapping."""
+    for where, near in (("width >", '">"'), ("width > 3 AND", '"AND"'), ("(width > 3", '"3"')):
+        result = cli("--where", where)
+        assert result.code == 2 and f"syntax error at or near {near}" in result.stderr, result.stderr
+
+
 def test_search_without_an_index_says_how_to_make_one(cli: Cli) -> None:
     result = cli("--search", "a dog")
     assert result.code == 2
