@@ -81,9 +81,10 @@ def best_rows(search: Callable[[int], pa.Table], limit: int) -> pa.Table:
     rounded (``SCORE_DECIMALS``) before they are ranked. Sorting that answer is not enough when
     the limit cuts through a run of equal scores: the engine chose which of them made the cut.
     Asking for one more row than needed shows whether the run goes on past the limit; while it
-    does, ask for four times as many, so that the rank order, not the engine, picks who is in. One extra row per search in the usual case; a long tie (a
-    metadata word every file of a folder matches equally) ranks thousands of rows, which is why
-    this works on columns and the store makes hits of the kept rows only.
+    does, ask for four times as many, so that the rank order, not the engine, picks who is in.
+    One extra row per search in the usual case; a long tie (a metadata word every file of a
+    folder matches equally) ranks thousands of rows, which is why this works on columns and the
+    store makes hits of the kept rows only.
     """
     import pyarrow.compute as pc
 

@@ -206,7 +206,7 @@ class DecodePool:
 
     def _stop(self) -> None:
         """Stop the workers now, whatever they are doing (a hung decoder never returns)."""
-        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        processes = list(self._processes().values())
         self.executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.join(timeout=0.5)  # idle workers leave on the shutdown signal
@@ -217,8 +217,12 @@ class DecodePool:
     def close(self) -> None:
         self._stop()
 
+    def _processes(self) -> dict[int, Any]:
+        """The executor's worker processes by pid (its private table: it offers no public one)."""
+        return getattr(self.executor, "_processes", None) or {}
+
     def _workers_waiting_for_a_core(self) -> dict[int, float]:
-        return seconds_waiting_for_a_core(list(getattr(self.executor, "_processes", None) or {}))
+        return seconds_waiting_for_a_core(list(self._processes()))
 
     def read(self, paths: Iterable[str], window: int) -> Iterator[ReadResult]:
         """A result for each of ``paths``, in the order they finish, with at most ``window`` in flight.

@@ -97,7 +97,7 @@ def test_bad_invocation_leaves_an_existing_database_untouched(cli: Cli, tmp_path
     assert snapshot(cli.db) == before
 
 
-def test_a_broken_filter_is_explained_at_the_users_own_words(cli: Cli) -> None:
+def test_a_broken_filter_is_explained_in_the_users_own_words(cli: Cli) -> None:
     """The condition runs wrapped in more SQL; a syntax error used to point at the wrapping."""
     for where, near in (("width >", '">"'), ("width > 3 AND", '"AND"'), ("(width > 3", '"3"')):
         result = cli("--where", where)
