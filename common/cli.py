@@ -89,7 +89,12 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     actions.add_argument(
         "--index", nargs="+", metavar="DIR", help="index the images under these folders (recursive, incremental)"
     )
-    actions.add_argument("--force", action="store_true", help="with --index: re-embed every file, replacing its row")
+    actions.add_argument(
+        "--force",
+        action="store_true",
+        help="with --index: re-embed every file, replacing its row; drop the rows of files whose folder "
+        "looks unmounted (kept otherwise)",
+    )
     actions.add_argument(
         "--retry-failed",
         action="store_true",
@@ -471,8 +476,13 @@ class Session:
             result = repair_store(self.store, actions, dropped)
         for action in result.actions:
             log.info("repair: %s", action)
-        for path in result.left_alone:
-            log.warning("repair: left the row of %s: its folder is missing (an unmounted drive?)", path)
+        for held in result.left_alone:
+            log.warning(
+                "repair: kept the rows of %d file(s) not found under %s: %s",
+                len(held.paths),
+                held.folder,
+                held.reason(),
+            )
         if result.to_reembed:
             folders = sorted({os.path.dirname(p) for p in result.to_reembed})
             log.info("repair: re-embedding %d file(s) whose rows were lost", len(result.to_reembed))

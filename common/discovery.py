@@ -7,6 +7,7 @@ nothing is opened or decoded.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -129,6 +130,92 @@ def _stat_file(path: str) -> FoundFile | None:
 
 def _log_walk_error(error: OSError) -> None:
     log.warning("cannot read folder %s: %s", error.filename, error.strerror or error)
+
+
+# Why a folder's files may exist though they cannot be seen (``why_out_of_reach``).
+EMPTY, UNREADABLE, BROKEN_LINK, GONE = "empty", "unreadable", "broken link", "gone"
+
+
+@dataclass
+class OutOfReach:
+    """Indexed files not found any more under a folder that may only be out of reach for now."""
+
+    folder: str
+    why: str  # EMPTY, UNREADABLE, BROKEN_LINK or GONE
+    detail: str  # the system's error, the link's target
+    paths: list[str]
+
+    def reason(self) -> str:
+        return {
+            EMPTY: "the folder is empty (a drive not mounted?)",
+            UNREADABLE: f"the folder cannot be read ({self.detail})",
+            BROKEN_LINK: f"it links to {self.detail}, which is not there (a drive not mounted?)",
+            GONE: "the folder is not there (a drive not mounted?)",
+        }[self.why]
+
+
+def split_vanished(paths: Iterable[str], roots: Iterable[str]) -> tuple[list[str], list[OutOfReach]]:
+    """Indexed files that are no longer there, split into the deleted and the out of reach.
+
+    A file is out of reach, not deleted, when the nearest folder above it that still exists
+    (up to its root) is empty, cannot be read, or is a symlink to a place that is gone: what an
+    unmounted drive, a network share that is down or changed permissions look like. Removing
+    those rows would throw away every embedding of a drive because it was not plugged in, and
+    re-embedding it all when it is. A file whose nearest existing folder can be read and holds
+    anything at all was deleted. Each folder is looked at once, however many files it held.
+    """
+    roots = [normalise_root(root) for root in roots]
+    verdict_on = functools.cache(why_out_of_reach)
+    deleted: list[str] = []
+    held: dict[str, OutOfReach] = {}
+    for path in paths:
+        root = max((r for r in roots if is_under_root(path, r)), key=len, default=None)
+        folder = os.path.dirname(path)
+        verdict = verdict_on(folder)
+        while verdict and verdict[0] == GONE and root and folder != root and is_under_root(folder, root):
+            folder = os.path.dirname(folder)  # the folder went too: the one above says why
+            verdict = verdict_on(folder)
+        if verdict is None:
+            deleted.append(path)
+        else:
+            held.setdefault(folder, OutOfReach(folder, *verdict, [])).paths.append(path)
+    return deleted, _outermost(held)
+
+
+def _outermost(held: dict[str, OutOfReach]) -> list[OutOfReach]:
+    """One entry per folder out of reach: a missing folder inside an empty one is the same drive."""
+    merged: dict[str, OutOfReach] = {}
+    for folder in sorted(held, key=len):
+        outer, above = None, folder
+        while outer is None and os.path.dirname(above) != above:
+            above = os.path.dirname(above)
+            outer = merged.get(above)
+        if outer is None:
+            merged[folder] = held[folder]
+        else:
+            outer.paths += held[folder].paths
+    return list(merged.values())
+
+
+def why_out_of_reach(folder: str) -> tuple[str, str] | None:
+    """Why files under ``folder`` may exist though they cannot be seen, as (why, detail) (see
+    ``split_vanished``); None when it can be read and is not empty. GONE: the folder is not
+    there, or is behind one that cannot be searched (the caller looks at the folder above)."""
+    try:
+        os.lstat(folder)
+    except OSError:  # not there, or a folder above it cannot be searched: the one above says why
+        return GONE, ""
+    if os.path.islink(folder) and not os.path.exists(folder):
+        return BROKEN_LINK, os.readlink(folder)
+    try:
+        with os.scandir(folder) as entries:
+            if next(entries, None) is None:
+                return EMPTY, ""
+    except (FileNotFoundError, NotADirectoryError):
+        return GONE, ""
+    except OSError as error:
+        return UNREADABLE, error.strerror or str(error)
+    return None
 
 
 def missing_roots(roots: Iterable[str]) -> list[str]:

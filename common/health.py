@@ -7,9 +7,9 @@ scores are dot products), the model recorded, and every indexed file still prese
 Repair keeps every row that is sound and rebuilds around it: a backend first salvages what its
 files still hold (``ImageStore.salvage``), then duplicate paths keep one row, vectors that are
 not unit length are renormalised, rows without a usable vector are dropped (their files are
-re-embedded by the caller), rows of deleted files are removed when their folder is still there
-(a missing folder may be an unmounted drive: those rows are only reported), and secondary
-indexes are rebuilt.
+re-embedded by the caller), rows of deleted files are removed unless their folder looks like a
+drive not mounted (missing, empty or unreadable, as common.discovery.split_vanished tells: those
+rows are only reported), and secondary indexes are rebuilt.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.discovery import OutOfReach, split_vanished
 from common.store import ImageStore
 
 NORM_TOLERANCE = 1e-3
@@ -96,7 +97,7 @@ def check_store(store: ImageStore) -> HealthReport:
 class RepairResult:
     actions: list[str] = field(default_factory=list)
     to_reembed: list[str] = field(default_factory=list)  # present files whose rows were dropped
-    left_alone: list[str] = field(default_factory=list)  # stale rows whose folder is missing
+    left_alone: list[OutOfReach] = field(default_factory=list)  # stale rows whose folder may be unmounted
 
 
 def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> RepairResult:
@@ -127,8 +128,7 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> R
         result.actions.append(f"dropped {len(audit.unusable)} row(s) without a usable vector")
     result.to_reembed = sorted(p for p in set(dropped) | set(audit.unusable) if os.path.exists(p))
 
-    removable = [p for p in audit.stale if os.path.isdir(os.path.dirname(p))]
-    result.left_alone = [p for p in audit.stale if p not in removable]
+    removable, result.left_alone = split_vanished(audit.stale, roots=[])
     if removable:
         store.delete_images(removable)
         result.actions.append(f"removed {len(removable)} row(s) of deleted files")

@@ -21,7 +21,17 @@ from typing import Any
 import numpy as np
 
 from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT
-from common.discovery import FoundFile, find_image_files, is_under_root, normalise_root
+from common.discovery import (
+    BROKEN_LINK,
+    EMPTY,
+    UNREADABLE,
+    FoundFile,
+    OutOfReach,
+    find_image_files,
+    is_under_root,
+    normalise_root,
+    split_vanished,
+)
 from common.embedding import Embedder
 from common.failures import FailureReport
 from common.store import ImageStore
@@ -56,6 +66,8 @@ class IndexSummary:
     removed: int = 0
     unchanged: int = 0
     failed: int = 0
+    # Rows kept though their files were not found: their folder looks like a drive not mounted.
+    out_of_reach: list[OutOfReach] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
     # Where the time went: scan (walk + diff), model (loading it, when a file needs embedding),
@@ -82,11 +94,16 @@ class IndexSummary:
     def images_per_second(self) -> float:
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def kept_out_of_reach(self) -> int:
+        return sum(len(held.paths) for held in self.out_of_reach)
+
     def line(self) -> str:
         rate = f" ({self.images_per_second:.1f} images/s)" if self.embedded else ""
+        held = f", {self.kept_out_of_reach} out of reach" if self.out_of_reach else ""
         return ("interrupted: " if self.interrupted else "") + (
             f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
-            f"{self.failed} failed in {self.seconds:.1f} s{rate}"
+            f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}"
         )
 
 
@@ -119,6 +136,17 @@ def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float
             plan.unchanged.append(file)
     plan.removed = sorted(p for p in indexed if p not in seen and not os.path.lexists(p))
     return plan
+
+
+def how_to_drop(held: OutOfReach, roots: list[str]) -> str:
+    """What to do when the files kept out of reach were in fact deleted."""
+    if held.why == UNREADABLE:
+        return "they are dropped once it can be read again and they are not in it"
+    if held.why == BROKEN_LINK:
+        return "if they were deleted, remove the link (or index with --force) to drop them"
+    if held.why == EMPTY and held.folder not in roots:
+        return "if they were deleted, remove the empty folder (or index with --force) to drop them"
+    return "if they were deleted, index with --force to drop them"
 
 
 def read_in_process(paths: Iterable[str], embedder: Embedder, thumbnail_dir: str | None) -> Iterator[ReadResult]:
@@ -301,6 +329,8 @@ def index_roots(
     with summary.timing("scan"):
         indexed = store.get_signatures_under(roots)
         plan = plan_changes(find_image_files(roots, skip=[database]), indexed, force)
+        if not force:  # --force: the index is to match what is there now
+            plan.removed, summary.out_of_reach = split_vanished(plan.removed, roots)
     if any(is_under_root(database, root) for root in roots):
         # Rows of the database's own files (thumbnails indexed before its folder was skipped) go.
         plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
@@ -314,6 +344,11 @@ def index_roots(
         len(plan.new) + len(plan.changed) + len(plan.unchanged),
         ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
     )  # fmt: skip
+    for held in summary.out_of_reach:
+        log.warning(
+            "kept the rows of %d file(s) not found under %s: %s; %s",
+            len(held.paths), held.folder, held.reason(), how_to_drop(held, roots),
+        )  # fmt: skip
     if failures.repeated:
         log.info(
             "%d file(s) failed in an earlier run and have not changed since: not read again "

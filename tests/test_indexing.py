@@ -99,6 +99,79 @@ def test_modify_add_delete_is_one_update_one_insert_one_removal(cli: Cli, photos
     assert hits["results"][0]["score"] == pytest.approx(1.0, abs=1e-4)
 
 
+def kept_lines(result) -> list[str]:
+    return [line for line in result.stderr_lines() if "kept the rows of" in line]
+
+
+def test_an_emptied_root_keeps_its_rows_as_for_a_drive_not_mounted(cli: Cli, photos: Path, decoded: list[str]) -> None:
+    cli.index(photos)
+    before = cli.records()
+    drive = photos.parent / "drive"
+    photos.rename(drive)
+    photos.mkdir()  # the mount point, with the drive not mounted: an empty folder
+
+    result = cli.index(photos)
+    assert result.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    assert cli.records() == before, "nothing indexed is lost"
+    (line,) = kept_lines(result)
+    assert f"kept the rows of 12 file(s) not found under {photos}: the folder is empty" in line
+    assert "index with --force" in line
+    assert "12 out of reach" in result.stderr
+
+    photos.rmdir()
+    drive.rename(photos)  # mounted again: nothing to embed
+    back = cli.index(photos, extra=("--workers", "0"))
+    assert back.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 12, "failed": 0}
+    assert decoded == []
+    assert not kept_lines(back)
+
+
+def test_rows_of_an_emptied_root_go_with_force(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    shutil.rmtree(photos)
+    photos.mkdir()  # deleted for good; the folder stays
+    result = cli("--index", photos, "--force", *MODEL_ARGS)
+    assert result.code == 0, result.stderr
+    assert result.summary()["removed"] == 12
+    assert cli.records() == {}
+
+
+def test_a_drive_mounted_inside_a_root_keeps_its_rows_while_deleted_files_go(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    shutil.rmtree(photos / "sub")
+    (photos / "sub").mkdir()  # the drive mounted at sub/ is not there: sub/ and sub/deeper/ look empty
+    (photos / "a.jpg").unlink()  # deleted: its folder is there and holds other files
+
+    result = cli.index(photos)
+    assert result.summary()["removed"] == 1
+    names = {Path(p).name for p in cli.records()}
+    assert "a.jpg" not in names and {"g.jpg", "h.jpeg", "i.png"} <= names
+    (line,) = kept_lines(result)
+    assert f"kept the rows of 3 file(s) not found under {photos / 'sub'}: the folder is empty" in line
+    assert "remove the empty folder" in line
+
+    (photos / "sub").rmdir()  # the user says they were deleted
+    assert cli.index(photos).summary()["removed"] == 3
+    assert len(cli.records()) == 8
+
+
+def test_a_linked_folder_whose_target_is_gone_keeps_its_rows(cli: Cli, tmp_path: Path) -> None:
+    library, drive = tmp_path / "library", tmp_path / "drive"
+    paint_photo(library / "home.jpg", seed=1)
+    for i in range(3):
+        paint_photo(drive / f"{i}.jpg", seed=10 + i)
+    (library / "drive").symlink_to(drive, target_is_directory=True)
+    cli.index(library)
+    assert len(cli.records()) == 4
+    drive.rename(tmp_path / "unplugged")
+
+    result = cli.index(library)
+    assert result.summary()["removed"] == 0
+    assert len(cli.records()) == 4
+    (line,) = kept_lines(result)
+    assert f"under {library / 'drive'}: it links to {drive}, which is not there" in line
+
+
 def test_force_reembeds_every_row_without_duplicating(cli: Cli, photos: Path) -> None:
     cli.index(photos)
     before = cli.records()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -333,6 +334,18 @@ def test_check_says_healthy_and_finds_stale_files_which_repair_removes(cli: Cli,
     assert sorted(cli.records()) == sorted(str(p) for p in photos.rglob("*.*") if p.name != "a.jpg")
 
 
+def test_repair_keeps_the_rows_of_a_folder_that_looks_unmounted(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    shutil.rmtree(photos / "sub")
+    (photos / "sub").mkdir()  # a drive mounted at sub/, not there now
+    (photos / "a.jpg").unlink()
+    repaired = cli("--repair")
+    assert repaired.code == 0, repaired.stderr
+    assert "removed 1 row(s) of deleted files" in repaired.stderr
+    assert f"kept the rows of 3 file(s) not found under {photos / 'sub'}: the folder is empty" in repaired.stderr
+    assert len(cli.records()) == 11
+
+
 def test_repair_renormalises_and_reembeds_rows_with_broken_vectors(cli: Cli, photos: Path) -> None:
     import numpy as np
 
@@ -521,6 +534,20 @@ def test_an_unreadable_file_is_reported_and_the_rest_indexed(cli: Cli, photos: P
     assert cli.failures_by_name()["b.png"]["reason"] == "permission denied"
     assert len(cli.records()) == 11
     assert cli.index(photos).summary()["new"] == 1, "readable again: indexed by the next run"
+
+
+@pytest.mark.slow
+def test_a_folder_that_cannot_be_read_keeps_its_rows(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    (photos / "sub").chmod(0o000)  # its files cannot be seen: not the same as deleted
+    try:
+        result = run_program(cli.backend, cli.db, "--index", str(photos), *MODEL_ARGS, read_only_user=True)
+    finally:
+        (photos / "sub").chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert "0 removed" in result.stderr
+    assert f"kept the rows of 3 file(s) not found under {photos / 'sub'}: the folder cannot be read" in result.stderr
+    assert len(cli.records()) == 12
 
 
 # --- concurrent use -----------------------------------------------------------------------
