@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -421,11 +420,7 @@ class Session:
             report = HealthReport(images=0, model="unknown", problems=[str(error)])
         try:
             with writing_to_stdout() as stdout:
-                if self.args.format == "json":
-                    print(json.dumps({"healthy": report.healthy, "images": report.images, "model": report.model,
-                                      "problems": report.problems, "stale": report.stale}, indent=2), file=stdout)  # fmt: skip
-                else:
-                    print("\n".join(report.lines()), file=stdout)
+                report.write(self.args.format, stdout)
         except ReaderGone:
             if report.healthy:
                 raise

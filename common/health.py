@@ -14,9 +14,12 @@ rows are only reported), and secondary indexes are rebuilt.
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TextIO
 
 import numpy as np
 
@@ -38,6 +41,32 @@ class HealthReport:
     @property
     def healthy(self) -> bool:
         return not self.problems
+
+    def to_json(self) -> dict:
+        return {
+            "healthy": self.healthy, "images": self.images, "model": self.model,
+            "problems": self.problems, "stale": self.stale,
+        }  # fmt: skip
+
+    def write(self, fmt: str, out: TextIO) -> None:
+        """Print in any of the search results' formats (common.output.FORMATS): ``jsonl`` is the
+        report on one line, ``csv`` a row per problem and per file no longer there, ``paths``
+        those files alone, one a line, for scripts (``--check --format paths | xargs ...``)."""
+        if fmt == "json":
+            out.write(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n")
+        elif fmt == "jsonl":
+            out.write(json.dumps(self.to_json(), ensure_ascii=False) + "\n")
+        elif fmt == "csv":
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["kind", "detail"])
+            if self.healthy:
+                writer.writerow(["healthy", f"{self.images} images, model {self.model}"])
+            writer.writerows(["problem", problem] for problem in self.problems)
+            writer.writerows(["stale", path] for path in self.stale)
+        elif fmt == "paths":
+            out.writelines(path + "\n" for path in self.stale)
+        else:
+            out.write("\n".join(self.lines()) + "\n")
 
     def lines(self) -> list[str]:
         if self.healthy:

@@ -334,6 +334,25 @@ def test_check_says_healthy_and_finds_stale_files_which_repair_removes(cli: Cli,
     assert sorted(cli.records()) == sorted(str(p) for p in photos.rglob("*.*") if p.name != "a.jpg")
 
 
+def test_check_speaks_every_output_format(cli: Cli, photos: Path) -> None:
+    import csv
+    import io
+
+    cli.index(photos)
+    healthy = cli("--check", "--format", "csv")
+    assert healthy.code == 0 and list(csv.reader(io.StringIO(healthy.stdout)))[1][0] == "healthy"
+    gone = [photos / "a.jpg", photos / "sub" / "g.jpg"]
+    for path in gone:
+        path.unlink()
+    paths = cli("--check", "--format", "paths")
+    assert paths.code == 1 and paths.stdout.splitlines() == sorted(map(str, gone)), "for xargs and friends"
+    rows = list(csv.DictReader(io.StringIO(cli("--check", "--format", "csv").stdout)))
+    assert sorted(r["detail"] for r in rows if r["kind"] == "stale") == sorted(map(str, gone))
+    assert [r["detail"] for r in rows if r["kind"] == "problem"][0].startswith("2 indexed file(s) no longer exist")
+    (line,) = cli("--check", "--format", "jsonl").stdout.splitlines()
+    assert json.loads(line)["healthy"] is False and len(json.loads(line)["stale"]) == 2
+
+
 def test_repair_keeps_the_rows_of_a_folder_that_looks_unmounted(cli: Cli, photos: Path) -> None:
     cli.index(photos)
     shutil.rmtree(photos / "sub")
