@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -162,7 +163,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     except DecodeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise DecodeError(f"decompression bomb refused: {error}") from None
+        raise DecodeError(bomb_reason(error)) from None
     except Image.UnidentifiedImageError:
         raise DecodeError("not a recognised image (unknown format or corrupt header)") from None
     except Exception as error:  # Pillow and its plugins raise a zoo of types for corrupt data.
@@ -171,6 +172,15 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
         raise DecodeError("image has zero width or height")
     width, height = full_size[::-1] if orientation in (5, 6, 7, 8) else full_size
     return DecodedImage(rgb, width, height, source_format, source_mode, info, exif=exif)
+
+
+def bomb_reason(error: Exception) -> str:
+    """Why a decompression bomb was refused, against our limit: Pillow's own error quotes twice
+    ``MAX_PIXELS`` (where its warning turns into an error), which is not the limit we apply."""
+    claimed = re.search(r"\((\d+) pixels\)", str(error))
+    if claimed is None:
+        return f"decompression bomb refused: {error}"
+    return f"decompression bomb refused: it claims {int(claimed[1]):,} pixels, over the limit of {MAX_PIXELS:,}"
 
 
 def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
