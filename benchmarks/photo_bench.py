@@ -31,7 +31,7 @@ from common.pipeline import index_roots
 from common.store import IndexInfo
 from common.text_search import tokenize
 from common.thumbnails import THUMBNAIL_DIR
-from common.workers import default_worker_count
+from common.workers import DecodePool, default_worker_count
 
 MODELS = {
     "tiny": ModelSpec(
@@ -93,6 +93,35 @@ def model_ceiling(embedder: Embedder, batch: int, min_seconds: float = 3.0) -> d
         batches += 1
     seconds = time.perf_counter() - started
     return {"images_per_second": batches * batch / seconds, "batch": batch, "batches": batches}
+
+
+def reading_alone(roots: list[str], embedder: Embedder, workers: int, thumbnail_dir: str) -> dict[str, float]:
+    """The decoding workers reading every file with no model running: the most images/s any
+    indexing run can reach on this machine, whatever the model.
+
+    It is the limit for a model faster than reading (the tiny model here; ViT-B-32 on a GPU,
+    whose host's cores do nothing else), and its CPU per image says how many cores a given rate
+    needs. Timed as indexing is: from starting the pool to the last file, thumbnails made.
+    """
+    paths = [f.path for f in find_image_files(roots)]
+    started = time.perf_counter()
+    pool = DecodePool(workers, embedder.pixel_recipe, thumbnail_dir=thumbnail_dir)
+    try:
+        results = list(pool.read(paths, window=4 * workers))
+    finally:
+        pool.close()
+    seconds = time.perf_counter() - started
+    read = [r for r in results if r.reason is None]
+    cpu_ms = 1000 * sum(r.cpu_seconds for r in results) / max(1, len(read))
+    return {
+        "images": len(read),
+        "failed": len(results) - len(read),
+        "workers": workers,
+        "seconds": seconds,
+        "images_per_second": len(read) / seconds,
+        "cpu_ms_per_image": cpu_ms,
+        "images_per_second_per_core": 1000 / cpu_ms if cpu_ms else 0.0,
+    }
 
 
 def metadata_words(store: Any, n: int, seed: int = 0) -> list[str]:
@@ -245,6 +274,9 @@ def run_photo_benchmark(
                 thumbnail_dir=str(Path(db) / THUMBNAIL_DIR),
             )
 
+        result["reading_alone"] = reading_alone(
+            corpus.roots, embedder, os.cpu_count() or 1, str(Path(workdir) / "reading-alone" / THUMBNAIL_DIR)
+        )
         trials: dict[str, list[dict[str, Any]]] = {backend: [] for backend in backends}
         with CeilingProbe(spec, embedder.device, batch) as probe:
 

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 SEARCH_KINDS = ("image", "text", "metadata", "filtered")
+# The decoding workers of a 16-core GPU host (common.workers.default_worker_count: every core but
+# the main process's), for projecting the reading rate measured here onto the GPU target.
+GPU_HOST_WORKERS = 15
 
 
 def write_report(results: dict[str, Any], out: Path) -> dict[str, Path]:
@@ -43,6 +46,26 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                     "1.0 = the model is the only limit",
                 )
             )
+        reading = model.get("reading_alone")
+        if reading:
+            rows.append(
+                (
+                    f"{model['model']}: reading alone (no model), images/s",
+                    f"{reading['images_per_second']:.1f}",
+                    f"{reading['workers']} workers; {reading['cpu_ms_per_image']:.1f} ms of CPU an image, "
+                    f"{reading['images_per_second_per_core']:.0f} images/s per core: "
+                    f"{GPU_HOST_WORKERS} workers of a {GPU_HOST_WORKERS + 1}-core GPU host at this speed would read "
+                    f"{GPU_HOST_WORKERS * reading['images_per_second_per_core']:,.0f}",
+                )
+            )
+            for backend, data in backends.items():
+                rows.append(
+                    (
+                        f"{model['model']}: {backend} indexing / reading alone",
+                        f"{data['index']['images_per_second'] / reading['images_per_second']:.2f}",
+                        "1.0 = reading is the only limit (where it is slower than the model)",
+                    )
+                )
         if {"lancedb", "faiss"} <= backends.keys():
             lance, faiss = backends["lancedb"], backends["faiss"]
             rows.append(
@@ -144,6 +167,25 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
             for index in [data["index"]]
         ],
     )  # fmt: skip
+    readings = [(model["model"], model["reading_alone"]) for model in results["photos"] if "reading_alone" in model]
+    if readings:
+        lines += [
+            "",
+            "Reading alone: the same workers, one per core at normal priority, read every file (decode,",
+            "EXIF, crop, colour, thumbnail) with no model running. That is the most images/s indexing can",
+            "reach here whatever the model, the limit for a model faster than it (the tiny model here,",
+            "ViT-B-32 on a GPU), and its CPU per image says how many cores a GPU's rate needs.",
+            "",
+        ]
+        lines += table(
+            ["model", "workers", "images", "images/s", "CPU ms an image", "images/s per core"],
+            "lrrrrr",
+            [
+                [name, str(r["workers"]), str(r["images"]), f"{r['images_per_second']:.1f}",
+                 f"{r['cpu_ms_per_image']:.1f}", f"{r['images_per_second_per_core']:.0f}"]
+                for name, r in readings
+            ],
+        )  # fmt: skip
     lines += ["", "## Load (process start → ready to search)", ""]
     lines += table(
         ["model", "backend", "ready s", "interpreter s", "imports s", "torch + open_clip import s", "store s", "model s",

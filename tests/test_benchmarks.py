@@ -31,6 +31,7 @@ def test_smoke_report_files(smoke) -> None:
     markdown = (out / "report.md").read_text()
     for heading in ("## Headline ratios", "## Indexing", "## Load", "## Search", "## Re-index", "## Scale"):
         assert heading in markdown
+    assert "tiny: lancedb indexing / reading alone" in markdown
     for chart in ("index_throughput.png", "search_latency.png", "scale.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"({chart})" in markdown
@@ -53,6 +54,10 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert best == max(both) > 0
     assert results["environment"]["openmp_wait_policy"] == "PASSIVE", "indexed as the CLI indexes"
     assert set(model["backends"]) == {"lancedb", "faiss"}
+    reading = model["reading_alone"]  # the workers with no model: the bound for a fast one
+    assert reading["images"] == results["corpus"]["images"] and reading["failed"] == 0
+    assert reading["images_per_second"] == pytest.approx(reading["images"] / reading["seconds"])
+    assert reading["images_per_second_per_core"] == pytest.approx(1000 / reading["cpu_ms_per_image"])
     for data in model["backends"].values():
         index = data["index"]
         assert index["images"] == results["corpus"]["images"] == 2 * 12 and index["failed"] == 0
