@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,10 +203,10 @@ def why_out_of_reach(folder: str) -> tuple[str, str] | None:
     ``split_vanished``); None when it can be read and is not empty. GONE: the folder is not
     there, or is behind one that cannot be searched (the caller looks at the folder above)."""
     try:
-        os.lstat(folder)
+        is_link = stat.S_ISLNK(os.lstat(folder).st_mode)
     except OSError:  # not there, or a folder above it cannot be searched: the one above says why
         return GONE, ""
-    if os.path.islink(folder) and not os.path.exists(folder):
+    if is_link and not os.path.exists(folder):
         return BROKEN_LINK, os.readlink(folder)
     try:
         with os.scandir(folder) as entries:
