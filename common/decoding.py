@@ -20,6 +20,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageFile
 
 from common.discovery import VIDEO_EXTENSIONS
+from common.thumbnails import THUMBNAIL_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,33 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 # Reduced-size decoding keeps the shortest side at least REDUCED_MARGIN × the model's input and
-# at least REDUCED_FLOOR pixels. Measured worst cosine to open_clip's full-size route over every
-# coco-mini and camera image: ViT-B-32 (224 px) 0.9989 at 2× and 0.99999 at 4× — but 4× decodes
-# an 8-12 MP phone photo at half size and resizes ~2 MP for the crop (~50 ms of worker CPU a
-# photo), 2× at a quarter (~35 ms); the 32 px test model 0.94 at 4× (128 px) but 0.9997 at
-# 256 px — small inputs are more sensitive to resampling; the floor is 300 px, the thumbnails'
-# size, which keeps a little more.
-REDUCED_MARGIN = 2
-REDUCED_FLOOR = 300  # also the thumbnails' size (common.thumbnails), made from the same pixels
+# at least REDUCED_FLOOR pixels, and the longest side at least the thumbnails' size (they are made
+# from the same pixels). Measured worst cosine to open_clip's full-size route over every coco-mini
+# and camera image: ViT-B-32 (224 px, random weights) 0.9951 at 1×, 0.9987 at 2×; the 32 px test
+# model 0.9936 at 224 px, 0.94 at 128 px (small inputs are more sensitive to resampling; hence
+# the floor). 1× lets a 640×480 photo, the commonest size there is, decode at half size: ~1.3 ms
+# less worker CPU a photo (decode 2.1 → ~1 ms, the bicubic crop 2.0 → ~0.7 ms), about a
+# seventh of all the reading CPU on that corpus.
+REDUCED_MARGIN = 1
+REDUCED_FLOOR = 224
 
 
 def reduced_side(min_side: int) -> int:
     """The shortest side a reduced-size decode must keep for a model whose input is ``min_side``."""
     return max(REDUCED_MARGIN * min_side, REDUCED_FLOOR)
+
+
+def reduced_size(size: tuple[int, int], min_side: int) -> tuple[int, int]:
+    """The smallest (width, height) a reduced-size decode of a ``size`` picture may have: its
+    shortest side at least ``reduced_side``, its longest at least the thumbnails' size."""
+    short, long = reduced_side(min_side), max(reduced_side(min_side), THUMBNAIL_SIZE)
+    return (long, short) if size[0] >= size[1] else (short, long)
+
+
+def reduction_factor(size: tuple[int, int], min_side: int) -> int:
+    """The whole factor a ``size`` picture can shrink by and still keep ``reduced_size``."""
+    smallest = reduced_size(size, min_side)
+    return max(1, min(size[0] // smallest[0], size[1] // smallest[1]))
 
 
 # How to turn stored pixels upright for each EXIF orientation (as ImageOps.exif_transpose).
@@ -131,7 +146,8 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
 
     With ``min_side`` (the model's input size) a large picture is decoded at reduced size —
     JPEG's DCT scaling (``draft``), or a box-filter ``reduce`` for other formats — but never
-    below ``reduced_side(min_side)`` on its shortest side, so the model sees the same picture (the
+    below ``reduced_size`` (the model's input on the shortest side, a thumbnail's on the
+    longest), so the model sees the same picture (the
     fidelity test holds every coco-mini and camera image to cosine >= 0.99). Width and height
     are always the full, displayed size.
 
@@ -151,7 +167,9 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
                 source_mode = opened.mode
                 full_size = opened.size
                 if min_side and source_format == "JPEG":
-                    opened.draft(opened.mode if opened.mode in ("RGB", "L") else None, (reduced_side(min_side),) * 2)
+                    opened.draft(
+                        opened.mode if opened.mode in ("RGB", "L") else None, reduced_size(full_size, min_side)
+                    )
                 opened.load()
                 info = dict(opened.info)
                 exif = exif_ifds(opened)
@@ -200,8 +218,8 @@ def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
 
 
 def reduce_to(image: Image.Image, min_side: int) -> Image.Image:
-    """Shrink by a whole factor (fast box filter) while the shortest side stays >= reduced_side(min_side)."""
-    factor = min(image.size) // reduced_side(min_side)
+    """Shrink by a whole factor (fast box filter) while the picture keeps ``reduced_size``."""
+    factor = reduction_factor(image.size, min_side)
     return image.reduce(factor) if factor >= 2 else image
 
 

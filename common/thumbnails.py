@@ -1,7 +1,7 @@
 """300 px JPEG thumbnails of indexed files, in ``<db>/thumbnails``, for galleries and tools.
 
 A thumbnail is made in the decoding worker from the picture it already decoded (no second
-decode; reduced-size decoding keeps at least ``THUMBNAIL_SIZE`` px on the shortest side). Its
+decode; reduced-size decoding keeps at least ``THUMBNAIL_SIZE`` px on the longest side). Its
 name is a hash of (path, size, mtime): a modified file gets a new thumbnail, and the indexing
 run removes the thumbnails of files it re-embedded or removed. Databases made before thumbnails
 were JPEG hold WebP ones under the same hash: they are still found and still removed.

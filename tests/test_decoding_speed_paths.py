@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from common.decoding import decode_image, exif_orientation, reduced_side, to_rgb
+from common.decoding import decode_image, exif_orientation, reduced_side, reduction_factor, to_rgb
 from common.discovery import find_image_files
 from common.embedding import Embedder, ModelSpec
 from common.preprocess import to_model_input
@@ -32,14 +33,14 @@ def test_split_preprocessing_equals_open_clip_transform(tiny: Embedder, tmp_path
     np.testing.assert_allclose(ours, reference, atol=1e-5)
 
 
-def reference_vector(embedder: Embedder, path: str) -> np.ndarray:
+def reference_pixels(embedder: Embedder, path: str) -> torch.Tensor:
     """open_clip's own route: full decode, orientation, its torchvision transform."""
     from PIL import ImageOps
 
     with Image.open(path) as image:
         image.load()
         upright = to_rgb(ImageOps.exif_transpose(image) or image)
-    return embedder.embed_pixels(embedder.preprocess(upright).unsqueeze(0))[0]
+    return embedder.preprocess(upright)
 
 
 @pytest.fixture(scope="module")
@@ -49,24 +50,37 @@ def vit_b_32() -> Embedder:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model, folder", [("tiny", "coco-mini"), ("tiny", "camera"), ("vit_b_32", "camera")])
+@pytest.mark.parametrize(
+    "model, folder", [("tiny", "coco-mini"), ("tiny", "camera"), ("vit_b_32", "coco-mini"), ("vit_b_32", "camera")]
+)
 def test_reduced_size_decoding_embeds_like_the_reference_for_every_image(request, model: str, folder: str) -> None:
     """The fast path (reduced-size decode + split preprocessing) against open_clip's full route."""
     embedder: Embedder = request.getfixturevalue(model)
     paths = [f.path for f in find_image_files([str(shared(folder))])]
-    worst = (1.0, "")
-    reduced = 0
+    fast, reference, read = [], [], []
     for path in paths:
         result = read_file(path, embedder.pixel_recipe)
         if result.reason:  # the camera set has a corrupt file; decoding it fails either way
             with pytest.raises(Exception):  # noqa: B017 - whatever Pillow raises for it
-                reference_vector(embedder, path)
+                reference_pixels(embedder, path)
             continue
-        fast = embedder.embed_prepared([result.crop])[0]
-        cosine = float(fast @ reference_vector(embedder, path))
-        worst = min(worst, (cosine, path))
+        fast.append(result.crop)
+        reference.append(reference_pixels(embedder, path))
+        read.append(path)
+    cosines = [
+        float(a @ b)
+        for start in range(0, len(read), 32)
+        for a, b in zip(
+            embedder.embed_prepared(fast[start : start + 32]),
+            embedder.embed_pixels(torch.stack(reference[start : start + 32])),
+            strict=True,
+        )
+    ]
+    worst = min(zip(cosines, read, strict=True))
+    reduced = 0
+    for path in read:
         with Image.open(path) as image:
-            reduced += min(image.size) >= 2 * reduced_side(embedder.pixel_recipe.size)
+            reduced += reduction_factor(image.size, embedder.pixel_recipe.size) >= 2
     assert worst[0] >= 0.99, worst
     assert reduced > 0, "some images are large enough for the reduced-size path to be exercised"
 
@@ -83,6 +97,20 @@ def test_large_jpeg_keeps_its_full_size_and_orientation_in_the_record(tmp_path: 
     assert decoded.image.height > decoded.image.width, "orientation applied"
     with Image.open(tmp_path / "turned.jpg") as image:
         assert exif_orientation(image) == 6
+
+
+@pytest.mark.parametrize("size", [(640, 480), (480, 640), (1200, 1200), (4000, 900)])
+def test_reduced_decoding_keeps_the_models_input_and_a_full_size_thumbnail(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """A common 640x480 photo decodes at half size for a 224 px model, yet its thumbnail is still 300 px."""
+    from common.thumbnails import THUMBNAIL_SIZE, thumbnail_picture
+
+    decoded = decode_image(str(paint_photo(tmp_path / "p.jpg", seed=1, size=size)), min_side=224)
+    assert (decoded.width, decoded.height) == size
+    assert decoded.image.width < size[0], "decoded at reduced size"
+    assert min(decoded.image.size) >= 224
+    assert max(thumbnail_picture(decoded.image).size) == THUMBNAIL_SIZE
 
 
 def test_worker_processes_index_the_same_vectors_as_in_process(tmp_path: Path) -> None:
