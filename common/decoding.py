@@ -145,7 +145,9 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     """Decode ``path`` fully (so truncation is caught here, not later) into upright RGB.
 
     With ``min_side`` (the model's input size) a large picture is decoded at reduced size —
-    JPEG's DCT scaling (``draft``), or a box-filter ``reduce`` for other formats — but never
+    JPEG's DCT scaling (``draft``), a HEIF's own stored thumbnail (pillow-heif's ``draft``: only
+    one that is a scaled copy of the picture, same aspect ratio, crop, rotation and colour
+    profile), or a box-filter ``reduce`` for other formats — but never
     below ``reduced_size`` (the model's input on the shortest side, a thumbnail's on the
     longest), so the model sees the same picture (the
     fidelity test holds every coco-mini and camera image to cosine >= 0.99). Width and height
@@ -166,7 +168,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
                 source_format = opened.format or ""
                 source_mode = opened.mode
                 full_size = opened.size
-                if min_side and source_format == "JPEG":
+                if min_side:  # JPEG scales its DCT; HEIF/AVIF use their own thumbnail; others: no-op
                     opened.draft(
                         opened.mode if opened.mode in ("RGB", "L") else None, reduced_size(full_size, min_side)
                     )

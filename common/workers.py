@@ -11,7 +11,7 @@ can go wrong in a worker:
 - it dies (segfault, out-of-memory kill): the files in flight that had not finished are
   retried one at a time on a fresh pool; the one that breaks it again is reported as having
   crashed its decoder, and the rest are indexed normally;
-- it takes longer than ``time_limit`` on one file (a 200-megapixel HEIC, a decoder stuck in a
+- it takes longer than ``time_limit`` on one file (a 200-megapixel picture, a decoder stuck in a
   loop): that file is reported as timed out, the workers are killed and restarted, and the
   other unfinished files in flight are read again.
 """
@@ -227,14 +227,15 @@ class DecodePool:
     def read(self, paths: Iterable[str], window: int) -> Iterator[ReadResult]:
         """A result for each of ``paths``, in the order they finish, with at most ``window`` in flight.
 
-        Finishing order, not the order given: a file that takes long (a 12-megapixel HEIC costs
-        ~0.4 s of CPU, a worker at low priority beside the model gets the CPU in moments) does not
-        hold back the files behind it, so the model never waits for one file while others are
-        ready. The time limit is on the oldest file in flight, which has been decoding longest: it
-        is given up on once the caller has waited ``time_limit`` seconds in all, while it was the
-        oldest, with nothing else finished, less any time the workers were kept off the cores.
-        Waiting (not time since submission) is what counts, because while the caller waits the
-        model is idle and the workers have the machine, unless another program takes it.
+        Finishing order, not the order given: a file that takes long (a 12-megapixel HEIC with no
+        stored thumbnail costs ~0.4 s of CPU, a worker at low priority beside the model gets the CPU
+        in moments) does not hold back the files behind it, so the model never waits for one file
+        while others are ready. The time limit is on the oldest file in flight, which has been
+        decoding longest: it is given up on once the caller has waited ``time_limit`` seconds in
+        all, while it was the oldest, with nothing else finished, less any time the workers were
+        kept off the cores. Waiting (not time since submission) is what counts, because while the
+        caller waits the model is idle and the workers have the machine, unless another program
+        takes it.
         """
         source = iter(paths)
         retry: deque[str] = deque()  # files to submit again, before the rest of ``source``

@@ -113,6 +113,19 @@ def test_reduced_decoding_keeps_the_models_input_and_a_full_size_thumbnail(
     assert max(thumbnail_picture(decoded.image).size) == THUMBNAIL_SIZE
 
 
+def test_a_heic_is_read_from_its_own_thumbnail_when_that_is_big_enough(tmp_path: Path) -> None:
+    """A phone's HEIC stores a 320x240 copy: ~4 ms to decode against ~340 ms for 12 MP (libde265
+    has no reduced-size decoding). It is used only when it keeps the model's input."""
+    path = tmp_path / "phone.heic"
+    Image.open(paint_photo(tmp_path / "p.png", seed=5, size=(2000, 1500))).save(path, quality=80, thumbnails=[320])
+    for_224 = decode_image(str(path), min_side=224)
+    assert for_224.image.size == (320, 240), "the stored thumbnail"
+    assert (for_224.width, for_224.height, for_224.format) == (2000, 1500, "HEIF")
+    for_448 = decode_image(str(path), min_side=448)
+    assert min(for_448.image.size) >= 448, "too small for a 448 px model: the picture itself, reduced"
+    assert decode_image(str(path)).image.size == (2000, 1500)
+
+
 def test_worker_processes_index_the_same_vectors_as_in_process(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     for i in range(70):

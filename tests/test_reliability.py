@@ -133,22 +133,47 @@ def test_indexing_on_the_cpu_asks_its_decoders_to_yield_to_the_model(cli: Cli, p
     assert asked == [True]
 
 
-@pytest.mark.slow
-def test_a_200_megapixel_heic_is_reported_as_timed_out_and_the_rest_indexed(cli: Cli, tmp_path: Path) -> None:
+def huge_heic_beside_photos(tmp_path: Path) -> Path:
+    """Six small photos and a link to the shared 200-megapixel HEIC (it stores a 512 px thumbnail)."""
     heic = shared("stress", "200MP.heic")
     folder = tmp_path / "photos"
     for i in range(6):
         paint_photo(folder / f"{i}.jpg", seed=i)
     (folder / "huge.heic").symlink_to(heic)
+    return folder
+
+
+@pytest.mark.slow
+def test_a_200_megapixel_heic_is_read_from_its_own_thumbnail_within_the_time_limit(cli: Cli, tmp_path: Path) -> None:
+    """Its 384x512 thumbnail holds more than the model and the gallery need: no 200 MP decode."""
+    folder = huge_heic_beside_photos(tmp_path)
+    result = cli.index(folder, extra=("--time-limit", "1"))
+    assert result.summary() == {"new": 7, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    huge = cli.records()[str(folder / "huge.heic")]
+    assert (huge["width"], huge["height"]) == (12240, 16320), "the record keeps the picture's own size"
+
+
+@pytest.mark.slow
+def test_a_200_megapixel_heic_too_big_for_its_thumbnail_times_out_and_the_rest_is_indexed(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A model with a 448 px input needs more than the thumbnail's 384 px: the whole picture is
+    decoded, which runs past the limit (~3 s of CPU here); it is reported, and not tried again."""
+    folder = huge_heic_beside_photos(tmp_path)
+    config = json.loads(TINY_CONFIG.read_text())
+    config["vision_cfg"] |= {"image_size": 448, "patch_size": 56}
+    (tmp_path / "wide-eyed.json").write_text(json.dumps(config))
+    model = ("--model-config", str(tmp_path / "wide-eyed.json"), "--pretrained", "none")
     # 1 s: the 200 MP file took 2.6 s of wall time on a fast day here (libheif decodes on several
     # threads; the shared data's notes say over 20 s); a small JPEG, worker start-up included, ~0.2 s.
     started = time.monotonic()
-    result = cli.index(folder, extra=("--time-limit", "1"))
+    result = cli("--index", folder, *model, "--time-limit", "1")
+    assert result.code == 0, result.stderr
     assert time.monotonic() - started < 60
     assert result.summary() == {"new": 6, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
     assert "timed out" in cli.failures_by_name()["huge.heic"]["reason"]
     assert len(cli.records()) == 6
-    again = cli.index(folder, extra=("--time-limit", "1"))  # the same limit would run out the same way
+    again = cli("--index", folder, *model, "--time-limit", "1")  # the same limit would run out the same way
     assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 6, "failed": 1}
     assert "timed out" not in again.stderr, "not decoded again, so no second wait for the limit"
     assert "timed out" in cli.failures_by_name()["huge.heic"]["reason"]
