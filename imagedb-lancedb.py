@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
-from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_SCHEMA, records_to_arrow
+from common.records import FILTER_COLUMNS, RECORD_COLUMNS, record_schema, records_to_arrow
 from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, best_rows, require_record_columns
 from common.text_search import FTS_OPTIONS
 
@@ -321,7 +321,7 @@ class LanceImageStore(ImageStore):
 
 def table_schema(info: IndexInfo) -> pa.Schema:
     """The record columns plus the vector, with the model recorded in the schema metadata."""
-    schema = RECORD_SCHEMA.append(pa.field("vector", pa.list_(pa.float32(), info.dim)))
+    schema = record_schema().append(pa.field("vector", pa.list_(pa.float32(), info.dim)))
     schema = schema.append(pa.field("color", pa.list_(pa.float32(), COLOR_DIM)))
     schema = schema.append(pa.field(RECORD_JSON, pa.string()))
     return schema.with_metadata({INFO_KEY: info.to_json().encode()})

@@ -13,14 +13,14 @@ import re
 import numpy as np
 import pandas as pd
 
-from common.records import RECORD_SCHEMA
+from common.records import RECORD_COLUMNS, record_schema
 from common.store import FilterError
 
 
 @functools.cache
 def empty_record_filter() -> RecordFilter:
     """Conditions checked against a zero-row frame holding every record column at its real type."""
-    return RecordFilter(RECORD_SCHEMA.empty_table().to_pandas())
+    return RecordFilter(record_schema().empty_table().to_pandas())
 
 
 def validate_where(where: str) -> None:
@@ -68,5 +68,5 @@ class RecordFilter:
 def _explain(text: str) -> str:
     unknown = re.search(r'Referenced column "([^"]+)" not found', text)
     if unknown:
-        return f"unknown column {unknown.group(1)!r} (columns: {', '.join(RECORD_SCHEMA.names)})"
+        return f"unknown column {unknown.group(1)!r} (columns: {', '.join(RECORD_COLUMNS)})"
     return text.strip().splitlines()[0] if text.strip() else "invalid condition"

@@ -8,63 +8,66 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
-
-import pyarrow as pa
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from common.decoding import DecodedImage
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.text_search import word_parts
 
-RECORD_SCHEMA = pa.schema(
-    [
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("folder", pa.string()),
-        pa.field("filename", pa.string()),
-        pa.field("extension", pa.string()),
-        pa.field("size_bytes", pa.int64()),
-        pa.field("mtime", pa.float64()),
-        pa.field("modified", pa.string()),
-        pa.field("created", pa.float64()),  # birth time where the filesystem keeps one, else ctime
-        pa.field("content_hash", pa.string()),  # sha256 of the file's bytes (exact duplicates)
-        pa.field("media_type", pa.string()),  # "image" or "video"
-        pa.field("duration", pa.float64()),  # videos: seconds
-        pa.field("fps", pa.float64()),
-        pa.field("codec", pa.string()),
-        pa.field("width", pa.int32()),
-        pa.field("height", pa.int32()),
-        pa.field("format", pa.string()),
-        pa.field("mode", pa.string()),
-        pa.field("make", pa.string()),
-        pa.field("model", pa.string()),
-        pa.field("lens", pa.string()),
-        pa.field("date_taken", pa.string()),
-        pa.field("iso", pa.int32()),
-        pa.field("exposure_time", pa.float64()),
-        pa.field("f_number", pa.float64()),
-        pa.field("focal_length", pa.float64()),
-        pa.field("orientation", pa.int32()),
-        pa.field("gps_latitude", pa.float64()),
-        pa.field("gps_longitude", pa.float64()),
-        pa.field("gps_altitude", pa.float64()),
-        pa.field("description", pa.string()),
-        pa.field("user_comment", pa.string()),
-        pa.field("artist", pa.string()),
-        pa.field("software", pa.string()),
-        pa.field("png_text", pa.string()),
-        pa.field("exif_json", pa.string()),
-        pa.field("search_text", pa.string()),
-        pa.field("indexed_at", pa.float64()),
-    ]
-)
-RECORD_COLUMNS = tuple(RECORD_SCHEMA.names)
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Every column and its Arrow type, as pyarrow names it (``pyarrow.type_for_alias``): plain strings,
+# so decoding workers build records without importing pyarrow (~33 MB and ~30 ms a worker);
+# ``record_schema()`` is the Arrow form the stores use.
+RECORD_TYPES: dict[str, str] = {
+    "path": "string",
+    "folder": "string",
+    "filename": "string",
+    "extension": "string",
+    "size_bytes": "int64",
+    "mtime": "float64",
+    "modified": "string",
+    "created": "float64",  # birth time where the filesystem keeps one, else ctime
+    "content_hash": "string",  # sha256 of the file's bytes (exact duplicates)
+    "media_type": "string",  # "image" or "video"
+    "duration": "float64",  # videos: seconds
+    "fps": "float64",
+    "codec": "string",
+    "width": "int32",
+    "height": "int32",
+    "format": "string",
+    "mode": "string",
+    "make": "string",
+    "model": "string",
+    "lens": "string",
+    "date_taken": "string",
+    "iso": "int32",
+    "exposure_time": "float64",
+    "f_number": "float64",
+    "focal_length": "float64",
+    "orientation": "int32",
+    "gps_latitude": "float64",
+    "gps_longitude": "float64",
+    "gps_altitude": "float64",
+    "description": "string",
+    "user_comment": "string",
+    "artist": "string",
+    "software": "string",
+    "png_text": "string",
+    "exif_json": "string",
+    "search_text": "string",
+    "indexed_at": "float64",
+}
+RECORD_COLUMNS = tuple(RECORD_TYPES)
 # Columns worth a scalar index: the ones people filter on.
 FILTER_COLUMNS = ("folder", "extension", "width", "height", "make", "model", "date_taken", "size_bytes")
 TEXT_SOURCE_COLUMNS = ("make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken")
 
 
 def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
-    """Everything we know about one decoded image, as a row of ``RECORD_SCHEMA``."""
+    """Everything we know about one decoded image, as a row of ``record_schema()``."""
     record: dict[str, Any] = dict.fromkeys(RECORD_COLUMNS)
     record.update(file_facts(path))
     exif_columns, raw_tags = read_exif(path, decoded.exif)
@@ -98,5 +101,17 @@ def _json_or_none(value: dict[str, str]) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else None
 
 
+@cache
+def record_schema() -> pa.Schema:
+    """The record's columns as an Arrow schema (only ``path`` may not be null)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(name, pa.type_for_alias(alias), nullable=name != "path") for name, alias in RECORD_TYPES.items()]
+    )
+
+
 def records_to_arrow(records: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(records, schema=RECORD_SCHEMA)
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(records, schema=record_schema())

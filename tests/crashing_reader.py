@@ -1,7 +1,7 @@
 """Readers for tests, importable by the pool's spawned workers: one kills its worker process on
 files named 'crash*' (a stand-in for a decoder that segfaults), one never returns on files named
 'hang*' (a decoder stuck in a loop), one takes seconds on files named 'slow*' (a large HEIC), one
-answers with the priority its worker runs at."""
+answers with the priority its worker runs at, one with the heavy libraries it has loaded."""
 
 from __future__ import annotations
 
@@ -52,3 +52,12 @@ def read_on_the_first_core(path: str, recipe: PixelRecipe, thumbnail_dir: str | 
         while time.process_time() - started < BUSY_CPU_SECONDS:
             pass
     return read_file(path, recipe, thumbnail_dir)
+
+
+def read_heavy_libraries(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
+    """Reads the file, then answers with the heavy libraries its worker has loaded (comma-separated)."""
+    import sys
+
+    read_file(path, recipe, thumbnail_dir)
+    heavy = ("torch", "open_clip", "pyarrow", "pandas", "lancedb", "faiss")
+    return ReadResult(path, reason=",".join(name for name in heavy if name in sys.modules))

@@ -117,6 +117,20 @@ def test_decoders_beside_a_model_on_the_cpu_run_at_low_priority(
     assert int(answer.reason) == (min(19, own + DECODER_NICENESS) if yield_to_model else own)
 
 
+def test_decoding_workers_stay_light(tiny: Embedder, tmp_path: Path) -> None:
+    """A worker reads a photo (record, crop, thumbnail) without loading the model's or the stores'
+    libraries: pyarrow alone doubled a worker's memory (33 MB more), and a GPU host runs 15."""
+    from crashing_reader import read_heavy_libraries
+
+    photo = str(paint_photo(tmp_path / "p.jpg", seed=1))
+    pool = DecodePool(1, tiny.pixel_recipe, reader=read_heavy_libraries, thumbnail_dir=str(tmp_path / "thumbs"))
+    try:
+        [answer] = list(pool.read([photo], window=1))
+    finally:
+        pool.close()
+    assert answer.reason == "", f"loaded in a decoding worker: {answer.reason}"
+
+
 def test_indexing_on_the_cpu_asks_its_decoders_to_yield_to_the_model(cli: Cli, photos: Path, monkeypatch) -> None:
     import common.pipeline
 
