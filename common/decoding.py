@@ -49,8 +49,8 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # and camera image: ViT-B-32 (224 px, random weights) 0.9951 at 1×, 0.9987 at 2×; the 32 px test
 # model 0.9936 at 224 px, 0.94 at 128 px (small inputs are more sensitive to resampling; hence
 # the floor). 1× lets a 640×480 photo, the commonest size there is, decode at half size: ~1.3 ms
-# less worker CPU a photo (decode 2.1 → ~1 ms, the bicubic crop 2.0 → ~0.7 ms), about a
-# seventh of all the reading CPU on that corpus.
+# less worker CPU a photo (decode 2.1 → ~1 ms, the bicubic crop 2.0 → ~0.7 ms), about a tenth
+# of all the reading CPU on coco-mini + camera.
 REDUCED_MARGIN = 1
 REDUCED_FLOOR = 224
 
@@ -147,11 +147,10 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     With ``min_side`` (the model's input size) a large picture is decoded at reduced size —
     JPEG's DCT scaling (``draft``), a HEIF's own stored thumbnail (pillow-heif's ``draft``: only
     one that is a scaled copy of the picture, same aspect ratio, crop, rotation and colour
-    profile), or a box-filter ``reduce`` for other formats — but never
-    below ``reduced_size`` (the model's input on the shortest side, a thumbnail's on the
-    longest), so the model sees the same picture (the
-    fidelity test holds every coco-mini and camera image to cosine >= 0.99). Width and height
-    are always the full, displayed size.
+    profile), or a box-filter ``reduce`` for other formats — but never below ``reduced_size``
+    (the model's input on the shortest side, a thumbnail's on the longest), so the model sees
+    the same picture (the fidelity test holds every coco-mini and camera image to cosine >=
+    0.99). Width and height are always the full, displayed size.
 
     Decompression bombs are refused by Pillow's own pixel limit (set to ``MAX_PIXELS``), which is
     raised to an error rather than a warning so one hostile file cannot exhaust memory.
