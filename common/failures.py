@@ -2,7 +2,7 @@
 
 It lives next to the database as JSON Lines, one file per line::
 
-    {"path", "reason", "stage", "time", "size", "mtime", "retry"[, "time_limit"]}
+    {"path", "reason", "stage", "time", "size", "mtime", "retry"[, "time_limit", "reader"]}
 
 ``size`` and ``mtime`` name the version of the file that failed, and ``retry`` says when it is
 worth reading again: ``"next-run"`` for what may pass by itself (the file vanished, was locked,
@@ -10,7 +10,9 @@ memory ran out, a bug of ours) and ``"when-changed"`` for what the same bytes wo
 corrupt, unsupported or hostile file, a decoder crash, a timeout). An indexing run leaves a
 ``"when-changed"`` file alone while its size and mtime stay the same — a broken file does not
 cost every run its decode, and a 200-megapixel picture does not cost every run its time limit —
-and lists it again; a timeout is retried when the run allows it more time (``time_limit``).
+and lists it again; a timeout is retried when the run allows it more time (``time_limit``), and
+any of them once the decoders differ from those that failed (``reader``: an upgrade of imagedb,
+Pillow, pillow-heif or PyAV may read what the old ones could not).
 
 Like the store, the report is per folder: a run decides again about the files under the folders
 it indexes and keeps what earlier runs said about other folders. Failures are also logged, one
@@ -24,6 +26,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from common.atomic import write_atomically
@@ -84,6 +87,8 @@ class FailureReport:
         limit = entry.get("time_limit")
         if limit is not None and (not time_limit or time_limit > limit):
             return None
+        if entry.get("reader") != reader_versions():  # other decoders: they may read it now
+            return None
         return entry
 
     def repeat(self, entry: dict[str, Any]) -> None:
@@ -109,6 +114,8 @@ class FailureReport:
         entry["retry"] = RETRY_WHEN_CHANGED if lasting and file is not None else RETRY_NEXT_RUN
         if time_limit:
             entry["time_limit"] = time_limit
+        if entry["retry"] == RETRY_WHEN_CHANGED:
+            entry["reader"] = reader_versions()
         log.warning("skipped %s: %s", path, reason)
         self._record(entry)
 
@@ -122,6 +129,22 @@ class FailureReport:
         if self._handle:
             self._handle.close()
             self._handle = None
+
+
+@cache
+def reader_versions() -> str:
+    """What read the files: this project's decoding revision and its decoders' versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from common.decoding import DECODING_REVISION
+
+    parts = [f"imagedb decoding {DECODING_REVISION}"]
+    for package in ("Pillow", "pillow-heif", "av"):
+        try:
+            parts.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package} missing")
+    return ", ".join(parts)
 
 
 def _line(entry: dict[str, Any]) -> str:

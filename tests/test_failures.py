@@ -45,6 +45,30 @@ def test_a_broken_file_is_listed_every_run_but_read_again_only_once_it_changes(
     assert cli.failures_by_name()["truncated.jpg"]["time"] > first_report["truncated.jpg"]["time"]
 
 
+def test_a_file_that_failed_under_other_decoders_is_read_once_more(cli: Cli, photos: Path, decoded: list[str]) -> None:
+    """After an upgrade (imagedb's decoding, Pillow, pillow-heif, PyAV) a failure may not recur:
+    a 200 MP HEIC that timed out is now read from its stored thumbnail in milliseconds."""
+    import json
+
+    from common.failures import reader_versions
+
+    (photos / "broken.jpg").write_bytes(b"not a jpeg at all")
+    cli.index(photos)
+    report = cli.db / "failures.jsonl"
+    [entry] = map(json.loads, report.read_text().splitlines())
+    assert entry["reader"] == reader_versions()
+    entry["reader"] = "imagedb decoding 1, Pillow 11.0.0, pillow-heif 0.18.0, av 12.0.0"  # an older install's
+    report.write_text(json.dumps(entry) + "\n")
+    decoded.clear()
+
+    upgraded = cli.index(photos, extra=("--workers", "0"))
+    assert decoded == ["broken.jpg"], "read again by the new decoders"
+    assert upgraded.summary()["failed"] == 1
+    assert cli.failures_by_name()["broken.jpg"]["reader"] == reader_versions()
+    cli.index(photos, extra=("--workers", "0"))
+    assert decoded == ["broken.jpg"], "and then left alone again"
+
+
 def test_force_reads_every_file_again_the_broken_ones_too(cli: Cli, photos: Path, decoded: list[str]) -> None:
     (photos / "broken.png").write_text("not a png")
     cli.index(photos)
