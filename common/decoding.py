@@ -35,8 +35,8 @@ except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
 
 # A truncated file is a bad file, not a half-grey image in the index.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
-# Raised when decoding learns to read files it could not read before, or not within the time
-# limit: a file that failed under another revision (or other decoder versions) is worth one more
+# Bumped whenever decoding learns to read files it could not read before (or not within the time
+# limit): a file that failed under another revision, or other decoder versions, is worth one more
 # try (common.failures). 2: a HEIC's stored thumbnail (a 200 MP one that timed out now takes ms).
 DECODING_REVISION = 2
 # The largest picture decoded at all. Pillow's default (~89 MP, an error only above ~179 MP)
