@@ -55,9 +55,13 @@ class PhotoCorpus:
     """The folders to index plus the queries to run against them."""
 
     roots: list[str]
-    image_count: int
+    images: list[str]  # every image file under the roots
     query_images: list[str]
     prompts: list[str]
+
+    @property
+    def image_count(self) -> int:
+        return len(self.images)
 
 
 def load_corpus(roots: list[str], queries: int, seed: int = 0) -> PhotoCorpus:
@@ -72,7 +76,7 @@ def load_corpus(roots: list[str], queries: int, seed: int = 0) -> PhotoCorpus:
     rng = random.Random(seed)
     prompts = rng.sample(prompts, min(queries, len(prompts))) if prompts else FALLBACK_PROMPTS
     query_images = rng.sample(images, min(queries, len(images)))
-    return PhotoCorpus(roots, len(images), cycle_to(query_images, queries), cycle_to(prompts, queries))
+    return PhotoCorpus(roots, images, cycle_to(query_images, queries), cycle_to(prompts, queries))
 
 
 def cycle_to(items: list[Any], n: int) -> list[Any]:
@@ -95,7 +99,7 @@ def model_ceiling(embedder: Embedder, batch: int, min_seconds: float = 3.0) -> d
     return {"images_per_second": batches * batch / seconds, "batch": batch, "batches": batches}
 
 
-def reading_alone(roots: list[str], embedder: Embedder, workers: int, thumbnail_dir: str) -> dict[str, float]:
+def reading_alone(paths: list[str], embedder: Embedder, workers: int, thumbnail_dir: str) -> dict[str, float]:
     """The decoding workers reading every file with no model running: the most images/s any
     indexing run can reach on this machine, whatever the model.
 
@@ -103,7 +107,6 @@ def reading_alone(roots: list[str], embedder: Embedder, workers: int, thumbnail_
     whose host's cores do nothing else), and its CPU per image says how many cores a given rate
     needs. Timed as indexing is: from starting the pool to the last file, thumbnails made.
     """
-    paths = [f.path for f in find_image_files(roots)]
     started = time.perf_counter()
     pool = DecodePool(workers, embedder.pixel_recipe, thumbnail_dir=thumbnail_dir)
     try:
@@ -275,7 +278,7 @@ def run_photo_benchmark(
             )
 
         result["reading_alone"] = reading_alone(
-            corpus.roots, embedder, os.cpu_count() or 1, str(Path(workdir) / "reading-alone" / THUMBNAIL_DIR)
+            corpus.images, embedder, os.cpu_count() or 1, str(Path(workdir) / "reading-alone" / THUMBNAIL_DIR)
         )
         trials: dict[str, list[dict[str, Any]]] = {backend: [] for backend in backends}
         with CeilingProbe(spec, embedder.device, batch) as probe:
