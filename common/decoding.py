@@ -67,7 +67,8 @@ def reduced_side(min_side: int) -> int:
 def reduced_size(size: tuple[int, int], min_side: int) -> tuple[int, int]:
     """The smallest (width, height) a reduced-size decode of a ``size`` picture may have: its
     shortest side at least ``reduced_side``, its longest at least the thumbnails' size."""
-    short, long = reduced_side(min_side), max(reduced_side(min_side), THUMBNAIL_SIZE)
+    short = reduced_side(min_side)
+    long = max(short, THUMBNAIL_SIZE)
     return (long, short) if size[0] >= size[1] else (short, long)
 
 
