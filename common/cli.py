@@ -366,6 +366,7 @@ class Session:
     def index(self, folders: list[str]) -> None:
         from common.locking import indexing_lock
         from common.pipeline import index_roots
+        from common.workers import start_decoding_server
 
         roots = [normalise_root(r) for r in folders]
         exists = self.store_class.exists(self.db_path)
@@ -381,6 +382,8 @@ class Session:
             return embedder
 
         if info is None:  # a new index records the model's vector size: load it now, before the lock
+            if self.args.workers != 0:
+                start_decoding_server()  # it starts while the model loads
             load_checked_embedder()
         # An existing index loads the model only if some file needs embedding (an unchanged tree
         # never does). Everything above only read; from here on this process is the one writer.

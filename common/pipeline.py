@@ -36,7 +36,7 @@ from common.embedding import Embedder
 from common.failures import FailureReport
 from common.store import ImageStore
 from common.thumbnails import remove_thumbnails
-from common.workers import DecodePool, ReadResult, default_worker_count, read_prepared
+from common.workers import DecodePool, ReadResult, default_worker_count, read_prepared, start_decoding_server
 
 log = logging.getLogger(__name__)
 
@@ -361,6 +361,8 @@ def index_roots(
         if thumbnail_dir:
             remove_thumbnails(thumbnail_dir, [(p, *indexed[p]) for p in plan.removed])
     if to_read:
+        if workers != 0:
+            start_decoding_server()  # it starts while the model loads
         with summary.timing("model"):
             embedder = load_embedder()
         workers = default_worker_count(embedder.device) if workers is None else workers

@@ -1,4 +1,4 @@
-"""Readers for tests, importable by the pool's spawned workers: one kills its worker process on
+"""Readers for tests, importable by the pool's workers: one kills its worker process on
 files named 'crash*' (a stand-in for a decoder that segfaults), one never returns on files named
 'hang*' (a decoder stuck in a loop), one takes seconds on files named 'slow*' (a large HEIC), one
 answers with the priority its worker runs at, one with the heavy libraries it has loaded."""

@@ -119,7 +119,9 @@ def test_decoders_beside_a_model_on_the_cpu_run_at_low_priority(
 
 def test_decoding_workers_stay_light(tiny: Embedder, tmp_path: Path) -> None:
     """A worker reads a photo (record, crop, thumbnail) without loading the model's or the stores'
-    libraries: pyarrow alone doubled a worker's memory (33 MB more), and a GPU host runs 15."""
+    libraries: pyarrow alone doubled a worker's memory (33 MB more), and a GPU host runs 15.
+    (Under the CLI, the front script, which workers share with the server they are forked from,
+    brings its store's pandas or pyarrow; torch never.)"""
     from crashing_reader import read_heavy_libraries
 
     photo = str(paint_photo(tmp_path / "p.jpg", seed=1))
@@ -224,16 +226,21 @@ def committed_signatures(backend: str, db: Path) -> dict[str, tuple[int, float]]
     raise AssertionError(f"could not read {db} while it was being written")
 
 
-def child_pids(pid: int) -> list[int]:
-    children = []
+def descendant_pids(pid: int) -> list[int]:
+    """Every process below ``pid``: decoding workers are children of the server they are forked
+    from, which is the indexing process's child."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def alive(pid: int) -> bool:
@@ -283,7 +290,7 @@ def index_and_kill(backend: str, db: Path, folder: Path, point: KillPoint, *extr
                 marker, commits = now, commits + 1
         before = committed_signatures(backend, db)
         time.sleep(point.delay)
-        workers = child_pids(process.pid)
+        workers = descendant_pids(process.pid)
         assert process.poll() is None, f"{point.name}: the run ended before the kill"
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
