@@ -198,6 +198,20 @@ class LanceImageStore(ImageStore):
     ) -> None:
         if not records:
             return
+        data = self._rows(records, vectors, colors)
+        self._wait(
+            self.table.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(data)
+        )
+        self._wrote = True
+
+    def add_images(self, records: list[dict[str, Any]], vectors: np.ndarray, colors: np.ndarray | None = None) -> None:
+        if not records:
+            return
+        self._wait(self.table.add(self._rows(records, vectors, colors)))
+        self._wrote = True
+
+    def _rows(self, records: list[dict[str, Any]], vectors: np.ndarray, colors: np.ndarray | None) -> pa.Table:
+        """The table's rows for these records: their columns, the record as JSON, the vectors."""
         if colors is None:
             colors = np.zeros((len(records), COLOR_DIM), dtype=np.float32)
         data = records_to_arrow(records)
@@ -207,10 +221,7 @@ class LanceImageStore(ImageStore):
             data = data.append_column(
                 pa.field(name, pa.list_(pa.float32(), width)), pa.FixedSizeListArray.from_arrays(flat, width)
             )
-        self._wait(
-            self.table.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(data)
-        )
-        self._wrote = True
+        return data
 
     def delete_images(self, paths: list[str]) -> int:
         deleted = 0

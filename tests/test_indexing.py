@@ -294,21 +294,36 @@ def test_batches_are_written_in_groups_unless_each_must_be_durable(cli: Cli, tmp
         paint_photo(folder / f"{i:02d}.png", seed=i, size=(48, 40))
     from common.backends import store_class
 
-    cls, writes, commits = store_class(cli.backend), [], []
-    real_upsert, real_commit = cls.upsert_images, cls.commit
-    monkeypatch.setattr(
-        cls, "upsert_images", lambda self, records, *a: writes.append(len(records)) or real_upsert(self, records, *a)
-    )
-    monkeypatch.setattr(cls, "commit", lambda self: commits.append(len(writes)) or real_commit(self))
+    cls, writes, kinds, commits, writing = store_class(cli.backend), [], [], [], []
+
+    def watched(kind: str, real):
+        def write(self, records, *rest):
+            if not writing:  # the indexer's call, not one store method calling another
+                writes.append(len(records))
+                kinds.append(kind)
+            writing.append(kind)
+            try:
+                return real(self, records, *rest)
+            finally:
+                writing.pop()
+
+        return write
+
+    monkeypatch.setattr(cls, "add_images", watched("add", cls.add_images))
+    monkeypatch.setattr(cls, "upsert_images", watched("upsert", cls.upsert_images))
+    monkeypatch.setattr(cls, "commit", lambda self, real=cls.commit: commits.append(len(writes)) or real(self))
 
     cli.index(folder, extra=("--batch", "8", "--workers", "0"))
     assert sum(writes) == 80 and len(writes) <= 3, f"10 batches of 8, written as {writes}"
+    assert set(kinds) == {"add"}, "new files are added: no row to replace"
     assert len(cli.records()) == 80
 
     writes.clear()
+    kinds.clear()
     commits.clear()
     cli.index(folder, extra=("--batch", "8", "--workers", "0", "--force", "--commit-every", "0"))
     assert writes == [8] * 10, "each batch written on its own"
+    assert set(kinds) == {"upsert"}, "re-embedded files replace their rows"
     assert commits[:10] == list(range(1, 11)), "and committed right after it"
     assert len(cli.records()) == 80
 

@@ -102,6 +102,27 @@ def test_upsert_replaces_by_path_and_delete_removes(backend: str, tmp_path: Path
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_added_rows_are_stored_once_searchable_and_replaced_by_a_later_upsert(backend: str, tmp_path: Path) -> None:
+    """The indexer adds the rows of new files (no row to replace: an append on LanceDB) and
+    upserts those of changed ones; either way each path has one row, with its latest vector."""
+    records, vectors = random_records(40, seed=3)
+    cls, store = new_store(backend, tmp_path / "db")
+    store.add_images(records[:30], vectors[:30])
+    store.upsert_images(records[:5], vectors[35:40])
+    store.add_images(records[30:], vectors[30:])
+    store.finish_indexing()
+    store.commit()
+    store = cls.open(str(tmp_path / "db"))
+    paths, stored = store.get_all_vectors()
+    assert sorted(paths) == [r["path"] for r in records], "one row per path"
+    by_path = dict(zip(paths, stored, strict=True))
+    np.testing.assert_allclose(by_path[records[0]["path"]], vectors[35], atol=1e-6)
+    np.testing.assert_allclose(by_path[records[33]["path"]], vectors[33], atol=1e-6)
+    [hit] = store.search_by_vector(vectors[33], 1, where="make = 'Nikon'")
+    assert (hit.record["path"], hit.score) == (records[33]["path"], pytest.approx(1.0, abs=1e-5))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_hit_carries_the_record_the_metadata_columns_hold_also_after_a_replace(backend: str, tmp_path: Path) -> None:
     """LanceDB reads a hit's record from its packed JSON column: it must say what the typed
     columns (the ones filters see) say, for awkward text and missing values too."""
