@@ -263,8 +263,9 @@ def write_batches(
             if rows.any():
                 write([r for r, chosen in zip(records, rows, strict=True) if chosen], vectors[rows], colors[rows])
         held.clear()
-        summary.new += int(new.sum())
-        summary.updated += len(records) - int(new.sum())
+        added = int(new.sum())
+        summary.new += added
+        summary.updated += len(records) - added
 
     source = iter(batches)
     while True:

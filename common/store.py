@@ -210,7 +210,7 @@ class ImageStore(ABC):
         The indexer knows which files are new (it listed the store's paths under its roots, as
         the only writer), so a store may append them without looking for rows to replace: a
         LanceDB upsert joins on the path column and costs 2-3 times as much as an append. A path
-        the store does hold would be stored twice.
+        the store does hold may then be stored twice.
         """
         self.upsert_images(records, vectors, colors)
 
