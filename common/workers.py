@@ -39,9 +39,9 @@ import numpy as np
 from common.color import image_signature
 from common.decoding import DecodeError, decode_image
 from common.defaults import DEFAULT_TIME_LIMIT
+from common.describe import build_record
 from common.discovery import has_storable_name
 from common.preprocess import PixelRecipe
-from common.records import build_record
 from common.thumbnails import save_thumbnail, thumbnail_path, thumbnail_picture
 
 log = logging.getLogger(__name__)

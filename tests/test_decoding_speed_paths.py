@@ -14,7 +14,7 @@ from PIL import Image
 
 from common.decoding import decode_image, exif_orientation, reduced_side, reduction_factor, to_rgb
 from common.discovery import find_image_files
-from common.embedding import Embedder, ModelSpec
+from common.embedding import Embedder, ModelSpec, default_tokenizer_context, tokenizer_for
 from common.preprocess import to_model_input
 from common.workers import DecodePool, read_file
 from conftest import TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, shared
@@ -195,6 +195,56 @@ def test_text_only_loading_gives_the_same_text_vectors(tiny: Embedder) -> None:
 def test_text_only_falls_back_to_the_whole_model_when_it_cannot_apply() -> None:
     random_weights = Embedder(ModelSpec("imagedb-tiny-cifar10", "none", str(TINY_CONFIG)), "cpu", text_only=True)
     assert not random_weights.text_only and random_weights.model.visual is not None
+
+
+PROMPTS = ["a photo of a dog", "", "Crème brûlée at Café Müller, 2019!", "A RED CAR, parked.", "a long prompt " * 40]
+
+
+@pytest.mark.parametrize(
+    "model, context",
+    [("ViT-B-32", 77), ("imagedb-tiny-cifar10", 32), ("coca_ViT-B-32", 76), ("PE-Core-bigG-14-448", 72)],
+)
+def test_the_shared_tokenizer_gives_the_models_own_tokens(tiny: Embedder, model: str, context: int) -> None:
+    """Where a model's tokenizer is open_clip's default one, the one built at import stands in for
+    it (no second build on every cold query): same tokens, its context length, long prompts cut."""
+    import open_clip
+
+    assert default_tokenizer_context(open_clip, model) == context
+    ours, theirs = tokenizer_for(open_clip, model)(PROMPTS), open_clip.get_tokenizer(model)(PROMPTS)
+    assert ours.shape == (len(PROMPTS), context)
+    assert torch.equal(ours, theirs)
+
+
+@pytest.mark.parametrize("model", ["ViT-B-16-SigLIP", "roberta-ViT-B-32", "ViT-L-14-worldwide", "hf-hub:org/model"])
+def test_other_tokenizers_come_from_open_clip(model: str) -> None:
+    """SigLIP, Hugging Face tokenizers and hub names are left to open_clip."""
+    import open_clip
+
+    assert default_tokenizer_context(open_clip, model) is None
+
+
+def test_a_model_with_tokenizer_options_gets_its_own_tokenizer(tmp_path: Path) -> None:
+    """A config asking for other tokenizer options (here: case kept) is not given the default one."""
+    import json
+
+    import open_clip
+
+    config = json.loads(TINY_CONFIG.read_text())
+    config["text_cfg"]["tokenizer_kwargs"] = {"clean": "whitespace"}
+    (tmp_path / "imagedb-tiny-case-kept.json").write_text(json.dumps(config))
+    open_clip.add_model_config(tmp_path / "imagedb-tiny-case-kept.json")
+    assert default_tokenizer_context(open_clip, "imagedb-tiny-case-kept") is None
+    tokens = tokenizer_for(open_clip, "imagedb-tiny-case-kept")(PROMPTS)
+    assert torch.equal(tokens, open_clip.get_tokenizer("imagedb-tiny-case-kept")(PROMPTS))
+    assert not torch.equal(tokens, open_clip.tokenize(PROMPTS, context_length=32))  # "A RED CAR" keeps its case
+
+
+def test_a_text_search_never_probes_the_vector_size(tiny: Embedder) -> None:
+    """The size probe is a forward pass a text query does not need; indexing still asks for it."""
+    text_only = Embedder(tiny.spec, "cpu", text_only=True)
+    assert "dim" not in vars(text_only)
+    assert text_only.embed_texts(["a dog"]).shape == (1, 64)
+    assert "dim" not in vars(text_only) and text_only.dim == 64
 
 
 @pytest.mark.parametrize("cores, cpu_workers, gpu_workers", [(1, 1, 1), (2, 2, 1), (16, 8, 15), (64, 8, 32)])

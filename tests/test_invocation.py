@@ -153,6 +153,34 @@ def test_scripts_run_as_programs(backend: str, tmp_path: Path) -> None:
     assert not (tmp_path / "db").exists()
 
 
+LOADED_AFTER_A_RUN = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    readers = ("common.decoding", "common.metadata", "pillow_heif", "exifread", "av")
+    print("loaded:", *sorted(name for name in readers if name in sys.modules), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("backend", ["lancedb", "faiss"])
+def test_a_cold_text_search_loads_no_decoder(backend: str, tmp_path: Path) -> None:
+    """A text prompt needs the model and the store, not the image decoders and EXIF readers: a
+    cold `--search "text"` imports neither (they are the workers'), and still finds the photo."""
+    cli = Cli(backend, tmp_path / "db")
+    photo = paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    cli.index(photo.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_AFTER_A_RUN, str(REPO / f"imagedb-{backend}.py"), "--db", str(cli.db),
+         "--search", "a photo", "--format", "paths"],
+        capture_output=True, text=True, check=False, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str(photo)]
+    assert done.stderr.strip().splitlines()[-1] == "loaded:"
+
+
 def run_for_a_reader_already_gone(backend: str, db: Path, *args: str) -> subprocess.CompletedProcess:
     """Run a front script as `... | head` would once head has exited: every write to stdout fails."""
     read_end, write_end = os.pipe()

@@ -1,0 +1,52 @@
+"""How one decoded file becomes a record (``common.records``): file facts, EXIF, text to search.
+
+Runs in the decoding workers, once per file read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from common.decoding import DecodedImage
+from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
+from common.records import RECORD_COLUMNS
+from common.text_search import word_parts
+
+TEXT_SOURCE_COLUMNS = ("make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken")
+
+
+def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
+    """Everything we know about one decoded image, as a row of ``record_schema()``."""
+    record: dict[str, Any] = dict.fromkeys(RECORD_COLUMNS)
+    record.update(file_facts(path))
+    exif_columns, raw_tags = read_exif(path, decoded.exif)
+    record.update({k: exif_columns.get(k) for k in EXIF_FIELDS})
+    text_chunks = png_text_chunks(decoded.info) if decoded.format == "PNG" else {}
+    record.update(decoded.video or {"media_type": "image"})
+    record.update(
+        content_hash=content_hash(path),
+        width=decoded.width,
+        height=decoded.height,
+        format=decoded.format,
+        mode=decoded.mode,
+        png_text=_json_or_none(text_chunks),
+        exif_json=exif_json(raw_tags),
+        indexed_at=time.time(),
+    )
+    record["search_text"] = search_text(record, text_chunks)
+    return record
+
+
+def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:
+    """The text a metadata search matches: path, name and every human-readable field."""
+    parts = [record["path"], record["filename"]]
+    parts += [str(record[c]) for c in TEXT_SOURCE_COLUMNS if record.get(c)]
+    parts += [f"{key} {value}" for key, value in text_chunks.items()]
+    parts.append(" ".join(word_parts(record["path"])))  # "vacation2019.jpg" found by "vacation"
+    return "\n".join(parts)
+
+
+def _json_or_none(value: dict[str, str]) -> str | None:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else None
