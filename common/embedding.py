@@ -218,7 +218,8 @@ class Embedder:
 
 
 def tokenizer_for(open_clip: Any, model_name: str) -> Callable[[list[str]], Any]:
-    """The tokenizer ``open_clip.get_tokenizer(model_name)`` would build, built once per process.
+    """The tokenizer ``open_clip.get_tokenizer(model_name)`` would build, without building the
+    default one a second time.
 
     Most CLIP models use open_clip's plain BPE tokenizer, which open_clip already built when it
     was imported; ``get_tokenizer`` builds another from its 49k merges (~70 ms on two cores, a
