@@ -24,6 +24,7 @@ from benchmarks.ceiling_probe import CeilingProbe, faster_ceiling
 from benchmarks.stats import REPO, directory_bytes, latency_stats, run_child, time_each
 from common.backends import store_class
 from common.decoding import decode_image
+from common.defaults import default_batch_size
 from common.discovery import find_image_files
 from common.embedding import Embedder, ModelSpec
 from common.failures import FailureReport
@@ -231,7 +232,7 @@ def run_photo_benchmark(
     model_name: str,
     corpus: PhotoCorpus,
     backends: list[str],
-    batch: int,
+    batch: int | None,
     load_repeats: int = 3,
     device: str = "auto",
     workers: int | None = None,
@@ -254,8 +255,10 @@ def run_photo_benchmark(
         "dim": embedder.dim,
         "device": embedder.device,
     }
-    workers = default_worker_count(embedder.device) if workers is None else workers  # what the CLI uses by default
-    result["workers"] = workers
+    # What the CLI uses by default on this device, unless the benchmark was told otherwise.
+    workers = default_worker_count(embedder.device) if workers is None else workers
+    batch = default_batch_size(embedder.device) if batch is None else batch
+    result["workers"], result["batch"] = workers, batch
     ceilings: list[dict[str, float]] = []
     result["backends"] = {}
     words: list[str] | None = None

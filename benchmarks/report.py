@@ -13,6 +13,12 @@ SEARCH_KINDS = ("image", "text", "metadata", "filtered")
 GPU_HOST_WORKERS = 15
 
 
+def _batches(results: dict[str, Any]) -> str:
+    """The batch size each model ran at (the CLI's default for the device unless one was asked for)."""
+    sizes = sorted({model.get("batch", results["batch"]) for model in results["photos"]} - {None})
+    return " / ".join(str(size) for size in sizes) or str(results["batch"])
+
+
 def write_report(results: dict[str, Any], out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md"}
@@ -125,7 +131,8 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         "",
         f"{env['date']} · {env['cpu']} · {env['cpu_count']} CPUs (torch threads {env['torch_threads']}, OpenMP wait policy {env.get('openmp_wait_policy', 'default')}) · GPU: {env['gpu'] or 'none'}",
         f"torch {env['torch']} · open_clip {env['open_clip']} · lancedb {env['lancedb']} · faiss {env['faiss']} · Python {env['python']}",
-        f"Corpus: {', '.join(results['corpus']['roots'])}{_copies(results['corpus'])} ({results['corpus']['images']} images); {results['queries']} queries per search kind.",
+        f"Corpus: {', '.join(results['corpus']['roots'])}{_copies(results['corpus'])} ({results['corpus']['images']} images); {results['queries']} queries per search kind; "
+        f"{_batches(results)} images per forward pass (indexing and ceiling).",
         "",
         "Models: `vit-b-32-random` is ViT-B-32 with random weights — the same architecture and FLOPs as the",
         "real one (no weights can be downloaded here), so its speed is the real model's speed; `tiny` is the",

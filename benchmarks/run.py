@@ -47,7 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--models", default="vit-b-32-random,tiny", help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--batch", type=int, default=32, help="images per forward pass, for indexing and the ceiling")
+    parser.add_argument(
+        "--batch",
+        type=at_least_one,
+        help="images per forward pass, for indexing and the ceiling (default: as the CLI, 32 on the CPU, 128 on a CUDA GPU)",
+    )
     parser.add_argument(
         "--queries", type=int, default=100, help="queries per search kind (at least 100 for the report)"
     )
@@ -156,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "environment": env,
             "corpus": {"roots": roots, "copies": copies, "images": corpus.image_count},
             "queries": args.queries,
-            "batch": args.batch,
+            "batch": args.batch,  # as asked; None: the CLI's default for the device (each model's "batch")
             "photos": [],
             "reindex": [],
             "scale": [],

@@ -16,7 +16,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from common.config import ConfigError, config_path, config_to_argv
-from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_DUPLICATE_THRESHOLD, DEFAULT_TIME_LIMIT
+from common.defaults import (
+    DEFAULT_BATCH,
+    DEFAULT_COMMIT_SECONDS,
+    DEFAULT_DUPLICATE_THRESHOLD,
+    DEFAULT_GPU_BATCH,
+    DEFAULT_TIME_LIMIT,
+)
 from common.discovery import has_image_extension, has_storable_name, missing_roots, normalise_root
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
@@ -169,7 +175,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     model.add_argument(
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="where the model runs (default auto)"
     )
-    model.add_argument("--batch", type=_positive_int, default=32, help="images per forward pass (default 32)")
+    model.add_argument(
+        "--batch",
+        type=_positive_int,
+        help=f"images per forward pass (default {DEFAULT_BATCH}; {DEFAULT_GPU_BATCH} on a CUDA GPU)",
+    )
     model.add_argument(
         "--workers", type=_non_negative_int, default=None,
         help="processes decoding images while the model runs (default: one per CPU core, up to 8; with a GPU, all cores but one, up to 32; 0 = decode in-process)",

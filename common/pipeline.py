@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT
+from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT, default_batch_size
 from common.discovery import (
     BROKEN_LINK,
     EMPTY,
@@ -303,7 +303,7 @@ def index_roots(
     roots: list[str],
     *,
     force: bool = False,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     failures: FailureReport,
     commit_seconds: float = DEFAULT_COMMIT_SECONDS,
     progress: bool | None = None,
@@ -317,7 +317,8 @@ def index_roots(
     With ``workers`` > 0, files are decoded in that many worker processes, where a decoder that
     crashes costs only its file and one that runs past ``time_limit`` seconds is given up on;
     with 0 they are decoded in this process (no isolation, no time limit); None: as many as suit
-    the device the model runs on (``default_worker_count``).
+    the device the model runs on (``default_worker_count``). ``batch_size`` None: as suits that
+    device too (``common.defaults.default_batch_size``).
 
     A file that failed in an earlier run and has not changed since is not read again unless
     ``force`` or ``retry_failed`` (see common.failures); it counts as failed again.
@@ -372,6 +373,7 @@ def index_roots(
         with summary.timing("model"):
             embedder = load_embedder()
         workers = default_worker_count(embedder.device) if workers is None else workers
+        batch_size = default_batch_size(embedder.device) if batch_size is None else batch_size
         use_pool = workers > 0 and embedder.pixel_recipe is not None
         paths = [f.path for f in to_read]
         pool = None

@@ -328,6 +328,31 @@ def test_batches_are_written_in_groups_unless_each_must_be_durable(cli: Cli, tmp
     assert len(cli.records()) == 80
 
 
+def test_the_batch_size_suits_the_device_unless_one_is_given(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    """Without --batch, a model on the CPU runs batches of 32 and one on a CUDA GPU batches of
+    128 (common.defaults: smaller ones cost a GPU host's main process 3x the time an image);
+    --batch or the config file's ``batch`` overrides either."""
+    from common.defaults import default_batch_size
+    from common.embedding import Embedder
+
+    folder = tmp_path / "photos"
+    for i in range(40):
+        paint_photo(folder / f"{i:02d}.png", seed=i, size=(48, 40))
+    real_embed, batches = Embedder.embed_prepared, []
+    monkeypatch.setattr(
+        Embedder, "embed_prepared", lambda self, prepared: batches.append(len(prepared)) or real_embed(self, prepared)
+    )
+
+    cli.index(folder, extra=("--workers", "0"))
+    assert batches == [32, 8]
+    batches.clear()
+    config = tmp_path / "imagedb.yaml"
+    config.write_text("batch: 16\n")
+    cli.index(folder, extra=("--workers", "0", "--force", "--config", str(config)))
+    assert batches == [16, 16, 8]
+    assert (default_batch_size("cpu"), default_batch_size("mps"), default_batch_size("cuda")) == (32, 32, 128)
+
+
 def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(cli: Cli, tmp_path: Path, monkeypatch) -> None:
     folder = tmp_path / "photos"
     for i in range(40):
