@@ -48,5 +48,14 @@ def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
+def current_search_text(record: dict[str, Any]) -> str:
+    """The search text this version builds for a stored ``record``: what the row would hold had
+    its file been indexed now. The rule grows between versions (file-name parts were added), and
+    a record keeps every field the text is made from, so an old row can be brought up to date
+    without reading or embedding its file again (``--repair``)."""
+    chunks = json.loads(record["png_text"]) if record.get("png_text") else {}
+    return search_text(record, chunks)
+
+
 def _json_or_none(value: dict[str, str]) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else None

@@ -244,6 +244,20 @@ def test_rotated_orientations_embed_like_their_upright_twins(tmp_path: Path) -> 
 
 
 # --- formats ----------------------------------------------------------------------------------
+def test_search_text_is_rebuilt_exactly_from_the_stored_record(camera_indexes: dict[str, Cli], formats_index) -> None:
+    """--check compares each row's search text with what this version makes of its record, and
+    --repair rewrites it from there: for real EXIF, HEIC and PNG text chunks the two must agree,
+    or every healthy index would be reported out of date."""
+    from common.describe import current_search_text
+
+    clis = [*camera_indexes.values(), formats_index[0]]
+    for c in clis:
+        records = c.records()
+        assert records
+        assert all(current_search_text(r) == r["search_text"] for r in records.values())
+        assert c("--check").code == 0
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def formats_index(request, tmp_path_factory) -> tuple[Cli, object, list[dict]]:
     formats = shared("formats")

@@ -437,6 +437,44 @@ def test_repair_renormalises_and_reembeds_rows_with_broken_vectors(cli: Cli, pho
     assert all(np.allclose(fixed[p], good[p], atol=1e-5) for p in good)
 
 
+def test_repair_brings_old_search_text_up_to_date_without_re_embedding(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    """A row indexed before file-name parts were searchable lacks them: --check says so, and
+    --repair rewrites the text from the row's own record, keeping its vector, loading no model."""
+    import numpy as np
+
+    folder = tmp_path / "photos"
+    for seed, name in enumerate(("vacation2019.jpg", "garden.jpg")):
+        paint_photo(folder / name, seed=seed)
+    cli.index(folder)
+    assert cli("--check").code == 0, "a fresh index holds this version's text"
+    path = str(folder / "vacation2019.jpg")
+    store = cli.store()
+    record = next(r for r in store.get_records() if r["path"] == path)
+    vector, color = store.get_vectors([path])[path], store.get_colors([path])[path]
+    old_text = f"{path}\nvacation2019.jpg"  # as versions before the name-parts rule wrote it
+    store.upsert_images([record | {"search_text": old_text}], vector[None], color[None])
+    store.commit()
+    store.finish_indexing()
+    store.close()
+
+    def names(result: dict) -> list[str]:
+        return [Path(r["path"]).name for r in result["results"]]
+
+    assert names(cli.search("--text", "vacation")[0]) == []
+    check = cli("--check")
+    assert check.code == 1 and "1 row(s) with the search text of an older version" in check.stdout
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("repairing text must not load the model")
+
+    monkeypatch.setattr(Embedder, "__init__", no_model)
+    repair = cli("--repair", "--check")
+    assert repair.code == 0, repair.stderr
+    assert "rewrote the search text of 1 row(s)" in repair.stderr and "healthy: 2 images" in repair.stdout
+    assert names(cli.search("--text", "vacation")[0]) == ["vacation2019.jpg"]
+    assert np.array_equal(cli.store().get_vectors([path])[path], vector), "the vector is kept as it was"
+
+
 def test_faiss_vectors_lost_from_the_index_file_are_rebuilt(tmp_path: Path, photos: Path) -> None:
     import faiss
     import numpy as np
