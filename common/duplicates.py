@@ -32,6 +32,10 @@ class NearGroup:
     paths: list[str]
     min_cosine: float  # the lowest cosine between any two of its files
 
+    def to_dict(self) -> dict[str, Any]:
+        """As the machine-readable formats give it: the cosine to 6 places (float noise beyond)."""
+        return {"paths": self.paths, "min_cosine": round(self.min_cosine, 6)}
+
 
 @dataclass
 class Duplicates:
@@ -43,7 +47,7 @@ class Duplicates:
         return {
             "threshold": self.threshold,
             "exact": [{"paths": group} for group in self.exact],
-            "near": [{"paths": g.paths, "min_cosine": round(g.min_cosine, 6)} for g in self.near],
+            "near": [group.to_dict() for group in self.near],
         }
 
     def groups(self) -> Iterator[dict[str, Any]]:
@@ -51,7 +55,7 @@ class Duplicates:
         for number, paths in enumerate(self.exact, 1):
             yield {"kind": "exact", "group": number, "paths": paths}
         for number, near in enumerate(self.near, 1):
-            yield {"kind": "near", "group": number, "paths": near.paths, "min_cosine": round(near.min_cosine, 6)}
+            yield {"kind": "near", "group": number} | near.to_dict()
 
     def write(self, fmt: str, out: TextIO) -> None:
         """Print in any of the search results' formats (common.output.FORMATS): ``jsonl`` is a
