@@ -85,6 +85,28 @@ def test_reduced_size_decoding_embeds_like_the_reference_for_every_image(request
     assert reduced > 0, "some images are large enough for the reduced-size path to be exercised"
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("folder", ["coco-mini", "camera"])
+def test_the_gpu_path_embeds_like_the_cpu_reference_for_every_image(vit_b_32: Embedder, folder: str) -> None:
+    """On a GPU the uint8 crops cross the bus from pinned memory, are normalised there and the
+    model runs in fp16: the vectors must still match open_clip's full route, in float32 on the
+    CPU with the same weights."""
+    gpu = Embedder(ModelSpec("ViT-B-32", "none"), "cuda")
+    gpu.model.load_state_dict(vit_b_32.model.state_dict())
+    paths = [f.path for f in find_image_files([str(shared(folder))])]
+    results = [read_file(path, gpu.pixel_recipe) for path in paths]
+    read = [r for r in results if r.reason is None]
+    assert len(read) >= len(results) - 1, "only the camera set's corrupt file fails"
+    cosines = []
+    for start in range(0, len(read), 64):
+        chunk = read[start : start + 64]
+        fast = gpu.embed_prepared([r.crop for r in chunk])
+        reference = vit_b_32.embed_pixels(torch.stack([reference_pixels(vit_b_32, r.path) for r in chunk]))
+        cosines += [(float(a @ b), r.path) for a, b, r in zip(fast, reference, chunk, strict=True)]
+    assert min(cosines)[0] >= 0.99, min(cosines)
+
+
 def test_large_jpeg_keeps_its_full_size_and_orientation_in_the_record(tmp_path: Path) -> None:
     photo = paint_photo(tmp_path / "big.jpg", seed=3, size=(4000, 2800))
     with Image.open(photo) as image:
