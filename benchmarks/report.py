@@ -15,8 +15,8 @@ GPU_HOST_WORKERS = 15
 
 def _batches(results: dict[str, Any]) -> str:
     """The batch size each model ran at (the CLI's default for the device unless one was asked for)."""
-    sizes = sorted({model.get("batch", results["batch"]) for model in results["photos"]} - {None})
-    return " / ".join(str(size) for size in sizes) or str(results["batch"])
+    sizes = sorted({model["batch"] for model in results["photos"]}) or [results["batch"]]
+    return " / ".join(map(str, sizes))
 
 
 def write_report(results: dict[str, Any], out: Path) -> dict[str, Path]:

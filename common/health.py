@@ -21,6 +21,7 @@ import csv
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -104,7 +105,7 @@ def audit_vectors(paths: list[str], vectors: np.ndarray) -> VectorAudit:
     )
 
 
-def outdated_search_text(records: list[dict]) -> list[dict]:
+def outdated_search_text(records: Iterable[dict]) -> list[dict]:
     """The records whose stored search text differs from what this version builds from them,
     each with its text brought up to date."""
     outdated = []
@@ -183,7 +184,7 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> R
     if removable:
         store.delete_images(removable)
         result.actions.append(f"removed {len(removable)} row(s) of deleted files")
-    refreshed = refresh_search_text(store)
+    refreshed = refresh_search_text(store, records.values())
     if refreshed:
         result.actions.append(f"rewrote the search text of {refreshed} row(s) indexed by an older version")
     store.commit()
@@ -192,12 +193,14 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> R
     return result
 
 
-def refresh_search_text(store: ImageStore) -> int:
-    """Bring every row's search text up to date, keeping its vector and colours; how many changed."""
-    outdated = outdated_search_text(store.get_records())
+def refresh_search_text(store: ImageStore, records: Iterable[dict]) -> int:
+    """Bring the search text of ``records`` (rows as read before this repair changed any) up to
+    date, keeping each row's vector and colours; how many changed. Rows deleted since have no
+    vector left and are skipped."""
+    outdated = outdated_search_text(records)
     paths = [r["path"] for r in outdated]
     vectors, colors = store.get_vectors(paths), store.get_colors(paths)
-    outdated = [r for r in outdated if r["path"] in vectors]  # a row without a vector was dropped above
+    outdated = [r for r in outdated if r["path"] in vectors]
     if outdated:
         store.upsert_images(
             outdated,
