@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -162,6 +163,11 @@ class FaissImageStore(ImageStore):
         positions = self._rows_matching(where) if where else np.arange(len(self.frame))
         in_path_order = positions[pc.sort_indices(self._arrow_columns()["path"].take(positions)).to_numpy()]
         return self._records_at(in_path_order[:limit] if limit else in_path_order)
+
+    def get_records_by_content_hash(self, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
+        positions = np.flatnonzero(self.frame["content_hash"].isin(list(hashes)).to_numpy())
+        _, first = np.unique(self.frame["content_hash"].to_numpy()[positions].astype(str), return_index=True)
+        return {record["content_hash"]: record for record in self._records_at(positions[first])}
 
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
         return self._stored(self.index, paths)

@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -154,6 +154,16 @@ class LanceImageStore(ImageStore):
         if limit:
             rows = self._rows_by_path(rows.column("path").to_pylist()[:limit], [RECORD_JSON]).sort_by("path")
         return [json.loads(row) for row in rows.column(RECORD_JSON).to_pylist()]
+
+    def get_records_by_content_hash(self, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
+        path_of: dict[str, str] = {}  # two short columns per match, the whole record for one path a hash
+        for chunk in _chunks(sorted(hashes), 500):
+            query = self.table.query().where(f"content_hash IN ({', '.join(map(sql_string, chunk))})")
+            rows = self._wait(query.select(["path", "content_hash"]).to_arrow()).to_pydict()
+            for path, content_hash in zip(rows["path"], rows["content_hash"], strict=True):
+                path_of.setdefault(content_hash, path)
+        records = self._rows_by_path(sorted(path_of.values()), [RECORD_JSON]).column(RECORD_JSON).to_pylist()
+        return {record["content_hash"]: record for record in map(json.loads, records)}
 
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
         return self._arrays_by_path(paths, "vector", self.info.dim)

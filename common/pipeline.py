@@ -34,13 +34,14 @@ from common.discovery import (
 )
 from common.embedding import Embedder
 from common.failures import FailureReport
+from common.reuse import copy_thumbnail, files_worth_hashing, find_reusable
 from common.store import ImageStore
 from common.thumbnails import remove_thumbnails
 from common.workers import DecodePool, ReadResult, default_worker_count, read_prepared, start_decoding_server
 
 log = logging.getLogger(__name__)
 
-STAGES = ("scan", "model", "decode", "embed", "write", "finish")
+STAGES = ("scan", "reuse", "model", "decode", "embed", "write", "finish")
 
 
 @dataclass
@@ -68,9 +69,13 @@ class IndexSummary:
     failed: int = 0
     # Rows kept though their files were not found: their folder looks like a drive not mounted.
     out_of_reach: list[OutOfReach] = field(default_factory=list)
+    # Of the new and updated rows, those whose file had the bytes of a stored row (moved, copied,
+    # touched): they took its vector instead of being decoded and embedded (common.reuse).
+    reused: int = 0
     seconds: float = 0.0
     interrupted: bool = False
-    # Where the time went: scan (walk + diff), model (loading it, when a file needs embedding),
+    # Where the time went: scan (walk + diff), reuse (hashing files that may be copies of indexed
+    # ones, storing the rows they take), model (loading it, when a file needs embedding),
     # decode (decode, describe, preprocess), embed (forward passes), write (upserts and
     # commits), finish (secondary indexes).
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
@@ -88,7 +93,8 @@ class IndexSummary:
 
     @property
     def embedded(self) -> int:
-        return self.new + self.updated
+        """Rows whose vector the model made in this run."""
+        return self.new + self.updated - self.reused
 
     @property
     def images_per_second(self) -> float:
@@ -101,9 +107,10 @@ class IndexSummary:
     def line(self) -> str:
         rate = f" ({self.images_per_second:.1f} images/s)" if self.embedded else ""
         held = f", {self.kept_out_of_reach} out of reach" if self.out_of_reach else ""
+        reused = f"; {self.reused} had the bytes of indexed files: vectors reused" if self.reused else ""
         return ("interrupted: " if self.interrupted else "") + (
             f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
-            f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}"
+            f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}{reused}"
         )
 
 
@@ -297,6 +304,52 @@ def write_batches(
         store.commit()
 
 
+def take_stored_vectors(
+    store: ImageStore,
+    candidates: list[FoundFile],
+    indexed_before: set[str],
+    summary: IndexSummary,
+    thumbnail_dir: str | None,
+    progress: bool | None,
+) -> set[str]:
+    """Store the ``candidates`` whose bytes a stored row was made from, with that row's vector
+    (``common.reuse``); returns their paths. A group's thumbnails are copied before its rows are
+    written, and the rows are committed before anything is removed: a run stopped at any point
+    leaves rows that are right, and the next run finds what it did not do."""
+    from tqdm import tqdm
+
+    taken: set[str] = set()
+    with tqdm(total=len(candidates), unit="file", desc="hashing", leave=False, disable=_disabled(progress)) as bar:
+        for group in find_reusable(store, candidates, hashed=bar.update):
+            if not group:
+                continue
+            if thumbnail_dir:
+                for reused in group:
+                    copy_thumbnail(thumbnail_dir, reused)
+            new = np.array([r.file.path not in indexed_before for r in group])
+            for rows, write in ((new, store.add_images), (~new, store.upsert_images)):
+                chosen = [r for r, keep in zip(group, rows, strict=True) if keep]
+                if chosen:
+                    vectors, colors = np.stack([r.vector for r in chosen]), np.stack([r.color for r in chosen])
+                    write([r.record for r in chosen], vectors, colors)
+            store.commit()
+            summary.new += int(new.sum())
+            summary.updated += len(group) - int(new.sum())
+            summary.reused += len(group)
+            taken.update(r.file.path for r in group)
+    if taken:
+        log.info(
+            "%d file(s) have the bytes of indexed ones (moved, renamed, copied or touched): "
+            "their rows take the stored vectors, nothing decoded or embedded", len(taken),
+        )  # fmt: skip
+    return taken
+
+
+def _disabled(progress: bool | None) -> bool | None:
+    """tqdm's ``disable`` for a ``progress`` setting: None lets it decide (a terminal shows bars)."""
+    return None if progress is None else not progress
+
+
 def index_roots(
     store: ImageStore,
     load_embedder: Callable[[], Embedder],
@@ -323,6 +376,9 @@ def index_roots(
     A file that failed in an earlier run and has not changed since is not read again unless
     ``force`` or ``retry_failed`` (see common.failures); it counts as failed again.
 
+    A file with the bytes of a stored row (moved, renamed, copied, touched) takes that row's
+    vector instead of being decoded and embedded, unless ``force`` (see common.reuse).
+
     ``load_embedder`` is called once there is a file to read, never for an unchanged tree:
     loading a model (importing torch, reading its weights) costs seconds, walking 100k files
     about one.
@@ -334,7 +390,8 @@ def index_roots(
     roots = [normalise_root(r) for r in roots]
     database = normalise_root(store.db_path)
     with summary.timing("scan"):
-        indexed = store.get_signatures_under(roots)
+        stored = store.get_signatures()
+        indexed = {p: s for p, s in stored.items() if any(is_under_root(p, r) for r in roots)}
         plan = plan_changes(find_image_files(roots, skip=[database]), indexed, force)
         if not force:  # --force: the index is to match what is there now
             plan.removed, summary.out_of_reach = split_vanished(plan.removed, roots)
@@ -361,7 +418,13 @@ def index_roots(
             "%d file(s) failed in an earlier run and have not changed since: not read again "
             "(--retry-failed reads them)", failures.repeated,
         )  # fmt: skip
-    if plan.removed:
+    if to_read and not force:  # --force: every file is to be embedded again
+        worth_hashing = files_worth_hashing(to_read, {size for size, _ in stored.values()})
+        if worth_hashing:
+            with summary.timing("reuse"):
+                reused = take_stored_vectors(store, worth_hashing, set(indexed), summary, thumbnail_dir, progress)
+            to_read = [f for f in to_read if f.path not in reused]
+    if plan.removed:  # after the reuse: a moved file takes the vector of its old path's row
         with summary.timing("write"):
             summary.removed = store.delete_images(plan.removed)
             store.commit()
@@ -394,7 +457,7 @@ def index_roots(
             unit="img",
             desc="indexing",
             leave=False,
-            disable=None if progress is None else not progress,
+            disable=_disabled(progress),
         )
         try:
             read = read_images(bar, {f.path: f for f in to_read}, failures, summary)

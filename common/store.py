@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from common.discovery import is_under_root
 from common.embedding import ModelSpec
 
 if TYPE_CHECKING:
@@ -156,14 +155,15 @@ class ImageStore(ABC):
     def get_signatures(self) -> dict[str, tuple[int, float]]:
         """Every indexed path with its (size, mtime) when it was embedded."""
 
-    def get_signatures_under(self, roots: Iterable[str]) -> dict[str, tuple[int, float]]:
-        """The indexed files that live under any of ``roots`` (others are never touched)."""
-        roots = list(roots)
-        return {p: s for p, s in self.get_signatures().items() if any(is_under_root(p, r) for r in roots)}
-
     @abstractmethod
     def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Stored records (without vectors) matching ``where``, in path order."""
+
+    @abstractmethod
+    def get_records_by_content_hash(self, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """One stored record for each of these sha256 hashes (``content_hash``) that some row
+        has: a row a file with those bytes can take its vector from (``common.reuse``). One, not
+        all: a library may hold thousands of copies of one picture."""
 
     @abstractmethod
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:

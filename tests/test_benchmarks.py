@@ -32,6 +32,8 @@ def test_smoke_report_files(smoke) -> None:
     for heading in ("## Headline ratios", "## Indexing", "## Load", "## Search", "## Re-index", "## Scale"):
         assert heading in markdown
     assert "tiny: reading alone (no model), images/s" in markdown
+    assert "tiny: index a copy of the library (new paths, same bytes), faiss" in markdown
+    assert "12 of 12 files took their stored vectors, 0 embedded" in markdown
     for chart in ("index_throughput.png", "search_latency.png", "scale.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"({chart})" in markdown
@@ -71,6 +73,8 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert sum(index["stage_seconds"].values()) <= index["seconds"] * 1.01
         assert index["stage_seconds"]["embed"] > 0 and index["stage_seconds"]["decode"] > 0
         assert data["reindex_embedded"] == 0 and data["reindex_unchanged_seconds"] > 0
+        copied = data["copied_library"]  # the 12 painted files at new paths: no decode, no forward pass
+        assert copied == {"files": 12, "reused": 12, "embedded": 0, "seconds": copied["seconds"]}
         load = data["load"]
         parts = ("interpreter_s", "imports_s", "torch_open_clip_import_s", "store_s", "model_s")
         assert all(load[p] >= 0 for p in parts)

@@ -123,6 +123,30 @@ def test_added_rows_are_stored_once_searchable_and_replaced_by_a_later_upsert(ba
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_records_by_content_hash_give_one_row_per_hash_among_thousands_of_copies(backend: str, tmp_path: Path) -> None:
+    """A moved file looks its bytes up by hash (common.reuse); a library may hold 2,000 copies
+    of one picture, and the lookup must answer with one of them, not all."""
+    records, vectors = random_records(2100, seed=4)
+    for i, record in enumerate(records):
+        record["content_hash"] = "ab" * 32 if i < 2000 else f"{i:064x}"
+    records[-1]["content_hash"] = None  # a row of an older version without a hash
+    cls, store = new_store(backend, tmp_path / "db")
+    store.add_images(records, vectors)
+    store.commit()
+    store = cls.open(str(tmp_path / "db"))
+    wanted = {"ab" * 32, f"{2050:064x}", f"{9999:064x}", "not a hash"}
+    found = store.get_records_by_content_hash(wanted)
+    assert sorted(found) == sorted(["ab" * 32, f"{2050:064x}"])
+    assert found[f"{2050:064x}"]["path"] == records[2050]["path"]
+    assert found["ab" * 32]["path"] in {r["path"] for r in records[:2000]}
+    assert (
+        found["ab" * 32]["size_bytes"]
+        == next(r for r in records if r["path"] == found["ab" * 32]["path"])["size_bytes"]
+    )
+    assert store.get_records_by_content_hash(set()) == {}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_hit_carries_the_record_the_metadata_columns_hold_also_after_a_replace(backend: str, tmp_path: Path) -> None:
     """LanceDB reads a hit's record from its packed JSON column: it must say what the typed
     columns (the ones filters see) say, for awkward text and missing values too."""

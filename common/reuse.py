@@ -1,0 +1,139 @@
+"""Files whose bytes the index already holds keep their vectors: moved, renamed, copied, touched.
+
+The indexer sees a file as new when its path is new and as changed when its (size, mtime) moved.
+Often its bytes did not change at all: a folder was renamed or sorted into others, a library was
+copied to a new disk without its times (``cp -r``, many sync and backup tools), a tool touched
+the files. Decoding and embedding them again would give the vectors the index already has (the
+same bytes, the same model) at the full price: ~50 ms of CPU a photo for ViT-B-32 on a CPU,
+hours for a library. So before anything is decoded, a file the size of a stored row is hashed
+(sha256, what ``content_hash`` holds); when the hash matches, the new row is that row's vector,
+colour signature and everything read from the bytes (pixels' size, format, EXIF, text chunks),
+with the file facts (path, names, times) of the file itself, and its thumbnail is a copy of the
+stored one. A file of a size no row has is never hashed here, so a library's new photos cost
+nothing extra; one that has such a size but other bytes is hashed twice (here and when its record
+is made), a few milliseconds beside its decode.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from common.atomic import write_atomically
+from common.describe import current_search_text
+from common.discovery import FoundFile
+from common.metadata import content_hash, file_facts
+from common.store import ImageStore
+from common.thumbnails import THUMBNAIL_SUFFIXES, find_thumbnail, thumbnail_name
+
+log = logging.getLogger(__name__)
+
+# Hashing is reading: threads overlap the disk's latency (hashlib lets go of the GIL).
+HASHING_THREADS = 4
+# Files are looked up and their rows written this many at a time: a copied library of 100k
+# photos never holds 100k records in memory, and what was found is kept if the run stops.
+REUSE_GROUP = 1000
+
+
+@dataclass
+class ReusedFile:
+    """A file to index whose bytes a stored row was made from: its new record, vector and colours."""
+
+    file: FoundFile
+    record: dict[str, Any]
+    vector: np.ndarray
+    color: np.ndarray
+    source: dict[str, Any]  # the stored record it came from (for its thumbnail)
+
+
+def files_worth_hashing(files: list[FoundFile], stored_sizes: set[int]) -> list[FoundFile]:
+    """The ``files`` that may be copies of stored rows: those of a size some row has."""
+    return [f for f in files if f.size in stored_sizes]
+
+
+def find_reusable(
+    store: ImageStore, candidates: list[FoundFile], hashed: Callable[[int], None] = lambda count: None
+) -> Iterator[list[ReusedFile]]:
+    """The ``candidates`` whose bytes equal those of a stored row, each with the row it takes,
+    ``REUSE_GROUP`` files at a time (``hashed`` is told how many were hashed). A file that
+    vanished or cannot be read is left to the decoding stage, which reports it."""
+    with ThreadPoolExecutor(HASHING_THREADS) as threads:
+        for start in range(0, len(candidates), REUSE_GROUP):
+            group = candidates[start : start + REUSE_GROUP]
+            hashes = dict(threads.map(_hashed, group))
+            hashed(len(group))
+            yield _reusable(store, group, hashes)
+
+
+def _hashed(file: FoundFile) -> tuple[str, str | None]:
+    """(path, sha256) of a file, None for one that cannot be read now."""
+    try:
+        return file.path, content_hash(file.path)
+    except OSError:
+        return file.path, None
+
+
+def _reusable(store: ImageStore, files: list[FoundFile], hashes: dict[str, str | None]) -> list[ReusedFile]:
+    by_hash = store.get_records_by_content_hash({h for h in hashes.values() if h})
+    matched = [(f, by_hash[hashes[f.path]]) for f in files if hashes[f.path] in by_hash]
+    if not matched:
+        return []
+    sources = sorted({source["path"] for _, source in matched})
+    vectors, colors = store.get_vectors(sources), store.get_colors(sources)
+    reused = []
+    for file, source in matched:
+        record = record_for_copy(source, file)
+        if record is not None and source["path"] in vectors and source["path"] in colors:
+            reused.append(ReusedFile(file, record, vectors[source["path"]], colors[source["path"]], source))
+    return reused
+
+
+def record_for_copy(source: dict[str, Any], file: FoundFile) -> dict[str, Any] | None:
+    """The record of ``file``, whose bytes ``source`` was made from: what the bytes say is the
+    same, what the file system says is the file's own. None when it cannot be stat'ed now, or it
+    changed since it was hashed (then it is decoded, which settles what it is)."""
+    try:
+        facts = file_facts(file.path)
+    except OSError:
+        return None
+    if (facts["size_bytes"], facts["mtime"]) != (file.size, file.mtime):
+        return None
+    record = {**source, **facts, "indexed_at": time.time()}
+    record["search_text"] = current_search_text(record)
+    return record
+
+
+def copy_thumbnail(thumbnail_dir: str, reused: ReusedFile) -> None:
+    """Give the file the thumbnail of the row it came from, if there is one (same bytes, same picture).
+
+    A hard link where the file system allows it (no bytes copied; the source's own removal, when
+    its file is gone, leaves this one), else a copy. A thumbnail that cannot be made costs a
+    gallery picture, never the row.
+    """
+    found = find_thumbnail(thumbnail_dir, reused.source)
+    if found is None:
+        return
+    source_path, mime = found
+    suffix = next(s for s, m in THUMBNAIL_SUFFIXES.items() if m == mime)
+    path, size, mtime = reused.record["path"], reused.record["size_bytes"], reused.record["mtime"]
+    destination = os.path.join(thumbnail_dir, thumbnail_name(path, size, mtime, suffix))
+    if destination == source_path:
+        return
+    try:
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        try:
+            os.link(source_path, destination)
+        except FileExistsError:
+            return
+        except OSError:  # a file system without hard links
+            write_atomically(destination, lambda temp: shutil.copyfile(source_path, temp), durable=False)
+    except OSError as error:
+        log.warning("no thumbnail for %s: %s", path, error.strerror or error)
