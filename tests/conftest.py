@@ -126,6 +126,22 @@ def decoded(monkeypatch) -> list[str]:
     return names
 
 
+@pytest.fixture
+def model_loads(monkeypatch) -> list[str]:
+    """Models loaded from now on (clear it to count from a later point)."""
+    import common.embedding
+
+    loads: list[str] = []
+    real_init = common.embedding.Embedder.__init__
+
+    def counting_init(self, spec, *args, **kwargs) -> None:
+        loads.append(spec.model)
+        real_init(self, spec, *args, **kwargs)
+
+    monkeypatch.setattr(common.embedding.Embedder, "__init__", counting_init)
+    return loads
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     return request.param

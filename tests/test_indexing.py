@@ -54,28 +54,19 @@ def test_reindex_of_unchanged_tree_decodes_nothing(cli: Cli, photos: Path, monke
     assert len(decoded) == 12
 
 
-def test_reindex_of_unchanged_tree_does_not_load_the_model(cli: Cli, photos: Path, monkeypatch) -> None:
+def test_reindex_of_unchanged_tree_does_not_load_the_model(cli: Cli, photos: Path, model_loads: list[str]) -> None:
     """Loading a model costs seconds (torch, weights); a run with nothing to embed needs none."""
-    import common.embedding
-
     cli.index(photos)
-    loads: list[str] = []
-    real_init = common.embedding.Embedder.__init__
-
-    def counting_init(self, spec, *args, **kwargs) -> None:
-        loads.append(spec.model)
-        real_init(self, spec, *args, **kwargs)
-
-    monkeypatch.setattr(common.embedding.Embedder, "__init__", counting_init)
+    model_loads.clear()
     unchanged = cli.index(photos)
     assert unchanged.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 12, "failed": 0}
-    assert loads == []
+    assert model_loads == []
     (photos / "k.jpg").unlink()
-    assert cli.index(photos).summary()["removed"] == 1 and loads == [], "removing rows needs no model either"
+    assert cli.index(photos).summary()["removed"] == 1 and model_loads == [], "removing rows needs no model either"
     paint_photo(photos / "new.jpg", seed=99)
     added = cli.index(photos)
     assert added.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 11, "failed": 0}
-    assert len(loads) == 1
+    assert len(model_loads) == 1
     (hits,) = cli.search("--search", str(photos / "new.jpg"), "--limit", "1")
     assert hits["results"][0]["path"] == str(photos / "new.jpg")
 

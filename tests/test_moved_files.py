@@ -21,22 +21,6 @@ from conftest import Cli, paint_photo, shared
 WHEN_INDEXED = {"indexed_at"}
 
 
-@pytest.fixture
-def model_loads(monkeypatch) -> list[str]:
-    """Models loaded from now on (clear it to count from a later point)."""
-    import common.embedding
-
-    loads: list[str] = []
-    real_init = common.embedding.Embedder.__init__
-
-    def counting_init(self, spec, *args, **kwargs) -> None:
-        loads.append(spec.model)
-        real_init(self, spec, *args, **kwargs)
-
-    monkeypatch.setattr(common.embedding.Embedder, "__init__", counting_init)
-    return loads
-
-
 def vectors_of(cli: Cli, paths: list[str]) -> dict[str, np.ndarray]:
     store = cli.store()
     try:
