@@ -4,8 +4,9 @@ Each stage is a small generator so they compose (clip-retrieval's reader → map
 ``read_images`` decodes and describes files, ``embed_batches`` turns them into vectors a
 batch at a time, and ``write_batches`` upserts them in groups, committing at least every
 ``commit_seconds`` so an interrupted run keeps what it already embedded. Only files whose
-(size, mtime) changed since they were indexed are decoded at all, and the model is only loaded
-when there is such a file: a run over an unchanged tree never imports torch.
+(size, mtime) changed since they were indexed are decoded at all, and of those not the ones
+whose bytes a stored row was made from (moved, copied, touched: ``common.reuse``); the model is
+only loaded when a file is left: a run over an unchanged or reorganised tree never imports torch.
 """
 
 from __future__ import annotations
