@@ -266,12 +266,8 @@ def write_batches(
             return
         records = [record for batch in held for record in batch.records]
         vectors, colors = np.concatenate([b.vectors for b in held]), np.concatenate([b.colors for b in held])
-        new = np.array([r["path"] not in indexed_before for r in records])
-        for rows, write in ((new, store.add_images), (~new, store.upsert_images)):  # new files: no row to replace
-            if rows.any():
-                write([r for r, chosen in zip(records, rows, strict=True) if chosen], vectors[rows], colors[rows])
+        added = write_rows(store, records, vectors, colors, indexed_before)
         held.clear()
-        added = int(new.sum())
         summary.new += added
         summary.updated += len(records) - added
 
@@ -305,6 +301,22 @@ def write_batches(
         store.commit()
 
 
+def write_rows(
+    store: ImageStore,
+    records: list[dict[str, Any]],
+    vectors: np.ndarray,
+    colors: np.ndarray,
+    indexed_before: set[str],
+) -> int:
+    """Store rows: those of files not in ``indexed_before`` are added (no row to replace), the
+    others upserted; returns how many were added."""
+    new = np.array([r["path"] not in indexed_before for r in records])
+    for rows, write in ((new, store.add_images), (~new, store.upsert_images)):
+        if rows.any():
+            write([r for r, chosen in zip(records, rows, strict=True) if chosen], vectors[rows], colors[rows])
+    return int(new.sum())
+
+
 def take_stored_vectors(
     store: ImageStore,
     candidates: list[FoundFile],
@@ -327,15 +339,11 @@ def take_stored_vectors(
             if thumbnail_dir:
                 for reused in group:
                     copy_thumbnail(thumbnail_dir, reused)
-            new = np.array([r.file.path not in indexed_before for r in group])
-            for rows, write in ((new, store.add_images), (~new, store.upsert_images)):
-                chosen = [r for r, keep in zip(group, rows, strict=True) if keep]
-                if chosen:
-                    vectors, colors = np.stack([r.vector for r in chosen]), np.stack([r.color for r in chosen])
-                    write([r.record for r in chosen], vectors, colors)
+            vectors, colors = np.stack([r.vector for r in group]), np.stack([r.color for r in group])
+            added = write_rows(store, [r.record for r in group], vectors, colors, indexed_before)
             store.commit()
-            summary.new += int(new.sum())
-            summary.updated += len(group) - int(new.sum())
+            summary.new += added
+            summary.updated += len(group) - added
             summary.reused += len(group)
             taken.update(r.file.path for r in group)
     if taken:
