@@ -267,12 +267,15 @@ def run_photo_benchmark(
         embedder.spec = spec
         result["checkpoint"] = spec.pretrained
 
-        def index_corpus(store: Any, db: str, roots: list[str] = corpus.roots) -> Any:
+        def index_corpus(store: Any, db: str, roots: list[str] = corpus.roots, every_file: bool = False) -> Any:
             # As the CLI indexes by default: decoding workers, thumbnails in the database.
+            # ``every_file``: as ``--force`` does, each file is read and embedded, copies of one
+            # another included (the links of ``--copies``, which a plain run embeds once).
             return index_roots(
                 store,
                 lambda: embedder,
                 roots,
+                force=every_file,
                 batch_size=batch,
                 failures=FailureReport(None),
                 progress=False,
@@ -296,7 +299,7 @@ def run_photo_benchmark(
                     db = str(Path(workdir) / backend)
                     shutil.rmtree(db, ignore_errors=True)  # a fresh store each time; the last one stays
                     store = store_class(backend).create(db, IndexInfo(spec, embedder.dim))
-                    summary = index_corpus(store, db)
+                    summary = index_corpus(store, db, every_file=True)  # a fresh store: only copies differ
                     store.close()
                     ceilings.append(ceiling())
                     trials[backend].append(index_trial(summary, ceilings[-2], ceilings[-1]))

@@ -290,7 +290,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
 
 def _copies(corpus: dict[str, Any]) -> str:
     copies = corpus.get("copies", 1)
-    return f", {copies} copies of each file (links)" if copies > 1 else ""
+    return f", {copies} copies of each file (links, each read and embedded as under --force)" if copies > 1 else ""
 
 
 def table(header: list[str], align: str, rows: list[list[str]]) -> list[str]:

@@ -119,6 +119,13 @@ class FailureReport:
         log.warning("skipped %s: %s", path, reason)
         self._record(entry)
 
+    def add_copy_of(self, failure: dict[str, Any], file: FoundFile) -> None:
+        """Report ``file``, a byte-for-byte copy of the file of this run's lasting ``failure``,
+        as failing alike: the same bytes given to the same decoders fail the same way, so it is
+        not read (a copied broken download, a hostile file, a picture over the time limit)."""
+        reason = f"the same bytes as {failure['path']}, which failed: {failure['reason']}"
+        self.add(file.path, reason, failure["stage"], file=file, lasting=True, time_limit=failure.get("time_limit"))
+
     def _record(self, entry: dict[str, Any]) -> None:
         self.entries.append(entry)
         if self._handle:

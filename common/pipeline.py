@@ -5,8 +5,9 @@ Each stage is a small generator so they compose (clip-retrieval's reader → map
 batch at a time, and ``write_batches`` upserts them in groups, committing at least every
 ``commit_seconds`` so an interrupted run keeps what it already embedded. Only files whose
 (size, mtime) changed since they were indexed are decoded at all, and of those not the ones
-whose bytes a stored row was made from (moved, copied, touched: ``common.reuse``); the model is
-only loaded when a file is left: a run over an unchanged or reorganised tree never imports torch.
+whose bytes a stored row was made from (moved, copied, touched: ``common.reuse``), and copies
+among the run's own files are embedded once; the model is only loaded when a file is left: a run
+over an unchanged or reorganised tree never imports torch.
 """
 
 from __future__ import annotations
@@ -34,8 +35,16 @@ from common.discovery import (
     split_vanished,
 )
 from common.embedding import Embedder
-from common.failures import FailureReport
-from common.reuse import copy_thumbnail, files_worth_hashing, find_reusable
+from common.failures import RETRY_WHEN_CHANGED, FailureReport
+from common.reuse import (
+    Hashes,
+    copy_thumbnail,
+    files_sharing_a_size,
+    files_worth_hashing,
+    find_reusable,
+    hash_files,
+    set_aside_copies,
+)
 from common.store import ImageStore
 from common.thumbnails import remove_thumbnails
 from common.workers import DecodePool, ReadResult, default_worker_count, read_prepared, start_decoding_server
@@ -320,6 +329,7 @@ def write_rows(
 def take_stored_vectors(
     store: ImageStore,
     candidates: list[FoundFile],
+    hashes: Hashes,
     indexed_before: set[str],
     summary: IndexSummary,
     thumbnail_dir: str | None,
@@ -329,11 +339,9 @@ def take_stored_vectors(
     (``common.reuse``); returns their paths. A group's thumbnails are copied before its rows are
     written, and the rows are committed before anything is removed: a run stopped at any point
     leaves rows that are right, and the next run finds what it did not do."""
-    from tqdm import tqdm
-
     taken: set[str] = set()
-    with tqdm(total=len(candidates), unit="file", desc="hashing", leave=False, disable=_disabled(progress)) as bar:
-        for group in find_reusable(store, candidates, hashed=bar.update):
+    with _hashing_bar(len(candidates), progress) as bar:
+        for group in find_reusable(store, candidates, hashes, hashed=bar.update):
             if not group:
                 continue
             if thumbnail_dir:
@@ -346,12 +354,64 @@ def take_stored_vectors(
             summary.updated += len(group) - added
             summary.reused += len(group)
             taken.update(r.file.path for r in group)
-    if taken:
-        log.info(
-            "%d file(s) have the bytes of indexed ones (moved, renamed, copied or touched): "
-            "their rows take the stored vectors, nothing decoded or embedded", len(taken),
-        )  # fmt: skip
     return taken
+
+
+def set_aside_copies_among(
+    files: list[FoundFile], hashes: Hashes, progress: bool | None
+) -> tuple[list[FoundFile], dict[str, list[FoundFile]]]:
+    """The ``files`` to read, and the copies among them set aside until their original's row is
+    written (``common.reuse.set_aside_copies``): only files that share a size are hashed."""
+    sharing = files_sharing_a_size(files)
+    with _hashing_bar(len([f for f in sharing if f.path not in hashes]), progress) as bar:
+        hash_files(sharing, hashes, hashed=bar.update)
+    to_read, copies = set_aside_copies(files, hashes)
+    if copies:
+        log.info(
+            "%d file(s) have the bytes of others found in this run: each picture is read and embedded "
+            "once, its copies take its row", sum(len(c) for c in copies.values()),
+        )  # fmt: skip
+    return to_read, copies
+
+
+def take_originals_rows(
+    store: ImageStore,
+    copies: dict[str, list[FoundFile]],
+    hashes: Hashes,
+    indexed_before: set[str],
+    summary: IndexSummary,
+    failures: FailureReport,
+    thumbnail_dir: str | None,
+) -> list[FoundFile]:
+    """Once the originals are written, their ``copies`` take their rows; returns the copies
+    still to read. A copy of a file that failed in a way its bytes would fail again (corrupt,
+    unsupported, a decoder crash, a timeout) is reported as failing alike without being read;
+    one whose original failed for a passing reason (vanished, locked), or that changed since it
+    was hashed, is read."""
+    waiting = [copy for group in copies.values() for copy in group]
+    taken = take_stored_vectors(store, waiting, hashes, indexed_before, summary, thumbnail_dir, progress=False)
+    failed = {entry["path"]: entry for entry in failures.entries}
+    left = []
+    for original, group in copies.items():
+        for copy in group:
+            if copy.path in taken:
+                continue
+            failure = failed.get(original)
+            if failure is not None and failure.get("retry") == RETRY_WHEN_CHANGED:
+                failures.add_copy_of(failure, copy)
+            else:
+                left.append(copy)
+    return left
+
+
+@contextlib.contextmanager
+def _hashing_bar(total: int, progress: bool | None) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total, unit="file", desc="hashing", leave=False, disable=True if not total else _disabled(progress)
+    ) as bar:
+        yield bar
 
 
 def _disabled(progress: bool | None) -> bool | None:
@@ -427,12 +487,22 @@ def index_roots(
             "%d file(s) failed in an earlier run and have not changed since: not read again "
             "(--retry-failed reads them)", failures.repeated,
         )  # fmt: skip
+    hashes: Hashes = {}
+    copies: dict[str, list[FoundFile]] = {}
     if to_read and not force:  # --force: every file is to be embedded again
-        worth_hashing = files_worth_hashing(to_read, {size for size, _ in stored.values()})
-        if worth_hashing:
-            with summary.timing("reuse"):
-                reused = take_stored_vectors(store, worth_hashing, set(indexed), summary, thumbnail_dir, progress)
-            to_read = [f for f in to_read if f.path not in reused]
+        with summary.timing("reuse"):
+            worth_hashing = files_worth_hashing(to_read, {size for size, _ in stored.values()})
+            if worth_hashing:
+                reused = take_stored_vectors(
+                    store, worth_hashing, hashes, set(indexed), summary, thumbnail_dir, progress
+                )  # fmt: skip
+                to_read = [f for f in to_read if f.path not in reused]
+                if reused:
+                    log.info(
+                        "%d file(s) have the bytes of indexed ones (moved, renamed, copied or touched): "
+                        "their rows take the stored vectors, nothing decoded or embedded", len(reused),
+                    )  # fmt: skip
+            to_read, copies = set_aside_copies_among(to_read, hashes, progress)
     if plan.removed:  # after the reuse: a moved file takes the vector of its old path's row
         with summary.timing("write"):
             summary.removed = store.delete_images(plan.removed)
@@ -447,7 +517,6 @@ def index_roots(
         workers = default_worker_count(embedder.device) if workers is None else workers
         batch_size = default_batch_size(embedder.device) if batch_size is None else batch_size
         use_pool = workers > 0 and embedder.pixel_recipe is not None
-        paths = [f.path for f in to_read]
         pool = None
         if use_pool:
             pool = DecodePool(
@@ -457,29 +526,36 @@ def index_roots(
                 thumbnail_dir=thumbnail_dir,
                 yield_to_model=embedder.device == "cpu",
             )
-            results = pool.read(paths, window=max(2 * batch_size, 4 * workers))
-        else:
-            results = read_in_process(paths, embedder, thumbnail_dir)
-        bar = tqdm(
-            results,
-            total=len(paths),
-            unit="img",
-            desc="indexing",
-            leave=False,
-            disable=_disabled(progress),
-        )
+
+        def read_embed_write(files: list[FoundFile]) -> None:
+            paths = [f.path for f in files]
+            if pool is not None:
+                results = pool.read(paths, window=max(2 * batch_size, 4 * workers))
+            else:
+                results = read_in_process(paths, embedder, thumbnail_dir)
+            bar = tqdm(results, total=len(paths), unit="img", desc="indexing", leave=False, disable=_disabled(progress))
+            try:
+                read = read_images(bar, {f.path: f for f in files}, failures, summary)
+                embedded = embed_batches(read, embedder, batch_size, summary)
+                write_batches(store, embedded, set(indexed), summary, commit_seconds)
+            finally:
+                bar.close()
+
         try:
-            read = read_images(bar, {f.path: f for f in to_read}, failures, summary)
-            embedded = embed_batches(read, embedder, batch_size, summary)
-            write_batches(store, embedded, set(indexed), summary, commit_seconds)
+            read_embed_write(to_read)
+            if copies:  # the originals' rows are written (and committed): the copies take them
+                with summary.timing("reuse"):
+                    left = take_originals_rows(store, copies, hashes, set(indexed), summary, failures, thumbnail_dir)
+                if left:
+                    read_embed_write(left)
         except KeyboardInterrupt:
             # Ctrl-C: the batch in flight is dropped, every batch already written is kept, so
-            # running the same command again resumes where this run stopped.
+            # running the same command again resumes where this run stopped (copies not yet
+            # written find their original's row then).
             summary.interrupted = True
             with summary.timing("write"):
                 store.commit()
         finally:
-            bar.close()
             if pool is not None:
                 pool.close()
     if thumbnail_dir and not summary.interrupted:  # re-embedded files' old versions (a failed one keeps its row)

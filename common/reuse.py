@@ -12,6 +12,12 @@ with the file facts (path, names, times) of the file itself, and its thumbnail i
 stored one. A file of a size no row has is never hashed here, so a library's new photos cost
 nothing extra; one that has such a size but other bytes is hashed twice (here and when its record
 is made), a few milliseconds beside its decode.
+
+Copies among the files of one run (a library with the same picture in an album folder and a year
+folder, as photo exports make them) are found the same way: files of the run that share a size
+are hashed, the first of each set of equal bytes is read and embedded, and the others wait until
+its row is written, then take it as above (``set_aside_copies`` here, then
+``common.pipeline.take_originals_rows``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,18 +66,61 @@ def files_worth_hashing(files: list[FoundFile], stored_sizes: set[int]) -> list[
     return [f for f in files if f.size in stored_sizes]
 
 
+# The sha256 of each file hashed in a run, by path (None: it could not be read): a file is read
+# for its hash at most once a run, whether it is looked up among stored rows, among the run's
+# other files, or both.
+Hashes = dict[str, str | None]
+
+
 def find_reusable(
-    store: ImageStore, candidates: list[FoundFile], hashed: Callable[[int], None] = lambda count: None
+    store: ImageStore,
+    candidates: list[FoundFile],
+    hashes: Hashes,
+    hashed: Callable[[int], None] = lambda count: None,
 ) -> Iterator[list[ReusedFile]]:
     """The ``candidates`` whose bytes equal those of a stored row, each with the row it takes,
-    ``REUSE_GROUP`` files at a time (``hashed`` is told how many were hashed). A file that
-    vanished or cannot be read is left to the decoding stage, which reports it."""
-    with ThreadPoolExecutor(HASHING_THREADS) as threads:
-        for start in range(0, len(candidates), REUSE_GROUP):
-            group = candidates[start : start + REUSE_GROUP]
-            hashes = dict(threads.map(_hashed, group))
+    ``REUSE_GROUP`` files at a time (``hashed`` is told how many were hashed; ``hashes`` holds
+    what was, and is not hashed again). A file that vanished or cannot be read is left to the
+    decoding stage, which reports it."""
+    for start in range(0, len(candidates), REUSE_GROUP):
+        group = candidates[start : start + REUSE_GROUP]
+        hash_files(group, hashes, hashed)
+        yield _reusable(store, group, hashes)
+
+
+def hash_files(files: list[FoundFile], hashes: Hashes, hashed: Callable[[int], None] = lambda count: None) -> None:
+    """Add to ``hashes`` the files not in it yet (``hashed`` is told how many were hashed)."""
+    todo = [f for f in files if f.path not in hashes]
+    if not todo:
+        return
+    with ThreadPoolExecutor(min(HASHING_THREADS, len(todo))) as threads:
+        for start in range(0, len(todo), REUSE_GROUP):
+            group = todo[start : start + REUSE_GROUP]
+            hashes.update(threads.map(_hashed, group))
             hashed(len(group))
-            yield _reusable(store, group, hashes)
+
+
+def files_sharing_a_size(files: list[FoundFile]) -> list[FoundFile]:
+    """The ``files`` that may be copies of one another: those of a size another of them has."""
+    sizes = Counter(f.size for f in files)
+    return [f for f in files if sizes[f.size] > 1]
+
+
+def set_aside_copies(files: list[FoundFile], hashes: Hashes) -> tuple[list[FoundFile], dict[str, list[FoundFile]]]:
+    """Split ``files`` (hashed where they share a size) into those to read and the copies to set
+    aside: of each set with the same bytes, the first in ``files``' order is read and the others,
+    listed under its path, take its row once it is written (``take_originals_rows``)."""
+    first_of: dict[str, str] = {}  # hash → the path of the first file with it
+    to_read: list[FoundFile] = []
+    copies: dict[str, list[FoundFile]] = {}
+    for file in files:
+        digest = hashes.get(file.path)
+        original = first_of.setdefault(digest, file.path) if digest else file.path
+        if original == file.path:
+            to_read.append(file)
+        else:
+            copies.setdefault(original, []).append(file)
+    return to_read, copies
 
 
 def _hashed(file: FoundFile) -> tuple[str, str | None]:

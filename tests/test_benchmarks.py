@@ -40,7 +40,10 @@ def test_smoke_report_files(smoke) -> None:
     for key in ("torch", "lancedb", "faiss", "cpu_count", "date"):
         assert results["environment"][key]
     (root,) = results["corpus"]["roots"]  # the painted originals, not the links
-    assert f"Corpus: {root}, 2 copies of each file (links) (24 images)" in markdown
+    assert (
+        f"Corpus: {root}, 2 copies of each file (links, each read and embedded as under --force) (24 images)"
+        in markdown
+    )
 
 
 @pytest.mark.slow
