@@ -39,10 +39,10 @@ from common.failures import RETRY_WHEN_CHANGED, FailureReport
 from common.reuse import (
     Hashes,
     copy_thumbnail,
-    files_sharing_a_size,
     files_worth_hashing,
     find_reusable,
     hash_files,
+    likely_copies,
     set_aside_copies,
 )
 from common.store import ImageStore
@@ -361,10 +361,11 @@ def set_aside_copies_among(
     files: list[FoundFile], hashes: Hashes, progress: bool | None
 ) -> tuple[list[FoundFile], dict[str, list[FoundFile]]]:
     """The ``files`` to read, and the copies among them set aside until their original's row is
-    written (``common.reuse.set_aside_copies``): only files that share a size are hashed."""
-    sharing = files_sharing_a_size(files)
-    with _hashing_bar(len([f for f in sharing if f.path not in hashes]), progress) as bar:
-        hash_files(sharing, hashes, hashed=bar.update)
+    written (``common.reuse.set_aside_copies``): only files that may be copies of one another
+    are hashed (``common.reuse.likely_copies``)."""
+    likely = likely_copies(files)
+    with _hashing_bar(len([f for f in likely if f.path not in hashes]), progress) as bar:
+        hash_files(likely, hashes, hashed=bar.update)
     to_read, copies = set_aside_copies(files, hashes)
     if copies:
         log.info(

@@ -15,13 +15,14 @@ is made), a few milliseconds beside its decode.
 
 Copies among the files of one run (a library with the same picture in an album folder and a year
 folder, as photo exports make them) are found the same way: files of the run that share a size
-are hashed, the first of each set of equal bytes is read and embedded, and the others wait until
-its row is written, then take it as above (``set_aside_copies`` here, then
+and the bytes sampled at three places are hashed, the first of each set of equal bytes is read
+and embedded, and the others wait until its row is written, then take it as above (``set_aside_copies`` here, then
 ``common.pipeline.take_originals_rows``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -48,6 +49,8 @@ HASHING_THREADS = 4
 # Files are looked up and their rows written this many at a time: a copied library of 100k
 # photos never holds 100k records in memory, and what was found is kept if the run stops.
 REUSE_GROUP = 1000
+# How much of a file, at each of three places, tells it from another of the same size.
+SAMPLE_BYTES = 64 * 1024
 
 
 @dataclass
@@ -100,14 +103,43 @@ def hash_files(files: list[FoundFile], hashes: Hashes, hashed: Callable[[int], N
             hashed(len(group))
 
 
-def files_sharing_a_size(files: list[FoundFile]) -> list[FoundFile]:
-    """The ``files`` that may be copies of one another: those of a size another of them has."""
+def likely_copies(files: list[FoundFile]) -> list[FoundFile]:
+    """The ``files`` that may be copies of one another: of a size another of them has, and with
+    the same bytes as it at the start, the middle and the end (``sampled_bytes``).
+
+    Only these are hashed whole before indexing. Files of one size are common where nothing is
+    compressed (a scanner's TIFFs, BMPs, one camera's raw-like files): hashing all of them would
+    read a library twice over before the first is embedded, where reading three samples of each
+    tells photos apart (their headers' times, their first pixels) and leaves only copies, or
+    files alike where sampled (a white margin), to hash whole."""
     sizes = Counter(f.size for f in files)
-    return [f for f in files if sizes[f.size] > 1]
+    same_size = [f for f in files if sizes[f.size] > 1]
+    if not same_size:
+        return []
+    with ThreadPoolExecutor(min(HASHING_THREADS, len(same_size))) as threads:
+        samples = list(threads.map(sampled_bytes, same_size))
+    keys = Counter((f.size, sample) for f, sample in zip(same_size, samples, strict=True) if sample is not None)
+    return [f for f, sample in zip(same_size, samples, strict=True) if sample is not None and keys[f.size, sample] > 1]
+
+
+def sampled_bytes(file: FoundFile) -> bytes | None:
+    """A digest of ``file``'s bytes at its start, middle and end (``SAMPLE_BYTES`` each; the
+    whole file when it is smaller than that); None when it cannot be read now."""
+    try:
+        with open(file.path, "rb") as handle:
+            if file.size <= 3 * SAMPLE_BYTES:
+                return hashlib.sha256(handle.read()).digest()
+            digest = hashlib.sha256()
+            for offset in (0, (file.size - SAMPLE_BYTES) // 2, file.size - SAMPLE_BYTES):
+                handle.seek(offset)
+                digest.update(handle.read(SAMPLE_BYTES))
+            return digest.digest()
+    except OSError:
+        return None
 
 
 def set_aside_copies(files: list[FoundFile], hashes: Hashes) -> tuple[list[FoundFile], dict[str, list[FoundFile]]]:
-    """Split ``files`` (hashed where they share a size) into those to read and the copies to set
+    """Split ``files`` (hashed where they may be copies) into those to read and the copies to set
     aside: of each set with the same bytes, the first in ``files``' order is read and the others,
     listed under its path, take its row once it is written (``take_originals_rows``)."""
     first_of: dict[str, str] = {}  # hash → the path of the first file with it
@@ -131,8 +163,8 @@ def _hashed(file: FoundFile) -> tuple[str, str | None]:
         return file.path, None
 
 
-def _reusable(store: ImageStore, files: list[FoundFile], hashes: dict[str, str | None]) -> list[ReusedFile]:
-    by_hash = store.get_records_by_content_hash({h for h in hashes.values() if h})
+def _reusable(store: ImageStore, files: list[FoundFile], hashes: Hashes) -> list[ReusedFile]:
+    by_hash = store.get_records_by_content_hash({h for f in files if (h := hashes[f.path])})
     matched = [(f, by_hash[hashes[f.path]]) for f in files if hashes[f.path] in by_hash]
     if not matched:
         return []

@@ -103,15 +103,24 @@ def test_copies_of_a_broken_file_fail_alike_without_being_read(cli: Cli, tmp_pat
     assert again.summary()["failed"] == 3 and decoded == [], "not read again while unchanged"
 
 
-def test_files_of_one_size_with_other_bytes_are_each_embedded(cli: Cli, tmp_path: Path, decoded: list[str]) -> None:
-    """BMPs of the same dimensions have the same size whatever they show: the hash decides."""
+def test_files_of_one_size_with_other_bytes_are_each_embedded_without_a_hashing_pass(
+    cli: Cli, tmp_path: Path, decoded: list[str], monkeypatch
+) -> None:
+    """Uncompressed scans of the same dimensions have the same size whatever they show: samples
+    of their bytes tell them apart, so none is read whole before it is indexed."""
+    import common.reuse
+
+    whole_reads: list[str] = []
+    real_hash = common.reuse.content_hash
+    monkeypatch.setattr(common.reuse, "content_hash", lambda path: whole_reads.append(path) or real_hash(path))
     folder = tmp_path / "scans"
     for seed in range(3):
-        paint_photo(folder / f"scan-{seed}.bmp", seed)
+        paint_photo(folder / f"scan-{seed}.bmp", seed, size=(400, 300))  # 360 KB: larger than the samples
     assert len({p.stat().st_size for p in folder.iterdir()}) == 1
 
     result = cli.index(folder, extra=("--workers", "0"))
 
+    assert whole_reads == []
     assert sorted(decoded) == ["scan-0.bmp", "scan-1.bmp", "scan-2.bmp"]
     assert "vectors reused" not in result.stderr
     store = cli.store()
@@ -156,3 +165,32 @@ def test_a_copy_that_cannot_take_its_row_is_read_by_the_worker_processes(cli: Cl
     assert "vectors reused" not in result.stderr
     assert sorted(cli.records()) == all_files(library)
     assert cli("--check").code == 0
+
+
+def test_files_alike_where_sampled_are_told_apart_by_their_whole_bytes(tmp_path: Path) -> None:
+    """Two scans with the same white margins at the sampled places but other pictures between."""
+    from common.discovery import FoundFile
+    from common.reuse import SAMPLE_BYTES, hash_files, likely_copies, set_aside_copies
+
+    size = 10 * SAMPLE_BYTES
+    contents = {
+        "scan-1.tif": bytes(size),
+        "scan-2.tif": bytes(2 * SAMPLE_BYTES) + b"x" * SAMPLE_BYTES + bytes(7 * SAMPLE_BYTES),
+        "scan-1 copy.tif": bytes(size),
+        "other size.tif": bytes(size + 1),
+    }
+    files = []
+    for name, data in contents.items():
+        (tmp_path / name).write_bytes(data)
+        stat = (tmp_path / name).stat()
+        files.append(FoundFile(str(tmp_path / name), stat.st_size, stat.st_mtime))
+
+    likely = likely_copies(files)
+    assert sorted(Path(f.path).name for f in likely) == ["scan-1 copy.tif", "scan-1.tif", "scan-2.tif"]
+    hashes: dict[str, str | None] = {}
+    hash_files(likely, hashes)
+    to_read, copies = set_aside_copies(files, hashes)
+    assert [Path(f.path).name for f in to_read] == ["scan-1.tif", "scan-2.tif", "other size.tif"]
+    assert {Path(k).name: [Path(f.path).name for f in v] for k, v in copies.items()} == {
+        "scan-1.tif": ["scan-1 copy.tif"]
+    }
