@@ -64,7 +64,7 @@ class ChangePlan:
     removed: list[str] = field(default_factory=list)
 
     @property
-    def to_embed(self) -> list[FoundFile]:
+    def to_index(self) -> list[FoundFile]:
         return self.new + self.changed
 
 
@@ -470,11 +470,11 @@ def index_roots(
         plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
     summary.unchanged = len(plan.unchanged)
     failures.begin(roots)
-    to_read = plan.to_embed
+    to_read = plan.to_index
     if not (force or retry_failed):  # only worker processes enforce a time limit
         to_read = set_aside_earlier_failures(to_read, failures, time_limit if workers != 0 else None)
     log.info(
-        "found %d images under %s: %d to embed, %d unchanged, %d to remove",
+        "found %d images under %s: %d to index, %d unchanged, %d to remove",
         len(plan.new) + len(plan.changed) + len(plan.unchanged),
         ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
     )  # fmt: skip

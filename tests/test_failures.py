@@ -28,7 +28,7 @@ def test_a_broken_file_is_listed_every_run_but_read_again_only_once_it_changes(
     assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 12, "failed": 2}
     assert decoded == [], "an unchanged tree is not decoded, its broken files included"
     assert cli.failures_by_name() == first_report, "still listed, as they failed when they were read"
-    assert "0 to embed, 12 unchanged" in again.stderr, "files left alone are not announced as to embed"
+    assert "0 to index, 12 unchanged" in again.stderr, "files left alone are not announced as to index"
     assert "2 file(s) failed in an earlier run and have not changed since" in again.stderr
     assert "--retry-failed" in again.stderr
 
