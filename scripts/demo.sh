@@ -31,9 +31,13 @@ for backend in lancedb faiss; do
     db="demo/imagedb-$backend"
     run() { echo "\$ imagedb-$backend.py $(printf '%q ' "$@")" >&2; "$PY" "imagedb-$backend.py" --db "$db" "$@"; }
     echo "=== $backend ===" >&2
-    rm -rf "$db"                                             # each demo starts from an empty index
+    rm -rf "$db" "$PHOTOS/trip"                              # each demo starts from an empty index
+    # The same picture in an album folder too, as photo exports leave libraries: embedded once.
+    mkdir -p "$PHOTOS/album" && cp -p "$PHOTOS/chelsea.png" "$PHOTOS/album/cat.png"
     run --index "$PHOTOS" "${MODEL[@]}"
     run --index "$PHOTOS"                                   # incremental: nothing to embed
+    echo "\$ mv $PHOTOS/album $PHOTOS/trip" >&2 && mv "$PHOTOS/album" "$PHOTOS/trip"
+    run --index "$PHOTOS"                                   # moved: it keeps its vector, nothing embedded
     run --search "a photo of a horse" --limit 3              # the tiny model knows CIFAR-10's classes only
     run --search "$PHOTOS/chelsea.png" --limit 3
     run --text chelsea --limit 3
