@@ -186,7 +186,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )  # fmt: skip
     model.add_argument(
         "--time-limit", type=_non_negative_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
-        help=f"give up on a file still decoding after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
+        help=f"give up on a file still decoding, or still being read for its hash, after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
     )  # fmt: skip
     model.add_argument(
         "--thumbnails", action=argparse.BooleanOptionalAction, default=True,

@@ -37,11 +37,10 @@ from common.discovery import (
 from common.embedding import Embedder
 from common.failures import RETRY_WHEN_CHANGED, FailureReport
 from common.reuse import (
-    Hashes,
+    FileHashes,
     copy_thumbnail,
     files_worth_hashing,
     find_reusable,
-    hash_files,
     likely_copies,
     set_aside_copies,
 )
@@ -329,7 +328,7 @@ def write_rows(
 def take_stored_vectors(
     store: ImageStore,
     candidates: list[FoundFile],
-    hashes: Hashes,
+    hashes: FileHashes,
     indexed_before: set[str],
     summary: IndexSummary,
     thumbnail_dir: str | None,
@@ -358,14 +357,14 @@ def take_stored_vectors(
 
 
 def set_aside_copies_among(
-    files: list[FoundFile], hashes: Hashes, progress: bool | None
+    files: list[FoundFile], hashes: FileHashes, progress: bool | None
 ) -> tuple[list[FoundFile], dict[str, list[FoundFile]]]:
     """The ``files`` to read, and the copies among them set aside until their original's row is
     written (``common.reuse.set_aside_copies``): only files that may be copies of one another
     are hashed (``common.reuse.likely_copies``)."""
-    likely = likely_copies(files)
-    with _hashing_bar(len([f for f in likely if f.path not in hashes]), progress) as bar:
-        hash_files(likely, hashes, hashed=bar.update)
+    likely = likely_copies(files, hashes.patience)
+    with _hashing_bar(len(hashes.unknown(likely)), progress) as bar:
+        hashes.add(likely, hashed=bar.update)
     to_read, copies = set_aside_copies(files, hashes)
     if copies:
         log.info(
@@ -378,7 +377,7 @@ def set_aside_copies_among(
 def take_originals_rows(
     store: ImageStore,
     copies: dict[str, list[FoundFile]],
-    hashes: Hashes,
+    hashes: FileHashes,
     indexed_before: set[str],
     summary: IndexSummary,
     failures: FailureReport,
@@ -488,7 +487,7 @@ def index_roots(
             "%d file(s) failed in an earlier run and have not changed since: not read again "
             "(--retry-failed reads them)", failures.repeated,
         )  # fmt: skip
-    hashes: Hashes = {}
+    hashes = FileHashes(patience=time_limit or None)  # a drive that stops answering: as the decoders
     copies: dict[str, list[FoundFile]] = {}
     if to_read and not force:  # --force: every file is to be embedded again
         with summary.timing("reuse"):

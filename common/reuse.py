@@ -26,12 +26,13 @@ import hashlib
 import logging
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from queue import Empty, SimpleQueue
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -43,6 +44,8 @@ from common.store import ImageStore
 from common.thumbnails import THUMBNAIL_SUFFIXES, find_thumbnail, thumbnail_name
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Hashing is reading: threads overlap the disk's latency (hashlib lets go of the GIL).
 HASHING_THREADS = 4
@@ -69,41 +72,90 @@ def files_worth_hashing(files: list[FoundFile], stored_sizes: set[int]) -> list[
     return [f for f in files if f.size in stored_sizes]
 
 
-# The sha256 of each file hashed in a run, by path (None: it could not be read): a file is read
-# for its hash at most once a run, whether it is looked up among stored rows, among the run's
-# other files, or both.
-Hashes = dict[str, str | None]
+class FileHashes:
+    """The sha256 of the files hashed in a run, by path (None: it could not be read): a file is
+    read for its hash at most once a run, whether it is looked up among stored rows, among the
+    run's other files, or both. ``patience``: how long to wait for a drive (``read_each``)."""
+
+    def __init__(self, patience: float | None = None) -> None:
+        self.patience = patience
+        self.known: dict[str, str | None] = {}
+
+    def of(self, file: FoundFile) -> str | None:
+        return self.known.get(file.path)
+
+    def unknown(self, files: list[FoundFile]) -> list[FoundFile]:
+        return [f for f in files if f.path not in self.known]
+
+    def add(self, files: list[FoundFile], hashed: Callable[[int], None] = lambda count: None) -> None:
+        """Hash the ``files`` not hashed yet (``hashed`` is told how many were, a group at a time)."""
+        todo = self.unknown(files)
+        for start in range(0, len(todo), REUSE_GROUP):
+            group = todo[start : start + REUSE_GROUP]
+            digests = read_each(_hashed, group, self.patience)
+            self.known.update((f.path, digest) for f, digest in zip(group, digests, strict=True))
+            hashed(len(group))
 
 
 def find_reusable(
     store: ImageStore,
     candidates: list[FoundFile],
-    hashes: Hashes,
+    hashes: FileHashes,
     hashed: Callable[[int], None] = lambda count: None,
 ) -> Iterator[list[ReusedFile]]:
     """The ``candidates`` whose bytes equal those of a stored row, each with the row it takes,
-    ``REUSE_GROUP`` files at a time (``hashed`` is told how many were hashed; ``hashes`` holds
-    what was, and is not hashed again). A file that vanished or cannot be read is left to the
-    decoding stage, which reports it."""
+    ``REUSE_GROUP`` files at a time (``hashed`` is told how many were hashed). A file that
+    vanished or cannot be read is left to the decoding stage, which reports it."""
     for start in range(0, len(candidates), REUSE_GROUP):
         group = candidates[start : start + REUSE_GROUP]
-        hash_files(group, hashes, hashed)
+        hashes.add(group, hashed)
         yield _reusable(store, group, hashes)
 
 
-def hash_files(files: list[FoundFile], hashes: Hashes, hashed: Callable[[int], None] = lambda count: None) -> None:
-    """Add to ``hashes`` the files not in it yet (``hashed`` is told how many were hashed)."""
-    todo = [f for f in files if f.path not in hashes]
-    if not todo:
-        return
-    with ThreadPoolExecutor(min(HASHING_THREADS, len(todo))) as threads:
-        for start in range(0, len(todo), REUSE_GROUP):
-            group = todo[start : start + REUSE_GROUP]
-            hashes.update(threads.map(_hashed, group))
-            hashed(len(group))
+def read_each(read: Callable[[FoundFile], T | None], files: list[FoundFile], patience: float | None) -> list[T | None]:
+    """``read`` of each of ``files`` (None where it cannot be read), on ``HASHING_THREADS``
+    threads, in order.
+
+    A read that never returns (a network or cloud drive that stopped answering) must not hang
+    the run: the decoders it would meet next have a time limit (``--time-limit``), and so does
+    this. Once no read has finished for ``patience`` seconds, the files not read yet count as
+    not readable now: they are left to the decoders, which give up on them and report them.
+    The threads are daemons, so one stuck in the kernel holds neither the run nor its exit.
+    """
+    if not files:
+        return []
+    tasks: SimpleQueue[tuple[int, FoundFile]] = SimpleQueue()
+    for task in enumerate(files):
+        tasks.put(task)
+    finished: SimpleQueue[tuple[int, T | None]] = SimpleQueue()
+    given_up = threading.Event()
+
+    def work() -> None:
+        while not given_up.is_set():
+            try:
+                number, file = tasks.get_nowait()
+            except Empty:
+                return
+            finished.put((number, read(file)))
+
+    for _ in range(min(HASHING_THREADS, len(files))):
+        threading.Thread(target=work, name="imagedb-hashing", daemon=True).start()
+    results: list[T | None] = [None] * len(files)
+    for received in range(len(files)):
+        try:
+            number, result = finished.get(timeout=patience)
+        except Empty:
+            given_up.set()
+            log.warning(
+                "no file read for %g s while looking for copies (a drive not answering?): the "
+                "%d file(s) not read yet are left to the decoders", patience, len(files) - received,
+            )  # fmt: skip
+            break
+        results[number] = result
+    return results
 
 
-def likely_copies(files: list[FoundFile]) -> list[FoundFile]:
+def likely_copies(files: list[FoundFile], patience: float | None = None) -> list[FoundFile]:
     """The ``files`` that may be copies of one another: of a size another of them has, and with
     the same bytes as it at the start, the middle and the end (``sampled_bytes``).
 
@@ -114,10 +166,7 @@ def likely_copies(files: list[FoundFile]) -> list[FoundFile]:
     files alike where sampled (a white margin), to hash whole."""
     sizes = Counter(f.size for f in files)
     same_size = [f for f in files if sizes[f.size] > 1]
-    if not same_size:
-        return []
-    with ThreadPoolExecutor(min(HASHING_THREADS, len(same_size))) as threads:
-        samples = list(threads.map(sampled_bytes, same_size))
+    samples = read_each(sampled_bytes, same_size, patience)
     keys = Counter((f.size, sample) for f, sample in zip(same_size, samples, strict=True) if sample is not None)
     return [f for f, sample in zip(same_size, samples, strict=True) if sample is not None and keys[f.size, sample] > 1]
 
@@ -138,7 +187,7 @@ def sampled_bytes(file: FoundFile) -> bytes | None:
         return None
 
 
-def set_aside_copies(files: list[FoundFile], hashes: Hashes) -> tuple[list[FoundFile], dict[str, list[FoundFile]]]:
+def set_aside_copies(files: list[FoundFile], hashes: FileHashes) -> tuple[list[FoundFile], dict[str, list[FoundFile]]]:
     """Split ``files`` (hashed where they may be copies) into those to read and the copies to set
     aside: of each set with the same bytes, the first in ``files``' order is read and the others,
     listed under its path, take its row once it is written (``take_originals_rows``)."""
@@ -146,7 +195,7 @@ def set_aside_copies(files: list[FoundFile], hashes: Hashes) -> tuple[list[Found
     to_read: list[FoundFile] = []
     copies: dict[str, list[FoundFile]] = {}
     for file in files:
-        digest = hashes.get(file.path)
+        digest = hashes.of(file)
         original = first_of.setdefault(digest, file.path) if digest else file.path
         if original == file.path:
             to_read.append(file)
@@ -155,17 +204,17 @@ def set_aside_copies(files: list[FoundFile], hashes: Hashes) -> tuple[list[Found
     return to_read, copies
 
 
-def _hashed(file: FoundFile) -> tuple[str, str | None]:
-    """(path, sha256) of a file, None for one that cannot be read now."""
+def _hashed(file: FoundFile) -> str | None:
+    """The sha256 of a file, None for one that cannot be read now."""
     try:
-        return file.path, content_hash(file.path)
+        return content_hash(file.path)
     except OSError:
-        return file.path, None
+        return None
 
 
-def _reusable(store: ImageStore, files: list[FoundFile], hashes: Hashes) -> list[ReusedFile]:
-    by_hash = store.get_records_by_content_hash({h for f in files if (h := hashes[f.path])})
-    matched = [(f, by_hash[hashes[f.path]]) for f in files if hashes[f.path] in by_hash]
+def _reusable(store: ImageStore, files: list[FoundFile], hashes: FileHashes) -> list[ReusedFile]:
+    by_hash = store.get_records_by_content_hash({h for f in files if (h := hashes.of(f))})
+    matched = [(f, by_hash[hashes.of(f)]) for f in files if hashes.of(f) in by_hash]
     if not matched:
         return []
     sources = sorted({source["path"] for _, source in matched})

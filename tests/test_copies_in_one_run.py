@@ -170,7 +170,7 @@ def test_a_copy_that_cannot_take_its_row_is_read_by_the_worker_processes(cli: Cl
 def test_files_alike_where_sampled_are_told_apart_by_their_whole_bytes(tmp_path: Path) -> None:
     """Two scans with the same white margins at the sampled places but other pictures between."""
     from common.discovery import FoundFile
-    from common.reuse import SAMPLE_BYTES, hash_files, likely_copies, set_aside_copies
+    from common.reuse import SAMPLE_BYTES, FileHashes, likely_copies, set_aside_copies
 
     size = 10 * SAMPLE_BYTES
     contents = {
@@ -187,10 +187,36 @@ def test_files_alike_where_sampled_are_told_apart_by_their_whole_bytes(tmp_path:
 
     likely = likely_copies(files)
     assert sorted(Path(f.path).name for f in likely) == ["scan-1 copy.tif", "scan-1.tif", "scan-2.tif"]
-    hashes: dict[str, str | None] = {}
-    hash_files(likely, hashes)
+    hashes = FileHashes()
+    hashes.add(likely)
     to_read, copies = set_aside_copies(files, hashes)
     assert [Path(f.path).name for f in to_read] == ["scan-1.tif", "scan-2.tif", "other size.tif"]
     assert {Path(k).name: [Path(f.path).name for f in v] for k, v in copies.items()} == {
         "scan-1.tif": ["scan-1 copy.tif"]
     }
+
+
+def test_a_drive_that_stops_answering_while_files_are_compared_does_not_hang_the_run(
+    cli: Cli, library: Path, monkeypatch
+) -> None:
+    import threading
+
+    import common.reuse
+
+    answer = threading.Event()
+    real_sample = common.reuse.sampled_bytes
+
+    def sampled(file):
+        if file.path.endswith("IMG_0001.jpg"):
+            answer.wait()  # the drive never answers for this one
+        return real_sample(file)
+
+    monkeypatch.setattr(common.reuse, "sampled_bytes", sampled)
+    try:
+        result = cli.index(library, extra=("--workers", "0", "--time-limit", "1"))
+    finally:
+        answer.set()
+
+    assert "no file read for 1 s while looking for copies" in result.stderr
+    assert result.summary() == {"new": 8, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    assert sorted(cli.records()) == all_files(library)

@@ -194,3 +194,35 @@ def test_real_photos_moved_keep_every_field_a_fresh_index_gives(cli: Cli, tmp_pa
         assert {k: v for k, v in reused[path].items() if k not in WHEN_INDEXED} == {
             k: v for k, v in record.items() if k not in WHEN_INDEXED
         }, path
+
+
+def test_a_drive_that_stops_answering_while_files_are_hashed_does_not_hang_the_run(
+    cli: Cli, photos: Path, monkeypatch, decoded: list[str]
+) -> None:
+    """A read that never returns (a network or cloud drive gone away) costs the time limit, as
+    in the decoders; the file is then left to them, and the others still take their rows."""
+    import threading
+
+    import common.reuse
+
+    cli.index(photos)
+    shutil.copy(photos / "b.png", photos / "copy of b.png")
+    (photos / "sub").rename(photos / "trip")
+    answer = threading.Event()
+    real_hash = common.reuse.content_hash
+
+    def hashed(path: str) -> str:
+        if path.endswith("copy of b.png"):
+            answer.wait()  # the drive never answers for this one
+        return real_hash(path)
+
+    monkeypatch.setattr(common.reuse, "content_hash", hashed)
+    try:
+        result = cli.index(photos, extra=("--workers", "0", "--time-limit", "1"))
+    finally:
+        answer.set()
+
+    assert "no file read for 1 s while looking for copies" in result.stderr
+    assert result.summary() == {"new": 4, "updated": 0, "removed": 3, "unchanged": 9, "failed": 0}
+    assert decoded == ["copy of b.png"], "the moved files took their rows; the one not hashed was decoded"
+    assert sorted(cli.records()) == sorted(str(p) for p in photos.rglob("*") if p.is_file())
