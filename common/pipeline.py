@@ -84,7 +84,7 @@ class IndexSummary:
     seconds: float = 0.0
     interrupted: bool = False
     # Where the time went: scan (walk + diff), reuse (hashing files that may be copies of indexed
-    # ones, storing the rows they take), model (loading it, when a file needs embedding),
+    # ones or of each other, storing the rows they take), model (loading it, when a file needs embedding),
     # decode (decode, describe, preprocess), embed (forward passes), write (upserts and
     # commits), finish (secondary indexes).
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))

@@ -16,8 +16,10 @@ is made), a few milliseconds beside its decode.
 Copies among the files of one run (a library with the same picture in an album folder and a year
 folder, as photo exports make them) are found the same way: files of the run that share a size
 and the bytes sampled at three places are hashed, the first of each set of equal bytes is read
-and embedded, and the others wait until its row is written, then take it as above (``set_aside_copies`` here, then
-``common.pipeline.take_originals_rows``).
+and embedded, and the others wait until its row is written, then take it as above
+(``set_aside_copies`` here, then ``common.pipeline.take_originals_rows``).
+
+Hashing waits for a drive no longer than the decoders do (``read_each``).
 """
 
 from __future__ import annotations
