@@ -142,6 +142,29 @@ def model_loads(monkeypatch) -> list[str]:
     return loads
 
 
+@contextlib.contextmanager
+def drive_not_answering(monkeypatch, reader: str, name: str):
+    """``common.reuse.<reader>`` never returns for the file called ``name`` while in the block,
+    as a read on a network or cloud drive that stopped answering; it returns once the block ends."""
+    import threading
+
+    import common.reuse
+
+    answer = threading.Event()
+    real_read = getattr(common.reuse, reader)
+
+    def read(file):  # a path or a FoundFile
+        if os.path.basename(getattr(file, "path", file)) == name:
+            answer.wait()
+        return real_read(file)
+
+    monkeypatch.setattr(common.reuse, reader, read)
+    try:
+        yield
+    finally:
+        answer.set()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     return request.param

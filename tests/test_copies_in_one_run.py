@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MODEL_ARGS, Cli, paint_photo
+from conftest import MODEL_ARGS, Cli, drive_not_answering, paint_photo
 
 # What differs between a copy's row and the row of an index that read the copy itself.
 WHEN_INDEXED = {"indexed_at"}
@@ -199,23 +199,8 @@ def test_files_alike_where_sampled_are_told_apart_by_their_whole_bytes(tmp_path:
 def test_a_drive_that_stops_answering_while_files_are_compared_does_not_hang_the_run(
     cli: Cli, library: Path, monkeypatch
 ) -> None:
-    import threading
-
-    import common.reuse
-
-    answer = threading.Event()
-    real_sample = common.reuse.sampled_bytes
-
-    def sampled(file):
-        if file.path.endswith("IMG_0001.jpg"):
-            answer.wait()  # the drive never answers for this one
-        return real_sample(file)
-
-    monkeypatch.setattr(common.reuse, "sampled_bytes", sampled)
-    try:
+    with drive_not_answering(monkeypatch, "sampled_bytes", "IMG_0001.jpg"):
         result = cli.index(library, extra=("--workers", "0", "--time-limit", "1"))
-    finally:
-        answer.set()
 
     assert "no file read for 1 s while looking for copies" in result.stderr
     assert result.summary() == {"new": 8, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import Cli, paint_photo, shared
+from conftest import Cli, drive_not_answering, paint_photo, shared
 
 # What differs between a reused row and a fresh one for the same file: when it was indexed.
 WHEN_INDEXED = {"indexed_at"}
@@ -201,26 +201,12 @@ def test_a_drive_that_stops_answering_while_files_are_hashed_does_not_hang_the_r
 ) -> None:
     """A read that never returns (a network or cloud drive gone away) costs the time limit, as
     in the decoders; the file is then left to them, and the others still take their rows."""
-    import threading
-
-    import common.reuse
-
     cli.index(photos)
     shutil.copy(photos / "b.png", photos / "copy of b.png")
     (photos / "sub").rename(photos / "trip")
-    answer = threading.Event()
-    real_hash = common.reuse.content_hash
 
-    def hashed(path: str) -> str:
-        if path.endswith("copy of b.png"):
-            answer.wait()  # the drive never answers for this one
-        return real_hash(path)
-
-    monkeypatch.setattr(common.reuse, "content_hash", hashed)
-    try:
+    with drive_not_answering(monkeypatch, "content_hash", "copy of b.png"):
         result = cli.index(photos, extra=("--workers", "0", "--time-limit", "1"))
-    finally:
-        answer.set()
 
     assert "no file read for 1 s while looking for copies" in result.stderr
     assert result.summary() == {"new": 4, "updated": 0, "removed": 3, "unchanged": 9, "failed": 0}
