@@ -84,9 +84,9 @@ class IndexSummary:
     seconds: float = 0.0
     interrupted: bool = False
     # Where the time went: scan (walk + diff), reuse (hashing files that may be copies of indexed
-    # ones or of each other, storing the rows they take), model (loading it, when a file needs embedding),
-    # decode (decode, describe, preprocess), embed (forward passes), write (upserts and
-    # commits), finish (secondary indexes).
+    # ones or of each other, storing the rows they take), model (loading it, when a file needs
+    # embedding), decode (decode, describe, preprocess), embed (forward passes), write (upserts
+    # and commits), finish (secondary indexes).
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     # CPU time spent reading files (decode, describe, crop, colour, thumbnail), summed over the
     # workers: on a machine where the model runs on the CPU too, time the model did not get.
@@ -468,6 +468,7 @@ def index_roots(
         # Rows of the database's own files (thumbnails indexed before its folder was skipped) go.
         plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
     summary.unchanged = len(plan.unchanged)
+    indexed_before = set(indexed)  # rows to replace, not add (write_rows)
     failures.begin(roots)
     to_read = plan.to_index
     if not (force or retry_failed):  # only worker processes enforce a time limit
@@ -494,7 +495,7 @@ def index_roots(
             worth_hashing = files_worth_hashing(to_read, {size for size, _ in stored.values()})
             if worth_hashing:
                 reused = take_stored_vectors(
-                    store, worth_hashing, hashes, set(indexed), summary, thumbnail_dir, progress
+                    store, worth_hashing, hashes, indexed_before, summary, thumbnail_dir, progress
                 )  # fmt: skip
                 to_read = [f for f in to_read if f.path not in reused]
                 if reused:
@@ -537,7 +538,7 @@ def index_roots(
             try:
                 read = read_images(bar, {f.path: f for f in files}, failures, summary)
                 embedded = embed_batches(read, embedder, batch_size, summary)
-                write_batches(store, embedded, set(indexed), summary, commit_seconds)
+                write_batches(store, embedded, indexed_before, summary, commit_seconds)
             finally:
                 bar.close()
 
@@ -545,7 +546,7 @@ def index_roots(
             read_embed_write(to_read)
             if copies:  # the originals' rows are written (and committed): the copies take them
                 with summary.timing("reuse"):
-                    left = take_originals_rows(store, copies, hashes, set(indexed), summary, failures, thumbnail_dir)
+                    left = take_originals_rows(store, copies, hashes, indexed_before, summary, failures, thumbnail_dir)
                 if left:
                     read_embed_write(left)
         except KeyboardInterrupt:

@@ -43,7 +43,7 @@ from common.describe import current_search_text
 from common.discovery import FoundFile
 from common.metadata import content_hash, file_facts
 from common.store import ImageStore
-from common.thumbnails import THUMBNAIL_SUFFIXES, find_thumbnail, thumbnail_name
+from common.thumbnails import find_thumbnail, thumbnail_name
 
 log = logging.getLogger(__name__)
 
@@ -254,8 +254,8 @@ def copy_thumbnail(thumbnail_dir: str, reused: ReusedFile) -> None:
     found = find_thumbnail(thumbnail_dir, reused.source)
     if found is None:
         return
-    source_path, mime = found
-    suffix = next(s for s, m in THUMBNAIL_SUFFIXES.items() if m == mime)
+    source_path, _ = found
+    suffix = os.path.splitext(source_path)[1]  # a WebP one of an older version stays WebP
     path, size, mtime = reused.record["path"], reused.record["size_bytes"], reused.record["mtime"]
     destination = os.path.join(thumbnail_dir, thumbnail_name(path, size, mtime, suffix))
     if destination == source_path:
