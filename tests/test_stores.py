@@ -72,6 +72,53 @@ def test_ann_index_above_threshold_finds_exact_neighbours_with_exact_scores(
     assert filtered and all(h.record["make"] == "Nikon" and h.record["width"] > 120 for h in filtered)
 
 
+@pytest.mark.parametrize(("backend", "older_faiss_file"), [("lancedb", False), ("faiss", False), ("faiss", True)])
+def test_an_ann_index_gives_back_stored_vectors_and_replaces_and_removes_rows(
+    backend: str, older_faiss_file: bool, tmp_path: Path, monkeypatch
+) -> None:
+    """Moved files and copies take their vectors from the store (common.reuse) and a re-index
+    replaces rows: above the ANN threshold as below it. FAISS finds an IVF index's entries through
+    an id table that indexes written before it lacked (``older_faiss_file``: the table dropped)."""
+    records, vectors = random_records(3000, seed=9)
+    cls, store = new_store(backend, tmp_path / "db", monkeypatch, ann_min_rows=1000)
+    store.add_images(records, vectors)
+    store.finish_indexing()
+    if older_faiss_file:
+        import faiss
+
+        [index_file] = (tmp_path / "db").glob("images-*[0-9].faiss")
+        index = faiss.read_index(str(index_file))
+        faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.NoMap)
+        faiss.write_index(index, str(index_file))
+    store = cls.open(str(tmp_path / "db"))
+    if backend == "faiss":
+        import faiss
+
+        assert not load_script("faiss").is_flat(store.index)
+        has_table = faiss.extract_index_ivf(store.index).direct_map.type == faiss.DirectMap.Hashtable
+        assert has_table != older_faiss_file
+
+    wanted = [records[i]["path"] for i in (0, 1234, 2999)] + ["/not/indexed.jpg"]
+    stored = store.get_vectors(wanted)
+    assert sorted(stored) == sorted(wanted[:3])
+    for i in (0, 1234, 2999):
+        np.testing.assert_allclose(stored[records[i]["path"]], vectors[i], atol=1e-6)
+
+    replacement = np.roll(vectors[10:20], 1, axis=0)  # rows 10-19 change pictures
+    store.upsert_images(records[10:20], replacement)
+    assert store.delete_images([records[i]["path"] for i in range(20, 30)]) == 10
+    store.finish_indexing()
+    store = cls.open(str(tmp_path / "db"))
+    assert store.count() == 2990
+    after = store.get_vectors([records[i]["path"] for i in range(10, 30)])
+    assert sorted(after) == [records[i]["path"] for i in range(10, 20)], "removed rows have no vector"
+    for i in range(10, 20):
+        np.testing.assert_allclose(after[records[i]["path"]], replacement[i - 10], atol=1e-6)
+    [hit] = store.search_by_vector(replacement[3], 1)
+    assert (hit.record["path"], hit.score) == (records[13]["path"], pytest.approx(1.0, abs=1e-4))
+    assert not store.search_by_vector(vectors[25], 1, where=f"path = '{records[25]['path']}'")
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_small_index_is_exact(backend: str, tmp_path: Path) -> None:
     records, vectors = random_records(500, seed=1)
