@@ -132,6 +132,7 @@ def measure(
         recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
         recall_at_1 = float(np.mean([bool(f) and f[0] == t[0] for f, t in zip(found, truth, strict=True)]))
         filtered = time_each(list(query_vectors), lambda q: store.search_by_vector(q, 10, SCALE_FILTER))
+        lookup_ms = stored_vectors_lookup_ms(store, rows, vectors, seed)
         disk = directory_bytes(str(Path(workdir) / "db"))
         store.close()
 
@@ -147,6 +148,7 @@ def measure(
         "build_seconds": built - started,
         "query": latency_stats(latencies),
         "filtered_query": latency_stats(filtered),
+        "stored_vectors_1000_ms": lookup_ms,
         "recall_at_10": recall,
         "recall_at_1": recall_at_1,
         "disk_bytes": disk,
@@ -157,6 +159,21 @@ def measure(
             "faiss_flat": latency_stats(time_each(list(query_vectors), lambda q: flat.search(q[None], 10))),
         },
     }
+
+
+def stored_vectors_lookup_ms(store: Any, rows: int, vectors: np.ndarray, seed: int, paths: int = 1000) -> float:
+    """Median ms to read back the stored vectors of ``paths`` random rows: what indexing a moved
+    or copied library does for each group of 1,000 files (``common.reuse``). Checked, not only timed."""
+    picks = np.random.default_rng(seed + 3).choice(rows, min(paths, rows), replace=False)
+    wanted = [synthetic_records(int(i), int(i) + 1, seed)[0]["path"] for i in picks]
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        found = store.get_vectors(wanted)
+        times.append(time.perf_counter() - started)
+        if not all(np.allclose(found[path], vectors[i], atol=1e-5) for path, i in zip(wanted, picks, strict=True)):
+            raise AssertionError("the store gave back other vectors than were stored")
+    return 1000 * float(np.median(times))
 
 
 def measure_in_subprocess(backend: str, rows: int, dim: int, queries: int, distribution: str) -> dict[str, Any]:

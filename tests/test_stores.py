@@ -86,7 +86,8 @@ def test_an_ann_index_gives_back_stored_vectors_and_replaces_and_removes_rows(
     if older_faiss_file:
         import faiss
 
-        [index_file] = (tmp_path / "db").glob("images-*[0-9].faiss")
+        generation = json.loads((tmp_path / "db" / "manifest.json").read_text())["generation"]
+        index_file = tmp_path / "db" / f"images-{generation}.faiss"
         index = faiss.read_index(str(index_file))
         faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.NoMap)
         faiss.write_index(index, str(index_file))
