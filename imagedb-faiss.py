@@ -304,8 +304,8 @@ class FaissImageStore(ImageStore):
     def _rows_matching(self, where: str) -> np.ndarray:
         """Positions in the frame where ``where`` holds (the frame's DuckDB view is kept between queries)."""
         if self._filter is None:
-            self._filter = RecordFilter(self.frame)
-        return np.flatnonzero(self._filter.mask(where))
+            self._filter = RecordFilter(self._arrow_columns())
+        return self._filter.positions(where)
 
     def commit(self) -> None:
         """Write a new generation, switch the manifest to it, then drop the old one."""
@@ -371,7 +371,7 @@ class FaissImageStore(ImageStore):
             allowed = self.frame.index[self._rows_matching(where)].to_numpy(dtype=np.int64)
             if allowed.size == 0:
                 return _ranked_rows([], [], [])
-            selector = faiss.IDSelectorBatch(allowed)
+            selector = self._selector_of(allowed)
         if is_flat(index):
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         else:
@@ -382,6 +382,25 @@ class FaissImageStore(ImageStore):
         # By position in the Arrow columns: a quarter of the time .loc takes (~60 vs 240 us).
         positions = self.frame.index.get_indexer(ids[0][found])
         return _ranked_rows(positions, self._arrow_columns()["path"].take(positions), scores[0][found])
+
+    def _selector_of(self, ids: np.ndarray) -> Any:
+        """A FAISS selector letting through exactly ``ids``.
+
+        A bitmap over every id handed out so far is built in microseconds and tested with one
+        bit read; FAISS's id batch hashes each id (~0.5 ms for 10k ids, a tenth of a filtered
+        search at 100k rows). Ids of deleted rows are never reused, so after many re-indexes the
+        bitmap may span far more ids than rows: past 32 bits a selected id, the batch is cheaper.
+        """
+        import faiss
+
+        if self.next_id > 32 * ids.size:
+            return faiss.IDSelectorBatch(ids)
+        chosen = np.zeros(self.next_id, dtype=bool)
+        chosen[ids] = True
+        bits = np.packbits(chosen, bitorder="little")
+        selector = faiss.IDSelectorBitmap(self.next_id, faiss.swig_ptr(bits))
+        selector.bits = bits  # FAISS reads the bits in place: they live as long as the selector
+        return selector
 
     def _hits(self, rows: pa.Table) -> list[Hit]:
         records = self._records_at(rows.column("position").to_numpy())

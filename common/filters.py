@@ -2,55 +2,77 @@
 
 Each condition is checked against the record schema with DuckDB before any search runs, so an
 unknown column or a syntax error is a usage error (exit 2) on either backend, and the FAISS
-backend evaluates the same SQL over its pandas frame with the same engine.
+backend evaluates the same SQL over its metadata frame's columns with the same engine.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from common.records import RECORD_COLUMNS, record_schema
 from common.store import FilterError
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# The column that numbers the rows of the table a filter runs over (DuckDB has no row id for a
+# registered Arrow table); no record column starts with an underscore.
+ROW_POSITION = "_imagedb_row_position"
+
 
 @functools.cache
 def empty_record_filter() -> RecordFilter:
-    """Conditions checked against a zero-row frame holding every record column at its real type."""
-    return RecordFilter(record_schema().empty_table().to_pandas())
+    """Conditions checked against a zero-row table holding every record column at its real type."""
+    return RecordFilter(record_schema().empty_table())
 
 
 def validate_where(where: str) -> None:
     """Raise ``FilterError`` with DuckDB's reason when ``where`` is not valid over the records."""
     if not where.strip():
         raise FilterError("--where is empty")
-    empty_record_filter().mask(where)
+    empty_record_filter().check(where)
 
 
 class RecordFilter:
-    """SQL conditions over one records frame.
+    """SQL conditions over one table of records (Arrow: DuckDB scans it in place).
 
-    Opening a DuckDB connection and registering the frame costs ~20 ms, twenty times the query
-    itself, so a store keeps one ``RecordFilter`` per version of its frame.
+    Opening a DuckDB connection and registering the table costs ~20 ms, twenty times the query
+    itself, so a store keeps one ``RecordFilter`` per version of its rows.
     """
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, records: pa.Table) -> None:
         import duckdb
+        import pyarrow as pa
 
         self._duckdb_error = duckdb.Error
         self.connection = duckdb.connect()
-        self.connection.register("records", frame)
+        numbered = records.append_column(ROW_POSITION, pa.array(np.arange(records.num_rows, dtype=np.int64)))
+        self.connection.register("records", numbered)
 
-    def mask(self, where: str) -> np.ndarray:
-        """True for the rows where the SQL condition ``where`` holds (NULL counts as false, as in SQL)."""
+    def check(self, where: str) -> None:
+        """Raise ``FilterError`` unless ``where`` is a condition over the columns: it binds, and to
+        a truth value (``WHERE make`` alone would be run as a cast of every name to boolean)."""
+        self._run(f"SELECT COALESCE(({where}), FALSE) FROM records", where)
+
+    def positions(self, where: str) -> np.ndarray:
+        """The positions of the rows where the SQL condition ``where`` holds, ascending (NULL counts
+        as false, as in SQL).
+
+        Only the matching rows' numbers come back: at 100k rows that takes ~2 ms where a
+        true/false column for every row took ~3 ms, a third of a filtered search.
+        """
+        result = self._run(f"SELECT {ROW_POSITION} FROM records WHERE ({where})", where)
+        return np.sort(np.asarray(result[ROW_POSITION], dtype=np.int64))
+
+    def _run(self, query: str, where: str) -> dict[str, np.ndarray]:
         try:
-            result = self.connection.execute(f"SELECT COALESCE(({where}), FALSE) AS keep FROM records").fetchnumpy()
+            return self.connection.execute(query).fetchnumpy()
         except self._duckdb_error as error:
             raise FilterError(_explain(self._syntax_error_in_its_own_words(where) or str(error))) from None
-        return result["keep"].astype(bool)
 
     def _syntax_error_in_its_own_words(self, where: str) -> str | None:
         """DuckDB's complaint about ``where`` parsed alone (parsed, never run): a syntax error in
