@@ -313,8 +313,11 @@ def check_invocation(args: argparse.Namespace) -> None:
         if not query.strip():
             raise UsageError("empty query: give an image path or some words")
     for query in args.search or []:
-        if has_image_extension(query) and not os.path.isfile(query):
+        path = os.path.expanduser(query)
+        if has_image_extension(path) and not os.path.isfile(path):
             raise UsageError(f"query image not found: {query}")
+        if os.path.isdir(path) and names_a_folder(query):
+            raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
     if args.where is not None:
         from common.filters import validate_where
 
@@ -370,7 +373,7 @@ class Session:
     def needs_image_tower(self) -> bool:
         """Indexing or an image query needs it; text prompts alone do not (a faster cold start)."""
         a = self.args
-        return bool(a.index or a.repair) or any(os.path.isfile(q) for q in a.search or [])
+        return bool(a.index or a.repair) or any(query_image(q) for q in a.search or [])
 
     # --- index ---------------------------------------------------------------------------
     def index(self, folders: list[str]) -> None:
@@ -563,12 +566,13 @@ class Session:
 
     def search_one(self, store: ImageStore, query: str, limit: int) -> QueryResults:
         a = self.args
-        if os.path.isfile(query):
+        image = query_image(query)
+        if image:
             from common.decoding import DecodeError, decode_image
 
             embedder = self.load_embedder(self.model_for(store.info))
             try:  # decoded exactly as indexing decodes, so an indexed image finds itself at 1.0
-                decoded = decode_image(query, embedder.min_side)
+                decoded = decode_image(image, embedder.min_side)
             except DecodeError as error:
                 raise UsageError(f"cannot read query image {query}: {error}") from None
             if a.mode != "vector":
@@ -587,6 +591,20 @@ class Session:
         if a.mode == "hybrid":
             return QueryResults(query, "text", "hybrid", store.search_hybrid(vector, query, limit, a.where))
         return QueryResults(query, "text", "vector", store.search_by_vector(vector, limit, a.where))
+
+
+def query_image(query: str) -> str | None:
+    """The image file a ``--search`` query names (``~`` expanded: a config file's, or a quoted,
+    ``~/Pictures/cat.jpg``), or None: the query is a text prompt."""
+    path = os.path.expanduser(query)
+    return path if os.path.isfile(path) else None
+
+
+def names_a_folder(query: str) -> bool:
+    """Whether a ``--search`` query that is a folder's name was meant as one: written as a path
+    (``photos/``, ``./dog``, ``~/Pictures``, ``/mnt/cam``). A bare word stays a prompt even where a
+    folder of that name is at hand: ``--search dog`` run beside a ``dog`` folder searches for dogs."""
+    return os.sep in query or "/" in query or query.startswith(("~", "."))
 
 
 def _shortened(text: str, length: int = 40) -> str:

@@ -61,6 +61,7 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         ],
         "missing model config": ["--index", str(folder), "--model-config", str(folder / "nope.json")],
         "force without index": ["--force", "--search", "a dog"],
+        "a folder as the query image": ["--search", str(folder)],
     }
 
 
@@ -134,6 +135,25 @@ def test_a_search_with_the_index_model_named_explicitly_is_accepted(cli: Cli, tm
     cli.index(photo.parent)
     result = cli("--search", str(photo), *MODEL_ARGS, "--format", "paths")
     assert result.code == 0 and result.stdout.splitlines()[0] == str(photo)
+
+
+def test_a_query_is_an_image_written_as_a_path_and_a_bare_word_a_prompt_beside_a_folder_of_that_name(
+    cli: Cli, tmp_path: Path, monkeypatch
+) -> None:
+    """``--search dog`` run beside a ``dog`` folder searches for dogs; ``~/…`` quoted (from a
+    config file, or so the shell leaves it) is the image in the home folder."""
+    photo = paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    paint_photo(tmp_path / "photos" / "b.jpg", seed=2)
+    cli.index(photo.parent)
+    (tmp_path / "dog").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    by_word, by_home_path = cli.search("--search", "dog", "~/photos/a.jpg")
+    assert by_word["query_kind"] == "text" and len(by_word["results"]) == 2
+    assert by_home_path["query_kind"] == "image"
+    assert (by_home_path["results"][0]["path"], by_home_path["results"][0]["score"]) == (str(photo), 1.0)
+    refused = cli("--search", "./dog")
+    assert refused.code == 2 and "./dog: that is a folder; give an image file" in refused.stderr
 
 
 @pytest.mark.parametrize("backend", ["lancedb", "faiss"])
