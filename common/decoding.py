@@ -191,11 +191,32 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     except Image.UnidentifiedImageError:
         raise DecodeError("not a recognised image (unknown format or corrupt header)") from None
     except Exception as error:  # Pillow and its plugins raise a zoo of types for corrupt data.
-        raise DecodeError(f"{type(error).__name__}: {error}") from None
+        raise DecodeError(data_error_reason(error)) from None
     if rgb.width < 1 or rgb.height < 1:
         raise DecodeError("image has zero width or height")
     width, height = full_size[::-1] if orientation in (5, 6, 7, 8) else full_size
     return DecodedImage(rgb, width, height, source_format, source_mode, info, exif=exif)
+
+
+# Pillow's words for the commonest troubles with a file's data, and the user's (what happened,
+# and the likely cause); anything else is Pillow's own words after "corrupt or unsupported".
+PILLOW_TROUBLES = (
+    (re.compile(r"image file is truncated"), "truncated: the file ends before its picture does (an unfinished download or copy?)"),
+    (re.compile(r"(?:decoder|decoding) error (-?\d+)|broken data stream"), "corrupt or unsupported image data: the decoder stopped{code}"),
+    (re.compile(r"Decompressed data too large"), "decompression bomb refused: a compressed text chunk expands past Pillow's limit"),
+)  # fmt: skip
+
+
+def data_error_reason(error: Exception) -> str:
+    """Why Pillow could not decode a file, in words for the failures report: "OSError: decoder
+    error -2" tells a user nothing they can act on, "truncated: ... an unfinished download?" does."""
+    words = str(error).strip() or type(error).__name__
+    for pattern, reason in PILLOW_TROUBLES:
+        found = pattern.search(words)
+        if found:
+            code = found.group(1) if found.groups() and found.group(1) else None
+            return reason.format(code=f" (error {code})" if code else "")
+    return f"corrupt or unsupported image data: {words}"
 
 
 def bomb_reason(error: Exception) -> str:
