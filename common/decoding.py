@@ -238,7 +238,10 @@ def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
     except DecodeError:
         raise
     except Exception as error:  # PyAV raises its own zoo (InvalidDataError, ...)
-        raise DecodeError(f"cannot decode video: {type(error).__name__}: {error}") from None
+        # FFmpeg's own words ("Invalid data found when processing input"), without the errno
+        # number and the path PyAV wraps them in.
+        words = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise DecodeError(f"cannot decode video: {words[:1].lower()}{words[1:]}") from None
     image = reduce_to(frame.image, min_side) if min_side else frame.image
     width, height = frame.image.size
     return DecodedImage(image, width, height, frame.format, "RGB", {}, video=frame.facts)
