@@ -189,7 +189,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DecodeError(bomb_reason(error)) from None
     except Image.UnidentifiedImageError:
-        raise DecodeError("not a recognised image (unknown format or corrupt header)") from None
+        raise DecodeError(_empty_or(path, "not a recognised image (unknown format or corrupt header)")) from None
     except Exception as error:  # Pillow and its plugins raise a zoo of types for corrupt data.
         raise DecodeError(data_error_reason(error)) from None
     if rgb.width < 1 or rgb.height < 1:
@@ -219,6 +219,15 @@ def data_error_reason(error: Exception) -> str:
     return f"corrupt or unsupported image data: {words}"
 
 
+def _empty_or(path: str, reason: str) -> str:
+    """``reason``, unless the file is empty: then that is the reason (a download or copy that
+    never started; no format can be recognised in 0 bytes)."""
+    with contextlib.suppress(OSError):
+        if os.path.getsize(path) == 0:
+            return "empty file (0 bytes)"
+    return reason
+
+
 def bomb_reason(error: Exception) -> str:
     """Why a decompression bomb was refused, against our limit: Pillow's own error quotes twice
     ``MAX_PIXELS`` (where its warning turns into an error), which is not the limit we apply."""
@@ -241,7 +250,7 @@ def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
         # FFmpeg's own words ("Invalid data found when processing input"), without the errno
         # number and the path PyAV wraps them in.
         words = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise DecodeError(f"cannot decode video: {words[:1].lower()}{words[1:]}") from None
+        raise DecodeError(_empty_or(path, f"cannot decode video: {words[:1].lower()}{words[1:]}")) from None
     image = reduce_to(frame.image, min_side) if min_side else frame.image
     width, height = frame.image.size
     return DecodedImage(image, width, height, frame.format, "RGB", {}, video=frame.facts)

@@ -248,6 +248,8 @@ def test_bad_file_is_reported_and_good_ones_indexed(cli: Cli, photos: Path) -> N
     reasons = {Path(f["path"]).name: f["reason"] for f in report}
     assert set(reasons) == {"empty.jpg", "text.png", "notes.jpg", "truncated.jpg"}
     assert reasons["truncated.jpg"].startswith("truncated: the file ends before its picture does")
+    assert reasons["empty.jpg"] == "empty file (0 bytes)"
+    assert reasons["text.png"] == "not a recognised image (unknown format or corrupt header)"
     assert len(cli.records()) == 12
 
 
