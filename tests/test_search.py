@@ -107,6 +107,12 @@ def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_
         ("width > 1000 AND make = 'Canon'", {"canon-1.jpg"}),
         ("date_taken >= '2020-01-01'", {"canon-2.jpg", "fuji-1.jpg"}),
         ("make IS NULL", {"generated.png"}),
+        # Float columns no file has a value in: NULL on both backends (FAISS's frame holds no NaN).
+        ("gps_latitude IS NOT NULL OR duration > 0", set()),
+        (
+            "f_number IS NULL AND fps IS NULL",
+            {"canon-1.jpg", "canon-2.jpg", "nikon-1.jpg", "fuji-1.jpg", "generated.png"},
+        ),
         ("extension = 'png' OR model LIKE '%D750'", {"generated.png", "nikon-1.jpg"}),
     ],
 )
