@@ -26,6 +26,7 @@ from common.defaults import (
 from common.discovery import has_image_extension, has_storable_name, missing_roots, normalise_root
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
+from common.fetch import is_image_url
 from common.output import FORMATS, QueryResults, write_results
 from common.store import FilterError, ImageStore, IndexInfo, StoreError, write_errors_explained
 from common.thumbnails import THUMBNAIL_DIR
@@ -106,7 +107,10 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="with --index: read again the files that failed in an earlier run though they have not changed since",
     )
     actions.add_argument(
-        "--search", nargs="+", metavar="QUERY", help="an image file to find similar images, or a text prompt"
+        "--search",
+        nargs="+",
+        metavar="QUERY",
+        help="an image file or web address to find similar images, or a text prompt",
     )
     actions.add_argument(
         "--text", nargs="+", metavar="QUERY", help="metadata search: match path, camera, description, … (full text)"
@@ -186,7 +190,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )  # fmt: skip
     model.add_argument(
         "--time-limit", type=_non_negative_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
-        help=f"give up on a file still decoding, or still being read for its hash, after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
+        help=f"give up on a file still decoding, still being read for its hash, or a query image still downloading, after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
     )  # fmt: skip
     model.add_argument(
         "--thumbnails", action=argparse.BooleanOptionalAction, default=True,
@@ -313,6 +317,8 @@ def check_invocation(args: argparse.Namespace) -> None:
         if not query.strip():
             raise UsageError("empty query: give an image path or some words")
     for query in args.search or []:
+        if is_image_url(query):  # fetched when searched: the server is asked once
+            continue
         path = os.path.expanduser(query)
         if has_image_extension(path) and not os.path.isfile(path):
             raise UsageError(f"query image not found: {query}")
@@ -373,7 +379,7 @@ class Session:
     def needs_image_tower(self) -> bool:
         """Indexing or an image query needs it; text prompts alone do not (a faster cold start)."""
         a = self.args
-        return bool(a.index or a.repair) or any(query_image(q) for q in a.search or [])
+        return bool(a.index or a.repair) or any(query_image(q) or is_image_url(q) for q in a.search or [])
 
     # --- index ---------------------------------------------------------------------------
     def index(self, folders: list[str]) -> None:
@@ -566,19 +572,17 @@ class Session:
 
     def search_one(self, store: ImageStore, query: str, limit: int) -> QueryResults:
         a = self.args
+        if is_image_url(query):
+            from common.fetch import FetchError, fetched_image
+
+            try:
+                with fetched_image(query, a.time_limit or None) as image:
+                    return self.search_by_image(store, query, image, limit)
+            except FetchError as error:
+                raise UsageError(f"cannot fetch query image {query}: {error}") from None
         image = query_image(query)
         if image:
-            from common.decoding import DecodeError, decode_image
-
-            embedder = self.load_embedder(self.model_for(store.info))
-            try:  # decoded exactly as indexing decodes, so an indexed image finds itself at 1.0
-                decoded = decode_image(image, embedder.min_side)
-            except DecodeError as error:
-                raise UsageError(f"cannot read query image {query}: {error}") from None
-            if a.mode != "vector":
-                log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
-            vector = embedder.embed_images([decoded.image])[0]
-            return QueryResults(query, "image", "vector", store.search_by_vector(vector, limit, a.where))
+            return self.search_by_image(store, query, image, limit)
         if a.mode == "fts":
             return QueryResults(query, "text", "fts", store.search_by_text(query, limit, a.where))
         embedder = self.load_embedder(self.model_for(store.info))
@@ -591,6 +595,21 @@ class Session:
         if a.mode == "hybrid":
             return QueryResults(query, "text", "hybrid", store.search_hybrid(vector, query, limit, a.where))
         return QueryResults(query, "text", "vector", store.search_by_vector(vector, limit, a.where))
+
+    def search_by_image(self, store: ImageStore, query: str, image: str, limit: int) -> QueryResults:
+        """The nearest rows to the picture in the file ``image`` (what ``query`` named)."""
+        from common.decoding import DecodeError, decode_image
+
+        a = self.args
+        embedder = self.load_embedder(self.model_for(store.info))
+        try:  # decoded exactly as indexing decodes, so an indexed image finds itself at 1.0
+            decoded = decode_image(image, embedder.min_side)
+        except DecodeError as error:
+            raise UsageError(f"cannot read query image {query}: {error}") from None
+        if a.mode != "vector":
+            log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
+        vector = embedder.embed_images([decoded.image])[0]
+        return QueryResults(query, "image", "vector", store.search_by_vector(vector, limit, a.where))
 
 
 def query_image(query: str) -> str | None:

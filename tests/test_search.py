@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import shutil
+import socket
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -275,3 +280,55 @@ def test_metadata_search_sees_added_files_and_forgets_removed_ones(cli: Cli, cam
     assert paths_of(leica) == ["leica-1.jpg"]
     nikon, d750 = cli.search("--text", "nikon", "d750")
     assert paths_of(nikon) == [] and paths_of(d750) == []
+
+
+@contextlib.contextmanager
+def web_server(folder: Path):
+    """A local web server for ``folder``'s files (the tests reach no other)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # the CLI's stderr is what the test reads
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_picture_on_the_web_is_a_query_image(cli: Cli, photos: Path, tmp_path: Path) -> None:
+    """``--search https://…/photo.jpg`` fetches the picture and searches by it: an indexed photo
+    served by a web server finds its own row at 1.0, and nothing of it stays on disk."""
+    cli.index(photos)
+    web = tmp_path / "web"
+    web.mkdir()
+    shutil.copy(photos / "a.jpg", web / "holiday.jpg")
+    (web / "page.jpg").write_text("<html>not a picture</html>")
+    temporary = set(Path(tempfile.gettempdir()).glob("imagedb-query-*"))
+    with web_server(web) as address:
+        (found,) = cli.search("--search", f"{address}/holiday.jpg", "--limit", "1")
+        missing = cli("--search", f"{address}/gone.jpg")
+        not_a_picture = cli("--search", f"{address}/page.jpg")
+    assert found["query_kind"] == "image" and found["query"] == f"{address}/holiday.jpg"
+    assert (found["results"][0]["path"], found["results"][0]["score"]) == (str(photos / "a.jpg"), 1.0)
+    assert missing.code == 2 and missing.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: cannot fetch query image {address}/gone.jpg: the server answered 404 File not found"
+    ]
+    assert not_a_picture.code == 2 and len(not_a_picture.stderr_lines()) == 1
+    assert "cannot read query image" in not_a_picture.stderr and "not a recognised image" in not_a_picture.stderr
+    assert set(Path(tempfile.gettempdir()).glob("imagedb-query-*")) == temporary, "the fetched files are deleted"
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # takes the connection, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/photo.jpg"
+        started = time.monotonic()
+        waited = cli("--search", url, "--time-limit", "1")
+    assert waited.code == 2 and time.monotonic() - started < 30
+    assert waited.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: cannot fetch query image {url}: the server did not answer in time (--time-limit)"
+    ]
