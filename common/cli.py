@@ -317,12 +317,11 @@ def check_invocation(args: argparse.Namespace) -> None:
         if not query.strip():
             raise UsageError("empty query: give an image path or some words")
     for query in args.search or []:
-        if is_image_url(query):  # fetched when searched: the server is asked once
+        if is_image_url(query) or query_image(query):  # a URL is fetched when searched: asked once
             continue
-        path = os.path.expanduser(query)
-        if has_image_extension(path) and not os.path.isfile(path):
+        if has_image_extension(query):
             raise UsageError(f"query image not found: {query}")
-        if os.path.isdir(path) and names_a_folder(query):
+        if names_a_folder(query) and os.path.isdir(os.path.expanduser(query)):
             raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
     if args.where is not None:
         from common.filters import validate_where

@@ -57,7 +57,7 @@ def fetched_image(url: str, timeout: float | None) -> Iterator[str]:
             raise FetchError(f"the server answered {error.code} {error.reason}") from None
         except urllib.error.URLError as error:
             raise FetchError(_in_words(error.reason)) from None
-        except (TimeoutError, OSError) as error:  # a read that timed out, a connection reset
+        except OSError as error:  # a read that timed out (TimeoutError), a connection reset
             raise FetchError(_in_words(error)) from None
         yield path
 
