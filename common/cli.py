@@ -32,6 +32,9 @@ from common.store import FilterError, ImageStore, IndexInfo, StoreError, write_e
 from common.thumbnails import THUMBNAIL_DIR
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from common.combine import Term
     from common.embedding import Embedder
 
 log = logging.getLogger("imagedb")
@@ -112,6 +115,15 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         metavar="QUERY",
         help="an image file or web address to find similar images, or a text prompt",
     )
+    actions.add_argument(
+        "--add", nargs="+", action="extend", metavar="QUERY",
+        help="with --search: search for each query plus these (image files, web addresses or prompts; "
+        "'2:snow' counts twice, '0.5:snow' half)",
+    )  # fmt: skip
+    actions.add_argument(
+        "--subtract", nargs="+", action="extend", metavar="QUERY",
+        help="with --search: search for each query less these (as --add)",
+    )  # fmt: skip
     actions.add_argument(
         "--text", nargs="+", metavar="QUERY", help="metadata search: match path, camera, description, … (full text)"
     )
@@ -279,6 +291,8 @@ def wants_results(args: argparse.Namespace) -> bool:
 
 def check_invocation(args: argparse.Namespace) -> None:
     """Everything that can be refused before touching the model or the database."""
+    if (args.add or args.subtract) and not args.search:
+        raise UsageError("--add and --subtract change a --search query: give --search QUERY as well")
     if not (args.index or args.check or args.repair or args.export or args.duplicates or wants_results(args)):
         raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL or --check")
     if args.color and args.palette:
@@ -303,6 +317,10 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(f"--export {args.export}: use a .jsonl (JSON Lines) or .pkl (pickle) file name")
         if not os.path.isdir(os.path.dirname(os.path.abspath(args.export))):
             raise UsageError(f"--export {args.export}: its folder does not exist")
+    if (args.add or args.subtract) and args.mode != "vector":
+        raise UsageError(
+            f"--add and --subtract combine CLIP vectors, and --mode {args.mode} matches metadata words: drop one of them"
+        )
     if args.force and not args.index:
         raise UsageError("--force only applies to --index")
     if args.retry_failed and not args.index:
@@ -313,10 +331,10 @@ def check_invocation(args: argparse.Namespace) -> None:
     for root in args.index or []:
         if not has_storable_name(normalise_root(root)):
             raise UsageError(f"cannot index {root}: its name is not valid UTF-8 (another encoding?); rename it")
-    for query in (args.search or []) + (args.text or []):
+    for query in (args.search or []) + (args.text or []) + (args.add or []) + (args.subtract or []):
         if not query.strip():
             raise UsageError("empty query: give an image path or some words")
-    for query in args.search or []:
+    for query in (args.search or []) + [term.query for term in query_terms(args)]:
         if is_image_url(query) or query_image(query):  # a URL is fetched when searched: asked once
             continue
         if has_image_extension(query):
@@ -341,6 +359,8 @@ class Session:
         self.db_path = os.path.abspath(os.path.expanduser(args.db))
         self.store: ImageStore | None = None
         self.embedder: Embedder | None = None
+        # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
+        self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
 
     def close(self) -> None:
         if self.store is not None:
@@ -378,7 +398,8 @@ class Session:
     def needs_image_tower(self) -> bool:
         """Indexing or an image query needs it; text prompts alone do not (a faster cold start)."""
         a = self.args
-        return bool(a.index or a.repair) or any(query_image(q) or is_image_url(q) for q in a.search or [])
+        queries = (a.search or []) + [term.query for term in query_terms(a)]
+        return bool(a.index or a.repair) or any(query_image(q) or is_image_url(q) for q in queries)
 
     # --- index ---------------------------------------------------------------------------
     def index(self, folders: list[str]) -> None:
@@ -571,44 +592,81 @@ class Session:
 
     def search_one(self, store: ImageStore, query: str, limit: int) -> QueryResults:
         a = self.args
+        terms = query_terms(a)
+        if terms:
+            return self.search_combined(store, query, terms, limit)
+        if a.mode != "vector" and not (is_image_url(query) or query_image(query)):
+            if a.mode == "fts":
+                return QueryResults(query, "text", "fts", store.search_by_text(query, limit, a.where))
+            vector = self.text_vector(store, query)
+            return QueryResults(query, "text", "hybrid", store.search_hybrid(vector, query, limit, a.where))
+        vector, kind = self.query_vector(store, query)
+        if kind == "image" and a.mode != "vector":
+            log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
+        return QueryResults(query, kind, "vector", store.search_by_vector(vector, limit, a.where))
+
+    def search_combined(self, store: ImageStore, query: str, terms: list[Term], limit: int) -> QueryResults:
+        """The nearest rows to ``query`` plus and minus ``terms`` (``common.combine``)."""
+        from common.combine import CombineError, combined_label, combined_vector
+
+        vector, _ = self.query_vector(store, query)
+        term_vectors = [self.query_vector(store, term.query)[0] for term in terms]
+        try:
+            target = combined_vector(vector, terms, term_vectors)
+        except CombineError as error:
+            raise UsageError(f"{combined_label(query, terms)}: {error}") from None
+        hits = store.search_by_vector(target, limit, self.args.where)
+        return QueryResults(combined_label(query, terms), "combined", "vector", hits)
+
+    def query_vector(self, store: ImageStore, query: str) -> tuple[np.ndarray, str]:
+        """The CLIP vector of a picture on the web, an image file or a prompt, and which it was."""
+        if query not in self.query_vectors:
+            self.query_vectors[query] = self.embedded_query(store, query)
+        return self.query_vectors[query]
+
+    def embedded_query(self, store: ImageStore, query: str) -> tuple[np.ndarray, str]:
         if is_image_url(query):
             from common.fetch import FetchError, fetched_image
 
             try:
-                with fetched_image(query, a.time_limit or None) as image:
-                    return self.search_by_image(store, query, image, limit)
+                with fetched_image(query, self.args.time_limit or None) as image:
+                    return self.image_vector(store, query, image), "image"
             except FetchError as error:
                 raise UsageError(f"cannot fetch query image {query}: {error}") from None
         image = query_image(query)
         if image:
-            return self.search_by_image(store, query, image, limit)
-        if a.mode == "fts":
-            return QueryResults(query, "text", "fts", store.search_by_text(query, limit, a.where))
+            return self.image_vector(store, query, image), "image"
+        return self.text_vector(store, query), "text"
+
+    def image_vector(self, store: ImageStore, query: str, image: str) -> np.ndarray:
+        """The vector of the picture in the file ``image`` (what ``query`` named)."""
+        from common.decoding import DecodeError, decode_image
+
+        embedder = self.load_embedder(self.model_for(store.info))
+        try:  # decoded exactly as indexing decodes, so an indexed image finds itself at 1.0
+            decoded = decode_image(image, embedder.min_side)
+        except DecodeError as error:
+            raise UsageError(f"cannot read query image {query}: {error}") from None
+        return embedder.embed_images([decoded.image])[0]
+
+    def text_vector(self, store: ImageStore, query: str) -> np.ndarray:
         embedder = self.load_embedder(self.model_for(store.info))
         if embedder.fills_context(query):
             log.warning(
                 "the prompt %r fills all %d tokens %s reads; any words past them are ignored: put what matters first",
                 _shortened(query), embedder.context_length, embedder.spec.model,
             )  # fmt: skip
-        vector = embedder.embed_texts([query])[0]
-        if a.mode == "hybrid":
-            return QueryResults(query, "text", "hybrid", store.search_hybrid(vector, query, limit, a.where))
-        return QueryResults(query, "text", "vector", store.search_by_vector(vector, limit, a.where))
+        return embedder.embed_texts([query])[0]
 
-    def search_by_image(self, store: ImageStore, query: str, image: str, limit: int) -> QueryResults:
-        """The nearest rows to the picture in the file ``image`` (what ``query`` named)."""
-        from common.decoding import DecodeError, decode_image
 
-        a = self.args
-        embedder = self.load_embedder(self.model_for(store.info))
-        try:  # decoded exactly as indexing decodes, so an indexed image finds itself at 1.0
-            decoded = decode_image(image, embedder.min_side)
-        except DecodeError as error:
-            raise UsageError(f"cannot read query image {query}: {error}") from None
-        if a.mode != "vector":
-            log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
-        vector = embedder.embed_images([decoded.image])[0]
-        return QueryResults(query, "image", "vector", store.search_by_vector(vector, limit, a.where))
+def query_terms(args: argparse.Namespace) -> list[Term]:
+    """What ``--add`` and ``--subtract`` ask to combine with each ``--search`` query."""
+    from common.combine import CombineError, terms_of
+
+    try:
+        return terms_of(args.add, args.subtract)
+    except CombineError as error:
+        raise UsageError(f"--add/--subtract {error}") from None
 
 
 def query_image(query: str) -> str | None:

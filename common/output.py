@@ -28,7 +28,7 @@ class QueryResults:
     """The ranked hits for one query, with how it was searched."""
 
     query: str
-    kind: str  # "image", "text", "metadata" or "filter"
+    kind: str  # "image", "text", "combined" (--add/--subtract), "metadata", "color" or "filter"
     mode: str  # "vector", "fts", "hybrid" or "filter"
     hits: list[Hit]
 

@@ -62,6 +62,10 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "missing model config": ["--index", str(folder), "--model-config", str(folder / "nope.json")],
         "force without index": ["--force", "--search", "a dog"],
         "a folder as the query image": ["--search", str(folder)],
+        "add without search": ["--add", "a dog"],
+        "a weight of zero": ["--search", "a dog", "--add", "0:a cat"],
+        "a missing image to add": ["--search", "a dog", "--add", str(folder / "missing.jpg")],
+        "subtract in fts mode": ["--search", "a dog", "--subtract", "a cat", "--mode", "fts"],
     }
 
 
@@ -80,7 +84,11 @@ def test_bad_invocation_on_a_fresh_database(cli: Cli, tmp_path: Path, case: str,
     assert snapshot(cli.db) is None, "nothing may be written"
 
 
-@pytest.mark.parametrize("case", [*CASES, "search missing image", "other model on this index", "corrupt query image"])
+@pytest.mark.parametrize(
+    "case",
+    [*CASES, "search missing image", "other model on this index", "corrupt query image", "corrupt image to add",
+     "terms that cancel out"],
+)  # fmt: skip
 def test_bad_invocation_leaves_an_existing_database_untouched(cli: Cli, tmp_path: Path, case: str, offline_hub) -> None:
     folder = tmp_path / "photos"
     paint_photo(folder / "a.jpg", seed=1)
@@ -91,6 +99,8 @@ def test_bad_invocation_leaves_an_existing_database_untouched(cli: Cli, tmp_path
         "search missing image": ["--search", str(tmp_path / "missing.jpg")],
         "other model on this index": ["--index", str(folder), "--model", "ViT-B-32", "--pretrained", "none"],
         "corrupt query image": ["--search", str(tmp_path / "broken.jpg")],
+        "corrupt image to add": ["--search", "a dog", "--add", str(tmp_path / "broken.jpg")],
+        "terms that cancel out": ["--search", str(folder / "a.jpg"), "--subtract", str(folder / "a.jpg")],
     }
     result = cli(*{**bad_invocations(folder), **extra}[case])
     assert result.code == 2, result.stderr

@@ -61,6 +61,44 @@ def test_text_search_precision_at_10_on_cifar10(cifar_indexes: dict[str, Cli]) -
         assert tie_insensitive(lance) == tie_insensitive(faiss)
 
 
+def likeness(results: list[dict], photo: str, vectors: dict[str, np.ndarray]) -> float:
+    """How much the hits look like ``photo``: their mean cosine to it."""
+    return float(np.mean([vectors[r["path"]] @ vectors[photo] for r in results]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("source", "wanted"), [("cat", "dog"), ("automobile", "truck")])
+def test_a_photo_less_what_it_shows_plus_something_else_finds_that_else_near_the_photo(
+    cifar_indexes: dict[str, Cli], source: str, wanted: str
+) -> None:
+    """``--search cat.jpg --subtract "a photo of a cat" --add "a photo of a dog"`` finds more dogs
+    than the photo alone does, and dogs that look more like the photo than a search for the words
+    alone finds: the picture still counts. Ten photos of each source class, both backends."""
+    for backend, c in cifar_indexes.items():
+        store = c.store()
+        wanted_plain = wanted_combined = 0
+        try:
+            for photo in sorted(shared("cifar10", "test", source).iterdir())[:10]:
+                query = str(photo)
+                plain, combined, words = (
+                    c.search("--search", *args, "--limit", "10")[0]["results"]
+                    for args in (
+                        (query,),
+                        (query, "--subtract", f"a photo of a {source}", "--add", f"a photo of a {wanted}"),
+                        (f"a photo of a {wanted}",),
+                    )
+                )
+                wanted_plain += sum(Path(r["path"]).parent.name == wanted for r in plain)
+                wanted_combined += sum(Path(r["path"]).parent.name == wanted for r in combined)
+                vectors = store.get_vectors([query] + [r["path"] for r in combined + words])
+                assert likeness(combined, query, vectors) > likeness(words, query, vectors), (
+                    f"{backend}: {photo.name} left out of its own search"
+                )
+        finally:
+            store.close()
+        assert wanted_combined >= wanted_plain + 20, f"{backend}: {wanted_plain} vs {wanted_combined} {wanted}s in 100"
+
+
 # --- EXIF on real camera files ----------------------------------------------------------------
 def exifread_reference(path: Path) -> dict:
     """What exifread itself reports, converted independently of imagedb's code."""

@@ -12,10 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from conftest import BACKENDS, Cli, paint_photo
+from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo
 
 CAMERAS = [
     ("canon-1.jpg", "Canon", "Canon EOS 5D", "2019:07:01 10:00:00", 1024),
@@ -332,3 +333,36 @@ def test_a_picture_on_the_web_is_a_query_image(cli: Cli, photos: Path, tmp_path:
     assert waited.stderr_lines() == [
         f"imagedb-{cli.backend}.py: error: cannot fetch query image {url}: the server did not answer in time (--time-limit)"
     ]
+
+
+def test_a_search_plus_and_minus_other_queries_finds_the_rows_nearest_to_their_weighted_sum(
+    cli: Cli, photos: Path
+) -> None:
+    """``--search a.jpg --add "0.5:a photo of a ship" --subtract b.png``: the hits are the rows
+    nearest to a.jpg's vector plus half the prompt's less b.png's, made unit length, each scored
+    by its cosine to that; worked out here from the stored vectors and the model itself."""
+    from common.embedding import Embedder, ModelSpec
+
+    cli.index(photos)
+    a, b = str(photos / "a.jpg"), str(photos / "b.png")
+    (found,) = cli.search("--search", a, "--add", "0.5:a photo of a ship", "--subtract", b, "--limit", "5")
+    store = cli.store()
+    try:
+        paths, vectors = store.get_all_vectors()
+    finally:
+        store.close()
+    stored = dict(zip(paths, vectors.astype(np.float64), strict=True))
+    model = Embedder(ModelSpec.from_options(None, str(TINY_WEIGHTS), str(TINY_CONFIG)), "cpu", text_only=True)
+    target = stored[a] + 0.5 * model.embed_texts(["a photo of a ship"])[0] - stored[b]
+    target /= np.linalg.norm(target)
+    cosine = {path: float(vector @ target) for path, vector in stored.items()}
+
+    assert found["query"] == f"{a} + 0.5:a photo of a ship - {b}" and found["query_kind"] == "combined"
+    hits = [r["path"] for r in found["results"]]
+    scores = [r["score"] for r in found["results"]]
+    assert len(hits) == 5 and scores == sorted(scores, reverse=True)
+    np.testing.assert_allclose(scores, [cosine[p] for p in hits], atol=1e-4)
+    left_out = [cosine[p] for p in paths if p not in hits]
+    assert min(scores) >= max(left_out) - 1e-4, "the five nearest rows, none nearer left out"
+    (plain,) = cli.search("--search", a, "--limit", "5")
+    assert [r["path"] for r in plain["results"]] != hits, "the terms moved the search"
