@@ -110,6 +110,12 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="with --index: read again the files that failed in an earlier run though they have not changed since",
     )
     actions.add_argument(
+        "--exclude", nargs="+", action="extend", metavar="PATTERN",
+        help="with --index: leave out the folders and files whose name matches ('Screenshots', '*_thumb.jpg') "
+        "or whose path does ('~/Pictures/tmp'), removing rows they had; @eaDir, #recycle, $RECYCLE.BIN "
+        "and other systems' folders are always left out",
+    )  # fmt: skip
+    actions.add_argument(
         "--search",
         nargs="+",
         metavar="QUERY",
@@ -325,6 +331,8 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--force only applies to --index")
     if args.retry_failed and not args.index:
         raise UsageError("--retry-failed only applies to --index")
+    if args.exclude and not args.index:
+        raise UsageError("--exclude only applies to --index")
     missing = missing_roots(args.index or [])
     if missing:
         raise UsageError(f"folder not found: {missing[0]}")
@@ -441,6 +449,7 @@ class Session:
                     retry_failed=self.args.retry_failed, workers=self.args.workers,
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                     thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails else None,
+                    exclude=self.args.exclude or (),
                 )  # fmt: skip
             finally:
                 failures.close()

@@ -7,10 +7,13 @@ nothing is opened or decoded.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import logging
 import os
+import re
 import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,14 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v"})
 INDEXED_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 # Files that operating systems and sync tools scatter through photo folders.
 CLUTTER_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+# Folders that systems and NAS boxes fill with files of their own, never with the user's photos:
+# a Synology's @eaDir holds five thumbnails of every picture, which would come back as copies of
+# it; recycle bins and snapshots hold what the user deleted, or an old state of the library.
+SYSTEM_FOLDERS = (
+    "@eaDir", "#recycle", "#snapshot", "@Recycle", "@Recently-Snapshot",  # Synology, QNAP
+    "$RECYCLE.BIN", "System Volume Information", "lost+found", "node_modules",
+)  # fmt: skip
+_SYSTEM_FOLDER_NAMES = {name.lower(): name for name in SYSTEM_FOLDERS}
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,82 @@ class FoundFile:
 def is_hidden_or_clutter(name: str) -> bool:
     """Hidden names (``.x``, which covers macOS ``._x`` resource forks) and OS clutter files."""
     return name.startswith(".") or name.lower() in CLUTTER_NAMES
+
+
+class Exclusions:
+    """What a walk leaves out beside hidden names: the system folders above, and the user's
+    ``--exclude`` patterns; with a count of what each left out, for the run's report.
+
+    A pattern without a slash (a trailing one aside) is a glob on a folder's or a file's name
+    (``Screenshots``, ``*_thumb.jpg``); one with a slash, on the whole path (``~/Pictures/tmp``,
+    ``*/exports``); a folder left out takes everything under it along. Case is ignored, as macOS
+    and Windows ignore it. The folders given to --index are never left out themselves: naming
+    one is how to index an @eaDir on purpose.
+    """
+
+    def __init__(self, patterns: Iterable[str] = ()) -> None:
+        self.rules = [_rule(p) for p in patterns]  # (as written, on the name?, glob)
+        self._by_name = _one_regex([glob for _, on_name, glob in self.rules if on_name])
+        self._by_path = _one_regex([glob for _, on_name, glob in self.rules if not on_name])
+        self.left_out: Counter[tuple[str, str]] = Counter()  # (rule, "folder" or "file") -> how many
+
+    def leaves_out_folder(self, path: str) -> bool:
+        name = os.path.basename(path)
+        return self._count(_SYSTEM_FOLDER_NAMES.get(name.lower()) or self._rule_for(path, name), "folder")
+
+    def leaves_out_file(self, path: str) -> bool:
+        return self._count(self._rule_for(path, os.path.basename(path)) if self.rules else None, "file")
+
+    def excludes(self, path: str, roots: Iterable[str]) -> bool:
+        """Whether the walk leaves out ``path``: it, or a folder between it and its root, is
+        excluded (not counted in ``left_out``: no walk passed it)."""
+        root = max((r for r in roots if is_under_root(path, r)), key=len, default=None)
+        if root is None or path == root:
+            return False
+        names = os.path.relpath(path, root).split(os.sep)
+        folder = root
+        for name in names[:-1]:
+            folder = os.path.join(folder, name)
+            if name.lower() in _SYSTEM_FOLDER_NAMES or self._rule_for(folder, name):
+                return True
+        return self._rule_for(path, names[-1]) is not None
+
+    def _count(self, rule: str | None, kind: str) -> bool:
+        if rule:
+            self.left_out[rule, kind] += 1
+        return rule is not None
+
+    def _rule_for(self, path: str, name: str) -> str | None:
+        """The user's pattern that matches ``path``, as they wrote it; None when none does."""
+        if not any(regex and regex.match(text) for regex, text in ((self._by_name, name), (self._by_path, path))):
+            return None  # the usual case, one regex match each: the pattern is looked for only on a hit
+        return next(shown for shown, on_name, glob in self.rules if _one_regex([glob]).match(name if on_name else path))
+
+    def report(self) -> str:
+        """What was left out, for one log line: ``@eaDir (12 folders), *_thumb.jpg (3 files, --exclude)``."""
+        parts = []
+        for (rule, kind), count in sorted(self.left_out.items(), key=lambda item: -item[1]):
+            why = "" if rule in SYSTEM_FOLDERS else ", --exclude"
+            parts.append(f"{rule} ({count} {kind}{'s' if count != 1 else ''}{why})")
+        return ", ".join(parts)
+
+
+def _rule(pattern: str) -> tuple[str, bool, str]:
+    """A pattern as (written, whether it is on names, its glob). A path pattern is made to read as
+    the walk's absolute paths do: ``~`` expanded, a relative one (``photos/tmp``) made absolute,
+    one that starts with a wildcard (``*/exports``) left to match anywhere."""
+    trimmed = pattern.rstrip("/" + os.sep) or pattern
+    if "/" not in trimmed and os.sep not in trimmed:
+        return pattern, True, trimmed
+    expanded = os.path.expanduser(trimmed)
+    return pattern, False, expanded if expanded.startswith(("*", "?", "[")) else os.path.abspath(expanded)
+
+
+def _one_regex(globs: list[str]) -> re.Pattern[str] | None:
+    """One case-blind regex for many globs: a walk of 100k files tests each name once, not once a pattern."""
+    if not globs:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(glob)})" for glob in globs), re.IGNORECASE)
 
 
 def has_image_extension(name: str) -> bool:
@@ -70,7 +157,9 @@ def is_under_root(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def find_image_files(roots: Iterable[str], skip: Iterable[str] = ()) -> Iterator[FoundFile]:
+def find_image_files(
+    roots: Iterable[str], skip: Iterable[str] = (), exclude: Exclusions | None = None
+) -> Iterator[FoundFile]:
     """Yield every image file under ``roots``, recursively, each path once.
 
     Symlinked folders are followed (photo libraries often link albums together), but every
@@ -78,7 +167,9 @@ def find_image_files(roots: Iterable[str], skip: Iterable[str] = ()) -> Iterator
     walk. Unreadable folders are logged and skipped rather than aborting the scan. The folders
     in ``skip`` are never entered, by whatever path: the database's own folder, whose
     thumbnails are JPEGs too, when it lives inside a folder being indexed (``--index .``).
+    What ``exclude`` names is left out (system folders when None).
     """
+    exclude = exclude or Exclusions()
     visited_dirs: set[tuple[int, int]] = {key for key in map(_folder_key, skip) if key is not None}
     seen_paths: set[str] = set()
     for root in roots:
@@ -100,11 +191,16 @@ def find_image_files(roots: Iterable[str], skip: Iterable[str] = ()) -> Iterator
                 dirnames[:] = []
                 continue
             visited_dirs.add(key)
-            dirnames[:] = sorted(d for d in dirnames if not is_hidden_or_clutter(d))
+            dirnames[:] = sorted(
+                d for d in dirnames if not is_hidden_or_clutter(d) and not exclude.leaves_out_folder(os.path.join(dirpath, d))
+            )  # fmt: skip
             for name in sorted(filenames):
                 if is_hidden_or_clutter(name) or not has_image_extension(name):
                     continue
-                found = _stat_file(os.path.join(dirpath, name))
+                path = os.path.join(dirpath, name)
+                if exclude.leaves_out_file(path):
+                    continue
+                found = _stat_file(path)
                 if found and found.path not in seen_paths:
                     seen_paths.add(found.path)
                     yield found

@@ -27,6 +27,7 @@ from common.discovery import (
     BROKEN_LINK,
     EMPTY,
     UNREADABLE,
+    Exclusions,
     FoundFile,
     OutOfReach,
     find_image_files,
@@ -61,6 +62,7 @@ class ChangePlan:
     changed: list[FoundFile] = field(default_factory=list)
     unchanged: list[FoundFile] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)  # indexed, still there, but not found: skipped
 
     @property
     def to_index(self) -> list[FoundFile]:
@@ -150,7 +152,8 @@ def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float
             plan.changed.append(file)
         else:
             plan.unchanged.append(file)
-    plan.removed = sorted(p for p in indexed if p not in seen and not os.path.lexists(p))
+    for path in sorted(p for p in indexed if p not in seen):
+        (plan.not_found if os.path.lexists(path) else plan.removed).append(path)
     return plan
 
 
@@ -433,8 +436,12 @@ def index_roots(
     workers: int | None = 0,
     time_limit: float | None = DEFAULT_TIME_LIMIT,
     thumbnail_dir: str | None = None,
+    exclude: Iterable[str] = (),
 ) -> IndexSummary:
     """Bring ``store`` in line with the image files under ``roots``; other roots are untouched.
+
+    What ``exclude``'s patterns name, and system folders (``Exclusions``), are left out, and
+    the rows of their files go as those of deleted files do.
 
     With ``workers`` > 0, files are decoded in that many worker processes, where a decoder that
     crashes costs only its file and one that runs past ``time_limit`` seconds is given up on;
@@ -461,9 +468,12 @@ def index_roots(
     with summary.timing("scan"):
         stored = store.get_signatures()
         indexed = {p: s for p, s in stored.items() if any(is_under_root(p, r) for r in roots)}
-        plan = plan_changes(find_image_files(roots, skip=[database]), indexed, force)
+        exclusions = Exclusions(exclude)
+        plan = plan_changes(find_image_files(roots, skip=[database], exclude=exclusions), indexed, force)
         if not force:  # --force: the index is to match what is there now
             plan.removed, summary.out_of_reach = split_vanished(plan.removed, roots)
+    # Files the user (or the system-folder rule) now excludes are there, but their rows go.
+    plan.removed += [p for p in plan.not_found if exclusions.excludes(p, roots)]
     if any(is_under_root(database, root) for root in roots):
         # Rows of the database's own files (thumbnails indexed before its folder was skipped) go.
         plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
@@ -478,6 +488,8 @@ def index_roots(
         len(plan.new) + len(plan.changed) + len(plan.unchanged),
         ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
     )  # fmt: skip
+    if exclusions.left_out:
+        log.info("left out by name: %s", exclusions.report())
     for held in summary.out_of_reach:
         log.warning(
             "kept the rows of %d file(s) not found under %s: %s; %s",

@@ -209,6 +209,31 @@ def test_hidden_files_clutter_and_other_extensions_are_skipped(cli: Cli, tmp_pat
     assert set(cli.records()) == {str(root / "keep.jpg")}
 
 
+def test_system_folders_and_excluded_names_and_paths_are_left_out_and_lose_their_rows(cli: Cli, tmp_path: Path) -> None:
+    """A Synology library: @eaDir holds the NAS's thumbnails of every photo and #recycle what was
+    deleted; neither is the user's photos. ``--exclude`` adds the user's own: a folder name, a
+    file-name glob, a path. Rows indexed before a folder was excluded go; the rest stay unchanged."""
+    root = tmp_path / "photo"
+    keep = [paint_photo(root / "2020" / "beach.jpg", seed=1), paint_photo(root / "2021" / "party.png", seed=2)]
+    paint_photo(root / "2020" / "@eaDir" / "beach.jpg" / "SYNOPHOTO_THUMB_XL.jpg", seed=1)
+    paint_photo(root / "#recycle" / "deleted.jpg", seed=3)
+    screenshot = paint_photo(root / "Screenshots" / "screen.png", seed=4)
+    paint_photo(root / "2021" / "party_thumb.jpg", seed=5)
+    scratch = paint_photo(root / "2021" / "tmp" / "scratch.jpg", seed=6)
+
+    first = cli.index(root, extra=("--exclude", "*_THUMB.jpg"))
+    assert set(cli.records()) == {str(p) for p in (*keep, screenshot, scratch)}
+    assert "left out by name: #recycle (1 folder), @eaDir (1 folder), *_THUMB.jpg (1 file, --exclude)" in first.stderr
+
+    again = cli.index(root, extra=("--exclude", "screenshots/", "--exclude", "*_thumb.jpg", str(root / "2021" / "tmp")))
+    assert set(cli.records()) == {str(p) for p in keep}, "the rows of what is now excluded are gone"
+    assert again.summary() == {"new": 0, "updated": 0, "removed": 2, "unchanged": 2, "failed": 0}
+    assert f"{root / '2021' / 'tmp'} (1 folder, --exclude)" in again.stderr
+
+    nas = cli.index(root / "2020" / "@eaDir")  # named as a folder to index: indexed on purpose
+    assert nas.summary()["new"] == 1
+
+
 def test_symlink_loop_does_not_hang_and_indexes_each_file_once(cli: Cli, tmp_path: Path) -> None:
     root = tmp_path / "photos"
     paint_photo(root / "album" / "one.jpg", seed=1)

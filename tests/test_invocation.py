@@ -62,6 +62,7 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "missing model config": ["--index", str(folder), "--model-config", str(folder / "nope.json")],
         "force without index": ["--force", "--search", "a dog"],
         "a folder as the query image": ["--search", str(folder)],
+        "exclude without index": ["--exclude", "tmp", "--search", "a dog"],
         "add without search": ["--add", "a dog"],
         "a weight of zero": ["--search", "a dog", "--add", "0:a cat"],
         "a missing image to add": ["--search", "a dog", "--add", str(folder / "missing.jpg")],

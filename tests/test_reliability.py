@@ -613,8 +613,8 @@ def test_a_file_that_vanishes_between_scan_and_decode_is_reported(cli: Cli, phot
 
     real_find = common.pipeline.find_image_files
 
-    def find_then_delete(roots, skip=()):
-        found = list(real_find(roots, skip))
+    def find_then_delete(roots, skip=(), exclude=None):
+        found = list(real_find(roots, skip, exclude))
         (photos / "sub" / "g.jpg").unlink()  # after the scan saw it, before anything reads it
         return found
 
