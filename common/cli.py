@@ -110,6 +110,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="with --index: read again the files that failed in an earlier run though they have not changed since",
     )
     actions.add_argument(
+        "--forget", nargs="+", metavar="DIR",
+        help="remove from the index everything under these folders, there or not (a drive sold, a share "
+        "retired); no file is touched",
+    )  # fmt: skip
+    actions.add_argument(
         "--exclude", nargs="+", action="extend", metavar="PATTERN",
         help="with --index: leave out the folders and files whose name matches ('Screenshots', '*_thumb.jpg') "
         "or whose path does ('~/Pictures/tmp'), removing rows they had; @eaDir, #recycle, $RECYCLE.BIN "
@@ -254,6 +259,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
         try:
             if args.repair:
                 session.repair()
+            if args.forget:
+                session.forget(args.forget)
             if args.index:
                 session.index(args.index)
             if args.check:
@@ -299,7 +306,9 @@ def check_invocation(args: argparse.Namespace) -> None:
     """Everything that can be refused before touching the model or the database."""
     if (args.add or args.subtract) and not args.search:
         raise UsageError("--add and --subtract change a --search query: give --search QUERY as well")
-    if not (args.index or args.check or args.repair or args.export or args.duplicates or wants_results(args)):
+    if not (
+        args.index or args.forget or args.check or args.repair or args.export or args.duplicates or wants_results(args)
+    ):
         raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL or --check")
     if args.color and args.palette:
         raise UsageError("give --color or --palette, not both")
@@ -459,6 +468,30 @@ class Session:
         log.info("%d images in %s", self.store.count(), self.db_path)
         if summary.interrupted:
             raise KeyboardInterrupt  # exit status 130, after the summary
+
+    def forget(self, folders: list[str]) -> None:
+        """Remove the rows of every file under ``folders`` (``common.forget``)."""
+        from common.forget import NothingToForget, forget_folders, refuse_what_holds_nothing
+        from common.locking import indexing_lock
+
+        failures_path = os.path.join(self.db_path, FAILURES_FILE)
+        try:  # before the lock, which a refused command must not take (nothing written)
+            refuse_what_holds_nothing(self.open_store(), folders, FailureReport(failures_path))
+        except NothingToForget as error:
+            raise UsageError(f"--forget: {error}") from None
+        with write_errors_explained(self.db_path), indexing_lock(self.db_path, self.args.wait):
+            self.store.close()  # reopened under the lock: another writer may have committed since
+            self.store = self.store_class.open(self.db_path)
+            failures = FailureReport(failures_path)
+            try:
+                forgotten = forget_folders(self.store, folders, failures, os.path.join(self.db_path, THUMBNAIL_DIR))
+            except NothingToForget as error:
+                raise UsageError(f"--forget: {error}") from None
+            finally:
+                failures.close()
+        for folder, count in forgotten.items():
+            log.info("forgot %d image(s) under %s; no file was touched", count, folder)
+        log.info("%d images in %s", self.store.count(), self.db_path)
 
     # --- health --------------------------------------------------------------------------
     def check(self) -> None:

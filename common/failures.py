@@ -59,6 +59,10 @@ class FailureReport:
     def paths(self) -> set[str]:
         return {str(entry["path"]) for entry in self.entries}
 
+    def earlier_paths(self) -> set[str]:
+        """The files earlier runs reported."""
+        return set(self._earlier)
+
     def begin(self, roots: Iterable[str]) -> None:
         """Start this run's report: earlier failures outside ``roots`` are kept as they were."""
         if not self.path:

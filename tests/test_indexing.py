@@ -234,6 +234,37 @@ def test_system_folders_and_excluded_names_and_paths_are_left_out_and_lose_their
     assert nas.summary()["new"] == 1
 
 
+def test_forget_drops_a_gone_drive_with_its_thumbnails_and_failures_and_touches_nothing_else(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A drive that is not there keeps its rows (it may be unplugged) and cannot be named to
+    --index: --forget is how to drop it for good. A folder still there is forgotten too, its
+    files left as they are."""
+    home = [paint_photo(tmp_path / "home" / f"h{i}.jpg", seed=i) for i in range(3)]
+    drive = tmp_path / "mnt" / "usb"
+    paint_photo(drive / "trip" / "a.jpg", seed=10)
+    paint_photo(drive / "b.png", seed=11)
+    (drive / "broken.jpg").write_bytes(b"\xff\xd8\xff not a picture")
+    kept_folder = [paint_photo(tmp_path / "scans" / f"s{i}.jpg", seed=20 + i) for i in range(2)]
+    cli.index(tmp_path / "home", drive, tmp_path / "scans")
+    thumbnails = cli.db / "thumbnails"
+    assert len([t for t in thumbnails.rglob("*") if t.is_file()]) == 7 and "broken.jpg" in cli.failures_by_name()
+    shutil.rmtree(tmp_path / "mnt")  # the drive, sold
+
+    result = cli("--forget", str(drive), str(tmp_path / "scans" / "s0.jpg"))
+    assert result.code == 0, result.stderr
+    assert f"forgot 2 image(s) under {drive}; no file was touched" in result.stderr
+    assert set(cli.records()) == {str(p) for p in (*home, kept_folder[1])}
+    assert len([t for t in thumbnails.rglob("*") if t.is_file()]) == 4, "the forgotten rows' thumbnails are gone"
+    assert "broken.jpg" not in cli.failures_by_name()
+    assert all(p.exists() for p in kept_folder), "forgetting touches no file"
+    typo = cli("--forget", str(tmp_path / "hom"))
+    assert typo.code == 2 and typo.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: --forget: nothing is indexed under {tmp_path / 'hom'}"
+    ]
+    assert len(cli.records()) == 4
+
+
 def test_symlink_loop_does_not_hang_and_indexes_each_file_once(cli: Cli, tmp_path: Path) -> None:
     root = tmp_path / "photos"
     paint_photo(root / "album" / "one.jpg", seed=1)

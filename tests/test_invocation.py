@@ -88,7 +88,7 @@ def test_bad_invocation_on_a_fresh_database(cli: Cli, tmp_path: Path, case: str,
 @pytest.mark.parametrize(
     "case",
     [*CASES, "search missing image", "other model on this index", "corrupt query image", "corrupt image to add",
-     "terms that cancel out"],
+     "terms that cancel out", "forget what is not indexed"],
 )  # fmt: skip
 def test_bad_invocation_leaves_an_existing_database_untouched(cli: Cli, tmp_path: Path, case: str, offline_hub) -> None:
     folder = tmp_path / "photos"
@@ -102,6 +102,7 @@ def test_bad_invocation_leaves_an_existing_database_untouched(cli: Cli, tmp_path
         "corrupt query image": ["--search", str(tmp_path / "broken.jpg")],
         "corrupt image to add": ["--search", "a dog", "--add", str(tmp_path / "broken.jpg")],
         "terms that cancel out": ["--search", str(folder / "a.jpg"), "--subtract", str(folder / "a.jpg")],
+        "forget what is not indexed": ["--forget", str(tmp_path / "elsewhere")],
     }
     result = cli(*{**bad_invocations(folder), **extra}[case])
     assert result.code == 2, result.stderr

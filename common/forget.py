@@ -1,0 +1,50 @@
+"""``--forget DIR``: drop what the index holds of a folder that is gone for good, or not wanted.
+
+Indexing never drops the rows of a folder it cannot see (an unplugged drive keeps its rows: see
+``common.discovery.split_vanished``), and a folder that is not there cannot be named to
+``--index`` at all, so a drive sold or a share retired would otherwise stay in the results for
+good. Forgetting touches no file: it removes rows, their thumbnails and the failures listed
+under the folders, whether the folders exist or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from common.discovery import is_under_root, normalise_root
+from common.failures import FailureReport
+from common.store import ImageStore
+from common.thumbnails import remove_thumbnails
+
+
+class NothingToForget(ValueError):
+    """A folder under which the index holds nothing: a typo, most likely; nothing was removed."""
+
+
+def forget_folders(
+    store: ImageStore, folders: Iterable[str], failures: FailureReport, thumbnail_dir: str | None
+) -> dict[str, int]:
+    """Remove every row under each of ``folders`` (a file's own path works too), with its
+    thumbnail and listed failure; how many rows went, by folder. All folders are checked before
+    anything is removed."""
+    folders = [normalise_root(folder) for folder in folders]
+    signatures = store.get_signatures()
+    refuse_what_holds_nothing(store, folders, failures)
+    doomed = {folder: [p for p in signatures if is_under_root(p, folder)] for folder in folders}
+    paths = sorted({p for found in doomed.values() for p in found})
+    if paths:
+        store.delete_images(paths)
+        store.commit()
+        store.finish_indexing()
+    if thumbnail_dir:
+        remove_thumbnails(thumbnail_dir, [(p, *signatures[p]) for p in paths])
+    failures.begin(folders)  # rewrites the report without the failures under them
+    return {folder: len(found) for folder, found in doomed.items()}
+
+
+def refuse_what_holds_nothing(store: ImageStore, folders: Iterable[str], failures: FailureReport) -> None:
+    """Raise ``NothingToForget`` for the first folder with no row and no failure under it."""
+    listed = [*store.get_signatures(), *failures.earlier_paths()]
+    for folder in map(normalise_root, folders):
+        if not any(is_under_root(path, folder) for path in listed):
+            raise NothingToForget(f"nothing is indexed under {folder}")
