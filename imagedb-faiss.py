@@ -39,15 +39,15 @@ from common.atomic import write_atomically
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
 from common.filters import RecordFilter
-from common.records import RECORD_COLUMNS, records_to_arrow
+from common.records import RECORD_COLUMNS, record_schema, records_to_arrow
 from common.store import (
     Hit,
     ImageStore,
     IndexInfo,
     StoreError,
     best_rows,
+    missing_record_columns,
     rank_key,
-    require_record_columns,
     rounded_score,
 )
 from common.text_search import BM25
@@ -72,6 +72,18 @@ def empty_frame() -> pd.DataFrame:
 def records_to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Records as a frame with Arrow-backed dtypes, so nulls stay SQL NULLs and ints stay ints."""
     return records_to_arrow(records).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def with_every_record_column(frame: pd.DataFrame, missing: list[str]) -> pd.DataFrame:
+    """A frame an older imagedb wrote, with the record columns it lacks (NULL, in their order):
+    searched as it is, written in full with the next commit. Vectors and colours live in their
+    own indexes, so the record is all a frame can lack."""
+    if not missing:
+        return frame
+    schema = record_schema()
+    for name in missing:
+        frame[name] = pd.Series(pd.NA, index=frame.index, dtype=pd.ArrowDtype(schema.field(name).type))
+    return frame[list(RECORD_COLUMNS)]
 
 
 class FaissImageStore(ImageStore):
@@ -141,7 +153,7 @@ class FaissImageStore(ImageStore):
         colors = faiss.read_index(os.path.join(db_path, f"images-{generation}.color.faiss"))
         frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
         frame = frame.set_index("row_id")
-        require_record_columns(frame.columns, db_path)  # vectors and colours live in their own indexes
+        frame = with_every_record_column(frame, missing_record_columns(frame.columns, db_path))
         check_consistent(db_path, index, frame, info, colors)
         return cls(db_path, info, index, frame, int(manifest["next_id"]), generation, colors)
 
@@ -152,6 +164,10 @@ class FaissImageStore(ImageStore):
     # --- reading -------------------------------------------------------------------------
     def count(self) -> int:
         return len(self.frame)
+
+    def get_paths_described_before(self, version: int) -> set[str]:
+        described = self.frame["record_version"]
+        return set(self.frame.loc[(described.isna() | (described < version)).to_numpy(dtype=bool), "path"])
 
     def get_signatures(self) -> dict[str, tuple[int, float]]:
         f = self.frame

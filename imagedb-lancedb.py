@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Coroutine, Iterable, Iterator
 from datetime import timedelta
@@ -31,8 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
-from common.records import FILTER_COLUMNS, RECORD_COLUMNS, record_schema, records_to_arrow
-from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, best_rows, require_record_columns
+from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_TYPES, record_schema, records_to_arrow
+from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, best_rows, missing_record_columns
 from common.text_search import FTS_OPTIONS
 
 TABLE_NAME = "images"
@@ -55,6 +56,8 @@ KEEP_OLD_VERSIONS = timedelta(days=7)
 # columns stay for filters, indexes and anyone reading the table with other tools; both are
 # written together from the same Arrow rows, so they cannot disagree.
 RECORD_JSON = "record_json"
+# The SQL type that adds a record column of each Arrow type to a table (``add_columns``).
+SQL_TYPES = {"string": "STRING", "int64": "BIGINT", "int32": "INT", "float64": "DOUBLE"}
 
 
 def sql_string(value: str) -> str:
@@ -77,7 +80,8 @@ class LanceImageStore(ImageStore):
         if INFO_KEY not in metadata:
             raise StoreError(f"{db_path} holds a LanceDB table that imagedb did not create (no model recorded)")
         self._info = IndexInfo.from_json(metadata[INFO_KEY].decode())
-        require_record_columns(schema.names, db_path, backend_columns=("vector", "color", RECORD_JSON))
+        # Record columns an older imagedb did not write: read as NULL, added before the first write.
+        self._missing = missing_record_columns(schema.names, db_path, backend_columns=("vector", "color", RECORD_JSON))
         self._wrote = False
         self._text_index_seen = False
 
@@ -137,6 +141,12 @@ class LanceImageStore(ImageStore):
     def count(self) -> int:
         return self._wait(self.table.count_rows())
 
+    def get_paths_described_before(self, version: int) -> set[str]:
+        query = self.table.query().select(["path"])
+        if "record_version" not in self._missing:
+            query = query.where(f"record_version IS NULL OR record_version < {int(version)}")
+        return set(self._wait(query.to_arrow()).column("path").to_pylist())
+
     def get_signatures(self) -> dict[str, tuple[int, float]]:
         columns = self._wait(self.table.query().select(["path", "size_bytes", "mtime"]).to_arrow()).to_pydict()
         return {p: (s, m) for p, s, m in zip(columns["path"], columns["size_bytes"], columns["mtime"], strict=True)}
@@ -149,7 +159,7 @@ class LanceImageStore(ImageStore):
         query = self.table.query().select(columns)
         if where:
             query = query.where(where)
-        with _filter_errors_explained(where):
+        with _filter_errors_explained(where, self._missing):
             rows = self._wait(query.to_arrow()).sort_by("path")
         if limit:
             rows = self._rows_by_path(rows.column("path").to_pylist()[:limit], [RECORD_JSON]).sort_by("path")
@@ -208,6 +218,7 @@ class LanceImageStore(ImageStore):
     ) -> None:
         if not records:
             return
+        self._add_missing_columns()
         data = self._rows(records, vectors, colors)
         self._wait(
             self.table.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(data)
@@ -217,8 +228,17 @@ class LanceImageStore(ImageStore):
     def add_images(self, records: list[dict[str, Any]], vectors: np.ndarray, colors: np.ndarray | None = None) -> None:
         if not records:
             return
+        self._add_missing_columns()
         self._wait(self.table.add(self._rows(records, vectors, colors)))
         self._wrote = True
+
+    def _add_missing_columns(self) -> None:
+        """Give a table an older imagedb made the record columns it lacks, NULL in its rows (the
+        indexing run that writes is the one that reads their files again to fill them)."""
+        if self._missing:
+            columns = {c: f"CAST(NULL AS {SQL_TYPES[RECORD_TYPES[c]]})" for c in self._missing}
+            self._wait(self.table.add_columns(columns))
+            self._missing = []
 
     def _rows(self, records: list[dict[str, Any]], vectors: np.ndarray, colors: np.ndarray | None) -> pa.Table:
         """The table's rows for these records: their columns, the record as JSON, the vectors."""
@@ -327,7 +347,7 @@ class LanceImageStore(ImageStore):
     def _run(self, query: Any, where: str | None, limit: int) -> pa.Table:
         if where:
             query = query.where(where)  # prefiltered: the limit counts matching rows only
-        with _filter_errors_explained(where):
+        with _filter_errors_explained(where, self._missing):
             return self._wait(query.limit(limit).to_arrow())
 
     def _indices(self) -> list[Any]:
@@ -349,13 +369,20 @@ def table_schema(info: IndexInfo) -> pa.Schema:
 
 
 @contextlib.contextmanager
-def _filter_errors_explained(where: str | None) -> Iterator[None]:
-    """A condition DuckDB accepted but LanceDB's SQL dialect rejects is a usage error, not a crash."""
+def _filter_errors_explained(where: str | None, missing: Iterable[str] = ()) -> Iterator[None]:
+    """A condition DuckDB accepted but LanceDB's SQL dialect rejects is a usage error, not a
+    crash; so is one on a column an older imagedb's table does not have yet (``missing``)."""
     try:
         yield
     except (ValueError, RuntimeError) as error:
         if not where:
             raise
+        absent = [column for column in missing if re.search(rf"\b{column}\b", where)]
+        if absent:
+            raise FilterError(
+                f"this index was made by an older imagedb and has no {absent[0]} column yet: --index its "
+                "folders once to add it (files are read again, nothing is re-embedded)"
+            ) from None
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise FilterError(f"LanceDB cannot evaluate --where {where!r}: {reason}") from None
 

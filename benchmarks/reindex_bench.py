@@ -30,6 +30,7 @@ from common.discovery import find_image_files
 from common.embedding import Embedder
 from common.failures import FAILURES_FILE, FailureReport
 from common.pipeline import index_roots
+from common.records import RECORD_VERSION
 from common.store import IndexInfo
 
 # A valid 1×1 PNG: the files are real images, though an unchanged run never opens them.
@@ -70,7 +71,7 @@ def measure_unchanged_reindex(
         records = [
             {"path": f.path, "folder": os.path.dirname(f.path), "filename": os.path.basename(f.path),
              "extension": "png", "size_bytes": f.size, "mtime": f.mtime, "width": 1, "height": 1,
-             "search_text": f.path}
+             "search_text": f.path, "record_version": RECORD_VERSION}
             for f in chunk
         ]  # fmt: skip
         store.upsert_images(records, vectors[: len(chunk)])

@@ -11,7 +11,7 @@ from typing import Any
 
 from common.decoding import DecodedImage
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
-from common.records import RECORD_COLUMNS
+from common.records import RECORD_COLUMNS, RECORD_VERSION
 from common.text_search import word_parts
 
 TEXT_SOURCE_COLUMNS = ("make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken")
@@ -34,6 +34,7 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
         png_text=_json_or_none(text_chunks),
         exif_json=exif_json(raw_tags),
         indexed_at=time.time(),
+        record_version=RECORD_VERSION,
     )
     record["search_text"] = search_text(record, text_chunks)
     return record

@@ -37,6 +37,7 @@ from common.discovery import (
 )
 from common.embedding import Embedder
 from common.failures import RETRY_WHEN_CHANGED, FailureReport
+from common.records import RECORD_VERSION
 from common.reuse import (
     FileHashes,
     copy_thumbnail,
@@ -63,6 +64,8 @@ class ChangePlan:
     unchanged: list[FoundFile] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)  # indexed, still there, but not found: skipped
+    # Unchanged files whose rows an older imagedb described: read again, their vectors kept.
+    reread: list[FoundFile] = field(default_factory=list)
 
     @property
     def to_index(self) -> list[FoundFile]:
@@ -83,6 +86,9 @@ class IndexSummary:
     # Of the new and updated rows, those whose file had the bytes of a stored row (moved, copied,
     # touched): they took its vector instead of being decoded and embedded (common.reuse).
     reused: int = 0
+    # Of the updated rows, those of unchanged files read again because an older imagedb described
+    # them (common.records.RECORD_VERSION): new records, their stored vectors kept.
+    reread: int = 0
     seconds: float = 0.0
     interrupted: bool = False
     # Where the time went: scan (walk + diff), reuse (hashing files that may be copies of indexed
@@ -105,7 +111,7 @@ class IndexSummary:
     @property
     def embedded(self) -> int:
         """Rows whose vector the model made in this run."""
-        return self.new + self.updated - self.reused
+        return self.new + self.updated - self.reused - self.reread
 
     @property
     def images_per_second(self) -> float:
@@ -119,9 +125,10 @@ class IndexSummary:
         rate = f" ({self.images_per_second:.1f} images/s)" if self.embedded else ""
         held = f", {self.kept_out_of_reach} out of reach" if self.out_of_reach else ""
         reused = f"; {self.reused} had the bytes of indexed files: vectors reused" if self.reused else ""
+        reread = f"; {self.reread} read again for what this version records: vectors kept" if self.reread else ""
         return ("interrupted: " if self.interrupted else "") + (
             f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
-            f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}{reused}"
+            f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}{reused}{reread}"
         )
 
 
@@ -207,14 +214,27 @@ class EmbeddedBatch:
 
 
 def embed_batches(
-    images: Iterable[ReadImage], embedder: Embedder, batch_size: int, summary: IndexSummary
+    images: Iterable[ReadImage],
+    embedder: Embedder,
+    batch_size: int,
+    summary: IndexSummary,
+    keep: KeptVectors | None = None,
 ) -> Iterator[EmbeddedBatch]:
-    """Mapper: group read images into batches and embed each batch in one forward pass."""
+    """Mapper: group read images into batches and embed each batch in one forward pass; the
+    files ``keep`` names take their stored vectors instead."""
 
     def embed(batch: list[ReadImage]) -> EmbeddedBatch:
-        with summary.timing("embed"):
-            vectors = embedder.embed_prepared([b.pixels for b in batch])
-        return EmbeddedBatch([b.record for b in batch], vectors, np.stack([b.color for b in batch]))
+        paths = [b.record["path"] for b in batch]
+        vectors = keep.stored_vectors(paths) if keep else {}
+        summary.reread += len(vectors)
+        fresh = [b for b in batch if b.record["path"] not in vectors]
+        if fresh:
+            with summary.timing("embed"):
+                made = embedder.embed_prepared([b.pixels for b in fresh])
+            vectors.update(zip((b.record["path"] for b in fresh), made, strict=True))
+        return EmbeddedBatch(
+            [b.record for b in batch], np.stack([vectors[p] for p in paths]), np.stack([b.color for b in batch])
+        )
 
     batch: list[ReadImage] = []
     for image in images:
@@ -224,6 +244,20 @@ def embed_batches(
             batch = []
     if batch:
         yield embed(batch)
+
+
+@dataclass
+class KeptVectors:
+    """The files read again only for their records (``ChangePlan.reread``): their vectors come
+    from the store, a batch at a time, and the model does not see them."""
+
+    store: ImageStore
+    paths: set[str]
+
+    def stored_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of those of ``paths`` to keep (a row deleted meanwhile: embedded)."""
+        kept = [p for p in paths if p in self.paths]
+        return self.store.get_vectors(kept) if kept else {}
 
 
 def set_aside_earlier_failures(
@@ -470,8 +504,12 @@ def index_roots(
         indexed = {p: s for p, s in stored.items() if any(is_under_root(p, r) for r in roots)}
         exclusions = Exclusions(exclude)
         plan = plan_changes(find_image_files(roots, skip=[database], exclude=exclusions), indexed, force)
-        if not force:  # --force: the index is to match what is there now
+        if not force:  # --force: the index is to match what is there now (and every file is embedded)
             plan.removed, summary.out_of_reach = split_vanished(plan.removed, roots)
+            described_before = store.get_paths_described_before(RECORD_VERSION) if plan.unchanged else set()
+            if described_before:
+                plan.reread = [f for f in plan.unchanged if f.path in described_before]
+                plan.unchanged = [f for f in plan.unchanged if f.path not in described_before]
     # Files the user (or the system-folder rule) now excludes are there, but their rows go.
     plan.removed += [p for p in plan.not_found if exclusions.excludes(p, roots)]
     if any(is_under_root(database, root) for root in roots):
@@ -480,13 +518,15 @@ def index_roots(
     summary.unchanged = len(plan.unchanged)
     indexed_before = set(indexed)  # rows to replace, not add (write_rows)
     failures.begin(roots)
-    to_read = plan.to_index
+    to_read, reread = plan.to_index, plan.reread
     if not (force or retry_failed):  # only worker processes enforce a time limit
         to_read = set_aside_earlier_failures(to_read, failures, time_limit if workers != 0 else None)
+        reread = set_aside_earlier_failures(reread, failures, time_limit if workers != 0 else None)
     log.info(
-        "found %d images under %s: %d to index, %d unchanged, %d to remove",
-        len(plan.new) + len(plan.changed) + len(plan.unchanged),
+        "found %d images under %s: %d to index, %d unchanged, %d to remove%s",
+        len(plan.new) + len(plan.changed) + len(plan.unchanged) + len(plan.reread),
         ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
+        f", {len(reread)} to read again for what this version records (vectors kept)" if reread else "",
     )  # fmt: skip
     if exclusions.left_out:
         log.info("left out by name: %s", exclusions.report())
@@ -522,6 +562,8 @@ def index_roots(
             store.commit()
         if thumbnail_dir:
             remove_thumbnails(thumbnail_dir, [(p, *indexed[p]) for p in plan.removed])
+    keep = KeptVectors(store, {f.path for f in reread}) if reread else None
+    to_read = to_read + reread  # after the reuse and copies steps, which would find their own rows
     if to_read:
         if workers != 0:
             start_decoding_server()  # it starts while the model loads
@@ -549,7 +591,7 @@ def index_roots(
             bar = tqdm(results, total=len(paths), unit="img", desc="indexing", leave=False, disable=_disabled(progress))
             try:
                 read = read_images(bar, {f.path: f for f in files}, failures, summary)
-                embedded = embed_batches(read, embedder, batch_size, summary)
+                embedded = embed_batches(read, embedder, batch_size, summary, keep)
                 write_batches(store, embedded, indexed_before, summary, commit_seconds)
             finally:
                 bar.close()

@@ -55,8 +55,13 @@ RECORD_TYPES: dict[str, str] = {
     "exif_json": "string",
     "search_text": "string",
     "indexed_at": "float64",
+    "record_version": "int32",  # the RECORD_VERSION that described the file (NULL: an older imagedb)
 }
 RECORD_COLUMNS = tuple(RECORD_TYPES)
+# Raised whenever describing a file gains or changes what a record holds (a column, a field read
+# better). Rows an older version described are read again by the next --index of their folders,
+# their vectors kept (common.pipeline): upgrading imagedb never costs a re-embedding.
+RECORD_VERSION = 1
 # Columns worth a scalar index: the ones people filter on.
 FILTER_COLUMNS = ("folder", "extension", "width", "height", "make", "model", "date_taken", "size_bytes")
 

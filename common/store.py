@@ -152,6 +152,11 @@ class ImageStore(ABC):
         """How many images are indexed."""
 
     @abstractmethod
+    def get_paths_described_before(self, version: int) -> set[str]:
+        """The paths whose records an older describing rule wrote (``record_version`` below
+        ``version``, or NULL: before versions were kept)."""
+
+    @abstractmethod
     def get_signatures(self) -> dict[str, tuple[int, float]]:
         """Every indexed path with its (size, mtime) when it was embedded."""
 
@@ -282,18 +287,21 @@ def write_errors_explained(db_path: str) -> Iterator[None]:
     raise StoreError(f"cannot write to the database at {db_path}: {reason}; everything committed before is kept")
 
 
-def require_record_columns(names: Iterable[str], db_path: str, backend_columns: Iterable[str] = ()) -> None:
-    """Refuse a database whose rows lack columns this version writes (made by an older imagedb):
-    the record columns, and ``backend_columns`` the backend keeps beside them."""
+def missing_record_columns(names: Iterable[str], db_path: str, backend_columns: Iterable[str] = ()) -> list[str]:
+    """The record columns a database made by an older imagedb lacks: a store opens it all the
+    same, reading them as NULL, and adds them once it writes (the next --index reads its files
+    again for them, the vectors kept). One that lacks what the backend keeps beside the record
+    (``backend_columns``: vectors, colours) cannot be brought up to date that way: refused."""
     from common.records import RECORD_COLUMNS
 
     present = set(names)
-    missing = [c for c in (*RECORD_COLUMNS, *backend_columns) if c not in present]
-    if missing:
+    lost = [c for c in backend_columns if c not in present]
+    if lost:
         raise StoreError(
-            f"{db_path} was made by an older imagedb (no {', '.join(missing)} columns): "
+            f"{db_path} was made by an older imagedb (no {', '.join(lost)} columns): "
             "index your folders into a new --db, or move this one aside"
         )
+    return [c for c in RECORD_COLUMNS if c not in present]
 
 
 def ensure_parent_dir(path: str) -> None:
