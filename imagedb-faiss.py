@@ -49,6 +49,7 @@ from common.store import (
     missing_record_columns,
     rank_key,
     rounded_score,
+    version_of_unversioned_rows,
 )
 from common.text_search import BM25
 
@@ -81,8 +82,10 @@ def with_every_record_column(frame: pd.DataFrame, missing: list[str]) -> pd.Data
     if not missing:
         return frame
     schema = record_schema()
+    values = {"record_version": version_of_unversioned_rows(missing)}
     for name in missing:
-        frame[name] = pd.Series(pd.NA, index=frame.index, dtype=pd.ArrowDtype(schema.field(name).type))
+        value = pd.NA if values.get(name) is None else values[name]
+        frame[name] = pd.Series(value, index=frame.index, dtype=pd.ArrowDtype(schema.field(name).type))
     return frame[list(RECORD_COLUMNS)]
 
 

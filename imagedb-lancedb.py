@@ -33,7 +33,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
 from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_TYPES, record_schema, records_to_arrow
-from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, best_rows, missing_record_columns
+from common.store import (
+    FilterError,
+    Hit,
+    ImageStore,
+    IndexInfo,
+    StoreError,
+    best_rows,
+    missing_record_columns,
+    version_of_unversioned_rows,
+)
 from common.text_search import FTS_OPTIONS
 
 TABLE_NAME = "images"
@@ -82,6 +91,7 @@ class LanceImageStore(ImageStore):
         self._info = IndexInfo.from_json(metadata[INFO_KEY].decode())
         # Record columns an older imagedb did not write: read as NULL, added before the first write.
         self._missing = missing_record_columns(schema.names, db_path, backend_columns=("vector", "color", RECORD_JSON))
+        self._unversioned = version_of_unversioned_rows(self._missing)
         self._wrote = False
         self._text_index_seen = False
 
@@ -145,6 +155,8 @@ class LanceImageStore(ImageStore):
         query = self.table.query().select(["path"])
         if "record_version" not in self._missing:
             query = query.where(f"record_version IS NULL OR record_version < {int(version)}")
+        elif self._unversioned is not None and self._unversioned >= version:
+            return set()
         return set(self._wait(query.to_arrow()).column("path").to_pylist())
 
     def get_signatures(self) -> dict[str, tuple[int, float]]:
@@ -237,6 +249,8 @@ class LanceImageStore(ImageStore):
         indexing run that writes is the one that reads their files again to fill them)."""
         if self._missing:
             columns = {c: f"CAST(NULL AS {SQL_TYPES[RECORD_TYPES[c]]})" for c in self._missing}
+            if self._unversioned is not None:
+                columns["record_version"] = f"CAST({self._unversioned} AS INT)"
             self._wait(self.table.add_columns(columns))
             self._missing = []
 
@@ -263,7 +277,9 @@ class LanceImageStore(ImageStore):
         return deleted
 
     def finish_indexing(self) -> None:
-        """Index what the run wrote: full-text, scalar and (once large enough) ANN indexes."""
+        """Index what the run wrote: full-text, scalar and (once large enough) ANN indexes; give a
+        table an older imagedb made the record columns it lacks, even when nothing was written."""
+        self._add_missing_columns()
         if not self._wrote:
             return
         from lancedb.index import FTS, Bitmap, BTree
@@ -381,7 +397,7 @@ def _filter_errors_explained(where: str | None, missing: Iterable[str] = ()) -> 
         if absent:
             raise FilterError(
                 f"this index was made by an older imagedb and has no {absent[0]} column yet: --index its "
-                "folders once to add it (files are read again, nothing is re-embedded)"
+                "folders once to add it (files are read again where needed; nothing is re-embedded)"
             ) from None
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise FilterError(f"LanceDB cannot evaluate --where {where!r}: {reason}") from None

@@ -287,6 +287,14 @@ def write_errors_explained(db_path: str) -> Iterator[None]:
     raise StoreError(f"cannot write to the database at {db_path}: {reason}; everything committed before is kept")
 
 
+def version_of_unversioned_rows(missing: list[str]) -> int | None:
+    """The ``record_version`` rows of an index from before that column count as: 1 when it is
+    the only column missing (the version just before it recorded all that version 1 does: the
+    description did not change with it, so its rows need not be read again); None, described
+    before, when an older imagedb also left out others."""
+    return 1 if missing == ["record_version"] else None
+
+
 def missing_record_columns(names: Iterable[str], db_path: str, backend_columns: Iterable[str] = ()) -> list[str]:
     """The record columns a database made by an older imagedb lacks: a store opens it all the
     same, reading them as NULL, and adds them once it writes (the next --index reads its files

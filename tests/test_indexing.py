@@ -514,3 +514,22 @@ def test_an_older_imagedbs_index_is_searched_as_it_is_and_the_next_run_rereads_i
     assert {r["record_version"] for r in records.values()} == {RECORD_VERSION}
     assert records[str(newcomer)]["content_hash"]
     assert cli.index(photos).summary()["unchanged"] == 13
+
+
+def test_an_index_from_just_before_record_versions_is_not_read_again(
+    cli: Cli, photos: Path, decoded: list[str]
+) -> None:
+    """The version before record_version described files as version 1 does: its index lacks that
+    column alone, and the next run finds every file unchanged, reading none; the rows it writes
+    from then on carry the version."""
+    from common.records import RECORD_VERSION
+
+    cli.index(photos)
+    made_by_an_older_imagedb(cli, ["record_version"])
+    decoded.clear()
+    assert cli.index(photos, extra=("--workers", "0")).summary()["unchanged"] == 12 and decoded == []
+    listed = cli("--where", "record_version = 1", "--format", "paths", "--limit", "100")
+    assert listed.code == 0 and len(listed.stdout.split()) == 12, "the column is there once a run has passed"
+    paint_photo(photos / "a.jpg", seed=50)  # a write: LanceDB adds the column, FAISS saves its frame
+    assert cli.index(photos).summary()["updated"] == 1
+    assert {r["record_version"] for r in cli.records().values()} == {RECORD_VERSION}
