@@ -29,7 +29,7 @@ def forget_folders(
     anything is removed."""
     folders = [normalise_root(folder) for folder in folders]
     signatures = store.get_signatures()
-    refuse_what_holds_nothing(store, folders, failures)
+    refuse_what_holds_nothing(store, folders, failures, signatures)
     doomed = {folder: [p for p in signatures if is_under_root(p, folder)] for folder in folders}
     paths = sorted({p for found in doomed.values() for p in found})
     if paths:
@@ -42,9 +42,12 @@ def forget_folders(
     return {folder: len(found) for folder, found in doomed.items()}
 
 
-def refuse_what_holds_nothing(store: ImageStore, folders: Iterable[str], failures: FailureReport) -> None:
-    """Raise ``NothingToForget`` for the first folder with no row and no failure under it."""
-    listed = [*store.get_signatures(), *failures.earlier_paths()]
+def refuse_what_holds_nothing(
+    store: ImageStore, folders: Iterable[str], failures: FailureReport, signatures: Iterable[str] | None = None
+) -> None:
+    """Raise ``NothingToForget`` for the first folder with no row (``signatures``: the store's
+    paths, when already read) and no failure under it."""
+    listed = [*(store.get_signatures() if signatures is None else signatures), *failures.earlier_paths()]
     for folder in map(normalise_root, folders):
         if not any(is_under_root(path, folder) for path in listed):
             raise NothingToForget(f"nothing is indexed under {folder}")
