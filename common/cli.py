@@ -91,6 +91,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "  %(prog)s --index ~/Pictures\n"
         "  %(prog)s --search 'a dog on a beach' --limit 5\n"
         "  %(prog)s --search holiday.jpg --where \"make = 'Canon'\"\n"
+        "  %(prog)s --search beach.jpg --add 'at night' --subtract people\n"
         "  %(prog)s --text Nikon --format json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -54,6 +54,7 @@ def test_the_example_config_file_names_only_real_options() -> None:
 
     words = config_to_argv(str(REPO / "imagedb.example.yaml"), build_parser(store_class("faiss")))
     assert words[:2] == ["--index", str(Path.home() / "Pictures")] and "--time-limit" in words
+    assert words[2:5] == ["--exclude", "Screenshots", "*_thumb.jpg"]
 
 
 def test_export_round_trips_through_json_lines_and_pickle(cli: Cli, photos: Path, tmp_path: Path) -> None:
