@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from common.config import ConfigError, config_path, config_to_argv
@@ -175,6 +176,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     search = parser.add_argument_group("search options")
     search.add_argument("--limit", type=_positive_int, default=10, help="results per query (default 10)")
     search.add_argument(
+        "--min-score", type=_number, metavar="SCORE",
+        help="keep only the results scoring at least this (cosine for image and prompt searches, 1.0 = the "
+        "same picture); with a large --limit, every result above it",
+    )  # fmt: skip
+    search.add_argument(
         "--mode",
         choices=MODES,
         default="vector",
@@ -322,6 +328,10 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(f"--color: {error}") from None
     if args.palette and not os.path.isfile(args.palette):
         raise UsageError(f"palette image not found: {args.palette}")
+    if args.min_score is not None and not (args.search or args.text or args.color or args.palette):
+        raise UsageError(
+            "--min-score keeps results by their score: give --search, --text or --color (a --where listing has none)"
+        )
     if args.html and not wants_results(args):
         raise UsageError("--html writes search results: give --search, --text or --where as well")
     if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
@@ -613,6 +623,8 @@ class Session:
         if not a.search and not a.text and color is None and a.where is not None:
             hits = [_record_hit(r) for r in store.get_records(a.where, a.limit)]
             results.append(QueryResults(a.where, "filter", "filter", hits))
+        if a.min_score is not None:  # the best --limit, those that score at least --min-score
+            results = [replace(r, hits=[h for h in r.hits if h.score >= a.min_score]) for r in results]
         return results
 
     def color_query(self):

@@ -366,3 +366,15 @@ def test_a_search_plus_and_minus_other_queries_finds_the_rows_nearest_to_their_w
     assert min(scores) >= max(left_out) - 1e-4, "the five nearest rows, none nearer left out"
     (plain,) = cli.search("--search", a, "--limit", "5")
     assert [r["path"] for r in plain["results"]] != hits, "the terms moved the search"
+
+
+def test_min_score_keeps_the_results_that_score_at_least_it(cli: Cli, photos: Path) -> None:
+    """``--min-score`` with a large --limit: every image at least that close, and no other."""
+    cli.index(photos)
+    (everything,) = cli.search("--search", str(photos / "a.jpg"), "--limit", "50")
+    threshold = everything["results"][4]["score"]
+    (kept,) = cli.search("--search", str(photos / "a.jpg"), "--limit", "50", "--min-score", str(threshold))
+    assert [r["path"] for r in kept["results"]] == [r["path"] for r in everything["results"] if r["score"] >= threshold]
+    assert 5 <= len(kept["results"]) < len(everything["results"]) == 12
+    listing = cli("--where", "width > 0", "--min-score", "0.5")
+    assert listing.code == 2 and "a --where listing has none" in listing.stderr
