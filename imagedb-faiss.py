@@ -232,6 +232,7 @@ class FaissImageStore(ImageStore):
             old_colors = None
             actions.append("the colour file is unreadable: colour signatures return with the next --force")
         frame = frame.set_index("row_id")
+        frame = with_every_record_column(frame, missing_record_columns(frame.columns, db_path))
         ids, vectors = all_vectors(index) if index is not None else (np.zeros(0, np.int64), np.zeros((0, info.dim)))
         has_vector = frame.index.isin(ids)
         dropped = frame.loc[~has_vector, "path"].tolist()

@@ -493,6 +493,8 @@ def test_an_older_imagedbs_index_is_searched_as_it_is_and_the_next_run_rereads_i
         assert not_yet.code == 0 and len(not_yet.stdout.split()) == 12
     else:  # LanceDB cannot filter on a column its table lacks: one line, how to add it
         assert not_yet.code == 2 and "has no content_hash column yet: --index its folders once" in not_yet.stderr
+    repaired = cli("--repair")
+    assert repaired.code == 0, repaired.stderr
 
     newcomer = paint_photo(photos / "new.jpg", seed=99)
     real_embed, embedded = Embedder.embed_prepared, []
