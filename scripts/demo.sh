@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The imagedb demo: index the sample photos bundled with scikit-image using both backends,
-# then search them by text prompt, by image, by metadata and with a filter.
+# then search them by text prompt, by image (plus and minus prompts), by metadata and with a filter.
 #
 # Offline by default: it uses the tiny OpenCLIP model trained by models/train_tiny_clip.py
 # (32 px, CIFAR-10 classes), loaded exactly as any local model is. With network access (or
@@ -40,6 +40,7 @@ for backend in lancedb faiss; do
     run --index "$PHOTOS"                                   # moved: it keeps its vector, nothing embedded
     run --search "a photo of a horse" --limit 3              # the tiny model knows CIFAR-10's classes only
     run --search "$PHOTOS/chelsea.png" --limit 3
+    run --search "$PHOTOS/chelsea.png" --subtract "a photo of a cat" --add "2:a photo of a horse" --limit 3  # 2: counts twice
     run --text chelsea --limit 3
     run --search "$PHOTOS/chelsea.png" --where "width >= 512" --limit 3 --format csv
     run --color "#d2b48c" --limit 3                          # colour search: tan
