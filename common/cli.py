@@ -13,6 +13,9 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 
     from common.combine import Term
     from common.embedding import Embedder
+    from common.pipeline import IndexSummary
 
 log = logging.getLogger("imagedb")
 
@@ -45,6 +49,24 @@ MODES = ("vector", "fts", "hybrid")
 
 class UsageError(Exception):
     """A bad invocation: reported as one line, exit status 2, nothing written."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: a service manager stopping a ``--watch``, or ``kill``. Handled as Ctrl-C is (the
+    batches written are committed and kept), with the exit status of a terminated process."""
+
+
+def stop_as_ctrl_c_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM raise ``Terminated`` in the main thread; returns how to put the old handler
+    back. Python's default would end the process at once, losing the batches not yet committed."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 class ReaderGone(Exception):
@@ -106,6 +128,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="with --index: re-embed every file, replacing its row; drop the rows of files whose folder "
         "looks unmounted (kept otherwise)",
     )
+    actions.add_argument(
+        "--watch", type=_positive_float, metavar="SECONDS",
+        help="with --index: keep indexing, looking again every SECONDS for new, changed and removed "
+        "files, until Ctrl-C (the model stays loaded; a round with nothing to do prints nothing)",
+    )  # fmt: skip
     actions.add_argument(
         "--retry-failed",
         action="store_true",
@@ -260,6 +287,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
     except SystemExit as exit_:
         return int(exit_.code or 0)
     configure_logging(parser.prog, args.quiet, args.verbose)
+    restore_sigterm = stop_as_ctrl_c_on_sigterm()
     try:
         check_invocation(args)
         session = Session(store_class, args)
@@ -270,6 +298,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                 session.forget(args.forget)
             if args.index:
                 session.index(args.index)
+                if args.watch:
+                    session.watch(args.index, args.watch)
             if args.check:
                 session.check()
             if args.export:
@@ -294,13 +324,15 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
     except StoreError as error:
         log.error("error: %s", error)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         log.error("interrupted: what was already indexed is kept; run the same command again to resume")
-        return 130
+        return 128 + signal.SIGTERM if isinstance(stop, Terminated) else 130
     except Exception as error:  # a bug or an environment problem: one line, the traceback on -v
         log.debug("traceback", exc_info=True)
         log.error("error: unexpected %s: %s (run with -v for the traceback)", type(error).__name__, error)
         return 1
+    finally:
+        restore_sigterm()
     return 0
 
 
@@ -353,6 +385,10 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--retry-failed only applies to --index")
     if args.exclude and not args.index:
         raise UsageError("--exclude only applies to --index")
+    if args.watch and not args.index:
+        raise UsageError("--watch only applies to --index")
+    if args.watch and (args.check or args.export or args.duplicates or wants_results(args)):
+        raise UsageError("--watch indexes until Ctrl-C, so nothing would come after it: run searches and checks apart")
     missing = missing_roots(args.index or [])
     if missing:
         raise UsageError(f"folder not found: {missing[0]}")
@@ -430,7 +466,7 @@ class Session:
         return bool(a.index or a.repair) or any(query_image(q) or is_image_url(q) for q in queries)
 
     # --- index ---------------------------------------------------------------------------
-    def index(self, folders: list[str]) -> None:
+    def index(self, folders: list[str], wait: bool | None = None) -> IndexSummary:
         from common.locking import indexing_lock
         from common.pipeline import index_roots
         from common.workers import start_decoding_server
@@ -454,7 +490,10 @@ class Session:
             load_checked_embedder()
         # An existing index loads the model only if some file needs embedding (an unchanged tree
         # never does). Everything above only read; from here on this process is the one writer.
-        with write_errors_explained(self.db_path), indexing_lock(self.db_path, self.args.wait):
+        with (
+            write_errors_explained(self.db_path),
+            indexing_lock(self.db_path, self.args.wait if wait is None else wait),
+        ):
             if self.store is None:
                 embedder = load_checked_embedder()  # loaded above; load_embedder keeps it
                 self.store = self.store_class.create(self.db_path, IndexInfo(embedder.spec, embedder.dim))
@@ -479,6 +518,20 @@ class Session:
         log.info("%d images in %s", self.store.count(), self.db_path)
         if summary.interrupted:
             raise KeyboardInterrupt  # exit status 130, after the summary
+        return summary
+
+    def watch(self, folders: list[str], seconds: float) -> None:
+        """Index ``folders`` again every ``seconds`` until Ctrl-C (``--watch``), the model kept
+        loaded between rounds. A round that finds nothing to do prints nothing; one that does
+        prints its summary line, and any file it skipped. Another indexer holding the database is
+        waited for rather than refused: a watch outlives such runs."""
+        log.info("watching %s: looking again every %g s (Ctrl-C stops)", ", ".join(folders), seconds)
+        while True:
+            time.sleep(seconds)
+            with only_warnings_logged():
+                summary = self.index(folders, wait=True)
+            if summary.new or summary.updated or summary.removed or summary.failed > summary.failed_before:
+                log.info("indexed %s: %s", ", ".join(folders), summary.line())
 
     def forget(self, folders: list[str]) -> None:
         """Remove the rows of every file under ``folders`` (``common.forget``)."""
@@ -774,6 +827,14 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+def _positive_float(text: str) -> float:
+    """An argparse type: a number of seconds above zero."""
+    value = _number(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     """An argparse type: a number of seconds, zero or more."""
     value = _number(text)
@@ -788,6 +849,22 @@ def _fraction(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
     return value
+
+
+@contextlib.contextmanager
+def only_warnings_logged() -> Iterator[None]:
+    """imagedb's own info lines held back (a --watch round that may have nothing to say); -v
+    still shows everything."""
+    loggers = [logging.getLogger(name) for name in ("imagedb", "common")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        if logger.level == logging.INFO:
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def configure_logging(prog: str, quiet: bool, verbose: bool) -> None:

@@ -89,6 +89,8 @@ class IndexSummary:
     # Of the updated rows, those of unchanged files read again because an older imagedb described
     # them (common.records.RECORD_VERSION): new records, their stored vectors kept.
     reread: int = 0
+    # Of the failed, the files an earlier run failed on that were left alone (unchanged since).
+    failed_before: int = 0
     seconds: float = 0.0
     interrupted: bool = False
     # Where the time went: scan (walk + diff), reuse (hashing files that may be copies of indexed
@@ -622,6 +624,7 @@ def index_roots(
         ]
         remove_thumbnails(thumbnail_dir, outdated)
     summary.failed = failures.count
+    summary.failed_before = failures.repeated
     if not summary.interrupted:  # after an interrupt, secondary indexes catch up on the next run
         with summary.timing("finish"):
             store.finish_indexing()

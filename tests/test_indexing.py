@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
+import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import MODEL_ARGS, Cli, paint_photo, raw_lance_table
+from conftest import MODEL_ARGS, REPO, Cli, paint_photo, raw_lance_table
 
 
 def test_index_then_search_by_image_returns_the_query_first(cli: Cli, photos: Path) -> None:
@@ -535,3 +540,45 @@ def test_an_index_from_just_before_record_versions_is_not_read_again(
     paint_photo(photos / "a.jpg", seed=50)  # a write: LanceDB adds the column, FAISS saves its frame
     assert cli.index(photos).summary()["updated"] == 1
     assert {r["record_version"] for r in cli.records().values()} == {RECORD_VERSION}
+
+
+def test_watch_indexes_what_arrives_and_what_goes_until_stopped(backend: str, tmp_path: Path) -> None:
+    """``--index DIR --watch S`` in a real process: a photo that arrives is indexed, one that goes
+    is removed, rounds with nothing to do print nothing, and SIGTERM (a service manager stopping
+    it) ends it as Ctrl-C does, with every round kept, in the exit status of a terminated process."""
+    photos, staging, db = tmp_path / "photos", tmp_path / "staging", tmp_path / "db"
+    first = paint_photo(photos / "first.jpg", seed=1)
+    command = [sys.executable, str(REPO / f"imagedb-{backend}.py"), "--db", str(db), "--index", str(photos)]
+    process = subprocess.Popen(
+        [*command, "--watch", "0.3", *MODEL_ARGS], stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in process.stderr], daemon=True).start()
+    said: list[str] = []
+
+    def next_line_with(text: str) -> str:
+        while True:
+            said.append(lines.get(timeout=90))
+            if text in said[-1]:
+                return said[-1]
+
+    try:
+        next_line_with("watching")
+        watching = len(said)
+        arriving = paint_photo(staging / "second.jpg", seed=2)
+        os.replace(arriving, photos / "second.jpg")  # whole, as a copy or a download finishes
+        assert ": 1 new, 0 updated, 0 removed, 1 unchanged, 0 failed" in next_line_with(": indexed ")
+        first.unlink()
+        assert ": 0 new, 0 updated, 1 removed, 1 unchanged, 0 failed" in next_line_with(": indexed ")
+        time.sleep(1.5)  # rounds with nothing to do
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        process.kill()
+    while not lines.empty():
+        said.append(lines.get())
+    assert [line for line in said[watching:] if ": indexed " not in line] == [
+        f"imagedb-{backend}.py: interrupted: what was already indexed is kept; run the same command again to resume"
+    ]
+    assert set(Cli(backend, db).records()) == {str(photos / "second.jpg")}
