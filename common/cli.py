@@ -2,7 +2,8 @@
 
 Exit status: 0 success (a run that skipped bad files still succeeds; they are reported),
 1 a database that cannot be used as it is, 2 a bad invocation (nothing is written),
-130 interrupted, 141 the reader of standard output went away (``| head``): quietly, as ``cat`` does.
+130 interrupted (143 by SIGTERM, handled alike), 141 the reader of standard output went away
+(``| head``): quietly, as ``cat`` does.
 """
 
 from __future__ import annotations
