@@ -522,14 +522,19 @@ class Session:
         return summary
 
     def watch(self, folders: list[str], seconds: float) -> None:
-        """Index ``folders`` again every ``seconds`` until Ctrl-C (``--watch``), the model kept
-        loaded between rounds. A round that finds nothing to do prints nothing; one that does
-        prints its summary line, and any file it skipped. Another indexer holding the database is
-        waited for rather than refused: a watch outlives such runs."""
+        """Index ``folders`` again every ``seconds`` until Ctrl-C or SIGTERM (``--watch``), the
+        model kept loaded between rounds. A round that finds nothing to do prints nothing; one
+        that does prints its summary line, and any file it skipped. Another indexer holding the
+        database is waited for rather than refused: a watch outlives such runs. Stopped between
+        rounds, the normal end of a watch (a service manager stopping it), it exits 0."""
         log.info("watching %s: looking again every %g s (Ctrl-C stops)", ", ".join(folders), seconds)
         while True:
-            time.sleep(seconds)
-            with only_warnings_logged():
+            try:
+                time.sleep(seconds)
+            except KeyboardInterrupt:  # Terminated too: between looks, nothing is cut short
+                log.info("stopped watching %s", ", ".join(folders))
+                return
+            with only_warnings_logged():  # stopped during a look: as any run is (exit 130 or 143)
                 summary = self.index(folders, wait=True)
             if summary.new or summary.updated or summary.removed or summary.failed > summary.failed_before:
                 log.info("indexed %s: %s", ", ".join(folders), summary.line())
