@@ -70,6 +70,37 @@ def stop_as_ctrl_c_on_sigterm() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
+class MissingFolder(UsageError):
+    """An --index folder that is not there: a typo, or a drive not mounted (``held_rows_hint``)."""
+
+    def __init__(self, folder: str) -> None:
+        super().__init__(f"folder not found: {folder}")
+        self.folder = folder
+
+
+def held_rows_hint(store_class: type[ImageStore], db_path: str, folder: str) -> str:
+    """What to add when a missing --index folder has rows in the index (an unplugged drive, a
+    share not mounted, or one gone for good): how many, and how to drop them. Read only; empty
+    when there is no index or nothing of the folder in it, or the index cannot be read."""
+    from common.discovery import is_under_root
+
+    db_path = os.path.abspath(os.path.expanduser(db_path))
+    root = normalise_root(folder)
+    if not store_class.exists(db_path):
+        return ""
+    try:
+        store = store_class.open(db_path)
+    except StoreError:
+        return ""
+    try:
+        held = sum(is_under_root(path, root) for path in store.get_signatures())
+    finally:
+        store.close()
+    if not held:
+        return ""
+    return f" (the index holds {held} image(s) from it, kept: a drive not mounted? If it is gone for good, --forget {root} drops them)"
+
+
 class ReaderGone(Exception):
     """Whoever read our standard output stopped reading (``| head``): not an error to report."""
 
@@ -319,6 +350,9 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
             session.close()
     except ReaderGone:
         return 128 + signal.SIGPIPE
+    except MissingFolder as error:
+        log.error("error: %s%s", error, held_rows_hint(store_class, args.db, error.folder))
+        return 2
     except (UsageError, ModelError, FilterError) as error:
         log.error("error: %s", error)
         return 2
@@ -392,7 +426,7 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--watch indexes until Ctrl-C, so nothing would come after it: run searches and checks apart")
     missing = missing_roots(args.index or [])
     if missing:
-        raise UsageError(f"folder not found: {missing[0]}")
+        raise MissingFolder(missing[0])
     for root in args.index or []:
         if not has_storable_name(normalise_root(root)):
             raise UsageError(f"cannot index {root}: its name is not valid UTF-8 (another encoding?); rename it")

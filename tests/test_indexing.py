@@ -257,6 +257,11 @@ def test_forget_drops_a_gone_drive_with_its_thumbnails_and_failures_and_touches_
     thumbnails = cli.db / "thumbnails"
     assert len([t for t in thumbnails.rglob("*") if t.is_file()]) == 7 and "broken.jpg" in cli.failures_by_name()
     shutil.rmtree(tmp_path / "mnt")  # the drive, sold
+    named = cli("--index", str(drive))
+    assert named.code == 2 and named.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: folder not found: {drive} (the index holds 2 image(s) from it, kept: "
+        f"a drive not mounted? If it is gone for good, --forget {drive} drops them)"
+    ]
 
     result = cli("--forget", str(drive), str(tmp_path / "scans" / "s0.jpg"))
     assert result.code == 0, result.stderr
