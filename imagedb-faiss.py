@@ -82,9 +82,9 @@ def with_every_record_column(frame: pd.DataFrame, missing: list[str]) -> pd.Data
     if not missing:
         return frame
     schema = record_schema()
-    values = {"record_version": version_of_unversioned_rows(missing)}
+    unversioned = version_of_unversioned_rows(missing)
     for name in missing:
-        value = pd.NA if values.get(name) is None else values[name]
+        value = unversioned if name == "record_version" and unversioned is not None else pd.NA
         frame[name] = pd.Series(value, index=frame.index, dtype=pd.ArrowDtype(schema.field(name).type))
     return frame[list(RECORD_COLUMNS)]
 

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("imagedb")
 
 MODES = ("vector", "fts", "hybrid")
+# The loggers of imagedb's own lines (the front scripts' and common's modules), set apart from
+# the libraries' (configure_logging).
+OWN_LOGGERS = ("imagedb", "common")
 
 
 class UsageError(Exception):
@@ -71,34 +74,11 @@ def stop_as_ctrl_c_on_sigterm() -> Callable[[], None]:
 
 
 class MissingFolder(UsageError):
-    """An --index folder that is not there: a typo, or a drive not mounted (``held_rows_hint``)."""
+    """An --index folder that is not there: a typo, or a drive not mounted (``Session.held_rows_hint``)."""
 
     def __init__(self, folder: str) -> None:
         super().__init__(f"folder not found: {folder}")
         self.folder = folder
-
-
-def held_rows_hint(store_class: type[ImageStore], db_path: str, folder: str) -> str:
-    """What to add when a missing --index folder has rows in the index (an unplugged drive, a
-    share not mounted, or one gone for good): how many, and how to drop them. Read only; empty
-    when there is no index or nothing of the folder in it, or the index cannot be read."""
-    from common.discovery import is_under_root
-
-    db_path = os.path.abspath(os.path.expanduser(db_path))
-    root = normalise_root(folder)
-    if not store_class.exists(db_path):
-        return ""
-    try:
-        store = store_class.open(db_path)
-    except StoreError:
-        return ""
-    try:
-        held = sum(is_under_root(path, root) for path in store.get_signatures())
-    finally:
-        store.close()
-    if not held:
-        return ""
-    return f" (the index holds {held} image(s) from it, kept: a drive not mounted? If it is gone for good, --forget {root} drops them)"
 
 
 class ReaderGone(Exception):
@@ -321,8 +301,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
     configure_logging(parser.prog, args.quiet, args.verbose)
     restore_sigterm = stop_as_ctrl_c_on_sigterm()
     try:
+        session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
         check_invocation(args)
-        session = Session(store_class, args)
         try:
             if args.repair:
                 session.repair()
@@ -351,7 +331,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
     except ReaderGone:
         return 128 + signal.SIGPIPE
     except MissingFolder as error:
-        log.error("error: %s%s", error, held_rows_hint(store_class, args.db, error.folder))
+        log.error("error: %s%s", error, session.held_rows_hint(error.folder))
         return 2
     except (UsageError, ModelError, FilterError) as error:
         log.error("error: %s", error)
@@ -671,6 +651,27 @@ class Session:
             log.info("repair: re-embedding %d file(s) whose rows were lost", len(result.to_reembed))
             self.index(folders)
 
+    def held_rows_hint(self, folder: str) -> str:
+        """What to add when a missing --index folder has rows in the index (an unplugged drive, a
+        share not mounted, or one gone for good): how many, and how to drop them. Read only; empty
+        when there is no index or nothing of the folder in it, or the index cannot be read."""
+        from common.discovery import is_under_root
+
+        root = normalise_root(folder)
+        if not self.store_class.exists(self.db_path):
+            return ""
+        try:
+            store = self.store_class.open(self.db_path)
+        except StoreError:
+            return ""
+        try:  # opened and closed here: the refusal comes before the session opens a store of its own
+            held = sum(is_under_root(path, root) for path in store.get_signatures())
+        finally:
+            store.close()
+        if not held:
+            return ""
+        return f" (the index holds {held} image(s) from it, kept: a drive not mounted? If it is gone for good, --forget {root} drops them)"
+
     def refuse_a_folder_that_cannot_hold_an_index(self) -> None:
         """Before any work (loading the model takes seconds): a --db that is a file, or that holds
         the other backend's index, cannot take this one."""
@@ -895,7 +896,7 @@ def _fraction(text: str) -> float:
 def only_warnings_logged() -> Iterator[None]:
     """imagedb's own info lines held back (a --watch round that may have nothing to say); -v
     still shows everything."""
-    loggers = [logging.getLogger(name) for name in ("imagedb", "common")]
+    loggers = [logging.getLogger(name) for name in OWN_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         if logger.level == logging.INFO:
@@ -919,5 +920,5 @@ def configure_logging(prog: str, quiet: bool, verbose: bool) -> None:
     # Libraries (open_clip, faiss) log chatter at INFO through the root logger: only their
     # warnings are shown, unless --verbose.
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    for ours in ("imagedb", "common"):
+    for ours in OWN_LOGGERS:
         logging.getLogger(ours).setLevel(level)

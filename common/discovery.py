@@ -70,8 +70,7 @@ class Exclusions:
         self.left_out: Counter[tuple[str, str]] = Counter()  # (rule, "folder" or "file") -> how many
 
     def leaves_out_folder(self, path: str) -> bool:
-        name = os.path.basename(path)
-        return self._count(_SYSTEM_FOLDER_NAMES.get(name.lower()) or self._rule_for(path, name), "folder")
+        return self._count(self._folder_rule(path), "folder")
 
     def leaves_out_file(self, path: str) -> bool:
         return self._count(self._rule_for(path, os.path.basename(path)) if self.rules else None, "file")
@@ -86,9 +85,14 @@ class Exclusions:
         folder = root
         for name in names[:-1]:
             folder = os.path.join(folder, name)
-            if name.lower() in _SYSTEM_FOLDER_NAMES or self._rule_for(folder, name):
+            if self._folder_rule(folder):
                 return True
         return self._rule_for(path, names[-1]) is not None
+
+    def _folder_rule(self, path: str) -> str | None:
+        """The system folder name or user pattern that leaves the folder ``path`` out, if any."""
+        name = os.path.basename(path)
+        return _SYSTEM_FOLDER_NAMES.get(name.lower()) or self._rule_for(path, name)
 
     def _count(self, rule: str | None, kind: str) -> bool:
         if rule:

@@ -522,8 +522,9 @@ def index_roots(
     failures.begin(roots)
     to_read, reread = plan.to_index, plan.reread
     if not (force or retry_failed):  # only worker processes enforce a time limit
-        to_read = set_aside_earlier_failures(to_read, failures, time_limit if workers != 0 else None)
-        reread = set_aside_earlier_failures(reread, failures, time_limit if workers != 0 else None)
+        limit = time_limit if workers != 0 else None
+        to_read = set_aside_earlier_failures(to_read, failures, limit)
+        reread = set_aside_earlier_failures(reread, failures, limit)
     log.info(
         "found %d images under %s: %d to index, %d unchanged, %d to remove%s",
         len(plan.new) + len(plan.changed) + len(plan.unchanged) + len(plan.reread),
