@@ -168,9 +168,10 @@ class FaissImageStore(ImageStore):
     def count(self) -> int:
         return len(self.frame)
 
-    def get_paths_described_before(self, version: int) -> set[str]:
+    def get_record_versions_before(self, version: int) -> dict[str, int | None]:
         described = self.frame["record_version"]
-        return set(self.frame.loc[(described.isna() | (described < version)).to_numpy(dtype=bool), "path"])
+        older = self.frame.loc[(described.isna() | (described < version)).to_numpy(dtype=bool)]
+        return {p: None if pd.isna(v) else int(v) for p, v in zip(older["path"], older["record_version"], strict=True)}
 
     def get_signatures(self) -> dict[str, tuple[int, float]]:
         f = self.frame
@@ -182,6 +183,11 @@ class FaissImageStore(ImageStore):
         positions = self._rows_matching(where) if where else np.arange(len(self.frame))
         in_path_order = positions[pc.sort_indices(self._arrow_columns()["path"].take(positions)).to_numpy()]
         return self._records_at(in_path_order[:limit] if limit else in_path_order)
+
+    def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = [self.id_by_path[p] for p in set(paths) if p in self.id_by_path]
+        positions = self.frame.index.get_indexer(ids)
+        return {record["path"]: record for record in self._records_at(positions)}
 
     def get_records_by_content_hash(self, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
         positions = np.flatnonzero(self.frame["content_hash"].isin(list(hashes)).to_numpy())

@@ -151,13 +151,15 @@ class LanceImageStore(ImageStore):
     def count(self) -> int:
         return self._wait(self.table.count_rows())
 
-    def get_paths_described_before(self, version: int) -> set[str]:
-        query = self.table.query().select(["path"])
-        if "record_version" not in self._missing:
-            query = query.where(f"record_version IS NULL OR record_version < {int(version)}")
-        elif self._unversioned is not None and self._unversioned >= version:
-            return set()
-        return set(self._wait(query.to_arrow()).column("path").to_pylist())
+    def get_record_versions_before(self, version: int) -> dict[str, int | None]:
+        if "record_version" in self._missing:
+            if self._unversioned is not None and self._unversioned >= version:
+                return {}
+            paths = self._wait(self.table.query().select(["path"]).to_arrow()).column("path").to_pylist()
+            return dict.fromkeys(paths, self._unversioned)
+        query = self.table.query().select(["path", "record_version"])
+        rows = self._wait(query.where(f"record_version IS NULL OR record_version < {int(version)}").to_arrow())
+        return dict(zip(rows.column("path").to_pylist(), rows.column("record_version").to_pylist(), strict=True))
 
     def get_signatures(self) -> dict[str, tuple[int, float]]:
         columns = self._wait(self.table.query().select(["path", "size_bytes", "mtime"]).to_arrow()).to_pydict()
@@ -175,7 +177,11 @@ class LanceImageStore(ImageStore):
             rows = self._wait(query.to_arrow()).sort_by("path")
         if limit:
             rows = self._rows_by_path(rows.column("path").to_pylist()[:limit], [RECORD_JSON]).sort_by("path")
-        return [json.loads(row) for row in rows.column(RECORD_JSON).to_pylist()]
+        return [_record(row) for row in rows.column(RECORD_JSON).to_pylist()]
+
+    def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
+        packed = self._rows_by_path(sorted(set(paths)), [RECORD_JSON]).column(RECORD_JSON).to_pylist()
+        return {record["path"]: record for record in map(_record, packed)}
 
     def get_records_by_content_hash(self, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
         path_of: dict[str, str] = {}  # two short columns per match, the whole record for one path a hash
@@ -185,7 +191,7 @@ class LanceImageStore(ImageStore):
             for path, content_hash in zip(rows["path"], rows["content_hash"], strict=True):
                 path_of.setdefault(content_hash, path)
         records = self._rows_by_path(sorted(path_of.values()), [RECORD_JSON]).column(RECORD_JSON).to_pylist()
-        return {record["content_hash"]: record for record in map(json.loads, records)}
+        return {record["content_hash"]: record for record in map(_record, records)}
 
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
         return self._arrays_by_path(paths, "vector", self.info.dim)
@@ -355,7 +361,7 @@ class LanceImageStore(ImageStore):
             # A row another process deleted since it was ranked is left out, not a crash.
             packed = [by_path.get(path) for path in paths]
         return [
-            Hit(json.loads(record), float(score))
+            Hit(_record(record), float(score))
             for record, score in zip(packed, scores, strict=True)
             if record is not None
         ]
@@ -407,6 +413,16 @@ def _json_rows(data: pa.Table) -> list[str]:
     """Each row of the record columns as JSON, read back from the Arrow table that is written,
     so the packed copy holds exactly what the typed columns hold."""
     return [json.dumps(row, ensure_ascii=False) for row in data.select(list(RECORD_COLUMNS)).to_pylist()]
+
+
+def _record(packed: str) -> dict[str, Any]:
+    """A row's record from its packed JSON. One an older imagedb wrote lacks the columns added
+    since, ``record_version`` among them: its version is read from what it lacks, as for a
+    table without that column (``version_of_unversioned_rows``)."""
+    record = json.loads(packed)
+    if "record_version" not in record:
+        record["record_version"] = version_of_unversioned_rows(c for c in RECORD_COLUMNS if c not in record)
+    return record
 
 
 def _path_in(paths: list[str]) -> str:

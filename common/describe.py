@@ -1,6 +1,8 @@
 """How one decoded file becomes a record (``common.records``): file facts, EXIF, text to search.
 
-Runs in the decoding workers, once per file read.
+``build_record`` runs in the decoding workers, once per file read; ``with_place`` completes the
+record in the indexing process (``common.places``: loaded once there, not in every worker).
+``refreshed_record`` brings a stored record up to date from its own fields.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from typing import Any
 
 from common.decoding import DecodedImage
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
-from common.records import RECORD_COLUMNS, RECORD_VERSION
+from common.places import PLACE_COLUMNS, place_columns
+from common.records import RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
 from common.text_search import word_parts
 
-TEXT_SOURCE_COLUMNS = ("make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken")
+TEXT_SOURCE_COLUMNS = (
+    "make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken",
+    "city", "county", "state", "country",
+)  # fmt: skip
 
 
 def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
@@ -38,6 +44,29 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     )
     record["search_text"] = search_text(record, text_chunks)
     return record
+
+
+def with_place(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (as ``build_record`` made it) with the place of its GPS position and a search
+    text that names it; unchanged without a position."""
+    place = place_columns(record)
+    if any(place.values()):
+        record.update(place)
+        record["search_text"] = current_search_text(record)
+    return record
+
+
+def refreshed_record(record: dict[str, Any]) -> dict[str, Any]:
+    """What this version records for a stored ``record``, as far as its own fields tell, with no
+    file read. A row described since ``REFRESHABLE_SINCE`` gets everything (the place of its GPS
+    position) and this version's number; an older one only this version's search text (the rest
+    needs its file, which the next --index reads); a row of this version, the search text."""
+    updated = dict.fromkeys(PLACE_COLUMNS) | record
+    version = record.get("record_version")
+    if version is not None and REFRESHABLE_SINCE <= version < RECORD_VERSION:
+        updated.update(place_columns(updated), record_version=RECORD_VERSION)
+    updated["search_text"] = current_search_text(updated)
+    return updated
 
 
 def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:

@@ -14,7 +14,7 @@ import math
 from datetime import datetime
 
 from common.atomic import write_atomically
-from common.output import QueryResults, camera_name, dimensions, human_size, taken, video_summary
+from common.output import QueryResults, camera_name, dimensions, human_size, place_name, taken, video_summary
 from common.thumbnails import find_thumbnail
 
 STYLE = """
@@ -79,6 +79,7 @@ def _card(rank: int, hit, thumbnail_dir: str) -> str:
         human_size(record.get("size_bytes")),
         taken(record),
         camera_name(record),
+        place_name(record),
         video_summary(record),
     ]
     if record.get("gps_latitude") is not None and record.get("gps_longitude") is not None:

@@ -2,17 +2,18 @@
 
 The checks are the ones that matter after a crash, a full disk or a hand-edited folder: as
 many vectors as metadata rows, one row per path, every vector finite and unit length (search
-scores are dot products), the model recorded, every indexed file still present, and each row's
-search text what this version makes of its record (rows indexed by an older version lack what
-the text rule has gained since, such as file-name parts).
+scores are dot products), the model recorded, every indexed file still present, and each row
+holding what this version makes of its own fields (rows indexed by an older version lack what
+it has gained since: file-name parts in the search text, the place of a GPS position).
 
 Repair keeps every row that is sound and rebuilds around it: a backend first salvages what its
 files still hold (``ImageStore.salvage``), then duplicate paths keep one row, vectors that are
 not unit length are renormalised, rows without a usable vector are dropped (their files are
 re-embedded by the caller), rows of deleted files are removed unless their folder looks like a
 drive not mounted (missing, empty or unreadable, as common.discovery.split_vanished tells: those
-rows are only reported), out-of-date search text is rewritten from the row's own record (no file
-is read, nothing re-embedded), and secondary indexes are rebuilt.
+rows are only reported), rows an older version wrote are brought up to date from their own
+record (``common.refresh``: no file is read, nothing re-embedded), and secondary indexes are
+rebuilt.
 """
 
 from __future__ import annotations
@@ -21,15 +22,13 @@ import csv
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
 import numpy as np
 
-from common.color import COLOR_DIM
-from common.describe import current_search_text
 from common.discovery import OutOfReach, split_vanished
+from common.refresh import outdated_records, rewrite_records
 from common.store import ImageStore
 
 NORM_TOLERANCE = 1e-3
@@ -105,17 +104,6 @@ def audit_vectors(paths: list[str], vectors: np.ndarray) -> VectorAudit:
     )
 
 
-def outdated_search_text(records: Iterable[dict]) -> list[dict]:
-    """The records whose stored search text differs from what this version builds from them,
-    each with its text brought up to date."""
-    outdated = []
-    for record in records:
-        text = current_search_text(record)
-        if record.get("search_text") != text:
-            outdated.append(record | {"search_text": text})
-    return outdated
-
-
 def check_store(store: ImageStore) -> HealthReport:
     """Every problem ``store`` has, in words (nothing is changed)."""
     report = HealthReport(images=store.count(), model=store.info.model.describe())
@@ -135,11 +123,12 @@ def check_store(store: ImageStore) -> HealthReport:
     ):
         if paths_with:
             report.problems.append(f"{len(paths_with)} {what}: {_examples(paths_with)}")
-    outdated = sorted(r["path"] for r in outdated_search_text(store.get_records()))
+    outdated = sorted(r["path"] for r in outdated_records(store.get_records(), versions_count=False))
     if outdated:
         report.problems.append(
-            f"{len(outdated)} row(s) with the search text of an older version (--repair rewrites it, "
-            f"without re-embedding): {_examples(outdated)}"
+            f"{len(outdated)} row(s) lacking what this version records (search text, places): "
+            f"--repair or --index brings them up to date from what they hold, nothing re-embedded: "
+            f"{_examples(outdated)}"
         )
     report.stale = audit.stale
     return report
@@ -184,30 +173,13 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> R
     if removable:
         store.delete_images(removable)
         result.actions.append(f"removed {len(removable)} row(s) of deleted files")
-    refreshed = refresh_search_text(store, records.values())
+    refreshed = rewrite_records(store, outdated_records(records.values()))
     if refreshed:
-        result.actions.append(f"rewrote the search text of {refreshed} row(s) indexed by an older version")
+        result.actions.append(f"brought {refreshed} row(s) an older version wrote up to date from what they hold")
     store.commit()
     store.rebuild_indexes()
     result.actions.append("rebuilt the secondary indexes")
     return result
-
-
-def refresh_search_text(store: ImageStore, records: Iterable[dict]) -> int:
-    """Bring the search text of ``records`` (rows as read before this repair changed any) up to
-    date, keeping each row's vector and colours; how many changed. Rows deleted since have no
-    vector left and are skipped."""
-    outdated = outdated_search_text(records)
-    paths = [r["path"] for r in outdated]
-    vectors, colors = store.get_vectors(paths), store.get_colors(paths)
-    outdated = [r for r in outdated if r["path"] in vectors]
-    if outdated:
-        store.upsert_images(
-            outdated,
-            np.stack([vectors[r["path"]] for r in outdated]),
-            np.stack([colors.get(r["path"], np.zeros(COLOR_DIM, np.float32)) for r in outdated]),
-        )
-    return len(outdated)
 
 
 def _examples(paths: list[str], shown: int = 3) -> str:

@@ -18,7 +18,7 @@ FORMATS = ("table", "json", "jsonl", "csv", "paths")
 # Columns a script usually wants; the full record is in json/jsonl.
 CSV_COLUMNS = (
     "query", "rank", "score", "path", "size_bytes", "width", "height", "date_taken", "make", "model",
-    "gps_latitude", "gps_longitude", "media_type", "duration",
+    "gps_latitude", "gps_longitude", "city", "state", "country", "media_type", "duration",
 )  # fmt: skip
 HIDDEN_FROM_JSON = {"search_text"}
 
@@ -92,7 +92,7 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
         if not r.hits:
             out.write("  no matches\n")
             continue
-        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "video")
+        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "place", "video")
         rows = [header] + [
             (
                 str(i),
@@ -102,13 +102,16 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
                 dimensions(hit.record),
                 taken(hit.record),
                 camera_name(hit.record),
+                place_name(hit.record),
                 video_summary(hit.record),
             )
             for i, hit in enumerate(r.hits, 1)
         ]
-        if not any(row[-1] for row in rows[1:]):  # no videos among these results: no video column
-            rows = [row[:-1] for row in rows]
-            header = header[:-1]
+        for optional in ("video", "place"):  # a column none of these results has a value in is left out
+            column = header.index(optional)
+            if not any(row[column] for row in rows[1:]):
+                rows = [row[:column] + row[column + 1 :] for row in rows]
+                header = rows[0]
         widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
         right = {0, 1, 3}
         for row in rows:
@@ -125,6 +128,11 @@ def camera_name(record: dict[str, Any]) -> str:
     if make and model.lower().startswith(make.split()[0].lower()):
         return model
     return " ".join(p for p in (make, model) if p)
+
+
+def place_name(record: dict[str, Any]) -> str:
+    """'Arezzo, Italy': where the picture was taken, city and country ('' when unknown)."""
+    return ", ".join(p for p in (record.get("city"), record.get("country")) if p)
 
 
 def dimensions(record: dict[str, Any]) -> str:

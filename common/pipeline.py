@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT, default_batch_size
+from common.describe import with_place
 from common.discovery import (
     BROKEN_LINK,
     EMPTY,
@@ -37,7 +38,8 @@ from common.discovery import (
 )
 from common.embedding import Embedder
 from common.failures import RETRY_WHEN_CHANGED, FailureReport
-from common.records import RECORD_VERSION
+from common.records import RECORD_VERSION, REFRESHABLE_SINCE
+from common.refresh import refresh_rows
 from common.reuse import (
     FileHashes,
     copy_thumbnail,
@@ -64,8 +66,11 @@ class ChangePlan:
     unchanged: list[FoundFile] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)  # indexed, still there, but not found: skipped
-    # Unchanged files whose rows an older imagedb described: read again, their vectors kept.
+    # Unchanged files whose rows an older imagedb described: read again, their vectors kept ...
     reread: list[FoundFile] = field(default_factory=list)
+    # ... or, when what this version adds follows from what the rows hold, brought up to date
+    # from that (common.refresh): nothing read.
+    refresh: list[FoundFile] = field(default_factory=list)
 
     @property
     def to_index(self) -> list[FoundFile]:
@@ -89,6 +94,9 @@ class IndexSummary:
     # Of the updated rows, those of unchanged files read again because an older imagedb described
     # them (common.records.RECORD_VERSION): new records, their stored vectors kept.
     reread: int = 0
+    # Of the updated rows, those of unchanged files an older imagedb described, brought up to date
+    # from what they hold (common.refresh): nothing read, nothing embedded.
+    refreshed: int = 0
     # Of the failed, the files an earlier run failed on that were left alone (unchanged since).
     failed_before: int = 0
     seconds: float = 0.0
@@ -113,7 +121,7 @@ class IndexSummary:
     @property
     def embedded(self) -> int:
         """Rows whose vector the model made in this run."""
-        return self.new + self.updated - self.reused - self.reread
+        return self.new + self.updated - self.reused - self.reread - self.refreshed
 
     @property
     def images_per_second(self) -> float:
@@ -128,9 +136,12 @@ class IndexSummary:
         held = f", {self.kept_out_of_reach} out of reach" if self.out_of_reach else ""
         reused = f"; {self.reused} had the bytes of indexed files: vectors reused" if self.reused else ""
         reread = f"; {self.reread} read again for what this version records: vectors kept" if self.reread else ""
+        refreshed = (
+            f"; {self.refreshed} brought up to date from their rows: nothing read or embedded" if self.refreshed else ""
+        )
         return ("interrupted: " if self.interrupted else "") + (
             f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
-            f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}{reused}{reread}"
+            f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}{reused}{reread}{refreshed}"
         )
 
 
@@ -166,6 +177,23 @@ def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float
     return plan
 
 
+def split_described_before(
+    unchanged: list[FoundFile], versions: dict[str, int | None]
+) -> tuple[list[FoundFile], list[FoundFile], list[FoundFile]]:
+    """Of the ``unchanged`` files, those whose rows an older version described (``versions``:
+    path → the version), in two: the ones to bring up to date from what their rows hold (since
+    ``REFRESHABLE_SINCE``) and the ones to read again; then the rest, up to date."""
+    refresh, reread, current = [], [], []
+    for file in unchanged:
+        if file.path not in versions:
+            current.append(file)
+        elif (versions[file.path] or 0) >= REFRESHABLE_SINCE:
+            refresh.append(file)
+        else:
+            reread.append(file)
+    return refresh, reread, current
+
+
 def how_to_drop(held: OutOfReach, roots: list[str]) -> str:
     """What to do when the files kept out of reach were in fact deleted."""
     if held.why == UNREADABLE:
@@ -186,7 +214,8 @@ def read_in_process(paths: Iterable[str], embedder: Embedder, thumbnail_dir: str
 def read_images(
     results: Iterable[ReadResult], files: dict[str, FoundFile], failures: FailureReport, summary: IndexSummary
 ) -> Iterator[ReadImage]:
-    """Reader: the decoded files, as they come; the ones that failed go to the failures report.
+    """Reader: the decoded files, as they come, their records completed with the place of their
+    GPS position (``with_place``); the ones that failed go to the failures report.
 
     With worker processes, the "decode" stage time is what the main process waits for them.
     """
@@ -203,7 +232,7 @@ def read_images(
                 lasting=result.lasting, time_limit=result.timed_out_after,
             )  # fmt: skip
             continue
-        yield ReadImage(result.record, result.crop, result.color)
+        yield ReadImage(with_place(result.record), result.crop, result.color)
 
 
 @dataclass
@@ -508,10 +537,9 @@ def index_roots(
         plan = plan_changes(find_image_files(roots, skip=[database], exclude=exclusions), indexed, force)
         if not force:  # --force: the index is to match what is there now (and every file is embedded)
             plan.removed, summary.out_of_reach = split_vanished(plan.removed, roots)
-            described_before = store.get_paths_described_before(RECORD_VERSION) if plan.unchanged else set()
+            described_before = store.get_record_versions_before(RECORD_VERSION) if plan.unchanged else {}
             if described_before:
-                plan.reread = [f for f in plan.unchanged if f.path in described_before]
-                plan.unchanged = [f for f in plan.unchanged if f.path not in described_before]
+                plan.refresh, plan.reread, plan.unchanged = split_described_before(plan.unchanged, described_before)
     # Files the user (or the system-folder rule) now excludes are there, but their rows go.
     plan.removed += [p for p in plan.not_found if exclusions.excludes(p, roots)]
     if any(is_under_root(database, root) for root in roots):
@@ -526,10 +554,11 @@ def index_roots(
         to_read = set_aside_earlier_failures(to_read, failures, limit)
         reread = set_aside_earlier_failures(reread, failures, limit)
     log.info(
-        "found %d images under %s: %d to index, %d unchanged, %d to remove%s",
-        len(plan.new) + len(plan.changed) + len(plan.unchanged) + len(plan.reread),
+        "found %d images under %s: %d to index, %d unchanged, %d to remove%s%s",
+        len(plan.new) + len(plan.changed) + len(plan.unchanged) + len(plan.reread) + len(plan.refresh),
         ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
         f", {len(reread)} to read again for what this version records (vectors kept)" if reread else "",
+        f", {len(plan.refresh)} to bring up to date from their rows (nothing read)" if plan.refresh else "",
     )  # fmt: skip
     if exclusions.left_out:
         log.info("left out by name: %s", exclusions.report())
@@ -565,6 +594,11 @@ def index_roots(
             store.commit()
         if thumbnail_dir:
             remove_thumbnails(thumbnail_dir, [(p, *indexed[p]) for p in plan.removed])
+    if plan.refresh:
+        with summary.timing("write"):
+            refreshed = refresh_rows(store, [f.path for f in plan.refresh], commit_seconds)
+        summary.updated += refreshed
+        summary.refreshed += refreshed
     keep = KeptVectors(store, {f.path for f in reread}) if reread else None
     to_read = to_read + reread  # after the reuse and copies steps, which would find their own rows
     if to_read:

@@ -47,6 +47,12 @@ RECORD_TYPES: dict[str, str] = {
     "gps_latitude": "float64",
     "gps_longitude": "float64",
     "gps_altitude": "float64",
+    # Where the GPS position is, in words (common.places): GeoNames' names, in English where it has one.
+    "city": "string",
+    "county": "string",
+    "state": "string",  # region: a US state, a French région, an English country, ...
+    "country": "string",
+    "country_code": "string",  # ISO 3166-1 alpha-2
     "description": "string",
     "user_comment": "string",
     "artist": "string",
@@ -59,9 +65,20 @@ RECORD_TYPES: dict[str, str] = {
 }
 RECORD_COLUMNS = tuple(RECORD_TYPES)
 # Raised whenever describing a file gains or changes what a record holds (a column, a field read
-# better). Rows an older version described are read again by the next --index of their folders,
-# their vectors kept (common.pipeline): upgrading imagedb never costs a re-embedding.
-RECORD_VERSION = 1
+# better). Rows an older version described are brought up to date by the next --index of their
+# folders, their vectors kept (common.pipeline): upgrading imagedb never costs a re-embedding.
+# 1: the first kept. 2: places (city, county, state, country, country_code) from the GPS position.
+RECORD_VERSION = 2
+# Rows described since this version hold every field the current description works out from a
+# file's bytes: what later versions add is derived from those fields (places from the GPS
+# position), so such rows are brought up to date from what they hold, with no file read
+# (common.refresh). Older rows' files are read again. Lower it never; raise it to RECORD_VERSION
+# when a version reads something new from the files themselves.
+REFRESHABLE_SINCE = 1
+# The version that added each column added after the first: an index an older imagedb made lacks
+# these, and lacking them says nothing about how its rows were described (see
+# ``common.store.version_of_unversioned_rows``).
+COLUMNS_ADDED_IN = {"city": 2, "county": 2, "state": 2, "country": 2, "country_code": 2}
 # Columns worth a scalar index: the ones people filter on.
 FILTER_COLUMNS = ("folder", "extension", "width", "height", "make", "model", "date_taken", "size_bytes")
 

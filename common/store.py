@@ -152,9 +152,9 @@ class ImageStore(ABC):
         """How many images are indexed."""
 
     @abstractmethod
-    def get_paths_described_before(self, version: int) -> set[str]:
-        """The paths whose records an older describing rule wrote (``record_version`` below
-        ``version``, or NULL: before versions were kept)."""
+    def get_record_versions_before(self, version: int) -> dict[str, int | None]:
+        """The paths whose records an older describing rule wrote, with the ``record_version``
+        each was written by (below ``version``; None: before versions were kept)."""
 
     @abstractmethod
     def get_signatures(self) -> dict[str, tuple[int, float]]:
@@ -163,6 +163,10 @@ class ImageStore(ABC):
     @abstractmethod
     def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Stored records (without vectors) matching ``where``, in path order."""
+
+    @abstractmethod
+    def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored records (without vectors) of those of ``paths`` that are indexed."""
 
     @abstractmethod
     def get_records_by_content_hash(self, hashes: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -287,12 +291,19 @@ def write_errors_explained(db_path: str) -> Iterator[None]:
     raise StoreError(f"cannot write to the database at {db_path}: {reason}; everything committed before is kept")
 
 
-def version_of_unversioned_rows(missing: list[str]) -> int | None:
-    """The ``record_version`` rows of an index from before that column count as: 1 when it is
-    the only column missing (the version just before it recorded all that version 1 does: the
-    description did not change with it, so its rows need not be read again); None, described
-    before, when an older imagedb also left out others."""
-    return 1 if missing == ["record_version"] else None
+def version_of_unversioned_rows(missing: Iterable[str]) -> int | None:
+    """The ``record_version`` rows lacking that column count as (an index, or a LanceDB row's
+    packed record, from before it), given every record column they lack: 1 when the others
+    came after version 1 (``COLUMNS_ADDED_IN``: the version just before ``record_version``
+    described files as version 1 does, so its rows need not be read again); None, described
+    before, when an older imagedb also left out a column version 1 has. None too when
+    ``record_version`` is not missing: the rows say."""
+    from common.records import COLUMNS_ADDED_IN
+
+    missing = set(missing)
+    if "record_version" not in missing:
+        return None
+    return 1 if all(COLUMNS_ADDED_IN.get(column, 1) > 1 for column in missing - {"record_version"}) else None
 
 
 def missing_record_columns(names: Iterable[str], db_path: str, backend_columns: Iterable[str] = ()) -> list[str]:

@@ -46,6 +46,20 @@ def raw_lance_table(db: Path):
     return lancedb.connect(str(db)).open_table(load_script("lancedb").TABLE_NAME)
 
 
+def made_by_an_older_imagedb(cli: Cli, lacking: list[str]) -> None:
+    """Take ``lacking`` columns out of an index, as an imagedb before them wrote it, with each
+    backend's own tools (LanceDB's API, pandas on the FAISS metadata file)."""
+    if cli.backend == "lancedb":
+        raw_lance_table(cli.db).drop_columns(lacking)
+        return
+    import pandas as pd
+
+    generation = json.loads((cli.db / "manifest.json").read_text())["generation"]
+    metadata = cli.db / f"images-{generation}.parquet"
+    frame = pd.read_parquet(metadata, dtype_backend="pyarrow")
+    frame.drop(columns=lacking).to_parquet(metadata)
+
+
 def shared(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test cleanly when the data is not there."""
     path = SHARED.joinpath(*parts)

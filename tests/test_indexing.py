@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import shutil
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MODEL_ARGS, REPO, Cli, paint_photo, raw_lance_table
+from conftest import MODEL_ARGS, REPO, Cli, made_by_an_older_imagedb, paint_photo
 
 
 def test_index_then_search_by_image_returns_the_query_first(cli: Cli, photos: Path) -> None:
@@ -464,20 +463,6 @@ def test_a_database_inside_the_indexed_folder_does_not_index_its_own_thumbnails(
     assert sorted(inside.records()) == pictures
 
 
-def made_by_an_older_imagedb(cli: Cli, lacking: list[str]) -> None:
-    """Take ``lacking`` columns out of an index, as an imagedb before them wrote it, with each
-    backend's own tools (LanceDB's API, pandas on the FAISS metadata file)."""
-    if cli.backend == "lancedb":
-        raw_lance_table(cli.db).drop_columns(lacking)
-        return
-    import pandas as pd
-
-    generation = json.loads((cli.db / "manifest.json").read_text())["generation"]
-    metadata = cli.db / f"images-{generation}.parquet"
-    frame = pd.read_parquet(metadata, dtype_backend="pyarrow")
-    frame.drop(columns=lacking).to_parquet(metadata)
-
-
 def test_an_older_imagedbs_index_is_searched_as_it_is_and_the_next_run_rereads_its_files_without_embedding(
     cli: Cli, photos: Path, monkeypatch
 ) -> None:
@@ -532,17 +517,22 @@ def test_an_index_from_just_before_record_versions_is_not_read_again(
     cli: Cli, photos: Path, decoded: list[str]
 ) -> None:
     """The version before record_version described files as version 1 does: its index lacks that
-    column alone, and the next run finds every file unchanged, reading none; the rows it writes
-    from then on carry the version."""
+    column (and the place columns version 2 added) alone, and the next run reads none of its
+    files: their rows are brought up to date from what they hold, and the run after finds them
+    unchanged."""
+    from common.places import PLACE_COLUMNS
     from common.records import RECORD_VERSION
 
     cli.index(photos)
-    made_by_an_older_imagedb(cli, ["record_version"])
+    made_by_an_older_imagedb(cli, ["record_version", *PLACE_COLUMNS])
     decoded.clear()
-    assert cli.index(photos, extra=("--workers", "0")).summary()["unchanged"] == 12 and decoded == []
-    listed = cli("--where", "record_version = 1", "--format", "paths", "--limit", "100")
-    assert listed.code == 0 and len(listed.stdout.split()) == 12, "the column is there once a run has passed"
-    paint_photo(photos / "a.jpg", seed=50)  # a write: LanceDB adds the column, FAISS saves its frame
+    result = cli.index(photos, extra=("--workers", "0"))
+    assert result.summary()["updated"] == 12 and decoded == []
+    assert "12 brought up to date from their rows: nothing read or embedded" in result.stderr
+    listed = cli("--where", f"record_version = {RECORD_VERSION}", "--format", "paths", "--limit", "100")
+    assert listed.code == 0 and len(listed.stdout.split()) == 12
+    assert cli.index(photos).summary()["unchanged"] == 12
+    paint_photo(photos / "a.jpg", seed=50)
     assert cli.index(photos).summary()["updated"] == 1
     assert {r["record_version"] for r in cli.records().values()} == {RECORD_VERSION}
 

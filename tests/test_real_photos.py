@@ -140,6 +140,32 @@ def camera_records(camera_indexes: dict[str, Cli]) -> dict[str, dict]:
     return camera_indexes["faiss"].records()
 
 
+def test_real_phone_and_camera_positions_name_their_places(camera_indexes: dict[str, Cli]) -> None:
+    """Every real photo with a GPS position is placed where it was taken (checked against a map),
+    on both backends, and a metadata search for a city finds exactly its photos."""
+    camera = shared("camera")
+    expected = {
+        "jpg/gps/DSCN0010.jpg": ("Arezzo", "Tuscany", "Italy"),
+        "jpg/tests/87_OSError.jpg": ("Florence", "Tuscany", "Italy"),
+        "jpg/hdr/iphone_hdr_NO.jpg": ("Madrid", "Madrid", "Spain"),  # Moncloa: a district's centre is nearer
+        "jpg/mobile/HMD_Nokia_8.3_5G.jpg": ("Helsinki", "Uusimaa", "Finland"),  # the harbour, at 60° N
+        "heic/IMG_5195.HEIC": ("Blue Springs", "Missouri", "United States"),
+        "jpg/Kodak_CX7530.jpg": ("Nakuru", "Nakuru County", "Kenya"),
+        "jpg/tests/67-0_length_string.jpg": ("Gummersbach", "North Rhine-Westphalia", "Germany"),
+    }
+    for backend, cli in camera_indexes.items():
+        records = cli.records()
+        placed = {p for p, r in records.items() if r["country"]}
+        assert placed == {p for p, r in records.items() if r["gps_latitude"] is not None}, backend
+        for name, place in expected.items():
+            record = records[str(camera / name)]
+            assert (record["city"], record["state"], record["country"]) == place, (backend, name)
+        (arezzo,) = cli.search("--text", "arezzo", "--limit", "50")
+        assert sorted(Path(h["path"]).name for h in arezzo["results"]) == sorted(
+            p.name for p in (camera / "jpg" / "gps").glob("DSCN*.jpg")
+        ), backend
+
+
 def test_exif_matches_exifread_on_real_camera_files(camera_records: dict[str, dict]) -> None:
     camera = shared("camera")
     sample = (

