@@ -116,6 +116,15 @@ class Cli:
         """Open the database directly through the backend's store class."""
         return store_class(self.backend).open(str(self.db))
 
+    def vectors(self, paths: list[str]) -> np.ndarray:
+        """The stored vectors of ``paths``, in that order."""
+        store = self.store()
+        try:
+            stored = store.get_vectors(paths)
+        finally:
+            store.close()
+        return np.stack([stored[p] for p in paths])
+
     def records(self) -> dict[str, dict]:
         store = self.store()
         try:

@@ -500,12 +500,7 @@ def test_an_older_imagedbs_index_is_searched_as_it_is_and_the_next_run_rereads_i
     assert result.summary() == {"new": 1, "updated": 12, "removed": 0, "unchanged": 0, "failed": 0}
     assert "12 read again for what this version records: vectors kept" in result.stderr
     assert sum(embedded) == 1, "only the new file is embedded"
-    store = cli.store()
-    try:
-        stored = store.get_vectors(paths)
-    finally:
-        store.close()
-    np.testing.assert_array_equal(np.stack([stored[p] for p in paths]), vectors)
+    np.testing.assert_array_equal(cli.vectors(paths), vectors)
     records = cli.records()
     assert {p: records[p]["content_hash"] for p in hashes} == hashes
     assert {r["record_version"] for r in records.values()} == {RECORD_VERSION}

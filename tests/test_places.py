@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
+from common.describe import current_search_text
 from common.places import PLACE_COLUMNS, gazetteer
+from common.records import RECORD_VERSION
 from conftest import Cli, made_by_an_older_imagedb, paint_photo
 
 EIFFEL_TOWER = (48.8584, 2.2945)
@@ -100,17 +102,16 @@ def test_an_index_from_before_places_gets_them_from_its_rows_reading_nothing(
     """Rows version 1 wrote (no place columns) are searched as they are; the next --index gives
     them their places from their own GPS columns: no file decoded, no vector changed. --check
     lists them until then, and the run after finds them unchanged."""
-    from common.records import RECORD_VERSION
-
     cli.index(trip)
     store = cli.store()
-    try:
+    try:  # every row as version 1 wrote it: no place, no place names in its text
         paths, vectors = store.get_all_vectors()
         records = [r | dict.fromkeys(PLACE_COLUMNS) | {"record_version": 1} for r in store.get_records()]
-        from common.describe import current_search_text
-
         records = [r | {"search_text": current_search_text(r)} for r in records]
-        store.upsert_images(records, np.stack([store.get_vectors([r["path"]])[r["path"]] for r in records]))
+        kept, colors = store.get_vectors(list(paths)), store.get_colors(list(paths))
+        store.upsert_images(
+            records, np.stack([kept[r["path"]] for r in records]), np.stack([colors[r["path"]] for r in records])
+        )
         store.commit()
         store.finish_indexing()
     finally:
@@ -125,12 +126,7 @@ def test_an_index_from_before_places_gets_them_from_its_rows_reading_nothing(
     assert result.summary() == {"new": 0, "updated": 4, "removed": 0, "unchanged": 0, "failed": 0}
     assert "4 brought up to date from their rows: nothing read or embedded" in result.stderr
     assert decoded == []
-    store = cli.store()
-    try:
-        stored = store.get_vectors(paths)
-    finally:
-        store.close()
-    np.testing.assert_array_equal(np.stack([stored[p] for p in paths]), vectors)
+    np.testing.assert_array_equal(cli.vectors(paths), vectors)
     after = {Path(p).name: r for p, r in cli.records().items()}
     assert (after["tower.jpg"]["city"], after["arezzo.jpg"]["country"]) == ("Paris", "Italy")
     assert {r["record_version"] for r in after.values()} == {RECORD_VERSION}
