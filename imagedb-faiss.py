@@ -39,6 +39,7 @@ from common.atomic import write_atomically
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
 from common.filters import RecordFilter
+from common.ordering import Order, order_columns, sort_indices
 from common.records import RECORD_COLUMNS, record_schema, records_to_arrow
 from common.store import (
     Hit,
@@ -177,12 +178,13 @@ class FaissImageStore(ImageStore):
         f = self.frame
         return {p: (int(s), float(m)) for p, s, m in zip(f["path"], f["size_bytes"], f["mtime"], strict=True)}
 
-    def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        import pyarrow.compute as pc
-
+    def get_records(
+        self, where: str | None = None, limit: int | None = None, order: Order | None = None
+    ) -> list[dict[str, Any]]:
         positions = self._rows_matching(where) if where else np.arange(len(self.frame))
-        in_path_order = positions[pc.sort_indices(self._arrow_columns()["path"].take(positions)).to_numpy()]
-        return self._records_at(in_path_order[:limit] if limit else in_path_order)
+        keys = self._arrow_columns().select(order_columns(order or [])).take(pa.array(positions, pa.int64()))
+        in_order = positions[sort_indices(keys, order or []).to_numpy()]
+        return self._records_at(in_order[:limit] if limit else in_order)
 
     def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = [self.id_by_path[p] for p in set(paths) if p in self.id_by_path]

@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
+from common.ordering import Order, order_columns, sort_indices
 from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_TYPES, record_schema, records_to_arrow
 from common.store import (
     FilterError,
@@ -165,18 +166,27 @@ class LanceImageStore(ImageStore):
         columns = self._wait(self.table.query().select(["path", "size_bytes", "mtime"]).to_arrow()).to_pydict()
         return {p: (s, m) for p, s, m in zip(columns["path"], columns["size_bytes"], columns["mtime"], strict=True)}
 
-    def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Records in path order. With a limit, the matching paths are read and sorted first and
-        only the first ``limit`` records fetched: a `--where` search on a large table would
-        otherwise read every matching record to show ten."""
-        columns = ["path"] if limit else ["path", RECORD_JSON]
-        query = self.table.query().select(columns)
+    def get_records(
+        self, where: str | None = None, limit: int | None = None, order: Order | None = None
+    ) -> list[dict[str, Any]]:
+        """Records in path order, or ``order``. With a limit, the matching rows' ordering columns
+        are read and sorted first and only the first ``limit`` records fetched: a `--where`
+        search on a large table would otherwise read every matching record to show ten."""
+        keys = order_columns(order or [])
+        absent = [column for column in keys if column in self._missing]
+        if absent:
+            raise _not_there_yet(absent[0])
+        query = self.table.query().select(keys if limit else [*keys, RECORD_JSON])
         if where:
             query = query.where(where)
         with _filter_errors_explained(where, self._missing):
-            rows = self._wait(query.to_arrow()).sort_by("path")
+            rows = self._wait(query.to_arrow())
+        rows = rows.take(sort_indices(rows, order or []))
         if limit:
-            rows = self._rows_by_path(rows.column("path").to_pylist()[:limit], [RECORD_JSON]).sort_by("path")
+            paths = rows.column("path").to_pylist()[:limit]
+            packed = self._rows_by_path(paths, [RECORD_JSON]).to_pydict()
+            by_path = dict(zip(packed["path"], packed[RECORD_JSON], strict=True))
+            return [_record(by_path[p]) for p in paths if p in by_path]
         return [_record(row) for row in rows.column(RECORD_JSON).to_pylist()]
 
     def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -401,12 +411,17 @@ def _filter_errors_explained(where: str | None, missing: Iterable[str] = ()) -> 
             raise
         absent = [column for column in missing if re.search(rf"\b{column}\b", where)]
         if absent:
-            raise FilterError(
-                f"this index was made by an older imagedb and has no {absent[0]} column yet: --index its "
-                "folders once to add it (files are read again where needed; nothing is re-embedded)"
-            ) from None
+            raise _not_there_yet(absent[0]) from None
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise FilterError(f"LanceDB cannot evaluate --where {where!r}: {reason}") from None
+
+
+def _not_there_yet(column: str) -> FilterError:
+    """A column asked for that a table an older imagedb made does not have yet."""
+    return FilterError(
+        f"this index was made by an older imagedb and has no {column} column yet: --index its "
+        "folders once to add it (files are read again where needed; nothing is re-embedded)"
+    )
 
 
 def _json_rows(data: pa.Table) -> list[str]:

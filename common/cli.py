@@ -32,6 +32,7 @@ from common.discovery import has_image_extension, has_storable_name, missing_roo
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
+from common.ordering import OrderError, hits_in_order, parse_order
 from common.output import FORMATS, QueryResults, write_results
 from common.store import FilterError, ImageStore, IndexInfo, StoreError, write_errors_explained
 from common.thumbnails import THUMBNAIL_DIR
@@ -218,6 +219,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--min-score", type=_number, metavar="SCORE",
         help="keep only the results scoring at least this (cosine for image and prompt searches, 1.0 = the "
         "same picture); with a large --limit, every result above it",
+    )  # fmt: skip
+    search.add_argument(
+        "--order-by", metavar="ORDER",
+        help="list results by record columns, e.g. \"date_taken DESC\" (missing values last): a --where "
+        "listing the first --limit in that order, a search its best --limit",
     )  # fmt: skip
     search.add_argument(
         "--mode",
@@ -420,6 +426,13 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(f"query image not found: {query}")
         if names_a_folder(query) and os.path.isdir(os.path.expanduser(query)):
             raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
+    if args.order_by is not None:
+        if not wants_results(args):
+            raise UsageError("--order-by lists search results: give --search, --text, --color or --where as well")
+        try:
+            parse_order(args.order_by)
+        except OrderError as error:
+            raise UsageError(f"--order-by {args.order_by!r}: {error}") from None
     if args.where is not None:
         from common.filters import validate_where
 
@@ -714,11 +727,14 @@ class Session:
             results.append(QueryResults(query, "metadata", "fts", store.search_by_text(query, a.limit, a.where)))
         if color is not None and not a.search:
             results.append(QueryResults(color_label, "color", "color", store.search_by_color(color, a.limit, a.where)))
+        order = parse_order(a.order_by) if a.order_by else None
         if not a.search and not a.text and color is None and a.where is not None:
-            hits = [_record_hit(r) for r in store.get_records(a.where, a.limit)]
+            hits = [_record_hit(r) for r in store.get_records(a.where, a.limit, order)]
             results.append(QueryResults(a.where, "filter", "filter", hits))
         if a.min_score is not None:  # the best --limit, those that score at least --min-score
             results = [replace(r, hits=[h for h in r.hits if h.score >= a.min_score]) for r in results]
+        if order:  # the best --limit, listed in that order (a listing is in it already)
+            results = [r if r.kind == "filter" else replace(r, hits=hits_in_order(r.hits, order)) for r in results]
         return results
 
     def color_query(self):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from common.embedding import ModelSpec
+from common.ordering import Order
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -161,8 +162,12 @@ class ImageStore(ABC):
         """Every indexed path with its (size, mtime) when it was embedded."""
 
     @abstractmethod
-    def get_records(self, where: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Stored records (without vectors) matching ``where``, in path order."""
+    def get_records(
+        self, where: str | None = None, limit: int | None = None, order: Order | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored records (without vectors) matching ``where``, in path order or in ``order``
+        (``common.ordering``: missing values last, ties by path); with ``limit``, the first
+        that many in that order."""
 
     @abstractmethod
     def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -67,6 +67,9 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "a weight of zero": ["--search", "a dog", "--add", "0:a cat"],
         "a missing image to add": ["--search", "a dog", "--add", str(folder / "missing.jpg")],
         "subtract in fts mode": ["--search", "a dog", "--subtract", "a cat", "--mode", "fts"],
+        "order by an unknown column": ["--where", "width > 0", "--order-by", "taken DESC"],
+        "order by an unknown direction": ["--where", "width > 0", "--order-by", "width downwards"],
+        "order without results": ["--check", "--order-by", "width"],
     }
 
 

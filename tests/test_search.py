@@ -378,3 +378,29 @@ def test_min_score_keeps_the_results_that_score_at_least_it(cli: Cli, photos: Pa
     assert 5 <= len(kept["results"]) < len(everything["results"]) == 12
     listing = cli("--where", "width > 0", "--min-score", "0.5")
     assert listing.code == 2 and "a --where listing has none" in listing.stderr
+
+
+def test_order_by_lists_the_first_rows_in_that_order_and_search_results_by_it(cli: Cli, camera_folder: Path) -> None:
+    """``--order-by``: a listing is the first --limit rows in that order (not the first by path,
+    re-sorted), a missing value comes last whichever the direction, ties list by path; a search
+    keeps its best --limit and lists them in that order."""
+    cli.index(camera_folder)
+    by_date = ["canon-2.jpg", "fuji-1.jpg", "canon-1.jpg", "nikon-1.jpg", "generated.png"]  # the PNG has no date
+
+    def listed(*args: str) -> list[str]:
+        result = cli("--where", "width > 0", *args, "--format", "paths")
+        assert result.code == 0, result.stderr
+        return [Path(p).name for p in result.stdout.split()]
+
+    assert listed("--order-by", "date_taken DESC") == by_date
+    assert listed("--order-by", "date_taken desc", "--limit", "2") == by_date[:2]
+    assert listed("--order-by", "date_taken") == [*by_date[3::-1], "generated.png"]
+    assert listed("--order-by", "make, width DESC", "--limit", "3") == ["canon-1.jpg", "canon-2.jpg", "fuji-1.jpg"]
+    assert listed() == sorted(by_date), "path order without --order-by"
+    (found,) = cli.search("--text", "canon nikon", "--order-by", "width")
+    assert paths_of(found) == ["canon-2.jpg", "canon-1.jpg", "nikon-1.jpg"]
+    (best,) = cli.search("--text", "canon nikon", "--limit", "2")
+    (best_by_date,) = cli.search("--text", "canon nikon", "--limit", "2", "--order-by", "date_taken DESC")
+    assert sorted(paths_of(best_by_date)) == sorted(paths_of(best)), "the same best two, in another order"
+    dates = [r["date_taken"] for r in best_by_date["results"]]
+    assert dates == sorted(dates, reverse=True)
