@@ -128,7 +128,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "  %(prog)s --search 'a dog on a beach' --limit 5\n"
         "  %(prog)s --search holiday.jpg --where \"make = 'Canon'\"\n"
         "  %(prog)s --search beach.jpg --add 'at night' --subtract people\n"
-        "  %(prog)s --text Nikon --format json",
+        "  %(prog)s --text Nikon --format json\n"
+        "  %(prog)s --where \"country = 'Italy'\" --order-by 'date_taken DESC' --limit 20",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_argument_group("actions (combine freely; indexing runs first)")
