@@ -80,7 +80,9 @@ REFRESHABLE_SINCE = 1
 # ``common.store.version_of_unversioned_rows``).
 COLUMNS_ADDED_IN = {"city": 2, "county": 2, "state": 2, "country": 2, "country_code": 2}
 # Columns worth a scalar index: the ones people filter on.
-FILTER_COLUMNS = ("folder", "extension", "width", "height", "make", "model", "date_taken", "size_bytes")
+FILTER_COLUMNS = (
+    "folder", "extension", "width", "height", "make", "model", "date_taken", "size_bytes", "country", "city",
+)  # fmt: skip
 
 
 @cache
