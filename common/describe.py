@@ -17,6 +17,10 @@ from common.places import PLACE_COLUMNS, place_columns
 from common.records import RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
 from common.text_search import word_parts
 
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 TEXT_SOURCE_COLUMNS = (
     "make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken",
     "city", "county", "state", "country",
@@ -75,7 +79,16 @@ def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:
     parts += [str(record[c]) for c in TEXT_SOURCE_COLUMNS if record.get(c)]
     parts += [f"{key} {value}" for key, value in text_chunks.items()]
     parts.append(" ".join(word_parts(record["path"])))  # "vacation2019.jpg" found by "vacation"
-    return "\n".join(parts)
+    taken = month_and_year(record.get("date_taken"))  # "july 2021" finds 2021-07-14T10:00:00
+    return "\n".join([*parts, taken] if taken else parts)
+
+
+def month_and_year(date_taken: str | None) -> str:
+    """'July 2021' for an ISO date ('' when there is none): people search by the month's name."""
+    if not date_taken or len(date_taken) < 7 or not date_taken[5:7].isdigit():
+        return ""
+    month = int(date_taken[5:7])
+    return f"{MONTHS[month - 1]} {date_taken[:4]}" if 1 <= month <= 12 else ""
 
 
 def current_search_text(record: dict[str, Any]) -> str:

@@ -67,7 +67,8 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # Raised whenever describing a file gains or changes what a record holds (a column, a field read
 # better). Rows an older version described are brought up to date by the next --index of their
 # folders, their vectors kept (common.pipeline): upgrading imagedb never costs a re-embedding.
-# 1: the first kept. 2: places (city, county, state, country, country_code) from the GPS position.
+# 1: the first kept. 2: places (city, county, state, country, country_code) from the GPS position,
+# and the month and year taken ("July 2021") in the search text.
 RECORD_VERSION = 2
 # Rows described since this version hold every field the current description works out from a
 # file's bytes: what later versions add is derived from those fields (places from the GPS

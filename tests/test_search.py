@@ -404,3 +404,12 @@ def test_order_by_lists_the_first_rows_in_that_order_and_search_results_by_it(cl
     assert sorted(paths_of(best_by_date)) == sorted(paths_of(best)), "the same best two, in another order"
     dates = [r["date_taken"] for r in best_by_date["results"]]
     assert dates == sorted(dates, reverse=True)
+
+
+def test_a_month_and_year_find_the_photos_taken_then(both: dict[str, Cli]) -> None:
+    """The search text names the month a photo was taken in ("July 2019"), on both backends."""
+    for cli in both.values():
+        july, december, spring = cli.search("--text", "july", "december 2018", "march 2021")
+        assert paths_of(july) == ["canon-1.jpg"]
+        assert paths_of(december)[0] == "nikon-1.jpg"
+        assert paths_of(spring)[0] == "canon-2.jpg"
