@@ -185,9 +185,8 @@ class LanceImageStore(ImageStore):
         rows = rows.take(sort_indices(rows, order or []))
         if limit:
             paths = rows.column("path").to_pylist()[:limit]
-            packed = self._rows_by_path(paths, [RECORD_JSON]).to_pydict()
-            by_path = dict(zip(packed["path"], packed[RECORD_JSON], strict=True))
-            return [_record(by_path[p]) for p in paths if p in by_path]
+            found = self.get_records_by_path(paths)
+            return [found[p] for p in paths if p in found]
         return [_record(row) for row in rows.column(RECORD_JSON).to_pylist()]
 
     def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -201,8 +200,7 @@ class LanceImageStore(ImageStore):
             rows = self._wait(query.select(["path", "content_hash"]).to_arrow()).to_pydict()
             for path, content_hash in zip(rows["path"], rows["content_hash"], strict=True):
                 path_of.setdefault(content_hash, path)
-        records = self._rows_by_path(sorted(path_of.values()), [RECORD_JSON]).column(RECORD_JSON).to_pylist()
-        return {record["content_hash"]: record for record in map(_record, records)}
+        return {record["content_hash"]: record for record in self.get_records_by_path(path_of.values()).values()}
 
     def get_vectors(self, paths: list[str]) -> dict[str, np.ndarray]:
         return self._arrays_by_path(paths, "vector", self.info.dim)
@@ -263,7 +261,8 @@ class LanceImageStore(ImageStore):
 
     def _add_missing_columns(self) -> None:
         """Give a table an older imagedb made the record columns it lacks, NULL in its rows (the
-        indexing run that writes is the one that reads their files again to fill them)."""
+        indexing run that writes fills them: from the rows' own fields where it can, reading their
+        files again where it must)."""
         if self._missing:
             columns = {c: f"CAST(NULL AS {SQL_TYPES[RECORD_TYPES[c]]})" for c in self._missing}
             if self._unversioned is not None:
@@ -364,18 +363,13 @@ class LanceImageStore(ImageStore):
     def _hits(self, rows: pa.Table) -> list[Hit]:
         scores = rows.column("score").to_pylist()
         if RECORD_JSON in rows.column_names:
-            packed = rows.column(RECORD_JSON).to_pylist()
+            records = [_record(packed) for packed in rows.column(RECORD_JSON).to_pylist()]
         else:
             paths = rows.column("path").to_pylist()
-            found = self._rows_by_path(paths, [RECORD_JSON]).to_pydict()
-            by_path = dict(zip(found["path"], found[RECORD_JSON], strict=True))
+            found = self.get_records_by_path(paths)
             # A row another process deleted since it was ranked is left out, not a crash.
-            packed = [by_path.get(path) for path in paths]
-        return [
-            Hit(_record(record), float(score))
-            for record, score in zip(packed, scores, strict=True)
-            if record is not None
-        ]
+            records = [found.get(path) for path in paths]
+        return [Hit(record, float(score)) for record, score in zip(records, scores, strict=True) if record is not None]
 
     def _run(self, query: Any, where: str | None, limit: int) -> pa.Table:
         if where:

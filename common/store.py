@@ -313,8 +313,8 @@ def version_of_unversioned_rows(missing: Iterable[str]) -> int | None:
 
 def missing_record_columns(names: Iterable[str], db_path: str, backend_columns: Iterable[str] = ()) -> list[str]:
     """The record columns a database made by an older imagedb lacks: a store opens it all the
-    same, reading them as NULL, and adds them once it writes (the next --index reads its files
-    again for them, the vectors kept). One that lacks what the backend keeps beside the record
+    same, reading them as NULL, and adds them once it writes (the next --index fills them, from
+    the rows' own fields or by reading the files again, the vectors kept). One that lacks what the backend keeps beside the record
     (``backend_columns``: vectors, colours) cannot be brought up to date that way: refused."""
     from common.records import RECORD_COLUMNS
 
