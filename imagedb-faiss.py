@@ -186,6 +186,10 @@ class FaissImageStore(ImageStore):
         in_order = positions[sort_indices(keys, order or []).to_numpy()]
         return self._records_at(in_order[:limit] if limit else in_order)
 
+    def get_columns(self, columns: list[str], where: str | None = None) -> pa.Table:
+        selected = self._arrow_columns().select(columns)
+        return selected.take(pa.array(self._rows_matching(where), pa.int64())) if where else selected
+
     def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = [self.id_by_path[p] for p in set(paths) if p in self.id_by_path]
         positions = self.frame.index.get_indexer(ids)

@@ -189,6 +189,21 @@ class LanceImageStore(ImageStore):
             return [found[p] for p in paths if p in found]
         return [_record(row) for row in rows.column(RECORD_JSON).to_pylist()]
 
+    def get_columns(self, columns: list[str], where: str | None = None) -> pa.Table:
+        present = [column for column in columns if column not in self._missing]
+        query = self.table.query().select(present)
+        if where:
+            query = query.where(where)
+        with _filter_errors_explained(where, self._missing):
+            rows = self._wait(query.to_arrow())
+        schema = record_schema()
+        return pa.table(
+            {
+                column: rows.column(column) if column in present else pa.nulls(rows.num_rows, schema.field(column).type)
+                for column in columns
+            }
+        )
+
     def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
         packed = self._rows_by_path(sorted(set(paths)), [RECORD_JSON]).column(RECORD_JSON).to_pylist()
         return {record["path"]: record for record in map(_record, packed)}

@@ -197,6 +197,12 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="list groups of exact duplicates (same bytes) and near duplicates (cosine >= --duplicate-threshold)",
     )
     actions.add_argument(
+        "--stats",
+        action="store_true",
+        help="what the index holds: files, years, cameras, countries, cities, formats, folders, failures; "
+        "with --where, what the matching rows hold",
+    )
+    actions.add_argument(
         "--export",
         metavar="FILE",
         help="write every indexed image (vector + metadata) to FILE: .jsonl (JSON Lines) or .pkl (pickle stream)",
@@ -325,6 +331,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                 session.export(args.export)
             if args.duplicates:
                 session.list_duplicates()
+            if args.stats:
+                session.print_overview()
             if wants_results(args):
                 results = session.search()
                 try:
@@ -360,7 +368,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
 
 def wants_results(args: argparse.Namespace) -> bool:
     """Whether the invocation asks for search results (by image, prompt, metadata, filter or colour)."""
-    return bool(args.search or args.text or args.where is not None or args.color or args.palette)
+    lists_matches = args.where is not None and not args.stats  # with --stats, --where narrows the counts
+    return bool(args.search or args.text or lists_matches or args.color or args.palette)
 
 
 def check_invocation(args: argparse.Namespace) -> None:
@@ -368,9 +377,14 @@ def check_invocation(args: argparse.Namespace) -> None:
     if (args.add or args.subtract) and not args.search:
         raise UsageError("--add and --subtract change a --search query: give --search QUERY as well")
     if not (
-        args.index or args.forget or args.check or args.repair or args.export or args.duplicates or wants_results(args)
-    ):
-        raise UsageError("nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL or --check")
+        args.index or args.forget or args.check or args.repair or args.export or args.duplicates or args.stats
+        or wants_results(args)
+    ):  # fmt: skip
+        raise UsageError(
+            "nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL, --stats or --check"
+        )
+    if args.stats and args.format == "paths":
+        raise UsageError("--stats counts files rather than listing them: use --format table, json, jsonl or csv")
     if args.color and args.palette:
         raise UsageError("give --color or --palette, not both")
     if args.color:
@@ -627,6 +641,13 @@ class Session:
         found = find_duplicates(self.open_store(), self.args.duplicate_threshold)
         with writing_to_stdout() as stdout:
             found.write(self.args.format, stdout)
+
+    def print_overview(self) -> None:
+        from common.overview import overview_of
+
+        overview = overview_of(self.open_store(), self.db_path, self.args.where)
+        with writing_to_stdout() as stdout:
+            overview.write(self.args.format, stdout)
 
     def export(self, path: str) -> None:
         from common.export import export_store

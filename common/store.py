@@ -170,6 +170,12 @@ class ImageStore(ABC):
         that many in that order."""
 
     @abstractmethod
+    def get_columns(self, columns: list[str], where: str | None = None) -> pa.Table:
+        """These record columns (at their record types) of every row matching ``where``, in no
+        particular order: what counting rows needs, without reading whole records. A column an
+        older imagedb's index lacks comes back all null."""
+
+    @abstractmethod
     def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored records (without vectors) of those of ``paths`` that are indexed."""
 

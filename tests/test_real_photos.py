@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -164,6 +165,30 @@ def test_real_phone_and_camera_positions_name_their_places(camera_indexes: dict[
         assert sorted(Path(h["path"]).name for h in arezzo["results"]) == sorted(
             p.name for p in (camera / "jpg" / "gps").glob("DSCN*.jpg")
         ), backend
+
+
+def test_stats_of_the_real_camera_set_agree_with_its_records(camera_indexes: dict[str, Cli]) -> None:
+    """--stats counts the real set's HEIFs, years, cameras and places as its records hold them,
+    the same on both backends, and a --where narrows them to one country's photos."""
+    from common.output import camera_name
+
+    overviews = {}
+    for backend, cli in camera_indexes.items():
+        records = list(cli.records().values())
+        stats = cli("--stats", "--format", "json").json()
+        assert stats["files"] == len(records), backend
+        assert stats["formats"]["counts"] == dict(Counter(r["format"] for r in records)), backend
+        assert stats["formats"]["counts"]["HEIF"] >= 4, backend  # the phones' HEIC and HEIF files
+        assert stats["years"]["counts"] == dict(Counter(r["date_taken"][:4] for r in records if r["date_taken"]))
+        assert stats["cameras"]["counts"] == dict(Counter(camera_name(r) for r in records if camera_name(r)))
+        assert stats["cities"]["counts"]["Arezzo, Italy"] == 9, backend
+        italy = cli("--stats", "--where", "country = 'Italy'", "--format", "json").json()
+        assert italy["files"] == sum(r["country"] == "Italy" for r in records), backend
+        assert set(italy["countries"]["counts"]) == {"Italy"}, backend
+        overviews[backend] = {
+            k: v for k, v in stats.items() if k not in ("db", "backend", "index_bytes", "last_indexed")
+        }
+    assert overviews["lancedb"] == overviews["faiss"]
 
 
 def test_exif_matches_exifread_on_real_camera_files(camera_records: dict[str, dict]) -> None:

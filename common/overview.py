@@ -1,0 +1,215 @@
+"""``--stats``: what an index holds, at a glance (with ``--where``, what the matching rows hold).
+
+Once a library is indexed it is a folder of opaque files, and the questions people then ask are
+about the whole of it: did my phone's HEICs get in, which years are there, how many photos have
+a position and from which countries, which folders are the big ones, how many files failed.
+The counts come from a few typed record columns (``ImageStore.get_columns``), never from the
+vectors or whole records, so a 100k-row index answers in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TextIO
+
+from common.failures import FAILURES_FILE, read_failures
+from common.output import camera_name, human_size, place_name
+from common.records import RECORD_VERSION
+from common.store import ImageStore
+from common.thumbnails import THUMBNAIL_DIR
+
+# The columns the overview counts.
+OVERVIEW_COLUMNS = [
+    "path", "folder", "size_bytes", "media_type", "format", "date_taken", "make", "model",
+    "gps_latitude", "city", "country", "indexed_at",
+]  # fmt: skip
+# Entries the table lists of each kind but years (all listed); the other formats give every one.
+TABLE_TOP = 10
+
+
+@dataclass
+class Tally:
+    """The files of one kind counted by value (a year, a camera, a country, …)."""
+
+    name: str  # "years", "cameras", …: the key in JSON and the first CSV column
+    counts: list[tuple[str, int]]  # value and files, in the order they are listed
+    without: int  # files with no value (undated, no camera recorded, no place)
+    without_label: str  # what those files are, in words ("undated")
+    chronological: bool = False  # listed in value order, every one (years), not the commonest first
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts), "without": self.without}
+
+
+@dataclass
+class Overview:
+    """Counts of what an index holds, and of the files it could not read."""
+
+    db_path: str
+    backend: str
+    model: str
+    where: str | None
+    total: int  # rows in the whole index
+    files: int  # rows counted (those matching ``where``)
+    images: int
+    videos: int
+    size_bytes: int
+    first_taken: str | None
+    last_taken: str | None
+    with_position: int
+    last_indexed: float | None
+    older_rows: int  # rows an older imagedb described: the next --index brings them up to date
+    failed: int | None  # files the failures report lists (unreadable, skipped); None with ``where``
+    index_bytes: int
+    thumbnail_bytes: int
+    tallies: list[Tally] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "db": self.db_path, "backend": self.backend, "model": self.model, "where": self.where,
+            "total": self.total, "files": self.files, "images": self.images, "videos": self.videos,
+            "size_bytes": self.size_bytes, "first_taken": self.first_taken, "last_taken": self.last_taken,
+            "with_position": self.with_position, "last_indexed": self.last_indexed,
+            "older_rows": self.older_rows, "failed": self.failed,
+            "index_bytes": self.index_bytes, "thumbnail_bytes": self.thumbnail_bytes,
+            **{tally.name: tally.to_json() for tally in self.tallies},
+        }  # fmt: skip
+
+    def counted(self) -> Iterator[tuple[str, str, int]]:
+        """(kind, value, files) for every count: the rows of ``csv`` and ``jsonl``. Files with no
+        value of a kind count under an empty value."""
+        yield "files", "", self.files
+        for tally in self.tallies:
+            yield from ((tally.name, value, files) for value, files in tally.counts)
+            if tally.without:
+                yield tally.name, "", tally.without
+
+    def write(self, fmt: str, out: TextIO) -> None:
+        """Print in the search results' formats (common.output.FORMATS) but ``paths``, which lists
+        files and has none to list: ``json`` the whole overview, ``jsonl`` and ``csv`` a count a
+        line (kind, value, files), ``table`` the report people read."""
+        if fmt == "json":
+            out.write(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n")
+        elif fmt == "jsonl":
+            out.writelines(
+                json.dumps({"kind": kind, "value": value, "files": files}, ensure_ascii=False) + "\n"
+                for kind, value, files in self.counted()
+            )
+        elif fmt == "csv":
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["kind", "value", "files"])
+            writer.writerows(self.counted())
+        else:
+            out.write("\n".join(self.lines()) + "\n")
+
+    def lines(self) -> list[str]:
+        scope = f"{self.files:,} of {self.total:,} files match {self.where}" if self.where else f"{self.files:,} files"
+        kinds = f" ({self.images:,} images, {self.videos:,} video{'s' * (self.videos != 1)})" if self.videos else ""
+        out = [
+            f"{self.db_path} ({self.backend}): {scope}{kinds}, {human_size(self.size_bytes)}",
+            f"  model         {self.model}",
+            f"  on disk       {human_size(self.index_bytes)} index, {human_size(self.thumbnail_bytes)} thumbnails",
+        ]
+        if self.first_taken:
+            out.append(f"  taken         {self.first_taken[:10]} to {self.last_taken[:10]}")
+        out.append(f"  positions     {self.with_position:,} with GPS")
+        if self.last_indexed is not None:
+            out.append(f"  last indexed  {datetime.fromtimestamp(self.last_indexed).strftime('%Y-%m-%d %H:%M')}")
+        if self.older_rows:
+            out.append(
+                f"  older rows    {self.older_rows:,} described by an older imagedb: the next --index of "
+                "their folders brings them up to date"
+            )
+        if self.failed:
+            out.append(
+                f"  failed        {self.failed:,} file(s) could not be read ({FAILURES_FILE}; --index --retry-failed "
+                "tries them again)"
+            )
+        for tally in self.tallies:
+            out += ["", *tally_lines(tally)]
+        return out
+
+
+def tally_lines(tally: Tally) -> list[str]:
+    """A heading and one line a value, files right-aligned; past ``TABLE_TOP`` one line for the rest."""
+    shown = tally.counts if tally.chronological else tally.counts[:TABLE_TOP]
+    rest = tally.counts[len(shown) :]
+    rows = [(f"{files:,}", value) for value, files in shown]
+    if rest:
+        rows.append((f"{sum(files for _, files in rest):,}", f"… {len(rest):,} more {tally.name}"))
+    if tally.without:
+        rows.append((f"{tally.without:,}", f"({tally.without_label})"))
+    width = max((len(files) for files, _ in rows), default=0)
+    return [tally.name] + [f"  {files.rjust(width)}  {value}" for files, value in rows]
+
+
+def overview_of(store: ImageStore, db_path: str, where: str | None = None) -> Overview:
+    """Count what ``store`` holds (the rows matching ``where``) and what its folder holds."""
+    columns = store.get_columns(OVERVIEW_COLUMNS, where).to_pydict()
+    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    dates = sorted(d for d in columns["date_taken"] if d)
+    indexed = [t for t in columns["indexed_at"] if t is not None]
+    older = store.get_record_versions_before(RECORD_VERSION)
+    videos = sum(kind == "video" for kind in columns["media_type"])
+    return Overview(
+        db_path=db_path,
+        backend=store.backend,
+        model=store.info.model.describe(),
+        where=where,
+        total=store.count(),
+        files=len(rows),
+        images=len(rows) - videos,
+        videos=videos,
+        size_bytes=sum(size or 0 for size in columns["size_bytes"]),
+        first_taken=dates[0] if dates else None,
+        last_taken=dates[-1] if dates else None,
+        with_position=sum(latitude is not None for latitude in columns["gps_latitude"]),
+        last_indexed=max(indexed) if indexed else None,
+        older_rows=sum(path in older for path in columns["path"]) if older else 0,
+        failed=None if where else len({entry["path"] for entry in read_failures(os.path.join(db_path, FAILURES_FILE))}),
+        index_bytes=folder_bytes(db_path, leave_out=THUMBNAIL_DIR),
+        thumbnail_bytes=folder_bytes(os.path.join(db_path, THUMBNAIL_DIR)),
+        tallies=[
+            tally(rows, "years", lambda r: (r["date_taken"] or "")[:4], "undated", chronological=True),
+            tally(rows, "cameras", camera_name, "no camera recorded"),
+            tally(rows, "countries", lambda r: r["country"] or "", "no place"),
+            tally(rows, "cities", lambda r: place_name(r) if r["city"] else "", "no city"),
+            tally(rows, "formats", lambda r: r["format"] or "", "unknown format"),
+            tally(rows, "folders", lambda r: r["folder"] or "", "no folder"),
+        ],
+    )
+
+
+def tally(
+    rows: list[dict[str, Any]],
+    name: str,
+    value_of: Callable[[dict[str, Any]], str],
+    without: str,
+    chronological: bool = False,
+) -> Tally:
+    """Count ``rows`` by ``value_of`` (an empty value: the row has none): the commonest first,
+    equal counts by value, or in value order when ``chronological``."""
+    counts = Counter(value_of(row) for row in rows)
+    missing = counts.pop("", 0)
+    ordered = sorted(counts.items()) if chronological else sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return Tally(name, ordered, missing, without, chronological)
+
+
+def folder_bytes(path: str, leave_out: str | None = None) -> int:
+    """Bytes of the files under ``path`` (but its subfolder ``leave_out``); files vanishing meanwhile count nothing."""
+    total = 0
+    for folder, subfolders, files in os.walk(path):
+        if leave_out and folder == path and leave_out in subfolders:
+            subfolders.remove(leave_out)
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total

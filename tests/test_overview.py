@@ -1,0 +1,163 @@
+"""--stats: what an index holds (files, years, cameras, places, formats, folders, failures), and
+with --where what the matching rows hold, counted from the stored records on both backends."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import ExifTags, Image
+from test_places import AREZZO, EIFFEL_TOWER, photo_taken_at
+
+from common.overview import TABLE_TOP, Tally, tally_lines
+from conftest import Cli, made_by_an_older_imagedb, paint_photo
+
+
+def with_camera(path: Path, make: str, model: str, taken: str) -> Path:
+    """Give a generated JPEG the camera and the time taken a camera writes into its EXIF (kept: a GPS block)."""
+    with Image.open(path) as image:
+        image.load()
+        exif = image.getexif()
+    exif[ExifTags.Base.Make] = make
+    exif[ExifTags.Base.Model] = model
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
+    image.save(path, exif=exif, quality=92)
+    return path
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    """Two albums and a scans folder: three Canon photos (two with positions), an iPhone photo,
+    two PNG scans without EXIF, and one truncated JPEG."""
+    root = tmp_path / "library"
+    with_camera(
+        photo_taken_at(root / "paris" / "tower.jpg", 1, *EIFFEL_TOWER), "Canon", "Canon EOS R6", "2019:07:14 10:00:00"
+    )
+    with_camera(
+        photo_taken_at(root / "tuscany" / "arezzo.jpg", 2, *AREZZO), "Canon", "Canon EOS R6", "2021:05:02 17:30:00"
+    )
+    with_camera(paint_photo(root / "tuscany" / "dinner.jpg", 3), "Canon", "Canon EOS R6", "2021:05:02 21:10:00")
+    with_camera(paint_photo(root / "tuscany" / "phone.jpg", 4), "Apple", "iPhone 13", "2021:05:03 09:00:00")
+    paint_photo(root / "scans" / "grandma.png", 5)
+    paint_photo(root / "scans" / "grandpa.png", 6)
+    (root / "scans" / "broken.jpg").write_bytes((root / "tuscany" / "dinner.jpg").read_bytes()[:600])
+    return root
+
+
+def test_stats_count_what_the_index_holds(cli: Cli, library: Path) -> None:
+    cli.index(library)
+
+    result = cli("--stats", "--format", "json")
+    assert result.code == 0, result.stderr
+    stats = result.json()
+    assert (stats["files"], stats["total"], stats["images"], stats["videos"]) == (6, 6, 6, 0)
+    assert stats["backend"] == cli.backend
+    assert stats["size_bytes"] == sum(
+        p.stat().st_size for p in library.rglob("*") if p.name != "broken.jpg" and p.is_file()
+    )
+    assert stats["years"] == {"counts": {"2019": 1, "2021": 3}, "without": 2}
+    assert stats["cameras"] == {"counts": {"Canon EOS R6": 3, "Apple iPhone 13": 1}, "without": 2}
+    assert stats["countries"] == {"counts": {"France": 1, "Italy": 1}, "without": 4}
+    assert stats["cities"]["counts"] == {"Arezzo, Italy": 1, "Paris, France": 1}
+    assert stats["formats"] == {"counts": {"JPEG": 4, "PNG": 2}, "without": 0}
+    assert stats["folders"]["counts"] == {
+        str(library / "tuscany"): 3,
+        str(library / "scans"): 2,
+        str(library / "paris"): 1,
+    }
+    assert (stats["first_taken"][:10], stats["last_taken"][:10]) == ("2019-07-14", "2021-05-03")
+    assert stats["with_position"] == 2
+    assert stats["failed"] == 1  # the truncated JPEG, from the failures report
+    assert stats["older_rows"] == 0
+    assert stats["index_bytes"] > 0 and stats["thumbnail_bytes"] > 0
+
+    table = cli("--stats")
+    assert table.code == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].startswith(f"{cli.db} ({cli.backend}): 6 files, ")
+    assert "  taken         2019-07-14 to 2021-05-03" in lines
+    assert any(line.startswith("  failed        1 file(s) could not be read") for line in lines)
+    cameras = lines.index("cameras")
+    assert lines[cameras + 1 : cameras + 4] == [
+        "  3  Canon EOS R6",
+        "  1  Apple iPhone 13",
+        "  2  (no camera recorded)",
+    ]
+
+
+def test_stats_with_where_count_only_the_matching_rows_and_list_none(cli: Cli, library: Path) -> None:
+    cli.index(library)
+
+    result = cli("--stats", "--where", "make = 'Canon'", "--format", "json")
+    assert result.code == 0, result.stderr
+    stats = result.json()  # one object: --where narrows the counts, it lists no rows beside them
+    assert (stats["files"], stats["total"], stats["where"]) == (3, 6, "make = 'Canon'")
+    assert stats["years"]["counts"] == {"2019": 1, "2021": 2}
+    assert stats["countries"] == {"counts": {"France": 1, "Italy": 1}, "without": 1}
+    assert stats["failed"] is None  # a file that could not be read has no make to match
+
+    table = cli("--stats", "--where", "country = 'Italy'").stdout.splitlines()
+    assert table[0].startswith(f"{cli.db} ({cli.backend}): 1 of 6 files match country = 'Italy', ")
+    assert not any(line.startswith("  failed") for line in table)
+
+
+def test_stats_csv_and_jsonl_give_one_count_a_line(cli: Cli, library: Path) -> None:
+    cli.index(library)
+
+    rows = list(csv.DictReader(io.StringIO(cli("--stats", "--format", "csv").stdout)))
+    files_by_kind = Counter()
+    for row in rows:
+        files_by_kind[row["kind"]] += int(row["files"])
+    assert files_by_kind["files"] == 6
+    for kind in ("years", "cameras", "countries", "cities", "formats", "folders"):
+        assert files_by_kind[kind] == 6, f"{kind}: every file counts once, those without a value under ''"
+    assert {"kind": "cameras", "value": "Canon EOS R6", "files": "3"} in rows
+
+    lines = [line for line in cli("--stats", "--format", "jsonl").stdout.splitlines() if line]
+    assert len(lines) == len(rows)
+
+
+def test_stats_of_an_index_an_older_imagedb_made(cli: Cli, library: Path) -> None:
+    """An index from before places: no place columns yet. Its rows count as they are (no place),
+    and the overview says the next --index brings them up to date."""
+    cli.index(library)
+    made_by_an_older_imagedb(cli, ["city", "county", "state", "country", "country_code", "record_version"])
+
+    result = cli("--stats", "--format", "json")
+    assert result.code == 0, result.stderr
+    stats = result.json()
+    assert stats["files"] == 6
+    assert stats["countries"] == {"counts": {}, "without": 6}
+    assert stats["older_rows"] == 6
+    assert stats["cameras"]["counts"] == {"Canon EOS R6": 3, "Apple iPhone 13": 1}
+
+
+def test_stats_refuse_paths_and_need_an_index(cli: Cli, tmp_path: Path) -> None:
+    refused = cli("--stats", "--format", "paths")
+    assert refused.code == 2
+    assert "--stats counts files rather than listing them" in refused.stderr
+
+    missing = cli("--stats")
+    assert missing.code == 2
+    assert f"no index at {cli.db}" in missing.stderr
+    assert not cli.db.exists()
+
+    nothing = cli()
+    assert "--stats" in nothing.stderr
+
+
+def test_a_long_tally_lists_the_commonest_and_sums_the_rest() -> None:
+    cameras = [(f"camera {n:02d}", 100 - n) for n in range(TABLE_TOP + 5)]
+    lines = tally_lines(Tally("cameras", cameras, 7, "no camera recorded"))
+    assert lines[0] == "cameras"
+    assert lines[1] == "  100  camera 00"
+    assert len(lines) == 1 + TABLE_TOP + 2
+    rest = sum(files for _, files in cameras[TABLE_TOP:])
+    assert lines[-2] == f"  {rest:>3}  … 5 more cameras"
+    assert lines[-1] == "    7  (no camera recorded)"
+
+    years = [(str(year), 1) for year in range(2000, 2000 + TABLE_TOP + 5)]
+    assert len(tally_lines(Tally("years", years, 0, "undated", chronological=True))) == 1 + len(years)
