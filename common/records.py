@@ -68,8 +68,9 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # better). Rows an older version described are brought up to date by the next --index of their
 # folders, their vectors kept (common.pipeline): upgrading imagedb never costs a re-embedding.
 # 1: the first kept. 2: places (city, county, state, country, country_code) from the GPS position,
-# and the month and year taken ("July 2021") in the search text.
-RECORD_VERSION = 2
+# and the month and year taken ("July 2021") in the search text. 3: countries by the names in use
+# now ("Russia", not "Russian Federation"), and other names of theirs in the search text ("USA").
+RECORD_VERSION = 3
 # Rows described since this version hold every field the current description works out from a
 # file's bytes: what later versions add is derived from those fields (places from the GPS
 # position), so such rows are brought up to date from what they hold, with no file read

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The imagedb demo: index the sample photos bundled with scikit-image using both backends,
-# then search them by text prompt, by image (plus and minus prompts), by metadata and with a filter.
+# then search them by text prompt, by image (plus and minus prompts), by metadata and with a filter,
+# and count what they hold.
 #
 # Offline by default: it uses the tiny OpenCLIP model trained by models/train_tiny_clip.py
 # (32 px, CIFAR-10 classes), loaded exactly as any local model is. With network access (or
@@ -46,6 +47,7 @@ for backend in lancedb faiss; do
     run --color "#d2b48c" --limit 3                          # colour search: tan
     run --search "$PHOTOS/chelsea.png" --color green --limit 3 --html "demo/results-$backend.html"
     run --duplicates
+    run --stats                                              # what the index holds, counted
     run --check
 done
 echo "galleries: demo/results-lancedb.html demo/results-faiss.html" >&2

@@ -62,6 +62,10 @@ def trip(tmp_path: Path) -> Path:
         ((40.44697, -3.72475), "Madrid", "Spain"),  # a district's centre is nearer
         ((60.1467, 24.9068), "Helsinki", "Finland"),  # 60° N: degrees would mislead
         ((78.2232, 15.6267), "Longyearbyen", "Svalbard and Jan Mayen"),
+        ((55.7539, 37.6208), "Moscow", "Russia"),  # the package lists "Russian Federation"
+        ((37.5796, 126.9770), "Seoul", "South Korea"),  # ... and "Korea, Republic of"
+        ((32.8872, 13.1913), "Tripoli", "Libya"),  # ... and "Libyan Arab Jamahiriya"
+        ((50.0865, 14.4114), "Prague", "Czechia"),
         ((60.0, -150.0), None, "United States"),  # Alaskan wilds: no city within 25 km, the region still
         (MID_ATLANTIC, None, None),
         ((0.0, 0.0), None, None),  # what a camera without a fix writes
@@ -94,6 +98,60 @@ def test_photos_are_found_by_where_they_were_taken(cli: Cli, trip: Path) -> None
     csv = cli("--where", "city = 'Paris'", "--format", "csv").stdout.splitlines()
     assert "city,state,country" in csv[0] and ",Paris,Île-de-France,France," in csv[1]
     assert cli("--check").code == 0
+
+
+def test_countries_are_found_by_the_other_names_people_call_them(cli: Cli, tmp_path: Path) -> None:
+    """The search text holds a country's other names: "usa" and "america" find New York, "uk"
+    and "britain" London, "russia" (recorded) and "russian federation" (an alias) Moscow."""
+    root = tmp_path / "travels"
+    photo_taken_at(root / "liberty.jpg", 1, 40.6892, -74.0445)
+    photo_taken_at(root / "big-ben.jpg", 2, 51.5007, -0.1246)
+    photo_taken_at(root / "kremlin.jpg", 3, 55.7520, 37.6175)
+    photo_taken_at(root / "arezzo.jpg", 4, *AREZZO)
+    cli.index(root)
+
+    def found(words: str) -> list[str]:
+        return [Path(p).name for p in cli("--text", words, "--format", "paths").stdout.split()]
+
+    assert found("usa") == found("america") == ["liberty.jpg"]
+    assert found("uk") == found("britain") == ["big-ben.jpg"]
+    assert found("russia") == ["kremlin.jpg"]
+    assert found("federation") == ["kremlin.jpg"]
+    assert found("italy") == ["arezzo.jpg"]
+    listed = cli("--where", "country = 'Russia'", "--format", "paths").stdout.split()
+    assert [Path(p).name for p in listed] == ["kremlin.jpg"]
+
+
+def test_rows_of_version_2_get_todays_country_names_from_their_rows(
+    cli: Cli, tmp_path: Path, decoded: list[str]
+) -> None:
+    """A row version 2 wrote says "Russian Federation", as the package's list does: the next
+    --index renames it from its own GPS columns, decoding nothing."""
+    root = tmp_path / "trip"
+    photo_taken_at(root / "kremlin.jpg", 3, 55.7520, 37.6175)
+    cli.index(root)
+    store = cli.store()
+    try:
+        (record,) = store.get_records()
+        old = record | {"country": "Russian Federation", "record_version": 2}
+        old["search_text"] = current_search_text(old | {"country_code": None})  # no aliases then
+        path = record["path"]
+        store.upsert_images(
+            [old], np.stack([store.get_vectors([path])[path]]), np.stack([store.get_colors([path])[path]])
+        )
+        store.commit()
+        store.finish_indexing()
+    finally:
+        store.close()
+    assert cli("--text", "russia", "--format", "paths").stdout == ""
+
+    decoded.clear()
+    result = cli.index(root, extra=("--workers", "0"))
+    assert "1 brought up to date from their rows: nothing read or embedded" in result.stderr
+    assert decoded == []
+    (after,) = cli.records().values()
+    assert (after["country"], after["record_version"]) == ("Russia", RECORD_VERSION)
+    assert cli("--text", "russia", "--format", "paths").stdout.split() == [path]
 
 
 def test_an_index_from_before_places_gets_them_from_its_rows_reading_nothing(
