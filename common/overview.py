@@ -117,7 +117,8 @@ class Overview:
             f"  on disk       {human_size(self.index_bytes)} index, {human_size(self.thumbnail_bytes)} thumbnails",
         ]
         if self.first_taken:
-            out.append(f"  taken         {self.first_taken[:10]} to {self.last_taken[:10]}")
+            first, last = self.first_taken[:10], (self.last_taken or "")[:10]
+            out.append(f"  taken         {first}" + (f" to {last}" if last != first else ""))
         out.append(f"  positions     {self.with_position:,} with GPS")
         if self.last_indexed is not None:
             out.append(f"  last indexed  {datetime.fromtimestamp(self.last_indexed).strftime('%Y-%m-%d %H:%M')}")
@@ -137,7 +138,10 @@ class Overview:
 
 
 def tally_lines(tally: Tally) -> list[str]:
-    """A heading and one line a value, files right-aligned; past ``TABLE_TOP`` one line for the rest."""
+    """A heading and one line a value, files right-aligned; past ``TABLE_TOP`` one line for the
+    rest. A kind no file has a value of is one line ('cameras: none')."""
+    if not tally.counts:
+        return [f"{tally.name}: none"]
     shown = tally.counts if tally.chronological else tally.counts[:TABLE_TOP]
     rest = tally.counts[len(shown) :]
     rows = [(f"{files:,}", value) for value, files in shown]

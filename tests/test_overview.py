@@ -159,5 +159,6 @@ def test_a_long_tally_lists_the_commonest_and_sums_the_rest() -> None:
     assert lines[-2] == f"  {rest:>3}  … 5 more cameras"
     assert lines[-1] == "    7  (no camera recorded)"
 
+    assert tally_lines(Tally("cameras", [], 7, "no camera recorded")) == ["cameras: none"]
     years = [(str(year), 1) for year in range(2000, 2000 + TABLE_TOP + 5)]
     assert len(tally_lines(Tally("years", years, 0, "undated", chronological=True))) == 1 + len(years)
