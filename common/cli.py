@@ -26,7 +26,9 @@ from common.defaults import (
     DEFAULT_COMMIT_SECONDS,
     DEFAULT_DUPLICATE_THRESHOLD,
     DEFAULT_GPU_BATCH,
+    DEFAULT_RADIUS_KM,
     DEFAULT_TIME_LIMIT,
+    MAX_RADIUS_KM,
 )
 from common.discovery import has_image_extension, has_storable_name, missing_roots, normalise_root
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
@@ -220,7 +222,17 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="filter on record columns, e.g. \"width > 1024 AND make = 'Canon'\"; alone, lists matches",
     )
 
+    actions.add_argument(
+        "--near", metavar="PLACE",
+        help="the photos taken within --radius km of a place ('Florence', 'Paris, Texas'), a position "
+        "('43.77,11.25') or a photo file; alone, lists them; with any search or --stats, narrows it (as --where)",
+    )  # fmt: skip
+
     search = parser.add_argument_group("search options")
+    search.add_argument(
+        "--radius", type=_positive_float, metavar="KM",
+        help=f"with --near: how far from it, in km (default {DEFAULT_RADIUS_KM:g})",
+    )  # fmt: skip
     search.add_argument("--limit", type=_positive_int, default=10, help="results per query (default 10)")
     search.add_argument(
         "--min-score", type=_number, metavar="SCORE",
@@ -316,6 +328,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
     try:
         session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
         check_invocation(args)
+        narrow_by_place(args)
         try:
             if args.repair:
                 session.repair()
@@ -368,7 +381,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
 
 def wants_results(args: argparse.Namespace) -> bool:
     """Whether the invocation asks for search results (by image, prompt, metadata, filter or colour)."""
-    lists_matches = args.where is not None and not args.stats  # with --stats, --where narrows the counts
+    lists_matches = (args.where is not None or args.near) and not args.stats  # with --stats, they narrow the counts
     return bool(args.search or args.text or lists_matches or args.color or args.palette)
 
 
@@ -383,6 +396,10 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError(
             "nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL, --stats or --check"
         )
+    if args.radius is not None and not args.near:
+        raise UsageError("--radius says how far from a --near place: give --near PLACE as well")
+    if args.radius is not None and args.radius > MAX_RADIUS_KM:
+        raise UsageError(f"--radius {args.radius:g}: at most {MAX_RADIUS_KM:,.0f} km, half the way round the Earth")
     if args.stats and args.format == "paths":
         raise UsageError("--stats counts files rather than listing them: use --format table, json, jsonl or csv")
     if args.color and args.palette:
@@ -455,6 +472,25 @@ def check_invocation(args: argparse.Namespace) -> None:
             validate_where(args.where)
         except FilterError as error:
             raise FilterError(f"invalid --where {args.where!r}: {error}") from None
+
+
+def narrow_by_place(args: argparse.Namespace) -> None:
+    """Fold ``--near`` into ``--where``: one SQL condition that every search kind, a listing and
+    ``--stats`` take, so each backend filters it with its own engine. ``args.filter_label`` is
+    how results and counts name the filter ('within 10 km of Florence, Tuscany, Italy')."""
+    args.filter_label = args.where
+    if not args.near:
+        return
+    from common.nearby import NearError, centre_of, near_label, with_near
+
+    try:
+        centre = centre_of(args.near)
+    except NearError as error:
+        raise UsageError(str(error)) from None
+    km = args.radius or DEFAULT_RADIUS_KM
+    log.info("near %s (%.5f, %.5f): within %g km", centre.label, centre.latitude, centre.longitude, km)
+    args.filter_label = near_label(args.where, centre, km)
+    args.where = with_near(args.where, centre, km)
 
 
 class Session:
@@ -645,7 +681,7 @@ class Session:
     def print_overview(self) -> None:
         from common.overview import overview_of
 
-        overview = overview_of(self.open_store(), self.db_path, self.args.where)
+        overview = overview_of(self.open_store(), self.db_path, self.args.where, self.args.filter_label)
         with writing_to_stdout() as stdout:
             overview.write(self.args.format, stdout)
 
@@ -752,7 +788,7 @@ class Session:
         order = parse_order(a.order_by) if a.order_by else None
         if not a.search and not a.text and color is None and a.where is not None:
             hits = [_record_hit(r) for r in store.get_records(a.where, a.limit, order)]
-            results.append(QueryResults(a.where, "filter", "filter", hits))
+            results.append(QueryResults(a.filter_label, "filter", "filter", hits))
         if a.min_score is not None:  # the best --limit, those that score at least --min-score
             results = [replace(r, hits=[h for h in r.hits if h.score >= a.min_score]) for r in results]
         if order:  # the best --limit, listed in that order (a listing is in it already)

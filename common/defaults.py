@@ -25,3 +25,9 @@ def default_batch_size(device: str) -> int:
 
 # --duplicates: two images whose vectors' cosine reaches this are near duplicates.
 DEFAULT_DUPLICATE_THRESHOLD = 0.95
+
+# --near: how far from the place, in km, when --radius does not say. A city's photos are mostly
+# within this of its centre (Paris: 6 km, Rome: 10), and "near this photo" means the same town.
+DEFAULT_RADIUS_KM = 10.0
+# --radius at most: half the way round the Earth reaches every position there is.
+MAX_RADIUS_KM = 20_000.0

@@ -153,8 +153,9 @@ def tally_lines(tally: Tally) -> list[str]:
     return [tally.name] + [f"  {files.rjust(width)}  {value}" for files, value in rows]
 
 
-def overview_of(store: ImageStore, db_path: str, where: str | None = None) -> Overview:
-    """Count what ``store`` holds (the rows matching ``where``) and what its folder holds."""
+def overview_of(store: ImageStore, db_path: str, where: str | None = None, label: str | None = None) -> Overview:
+    """Count what ``store`` holds (the rows matching ``where``, named ``label`` when it is not
+    the SQL the user wrote: ``--near``) and what its folder holds."""
     columns = store.get_columns(OVERVIEW_COLUMNS, where).to_pydict()
     rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
     dates = sorted(d for d in columns["date_taken"] if d)
@@ -165,7 +166,7 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None) -> Ov
         db_path=db_path,
         backend=store.backend,
         model=store.info.model.describe(),
-        where=where,
+        where=label or where,
         total=store.count(),
         files=len(rows),
         images=len(rows) - videos,

@@ -26,7 +26,7 @@ place than the nearest for 9 % of positions near places.
 from __future__ import annotations
 
 import math
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -57,12 +57,14 @@ COUNTRY_NAMES = {
 }  # fmt: skip
 # Other names people search for a country by, beside the one recorded: the metadata search
 # matches them (``--text usa``), ``--where`` takes the recorded name or the code.
-COUNTRY_ALIASES = {
-    "AE": "UAE", "CD": "Congo Kinshasa", "CG": "Congo Brazzaville", "CI": "Côte d'Ivoire",
-    "CV": "Cape Verde", "CZ": "Czech Republic", "GB": "UK Britain Great Britain", "KP": "Korea DPRK",
-    "KR": "Korea", "MK": "Macedonia", "MM": "Burma", "NL": "Holland", "RU": "Russian Federation",
-    "SZ": "Swaziland", "TL": "East Timor", "TR": "Türkiye", "US": "USA America", "VA": "Holy See",
+COUNTRY_ALIAS_NAMES = {
+    "AE": ("UAE",), "CD": ("Congo Kinshasa",), "CG": ("Congo Brazzaville",), "CI": ("Côte d'Ivoire",),
+    "CV": ("Cape Verde",), "CZ": ("Czech Republic",), "GB": ("UK", "Britain", "Great Britain"),
+    "KP": ("Korea", "DPRK"), "KR": ("Korea",), "MK": ("Macedonia",), "MM": ("Burma",), "NL": ("Holland",),
+    "RU": ("Russian Federation",), "SZ": ("Swaziland",), "TL": ("East Timor",), "TR": ("Türkiye",),
+    "US": ("USA", "America"), "VA": ("Holy See",),
 }  # fmt: skip
+COUNTRY_ALIASES = {code: " ".join(names) for code, names in COUNTRY_ALIAS_NAMES.items()}
 
 
 class Gazetteer:
@@ -86,12 +88,47 @@ class Gazetteer:
         self.state = [p.get("state") for p in places]
         self.country_code = [p["country_code"] for p in places]
         self.countries = countries
+        self.latitudes, self.longitudes = latitudes, longitudes
+
+    @cached_property
+    def _by_name(self) -> dict[str, list[int]]:
+        """Each place's index by its folded name (built at the first name looked up)."""
+        found: dict[str, list[int]] = {}
+        for index, name in enumerate(self.city):
+            found.setdefault(folded(name), []).append(index)
+        return found
+
+    def places_named(self, name: str, within: str | None = None) -> list[int]:
+        """The places called ``name`` (case and accents aside), most populous first; with
+        ``within``, those whose county, region, country, country code or another name of the
+        country is that ('Paris, Texas', 'Florence, IT', 'Cambridge, UK')."""
+        found = self._by_name.get(folded(name), [])
+        if within is not None:
+            wanted = folded(within)
+            found = [i for i in found if wanted in self._names_around(i)]
+        return sorted(found, key=lambda i: -self.reach[i])
+
+    def _names_around(self, index: int) -> set[str]:
+        code = self.country_code[index]
+        names = [
+            self.county[index],
+            self.state[index],
+            self.countries.get(code),
+            code,
+            *COUNTRY_ALIAS_NAMES.get(code, ()),
+        ]
+        return {folded(name) for name in names if name}
+
+    def describe(self, index: int) -> str:
+        """'Paris, Île-de-France, France': a place as people tell one from its namesakes."""
+        parts = [self.city[index], self.state[index], self.countries.get(self.country_code[index])]
+        return ", ".join(dict.fromkeys(p for p in parts if p))
 
     def place_of(self, latitude: float | None, longitude: float | None) -> dict[str, str | None]:
         """The ``PLACE_COLUMNS`` of a position (every one None when there is no position, or no
         place near it)."""
         found = dict.fromkeys(PLACE_COLUMNS)
-        if not _is_position(latitude, longitude):
+        if not is_position(latitude, longitude):
             return found
         point = unit_vectors(np.array([latitude]), np.array([longitude]))[0]
         nearest_chord, nearest = self.tree.query(point, distance_upper_bound=chord(REGION_KM))
@@ -126,7 +163,7 @@ def place_columns(record: dict[str, Any]) -> dict[str, str | None]:
     """The ``PLACE_COLUMNS`` of a record, from its GPS position (the places are loaded the first
     time a position is met)."""
     latitude, longitude = record.get("gps_latitude"), record.get("gps_longitude")
-    if not _is_position(latitude, longitude):
+    if not is_position(latitude, longitude):
         return dict.fromkeys(PLACE_COLUMNS)
     return dict(_place_near(round(latitude, POSITION_DECIMALS), round(longitude, POSITION_DECIMALS)))
 
@@ -157,6 +194,14 @@ def country_aliases(code: str | None) -> str:
     return COUNTRY_ALIASES.get(code or "", "")
 
 
+def folded(text: str) -> str:
+    """``text`` as names are compared: case and accents set aside, spaces collapsed."""
+    import unicodedata
+
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(plain.casefold().split())
+
+
 def unit_vectors(latitudes: np.ndarray, longitudes: np.ndarray) -> np.ndarray:
     """Positions as points on the unit sphere, where straight-line order is great-circle order."""
     lat, lon = np.radians(latitudes), np.radians(longitudes)
@@ -173,7 +218,8 @@ def arc_km(chords: Any) -> Any:
     return 2.0 * np.arcsin(np.minimum(np.asarray(chords) / 2.0, 1.0)) * EARTH_RADIUS_KM
 
 
-def _is_position(latitude: Any, longitude: Any) -> bool:
+def is_position(latitude: Any, longitude: Any) -> bool:
+    """Whether these are a latitude and a longitude on the Earth (finite, in range)."""
     return (
         latitude is not None
         and longitude is not None

@@ -167,6 +167,23 @@ def test_real_phone_and_camera_positions_name_their_places(camera_indexes: dict[
         ), backend
 
 
+def test_near_finds_the_real_photos_taken_around_a_place_or_another_photo(camera_indexes: dict[str, Cli]) -> None:
+    """--near Arezzo (a name), --near one of the Arezzo photos (its EXIF position) and --near a
+    position in Madrid each find exactly the real photos taken there, on both backends."""
+    camera = shared("camera")
+    arezzo = sorted(str(p) for p in (camera / "jpg" / "gps").glob("DSCN*.jpg"))
+    madrid = sorted(str(camera / "jpg" / "hdr" / name) for name in ("iphone_hdr_NO.jpg", "iphone_hdr_YES.jpg"))
+    for backend, cli in camera_indexes.items():
+        for near, radius, expected in [
+            ("Arezzo", "5", arezzo),
+            (arezzo[0], "2", arezzo),
+            ("40.4470,-3.7248", "1", madrid),
+        ]:
+            result = cli("--near", near, "--radius", radius, "--format", "paths", "--limit", "100")
+            assert result.code == 0, result.stderr
+            assert sorted(result.stdout.split()) == expected, (backend, near)
+
+
 def test_stats_of_the_real_camera_set_agree_with_its_records(camera_indexes: dict[str, Cli]) -> None:
     """--stats counts the real set's HEIFs, years, cameras and places as its records hold them,
     the same on both backends, and a --where narrows them to one country's photos."""

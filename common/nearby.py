@@ -1,0 +1,114 @@
+"""``--near PLACE``: the photos taken within ``--radius`` km of a place, a position or a photo.
+
+PLACE is a place GeoNames knows by name ("Florence", or "Florence, Alabama", "Paris, FR",
+"Cambridge, UK": the most populous of the places so named, narrowed by a county, region,
+country, country code or another name of the country after a comma), a position
+("43.7696,11.2558"), or a photo file (where it was taken, from its EXIF: "the photos taken near
+this one"). It becomes one more SQL condition on the GPS columns, joined to ``--where`` with
+AND, so it narrows every search kind, a listing and ``--stats`` alike, through each backend's
+own filter engine.
+
+The condition keeps haversine's 'a' term (sines, cosines and products of the row's columns) at
+or below its value at the radius: no inverse trigonometric function on the row side, whose
+argument a rounding error could push out of its domain, and the same answer on both engines.
+A latitude/longitude box around the circle comes first, so most rows are ruled out by two
+comparisons.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+
+from common.places import EARTH_RADIUS_KM, gazetteer, is_position
+
+KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180.0
+POSITION = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,;\s]\s*([-+]?\d+(?:\.\d+)?)\s*$")
+
+
+class NearError(Exception):
+    """A --near that names no place imagedb can find: one line for the user."""
+
+
+@dataclass(frozen=True)
+class Centre:
+    """Where distances are measured from, and what to call it."""
+
+    latitude: float
+    longitude: float
+    label: str  # "Florence, Tuscany, Italy", "43.7696,11.2558", "IMG_0042.jpg"
+
+
+def centre_of(near: str) -> Centre:
+    """The position ``near`` stands for: a position, a photo file, or a place name."""
+    match = POSITION.match(near)
+    if match:
+        latitude, longitude = float(match.group(1)), float(match.group(2))
+        if not is_position(latitude, longitude):
+            raise NearError(f"--near {near}: not a position (latitude -90 to 90, longitude -180 to 180)")
+        return Centre(latitude, longitude, f"{latitude:g},{longitude:g}")
+    path = os.path.expanduser(near)
+    if os.path.isfile(path):
+        return _where_taken(path)
+    name, _, within = near.partition(",")
+    places = gazetteer()
+    found = places.places_named(name, within.strip() or None) if name.strip() else []
+    if not found:
+        raise NearError(
+            f"--near {near}: no place of that name (GeoNames' places of 1,000 people or more, in English; "
+            "add the region or country after a comma, or give a position as LAT,LON)"
+        )
+    index = found[0]
+    return Centre(float(places.latitudes[index]), float(places.longitudes[index]), places.describe(index))
+
+
+def _where_taken(path: str) -> Centre:
+    from common.metadata import read_exif
+
+    columns, _ = read_exif(path, None)
+    latitude, longitude = columns.get("gps_latitude"), columns.get("gps_longitude")
+    if not is_position(latitude, longitude):
+        raise NearError(f"--near {path}: the file records no GPS position")
+    return Centre(float(latitude), float(longitude), os.path.basename(path))
+
+
+def within_condition(centre: Centre, km: float) -> str:
+    """SQL that holds for rows whose GPS position is within ``km`` of ``centre`` (great-circle)."""
+    latitude, longitude = centre.latitude, centre.longitude
+    degrees = km / KM_PER_DEGREE
+    conditions = [f"gps_latitude BETWEEN {latitude - degrees:.6f} AND {latitude + degrees:.6f}"]
+    # East-west, a degree is shortest at the box's edge nearest a pole: the box is as wide as it is there.
+    widest = min(90.0, abs(latitude) + degrees)
+    if widest < 89.0:
+        spread = degrees / math.cos(math.radians(widest))
+        west, east = longitude - spread, longitude + spread
+        if spread >= 180.0:
+            pass  # the circle goes all the way round: no box in longitude
+        elif west < -180.0:
+            conditions.append(f"(gps_longitude >= {west + 360:.6f} OR gps_longitude <= {east:.6f})")
+        elif east > 180.0:
+            conditions.append(f"(gps_longitude >= {west:.6f} OR gps_longitude <= {east - 360:.6f})")
+        else:
+            conditions.append(f"gps_longitude BETWEEN {west:.6f} AND {east:.6f}")
+    # Plain decimals (no exponent, which not every SQL dialect reads): 1e-20 is a hair's breadth.
+    limit = math.sin(km / EARTH_RADIUS_KM / 2.0) ** 2
+    haversine = (
+        f"power(sin(radians(gps_latitude - {latitude:.8f}) / 2), 2) + {math.cos(math.radians(latitude)):.12f}"
+        f" * cos(radians(gps_latitude)) * power(sin(radians(gps_longitude - {longitude:.8f}) / 2), 2)"
+    )
+    conditions.append(f"{haversine} <= {limit:.20f}")
+    return " AND ".join(conditions)
+
+
+def with_near(where: str | None, centre: Centre, km: float) -> str:
+    """``where`` (if any) and the circle, as one condition."""
+    circle = within_condition(centre, km)
+    return f"({where}) AND {circle}" if where else circle
+
+
+def near_label(where: str | None, centre: Centre, km: float) -> str:
+    """How results and counts name the filter: 'within 10 km of Florence, Tuscany, Italy'."""
+    circle = f"within {km:g} km of {centre.label}"
+    return f"{where} AND {circle}" if where else circle

@@ -1,0 +1,139 @@
+"""--near PLACE [--radius KM]: photos taken within a distance of a named place, a position or a
+photo, as one more filter on both backends."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_places import AREZZO, EIFFEL_TOWER, photo_taken_at
+
+from common.nearby import Centre, centre_of, within_condition
+from common.places import EARTH_RADIUS_KM, gazetteer
+from conftest import Cli, paint_photo
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Haversine distance, the textbook way (the reference the SQL is held to)."""
+    p1, p2 = math.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "km"),
+    [
+        (43.4682, 11.8802, 10.0),  # Arezzo
+        (-16.5, 179.9, 300.0),  # Fiji: the circle crosses the antimeridian
+        (65.0, -179.5, 500.0),  # the Bering Strait: across it, and far north
+        (89.5, 0.0, 200.0),  # round the North Pole: no box in longitude
+        (0.0, 0.0, 0.05),  # a 50 m circle
+        (-33.9, 18.4, 9000.0),  # most of a hemisphere
+    ],
+)
+def test_the_condition_holds_for_exactly_the_positions_within_the_radius(latitude, longitude, km, tmp_path) -> None:
+    """The SQL, run by each backend's engine (DuckDB for FAISS, LanceDB's own) over random
+    positions, keeps those within ``km`` great-circle and no other (bar a metre's worth of
+    rounding at the edge)."""
+    import duckdb
+    import lancedb
+    import pyarrow as pa
+
+    rng = np.random.default_rng(int(abs(latitude * 1000 + longitude)))
+    spread = min(90.0, 3 * km / 111.0)
+    lats = np.clip(latitude + rng.uniform(-spread, spread, 20_000), -90, 90)
+    lons = (longitude + rng.uniform(-3 * spread, 3 * spread, 20_000) + 180) % 360 - 180
+    positions = pa.table({"gps_latitude": lats, "gps_longitude": lons, "n": np.arange(len(lats))})
+    condition = within_condition(Centre(latitude, longitude, "here"), km)
+    connection = duckdb.connect()
+    connection.register("positions", positions)
+    by_duckdb = connection.execute(f"SELECT n FROM positions WHERE {condition}").fetchnumpy()["n"]
+    table = lancedb.connect(str(tmp_path)).create_table("positions", positions)
+    by_lancedb = table.search().where(condition).select(["n"]).limit(None).to_arrow().column("n").to_numpy()
+    distance = great_circle_km(latitude, longitude, lats, lons)
+    clear = np.abs(distance - km) > 1e-3
+    within = set(np.flatnonzero((distance <= km) & clear))
+    assert len(within) > 10, "the sample must hold positions inside the circle"
+    for engine, kept in (("duckdb", by_duckdb), ("lancedb", by_lancedb)):
+        assert set(kept[clear[kept]]) == within, engine
+
+
+def test_places_are_found_by_name_the_most_populous_first() -> None:
+    places = gazetteer()
+    assert places.describe(places.places_named("Florence")[0]) == "Florence, Tuscany, Italy"
+    assert places.describe(places.places_named("florence", "Alabama")[0]) == "Florence, Alabama, United States"
+    assert places.describe(places.places_named("Paris", "US")[0]).endswith("United States")
+    assert places.describe(places.places_named("Cambridge", "UK")[0]).endswith("United Kingdom")
+    assert places.describe(places.places_named("zurich")[0]).startswith("Zürich")  # accents aside
+    assert places.places_named("Arezzo", "France") == []
+
+    paris = centre_of("Paris, France")
+    assert (
+        great_circle_km(paris.latitude, paris.longitude, np.array([EIFFEL_TOWER[0]]), np.array([EIFFEL_TOWER[1]]))[0]
+        < 6
+    )
+    assert centre_of(" 43.4682 , 11.8802 ") == Centre(43.4682, 11.8802, "43.4682,11.8802")
+
+
+@pytest.fixture
+def tuscany(tmp_path: Path) -> Path:
+    """Two photos in Arezzo (one 3 km out of town), one in Florence (60 km away), one at the
+    Eiffel Tower and a scan without a position."""
+    root = tmp_path / "tuscany"
+    photo_taken_at(root / "arezzo-duomo.jpg", 1, *AREZZO)
+    photo_taken_at(root / "arezzo-hills.jpg", 2, AREZZO[0] + 0.027, AREZZO[1])  # 3.0 km north
+    photo_taken_at(root / "florence.jpg", 3, 43.7731, 11.2560)
+    photo_taken_at(root / "tower.jpg", 4, *EIFFEL_TOWER)
+    paint_photo(root / "scan.jpg", 5)
+    return root
+
+
+def names(result) -> list[str]:
+    assert result.code == 0, result.stderr
+    return sorted(Path(p).name for p in result.stdout.split())
+
+
+def test_near_lists_narrows_and_counts_on_both_backends(cli: Cli, tuscany: Path) -> None:
+    cli.index(tuscany)
+
+    assert names(cli("--near", "Arezzo", "--format", "paths")) == ["arezzo-duomo.jpg", "arezzo-hills.jpg"]
+    assert names(cli("--near", "Arezzo", "--radius", "2", "--format", "paths")) == ["arezzo-duomo.jpg"]
+    assert names(cli("--near", "Arezzo, Tuscany", "--radius", "70", "--format", "paths")) == [
+        "arezzo-duomo.jpg", "arezzo-hills.jpg", "florence.jpg",
+    ]  # fmt: skip
+    assert names(cli("--near", str(tuscany / "florence.jpg"), "--format", "paths")) == ["florence.jpg"]
+    assert names(cli("--near", f"{AREZZO[0]},{AREZZO[1]}", "--radius", "1", "--format", "paths")) == [
+        "arezzo-duomo.jpg"
+    ]
+    # With --where (both must hold) and with a search, which it narrows as --where does.
+    assert names(cli("--near", "Arezzo", "--where", "filename LIKE '%hills%'", "--format", "paths")) == [
+        "arezzo-hills.jpg"
+    ]
+    (dog,) = cli.search("--search", "a photo of a dog", "--near", "Paris")
+    assert [Path(h["path"]).name for h in dog["results"]] == ["tower.jpg"]
+
+    table = cli("--near", "Arezzo")
+    assert table.stdout.startswith("within 10 km of Arezzo, Tuscany, Italy  (filter, 2 results)")
+    assert "near Arezzo, Tuscany, Italy (43.46" in table.stderr
+
+    stats = cli("--stats", "--near", "Florence", "--radius", "80", "--format", "json").json()
+    assert (stats["files"], stats["where"]) == (3, "within 80 km of Florence, Tuscany, Italy")
+
+
+def test_near_refuses_what_it_cannot_place(cli: Cli, tuscany: Path) -> None:
+    cli.index(tuscany)
+    for args, says in [
+        (("--near", "Nowhereville"), "--near Nowhereville: no place of that name"),
+        (("--near", "Arezzo, Peru"), "--near Arezzo, Peru: no place of that name"),
+        (("--near", "95,10"), "--near 95,10: not a position"),
+        (("--near", str(tuscany / "scan.jpg")), "the file records no GPS position"),
+        (("--where", "width > 0", "--radius", "5"), "--radius says how far from a --near place"),
+        (("--near", "Arezzo", "--radius", "30000"), "--radius 30000: at most 20,000 km"),
+        (("--near", "Arezzo", "--radius", "0"), "--radius"),
+    ]:
+        result = cli(*args)
+        assert result.code == 2, args
+        assert says in result.stderr, (args, result.stderr)
+        assert result.stdout == ""
