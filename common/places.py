@@ -65,6 +65,31 @@ COUNTRY_ALIAS_NAMES = {
     "US": ("USA", "America"), "VA": ("Holy See",),
 }  # fmt: skip
 COUNTRY_ALIASES = {code: " ".join(names) for code, names in COUNTRY_ALIAS_NAMES.items()}
+# The postal abbreviations people write after a town in the US, Canada and Australia
+# ('Portland, OR', 'London, ON', 'Newcastle, NSW'): --near takes them for the region's name.
+REGION_ABBREVIATIONS = {
+    "US": {
+        "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+        "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+        "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana",
+        "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
+        "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri",
+        "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey",
+        "NM": "New Mexico", "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio",
+        "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
+        "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+        "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+    },
+    "CA": {
+        "AB": "Alberta", "BC": "British Columbia", "MB": "Manitoba", "NB": "New Brunswick",
+        "NL": "Newfoundland and Labrador", "NT": "Northwest Territories", "NS": "Nova Scotia", "NU": "Nunavut",
+        "ON": "Ontario", "PE": "Prince Edward Island", "QC": "Quebec", "SK": "Saskatchewan", "YT": "Yukon",
+    },
+    "AU": {
+        "ACT": "Australian Capital Territory", "NSW": "New South Wales", "NT": "Northern Territory",
+        "QLD": "Queensland", "SA": "South Australia", "TAS": "Tasmania", "VIC": "Victoria", "WA": "Western Australia",
+    },
+}  # fmt: skip
 
 
 class Gazetteer:
@@ -101,7 +126,8 @@ class Gazetteer:
     def places_named(self, name: str, within: str | None = None) -> list[int]:
         """The places called ``name`` (case and accents aside), most populous first; with
         ``within``, those whose county, region, country, country code or another name of the
-        country is that ('Paris, Texas', 'Florence, IT', 'Cambridge, UK')."""
+        country is that ('Paris, Texas', 'Florence, IT', 'Cambridge, UK'), or a US state's, a Canadian
+        province's or an Australian state's postal abbreviation ('Portland, OR')."""
         found = self._by_name.get(folded(name), [])
         if within is not None:
             wanted = folded(within)
@@ -109,14 +135,9 @@ class Gazetteer:
         return sorted(found, key=lambda i: -self.reach[i])
 
     def _names_around(self, index: int) -> set[str]:
-        code = self.country_code[index]
-        names = [
-            self.county[index],
-            self.state[index],
-            self.countries.get(code),
-            code,
-            *COUNTRY_ALIAS_NAMES.get(code, ()),
-        ]
+        code, state = self.country_code[index], self.state[index]
+        names = [self.county[index], state, self.countries.get(code), code, *COUNTRY_ALIAS_NAMES.get(code, ())]
+        names += [short for short, region in REGION_ABBREVIATIONS.get(code, {}).items() if region == state]
         return {folded(name) for name in names if name}
 
     def describe(self, index: int) -> str:

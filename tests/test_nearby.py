@@ -68,6 +68,10 @@ def test_places_are_found_by_name_the_most_populous_first() -> None:
     assert places.describe(places.places_named("Cambridge", "UK")[0]).endswith("United Kingdom")
     assert places.describe(places.places_named("zurich")[0]).startswith("Zürich")  # accents aside
     assert places.places_named("Arezzo", "France") == []
+    assert places.describe(places.places_named("Portland", "OR")[0]) == "Portland, Oregon, United States"
+    assert places.describe(places.places_named("Portland", "ME")[0]) == "Portland, Maine, United States"
+    assert places.describe(places.places_named("London", "ON")[0]) == "London, Ontario, Canada"
+    assert places.describe(places.places_named("Newcastle", "NSW")[0]).endswith("New South Wales, Australia")
 
     paris = centre_of("Paris, France")
     assert (
