@@ -478,7 +478,7 @@ def narrow_by_place(args: argparse.Namespace) -> None:
     """Fold ``--near`` into ``--where``: one SQL condition that every search kind, a listing and
     ``--stats`` take, so each backend filters it with its own engine. ``args.filter_label`` is
     how results and counts name the filter ('within 10 km of Florence, Tuscany, Italy')."""
-    args.filter_label = args.where
+    args.filter_label, args.near_centre = args.where, None
     if not args.near:
         return
     from common.nearby import NearError, centre_of, near_label, with_near
@@ -491,6 +491,7 @@ def narrow_by_place(args: argparse.Namespace) -> None:
     log.info("near %s (%.5f, %.5f): within %g km", centre.label, centre.latitude, centre.longitude, km)
     args.filter_label = near_label(args.where, centre, km)
     args.where = with_near(args.where, centre, km)
+    args.near_centre = centre
 
 
 class Session:
@@ -787,8 +788,15 @@ class Session:
             results.append(QueryResults(color_label, "color", "color", store.search_by_color(color, a.limit, a.where)))
         order = parse_order(a.order_by) if a.order_by else None
         if not a.search and not a.text and color is None and a.where is not None:
-            hits = [_record_hit(r) for r in store.get_records(a.where, a.limit, order)]
+            if a.near_centre is not None and order is None:  # photos near a place: the nearest first
+                from common.nearby import nearest_records
+
+                hits = [_record_hit(r) for r, _ in nearest_records(store, a.where, a.near_centre, a.limit)]
+            else:
+                hits = [_record_hit(r) for r in store.get_records(a.where, a.limit, order)]
             results.append(QueryResults(a.filter_label, "filter", "filter", hits))
+        if a.near_centre is not None:
+            with_distances_from(a.near_centre, results)
         if a.min_score is not None:  # the best --limit, those that score at least --min-score
             results = [replace(r, hits=[h for h in r.hits if h.score >= a.min_score]) for r in results]
         if order:  # the best --limit, listed in that order (a listing is in it already)
@@ -908,6 +916,17 @@ def names_a_folder(query: str) -> bool:
 
 def _shortened(text: str, length: int = 40) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def with_distances_from(centre, results: list[QueryResults]) -> None:
+    """Give each hit its great-circle distance from a ``--near`` place (``distance_km``, to the metre)."""
+    from common.nearby import distance_km
+
+    for result in results:
+        records = [hit.record for hit in result.hits]
+        km = distance_km(centre, [r.get("gps_latitude") for r in records], [r.get("gps_longitude") for r in records])
+        for hit, distance in zip(result.hits, km.tolist(), strict=True):
+            hit.extra["distance_km"] = round(distance, 3)
 
 
 def _record_hit(record: dict):

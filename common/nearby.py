@@ -21,8 +21,14 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from common.places import EARTH_RADIUS_KM, gazetteer, is_position
+
+if TYPE_CHECKING:
+    from common.store import ImageStore
 
 KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180.0
 POSITION = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,;\s]\s*([-+]?\d+(?:\.\d+)?)\s*$")
@@ -72,6 +78,34 @@ def _where_taken(path: str) -> Centre:
     if not is_position(latitude, longitude):
         raise NearError(f"--near {path}: the file records no GPS position")
     return Centre(float(latitude), float(longitude), os.path.basename(path))
+
+
+def distance_km(centre: Centre, latitudes: Any, longitudes: Any) -> np.ndarray:
+    """Great-circle distances, in km, from ``centre`` to these positions (NaN where there is none)."""
+    latitudes = np.radians(np.asarray(latitudes, dtype=np.float64))
+    longitudes = np.radians(np.asarray(longitudes, dtype=np.float64))
+    here = math.radians(centre.latitude)
+    a = (
+        np.sin((latitudes - here) / 2) ** 2
+        + math.cos(here) * np.cos(latitudes) * np.sin((longitudes - math.radians(centre.longitude)) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def nearest_records(store: ImageStore, where: str, centre: Centre, limit: int) -> list[tuple[dict[str, Any], float]]:
+    """The ``limit`` rows matching ``where`` nearest ``centre`` (ties by path), with their
+    distances: what a ``--near`` listing shows first. Only the matching rows' positions are
+    read to rank them, and only the shown rows' records."""
+    columns = store.get_columns(["path", "gps_latitude", "gps_longitude"], where)
+    paths = columns.column("path").to_pylist()
+    km = distance_km(
+        centre,
+        columns.column("gps_latitude").to_numpy(zero_copy_only=False),
+        columns.column("gps_longitude").to_numpy(zero_copy_only=False),
+    )
+    shown = sorted(range(len(paths)), key=lambda i: (km[i], paths[i]))[:limit]
+    found = store.get_records_by_path([paths[i] for i in shown])
+    return [(found[paths[i]], float(km[i])) for i in shown if paths[i] in found]
 
 
 def within_condition(centre: Centre, km: float) -> str:

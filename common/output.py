@@ -92,7 +92,7 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
         if not r.hits:
             out.write("  no matches\n")
             continue
-        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "place", "video")
+        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "place", "km", "video")
         rows = [header] + [
             (
                 str(i),
@@ -103,17 +103,18 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
                 taken(hit.record),
                 camera_name(hit.record),
                 place_name(hit.record),
+                distance(hit.extra.get("distance_km")),
                 video_summary(hit.record),
             )
             for i, hit in enumerate(r.hits, 1)
         ]
-        for optional in ("video", "place"):  # a column none of these results has a value in is left out
+        for optional in ("video", "km", "place"):  # a column none of these results has a value in is left out
             column = header.index(optional)
             if not any(row[column] for row in rows[1:]):
                 rows = [row[:column] + row[column + 1 :] for row in rows]
                 header = rows[0]
         widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
-        right = {0, 1, 3}
+        right = {0, 1, 3} | ({header.index("km")} if "km" in header else set())
         for row in rows:
             cells = [
                 cell.rjust(w) if c in right else cell.ljust(w)
@@ -133,6 +134,13 @@ def camera_name(record: dict[str, Any]) -> str:
 def place_name(record: dict[str, Any]) -> str:
     """'Arezzo, Italy': where the picture was taken, city and country ('' when unknown)."""
     return ", ".join(p for p in (record.get("city"), record.get("country")) if p)
+
+
+def distance(km: float | None) -> str:
+    """'3.0' km from a --near place, '' without one (or without a position)."""
+    if km is None or not math.isfinite(km):
+        return ""
+    return f"{km:.1f}" if km < 100 else f"{km:,.0f}"
 
 
 def dimensions(record: dict[str, Any]) -> str:

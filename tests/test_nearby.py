@@ -121,6 +121,22 @@ def test_near_lists_narrows_and_counts_on_both_backends(cli: Cli, tuscany: Path)
     table = cli("--near", "Arezzo")
     assert table.stdout.startswith("within 10 km of Arezzo, Tuscany, Italy  (filter, 2 results)")
     assert "near Arezzo, Tuscany, Italy (43.46" in table.stderr
+    assert table.stdout.splitlines()[1].rstrip().endswith("km")
+
+    # A listing shows the nearest first, each hit with its distance; a search keeps its ranking.
+    (listed,) = cli.search("--near", "Florence", "--radius", "100", "--limit", "2")
+    assert [Path(h["path"]).name for h in listed["results"]] == ["florence.jpg", "arezzo-hills.jpg"]
+    florence = centre_of("Florence")
+    for hit in listed["results"]:
+        expected = great_circle_km(
+            florence.latitude, florence.longitude, np.array([hit["gps_latitude"]]), np.array([hit["gps_longitude"]])
+        )
+        assert hit["distance_km"] == pytest.approx(expected[0], abs=1e-3)
+    (found,) = cli.search("--search", "a photo of a dog", "--near", "Florence", "--radius", "100")
+    assert sorted(h["distance_km"] for h in found["results"]) == sorted(
+        h["distance_km"] for h in cli.search("--near", "Florence", "--radius", "100")[0]["results"]
+    )
+    assert [h["score"] for h in found["results"]] == sorted((h["score"] for h in found["results"]), reverse=True)
 
     stats = cli("--stats", "--near", "Florence", "--radius", "80", "--format", "json").json()
     assert (stats["files"], stats["where"]) == (3, "within 80 km of Florence, Tuscany, Italy")
