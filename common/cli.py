@@ -870,15 +870,19 @@ class Session:
         return self.text_vector(store, query), "text"
 
     def image_vector(self, store: ImageStore, query: str, image: str) -> np.ndarray:
-        """The vector of the picture in the file ``image`` (what ``query`` named)."""
-        from common.decoding import DecodeError, decode_image
+        """The vector of the picture in the file ``image`` (what ``query`` named): the one the
+        index holds for it when it has one, else embedded now."""
+        from common.decoding import DecodeError
 
-        embedder = self.load_embedder(self.model_for(store.info))
-        try:  # decoded exactly as indexing decodes, so an indexed image finds itself at 1.0
-            decoded = decode_image(image, embedder.min_side)
+        spec = self.model_for(store.info)  # another model asked for is refused, stored vector or not
+        stored = stored_vector(store, image)
+        if stored is not None:
+            log.debug("%s: searching by the vector the index holds for it (no model loaded)", query)
+            return stored
+        try:
+            return embedded_image(self.load_embedder(spec), image)
         except DecodeError as error:
             raise UsageError(f"cannot read query image {query}: {error}") from None
-        return embedder.embed_images([decoded.image])[0]
 
     def text_vector(self, store: ImageStore, query: str) -> np.ndarray:
         embedder = self.load_embedder(self.model_for(store.info))
@@ -888,6 +892,39 @@ class Session:
                 _shortened(query), embedder.context_length, embedder.spec.model,
             )  # fmt: skip
         return embedder.embed_texts([query])[0]
+
+
+def embedded_image(embedder: Embedder, image: str) -> np.ndarray:
+    """The vector of the picture in the file ``image``, decoded exactly as indexing decodes it: a
+    file with the bytes of an indexed one finds it at 1.0. Raises ``DecodeError``."""
+    from common.decoding import decode_image
+
+    return embedder.embed_images([decode_image(image, embedder.min_side).image])[0]
+
+
+def stored_vector(store: ImageStore, image: str) -> np.ndarray | None:
+    """The vector the index holds for the picture in the file ``image``: its own row's while the
+    file is unchanged since it was indexed (size and mtime), else that of a row with the same
+    bytes (a copy, or the file touched); None for a picture the index does not hold.
+
+    Either is what embedding the file now would give (the same model, decoding and crop), so a
+    search by a photo of the library loads no model at all: a cold "more like this one" skips
+    importing torch and reading the weights, most of its time.
+    """
+    from common.metadata import content_hash
+
+    path = normalise_root(image)
+    try:
+        stat = os.stat(path)
+        record = store.get_records_by_path([path]).get(path)
+        if record is None or (record["size_bytes"], record["mtime"]) != (stat.st_size, stat.st_mtime):
+            same_bytes = content_hash(path)
+            record = store.get_records_by_content_hash([same_bytes]).get(same_bytes)
+    except OSError:  # unreadable: decoding it says why, in the words every query image gets
+        return None
+    if record is None:
+        return None
+    return store.get_vectors([record["path"]]).get(record["path"])
 
 
 def query_terms(args: argparse.Namespace) -> list[Term]:

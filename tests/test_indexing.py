@@ -18,17 +18,58 @@ import pytest
 from conftest import MODEL_ARGS, REPO, Cli, made_by_an_older_imagedb, paint_photo
 
 
-def test_index_then_search_by_image_returns_the_query_first(cli: Cli, photos: Path) -> None:
+def test_index_then_search_by_image_returns_the_query_first(
+    cli: Cli, photos: Path, tmp_path: Path, model_loads: list[str]
+) -> None:
+    """An indexed photo is searched by the vector the index holds for it (no model loaded); the
+    same picture in a file the index does not hold (its bytes differ: one appended after the
+    picture's end) is embedded, decoded as indexing decodes, and finds it at 1.0 too."""
     result = cli.index(photos)
     assert result.summary() == {"new": 12, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
     for name in ("a.jpg", "sub/deeper/i.png", "f.tiff"):
         query = photos / name
+        model_loads.clear()
         (hits,) = cli.search("--search", str(query), "--limit", "3")
+        assert model_loads == [], "an indexed photo's own vector needs no model"
         assert hits["query_kind"] == "image"
         top = hits["results"][0]
         assert top["path"] == str(query)
-        assert top["score"] == pytest.approx(1.0, abs=1e-4)
+        assert top["score"] == pytest.approx(1.0, abs=1e-6)
         assert hits["results"][1]["score"] < top["score"]
+
+        outside = tmp_path / "elsewhere" / f"same-picture{query.suffix}"
+        outside.parent.mkdir(exist_ok=True)
+        outside.write_bytes(query.read_bytes() + b"\0")
+        (again,) = cli.search("--search", str(outside), "--limit", "3")
+        assert len(model_loads) == 1, "a picture the index does not hold is embedded"
+        assert [h["path"] for h in again["results"]] == [h["path"] for h in hits["results"]]
+        assert again["results"][0]["score"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_photo_changed_since_it_was_indexed_is_searched_by_what_it_shows_now(
+    cli: Cli, photos: Path, model_loads: list[str]
+) -> None:
+    """The stored vector stands for a file only while it is unchanged: a photo overwritten with
+    another picture since is embedded again (or takes the vector of an indexed file with its new
+    bytes), never searched by the picture it used to hold."""
+    cli.index(photos)
+    query = photos / "a.jpg"
+    query.write_bytes((photos / "k.jpg").read_bytes())  # now a copy of k.jpg: k's vector, no model
+    model_loads.clear()
+    (hits,) = cli.search("--search", str(query), "--limit", "2")
+    assert model_loads == []
+    assert hits["results"][0]["path"] == str(photos / "k.jpg") and hits["results"][0]["score"] == pytest.approx(1.0)
+
+    paint_photo(query, seed=99)  # a picture no file of the index has: embedded now
+    (hits,) = cli.search("--search", str(query), "--limit", "12")
+    assert len(model_loads) == 1
+    assert all(h["score"] < 0.9999 for h in hits["results"]), "not the old a.jpg's vector"
+
+
+def test_a_search_by_an_indexed_photo_still_refuses_another_model(cli: Cli, photos: Path) -> None:
+    cli.index(photos)
+    refused = cli("--search", str(photos / "a.jpg"), "--model", "ViT-B-32", "--pretrained", "none")
+    assert refused.code == 2 and "was built with" in refused.stderr
 
 
 def test_records_hold_file_facts(cli: Cli, photos: Path) -> None:

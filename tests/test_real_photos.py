@@ -17,7 +17,7 @@ import exifread.utils
 import numpy as np
 import pytest
 
-from conftest import BACKENDS, Cli, shared
+from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, shared
 
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -402,15 +402,23 @@ def test_every_ok_file_is_indexed_and_every_bad_file_reported(formats_index) -> 
 
 
 def test_good_format_files_are_searchable(formats_index) -> None:
+    """Each sampled real file finds itself first, and embedding it as a query does (decoded as
+    indexing decoded it) gives the vector the index holds for it."""
+    from common.cli import embedded_image
+    from common.embedding import Embedder, ModelSpec
+
     c, _, manifest = formats_index
     formats = shared("formats")
     sample = [e for e in manifest if e["opens_with_pillow"]][::10]
-    for entry in sample:
+    embedder = Embedder(ModelSpec.from_options(None, str(TINY_WEIGHTS), str(TINY_CONFIG)), "cpu")
+    stored = c.vectors([str(formats / e["file"]) for e in sample])
+    for entry, vector in zip(sample, stored, strict=True):
         (hits,) = c.search("--search", str(formats / entry["file"]), "--limit", "5")
         top_score = hits["results"][0]["score"]
         assert top_score == pytest.approx(1.0, abs=1e-3)
         tied = [r["path"] for r in hits["results"] if r["score"] >= top_score - 1e-4]
         assert str(formats / entry["file"]) in tied
+        assert float(embedded_image(embedder, str(formats / entry["file"])) @ vector) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_heic_files_are_indexed_with_their_metadata(camera_records: dict[str, dict]) -> None:
