@@ -872,7 +872,7 @@ class Session:
     def image_vector(self, store: ImageStore, query: str, image: str) -> np.ndarray:
         """The vector of the picture in the file ``image`` (what ``query`` named): the one the
         index holds for it when it has one, else embedded now."""
-        from common.decoding import DecodeError
+        from common.decoding import DecodeError, check_recognised
 
         spec = self.model_for(store.info)  # another model asked for is refused, stored vector or not
         stored = stored_vector(store, image)
@@ -880,6 +880,7 @@ class Session:
             log.debug("%s: searching by the vector the index holds for it (no model loaded)", query)
             return stored
         try:
+            check_recognised(image)
             return embedded_image(self.load_embedder(spec), image)
         except DecodeError as error:
             raise UsageError(f"cannot read query image {query}: {error}") from None

@@ -198,6 +198,27 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     return DecodedImage(rgb, width, height, source_format, source_mode, info, exif=exif)
 
 
+def check_recognised(path: str) -> None:
+    """Raise ``DecodeError`` if ``path`` is neither a video nor a picture in a format Pillow
+    recognises, reading its header alone: a query file that is no picture is refused before a
+    model is loaded for it (seconds), not after. Anything else wrong is ``decode_image``'s to say."""
+    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+        return
+    try:
+        with reading_explained(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path):
+                pass
+    except Image.UnidentifiedImageError:
+        raise DecodeError(_empty_or(path, "not a recognised image (unknown format or corrupt header)")) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DecodeError(bomb_reason(error)) from None
+    except DecodeError:
+        raise
+    except Exception:  # the data's troubles: decoding names them, in its own words
+        pass
+
+
 # Pillow's words for the commonest troubles with a file's data, and the user's (what happened,
 # and the likely cause); anything else is Pillow's own words after "corrupt or unsupported".
 PILLOW_TROUBLES = (

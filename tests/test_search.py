@@ -304,6 +304,20 @@ def web_server(folder: Path):
         server.server_close()
 
 
+def test_a_query_file_that_is_no_picture_is_refused_before_a_model_is_loaded(
+    cli: Cli, photos: Path, tmp_path: Path, model_loads: list[str]
+) -> None:
+    cli.index(photos)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    model_loads.clear()
+    refused = cli("--search", str(notes))
+    assert refused.code == 2 and refused.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: cannot read query image {notes}: not a recognised image (unknown format or corrupt header)"
+    ]
+    assert model_loads == []
+
+
 def test_a_picture_on_the_web_is_a_query_image(cli: Cli, photos: Path, tmp_path: Path) -> None:
     """``--search https://…/photo.jpg`` fetches the picture and searches by it: an indexed photo
     served by a web server finds its own row at 1.0, and nothing of it stays on disk."""
