@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from common.combine import Term
     from common.embedding import Embedder
+    from common.nearby import Centre
     from common.pipeline import IndexSummary
 
 log = logging.getLogger("imagedb")
@@ -956,7 +957,7 @@ def _shortened(text: str, length: int = 40) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def with_distances_from(centre, results: list[QueryResults]) -> None:
+def with_distances_from(centre: Centre, results: list[QueryResults]) -> None:
     """Give each hit its great-circle distance from a ``--near`` place (``distance_km``, to the metre)."""
     from common.nearby import distance_km
 

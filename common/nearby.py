@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
 from common.places import EARTH_RADIUS_KM, gazetteer, is_position
 
@@ -71,9 +72,17 @@ def centre_of(near: str) -> Centre:
 
 
 def _where_taken(path: str) -> Centre:
+    """Where the photo in ``path`` was taken, read as indexing reads it (exifread, else the EXIF
+    Pillow finds in the file's header: PNG, WebP)."""
+    from common.decoding import exif_ifds
     from common.metadata import read_exif
 
-    columns, _ = read_exif(path, None)
+    try:
+        with Image.open(path) as opened:
+            pillow = exif_ifds(opened)
+    except Exception:  # a video, or no picture Pillow knows: exifread alone then
+        pillow = None
+    columns, _ = read_exif(path, pillow)
     latitude, longitude = columns.get("gps_latitude"), columns.get("gps_longitude")
     if not is_position(latitude, longitude):
         raise NearError(f"--near {path}: the file records no GPS position")
