@@ -114,6 +114,20 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"{cold['floor_s']:.2f} s (floor: import torch + open_clip + the store's libraries, read weights)",
                 )
             )
+    for model in results["photos"]:
+        for backend, data in model["backends"].items():
+            image = data.get("cold_image_search")
+            if image:
+                text = data["cold_text_search"]
+                rows.append(
+                    (
+                        f"{model['model']}: cold `--search photo.jpg` (a photo of the index), {backend}",
+                        f"{image['cli_s']:.2f} s",
+                        f"median of {image['repeats']}; by its stored vector, no model loaded"
+                        f"{'' if image['stored_vector'] else ' (NOT in every run)'}: "
+                        f"{image['cli_s'] / text['cli_s']:.2f} × a cold text search ({text['cli_s']:.2f} s)",
+                    )
+                )
     for reindex in results.get("reindex", []):
         rows.append(
             (

@@ -34,6 +34,7 @@ def test_smoke_report_files(smoke) -> None:
     assert "tiny: reading alone (no model), images/s" in markdown
     assert "tiny: index a copy of the library (new paths, same bytes), faiss" in markdown
     assert "12 of 12 files took their stored vectors, 0 embedded" in markdown
+    assert "tiny: cold `--search photo.jpg` (a photo of the index), lancedb" in markdown
     for chart in ("index_throughput.png", "search_latency.png", "scale.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"({chart})" in markdown
@@ -87,6 +88,8 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert cold["cli_s"] > 0 and cold["floor_s"] > 0
         assert cold["ratio"] == pytest.approx(cold["cli_s"] / cold["floor_s"])  # one pair in the smoke run
         assert cold["pair_ratios"] == [cold["ratio"]]
+        image = data["cold_image_search"]  # an indexed photo: its stored vector, no model loaded
+        assert image["stored_vector"] is True and image["cli_s"] > 0 and image["runs"] == [image["cli_s"]]
         for kind in SEARCH_KINDS:
             for part in ("total", "store"):
                 stats = data["search"][kind][part]
