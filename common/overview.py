@@ -132,8 +132,13 @@ class Overview:
                 f"  failed        {self.failed:,} file(s) could not be read ({FAILURES_FILE}; --index --retry-failed "
                 "tries them again)"
             )
-        for tally in self.tallies:
-            out += ["", *tally_lines(tally)]
+        after_a_list = True
+        for tally in self.tallies:  # a blank line around each list; the 'none' lines stay together
+            lines = tally_lines(tally)
+            if len(lines) > 1 or after_a_list:
+                out.append("")
+            out += lines
+            after_a_list = len(lines) > 1
         return out
 
 

@@ -162,3 +162,15 @@ def test_a_long_tally_lists_the_commonest_and_sums_the_rest() -> None:
     assert tally_lines(Tally("cameras", [], 7, "no camera recorded")) == ["cameras: none"]
     years = [(str(year), 1) for year in range(2000, 2000 + TABLE_TOP + 5)]
     assert len(tally_lines(Tally("years", years, 0, "undated", chronological=True))) == 1 + len(years)
+
+
+def test_stats_of_an_empty_index(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "nothing-yet").mkdir()
+    cli.index(tmp_path / "nothing-yet")
+
+    stats = cli("--stats", "--format", "json").json()
+    assert (stats["files"], stats["size_bytes"], stats["first_taken"], stats["last_indexed"]) == (0, 0, None, None)
+    table = cli("--stats").stdout.splitlines()
+    assert table[0] == f"{cli.db} ({cli.backend}): 0 files, 0 B"
+    kinds = ("years", "cameras", "countries", "cities", "formats", "folders")
+    assert table[-len(kinds) :] == [f"{kind}: none" for kind in kinds]
