@@ -197,7 +197,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     actions.add_argument(
         "--duplicates",
         action="store_true",
-        help="list groups of exact duplicates (same bytes) and near duplicates (cosine >= --duplicate-threshold)",
+        help="list groups of exact duplicates (same bytes) and near duplicates (cosine >= --duplicate-threshold); "
+        "with --where or --near, among the rows they match",
     )
     actions.add_argument(
         "--stats",
@@ -382,7 +383,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
 
 def wants_results(args: argparse.Namespace) -> bool:
     """Whether the invocation asks for search results (by image, prompt, metadata, filter or colour)."""
-    lists_matches = (args.where is not None or args.near) and not args.stats  # with --stats, they narrow the counts
+    # With --stats or --duplicates, --where and --near narrow what those look at, and list nothing.
+    lists_matches = (args.where is not None or args.near) and not (args.stats or args.duplicates)
     return bool(args.search or args.text or lists_matches or args.color or args.palette)
 
 
@@ -676,7 +678,9 @@ class Session:
     def list_duplicates(self) -> None:
         from common.duplicates import find_duplicates
 
-        found = find_duplicates(self.open_store(), self.args.duplicate_threshold)
+        found = find_duplicates(
+            self.open_store(), self.args.duplicate_threshold, self.args.where, self.args.filter_label
+        )
         with writing_to_stdout() as stdout:
             found.write(self.args.format, stdout)
 

@@ -42,10 +42,12 @@ class Duplicates:
     threshold: float
     exact: list[list[str]] = field(default_factory=list)
     near: list[NearGroup] = field(default_factory=list)
+    among: str | None = None  # the rows looked among (--where, --near), in words; None: all
 
     def to_json(self) -> dict:
         return {
             "threshold": self.threshold,
+            "among": self.among,
             "exact": [{"paths": group} for group in self.exact],
             "near": [group.to_dict() for group in self.near],
         }
@@ -78,7 +80,8 @@ class Duplicates:
             out.write("\n".join(self.lines()) + "\n")
 
     def lines(self) -> list[str]:
-        out = [f"exact duplicates (same bytes): {len(self.exact)} group(s)"]
+        out = [f"among the files matching: {self.among}"] if self.among else []
+        out.append(f"exact duplicates (same bytes): {len(self.exact)} group(s)")
         for number, group in enumerate(self.exact, 1):
             out += [f"  [{number}] {len(group)} files"] + [f"      {p}" for p in group]
         out.append(f"near duplicates (cosine >= {self.threshold:g}): {len(self.near)} group(s)")
@@ -88,16 +91,29 @@ class Duplicates:
         return out
 
 
-def find_duplicates(store: ImageStore, threshold: float = DEFAULT_DUPLICATE_THRESHOLD) -> Duplicates:
-    records = store.get_records()
+def find_duplicates(
+    store: ImageStore,
+    threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
+    where: str | None = None,
+    among: str | None = None,
+) -> Duplicates:
+    """The duplicate groups of the whole index or, with ``where``, of the rows it matches alone
+    (one album, one year: ``among`` names them). Only paths and hashes are read for the exact
+    groups, and the vectors for the near ones."""
+    rows = store.get_columns(["path", "content_hash"], where).to_pydict()
     by_hash: dict[str, list[str]] = defaultdict(list)
-    for record in records:
-        if record.get("content_hash"):
-            by_hash[record["content_hash"]].append(record["path"])
+    for path, digest in zip(rows["path"], rows["content_hash"], strict=True):
+        if digest:
+            by_hash[digest].append(path)
     exact = sorted(sorted(paths) for paths in by_hash.values() if len(paths) > 1)
     copy_of = {p: group[0] for group in exact for p in group}  # each exact group counts as one picture
 
-    paths, vectors = store.get_all_vectors()
+    if where is None:
+        paths, vectors = store.get_all_vectors()
+    else:
+        stored = store.get_vectors(rows["path"])
+        paths = [p for p in rows["path"] if p in stored]
+        vectors = np.stack([stored[p] for p in paths]) if paths else np.zeros((0, store.info.dim), np.float32)
     parent = list(range(len(paths)))
 
     def root(i: int) -> int:
@@ -124,7 +140,7 @@ def find_duplicates(store: ImageStore, threshold: float = DEFAULT_DUPLICATE_THRE
         if len(members) > 1
     ]
     near.sort(key=lambda g: (-g.min_cosine, g.paths))
-    return Duplicates(threshold, exact, near)
+    return Duplicates(threshold, exact, near, among if where is not None else None)
 
 
 def lowest_cosine(vectors: np.ndarray) -> float:

@@ -91,3 +91,27 @@ def test_a_chain_of_near_duplicates_reports_its_two_most_different_files(backend
 def test_a_threshold_outside_zero_to_one_is_refused(cli: Cli) -> None:
     result = cli("--duplicates", "--duplicate-threshold", "1.5")
     assert result.code == 2 and "must be in (0, 1]" in result.stderr
+
+
+def test_duplicates_among_the_rows_a_filter_keeps(cli: Cli, tmp_path: Path) -> None:
+    """--where narrows --duplicates to one album (it lists no rows beside the groups): the copies
+    in another album are not reported, nor a copy that crosses albums."""
+    albums = tmp_path / "albums"
+    for album, seed in (("rome", 300), ("oslo", 400)):
+        original = paint_photo(albums / album / "photo.png", seed=seed, size=(320, 240))
+        shutil.copy(original, albums / album / "copy.png")
+    shutil.copy(albums / "rome" / "photo.png", albums / "oslo" / "from-rome.png")
+    cli.index(albums)
+
+    everything = cli("--duplicates", "--format", "json").json()
+    assert sorted(len(group["paths"]) for group in everything["exact"]) == [2, 3]
+    assert everything["among"] is None
+
+    result = cli("--duplicates", "--where", f"folder = '{albums / 'oslo'}'", "--format", "json")
+    assert result.code == 0, result.stderr
+    oslo = result.json()  # one JSON document: the groups, no listing of the matching rows
+    assert oslo["exact"] == [{"paths": sorted([str(albums / "oslo" / "copy.png"), str(albums / "oslo" / "photo.png")])}]
+    assert oslo["near"] == [] and oslo["among"] == f"folder = '{albums / 'oslo'}'"
+    table = cli("--duplicates", "--where", f"folder = '{albums / 'rome'}'").stdout.splitlines()
+    assert table[0] == f"among the files matching: folder = '{albums / 'rome'}'"
+    assert str(albums / "oslo" / "from-rome.png") not in "\n".join(table)
