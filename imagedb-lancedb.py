@@ -177,11 +177,7 @@ class LanceImageStore(ImageStore):
         absent = [column for column in keys if column in self._missing]
         if absent:
             raise _not_there_yet(absent[0])
-        query = self.table.query().select(keys if limit else [*keys, RECORD_JSON])
-        if where:
-            query = query.where(where)
-        with _filter_errors_explained(where, self._missing):
-            rows = self._wait(query.to_arrow())
+        rows = self._select(keys if limit else [*keys, RECORD_JSON], where)
         rows = rows.take(sort_indices(rows, order or []))
         if limit:
             paths = rows.column("path").to_pylist()[:limit]
@@ -191,11 +187,7 @@ class LanceImageStore(ImageStore):
 
     def get_columns(self, columns: list[str], where: str | None = None) -> pa.Table:
         present = [column for column in columns if column not in self._missing]
-        query = self.table.query().select(present)
-        if where:
-            query = query.where(where)
-        with _filter_errors_explained(where, self._missing):
-            rows = self._wait(query.to_arrow())
+        rows = self._select(present, where)
         schema = record_schema()
         return pa.table(
             {
@@ -203,6 +195,14 @@ class LanceImageStore(ImageStore):
                 for column in columns
             }
         )
+
+    def _select(self, columns: list[str], where: str | None) -> pa.Table:
+        """``columns`` of every row matching ``where`` (a condition LanceDB rejects: ``FilterError``)."""
+        query = self.table.query().select(columns)
+        if where:
+            query = query.where(where)
+        with _filter_errors_explained(where, self._missing):
+            return self._wait(query.to_arrow())
 
     def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
         packed = self._rows_by_path(sorted(set(paths)), [RECORD_JSON]).column(RECORD_JSON).to_pylist()

@@ -796,7 +796,7 @@ class Session:
             if a.near_centre is not None and order is None:  # photos near a place: the nearest first
                 from common.nearby import nearest_records
 
-                hits = [_record_hit(r) for r, _ in nearest_records(store, a.where, a.near_centre, a.limit)]
+                hits = [_record_hit(r) for r in nearest_records(store, a.where, a.near_centre, a.limit)]
             else:
                 hits = [_record_hit(r) for r in store.get_records(a.where, a.limit, order)]
             results.append(QueryResults(a.filter_label, "filter", "filter", hits))

@@ -101,10 +101,10 @@ def distance_km(centre: Centre, latitudes: Any, longitudes: Any) -> np.ndarray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def nearest_records(store: ImageStore, where: str, centre: Centre, limit: int) -> list[tuple[dict[str, Any], float]]:
-    """The ``limit`` rows matching ``where`` nearest ``centre`` (ties by path), with their
-    distances: what a ``--near`` listing shows first. Only the matching rows' positions are
-    read to rank them, and only the shown rows' records."""
+def nearest_records(store: ImageStore, where: str, centre: Centre, limit: int) -> list[dict[str, Any]]:
+    """The records of the ``limit`` rows matching ``where`` nearest ``centre`` (ties by path):
+    what a ``--near`` listing shows first. Only the matching rows' positions are read to rank
+    them, and only the shown rows' records."""
     columns = store.get_columns(["path", "gps_latitude", "gps_longitude"], where)
     paths = columns.column("path").to_pylist()
     km = distance_km(
@@ -114,7 +114,7 @@ def nearest_records(store: ImageStore, where: str, centre: Centre, limit: int) -
     )
     shown = sorted(range(len(paths)), key=lambda i: (km[i], paths[i]))[:limit]
     found = store.get_records_by_path([paths[i] for i in shown])
-    return [(found[paths[i]], float(km[i])) for i in shown if paths[i] in found]
+    return [found[paths[i]] for i in shown if paths[i] in found]
 
 
 def within_condition(centre: Centre, km: float) -> str:
