@@ -204,7 +204,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--stats",
         action="store_true",
         help="what the index holds: files, years, cameras, countries, cities, formats, folders, failures; "
-        "with --where, what the matching rows hold",
+        "with --where or --near, what the matching rows hold",
     )
     actions.add_argument(
         "--export",
@@ -463,7 +463,9 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
     if args.order_by is not None:
         if not wants_results(args):
-            raise UsageError("--order-by lists search results: give --search, --text, --color or --where as well")
+            raise UsageError(
+                "--order-by lists search results: give --search, --text, --color, --where or --near as well"
+            )
         try:
             parse_order(args.order_by)
         except OrderError as error:
