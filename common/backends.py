@@ -7,6 +7,7 @@ benchmarks that drive both backends load them through here.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +26,8 @@ def load_backend_script(backend: str) -> ModuleType:
     path = REPO / f"imagedb-{backend}.py"
     spec = importlib.util.spec_from_file_location(f"imagedb_{backend}", path)
     module = importlib.util.module_from_spec(spec)
+    # Registered before it runs, as importlib's recipe does: dataclasses look their module up there.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -110,6 +110,7 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert scale["peak_rss_bytes"] >= scale["data_rss_bytes"] > 0
         assert 0 < scale["query"]["p50_ms"] <= scale["query"]["p95_ms"]
         assert scale["stored_vectors_1000_ms"] > 0
+        assert scale["small_commit_ms"] > 0 and scale["open_ms"] > 0
 
 
 def test_backends_are_compared_trial_by_trial() -> None:

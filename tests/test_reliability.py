@@ -201,7 +201,8 @@ def commit_marker(backend: str, db: Path) -> str | None:
     try:
         if backend == "lancedb":
             return str(len(list((db / "images.lance" / "_versions").iterdir())))
-        return json.loads((db / "manifest.json").read_text())["generation"]
+        manifest = json.loads((db / "manifest.json").read_text())
+        return f"{manifest['generation']}+{len(manifest.get('deltas', []))}"
     except (OSError, ValueError, KeyError):
         return None
 

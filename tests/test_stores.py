@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.color import COLOR_DIM
 from common.embedding import ModelSpec
 from common.store import IndexInfo, StoreError
 from conftest import BACKENDS, Cli, load_script, paint_photo, raw_lance_table, store_class
@@ -386,6 +387,193 @@ def test_faiss_reader_that_loses_a_race_with_a_commit_reads_the_new_generation(t
     reader = cls.open(str(tmp_path / "db"))
     assert commits_in_between and reader.generation != commits_in_between[0]
     assert sorted(reader.get_signatures()) == [r["path"] for r in records], "the reader sees the new commit"
+
+
+# --- FAISS deltas: a commit that changes few rows of a large index writes those rows alone ---
+def faiss_store_with_deltas(tmp_path: Path, monkeypatch, rows: int = 400, ivf: bool = False):
+    """A committed FAISS store of ``rows`` random records that takes deltas of up to a quarter
+    of its rows (the thresholds scaled down from 10,000 rows), flat or IVF."""
+    faiss_module = load_script("faiss")
+    monkeypatch.setattr(faiss_module, "DELTA_MIN_BASE_ROWS", 100)
+    monkeypatch.setattr(faiss_module, "DELTA_MAX_FRACTION", 0.25)
+    records, vectors = random_records(rows + 200, seed=21)
+    cls, store = new_store("faiss", tmp_path / "db", monkeypatch, ann_min_rows=200 if ivf else 10**9)
+    store.upsert_images(records[:rows], vectors[:rows])
+    store.finish_indexing()
+    assert faiss_module.is_flat(store.index) != ivf
+    return faiss_module, cls, store, records, vectors
+
+
+def changed_copy(record: dict, width: int) -> dict:
+    return {**record, "width": width, "make": "Leica", "search_text": record["search_text"] + " Leica"}
+
+
+def state_of(store) -> tuple[dict, dict, dict]:
+    """Everything a store answers with: records, vectors and colour signatures by path."""
+    records = {r["path"]: r for r in store.get_records()}
+    return records, store.get_vectors(list(records)), store.get_colors(list(records))
+
+
+def assert_same_state(one, other) -> None:
+    records, vectors, colors = state_of(one)
+    other_records, other_vectors, other_colors = state_of(other)
+    assert records == other_records
+    for path in records:
+        np.testing.assert_array_equal(vectors[path], other_vectors[path])
+        np.testing.assert_array_equal(colors[path], other_colors[path])
+
+
+@pytest.mark.parametrize("ivf", [False, True], ids=["flat", "ivf"])
+def test_faiss_commit_of_a_few_rows_writes_a_delta_and_an_open_reads_the_same_index(
+    tmp_path: Path, monkeypatch, ivf: bool
+) -> None:
+    faiss_module, cls, store, records, vectors = faiss_store_with_deltas(tmp_path, monkeypatch, ivf=ivf)
+    db = tmp_path / "db"
+    generation = store.generation
+    generation_files = {p.name: p.stat().st_mtime_ns for p in db.glob("images-*")}
+
+    colors = np.random.default_rng(5).random((3, COLOR_DIM)).astype(np.float32)
+    store.upsert_images([changed_copy(r, 999) for r in records[:3]], vectors[450:453], colors)  # replaced
+    store.upsert_images(records[400:405], vectors[400:405])  # new
+    assert store.delete_images([records[10]["path"], records[11]["path"]]) == 2
+    store.commit()
+    store.upsert_images([changed_copy(records[0], 777)], vectors[460:461])  # replaced again, in a second delta
+    store.delete_images([records[400]["path"]])  # added in the first delta, removed in the second
+    store.commit()
+
+    assert store.generation == generation, "no new generation for a few rows"
+    assert {p.name: p.stat().st_mtime_ns for p in db.glob("images-*")} == generation_files, "its files untouched"
+    assert len(list(db.glob("delta-*.parquet"))) == 2
+    reopened = cls.open(str(db))
+    assert faiss_module.is_flat(reopened.index) != ivf
+    assert_same_state(store, reopened)
+    assert reopened.count() == 400 + 5 - 2 - 1
+    got = reopened.get_records_by_path([records[0]["path"], records[1]["path"]])
+    assert got[records[0]["path"]]["width"] == 777 and got[records[1]["path"]]["width"] == 999
+    assert records[400]["path"] not in reopened.get_signatures()
+    hit = reopened.search_by_vector(vectors[451], 1)[0]  # the second record's new vector
+    assert hit.record["path"] == records[1]["path"] and hit.score == pytest.approx(1.0, abs=1e-5)
+    assert [h.record["path"] for h in reopened.search_by_text("Leica", 10)] == [r["path"] for r in records[:3]]
+    np.testing.assert_array_equal(reopened.get_colors([records[2]["path"]])[records[2]["path"]], colors[2])
+    assert not reopened.search_by_vector(vectors[10], 5, where=f"path = '{records[10]['path']}'")
+
+
+def test_faiss_deltas_fold_into_a_new_generation_past_their_limit(tmp_path: Path, monkeypatch) -> None:
+    _, cls, store, records, vectors = faiss_store_with_deltas(tmp_path, monkeypatch)
+    db = tmp_path / "db"
+    first = store.generation
+    for start in range(400, 520, 40):  # 40, 80, 120 rows changed: the third passes a quarter of 400
+        store.upsert_images(records[start : start + 40], vectors[start : start + 40])
+        store.commit()
+        if start < 480:
+            assert store.generation == first
+    assert store.generation != first
+    assert not list(db.glob("delta-*")), "the folded deltas are deleted"
+    assert sorted(p.name for p in db.glob("images-*")) == sorted(store.committed.files())
+    assert_same_state(store, cls.open(str(db)))
+    assert cls.open(str(db)).count() == 520
+
+
+def test_faiss_crash_before_a_delta_counts_keeps_the_previous_state(tmp_path: Path, monkeypatch) -> None:
+    faiss_module, cls, store, records, vectors = faiss_store_with_deltas(tmp_path, monkeypatch)
+    real_write = faiss_module.write_atomically
+
+    def crash_on_manifest(path: str, write) -> None:
+        if path.endswith("manifest.json"):
+            raise SimulatedKill("killed while committing")
+        real_write(path, write)
+
+    monkeypatch.setattr(faiss_module, "write_atomically", crash_on_manifest)
+    store.upsert_images(records[400:410], vectors[400:410])
+    with pytest.raises(SimulatedKill):
+        store.commit()
+    assert len(list((tmp_path / "db").glob("delta-*"))) == 1, "the delta was written, the manifest not switched"
+    monkeypatch.setattr(faiss_module, "write_atomically", real_write)
+    reopened = cls.open(str(tmp_path / "db"))
+    assert reopened.count() == 400
+    reopened.upsert_images(records[410:412], vectors[410:412])
+    reopened.commit()
+    (delta,) = (tmp_path / "db").glob("delta-*")
+    assert delta.name == reopened.committed.deltas[0]["file"], "the crashed commit's delta is cleaned up"
+    assert sorted(cls.open(str(tmp_path / "db")).get_signatures()) == sorted(
+        r["path"] for r in records[:400] + records[410:412]
+    )
+
+
+def test_faiss_repair_applies_the_readable_deltas_and_reports_a_damaged_one(tmp_path: Path, monkeypatch) -> None:
+    _, cls, store, records, vectors = faiss_store_with_deltas(tmp_path, monkeypatch)
+    db = tmp_path / "db"
+    store.upsert_images(records[400:410], vectors[400:410])
+    store.commit()
+    store.upsert_images([changed_copy(records[0], 555)], vectors[480:481])
+    store.commit()
+    store.upsert_images(records[410:420], vectors[410:420])
+    store.commit()
+    first, second, _third = (db / d["file"] for d in store.committed.deltas)
+    second.write_bytes(second.read_bytes()[:100])  # the middle delta damaged
+    with pytest.raises(StoreError):
+        cls.open(str(db))
+
+    repaired, actions, dropped = cls.salvage(str(db))
+    assert any(second.name in action and "unreadable" in action for action in actions)
+    assert not dropped, "every row kept has its vector"
+    paths = repaired.get_signatures()
+    assert all(r["path"] in paths for r in records[:420]), "the rows of the other deltas are kept"
+    assert repaired.get_records_by_path([records[0]["path"]])[records[0]["path"]]["width"] == records[0]["width"], (
+        "a row the damaged delta changed is back as it was before, to be read again"
+    )
+    assert not list(db.glob("delta-*")) and first.name not in {p.name for p in db.iterdir()}
+    assert cls.open(str(db)).count() == 420
+
+
+def test_faiss_repair_without_a_manifest_finds_the_deltas_on_disk(tmp_path: Path, monkeypatch) -> None:
+    _, cls, store, records, vectors = faiss_store_with_deltas(tmp_path, monkeypatch)
+    db = tmp_path / "db"
+    for start in (400, 410):
+        store.upsert_images(records[start : start + 10], vectors[start : start + 10])
+        store.commit()
+    store.upsert_images([changed_copy(records[5], 321)], vectors[490:491])
+    store.commit()
+    expected = state_of(store)
+    (db / "manifest.json").unlink()
+    repaired, _, dropped = cls.salvage(str(db))
+    assert not dropped
+    assert state_of(repaired)[0] == expected[0]
+
+
+def test_faiss_reindex_of_a_few_changed_photos_commits_a_delta_that_search_and_check_read(
+    tmp_path: Path, photos: Path, monkeypatch
+) -> None:
+    faiss_module = load_script("faiss")
+    monkeypatch.setattr(faiss_module, "DELTA_MIN_BASE_ROWS", 1)  # twelve photos stand for a large library
+    monkeypatch.setattr(faiss_module, "DELTA_MAX_FRACTION", 1.0)
+    cli = Cli("faiss", tmp_path / "db")
+    cli.index(photos)
+    generation = json.loads((cli.db / "manifest.json").read_text())["generation"]
+    paint_photo(photos / "sub" / "new.jpg", 40)
+    paint_photo(photos / "a.jpg", 41)  # edited
+    (photos / "b.png").unlink()
+
+    assert cli.index(photos).summary() == {"new": 1, "updated": 1, "removed": 1, "unchanged": 10, "failed": 0}
+    manifest = json.loads((cli.db / "manifest.json").read_text())
+    assert manifest["generation"] == generation and manifest["rows"] == 12
+    assert sum(delta["rows"] for delta in manifest["deltas"]) == 3, "the removal and the two files read"
+    for name in ("sub/new.jpg", "a.jpg"):
+        (hits,) = cli.search("--search", str(photos / name), "--limit", "1")
+        assert hits["results"][0]["path"] == str(photos / name) and hits["results"][0]["score"] == pytest.approx(1.0)
+    assert str(photos / "b.png") not in cli.records()
+    assert cli("--check").code == 0
+    assert cli.index(photos).summary()["unchanged"] == 12
+
+
+def test_faiss_index_written_by_a_newer_format_is_refused_in_one_line(tmp_path: Path, photos: Path) -> None:
+    cli = Cli("faiss", tmp_path / "db")
+    cli.index(photos)
+    manifest = json.loads((cli.db / "manifest.json").read_text())
+    (cli.db / "manifest.json").write_text(json.dumps({**manifest, "format": 99}))
+    result = cli("--search", str(photos / "a.jpg"))
+    assert result.code == 1 and len(result.stderr_lines()) == 1
+    assert "newer imagedb" in result.stderr and str(cli.db) in result.stderr
 
 
 def test_faiss_index_and_metadata_that_disagree_are_refused_not_wiped(tmp_path: Path, photos: Path) -> None:
