@@ -237,9 +237,14 @@ class FaissImageStore(ImageStore):
         older = self.frame.loc[(described.isna() | (described < version)).to_numpy(dtype=bool)]
         return {p: None if pd.isna(v) else int(v) for p, v in zip(older["path"], older["record_version"], strict=True)}
 
-    def get_signatures(self) -> dict[str, tuple[int, float]]:
-        f = self.frame
-        return {p: (int(s), float(m)) for p, s, m in zip(f["path"], f["size_bytes"], f["mtime"], strict=True)}
+    def get_signatures(self) -> dict[str, tuple[int, float, float | None]]:
+        columns = self._arrow_columns().select(["path", "size_bytes", "mtime", "sidecar_mtime"]).to_pydict()
+        return {
+            p: (s, m, x)
+            for p, s, m, x in zip(
+                columns["path"], columns["size_bytes"], columns["mtime"], columns["sidecar_mtime"], strict=True
+            )
+        }
 
     def get_records(
         self, where: str | None = None, limit: int | None = None, order: Order | None = None

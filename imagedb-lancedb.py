@@ -59,7 +59,7 @@ ANN_INDEX_MIN_ROWS = 10_000
 ANN_REFINE_FACTOR = 4
 # Low-cardinality text columns get bitmap indexes, the rest B-trees. (At 100k rows, a bitmap on
 # country took a filtered vector search from 18.7 to 15.6 ms p50 and a listing from 21.5 to 13.9.)
-BITMAP_COLUMNS = {"extension", "make", "model", "folder", "country"}
+BITMAP_COLUMNS = {"extension", "make", "model", "folder", "country", "rating"}
 KEEP_OLD_VERSIONS = timedelta(days=7)
 # Each row's whole record, as JSON, in one column. Lance reads every selected column of a hit
 # separately (~0.15 ms a column a query here), so returning the 37 record columns cost a search
@@ -163,9 +163,14 @@ class LanceImageStore(ImageStore):
         rows = self._wait(query.where(f"record_version IS NULL OR record_version < {int(version)}").to_arrow())
         return dict(zip(rows.column("path").to_pylist(), rows.column("record_version").to_pylist(), strict=True))
 
-    def get_signatures(self) -> dict[str, tuple[int, float]]:
-        columns = self._wait(self.table.query().select(["path", "size_bytes", "mtime"]).to_arrow()).to_pydict()
-        return {p: (s, m) for p, s, m in zip(columns["path"], columns["size_bytes"], columns["mtime"], strict=True)}
+    def get_signatures(self) -> dict[str, tuple[int, float, float | None]]:
+        columns = self.get_columns(["path", "size_bytes", "mtime", "sidecar_mtime"]).to_pydict()
+        return {
+            p: (s, m, x)
+            for p, s, m, x in zip(
+                columns["path"], columns["size_bytes"], columns["mtime"], columns["sidecar_mtime"], strict=True
+            )
+        }
 
     def get_records(
         self, where: str | None = None, limit: int | None = None, order: Order | None = None

@@ -182,7 +182,10 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="with --search: search for each query less these (as --add)",
     )  # fmt: skip
     actions.add_argument(
-        "--text", nargs="+", metavar="QUERY", help="metadata search: match path, camera, description, … (full text)"
+        "--text",
+        nargs="+",
+        metavar="QUERY",
+        help="metadata search: match path, camera, keywords, people, … (full text)",
     )
     actions.add_argument(
         "--check",

@@ -8,14 +8,19 @@ record in the indexing process (``common.places``: loaded once there, not in eve
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
+from PIL import Image
+
 from common.decoding import DecodedImage
+from common.discovery import VIDEO_EXTENSIONS
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
-from common.records import RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
+from common.records import RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE, XMP_SINCE
 from common.text_search import word_parts
+from common.xmp import embedded_packet, read_xmp, sidecar_mtime, sidecar_of
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -23,7 +28,7 @@ MONTHS = (
 )  # fmt: skip
 TEXT_SOURCE_COLUMNS = (
     "make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken",
-    "city", "county", "state", "country",
+    "city", "county", "state", "country", "title", "caption", "keywords", "people",
 )  # fmt: skip
 
 
@@ -35,6 +40,7 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     record.update({k: exif_columns.get(k) for k in EXIF_FIELDS})
     text_chunks = png_text_chunks(decoded.info) if decoded.format == "PNG" else {}
     record.update(decoded.video or {"media_type": "image"})
+    record.update(xmp_columns(path, decoded.info))
     record.update(
         content_hash=content_hash(path),
         width=decoded.width,
@@ -50,6 +56,26 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     return record
 
 
+def xmp_columns(path: str, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The XMP columns of the file at ``path`` (``common.xmp``) and its sidecar's mtime. ``info``
+    is the file's ``Image.info`` from its decoding; without it the file's header is read for its
+    packet (a copy of an indexed photo, which is not decoded: milliseconds)."""
+    if info is None:
+        info = _header_info(path)
+    sidecar = sidecar_of(path)
+    return {**read_xmp(embedded_packet(info), sidecar), "sidecar_mtime": sidecar_mtime(sidecar)}
+
+
+def _header_info(path: str) -> dict[str, Any]:
+    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+        return {}
+    try:
+        with Image.open(path) as opened:
+            return dict(opened.info)
+    except Exception:  # it was decoded once; a file unreadable now has no packet to give
+        return {}
+
+
 def with_place(record: dict[str, Any]) -> dict[str, Any]:
     """``record`` (as ``build_record`` made it) with the place of its GPS position and a search
     text that names it; unchanged without a position."""
@@ -60,15 +86,18 @@ def with_place(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def refreshed_record(record: dict[str, Any]) -> dict[str, Any]:
-    """What this version records for a stored ``record``, as far as its own fields tell, with no
-    file read. A row described since ``REFRESHABLE_SINCE`` gets everything (the place of its GPS
-    position) and this version's number; an older one only this version's search text (the rest
-    needs its file, which the next --index reads); a row of this version, the search text."""
-    updated = dict.fromkeys(PLACE_COLUMNS) | record
+def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What this version records for a stored ``record``, as far as its own fields and ``read``
+    (``xmp_columns``, read from its file now) tell, with no file decoded. A row described since
+    ``REFRESHABLE_SINCE`` gets everything (the place of its GPS position) and this version's
+    number, or ``XMP_SINCE - 1`` when it predates XMP and nothing was read; an older one only this
+    version's search text (the rest needs its file decoded, which the next --index does); a row
+    of this version, the search text."""
+    updated = dict.fromkeys(PLACE_COLUMNS) | record | (read or {})
     version = record.get("record_version")
     if version is not None and REFRESHABLE_SINCE <= version < RECORD_VERSION:
-        updated.update(place_columns(updated), record_version=RECORD_VERSION)
+        complete = version >= XMP_SINCE or read is not None
+        updated.update(place_columns(updated), record_version=RECORD_VERSION if complete else XMP_SINCE - 1)
     updated["search_text"] = current_search_text(updated)
     return updated
 

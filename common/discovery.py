@@ -2,7 +2,9 @@
 
 Discovery is deliberately cheap: it yields each file with the (size, mtime) signature that the
 pipeline compares against the store, so an unchanged tree is diffed from ``stat`` alone and
-nothing is opened or decoded.
+nothing is opened or decoded. The signature also holds the mtime of the file's XMP sidecar, if it
+has one (``common.xmp``): found in the folder's listing, so only a sidecar is ``stat``-ed, and an
+edit in photo software that changes the sidecar alone is a change to index.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from common.xmp import sidecar_mtime, sidecar_of
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,12 @@ class FoundFile:
     path: str
     size: int
     mtime: float
+    sidecar_mtime: float | None = None  # its XMP sidecar's (common.xmp), None without one
+
+    @property
+    def signature(self) -> tuple[int, float, float | None]:
+        """What must be unchanged for its row to stand (``ImageStore.get_signatures``)."""
+        return (self.size, self.mtime, self.sidecar_mtime)
 
 
 def is_hidden_or_clutter(name: str) -> bool:
@@ -179,7 +189,7 @@ def find_image_files(
     for root in roots:
         root = normalise_root(root)
         if os.path.isfile(root):
-            found = _stat_file(root)
+            found = _stat_file(root, sidecar_of(root))
             if found and found.path not in seen_paths:
                 seen_paths.add(found.path)
                 yield found
@@ -198,13 +208,14 @@ def find_image_files(
             dirnames[:] = sorted(
                 d for d in dirnames if not is_hidden_or_clutter(d) and not exclude.leaves_out_folder(os.path.join(dirpath, d))
             )  # fmt: skip
+            names = set(filenames)
             for name in sorted(filenames):
                 if is_hidden_or_clutter(name) or not has_image_extension(name):
                     continue
                 path = os.path.join(dirpath, name)
                 if exclude.leaves_out_file(path):
                     continue
-                found = _stat_file(path)
+                found = _stat_file(path, sidecar_of(path, names))
                 if found and found.path not in seen_paths:
                     seen_paths.add(found.path)
                     yield found
@@ -218,7 +229,7 @@ def _folder_key(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
-def _stat_file(path: str) -> FoundFile | None:
+def _stat_file(path: str, sidecar: str | None = None) -> FoundFile | None:
     try:
         st = os.stat(path)
     except OSError as error:  # dangling symlink, vanished file, permission denied
@@ -226,7 +237,7 @@ def _stat_file(path: str) -> FoundFile | None:
         return None
     if not os.path.isfile(path):
         return None
-    return FoundFile(path=path, size=st.st_size, mtime=st.st_mtime)
+    return FoundFile(path=path, size=st.st_size, mtime=st.st_mtime, sidecar_mtime=sidecar_mtime(sidecar))
 
 
 def _log_walk_error(error: OSError) -> None:

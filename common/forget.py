@@ -37,7 +37,7 @@ def forget_folders(
         store.commit()
         store.finish_indexing()
     if thumbnail_dir:
-        remove_thumbnails(thumbnail_dir, [(p, *signatures[p]) for p in paths])
+        remove_thumbnails(thumbnail_dir, [(p, *signatures[p][:2]) for p in paths])
     failures.begin(folders)  # rewrites the report without the failures under them
     return {folder: len(found) for folder, found in doomed.items()}
 

@@ -237,7 +237,7 @@ def png_text_chunks(info: dict) -> dict[str, str]:
     return {
         str(key): _clip(value)
         for key, value in info.items()
-        if isinstance(value, str) and key not in {"icc_profile", "exif", "xmp"} and value.strip()
+        if isinstance(value, str) and key not in {"icc_profile", "exif", "xmp", "XML:com.adobe.xmp"} and value.strip()
     }
 
 

@@ -18,7 +18,8 @@ FORMATS = ("table", "json", "jsonl", "csv", "paths")
 # Columns a script usually wants; the full record is in json/jsonl.
 CSV_COLUMNS = (
     "query", "rank", "score", "path", "size_bytes", "width", "height", "date_taken", "make", "model",
-    "gps_latitude", "gps_longitude", "city", "state", "country", "media_type", "duration",
+    "gps_latitude", "gps_longitude", "city", "state", "country", "media_type", "duration", "rating", "title",
+    "keywords", "people",
 )  # fmt: skip
 HIDDEN_FROM_JSON = {"search_text"}
 
@@ -92,7 +93,7 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
         if not r.hits:
             out.write("  no matches\n")
             continue
-        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "place", "km", "video")
+        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "place", "rating", "km", "video")
         rows = [header] + [
             (
                 str(i),
@@ -103,12 +104,13 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
                 taken(hit.record),
                 camera_name(hit.record),
                 place_name(hit.record),
+                stars(hit.record.get("rating")),
                 distance(hit.extra.get("distance_km")),
                 video_summary(hit.record),
             )
             for i, hit in enumerate(r.hits, 1)
         ]
-        for optional in ("video", "km", "place"):  # a column none of these results has a value in is left out
+        for optional in ("video", "km", "rating", "place"):  # a column none of these results has a value in is left out
             column = header.index(optional)
             if not any(row[column] for row in rows[1:]):
                 rows = [row[:column] + row[column + 1 :] for row in rows]
@@ -134,6 +136,13 @@ def camera_name(record: dict[str, Any]) -> str:
 def place_name(record: dict[str, Any]) -> str:
     """'Arezzo, Italy': where the picture was taken, city and country ('' when unknown)."""
     return ", ".join(p for p in (record.get("city"), record.get("country")) if p)
+
+
+def stars(rating: int | None) -> str:
+    """'★★★★' for a 4-star photo (its XMP rating), 'rejected' for -1, '' unrated."""
+    if rating is None or rating == 0:
+        return ""
+    return "rejected" if rating < 0 else "★" * rating
 
 
 def distance(km: float | None) -> str:

@@ -4,7 +4,8 @@ Each stage is a small generator so they compose (clip-retrieval's reader → map
 ``read_images`` decodes and describes files, ``embed_batches`` turns them into vectors a
 batch at a time, and ``write_batches`` upserts them in groups, committing at least every
 ``commit_seconds`` so an interrupted run keeps what it already embedded. Only files whose
-(size, mtime) changed since they were indexed are decoded at all, and of those not the ones
+(size, mtime) changed since they were indexed are decoded at all (one whose XMP sidecar alone
+changed takes its stored vector: its bytes are those of its row), and of those not the ones
 whose bytes a stored row was made from (moved, copied, touched: ``common.reuse``), and copies
 among the run's own files are embedded once; the model is only loaded when a file is left: a run
 over an unchanged or reorganised tree never imports torch.
@@ -137,7 +138,9 @@ class IndexSummary:
         reused = f"; {self.reused} had the bytes of indexed files: vectors reused" if self.reused else ""
         reread = f"; {self.reread} read again for what this version records: vectors kept" if self.reread else ""
         refreshed = (
-            f"; {self.refreshed} brought up to date from their rows: nothing read or embedded" if self.refreshed else ""
+            f"; {self.refreshed} brought up to date from their rows: nothing decoded or embedded"
+            if self.refreshed
+            else ""
         )
         return ("interrupted: " if self.interrupted else "") + (
             f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
@@ -168,7 +171,7 @@ def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float
         signature = indexed.get(file.path)
         if signature is None:
             plan.new.append(file)
-        elif force or signature != (file.size, file.mtime):
+        elif force or signature != file.signature:
             plan.changed.append(file)
         else:
             plan.unchanged.append(file)
@@ -558,7 +561,7 @@ def index_roots(
         len(plan.new) + len(plan.changed) + len(plan.unchanged) + len(plan.reread) + len(plan.refresh),
         ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
         f", {len(reread)} to read again for what this version records (vectors kept)" if reread else "",
-        f", {len(plan.refresh)} to bring up to date from their rows (nothing read)" if plan.refresh else "",
+        f", {len(plan.refresh)} to bring up to date from their rows (nothing decoded)" if plan.refresh else "",
     )  # fmt: skip
     if exclusions.left_out:
         log.info("left out by name: %s", exclusions.report())
@@ -576,7 +579,7 @@ def index_roots(
     copies: dict[str, list[FoundFile]] = {}
     if to_read and not force:  # --force: every file is to be embedded again
         with summary.timing("reuse"):
-            worth_hashing = files_worth_hashing(to_read, {size for size, _ in stored.values()})
+            worth_hashing = files_worth_hashing(to_read, {signature[0] for signature in stored.values()})
             if worth_hashing:
                 reused = take_stored_vectors(
                     store, worth_hashing, hashes, indexed_before, summary, thumbnail_dir, progress
@@ -584,7 +587,7 @@ def index_roots(
                 to_read = [f for f in to_read if f.path not in reused]
                 if reused:
                     log.info(
-                        "%d file(s) have the bytes of indexed ones (moved, renamed, copied or touched): "
+                        "%d file(s) have the bytes of indexed ones (moved, renamed, copied, touched, or their XMP sidecar edited): "
                         "their rows take the stored vectors, nothing decoded or embedded", len(reused),
                     )  # fmt: skip
             to_read, copies = set_aside_copies_among(to_read, hashes, progress)
@@ -593,7 +596,7 @@ def index_roots(
             summary.removed = store.delete_images(plan.removed)
             store.commit()
         if thumbnail_dir:
-            remove_thumbnails(thumbnail_dir, [(p, *indexed[p]) for p in plan.removed])
+            remove_thumbnails(thumbnail_dir, [(p, *indexed[p][:2]) for p in plan.removed])
     if plan.refresh:
         with summary.timing("write"):
             refreshed = refresh_rows(store, [f.path for f in plan.refresh], commit_seconds)
@@ -652,10 +655,10 @@ def index_roots(
                 pool.close()
     if thumbnail_dir and not summary.interrupted:  # re-embedded files' old versions (a failed one keeps its row)
         failed = failures.paths()
-        outdated = [
-            (f.path, *indexed[f.path])
+        outdated = [  # a thumbnail is named for its file's (path, size, mtime): a sidecar edit keeps it
+            (f.path, *indexed[f.path][:2])
             for f in plan.changed
-            if indexed[f.path] != (f.size, f.mtime) and f.path not in failed
+            if indexed[f.path][:2] != (f.size, f.mtime) and f.path not in failed
         ]
         remove_thumbnails(thumbnail_dir, outdated)
     summary.failed = failures.count

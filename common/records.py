@@ -57,6 +57,13 @@ RECORD_TYPES: dict[str, str] = {
     "user_comment": "string",
     "artist": "string",
     "software": "string",
+    # What people wrote in their photo software (common.xmp): XMP in the file or a sidecar beside it.
+    "title": "string",
+    "caption": "string",
+    "keywords": "string",  # "beach; Sunset; Viareggio"
+    "people": "string",  # the names of the people tagged in it: "Alice Smith; Bob"
+    "rating": "int32",  # 0-5 stars, -1 rejected
+    "sidecar_mtime": "float64",  # the XMP sidecar's mtime: an edit there is a change to index
     "png_text": "string",
     "exif_json": "string",
     "search_text": "string",
@@ -70,20 +77,29 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # 1: the first kept. 2: places (city, county, state, country, country_code) from the GPS position,
 # and the month and year taken ("July 2021") in the search text. 3: countries by the names in use
 # now ("Russia", not "Russian Federation"), and other names of theirs in the search text ("USA").
-RECORD_VERSION = 3
+# 4: XMP's title, caption, keywords, people and rating, from the file or its sidecar.
+RECORD_VERSION = 4
 # Rows described since this version hold every field the current description works out from a
-# file's bytes: what later versions add is derived from those fields (places from the GPS
-# position), so such rows are brought up to date from what they hold, with no file read
-# (common.refresh). Older rows' files are read again. Lower it never; raise it to RECORD_VERSION
-# when a version reads something new from the files themselves.
+# file's pixels: what later versions add is derived from those fields (places from the GPS
+# position) or read from the file's header and its sidecar (XMP, from XMP_SINCE), so such rows
+# are brought up to date without decoding a file (common.refresh). Older rows' files are read
+# again. Lower it never; raise it to RECORD_VERSION when a version needs the pixels again.
 REFRESHABLE_SINCE = 1
+# Rows described before this version lack the XMP columns: bringing them up to date reads the
+# file's XMP packet (its header, not its pixels) and its sidecar. Without that read (--repair)
+# a row is brought up to XMP_SINCE - 1 only.
+XMP_SINCE = 4
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).
-COLUMNS_ADDED_IN = {"city": 2, "county": 2, "state": 2, "country": 2, "country_code": 2}
+COLUMNS_ADDED_IN = {
+    "city": 2, "county": 2, "state": 2, "country": 2, "country_code": 2,
+    "title": 4, "caption": 4, "keywords": 4, "people": 4, "rating": 4, "sidecar_mtime": 4,
+}  # fmt: skip
 # Columns worth a scalar index: the ones people filter on.
 FILTER_COLUMNS = (
     "folder", "extension", "width", "height", "make", "model", "date_taken", "size_bytes", "country", "city",
+    "rating",
 )  # fmt: skip
 
 

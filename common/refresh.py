@@ -1,12 +1,14 @@
-"""Rows brought up to date from what they hold: no file read, nothing embedded.
+"""Rows brought up to date from what they hold: no file decoded, nothing embedded.
 
 A new imagedb may record more about a file than the one that indexed it (``RECORD_VERSION``).
 What it adds often follows from fields the row already holds: the place from the GPS position,
 the search text from names and EXIF. Such rows are rewritten from their own record
 (``common.describe.refreshed_record``) with their stored vector and colours, ``REFRESH_GROUP``
-at a time: a library of 100k photos is brought up to date without reading a file, where reading
-them again would cost decoding every one. ``--index`` does it for the rows of its folders,
-``--repair`` for every row, and ``--check`` lists the rows that lack something.
+at a time: a library of 100k photos is brought up to date without decoding a file, where reading
+them again would cost decoding every one. What needs the file but not its pixels (XMP, from
+``XMP_SINCE``: the packet in its header and its sidecar) is read by ``--index``, which does this
+for the rows of its folders; ``--repair`` does it for every row from their records alone, and
+``--check`` lists the rows that lack something.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 
 from common.color import COLOR_DIM
 from common.defaults import DEFAULT_COMMIT_SECONDS
-from common.describe import refreshed_record
+from common.describe import refreshed_record, xmp_columns
+from common.records import XMP_SINCE
 from common.store import ImageStore
 
 # Rows read and rewritten at a time: what a stopped run loses, and what is held in memory
@@ -58,6 +61,13 @@ def rewrite_records(store: ImageStore, records: list[dict[str, Any]]) -> int:
     return len(kept)
 
 
+def xmp_read_for(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The XMP columns of a row described before ``XMP_SINCE``, read from its file's header and
+    sidecar (not its pixels: a millisecond or so); None for a row that has them."""
+    version = record.get("record_version")
+    return xmp_columns(record["path"]) if version is not None and version < XMP_SINCE else None
+
+
 def refresh_rows(store: ImageStore, paths: list[str], commit_seconds: float = DEFAULT_COMMIT_SECONDS) -> int:
     """Bring the rows of ``paths`` up to date from their own records, ``REFRESH_GROUP`` at a time,
     committed at least every ``commit_seconds`` (as indexing commits: a FAISS commit writes the
@@ -66,7 +76,7 @@ def refresh_rows(store: ImageStore, paths: list[str], commit_seconds: float = DE
     last_commit = time.monotonic()
     for start in range(0, len(paths), REFRESH_GROUP):
         records = store.get_records_by_path(paths[start : start + REFRESH_GROUP])
-        rewritten += rewrite_records(store, [refreshed_record(r) for r in records.values()])
+        rewritten += rewrite_records(store, [refreshed_record(r, read=xmp_read_for(r)) for r in records.values()])
         if time.monotonic() - last_commit >= commit_seconds:
             store.commit()
             last_commit = time.monotonic()

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from common.atomic import write_atomically
-from common.describe import refreshed_record
+from common.describe import refreshed_record, xmp_columns
 from common.discovery import FoundFile
 from common.metadata import content_hash, file_facts
 from common.store import ImageStore
@@ -231,7 +231,7 @@ def _reusable(store: ImageStore, files: list[FoundFile], hashes: FileHashes) -> 
 
 def record_for_copy(source: dict[str, Any], file: FoundFile) -> dict[str, Any] | None:
     """The record of ``file``, whose bytes ``source`` was made from: what the bytes say is the
-    same, what the file system says is the file's own (and what this version records beyond the
+    same, what the file system and its XMP sidecar say is the file's own (and what this version records beyond the
     stored row, worked out from it: ``refreshed_record``). None when it cannot be stat'ed now, or it
     changed since it was hashed (then it is decoded, which settles what it is)."""
     try:
@@ -240,7 +240,7 @@ def record_for_copy(source: dict[str, Any], file: FoundFile) -> dict[str, Any] |
         return None
     if (facts["size_bytes"], facts["mtime"]) != (file.size, file.mtime):
         return None
-    return refreshed_record({**source, **facts, "indexed_at": time.time()})
+    return refreshed_record({**source, **facts, "indexed_at": time.time()}, read=xmp_columns(file.path))
 
 
 def copy_thumbnail(thumbnail_dir: str, reused: ReusedFile) -> None:

@@ -158,8 +158,9 @@ class ImageStore(ABC):
         each was written by (below ``version``; None: before versions were kept)."""
 
     @abstractmethod
-    def get_signatures(self) -> dict[str, tuple[int, float]]:
-        """Every indexed path with its (size, mtime) when it was embedded."""
+    def get_signatures(self) -> dict[str, tuple[int, float, float | None]]:
+        """Every indexed path with its (size, mtime, its XMP sidecar's mtime or None) when it was
+        described (``FoundFile.signature``)."""
 
     @abstractmethod
     def get_records(

@@ -564,7 +564,7 @@ def test_an_index_from_just_before_record_versions_is_not_read_again(
     decoded.clear()
     result = cli.index(photos, extra=("--workers", "0"))
     assert result.summary()["updated"] == 12 and decoded == []
-    assert "12 brought up to date from their rows: nothing read or embedded" in result.stderr
+    assert "12 brought up to date from their rows: nothing decoded or embedded" in result.stderr
     listed = cli("--where", f"record_version = {RECORD_VERSION}", "--format", "paths", "--limit", "100")
     assert listed.code == 0 and len(listed.stdout.split()) == 12
     assert cli.index(photos).summary()["unchanged"] == 12

@@ -147,7 +147,7 @@ def test_rows_of_version_2_get_todays_country_names_from_their_rows(
 
     decoded.clear()
     result = cli.index(root, extra=("--workers", "0"))
-    assert "1 brought up to date from their rows: nothing read or embedded" in result.stderr
+    assert "1 brought up to date from their rows: nothing decoded or embedded" in result.stderr
     assert decoded == []
     (after,) = cli.records().values()
     assert (after["country"], after["record_version"]) == ("Russia", RECORD_VERSION)
@@ -182,7 +182,7 @@ def test_an_index_from_before_places_gets_them_from_its_rows_reading_nothing(
     decoded.clear()
     result = cli.index(trip, extra=("--workers", "0"))
     assert result.summary() == {"new": 0, "updated": 4, "removed": 0, "unchanged": 0, "failed": 0}
-    assert "4 brought up to date from their rows: nothing read or embedded" in result.stderr
+    assert "4 brought up to date from their rows: nothing decoded or embedded" in result.stderr
     assert decoded == []
     np.testing.assert_array_equal(cli.vectors(paths), vectors)
     after = {Path(p).name: r for p, r in cli.records().items()}
