@@ -63,7 +63,7 @@ def rewrite_records(store: ImageStore, records: list[dict[str, Any]]) -> int:
 
 def xmp_read_for(record: dict[str, Any]) -> dict[str, Any] | None:
     """The XMP columns of a row described before ``XMP_SINCE``, read from its file's header and
-    sidecar (not its pixels: a millisecond or so); None for a row that has them."""
+    sidecar (not its pixels: well under a millisecond a file); None for a row that has them."""
     version = record.get("record_version")
     return xmp_columns(record["path"]) if version is not None and version < XMP_SINCE else None
 

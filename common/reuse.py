@@ -231,9 +231,9 @@ def _reusable(store: ImageStore, files: list[FoundFile], hashes: FileHashes) -> 
 
 def record_for_copy(source: dict[str, Any], file: FoundFile) -> dict[str, Any] | None:
     """The record of ``file``, whose bytes ``source`` was made from: what the bytes say is the
-    same, what the file system and its XMP sidecar say is the file's own (and what this version records beyond the
-    stored row, worked out from it: ``refreshed_record``). None when it cannot be stat'ed now, or it
-    changed since it was hashed (then it is decoded, which settles what it is)."""
+    same, what the file system and its XMP sidecar say is the file's own (and what this version
+    records beyond the stored row, worked out from it: ``refreshed_record``). None when it cannot
+    be stat'ed now, or it changed since it was hashed (then it is decoded, which settles what it is)."""
     try:
         facts = file_facts(file.path)
     except OSError:
