@@ -157,7 +157,9 @@ class ReadImage:
     color: np.ndarray
 
 
-def plan_changes(found: Iterable[FoundFile], indexed: dict[str, tuple[int, float, float | None]], force: bool) -> ChangePlan:
+def plan_changes(
+    found: Iterable[FoundFile], indexed: dict[str, tuple[int, float, float | None]], force: bool
+) -> ChangePlan:
     """Sort files into new / changed / unchanged, and indexed paths that vanished into removed.
 
     ``force`` treats every unchanged file as changed, so it is re-embedded and its row replaced.
