@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.xmp import sidecar_mtime, sidecar_of
+from common.xmp import SIDECAR_SUFFIXES, sidecar_mtime, sidecar_of
 
 log = logging.getLogger(__name__)
 
@@ -208,14 +208,16 @@ def find_image_files(
             dirnames[:] = sorted(
                 d for d in dirnames if not is_hidden_or_clutter(d) and not exclude.leaves_out_folder(os.path.join(dirpath, d))
             )  # fmt: skip
-            names = set(filenames)
+            # The folder's sidecars (common.xmp), if any: most folders have none, and their
+            # files then cost no lookup at all.
+            sidecars = {n for n in filenames if n.endswith(SIDECAR_SUFFIXES)}
             for name in sorted(filenames):
                 if is_hidden_or_clutter(name) or not has_image_extension(name):
                     continue
                 path = os.path.join(dirpath, name)
                 if exclude.leaves_out_file(path):
                     continue
-                found = _stat_file(path, sidecar_of(path, names))
+                found = _stat_file(path, sidecar_of(path, sidecars) if sidecars else None)
                 if found and found.path not in seen_paths:
                     seen_paths.add(found.path)
                     yield found
