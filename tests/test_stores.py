@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -344,9 +345,9 @@ def faiss_store_holding_ten(tmp_path: Path, seed: int):
     return load_script("faiss"), cls, store, records, vectors
 
 
-def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_path: Path, monkeypatch) -> None:
-    faiss_module, cls, store, records, vectors = faiss_store_holding_ten(tmp_path, seed=3)
-
+def crashing_at_the_manifest_switch(faiss_module, monkeypatch) -> Callable[[], None]:
+    """Make the FAISS store's next manifest write die as a killed process would (its other files
+    written); what is returned heals it, as the next process is healthy."""
     real_write = faiss_module.write_atomically
 
     def crash_on_manifest(path: str, write) -> None:
@@ -355,10 +356,16 @@ def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_pat
         real_write(path, write)
 
     monkeypatch.setattr(faiss_module, "write_atomically", crash_on_manifest)
+    return lambda: monkeypatch.setattr(faiss_module, "write_atomically", real_write)
+
+
+def test_faiss_crash_before_the_manifest_switch_keeps_the_previous_state(tmp_path: Path, monkeypatch) -> None:
+    faiss_module, cls, store, records, vectors = faiss_store_holding_ten(tmp_path, seed=3)
+    heal = crashing_at_the_manifest_switch(faiss_module, monkeypatch)
     store.upsert_images(records[10:], vectors[10:])
     with pytest.raises(SimulatedKill):
         store.commit()
-    monkeypatch.setattr(faiss_module, "write_atomically", real_write)  # the next process is healthy
+    heal()  # the next process is healthy
     reopened = cls.open(str(tmp_path / "db"))
     assert reopened.count() == 10
     assert sorted(reopened.get_signatures()) == [r["path"] for r in records[:10]]
@@ -476,19 +483,12 @@ def test_faiss_deltas_fold_into_a_new_generation_past_their_limit(tmp_path: Path
 
 def test_faiss_crash_before_a_delta_counts_keeps_the_previous_state(tmp_path: Path, monkeypatch) -> None:
     faiss_module, cls, store, records, vectors = faiss_store_with_deltas(tmp_path, monkeypatch)
-    real_write = faiss_module.write_atomically
-
-    def crash_on_manifest(path: str, write) -> None:
-        if path.endswith("manifest.json"):
-            raise SimulatedKill("killed while committing")
-        real_write(path, write)
-
-    monkeypatch.setattr(faiss_module, "write_atomically", crash_on_manifest)
+    heal = crashing_at_the_manifest_switch(faiss_module, monkeypatch)
     store.upsert_images(records[400:410], vectors[400:410])
     with pytest.raises(SimulatedKill):
         store.commit()
     assert len(list((tmp_path / "db").glob("delta-*"))) == 1, "the delta was written, the manifest not switched"
-    monkeypatch.setattr(faiss_module, "write_atomically", real_write)
+    heal()
     reopened = cls.open(str(tmp_path / "db"))
     assert reopened.count() == 400
     reopened.upsert_images(records[410:412], vectors[410:412])
