@@ -206,7 +206,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     actions.add_argument(
         "--stats",
         action="store_true",
-        help="what the index holds: files, years, cameras, countries, cities, formats, folders, failures; "
+        help="what the index holds: files, years, cameras, countries, cities, formats, folders, ratings, "
+        "keywords, people, failures; "
         "with --where or --near, what the matching rows hold",
     )
     actions.add_argument(

@@ -19,15 +19,16 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from common.failures import FAILURES_FILE, read_failures
-from common.output import camera_name, human_size, place_name
+from common.output import camera_name, human_size, place_name, stars
 from common.records import RECORD_VERSION
 from common.store import ImageStore
 from common.thumbnails import THUMBNAIL_DIR
+from common.xmp import LIST_SEPARATOR
 
 # The columns the overview counts.
 OVERVIEW_COLUMNS = [
     "path", "folder", "size_bytes", "media_type", "format", "date_taken", "make", "model",
-    "gps_latitude", "city", "country", "indexed_at",
+    "gps_latitude", "city", "country", "indexed_at", "rating", "keywords", "people",
 ]  # fmt: skip
 # Entries the table lists of each kind but years (all listed); the other formats give every one.
 TABLE_TOP = 10
@@ -198,8 +199,28 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
             tally(columns, "cities", ["city", "country"], lambda g: place_name(g) if g["city"] else "", "no city"),
             tally(columns, "formats", ["format"], lambda g: g["format"] or "", "unknown format"),
             tally(columns, "folders", ["folder"], lambda g: g["folder"] or "", "no folder"),
+            tally(columns, "ratings", ["rating"], rating_name, "unrated", chronological=True),
+            tally_of_lists(columns, "keywords", "keywords", "no keyword"),
+            tally_of_lists(columns, "people", "people", "nobody named"),
         ],
     )
+
+
+def rating_name(group: dict[str, Any]) -> str:
+    """'★★★' for a 3-star rating, 'rejected' for -1, '' unrated (none, or 0)."""
+    return stars(group["rating"])
+
+
+def tally_of_lists(columns: Any, name: str, column: str, without: str) -> Tally:
+    """Count the rows of ``columns`` by each of the values their ``column`` lists (XMP keywords,
+    people: joined by ``LIST_SEPARATOR``), a row once per value it lists; the commonest first."""
+    import pyarrow.compute as pc
+
+    values = columns.column(column)
+    counts = pc.value_counts(pc.list_flatten(pc.split_pattern(values.drop_null(), LIST_SEPARATOR))).to_pylist()
+    listed = ((c["values"], c["counts"]) for c in counts if c["values"])
+    ordered = sorted(listed, key=lambda item: (-item[1], item[0].casefold(), item[0]))
+    return Tally(name, ordered, values.null_count, without)
 
 
 def tally(

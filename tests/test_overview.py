@@ -112,7 +112,7 @@ def test_stats_csv_and_jsonl_give_one_count_a_line(cli: Cli, library: Path) -> N
     for row in rows:
         files_by_kind[row["kind"]] += int(row["files"])
     assert files_by_kind["files"] == 6
-    for kind in ("years", "cameras", "countries", "cities", "formats", "folders"):
+    for kind in ("years", "cameras", "countries", "cities", "formats", "folders", "ratings"):
         assert files_by_kind[kind] == 6, f"{kind}: every file counts once, those without a value under ''"
     assert {"kind": "cameras", "value": "Canon EOS R6", "files": "3"} in rows
 
@@ -172,5 +172,5 @@ def test_stats_of_an_empty_index(cli: Cli, tmp_path: Path) -> None:
     assert (stats["files"], stats["size_bytes"], stats["first_taken"], stats["last_indexed"]) == (0, 0, None, None)
     table = cli("--stats").stdout.splitlines()
     assert table[0] == f"{cli.db} ({cli.backend}): 0 files, 0 B"
-    kinds = ("years", "cameras", "countries", "cities", "formats", "folders")
+    kinds = ("years", "cameras", "countries", "cities", "formats", "folders", "ratings", "keywords", "people")
     assert table[-len(kinds) :] == [f"{kind}: none" for kind in kinds]

@@ -257,3 +257,18 @@ def test_an_index_from_before_xmp_reads_it_from_headers_and_sidecars_decoding_no
     assert {r["record_version"] for r in records.values()} == {RECORD_VERSION}
     assert cli("--text", "alice", "--format", "paths").stdout.split() == [str(album / "kids.png")]
     assert cli.index(album).summary()["unchanged"] == 5
+
+
+def test_stats_count_ratings_keywords_and_people(cli: Cli, album: Path) -> None:
+    cli.index(album)
+    (album / "more").mkdir()
+    photo_with_packet(album / "more" / "pier2.jpg", 6, packet(rating=5, keywords=("beach", "Harbour")))
+    cli.index(album)
+    stats = cli("--stats", "--format", "json")
+    assert stats.code == 0, stats.stderr
+    counted = stats.json()
+    assert counted["ratings"] == {"counts": {"★★★": 1, "★★★★": 1, "★★★★★": 2}, "without": 2}
+    assert counted["keywords"] == {"counts": {"beach": 2, "Harbour": 1, "mountain": 1, "Rex": 1}, "without": 2}
+    assert counted["people"] == {"counts": {"Alice Smith": 1, "Bob": 1, "Carla": 1}, "without": 4}
+    table = cli("--stats", "--where", "rating >= 4").stdout
+    assert "ratings\n  1  ★★★★\n  2  ★★★★★\n" in table and "people: none" in table
