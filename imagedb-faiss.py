@@ -237,15 +237,6 @@ class FaissImageStore(ImageStore):
         older = self.frame.loc[(described.isna() | (described < version)).to_numpy(dtype=bool)]
         return {p: None if pd.isna(v) else int(v) for p, v in zip(older["path"], older["record_version"], strict=True)}
 
-    def get_signatures(self) -> dict[str, tuple[int, float, float | None]]:
-        columns = self._arrow_columns().select(["path", "size_bytes", "mtime", "sidecar_mtime"]).to_pydict()
-        return {
-            p: (s, m, x)
-            for p, s, m, x in zip(
-                columns["path"], columns["size_bytes"], columns["mtime"], columns["sidecar_mtime"], strict=True
-            )
-        }
-
     def get_records(
         self, where: str | None = None, limit: int | None = None, order: Order | None = None
     ) -> list[dict[str, Any]]:
@@ -464,8 +455,8 @@ class FaissImageStore(ImageStore):
     def _delta_table(self, ids: np.ndarray) -> pa.Table:
         """The rows of ``ids`` still in the index, with their vectors and colours; the ids of the
         others, removed, in the table's metadata."""
-        kept = ids[np.isin(ids, self.frame.index.to_numpy())]
-        removed = ids[~np.isin(ids, kept)]
+        present = np.isin(ids, self.frame.index.to_numpy())
+        kept, removed = ids[present], ids[~present]
         table = self._arrow_columns().take(pa.array(self.frame.index.get_indexer(kept), pa.int64()))
         table = table.append_column("row_id", pa.array(kept, pa.int64()))
         table = table.append_column("vector", vector_column(with_ids_looked_up_directly(self.index), kept))

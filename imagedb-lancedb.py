@@ -163,15 +163,6 @@ class LanceImageStore(ImageStore):
         rows = self._wait(query.where(f"record_version IS NULL OR record_version < {int(version)}").to_arrow())
         return dict(zip(rows.column("path").to_pylist(), rows.column("record_version").to_pylist(), strict=True))
 
-    def get_signatures(self) -> dict[str, tuple[int, float, float | None]]:
-        columns = self.get_columns(["path", "size_bytes", "mtime", "sidecar_mtime"]).to_pydict()
-        return {
-            p: (s, m, x)
-            for p, s, m, x in zip(
-                columns["path"], columns["size_bytes"], columns["mtime"], columns["sidecar_mtime"], strict=True
-            )
-        }
-
     def get_records(
         self, where: str | None = None, limit: int | None = None, order: Order | None = None
     ) -> list[dict[str, Any]]:

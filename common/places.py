@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from common.text_search import without_accents
+
 # The columns a position gives a record (common.records); NULL without one.
 PLACE_COLUMNS = ("city", "county", "state", "country", "country_code")
 EARTH_RADIUS_KM = 6371.0
@@ -234,13 +236,9 @@ def country_aliases(code: str | None) -> str:
 
 
 def folded(text: str) -> str:
-    """``text`` as names are compared: case and accents set aside, spaces collapsed."""
-    if text.isascii():  # most place names: nothing to decompose (5x faster over 155,000 of them)
-        return " ".join(text.casefold().split())
-    import unicodedata
-
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(plain.casefold().split())
+    """``text`` as names are compared: case and accents set aside (as the metadata search sets
+    them aside), spaces collapsed."""
+    return " ".join(without_accents(text).casefold().split())
 
 
 def unit_vectors(latitudes: np.ndarray, longitudes: np.ndarray) -> np.ndarray:

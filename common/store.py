@@ -157,10 +157,12 @@ class ImageStore(ABC):
         """The paths whose records an older describing rule wrote, with the ``record_version``
         each was written by (below ``version``; None: before versions were kept)."""
 
-    @abstractmethod
     def get_signatures(self) -> dict[str, tuple[int, float, float | None]]:
         """Every indexed path with its (size, mtime, its XMP sidecar's mtime or None) when it was
         described (``FoundFile.signature``)."""
+        columns = self.get_columns(["path", "size_bytes", "mtime", "sidecar_mtime"]).to_pydict()
+        signatures = zip(columns["size_bytes"], columns["mtime"], columns["sidecar_mtime"], strict=True)
+        return dict(zip(columns["path"], signatures, strict=True))
 
     @abstractmethod
     def get_records(

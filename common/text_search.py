@@ -33,9 +33,16 @@ _LETTER_DIGIT_BOUNDARY = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, accent-folded alphanumeric runs, as LanceDB's 'simple' tokenizer yields."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = without_accents(text.lower())
     return [t for t in _TOKEN.findall(folded) if len(t) <= FTS_OPTIONS["max_token_length"]]
+
+
+def without_accents(text: str) -> str:
+    """``text`` with its accents taken off ('Crémieux' → 'Cremieux'): decomposed (NFKD), the
+    combining marks dropped. ASCII text has none, and is given back as it is."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
 def word_parts(text: str) -> list[str]:
