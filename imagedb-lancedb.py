@@ -33,7 +33,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
 from common.ordering import Order, order_columns, sort_indices
-from common.records import FILTER_COLUMNS, RECORD_COLUMNS, RECORD_TYPES, record_schema, records_to_arrow
+from common.records import (
+    FEW_VALUE_COLUMNS,
+    FILTER_COLUMNS,
+    RECORD_COLUMNS,
+    RECORD_TYPES,
+    record_schema,
+    records_to_arrow,
+)
 from common.store import (
     FilterError,
     Hit,
@@ -57,9 +64,9 @@ ANN_INDEX_MIN_ROWS = 10_000
 # The index's quantised (SQ) distances pick limit × this many candidates, re-ranked by their
 # exact vectors (see the scale section of the benchmark report for recall).
 ANN_REFINE_FACTOR = 4
-# Low-cardinality text columns get bitmap indexes, the rest B-trees. (At 100k rows, a bitmap on
-# country took a filtered vector search from 18.7 to 15.6 ms p50 and a listing from 21.5 to 13.9.)
-BITMAP_COLUMNS = {"extension", "make", "model", "folder", "country", "rating"}
+# Columns of few values get bitmap indexes, the rest B-trees. (At 100k rows, a bitmap on country
+# took a filtered vector search from 18.7 to 15.6 ms p50 and a listing from 21.5 to 13.9.)
+BITMAP_COLUMNS = set(FEW_VALUE_COLUMNS)
 KEEP_OLD_VERSIONS = timedelta(days=7)
 # Each row's whole record, as JSON, in one column. Lance reads every selected column of a hit
 # separately (~0.15 ms a column a query here), so returning the 37 record columns cost a search

@@ -101,6 +101,10 @@ FILTER_COLUMNS = (
     "folder", "extension", "width", "height", "make", "model", "date_taken", "size_bytes", "country", "city",
     "rating",
 )  # fmt: skip
+# Filter columns a library holds few distinct values of (cameras, folders, countries, stars):
+# LanceDB indexes them as bitmaps rather than B-trees, and ``common.filters`` hands the text ones
+# to DuckDB dictionary-encoded, so a condition compares each distinct value once.
+FEW_VALUE_COLUMNS = ("extension", "make", "model", "folder", "country", "rating")
 
 
 @cache

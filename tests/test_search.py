@@ -120,6 +120,12 @@ def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_
             {"canon-1.jpg", "canon-2.jpg", "nikon-1.jpg", "fuji-1.jpg", "generated.png"},
         ),
         ("extension = 'png' OR model LIKE '%D750'", {"generated.png", "nikon-1.jpg"}),
+        # Text functions, lists and order over the columns the FAISS backend's filter reads
+        # dictionary-encoded (``FEW_VALUE_COLUMNS``); a value no row holds matches nothing.
+        ("lower(make) LIKE 'nikon%' OR make IN ('FUJIFILM', 'Leica')", {"nikon-1.jpg", "fuji-1.jpg"}),
+        ("make || ' ' || model = 'Canon Canon EOS R6'", {"canon-2.jpg"}),
+        ("make > 'M' AND folder LIKE '%cameras'", {"nikon-1.jpg"}),
+        ("make = 'Leica'", set()),
     ],
 )
 def test_filters_give_the_same_rows_on_both_backends(both: dict[str, Cli], where: str, expected: set[str]) -> None:
