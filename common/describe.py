@@ -8,6 +8,7 @@ record in the indexing process (``common.places``: loaded once there, not in eve
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from typing import Any
@@ -16,11 +17,14 @@ from PIL import Image
 
 from common.decoding import DecodedImage
 from common.discovery import VIDEO_EXTENSIONS
+from common.iptc import iptc_columns
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
-from common.records import RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE, XMP_SINCE
+from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
 from common.text_search import word_parts
 from common.xmp import embedded_packet, read_xmp, sidecar_mtime, sidecar_of
+
+log = logging.getLogger(__name__)
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -40,7 +44,7 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     record.update({k: exif_columns.get(k) for k in EXIF_FIELDS})
     text_chunks = png_text_chunks(decoded.info) if decoded.format == "PNG" else {}
     record.update(decoded.video or {"media_type": "image"})
-    record.update(xmp_columns(path, decoded.info))
+    record.update(annotations_of(path, decoded.info, decoded.iptc))
     record.update(
         content_hash=content_hash(path),
         width=decoded.width,
@@ -56,24 +60,31 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     return record
 
 
-def xmp_columns(path: str, info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The XMP columns of the file at ``path`` (``common.xmp``) and its sidecar's mtime. ``info``
-    is the file's ``Image.info`` from its decoding; without it the file's header is read for its
-    packet (a copy of an indexed photo, which is not decoded: milliseconds)."""
-    if info is None:
-        info = _header_info(path)
+def annotations_of(path: str, info: dict[str, Any], iptc: dict[str, str]) -> dict[str, Any]:
+    """What people wrote about the file at ``path``: its XMP columns (``common.xmp``) from its
+    sidecar and the packet in ``info`` (its ``Image.info``), IPTC-IIM's columns (``iptc``) where
+    XMP has none (``common.iptc``), and its sidecar's mtime."""
     sidecar = sidecar_of(path)
-    return {**read_xmp(embedded_packet(info), sidecar), "sidecar_mtime": sidecar_mtime(sidecar)}
+    columns = read_xmp(embedded_packet(info), sidecar)
+    for column, value in iptc.items():
+        if columns[column] is None:
+            columns[column] = value
+    return {**columns, "sidecar_mtime": sidecar_mtime(sidecar)}
 
 
-def _header_info(path: str) -> dict[str, Any]:
+def annotations_from_header(path: str) -> dict[str, Any] | None:
+    """``annotations_of`` the file at ``path`` from its header and sidecar, its pixels left
+    alone: for a copy of an indexed photo, or a row from before they were recorded (well under a
+    millisecond a file). None when the file cannot be opened now: its row keeps what it holds."""
     if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
-        return {}
+        return annotations_of(path, {}, {})
     try:
         with Image.open(path) as opened:
-            return dict(opened.info)
-    except Exception:  # it was decoded once; a file unreadable now has no packet to give
-        return {}
+            info, iptc = dict(opened.info), iptc_columns(opened)
+    except Exception as error:  # it was decoded once: unreadable now (a drive, a rewrite under way)
+        log.debug("cannot read the header of %s: %s", path, error)
+        return None
+    return annotations_of(path, info, iptc)
 
 
 def with_place(record: dict[str, Any]) -> dict[str, Any]:
@@ -88,16 +99,16 @@ def with_place(record: dict[str, Any]) -> dict[str, Any]:
 
 def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None) -> dict[str, Any]:
     """What this version records for a stored ``record``, as far as its own fields and ``read``
-    (``xmp_columns``, read from its file now) tell, with no file decoded. A row described since
-    ``REFRESHABLE_SINCE`` gets everything (the place of its GPS position) and this version's
-    number, or ``XMP_SINCE - 1`` when it predates XMP and nothing was read; an older one only this
-    version's search text (the rest needs its file decoded, which the next --index does); a row
-    of this version, the search text."""
+    (``annotations_from_header``, read from its file now) tell, with no file decoded. A row described
+    since ``REFRESHABLE_SINCE`` gets everything (the place of its GPS position) and this
+    version's number, or ``HEADER_SINCE - 1`` when it lacks what headers hold and nothing was
+    read; an older one only this version's search text (the rest needs its file decoded, which
+    the next --index does); a row of this version, the search text."""
     updated = dict.fromkeys(PLACE_COLUMNS) | record | (read or {})
     version = record.get("record_version")
     if version is not None and REFRESHABLE_SINCE <= version < RECORD_VERSION:
-        complete = version >= XMP_SINCE or read is not None
-        updated.update(place_columns(updated), record_version=RECORD_VERSION if complete else XMP_SINCE - 1)
+        complete = version >= HEADER_SINCE or read is not None
+        updated.update(place_columns(updated), record_version=RECORD_VERSION if complete else HEADER_SINCE - 1)
     updated["search_text"] = current_search_text(updated)
     return updated
 

@@ -577,7 +577,8 @@ def index_roots(
             "%d file(s) failed in an earlier run and have not changed since: not read again "
             "(--retry-failed reads them)", failures.repeated,
         )  # fmt: skip
-    hashes = FileHashes(patience=time_limit or None)  # a drive that stops answering: as the decoders
+    patience = time_limit or None  # for a drive that stops answering: as long as the decoders wait
+    hashes = FileHashes(patience)
     copies: dict[str, list[FoundFile]] = {}
     if to_read and not force:  # --force: every file is to be embedded again
         with summary.timing("reuse"):
@@ -601,7 +602,7 @@ def index_roots(
             remove_thumbnails(thumbnail_dir, [(p, *indexed[p][:2]) for p in plan.removed])
     if plan.refresh:
         with summary.timing("write"):
-            refreshed = refresh_rows(store, [f.path for f in plan.refresh], commit_seconds)
+            refreshed = refresh_rows(store, [f.path for f in plan.refresh], commit_seconds, patience)
         summary.updated += refreshed
         summary.refreshed += refreshed
     keep = KeptVectors(store, {f.path for f in reread}) if reread else None

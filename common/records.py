@@ -78,17 +78,19 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # and the month and year taken ("July 2021") in the search text. 3: countries by the names in use
 # now ("Russia", not "Russian Federation"), and other names of theirs in the search text ("USA").
 # 4: XMP's title, caption, keywords, people and rating, from the file or its sidecar.
-RECORD_VERSION = 4
+# 5: IPTC-IIM's title, caption and keywords where XMP has none (common.iptc).
+RECORD_VERSION = 5
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
-# position) or read from the file's header and its sidecar (XMP, from XMP_SINCE), so such rows
+# position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows
 # are brought up to date without decoding a file (common.refresh). Older rows' files are read
 # again. Lower it never; raise it to RECORD_VERSION when a version needs the pixels again.
 REFRESHABLE_SINCE = 1
-# Rows described before this version lack the XMP columns: bringing them up to date reads the
-# file's XMP packet (its header, not its pixels) and its sidecar. Without that read (--repair)
-# a row is brought up to XMP_SINCE - 1 only.
-XMP_SINCE = 4
+# Rows described before this version lack something read from the file's header and its XMP
+# sidecar, not its pixels (XMP since 4, IPTC-IIM since 5): bringing them up to date reads those
+# again. Without that read (--repair) a row is brought up to HEADER_SINCE - 1 only. Raise it to
+# RECORD_VERSION when a version reads more from headers.
+HEADER_SINCE = 5
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).

@@ -19,7 +19,7 @@ and the bytes sampled at three places are hashed, the first of each set of equal
 and embedded, and the others wait until its row is written, then take it as above
 (``set_aside_copies`` here, then ``common.pipeline.take_originals_rows``).
 
-Hashing waits for a drive no longer than the decoders do (``read_each``).
+Hashing waits for a drive no longer than the decoders do (``common.reading``).
 """
 
 from __future__ import annotations
@@ -28,29 +28,27 @@ import hashlib
 import logging
 import os
 import shutil
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from queue import Empty, SimpleQueue
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from common.atomic import write_atomically
-from common.describe import refreshed_record, xmp_columns
+from common.describe import annotations_from_header, refreshed_record
 from common.discovery import FoundFile
 from common.metadata import content_hash, file_facts
+from common.reading import read_each
 from common.store import ImageStore
 from common.thumbnails import find_thumbnail, thumbnail_name
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-# Hashing is reading: threads overlap the disk's latency (hashlib lets go of the GIL).
-HASHING_THREADS = 4
+# What a warning says when a drive stops answering while files are hashed (``read_each``).
+LOOKING_FOR_COPIES = "looking for copies"
+LEFT_TO_DECODERS = "left to the decoders"
 # Files are looked up and their rows written this many at a time: a copied library of 100k
 # photos never holds 100k records in memory, and what was found is kept if the run stops.
 REUSE_GROUP = 1000
@@ -94,7 +92,7 @@ class FileHashes:
         todo = self.unknown(files)
         for start in range(0, len(todo), REUSE_GROUP):
             group = todo[start : start + REUSE_GROUP]
-            digests = read_each(_hashed, group, self.patience)
+            digests = read_each(_hashed, group, self.patience, doing=LOOKING_FOR_COPIES, left=LEFT_TO_DECODERS)
             self.known.update((f.path, digest) for f, digest in zip(group, digests, strict=True))
             hashed(len(group))
 
@@ -114,49 +112,6 @@ def find_reusable(
         yield _reusable(store, group, hashes)
 
 
-def read_each(read: Callable[[FoundFile], T | None], files: list[FoundFile], patience: float | None) -> list[T | None]:
-    """``read`` of each of ``files`` (None where it cannot be read), on ``HASHING_THREADS``
-    threads, in order.
-
-    A read that never returns (a network or cloud drive that stopped answering) must not hang
-    the run: the decoders it would meet next have a time limit (``--time-limit``), and so does
-    this. Once no read has finished for ``patience`` seconds, the files not read yet count as
-    not readable now: they are left to the decoders, which give up on them and report them.
-    The threads are daemons, so one stuck in the kernel holds neither the run nor its exit.
-    """
-    if not files:
-        return []
-    tasks: SimpleQueue[tuple[int, FoundFile]] = SimpleQueue()
-    for task in enumerate(files):
-        tasks.put(task)
-    finished: SimpleQueue[tuple[int, T | None]] = SimpleQueue()
-    given_up = threading.Event()
-
-    def work() -> None:
-        while not given_up.is_set():
-            try:
-                number, file = tasks.get_nowait()
-            except Empty:
-                return
-            finished.put((number, read(file)))
-
-    for _ in range(min(HASHING_THREADS, len(files))):
-        threading.Thread(target=work, name="imagedb-hashing", daemon=True).start()
-    results: list[T | None] = [None] * len(files)
-    for received in range(len(files)):
-        try:
-            number, result = finished.get(timeout=patience)
-        except Empty:
-            given_up.set()
-            log.warning(
-                "no file read for %g s while looking for copies (a drive not answering?): the "
-                "%d file(s) not read yet are left to the decoders", patience, len(files) - received,
-            )  # fmt: skip
-            break
-        results[number] = result
-    return results
-
-
 def likely_copies(files: list[FoundFile], patience: float | None = None) -> list[FoundFile]:
     """The ``files`` that may be copies of one another: of a size another of them has, and with
     the same bytes as it at the start, the middle and the end (``sampled_bytes``).
@@ -168,7 +123,7 @@ def likely_copies(files: list[FoundFile], patience: float | None = None) -> list
     files alike where sampled (a white margin), to hash whole."""
     sizes = Counter(f.size for f in files)
     same_size = [f for f in files if sizes[f.size] > 1]
-    samples = read_each(sampled_bytes, same_size, patience)
+    samples = read_each(sampled_bytes, same_size, patience, doing=LOOKING_FOR_COPIES, left=LEFT_TO_DECODERS)
     keys = Counter((f.size, sample) for f, sample in zip(same_size, samples, strict=True) if sample is not None)
     return [f for f, sample in zip(same_size, samples, strict=True) if sample is not None and keys[f.size, sample] > 1]
 
@@ -221,26 +176,36 @@ def _reusable(store: ImageStore, files: list[FoundFile], hashes: FileHashes) -> 
         return []
     sources = sorted({source["path"] for _, source in matched})
     vectors, colors = store.get_vectors(sources), store.get_colors(sources)
+    # Each copy's header and sidecar are read (its own XMP), on threads as its bytes were hashed.
+    records = read_each(_record_for_copy_of, matched, hashes.patience, doing=LOOKING_FOR_COPIES, left=LEFT_TO_DECODERS)
     reused = []
-    for file, source in matched:
-        record = record_for_copy(source, file)
+    for (file, source), record in zip(matched, records, strict=True):
         if record is not None and source["path"] in vectors and source["path"] in colors:
             reused.append(ReusedFile(file, record, vectors[source["path"]], colors[source["path"]], source))
     return reused
+
+
+def _record_for_copy_of(match: tuple[FoundFile, dict[str, Any]]) -> dict[str, Any] | None:
+    file, source = match
+    return record_for_copy(source, file)
 
 
 def record_for_copy(source: dict[str, Any], file: FoundFile) -> dict[str, Any] | None:
     """The record of ``file``, whose bytes ``source`` was made from: what the bytes say is the
     same, what the file system and its XMP sidecar say is the file's own (and what this version
     records beyond the stored row, worked out from it: ``refreshed_record``). None when it cannot
-    be stat'ed now, or it changed since it was hashed (then it is decoded, which settles what it is)."""
+    be stat'ed or opened now, or it changed since it was hashed (then it is decoded, which settles
+    what it is)."""
     try:
         facts = file_facts(file.path)
     except OSError:
         return None
     if (facts["size_bytes"], facts["mtime"]) != (file.size, file.mtime):
         return None
-    return refreshed_record({**source, **facts, "indexed_at": time.time()}, read=xmp_columns(file.path))
+    annotations = annotations_from_header(file.path)
+    if annotations is None:
+        return None
+    return refreshed_record({**source, **facts, "indexed_at": time.time()}, read=annotations)
 
 
 def copy_thumbnail(thumbnail_dir: str, reused: ReusedFile) -> None:

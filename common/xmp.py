@@ -146,9 +146,9 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
         rating = ratings.get("windows")
     if rating is not None:
         found["rating"] = rating
-    if keywords := _distinct(keywords):
+    if keywords := distinct(keywords):
         found["keywords"] = LIST_SEPARATOR.join(keywords)
-    if people := _distinct(people):
+    if people := distinct(people):
         found["people"] = LIST_SEPARATOR.join(people)
     return found
 
@@ -213,7 +213,7 @@ def _stars_of_percent(value: str) -> int | None:
     return 0 if percent == 0 else min(5, 1 + round(percent / 25))
 
 
-def _distinct(values: list[str]) -> list[str]:
+def distinct(values: list[str]) -> list[str]:
     """``values`` stripped, each once (case aside), in their order."""
     seen: set[str] = set()
     kept = []

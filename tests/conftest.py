@@ -166,22 +166,22 @@ def model_loads(monkeypatch) -> list[str]:
 
 
 @contextlib.contextmanager
-def drive_not_answering(monkeypatch, reader: str, name: str):
-    """``common.reuse.<reader>`` never returns for the file called ``name`` while in the block,
-    as a read on a network or cloud drive that stopped answering; it returns once the block ends."""
+def drive_not_answering(monkeypatch, reader: str, name: str, module: str = "common.reuse"):
+    """``<module>.<reader>`` never returns for the file called ``name`` while in the block, as a
+    read on a network or cloud drive that stopped answering; it returns once the block ends."""
+    import importlib
     import threading
 
-    import common.reuse
-
     answer = threading.Event()
-    real_read = getattr(common.reuse, reader)
+    reading = importlib.import_module(module)
+    real_read = getattr(reading, reader)
 
     def read(file):  # a path or a FoundFile
         if os.path.basename(getattr(file, "path", file)) == name:
             answer.wait()
         return real_read(file)
 
-    monkeypatch.setattr(common.reuse, reader, read)
+    monkeypatch.setattr(reading, reader, read)
     try:
         yield
     finally:

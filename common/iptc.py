@@ -1,0 +1,65 @@
+"""What older photo software wrote about a photo: IPTC-IIM's title, caption and keywords.
+
+Before XMP, Photoshop, Picasa and the press's tools (Photo Mechanic, newspaper archives) kept a
+photo's caption and keywords as IPTC-IIM datasets: in a JPEG's Photoshop block (APP13), in a
+TIFF's IPTC tag. Photo Mechanic still writes them first. Where a photo also carries XMP, XMP wins
+column by column (the Metadata Working Group's rule: software that writes both keeps them in
+step, and XMP is the one current software edits); IIM fills what XMP lacks.
+
+Pillow's ``IptcImagePlugin.getiptcinfo`` finds and splits the datasets; this module only picks
+the three that have columns and decodes their text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from common.xmp import LIST_SEPARATOR, distinct
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+log = logging.getLogger(__name__)
+
+# (record, dataset) of IIM's application record (2) for each column it fills.
+DATASETS = {"title": (2, 5), "caption": (2, 120), "keywords": (2, 25)}  # Object Name, Caption/Abstract, Keywords
+CODED_CHARACTER_SET = (1, 90)
+UTF8_ESCAPE = b"\x1b%G"  # ISO 2022's announcement of UTF-8, the only character set declared in practice
+
+
+def iptc_columns(image: Image.Image) -> dict[str, str]:
+    """The title, caption and keywords the IIM datasets of an opened JPEG or TIFF hold (only the
+    ones it holds); nothing for other formats, or for a block Pillow cannot split."""
+    from PIL import IptcImagePlugin
+
+    try:
+        datasets = IptcImagePlugin.getiptcinfo(image) or {}
+    except Exception as error:  # a damaged block costs its text, never the photo
+        log.debug("ignoring an IPTC block that cannot be read: %s", error)
+        return {}
+    utf8 = _values(datasets.get(CODED_CHARACTER_SET))[:1] == [UTF8_ESCAPE]
+    found: dict[str, str] = {}
+    for column, dataset in DATASETS.items():
+        texts = distinct([text for value in _values(datasets.get(dataset)) if (text := _text(value, utf8))])
+        if texts:
+            found[column] = LIST_SEPARATOR.join(texts) if column == "keywords" else texts[0]
+    return found
+
+
+def _values(value: bytes | list[bytes] | None) -> list[bytes]:
+    """A dataset's values: Pillow gives a repeated one (keywords) as a list, a single one as bytes."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _text(value: bytes, utf8: bool) -> str | None:
+    """A dataset's text: UTF-8 when the block says so or the bytes are valid UTF-8 (what the
+    Metadata Working Group advises where it says nothing), else Windows-1252, the code page of
+    the Western software that wrote IIM without a declaration."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = value.decode("utf-8" if utf8 else "cp1252", errors="replace")
+    return text.strip(" \t\r\n\x00") or None

@@ -1,0 +1,67 @@
+"""Reading many files on a few threads, without waiting forever for a drive.
+
+Hashing a file, sampling its bytes and reading its header are reading: threads overlap the
+disk's latency (hashlib and file reads let go of the GIL), which a cold disk or a network share
+makes the whole cost. And a read that never returns (a network or cloud drive that stopped
+answering) must not hang the run: the decoders have a time limit (``--time-limit``), and so
+does this.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from queue import Empty, SimpleQueue
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+READING_THREADS = 4
+
+
+def read_each(
+    read: Callable[[S], T | None], items: list[S], patience: float | None, *, doing: str, left: str
+) -> list[T | None]:
+    """``read`` of each of ``items`` (None where it cannot be read), on ``READING_THREADS``
+    threads, in order.
+
+    Once no read has finished for ``patience`` seconds, the items not read yet count as not
+    readable now, and one warning says so: what the run was ``doing`` and what is ``left`` to
+    happen to them. The threads are daemons, so one stuck in the kernel holds neither the run
+    nor its exit.
+    """
+    if not items:
+        return []
+    tasks: SimpleQueue[tuple[int, S]] = SimpleQueue()
+    for task in enumerate(items):
+        tasks.put(task)
+    finished: SimpleQueue[tuple[int, T | None]] = SimpleQueue()
+    given_up = threading.Event()
+
+    def work() -> None:
+        while not given_up.is_set():
+            try:
+                number, item = tasks.get_nowait()
+            except Empty:
+                return
+            finished.put((number, read(item)))
+
+    for _ in range(min(READING_THREADS, len(items))):
+        threading.Thread(target=work, name="imagedb-reading", daemon=True).start()
+    results: list[T | None] = [None] * len(items)
+    for received in range(len(items)):
+        try:
+            number, result = finished.get(timeout=patience)
+        except Empty:
+            given_up.set()
+            log.warning(
+                "no file read for %g s while %s (a drive not answering?): the %d file(s) not read yet are %s",
+                patience, doing, len(items) - received, left,
+            )  # fmt: skip
+            break
+        results[number] = result
+    return results
