@@ -748,12 +748,12 @@ def check_consistent(db_path: str, index: Any, frame: pd.DataFrame, info: IndexI
 
 def consistency_problems(index: Any, frame: pd.DataFrame, info: IndexInfo, colors: Any) -> list[str]:
     problems = []
-    rows = np.unique(frame.index.to_numpy(dtype=np.int64))
-    if not np.array_equal(np.unique(all_ids(colors)), rows):
+    rows = distinct_ids(frame.index.to_numpy(dtype=np.int64))
+    if not np.array_equal(distinct_ids(all_ids(colors)), rows):
         problems.append(f"{colors.ntotal} colour signatures for {len(frame)} metadata rows")
     if index.d != info.dim:
         problems.append(f"the index holds {index.d}-d vectors but the manifest says {info.dim}")
-    ids = np.unique(all_ids(index))
+    ids = distinct_ids(all_ids(index))
     if not np.array_equal(ids, rows):
         problems.append(
             f"{len(ids)} vectors and {len(rows)} metadata rows: {np.setdiff1d(rows, ids).size} rows without a vector, "
@@ -762,6 +762,15 @@ def consistency_problems(index: Any, frame: pd.DataFrame, info: IndexInfo, color
     if frame["path"].duplicated().any():
         problems.append(f"{int(frame['path'].duplicated().sum())} duplicate path(s) in the metadata")
     return problems
+
+
+def distinct_ids(ids: np.ndarray) -> np.ndarray:
+    """``np.unique(ids)``, by sorting: NumPy 2.4's ``unique`` hashes, 27-60 ms for 100k ids
+    where a sort takes 0.5; every open checks three such arrays (~180 ms of a 400 ms open)."""
+    ordered = np.sort(ids)
+    if ordered.size < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
 def _ranked_rows(positions: Any, paths: Any, scores: Any) -> pa.Table:
