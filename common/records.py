@@ -98,10 +98,12 @@ COLUMNS_ADDED_IN = {
     "city": 2, "county": 2, "state": 2, "country": 2, "country_code": 2,
     "title": 4, "caption": 4, "keywords": 4, "people": 4, "rating": 4, "sidecar_mtime": 4,
 }  # fmt: skip
-# Columns worth a scalar index: the ones people filter on.
+# Columns worth a scalar index: the ones people filter on. The GPS ones are --near's box (at
+# 100k rows on LanceDB, B-trees on them took a --near search from 15.5 to 11.6 ms p50, a
+# --near listing from 12.7 to 6.9).
 FILTER_COLUMNS = (
     "folder", "extension", "width", "height", "make", "model", "date_taken", "size_bytes", "country", "city",
-    "rating",
+    "rating", "gps_latitude", "gps_longitude",
 )  # fmt: skip
 # Filter columns a library holds few distinct values of (cameras, folders, countries, stars):
 # LanceDB indexes them as bitmaps rather than B-trees, and ``common.filters`` hands the text ones
