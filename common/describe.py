@@ -32,7 +32,7 @@ MONTHS = (
 )  # fmt: skip
 TEXT_SOURCE_COLUMNS = (
     "make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken",
-    "city", "county", "state", "country", "title", "caption", "keywords", "people",
+    "city", "county", "state", "country", "title", "caption", "keywords", "people", "location",
 )  # fmt: skip
 
 

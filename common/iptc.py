@@ -1,4 +1,4 @@
-"""What older photo software wrote about a photo: IPTC-IIM's title, caption and keywords.
+"""What older photo software wrote about a photo: IPTC-IIM's title, caption, keywords, place.
 
 Before XMP, Photoshop, Picasa and the press's tools (Photo Mechanic, newspaper archives) kept a
 photo's caption and keywords as IPTC-IIM datasets: in a JPEG's Photoshop block (APP13), in a
@@ -7,7 +7,7 @@ column by column (the Metadata Working Group's rule: software that writes both k
 step, and XMP is the one current software edits); IIM fills what XMP lacks.
 
 Pillow's ``IptcImagePlugin.getiptcinfo`` finds and splits the datasets; this module only picks
-the three that have columns and decodes their text.
+the ones that have columns and decodes their text.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from common.xmp import LIST_SEPARATOR, distinct
+from common.xmp import LIST_SEPARATOR, LOCATION_SEPARATOR, distinct
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -24,13 +24,16 @@ log = logging.getLogger(__name__)
 
 # (record, dataset) of IIM's application record (2) for each column it fills.
 DATASETS = {"title": (2, 5), "caption": (2, 120), "keywords": (2, 25)}  # Object Name, Caption/Abstract, Keywords
+# The parts of the location column (common.xmp.LOCATION_PARTS): Sub-location, City,
+# Province/State, Country/Primary Location Name.
+LOCATION_DATASETS = ((2, 92), (2, 90), (2, 95), (2, 101))
 CODED_CHARACTER_SET = (1, 90)
 UTF8_ESCAPE = b"\x1b%G"  # ISO 2022's announcement of UTF-8, the only character set declared in practice
 
 
 def iptc_columns(image: Image.Image) -> dict[str, str]:
-    """The title, caption and keywords the IIM datasets of an opened JPEG or TIFF hold (only the
-    ones it holds); nothing for other formats, or for a block Pillow cannot split."""
+    """The title, caption, keywords and location the IIM datasets of an opened JPEG or TIFF hold
+    (only the ones it holds); nothing for other formats, or for a block Pillow cannot split."""
     from PIL import IptcImagePlugin
 
     try:
@@ -44,6 +47,10 @@ def iptc_columns(image: Image.Image) -> dict[str, str]:
         texts = distinct([text for value in _values(datasets.get(dataset)) if (text := _text(value, utf8))])
         if texts:
             found[column] = LIST_SEPARATOR.join(texts) if column == "keywords" else texts[0]
+    parts = [text for dataset in LOCATION_DATASETS for value in _values(datasets.get(dataset))[:1]
+             if (text := _text(value, utf8))]  # fmt: skip
+    if parts := distinct(parts):
+        found["location"] = LOCATION_SEPARATOR.join(parts)
     return found
 
 

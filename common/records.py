@@ -62,6 +62,7 @@ RECORD_TYPES: dict[str, str] = {
     "caption": "string",
     "keywords": "string",  # "beach; Sunset; Viareggio"
     "people": "string",  # the names of the people tagged in it: "Alice Smith; Bob"
+    "location": "string",  # where it was taken, as written: "Porto Antico, Genova, Liguria, Italia"
     "rating": "int32",  # 0-5 stars, -1 rejected
     "sidecar_mtime": "float64",  # the XMP sidecar's mtime: an edit there is a change to index
     "png_text": "string",
@@ -78,7 +79,8 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # and the month and year taken ("July 2021") in the search text. 3: countries by the names in use
 # now ("Russia", not "Russian Federation"), and other names of theirs in the search text ("USA").
 # 4: XMP's title, caption, keywords, people and rating, from the file or its sidecar.
-# 5: IPTC-IIM's title, caption and keywords where XMP has none (common.iptc).
+# 5: IPTC-IIM's title, caption and keywords where XMP has none (common.iptc); the location as
+# written in XMP or IIM (no GPS needed).
 RECORD_VERSION = 5
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
@@ -96,7 +98,7 @@ HEADER_SINCE = 5
 # ``common.store.version_of_unversioned_rows``).
 COLUMNS_ADDED_IN = {
     "city": 2, "county": 2, "state": 2, "country": 2, "country_code": 2,
-    "title": 4, "caption": 4, "keywords": 4, "people": 4, "rating": 4, "sidecar_mtime": 4,
+    "title": 4, "caption": 4, "keywords": 4, "people": 4, "rating": 4, "sidecar_mtime": 4, "location": 5,
 }  # fmt: skip
 # Columns worth a scalar index: the ones people filter on. The GPS ones are --near's box (at
 # 100k rows on LanceDB, B-trees on them took a --near search from 15.5 to 11.6 ms p50, a

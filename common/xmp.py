@@ -1,4 +1,4 @@
-"""What people wrote about a photo in their photo software: XMP keywords, title, rating, people.
+"""What people wrote about a photo in their photo software: XMP keywords, title, rating, people, place.
 
 Lightroom, digiKam, darktable, Photoshop, Windows Photos and phones keep what their users add to
 a photo (keywords, a title, a caption, a star rating, the names of the people tagged in it) as
@@ -34,15 +34,22 @@ MICROSOFT_PHOTO = "http://ns.microsoft.com/photo/1.0"
 MICROSOFT_REGION = "http://ns.microsoft.com/photo/1.2/t/Region#"
 MWG_REGIONS = "http://www.metadataworkinggroup.com/schemas/regions"
 IPTC_EXTENSION = "http://iptc.org/std/Iptc4xmpExt/2008-02-29"
+IPTC_CORE = "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns"
+PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 # The columns XMP gives a record (common.records); NULL without them. The caption is XMP's
 # dc:description, kept apart from EXIF's ImageDescription (often the camera's own words,
 # "OLYMPUS DIGITAL CAMERA"): a copy of a photo with a sidecar of its own gets its own XMP
 # columns, and the EXIF ones of its bytes (common.reuse).
-XMP_COLUMNS = ("title", "caption", "keywords", "people", "rating")
+XMP_COLUMNS = ("title", "caption", "keywords", "people", "location", "rating")
 # Keywords and people are stored as one text, joined so: a name or keyword rarely holds it.
 LIST_SEPARATOR = "; "
+# Where the photo was taken as its owner wrote it (a scan, a camera without GPS), from the most
+# precise part to the least, joined by LOCATION_SEPARATOR: "Porto Antico, Genova, Liguria, Italia".
+# It is text to search and filter on; the place columns come from GPS positions alone.
+LOCATION_PARTS = ((IPTC_CORE, "Location"), (PHOTOSHOP, "City"), (PHOTOSHOP, "State"), (PHOTOSHOP, "Country"))
+LOCATION_SEPARATOR = ", "
 SIDECAR_SUFFIXES = (".xmp", ".XMP", ".Xmp")
 # Where a keyword hierarchy keeps its path: the last part is the keyword ("Places|Italy|Rome").
 HIERARCHIES = {(LIGHTROOM, "hierarchicalSubject"): "|", (DIGIKAM, "TagsList"): "/"}
@@ -120,6 +127,7 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
         return {}
     keywords: list[str] = []
     people: list[str] = []
+    location: dict[tuple[str, str], str] = {}
     found: dict[str, Any] = {}
     ratings: dict[str, int | None] = {}
     for description in _descriptions(root):
@@ -141,6 +149,8 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
                 ratings.setdefault("windows", _stars_of_percent(values[0]))
             elif (namespace, name) in PEOPLE:
                 people += values
+            elif (namespace, name) in LOCATION_PARTS:
+                location.setdefault((namespace, name), values[0])
     rating = ratings.get("xmp")
     if rating is None:
         rating = ratings.get("windows")
@@ -150,6 +160,8 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
         found["keywords"] = LIST_SEPARATOR.join(keywords)
     if people := distinct(people):
         found["people"] = LIST_SEPARATOR.join(people)
+    if parts := distinct([location[part] for part in LOCATION_PARTS if part in location]):
+        found["location"] = LOCATION_SEPARATOR.join(parts)
     return found
 
 

@@ -14,9 +14,9 @@ from common.describe import current_search_text
 from common.iptc import iptc_columns
 from common.records import HEADER_SINCE, RECORD_VERSION
 from common.xmp import embedded_packet, fields_of, read_xmp, sidecar_of
-from conftest import Cli, drive_not_answering, paint_photo, shared
+from conftest import Cli, drive_not_answering, made_by_an_older_imagedb, paint_photo, shared
 
-IIM_COLUMNS = ["title", "caption", "keywords"]
+IIM_COLUMNS = ["title", "caption", "keywords", "location"]
 UTF8 = (1, 90, b"\x1b%G")
 
 
@@ -27,11 +27,15 @@ def iim(*datasets: tuple[int, int, bytes]) -> bytes:
 
 
 def words(*, title: str | None = None, caption: str | None = None, keywords: tuple[str, ...] = (),
+          city: str | None = None, state: str | None = None, country: str | None = None,
           encoding: str = "utf-8") -> list[tuple[int, int, bytes]]:  # fmt: skip
     datasets = [(2, 0, b"\x00\x04")]  # the record's version, which every writer puts first
     if title:
         datasets.append((2, 5, title.encode(encoding)))
     datasets += [(2, 25, keyword.encode(encoding)) for keyword in keywords]
+    for number, part in ((90, city), (95, state), (101, country)):  # in dataset order, as written
+        if part:
+            datasets.append((2, number, part.encode(encoding)))
     if caption:
         datasets.append((2, 120, caption.encode(encoding)))
     return datasets
@@ -72,8 +76,11 @@ def test_the_iim_of_the_shared_photoshop_photos_says_what_their_xmp_says() -> No
 
 
 def test_text_is_read_as_declared_as_utf8_else_as_windows_1252(tmp_path: Path) -> None:
-    declared = with_iim(paint_photo(tmp_path / "declared.jpg", 1), iim(UTF8, *words(title="Café", keywords=("Köln",))))
-    assert columns_of(declared) == {"title": "Café", "keywords": "Köln"}
+    declared = iim(UTF8, *words(title="Café", keywords=("Köln",)), (2, 92, b"Altstadt"),
+                   *words(city="Köln", state="Nordrhein-Westfalen", country="Deutschland")[1:])  # fmt: skip
+    assert columns_of(with_iim(paint_photo(tmp_path / "declared.jpg", 1), declared)) == {
+        "title": "Café", "keywords": "Köln", "location": "Altstadt, Köln, Nordrhein-Westfalen, Deutschland",
+    }, "the location's parts from sub-location to country"  # fmt: skip
     undeclared = with_iim(paint_photo(tmp_path / "plain.jpg", 2), iim(*words(caption="Größe über Zürich")))
     assert columns_of(undeclared) == {"caption": "Größe über Zürich"}, "valid UTF-8 needs no declaration"
     legacy = iim(*words(title="“Café”", keywords=("Mädchen", "mädchen", " ", "Strand"), encoding="cp1252"))
@@ -100,10 +107,12 @@ def archive(tmp_path: Path) -> Path:
     """A press archive: IIM only (JPEG and a TIFF scan), IIM with an XMP sidecar, nothing."""
     root = tmp_path / "archive"
     with_iim(paint_photo(root / "harbour.jpg", 1),
-             iim(UTF8, *words(title="Harbour at dawn", caption="Fishing boats", keywords=("boats", "Genova"))))  # fmt: skip
+             iim(UTF8, *words(title="Harbour at dawn", caption="Fishing boats", keywords=("boats", "Genova"),
+                              city="Genova", state="Liguria", country="Italia")))  # fmt: skip
     tiff_with_iim(root / "scan.tif", 2, iim(*words(caption="Wedding of Anna and Luca", keywords=("wedding",))))
-    with_iim(paint_photo(root / "edited.jpg", 3), iim(*words(caption="Old caption kept", keywords=("old",))))
-    write_sidecar(root / "edited.jpg.xmp", packet(keywords=("new",), rating=4))
+    with_iim(paint_photo(root / "edited.jpg", 3),
+             iim(*words(caption="Old caption kept", keywords=("old",), city="Camogli", country="Italia")))  # fmt: skip
+    write_sidecar(root / "edited.jpg.xmp", packet(keywords=("new",), rating=4, location=("Portofino", "Italy")))
     photo_with_packet(root / "both.jpg", 4, packet(title="XMP title"))
     with_iim(root / "both.jpg", iim(*words(title="IIM title", keywords=("iim-only",))))
     paint_photo(root / "plain.jpg", 5)
@@ -117,9 +126,11 @@ def test_indexing_records_iim_where_xmp_has_none(cli: Cli, archive: Path) -> Non
     assert (harbour["title"], harbour["caption"], harbour["keywords"]) == ("Harbour at dawn", "Fishing boats",
                                                                           "boats; Genova")  # fmt: skip
     assert (scan["caption"], scan["keywords"]) == ("Wedding of Anna and Luca", "wedding")
+    assert harbour["location"] == "Genova, Liguria, Italia"
     assert (edited["keywords"], edited["caption"], edited["rating"]) == ("new", "Old caption kept", 4), (
         "XMP wins column by column; IIM fills the caption XMP lacks"
     )
+    assert edited["location"] == "Portofino, Italy", "the location is one column: XMP's, whole"
     assert (both["title"], both["keywords"]) == ("XMP title", "iim-only")
     assert all(records["plain.jpg"][column] is None for column in IIM_COLUMNS)
 
@@ -132,6 +143,9 @@ def test_indexing_records_iim_where_xmp_has_none(cli: Cli, archive: Path) -> Non
     assert names("--text", "anna luca") == ["scan.tif"]
     assert names("--text", "old") == ["edited.jpg"], "its caption is searchable; its IIM keyword is not kept"
     assert names("--where", "keywords LIKE '%wedding%'") == ["scan.tif"]
+    assert names("--where", "location LIKE '%Italia'") == ["harbour.jpg"]
+    assert names("--text", "liguria") == ["harbour.jpg"]
+    assert names("--text", "portofino") == ["edited.jpg"]
     assert cli.index(archive).summary()["unchanged"] == 5
 
 
@@ -146,6 +160,7 @@ def as_version_4_left_it(cli: Cli) -> None:
             with Image.open(record["path"]) as image:
                 xmp = read_xmp(embedded_packet(image.info), sidecar_of(record["path"]))
             records.append(record | {column: xmp[column] for column in IIM_COLUMNS} | {"record_version": 4})
+            records[-1]["location"] = None
         records = [r | {"search_text": current_search_text(r)} for r in records]
         store.upsert_images(records, vectors[[list(paths).index(r["path"]) for r in records]],
                             np.stack([colors[r["path"]] for r in records]))  # fmt: skip
@@ -153,6 +168,7 @@ def as_version_4_left_it(cli: Cli) -> None:
         store.finish_indexing()
     finally:
         store.close()
+    made_by_an_older_imagedb(cli, ["location"])
 
 
 def test_an_index_from_version_4_reads_iim_from_headers_decoding_nothing(

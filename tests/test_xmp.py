@@ -18,15 +18,21 @@ RDF_OPEN = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
     '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
     'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:lr="http://ns.adobe.com/lightroom/1.0/" '
-    'xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/" {attributes}>'
+    'xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/" '
+    'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
+    'xmlns:Iptc4xmpCore="http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/" {attributes}>'
 )
 RDF_CLOSE = "</rdf:Description></rdf:RDF></x:xmpmeta>"
 
 
 def packet(*, rating: int | None = None, keywords: tuple[str, ...] = (), title: str | None = None,
-           caption: str | None = None, hierarchy: tuple[str, ...] = (), faces: tuple[str, ...] = ()) -> str:  # fmt: skip
-    """An XMP packet as Lightroom writes one: the rating as an attribute, the rest as elements."""
+           caption: str | None = None, hierarchy: tuple[str, ...] = (), faces: tuple[str, ...] = (),
+           location: tuple[str, str] | None = None) -> str:  # fmt: skip
+    """An XMP packet as Lightroom writes one: the rating as an attribute, the rest as elements
+    (``location``: a city and a country)."""
     body = []
+    if location:
+        body.append("<photoshop:City>{}</photoshop:City><photoshop:Country>{}</photoshop:Country>".format(*location))
     if keywords:
         body.append(
             "<dc:subject><rdf:Bag>" + "".join(f"<rdf:li>{k}</rdf:li>" for k in keywords) + "</rdf:Bag></dc:subject>"
@@ -107,6 +113,16 @@ def test_windows_ratings_digikam_tags_and_languages_are_read() -> None:
     assert fields_of(packet(rating=-1)) == {"rating": -1}, "rejected"
     assert fields_of("<x:xmpmeta><rdf:RDF") == {}, "not well-formed: ignored"
     assert fields_of(b"\xef\xbb\xbf  " + packet(rating=2).encode()) == {"rating": 2}, "a byte-order mark first"
+
+
+def test_the_location_as_written_joins_its_parts_from_the_most_precise() -> None:
+    """Lightroom's location fields (IPTC Core's sub-location, Photoshop's city, state, country),
+    as attributes or elements, into one text; a part repeated is written once."""
+    written = RDF_OPEN.format(
+        attributes='photoshop:City="Genova" photoshop:State="Liguria" Iptc4xmpCore:Location="Porto Antico"'
+    ) + "<photoshop:Country>Italia</photoshop:Country>" + RDF_CLOSE  # fmt: skip
+    assert fields_of(written) == {"location": "Porto Antico, Genova, Liguria, Italia"}
+    assert fields_of(packet(location=("Monaco", "Monaco"))) == {"location": "Monaco"}
 
 
 def test_xmp_of_the_shared_camera_photos() -> None:
