@@ -145,8 +145,8 @@ class DecodedImage:
     # UserComment from it, and everything for files exifread cannot read, without opening the
     # file a second time (~0.4 ms a JPEG, ~7 ms a HEIC; a round trip on a network drive).
     exif: ExifIfds | None = None
-    # The title, caption and keywords of the file's IPTC-IIM block (``common.iptc``), read while
-    # it was open, for the same reason.
+    # What the file's IPTC-IIM block says (title, caption, keywords, location: ``common.iptc``),
+    # read while it was open, for the same reason.
     iptc: dict[str, str] = field(default_factory=dict)
 
 
