@@ -28,7 +28,7 @@ from common.xmp import LIST_SEPARATOR
 # The columns the overview counts.
 OVERVIEW_COLUMNS = [
     "path", "folder", "size_bytes", "media_type", "format", "date_taken", "make", "model",
-    "gps_latitude", "city", "country", "indexed_at", "rating", "keywords", "people",
+    "gps_latitude", "city", "country", "indexed_at", "rating", "keywords", "people", "location",
 ]  # fmt: skip
 # Entries the table lists of each kind but years (all listed); the other formats give every one.
 TABLE_TOP = 10
@@ -202,6 +202,7 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
             tally(columns, "ratings", ["rating"], rating_name, "unrated", chronological=True),
             tally_of_lists(columns, "keywords", "keywords", "no keyword"),
             tally_of_lists(columns, "people", "people", "nobody named"),
+            tally(columns, "locations", ["location"], lambda g: g["location"] or "", "no location written"),
         ],
     )
 

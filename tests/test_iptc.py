@@ -147,6 +147,8 @@ def test_indexing_records_iim_where_xmp_has_none(cli: Cli, archive: Path) -> Non
     assert names("--text", "liguria") == ["harbour.jpg"]
     assert names("--text", "portofino") == ["edited.jpg"]
     assert cli.index(archive).summary()["unchanged"] == 5
+    counted = cli("--stats", "--format", "json").json()
+    assert counted["locations"] == {"counts": {"Genova, Liguria, Italia": 1, "Portofino, Italy": 1}, "without": 3}
 
 
 def as_version_4_left_it(cli: Cli) -> None:

@@ -172,5 +172,6 @@ def test_stats_of_an_empty_index(cli: Cli, tmp_path: Path) -> None:
     assert (stats["files"], stats["size_bytes"], stats["first_taken"], stats["last_indexed"]) == (0, 0, None, None)
     table = cli("--stats").stdout.splitlines()
     assert table[0] == f"{cli.db} ({cli.backend}): 0 files, 0 B"
-    kinds = ("years", "cameras", "countries", "cities", "formats", "folders", "ratings", "keywords", "people")
+    kinds = ("years", "cameras", "countries", "cities", "formats", "folders", "ratings", "keywords", "people",
+             "locations")  # fmt: skip
     assert table[-len(kinds) :] == [f"{kind}: none" for kind in kinds]

@@ -127,13 +127,16 @@ def test_the_location_as_written_joins_its_parts_from_the_most_precise() -> None
 
 def test_xmp_of_the_shared_camera_photos() -> None:
     """Real photos: Photoshop's keywords, title and caption; Windows' rating in a namespace
-    written without its closing slash (Nikon photos of the shared set)."""
+    written without its closing slash (Nikon photos of the shared set); a US Army photo's
+    city, state and country."""
     with Image.open(shared("camera", "jpg", "xmp", "BlueSquare.jpg")) as image:
         blue = fields_of(image.info["xmp"])
     assert blue["keywords"] == "XMP; Blue Square; test file; Photoshop; .jpg"
     assert blue["title"] == "Blue Square Test File - .jpg" and blue["caption"].startswith("XMPFiles BlueSquare")
     with Image.open(shared("camera", "jpg", "gps", "DSCN0010.jpg")) as image:
         assert fields_of(image.info["xmp"]) == {"rating": 0}
+    with Image.open(shared("camera", "jpg", "long_description.jpg")) as image:
+        assert fields_of(image.info["xmp"])["location"] == "KANDAHAR ARMY AIRFIELD, DAYCHOPAN, Afghanistan"
 
 
 def test_a_sidecar_is_found_by_either_name(tmp_path: Path) -> None:
