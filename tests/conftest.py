@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +45,25 @@ def raw_lance_table(db: Path):
     import lancedb
 
     return lancedb.connect(str(db)).open_table(load_script("lancedb").TABLE_NAME)
+
+
+def rows_rewritten(cli: Cli, rewrite: Callable[[dict], dict]) -> None:
+    """Every row of the index as ``rewrite`` makes its record (what an older imagedb wrote), its
+    search text made again from it, its vector and colours kept."""
+    from common.describe import current_search_text
+
+    store = cli.store()
+    try:
+        paths, vectors = store.get_all_vectors()
+        colors = store.get_colors(list(paths))
+        records = [rewrite(record) for record in store.get_records()]
+        records = [r | {"search_text": current_search_text(r)} for r in records]
+        store.upsert_images(records, vectors[[list(paths).index(r["path"]) for r in records]],
+                            np.stack([colors[r["path"]] for r in records]))  # fmt: skip
+        store.commit()
+        store.finish_indexing()
+    finally:
+        store.close()
 
 
 def made_by_an_older_imagedb(cli: Cli, lacking: list[str]) -> None:

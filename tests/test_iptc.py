@@ -1,4 +1,4 @@
-"""IPTC-IIM: the title, caption and keywords older software and the press's tools wrote."""
+"""IPTC-IIM: the title, caption, keywords and location older software and the press's tools wrote."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import pytest
 from PIL import Image
 from test_xmp import by_name, packet, photo_with_packet, write_sidecar
 
-from common.describe import current_search_text
 from common.iptc import iptc_columns
 from common.records import HEADER_SINCE, RECORD_VERSION
 from common.xmp import embedded_packet, fields_of, read_xmp, sidecar_of
-from conftest import Cli, drive_not_answering, made_by_an_older_imagedb, paint_photo, shared
+from conftest import Cli, drive_not_answering, made_by_an_older_imagedb, paint_photo, rows_rewritten, shared
 
 IIM_COLUMNS = ["title", "caption", "keywords", "location"]
 UTF8 = (1, 90, b"\x1b%G")
@@ -152,24 +151,15 @@ def test_indexing_records_iim_where_xmp_has_none(cli: Cli, archive: Path) -> Non
 
 
 def as_version_4_left_it(cli: Cli) -> None:
-    """Rewrite the index as version 4 wrote it: XMP's title, caption and keywords, not IIM's."""
-    store = cli.store()
-    try:
-        paths, vectors = store.get_all_vectors()
-        colors = store.get_colors(list(paths))
-        records = []
-        for record in store.get_records():
-            with Image.open(record["path"]) as image:
-                xmp = read_xmp(embedded_packet(image.info), sidecar_of(record["path"]))
-            records.append(record | {column: xmp[column] for column in IIM_COLUMNS} | {"record_version": 4})
-            records[-1]["location"] = None
-        records = [r | {"search_text": current_search_text(r)} for r in records]
-        store.upsert_images(records, vectors[[list(paths).index(r["path"]) for r in records]],
-                            np.stack([colors[r["path"]] for r in records]))  # fmt: skip
-        store.commit()
-        store.finish_indexing()
-    finally:
-        store.close()
+    """Rewrite the index as version 4 wrote it: XMP's title, caption and keywords, not IIM's,
+    and no location column."""
+
+    def version_4(record: dict) -> dict:
+        with Image.open(record["path"]) as image:
+            xmp = read_xmp(embedded_packet(image.info), sidecar_of(record["path"]))
+        return record | {column: xmp[column] for column in IIM_COLUMNS} | {"location": None, "record_version": 4}
+
+    rows_rewritten(cli, version_4)
     made_by_an_older_imagedb(cli, ["location"])
 
 

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from common.describe import current_search_text
 from common.records import RECORD_VERSION
 from common.xmp import XMP_COLUMNS, fields_of, sidecar_of
-from conftest import Cli, made_by_an_older_imagedb, paint_photo, shared
+from conftest import Cli, made_by_an_older_imagedb, paint_photo, rows_rewritten, shared
 
 RDF_OPEN = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -245,20 +244,9 @@ def test_an_index_from_before_xmp_reads_it_from_headers_and_sidecars_decoding_no
     """Rows version 3 wrote lack the XMP columns: the next --index reads the packets in the
     files' headers and their sidecars, no pixels, and keeps every vector."""
     cli.index(album)
-    store = cli.store()
-    try:
-        paths, vectors = store.get_all_vectors()
-        records = [
-            r | dict.fromkeys([*XMP_COLUMNS, "sidecar_mtime"]) | {"record_version": 3} for r in store.get_records()
-        ]
-        records = [r | {"search_text": current_search_text(r)} for r in records]
-        colors = store.get_colors(list(paths))
-        store.upsert_images(records, vectors[[list(paths).index(r["path"]) for r in records]],
-                            np.stack([colors[r["path"]] for r in records]))  # fmt: skip
-        store.commit()
-        store.finish_indexing()
-    finally:
-        store.close()
+    paths = sorted(cli.records())
+    vectors = cli.vectors(paths)
+    rows_rewritten(cli, lambda r: r | dict.fromkeys([*XMP_COLUMNS, "sidecar_mtime"]) | {"record_version": 3})
     made_by_an_older_imagedb(cli, [*XMP_COLUMNS, "sidecar_mtime"])
     assert cli("--text", "alice", "--format", "paths").stdout == ""
 
