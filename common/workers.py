@@ -32,7 +32,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -247,8 +247,8 @@ class DecodePool:
         """The executor's worker processes by pid (its private table: it offers no public one)."""
         return getattr(self.executor, "_processes", None) or {}
 
-    def _workers_waiting_for_a_core(self) -> dict[int, float]:
-        return seconds_waiting_for_a_core(list(self._processes()))
+    def _workers_waiting_for_a_core(self) -> dict[int, SchedulerReading]:
+        return scheduler_readings(list(self._processes()))
 
     def read(self, paths: Iterable[str], window: int) -> Iterator[ReadResult]:
         """A result for each of ``paths``, in the order they finish, with at most ``window`` in flight.
@@ -331,7 +331,7 @@ class _OldestFileClock:
     would report good photos as timed out, and as lasting failures, never read again.
     """
 
-    def __init__(self, limit: float | None, waiting_for_a_core: Callable[[], dict[int, float]]) -> None:
+    def __init__(self, limit: float | None, waiting_for_a_core: Callable[[], dict[int, SchedulerReading]]) -> None:
         self.limit = limit
         self.waiting_for_a_core = waiting_for_a_core
         self.oldest: Future | None = None
@@ -361,14 +361,14 @@ class _OldestFileClock:
         long the workers waited for a core: most waits are that short (with the model on a GPU,
         one per file), and asking costs microseconds per worker.
         """
-        started, queued = time.monotonic(), None
+        started, queued, queued_at = time.monotonic(), None, 0.0
         try:
             try:
                 return finished.get(timeout=min(remaining, QUICK_WAIT))
             except Empty:
                 if remaining <= QUICK_WAIT:
                     return None
-            queued = self.waiting_for_a_core()
+            queued, queued_at = self.waiting_for_a_core(), time.monotonic()
             try:
                 return finished.get(timeout=remaining - QUICK_WAIT)
             except Empty:
@@ -376,30 +376,59 @@ class _OldestFileClock:
         finally:
             took = time.monotonic() - started
             if queued is not None:
-                took -= _longest_wait(queued, self.waiting_for_a_core())
-            self.waited += max(0.0, took)
+                now = self.waiting_for_a_core()
+                took -= _longest_wait(queued, now, time.monotonic() - queued_at)
+            # Not clamped at each wait: a wait Linux reported late (below) is discounted from
+            # the next one, which it then exceeds.
+            self.waited = max(0.0, self.waited + took)
 
 
-def _longest_wait(before: dict[int, float], after: dict[int, float]) -> float:
-    """The most time any one worker spent waiting for a core between two readings.
+class SchedulerReading(NamedTuple):
+    """What Linux says of one worker at one moment (``/proc/<pid>/schedstat`` and ``stat``)."""
+
+    on_cpu: float  # seconds it has run, in all
+    waited: float  # seconds it has been runnable without a core, in all (the waits that ended)
+    runnable: bool  # running or waiting for a core now (not sleeping, not blocked on a read)
+
+
+def _longest_wait(before: dict[int, SchedulerReading], after: dict[int, SchedulerReading], took: float) -> float:
+    """The most time any one worker spent waiting for a core in the ``took`` seconds between two
+    readings.
+
+    Linux adds a wait to ``waited`` when it ends, so a worker still waiting at a reading shows
+    only part of its waiting: beside busy programs a worker at the lowest priority waits
+    hundreds of milliseconds at a time, and enough of that went uncounted to time out a good
+    photo. A worker runnable at both readings (a decoder is, but for short reads from disk) was
+    running or waiting in between, so all it did not run was waiting. For one that slept or was
+    blocked in between (a drive not answering), the waits that ended are what is known.
 
     The pool does not say which worker holds the oldest file; its workers share one priority,
     so they are kept off the cores alike, and the longest wait is the one to discount.
     """
-    return max((after[pid] - before[pid] for pid in after.keys() & before.keys()), default=0.0)
+    waits = [0.0]
+    for pid in after.keys() & before.keys():
+        start, end = before[pid], after[pid]
+        if start.runnable and end.runnable:
+            waits.append(took - (end.on_cpu - start.on_cpu))
+        else:
+            waits.append(end.waited - start.waited)
+    return min(took, max(waits))
 
 
-def seconds_waiting_for_a_core(pids: Iterable[int]) -> dict[int, float]:
-    """How long each process has been runnable but not running, in all (Linux's schedstat);
-    empty where the system does not say, so a time limit is plain waiting time there."""
-    waits = {}
+def scheduler_readings(pids: Iterable[int]) -> dict[int, SchedulerReading]:
+    """Each process's ``SchedulerReading`` (Linux's schedstat and state); empty where the system
+    does not say, so a time limit is plain waiting time there."""
+    readings = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/schedstat", "rb") as stats:
-                waits[pid] = int(stats.read().split()[1]) / 1e9  # on CPU, waiting, timeslices (ns)
+                on_cpu, waited = stats.read().split()[:2]  # on CPU, waiting, timeslices (ns)
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                state = stat.read().rpartition(b")")[2].split()[0]  # after "pid (name)"
         except (OSError, IndexError, ValueError):  # not Linux, no schedstats, the worker just left
             continue
-    return waits
+        readings[pid] = SchedulerReading(int(on_cpu) / 1e9, int(waited) / 1e9, state == b"R")
+    return readings
 
 
 def _split_finished(pending: dict[Future, str]) -> tuple[list[ReadResult], list[str]]:
