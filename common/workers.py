@@ -378,8 +378,8 @@ class _OldestFileClock:
             if queued is not None:
                 now = self.waiting_for_a_core()
                 took -= _longest_wait(queued, now, time.monotonic() - queued_at)
-            # Not clamped at each wait: a wait Linux reported late (below) is discounted from
-            # the next one, which it then exceeds.
+            # Not clamped at each wait: a wait Linux reported late (``_longest_wait``) may
+            # exceed the one it is discounted from, and the rest comes off what was counted.
             self.waited = max(0.0, self.waited + took)
 
 
@@ -400,7 +400,9 @@ def _longest_wait(before: dict[int, SchedulerReading], after: dict[int, Schedule
     hundreds of milliseconds at a time, and enough of that went uncounted to time out a good
     photo. A worker runnable at both readings (a decoder is, but for short reads from disk) was
     running or waiting in between, so all it did not run was waiting. For one that slept or was
-    blocked in between (a drive not answering), the waits that ended are what is known.
+    blocked in between (a drive not answering), the waits that ended are what is known: one that
+    began before the first reading is reported whole, and may exceed ``took`` (the clock takes
+    the rest off the waits that follow).
 
     The pool does not say which worker holds the oldest file; its workers share one priority,
     so they are kept off the cores alike, and the longest wait is the one to discount.
@@ -412,7 +414,7 @@ def _longest_wait(before: dict[int, SchedulerReading], after: dict[int, Schedule
             waits.append(took - (end.on_cpu - start.on_cpu))
         else:
             waits.append(end.waited - start.waited)
-    return min(took, max(waits))
+    return max(waits)
 
 
 def scheduler_readings(pids: Iterable[int]) -> dict[int, SchedulerReading]:
