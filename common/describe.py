@@ -32,7 +32,7 @@ MONTHS = (
 )  # fmt: skip
 TEXT_SOURCE_COLUMNS = (
     "make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken",
-    "city", "county", "state", "country", "title", "caption", "keywords", "people", "location",
+    "city", "county", "state", "country", "title", "caption", "keywords", "people", "location", "creator",
 )  # fmt: skip
 
 
@@ -45,6 +45,7 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     text_chunks = png_text_chunks(decoded.info) if decoded.format == "PNG" else {}
     record.update(decoded.video or {"media_type": "image"})
     record.update(annotations_of(path, decoded.info, decoded.iptc))
+    record["creator"] = creator_of(record)
     record.update(
         content_hash=content_hash(path),
         width=decoded.width,
@@ -87,6 +88,15 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
     return annotations_of(path, info, iptc)
 
 
+def creator_of(record: dict[str, Any]) -> str | None:
+    """Who made the photo: what XMP or IPTC-IIM credit (``annotations_of``), else EXIF's Artist.
+
+    The Metadata Working Group reads the three as one field, and photo software keeps them in
+    step where it writes more than one; a photo credited in one alone (a raw file's sidecar,
+    a newspaper's IIM, a camera set to sign its photos) is found by the creator all the same."""
+    return record.get("creator") or record.get("artist")
+
+
 def with_place(record: dict[str, Any]) -> dict[str, Any]:
     """``record`` (as ``build_record`` made it) with the place of its GPS position and a search
     text that names it; unchanged without a position."""
@@ -105,6 +115,7 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     read; an older one only this version's search text (the rest needs its file decoded, which
     the next --index does); a row of this version, the search text."""
     updated = dict.fromkeys(PLACE_COLUMNS) | record | (read or {})
+    updated["creator"] = creator_of(updated)
     version = record.get("record_version")
     if version is not None and REFRESHABLE_SINCE <= version < RECORD_VERSION:
         complete = version >= HEADER_SINCE or read is not None
@@ -116,7 +127,9 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
 def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:
     """The text a metadata search matches: path, name and every human-readable field."""
     parts = [record["path"], record["filename"]]
-    parts += [str(record[c]) for c in TEXT_SOURCE_COLUMNS if record.get(c)]
+    # Each value once: the creator is often the artist's name again, a caption the title, and a
+    # word said twice would weigh twice in BM25.
+    parts += dict.fromkeys(str(record[c]) for c in TEXT_SOURCE_COLUMNS if record.get(c))
     aliases = country_aliases(record.get("country_code"))  # "usa" finds the United States
     if aliases:
         parts.append(aliases)

@@ -29,6 +29,7 @@ from common.xmp import LIST_SEPARATOR
 OVERVIEW_COLUMNS = [
     "path", "folder", "size_bytes", "media_type", "format", "date_taken", "make", "model",
     "gps_latitude", "city", "country", "indexed_at", "rating", "keywords", "people", "location",
+    "creator",
 ]  # fmt: skip
 # Entries the table lists of each kind but years (all listed); the other formats give every one.
 TABLE_TOP = 10
@@ -203,6 +204,7 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
             tally_of_lists(columns, "keywords", "keywords", "no keyword"),
             tally_of_lists(columns, "people", "people", "nobody named"),
             tally(columns, "locations", ["location"], lambda g: g["location"] or "", "no location written"),
+            tally_of_lists(columns, "creators", "creator", "no creator named"),
         ],
     )
 

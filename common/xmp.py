@@ -1,4 +1,5 @@
-"""What people wrote about a photo in their photo software: XMP keywords, title, rating, people, place.
+"""What people wrote about a photo in their photo software: XMP keywords, title, rating, people,
+place, creator.
 
 Lightroom, digiKam, darktable, Photoshop, Windows Photos and phones keep what their users add to
 a photo (keywords, a title, a caption, a star rating, the names of the people tagged in it) as
@@ -42,7 +43,7 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # dc:description, kept apart from EXIF's ImageDescription (often the camera's own words,
 # "OLYMPUS DIGITAL CAMERA"): a copy of a photo with a sidecar of its own gets its own XMP
 # columns, and the EXIF ones of its bytes (common.reuse).
-XMP_COLUMNS = ("title", "caption", "keywords", "people", "location", "rating")
+XMP_COLUMNS = ("title", "caption", "keywords", "people", "location", "creator", "rating")
 # Keywords and people are stored as one text, joined so: a name or keyword rarely holds it.
 LIST_SEPARATOR = "; "
 # Where the photo was taken as its owner wrote it (a scan, a camera without GPS), from the most
@@ -127,6 +128,7 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
         return {}
     keywords: list[str] = []
     people: list[str] = []
+    creators: list[str] = []
     location: dict[tuple[str, str], str] = {}
     found: dict[str, Any] = {}
     ratings: dict[str, int | None] = {}
@@ -149,6 +151,8 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
                 ratings.setdefault("windows", _stars_of_percent(values[0]))
             elif (namespace, name) in PEOPLE:
                 people += values
+            elif (namespace, name) == (DC, "creator"):
+                creators += values
             elif (namespace, name) in LOCATION_PARTS:
                 location.setdefault((namespace, name), values[0])
     rating = ratings.get("xmp")
@@ -160,6 +164,8 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
         found["keywords"] = LIST_SEPARATOR.join(keywords)
     if people := distinct(people):
         found["people"] = LIST_SEPARATOR.join(people)
+    if creators := distinct(creators):
+        found["creator"] = LIST_SEPARATOR.join(creators)
     if parts := distinct([location[part] for part in LOCATION_PARTS if part in location]):
         found["location"] = LOCATION_SEPARATOR.join(parts)
     return found

@@ -152,15 +152,19 @@ def test_indexing_records_iim_where_xmp_has_none(cli: Cli, archive: Path) -> Non
 
 def as_version_4_left_it(cli: Cli) -> None:
     """Rewrite the index as version 4 wrote it: XMP's title, caption and keywords, not IIM's,
-    and no location column."""
+    and no location or creator column."""
 
     def version_4(record: dict) -> dict:
         with Image.open(record["path"]) as image:
             xmp = read_xmp(embedded_packet(image.info), sidecar_of(record["path"]))
-        return record | {column: xmp[column] for column in IIM_COLUMNS} | {"location": None, "record_version": 4}
+        return (
+            record
+            | {column: xmp[column] for column in IIM_COLUMNS}
+            | {"location": None, "creator": None, "record_version": 4}
+        )
 
     rows_rewritten(cli, version_4)
-    made_by_an_older_imagedb(cli, ["location"])
+    made_by_an_older_imagedb(cli, ["location", "creator"])
 
 
 def test_an_index_from_version_4_reads_iim_from_headers_decoding_nothing(
@@ -188,7 +192,7 @@ def test_an_index_from_version_4_reads_iim_from_headers_decoding_nothing(
     assert decoded == [] and model_loads == []
     np.testing.assert_array_equal(cli.vectors(sorted(before)), stored)
     after = cli.records()
-    for column in (*IIM_COLUMNS, "rating", "people", "record_version"):
+    for column in (*IIM_COLUMNS, "creator", "rating", "people", "record_version"):
         assert {p: r[column] for p, r in after.items()} == {p: r[column] for p, r in before.items()}, column
     assert cli("--text", "genova", "--format", "paths").stdout.split() == [str(archive / "harbour.jpg")]
     assert cli.index(archive).summary()["unchanged"] == 5
