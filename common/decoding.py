@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import ExifTags, Image, ImageFile
 
-from common.discovery import VIDEO_EXTENSIONS
+from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.iptc import iptc_columns
 from common.thumbnails import THUMBNAIL_SIZE
 
@@ -164,8 +164,11 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     Decompression bombs are refused by Pillow's own pixel limit (set to ``MAX_PIXELS``), which is
     raised to an error rather than a warning so one hostile file cannot exhaust memory.
     """
-    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+    extension = os.path.splitext(path)[1].lower()
+    if extension in VIDEO_EXTENSIONS:
         return decode_video(path, min_side)
+    if extension in RAW_EXTENSIONS:
+        return decode_raw(path, min_side)
     try:
         with reading_explained(), warnings.catch_warnings():
             # Pillow warns about every odd tag ("Corrupt EXIF data", "Tag data larger than
@@ -207,7 +210,7 @@ def check_recognised(path: str) -> None:
     """Raise ``DecodeError`` if ``path`` is neither a video nor a picture in a format Pillow
     recognises, reading its header alone: a query file that is no picture is refused before a
     model is loaded for it (seconds), not after. Anything else wrong is ``decode_image``'s to say."""
-    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS | RAW_EXTENSIONS:
         return
     try:
         with reading_explained(), warnings.catch_warnings():
@@ -280,6 +283,39 @@ def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
     image = reduce_to(frame.image, min_side) if min_side else frame.image
     width, height = frame.image.size
     return DecodedImage(image, width, height, frame.format, "RGB", {}, video=frame.facts)
+
+
+def decode_raw(path: str, min_side: int | None = None) -> DecodedImage:
+    """A camera raw file's picture (see common.raw), with what its header says: the XMP and
+    IPTC-IIM that Pillow finds in a raw built on TIFF (DNG, CR2, NEF, ARW, PEF), as in a TIFF."""
+    from common.raw import read_raw
+
+    try:
+        with reading_explained():
+            with open(path, "rb") as handle:  # a file gone or forbidden says so in Python's words
+                handle.read(1)
+            picture = read_raw(path, min_side)
+    except DecodeError:
+        raise
+    except Exception as error:  # LibRaw's: "Unsupported file format or not RAW file", "Input/output error"
+        said = error.args[0] if error.args else ""  # rawpy gives LibRaw's words as bytes
+        words = (said.decode(errors="replace") if isinstance(said, bytes) else str(said)) or type(error).__name__
+        raise DecodeError(_empty_or(path, f"cannot read raw photo: {words[:1].lower()}{words[1:]}")) from None
+    info, iptc = header_of(path)
+    image = reduce_to(picture.image, min_side) if min_side else picture.image
+    return DecodedImage(image, picture.width, picture.height, picture.format, "RGB", info, exif=picture.exif, iptc=iptc)
+
+
+def header_of(path: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """What Pillow reads from a file's header without its pixels: its ``info`` (an XMP packet
+    among it) and its IPTC-IIM columns; nothing for a file Pillow does not know."""
+    try:
+        with warnings.catch_warnings(), Image.open(path) as opened:
+            warnings.simplefilter("ignore")
+            return dict(opened.info), iptc_columns(opened)
+    except Exception as error:
+        log.debug("no header Pillow reads in %s: %s", path, error)
+        return {}, {}
 
 
 def reduce_to(image: Image.Image, min_side: int) -> Image.Image:

@@ -15,8 +15,8 @@ from typing import Any
 
 from PIL import Image
 
-from common.decoding import DecodedImage
-from common.discovery import VIDEO_EXTENSIONS
+from common.decoding import DecodedImage, header_of
+from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.iptc import iptc_columns
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
@@ -77,8 +77,17 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
     """``annotations_of`` the file at ``path`` from its header and sidecar, its pixels left
     alone: for a copy of an indexed photo, or a row from before they were recorded (well under a
     millisecond a file). None when the file cannot be opened now: its row keeps what it holds."""
-    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+    extension = os.path.splitext(path)[1].lower()
+    if extension in VIDEO_EXTENSIONS:
         return annotations_of(path, {}, {})
+    if extension in RAW_EXTENSIONS:  # Pillow reads the header of some raws (those built on TIFF) only
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as error:
+            log.debug("cannot read %s: %s", path, error)
+            return None
+        return annotations_of(path, *header_of(path))
     try:
         with Image.open(path) as opened:
             info, iptc = dict(opened.info), iptc_columns(opened)

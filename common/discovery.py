@@ -29,7 +29,13 @@ IMAGE_EXTENSIONS = frozenset(
 )
 # Videos are indexed by one representative frame (common.video).
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v"})
-INDEXED_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+# Camera raw files, by the preview the camera embedded (common.raw): Adobe's DNG, Canon, Nikon,
+# Sony, Fujifilm, Olympus/OM, Panasonic, Pentax, Samsung, Leica, Hasselblad, Phase One.
+RAW_EXTENSIONS = frozenset(
+    {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2", ".pef",
+     ".srw", ".rwl", ".3fr", ".iiq"}
+)  # fmt: skip
+INDEXED_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | RAW_EXTENSIONS
 # Files that operating systems and sync tools scatter through photo folders.
 CLUTTER_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 # Folders that systems and NAS boxes fill with files of their own, never with the user's photos:
