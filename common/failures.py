@@ -150,7 +150,7 @@ def reader_versions() -> str:
     from common.decoding import DECODING_REVISION
 
     parts = [f"imagedb decoding {DECODING_REVISION}"]
-    for package in ("Pillow", "pillow-heif", "av"):
+    for package in ("Pillow", "pillow-heif", "av", "rawpy"):
         try:
             parts.append(f"{package} {version(package)}")
         except PackageNotFoundError:
