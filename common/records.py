@@ -82,7 +82,8 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # now ("Russia", not "Russian Federation"), and other names of theirs in the search text ("USA").
 # 4: XMP's title, caption, keywords, people and rating, from the file or its sidecar.
 # 5: IPTC-IIM's title, caption and keywords where XMP has none (common.iptc); the location as
-# written in XMP or IIM (no GPS needed). 6: the creator (XMP, IIM, EXIF's Artist).
+# written in XMP or IIM (no GPS needed). 6: the creator (XMP, IIM, EXIF's Artist); the location
+# from the IPTC Extension's structures where the legacy fields have none.
 RECORD_VERSION = 6
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
@@ -91,9 +92,10 @@ RECORD_VERSION = 6
 # again. Lower it never; raise it to RECORD_VERSION when a version needs the pixels again.
 REFRESHABLE_SINCE = 1
 # Rows described before this version lack something read from the file's header and its XMP
-# sidecar, not its pixels (XMP since 4, IPTC-IIM since 5, the creator since 6): bringing them up
-# to date reads those again. Without that read (--repair) a row is brought up to HEADER_SINCE - 1
-# only. Raise it to RECORD_VERSION when a version reads more from headers.
+# sidecar, not its pixels (XMP since 4, IPTC-IIM since 5, the creator and more of the location
+# since 6): bringing them up to date reads those again. Without that read (--repair) a row is
+# brought up to HEADER_SINCE - 1 only. Raise it to RECORD_VERSION when a version reads more from
+# headers.
 HEADER_SINCE = 6
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see

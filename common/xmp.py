@@ -51,6 +51,10 @@ LIST_SEPARATOR = "; "
 # It is text to search and filter on; the place columns come from GPS positions alone.
 LOCATION_PARTS = ((IPTC_CORE, "Location"), (PHOTOSHOP, "City"), (PHOTOSHOP, "State"), (PHOTOSHOP, "Country"))
 LOCATION_SEPARATOR = ", "
+# Without those, the IPTC Extension's structures (Photo Mechanic, newer Lightroom panels): where it
+# was taken, else where what it shows is; the first location of the list, its parts in this order.
+LOCATION_STRUCTURES = ("LocationCreated", "LocationShown")
+LOCATION_STRUCTURE_PARTS = ("LocationName", "Sublocation", "City", "ProvinceState", "CountryName")
 SIDECAR_SUFFIXES = (".xmp", ".XMP", ".Xmp")
 # Where a keyword hierarchy keeps its path: the last part is the keyword ("Places|Italy|Rome").
 HIERARCHIES = {(LIGHTROOM, "hierarchicalSubject"): "|", (DIGIKAM, "TagsList"): "/"}
@@ -166,9 +170,29 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
         found["people"] = LIST_SEPARATOR.join(people)
     if creators := distinct(creators):
         found["creator"] = LIST_SEPARATOR.join(creators)
-    if parts := distinct([location[part] for part in LOCATION_PARTS if part in location]):
+    parts = [location[part] for part in LOCATION_PARTS if part in location] or _structured_location(root)
+    if parts := distinct(parts):
         found["location"] = LOCATION_SEPARATOR.join(parts)
     return found
+
+
+def _structured_location(root: Element) -> list[str]:
+    """The parts of the first location an IPTC Extension structure names (``LOCATION_STRUCTURES``,
+    in that order of preference), from the most precise; [] without one."""
+    for structure in LOCATION_STRUCTURES:
+        for element in root.iter():
+            if _split(element.tag) != (IPTC_EXTENSION, structure):
+                continue
+            first = next(element.iter(f"{{{RDF}}}li"), element)  # a Bag of locations, the first taken
+            parts: dict[str, str] = {}
+            for node in first.iter():
+                for key, values in _properties(node):
+                    namespace, name = _split(key)
+                    if namespace == IPTC_EXTENSION and values:
+                        parts.setdefault(name, values[0])
+            if found := [parts[name] for name in LOCATION_STRUCTURE_PARTS if name in parts]:
+                return found
+    return []
 
 
 def _trimmed(packet: bytes | str) -> bytes | str:

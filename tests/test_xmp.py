@@ -124,6 +124,31 @@ def test_the_location_as_written_joins_its_parts_from_the_most_precise() -> None
     assert fields_of(packet(location=("Monaco", "Monaco"))) == {"location": "Monaco"}
 
 
+def test_the_iptc_extension_locations_are_read_where_the_legacy_fields_are_empty() -> None:
+    """Photo Mechanic's and newer panels' structures: where it was taken (the first of the
+    list), else where what it shows is; the legacy fields win when both are written."""
+
+    def structure(name: str, *locations: str) -> str:
+        return (f'<Iptc4xmpExt:{name} xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
+                f"<rdf:Bag>{''.join(locations)}</rdf:Bag></Iptc4xmpExt:{name}>")  # fmt: skip
+
+    genova = (
+        '<rdf:li rdf:parseType="Resource"><Iptc4xmpExt:LocationName><rdf:Alt><rdf:li xml:lang="x-default">'
+        "Acquario di Genova</rdf:li></rdf:Alt></Iptc4xmpExt:LocationName>"
+        "<Iptc4xmpExt:City>Genova</Iptc4xmpExt:City><Iptc4xmpExt:ProvinceState>Liguria</Iptc4xmpExt:ProvinceState>"
+        "<Iptc4xmpExt:CountryName>Italia</Iptc4xmpExt:CountryName><Iptc4xmpExt:CountryCode>IT</Iptc4xmpExt:CountryCode>"
+        "</rdf:li>"
+    )
+    rome = '<rdf:li><rdf:Description Iptc4xmpExt:City="Roma" Iptc4xmpExt:CountryName="Italia"/></rdf:li>'
+    wrapped = RDF_OPEN.format(attributes="") + "{}" + RDF_CLOSE
+    created = structure("LocationCreated", genova, rome)
+    shown = structure("LocationShown", rome)
+    assert fields_of(wrapped.format(created + shown)) == {"location": "Acquario di Genova, Genova, Liguria, Italia"}
+    assert fields_of(wrapped.format(shown)) == {"location": "Roma, Italia"}
+    legacy = "<photoshop:City>Genoa</photoshop:City>"
+    assert fields_of(wrapped.format(legacy + created)) == {"location": "Genoa"}
+
+
 def test_xmp_of_the_shared_camera_photos() -> None:
     """Real photos: Photoshop's keywords, title and caption; Windows' rating in a namespace
     written without its closing slash (Nikon photos of the shared set); a US Army photo's
