@@ -80,6 +80,13 @@ def made_by_an_older_imagedb(cli: Cli, lacking: list[str]) -> None:
     frame.drop(columns=lacking).to_parquet(metadata)
 
 
+def names_listed(cli: Cli, *args: str) -> list[str]:
+    """The names of the files a command lists (``--format paths``), sorted."""
+    listed = cli(*args, "--format", "paths")
+    assert listed.code == 0, listed.stderr
+    return sorted(Path(p).name for p in listed.stdout.split())
+
+
 def shared(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test cleanly when the data is not there."""
     path = SHARED.joinpath(*parts)

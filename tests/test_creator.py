@@ -14,7 +14,7 @@ from test_xmp import RDF_CLOSE, RDF_OPEN, by_name, write_sidecar
 from common.iptc import iptc_columns
 from common.records import HEADER_SINCE, RECORD_VERSION
 from common.xmp import fields_of
-from conftest import Cli, made_by_an_older_imagedb, paint_photo, rows_rewritten, shared
+from conftest import Cli, made_by_an_older_imagedb, names_listed, paint_photo, rows_rewritten, shared
 
 ARTIST = 0x013B  # EXIF's Artist tag
 
@@ -101,9 +101,7 @@ def test_indexing_records_who_made_each_photo(cli: Cli, credits: Path, decoded: 
     assert records["signed.jpg"]["search_text"].count("Camera Owner") == 1, "said once, weighed once"
 
     def names(*args: str) -> list[str]:
-        listed = cli(*args, "--format", "paths")
-        assert listed.code == 0, listed.stderr
-        return sorted(Path(p).name for p in listed.stdout.split())
+        return names_listed(cli, *args)
 
     assert names("--where", "creator = 'Camera Owner'") == ["signed.jpg"]
     assert names("--where", "creator LIKE '%Shooter%'") == ["raw_export.jpg"]

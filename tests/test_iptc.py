@@ -13,7 +13,15 @@ from test_xmp import by_name, packet, photo_with_packet, write_sidecar
 from common.iptc import iptc_columns
 from common.records import HEADER_SINCE, RECORD_VERSION
 from common.xmp import embedded_packet, fields_of, read_xmp, sidecar_of
-from conftest import Cli, drive_not_answering, made_by_an_older_imagedb, paint_photo, rows_rewritten, shared
+from conftest import (
+    Cli,
+    drive_not_answering,
+    made_by_an_older_imagedb,
+    names_listed,
+    paint_photo,
+    rows_rewritten,
+    shared,
+)
 
 IIM_COLUMNS = ["title", "caption", "keywords", "location"]
 UTF8 = (1, 90, b"\x1b%G")
@@ -134,9 +142,7 @@ def test_indexing_records_iim_where_xmp_has_none(cli: Cli, archive: Path) -> Non
     assert all(records["plain.jpg"][column] is None for column in IIM_COLUMNS)
 
     def names(*args: str) -> list[str]:
-        listed = cli(*args, "--format", "paths")
-        assert listed.code == 0, listed.stderr
-        return sorted(Path(p).name for p in listed.stdout.split())
+        return names_listed(cli, *args)
 
     assert names("--text", "genova") == ["harbour.jpg"]
     assert names("--text", "anna luca") == ["scan.tif"]

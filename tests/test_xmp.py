@@ -11,7 +11,7 @@ from PIL import Image, PngImagePlugin
 
 from common.records import RECORD_VERSION
 from common.xmp import XMP_COLUMNS, fields_of, sidecar_of
-from conftest import Cli, made_by_an_older_imagedb, paint_photo, rows_rewritten, shared
+from conftest import Cli, made_by_an_older_imagedb, names_listed, paint_photo, rows_rewritten, shared
 
 RDF_OPEN = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -206,9 +206,7 @@ def test_indexing_records_the_xmp_of_the_file_and_its_sidecar(cli: Cli, album: P
     assert "xmpmeta" not in (records["kids.png"]["png_text"] or ""), "the PNG's packet is read, not kept as text"
 
     def names(*args: str) -> list[str]:
-        listed = cli(*args, "--format", "paths")
-        assert listed.code == 0, listed.stderr
-        return sorted(Path(p).name for p in listed.stdout.split())
+        return names_listed(cli, *args)
 
     assert names("--where", "rating >= 4") == ["dog.webp", "pier.jpg"]
     assert names("--text", "alice") == ["kids.png"]
