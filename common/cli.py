@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from common.companions import without_companions
 from common.config import ConfigError, config_path, config_to_argv
 from common.defaults import (
     DEFAULT_BATCH,
@@ -794,9 +795,11 @@ class Session:
             hits = rerank_by_color(found.hits, store.get_colors(paths), color, a.limit)
             results.append(QueryResults(f"{query} + {color_label}", found.kind, f"{found.mode}+color", hits))
         for query in a.text or []:
-            results.append(QueryResults(query, "metadata", "fts", store.search_by_text(query, a.limit, a.where)))
+            hits = without_companions(lambda n, q=query: store.search_by_text(q, n, a.where), a.limit)
+            results.append(QueryResults(query, "metadata", "fts", hits))
         if color is not None and not a.search:
-            results.append(QueryResults(color_label, "color", "color", store.search_by_color(color, a.limit, a.where)))
+            hits = without_companions(lambda n: store.search_by_color(color, n, a.where), a.limit)
+            results.append(QueryResults(color_label, "color", "color", hits))
         order = parse_order(a.order_by) if a.order_by else None
         if not a.search and not a.text and color is None and a.where is not None:
             if a.near_centre is not None and order is None:  # photos near a place: the nearest first
@@ -839,13 +842,16 @@ class Session:
             return self.search_combined(store, query, terms, limit)
         if a.mode != "vector" and not (is_image_url(query) or query_image(query)):
             if a.mode == "fts":
-                return QueryResults(query, "text", "fts", store.search_by_text(query, limit, a.where))
+                hits = without_companions(lambda n: store.search_by_text(query, n, a.where), limit)
+                return QueryResults(query, "text", "fts", hits)
             vector = self.text_vector(store, query)
-            return QueryResults(query, "text", "hybrid", store.search_hybrid(vector, query, limit, a.where))
+            hits = without_companions(lambda n: store.search_hybrid(vector, query, n, a.where), limit)
+            return QueryResults(query, "text", "hybrid", hits)
         vector, kind = self.query_vector(store, query)
         if kind == "image" and a.mode != "vector":
             log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
-        return QueryResults(query, kind, "vector", store.search_by_vector(vector, limit, a.where))
+        hits = without_companions(lambda n: store.search_by_vector(vector, n, a.where), limit)
+        return QueryResults(query, kind, "vector", hits)
 
     def search_combined(self, store: ImageStore, query: str, terms: list[Term], limit: int) -> QueryResults:
         """The nearest rows to ``query`` plus and minus ``terms`` (``common.combine``)."""
@@ -857,7 +863,7 @@ class Session:
             target = combined_vector(vector, terms, term_vectors)
         except CombineError as error:
             raise UsageError(f"{combined_label(query, terms)}: {error}") from None
-        hits = store.search_by_vector(target, limit, self.args.where)
+        hits = without_companions(lambda n: store.search_by_vector(target, n, self.args.where), limit)
         return QueryResults(combined_label(query, terms), "combined", "vector", hits)
 
     def query_vector(self, store: ImageStore, query: str) -> tuple[np.ndarray, str]:

@@ -5,7 +5,8 @@ cosine similarity reaches a threshold — a re-save, a resize, a light edit — 
 (if A≈B and B≈C, one group). A chain can join files that are further apart than the
 threshold (a burst of shots drifting), so each group reports the lowest cosine between any two
 of its files, not the weakest link that joined it. Files that are merely exact copies of each
-other are not listed again as near duplicates. The comparison is every vector against every
+other are not listed again as near duplicates, nor are a raw and the JPEG the camera wrote beside
+it (``common.companions``). The comparison is every vector against every
 other, a block at a time (exact, and memory stays at ``BLOCK`` × rows floats): seconds for tens
 of thousands of images.
 """
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from common.companions import companion_groups
 from common.defaults import DEFAULT_DUPLICATE_THRESHOLD
 from common.store import ImageStore
 
@@ -106,7 +108,21 @@ def find_duplicates(
         if digest:
             by_hash[digest].append(path)
     exact = sorted(sorted(paths) for paths in by_hash.values() if len(paths) > 1)
-    copy_of = {p: group[0] for group in exact for p in group}  # each exact group counts as one picture
+    # Each exact group counts as one picture, and so do a raw and the JPEG beside it (companions),
+    # and so does a group that shares a file with another: IMG_1.JPG, its copy and IMG_1.CR2.
+    picture_of: dict[str, str] = {}
+
+    def picture(path: str) -> str:
+        while picture_of.get(path, path) != path:
+            path = picture_of[path]
+        return path
+
+    for group in [*exact, *companion_groups(rows["path"])]:
+        first = picture(group[0])
+        for path in group[1:]:
+            if picture(path) != first:
+                picture_of[picture(path)] = first
+    copy_of = {path: picture(path) for path in rows["path"]}
 
     if where is None:
         paths, vectors = store.get_all_vectors()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -93,7 +94,7 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
         if not r.hits:
             out.write("  no matches\n")
             continue
-        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "place", "rating", "km", "video")
+        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "place", "rating", "km", "video", "also")
         rows = [header] + [
             (
                 str(i),
@@ -107,10 +108,12 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
                 stars(hit.record.get("rating")),
                 distance(hit.extra.get("distance_km")),
                 video_summary(hit.record),
+                ", ".join(os.path.basename(path) for path in hit.extra.get("companions", ())),
             )
             for i, hit in enumerate(r.hits, 1)
         ]
-        for optional in ("video", "km", "rating", "place"):  # a column none of these results has a value in is left out
+        # A column none of these results has a value in is left out; "also" names a hit's companions.
+        for optional in ("also", "video", "km", "rating", "place"):
             column = header.index(optional)
             if not any(row[column] for row in rows[1:]):
                 rows = [row[:column] + row[column + 1 :] for row in rows]

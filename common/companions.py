@@ -1,0 +1,71 @@
+"""A raw file and the JPEG or HEIF the camera wrote beside it are one photo.
+
+A camera set to RAW+JPEG writes both for every shot, ``IMG_0042.CR2`` and ``IMG_0042.JPG``: two
+files, two rows, one picture (the JPEG is what the raw's embedded preview is, and the two embed
+at cosine ~1). A search listed the picture twice, pushing another photo out of its ``--limit``,
+and ``--duplicates`` reported every shot of the card as a near duplicate. Companions are files
+in one folder with one name but the extension (case aside), a raw among them; a search shows the
+first of them it ranks and names the others as its companions, and ``--duplicates`` counts them
+as one picture. A listing (``--where``, ``--near``) lists files, every one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+
+from common.discovery import RAW_EXTENSIONS
+from common.store import Hit
+
+
+def companion_key(path: str) -> tuple[str, str]:
+    """What companions share: the folder and the name without its extension (case aside)."""
+    folder, name = os.path.split(path)
+    return folder, os.path.splitext(name)[0].casefold()
+
+
+def is_raw(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in RAW_EXTENSIONS
+
+
+def companion_groups(paths: Iterable[str]) -> list[list[str]]:
+    """The groups of companions among ``paths``, each sorted."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for path in paths:
+        groups.setdefault(companion_key(path), []).append(path)
+    return [sorted(members) for members in groups.values() if len(members) > 1 and any(map(is_raw, members))]
+
+
+def photo_of_each(paths: Iterable[str]) -> dict[str, str]:
+    """Each of ``paths`` that has companions among them → the first of its group, the one it is
+    counted as; paths without companions are left out."""
+    return {path: group[0] for group in companion_groups(paths) for path in group}
+
+
+def without_companions(search: Callable[[int], list[Hit]], limit: int) -> list[Hit]:
+    """The ``limit`` best of the hits ``search(n)`` gives (its ``n`` best, in rank order), each
+    photo once: a hit whose companion ranks above it is left out, and named in that hit's
+    ``companions``. Asks again for twice as many while companions left it short."""
+    wanted = limit
+    while True:
+        found = search(wanted)
+        kept = collapsed(found)
+        if len(kept) >= limit or len(found) < wanted:
+            return kept[:limit]
+        wanted *= 2
+
+
+def collapsed(hits: list[Hit]) -> list[Hit]:
+    """``hits`` with each hit whose companion ranks above it folded into that one."""
+    photo = photo_of_each(hit.record["path"] for hit in hits)
+    first_of: dict[str, Hit] = {}
+    kept = []
+    for hit in hits:
+        path = hit.record["path"]
+        shown = first_of.get(photo.get(path, path))
+        if shown is None:
+            first_of[photo.get(path, path)] = hit
+            kept.append(hit)
+        else:
+            shown.extra.setdefault("companions", []).append(path)
+    return kept

@@ -1,0 +1,76 @@
+"""A raw and the JPEG the camera wrote beside it are one photo: a search shows it once, naming
+its companion; --duplicates does not call them near duplicates; a listing lists both files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+from test_raw import raw_photo
+
+from common.companions import without_companions
+from common.store import Hit
+from conftest import Cli, names_listed, paint_photo
+
+
+def test_a_search_shows_each_photo_once_and_fills_its_limit() -> None:
+    ranked = ["/c/A.jpg", "/c/A.CR2", "/c/B.nef", "/c/B.JPG", "/c/E.jpg", "/c/E.jpeg", "/d/A.jpg", "/c/F.jpg"]
+    asked: list[int] = []
+
+    def search(n: int) -> list[Hit]:
+        asked.append(n)
+        return [Hit({"path": path}, 1.0 - i / 10) for i, path in enumerate(ranked[:n])]
+
+    hits = without_companions(search, 4)
+    assert [(h.record["path"], h.extra.get("companions")) for h in hits] == [
+        ("/c/A.jpg", ["/c/A.CR2"]),
+        ("/c/B.nef", ["/c/B.JPG"]),  # whichever ranks first is shown
+        ("/c/E.jpg", None),  # two JPEGs of one name, no raw: two photos
+        ("/c/E.jpeg", None),
+    ]
+    assert asked == [4, 8], "asked again for more when companions left it short"
+    assert [h.record["path"] for h in without_companions(search, 10)][-2:] == ["/d/A.jpg", "/c/F.jpg"]
+
+
+def test_raw_and_jpeg_pairs_in_searches_duplicates_and_listings(cli: Cli, tmp_path: Path) -> None:
+    shoot = tmp_path / "card"
+    scenes = {}
+    for seed in (1, 2, 3, 4):
+        scene = tmp_path / "scenes" / f"{seed}.png"
+        paint_photo(scene, seed, size=(320, 240))
+        scenes[seed] = Image.open(scene).convert("RGB")
+    for seed in (1, 2):  # RAW+JPEG
+        raw_photo(shoot / f"IMG_000{seed}.dng", scenes[seed])
+        scenes[seed].save(shoot / f"IMG_000{seed}.JPG", quality=90)
+    scenes[3].save(shoot / "IMG_0003.JPG", quality=90)
+    scenes[3].resize((300, 225)).save(shoot / "IMG_0003-edit.JPG", quality=80)  # a real near duplicate
+    scenes[4].save(shoot / "IMG_0004.JPG", quality=90)
+    (tmp_path / "backup").mkdir()
+    for name in ("IMG_0001.JPG", "IMG_0002.dng"):  # a backup of one pair's JPEG, of the other's raw
+        (tmp_path / "backup" / name).write_bytes((shoot / name).read_bytes())
+    assert cli.index(shoot, tmp_path / "backup").summary()["new"] == 9
+
+    (found,) = cli.search("--search", str(tmp_path / "scenes" / "1.png"), "--limit", "3")
+    shown = [Path(hit["path"]) for hit in found["results"]]
+    assert len(shown) == 3 and len({(path.parent, path.stem) for path in shown}) == 3, "no photo twice"
+    assert shown[0] == tmp_path / "backup" / "IMG_0001.JPG" and shown[1].stem == "IMG_0001"
+    pair = found["results"][1]  # the exact copy and the pair score alike: ties go by path
+    assert {Path(pair["path"]).name, *(Path(p).name for p in pair["companions"])} == {"IMG_0001.dng", "IMG_0001.JPG"}
+    table = cli("--search", str(tmp_path / "scenes" / "2.png"), "--limit", "3").stdout.splitlines()
+    assert table[1].split()[-1] == "also"
+    assert next(row.split()[-1] for row in table[2:] if str(shoot) in row) in ("IMG_0002.dng", "IMG_0002.JPG")
+
+    (by_name,) = cli.search("--text", "0002")  # the pair, and the backup of its raw elsewhere
+    assert sorted(len(hit.get("companions", [])) for hit in by_name["results"]) == [0, 1]
+
+    duplicates = json.loads(cli("--duplicates", "--format", "json").stdout)
+    assert [[Path(p).name for p in group["paths"]] for group in duplicates["exact"]] == [
+        ["IMG_0001.JPG"] * 2, ["IMG_0002.dng"] * 2,
+    ]  # fmt: skip
+    assert [[Path(p).name for p in group["paths"]] for group in duplicates["near"]] == [
+        ["IMG_0003-edit.JPG", "IMG_0003.JPG"]
+    ], "the RAW+JPEG pairs, and the copies of their files, are one picture each: not near duplicates"
+
+    listed = names_listed(cli, "--where", f"folder = '{shoot}' AND filename LIKE 'IMG_0002%'")
+    assert listed == ["IMG_0002.JPG", "IMG_0002.dng"], "a listing lists files: both"
