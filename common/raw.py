@@ -16,11 +16,12 @@ upright. The size recorded is the developed raw's, upright, as for any photo.
 from __future__ import annotations
 
 import io
+import numbers
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
+from PIL import ExifTags, Image
 
 if TYPE_CHECKING:
     from common.decoding import ExifIfds
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 # LibRaw's flip (how far the picture turns to be upright: 3 half a turn, 5 a quarter turn
 # counter-clockwise, 6 clockwise, as EXIF's orientations 3, 8 and 6) → Pillow's transposition.
 TRANSPOSE_FOR_FLIP = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
+LIBRAW_SIGNATURE = "dcraw"  # the Software of the EXIF block LibRaw writes into a preview
+NO_DATE = "1970:01:01"  # its date when the raw gave none
 
 
 @dataclass
@@ -36,7 +39,10 @@ class RawPicture:
     width: int  # the developed raw's size, upright
     height: int
     format: str  # the extension, upper case: "NEF", "CR3", "DNG"
-    exif: ExifIfds | None  # the preview's own EXIF, where it has one (Fujifilm's): exifread's fallback
+    # The EXIF in the preview: the camera's (Fujifilm's) or the block LibRaw writes into a preview
+    # from what it parsed of the raw (make, model, date, exposure, GPS), exifread's fallback where
+    # it cannot read the raw itself (CR3, RAF).
+    exif: ExifIfds | None
 
 
 def read_raw(path: str, min_side: int | None = None) -> RawPicture:
@@ -62,8 +68,8 @@ def read_raw(path: str, min_side: int | None = None) -> RawPicture:
 def _preview(raw: Any, min_side: int | None) -> tuple[Image.Image | None, ExifIfds | None]:
     """The raw's embedded preview (LibRaw picks the largest), decoded, and its EXIF; (None,
     None) without one, or with one under ``min_side`` on its shortest side. A JPEG preview is
-    decoded at reduced size as any JPEG is (``common.decoding.decode_image``): a full-size one
-    of 24 MP in ~20 ms instead of ~150."""
+    decoded at reduced size as any JPEG is (``common.decoding.decode_image``): a 200 MB DNG with
+    a 24 MP preview was read in 83 ms, 285 ms at full size."""
     import rawpy
 
     from common.decoding import exif_ifds, reduced_size
@@ -82,4 +88,19 @@ def _preview(raw: Any, min_side: int | None) -> tuple[Image.Image | None, ExifIf
             preview.draft("RGB", reduced_size(preview.size, min_side))
         preview.load()
         exif = exif_ifds(preview)
-        return preview.copy(), exif if exif and len(exif.image) else None
+        if exif is None or not len(exif.image):
+            return preview.copy(), None
+        return preview.copy(), _without_blanks(exif)
+
+
+def _without_blanks(exif: ExifIfds) -> ExifIfds:
+    """The EXIF LibRaw wrote (it signs it "dcraw v9.26") without what stands for nothing: 0 for an
+    exposure, aperture, focal length or ISO the raw did not give, 1970-01-01 for no date, and the
+    signature itself, which is not the software that made the photo. A camera's own EXIF as it is."""
+    if not str(exif.image.get(ExifTags.Base.Software, "")).startswith(LIBRAW_SIGNATURE):
+        return exif
+    image = {tag: value for tag, value in exif.image.items()
+             if tag != ExifTags.Base.Software and not str(value).startswith(NO_DATE)}  # fmt: skip
+    sub = {tag: value for tag, value in exif.exif.items()
+           if not (isinstance(value, numbers.Number) and value == 0) and not str(value).startswith(NO_DATE)}  # fmt: skip
+    return exif._replace(image=image, exif=sub)

@@ -146,3 +146,16 @@ def test_raw_files_are_indexed_searched_and_annotated(cli: Cli, tmp_path: Path) 
     assert {Path(p).parent.name: r["rating"] for p, r in cli.records().items() if p.endswith("IMG_0002.dng")} == {
         "shoot": 5, "picks": 1,
     }  # fmt: skip
+
+
+def test_a_raw_exifread_cannot_read_takes_the_exif_libraw_parsed(tmp_path: Path, monkeypatch) -> None:
+    """exifread reads the raws built on TIFF, not a CR3 or a RAF: for those, the EXIF block LibRaw
+    writes into the preview from what it parsed stands in, without its blanks (0 for an exposure
+    it did not find, a 1970 date, its own signature as the software)."""
+    from common import metadata
+
+    decoded = decode_image(str(raw_photo(tmp_path / "IMG_0001.dng", halves(), orientation=6)), 224)
+    monkeypatch.setattr(metadata, "_exifread_tags", lambda path: {})  # as for a CR3
+    columns, _ = metadata.read_exif(str(tmp_path / "IMG_0001.dng"), decoded.exif)
+    assert (columns["make"], columns["model"], columns["orientation"]) == ("Testmaker", "RAW-1", 6)
+    assert [columns[c] for c in ("exposure_time", "f_number", "focal_length", "date_taken", "software")] == [None] * 5
