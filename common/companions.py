@@ -1,12 +1,15 @@
-"""A raw file and the JPEG or HEIF the camera wrote beside it are one photo.
+"""A raw file and the JPEG the camera wrote beside it are one photo; so are a Live Photo and
+its video.
 
 A camera set to RAW+JPEG writes both for every shot, ``IMG_0042.CR2`` and ``IMG_0042.JPG``: two
 files, two rows, one picture (the JPEG is what the raw's embedded preview is, and the two embed
-at cosine ~1). A search listed the picture twice, pushing another photo out of its ``--limit``,
-and ``--duplicates`` reported every shot of the card as a near duplicate. Companions are files
-in one folder with one name but the extension (case aside), a raw among them; a search shows the
-first of them it ranks and names the others as its companions, and ``--duplicates`` counts them
-as one picture. A listing (``--where``, ``--near``) lists files, every one.
+at cosine ~1). An iPhone's Live Photo is copied off the phone as ``IMG_0042.HEIC`` and the
+three seconds around it as ``IMG_0042.MOV``, whose frame is the same scene. A search listed the
+picture twice, pushing another photo out of its ``--limit``, and ``--duplicates`` reported every
+shot as a near duplicate. Companions are files in one folder with one name but the extension
+(case aside), a raw or a video among them; a search shows the first of them it ranks and names
+the others as its companions, and ``--duplicates`` counts them as one picture. A listing
+(``--where``, ``--near``) lists files, every one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from common.discovery import RAW_EXTENSIONS
+from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.store import Hit
 
 
@@ -24,8 +27,9 @@ def companion_key(path: str) -> tuple[str, str]:
     return folder, os.path.splitext(name)[0].casefold()
 
 
-def is_raw(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in RAW_EXTENSIONS
+def is_raw_or_video(path: str) -> bool:
+    """A file that is another form of a photo beside it: its raw, or its Live Photo's video."""
+    return os.path.splitext(path)[1].lower() in RAW_EXTENSIONS | VIDEO_EXTENSIONS
 
 
 def companion_groups(paths: Iterable[str]) -> list[list[str]]:
@@ -33,7 +37,7 @@ def companion_groups(paths: Iterable[str]) -> list[list[str]]:
     groups: dict[tuple[str, str], list[str]] = {}
     for path in paths:
         groups.setdefault(companion_key(path), []).append(path)
-    return [sorted(members) for members in groups.values() if len(members) > 1 and any(map(is_raw, members))]
+    return [sorted(group) for group in groups.values() if len(group) > 1 and any(map(is_raw_or_video, group))]
 
 
 def photo_of_each(paths: Iterable[str]) -> dict[str, str]:
@@ -45,8 +49,10 @@ def photo_of_each(paths: Iterable[str]) -> dict[str, str]:
 def without_companions(search: Callable[[int], list[Hit]], limit: int) -> list[Hit]:
     """The ``limit`` best of the hits ``search(n)`` gives (its ``n`` best, in rank order), each
     photo once: a hit whose companion ranks above it is left out, and named in that hit's
-    ``companions``. Asks again for twice as many while companions left it short."""
-    wanted = limit
+    ``companions``. One hit more than shown is asked for, so that the companion ranked next to
+    the last one shown (they embed alike) is named too; twice as many while companions left it
+    short."""
+    wanted = limit + 1
     while True:
         found = search(wanted)
         kept = collapsed(found)

@@ -1,5 +1,6 @@
-"""A raw and the JPEG the camera wrote beside it are one photo: a search shows it once, naming
-its companion; --duplicates does not call them near duplicates; a listing lists both files."""
+"""A raw and the JPEG the camera wrote beside it are one photo, and so are a Live Photo and its
+video: a search shows it once, naming its companion; --duplicates does not call them near
+duplicates; a listing lists both files."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 from test_raw import raw_photo
+from test_video import make_video
 
 from common.companions import without_companions
 from common.store import Hit
@@ -29,14 +31,16 @@ def test_a_search_shows_each_photo_once_and_fills_its_limit() -> None:
         ("/c/E.jpg", None),  # two JPEGs of one name, no raw: two photos
         ("/c/E.jpeg", None),
     ]
-    assert asked == [4, 8], "asked again for more when companions left it short"
+    assert asked == [5, 10], "one more than shown; asked again for more when companions left it short"
     assert [h.record["path"] for h in without_companions(search, 10)][-2:] == ["/d/A.jpg", "/c/F.jpg"]
+    (alone,) = without_companions(search, 1)
+    assert alone.extra["companions"] == ["/c/A.CR2"], "the companion ranked next to the last one shown is named"
 
 
 def test_raw_and_jpeg_pairs_in_searches_duplicates_and_listings(cli: Cli, tmp_path: Path) -> None:
     shoot = tmp_path / "card"
     scenes = {}
-    for seed in (1, 2, 3, 4):
+    for seed in (1, 2, 3, 4, 5):
         scene = tmp_path / "scenes" / f"{seed}.png"
         paint_photo(scene, seed, size=(320, 240))
         scenes[seed] = Image.open(scene).convert("RGB")
@@ -46,10 +50,12 @@ def test_raw_and_jpeg_pairs_in_searches_duplicates_and_listings(cli: Cli, tmp_pa
     scenes[3].save(shoot / "IMG_0003.JPG", quality=90)
     scenes[3].resize((300, 225)).save(shoot / "IMG_0003-edit.JPG", quality=80)  # a real near duplicate
     scenes[4].save(shoot / "IMG_0004.JPG", quality=90)
+    scenes[5].save(shoot / "IMG_0005.HEIC", quality=90)  # a Live Photo, and its three seconds of video
+    make_video(shoot / "IMG_0005.mov", scenes[5], scenes[5], seconds=1.0)
     (tmp_path / "backup").mkdir()
     for name in ("IMG_0001.JPG", "IMG_0002.dng"):  # a backup of one pair's JPEG, of the other's raw
         (tmp_path / "backup" / name).write_bytes((shoot / name).read_bytes())
-    assert cli.index(shoot, tmp_path / "backup").summary()["new"] == 9
+    assert cli.index(shoot, tmp_path / "backup").summary()["new"] == 11
 
     (found,) = cli.search("--search", str(tmp_path / "scenes" / "1.png"), "--limit", "3")
     shown = [Path(hit["path"]) for hit in found["results"]]
@@ -63,6 +69,9 @@ def test_raw_and_jpeg_pairs_in_searches_duplicates_and_listings(cli: Cli, tmp_pa
 
     (by_name,) = cli.search("--text", "0002")  # the pair, and the backup of its raw elsewhere
     assert sorted(len(hit.get("companions", [])) for hit in by_name["results"]) == [0, 1]
+    (live,) = cli.search("--search", str(tmp_path / "scenes" / "5.png"), "--limit", "1")
+    (photo,) = live["results"]
+    assert {Path(p).name for p in [photo["path"], *photo["companions"]]} == {"IMG_0005.HEIC", "IMG_0005.mov"}
 
     duplicates = json.loads(cli("--duplicates", "--format", "json").stdout)
     assert [[Path(p).name for p in group["paths"]] for group in duplicates["exact"]] == [
@@ -70,7 +79,7 @@ def test_raw_and_jpeg_pairs_in_searches_duplicates_and_listings(cli: Cli, tmp_pa
     ]  # fmt: skip
     assert [[Path(p).name for p in group["paths"]] for group in duplicates["near"]] == [
         ["IMG_0003-edit.JPG", "IMG_0003.JPG"]
-    ], "the RAW+JPEG pairs, and the copies of their files, are one picture each: not near duplicates"
+    ], "the RAW+JPEG pairs (with copies of their files) and the Live Photo are one picture each"
 
     listed = names_listed(cli, "--where", f"folder = '{shoot}' AND filename LIKE 'IMG_0002%'")
     assert listed == ["IMG_0002.JPG", "IMG_0002.dng"], "a listing lists files: both"
