@@ -69,7 +69,7 @@ ANN_REFINE_FACTOR = 4
 BITMAP_COLUMNS = set(FEW_VALUE_COLUMNS)
 KEEP_OLD_VERSIONS = timedelta(days=7)
 # Each row's whole record, as JSON, in one column. Lance reads every selected column of a hit
-# separately (~0.15 ms a column a query here), so returning the 37 record columns cost a search
+# separately (~0.15 ms a column a query here), so returning the record columns (37 of them then) cost a search
 # ~6 ms, more than finding the hits; reading this one column instead costs one. The typed
 # columns stay for filters, indexes and anyone reading the table with other tools; both are
 # written together from the same Arrow rows, so they cannot disagree.
