@@ -247,7 +247,7 @@ class DecodePool:
         """The executor's worker processes by pid (its private table: it offers no public one)."""
         return getattr(self.executor, "_processes", None) or {}
 
-    def _workers_waiting_for_a_core(self) -> dict[int, SchedulerReading]:
+    def _scheduler_readings(self) -> dict[int, SchedulerReading]:
         return scheduler_readings(list(self._processes()))
 
     def read(self, paths: Iterable[str], window: int) -> Iterator[ReadResult]:
@@ -267,7 +267,7 @@ class DecodePool:
         retry: deque[str] = deque()  # files to submit again, before the rest of ``source``
         pending: dict[Future, str] = {}  # in flight, oldest first
         finished: SimpleQueue[Future] = SimpleQueue()  # filled by the futures as they finish
-        clock = _OldestFileClock(self.time_limit, self._workers_waiting_for_a_core)
+        clock = _OldestFileClock(self.time_limit, self._scheduler_readings)
         suspects = 0  # files after a crash, retried one at a time to find the culprit
         while True:
             try:
@@ -325,15 +325,15 @@ class _OldestFileClock:
     """How long the caller has waited, with nothing finished, while the oldest file in flight was
     the one it is now; ``next_finished`` raises ``TimeoutError`` when that reaches the limit.
 
-    Time a worker spent runnable but without a core is not counted (``waiting_for_a_core``): the
+    Time a worker spent runnable but without a core is not counted (``read_schedulers``): the
     limit is on how long decoding takes, not on how busy the machine is. Beside a busy program
     at normal priority, low-priority workers get a few percent of a core; counting that wait
     would report good photos as timed out, and as lasting failures, never read again.
     """
 
-    def __init__(self, limit: float | None, waiting_for_a_core: Callable[[], dict[int, SchedulerReading]]) -> None:
+    def __init__(self, limit: float | None, read_schedulers: Callable[[], dict[int, SchedulerReading]]) -> None:
         self.limit = limit
-        self.waiting_for_a_core = waiting_for_a_core
+        self.read_schedulers = read_schedulers
         self.oldest: Future | None = None
         self.waited = 0.0
 
@@ -368,7 +368,7 @@ class _OldestFileClock:
             except Empty:
                 if remaining <= QUICK_WAIT:
                     return None
-            queued, queued_at = self.waiting_for_a_core(), time.monotonic()
+            queued, queued_at = self.read_schedulers(), time.monotonic()
             try:
                 return finished.get(timeout=remaining - QUICK_WAIT)
             except Empty:
@@ -376,8 +376,7 @@ class _OldestFileClock:
         finally:
             took = time.monotonic() - started
             if queued is not None:
-                now = self.waiting_for_a_core()
-                took -= _longest_wait(queued, now, time.monotonic() - queued_at)
+                took -= _longest_wait(queued, self.read_schedulers(), time.monotonic() - queued_at)
             # Not clamped at each wait: a wait Linux reported late (``_longest_wait``) may
             # exceed the one it is discounted from, and the rest comes off what was counted.
             self.waited = max(0.0, self.waited + took)
