@@ -292,8 +292,7 @@ def decode_raw(path: str, min_side: int | None = None) -> DecodedImage:
 
     try:
         with reading_explained():
-            with open(path, "rb") as handle:  # a file gone or forbidden says so in Python's words
-                handle.read(1)
+            read_first_byte(path)  # a file gone or forbidden says so in Python's words, not LibRaw's
             picture = read_raw(path, min_side)
     except DecodeError:
         raise
@@ -301,21 +300,28 @@ def decode_raw(path: str, min_side: int | None = None) -> DecodedImage:
         said = error.args[0] if error.args else ""  # rawpy gives LibRaw's words as bytes
         words = (said.decode(errors="replace") if isinstance(said, bytes) else str(said)) or type(error).__name__
         raise DecodeError(_empty_or(path, f"cannot read raw photo: {words[:1].lower()}{words[1:]}")) from None
-    info, iptc = header_of(path)
+    info, iptc = header_of(path) or ({}, {})
     image = reduce_to(picture.image, min_side) if min_side else picture.image
     return DecodedImage(image, picture.width, picture.height, picture.format, "RGB", info, exif=picture.exif, iptc=iptc)
 
 
-def header_of(path: str) -> tuple[dict[str, Any], dict[str, str]]:
+def header_of(path: str) -> tuple[dict[str, Any], dict[str, str]] | None:
     """What Pillow reads from a file's header without its pixels: its ``info`` (an XMP packet
-    among it) and its IPTC-IIM columns; nothing for a file Pillow does not know."""
+    among it) and its IPTC-IIM columns; None when Pillow cannot open it (gone, unreadable now,
+    or a format it does not know: a CR3)."""
     try:
         with warnings.catch_warnings(), Image.open(path) as opened:
             warnings.simplefilter("ignore")
             return dict(opened.info), iptc_columns(opened)
     except Exception as error:
         log.debug("no header Pillow reads in %s: %s", path, error)
-        return {}, {}
+        return None
+
+
+def read_first_byte(path: str) -> None:
+    """Read one byte of ``path``: raises the OSError that says why it cannot be read now."""
+    with open(path, "rb") as handle:
+        handle.read(1)
 
 
 def reduce_to(image: Image.Image, min_side: int) -> Image.Image:

@@ -13,11 +13,8 @@ import os
 import time
 from typing import Any
 
-from PIL import Image
-
-from common.decoding import DecodedImage, header_of
+from common.decoding import DecodedImage, header_of, read_first_byte
 from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
-from common.iptc import iptc_columns
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
@@ -80,21 +77,15 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
     extension = os.path.splitext(path)[1].lower()
     if extension in VIDEO_EXTENSIONS:
         return annotations_of(path, {}, {})
-    if extension in RAW_EXTENSIONS:  # Pillow reads the header of some raws (those built on TIFF) only
+    header = header_of(path)  # None: it was decoded once, so unreadable now (a drive, a rewrite)
+    if header is None and extension in RAW_EXTENSIONS:  # ... or a raw not built on TIFF (CR3, RAF)
         try:
-            with open(path, "rb") as handle:
-                handle.read(1)
+            read_first_byte(path)
         except OSError as error:
             log.debug("cannot read %s: %s", path, error)
             return None
-        return annotations_of(path, *header_of(path))
-    try:
-        with Image.open(path) as opened:
-            info, iptc = dict(opened.info), iptc_columns(opened)
-    except Exception as error:  # it was decoded once: unreadable now (a drive, a rewrite under way)
-        log.debug("cannot read the header of %s: %s", path, error)
-        return None
-    return annotations_of(path, info, iptc)
+        header = {}, {}  # its sidecar alone
+    return None if header is None else annotations_of(path, *header)
 
 
 def creator_of(record: dict[str, Any]) -> str | None:
