@@ -95,9 +95,12 @@ def refresh_rows(
     for start in range(0, len(paths), REFRESH_GROUP):
         records = list(store.get_records_by_path(paths[start : start + REFRESH_GROUP]).values())
         lacking = [r for r in records if lacks_header_columns(r)]
-        read = read_each(_annotations_of_file, lacking, patience, doing="reading headers", left="left as they are")
-        annotations = {r["path"]: found for r, found in zip(lacking, read, strict=True) if found is not None}
-        unread += [r["path"] for r in lacking if r["path"] not in annotations]
+        paths_lacking = [r["path"] for r in lacking]
+        read = read_each(
+            annotations_from_header, paths_lacking, patience, doing="reading headers", left="left as they are"
+        )
+        annotations = {path: found for path, found in zip(paths_lacking, read, strict=True) if found is not None}
+        unread += [path for path in paths_lacking if path not in annotations]
         rewritten += rewrite_records(store, [refreshed_record(r, read=annotations.get(r["path"])) for r in records])
         if time.monotonic() - last_commit >= commit_seconds:
             store.commit()
@@ -109,7 +112,3 @@ def refresh_rows(
             "their rows keep what they hold, and the next --index reads them again", len(unread), unread[0],
         )  # fmt: skip
     return rewritten
-
-
-def _annotations_of_file(record: dict[str, Any]) -> dict[str, Any] | None:
-    return annotations_from_header(record["path"])
