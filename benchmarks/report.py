@@ -279,7 +279,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
             "neighbour, the true top-10 are barely closer than thousands of others, so recall@10 needs a",
             "near-exhaustive scan. `clustered`: groups of ~100 vectors at cosine ~0.8 around random centres,",
             "closer to how photo embeddings bunch. Below 50,000 rows FAISS searches exactly (flat), below",
-            "10,000 LanceDB does; above, both use their ANN index (IVF-Flat; IVF-HNSW-SQ with exact re-ranking).",
+            "10,000 LanceDB does; above, both use their ANN index (IVF-Flat; IVF-HNSW-Flat).",
             "`1,000 stored vectors`: reading back the vectors of 1,000 random rows by path (median of 3),",
             "what indexing a moved or copied library does for each group of 1,000 files. `commit 50`: replacing",
             "50 random rows and committing (median of 3), what a `--watch` look that saw a few edited photos",

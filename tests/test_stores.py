@@ -58,11 +58,23 @@ def test_ann_index_above_threshold_finds_exact_neighbours_with_exact_scores(
     store.finish_indexing()
     store = cls.open(str(tmp_path / "db"))
     if backend == "lancedb":
-        assert any(tuple(i.columns) == ("vector",) for i in raw_lance_table(tmp_path / "db").list_indices())
+        assert lance_vector_index_type(tmp_path / "db") == load_script("lancedb").VECTOR_INDEX_TYPE
     else:
         assert not load_script("faiss").is_flat(store.index)
+    assert_exact_neighbours(store, records, vectors)
 
-    for i in range(0, 3000, 150):
+    filtered = store.search_by_vector(vectors[4], 10, "make = 'Nikon' AND width > 120")
+    assert filtered and all(h.record["make"] == "Nikon" and h.record["width"] > 120 for h in filtered)
+
+
+def lance_vector_index_type(db: Path) -> str | None:
+    found = [i.index_type for i in raw_lance_table(db).list_indices() if tuple(i.columns) == ("vector",)]
+    return found[0] if found else None
+
+
+def assert_exact_neighbours(store, records: list[dict], vectors: np.ndarray) -> None:
+    """Every 150th stored vector finds itself first, and every hit's score is its true cosine."""
+    for i in range(0, len(records), 150):
         hits = store.search_by_vector(vectors[i], 5)
         assert hits[0].record["path"] == records[i]["path"]
         assert hits[0].score == pytest.approx(1.0, abs=1e-4)
@@ -70,8 +82,31 @@ def test_ann_index_above_threshold_finds_exact_neighbours_with_exact_scores(
             j = int(Path(hit.record["path"]).stem)
             assert hit.score == pytest.approx(float(vectors[j] @ vectors[i]), abs=1e-4)
 
-    filtered = store.search_by_vector(vectors[4], 10, "make = 'Nikon' AND width > 120")
-    assert filtered and all(h.record["make"] == "Nikon" and h.record["width"] > 120 for h in filtered)
+
+def test_an_older_quantised_lance_index_still_gives_exact_scores_and_is_replaced_by_the_next_run(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """imagedb used to build LanceDB's HNSW-SQ index, whose distances are approximate: such a
+    table must still answer with true cosines (re-ranked) until a run that writes replaces it."""
+    records, vectors = random_records(3000, seed=3)
+    cls, store = new_store("lancedb", tmp_path / "db", monkeypatch, ann_min_rows=1000)
+    store.upsert_images(records, vectors)
+    store.finish_indexing()
+    store.close()
+    raw_lance_table(tmp_path / "db").create_index(
+        vector_column_name="vector", index_type="IVF_HNSW_SQ", metric="cosine"
+    )
+    assert lance_vector_index_type(tmp_path / "db") == "IvfHnswSq"
+
+    store = cls.open(str(tmp_path / "db"))
+    assert_exact_neighbours(store, records, vectors)
+
+    changed = np.roll(vectors[:1], 1, axis=1)
+    changed /= np.linalg.norm(changed)
+    store.upsert_images(records[:1], changed)
+    store.finish_indexing()
+    assert lance_vector_index_type(tmp_path / "db") == load_script("lancedb").VECTOR_INDEX_TYPE
+    assert_exact_neighbours(store, records, np.concatenate([changed, vectors[1:]]))
 
 
 @pytest.mark.parametrize(("backend", "older_faiss_file"), [("lancedb", False), ("faiss", False), ("faiss", True)])
