@@ -69,8 +69,10 @@ ANN_INDEX_MIN_ROWS = 10_000
 # nothing but its hits. The quantised HNSW-SQ index imagedb built before needed its candidates
 # re-ranked by their stored vectors, a random read of limit × 4 vectors: at 100k rows that was
 # ~1.4 ms of a ~5 ms query and, with the filter, 13 against 10 ms (an in-process A/B, 400
-# queries). The price is a slower build (~85 against ~55 s at 100k rows) and ~150 MB more disk
-# per 100k rows; a re-index replaces an older index (``finish_indexing``).
+# queries; the benchmark's 100k p50 went from 6.2-6.7 to 3.5-4.7 ms). The price: a slower build
+# (88-110 against 60-62 s at 100k rows), 1.19 against 0.89 GB on disk, and on uniform random
+# vectors, where every neighbour is nearly as far as the next, recall@10 0.40 against 0.47
+# (clustered ones, like photos', keep 1.0). A re-index replaces an older index (``finish_indexing``).
 VECTOR_INDEX_TYPE = "IvfHnswFlat"
 # How many candidates the graph search keeps (HNSW's ``ef``): at least this many, and twice the
 # rows asked for. Lance's default, 1.5 × the limit, found 98.8% of the true top 10 on clustered

@@ -1,7 +1,9 @@
 """``--html results.html``: the search results as one self-contained page.
 
 Thumbnails are embedded as data URIs, so the page can be mailed, archived or opened offline;
-each query gets its own section with every hit's picture, rank, score, path and key metadata.
+each query gets its own section with every hit's picture, rank, score, path and key metadata
+(with, as in the table, its rating, its distance from a --near place and the companions shown
+with it).
 A hit whose thumbnail is missing (indexed before thumbnails existed, or unwritable then) shows
 a placeholder rather than a broken image.
 """
@@ -11,10 +13,21 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
 from datetime import datetime
 
 from common.atomic import write_atomically
-from common.output import QueryResults, camera_name, dimensions, human_size, place_name, taken, video_summary
+from common.output import (
+    QueryResults,
+    camera_name,
+    dimensions,
+    distance,
+    human_size,
+    place_name,
+    stars,
+    taken,
+    video_summary,
+)
 from common.thumbnails import find_thumbnail
 
 STYLE = """
@@ -81,9 +94,14 @@ def _card(rank: int, hit, thumbnail_dir: str) -> str:
         camera_name(record),
         place_name(record),
         video_summary(record),
+        stars(record.get("rating")),
     ]
     if record.get("gps_latitude") is not None and record.get("gps_longitude") is not None:
         facts.append(f"GPS {record['gps_latitude']:.5f}, {record['gps_longitude']:.5f}")
+    if away := distance(hit.extra.get("distance_km")):
+        facts.append(f"{away} km away")
+    if companions := hit.extra.get("companions"):
+        facts.append("also " + ", ".join(os.path.basename(path) for path in companions))
     meta = " · ".join(html.escape(f) for f in facts if f)
     path = html.escape(record["path"])
     return (

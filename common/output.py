@@ -16,11 +16,13 @@ from typing import Any, TextIO
 from common.store import Hit
 
 FORMATS = ("table", "json", "jsonl", "csv", "paths")
-# Columns a script usually wants; the full record is in json/jsonl.
+# Columns a script usually wants; the full record is in json/jsonl. ``distance_km`` is filled by
+# --near, ``companions`` (the RAW or Live Photo video shown with a hit, "; "-separated paths) by
+# common.companions.
 CSV_COLUMNS = (
-    "query", "rank", "score", "path", "size_bytes", "width", "height", "date_taken", "make", "model",
-    "gps_latitude", "gps_longitude", "city", "state", "country", "media_type", "duration", "rating", "title",
-    "keywords", "people",
+    "query", "rank", "score", "distance_km", "path", "size_bytes", "width", "height", "date_taken", "make",
+    "model", "gps_latitude", "gps_longitude", "city", "state", "country", "media_type", "duration", "rating",
+    "title", "keywords", "people", "creator", "companions",
 )  # fmt: skip
 HIDDEN_FROM_JSON = {"search_text"}
 
@@ -76,7 +78,8 @@ def _csv(results: list[QueryResults], out: TextIO) -> None:
     writer.writeheader()
     for r in results:
         for i, hit in enumerate(r.hits, 1):
-            writer.writerow({"query": r.query, **hit_to_dict(hit, i)})
+            row = {"query": r.query, **hit_to_dict(hit, i)}
+            writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()})
 
 
 def _paths(results: list[QueryResults], out: TextIO) -> None:

@@ -4,6 +4,8 @@ duplicates; a listing lists both files."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -72,6 +74,11 @@ def test_raw_and_jpeg_pairs_in_searches_duplicates_and_listings(cli: Cli, tmp_pa
     (live,) = cli.search("--search", str(tmp_path / "scenes" / "5.png"), "--limit", "1")
     (photo,) = live["results"]
     assert {Path(p).name for p in [photo["path"], *photo["companions"]]} == {"IMG_0005.HEIC", "IMG_0005.mov"}
+    page = tmp_path / "live.html"
+    as_csv = cli("--search", str(tmp_path / "scenes" / "5.png"), "--limit", "1", "--format", "csv", "--html", page)
+    (row,) = csv.DictReader(io.StringIO(as_csv.stdout))
+    assert {Path(row["path"]).name, Path(row["companions"]).name} == {"IMG_0005.HEIC", "IMG_0005.mov"}
+    assert f"also {Path(row['companions']).name}" in page.read_text()
 
     duplicates = json.loads(cli("--duplicates", "--format", "json").stdout)
     assert [[Path(p).name for p in group["paths"]] for group in duplicates["exact"]] == [

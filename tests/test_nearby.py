@@ -3,6 +3,8 @@ photo, as one more filter on both backends."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from pathlib import Path
 
@@ -161,6 +163,10 @@ def test_near_lists_narrows_and_counts_on_both_backends(cli: Cli, tuscany: Path)
             florence.latitude, florence.longitude, np.array([hit["gps_latitude"]]), np.array([hit["gps_longitude"]])
         )
         assert hit["distance_km"] == pytest.approx(expected[0], abs=1e-3)
+    as_csv = cli("--near", "Florence", "--radius", "100", "--limit", "2", "--format", "csv").stdout
+    assert [float(row["distance_km"]) for row in csv.DictReader(io.StringIO(as_csv))] == pytest.approx(
+        [hit["distance_km"] for hit in listed["results"]], abs=1e-6
+    )
     (found,) = cli.search("--search", "a photo of a dog", "--near", "Florence", "--radius", "100")
     assert sorted(h["distance_km"] for h in found["results"]) == sorted(
         h["distance_km"] for h in cli.search("--near", "Florence", "--radius", "100")[0]["results"]
