@@ -78,6 +78,12 @@ VECTOR_INDEX_TYPE = "IvfHnswFlat"
 # rows asked for. Lance's default, 1.5 × the limit, found 98.8% of the true top 10 on clustered
 # vectors at 100k rows; 40 finds all of them for ~0.1 ms.
 ANN_MIN_CANDIDATES = 40
+# Lance's optimize adds the rows each run wrote to the ANN index as a segment of their own (it
+# merges segments only when an IVF partition splits), and a query searches every segment: at
+# 100k rows, 21 segments (20 runs that changed 50 photos each) took a query from 5.1 to 13.2 ms
+# p50. Past this many segments a run rebuilds the index in one piece, which costs that run
+# ~90-110 s at 100k rows on two cores (~3 s at 10k), once in every eight that change photos.
+MAX_VECTOR_INDEX_SEGMENTS = 8
 # An older, quantised index's distances pick limit × this many candidates, re-ranked by their
 # exact vectors.
 ANN_REFINE_FACTOR = 4
@@ -346,16 +352,22 @@ class LanceImageStore(ImageStore):
                 if (column,) not in existing:
                     config = Bitmap() if column in BITMAP_COLUMNS else BTree()
                     self._wait(self.table.create_index(column, config=config))
-            vector_index = existing.get(("vector",))
-            if rows >= ANN_INDEX_MIN_ROWS and (vector_index is None or vector_index.index_type != VECTOR_INDEX_TYPE):
-                from lancedb.index import HnswFlat
-
-                # replace: an older imagedb's quantised index goes in the same commit
-                self._wait(self.table.create_index("vector", config=HnswFlat(distance_type="cosine"), replace=True))
+        vector_index = existing.get(("vector",))
+        current = vector_index is not None and vector_index.index_type == VECTOR_INDEX_TYPE
+        if rows >= ANN_INDEX_MIN_ROWS and not current:
+            self._build_vector_index()  # replacing an older imagedb's quantised one, if any
         # Compacts the small fragments each batch wrote and folds new rows into every index.
         self._wait(self.table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS))
+        if current and self._wait(self.table.index_stats(vector_index.name)).num_indices > MAX_VECTOR_INDEX_SEGMENTS:
+            self._build_vector_index()
         self._wrote = False
         self._vector_index_known = False
+
+    def _build_vector_index(self) -> None:
+        """(Re)build the ANN index over every row, in one segment; the old one goes in the same commit."""
+        from lancedb.index import HnswFlat
+
+        self._wait(self.table.create_index("vector", config=HnswFlat(distance_type="cosine"), replace=True))
 
     # --- searching -----------------------------------------------------------------------
     def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:

@@ -83,6 +83,35 @@ def assert_exact_neighbours(store, records: list[dict], vectors: np.ndarray) -> 
             assert hit.score == pytest.approx(float(vectors[j] @ vectors[i]), abs=1e-4)
 
 
+def test_runs_that_change_a_few_photos_do_not_pile_up_lance_index_segments(tmp_path: Path, monkeypatch) -> None:
+    """Each run that writes adds its rows to LanceDB's ANN index as a segment every query then
+    searches; past MAX_VECTOR_INDEX_SEGMENTS the run rebuilds the index in one."""
+    import lancedb
+
+    most = load_script("lancedb").MAX_VECTOR_INDEX_SEGMENTS
+    records, vectors = random_records(3000, seed=5)
+    cls, store = new_store("lancedb", tmp_path / "db", monkeypatch, ann_min_rows=1000)
+    store.upsert_images(records, vectors)
+    store.finish_indexing()
+
+    def segments() -> int:
+        table = lancedb.connect(str(tmp_path / "db")).open_table("images")
+        (name,) = [i.name for i in table.list_indices() if tuple(i.columns) == ("vector",)]
+        return table.index_stats(name).num_indices
+
+    seen = [segments()]
+    rng = np.random.default_rng(6)
+    for run in range(most):
+        i = run * 7
+        vectors[i] = rng.standard_normal(DIM).astype(np.float32)
+        vectors[i] /= np.linalg.norm(vectors[i])
+        store.upsert_images([records[i]], vectors[i : i + 1])
+        store.finish_indexing()
+        seen.append(segments())
+    assert seen == [*range(1, most + 1), 1], "a segment a run, then one again"
+    assert_exact_neighbours(cls.open(str(tmp_path / "db")), records, vectors)
+
+
 def test_an_older_quantised_lance_index_still_gives_exact_scores_and_is_replaced_by_the_next_run(
     tmp_path: Path, monkeypatch
 ) -> None:
