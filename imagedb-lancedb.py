@@ -54,7 +54,8 @@ from common.store import (
 from common.text_search import FTS_OPTIONS
 
 # Lance warns on every listing of a vector index's statistics that centroids will leave them
-# (which imagedb never reads); opting in to that now keeps the warning off the user's terminal.
+# (imagedb reads only the index's segment count); opting in to that now keeps the warning off
+# the user's terminal.
 os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
 
 TABLE_NAME = "images"

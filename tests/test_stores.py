@@ -86,8 +86,6 @@ def assert_exact_neighbours(store, records: list[dict], vectors: np.ndarray) -> 
 def test_runs_that_change_a_few_photos_do_not_pile_up_lance_index_segments(tmp_path: Path, monkeypatch) -> None:
     """Each run that writes adds its rows to LanceDB's ANN index as a segment every query then
     searches; past MAX_VECTOR_INDEX_SEGMENTS the run rebuilds the index in one."""
-    import lancedb
-
     most = load_script("lancedb").MAX_VECTOR_INDEX_SEGMENTS
     records, vectors = random_records(3000, seed=5)
     cls, store = new_store("lancedb", tmp_path / "db", monkeypatch, ann_min_rows=1000)
@@ -95,7 +93,7 @@ def test_runs_that_change_a_few_photos_do_not_pile_up_lance_index_segments(tmp_p
     store.finish_indexing()
 
     def segments() -> int:
-        table = lancedb.connect(str(tmp_path / "db")).open_table("images")
+        table = raw_lance_table(tmp_path / "db")
         (name,) = [i.name for i in table.list_indices() if tuple(i.columns) == ("vector",)]
         return table.index_stats(name).num_indices
 
