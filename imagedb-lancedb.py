@@ -359,10 +359,15 @@ class LanceImageStore(ImageStore):
             self._build_vector_index()  # replacing an older imagedb's quantised one, if any
         # Compacts the small fragments each batch wrote and folds new rows into every index.
         self._wait(self.table.optimize(cleanup_older_than=KEEP_OLD_VERSIONS))
-        if current and self._wait(self.table.index_stats(vector_index.name)).num_indices > MAX_VECTOR_INDEX_SEGMENTS:
+        if current and self._vector_index_segments(vector_index.name) > MAX_VECTOR_INDEX_SEGMENTS:
             self._build_vector_index()
         self._wrote = False
         self._vector_index_known = False
+
+    def _vector_index_segments(self, name: str) -> int:
+        """How many segments the ANN index is in (0 if another process dropped it meanwhile)."""
+        stats = self._wait(self.table.index_stats(name))
+        return stats.num_indices if stats is not None else 0
 
     def _build_vector_index(self) -> None:
         """(Re)build the ANN index over every row, in one segment; the old one goes in the same commit."""
