@@ -19,7 +19,7 @@ from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, pn
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
 from common.text_search import word_parts
-from common.xmp import embedded_packet, read_xmp, sidecar_mtime, sidecar_of
+from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, read_xmp, sidecar_mtime, sidecar_of
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ MONTHS = (
 TEXT_SOURCE_COLUMNS = (
     "make", "model", "lens", "description", "user_comment", "artist", "software", "date_taken",
     "city", "county", "state", "country", "title", "caption", "keywords", "people", "location", "creator",
+    "copyright",
 )  # fmt: skip
 
 
@@ -43,6 +44,7 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     record.update(decoded.video or {"media_type": "image"})
     record.update(annotations_of(path, decoded.info, decoded.iptc))
     record["creator"] = creator_of(record)
+    record["copyright"] = copyright_of(record, raw_tags)
     record.update(
         content_hash=content_hash(path),
         width=decoded.width,
@@ -97,6 +99,17 @@ def creator_of(record: dict[str, Any]) -> str | None:
     return record.get("creator") or record.get("artist")
 
 
+def copyright_of(record: dict[str, Any], exif_tags: dict[str, str]) -> str | None:
+    """Whose rights the photo is: what XMP or IPTC-IIM say (``annotations_of``), else EXIF's
+    Copyright (``exif_tags``: every tag as text, as ``exif_json`` keeps them), in the Metadata
+    Working Group's order. EXIF's may hold the photographer's and the editor's notices apart
+    (a NUL between them): both are kept. Cameras that pad it with spaces say nothing."""
+    if record.get("copyright"):
+        return record["copyright"]
+    notices = [part.strip() for part in (exif_tags.get("Image Copyright") or "").split("\x00")]
+    return LIST_SEPARATOR.join(distinct([notice for notice in notices if notice])) or None
+
+
 def with_place(record: dict[str, Any]) -> dict[str, Any]:
     """``record`` (as ``build_record`` made it) with the place of its GPS position and a search
     text that names it; unchanged without a position."""
@@ -116,6 +129,7 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     the next --index does); a row of this version, the search text."""
     updated = dict.fromkeys(PLACE_COLUMNS) | record | (read or {})
     updated["creator"] = creator_of(updated)
+    updated["copyright"] = copyright_of(updated, _stored_exif_tags(record))
     version = record.get("record_version")
     if version is not None and REFRESHABLE_SINCE <= version < RECORD_VERSION:
         complete = version >= HEADER_SINCE or read is not None
@@ -154,6 +168,15 @@ def current_search_text(record: dict[str, Any]) -> str:
     without reading or embedding its file again (``--repair``)."""
     chunks = json.loads(record["png_text"]) if record.get("png_text") else {}
     return search_text(record, chunks)
+
+
+def _stored_exif_tags(record: dict[str, Any]) -> dict[str, str]:
+    """The EXIF tags a stored record keeps as text (``exif_json``); none if it is unreadable."""
+    try:
+        tags = json.loads(record.get("exif_json") or "{}")
+    except ValueError:
+        return {}
+    return tags if isinstance(tags, dict) else {}
 
 
 def _json_or_none(value: dict[str, str]) -> str | None:

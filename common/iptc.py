@@ -1,5 +1,5 @@
 """What older photo software wrote about a photo: IPTC-IIM's title, caption, keywords, place,
-creator.
+creator, copyright.
 
 Before XMP, Photoshop, Picasa and the press's tools (Photo Mechanic, newspaper archives) kept a
 photo's caption and keywords as IPTC-IIM datasets: in a JPEG's Photoshop block (APP13), in a
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # (record, dataset) of IIM's application record (2) for each column it fills.
-# Object Name, Caption/Abstract, Keywords, By-line (the creator: repeated for several).
-DATASETS = {"title": (2, 5), "caption": (2, 120), "keywords": (2, 25), "creator": (2, 80)}
+# Object Name, Caption/Abstract, Keywords, By-line (the creator: repeated for several), Copyright Notice.
+DATASETS = {"title": (2, 5), "caption": (2, 120), "keywords": (2, 25), "creator": (2, 80), "copyright": (2, 116)}
 LIST_COLUMNS = ("keywords", "creator")  # every value kept; of the others, the first
 # The parts of the location column (common.xmp.LOCATION_PARTS): Sub-location, City,
 # Province/State, Country/Primary Location Name.
@@ -35,7 +35,7 @@ UTF8_ESCAPE = b"\x1b%G"  # ISO 2022's announcement of UTF-8, the only character 
 
 
 def iptc_columns(image: Image.Image) -> dict[str, str]:
-    """The title, caption, keywords, creator and location the IIM datasets of an opened JPEG or TIFF hold
+    """The title, caption, keywords, creator, copyright and location the IIM datasets of an opened JPEG or TIFF hold
     (only the ones it holds); nothing for other formats, or for a block Pillow cannot split."""
     from PIL import IptcImagePlugin
 

@@ -65,6 +65,11 @@ def read_exif(path: str, pillow: ExifIfds | None) -> tuple[dict[str, Any], dict[
         return _pillow_exif(pillow)
     columns = _columns_from_exifread(tags)
     raw = {k: _clip(v.printable) for k, v in tags.items()}
+    # exifread ends a text tag at its first NUL, and Copyright may hold two notices NUL apart
+    # (the photographer's, then the editor's: common.describe.copyright_of), as Pillow reads it.
+    notice = pillow.image.get(ExifTags.Base.Copyright) if pillow else None
+    if isinstance(notice, str) and "\x00" in notice.strip("\x00"):
+        raw["Image Copyright"] = _clip(notice)
     if "Image ExifOffset" in tags:  # only an EXIF sub-IFD holds a UserComment
         comment = pillow.exif.get(ExifTags.Base.UserComment) if pillow else None
         columns["user_comment"] = decode_user_comment(comment) if comment else None

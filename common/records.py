@@ -65,6 +65,9 @@ RECORD_TYPES: dict[str, str] = {
     "location": "string",  # where it was taken, as written: "Porto Antico, Genova, Liguria, Italia"
     # Who made it: XMP's dc:creator, else IIM's By-line, else EXIF's Artist: "Jane Doe; John Roe"
     "creator": "string",
+    # Whose rights it is: XMP's dc:rights, else IIM's Copyright Notice, else EXIF's Copyright:
+    # "© 2019 Jane Doe"; NULL where none is written (what a photographer checks before sharing)
+    "copyright": "string",
     "rating": "int32",  # 0-5 stars, -1 rejected
     "sidecar_mtime": "float64",  # the XMP sidecar's mtime: an edit there is a change to index
     "png_text": "string",
@@ -83,8 +86,9 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # 4: XMP's title, caption, keywords, people and rating, from the file or its sidecar.
 # 5: IPTC-IIM's title, caption and keywords where XMP has none (common.iptc); the location as
 # written in XMP or IIM (no GPS needed). 6: the creator (XMP, IIM, EXIF's Artist); the location
-# from the IPTC Extension's structures where the legacy fields have none.
-RECORD_VERSION = 6
+# from the IPTC Extension's structures where the legacy fields have none. 7: the copyright
+# notice (XMP, IIM, EXIF).
+RECORD_VERSION = 7
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
 # position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows
@@ -93,17 +97,17 @@ RECORD_VERSION = 6
 REFRESHABLE_SINCE = 1
 # Rows described before this version lack something read from the file's header and its XMP
 # sidecar, not its pixels (XMP since 4, IPTC-IIM since 5, the creator and more of the location
-# since 6): bringing them up to date reads those again. Without that read (--repair) a row is
+# since 6, the copyright notice since 7): bringing them up to date reads those again. Without that read (--repair) a row is
 # brought up to HEADER_SINCE - 1 only. Raise it to RECORD_VERSION when a version reads more from
 # headers.
-HEADER_SINCE = 6
+HEADER_SINCE = 7
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).
 COLUMNS_ADDED_IN = {
     "city": 2, "county": 2, "state": 2, "country": 2, "country_code": 2,
     "title": 4, "caption": 4, "keywords": 4, "people": 4, "rating": 4, "sidecar_mtime": 4, "location": 5,
-    "creator": 6,
+    "creator": 6, "copyright": 7,
 }  # fmt: skip
 # Columns worth a scalar index: the ones people filter on. The GPS ones are --near's box (at
 # 100k rows on LanceDB, B-trees on them took a --near search from 15.5 to 11.6 ms p50, a

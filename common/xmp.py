@@ -1,5 +1,5 @@
 """What people wrote about a photo in their photo software: XMP keywords, title, rating, people,
-place, creator.
+place, creator, copyright.
 
 Lightroom, digiKam, darktable, Photoshop, Windows Photos and phones keep what their users add to
 a photo (keywords, a title, a caption, a star rating, the names of the people tagged in it) as
@@ -43,7 +43,7 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # dc:description, kept apart from EXIF's ImageDescription (often the camera's own words,
 # "OLYMPUS DIGITAL CAMERA"): a copy of a photo with a sidecar of its own gets its own XMP
 # columns, and the EXIF ones of its bytes (common.reuse).
-XMP_COLUMNS = ("title", "caption", "keywords", "people", "location", "creator", "rating")
+XMP_COLUMNS = ("title", "caption", "keywords", "people", "location", "creator", "copyright", "rating")
 # Keywords and people are stored as one text, joined so: a name or keyword rarely holds it.
 LIST_SEPARATOR = "; "
 # Where the photo was taken as its owner wrote it (a scan, a camera without GPS), from the most
@@ -149,6 +149,8 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
                 found.setdefault("title", values[0])
             elif (namespace, name) == (DC, "description"):
                 found.setdefault("caption", values[0])
+            elif (namespace, name) == (DC, "rights"):
+                found.setdefault("copyright", values[0])
             elif (namespace, name) == (XMP_BASIC, "Rating"):
                 ratings.setdefault("xmp", _stars(values[0]))
             elif (namespace, name) == (MICROSOFT_PHOTO, "Rating"):

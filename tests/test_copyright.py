@@ -1,0 +1,143 @@
+"""Whose rights a photo is: XMP's dc:rights, else IPTC-IIM's Copyright Notice, else EXIF's
+Copyright, as one `copyright` column to search and filter by (`copyright IS NULL`: the photos a
+photographer has not marked yet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_iptc import iim, with_iim
+from test_xmp import RDF_CLOSE, RDF_OPEN, by_name, write_sidecar
+
+from common.iptc import iptc_columns
+from common.records import HEADER_SINCE, RECORD_VERSION
+from common.xmp import fields_of
+from conftest import Cli, made_by_an_older_imagedb, names_listed, paint_photo, rows_rewritten, shared
+
+COPYRIGHT = 0x8298  # EXIF's Copyright tag
+
+
+def rights(notice: str) -> str:
+    """An XMP packet with ``notice`` as dc:rights (a language alternative, as Lightroom writes it)."""
+    alternatives = f'<rdf:li xml:lang="de">Nur auf Deutsch</rdf:li><rdf:li xml:lang="x-default">{notice}</rdf:li>'
+    return RDF_OPEN.format(attributes="") + f"<dc:rights><rdf:Alt>{alternatives}</rdf:Alt></dc:rights>" + RDF_CLOSE
+
+
+def photo(path: Path, seed: int, *, exif_notice: str | None = None, xmp: str | None = None) -> Path:
+    """A generated JPEG whose EXIF Copyright is ``exif_notice`` and which carries ``xmp``, as given."""
+    paint_photo(path, seed)
+    with Image.open(path) as image:
+        image.load()
+        exif = Image.Exif()
+        if exif_notice is not None:
+            exif[COPYRIGHT] = exif_notice
+        image.save(path, exif=exif, **({"xmp": xmp.encode()} if xmp else {}))
+    return path
+
+
+def test_xmp_gives_its_default_language_and_iim_its_notice(tmp_path: Path) -> None:
+    assert fields_of(rights("© 2024 Jane Doe")) == {"copyright": "© 2024 Jane Doe"}
+    block = iim((2, 0, b"\x00\x04"), (2, 116, "© 1998 Agentur Köln".encode()))
+    with Image.open(with_iim(paint_photo(tmp_path / "wire.jpg", 1), block)) as image:
+        assert iptc_columns(image) == {"copyright": "© 1998 Agentur Köln"}
+
+
+def test_the_copyright_notices_of_real_photos(cli: Cli, tmp_path: Path) -> None:
+    """The shared sets' notices: XMP (Pentax), XMP and IIM that agree (a COCO photo from Flickr;
+    a test file), EXIF alone (two cameras), an empty XMP one beside an empty EXIF one and a
+    camera's EXIF padded with spaces (nothing)."""
+    files = {
+        "Pentax_K10D.jpg": shared("camera", "jpg", "Pentax_K10D.jpg"),
+        "000000343803.jpg": shared("coco-mini", "val2017", "000000343803.jpg"),
+        "30-type_error.jpg": shared("camera", "jpg", "tests", "30-type_error.jpg"),
+        "fujifilm-dx10.jpg": shared("camera", "jpg", "exif-org", "fujifilm-dx10.jpg"),
+        "45-gps_ifd.jpg": shared("camera", "jpg", "tests", "45-gps_ifd.jpg"),
+        "long_description.jpg": shared("camera", "jpg", "long_description.jpg"),
+        "Fujifilm_FinePix6900ZOOM.jpg": shared("camera", "jpg", "Fujifilm_FinePix6900ZOOM.jpg"),
+    }
+    folder = tmp_path / "noticed"
+    folder.mkdir()
+    for name, source in files.items():
+        (folder / name).symlink_to(source)
+    cli.index(folder)
+    assert {name: r["copyright"] for name, r in by_name(cli).items()} == {
+        "Pentax_K10D.jpg": "Laitche (This file is in the public domain.)",
+        "000000343803.jpg": "2010 Michael Tarne",
+        "30-type_error.jpg": "Francisco Gonzalez",
+        "fujifilm-dx10.jpg": "J P Bowen",
+        "45-gps_ifd.jpg": "TM&Copyright (C) 2010 Sony Computer Entertainment Inc.",
+        "long_description.jpg": None,
+        "Fujifilm_FinePix6900ZOOM.jpg": None,
+    }
+    assert names_listed(cli, "--where", "copyright IS NULL") == ["Fujifilm_FinePix6900ZOOM.jpg", "long_description.jpg"]
+    assert names_listed(cli, "--text", "bowen") == ["fujifilm-dx10.jpg"]
+
+
+@pytest.fixture
+def notices(tmp_path: Path) -> Path:
+    """A photo with a notice in each place photo software writes one, and one with none."""
+    root = tmp_path / "notices"
+    photo(root / "lightroom.jpg", 1, exif_notice="Camera Owner", xmp=rights("© 2024 Jane Doe"))
+    photo(root / "wire.jpg", 2)
+    with_iim(root / "wire.jpg", iim((2, 0, b"\x00\x04"), (2, 116, b"(c) Press Agency")))
+    photo(root / "signed.jpg", 3, exif_notice="Photographer Name\x00Editor Name")
+    photo(root / "raw_export.jpg", 4, exif_notice="Camera Owner")
+    write_sidecar(root / "raw_export.xmp", rights("CC BY 4.0 Raw Shooter"))
+    photo(root / "padded.jpg", 5, exif_notice="          ")
+    return root
+
+
+def test_indexing_records_whose_rights_each_photo_is(cli: Cli, notices: Path, decoded: list[str]) -> None:
+    cli.index(notices)
+    assert {name: r["copyright"] for name, r in by_name(cli).items()} == {
+        "lightroom.jpg": "© 2024 Jane Doe",  # XMP wins over EXIF
+        "wire.jpg": "(c) Press Agency",
+        "signed.jpg": "Photographer Name; Editor Name",  # EXIF's two notices, NUL apart
+        "raw_export.jpg": "CC BY 4.0 Raw Shooter",  # the sidecar's
+        "padded.jpg": None,
+    }
+    assert names_listed(cli, "--where", "copyright IS NULL") == ["padded.jpg"]
+    assert names_listed(cli, "--where", "copyright LIKE '%CC BY%'") == ["raw_export.jpg"]
+    assert names_listed(cli, "--text", "press agency") == ["wire.jpg"]
+
+    # The sidecar's notice is gone: EXIF's is the photo's, nothing decoded.
+    decoded.clear()
+    write_sidecar(notices / "raw_export.xmp", RDF_OPEN.format(attributes='xmp:Rating="2"') + RDF_CLOSE, later_by=5)
+    assert cli.index(notices, extra=("--workers", "0")).summary()["updated"] == 1
+    assert decoded == []
+    assert by_name(cli)["raw_export.jpg"]["copyright"] == "Camera Owner"
+
+
+def test_an_index_from_version_6_reads_notices_from_headers_decoding_nothing(
+    cli: Cli, notices: Path, decoded: list[str], model_loads: list[str]
+) -> None:
+    """Rows version 6 wrote have no copyright column: --repair, which reads no file, takes EXIF's
+    notice from the tags the row keeps; the next --index reads headers and sidecars, no pixels."""
+    cli.index(notices)
+    before = cli.records()
+    stored = cli.vectors(sorted(before))
+    rows_rewritten(cli, lambda r: r | {"copyright": None, "record_version": 6})
+    made_by_an_older_imagedb(cli, ["copyright"])
+    assert cli("--text", "press", "--format", "paths").stdout == ""
+
+    assert cli("--repair").code == 0
+    repaired = by_name(cli)
+    assert {r["record_version"] for r in repaired.values()} == {HEADER_SINCE - 1}
+    assert (repaired["signed.jpg"]["copyright"], repaired["wire.jpg"]["copyright"]) == (
+        "Photographer Name; Editor Name",
+        None,
+    )
+
+    decoded.clear()
+    model_loads.clear()
+    result = cli.index(notices, extra=("--workers", "0"))
+    assert result.summary() == {"new": 0, "updated": 5, "removed": 0, "unchanged": 0, "failed": 0}
+    assert decoded == [] and model_loads == []
+    np.testing.assert_array_equal(cli.vectors(sorted(before)), stored)
+    after = cli.records()
+    assert {p: r["copyright"] for p, r in after.items()} == {p: r["copyright"] for p, r in before.items()}
+    assert {r["record_version"] for r in after.values()} == {RECORD_VERSION}
+    assert cli("--text", "press", "--format", "paths").stdout.split() == [str(notices / "wire.jpg")]
