@@ -80,11 +80,51 @@ def made_by_an_older_imagedb(cli: Cli, lacking: list[str]) -> None:
     frame.drop(columns=lacking).to_parquet(metadata)
 
 
+def brought_up_to_date(
+    cli: Cli, folder: Path, column: str, version: int, decoded: list[str], model_loads: list[str]
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Index ``folder``, make its rows what imagedb ``version`` wrote (no ``column``), then check
+    that ``--repair`` (no file read) brings every row to ``HEADER_SINCE - 1`` and the next
+    ``--index`` to ``RECORD_VERSION`` by reading headers and sidecars: nothing decoded, no model
+    loaded, every vector kept, ``column`` as a fresh index has it. The records after the repair
+    and after the index, by file name, for what each column's test asserts of them."""
+    from common.records import HEADER_SINCE, RECORD_VERSION
+
+    cli.index(folder)
+    before = cli.records()
+    stored = cli.vectors(sorted(before))
+    rows_rewritten(cli, lambda r: r | {column: None, "record_version": version})
+    made_by_an_older_imagedb(cli, [column])
+
+    assert cli("--repair").code == 0
+    repaired = {Path(path).name: record for path, record in cli.records().items()}
+    assert {r["record_version"] for r in repaired.values()} == {HEADER_SINCE - 1}
+
+    decoded.clear()
+    model_loads.clear()
+    result = cli.index(folder, extra=("--workers", "0"))
+    assert result.summary() == {"new": 0, "updated": len(before), "removed": 0, "unchanged": 0, "failed": 0}
+    assert decoded == [] and model_loads == []
+    np.testing.assert_array_equal(cli.vectors(sorted(before)), stored)
+    after = cli.records()
+    assert {p: r[column] for p, r in after.items()} == {p: r[column] for p, r in before.items()}
+    assert {r["record_version"] for r in after.values()} == {RECORD_VERSION}
+    return repaired, {Path(path).name: record for path, record in after.items()}
+
+
 def names_listed(cli: Cli, *args: str) -> list[str]:
     """The names of the files a command lists (``--format paths``), sorted."""
     listed = cli(*args, "--format", "paths")
     assert listed.code == 0, listed.stderr
     return sorted(Path(p).name for p in listed.stdout.split())
+
+
+def linked_folder(folder: Path, files: dict[str, Path]) -> Path:
+    """A folder of links, name → file (shared photos under names of their own, nothing copied)."""
+    folder.mkdir(parents=True)
+    for name, source in files.items():
+        (folder / name).symlink_to(source)
+    return folder
 
 
 def shared(*parts: str) -> Path:
@@ -237,6 +277,17 @@ def paint_photo(path: Path, seed: int, size: tuple[int, int] = (160, 120)) -> Pa
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x0, y0, x1, y1), fill=colour)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, quality=92) if path.suffix.lower() in {".jpg", ".jpeg"} else image.save(path)
+    return path
+
+
+def paint_tagged_photo(path: Path, seed: int, exif_tags: dict[int, str], xmp: str | None = None) -> Path:
+    """``paint_photo``'s JPEG with these IFD0 EXIF tags (number → text) and, given, an XMP packet."""
+    paint_photo(path, seed)
+    with Image.open(path) as image:
+        image.load()
+        exif = Image.Exif()
+        exif.update(exif_tags)
+        image.save(path, exif=exif, **({"xmp": xmp.encode()} if xmp else {}))
     return path
 
 

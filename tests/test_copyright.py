@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 from test_iptc import iim, with_iim
-from test_xmp import RDF_CLOSE, RDF_OPEN, by_name, write_sidecar
+from test_xmp import RDF_CLOSE, RDF_OPEN, by_name, reindexed_after_emptying, write_sidecar
 
 from common.iptc import iptc_columns
-from common.records import HEADER_SINCE, RECORD_VERSION
 from common.xmp import fields_of
-from conftest import Cli, made_by_an_older_imagedb, names_listed, paint_photo, rows_rewritten, shared
+from conftest import Cli, brought_up_to_date, linked_folder, names_listed, paint_photo, paint_tagged_photo, shared
 
 COPYRIGHT = 0x8298  # EXIF's Copyright tag
 
@@ -28,14 +26,7 @@ def rights(notice: str) -> str:
 
 def photo(path: Path, seed: int, *, exif_notice: str | None = None, xmp: str | None = None) -> Path:
     """A generated JPEG whose EXIF Copyright is ``exif_notice`` and which carries ``xmp``, as given."""
-    paint_photo(path, seed)
-    with Image.open(path) as image:
-        image.load()
-        exif = Image.Exif()
-        if exif_notice is not None:
-            exif[COPYRIGHT] = exif_notice
-        image.save(path, exif=exif, **({"xmp": xmp.encode()} if xmp else {}))
-    return path
+    return paint_tagged_photo(path, seed, {} if exif_notice is None else {COPYRIGHT: exif_notice}, xmp)
 
 
 def test_xmp_gives_its_default_language_and_iim_its_notice(tmp_path: Path) -> None:
@@ -58,11 +49,7 @@ def test_the_copyright_notices_of_real_photos(cli: Cli, tmp_path: Path) -> None:
         "long_description.jpg": shared("camera", "jpg", "long_description.jpg"),
         "Fujifilm_FinePix6900ZOOM.jpg": shared("camera", "jpg", "Fujifilm_FinePix6900ZOOM.jpg"),
     }
-    folder = tmp_path / "noticed"
-    folder.mkdir()
-    for name, source in files.items():
-        (folder / name).symlink_to(source)
-    cli.index(folder)
+    cli.index(linked_folder(tmp_path / "noticed", files))
     assert {name: r["copyright"] for name, r in by_name(cli).items()} == {
         "Pentax_K10D.jpg": "Laitche (This file is in the public domain.)",
         "000000343803.jpg": "2010 Michael Tarne",
@@ -103,12 +90,10 @@ def test_indexing_records_whose_rights_each_photo_is(cli: Cli, notices: Path, de
     assert names_listed(cli, "--where", "copyright LIKE '%CC BY%'") == ["raw_export.jpg"]
     assert names_listed(cli, "--text", "press agency") == ["wire.jpg"]
 
-    # The sidecar's notice is gone: EXIF's is the photo's, nothing decoded.
-    decoded.clear()
-    write_sidecar(notices / "raw_export.xmp", RDF_OPEN.format(attributes='xmp:Rating="2"') + RDF_CLOSE, later_by=5)
-    assert cli.index(notices, extra=("--workers", "0")).summary()["updated"] == 1
-    assert decoded == []
-    assert by_name(cli)["raw_export.jpg"]["copyright"] == "Camera Owner"
+    # The sidecar's notice is gone: EXIF's is the photo's.
+    assert reindexed_after_emptying(cli, notices / "raw_export.xmp", decoded)["raw_export.jpg"]["copyright"] == (
+        "Camera Owner"
+    )
 
 
 def test_an_index_from_version_6_reads_notices_from_headers_decoding_nothing(
@@ -116,28 +101,10 @@ def test_an_index_from_version_6_reads_notices_from_headers_decoding_nothing(
 ) -> None:
     """Rows version 6 wrote have no copyright column: --repair, which reads no file, takes EXIF's
     notice from the tags the row keeps; the next --index reads headers and sidecars, no pixels."""
-    cli.index(notices)
-    before = cli.records()
-    stored = cli.vectors(sorted(before))
-    rows_rewritten(cli, lambda r: r | {"copyright": None, "record_version": 6})
-    made_by_an_older_imagedb(cli, ["copyright"])
-    assert cli("--text", "press", "--format", "paths").stdout == ""
-
-    assert cli("--repair").code == 0
-    repaired = by_name(cli)
-    assert {r["record_version"] for r in repaired.values()} == {HEADER_SINCE - 1}
+    repaired, after = brought_up_to_date(cli, notices, "copyright", 6, decoded, model_loads)
     assert (repaired["signed.jpg"]["copyright"], repaired["wire.jpg"]["copyright"]) == (
         "Photographer Name; Editor Name",
         None,
     )
-
-    decoded.clear()
-    model_loads.clear()
-    result = cli.index(notices, extra=("--workers", "0"))
-    assert result.summary() == {"new": 0, "updated": 5, "removed": 0, "unchanged": 0, "failed": 0}
-    assert decoded == [] and model_loads == []
-    np.testing.assert_array_equal(cli.vectors(sorted(before)), stored)
-    after = cli.records()
-    assert {p: r["copyright"] for p, r in after.items()} == {p: r["copyright"] for p, r in before.items()}
-    assert {r["record_version"] for r in after.values()} == {RECORD_VERSION}
+    assert after["wire.jpg"]["copyright"] == "(c) Press Agency"
     assert cli("--text", "press", "--format", "paths").stdout.split() == [str(notices / "wire.jpg")]

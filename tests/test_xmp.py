@@ -83,6 +83,16 @@ def write_sidecar(path: Path, xmp: str, later_by: float = 0.0) -> Path:
     return path
 
 
+def reindexed_after_emptying(cli: Cli, sidecar: Path, decoded: list[str]) -> dict[str, dict]:
+    """The records, by file name, once ``sidecar`` says nothing but a rating and its folder is
+    indexed again: one row updated, nothing decoded (the sidecar is part of the file's signature)."""
+    decoded.clear()
+    write_sidecar(sidecar, RDF_OPEN.format(attributes='xmp:Rating="2"') + RDF_CLOSE, later_by=5)
+    assert cli.index(sidecar.parent, extra=("--workers", "0")).summary()["updated"] == 1
+    assert decoded == []
+    return by_name(cli)
+
+
 # --- reading packets ---------------------------------------------------------------------
 def test_a_lightroom_packet_gives_keywords_title_caption_people_and_rating() -> None:
     found = fields_of(
