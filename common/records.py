@@ -97,9 +97,9 @@ RECORD_VERSION = 7
 REFRESHABLE_SINCE = 1
 # Rows described before this version lack something read from the file's header and its XMP
 # sidecar, not its pixels (XMP since 4, IPTC-IIM since 5, the creator and more of the location
-# since 6, the copyright notice since 7): bringing them up to date reads those again. Without that read (--repair) a row is
-# brought up to HEADER_SINCE - 1 only. Raise it to RECORD_VERSION when a version reads more from
-# headers.
+# since 6, the copyright notice since 7): bringing them up to date reads those again. Without
+# that read (--repair) a row is brought up to HEADER_SINCE - 1 only. Raise it to RECORD_VERSION
+# when a version reads more from headers.
 HEADER_SINCE = 7
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
