@@ -68,9 +68,10 @@ def collapsed(hits: list[Hit]) -> list[Hit]:
     kept = []
     for hit in hits:
         path = hit.record["path"]
-        shown = first_of.get(photo.get(path, path))
+        counted_as = photo.get(path, path)
+        shown = first_of.get(counted_as)
         if shown is None:
-            first_of[photo.get(path, path)] = hit
+            first_of[counted_as] = hit
             kept.append(hit)
         else:
             shown.extra.setdefault("companions", []).append(path)

@@ -129,7 +129,8 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     the next --index does); a row of this version, the search text."""
     updated = dict.fromkeys(PLACE_COLUMNS) | record | (read or {})
     updated["creator"] = creator_of(updated)
-    updated["copyright"] = copyright_of(updated, _stored_exif_tags(record))
+    if not updated.get("copyright"):  # the stored tags are parsed only when XMP and IIM say nothing
+        updated["copyright"] = copyright_of(updated, _stored_exif_tags(record))
     version = record.get("record_version")
     if version is not None and REFRESHABLE_SINCE <= version < RECORD_VERSION:
         complete = version >= HEADER_SINCE or read is not None
