@@ -208,7 +208,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--stats",
         action="store_true",
         help="what the index holds: files, years, cameras, countries, cities, formats, folders, ratings, "
-        "keywords, people, locations written, creators, failures; "
+        "keywords, people, locations written, creators, copyrights, failures; "
         "with --where or --near, what the matching rows hold",
     )
     actions.add_argument(

@@ -22,7 +22,7 @@ FORMATS = ("table", "json", "jsonl", "csv", "paths")
 CSV_COLUMNS = (
     "query", "rank", "score", "distance_km", "path", "size_bytes", "width", "height", "date_taken", "make",
     "model", "gps_latitude", "gps_longitude", "city", "state", "country", "media_type", "duration", "rating",
-    "title", "keywords", "people", "creator", "companions",
+    "title", "keywords", "people", "creator", "copyright", "companions",
 )  # fmt: skip
 HIDDEN_FROM_JSON = {"search_text"}
 

@@ -29,7 +29,7 @@ from common.xmp import LIST_SEPARATOR
 OVERVIEW_COLUMNS = [
     "path", "folder", "size_bytes", "media_type", "format", "date_taken", "make", "model",
     "gps_latitude", "city", "country", "indexed_at", "rating", "keywords", "people", "location",
-    "creator",
+    "creator", "copyright",
 ]  # fmt: skip
 # Entries the table lists of each kind but years (all listed); the other formats give every one.
 TABLE_TOP = 10
@@ -205,6 +205,8 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
             tally_of_lists(columns, "people", "people", "nobody named"),
             tally(columns, "locations", ["location"], lambda g: g["location"] or "", "no location written"),
             tally_of_lists(columns, "creators", "creator", "no creator named"),
+            # A notice is counted whole: "Photographer; Editor" is one photo's two names for its rights.
+            tally(columns, "copyrights", ["copyright"], lambda g: g["copyright"] or "", "no copyright notice"),
         ],
     )
 

@@ -4,6 +4,8 @@ photographer has not marked yet)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,15 @@ def test_indexing_records_whose_rights_each_photo_is(cli: Cli, notices: Path, de
     assert names_listed(cli, "--where", "copyright IS NULL") == ["padded.jpg"]
     assert names_listed(cli, "--where", "copyright LIKE '%CC BY%'") == ["raw_export.jpg"]
     assert names_listed(cli, "--text", "press agency") == ["wire.jpg"]
+    stats = cli("--stats", "--format", "json").json()["copyrights"]
+    assert stats == {
+        "counts": {"(c) Press Agency": 1, "CC BY 4.0 Raw Shooter": 1, "Photographer Name; Editor Name": 1,
+                   "© 2024 Jane Doe": 1},
+        "without": 1,
+    }  # fmt: skip
+    assert "copyrights\n" in cli("--stats").stdout and "  1  © 2024 Jane Doe" in cli("--stats").stdout
+    rows = list(csv.DictReader(io.StringIO(cli("--where", "copyright IS NOT NULL", "--format", "csv").stdout)))
+    assert {Path(row["path"]).name: row["copyright"] for row in rows}["signed.jpg"] == "Photographer Name; Editor Name"
 
     # The sidecar's notice is gone: EXIF's is the photo's.
     assert reindexed_after_emptying(cli, notices / "raw_export.xmp", decoded)["raw_export.jpg"]["copyright"] == (

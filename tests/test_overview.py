@@ -173,5 +173,5 @@ def test_stats_of_an_empty_index(cli: Cli, tmp_path: Path) -> None:
     table = cli("--stats").stdout.splitlines()
     assert table[0] == f"{cli.db} ({cli.backend}): 0 files, 0 B"
     kinds = ("years", "cameras", "countries", "cities", "formats", "folders", "ratings", "keywords", "people",
-             "locations", "creators")  # fmt: skip
+             "locations", "creators", "copyrights")  # fmt: skip
     assert table[-len(kinds) :] == [f"{kind}: none" for kind in kinds]
