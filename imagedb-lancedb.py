@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import sys
@@ -51,13 +52,14 @@ from common.store import (
     missing_record_columns,
     version_of_unversioned_rows,
 )
-from common.text_search import FTS_OPTIONS
+from common.text_search import FTS_OPTIONS, phrases_and_words, tokenize
 
 # Lance warns on every listing of a vector index's statistics that centroids will leave them
 # (imagedb reads only the index's segment count); opting in to that now keeps the warning off
 # the user's terminal.
 os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
 
+log = logging.getLogger("imagedb")
 TABLE_NAME = "images"
 INFO_KEY = b"imagedb.index"
 # Below this many rows an exact (flat) scan is fast enough and perfectly accurate; above it an
@@ -127,6 +129,7 @@ class LanceImageStore(ImageStore):
         self._unversioned = version_of_unversioned_rows(self._missing)
         self._wrote = False
         self._text_index_seen = False
+        self._text_index_has_positions = False  # (asked with _text_index_seen)
         self._vector_index: str | None = None
         self._vector_index_known = False
 
@@ -279,7 +282,7 @@ class LanceImageStore(ImageStore):
     def rebuild_indexes(self) -> None:
         for index in self._indices():
             self._wait(self.table.drop_index(index.name))
-        self._text_index_seen = False
+        self._text_index_seen = self._text_index_has_positions = False
         self._wrote = True
         self.finish_indexing()
 
@@ -340,15 +343,20 @@ class LanceImageStore(ImageStore):
         """Index what the run wrote: full-text, scalar and (once large enough) ANN indexes; give a
         table an older imagedb made the record columns it lacks, even when nothing was written."""
         self._add_missing_columns()
-        if not self._wrote:
+        existing = {tuple(index.columns): index for index in self._indices()}
+        text_index = existing.get(("search_text",))
+        # An older imagedb's text index keeps no word positions: rebuilt, even by a run that
+        # changed nothing, so quoted phrases can be searched.
+        outdated_text_index = text_index is not None and not _has_positions(text_index)
+        if not (self._wrote or outdated_text_index):
             return
         from lancedb.index import FTS, Bitmap, BTree
 
         rows = self.count()
-        existing = {tuple(index.columns): index for index in self._indices()}
         if rows:
-            if ("search_text",) not in existing:
-                self._wait(self.table.create_index("search_text", config=FTS(**FTS_OPTIONS)))
+            if text_index is None or outdated_text_index:
+                self._wait(self.table.create_index("search_text", config=FTS(**FTS_OPTIONS), replace=True))
+                self._text_index_seen = self._text_index_has_positions = False
             for column in ("path", *FILTER_COLUMNS):
                 if (column,) not in existing:
                     config = Bitmap() if column in BITMAP_COLUMNS else BTree()
@@ -406,13 +414,39 @@ class LanceImageStore(ImageStore):
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():
             return []
-        search = self.table.query().nearest_to_text(query, columns="search_text")
+        text_query = self._text_query(query)
+        if text_query is None:
+            return []
+        search = self.table.query().nearest_to_text(text_query)
 
         def matching(wanted: int) -> pa.Table:
             rows = self._run(search.select(self._ranking_columns(wanted, limit, "_score")), where, wanted)
             return rows.append_column("score", rows.column("_score"))
 
         return self._hits(best_rows(matching, limit))
+
+    def _text_query(self, query: str) -> Any:
+        """``query`` as Lance's query objects: its words (a ``MatchQuery``) and each quoted
+        phrase (a ``PhraseQuery``), scores summed; None when it has no word at all. Built here,
+        not from the string: Lance takes a string in quotes for one phrase, and the words of
+        one that only starts with a phrase for words. A text index an older imagedb built has no
+        word positions; its phrases are searched as words until the next --index rebuilds it."""
+        from lancedb.query import BooleanQuery, MatchQuery, Occur, PhraseQuery
+
+        phrases, words = phrases_and_words(query)
+        if phrases and not self._text_index_has_positions:
+            log.warning(
+                "the text index predates phrase search: %s searched as words, in any order "
+                "(the next --index rebuilds the index)",
+                ", ".join(f'"{phrase}"' for phrase in phrases),
+            )
+            phrases, words = [], " ".join([words, *phrases])
+        clauses = [PhraseQuery(phrase, "search_text") for phrase in phrases]
+        if tokenize(words):
+            clauses.append(MatchQuery(words, "search_text"))
+        if len(clauses) > 1:
+            return BooleanQuery([(Occur.SHOULD, clause) for clause in clauses])
+        return clauses[0] if clauses else None
 
     @staticmethod
     def _ranking_columns(wanted: int, limit: int, score: str) -> list[str]:
@@ -456,8 +490,16 @@ class LanceImageStore(ImageStore):
     def _has_text_index(self) -> bool:
         # Once there, the index stays until this store drops it (rebuild_indexes): ask only until seen.
         if not self._text_index_seen:
-            self._text_index_seen = any(tuple(index.columns) == ("search_text",) for index in self._indices())
+            found = [index for index in self._indices() if tuple(index.columns) == ("search_text",)]
+            self._text_index_seen = bool(found)
+            self._text_index_has_positions = bool(found) and _has_positions(found[0])
         return self._text_index_seen
+
+
+def _has_positions(text_index: Any) -> bool:
+    """Whether a full-text index keeps word positions (phrase search): those imagedb built
+    before phrase search keep none."""
+    return bool((getattr(text_index, "index_details", None) or {}).get("with_position"))
 
 
 def table_schema(info: IndexInfo) -> pa.Schema:

@@ -186,7 +186,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--text",
         nargs="+",
         metavar="QUERY",
-        help="metadata search: match path, camera, keywords, people, … (full text)",
+        help="metadata search: match path, camera, keywords, people, … (full text; words in quotes: a phrase)",
     )
     actions.add_argument(
         "--check",

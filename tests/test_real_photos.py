@@ -241,7 +241,8 @@ def test_metadata_search_matches_the_same_rows_on_both_backends_for_every_kind_o
     from common.text_search import tokenize
 
     words = sorted({t for r in camera_records.values() for t in tokenize(r["search_text"] or "")})
-    queries = [*random.Random(0).sample(words, 80), "f/2.8", "Crémieux11", "CREMIEUX11", "iPhone 13", "canon nikon"]
+    queries = [*random.Random(0).sample(words, 80), "f/2.8", "Crémieux11", "CREMIEUX11", "iPhone 13", "canon nikon",
+               '"apple iphone"', '"iphone 13" nikon', "canon canon", '"pro max"']  # fmt: skip
     lance, faiss = camera_indexes["lancedb"].store(), camera_indexes["faiss"].store()
     assert lance.get_signatures() == faiss.get_signatures()
     for query in queries:

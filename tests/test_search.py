@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo
+from common.text_search import FTS_OPTIONS
+from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table
 
 CAMERAS = [
     ("canon-1.jpg", "Canon", "Canon EOS 5D", "2019:07:01 10:00:00", 1024),
@@ -145,6 +146,14 @@ def test_filters_give_the_same_rows_on_both_backends(both: dict[str, Cli], where
         ("FUJIFILM", {"fuji-1.jpg"}),
         ("canon-2", {"canon-2.jpg", "canon-1.jpg"}),  # any word matches: "canon" or "2"
         ("R6 D750", {"canon-2.jpg", "nikon-1.jpg"}),
+        ("canon canon", {"canon-1.jpg", "canon-2.jpg"}),  # a word given twice weighs twice, as in Lance
+        # Quoted phrases: their words together, in order; with other words; in a Mac's quotes; left open.
+        ('"canon eos"', {"canon-1.jpg", "canon-2.jpg"}),
+        ('"eos canon"', set()),
+        ("\u201clighthouse at dusk\u201d", {"generated.png"}),
+        ('"dusk lighthouse"', set()),
+        ('"watercolor lighthouse" D750', {"generated.png", "nikon-1.jpg"}),
+        ('"nikon', {"nikon-1.jpg"}),
     ],
 )
 def test_metadata_search_gives_the_same_rows_on_both_backends(
@@ -157,6 +166,30 @@ def test_metadata_search_gives_the_same_rows_on_both_backends(
         assert set(paths_of(result)) == expected, backend
         rankings[backend] = [(Path(r["path"]).name, round(r["score"], 4)) for r in result["results"]]
     assert rankings["lancedb"] == rankings["faiss"]
+
+
+def test_an_older_text_index_searches_a_phrase_as_words_until_the_next_index_rebuilds_it(
+    tmp_path: Path, camera_folder: Path
+) -> None:
+    """A LanceDB text index imagedb built before phrase search keeps no word positions, which a
+    phrase query needs: the phrase is searched as words, with a warning, and the next --index
+    (even one that changes nothing) rebuilds the index with them."""
+    cli = Cli("lancedb", tmp_path / "db")
+    cli.index(camera_folder)
+    table = raw_lance_table(cli.db)
+    options = {key: value for key, value in FTS_OPTIONS.items() if key != "with_position"}
+    table.create_fts_index("search_text", with_position=False, replace=True, **options)
+
+    older = cli("--text", '"eos canon"', "--format", "paths")
+    assert older.code == 0 and "the text index predates phrase search" in older.stderr
+    assert sorted(Path(p).name for p in older.stdout.split()) == ["canon-1.jpg", "canon-2.jpg"], "its words"
+
+    assert cli.index(camera_folder).summary()["unchanged"] == 5
+    (text_index,) = [i for i in raw_lance_table(cli.db).list_indices() if i.columns == ["search_text"]]
+    assert text_index.index_details["with_position"]
+    rebuilt = cli("--text", '"eos canon"', "--format", "paths")
+    assert (rebuilt.stdout, rebuilt.stderr) == ("", "")
+    assert len(cli("--text", '"canon eos"', "--format", "paths").stdout.split()) == 2
 
 
 def test_metadata_search_with_a_filter(both: dict[str, Cli]) -> None:
