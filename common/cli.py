@@ -876,7 +876,13 @@ class Session:
         if not names:
             return query
         log.info("%s: also matching %s, as the index names it", query, " and ".join(names))
-        return " ".join([query, *names])
+        from common.text_search import phrases_and_words, tokenize
+
+        # A name of several words is added as a phrase: "New York City" must not match every
+        # Mexico City photo by its "city".
+        phrases, words = phrases_and_words(query)
+        phrases += [name for name in names if len(tokenize(name)) > 1]
+        return " ".join([words, *(name for name in names if len(tokenize(name)) == 1), *(f'"{p}"' for p in phrases)])
 
     def search_combined(self, store: ImageStore, query: str, terms: list[Term], limit: int) -> QueryResults:
         """The nearest rows to ``query`` plus and minus ``terms`` (``common.combine``)."""

@@ -135,11 +135,15 @@ def test_places_are_found_by_the_names_their_own_people_call_them(cli: Cli, tmp_
     photo_taken_at(root / "duomo.jpg", 2, 43.7731, 11.2560)
     photo_taken_at(root / "pike-place.jpg", 3, 47.6097, -122.3422)
     paint_photo(root / "sea" / "waves.jpg", 4)  # "sea" is in its path: the word itself still finds it
+    photo_taken_at(root / "liberty.jpg", 6, 40.6892, -74.0445)
+    photo_taken_at(root / "zocalo.jpg", 7, 19.4326, -99.1332)
     cli.index(root)
     assert {Path(p).name: r["city"] for p, r in cli.records().items() if r["city"]} == {
         "marienplatz.jpg": "Munich",
         "duomo.jpg": "Florence",
         "pike-place.jpg": "Seattle",
+        "liberty.jpg": "New York City",
+        "zocalo.jpg": "Mexico City",
     }
 
     def found(*args: str) -> list[str]:
@@ -153,6 +157,9 @@ def test_places_are_found_by_the_names_their_own_people_call_them(cli: Cli, tmp_
     assert found("--text", "sea") == ["waves.jpg"], "'SEA' is Seattle's airport, not a name for it"
     assert found("--text", "Wien") == [], "no photo of Vienna yet: nothing to add"
     assert set(found("--text", "München Firenze")) == {"marienplatz.jpg", "duomo.jpg"}
+    # A name of several words is added as a phrase: Mexico City's "city" is not New York's.
+    assert found("--text", "Nueva York") == ["liberty.jpg"]
+    assert set(found("--text", '"Nueva York" Firenze')) == {"liberty.jpg", "duomo.jpg"}
     assert found("--search", "München", "--mode", "fts") == ["marienplatz.jpg"]
     assert found("--search", "München", "--mode", "hybrid", "--limit", "1") == ["marienplatz.jpg"]
     said = cli("--text", "Monaco di Baviera", "--format", "paths").stderr
@@ -162,7 +169,8 @@ def test_places_are_found_by_the_names_their_own_people_call_them(cli: Cli, tmp_
     # The cities' other names are kept beside the index; a city photographed since is added to
     # them, and a file that cannot be read is made again.
     remembered = json.loads((cli.db / OTHER_NAMES_FILE).read_text(encoding="utf-8"))["cities"]
-    assert set(remembered) == {"Munich|DE", "Florence|IT", "Seattle|US"} and "firenze" in remembered["Florence|IT"]
+    assert set(remembered) == {"Munich|DE", "Florence|IT", "Seattle|US", "New York City|US", "Mexico City|MX"}
+    assert "firenze" in remembered["Florence|IT"]
     photo_taken_at(root / "stephansdom.jpg", 5, 48.2085, 16.3731)
     cli.index(root)
     assert found("--text", "Wien") == ["stephansdom.jpg"]
