@@ -89,8 +89,11 @@ class BM25:
 
     def __init__(self, documents: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
-        self.documents = documents
-        self.term_counts = [Counter(tokenize(doc or "")) for doc in documents]
+        tokenized = [tokenize(doc or "") for doc in documents]
+        self.term_counts = [Counter(tokens) for tokens in tokenized]
+        # Each document's words, folded, a space either side of each: a phrase is found in it as
+        # a substring (~0.3 us), where tokenizing the document again would cost ~12 us.
+        self.spaced = [f" {' '.join(tokens)} " for tokens in tokenized]
         self.lengths = [sum(c.values()) for c in self.term_counts]
         self.average_length = (sum(self.lengths) / len(self.lengths)) if self.lengths else 0.0
         self.document_frequency: Counter[str] = Counter()
@@ -128,12 +131,8 @@ class BM25:
         return result
 
     def _holds_phrase(self, i: int, terms: list[str]) -> bool:
-        """Whether document ``i`` has ``terms`` next to each other, in order (its text read again:
-        only documents holding every one of them get this far)."""
-        if any(term not in self.term_counts[i] for term in terms):
-            return False
-        tokens = tokenize(self.documents[i] or "")
-        return any(tokens[start : start + len(terms)] == terms for start in range(len(tokens) - len(terms) + 1))
+        """Whether document ``i`` has ``terms`` next to each other, in order."""
+        return f" {' '.join(terms)} " in self.spaced[i]
 
 
 def reciprocal_rank_fusion(rankings: Iterable[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
