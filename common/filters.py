@@ -73,7 +73,7 @@ class RecordFilter:
         try:
             return self.connection.execute(query).fetchnumpy()
         except self._duckdb_error as error:
-            raise FilterError(_explain(self._syntax_error_in_its_own_words(where) or str(error))) from None
+            raise FilterError(_explain(self._syntax_error_in_its_own_words(where) or str(error), where)) from None
 
     def _syntax_error_in_its_own_words(self, where: str) -> str | None:
         """DuckDB's complaint about ``where`` parsed alone (parsed, never run): a syntax error in
@@ -106,8 +106,12 @@ def _few_values_encoded(records: pa.Table) -> pa.Table:
     return records
 
 
-def _explain(text: str) -> str:
+def _explain(text: str, where: str) -> str:
     unknown = re.search(r'Referenced column "([^"]+)" not found', text)
     if unknown:
-        return f"unknown column {unknown.group(1)!r} (columns: {', '.join(RECORD_COLUMNS)})"
+        name = unknown.group(1)
+        if f'"{name}"' in where and name not in RECORD_COLUMNS:
+            # SQL reads "Canon" as a column's name; people mostly meant the text.
+            return f"unknown column {name!r}: text goes in single quotes in SQL ('{name}', not \"{name}\")"
+        return f"unknown column {name!r} (columns: {', '.join(RECORD_COLUMNS)})"
     return text.strip().splitlines()[0] if text.strip() else "invalid condition"

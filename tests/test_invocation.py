@@ -120,6 +120,17 @@ def test_a_broken_filter_is_explained_in_the_users_own_words(cli: Cli) -> None:
         assert result.code == 2 and f"syntax error at or near {near}" in result.stderr, result.stderr
 
 
+def test_text_in_double_quotes_is_explained_as_sqls_column_names(cli: Cli, photos: Path) -> None:
+    """SQL reads "Canon" as a column's name: the error says to put text in single quotes; a column
+    named in double quotes is still a column."""
+    cli.index(photos)
+    result = cli("--where", 'make = "Canon"')
+    assert result.code == 2 and len(result.stderr_lines()) == 1
+    assert "unknown column 'Canon': text goes in single quotes in SQL ('Canon', not \"Canon\")" in result.stderr
+    assert cli("--where", '"width" > 0', "--format", "paths").code == 0
+    assert "(columns: path, folder," in cli("--where", "taken > 3").stderr
+
+
 def test_search_without_an_index_says_how_to_make_one(cli: Cli) -> None:
     result = cli("--search", "a dog")
     assert result.code == 2
