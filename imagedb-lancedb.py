@@ -523,6 +523,7 @@ def _filter_errors_explained(where: str | None, missing: Iterable[str] = ()) -> 
         if absent:
             raise _not_there_yet(absent[0]) from None
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = re.sub(r",?\s*\S+\.rs:\d+:\d+$", "", reason)  # where in Lance's Rust it was raised
         raise FilterError(f"LanceDB cannot evaluate --where {where!r}: {reason}") from None
 
 
