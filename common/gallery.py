@@ -3,7 +3,7 @@
 Thumbnails are embedded as data URIs, so the page can be mailed, archived or opened offline;
 each query gets its own section with every hit's picture, rank, score, path and key metadata
 (with, as in the table, its rating, its distance from a --near place and the companions shown
-with it).
+with it; and its creator and copyright notice, as the page may be passed on).
 A hit whose thumbnail is missing (indexed before thumbnails existed, or unwritable then) shows
 a placeholder rather than a broken image.
 """
@@ -95,6 +95,9 @@ def _card(rank: int, hit, thumbnail_dir: str) -> str:
         place_name(record),
         video_summary(record),
         stars(record.get("rating")),
+        # Who made it and whose rights it is, as written: a page of results is often passed on.
+        f"by {record['creator']}" if record.get("creator") else "",
+        record.get("copyright") or "",
     ]
     if record.get("gps_latitude") is not None and record.get("gps_longitude") is not None:
         facts.append(f"GPS {record['gps_latitude']:.5f}, {record['gps_longitude']:.5f}")

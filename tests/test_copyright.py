@@ -98,6 +98,10 @@ def test_indexing_records_whose_rights_each_photo_is(cli: Cli, notices: Path, de
         "without": 1,
     }  # fmt: skip
     assert "copyrights\n" in cli("--stats").stdout and "  1  © 2024 Jane Doe" in cli("--stats").stdout
+    page = notices.parent / "results.html"
+    assert cli("--where", "copyright IS NOT NULL", "--html", page).code == 0
+    cards = page.read_text(encoding="utf-8")
+    assert "· © 2024 Jane Doe</div>" in cards and "(c) Press Agency" in cards, "a shared page says whose they are"
     rows = list(csv.DictReader(io.StringIO(cli("--where", "copyright IS NOT NULL", "--format", "csv").stdout)))
     assert {Path(row["path"]).name: row["copyright"] for row in rows}["signed.jpg"] == "Photographer Name; Editor Name"
 

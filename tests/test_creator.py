@@ -100,6 +100,9 @@ def test_indexing_records_who_made_each_photo(cli: Cli, credits: Path, decoded: 
         "Camera Owner": 1, "Jane Doe": 1, "Press Agency": 1, "Raw Shooter": 1, "Second Shooter": 1,
     }  # fmt: skip
     assert stats["creators"]["without"] == 1
+    page = credits.parent / "results.html"
+    assert cli("--where", "creator IS NOT NULL", "--html", page).code == 0
+    assert "by Raw Shooter; Second Shooter" in page.read_text(encoding="utf-8")
 
     # The sidecar no longer credits anyone: EXIF's Artist is the creator.
     assert reindexed_after_emptying(cli, credits / "raw_export.xmp", decoded)["raw_export.jpg"]["creator"] == (
