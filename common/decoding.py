@@ -22,6 +22,7 @@ from PIL import ExifTags, Image, ImageFile
 from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.iptc import iptc_columns
 from common.thumbnails import THUMBNAIL_SIZE
+from common.windows_tags import windows_columns
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +146,9 @@ class DecodedImage:
     # UserComment from it, and everything for files exifread cannot read, without opening the
     # file a second time (~0.4 ms a JPEG, ~7 ms a HEIC; a round trip on a network drive).
     exif: ExifIfds | None = None
-    # What the file's IPTC-IIM block says (title, caption, keywords, location: ``common.iptc``),
-    # read while it was open, for the same reason.
-    iptc: dict[str, str] = field(default_factory=dict)
+    # What the file's IPTC-IIM block, else Windows' own tags, say (title, caption, keywords,
+    # location: ``older_annotations``), read while it was open, for the same reason.
+    older_annotations: dict[str, str] = field(default_factory=dict)
 
 
 def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
@@ -186,7 +187,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
                 opened.load()
                 info = dict(opened.info)
                 exif = exif_ifds(opened)
-                iptc = iptc_columns(opened)
+                older = older_annotations(opened, exif.image if exif else None)
                 orientation = exif_orientation(opened)
                 upright = opened.transpose(TRANSPOSE_FOR[orientation]) if orientation in TRANSPOSE_FOR else opened
                 rgb = to_rgb(upright)
@@ -203,7 +204,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     if rgb.width < 1 or rgb.height < 1:
         raise DecodeError("image has zero width or height")
     width, height = full_size[::-1] if orientation in (5, 6, 7, 8) else full_size
-    return DecodedImage(rgb, width, height, source_format, source_mode, info, exif=exif, iptc=iptc)
+    return DecodedImage(rgb, width, height, source_format, source_mode, info, exif=exif, older_annotations=older)
 
 
 def check_recognised(path: str) -> None:
@@ -300,19 +301,22 @@ def decode_raw(path: str, min_side: int | None = None) -> DecodedImage:
         said = error.args[0] if error.args else ""  # rawpy gives LibRaw's words as bytes
         words = (said.decode(errors="replace") if isinstance(said, bytes) else str(said)) or type(error).__name__
         raise DecodeError(_empty_or(path, f"cannot read raw photo: {words[:1].lower()}{words[1:]}")) from None
-    info, iptc = header_of(path) or ({}, {})
+    info, older = header_of(path) or ({}, {})
     image = reduce_to(picture.image, min_side) if min_side else picture.image
-    return DecodedImage(image, picture.width, picture.height, picture.format, "RGB", info, exif=picture.exif, iptc=iptc)
+    return DecodedImage(
+        image, picture.width, picture.height, picture.format, "RGB", info, exif=picture.exif, older_annotations=older
+    )
 
 
 def header_of(path: str) -> tuple[dict[str, Any], dict[str, str]] | None:
     """What Pillow reads from a file's header without its pixels: its ``info`` (an XMP packet
-    among it) and its IPTC-IIM columns; None when Pillow cannot open it (gone, unreadable now,
-    or a format it does not know: a CR3)."""
+    among it) and its ``older_annotations``; None when Pillow cannot open it (gone, unreadable
+    now, or a format it does not know: a CR3)."""
     try:
         with warnings.catch_warnings(), Image.open(path) as opened:
             warnings.simplefilter("ignore")
-            return dict(opened.info), iptc_columns(opened)
+            ifds = exif_ifds(opened)
+            return dict(opened.info), older_annotations(opened, ifds.image if ifds else None)
     except Exception as error:
         log.debug("no header Pillow reads in %s: %s", path, error)
         return None
@@ -361,6 +365,16 @@ def _rescale_to_uint8(pixels: np.ndarray) -> np.ndarray:
         return np.full(pixels.shape, 128 if high > 0 else 0, dtype=np.uint8)
     scaled = (np.nan_to_num(pixels, nan=low) - low) * (255.0 / (high - low))
     return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def older_annotations(image: Image.Image, ifd0: Image.Exif | None) -> dict[str, str]:
+    """What the older ways of writing about a photo say in an open image: IPTC-IIM's columns
+    (``common.iptc``), and Windows' own tags (``common.windows_tags``, from its EXIF ``ifd0``)
+    where IIM has none. XMP, where a file has it, comes before both (``common.describe``)."""
+    found = iptc_columns(image)
+    for column, value in windows_columns(ifd0).items():
+        found.setdefault(column, value)
+    return found
 
 
 def exif_ifds(image: Image.Image) -> ExifIfds | None:

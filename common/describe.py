@@ -42,7 +42,7 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     record.update({k: exif_columns.get(k) for k in EXIF_FIELDS})
     text_chunks = png_text_chunks(decoded.info) if decoded.format == "PNG" else {}
     record.update(decoded.video or {"media_type": "image"})
-    record.update(annotations_of(path, decoded.info, decoded.iptc))
+    record.update(annotations_of(path, decoded.info, decoded.older_annotations))
     record["creator"] = creator_of(record)
     record["copyright"] = copyright_of(record, raw_tags)
     record.update(
@@ -60,13 +60,14 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     return record
 
 
-def annotations_of(path: str, info: dict[str, Any], iptc: dict[str, str]) -> dict[str, Any]:
+def annotations_of(path: str, info: dict[str, Any], older: dict[str, str]) -> dict[str, Any]:
     """What people wrote about the file at ``path``: its XMP columns (``common.xmp``) from its
-    sidecar and the packet in ``info`` (its ``Image.info``), IPTC-IIM's columns (``iptc``) where
-    XMP has none (``common.iptc``), and its sidecar's mtime."""
+    sidecar and the packet in ``info`` (its ``Image.info``), the columns IPTC-IIM or Windows'
+    tags give (``older``: ``common.decoding.older_annotations``) where XMP has none, and its
+    sidecar's mtime."""
     sidecar = sidecar_of(path)
     columns = read_xmp(embedded_packet(info), sidecar)
-    for column, value in iptc.items():
+    for column, value in older.items():
         if columns[column] is None:
             columns[column] = value
     return {**columns, "sidecar_mtime": sidecar_mtime(sidecar)}

@@ -87,8 +87,9 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # 5: IPTC-IIM's title, caption and keywords where XMP has none (common.iptc); the location as
 # written in XMP or IIM (no GPS needed). 6: the creator (XMP, IIM, EXIF's Artist); the location
 # from the IPTC Extension's structures where the legacy fields have none. 7: the copyright
-# notice (XMP, IIM, EXIF).
-RECORD_VERSION = 7
+# notice (XMP, IIM, EXIF). 8: the title, comments, tags and authors Windows keeps in its own
+# EXIF tags, where XMP and IIM have none (common.windows_tags).
+RECORD_VERSION = 8
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
 # position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows
@@ -97,10 +98,10 @@ RECORD_VERSION = 7
 REFRESHABLE_SINCE = 1
 # Rows described before this version lack something read from the file's header and its XMP
 # sidecar, not its pixels (XMP since 4, IPTC-IIM since 5, the creator and more of the location
-# since 6, the copyright notice since 7): bringing them up to date reads those again. Without
-# that read (--repair) a row is brought up to HEADER_SINCE - 1 only. Raise it to RECORD_VERSION
-# when a version reads more from headers.
-HEADER_SINCE = 7
+# since 6, the copyright notice since 7, Windows' tags since 8): bringing them up to date reads
+# those again. Without that read (--repair) a row is brought up to HEADER_SINCE - 1 only. Raise
+# it to RECORD_VERSION when a version reads more from headers.
+HEADER_SINCE = 8
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).
