@@ -19,6 +19,7 @@ import exifread
 from PIL import ExifTags
 
 from common.decoding import ExifIfds
+from common.windows_tags import WINDOWS_TAG_NAMES, windows_text
 
 log = logging.getLogger(__name__)
 # exifread logs every odd tag at WARNING; the file still indexes, so keep those quiet.
@@ -70,6 +71,11 @@ def read_exif(path: str, pillow: ExifIfds | None) -> tuple[dict[str, Any], dict[
     notice = pillow.image.get(ExifTags.Base.Copyright) if pillow else None
     if isinstance(notice, str) and "\x00" in notice.strip("\x00"):
         raw["Image Copyright"] = _clip(notice)
+    # exifread prints Windows' UTF-16 tags as lists of byte values ("[83, 0, 117, 0, ...]"):
+    # exif_json and --export keep their text instead.
+    for name, tag in WINDOWS_TAG_NAMES.items():
+        if f"Image {name}" in raw and pillow and (text := windows_text(pillow.image.get(tag))):
+            raw[f"Image {name}"] = _clip(text)
     if "Image ExifOffset" in tags:  # only an EXIF sub-IFD holds a UserComment
         comment = pillow.exif.get(ExifTags.Base.UserComment) if pillow else None
         columns["user_comment"] = decode_user_comment(comment) if comment else None

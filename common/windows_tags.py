@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 
 # Microsoft's tags (IFD0) and the record column each fills.
 WINDOWS_TAGS = {"title": 0x9C9B, "caption": 0x9C9C, "creator": 0x9C9D, "keywords": 0x9C9E}
+# ... all five by their EXIF names (Subject fills no column), as exif_json keeps them as text.
+WINDOWS_TAG_NAMES = {
+    "XPTitle": 0x9C9B,
+    "XPComment": 0x9C9C,
+    "XPAuthor": 0x9C9D,
+    "XPKeywords": 0x9C9E,
+    "XPSubject": 0x9C9F,
+}
 WINDOWS_SEPARATOR = ";"  # between tags or authors, as Explorer writes them
 
 
@@ -32,7 +40,7 @@ def windows_columns(exif: Image.Exif | None) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     for column, tag in WINDOWS_TAGS.items():
-        text = _text(exif.get(tag))
+        text = windows_text(exif.get(tag))
         if not text:
             continue
         if column in ("keywords", "creator"):
@@ -43,7 +51,7 @@ def windows_columns(exif: Image.Exif | None) -> dict[str, str]:
     return found
 
 
-def _text(value: object) -> str:
+def windows_text(value: object) -> str:
     """A tag's UTF-16 (little-endian, NUL-ended) bytes as text; Pillow gives some as a tuple of
     byte values. Anything that is not that kind of text is no text."""
     if isinstance(value, tuple) and all(isinstance(v, int) and 0 <= v < 256 for v in value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,7 @@ def test_windows_tags_fill_what_xmp_and_iim_leave_empty(cli: Cli, tagged_on_wind
     assert (records["both.jpg"]["keywords"], records["both.jpg"]["title"]) == ("lightroom-tag", "Windows title")
     assert [records["odd.jpg"][c] for c in ("keywords", "title")] == [None, None], "bytes that are no text: none"
     assert records["plain.jpg"]["creator"] == "Camera Owner"
+    assert json.loads(bondi["exif_json"])["Image XPKeywords"] == "beach;Sydney;family;beach", "text, not byte values"
     assert names_listed(cli, "--text", "sydney") == ["bondi.jpg"]
     assert names_listed(cli, "--where", "keywords LIKE '%family%'") == ["bondi.jpg"]
     assert names_listed(cli, "--text", '"all of us"') == ["bondi.jpg"]
