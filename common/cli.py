@@ -860,29 +860,17 @@ class Session:
     def metadata_words(self, store: ImageStore, query: str) -> str:
         """``query`` as the metadata search takes it: with the names the index records for the
         places it calls by another name ('München' also matches the rows that say Munich;
-        ``common.place_names.recorded_names_in``). The CLIP half of a hybrid search gets
-        ``query`` as it is: the model knows München."""
+        ``common.place_names``). The CLIP half of a hybrid search gets ``query`` as it is: the
+        model knows München."""
+        from common.place_names import places_of_index, recorded_names_in, with_names_added
+
         if self.places_present is None:
-            from common.place_names import other_names_remembered
-            from common.places import PLACE_NAME_COLUMNS
-
-            places = store.get_columns(list(PLACE_NAME_COLUMNS)).group_by(list(PLACE_NAME_COLUMNS)).aggregate([])
-            self.places_present = list(zip(*(places.column(c).to_pylist() for c in PLACE_NAME_COLUMNS), strict=True))
-            cities = {(city, code) for city, _, code in self.places_present if city and code}
-            self.city_other_names = other_names_remembered(self.db_path, cities) if cities else {}
-        from common.place_names import recorded_names_in
-
+            self.places_present, self.city_other_names = places_of_index(store, self.db_path)
         names = recorded_names_in(query, self.places_present, self.city_other_names)
         if not names:
             return query
         log.info("%s: also matching %s, as the index names it", query, " and ".join(names))
-        from common.text_search import phrases_and_words, tokenize
-
-        # A name of several words is added as a phrase: "New York City" must not match every
-        # Mexico City photo by its "city".
-        phrases, words = phrases_and_words(query)
-        phrases += [name for name in names if len(tokenize(name)) > 1]
-        return " ".join([words, *(name for name in names if len(tokenize(name)) == 1), *(f'"{p}"' for p in phrases)])
+        return with_names_added(query, names)
 
     def search_combined(self, store: ImageStore, query: str, terms: list[Term], limit: int) -> QueryResults:
         """The nearest rows to ``query`` plus and minus ``terms`` (``common.combine``)."""

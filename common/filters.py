@@ -110,7 +110,7 @@ def _explain(text: str, where: str) -> str:
     unknown = re.search(r'Referenced column "([^"]+)" not found', text)
     if unknown:
         name = unknown.group(1)
-        if f'"{name}"' in where and name not in RECORD_COLUMNS:
+        if f'"{name}"' in where:
             # SQL reads "Canon" as a column's name; people mostly meant the text.
             return f"unknown column {name!r}: text goes in single quotes in SQL ('{name}', not \"{name}\")"
         return f"unknown column {name!r} (columns: {', '.join(RECORD_COLUMNS)})"

