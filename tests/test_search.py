@@ -194,8 +194,8 @@ def test_an_older_text_index_searches_a_phrase_as_words_until_the_next_index_reb
 
 def test_metadata_search_with_a_filter(both: dict[str, Cli]) -> None:
     for c in both.values():
-        (result,) = c.search("--text", "Canon", "--where", "width < 600")
-        assert paths_of(result) == ["canon-2.jpg"]
+        (result, phrase) = c.search("--text", "Canon", '"canon eos" nikon', "--where", "width < 600")
+        assert paths_of(result) == paths_of(phrase) == ["canon-2.jpg"]
 
 
 def test_hybrid_search_fuses_text_and_vector(both: dict[str, Cli]) -> None:
