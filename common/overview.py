@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from common.failures import FAILURES_FILE, read_failures
@@ -64,6 +64,10 @@ class Overview:
     size_bytes: int
     first_taken: str | None
     last_taken: str | None
+    # Rows dated two days ahead or more (a camera whose clock was never set, or set a century ahead):
+    # they head every "newest first" listing. ``future_from`` is the date they are after.
+    dated_in_future: int
+    future_from: str
     with_position: int
     last_indexed: float | None
     older_rows: int  # rows an older imagedb described: the next --index brings them up to date
@@ -77,6 +81,7 @@ class Overview:
             "db": self.db_path, "backend": self.backend, "model": self.model, "where": self.where,
             "total": self.total, "files": self.files, "images": self.images, "videos": self.videos,
             "size_bytes": self.size_bytes, "first_taken": self.first_taken, "last_taken": self.last_taken,
+            "dated_in_future": self.dated_in_future,
             "with_position": self.with_position, "last_indexed": self.last_indexed,
             "older_rows": self.older_rows, "failed": self.failed,
             "index_bytes": self.index_bytes, "thumbnail_bytes": self.thumbnail_bytes,
@@ -121,6 +126,11 @@ class Overview:
         if self.first_taken:
             first, last = self.first_taken[:10], (self.last_taken or "")[:10]
             out.append(f"  taken         {first}" + (f" to {last}" if last != first else ""))
+        if self.dated_in_future:
+            out.append(
+                f"  future dates  {self.dated_in_future:,} (a camera clock set wrong?): "
+                f"--where \"date_taken > '{self.future_from}'\" lists them"
+            )
         out.append(f"  positions     {self.with_position:,} with GPS")
         if self.last_indexed is not None:
             out.append(f"  last indexed  {datetime.fromtimestamp(self.last_indexed).strftime('%Y-%m-%d %H:%M')}")
@@ -173,6 +183,8 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
     columns = store.get_columns(OVERVIEW_COLUMNS, where)
     columns = columns.append_column("year", pc.utf8_slice_codeunits(columns.column("date_taken"), 0, 4))
     dates = pc.min_max(columns.column("date_taken")).as_py() if columns.num_rows else {"min": None, "max": None}
+    # Local dates, as cameras write them: two days' margin for the time zones between (26 h apart at most).
+    future_from = (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%d")
     older = store.get_record_versions_before(RECORD_VERSION)
     videos = pc.sum(pc.equal(columns.column("media_type"), "video")).as_py() or 0
     return Overview(
@@ -187,6 +199,8 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
         size_bytes=pc.sum(columns.column("size_bytes")).as_py() or 0,
         first_taken=dates["min"],
         last_taken=dates["max"],
+        dated_in_future=pc.sum(pc.greater(columns.column("date_taken"), future_from)).as_py() or 0,
+        future_from=future_from,
         with_position=columns.num_rows - columns.column("gps_latitude").null_count,
         last_indexed=pc.max(columns.column("indexed_at")).as_py() if columns.num_rows else None,
         older_rows=pc.sum(pc.is_in(columns.column("path"), value_set=pa.array(list(older), pa.string()))).as_py() or 0,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from PIL import ExifTags, Image
 from test_places import AREZZO, EIFFEL_TOWER, photo_taken_at
 
 from common.overview import TABLE_TOP, Tally, tally_lines
-from conftest import Cli, made_by_an_older_imagedb, paint_photo
+from conftest import Cli, made_by_an_older_imagedb, names_listed, paint_photo
 
 
 def with_camera(path: Path, make: str, model: str, taken: str) -> Path:
@@ -72,6 +73,7 @@ def test_stats_count_what_the_index_holds(cli: Cli, library: Path) -> None:
     assert stats["with_position"] == 2
     assert stats["failed"] == 1  # the truncated JPEG, from the failures report
     assert stats["older_rows"] == 0
+    assert stats["dated_in_future"] == 0
     assert stats["index_bytes"] > 0 and stats["thumbnail_bytes"] > 0
 
     table = cli("--stats")
@@ -86,6 +88,20 @@ def test_stats_count_what_the_index_holds(cli: Cli, library: Path) -> None:
         "  1  Apple iPhone 13",
         "  2  (no camera recorded)",
     ]
+
+
+def test_stats_point_at_photos_dated_in_the_future(cli: Cli, library: Path) -> None:
+    """A camera whose clock was set wrong dates its photos decades ahead: they head every newest-
+    first listing, and --stats says how many there are and how to list them."""
+    with_camera(paint_photo(library / "old-camera" / "DSC_0001.jpg", 7), "Kodak", "DC240", "2099:09:29 10:10:10")
+    tomorrow = (date.today() + timedelta(days=1)).strftime("%Y:%m:%d 08:00:00")  # a time zone ahead: not counted
+    with_camera(paint_photo(library / "old-camera" / "DSC_0002.jpg", 8), "Kodak", "DC240", tomorrow)
+    cli.index(library)
+    assert cli("--stats", "--format", "json").json()["dated_in_future"] == 1
+    (line,) = [line for line in cli("--stats").stdout.splitlines() if line.startswith("  future dates")]
+    listing = line.split("--where ")[1].removesuffix(" lists them").strip('"')
+    assert names_listed(cli, "--where", listing) == ["DSC_0001.jpg"]
+    assert line.startswith("  future dates  1 (a camera clock set wrong?)")
 
 
 def test_stats_with_where_count_only_the_matching_rows_and_list_none(cli: Cli, library: Path) -> None:
