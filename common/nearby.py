@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from common.place_names import places_called
-from common.places import EARTH_RADIUS_KM, is_position
+from common.place_names import NamedPlace, places_called
+from common.places import EARTH_RADIUS_KM, folded, gazetteer, is_position
 
 if TYPE_CHECKING:
     from common.store import ImageStore
@@ -63,6 +63,8 @@ def centre_of(near: str) -> Centre:
         return _where_taken(path)
     name, _, within = near.partition(",")
     found = places_called(name, within.strip() or None) if name.strip() else []
+    if not within.strip():
+        found = _unless_a_country(near, found)
     if not found:
         raise NearError(
             f"--near {near}: no place of that name (GeoNames' places of 1,000 people or more by their English "
@@ -70,6 +72,32 @@ def centre_of(near: str) -> Centre:
             "or give a position as LAT,LON)"
         )
     return Centre(found[0].latitude, found[0].longitude, found[0].label)
+
+
+def _unless_a_country(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
+    """``found``, when ``near`` is no country's name. ``--near Italy`` means the country, which a
+    centre and a radius do not describe: it would have found Italy, Texas (and ``--near USA``
+    Concord, whose airport's code it is), so it is refused with the filter that does mean it.
+    A country whose city bears its name (Singapore, Luxembourg, San Marino) is that city, even
+    where a namesake elsewhere is larger (San Marino, California)."""
+    places = gazetteer()
+    code = places.country_named(near)
+    if code is None:
+        return found
+    # The places whose own name this is; not those GeoNames lists it among the other names of
+    # (an airport's code: USA for Concord; Mexico for Mexico City).
+    namesakes = [place for place in found if folded(place.label.split(",")[0]) == folded(near)]
+    at_home = [place for place in namesakes if place.country_code == code]
+    if at_home:
+        return at_home
+    country = places.countries.get(code, code)
+    namesake = ""
+    if namesakes:
+        namesake = f' (the place of that name: --near "{", ".join(namesakes[0].label.split(", ")[:2])}")'
+    raise NearError(
+        f"--near {near}: {country} is a country, and --near takes a place and a radius; "
+        f"its photos: --where \"country_code = '{code}'\"{namesake}"
+    )
 
 
 def _where_taken(path: str) -> Centre:

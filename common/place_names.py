@@ -54,6 +54,7 @@ class NamedPlace:
     longitude: float
     label: str  # "Florence, Tuscany, Italy"
     population: float
+    country_code: str
 
 
 def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
@@ -71,9 +72,19 @@ def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
         elif wanted is None or wanted in places.country_names(record["countrycode"]):
             country = places.countries.get(record["countrycode"])
             label = ", ".join(part for part in (record["name"], country) if part)
-            found.append(NamedPlace(record["latitude"], record["longitude"], label, float(record["population"])))
+            found.append(
+                NamedPlace(
+                    record["latitude"], record["longitude"], label, float(record["population"]), record["countrycode"]
+                )
+            )
     found += [
-        NamedPlace(float(places.latitudes[i]), float(places.longitudes[i]), places.describe(i), places.reach[i] ** 2)
+        NamedPlace(
+            float(places.latitudes[i]),
+            float(places.longitudes[i]),
+            places.describe(i),
+            places.reach[i] ** 2,
+            places.country_code[i],
+        )
         for i in indices
         if wanted is None or wanted in places.names_around(i)
     ]

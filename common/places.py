@@ -188,6 +188,20 @@ class Gazetteer:
         names = (self.countries.get(code), code, *COUNTRY_ALIAS_NAMES.get(code, ()), *COUNTRY_ENDONYMS.get(code, ()))
         return {folded(name) for name in names if name}
 
+    def country_named(self, name: str) -> str | None:
+        """The ISO code of the country ``name`` is a name of (its own, an alias, one in its own
+        languages; case and accents aside, codes not counted), None for none."""
+        return self._countries_by_name.get(folded(name))
+
+    @cached_property
+    def _countries_by_name(self) -> dict[str, str]:
+        return {
+            folded(name): code
+            for code in self.countries
+            for name in (self.countries[code], *COUNTRY_ALIAS_NAMES.get(code, ()), *COUNTRY_ENDONYMS.get(code, ()))
+            if name
+        }
+
     def describe(self, index: int) -> str:
         """'Paris, Île-de-France, France': a place as people tell one from its namesakes."""
         parts = [self.city[index], self.state[index], self.countries.get(self.country_code[index])]

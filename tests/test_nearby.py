@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,26 @@ def test_places_are_found_by_their_other_names() -> None:
     for refused in ("Firenze, US", "Pudong, FR"):
         with pytest.raises(NearError, match="no place of that name"):
             centre_of(refused)
+
+
+def test_a_country_is_refused_with_the_filter_that_means_it() -> None:
+    """--near Italy would have centred on Italy, Texas, and --near USA on Concord (its airport's
+    code): a country is no centre and radius, so it is refused, pointing at the filter and at
+    the namesake, which a comma still picks. A city-state's city is the place of its name."""
+    refusals = {
+        "Italy": "Italy is a country, and --near takes a place and a radius; its photos: --where "
+        '"country_code = \'IT\'" (the place of that name: --near "Italy, Texas")',
+        "Italia": "Italy is a country",
+        "Deutschland": "--where \"country_code = 'DE'\"",
+        "USA": "United States is a country",
+    }
+    for name, said in refusals.items():
+        with pytest.raises(NearError, match=re.escape(said)):
+            centre_of(name)
+    assert centre_of("Italy, Texas").label == "Italy, Texas, United States"
+    assert centre_of("Singapore").label == "Singapore"
+    # The city of San Marino, not the larger San Marino in California.
+    assert centre_of("San Marino").label.endswith("San Marino") and "California" not in centre_of("San Marino").label
 
 
 @pytest.fixture
