@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from common.place_names import NamedPlace, places_called
-from common.places import EARTH_RADIUS_KM, folded, gazetteer, is_position
+from common.places import COUNTRY_ALIAS_NAMES, EARTH_RADIUS_KM, folded, gazetteer, is_position
 
 if TYPE_CHECKING:
     from common.store import ImageStore
@@ -78,8 +78,9 @@ def _unless_a_country(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
     """``found``, when ``near`` is no country's name. ``--near Italy`` means the country, which a
     centre and a radius do not describe: it would have found Italy, Texas (and ``--near USA``
     Concord, whose airport's code it is), so it is refused with the filter that does mean it.
-    A country whose city bears its name (Singapore, Luxembourg, San Marino) is that city, even
-    where a namesake elsewhere is larger (San Marino, California)."""
+    A country whose city bears its name (Singapore, Luxembourg, San Marino; Luxemburg, Città del
+    Vaticano by their other names) is that city, even where a namesake elsewhere is larger (San
+    Marino, California); an alias (USA, UK) is never a city's."""
     places = gazetteer()
     code = places.country_named(near)
     if code is None:
@@ -88,6 +89,9 @@ def _unless_a_country(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
     # (an airport's code: USA for Concord; Mexico for Mexico City).
     namesakes = [place for place in found if folded(place.label.split(",")[0]) == folded(near)]
     at_home = [place for place in namesakes if place.country_code == code]
+    if not at_home and folded(near) not in {folded(alias) for alias in COUNTRY_ALIAS_NAMES.get(code, ())}:
+        # ... or a city of the country that other names call by it: Luxemburg, Città del Vaticano.
+        at_home = [place for place in found if place.country_code == code]
     if at_home:
         return at_home
     country = places.countries.get(code, code)

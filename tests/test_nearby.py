@@ -129,6 +129,7 @@ def test_a_country_is_refused_with_the_filter_that_means_it() -> None:
             centre_of(name)
     assert centre_of("Italy, Texas").label == "Italy, Texas, United States"
     assert centre_of("Singapore").label == "Singapore"
+    assert centre_of("Luxemburg").label == centre_of("Luxembourg").label == "Luxembourg"  # its German name
     # The city of San Marino, not the larger San Marino in California.
     assert centre_of("San Marino").label.endswith("San Marino") and "California" not in centre_of("San Marino").label
 
