@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from common.store import ImageStore
 
 KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180.0
+# A region's name is taken for the town that bears it when the town is this large (Washington,
+# Valencia, Salzburg); a smaller one (California, Maryland) is not what ``--near California`` means.
+REGION_NAMESAKE_POPULATION = 50_000
 POSITION = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,;\s]\s*([-+]?\d+(?:\.\d+)?)\s*$")
 
 
@@ -65,6 +68,7 @@ def centre_of(near: str) -> Centre:
     found = places_called(name, within.strip() or None) if name.strip() else []
     if not within.strip():
         found = _unless_a_country(near, found)
+        _unless_a_region(near, found)
     if not found:
         raise NearError(
             f"--near {near}: no place of that name (GeoNames' places of 1,000 people or more by their English "
@@ -101,6 +105,30 @@ def _unless_a_country(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
     raise NearError(
         f"--near {near}: {country} is a country, and --near takes a place and a radius; "
         f"its photos: --where \"country_code = '{code}'\"{namesake}"
+    )
+
+
+def _unless_a_region(near: str, found: list[NamedPlace]) -> None:
+    """``--near Tuscany`` means the region, which a centre and a radius do not describe either:
+    it would have found a district of Calgary named after it. A region's name is refused, with
+    the filter that means it, unless a town of ``REGION_NAMESAKE_POPULATION`` people or more
+    bears it (Washington, New York City, Valencia, Salzburg: the city is what people mean), or
+    the town of that name is in that region (San Marino).
+    A smaller namesake is still picked by a comma ('Tuscany, Alberta')."""
+    regions = gazetteer().regions_named(near)
+    if not regions or (found and found[0].population >= REGION_NAMESAKE_POPULATION):
+        return
+    if found and found[0].region and folded(found[0].region) == folded(near):
+        return  # the region's own town of that name: San Marino in San Marino
+    region, code = regions[0]
+    country = gazetteer().countries.get(code, code)
+    namesakes = [place for place in found if folded(place.label.split(",")[0]) == folded(near)]
+    namesake = ""
+    if namesakes:
+        namesake = f' (the place of that name: --near "{", ".join(namesakes[0].label.split(", ")[:2])}")'
+    raise NearError(
+        f"--near {near}: {region} is a region of {country}, and --near takes a place and a radius; "
+        f"its photos: --where \"state = '{region}'\"{namesake}"
     )
 
 

@@ -55,6 +55,7 @@ class NamedPlace:
     label: str  # "Florence, Tuscany, Italy"
     population: float
     country_code: str
+    region: str | None = None  # the region it is in ("Tuscany"), where the gazetteer knows it
 
 
 def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
@@ -84,6 +85,7 @@ def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
             places.describe(i),
             places.reach[i] ** 2,
             places.country_code[i],
+            places.state[i],
         )
         for i in indices
         if wanted is None or wanted in places.names_around(i)

@@ -27,6 +27,7 @@ place than the nearest for 9 % of positions near places.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from functools import cache, cached_property, lru_cache
 from typing import Any
 
@@ -192,6 +193,21 @@ class Gazetteer:
         """The ISO code of the country ``name`` is a name of (its own, an alias, one in its own
         languages; case and accents aside, codes not counted), None for none."""
         return self._countries_by_name.get(folded(name))
+
+    def regions_named(self, name: str) -> list[tuple[str, str]]:
+        """The regions (a US state, an Italian regione, a Canadian province) called ``name``, case
+        and accents aside: (their name, their country's code), most places first."""
+        return self._regions_by_name.get(folded(name), [])
+
+    @cached_property
+    def _regions_by_name(self) -> dict[str, list[tuple[str, str]]]:
+        counts: Counter[tuple[str, str]] = Counter(
+            (state, code) for state, code in zip(self.state, self.country_code, strict=True) if state
+        )
+        found: dict[str, list[tuple[str, str]]] = {}
+        for region, _ in counts.most_common():
+            found.setdefault(folded(region[0]), []).append(region)
+        return found
 
     @cached_property
     def _countries_by_name(self) -> dict[str, str]:

@@ -113,10 +113,11 @@ def test_places_are_found_by_their_other_names() -> None:
             centre_of(refused)
 
 
-def test_a_country_is_refused_with_the_filter_that_means_it() -> None:
-    """--near Italy would have centred on Italy, Texas, and --near USA on Concord (its airport's
-    code): a country is no centre and radius, so it is refused, pointing at the filter and at
-    the namesake, which a comma still picks. A city-state's city is the place of its name."""
+def test_a_country_or_a_region_is_refused_with_the_filter_that_means_it() -> None:
+    """--near Italy would have centred on Italy, Texas, --near USA on Concord (its airport's
+    code) and --near Tuscany on a district of Calgary: a country or a region is no centre and
+    radius, so it is refused, pointing at the filter and at the namesake, which a comma still
+    picks. A city-state's city is the place of its name, and so is a city named as its region."""
     refusals = {
         "Italy": "Italy is a country, and --near takes a place and a radius; its photos: --where "
         '"country_code = \'IT\'" (the place of that name: --near "Italy, Texas")',
@@ -130,6 +131,17 @@ def test_a_country_is_refused_with_the_filter_that_means_it() -> None:
     assert centre_of("Italy, Texas").label == "Italy, Texas, United States"
     assert centre_of("Singapore").label == "Singapore"
     assert centre_of("Luxemburg").label == centre_of("Luxembourg").label == "Luxembourg"  # its German name
+    # A region likewise, unless a town of 50,000 or more bears its name.
+    with pytest.raises(NearError, match=re.escape(
+        "Tuscany is a region of Italy, and --near takes a place and a radius; its photos: --where "
+        "\"state = 'Tuscany'\" (the place of that name: --near \"Tuscany, Canada\")"
+    )):  # fmt: skip
+        centre_of("Tuscany")
+    with pytest.raises(NearError, match="California is a region of United States"):
+        centre_of("California")  # not California, Maryland (11,000 people)
+    assert centre_of("Tuscany, Canada").label == "Tuscany, Canada"
+    assert centre_of("Washington").label == "Washington, District of Columbia, United States"
+    assert centre_of("Salzburg").label == "Salzburg, Austria"
     # The city of San Marino, not the larger San Marino in California.
     assert centre_of("San Marino").label.endswith("San Marino") and "California" not in centre_of("San Marino").label
 
