@@ -114,7 +114,7 @@ def _unless_a_region(near: str, found: list[NamedPlace]) -> None:
     the filter that means it, unless a town of ``REGION_NAMESAKE_POPULATION`` people or more
     bears it (Washington, New York City, Valencia, Salzburg: the city is what people mean), or
     the town of that name is in that region (San Marino).
-    A smaller namesake is still picked by a comma ('Tuscany, Alberta')."""
+    A smaller namesake is still picked by a comma ('Tuscany, Canada')."""
     regions = gazetteer().regions_named(near)
     if not regions or (found and found[0].population >= REGION_NAMESAKE_POPULATION):
         return
