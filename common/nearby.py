@@ -89,23 +89,13 @@ def _unless_a_country(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
     code = places.country_named(near)
     if code is None:
         return found
-    # The places whose own name this is; not those GeoNames lists it among the other names of
-    # (an airport's code: USA for Concord; Mexico for Mexico City).
-    namesakes = [place for place in found if folded(place.label.split(",")[0]) == folded(near)]
-    at_home = [place for place in namesakes if place.country_code == code]
+    at_home = [place for place in _namesakes(near, found) if place.country_code == code]
     if not at_home and folded(near) not in {folded(alias) for alias in COUNTRY_ALIAS_NAMES.get(code, ())}:
         # ... or a city of the country that other names call by it: Luxemburg, Città del Vaticano.
         at_home = [place for place in found if place.country_code == code]
     if at_home:
         return at_home
-    country = places.countries.get(code, code)
-    namesake = ""
-    if namesakes:
-        namesake = f' (the place of that name: --near "{", ".join(namesakes[0].label.split(", ")[:2])}")'
-    raise NearError(
-        f"--near {near}: {country} is a country, and --near takes a place and a radius; "
-        f"its photos: --where \"country_code = '{code}'\"{namesake}"
-    )
+    raise _no_centre(near, found, f"{places.countries.get(code, code)} is a country", f"country_code = '{code}'")
 
 
 def _unless_a_region(near: str, found: list[NamedPlace]) -> None:
@@ -115,20 +105,31 @@ def _unless_a_region(near: str, found: list[NamedPlace]) -> None:
     bears it (Washington, New York City, Valencia, Salzburg: the city is what people mean), or
     the town of that name is in that region (San Marino).
     A smaller namesake is still picked by a comma ('Tuscany, Canada')."""
-    regions = gazetteer().regions_named(near)
+    places = gazetteer()
+    regions = places.regions_named(near)
     if not regions or (found and found[0].population >= REGION_NAMESAKE_POPULATION):
         return
     if found and found[0].region and folded(found[0].region) == folded(near):
         return  # the region's own town of that name: San Marino in San Marino
     region, code = regions[0]
-    country = gazetteer().countries.get(code, code)
-    namesakes = [place for place in found if folded(place.label.split(",")[0]) == folded(near)]
-    namesake = ""
-    if namesakes:
-        namesake = f' (the place of that name: --near "{", ".join(namesakes[0].label.split(", ")[:2])}")'
-    raise NearError(
-        f"--near {near}: {region} is a region of {country}, and --near takes a place and a radius; "
-        f"its photos: --where \"state = '{region}'\"{namesake}"
+    raise _no_centre(near, found, f"{region} is a region of {places.countries.get(code, code)}", f"state = '{region}'")
+
+
+def _namesakes(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
+    """The places of ``found`` whose own name ``near`` is; not those GeoNames lists it among the
+    other names of (an airport's code: USA for Concord; Mexico for Mexico City)."""
+    return [place for place in found if folded(place.label.split(",")[0]) == folded(near)]
+
+
+def _no_centre(near: str, found: list[NamedPlace], what: str, condition: str) -> NearError:
+    """The refusal of a country's or a region's name (``what`` it is): the ``--where``
+    ``condition`` that means it, and the ``--near`` that picks a place of that name, if any."""
+    namesakes = _namesakes(near, found)
+    namesake = (
+        f' (the place of that name: --near "{", ".join(namesakes[0].label.split(", ")[:2])}")' if namesakes else ""
+    )
+    return NearError(
+        f'--near {near}: {what}, and --near takes a place and a radius; its photos: --where "{condition}"{namesake}'
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from common.store import Hit
+from common.xmp import LIST_SEPARATOR
 
 FORMATS = ("table", "json", "jsonl", "csv", "paths")
 # Columns a script usually wants; the full record is in json/jsonl. ``distance_km`` is filled by
@@ -79,7 +80,7 @@ def _csv(results: list[QueryResults], out: TextIO) -> None:
     for r in results:
         for i, hit in enumerate(r.hits, 1):
             row = {"query": r.query, **hit_to_dict(hit, i)}
-            writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()})
+            writer.writerow({k: LIST_SEPARATOR.join(v) if isinstance(v, list) else v for k, v in row.items()})
 
 
 def _paths(results: list[QueryResults], out: TextIO) -> None:

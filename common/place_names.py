@@ -138,8 +138,9 @@ def with_names_added(query: str, names: list[str]) -> str:
     """``query`` with ``names`` added to its words; a name of several words as a phrase: "New York
     City" must not match every Mexico City photo by its "city"."""
     phrases, words = phrases_and_words(query)
-    phrases += [name for name in names if len(tokenize(name)) > 1]
-    single = [name for name in names if len(tokenize(name)) == 1]
+    single = []
+    for name in names:
+        (phrases if len(tokenize(name)) > 1 else single).append(name)
     return " ".join([words, *single, *(f'"{phrase}"' for phrase in phrases)])
 
 

@@ -211,12 +211,7 @@ class Gazetteer:
 
     @cached_property
     def _countries_by_name(self) -> dict[str, str]:
-        return {
-            folded(name): code
-            for code in self.countries
-            for name in (self.countries[code], *COUNTRY_ALIAS_NAMES.get(code, ()), *COUNTRY_ENDONYMS.get(code, ()))
-            if name
-        }
+        return {name: code for code in self.countries for name in self.country_names(code) - {folded(code)}}
 
     def describe(self, index: int) -> str:
         """'Paris, Île-de-France, France': a place as people tell one from its namesakes."""
