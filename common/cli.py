@@ -498,7 +498,8 @@ def narrow_by_place(args: argparse.Namespace) -> None:
     except NearError as error:
         raise UsageError(str(error)) from None
     km = args.radius or DEFAULT_RADIUS_KM
-    log.info("near %s (%.5f, %.5f): within %g km", centre.label, centre.latitude, centre.longitude, km)
+    namesake = f"; {args.near} is also {centre.next_of_name}" if centre.next_of_name else ""
+    log.info("near %s (%.5f, %.5f): within %g km%s", centre.label, centre.latitude, centre.longitude, km, namesake)
     args.filter_label = near_label(args.where, centre, km)
     args.where = with_near(args.where, centre, km)
     args.near_centre = centre

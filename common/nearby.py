@@ -1,9 +1,9 @@
 """``--near PLACE``: the photos taken within ``--radius`` km of a place, a position or a photo.
 
 PLACE is a place GeoNames knows by name ("Florence", "Firenze", or "Florence, Alabama", "Paris,
-FR", "Cambridge, UK": the most populous of the places so named, in English or another language,
-narrowed by a county, region, country, country code or another name of the country after a
-comma; see ``common.place_names``), a position
+FR", "Cambridge, UK": the most populous of the places of that own name, or of a place fifty times
+larger called so in another language, narrowed by a county, region, country, country code or
+another name of the country after a comma; see ``common.place_names``), a position
 ("43.7696,11.2558"), or a photo file (where it was taken, from its EXIF: "the photos taken near
 this one"). It becomes one more SQL condition on the GPS columns, joined to ``--where`` with
 AND, so it narrows every search kind, a listing and ``--stats`` alike, through each backend's
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from common.place_names import NamedPlace, places_called
+from common.place_names import NamedPlace, places_called, runner_up
 from common.places import COUNTRY_ALIAS_NAMES, EARTH_RADIUS_KM, folded, gazetteer, is_position
 
 if TYPE_CHECKING:
@@ -51,6 +51,9 @@ class Centre:
     latitude: float
     longitude: float
     label: str  # "Florence, Tuscany, Italy", "43.7696,11.2558", "IMG_0042.jpg"
+    # The next place of the name, and the --near that picks it: 'Florence, Alabama, United
+    # States (--near "Florence, Alabama")'; None for a position, a photo, a name of one place.
+    next_of_name: str | None = None
 
 
 def centre_of(near: str) -> Centre:
@@ -75,7 +78,7 @@ def centre_of(near: str) -> Centre:
             "names, of 15,000 or more by their other names too; add the region or country after a comma, "
             "or give a position as LAT,LON)"
         )
-    return Centre(found[0].latitude, found[0].longitude, found[0].label)
+    return Centre(found[0].latitude, found[0].longitude, found[0].label, runner_up(found))
 
 
 def _unless_a_country(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
@@ -118,7 +121,7 @@ def _unless_a_region(near: str, found: list[NamedPlace]) -> None:
 def _namesakes(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
     """The places of ``found`` whose own name ``near`` is; not those GeoNames lists it among the
     other names of (an airport's code: USA for Concord; Mexico for Mexico City)."""
-    return [place for place in found if folded(place.label.split(",")[0]) == folded(near)]
+    return [place for place in found if place.by_own_name]
 
 
 def _no_centre(near: str, found: list[NamedPlace], what: str, condition: str) -> NearError:

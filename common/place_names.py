@@ -12,7 +12,16 @@ A place found by another name is matched to the same place in the gazetteer (its
 in the same country within ``SAME_PLACE_KM``, or the very same position when the two copies
 of GeoNames name it differently, 'Sumgayit' and 'Sumqayıt'), so it is described and
 narrowed after a comma as any other; one the gazetteer lacks (city districts: 'Pudong') is
-described by its own name and country. All are ranked together, the most populous first.
+described by its own name and country.
+
+A place's own name outweighs other places' other names: GeoNames lists old and foreign names
+by the thousand, and many are some other town's own name ('Parma' for Perm, 'Islamabad' for
+Chattogram, 'Zaragoza' for Tijuana). Ranked by population alone, ``--near Parma`` had centred
+on Russia. A place found by its own name counts ``OWN_NAME_WEIGHT`` times its people, so a
+world city still wins its foreign name from a small town ('Roma': Rome, not the Queensland
+town of 6,000; 'Calcutta', 'Marsella'). No rule on population tells every foreign name people
+use from a town's own ('Odessa': the Texan city, 120,000, before Odesa, a million), so
+``--near`` names the next place of the name and the ``--near`` that picks it (``runner_up``).
 
 A metadata search takes them too: 'München' also matches the rows whose position the index
 names Munich (``recorded_names_in``). The rows keep one name each; the words of the search are
@@ -44,6 +53,9 @@ SAME_PLACE_KM = 10.0  # the gazetteer's place of the same name, this close, is t
 SAME_POSITION_DEGREES = 1e-4  # ~11 m: a place the two copies of GeoNames name differently
 OTHER_NAMES_FILE = "place-names.json"  # the index's cities' other names (other_names_remembered)
 LONGEST_NAME_WORDS = 5  # "Monaco di Baviera", "Bosna i Hercegovina": the longest names looked for
+# A place called so by its own name comes before one this many times larger called so by
+# another name (see the module's docstring).
+OWN_NAME_WEIGHT = 50
 
 
 @dataclass(frozen=True)
@@ -56,17 +68,20 @@ class NamedPlace:
     population: float
     country_code: str
     region: str | None = None  # the region it is in ("Tuscany"), where the gazetteer knows it
+    by_own_name: bool = True  # False: found by another of its names ('Firenze' for Florence)
 
 
 def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
     """The places called ``name`` in English or in another language (case and accents aside),
-    the most populous first; with ``within``, those a county, region, country, country code or
-    another name of the country picks (see ``Gazetteer.places_named``)."""
+    those of that own name first (see the module's docstring), the most populous first; with
+    ``within``, those a county, region, country, country code or another name of the country
+    picks (see ``Gazetteer.places_named``)."""
     places = gazetteer()
-    wanted = None if within is None else folded(within)
-    indices = dict.fromkeys(places.places_named(name))
+    wanted, name_wanted = None if within is None else folded(within), folded(name)
+    own = places.places_named(name)
+    indices = dict.fromkeys(own)
     found: list[NamedPlace] = []
-    for record in _records_called(folded(name)):
+    for record in _records_called(name_wanted):
         index = _same_place(places, record)
         if index is not None:
             indices[index] = None
@@ -75,9 +90,15 @@ def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
             label = ", ".join(part for part in (record["name"], country) if part)
             found.append(
                 NamedPlace(
-                    record["latitude"], record["longitude"], label, float(record["population"]), record["countrycode"]
+                    record["latitude"],
+                    record["longitude"],
+                    label,
+                    float(record["population"]),
+                    record["countrycode"],
+                    by_own_name=folded(record["name"]) == name_wanted,
                 )
             )
+    own_indices = set(own)
     found += [
         NamedPlace(
             float(places.latitudes[i]),
@@ -86,11 +107,23 @@ def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
             places.reach[i] ** 2,
             places.country_code[i],
             places.state[i],
+            by_own_name=i in own_indices,
         )
         for i in indices
         if wanted is None or wanted in places.names_around(i)
     ]
-    return sorted(found, key=lambda place: -place.population)
+    return sorted(found, key=lambda place: -place.population * (OWN_NAME_WEIGHT if place.by_own_name else 1))
+
+
+def runner_up(found: list[NamedPlace]) -> str | None:
+    """'Perm, Perm Krai, Russia (--near "Perm, Perm Krai")': the place a name stands for after
+    the first of ``found`` (``places_called``), and how to ask for it, for a user whose place
+    it was; None when there is none."""
+    first = found[0] if found else None
+    for place in found[1:]:
+        if first is not None and place.label != first.label:
+            return f'{place.label} (--near "{", ".join(place.label.split(", ")[:2])}")'
+    return None
 
 
 def recorded_names_in(
@@ -106,20 +139,24 @@ def recorded_names_in(
     ``city_other_names`` their cities' other names (``other_names_remembered``): a name is only
     looked for among the places the index has. GeoNames lists clipped forms among a city's
     other names (Orange for Austintown), and a place the index holds is one the user has been to.
+    A name that is one of the index's cities' own is that city's only: 'Parma' does not add
+    Perm (GeoNames lists it among Perm's other names) to an index holding photos of both.
     Names ``query`` holds already are not given again."""
     tokens = tokenize(query)
+    places_present = list(places_present)
     phrases = {
         " ".join(tokens[start:end])
         for start in range(len(tokens))
         for end in range(start + 1, min(len(tokens), start + LONGEST_NAME_WORDS) + 1)
     }
+    other_phrases = phrases - {_words(city) for city, _, _ in places_present if city}
     found: dict[str, None] = {}
     for city, country, code in places_present:
         if not code:
             continue
         if country and any(_words(name) in phrases for name in COUNTRY_ENDONYMS.get(code, ())):
             found[country] = None
-        if city and any(words in phrases for words in city_other_names.get(_city_key(city, code), ())):
+        if city and any(words in other_phrases for words in city_other_names.get(_city_key(city, code), ())):
             found[city] = None
     return [name for name in found if _words(name) not in phrases]
 

@@ -113,6 +113,35 @@ def test_places_are_found_by_their_other_names() -> None:
             centre_of(refused)
 
 
+def test_a_towns_own_name_comes_before_another_citys_other_name() -> None:
+    """GeoNames lists old and foreign names by the thousand, many of them some other town's
+    own: ranked by population alone, --near Parma had centred on Perm, Islamabad on Chattogram,
+    Zaragoza on Tijuana. A place's own name now outweighs fifty times the people; a foreign name
+    still finds the world city when the town of that name is small, and either way the next
+    place of the name is given with the --near that picks it."""
+    for name, place in {
+        "Parma": "Parma, Emilia-Romagna, Italy",
+        "Islamabad": "Islamabad, Pakistan",
+        "Zaragoza": "Zaragoza, Aragon, Spain",
+        "Olbia": "Olbia, Sardinia, Italy",
+        "Waterloo": "Waterloo, Ontario, Canada",
+        "Salisbury": "Salisbury, England, United Kingdom",
+        "Marsella": "Marseille, Provence-Alpes-Côte d'Azur, France",
+        "Calcutta": "Kolkata, West Bengal, India",
+        "Pekin": "Beijing, China",
+    }.items():
+        assert centre_of(name).label == place, name
+    # Each other reading is one --near away, and that --near finds it.
+    zaragoza = centre_of("Zaragoza")
+    assert zaragoza.next_of_name == 'Zaragoza, Central Luzon, Philippines (--near "Zaragoza, Central Luzon")'
+    assert centre_of("Zaragoza, Central Luzon").label == "Zaragoza, Central Luzon, Philippines"
+    pekin = centre_of("Pekin").next_of_name
+    assert pekin == 'Pekin, Illinois, United States (--near "Pekin, Illinois")'
+    assert centre_of("Pekin, Illinois").label == "Pekin, Illinois, United States"
+    assert centre_of("Firenze").next_of_name is None, "one place of that name"
+    assert centre_of("43.77,11.25").next_of_name is None
+
+
 def test_a_country_or_a_region_is_refused_with_the_filter_that_means_it() -> None:
     """--near Italy would have centred on Italy, Texas, --near USA on Concord (its airport's
     code) and --near Tuscany on a district of Calgary: a country or a region is no centre and
@@ -187,6 +216,11 @@ def test_near_lists_narrows_and_counts_on_both_backends(cli: Cli, tuscany: Path)
     table = cli("--near", "Arezzo")
     assert table.stdout.startswith("within 10 km of Arezzo, Tuscany, Italy  (filter, 2 results)")
     assert "near Arezzo, Tuscany, Italy (43.46" in table.stderr
+    said = cli("--near", "Florence", "--format", "paths").stderr
+    assert (
+        "near Florence, Tuscany, Italy (43.77925, 11.24626): within 10 km; "
+        'Florence is also Florence, Alabama, United States (--near "Florence, Alabama")'
+    ) in said
     assert table.stdout.splitlines()[1].rstrip().endswith("km")
 
     # A listing shows the nearest first, each hit with its distance; a search keeps its ranking.

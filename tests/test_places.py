@@ -11,7 +11,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from common.describe import current_search_text
-from common.place_names import OTHER_NAMES_FILE
+from common.place_names import OTHER_NAMES_FILE, other_names_of, recorded_names_in
 from common.places import PLACE_COLUMNS, gazetteer
 from common.records import RECORD_VERSION
 from conftest import Cli, made_by_an_older_imagedb, paint_photo
@@ -177,6 +177,18 @@ def test_places_are_found_by_the_names_their_own_people_call_them(cli: Cli, tmp_
     (cli.db / OTHER_NAMES_FILE).write_text("{not json", encoding="utf-8")
     assert found("--text", "München") == ["marienplatz.jpg"]
     assert "Vienna|AT" in json.loads((cli.db / OTHER_NAMES_FILE).read_text(encoding="utf-8"))["cities"]
+
+
+def test_a_citys_own_name_is_not_taken_for_another_citys_other_name() -> None:
+    """GeoNames lists 'Parma' among Perm's other names: a metadata search for Parma in an index
+    holding photos of both must not add Perm's, while 'München' still adds Munich."""
+    present = [("Parma", "Italy", "IT"), ("Perm", "Russia", "RU"), ("Munich", "Germany", "DE")]
+    other_names = other_names_of({(city, code) for city, _, code in present})
+    assert "parma" in other_names["Perm|RU"], "the premise: GeoNames calls Perm Parma too"
+    assert recorded_names_in("Parma", present, other_names) == []
+    assert recorded_names_in("München", present, other_names) == ["Munich"]
+    # Without photos of Parma, the name is Perm's other name as GeoNames has it.
+    assert recorded_names_in("Parma", present[1:], other_names) == ["Perm"]
 
 
 def test_rows_of_version_2_get_todays_country_names_from_their_rows(
