@@ -54,8 +54,6 @@ from common.store import (
     StoreError,
     best_rows,
     missing_record_columns,
-    rank_key,
-    rounded_score,
     version_of_unversioned_rows,
 )
 from common.text_search import BM25
@@ -552,21 +550,19 @@ class FaissImageStore(ImageStore):
         if self.frame.empty:
             return []
         if self._bm25 is None:
-            self._bm25 = BM25(self.frame["search_text"].fillna("").tolist())
-        candidates = None
-        if where:
-            candidates = self._rows_matching(where)
-        scores = self._bm25.scores(query, candidates)
-        positions = np.fromiter(scores, dtype=np.int64, count=len(scores))
-        # The matches' paths in one Arrow take: a pandas lookup each costs ~4 us, ~0.2 s for a
-        # word that 50k files match.
-        paths = self._arrow_columns()["path"].take(positions).to_pylist()
-        ranked = sorted(
-            zip(positions.tolist(), map(rounded_score, scores.values()), paths, strict=True),
-            key=lambda match: rank_key(match[1], match[2]),
-        )[:limit]
-        records = self._records_at(np.array([position for position, _, _ in ranked], dtype=np.int64))
-        return [Hit(record, score) for record, (_, score, _) in zip(records, ranked, strict=True)]
+            self._bm25 = BM25(self._arrow_columns()["search_text"].to_pylist())
+        candidates = self._rows_matching(where) if where else None
+        positions, scores = self._bm25.scores(query, candidates)
+        paths = self._arrow_columns()["path"]
+
+        def matching(wanted: int) -> pa.Table:
+            # The best ``wanted`` matches, ties in any order (best_rows orders them), their
+            # paths in one Arrow take: a word 50k files hold ranks in milliseconds.
+            best = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(scores) else slice(None)
+            chosen = positions[best]
+            return pa.table({"position": chosen, "score": scores[best], "path": paths.take(chosen)})
+
+        return self._hits(best_rows(matching, limit))
 
     def _records_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
         """The records at these positions of the frame, read through its Arrow columns.

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from common.text_search import FTS_OPTIONS
+from common.text_search import BM25, FTS_OPTIONS, folded_words, tokenize
 from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table
 
 CAMERAS = [
@@ -90,6 +90,28 @@ def test_user_comment_beside_a_large_maker_note_is_read_and_searchable(cli: Cli,
     assert json.loads(record["exif_json"])["EXIF UserComment"] == "fishing boats in the harbour"
     (result,) = cli.search("--text", "fishing")
     assert paths_of(result) == ["IMG_0001.jpg"]
+
+
+def test_the_faiss_index_and_the_query_fold_words_alike() -> None:
+    """The FAISS backend folds a whole index's text at once (ASCII by one table, the rest as a
+    query is folded); a word folded otherwise there than in the query would never be found."""
+    documents = [
+        "/photos/2019/IMG_0042.JPG\nCanon\nCanon EOS R6", "", None, "under_score and--dashes", "x\x01y",
+        "Crémieux11 ΟΔΟΣ Σ", "ℌello ﬁne", "a" * 41 + " kept " + "c" * 40, "\x1cfoo\x1dbar", "北京 東京 Москва",
+        "İstanbul ǅ", "e\u0301\u0327 n\u0303", "\u0301abc", "  lots   of   space  ", "don't stop 3.14",
+    ]  # fmt: skip
+    assert folded_words(documents) == [f" {' '.join(tokenize(d or ''))} " for d in documents]
+    assert folded_words([]) == []
+    index = BM25(documents)
+    for query, found in {
+        "canon": [0],
+        "CREMIEUX11": [5],
+        "москва": [9],
+        "kept": [7],
+        '"stop 3"': [14],
+        "x": [4],
+    }.items():
+        assert index.scores(query)[0].tolist() == found, query
 
 
 def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_path: Path) -> None:
