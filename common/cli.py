@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from common.embedding import Embedder
     from common.nearby import Centre
     from common.pipeline import IndexSummary
+    from common.place_names import IndexPlaces
 
 log = logging.getLogger("imagedb")
 
@@ -516,8 +517,7 @@ class Session:
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
-        self.places_present: list[tuple[str | None, str | None, str | None]] | None = None  # metadata_words
-        self.city_other_names: dict[str, list[str]] = {}
+        self.index_places: IndexPlaces | None = None  # metadata_words
 
     def close(self) -> None:
         if self.store is not None:
@@ -861,13 +861,14 @@ class Session:
     def metadata_words(self, store: ImageStore, query: str) -> str:
         """``query`` as the metadata search takes it: with the names the index records for the
         places it calls by another name ('München' also matches the rows that say Munich;
-        ``common.place_names``). The CLIP half of a hybrid search gets ``query`` as it is: the
-        model knows München."""
+        ``common.place_names``), and the names the rows' written locations give the places it
+        names ('Genoa' also matches 'Genova, Italia'; ``common.written_places``). The CLIP half
+        of a hybrid search gets ``query`` as it is: the model knows München."""
         from common.place_names import places_of_index, recorded_names_in, with_names_added
 
-        if self.places_present is None:
-            self.places_present, self.city_other_names = places_of_index(store, self.db_path)
-        names = recorded_names_in(query, self.places_present, self.city_other_names)
+        if self.index_places is None:
+            self.index_places = places_of_index(store, self.db_path)
+        names = recorded_names_in(query, self.index_places)
         if not names:
             return query
         log.info("%s: also matching %s, as the index names it", query, " and ".join(names))

