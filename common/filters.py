@@ -31,10 +31,14 @@ def empty_record_filter() -> RecordFilter:
 
 
 def validate_where(where: str) -> None:
-    """Raise ``FilterError`` with DuckDB's reason when ``where`` is not valid over the records."""
+    """Raise ``FilterError`` with DuckDB's reason when ``where`` is not valid over the records,
+    or compares a number column with text (``numbers_compared_with_text``)."""
     if not where.strip():
         raise FilterError("--where is empty")
-    empty_record_filter().check(where)
+    checker = empty_record_filter()
+    checker.check(where)
+    for column, text in checker.numbers_compared_with_text(where):
+        raise FilterError(f"{column} is a number: compare it with {text}, not '{text}' (no quotes)")
 
 
 class RecordFilter:
@@ -68,6 +72,40 @@ class RecordFilter:
         """
         result = self._run(f"SELECT {ROW_POSITION} FROM records WHERE ({where})", where)
         return np.sort(np.asarray(result[ROW_POSITION], dtype=np.int64))
+
+    def numbers_compared_with_text(self, where: str) -> list[tuple[str, str]]:
+        """(column, text) for each comparison of a number column with text in ``where``:
+        ``width > '100'``. DuckDB reads the text as the number, LanceDB refuses it; refused on
+        both, a condition means one thing on either backend. Read from DuckDB's own parse of
+        the condition (``json_serialize_sql``), so text inside a string is never mistaken."""
+        import json
+
+        query = "SELECT 1 WHERE " + where
+        tree = json.loads(self.connection.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+        if tree.get("error"):
+            return []
+        found: list[tuple[str, str]] = []
+        pending = [tree["statements"][0]["node"].get("where_clause")]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, dict):
+                operands = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
+                if node.get("class") in {"COMPARISON", "BETWEEN"} or node.get("type") in {
+                    "COMPARE_IN",
+                    "COMPARE_NOT_IN",
+                }:
+                    operands += node.get("children") or []
+                    found += _number_and_text(operands, self._numbers)
+                pending += [value for value in node.values() if isinstance(value, dict | list)]
+            elif isinstance(node, list):
+                pending += node
+        return found
+
+    @functools.cached_property
+    def _numbers(self) -> set[str]:
+        import pyarrow as pa
+
+        return {f.name for f in record_schema() if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)}
 
     def _run(self, query: str, where: str) -> dict[str, np.ndarray]:
         try:
@@ -104,6 +142,18 @@ def _few_values_encoded(records: pa.Table) -> pa.Table:
         if position >= 0 and pa.types.is_string(records.schema.field(position).type):
             records = records.set_column(position, name, pc.dictionary_encode(records.column(position)))
     return records
+
+
+def _number_and_text(operands: list, numbers: set[str]) -> list[tuple[str, str]]:
+    """(a number column's name, a text literal) when one comparison holds both."""
+    columns = [o["column_names"][-1] for o in operands if isinstance(o, dict) and o.get("class") == "COLUMN_REF"]
+    texts = [
+        o["literal"]["text"]
+        for o in operands
+        if isinstance(o, dict) and o.get("class") == "CONSTANT" and o.get("literal", {}).get("kind") == "STRING"
+    ]
+    number = next((column for column in columns if column.lower() in numbers), None)
+    return [(number, texts[0])] if number and texts else []
 
 
 def _explain(text: str, where: str) -> str:

@@ -274,10 +274,29 @@ def test_a_filter_lancedb_cannot_evaluate_is_a_usage_error(tmp_path: Path) -> No
     (line,) = result.stderr_lines()
     assert line.startswith("imagedb-lancedb.py: error: LanceDB cannot evaluate --where")
     assert "regexp_matches" in line
-    # A number compared with text: Lance's words, without the place in its Rust source it came from.
-    (line,) = cli("--where", "width > '100'").stderr_lines()
+    # A number compared with a truth value: Lance's words, without the place in its Rust source it came from.
+    (line,) = cli("--where", "width > TRUE").stderr_lines()
     assert "could not convert to literal of type 'Int32'" in line and not line.rstrip().endswith(tuple("0123456789"))
     assert ".rs:" not in line
+
+
+@pytest.mark.parametrize("backend", ["lancedb", "faiss"])
+def test_a_number_compared_with_text_is_refused_alike_on_both_backends(backend: str, tmp_path: Path) -> None:
+    """DuckDB reads width > '100' as width > 100 and LanceDB refuses it: a condition must mean
+    one thing on either backend, so both refuse it, saying how to write it."""
+    cli = Cli(backend, tmp_path / "db")
+    paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    cli.index(tmp_path / "photos")
+    for where, column, number in [("width > '100'", "width", "100"), ("iso IN ('100', 200)", "iso", "100"),
+                                  ("height BETWEEN 1 AND '5000'", "height", "5000")]:  # fmt: skip
+        result = cli("--where", where)
+        assert result.code == 2, where
+        assert result.stderr_lines() == [
+            f'imagedb-{backend}.py: error: invalid --where "{where}": {column} is a number: '
+            f"compare it with {number}, not '{number}' (no quotes)"
+        ]
+    # Text in a text column, and quotes inside a string, are what they were.
+    assert cli("--where", "filename = 'a.jpg' OR filename LIKE '%width > ''1''%'", "--format", "paths").stdout.strip()
 
 
 @pytest.mark.parametrize("backend", ["lancedb", "faiss"])
