@@ -552,7 +552,7 @@ class FaissImageStore(ImageStore):
         if self._bm25 is None:
             self._bm25 = BM25(self._arrow_columns()["search_text"].to_pylist())
         candidates = self._rows_matching(where) if where else None
-        positions, scores = self._bm25.scores(query, candidates)
+        positions, scores = self._bm25.matches(query, candidates)
         paths = self._arrow_columns()["path"]
 
         def matching(wanted: int) -> pa.Table:

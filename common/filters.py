@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 # The column that numbers the rows of the table a filter runs over (DuckDB has no row id for a
 # registered Arrow table); no record column starts with an underscore.
 ROW_POSITION = "_imagedb_row_position"
+# The nodes of DuckDB's parse that compare their operands (classes and types of node).
+_COMPARISONS = {"COMPARISON", "BETWEEN", "COMPARE_IN", "COMPARE_NOT_IN"}
 
 
 @functools.cache
@@ -90,10 +92,7 @@ class RecordFilter:
             node = pending.pop()
             if isinstance(node, dict):
                 operands = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
-                if node.get("class") in {"COMPARISON", "BETWEEN"} or node.get("type") in {
-                    "COMPARE_IN",
-                    "COMPARE_NOT_IN",
-                }:
+                if node.get("class") in _COMPARISONS or node.get("type") in _COMPARISONS:
                     operands += node.get("children") or []
                     found += _number_and_text(operands, self._numbers)
                 pending += [value for value in node.values() if isinstance(value, dict | list)]

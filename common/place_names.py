@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -119,9 +119,8 @@ def runner_up(found: list[NamedPlace]) -> str | None:
     """'Perm, Perm Krai, Russia (--near "Perm, Perm Krai")': the place a name stands for after
     the first of ``found`` (``places_called``), and how to ask for it, for a user whose place
     it was; None when there is none."""
-    first = found[0] if found else None
     for place in found[1:]:
-        if first is not None and place.label != first.label:
+        if place.label != found[0].label:
             return f'{place.label} (--near "{", ".join(place.label.split(", ")[:2])}")'
     return None
 
@@ -198,24 +197,34 @@ def with_names_added(query: str, names: list[str]) -> str:
 
 def other_names_remembered(folder: str, cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     """The other names of these (city, country code), as ``other_names_of`` gives them, kept in
-    ``OTHER_NAMES_FILE`` in the index's folder: reading GeoNames' file costs a metadata search
-    ~0.3 s, this one ~1 ms. Cities it lacks are looked up and added; a folder that cannot be
-    written (an index searched read-only) only means looking them up again next time."""
+    ``OTHER_NAMES_FILE`` in the index's folder (``remembered_beside_index``): reading GeoNames'
+    file costs a metadata search ~0.3 s, this one ~1 ms."""
+    wanted = {_city_key(city, code): (city, code) for city, code in cities}
     path = os.path.join(folder, OTHER_NAMES_FILE)
+    return remembered_beside_index(path, other_names_source(), "cities", wanted, other_names_of)
+
+
+def remembered_beside_index(
+    path: str, source: str, section: str, wanted: Mapping[str, Any], work_out: Callable[[list[Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    """What ``work_out`` gives for each of ``wanted``'s values, by its key, kept in the JSON file
+    at ``path`` (under ``section``, for as long as it was worked out from ``source``): what it
+    lacks is worked out and added. A file that cannot be read is made again, and a folder that
+    cannot be written (an index searched read-only) only means working it out again next time."""
     try:
         with open(path, encoding="utf-8") as handle:
             remembered = json.load(handle)
     except (OSError, ValueError):
         remembered = {}
-    source = other_names_source()
-    known = remembered.get("cities", {}) if isinstance(remembered, dict) and remembered.get("source") == source else {}
-    missing = {(city, code) for city, code in cities if _city_key(city, code) not in known}
+    fresh = isinstance(remembered, dict) and remembered.get("source") == source
+    known = remembered.get(section, {}) if fresh else {}
+    missing = [value for key, value in wanted.items() if key not in known]
     if missing:
-        known = known | other_names_of(missing)
-        text = json.dumps({"source": source, "cities": known}, ensure_ascii=False)
+        known = known | work_out(missing)
+        text = json.dumps({"source": source, section: known}, ensure_ascii=False)
         with contextlib.suppress(OSError):
             write_atomically(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"), durable=False)
-    return known
+    return {key: known[key] for key in wanted if key in known}
 
 
 def other_names_of(cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

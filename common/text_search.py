@@ -139,7 +139,7 @@ class BM25:
         average_length = (int(lengths.sum()) / self.count) if self.count else 0.0
         self.norm = self.k1 * (1 - self.b + self.b * lengths / (average_length or 1))
 
-    def scores(self, query: str, candidates: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def matches(self, query: str, candidates: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The documents (of ``candidates``, when given) holding at least one of the query's words
         (OR semantics) or one of its quoted phrases, and their scores."""
         allowed = None

@@ -19,16 +19,12 @@ GeoNames' other names); what each location names is kept beside the index in
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 from collections.abc import Iterable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from common.atomic import write_atomically
-from common.place_names import is_code, other_names_source, populous_places, search_words
+from common.place_names import is_code, other_names_source, populous_places, remembered_beside_index, search_words
 from common.places import folded, gazetteer
 from common.xmp import LOCATION_SEPARATOR
 
@@ -51,26 +47,14 @@ def written_names_of_index(locations: Iterable[str], folder: str) -> dict[str, l
 
 def written_names_remembered(folder: str, locations: Iterable[str]) -> dict[str, list[list[str]]]:
     """``names_written_in`` each of these locations, kept in ``LOCATION_NAMES_FILE`` in the
-    index's ``folder``: locations it lacks are read and added; a folder that cannot be written
-    (an index searched read-only) only means reading them again next time."""
+    index's ``folder`` (``remembered_beside_index``)."""
     path = os.path.join(folder, LOCATION_NAMES_FILE)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            remembered = json.load(handle)
-    except (OSError, ValueError):
-        remembered = {}
     source = f"{other_names_source()}, rules {LOCATION_RULES}"
-    known = (
-        remembered.get("locations", {}) if isinstance(remembered, dict) and remembered.get("source") == source else {}
-    )
-    wanted = set(locations)
-    missing = wanted - known.keys()
-    if missing:
-        known = known | {location: [list(pair) for pair in names_written_in(location)] for location in missing}
-        text = json.dumps({"source": source, "locations": known}, ensure_ascii=False)
-        with contextlib.suppress(OSError):
-            write_atomically(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"), durable=False)
-    return {location: known[location] for location in wanted}
+
+    def work_out(missing: list[str]) -> dict[str, list[list[str]]]:
+        return {location: [list(pair) for pair in names_written_in(location)] for location in missing}
+
+    return remembered_beside_index(path, source, "locations", {location: location for location in locations}, work_out)
 
 
 def names_written_in(location: str) -> list[tuple[str, str]]:

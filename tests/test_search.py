@@ -111,7 +111,7 @@ def test_the_faiss_index_and_the_query_fold_words_alike() -> None:
         '"stop 3"': [14],
         "x": [4],
     }.items():
-        assert index.scores(query)[0].tolist() == found, query
+        assert index.matches(query)[0].tolist() == found, query
 
 
 def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_path: Path) -> None:
