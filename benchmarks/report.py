@@ -147,6 +147,20 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"recall@10 {scale['recall_at_10']:.3f}, recall@1 {scale['recall_at_1']:.3f}",
             )
         )
+    # Metadata search at scale: the stores' text is the same whatever their vectors, so one pair a size.
+    text_at = {(s["rows"], s["backend"]): s for s in results.get("scale", []) if "text_query" in s}
+    for rows_count in sorted({count for count, _ in text_at}):
+        lance, faiss = text_at.get((rows_count, "lancedb")), text_at.get((rows_count, "faiss"))
+        if lance and faiss:
+            rows.append(
+                (
+                    f"scale {rows_count:,} rows: metadata search p50 lancedb / faiss",
+                    f"{lance['text_query']['p50_ms'] / faiss['text_query']['p50_ms']:.2f}",
+                    f"{lance['text_query']['p50_ms']:.1f} / {faiss['text_query']['p50_ms']:.1f} ms; the first in a "
+                    f"process {lance['first_text_query_ms']:.0f} / {faiss['first_text_query_ms']:.0f} ms "
+                    "(FAISS builds its BM25 postings then)",
+                )
+            )
     return rows
 
 
