@@ -104,7 +104,7 @@ class BM25:
     Each word's postings (the documents holding it, how often) are kept in arrays, built by a
     few passes over all the documents at once (``folded_words``, Arrow's split and dictionary
     encoding, one stable sort): at 100k rows a FAISS index's first metadata search takes
-    ~0.7 s and the next ones ~3 ms. A Counter per document had made the first take ~1.3 s,
+    0.35-0.7 s and the next ones ~3 ms. A Counter per document had made the first take ~1.3 s,
     and every query had looked at every document (~0.1 s)."""
 
     def __init__(self, documents: Sequence[str | None], k1: float = 1.2, b: float = 0.75) -> None:

@@ -216,12 +216,12 @@ def test_near_lists_narrows_and_counts_on_both_backends(cli: Cli, tuscany: Path)
     table = cli("--near", "Arezzo")
     assert table.stdout.startswith("within 10 km of Arezzo, Tuscany, Italy  (filter, 2 results)")
     assert "near Arezzo, Tuscany, Italy (43.46" in table.stderr
-    said = cli("--near", "Florence", "--format", "paths").stderr
+    assert table.stdout.splitlines()[1].rstrip().endswith("km")
+    said = cli("--near", "Florence", "--format", "paths").stderr  # and the next place of the name
     assert (
         "near Florence, Tuscany, Italy (43.77925, 11.24626): within 10 km; "
         'Florence is also Florence, Alabama, United States (--near "Florence, Alabama")'
     ) in said
-    assert table.stdout.splitlines()[1].rstrip().endswith("km")
 
     # A listing shows the nearest first, each hit with its distance; a search keeps its ranking.
     (listed,) = cli.search("--near", "Florence", "--radius", "100", "--limit", "2")

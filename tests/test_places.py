@@ -236,6 +236,8 @@ def test_a_written_location_is_found_by_the_names_the_index_gives_places(cli: Cl
 
 
 def test_a_locations_parts_are_read_in_the_country_it_names() -> None:
+    """The country any part names (in its own language, or an alias) is where the other parts
+    are looked for; streets, regions and own names add nothing, nor does a city without one."""
     assert names_written_in("Piazza Navona, Roma, Lazio, Italia") == [("Rome", "Roma"), ("Italy", "Italia")]
     assert names_written_in("Parma, Italia") == [("Italy", "Italia")]
     assert names_written_in("Wien, Österreich") == [("Vienna", "Wien"), ("Austria", "Österreich")]
