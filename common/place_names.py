@@ -163,26 +163,36 @@ def recorded_names_in(query: str, places: IndexPlaces) -> list[str]:
             found[country] = None
         if city and any(words in other_phrases for words in places.city_other_names.get(_city_key(city, code), ())):
             found[city] = None
+    # The names the index's written locations give the places named so far ('München' for
+    # Munich, whether the query said Munich or Monaco di Baviera).
+    named = phrases | {search_words(name) for name in found}
     for name, written in places.written.items():
-        if name in phrases:
+        if name in named:
             found.update(dict.fromkeys(written))
     return [name for name in found if search_words(name) not in phrases]
 
 
 def places_of_index(store: ImageStore, folder: str) -> IndexPlaces:
-    """The distinct (city, country, country code) of ``store``'s rows (one read of four
-    columns: 20-50 ms at 100k rows on LanceDB), their cities' other names, remembered in the
-    index's ``folder`` (``other_names_remembered``), and the names their written locations
-    give places (``written_names_of_index``): what ``recorded_names_in`` takes."""
-    from common.written_places import written_names_of_index
+    """The distinct (city, country, country code) of ``store``'s rows and of the places their
+    written locations name (one read of four columns: 20-50 ms at 100k rows on LanceDB;
+    ``common.written_places``), their cities' other names, remembered in the index's
+    ``folder`` (``other_names_remembered``), and the names the written locations give places
+    the index names otherwise: what ``recorded_names_in`` takes."""
+    from common.written_places import written_places_of_index
 
     columns = store.get_columns([*PLACE_NAME_COLUMNS, "location"])
     places = columns.select(list(PLACE_NAME_COLUMNS)).group_by(list(PLACE_NAME_COLUMNS)).aggregate([])
     present = list(zip(*(places.column(c).to_pylist() for c in PLACE_NAME_COLUMNS), strict=True))
+    locations = {location for location in columns.column("location").unique().to_pylist() if location}
+    written: dict[str, list[str]] = {}
+    for name, as_written, country, code in written_places_of_index(locations, folder):
+        present.append((None if name == country else name, country, code))
+        if search_words(name) != search_words(as_written):
+            written.setdefault(search_words(name), []).append(as_written)
+    present = list(dict.fromkeys(present))
     cities = {(city, code) for city, _, code in present if city and code}
     other_names = other_names_remembered(folder, cities) if cities else {}
-    locations = {location for location in columns.column("location").unique().to_pylist() if location}
-    return IndexPlaces(present, other_names, written_names_of_index(locations, folder))
+    return IndexPlaces(present, other_names, written)
 
 
 def with_names_added(query: str, names: list[str]) -> str:

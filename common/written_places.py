@@ -1,18 +1,21 @@
-"""Places as the photos' written locations name them: 'Genova, Italia' is found by Genoa and Italy.
+"""Places as the photos' written locations name them: 'Genova, Italia' is found by Genoa and
+Italy, and 'Genoa, Italy' by Genova and Italia.
 
 A location people wrote (XMP's and IPTC's City and Country, ``location``) is in their language,
-and a photo that has one often has no GPS position to name its place in English. A metadata
-search for a place by the name the index gives places ('Genoa', 'Italy') adds the names the
-index's locations call it by ('Genova', 'Italia'); the rows stay as written, as
+and a photo that has one often has no GPS position to name its place in English. The places a
+location names join the index's places (``IndexPlaces``) under the names the index gives
+places, so a metadata search takes them as it takes a GPS position's: a place's other names
+('Genova', 'Monaco di Baviera') add its English name, and a place's English name adds the names
+the index's locations write it by ('Genova', 'München'). The rows stay as written, as
 ``common.place_names`` leaves them.
 
 A location's country is any of its parts that names one (in English, in its own languages, an
 alias: ``Gazetteer.country_named``). Its other parts are looked for among that country's places
-of ``OTHER_NAMES_POPULATION`` people or more, by their other names, the most populous first: a
-place written by its own name, or a street or a landmark, adds nothing, and without a country
-nothing is guessed ('Victoria' alone names places on four continents).
+of ``OTHER_NAMES_POPULATION`` people or more, by their own names, then by their other names,
+the most populous first: a street or a landmark names nothing, and without a country nothing
+is guessed ('Victoria' alone names places on four continents).
 
-Reading a location's names costs ~0.7 s the first time (the gazetteer's countries and
+Reading a location's places costs ~0.7 s the first time (the gazetteer's countries and
 GeoNames' other names); what each location names is kept beside the index in
 ``LOCATION_NAMES_FILE``, so a metadata search after that reads one small file.
 """
@@ -24,58 +27,52 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from common.place_names import is_code, other_names_source, populous_places, remembered_beside_index, search_words
+from common.place_names import is_code, other_names_source, populous_places, remembered_beside_index
 from common.places import folded, gazetteer
 from common.xmp import LOCATION_SEPARATOR
 
-LOCATION_NAMES_FILE = "location-names.json"  # each written location's names (written_names_remembered)
-# Raised when what a location is found to name changes: the names remembered are worked out again.
-LOCATION_RULES = 1
+LOCATION_NAMES_FILE = "location-names.json"  # each written location's places (written_places_remembered)
+# Raised when what a location is found to name changes: the places remembered are worked out again.
+LOCATION_RULES = 2
 
 
-def written_names_of_index(locations: Iterable[str], folder: str) -> dict[str, list[str]]:
-    """Each place the index's written ``locations`` name by another name, by its name as the
-    index names places, as search words ('genoa'), with the names written for it ('Genova')
-    (``written_names_remembered``)."""
-    found: dict[str, list[str]] = {}
-    for pairs in written_names_remembered(folder, locations).values():
-        for name, written in pairs:
-            if written not in found.setdefault(search_words(name), []):
-                found[search_words(name)].append(written)
-    return found
+def written_places_of_index(locations: Iterable[str], folder: str) -> list[tuple[str, str, str, str]]:
+    """The places the index's written ``locations`` name (``places_written_in``), each once,
+    as ``written_places_remembered`` keeps them."""
+    remembered = written_places_remembered(folder, locations)
+    return list(dict.fromkeys(tuple(place) for places in remembered.values() for place in places))
 
 
-def written_names_remembered(folder: str, locations: Iterable[str]) -> dict[str, list[list[str]]]:
-    """``names_written_in`` each of these locations, kept in ``LOCATION_NAMES_FILE`` in the
+def written_places_remembered(folder: str, locations: Iterable[str]) -> dict[str, list[list[str]]]:
+    """``places_written_in`` each of these locations, kept in ``LOCATION_NAMES_FILE`` in the
     index's ``folder`` (``remembered_beside_index``)."""
     path = os.path.join(folder, LOCATION_NAMES_FILE)
     source = f"{other_names_source()}, rules {LOCATION_RULES}"
 
     def work_out(missing: list[str]) -> dict[str, list[list[str]]]:
-        return {location: [list(pair) for pair in names_written_in(location)] for location in missing}
+        return {location: [list(place) for place in places_written_in(location)] for location in missing}
 
     return remembered_beside_index(path, source, "locations", {location: location for location in locations}, work_out)
 
 
-def names_written_in(location: str) -> list[tuple[str, str]]:
-    """(the place's name as the index names places, the name written) for each part of
-    ``location`` that names its country or one of the country's places by another name:
-    [('Genoa', 'Genova'), ('Italy', 'Italia')] for 'Genova, Italia'; nothing for 'Genoa, Italy'."""
+def places_written_in(location: str) -> list[tuple[str, str, str, str]]:
+    """(the place's name as the index names places, as written, its country's name as the index
+    names countries, the country's ISO code) for each part of ``location`` that names its
+    country or one of the country's places: [('Genoa', 'Genova', 'Italy', 'IT'), ('Italy',
+    'Italia', 'Italy', 'IT')] for 'Genova, Italia'; nothing without a country."""
     parts = [part.strip() for part in location.split(LOCATION_SEPARATOR.strip()) if part.strip()]
     places = gazetteer()
     countries = [places.country_named(part) for part in parts]
     code = next((code for code in reversed(countries) if code), None)
     if code is None:
         return []
+    country_name = places.countries.get(code) or code
     found = []
     for part, country in zip(parts, countries, strict=True):
         if country == code:
-            name = places.countries.get(code)
-        else:
-            record = _places_by_name_in(code).get(folded(part))
-            name = record["name"] if record else None
-        if name and folded(name) != folded(part):
-            found.append((name, part))
+            found.append((country_name, part, country_name, code))
+        elif record := _places_by_name_in(code).get(folded(part)):
+            found.append((record["name"], part, country_name, code))
     return found
 
 

@@ -14,7 +14,7 @@ from common.describe import current_search_text
 from common.place_names import OTHER_NAMES_FILE, IndexPlaces, other_names_of, recorded_names_in
 from common.places import PLACE_COLUMNS, gazetteer
 from common.records import RECORD_VERSION
-from common.written_places import LOCATION_NAMES_FILE, names_written_in
+from common.written_places import LOCATION_NAMES_FILE, places_written_in
 from conftest import Cli, made_by_an_older_imagedb, paint_photo, paint_tagged_photo
 
 EIFFEL_TOWER = (48.8584, 2.2945)
@@ -207,8 +207,8 @@ def located(path: Path, seed: int, city: str, country: str | None = None) -> Pat
 def test_a_written_location_is_found_by_the_names_the_index_gives_places(cli: Cli, tmp_path: Path) -> None:
     """A photo without a position whose location was written in Italian ('Genova, Italia') is
     found by the names the index gives places, Genoa and Italy, as a photo with a position
-    there would be; the row keeps what was written. A place written by its own name adds
-    nothing, and a city without its country is not guessed at."""
+    there would be, and one written in English ('Genoa, Italy') by Genova and Italia; the row
+    keeps what was written. A city written without its country is not guessed at."""
     root = tmp_path / "archive"
     located(root / "genova.jpg", 1, "Genova", "Italia")
     located(root / "muenchen.jpg", 2, "München", "Deutschland")
@@ -222,27 +222,37 @@ def test_a_written_location_is_found_by_the_names_the_index_gives_places(cli: Cl
     def found(*args: str) -> set[str]:
         return {Path(p).name for p in cli(*args, "--format", "paths").stdout.split()}
 
-    assert found("--text", "Genoa") == {"genova.jpg", "genoa.jpg"}
-    assert found("--text", "Italy") == {"genova.jpg", "parma.jpg", "genoa.jpg", "duomo.jpg"}
+    assert found("--text", "Genoa") == found("--text", "Genova") == {"genova.jpg", "genoa.jpg"}
+    everything_italian = {"genova.jpg", "parma.jpg", "genoa.jpg", "duomo.jpg"}
+    assert found("--text", "Italy") == found("--text", "Italia") == everything_italian
     assert found("--text", "Munich") == found("--text", "Germany") == {"muenchen.jpg"}
-    assert found("--text", "Genova") == {"genova.jpg"}
+    assert found("--text", "Monaco di Baviera") == {"muenchen.jpg"}, "Munich's Italian name, written in German"
     assert found("--text", "Rome") == set(), "'Roma' without a country is left as written"
     assert found("--search", "Genoa", "--mode", "fts") == {"genova.jpg", "genoa.jpg"}
     said = cli("--text", "Genoa", "--format", "paths").stderr
     assert "Genoa: also matching Genova, as the index names it" in said
     remembered = json.loads((cli.db / LOCATION_NAMES_FILE).read_text(encoding="utf-8"))["locations"]
-    assert remembered["Genova, Italia"] == [["Genoa", "Genova"], ["Italy", "Italia"]]
-    assert remembered["Genoa, Italy"] == [] and remembered["Roma"] == []
+    assert remembered["Genova, Italia"] == [["Genoa", "Genova", "Italy", "IT"], ["Italy", "Italia", "Italy", "IT"]]
+    assert remembered["Roma"] == []
 
 
 def test_a_locations_parts_are_read_in_the_country_it_names() -> None:
     """The country any part names (in its own language, or an alias) is where the other parts
-    are looked for; streets, regions and own names add nothing, nor does a city without one."""
-    assert names_written_in("Piazza Navona, Roma, Lazio, Italia") == [("Rome", "Roma"), ("Italy", "Italia")]
-    assert names_written_in("Parma, Italia") == [("Italy", "Italia")]
-    assert names_written_in("Wien, Österreich") == [("Vienna", "Wien"), ("Austria", "Österreich")]
-    assert names_written_in("Nueva York, USA") == [("New York City", "Nueva York"), ("United States", "USA")]
-    assert names_written_in("Victoria") == names_written_in("Genoa, Italy") == []
+    are looked for, by the places' own names and then their other names; streets and regions
+    name nothing, and without a country nothing is named."""
+    italy = ("Italy", "IT")
+    assert places_written_in("Piazza Navona, Roma, Lazio, Italia") == [
+        ("Rome", "Roma", *italy),
+        ("Italy", "Italia", *italy),
+    ]
+    assert places_written_in("Parma, Italia") == [("Parma", "Parma", *italy), ("Italy", "Italia", *italy)]
+    assert places_written_in("Wien, Österreich") == [
+        ("Vienna", "Wien", "Austria", "AT"), ("Austria", "Österreich", "Austria", "AT")
+    ]  # fmt: skip
+    assert places_written_in("Nueva York, USA") == [
+        ("New York City", "Nueva York", "United States", "US"), ("United States", "USA", "United States", "US")
+    ]  # fmt: skip
+    assert places_written_in("Victoria") == places_written_in("Roma") == []
 
 
 def test_rows_of_version_2_get_todays_country_names_from_their_rows(
