@@ -39,7 +39,9 @@ def validate_where(where: str) -> None:
         raise FilterError("--where is empty")
     checker = empty_record_filter()
     checker.check(where)
-    for column, text in checker.numbers_compared_with_text(where):
+    compared = checker.numbers_compared_with_text(where)
+    if compared:
+        column, text = compared[0]
         raise FilterError(f"{column} is a number: compare it with {text}, not '{text}' (no quotes)")
 
 

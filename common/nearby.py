@@ -92,7 +92,7 @@ def _unless_a_country(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
     code = places.country_named(near)
     if code is None:
         return found
-    at_home = [place for place in _namesakes(near, found) if place.country_code == code]
+    at_home = [place for place in _namesakes(found) if place.country_code == code]
     if not at_home and folded(near) not in {folded(alias) for alias in COUNTRY_ALIAS_NAMES.get(code, ())}:
         # ... or a city of the country that other names call by it: Luxemburg, Città del Vaticano.
         at_home = [place for place in found if place.country_code == code]
@@ -118,19 +118,17 @@ def _unless_a_region(near: str, found: list[NamedPlace]) -> None:
     raise _no_centre(near, found, f"{region} is a region of {places.countries.get(code, code)}", f"state = '{region}'")
 
 
-def _namesakes(near: str, found: list[NamedPlace]) -> list[NamedPlace]:
-    """The places of ``found`` whose own name ``near`` is; not those GeoNames lists it among the
-    other names of (an airport's code: USA for Concord; Mexico for Mexico City)."""
+def _namesakes(found: list[NamedPlace]) -> list[NamedPlace]:
+    """The places of ``found`` by their own name; not those GeoNames lists it among the other
+    names of (an airport's code: USA for Concord; Mexico for Mexico City)."""
     return [place for place in found if place.by_own_name]
 
 
 def _no_centre(near: str, found: list[NamedPlace], what: str, condition: str) -> NearError:
     """The refusal of a country's or a region's name (``what`` it is): the ``--where``
     ``condition`` that means it, and the ``--near`` that picks a place of that name, if any."""
-    namesakes = _namesakes(near, found)
-    namesake = (
-        f' (the place of that name: --near "{", ".join(namesakes[0].label.split(", ")[:2])}")' if namesakes else ""
-    )
+    namesakes = _namesakes(found)
+    namesake = f' (the place of that name: --near "{namesakes[0].near_argument}")' if namesakes else ""
     return NearError(
         f'--near {near}: {what}, and --near takes a place and a radius; its photos: --where "{condition}"{namesake}'
     )

@@ -70,6 +70,11 @@ class NamedPlace:
     region: str | None = None  # the region it is in ("Tuscany"), where the gazetteer knows it
     by_own_name: bool = True  # False: found by another of its names ('Firenze' for Florence)
 
+    @property
+    def near_argument(self) -> str:
+        """The --near that picks this place among its namesakes: 'Florence, Alabama'."""
+        return ", ".join(self.label.split(", ")[:2])
+
 
 def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
     """The places called ``name`` in English or in another language (case and accents aside),
@@ -121,7 +126,7 @@ def runner_up(found: list[NamedPlace]) -> str | None:
     it was; None when there is none."""
     for place in found[1:]:
         if place.label != found[0].label:
-            return f'{place.label} (--near "{", ".join(place.label.split(", ")[:2])}")'
+            return f'{place.label} (--near "{place.near_argument}")'
     return None
 
 

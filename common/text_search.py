@@ -127,8 +127,9 @@ class BM25:
         self.term_ids: dict[str, int] = {term: i for i, term in enumerate(encoded.dictionary.to_pylist())}
         # The words sorted, each one's documents kept in order (the sort is stable): a word's
         # postings are one slice, a word counted twice in a document two neighbours.
-        order = np.argsort(encoded.indices.to_numpy(), kind="stable")
-        word_of, document_of = encoded.indices.to_numpy()[order], document_of.to_numpy()[order]
+        codes = encoded.indices.to_numpy()
+        order = np.argsort(codes, kind="stable")
+        word_of, document_of = codes[order], document_of.to_numpy()[order]
         first = np.ones(len(order), dtype=bool)
         first[1:] = (word_of[1:] != word_of[:-1]) | (document_of[1:] != document_of[:-1])
         firsts = np.flatnonzero(first)

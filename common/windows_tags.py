@@ -19,15 +19,23 @@ from common.xmp import LIST_SEPARATOR, distinct
 
 log = logging.getLogger(__name__)
 
-# Microsoft's tags (IFD0) and the record column each fills.
-WINDOWS_TAGS = {"title": 0x9C9B, "caption": 0x9C9C, "creator": 0x9C9D, "keywords": 0x9C9E}
-# ... all five by their EXIF names (Subject fills no column), as exif_json keeps them as text.
+# Microsoft's tags (IFD0) by their EXIF names, as exif_json keeps them as text.
 WINDOWS_TAG_NAMES = {
     "XPTitle": 0x9C9B,
     "XPComment": 0x9C9C,
     "XPAuthor": 0x9C9D,
     "XPKeywords": 0x9C9E,
     "XPSubject": 0x9C9F,
+}
+# ... and the record column each fills (Subject fills none).
+WINDOWS_TAGS = {
+    column: WINDOWS_TAG_NAMES[name]
+    for column, name in (
+        ("title", "XPTitle"),
+        ("caption", "XPComment"),
+        ("creator", "XPAuthor"),
+        ("keywords", "XPKeywords"),
+    )
 }
 WINDOWS_SEPARATOR = ";"  # between tags or authors, as Explorer writes them
 
