@@ -15,6 +15,9 @@ top of it since::
     images-<generation>.parquet         the metadata, one row per vector
     delta-<generation>-<id>.parquet     rows a later commit changed: their records, vectors and
                                         colours, and the ids it removed
+    text-<generation>-<id>.npz          the metadata's word postings (BM25), as of that
+                                        generation and its last delta: a cache, written by the
+                                        first metadata search after a commit
 
 A commit writes its files (a whole generation, or a delta when it changes few rows of a large
 index), then atomically replaces ``manifest.json`` (temp file + rename); a new generation then
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import uuid
@@ -56,7 +60,9 @@ from common.store import (
     missing_record_columns,
     version_of_unversioned_rows,
 )
-from common.text_search import BM25
+from common.text_search import BM25, Postings
+
+log = logging.getLogger("imagedb")
 
 MANIFEST = "manifest.json"
 INFO_ATTR = "imagedb.index"
@@ -97,6 +103,11 @@ class Committed:
     def files(self) -> set[str]:
         generation = {f"images-{self.generation}.{ext}" for ext in ("faiss", "color.faiss", "parquet")}
         return generation | {delta["file"] for delta in self.deltas}
+
+    def text_postings_file(self) -> str:
+        """The name of the word postings of exactly these rows: a commit changes it."""
+        last = self.deltas[-1]["file"].removesuffix(".parquet").rpartition("-")[2] if self.deltas else "base"
+        return f"text-{self.generation}-{last}.npz"
 
     def takes_a_delta_of(self, rows: int) -> bool:
         """Whether ``rows`` more changed rows may go in a delta, not a new generation."""
@@ -478,10 +489,11 @@ class FaissImageStore(ImageStore):
         self.committed = committed
 
     def _remove_uncommitted_files(self) -> None:
-        """Delete superseded generations and their deltas, and any a crashed commit left half-written."""
-        current = self.committed.files()
+        """Delete superseded generations and their deltas, any a crashed commit left half-written,
+        and the word postings saved for any commit but this one."""
+        current = self.committed.files() | {self.committed.text_postings_file()}
         for name in os.listdir(self.db_path):
-            if name.startswith(("images-", "delta-")) and name not in current:
+            if name.startswith(("images-", "delta-", "text-")) and name not in current:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(os.path.join(self.db_path, name))
 
@@ -550,7 +562,7 @@ class FaissImageStore(ImageStore):
         if self.frame.empty:
             return []
         if self._bm25 is None:
-            self._bm25 = BM25(self._arrow_columns()["search_text"].to_pylist())
+            self._bm25 = BM25(self._arrow_columns()["search_text"], self._text_postings())
         candidates = self._rows_matching(where) if where else None
         positions, scores = self._bm25.matches(query, candidates)
         paths = self._arrow_columns()["path"]
@@ -563,6 +575,24 @@ class FaissImageStore(ImageStore):
             return pa.table({"position": chosen, "score": scores[best], "path": paths.take(chosen)})
 
         return self._hits(best_rows(matching, limit))
+
+    def _text_postings(self) -> Postings:
+        """The metadata's word postings: read from beside the index when the first search since
+        the last commit saved them (~15 ms at 100k rows), else built (0.35-0.8 s) and saved for
+        the next process. Rows written but not committed are searched, never saved: the file's
+        name says which commit it is of, and a commit deletes the files of every other. Saving
+        is a cache's: a folder this process may not write to costs the next one a build again."""
+        texts = self._arrow_columns()["search_text"]
+        path = None if self._dirty else os.path.join(self.db_path, self.committed.text_postings_file())
+        postings = Postings.read(path, len(texts)) if path else None
+        if postings is None:
+            postings = Postings.of(texts.to_pylist())
+            if path:
+                try:
+                    write_atomically(path, postings.save, durable=False)
+                except OSError as error:
+                    log.debug("word postings not saved to %s: %s", path, error)
+        return postings
 
     def _records_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
         """The records at these positions of the frame, read through its Arrow columns.

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from common.text_search import BM25, FTS_OPTIONS, folded_words, tokenize
+from common import text_search
+from common.text_search import BM25, FTS_OPTIONS, Postings, folded_words, tokenize
 from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table
 
 CAMERAS = [
@@ -112,6 +113,38 @@ def test_the_faiss_index_and_the_query_fold_words_alike() -> None:
         "x": [4],
     }.items():
         assert index.matches(query)[0].tolist() == found, query
+
+
+def test_word_postings_read_back_rank_as_the_ones_built_and_others_are_not_read(tmp_path: Path, monkeypatch) -> None:
+    """The FAISS backend keeps its word postings beside the index for the next process; read
+    back, they rank every query as the built ones do, and postings that are not these
+    documents' (another count, another version, damaged, gone) are not used."""
+    documents = [
+        "/photos/2019/IMG_0042.JPG Canon Canon EOS R6", "", None, "Crémieux11 ΟΔΟΣ Σ", "new york new york",
+        "york new", "don't stop 3.14", "/photos/2019/IMG_0043.JPG Nikon D750 new york",
+    ]  # fmt: skip
+    path = str(tmp_path / "postings.npz")
+    Postings.of(documents).save(path)
+    read = Postings.read(path, len(documents))
+    assert read is not None
+    built, kept = BM25(documents), BM25(documents, read)
+    for query in ("canon", "CREMIEUX11 σ", '"new york"', '"york new" nikon', '"stop 3" 2019', "nothing", '"eos r6"'):
+        (found, scores), (found_again, scores_again) = built.matches(query), kept.matches(query)
+        assert found.tolist() == found_again.tolist() and scores.tolist() == scores_again.tolist(), query
+    assert kept.matches('"new york"')[0].tolist() == [4, 7], "a phrase is its words in order, not both words"
+    assert Postings.read(path, len(documents) + 1) is None, "another index's postings"
+    assert Postings.read(str(tmp_path / "gone.npz"), len(documents)) is None
+    monkeypatch.setattr(text_search, "POSTINGS_FORMAT", text_search.POSTINGS_FORMAT + 1)
+    assert Postings.read(path, len(documents)) is None, "saved by another version"
+    monkeypatch.undo()
+    saved = Path(path).read_bytes()
+    Path(path).write_bytes(saved[: len(saved) // 2])
+    assert Postings.read(path, len(documents)) is None, "cut short"
+    Path(path).write_bytes(saved[:-40] + bytes(40))
+    assert Postings.read(path, len(documents)) is None, "damaged"
+    empty = str(tmp_path / "empty.npz")
+    Postings.of([]).save(empty)
+    assert BM25([], Postings.read(empty, 0)).matches("anything")[0].tolist() == []
 
 
 def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_path: Path) -> None:

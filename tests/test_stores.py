@@ -458,6 +458,51 @@ def test_faiss_reader_that_loses_a_race_with_a_commit_reads_the_new_generation(t
     assert sorted(reader.get_signatures()) == [r["path"] for r in records], "the reader sees the new commit"
 
 
+def test_faiss_metadata_search_keeps_its_word_postings_for_the_next_process_until_a_commit(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The first metadata search after a commit builds the word postings and saves them beside
+    the index; the next process reads them instead of building them again. A commit retires
+    them, rows not yet committed are never saved, and a damaged or unwritable file costs a
+    build, never a wrong answer."""
+    from common.text_search import Postings
+
+    faiss_module, cls, store, records, vectors = faiss_store_holding_ten(tmp_path, seed=5)
+    db = tmp_path / "db"
+    canon = [r["path"] for r in records[:10] if r["make"] == "Canon"]
+    assert [h.record["path"] for h in store.search_by_text("Canon", 10)] == canon
+    (saved,) = db.glob("text-*.npz")
+
+    real_build = Postings.of
+    monkeypatch.setattr(Postings, "of", classmethod(lambda _cls, documents: pytest.fail("postings built again")))
+    assert [h.record["path"] for h in cls.open(str(db)).search_by_text("Canon", 10)] == canon
+
+    store.upsert_images(records[10:], vectors[10:])  # written, not committed: searched, not saved
+    monkeypatch.setattr(Postings, "of", real_build)
+    all_canon = [r["path"] for r in records if r["make"] == "Canon"]
+    assert [h.record["path"] for h in store.search_by_text("Canon", 20)] == all_canon
+    assert list(db.glob("text-*.npz")) == [saved]
+    store.commit()
+    assert not list(db.glob("text-*.npz")), "the commit retired the postings of the rows before it"
+    reopened = cls.open(str(db))
+    assert [h.record["path"] for h in reopened.search_by_text("Canon", 20)] == all_canon
+    (current,) = db.glob("text-*.npz")
+    assert current != saved
+
+    current.write_bytes(b"not postings")
+    assert [h.record["path"] for h in cls.open(str(db)).search_by_text("Canon", 20)] == all_canon
+    assert Postings.read(str(current), len(records)) is not None, "the damaged file is made again"
+
+    current.unlink()
+
+    def unwritable(path: str, write, durable: bool = True) -> None:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(faiss_module, "write_atomically", unwritable)
+    assert [h.record["path"] for h in cls.open(str(db)).search_by_text("Canon", 20)] == all_canon
+    assert not list(db.glob("text-*.npz"))
+
+
 # --- FAISS deltas: a commit that changes few rows of a large index writes those rows alone ---
 def faiss_store_with_deltas(tmp_path: Path, monkeypatch, rows: int = 400, ivf: bool = False):
     """A committed FAISS store of ``rows`` random records that takes deltas of up to a quarter
