@@ -1,7 +1,7 @@
 """How one decoded file becomes a record (``common.records``): file facts, EXIF, text to search.
 
-``build_record`` runs in the decoding workers, once per file read; ``with_place`` completes the
-record in the indexing process (``common.places``: loaded once there, not in every worker).
+``build_record`` runs in the decoding workers, once per file read, and ``with_place`` completes
+the record there (``common.places``: loaded once, in the server the workers are forked from).
 ``refreshed_record`` brings a stored record up to date from its own fields.
 """
 

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT, default_batch_size
-from common.describe import with_place
 from common.discovery import (
     BROKEN_LINK,
     EMPTY,
@@ -219,8 +218,8 @@ def read_in_process(paths: Iterable[str], embedder: Embedder, thumbnail_dir: str
 def read_images(
     results: Iterable[ReadResult], files: dict[str, FoundFile], failures: FailureReport, summary: IndexSummary
 ) -> Iterator[ReadImage]:
-    """Reader: the decoded files, as they come, their records completed with the place of their
-    GPS position (``with_place``); the ones that failed go to the failures report.
+    """Reader: the decoded files, as they come (their records complete, with the place of their
+    GPS position: ``common.workers.read_prepared``); the ones that failed go to the failures report.
 
     With worker processes, the "decode" stage time is what the main process waits for them.
     """
@@ -237,7 +236,7 @@ def read_images(
                 lasting=result.lasting, time_limit=result.timed_out_after,
             )  # fmt: skip
             continue
-        yield ReadImage(with_place(result.record), result.crop, result.color)
+        yield ReadImage(result.record, result.crop, result.color)
 
 
 @dataclass

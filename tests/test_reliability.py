@@ -142,6 +142,48 @@ def test_decoding_workers_stay_light(tiny: Embedder, tmp_path: Path) -> None:
     assert answer.reason == "", f"loaded in a decoding worker: {answer.reason}"
 
 
+def test_decoding_workers_start_with_the_script_and_the_places_loaded_from_any_folder(tmp_path: Path) -> None:
+    """Workers are forked from a server that imported the program's script and loaded the
+    places once, wherever the program was started from: Python 3.11 hands that server neither
+    the script nor the module path, and run from outside the project's folder, each worker had
+    imported the script itself (~0.3 s of CPU and ~100 MB) and would load the places (~0.6 s)."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    program = tmp_path / "program.py"
+    program.write_text(
+        f"""
+import os
+import sys
+
+sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
+from common.preprocess import PixelRecipe
+from common.workers import DecodePool
+
+IMPORTED_IN = os.getpid()
+
+if __name__ == "__main__":
+    from crashing_reader import read_what_came_from_the_server
+
+    pool = DecodePool(2, PixelRecipe(32, "bicubic", (0.5,) * 3, (0.5,) * 3), reader=read_what_came_from_the_server)
+    try:
+        print(sorted({{result.reason for result in pool.read(sys.argv[1:], window=2)}}))
+    finally:
+        pool.close()
+"""
+    )
+    photos = [str(paint_photo(tmp_path / f"{i}.jpg", seed=i)) for i in range(4)]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [sys.executable, str(program), *photos], cwd=elsewhere, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['script,places']"
+
+
 def test_indexing_on_the_cpu_asks_its_decoders_to_yield_to_the_model(cli: Cli, photos: Path, monkeypatch) -> None:
     import common.pipeline
 
