@@ -52,11 +52,11 @@ UNSTORABLE_NAME = "the file name is not valid UTF-8 (another encoding?): rename 
 # A wait for a file shorter than this counts in full against the time limit (_OldestFileClock).
 QUICK_WAIT = 0.01
 # Workers are forked from a server process (multiprocessing's forkserver, Python 3.14's default
-# on POSIX but macOS) that imported this module and the program's main script once
-# (``start_decoding_server``). A fresh
-# interpreter per worker spent 0.15-0.3 s and 0.25-0.4 s of CPU importing Pillow, numpy and the
-# front script (its store's pandas or pyarrow) before it read a file, at every start and every
-# restart after a crash or a timeout; a fork from the server reads its first file within ~20 ms.
+# on POSIX but macOS) that imported this module and the program's main script, and loaded the
+# places, once (``start_decoding_server``). A fresh interpreter per worker spent 0.15-0.3 s and
+# 0.25-0.4 s of CPU importing Pillow, numpy and the front script (its store's pandas or pyarrow)
+# before it read a file, at every start and every restart after a crash or a timeout; a fork
+# from the server reads its first file within ~20 ms.
 # The server is itself a fresh interpreter, never a fork of this process, whose torch threads a
 # fork would copy in a broken state. Windows and macOS spawn, as Python does there by default.
 START_METHOD = (
