@@ -235,12 +235,13 @@ class BM25:
             allowed = np.zeros(self.count, dtype=bool)
             allowed[np.fromiter(candidates, dtype=np.int64)] = True
         phrases, words = phrases_and_words(query)
-        held, total = self._matching(tokenize(words), allowed)
+        holds, total = self._matching(tokenize(words), allowed)
+        held = holds > 0
         for phrase in phrases:
             terms = tokenize(phrase)
-            phrase_held, phrase_total = self._matching(terms, allowed)
-            holding_all = self._holding_every(terms)
-            holding_all = holding_all[phrase_held[holding_all]]
+            phrase_holds, phrase_total = self._matching(terms, allowed)
+            # Only a document holding every word of the phrase can hold the phrase.
+            holding_all = np.flatnonzero(phrase_holds == len(set(terms)))
             needle = f" {' '.join(terms)} "
             for i in self._fold(holding_all):
                 if needle in self._folded[i]:
@@ -250,8 +251,9 @@ class BM25:
         return documents, total[documents]
 
     def _matching(self, terms: list[str], allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Which documents hold any of ``terms``, and the sum of their BM25 scores in each."""
-        held = np.zeros(self.count, dtype=bool)
+        """How many of the distinct ``terms`` each document holds, and the sum of their BM25
+        scores in it."""
+        holds = np.zeros(self.count, dtype=np.int32)
         total = np.zeros(self.count, dtype=np.float64)
         for term, times in Counter(terms).items():
             word = self.postings.term_ids.get(term)
@@ -264,8 +266,8 @@ class BM25:
                 kept = allowed[documents]
                 documents, tf = documents[kept], tf[kept]
             total[documents] += times * idf * tf * (self.k1 + 1) / (tf + self.norm[documents])
-            held[documents] = True
-        return held, total
+            holds[documents] += 1
+        return holds, total
 
     def _fold(self, documents: np.ndarray) -> list[int]:
         """``documents`` as a list, each one's folded words in ``_folded`` (looked up, or folded now)."""
@@ -275,17 +277,6 @@ class BM25:
             texts = folded_words(self.documents.take(new).to_pylist())
             self._folded.update(zip(new, texts, strict=True))
         return wanted
-
-    def _holding_every(self, terms: list[str]) -> np.ndarray:
-        """The documents holding every one of ``terms`` (where a phrase of them can stand)."""
-        distinct = set(terms)
-        holds = np.zeros(self.count, dtype=np.int32)
-        for term in distinct:
-            word = self.postings.term_ids.get(term)
-            if word is None:
-                return np.zeros(0, dtype=np.int64)
-            holds[self.postings.of_word(word)[0]] += 1
-        return np.flatnonzero(holds == len(distinct))
 
 
 def folded_words(documents: Sequence[str | None]) -> list[str]:
