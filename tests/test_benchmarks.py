@@ -90,6 +90,8 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert cold["pair_ratios"] == [cold["ratio"]]
         image = data["cold_image_search"]  # an indexed photo: its stored vector, no model loaded
         assert image["stored_vector"] is True and image["cli_s"] > 0 and image["runs"] == [image["cli_s"]]
+        place = data["cold_place_search"]  # --near by a name lists the rows of the --where it makes
+        assert place["same_rows"] is True and place["cli_s"] > 0 and place["where_s"] > 0
         for kind in SEARCH_KINDS:
             for part in ("total", "store"):
                 stats = data["search"][kind][part]
