@@ -524,12 +524,19 @@ class FaissImageStore(ImageStore):
             if allowed.size == 0:
                 return _ranked_rows([], [], [])
             selector = self._selector_of(allowed)
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        wanted = min(limit, index.ntotal)
         if is_flat(index):
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
+            scores, ids = index.search(query, wanted, params=params)
         else:
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=self._nprobe())
-        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = index.search(query, min(limit, index.ntotal), params=params)
+            nlist = faiss_ivf(index).nlist
+            probed = lists_probed(nlist, index.ntotal, None if selector is None else allowed.size)
+            scores, ids = index.search(query, wanted, params=faiss.SearchParametersIVF(sel=selector, nprobe=probed))
+            if selector is not None and probed < nlist and (ids[0] >= 0).sum() < min(wanted, allowed.size):
+                # The lists looked in held too few of the rows let through (a filter that
+                # follows the pictures: one album's): look in every list, an exact search.
+                scores, ids = index.search(query, wanted, params=faiss.SearchParametersIVF(sel=selector, nprobe=nlist))
         found = ids[0] >= 0
         # By position in the Arrow columns: a quarter of the time .loc takes (~60 vs 240 us).
         positions = self.frame.index.get_indexer(ids[0][found])
@@ -611,9 +618,24 @@ class FaissImageStore(ImageStore):
             self._columns = pa.table({column: _nan_as_null(self.frame[column].array) for column in RECORD_COLUMNS})
         return self._columns
 
-    def _nprobe(self) -> int:
-        nlist = faiss_ivf(self.index).nlist
-        return max(1, int(nlist * IVF_PROBE_FRACTION))
+
+def lists_probed(nlist: int, rows: int, rows_allowed: int | None) -> int:
+    """How many of the ``nlist`` lists of an IVF index of ``rows`` rows a search looks in:
+    ``IVF_PROBE_FRACTION`` of them, or, when only ``rows_allowed`` rows may answer (``--where``),
+    as many more as it takes to look at as many of those rows as an unfiltered search looks at.
+
+    FAISS skips the rows a filter keeps out inside the lists it looks in. With a sixteenth of
+    the lists for every search, a filter letting 1,300 rows of 100k through found 84 % of its
+    ten best (clustered vectors), and one album's 16 rows came back as one or two (LanceDB: all ten
+    right). Now a filter letting through a sixteenth of the rows or fewer looks in every list,
+    an exact search of those rows; one letting more through, in proportionally more lists. A
+    search that still finds fewer rows than it asked for looks in every list (a filter that
+    follows the pictures, an album, where the lists nearest the query hold none of it).
+    Measured at 100k rows: 2-4.5 ms a filtered search, against 1.8-3 ms looking in a sixteenth."""
+    probed = max(1, int(nlist * IVF_PROBE_FRACTION))
+    if rows_allowed:
+        probed = -(-probed * rows // rows_allowed)
+    return min(nlist, probed)
 
 
 def new_flat_index(dim: int) -> Any:

@@ -107,6 +107,8 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
     }
     for scale in results["scale"]:
         assert scale["recall_at_10"] == scale["recall_at_1"] == 1.0, "below the ANN threshold search is exact"
+        assert scale["filtered_recall_at_10"] == scale["album_recall_at_10"] == 1.0
+        assert 0 < scale["album_query"]["p50_ms"] <= scale["album_query"]["p95_ms"]
         assert scale["build_seconds"] == pytest.approx(scale["write_seconds"] + scale["index_seconds"])
         assert scale["disk_bytes"] > scale["rows"] * scale["dim"] * 4 * 0.5
         assert scale["peak_rss_bytes"] >= scale["data_rss_bytes"] > 0
