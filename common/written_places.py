@@ -15,8 +15,8 @@ of ``OTHER_NAMES_POPULATION`` people or more, by their own names, then by their 
 the most populous first: a street or a landmark names nothing, and without a country nothing
 is guessed ('Victoria' alone names places on four continents).
 
-Reading a location's places costs ~0.7 s the first time (the gazetteer's countries and
-GeoNames' other names); what each location names is kept beside the index in
+Reading a location's places costs ~0.15 s the first time (the gazetteer's countries and
+GeoNames' other names, compiled: ``common.place_data``); what each location names is kept beside the index in
 ``LOCATION_NAMES_FILE``, so a metadata search after that reads one small file.
 """
 
@@ -27,7 +27,8 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from common.place_names import is_code, other_names_source, populous_places, remembered_beside_index
+from common.place_data import other_named_places
+from common.place_names import is_code, other_names_source, remembered_beside_index
 from common.places import folded, gazetteer
 from common.xmp import LOCATION_SEPARATOR
 
@@ -81,7 +82,8 @@ def _places_by_name_in(code: str) -> dict[str, dict[str, Any]]:
     """The places of the country with ISO code ``code`` (of GeoNames' places of 15,000 people
     or more) by each of their folded names: a place's own name first ('Parma' is Parma, whatever
     larger place GeoNames calls so too), then the others, the most populous first; codes left out."""
-    in_country = [record for record in populous_places() if record["countrycode"] == code]
+    places = other_named_places()
+    in_country = [places.record(i) for i, country in enumerate(places.country_code) if country == code]
     in_country.sort(key=lambda record: -record["population"])
     found: dict[str, dict[str, Any]] = {}
     for record in in_country:

