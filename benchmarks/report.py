@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,15 @@ SEARCH_KINDS = ("image", "text", "metadata", "filtered")
 # The decoding workers of a 16-core GPU host (common.workers.default_worker_count: every core but
 # the main process's), for projecting the reading rate measured here onto the GPU target.
 GPU_HOST_WORKERS = 15
+
+
+def _per_backend(results: dict[str, Any], key: str) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(model, backend, the backend's results, their ``key`` entry) for each model and backend
+    whose results have one (an older run's report may lack it)."""
+    for model in results["photos"]:
+        for backend, data in model["backends"].items():
+            if data.get(key):
+                yield model["model"], backend, data, data[key]
 
 
 def _batches(results: dict[str, Any]) -> str:
@@ -91,56 +101,45 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                         "< 1: lancedb answers faster",
                     )
                 )
-    for model in results["photos"]:
-        for backend, data in model["backends"].items():
-            copied = data.get("copied_library")
-            if copied:
-                rows.append(
-                    (
-                        f"{model['model']}: index a copy of the library (new paths, same bytes), {backend}",
-                        f"{copied['seconds']:.2f} s",
-                        f"{copied['reused']:,} of {copied['files']:,} files took their stored vectors, "
-                        f"{copied['embedded']} embedded; indexing them took {data['index']['seconds']:.2f} s",
-                    )
-                )
-    for model in results["photos"]:
-        for backend, data in model["backends"].items():
-            cold = data["cold_text_search"]
-            rows.append(
-                (
-                    f'{model["model"]}: cold `--search "text"` / floor, {backend}',
-                    f"{cold['ratio']:.2f}",
-                    f"median of {cold['repeats']} back-to-back pairs; medians {cold['cli_s']:.2f} s vs "
-                    f"{cold['floor_s']:.2f} s (floor: import torch + open_clip + the store's libraries, read weights)",
-                )
+    for model, backend, data, copied in _per_backend(results, "copied_library"):
+        rows.append(
+            (
+                f"{model}: index a copy of the library (new paths, same bytes), {backend}",
+                f"{copied['seconds']:.2f} s",
+                f"{copied['reused']:,} of {copied['files']:,} files took their stored vectors, "
+                f"{copied['embedded']} embedded; indexing them took {data['index']['seconds']:.2f} s",
             )
-    for model in results["photos"]:
-        for backend, data in model["backends"].items():
-            image = data.get("cold_image_search")
-            if image:
-                text = data["cold_text_search"]
-                rows.append(
-                    (
-                        f"{model['model']}: cold `--search photo.jpg` (a photo of the index), {backend}",
-                        f"{image['cli_s']:.2f} s",
-                        f"median of {image['repeats']}; by its stored vector, no model loaded"
-                        f"{'' if image['stored_vector'] else ' (NOT in every run)'}: "
-                        f"{image['cli_s'] / text['cli_s']:.2f} × a cold text search ({text['cli_s']:.2f} s)",
-                    )
-                )
-    for model in results["photos"]:
-        for backend, data in model["backends"].items():
-            place = data.get("cold_place_search")
-            if place:
-                rows.append(
-                    (
-                        f"{model['model']}: cold `--near {place['place']}` (a place by its name), {backend}",
-                        f"{place['cli_s']:.2f} s",
-                        f"median of {place['repeats']}; a cold `--where` holding the same condition: "
-                        f"{place['where_s']:.2f} s ({place['rows']} row(s) listed"
-                        f"{', the same' if place['same_rows'] else ', NOT the same rows'})",
-                    )
-                )
+        )
+    for model, backend, _, cold in _per_backend(results, "cold_text_search"):
+        rows.append(
+            (
+                f'{model}: cold `--search "text"` / floor, {backend}',
+                f"{cold['ratio']:.2f}",
+                f"median of {cold['repeats']} back-to-back pairs; medians {cold['cli_s']:.2f} s vs "
+                f"{cold['floor_s']:.2f} s (floor: import torch + open_clip + the store's libraries, read weights)",
+            )
+        )
+    for model, backend, data, image in _per_backend(results, "cold_image_search"):
+        text = data["cold_text_search"]
+        rows.append(
+            (
+                f"{model}: cold `--search photo.jpg` (a photo of the index), {backend}",
+                f"{image['cli_s']:.2f} s",
+                f"median of {image['repeats']}; by its stored vector, no model loaded"
+                f"{'' if image['stored_vector'] else ' (NOT in every run)'}: "
+                f"{image['cli_s'] / text['cli_s']:.2f} × a cold text search ({text['cli_s']:.2f} s)",
+            )
+        )
+    for model, backend, _, place in _per_backend(results, "cold_place_search"):
+        rows.append(
+            (
+                f"{model}: cold `--near {place['place']}` (a place by its name), {backend}",
+                f"{place['cli_s']:.2f} s",
+                f"median of {place['repeats']}; a cold `--where` holding the same condition: "
+                f"{place['where_s']:.2f} s ({place['rows']} row(s) listed"
+                f"{', the same' if place['same_rows'] else ', NOT the same rows'})",
+            )
+        )
     for reindex in results.get("reindex", []):
         rows.append(
             (

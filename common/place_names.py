@@ -254,11 +254,11 @@ def other_names_of(cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     places = other_named_places()
     found: dict[str, list[str]] = {}
     for city, code in cities:
-        key = _city_key(city, code)
+        key, wanted = _city_key(city, code), folded(city)
         found[key] = []
-        for index in places.names.entries_named(folded(city)):
+        for index in places.names.entries_named(wanted):  # by its name or by another
             name = places.name[index]
-            if places.country_code[index] == code and folded(name) == folded(city):
+            if places.country_code[index] == code and folded(name) == wanted:
                 others = (search_words(other) for other in places.record(index)["alternatenames"] if not is_code(other))
                 found[key] = sorted({*found[key], *others} - {"", search_words(name)})
     return found
