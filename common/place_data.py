@@ -196,7 +196,8 @@ def other_named_places() -> OtherNamedPlaces:
 def compiled(name: str, sources: list[str], kind: type[Compiled], compile_them: Callable[[], Compiled]) -> Compiled:
     """What ``compile_them`` makes of the files ``sources``: read from the cache folder's
     ``<name>-<PLACE_DATA_FORMAT>.npz`` when that was compiled from these very files, else
-    compiled (the garbage collector paused: what it makes holds no cycles) and kept there."""
+    compiled (the garbage collector paused: what it makes holds no cycles) and kept there, in
+    place of what an older imagedb compiled (an older ``PLACE_DATA_FORMAT``'s file)."""
     path = os.path.join(cache_folder(), f"{name}-{PLACE_DATA_FORMAT}.npz")
     stamp = _stamp_of(sources)
     try:
@@ -210,6 +211,9 @@ def compiled(name: str, sources: list[str], kind: type[Compiled], compile_them: 
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_atomically(path, lambda temp: _save(temp, stamp, made.arrays()), durable=False)
+        for older in range(1, PLACE_DATA_FORMAT):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(cache_folder(), f"{name}-{older}.npz"))
     except OSError as error:
         log.debug("could not keep the compiled %s in %s: %s", name, path, error)
     return made

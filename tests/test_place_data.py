@@ -127,12 +127,17 @@ def compiled_countries(sources: list[str], compiled_now: list[str]) -> Countries
 
 
 def test_a_changed_package_file_is_compiled_again(tmp_path, monkeypatch) -> None:
+    """... and what an older imagedb compiled (an older format's file) is replaced, not left behind."""
     monkeypatch.setenv(CACHE_ENVIRONMENT, str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    older = tmp_path / "cache" / f"countries-{place_data.PLACE_DATA_FORMAT - 1}.npz"
+    older.write_bytes(b"an older imagedb's countries")
     sources = countries_file(tmp_path / "countries.csv", "IT,Italy\nFR,France\n")
     compiled_now: list[str] = []
     assert compiled_countries(sources, compiled_now).name == ["Italy", "France"]
     assert compiled_countries(sources, compiled_now).name == ["Italy", "France"]
     assert len(compiled_now) == 1, "read back the second time"
+    assert not older.exists()
     countries_file(tmp_path / "countries.csv", "IT,Italia\nFR,France\nDE,Germany\n")  # the package upgraded
     assert compiled_countries(sources, compiled_now).name == ["Italia", "France", "Germany"]
     assert len(compiled_now) == 2
