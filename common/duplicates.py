@@ -7,8 +7,10 @@ threshold (a burst of shots drifting), so each group reports the lowest cosine b
 of its files, not the weakest link that joined it. Files that are merely exact copies of each
 other are not listed again as near duplicates, nor are a raw and the JPEG the camera wrote beside
 it (``common.companions``). The comparison is every vector against every
-other, a block at a time (exact, and memory stays at ``BLOCK`` × rows floats): seconds for tens
-of thousands of images.
+other, a block at a time (exact, and memory stays at ``BLOCK`` × rows floats): a few seconds
+for tens of thousands of images, 58 s and 1.8 GB peak for 100,000 on 2 cores (the product
+itself: ~90 GFLOP/s, as fast as the machine multiplies). The store's ANN index would find the
+pairs with about a sixteenth of the work (the lists it looks in), but could miss some.
 """
 
 from __future__ import annotations
