@@ -631,7 +631,8 @@ def lists_probed(nlist: int, rows: int, rows_allowed: int | None) -> int:
     an exact search of those rows; one letting more through, in proportionally more lists. A
     search that still finds fewer rows than it asked for looks in every list (a filter that
     follows the pictures, an album, where the lists nearest the query hold none of it).
-    Measured at 100k rows: 2-4.5 ms a filtered search, against 1.8-3 ms looking in a sixteenth."""
+    Measured at 100k rows (benchmark): 2.1-2.3 ms p50 one album, 3.9-4.8 ms a camera's photos,
+    against 1.6-2.5 ms looking in a sixteenth."""
     probed = max(1, int(nlist * IVF_PROBE_FRACTION))
     if rows_allowed:
         probed = -(-probed * rows // rows_allowed)
