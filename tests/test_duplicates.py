@@ -88,6 +88,32 @@ def test_a_chain_of_near_duplicates_reports_its_two_most_different_files(backend
     assert group.min_cosine == pytest.approx(math.cos(2 * step), abs=1e-4)
 
 
+def test_near_duplicates_are_found_wherever_their_rows_fall_among_the_blocks(tmp_path: Path, monkeypatch) -> None:
+    """The vectors are compared a block at a time, each pair once: a pair within a block, a pair
+    across blocks, a chain through three blocks and a pair in the last, short block are each
+    one group, and nothing else is (blocks of 3 over 20 rows)."""
+    import common.duplicates
+
+    monkeypatch.setattr(common.duplicates, "BLOCK", 3)
+    rng = np.random.default_rng(21)
+    vectors = rng.standard_normal((20, 64)).astype(np.float32)
+    groups = [(0, 1), (2, 17), (4, 9, 15), (18, 19)]
+    for members in groups:
+        for other in members[1:]:
+            vectors[other] = vectors[members[0]] + 0.05 * rng.standard_normal(64).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    records = [
+        {"path": f"/photos/{i:02d}.jpg", "folder": "/photos", "filename": f"{i:02d}.jpg", "size_bytes": 1, "mtime": 1.0}
+        for i in range(20)
+    ]
+    store = store_class("faiss").create(str(tmp_path / "db"), IndexInfo(ModelSpec("test-model", "none"), 64))
+    store.upsert_images(records, vectors)
+    store.finish_indexing()
+
+    found = sorted(group.paths for group in find_duplicates(store, threshold=0.95).near)
+    assert found == sorted([f"/photos/{i:02d}.jpg" for i in members] for members in groups)
+
+
 def test_a_threshold_outside_zero_to_one_is_refused(cli: Cli) -> None:
     result = cli("--duplicates", "--duplicate-threshold", "1.5")
     assert result.code == 2 and "must be in (0, 1]" in result.stderr
