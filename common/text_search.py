@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from common.saved_arrays import UNREADABLE, open_arrays, save_arrays, text_array, text_list
 from common.store import rank_key
 
 if TYPE_CHECKING:
@@ -104,7 +104,8 @@ def word_parts(text: str) -> list[str]:
 
 # What a saved ``Postings`` file was made under: bump it when ``tokenize``'s rules or the file's
 # layout change, and a file an earlier version saved is built again instead of read.
-POSTINGS_FORMAT = 1
+# 2: the words as common.saved_arrays keeps text (each ended by a NUL, not joined by newlines).
+POSTINGS_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -159,28 +160,25 @@ class Postings:
 
     def save(self, path: str) -> None:
         """Write them to ``path`` (an .npz of plain arrays: reading it back runs no code)."""
-        words = "\n".join(self.term_ids).encode()  # a word holds letters and digits only
-        with open(path, "wb") as handle:
-            np.savez(
-                handle, format=np.int64(POSTINGS_FORMAT), words=np.frombuffer(words, dtype=np.uint8),
-                documents=self.documents, counts=self.counts, starts=self.starts, lengths=self.lengths,
-            )  # fmt: skip
+        save_arrays(path, {
+            "format": np.int64(POSTINGS_FORMAT), "words": text_array(self.term_ids),
+            "documents": self.documents, "counts": self.counts, "starts": self.starts, "lengths": self.lengths,
+        })  # fmt: skip
 
     @classmethod
     def read(cls, path: str, count: int) -> Postings | None:
         """The postings ``save`` wrote to ``path`` for ``count`` documents; None when there are
         none, or they were saved by another version or for other documents, or are damaged."""
         try:
-            with np.load(path, allow_pickle=False) as saved:
+            with open_arrays(path) as saved:
                 if int(saved["format"]) != POSTINGS_FORMAT:
                     return None
-                text = saved["words"].tobytes().decode()
-                words = text.split("\n") if text else []
+                words = text_list(saved["words"])
                 postings = cls(
                     {word: i for i, word in enumerate(words)},
                     saved["documents"], saved["counts"], saved["starts"], saved["lengths"],
                 )  # fmt: skip
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        except UNREADABLE:
             return None
         return postings if postings.fits(count) else None
 
