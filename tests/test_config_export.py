@@ -78,7 +78,22 @@ def test_export_round_trips_through_json_lines_and_pickle(cli: Cli, photos: Path
                 record["filename"], record["size_bytes"], record["width"], record["height"])  # fmt: skip
             assert meta["modification_time"] == Path(meta["path"]).stat().st_mtime
             assert isinstance(meta["exif"], dict) and isinstance(meta["creation_time"], float)
-            np.testing.assert_allclose(entry["vector"], vectors[meta["path"]], rtol=0, atol=1e-7)
+            # JSON holds each float32 at its shortest exact form: read back as float32, bit for bit.
+            np.testing.assert_array_equal(np.asarray(entry["vector"], dtype=np.float32), vectors[meta["path"]])
+
+
+def test_export_reads_the_library_a_chunk_at_a_time_in_path_order(cli: Cli, photos: Path) -> None:
+    """Chunks of 5 paths over 12 rows: every row once, in path order, with its own vector."""
+    from common.export import exported_records
+
+    cli.index(photos)
+    store = cli.store()
+    exported = list(exported_records(store, chunk=5))
+    paths = [e["metadata"]["path"] for e in exported]
+    assert paths == sorted(r["path"] for r in store.get_records()) and len(paths) == 12
+    stored = store.get_vectors(paths)
+    for entry in exported:
+        np.testing.assert_array_equal(entry["vector"], stored[entry["metadata"]["path"]])
 
 
 def test_export_keeps_exif_of_real_photos(tmp_path: Path) -> None:
