@@ -292,9 +292,18 @@ def split_vanished(paths: Iterable[str], roots: Iterable[str]) -> tuple[list[str
         root = max((r for r in roots if is_under_root(path, r)), key=len, default=None)
         folder = os.path.dirname(path)
         verdict = verdict_on(folder)
-        while verdict and verdict[0] == GONE and root and folder != root and is_under_root(folder, root):
-            folder = os.path.dirname(folder)  # the folder went too: the one above says why
-            verdict = verdict_on(folder)
+        while verdict and verdict[0] == GONE:
+            above = os.path.dirname(folder)
+            if root:  # the folder went too: the one above, up to the root, says why
+                if folder == root or not is_under_root(folder, root):
+                    break
+                folder, verdict = above, verdict_on(above)
+            elif above != folder and (verdict_on(above) or ("",))[0] == GONE:
+                # No root to judge by (--repair): the file is held all the same, and named by
+                # the outermost folder that went, one line for a whole drive, not one per album.
+                folder = above
+            else:
+                break
         if verdict is None:
             deleted.append(path)
         else:

@@ -463,6 +463,21 @@ def test_repair_keeps_the_rows_of_a_folder_that_looks_unmounted(cli: Cli, photos
     assert len(cli.records()) == 11
 
 
+def test_repair_names_a_drive_whose_whole_tree_went_once_not_once_per_folder(cli: Cli, tmp_path: Path) -> None:
+    """drive/ held only year folders, and all of it went: without a root to judge by, --repair
+    keeps their rows and names drive/ once, not each year (a drive of 400 albums: 400 lines)."""
+    library = tmp_path / "library"
+    for seed, name in enumerate(("home.jpg", "drive/2019/a.jpg", "drive/2019/b.jpg", "drive/2020/c.jpg")):
+        paint_photo(library / name, seed)
+    cli.index(library)
+    shutil.rmtree(library / "drive")
+    repaired = cli("--repair")
+    assert repaired.code == 0, repaired.stderr
+    [kept] = [line for line in repaired.stderr.splitlines() if "kept the rows of" in line]
+    assert f"kept the rows of 3 file(s) not found under {library / 'drive'}: the folder is not there" in kept
+    assert len(cli.records()) == 4
+
+
 def test_repair_renormalises_and_reembeds_rows_with_broken_vectors(cli: Cli, photos: Path) -> None:
     import numpy as np
 
