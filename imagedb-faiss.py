@@ -35,7 +35,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,6 +253,10 @@ class FaissImageStore(ImageStore):
         keys = self._arrow_columns().select(order_columns(order or [])).take(pa.array(positions, pa.int64()))
         in_order = positions[sort_indices(keys, order or []).to_numpy()]
         return self._records_at(in_order[:limit] if limit else in_order)
+
+    def get_all_records_in_chunks(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(self.frame), size):
+            yield self._records_at(np.arange(start, min(start + size, len(self.frame))))
 
     def get_columns(self, columns: list[str], where: str | None = None) -> pa.Table:
         selected = self._arrow_columns().select(columns)
@@ -694,12 +698,18 @@ def all_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
     from faiss.contrib.inspect_tools import get_invlist
 
     ivf = faiss_ivf(index)
-    all_ids, all_codes = [], []
-    for list_no in range(ivf.nlist):
-        ids, codes = get_invlist(ivf.invlists, list_no)
-        all_ids.append(ids)
-        all_codes.append(codes.view(np.float32).reshape(len(ids), ivf.d))
-    return np.concatenate(all_ids).astype(np.int64), np.concatenate(all_codes)
+    # Each list copied straight into its rows: gathering the lists' copies and concatenating
+    # them held every vector twice (at 100k rows, 400 MB at the peak for 200 MB of vectors).
+    sizes = [ivf.invlists.list_size(list_no) for list_no in range(ivf.nlist)]
+    ids, vectors = np.empty(sum(sizes), np.int64), np.empty((sum(sizes), ivf.d), np.float32)
+    row = 0
+    for list_no, size in enumerate(sizes):
+        if size:
+            list_ids, codes = get_invlist(ivf.invlists, list_no)
+            ids[row : row + size] = list_ids
+            vectors[row : row + size] = codes.view(np.float32).reshape(size, ivf.d)
+            row += size
+    return ids, vectors
 
 
 def all_ids(index: Any) -> np.ndarray:

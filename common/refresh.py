@@ -50,6 +50,29 @@ def outdated_records(records: Iterable[dict[str, Any]], *, versions_count: bool 
     return outdated
 
 
+def outdated_paths(store: ImageStore, *, versions_count: bool = True) -> list[str]:
+    """The paths, sorted, of the rows this version would write otherwise (``outdated_records``),
+    read ``REFRESH_GROUP`` records at a time: a pass over the whole library whose memory does
+    not grow with it."""
+    return sorted(
+        {
+            record["path"]
+            for records in store.get_all_records_in_chunks(REFRESH_GROUP)
+            for record in outdated_records(records, versions_count=versions_count)
+        }
+    )
+
+
+def bring_up_to_date(store: ImageStore, paths: list[str]) -> int:
+    """Rewrite the rows of ``paths`` from their own records alone (no file read),
+    ``REFRESH_GROUP`` at a time; how many were rewritten (a row deleted meanwhile is not)."""
+    rewritten = 0
+    for start in range(0, len(paths), REFRESH_GROUP):
+        records = store.get_records_by_path(paths[start : start + REFRESH_GROUP]).values()
+        rewritten += rewrite_records(store, outdated_records(records))
+    return rewritten
+
+
 def rewrite_records(store: ImageStore, records: list[dict[str, Any]]) -> int:
     """Store ``records`` in place of their rows, keeping each row's vector and colours; how many
     were written (a row deleted meanwhile has no vector left and is skipped)."""

@@ -175,6 +175,12 @@ class ImageStore(ABC):
         that many in that order."""
 
     @abstractmethod
+    def get_all_records_in_chunks(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        """Every stored record (without vectors), at most ``size`` at a time, in no particular
+        order: a pass over the whole library (``--check``, ``--repair``) without holding it all
+        in memory (at 100k rows, the records at once are ~0.4-1 GB)."""
+
+    @abstractmethod
     def get_columns(self, columns: list[str], where: str | None = None) -> pa.Table:
         """These record columns (at their record types) of every row matching ``where``, in no
         particular order: what counting rows needs, without reading whole records. A column an

@@ -271,6 +271,29 @@ def test_upsert_replaces_by_path_and_delete_removes(backend: str, tmp_path: Path
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_a_pass_over_every_record_in_chunks_gives_each_row_once_with_what_it_holds(
+    backend: str, tmp_path: Path
+) -> None:
+    """--check and --repair read the library this way: 23 rows in chunks of 5, one replaced and
+    one deleted after the rows were written in three commits."""
+    records, vectors = random_records(24, seed=4)
+    cls, store = new_store(backend, tmp_path / "db")
+    for start in (0, 10, 20):
+        store.upsert_images(records[start : start + 10], vectors[start : start + 10])
+        store.commit()
+    store.upsert_images([records[3] | {"width": 999}], vectors[3:4])
+    store.delete_images([records[7]["path"]])
+    store.commit()
+    store = cls.open(str(tmp_path / "db"))
+    chunks = list(store.get_all_records_in_chunks(5))
+    assert all(len(chunk) <= 5 for chunk in chunks) and len(chunks) >= 5
+    seen = [record for chunk in chunks for record in chunk]
+    assert sorted(r["path"] for r in seen) == sorted(r["path"] for r in records if r is not records[7])
+    by_path = {r["path"]: r for r in seen}
+    assert by_path[records[3]["path"]]["width"] == 999 and by_path[records[4]["path"]]["make"] == "Canon"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_added_rows_are_stored_once_searchable_and_replaced_by_a_later_upsert(backend: str, tmp_path: Path) -> None:
     """The indexer adds the rows of new files (no row to replace: an append on LanceDB) and
     upserts those of changed ones; either way each path has one row, with its latest vector."""
