@@ -574,11 +574,9 @@ def _as_matrix(column: Any, width: int) -> np.ndarray:
     row = 0
     for chunk in getattr(column, "chunks", [column]):
         rows = matrix[row : row + len(chunk)]
-        if chunk.null_count == len(chunk):  # all null, or empty (a null-typed column when no row matched)
-            pass
-        elif chunk.null_count == 0:
+        if len(chunk) and chunk.null_count == 0:
             rows[:] = chunk.flatten().to_numpy().reshape(-1, width)
-        else:
+        elif chunk.null_count < len(chunk):  # some rows null (they stay NaN); an empty or all-null chunk has none
             present = chunk.is_valid()
             rows[present.to_numpy(zero_copy_only=False)] = chunk.filter(present).flatten().to_numpy().reshape(-1, width)
         row += len(chunk)
