@@ -7,8 +7,8 @@ indexing / ceiling. The probe holds the same model in a second process, started 
 setting, and the benchmark reads indexing against the faster of the two ceilings. The probe waits
 on a pipe between measurements, its threads asleep, so it takes nothing from the indexing runs.
 
-``python -m benchmarks.ceiling_probe SPEC_JSON DEVICE BATCH``: prints ``ready``, then one JSON
-line of ``model_ceiling`` for each line it reads.
+``python -m benchmarks.ceiling_probe SPEC_JSON DEVICE BATCH PRECISION``: prints ``ready``, then one
+JSON line of ``model_ceiling`` for each line it reads.
 """
 
 from __future__ import annotations
@@ -25,10 +25,18 @@ from common.embedding import ModelSpec
 class CeilingProbe:
     """A child process holding the model with torch's default OpenMP settings."""
 
-    def __init__(self, spec: ModelSpec, device: str, batch: int) -> None:
+    def __init__(self, spec: ModelSpec, device: str, batch: int, precision: str = "auto") -> None:
         env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.ceiling_probe", json.dumps(spec.to_dict()), device, str(batch)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.ceiling_probe",
+                json.dumps(spec.to_dict()),
+                device,
+                str(batch),
+                precision,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -78,8 +86,8 @@ def main() -> None:
     from benchmarks.photo_bench import model_ceiling
     from common.embedding import Embedder
 
-    spec, device, batch = ModelSpec(**json.loads(sys.argv[1])), sys.argv[2], int(sys.argv[3])
-    embedder = Embedder(spec, device)
+    spec, device, batch, precision = ModelSpec(**json.loads(sys.argv[1])), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    embedder = Embedder(spec, device, precision=precision)
     print("ready", flush=True)
     for _ in sys.stdin:
         print(json.dumps(model_ceiling(embedder, batch)), flush=True)

@@ -44,6 +44,9 @@ MODELS = {
     # downloaded here. Speed is what is measured, not relevance.
     "vit-b-32-random": ModelSpec("ViT-B-32", "none"),
 }
+# "name@precision" runs a model at a precision other than the CLI's default for the device
+# (``common.embedding.choose_precision``): "vit-b-32-random@fp32" beside a bf16 default.
+PRECISION_MARK = "@"
 FALLBACK_PROMPTS = [
     "a dog on a beach", "a red car", "people at a market", "a plate of food", "a city street at night",
     "a cat on a sofa", "mountains and a lake", "a train at a station", "children playing football", "a bowl of fruit",
@@ -271,7 +274,9 @@ def checkpoint_for(spec: ModelSpec, embedder: Embedder, workdir: str) -> ModelSp
     import torch
 
     path = str(Path(workdir) / f"{spec.model}-random-weights.pt")
-    torch.save({"state_dict": embedder.model.state_dict()}, path)
+    # In fp32, as a user's checkpoint is, whatever precision the embedder computes in.
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in embedder.model.state_dict().items()}
+    torch.save({"state_dict": weights}, path)
     return ModelSpec(spec.model, path, spec.model_config)
 
 
@@ -294,10 +299,14 @@ def run_photo_benchmark(
     backends' trials take turns, so trial k of each ran minutes apart at most, and the backends
     are compared trial by trial (``paired_throughput_ratio``).
     """
-    spec = MODELS[model_name]
-    embedder = Embedder(spec, device)
+    name, _, precision = model_name.partition(PRECISION_MARK)
+    spec = MODELS[name]
+    embedder = Embedder(spec, device, precision=precision or "auto")
     result: dict[str, Any] = {
-        "model": model_name,
+        # The precision is part of the label where it is not fp32: the same model runs several
+        # times faster in bf16 on a CPU with AMX, and a reader must see which one a row is.
+        "model": name if embedder.precision == "fp32" else f"{name} ({embedder.precision})",
+        "precision": embedder.precision,
         "spec": spec.to_dict(),
         "dim": embedder.dim,
         "device": embedder.device,
@@ -334,7 +343,7 @@ def run_photo_benchmark(
             corpus.images, embedder, os.cpu_count() or 1, str(Path(workdir) / "reading-alone" / THUMBNAIL_DIR)
         )
         trials: dict[str, list[dict[str, Any]]] = {backend: [] for backend in backends}
-        with CeilingProbe(spec, embedder.device, batch) as probe:
+        with CeilingProbe(spec, embedder.device, batch, embedder.precision) as probe:
 
             def ceiling() -> dict[str, float]:
                 return faster_ceiling(model_ceiling(embedder, batch), probe.measure())

@@ -23,6 +23,13 @@ def _per_backend(results: dict[str, Any], key: str) -> Iterator[tuple[str, str, 
                 yield model["model"], backend, data, data[key]
 
 
+def _bf16(env: dict[str, Any]) -> str:
+    """Whether the CPU multiplies bf16 in hardware (AMX), where the run says (older runs do not)."""
+    if "cpu_bf16_hardware" not in env:
+        return ""
+    return ", bf16 in hardware (AMX)" if env["cpu_bf16_hardware"] else ", no bf16 hardware (AMX)"
+
+
 def _batches(results: dict[str, Any]) -> str:
     """The batch size each model ran at (the CLI's default for the device unless one was asked for)."""
     sizes = sorted({model["batch"] for model in results["photos"]}) or [results["batch"]]
@@ -188,14 +195,16 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
     lines = [
         "# imagedb benchmark",
         "",
-        f"{env['date']} · {env['cpu']} · {env['cpu_count']} CPUs (torch threads {env['torch_threads']}, OpenMP wait policy {env.get('openmp_wait_policy', 'default')}) · GPU: {env['gpu'] or 'none'}",
+        f"{env['date']} · {env['cpu']} · {env['cpu_count']} CPUs (torch threads {env['torch_threads']}, OpenMP wait policy {env.get('openmp_wait_policy', 'default')}{_bf16(env)}) · GPU: {env['gpu'] or 'none'}",
         f"torch {env['torch']} · open_clip {env['open_clip']} · lancedb {env['lancedb']} · faiss {env['faiss']} · Python {env['python']}",
         f"Corpus: {', '.join(results['corpus']['roots'])}{_copies(results['corpus'])} ({results['corpus']['images']} images); {results['queries']} queries per search kind; "
         f"{_batches(results)} images per forward pass (indexing and ceiling).",
         "",
         "Models: `vit-b-32-random` is ViT-B-32 with random weights — the same architecture and FLOPs as the",
         "real one (no weights can be downloaded here), so its speed is the real model's speed; `tiny` is the",
-        "project's 32 px test model. Absolute times drift on shared machines: read the ratios.",
+        "project's 32 px test model. A model computing in another format than fp32 says which: the CLI's",
+        "`--precision auto` runs the image tower in bf16 on a CPU with Intel AMX, in fp16 on a CUDA GPU.",
+        "Absolute times drift on shared machines: read the ratios.",
         "",
         "## Headline ratios",
         "",

@@ -45,7 +45,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--corpus", nargs="+", type=Path, help="photo folders to index (default ../shared/data/coco-mini and camera)"
     )
-    parser.add_argument("--models", default="vit-b-32-random,tiny", help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument(
+        "--models",
+        help=f"comma-separated, from {', '.join(MODELS)}, each at the CLI's precision or at one named after an @ "
+        "('vit-b-32-random@fp32'); default vit-b-32-random,tiny, and vit-b-32-random@fp32 too where the CLI's "
+        "precision on this CPU is not fp32 (bf16 with AMX)",
+    )
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument(
         "--batch",
@@ -129,6 +134,18 @@ def link_copies(roots: list[str], copies: int, folder: Path) -> list[str]:
     return linked
 
 
+def default_models(device: str) -> str:
+    """ViT-B-32 and the test model at the CLI's precision; ViT-B-32 in fp32 as well where that is
+    not fp32 on the CPU (bf16, with AMX): how much the precision gains, and the ratio to the
+    ceiling the model in fp32 leaves to reading."""
+    from common.embedding import choose_device, choose_precision
+
+    chosen = choose_device(device)
+    if chosen == "cpu" and choose_precision("auto", chosen) != "fp32":
+        return "vit-b-32-random,vit-b-32-random@fp32,tiny"
+    return "vit-b-32-random,tiny"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     from tqdm import tqdm
@@ -152,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         corpus = load_corpus(
             link_copies(roots, copies, Path(scratch) / "copies") if copies > 1 else roots, args.queries
         )
-        models = [m for m in args.models.split(",") if m]
+        models = [m for m in (args.models or default_models(args.device)).split(",") if m]
         backends = [b for b in args.backends.split(",") if b]
         sizes = [int(s) for s in args.scale.split(",") if s] + ([1_000_000] if args.scale_1m else [])
 

@@ -78,6 +78,8 @@ def environment() -> dict[str, Any]:
     import open_clip
     import torch
 
+    from common.embedding import cpu_multiplies_bf16_in_hardware
+
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -93,6 +95,7 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "openmp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+        "cpu_bf16_hardware": cpu_multiplies_bf16_in_hardware(),  # AMX: the CLI's default precision there is bf16
         "gpu": gpu,
         "python": platform.python_version(),
         "torch": torch.__version__,

@@ -32,7 +32,7 @@ from common.defaults import (
     MAX_RADIUS_KM,
 )
 from common.discovery import has_image_extension, has_storable_name, missing_roots, normalise_root
-from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelError, ModelSpec
+from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, PRECISIONS, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
 from common.ordering import OrderError, hits_in_order, parse_order
@@ -281,6 +281,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     model.add_argument(
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="where the model runs (default auto)"
     )
+    model.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="the number format the image model computes in (default auto: fp16 on a CUDA GPU, bf16 on a CPU with Intel AMX, "
+        "several times faster there, fp32 elsewhere)",
+    )  # fmt: skip
     model.add_argument(
         "--batch",
         type=_positive_int,
@@ -549,7 +554,9 @@ class Session:
             from common.embedding import Embedder
 
             log.debug("loading %s", spec.describe())
-            self.embedder = Embedder(spec, self.args.device, text_only=not self.needs_image_tower())
+            self.embedder = Embedder(
+                spec, self.args.device, text_only=not self.needs_image_tower(), precision=self.args.precision
+            )
         return self.embedder
 
     def needs_image_tower(self) -> bool:

@@ -46,9 +46,9 @@ def test_raw_and_jpeg_pairs_in_searches_duplicates_and_listings(cli: Cli, tmp_pa
         scene = tmp_path / "scenes" / f"{seed}.png"
         paint_photo(scene, seed, size=(320, 240))
         scenes[seed] = Image.open(scene).convert("RGB")
-    for seed in (1, 2):  # RAW+JPEG
+    for seed in (1, 2):  # RAW+JPEG, the JPEG as the raw's preview is (one picture: one vector)
         raw_photo(shoot / f"IMG_000{seed}.dng", scenes[seed])
-        scenes[seed].save(shoot / f"IMG_000{seed}.JPG", quality=90)
+        scenes[seed].save(shoot / f"IMG_000{seed}.JPG", quality=95)
     scenes[3].save(shoot / "IMG_0003.JPG", quality=90)
     scenes[3].resize((300, 225)).save(shoot / "IMG_0003-edit.JPG", quality=80)  # a real near duplicate
     scenes[4].save(shoot / "IMG_0004.JPG", quality=90)

@@ -45,8 +45,9 @@ def reference_pixels(embedder: Embedder, path: str) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def vit_b_32() -> Embedder:
-    """ViT-B-32 at random init: the real model's input size and sensitivity (weights can't be fetched here)."""
-    return Embedder(ModelSpec("ViT-B-32", "none"), "cpu")
+    """ViT-B-32 at random init: the real model's input size and sensitivity (weights can't be
+    fetched here); in fp32, the reference, whatever this CPU's default precision is."""
+    return Embedder(ModelSpec("ViT-B-32", "none"), "cpu", precision="fp32")
 
 
 @pytest.mark.slow
@@ -105,6 +106,76 @@ def test_the_gpu_path_embeds_like_the_cpu_reference_for_every_image(vit_b_32: Em
         reference = vit_b_32.embed_pixels(torch.stack([reference_pixels(vit_b_32, r.path) for r in chunk]))
         cosines += [(float(a @ b), r.path) for a, b, r in zip(fast, reference, chunk, strict=True)]
     assert min(cosines)[0] >= 0.99, min(cosines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", ["coco-mini", "camera"])
+def test_bf16_embeds_like_the_fp32_reference_for_every_image(vit_b_32: Embedder, folder: str) -> None:
+    """--precision bf16, the default on a CPU with AMX: the fast path's vectors, the image tower
+    in bf16, against open_clip's full route in fp32 with the same weights."""
+    bf16 = Embedder(ModelSpec("ViT-B-32", "none"), "cpu", precision="bf16")
+    bf16.model.load_state_dict(vit_b_32.model.state_dict())
+    assert next(bf16.model.visual.parameters()).dtype == torch.bfloat16
+    paths = [f.path for f in find_image_files([str(shared(folder))])]
+    read = [r for r in (read_file(path, bf16.pixel_recipe) for path in paths) if r.reason is None]
+    cosines = []
+    for start in range(0, len(read), 32):
+        chunk = read[start : start + 32]
+        fast = bf16.embed_prepared([r.crop for r in chunk])
+        reference = vit_b_32.embed_pixels(torch.stack([reference_pixels(vit_b_32, r.path) for r in chunk]))
+        cosines += [(float(a @ b), r.path) for a, b, r in zip(fast, reference, chunk, strict=True)]
+    assert min(cosines)[0] >= 0.99, min(cosines)
+
+
+@pytest.mark.parametrize("model", ["tiny", "ViT-B-32"])
+def test_in_bf16_a_picture_has_one_vector_whatever_batch_it_comes_in(model: str, tmp_path: Path) -> None:
+    """Alone (a query, a --repair), in a batch of 12 (a run's last) or of 40 (--batch 40): the
+    same vector, bit for bit, as in fp32, so identical pictures still tie and a re-embedded
+    file keeps its vector."""
+    spec = (
+        ModelSpec.from_options(None, str(TINY_WEIGHTS), str(TINY_CONFIG))
+        if model == "tiny"
+        else ModelSpec(model, "none")
+    )
+    embedder = Embedder(spec, "cpu", precision="bf16")
+    crops = [
+        embedder.prepare(Image.open(paint_photo(tmp_path / f"{seed}.png", seed=seed, size=(120, 90))).convert("RGB"))
+        for seed in range(40)
+    ]
+    in_forty = embedder.embed_prepared(crops)
+    np.testing.assert_array_equal(embedder.embed_prepared(crops[:12]), in_forty[:12])
+    np.testing.assert_array_equal(embedder.embed_prepared([crops[5]])[0], in_forty[5])
+    np.testing.assert_array_equal(embedder.embed_prepared(crops[33:])[0], in_forty[33])
+
+
+def test_auto_precision_is_bf16_only_on_a_cpu_that_multiplies_it_in_hardware(monkeypatch) -> None:
+    from common import embedding
+
+    monkeypatch.setattr(embedding, "cpu_multiplies_bf16_in_hardware", lambda: True)
+    assert embedding.choose_precision("auto", "cpu") == "bf16"
+    assert embedding.choose_precision("auto", "cpu", text_only=True) == "fp32", "one prompt: nothing to gain"
+    assert embedding.choose_precision("auto", "cuda") == "fp16"
+    assert embedding.choose_precision("fp32", "cpu") == "fp32", "what the user asks for"
+    monkeypatch.setattr(embedding, "cpu_multiplies_bf16_in_hardware", lambda: False)
+    assert embedding.choose_precision("auto", "cpu") == "fp32", "emulated bf16 is slower than fp32"
+    assert embedding.choose_precision("auto", "mps") == "fp32"
+    assert embedding.choose_precision("bf16", "cpu") == "bf16"
+
+
+def test_precision_option_indexes_with_the_image_tower_in_that_format(tmp_path: Path) -> None:
+    """The same photos indexed with --precision fp32 and bf16: the vectors differ (bf16 was used)
+    but each stays within cosine 0.99 of fp32's; text queries score against both."""
+    for seed in range(6):
+        paint_photo(tmp_path / "photos" / f"{seed}.jpg", seed=seed, size=(200, 150))
+    vectors = {}
+    for precision in ("fp32", "bf16"):
+        cli = Cli("faiss", tmp_path / f"db-{precision}")
+        cli.index(tmp_path / "photos", extra=("--precision", precision))
+        paths = sorted(str(p) for p in (tmp_path / "photos").iterdir())
+        vectors[precision] = cli.vectors(paths)
+        assert cli.search("--search", "a red car", "--limit", "6")[0]["results"], precision
+    cosines = np.sum(vectors["fp32"] * vectors["bf16"], axis=1)
+    assert cosines.min() >= 0.99 and not np.array_equal(vectors["fp32"], vectors["bf16"]), cosines
 
 
 def test_large_jpeg_keeps_its_full_size_and_orientation_in_the_record(tmp_path: Path) -> None:
