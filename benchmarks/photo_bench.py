@@ -187,9 +187,11 @@ def search_latencies(
     }
 
 
-def cold_start(backend: str, db: str, spec: ModelSpec, repeats: int) -> dict[str, float]:
-    """Process start → ready-to-search in a fresh interpreter, split by step (medians of ``repeats``)."""
-    command = [sys.executable, str(REPO / "benchmarks" / "cold_start.py"), backend, db, spec.model, spec.pretrained]
+def cold_start(backend: str, db: str, spec: ModelSpec, repeats: int, precision: str = "auto") -> dict[str, Any]:
+    """Process start → ready-to-search in a fresh interpreter, split by step (medians of
+    ``repeats``), the model loaded at ``precision``."""
+    script = str(REPO / "benchmarks" / "cold_start.py")
+    command = [sys.executable, script, backend, db, spec.model, spec.pretrained, precision]
     command += [spec.model_config] if spec.model_config else []
     runs = []
     for _ in range(repeats):
@@ -207,7 +209,8 @@ def cold_start(backend: str, db: str, spec: ModelSpec, repeats: int) -> dict[str
                 "first_text_query_s": marks["first_query_embedded"] - spawned,
             }
         )
-    return {key: float(np.median([run[key] for run in runs])) for key in runs[0]} | {"repeats": repeats}
+    medians = {key: float(np.median([run[key] for run in runs])) for key in runs[0]}
+    return medians | {"repeats": repeats, "precision": marks["precision"]}
 
 
 def cold_text_search(backend: str, db: str, spec: ModelSpec, repeats: int) -> dict[str, float]:
@@ -375,7 +378,7 @@ def run_photo_benchmark(
                 "search": search_latencies(store, embedder, corpus, words),
             }
             store.close()
-            result["backends"][backend]["load"] = cold_start(backend, db, spec, load_repeats)
+            result["backends"][backend]["load"] = cold_start(backend, db, spec, load_repeats, embedder.precision)
             result["backends"][backend]["cold_text_search"] = cold_text_search(backend, db, spec, load_repeats)
             result["backends"][backend]["cold_image_search"] = cold_image_search(
                 backend, db, corpus.images[0], load_repeats

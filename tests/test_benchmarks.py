@@ -85,6 +85,7 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         copied = data["copied_library"]  # the 12 painted files at new paths: no decode, no forward pass
         assert copied == {"files": 12, "reused": 12, "embedded": 0, "seconds": copied["seconds"]}
         load = data["load"]
+        assert load["precision"] == model["precision"]
         parts = ("interpreter_s", "imports_s", "torch_open_clip_import_s", "store_s", "model_s")
         assert all(load[p] >= 0 for p in parts)
         assert load["ready_s"] == pytest.approx(sum(load[p] for p in parts), rel=0.05)
@@ -133,3 +134,22 @@ def test_backends_are_compared_trial_by_trial() -> None:
     lance = {"trial_images_per_second": [4.0, 8.0, 8.0]}
     faiss = {"trial_images_per_second": [5.0, 5.0, 10.0]}
     assert paired_throughput_ratio(lance, faiss) == pytest.approx(0.8)
+
+
+@pytest.mark.slow
+def test_load_row_loads_the_model_at_its_rows_precision(tmp_path) -> None:
+    """The fp32 row the benchmark adds beside the CLI's bf16 (on a CPU with AMX) times loading
+    fp32, not the CLI's default: the load child is told the row's precision, and says which it
+    loaded. Asked here for the one that is not this machine's default, so the test fails on any
+    machine where the child ignored it."""
+    from benchmarks.photo_bench import MODELS, cold_start
+    from common.backends import store_class
+    from common.embedding import choose_precision
+    from common.store import IndexInfo
+
+    spec = MODELS["tiny"]
+    other = "fp32" if choose_precision("auto", "cpu") == "bf16" else "bf16"
+    db = str(tmp_path / "db")
+    store_class("faiss").create(db, IndexInfo(spec, 64)).close()
+    load = cold_start("faiss", db, spec, repeats=1, precision=other)
+    assert load["precision"] == other and load["ready_s"] > 0
