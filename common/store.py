@@ -86,7 +86,9 @@ def best_rows(search: Callable[[int], pa.Table], limit: int) -> pa.Table:
     folder matches equally: 'canon' in a camera's 14,000 photos of one naming scheme) ranks
     thousands of rows, which is why this works on columns and the store makes hits of the kept
     rows only. Each round runs the search again: growing sixteenfold, not fourfold, took
-    LanceDB's metadata search p50 at 100k rows from 35 to 22 ms.
+    LanceDB's metadata search p50 at 100k rows from 35 to 22 ms. The best ``limit`` rows are
+    selected, not all rows sorted: at 1M rows, a word every file holds ('img') tied them all, and
+    sorting them by path took 0.55 s, selecting ten 21 ms.
     """
     import pyarrow.compute as pc
 
@@ -98,10 +100,10 @@ def best_rows(search: Callable[[int], pa.Table], limit: int) -> pa.Table:
         score = rows.schema.get_field_index("score")
         rounded = pc.round(rows.column(score).cast("float64"), SCORE_DECIMALS)
         rows = rows.set_column(score, "score", rounded)
-        order = pc.sort_indices(rows, sort_keys=RANK_SORT_KEYS)
-        scores = rows.column("score")
-        if rows.num_rows < wanted or scores[order[-1].as_py()].as_py() < scores[order[limit - 1].as_py()].as_py():
-            return rows.take(order[:limit])
+        best = rows.take(pc.select_k_unstable(rows, k=min(limit, rows.num_rows), sort_keys=RANK_SORT_KEYS))
+        best = best.take(pc.sort_indices(best, sort_keys=RANK_SORT_KEYS))  # the few kept, in rank order
+        if rows.num_rows < wanted or pc.min(rounded).as_py() < best.column("score")[-1].as_py():
+            return best
         wanted *= 16
 
 

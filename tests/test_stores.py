@@ -472,6 +472,33 @@ def test_equal_scores_list_in_path_order_and_a_limit_through_them_keeps_the_firs
     assert paths(store.search_by_vector(vectors[-1], 2, "filename != 'copy-a.jpg'")) == in_path_order[1:3]
 
 
+def test_a_long_tie_is_cut_by_path_however_the_engine_orders_it() -> None:
+    """Three rows score best, then 300 tie (a word every file of a folder holds once): the
+    first ten are those three and the seven first paths of the tie, though the engine hands
+    each answer over with its ties in the worst order, and asked for 11 rows the tie runs past
+    its answer, and past 176."""
+    import pyarrow as pa
+
+    from common.store import best_rows
+
+    tied = [f"/photos/{n:04d}.jpg" for n in np.random.default_rng(3).permutation(300)]
+    paths = ["/photos/zz-best.jpg", "/photos/zz-second.jpg", "/photos/zz-third.jpg", *tied]
+    scores = [3.0, 2.0, 1.5] + [1.0 + 1e-9 * (n % 2) for n in range(300)]  # equal once rounded
+    asked: list[int] = []
+
+    def search(wanted: int) -> pa.Table:
+        asked.append(wanted)
+        # The best scores, and of a tie the last paths, in no order: the worst an engine can do.
+        chosen = sorted(range(len(paths)), key=lambda i: (round(scores[i], 6), paths[i]), reverse=True)[:wanted]
+        chosen = [chosen[i] for i in np.random.default_rng(wanted).permutation(len(chosen))]
+        return pa.table({"path": [paths[i] for i in chosen], "score": [scores[i] for i in chosen]})
+
+    best = best_rows(search, 10)
+    assert best.column("path").to_pylist() == paths[:3] + sorted(tied)[:7]
+    assert best.column("score").to_pylist() == [3.0, 2.0, 1.5] + [1.0] * 7
+    assert asked == [11, 176, 2816]
+
+
 def test_the_model_is_recorded_with_the_index(backend: str, tmp_path: Path) -> None:
     cls, _ = new_store(backend, tmp_path / "db")
     info = cls.open(str(tmp_path / "db")).info
