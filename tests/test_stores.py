@@ -472,6 +472,34 @@ def test_equal_scores_list_in_path_order_and_a_limit_through_them_keeps_the_firs
     assert paths(store.search_by_vector(vectors[-1], 2, "filename != 'copy-a.jpg'")) == in_path_order[1:3]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rows_and_vectors_are_found_by_path_in_a_store_only_read(backend: str, tmp_path: Path) -> None:
+    """A process that opens the store to search it finds rows and stored vectors by path (a
+    search by a photo of the library) without FAISS building its table of every path, and
+    after many lookups, with it built, finds the same; a path the store lacks is left out."""
+    records, vectors = random_records(300, seed=5)
+    cls, store = new_store(backend, tmp_path / "db")
+    store.upsert_images(records, vectors)
+    store.commit()
+    store.close()
+    store = cls.open(str(tmp_path / "db"))
+    asked = ["/photos/00007.jpg", "/photos/00290.jpg", "/photos/missing.jpg", "/photos/00007.jpg"]
+    answers = []
+    for _ in range(20):  # past PATH_SCANS: the later ones through the table by path
+        found = store.get_vectors(asked)
+        assert sorted(found) == ["/photos/00007.jpg", "/photos/00290.jpg"]
+        assert np.allclose(found["/photos/00290.jpg"], vectors[290], atol=1e-6)
+        by_path = store.get_records_by_path(iter(asked))
+        assert {p: r["size_bytes"] for p, r in by_path.items()} == {
+            "/photos/00007.jpg": 1007,
+            "/photos/00290.jpg": 1290,
+        }
+        answers.append((sorted(found), sorted(by_path)))
+        if backend == "faiss" and len(answers) == 1:
+            assert store._id_by_path is None, "a search process does not build the table of every path"
+    assert all(answer == answers[0] for answer in answers)
+
+
 def test_a_long_tie_is_cut_by_path_however_the_engine_orders_it() -> None:
     """Three rows score best, then 300 tie (a word every file of a folder holds once): the
     first ten are those three and the seven first paths of the tie, though the engine hands
