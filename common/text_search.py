@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from common.arrow_rows import take_rows
 from common.saved_arrays import UNREADABLE, open_arrays, save_arrays, text_array, text_list
 from common.store import rank_key
 
@@ -273,6 +272,8 @@ class BM25:
         wanted = documents.tolist()
         new = [i for i in wanted if i not in self._folded]
         if new:
+            from common.arrow_rows import take_rows  # pyarrow: not in the decoding workers, which tokenize
+
             texts = folded_words(take_rows(self.documents, new).to_pylist())
             self._folded.update(zip(new, texts, strict=True))
         return wanted
