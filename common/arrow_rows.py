@@ -24,9 +24,8 @@ JOINED_TAKE_SHARE = 1 / 16
 def take_rows(data: pa.Table | pa.ChunkedArray | pa.Array, positions: Any) -> pa.Table | pa.ChunkedArray | pa.Array:
     """``data.take(positions)``, without joining ``data``'s chunks for a few rows."""
     positions = np.asarray(positions, dtype=np.int64)
-    if isinstance(data, pa.Array):  # one chunk already
-        return data.take(pa.array(positions, pa.int64()))
-    chunks = data.to_batches() if isinstance(data, pa.Table) else data.chunks
+    # A table by its batches (cut where any column's chunk ends), a column by its chunks, an array whole.
+    chunks = data.to_batches() if isinstance(data, pa.Table) else getattr(data, "chunks", [data])
     if len(chunks) <= 1 or len(positions) == 0 or len(positions) >= len(data) * JOINED_TAKE_SHARE:
         return data.take(pa.array(positions, pa.int64()))
     starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
@@ -34,9 +33,10 @@ def take_rows(data: pa.Table | pa.ChunkedArray | pa.Array, positions: Any) -> pa
         raise IndexError(f"row positions outside 0..{starts[-1] - 1}")
     chunk_of = np.searchsorted(starts, positions, side="right") - 1
     order = np.argsort(chunk_of, kind="stable")  # grouped by chunk, each chunk's rows in their order
+    grouped, grouped_chunk = positions[order], chunk_of[order]
     pieces = [
-        chunks[number].take(pa.array(positions[order][chunk_of[order] == number] - starts[number], pa.int64()))
-        for number in np.unique(chunk_of)
+        chunks[number].take(pa.array(grouped[grouped_chunk == number] - starts[number], pa.int64()))
+        for number in np.unique(grouped_chunk)
     ]
     gathered = (
         pa.Table.from_batches(pieces, schema=data.schema)
