@@ -49,3 +49,59 @@ def indexing_lock(db_path: str, wait: bool = False) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+READERS_FILE = ".imagedb-readers.lock"
+
+
+class ReadersLock:
+    """Held shared by every process that has a database open, so a writer can tell whether
+    anyone else is reading it.
+
+    A LanceDB reader reads the version that was the latest when it opened the table, for as long
+    as it runs; a writer that finds no other holder (``no_other_reader``) may delete every older
+    version at once instead of keeping them for a reader that might still be using one. Where
+    the lock cannot be taken (not a POSIX system, a read-only folder) nobody is known to be
+    alone, and writers keep the versions readers may use.
+    """
+
+    def __init__(self, db_path: str) -> None:
+        self._handle = None
+        try:
+            import fcntl
+
+            handle = open(os.path.join(db_path, READERS_FILE), "a+b")  # noqa: SIM115 - held until release()
+        except (ImportError, OSError):
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+        except OSError:
+            handle.close()
+            return
+        self._handle = handle
+
+    @contextlib.contextmanager
+    def no_other_reader(self) -> Iterator[bool]:
+        """Whether this process is the database's only reader; while the answer is True, nobody
+        else can start reading (they wait for the block to end)."""
+        if self._handle is None:
+            yield False
+            return
+        import fcntl
+
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            # A failed conversion gives up the shared lock too (flock(2)): taken again.
+            fcntl.flock(self._handle, fcntl.LOCK_SH)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(self._handle, fcntl.LOCK_SH)
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

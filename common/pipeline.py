@@ -310,15 +310,15 @@ def set_aside_earlier_failures(
     return to_read
 
 
-# Embedded batches are written to the store in groups of about this many rows, or as many as
-# this many seconds gathered, whichever comes first. One write is a transaction with a fixed
-# cost: at 100k rows a LanceDB upsert takes ~12-20 ms for 32 rows and ~30 ms for 512 (an
-# append, for new files, ~4 and ~12 ms), FAISS 6 ms and 14 ms. On a GPU, 20 ms is a whole
-# batch's forward pass, so writing batch by batch would halve the speed. The time bound keeps
-# what a crash can cost on LanceDB (every write is a commit there) to seconds of work when the
-# model is slow.
+# Embedded batches are written to the store in groups of about this many rows, and whenever a
+# commit is due (``--commit-every``). One write is a transaction with a fixed cost: at 100k rows a
+# LanceDB upsert takes ~12-20 ms for 32 rows and ~30-45 ms for 512 (an append, for new files, ~4
+# and ~12-27 ms), FAISS 6 ms and 14 ms. On a GPU, 20 ms is a whole batch's forward pass, so
+# writing batch by batch would halve the speed; past 512 rows a write costs as much a row again.
+# Each LanceDB write is a version whose manifest lists every file the table has, so the writes
+# must not come often either: written every 2 seconds, a first index of 100k photos on a CPU made
+# 1,700 versions, 270 MB of manifests.
 WRITE_GROUP_ROWS = 512
-WRITE_GROUP_SECONDS = 2.0
 
 
 def write_batches(
@@ -328,20 +328,19 @@ def write_batches(
     summary: IndexSummary,
     commit_seconds: float = DEFAULT_COMMIT_SECONDS,
 ) -> None:
-    """Writer: store the batches in groups (``WRITE_GROUP_ROWS``, ``WRITE_GROUP_SECONDS``) and
-    make them durable at least every ``commit_seconds`` (0: each batch, written on its own).
-    Files not in ``indexed_before`` (the store's paths under the run's roots when it began) are
-    added, the others upserted.
+    """Writer: store the batches in groups of ``WRITE_GROUP_ROWS`` and make them durable at least
+    every ``commit_seconds`` (0: each batch, written on its own), which bounds what a crash costs
+    (a LanceDB write is a commit of its own; FAISS commits what it holds). Files not in
+    ``indexed_before`` (the store's paths under the run's roots when it began) are added, the
+    others upserted.
 
     When reading or embedding stops the run (Ctrl-C, a model gone wrong), the batches it holds
     are still written: what was embedded is kept.
     """
     held: list[EmbeddedBatch] = []
-    last_commit = last_write = time.monotonic()
+    last_commit = time.monotonic()
 
     def write_held() -> None:
-        nonlocal last_write
-        last_write = time.monotonic()
         if not held:
             return
         records = [record for batch in held for record in batch.records]
@@ -364,13 +363,8 @@ def write_batches(
         if batch is None:
             break
         held.append(batch)
-        now = time.monotonic()
-        commit_due = now - last_commit >= commit_seconds
-        if (
-            commit_due
-            or sum(len(b.records) for b in held) >= WRITE_GROUP_ROWS
-            or now - last_write >= WRITE_GROUP_SECONDS
-        ):
+        commit_due = time.monotonic() - last_commit >= commit_seconds
+        if commit_due or sum(len(b.records) for b in held) >= WRITE_GROUP_ROWS:
             with summary.timing("write"):
                 write_held()
                 if commit_due:

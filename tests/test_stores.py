@@ -167,6 +167,98 @@ def test_runs_that_change_a_few_photos_do_not_pile_up_lance_index_segments(tmp_p
     assert_exact_neighbours(cls.open(str(tmp_path / "db")), records, vectors)
 
 
+def lance_files(db: Path) -> dict[str, int]:
+    """How many files a LanceDB table holds on disk, by kind: its versions' manifests, data files
+    and index segments (a folder each)."""
+    table = db / "images.lance"
+    return {
+        "manifests": len(list((table / "_versions").glob("*.manifest"))),
+        "data": len(list((table / "data").iterdir())),
+        "index segments": len(list((table / "_indices").iterdir())),
+    }
+
+
+def test_a_lance_run_leaves_its_latest_version_alone_when_no_one_else_reads_the_table(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Each write is a version and the run's compaction replaces their files: Lance's default kept
+    them all for 7 days (a first index of 100k photos took 1.5 GB where its rows and indexes take
+    0.6). With nobody else reading, a run ends holding its latest version's files alone."""
+    records, vectors = random_records(1200, seed=8)
+    cls, store = new_store("lancedb", tmp_path / "db", monkeypatch, ann_min_rows=1000)
+    for start in range(0, 1200, 100):  # twelve writes, as a run's groups of photos
+        store.add_images(records[start : start + 100], vectors[start : start + 100])
+    store.finish_indexing()
+    changed = np.roll(vectors[:50], 1, axis=1)
+    changed /= np.linalg.norm(changed, axis=1, keepdims=True)
+    store.upsert_images(records[:50], changed)  # a later run replaces rows and removes others
+    store.delete_images([r["path"] for r in records[1100:]])
+    store.finish_indexing()
+    store.close()
+
+    table = raw_lance_table(tmp_path / "db")
+    stats = table.stats()
+    assert len(table.list_versions()) == 1
+    assert lance_files(tmp_path / "db") == {
+        "manifests": 1,
+        "data": stats["fragment_stats"]["num_fragments"],
+        "index segments": sum(table.index_stats(index.name).num_indices for index in table.list_indices()),
+    }
+    assert stats["num_rows"] == 1100
+    vectors[:50] = changed
+    assert_exact_neighbours(cls.open(str(tmp_path / "db")), records[:1100], vectors[:1100])
+
+
+def test_a_lance_reader_keeps_reading_its_version_while_another_process_indexes(tmp_path: Path, monkeypatch) -> None:
+    """A search reads the version that was the latest when it opened the table: a run that
+    replaces and removes rows meanwhile keeps that version's files, and the next run that finds
+    no one else reading drops them."""
+    records, vectors = random_records(600, seed=9)
+    cls, writer = new_store("lancedb", tmp_path / "db", monkeypatch)
+    for start in range(0, 600, 100):
+        writer.add_images(records[start : start + 100], vectors[start : start + 100])
+    writer.finish_indexing()
+    writer.close()
+    reader = cls.open(str(tmp_path / "db"))
+    first = [hit.record["path"] for hit in reader.search_by_vector(vectors[7], 5)]
+
+    writer = cls.open(str(tmp_path / "db"))
+    changed = np.roll(vectors[:300], 1, axis=1)
+    changed /= np.linalg.norm(changed, axis=1, keepdims=True)
+    writer.upsert_images(records[:300], changed)
+    writer.delete_images([r["path"] for r in records[300:400]])
+    writer.finish_indexing()
+    assert len(raw_lance_table(tmp_path / "db").list_versions()) > 1, "the reader's version is kept"
+    assert [hit.record["path"] for hit in reader.search_by_vector(vectors[7], 5)] == first
+    assert len(reader.get_records()) == 600 and len(reader.search_by_text("canon", 600)) == 300
+    reader.close()
+
+    writer.upsert_images(records[:1], changed[:1])
+    writer.finish_indexing()
+    writer.close()
+    assert len(raw_lance_table(tmp_path / "db").list_versions()) == 1, "no one reads the old versions now"
+
+
+def test_lance_cleanup_keeps_every_version_that_was_the_latest_within_the_readers_grace() -> None:
+    """While another process reads the table, a version goes only once it stopped being the
+    latest more than READER_GRACE ago: a reader that opened it since may still be reading it."""
+    from datetime import datetime, timedelta
+
+    lancedb_script = load_script("lancedb")
+    grace, slack = lancedb_script.READER_GRACE, lancedb_script.CLEANUP_SLACK
+    now = datetime(2026, 12, 3, 12, 0)
+    made = [now - 3 * grace, now - 2 * grace, now - grace - timedelta(seconds=1), now - grace / 2, now]
+    versions = [{"version": i + 1, "timestamp": t} for i, t in enumerate(made)]
+
+    older_than = lancedb_script.age_of_unread_versions(versions, now)
+    # Lance removes what was made before (the time it cleans up) - older_than: up to a slack later.
+    for cleaned_at in (now, now + slack):
+        removed = [v["version"] for v in versions if v["timestamp"] < cleaned_at - older_than]
+        assert removed == [1, 2], "version 3 was the latest until grace/2 ago"
+    assert lancedb_script.age_of_unread_versions(versions[2:], now) is None, "none older than the one to keep"
+    assert lancedb_script.age_of_unread_versions(versions[3:], now) is None
+
+
 def test_an_older_quantised_lance_index_still_gives_exact_scores_and_is_replaced_by_the_next_run(
     tmp_path: Path, monkeypatch
 ) -> None:
