@@ -416,9 +416,10 @@ class LanceImageStore(ImageStore):
     def _remove_old_versions(self) -> None:
         """Delete the versions of the table no reader can still be reading, and the files only
         they use. A reader (a search, a listing, an export) reads the version that was the latest
-        when it opened the table, for as long as it runs. With no other process holding the
-        database open (``ReadersLock``), every older version goes; otherwise every version that
-        was the latest at some time in the last ``READER_GRACE`` stays, and those before it go.
+        when it opened the table, for as long as it runs. With no one else holding the database
+        open (another process, or another store in this one: ``ReadersLock``), every older version
+        goes; otherwise every version that was the latest at some time in the last
+        ``READER_GRACE`` stays, and those before it go.
 
         Lance's default kept every version for 7 days: a first index of 100k photos on a CPU
         took 1.5 GB where its rows and indexes take 0.6 GB, the rest its writes' manifests
