@@ -1,10 +1,11 @@
 """One indexing process per database at a time, and who else has a database open.
 
 Two writers would interleave commits (for FAISS, each would write its own generation and the
-last manifest switch would drop the other's rows). Searches never wait for a writer: LanceDB
-readers see the last committed version and the FAISS manifest switches atomically. A LanceDB
-store holds the readers' lock (``ReadersLock``, shared) so that a writer knows when no one can
-still be reading an older version.
+last manifest switch would drop the other's rows). Searches do not wait for an indexing run:
+LanceDB readers see the last committed version and the FAISS manifest switches atomically. A
+LanceDB store holds the readers' lock (``ReadersLock``, shared) so that a writer knows when no
+one can still be reading an older version (a search opening then waits the moment the writer
+takes to delete them).
 """
 
 from __future__ import annotations
