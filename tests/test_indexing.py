@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MODEL_ARGS, REPO, Cli, made_by_an_older_imagedb, paint_photo
+from conftest import MODEL_ARGS, REPO, Cli, made_by_an_older_imagedb, paint_photo, raw_lance_table
 
 
 def test_index_then_search_by_image_returns_the_query_first(
@@ -428,6 +428,23 @@ def test_batches_are_written_in_groups_unless_each_must_be_durable(cli: Cli, tmp
     assert set(kinds) == {"upsert"}, "re-embedded files replace their rows"
     assert commits[:10] == list(range(1, 11)), "and committed right after it"
     assert len(cli.records()) == 80
+
+
+def test_a_lancedb_index_run_ends_holding_its_latest_version_alone(tmp_path: Path) -> None:
+    """Each write of a run is a LanceDB version; with no search open meanwhile, the run ends with
+    the latest alone (Lance's default kept them all 7 days: half the disk of a first index). The
+    indexing process must not hold the table open twice, or it would count itself a reader."""
+    cli = Cli("lancedb", tmp_path / "db")
+    folder = tmp_path / "photos"
+    for i in range(40):
+        paint_photo(folder / f"{i:02d}.png", seed=i, size=(48, 40))
+    cli.index(folder, extra=("--batch", "8", "--workers", "0", "--commit-every", "0"))  # five writes
+    assert len(raw_lance_table(cli.db).list_versions()) == 1
+    (folder / "00.png").unlink()
+    paint_photo(folder / "01.png", seed=99, size=(48, 40))
+    cli.index(folder, extra=("--workers", "0"))
+    assert len(raw_lance_table(cli.db).list_versions()) == 1
+    assert len(cli.records()) == 39
 
 
 def test_the_batch_size_suits_the_device_unless_one_is_given(cli: Cli, tmp_path: Path, monkeypatch) -> None:
