@@ -189,8 +189,7 @@ def test_a_lance_run_leaves_its_latest_version_alone_when_no_one_else_reads_the_
     for start in range(0, 1200, 100):  # twelve writes, as a run's groups of photos
         store.add_images(records[start : start + 100], vectors[start : start + 100])
     store.finish_indexing()
-    changed = np.roll(vectors[:50], 1, axis=1)
-    changed /= np.linalg.norm(changed, axis=1, keepdims=True)
+    changed = np.roll(vectors[:50], 1, axis=1)  # other unit vectors: the same components, moved
     store.upsert_images(records[:50], changed)  # a later run replaces rows and removes others
     store.delete_images([r["path"] for r in records[1100:]])
     store.finish_indexing()
@@ -223,8 +222,7 @@ def test_a_lance_reader_keeps_reading_its_version_while_another_process_indexes(
     first = [hit.record["path"] for hit in reader.search_by_vector(vectors[7], 5)]
 
     writer = cls.open(str(tmp_path / "db"))
-    changed = np.roll(vectors[:300], 1, axis=1)
-    changed /= np.linalg.norm(changed, axis=1, keepdims=True)
+    changed = np.roll(vectors[:300], 1, axis=1)  # other unit vectors: the same components, moved
     writer.upsert_images(records[:300], changed)
     writer.delete_images([r["path"] for r in records[300:400]])
     writer.finish_indexing()
@@ -277,8 +275,7 @@ def test_an_older_quantised_lance_index_still_gives_exact_scores_and_is_replaced
     store = cls.open(str(tmp_path / "db"))
     assert_exact_neighbours(store, records, vectors)
 
-    changed = np.roll(vectors[:1], 1, axis=1)
-    changed /= np.linalg.norm(changed)
+    changed = np.roll(vectors[:1], 1, axis=1)  # another unit vector: the same components, moved
     store.upsert_images(records[:1], changed)
     store.finish_indexing()
     assert lance_vector_index_type(tmp_path / "db") == load_script("lancedb").VECTOR_INDEX_TYPE
