@@ -156,8 +156,8 @@ def start_decoding_server() -> None:
     """Start the process decoding workers are forked from, if it is not running yet.
 
     Indexing calls this before it loads the model, so the server's own start-up (a Python
-    process importing the main script and the decoders, and loading the places: ~1 s of CPU)
-    runs on another core while this process imports torch.
+    process importing the main script and the decoders, loading the places and making the
+    colour transform: ~1 s of CPU) runs on another core while this process imports torch.
 
     The server first imports ``common.decoding_server``, which gives it this process's module
     path and main script (``SERVER_SETUP``): Python before 3.13 passes the server neither (the
@@ -171,7 +171,9 @@ def start_decoding_server() -> None:
     import json
     from multiprocessing import forkserver, spawn
 
-    forkserver.set_forkserver_preload(["common.decoding_server", __name__, "common.places_loaded"])
+    forkserver.set_forkserver_preload(
+        ["common.decoding_server", __name__, "common.places_loaded", "common.color_loaded"]
+    )
     setup = {k: v for k, v in spawn.get_preparation_data("ignore").items() if k in SERVER_SETUP}
     server_environment = {
         # Where ``common`` is: the server imports it before it knows this process's module path.

@@ -66,12 +66,15 @@ def read_heavy_libraries(path: str, recipe: PixelRecipe, thumbnail_dir: str | No
 def read_what_came_from_the_server(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
     """Reads nothing: answers with what its worker had before this file, loaded by another
     process (the server it was forked from): 'script' for the program's main script (which
-    records the process that imported it as IMPORTED_IN), 'places' for the places."""
+    records the process that imported it as IMPORTED_IN), 'places' for the places, 'colour'
+    for the sRGB -> Lab transform of colour signatures."""
     import sys
 
+    from common.color import _srgb_to_lab
     from common.places import gazetteer
 
     main = sys.modules.get("__mp_main__")
     had = ["script"] if getattr(main, "IMPORTED_IN", os.getpid()) != os.getpid() else []
     had += ["places"] if gazetteer.cache_info().currsize else []
+    had += ["colour"] if _srgb_to_lab.cache_info().currsize else []
     return ReadResult(path, reason=",".join(had))
