@@ -94,9 +94,10 @@ def test_a_decoder_kept_off_the_cpu_by_a_busy_program_is_not_timed_out(
     hogs: list[subprocess.Popen] = []
     try:
         # The worker is up and has read a file before the busy programs start: a fresh worker's
-        # first file (its colour transform built, its memory first touched) runs in slivers of
-        # a core beside them, where its CPU time grew more than tenfold (0.03 s -> over 0.4 s here),
-        # past the limit: that is the start, not the busy machine this test is about.
+        # first file pays one-time costs (memory first touched; the colour transform, before
+        # the server made it), and in slivers of a core beside them its CPU time grew more than
+        # tenfold (0.03 s -> over 0.4 s here), past the limit: that is the start, not the busy
+        # machine this test is about.
         [warm] = pool.read([str(paint_photo(tmp_path / "warm.png", seed=6))], window=1)
         assert warm.reason is None, warm.reason
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(others_busy)]
