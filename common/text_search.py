@@ -105,20 +105,56 @@ def word_parts(text: str) -> list[str]:
 # What a saved ``Postings`` file was made under: bump it when ``tokenize``'s rules or the file's
 # layout change, and a file an earlier version saved is built again instead of read.
 # 2: the words as common.saved_arrays keeps text (each ended by a NUL, not joined by newlines).
-POSTINGS_FORMAT = 2
+# 3: each document's keys (``DocumentKeys``) beside its words.
+POSTINGS_FORMAT = 3
+
+
+@dataclass(frozen=True)
+class DocumentKeys:
+    """Which documents postings are of: each one's id (a store's row id) and a hash of its text.
+
+    Saved with the postings, they let postings made for one commit serve the next
+    (``Postings.carried_over``): a document with the same id and the same text has the same
+    words, so only the documents a commit added or changed are read again."""
+
+    ids: np.ndarray  # int64
+    hashes: np.ndarray  # uint64: the text's (a missing text hashed as the empty one it reads as)
+
+    @classmethod
+    def of(cls, ids: np.ndarray, documents: pa.Array | pa.ChunkedArray) -> DocumentKeys:
+        """The keys of ``documents``, whose ids are ``ids`` (~0.15 s a million documents)."""
+        import pandas as pd
+
+        texts = documents.fill_null("").to_numpy(zero_copy_only=False)
+        hashes = pd.util.hash_array(texts, categorize=False) if len(texts) else np.zeros(0, np.uint64)
+        return cls(np.asarray(ids, dtype=np.int64), hashes)
+
+    def positions_of_unchanged(self, now: DocumentKeys) -> np.ndarray:
+        """For each document of ``now``, its position among these documents when it is one of
+        them with the same text; -1 when it is new or its text changed."""
+        if not len(self.ids):
+            return np.full(len(now.ids), -1, dtype=np.int64)
+        order = np.argsort(self.ids, kind="stable")
+        at = np.minimum(np.searchsorted(self.ids[order], now.ids), len(order) - 1)
+        before = order[at]
+        unchanged = (self.ids[before] == now.ids) & (self.hashes[before] == now.hashes)
+        return np.where(unchanged, before, -1)
 
 
 @dataclass(frozen=True)
 class Postings:
-    """Each word's postings: the documents holding it (in order) and how often, with each
-    document's length in words — all that BM25 ranks by, in arrays.
+    """Each word's postings: the documents holding it and how often, with each document's
+    length in words — all that BM25 ranks by, in arrays.
 
     Built by a few passes over all the documents at once (``folded_words``, Arrow's split and
     dictionary encoding, one stable sort): 0.35-0.8 s at 100k rows. Saved (``save``) and read
-    back (``read``, ~15 ms at 100k rows) by a store that keeps them beside its index."""
+    back (``read``, ~15 ms at 100k rows) by a store that keeps them beside its index, and
+    carried over to the documents of its next commit (``carried_over``)."""
 
     term_ids: dict[str, int]
-    documents: np.ndarray  # int32: the postings' documents, word by word
+    # int32: the postings' documents, word by word (each word's in no particular order: built,
+    # they are ascending; carried over, a document kept stays where its word's list had it)
+    documents: np.ndarray
     counts: np.ndarray  # int32: how often the word stands in that document
     starts: np.ndarray  # int64: word i's postings are [starts[i], starts[i + 1])
     lengths: np.ndarray  # int32: each document's length in words
@@ -158,29 +194,41 @@ class Postings:
         start, stop = int(self.starts[word]), int(self.starts[word + 1])
         return self.documents[start:stop], self.counts[start:stop]
 
-    def save(self, path: str) -> None:
-        """Write them to ``path`` (an .npz of plain arrays: reading it back runs no code)."""
+    def save(self, path: str, keys: DocumentKeys) -> None:
+        """Write them, and the ``keys`` of their documents, to ``path`` (an .npz of plain arrays:
+        reading it back runs no code)."""
         save_arrays(path, {
             "format": np.int64(POSTINGS_FORMAT), "words": text_array(self.term_ids),
             "documents": self.documents, "counts": self.counts, "starts": self.starts, "lengths": self.lengths,
+            "ids": keys.ids, "hashes": keys.hashes,
         })  # fmt: skip
 
     @classmethod
     def read(cls, path: str, count: int) -> Postings | None:
         """The postings ``save`` wrote to ``path`` for ``count`` documents; None when there are
         none, or they were saved by another version or for other documents, or are damaged."""
+        saved = cls.read_with_keys(path)
+        return saved[0] if saved is not None and len(saved[1].ids) == count else None
+
+    @classmethod
+    def read_with_keys(cls, path: str) -> tuple[Postings, DocumentKeys] | None:
+        """The postings ``save`` wrote to ``path`` and their documents' keys, whichever documents
+        they are of; None when there are none, or they were saved by another version, or are
+        damaged."""
         try:
             with open_arrays(path) as saved:
                 if int(saved["format"]) != POSTINGS_FORMAT:
                     return None
                 words = text_list(saved["words"])
                 postings = cls(
-                    {word: i for i, word in enumerate(words)},
+                    dict(zip(words, range(len(words)), strict=True)),
                     saved["documents"], saved["counts"], saved["starts"], saved["lengths"],
                 )  # fmt: skip
+                keys = DocumentKeys(saved["ids"], saved["hashes"])
         except UNREADABLE:
             return None
-        return postings if postings.fits(count) else None
+        count = len(keys.ids)
+        return (postings, keys) if postings.fits(count) and len(keys.hashes) == count else None
 
     def fits(self, count: int) -> bool:
         """Whether these are whole postings of ``count`` documents (not another index's, not cut
@@ -192,6 +240,53 @@ class Postings:
             return not self.starts.any()
         first, last = int(self.documents.min()), int(self.documents.max())
         return int(self.starts[0]) == 0 and int(self.starts[-1]) == entries and first >= 0 and last < count
+
+    def carried_over(self, keys: DocumentKeys, now: DocumentKeys, documents: pa.Array | pa.ChunkedArray) -> Postings:
+        """The postings of ``documents`` (keyed ``now``), made from these (of documents keyed
+        ``keys``): a document both hold with the same text keeps its entries, renumbered to where
+        it stands now, and only the others are read (``of``). What ``of`` would give for all of
+        ``documents``, but for the order of the words and of each word's documents; a word no
+        document holds any more is dropped."""
+        from common.arrow_rows import take_rows  # pyarrow: not in the decoding workers, which tokenize
+
+        before = keys.positions_of_unchanged(now)
+        stays = before >= 0
+        fresh = np.flatnonzero(~stays)
+        added = Postings.of(take_rows(documents, fresh).to_pylist())
+        # The entries of the documents kept, renumbered, in a few passes (a million rows hold ~14M
+        # entries): still grouped by word, each word's documents in their old order, which need
+        # not be ascending now (a row written again with the same text moves to the end).
+        position_now = np.full(len(keys.ids), -1, dtype=np.int32)
+        position_now[before[stays]] = np.flatnonzero(stays)
+        renumbered = position_now[self.documents]
+        kept = renumbered >= 0
+        dropped = np.flatnonzero(~kept)  # few: the entries of the documents gone or changed
+        dropped_of_word = np.bincount(
+            np.searchsorted(self.starts, dropped, side="right") - 1, minlength=len(self.term_ids)
+        )
+        kept_of_word = np.diff(self.starts) - dropped_of_word
+        kept_documents, kept_counts = renumbered[kept], self.counts[kept]
+        # The added documents' entries go after their word's kept ones (a word new here after all
+        # of them), inserted word by word in one pass.
+        term_ids = dict(self.term_ids)
+        added_words = np.array([term_ids.setdefault(word, len(term_ids)) for word in added.term_ids], dtype=np.int64)
+        word_of_added = added_words[np.repeat(np.arange(len(added_words)), np.diff(added.starts))]
+        by_word = np.argsort(word_of_added, kind="stable")
+        kept_of_word = np.append(kept_of_word, np.zeros(len(term_ids) - len(kept_of_word), dtype=np.int64))
+        before_entry = np.cumsum(kept_of_word)[word_of_added[by_word]]
+        documents_of = np.insert(kept_documents, before_entry, fresh[added.documents][by_word].astype(np.int32))
+        counts = np.insert(kept_counts, before_entry, added.counts[by_word])
+        starts = np.zeros(len(term_ids) + 1, dtype=np.int64)
+        np.cumsum(kept_of_word + np.bincount(word_of_added, minlength=len(term_ids)), out=starts[1:])
+        lengths = np.empty(len(now.ids), dtype=np.int32)
+        lengths[stays] = self.lengths[before[stays]]
+        lengths[fresh] = added.lengths
+        held = np.diff(starts) > 0
+        if not held.all():  # words only the documents gone or changed held
+            words = [word for word, keep in zip(term_ids, held.tolist(), strict=True) if keep]
+            term_ids = dict(zip(words, range(len(words)), strict=True))
+            starts = np.append(starts[:-1][held], starts[-1])
+        return Postings(term_ids, documents_of, counts, starts, lengths)
 
 
 class BM25:

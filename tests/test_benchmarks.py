@@ -122,7 +122,7 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert scale["stored_vectors_1000_ms"] > 0
         assert scale["small_commit_ms"] > 0 and scale["open_ms"] > 0
         assert scale["first_text_query_ms"] > 0 and 0 < scale["text_query"]["p50_ms"] <= scale["text_query"]["p95_ms"]
-        assert scale["later_first_text_query_ms"] > 0
+        assert scale["later_first_text_query_ms"] > 0 and scale["after_commits_first_text_query_ms"] > 0
 
 
 def test_backends_are_compared_trial_by_trial() -> None:

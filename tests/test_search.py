@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from common import text_search
-from common.text_search import BM25, FTS_OPTIONS, Postings, folded_words, tokenize
+from common.text_search import BM25, FTS_OPTIONS, DocumentKeys, Postings, folded_words, tokenize
 from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table
 
 CAMERAS = [
@@ -124,7 +124,7 @@ def test_word_postings_read_back_rank_as_the_ones_built_and_others_are_not_read(
         "york new", "don't stop 3.14", "/photos/2019/IMG_0043.JPG Nikon D750 new york",
     ]  # fmt: skip
     path = str(tmp_path / "postings.npz")
-    Postings.of(documents).save(path)
+    Postings.of(documents).save(path, keys_of(range(len(documents)), documents))
     read = Postings.read(path, len(documents))
     assert read is not None
     built, kept = BM25(documents), BM25(documents, read)
@@ -143,8 +143,68 @@ def test_word_postings_read_back_rank_as_the_ones_built_and_others_are_not_read(
     Path(path).write_bytes(saved[:-40] + bytes(40))
     assert Postings.read(path, len(documents)) is None, "damaged"
     empty = str(tmp_path / "empty.npz")
-    Postings.of([]).save(empty)
+    Postings.of([]).save(empty, keys_of([], []))
     assert BM25([], Postings.read(empty, 0)).matches("anything")[0].tolist() == []
+
+
+def keys_of(ids, documents) -> DocumentKeys:
+    import pyarrow as pa
+
+    return DocumentKeys.of(np.array(list(ids), dtype=np.int64), pa.array(documents, pa.large_string()))
+
+
+def words_and_documents(postings: Postings) -> dict[str, dict[int, int]]:
+    """Each word's documents and how often each holds it: postings compared whatever their words' numbers."""
+    return {
+        word: dict(zip(*(part.tolist() for part in postings.of_word(number)), strict=True))
+        for word, number in postings.term_ids.items()
+    }
+
+
+def test_word_postings_carried_over_to_a_later_commit_are_the_ones_built_and_read_only_what_changed(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """After a commit, the FAISS backend's first metadata search carries the saved postings over:
+    a row kept with the same text keeps its words, wherever it stands now, and only the rows
+    added or changed are read. The result is the postings built from scratch, word for word, and
+    a word only a row gone or changed held is gone."""
+    import pyarrow as pa
+
+    before = [
+        "/photos/a.jpg Canon EOS R6", "/photos/b.jpg Nikon D750 new york", "", None,
+        "/photos/c.jpg Crémieux11 once", "/photos/d.jpg Canon new york", "/photos/f.jpg Canon",
+    ]  # fmt: skip
+    # 11 deleted; 14's text changed ("once" goes with it); 16 kept with the same text, but now
+    # before 15; 20 and 21 added.
+    now_ids = [10, 12, 13, 16, 14, 20, 15, 21]
+    now = [
+        before[0], "", None, before[6], "/photos/c.jpg Crémieux11 edited", "/photos/e.jpg york new Nikon",
+        before[5], "/photos/g.jpg Canon Canon",
+    ]  # fmt: skip
+    saved_path = str(tmp_path / "postings.npz")
+    Postings.of(before).save(saved_path, keys_of([10, 11, 12, 13, 14, 15, 16], before))
+    saved = Postings.read_with_keys(saved_path)
+    assert saved is not None
+    real_build = Postings.of
+    read: list[list[str | None]] = []
+    monkeypatch.setattr(Postings, "of", classmethod(lambda _cls, docs: read.append(list(docs)) or real_build(docs)))
+    carried = saved[0].carried_over(saved[1], keys_of(now_ids, now), pa.chunked_array([pa.array(now)]))
+    monkeypatch.undo()
+    assert read == [[now[4], now[5], now[7]]], "the rows added or changed, alone"
+    built = Postings.of(now)
+    assert words_and_documents(carried) == words_and_documents(built)
+    assert carried.lengths.tolist() == built.lengths.tolist()
+    assert "once" not in carried.term_ids and "edited" in carried.term_ids
+    kept, fresh = BM25(now, carried), BM25(now)
+    for query in ("canon", "york", '"new york"', '"york new" nikon', "crémieux11 edited", "once", "nothing"):
+        (found, scores), (found_again, scores_again) = kept.matches(query), fresh.matches(query)
+        assert found.tolist() == found_again.tolist() and scores.tolist() == scores_again.tolist(), query
+
+    nothing = keys_of([], [])
+    from_none = Postings.of([]).carried_over(nothing, keys_of(now_ids, now), pa.array(now))
+    assert words_and_documents(from_none) == words_and_documents(built)
+    to_none = saved[0].carried_over(saved[1], nothing, pa.array([], pa.string()))
+    assert to_none.term_ids == {} and to_none.fits(0)
 
 
 def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_path: Path) -> None:

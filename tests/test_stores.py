@@ -682,48 +682,72 @@ def test_faiss_reader_that_loses_a_race_with_a_commit_reads_the_new_generation(t
     assert sorted(reader.get_signatures()) == [r["path"] for r in records], "the reader sees the new commit"
 
 
-def test_faiss_metadata_search_keeps_its_word_postings_for_the_next_process_until_a_commit(
+def test_faiss_metadata_search_keeps_its_word_postings_for_the_next_process_and_carries_them_over_a_commit(
     tmp_path: Path, monkeypatch
 ) -> None:
-    """The first metadata search after a commit builds the word postings and saves them beside
-    the index; the next process reads them instead of building them again. A commit retires
-    them, rows not yet committed are never saved, and a damaged or unwritable file costs a
-    build, never a wrong answer."""
+    """The first metadata search after a commit makes the word postings and saves them beside
+    the index; the next process reads them instead of making them again. After a commit, the
+    first search carries the postings of the commit before over, reading only the rows changed
+    since; rows not yet committed are searched, never saved; a commit keeps the newest postings
+    of an earlier commit and deletes the older ones; a damaged or unwritable file costs work,
+    never a wrong answer."""
     from common.text_search import Postings
 
     faiss_module, cls, store, records, vectors = faiss_store_holding_ten(tmp_path, seed=5)
     db = tmp_path / "db"
+    real_build = Postings.of
+    read: list[list[str | None]] = []
+
+    def reading(_cls, documents):
+        read.append(list(documents))
+        return real_build(documents)
+
+    monkeypatch.setattr(Postings, "of", classmethod(reading))
     canon = [r["path"] for r in records[:10] if r["make"] == "Canon"]
     assert [h.record["path"] for h in store.search_by_text("Canon", 10)] == canon
+    assert read == [[r["search_text"] for r in records[:10]]], "none to carry over: every row read"
     (saved,) = db.glob("text-*.npz")
-
-    real_build = Postings.of
-    monkeypatch.setattr(Postings, "of", classmethod(lambda _cls, documents: pytest.fail("postings built again")))
+    read.clear()
     assert [h.record["path"] for h in cls.open(str(db)).search_by_text("Canon", 10)] == canon
+    assert read == [], "the next process reads the saved postings"
 
-    store.upsert_images(records[10:], vectors[10:])  # written, not committed: searched, not saved
-    monkeypatch.setattr(Postings, "of", real_build)
-    all_canon = [r["path"] for r in records if r["make"] == "Canon"]
+    edited = {**records[2], "search_text": f"{records[2]['path']} Leica", "make": "Leica"}
+    store.upsert_images([*records[10:], edited], np.vstack([vectors[10:], vectors[2:3]]))
+    all_canon = [r["path"] for r in records if r["make"] == "Canon" and r["path"] != edited["path"]]
     assert [h.record["path"] for h in store.search_by_text("Canon", 20)] == all_canon
-    assert list(db.glob("text-*.npz")) == [saved]
+    assert [h.record["path"] for h in store.search_by_text("Leica", 20)] == [edited["path"]]
+    new_texts = [r["search_text"] for r in records[10:]] + [edited["search_text"]]
+    assert read == [new_texts], "carried over, only the rows written since read"
+    assert list(db.glob("text-*.npz")) == [saved], "rows not committed are never saved"
     store.commit()
-    assert not list(db.glob("text-*.npz")), "the commit retired the postings of the rows before it"
+    assert list(db.glob("text-*.npz")) == [saved], "kept for the first search after the commit"
+
+    read.clear()
     reopened = cls.open(str(db))
     assert [h.record["path"] for h in reopened.search_by_text("Canon", 20)] == all_canon
-    (current,) = db.glob("text-*.npz")
-    assert current != saved
+    assert [h.record["path"] for h in reopened.search_by_text("Leica", 20)] == [edited["path"]]
+    assert [h.record["path"] for h in reopened.search_by_text(records[2]["path"], 1)] == [edited["path"]]
+    assert read == [new_texts]
+    (current,) = set(db.glob("text-*.npz")) - {saved}
 
     current.write_bytes(b"not postings")
+    read.clear()
     assert [h.record["path"] for h in cls.open(str(db)).search_by_text("Canon", 20)] == all_canon
+    assert read == [new_texts], "a damaged file is passed over for the newest readable one"
     assert Postings.read(str(current), len(records)) is not None, "the damaged file is made again"
 
+    store.delete_images([records[0]["path"]])
+    store.commit()
+    assert list(db.glob("text-*.npz")) == [current], "a commit keeps the newest postings alone"
     current.unlink()
 
     def unwritable(path: str, write, durable: bool = True) -> None:
         raise PermissionError(13, "Permission denied", path)
 
     monkeypatch.setattr(faiss_module, "write_atomically", unwritable)
-    assert [h.record["path"] for h in cls.open(str(db)).search_by_text("Canon", 20)] == all_canon
+    read.clear()
+    assert [h.record["path"] for h in cls.open(str(db)).search_by_text("Canon", 20)] == all_canon[1:]
+    assert read == [[r["search_text"] for r in records[1:] if r["path"] != edited["path"]] + [edited["search_text"]]]
     assert not list(db.glob("text-*.npz"))
 
 
