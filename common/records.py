@@ -8,6 +8,7 @@ need not load the decoders and EXIF readers with it.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -137,3 +138,15 @@ def records_to_arrow(records: list[dict[str, Any]]) -> pa.Table:
     import pyarrow as pa
 
     return pa.Table.from_pylist(records, schema=record_schema())
+
+
+def columns_like(name: str) -> list[str]:
+    """The columns (three at most) a half-remembered or mistyped name may mean: one holding it or
+    a word of it ('taken' or 'taken_at': date_taken; 'iso_speed': iso), else one spelt nearly
+    alike ('heigth': height)."""
+    import difflib  # only when a name is wrong
+
+    name = name.lower()
+    words = [word for word in re.split(r"[\W_]+", name) if len(word) >= 3]
+    holding = [column for column in RECORD_COLUMNS if name in column or set(words) & set(column.split("_"))]
+    return holding[:3] or difflib.get_close_matches(name, RECORD_COLUMNS, n=1, cutoff=0.8)

@@ -122,13 +122,21 @@ def test_a_broken_filter_is_explained_in_the_users_own_words(cli: Cli) -> None:
 
 def test_text_in_double_quotes_is_explained_as_sqls_column_names(cli: Cli, photos: Path) -> None:
     """SQL reads "Canon" as a column's name: the error says to put text in single quotes; a column
-    named in double quotes is still a column."""
+    named in double quotes is still a column. So is Canon unquoted, compared with; a name close to
+    a column's gets that column suggested."""
     cli.index(photos)
     result = cli("--where", 'make = "Canon"')
     assert result.code == 2 and len(result.stderr_lines()) == 1
     assert "unknown column 'Canon': text goes in single quotes in SQL ('Canon', not \"Canon\")" in result.stderr
     assert cli("--where", '"width" > 0', "--format", "paths").code == 0
-    assert "(columns: path, folder," in cli("--where", "taken > 3").stderr
+    assert "(did you mean date_taken? columns: path, folder," in cli("--where", "taken_at > '2020'").stderr
+    assert "(did you mean height? columns:" in cli("--where", "heigth > 3").stderr
+    assert "(did you mean date_taken? columns:" in cli("--where", "width > 0", "--order-by", "taken DESC").stderr
+    assert "(columns: path, folder," in cli("--where", "no_such_column > 3").stderr
+    unquoted = cli("--where", "width > 0 AND make = Canon")
+    assert unquoted.code == 2 and len(unquoted.stderr_lines()) == 1
+    assert "unknown column 'Canon': text goes in single quotes in SQL ('Canon')" in unquoted.stderr
+    assert "('Nikon')" in cli("--where", "make IN ('Canon', Nikon)").stderr
 
 
 def test_search_without_an_index_says_how_to_make_one(cli: Cli) -> None:
