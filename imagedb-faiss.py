@@ -36,9 +36,10 @@ import logging
 import os
 import sys
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -146,12 +147,22 @@ class ColorChanges:
 
 @dataclass
 class ColorsOnDisk:
-    """A committed state's colour signatures, not read yet: its generation's file, what its deltas
-    changed, and the row ids they must have (the rows' at the open)."""
+    """A committed state's colour signatures, not read yet: its generation's file, opened (so a
+    later commit that deletes the generation cannot take it away), what its deltas changed, and
+    the row ids they must have (the rows' at the open)."""
 
-    path: str
+    file: BinaryIO
     changes: ColorChanges
     row_ids: np.ndarray
+
+    def read(self) -> Any:
+        """The colour index, the deltas' changes applied (FAISS reads through the open file)."""
+        import faiss
+
+        with self.file:
+            colors = faiss.read_index(faiss.PyCallbackIOReader(self.file.read))
+        self.changes.apply_to(colors)
+        return colors
 
 
 def empty_frame() -> pd.DataFrame:
@@ -203,6 +214,8 @@ class FaissImageStore(ImageStore):
         # read when first needed (``colors``).
         self._colors = colors if colors is not None or colors_on_disk else zero_colors(all_ids(index))
         self._colors_on_disk = colors_on_disk
+        if colors_on_disk is not None:  # closed with the store, if never read
+            weakref.finalize(self, colors_on_disk.file.close)
         self.frame = frame  # indexed by row_id (the FAISS id)
         self.next_id = next_id
         self.committed = committed
@@ -287,9 +300,8 @@ class FaissImageStore(ImageStore):
         deltas = [read_delta(db_path, delta["file"]) for delta in committed.deltas]
         frame, color_changes = apply_deltas(frame, index, deltas, db_path)
         check_consistent(db_path, index, frame, info)
-        colors = ColorsOnDisk(
-            os.path.join(db_path, f"images-{generation}.color.faiss"), color_changes, frame.index.to_numpy(np.int64)
-        )
+        colors_file = open(os.path.join(db_path, f"images-{generation}.color.faiss"), "rb")  # noqa: SIM115 - read later
+        colors = ColorsOnDisk(colors_file, color_changes, frame.index.to_numpy(np.int64))
         return cls(db_path, info, index, frame, int(manifest["next_id"]), committed, colors_on_disk=colors)
 
     @property
@@ -305,21 +317,13 @@ class FaissImageStore(ImageStore):
         return self._colors
 
     def _read_colors(self, on_disk: ColorsOnDisk) -> Any:
-        import faiss
-
         try:
-            colors = faiss.read_index(on_disk.path)
-        except RuntimeError as error:
-            if _generation_of(_manifest_or_none(self.db_path)) != self.generation:
-                raise StoreError(
-                    f"the index in {self.db_path} changed while this command read it (another process "
-                    "committed): run it again"
-                ) from None
+            colors = on_disk.read()
+        except (RuntimeError, OSError) as error:
             raise StoreError(
                 f"{self.db_path} is inconsistent: the colour signatures are unreadable ({error}); "
                 "run --repair to rebuild it from what is on disk"
             ) from None
-        on_disk.changes.apply_to(colors)
         if not np.array_equal(distinct_ids(all_ids(colors)), distinct_ids(on_disk.row_ids)):
             raise StoreError(
                 f"{self.db_path} is inconsistent: {colors.ntotal} colour signatures for {len(on_disk.row_ids)} "
@@ -517,6 +521,8 @@ class FaissImageStore(ImageStore):
 
     def close(self) -> None:
         self._forget_filter()
+        if self._colors_on_disk is not None:
+            self._colors_on_disk.file.close()
 
     def _forget_filter(self) -> None:
         """Drop the DuckDB view of the frame (stale after a write, unneeded after close)."""
@@ -608,7 +614,9 @@ class FaissImageStore(ImageStore):
         kept = self.committed.files() | {self.committed.text_postings_file(), newest_text or ""}
         for name in names:
             if name.startswith(("images-", "delta-", "text-")) and name not in kept:
-                with contextlib.suppress(FileNotFoundError):
+                # PermissionError: Windows deletes no file another process holds open (a reader's
+                # colour file); the next commit tries again.
+                with contextlib.suppress(FileNotFoundError, PermissionError):
                     os.remove(os.path.join(self.db_path, name))
 
     def finish_indexing(self) -> None:
