@@ -11,7 +11,7 @@ top of it since::
 
     manifest.json                       which generation and deltas are current, the model, rows
     images-<generation>.faiss           the vectors
-    images-<generation>.color.faiss     the colour signatures (read when a colour search or a write first needs them)
+    images-<generation>.color.faiss     the colour signatures
     images-<generation>.parquet         the metadata, one row per vector
     delta-<generation>-<id>.parquet     rows a later commit changed: their records, vectors and
                                         colours, and the ids it removed
@@ -23,9 +23,11 @@ top of it since::
 A commit writes its files (a whole generation, or a delta when it changes few rows of a large
 index), then atomically replaces ``manifest.json`` (temp file + rename); a new generation then
 deletes the old one and its deltas. A crash at any point leaves the previous state intact and
-current, and on load the index and the frame are checked against each other, so the two can
-never silently drift apart. A reader that read the manifest just before a commit deleted that
-generation reads the manifest again.
+current. An open reads the frame and opens the two index files, read when a command first
+needs them (``FaissImageStore.index``, ``colors``: a metadata search needs neither) and then
+checked against the frame, so the two can never silently drift apart. A reader that read the
+manifest just before a commit deleted that generation reads the manifest again; one that opened
+the files keeps them.
 """
 
 from __future__ import annotations
@@ -129,40 +131,58 @@ class Committed:
 
 
 @dataclass
-class ColorChanges:
-    """What deltas changed in the colour signatures: the ids whose signature went (removed or
-    replaced), then the newest signatures of the rows changed. Kept by an open until the colours
-    are first read (``ColorsOnDisk``)."""
+class IndexChanges:
+    """What deltas changed in an id-mapped index (the vectors, or the colour signatures): the ids
+    whose entry went (removed or replaced), then the newest entries of the rows changed. Kept by
+    an open until the index is first read (``IndexOnDisk``)."""
 
-    gone: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    signatures: np.ndarray = field(default_factory=lambda: np.zeros((0, COLOR_DIM), dtype=np.float32))
+    gone: np.ndarray
+    ids: np.ndarray
+    entries: np.ndarray
 
-    def apply_to(self, colors: Any) -> None:
+    @classmethod
+    def removing(cls, gone: np.ndarray, dim: int) -> IndexChanges:
+        """Changes that remove ``gone`` alone, of an index of ``dim``-d entries."""
+        return cls(gone, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32))
+
+    def apply_to(self, index: Any) -> None:
         if self.gone.size:
-            colors.remove_ids(self.gone)
+            with_ids_looked_up_directly(index).remove_ids(self.gone)
         if self.ids.size:
-            colors.add_with_ids(self.signatures, self.ids)
+            index.add_with_ids(self.entries, self.ids)
 
 
 @dataclass
-class ColorsOnDisk:
-    """A committed state's colour signatures, not read yet: its generation's file, opened (so a
-    later commit that deletes the generation cannot take it away), what its deltas changed, and
-    the row ids they must have (the rows' at the open)."""
+class IndexOnDisk:
+    """A committed state's id-mapped index (the vectors, or the colour signatures), not read yet:
+    its generation's file, opened (so a later commit that deletes the generation cannot take it
+    away), what its deltas changed, and the row ids it must hold (the rows' at the open)."""
 
+    what: str  # "vector", "colour signature": for what a problem says
     file: BinaryIO
-    changes: ColorChanges
+    changes: IndexChanges
     row_ids: np.ndarray
 
-    def read(self) -> Any:
-        """The colour index, the deltas' changes applied (FAISS reads through the open file)."""
+    def read(self, db_path: str, dim: int) -> Any:
+        """The index, the deltas' changes applied (FAISS reads through the open file), checked
+        against the rows: a StoreError says what does not fit, and to repair."""
         import faiss
 
-        with self.file:
-            colors = faiss.read_index(faiss.PyCallbackIOReader(self.file.read))
-        self.changes.apply_to(colors)
-        return colors
+        try:
+            with self.file:
+                index = faiss.read_index(faiss.PyCallbackIOReader(self.file.read))
+        except (RuntimeError, OSError) as error:
+            raise inconsistent(db_path, [f"the {self.what}s are unreadable ({error})"]) from None
+        if index.d != dim:
+            raise inconsistent(db_path, [f"the {self.what}s are {index.d}-d, not {dim}-d as the manifest says"])
+        self.changes.apply_to(index)
+        ids, rows = distinct_ids(all_ids(index)), distinct_ids(self.row_ids)
+        if not np.array_equal(ids, rows):
+            raise inconsistent(db_path, [
+                f"{len(ids)} {self.what}s and {len(rows)} metadata rows: {np.setdiff1d(rows, ids).size} rows "
+                f"without a {self.what}, {np.setdiff1d(ids, rows).size} {self.what}s without a row"
+            ])  # fmt: skip
+        return index
 
 
 def empty_frame() -> pd.DataFrame:
@@ -200,22 +220,27 @@ class FaissImageStore(ImageStore):
         self,
         db_path: str,
         info: IndexInfo,
-        index: Any,
+        index: Any | IndexOnDisk,
         frame: pd.DataFrame,
         next_id: int,
         committed: Committed,
-        colors: Any = None,
-        colors_on_disk: ColorsOnDisk | None = None,
+        colors: Any | IndexOnDisk | None = None,
     ) -> None:
         self.db_path = db_path
         self._info = info
-        self.index = index
-        # Colour signatures live in a second, always exact, id-mapped index with the same ids,
-        # read when first needed (``colors``).
-        self._colors = colors if colors is not None or colors_on_disk else zero_colors(all_ids(index))
-        self._colors_on_disk = colors_on_disk
-        if colors_on_disk is not None:  # closed with the store, if never read
-            weakref.finalize(self, colors_on_disk.file.close)
+        # The vectors, and the colour signatures in a second, always exact, id-mapped index with
+        # the same ids: each read when first needed (``index``, ``colors``), closed with the store
+        # if never read.
+        pairs = (("index", index), ("colors", colors))
+        self._on_disk = {name: value for name, value in pairs if isinstance(value, IndexOnDisk)}
+        for unread in self._on_disk.values():
+            weakref.finalize(self, unread.file.close)
+        self._unreadable: dict[str, StoreError] = {}
+        self._index = None if "index" in self._on_disk else index
+        if "colors" in self._on_disk:
+            self._colors = None
+        else:
+            self._colors = colors if colors is not None else zero_colors(all_ids(index))
         self.frame = frame  # indexed by row_id (the FAISS id)
         self.next_id = next_id
         self.committed = committed
@@ -284,8 +309,6 @@ class FaissImageStore(ImageStore):
 
     @classmethod
     def _open_generation(cls, db_path: str, manifest: dict[str, Any]) -> FaissImageStore:
-        import faiss
-
         if int(manifest.get("format", 1)) > FORMAT_VERSION:
             raise StoreError(
                 f"{db_path} was written by a newer imagedb (format {manifest['format']}); upgrade to use it"
@@ -293,50 +316,65 @@ class FaissImageStore(ImageStore):
         info = IndexInfo.from_json(json.dumps(manifest["info"]))
         committed = Committed.from_manifest(manifest)
         generation = committed.generation
-        index = faiss.read_index(os.path.join(db_path, f"images-{generation}.faiss"))
-        frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
-        frame = frame.set_index("row_id")
-        frame = with_every_record_column(frame, missing_record_columns(frame.columns, db_path))
-        deltas = [read_delta(db_path, delta["file"]) for delta in committed.deltas]
-        frame, color_changes = apply_deltas(frame, index, deltas, db_path)
-        check_consistent(db_path, index, frame, info)
-        colors_file = open(os.path.join(db_path, f"images-{generation}.color.faiss"), "rb")  # noqa: SIM115 - read later
-        colors = ColorsOnDisk(colors_file, color_changes, frame.index.to_numpy(np.int64))
-        return cls(db_path, info, index, frame, int(manifest["next_id"]), committed, colors_on_disk=colors)
+        # The indexes' files opened now, read when first needed (``index``, ``colors``).
+        paths = [os.path.join(db_path, f"images-{generation}.{ext}") for ext in ("faiss", "color.faiss")]
+        with contextlib.ExitStack() as opened:
+            files = [opened.enter_context(open(path, "rb")) for path in paths]
+            frame = pd.read_parquet(os.path.join(db_path, f"images-{generation}.parquet"), dtype_backend="pyarrow")
+            frame = frame.set_index("row_id")
+            frame = with_every_record_column(frame, missing_record_columns(frame.columns, db_path))
+            deltas = [read_delta(db_path, delta["file"]) for delta in committed.deltas]
+            frame, vector_changes, color_changes = apply_deltas(frame, deltas, info.dim, db_path)
+            duplicated = int(frame["path"].duplicated().sum())
+            if duplicated:
+                raise inconsistent(db_path, [f"{duplicated} duplicate path(s) in the metadata"])
+            opened.pop_all()  # the store closes them
+        rows = frame.index.to_numpy(np.int64)
+        index = IndexOnDisk("vector", files[0], vector_changes, rows)
+        colors = IndexOnDisk("colour signature", files[1], color_changes, rows)
+        return cls(db_path, info, index, frame, int(manifest["next_id"]), committed, colors)
+
+    @property
+    def index(self) -> Any:
+        """The vectors, read from the generation's file when first needed (a search by vector, a
+        write), not at every open: a metadata search, a ``--where`` listing or ``--stats`` never
+        reads them (2 KB a row: ~0.2 s of a 0.55 s open at 300k rows, 2 GB at 1M)."""
+        if self._index is None:
+            self._index = self._read_on_first_use("index", self.info.dim)
+        return self._index
+
+    @index.setter
+    def index(self, index: Any) -> None:
+        self._index = index
 
     @property
     def colors(self) -> Any:
-        """The colour signatures, read from the generation's file when first needed (a colour
-        search, a write), not at every open: the file is half the vectors' size (256 floats a row
-        against 512), and a search by text or photo never reads it (~0.2 s of a 0.55 s open at
-        300k rows, and 1 GB of memory at 1M)."""
+        """The colour signatures, read as ``index`` is: by a colour search or a write (the file is
+        half the vectors' size, 256 floats a row)."""
         if self._colors is None:
-            assert self._colors_on_disk is not None
-            self._colors = self._read_colors(self._colors_on_disk)
-            self._colors_on_disk = None
+            self._colors = self._read_on_first_use("colors", COLOR_DIM)
         return self._colors
 
-    def _read_colors(self, on_disk: ColorsOnDisk) -> Any:
+    def _read_on_first_use(self, name: str, dim: int) -> Any:
+        """The index ``name`` read from its file; what it found wrong, raised again at every use."""
+        if name in self._unreadable:
+            raise self._unreadable[name]
         try:
-            colors = on_disk.read()
-        except (RuntimeError, OSError) as error:
-            raise StoreError(
-                f"{self.db_path} is inconsistent: the colour signatures are unreadable ({error}); "
-                "run --repair to rebuild it from what is on disk"
-            ) from None
-        if not np.array_equal(distinct_ids(all_ids(colors)), distinct_ids(on_disk.row_ids)):
-            raise StoreError(
-                f"{self.db_path} is inconsistent: {colors.ntotal} colour signatures for {len(on_disk.row_ids)} "
-                "metadata rows; run --repair to rebuild it from what is on disk"
-            )
-        return colors
+            return self._on_disk.pop(name).read(self.db_path, dim)
+        except StoreError as error:
+            self._unreadable[name] = error
+            raise
 
     def integrity_problems(self) -> list[str]:
-        try:
-            _ = self.colors  # read, and checked against the rows, if not yet
-        except StoreError as error:
-            return [str(error)]
-        return []
+        """What reading the vectors and the colour signatures found wrong (each read, and checked
+        against the rows, if not yet)."""
+        problems = []
+        for read in (lambda: self.index, lambda: self.colors):
+            try:
+                read()
+            except StoreError as error:
+                problems.append(str(error))
+        return problems
 
     @property
     def info(self) -> IndexInfo:
@@ -435,7 +473,8 @@ class FaissImageStore(ImageStore):
                 actions.append(f"skipped unreadable delta {name} ({error}): its files are read again")
         if deltas and old_colors is None:
             old_colors = zero_colors(np.zeros(0, dtype=np.int64))
-        frame, color_changes = apply_deltas(frame, index, deltas, db_path)
+        frame, vector_changes, color_changes = apply_deltas(frame, deltas, info.dim, db_path)
+        vector_changes.apply_to(index)
         if old_colors is not None:
             color_changes.apply_to(old_colors)
         ids, vectors = all_vectors(index)
@@ -521,8 +560,8 @@ class FaissImageStore(ImageStore):
 
     def close(self) -> None:
         self._forget_filter()
-        if self._colors_on_disk is not None:
-            self._colors_on_disk.file.close()
+        for unread in self._on_disk.values():
+            unread.file.close()
 
     def _forget_filter(self) -> None:
         """Drop the DuckDB view of the frame (stale after a write, unneeded after close)."""
@@ -893,24 +932,24 @@ def read_delta(db_path: str, name: str) -> pa.Table:
 
 
 def apply_deltas(
-    frame: pd.DataFrame, index: Any, deltas: list[pa.Table], db_path: str
-) -> tuple[pd.DataFrame, ColorChanges]:
-    """``frame`` with ``deltas`` applied in order, and ``index`` (changed in place): every row a
-    delta removed or changed goes, and the newest version of each changed row (record, vector)
-    comes in its place; what they change in the colour signatures, for whenever those are read.
-    All at once, so an open pays one pass over the frame and the index however many deltas there
-    are (a pass drops rows from 40 columns: ~25 ms at 100k)."""
+    frame: pd.DataFrame, deltas: list[pa.Table], dim: int, db_path: str
+) -> tuple[pd.DataFrame, IndexChanges, IndexChanges]:
+    """``frame`` with ``deltas`` applied in order: every row a delta removed or changed goes, and
+    the newest version of each changed row comes in its place; and what they change in the
+    vectors (``dim`` floats a row) and in the colour signatures, for whenever those are read. All
+    at once, so an open pays one pass over the frame however many deltas there are (a pass drops
+    rows from 40 columns: ~25 ms at 100k)."""
     newest: dict[int, tuple[int, int] | None] = {}  # id -> (delta, row) of its newest version; None: removed
     for number, delta in enumerate(deltas):
         removed = json.loads((delta.schema.metadata or {}).get(REMOVED_ATTR.encode(), b"[]"))
         newest.update(dict.fromkeys(removed))
         newest.update((row_id, (number, row)) for row, row_id in enumerate(delta.column("row_id").to_pylist()))
     if not newest:
-        return frame, ColorChanges()
+        nothing = np.zeros(0, dtype=np.int64)
+        return frame, IndexChanges.removing(nothing, dim), IndexChanges.removing(nothing, COLOR_DIM)
     touched = np.fromiter(newest, dtype=np.int64, count=len(newest))
     gone = touched[np.isin(touched, frame.index.to_numpy())]
     if gone.size:
-        with_ids_looked_up_directly(index).remove_ids(gone)
         frame = frame[~frame.index.isin(gone)]
     kept_rows: list[list[int]] = [[] for _ in deltas]
     for version in newest.values():
@@ -922,41 +961,22 @@ def apply_deltas(
     ]
     changed = pa.concat_tables(parts, promote_options="permissive")
     if not changed.num_rows:
-        return frame, ColorChanges(gone)
+        return frame, IndexChanges.removing(gone, dim), IndexChanges.removing(gone, COLOR_DIM)
     ids = changed.column("row_id").to_numpy().astype(np.int64)
-    index.add_with_ids(vectors_of(changed.column("vector"), index.d), ids)
-    color_changes = ColorChanges(gone, ids, vectors_of(changed.column("color"), COLOR_DIM))
+    vector_changes = IndexChanges(gone, ids, vectors_of(changed.column("vector"), dim))
+    color_changes = IndexChanges(gone, ids, vectors_of(changed.column("color"), COLOR_DIM))
     names = [c for c in RECORD_COLUMNS if c in changed.column_names]
     rows = changed.select(names).to_pandas(types_mapper=pd.ArrowDtype)
     rows.index = pd.Index(ids, name="row_id")
     rows = with_every_record_column(rows, missing_record_columns(names, db_path))
-    return (rows if frame.empty else pd.concat([frame, rows])), color_changes
+    return (rows if frame.empty else pd.concat([frame, rows])), vector_changes, color_changes
 
 
-def check_consistent(db_path: str, index: Any, frame: pd.DataFrame, info: IndexInfo) -> None:
-    """Refuse to use an index whose vectors and metadata rows do not correspond one to one (the
-    colour signatures are checked when read: ``FaissImageStore.colors``)."""
-    problems = consistency_problems(index, frame, info)
-    if problems:
-        raise StoreError(
-            f"{db_path} is inconsistent: {'; '.join(problems)}; run --repair to rebuild it from what is on disk"
-        )
-
-
-def consistency_problems(index: Any, frame: pd.DataFrame, info: IndexInfo) -> list[str]:
-    problems = []
-    rows = distinct_ids(frame.index.to_numpy(dtype=np.int64))
-    if index.d != info.dim:
-        problems.append(f"the index holds {index.d}-d vectors but the manifest says {info.dim}")
-    ids = distinct_ids(all_ids(index))
-    if not np.array_equal(ids, rows):
-        problems.append(
-            f"{len(ids)} vectors and {len(rows)} metadata rows: {np.setdiff1d(rows, ids).size} rows without a vector, "
-            f"{np.setdiff1d(ids, rows).size} vectors without a row"
-        )
-    if frame["path"].duplicated().any():
-        problems.append(f"{int(frame['path'].duplicated().sum())} duplicate path(s) in the metadata")
-    return problems
+def inconsistent(db_path: str, problems: list[str]) -> StoreError:
+    """The error refusing an index whose vectors, colours and metadata rows do not correspond."""
+    return StoreError(
+        f"{db_path} is inconsistent: {'; '.join(problems)}; run --repair to rebuild it from what is on disk"
+    )
 
 
 def distinct_ids(ids: np.ndarray) -> np.ndarray:

@@ -751,14 +751,13 @@ def test_faiss_metadata_search_keeps_its_word_postings_for_the_next_process_and_
     assert not list(db.glob("text-*.npz"))
 
 
-def test_faiss_reads_its_colour_signatures_only_when_a_colour_search_or_a_write_needs_them(tmp_path: Path) -> None:
-    """The colour file is half the vectors' size: an open, a search by vector or by text leave it
-    unread; a colour search reads it. Damaged, it fails the colour search and --check, which say
-    to repair, not the searches that do without it. A commit that deletes it after an open cannot
-    take it from that open: it was opened with the rest."""
+def test_faiss_reads_its_vectors_and_colours_only_when_a_search_or_a_write_needs_them(tmp_path: Path) -> None:
+    """An open reads the metadata alone: a metadata search or a listing never reads the vectors
+    (2 KB a row), a search by vector or text never reads the colour signatures (1 KB). Damaged,
+    either fails what needs it and --check, which say to repair, not what does without it. A
+    commit that deletes them after an open cannot take them from that open: they were opened
+    with the rest."""
     import faiss
-
-    from common.health import check_store
 
     faiss_module, cls, store, records, vectors = faiss_store_holding_ten(tmp_path, seed=9)
     db = tmp_path / "db"
@@ -767,7 +766,20 @@ def test_faiss_reads_its_colour_signatures_only_when_a_colour_search_or_a_write_
     store.upsert_images(records[:10], vectors[:10], colors)
     store.commit()
     (colour_file,) = db.glob("images-*.color.faiss")
-    whole = colour_file.read_bytes()
+    (vector_file,) = set(db.glob("images-*.faiss")) - {colour_file}
+    whole, whole_vectors = colour_file.read_bytes(), vector_file.read_bytes()
+
+    reader = cls.open(str(db))
+    vector_file.write_bytes(b"not an index")  # in place: the file the open holds, not read yet
+    assert reader.search_by_text(records[4]["path"], 1)[0].record["path"] == records[4]["path"]
+    assert [r["path"] for r in reader.get_records(where="make = 'Canon'")] == [
+        r["path"] for r in records[:10] if r["make"] == "Canon"
+    ]
+    with pytest.raises(StoreError, match=r"inconsistent: the vectors are unreadable.*--repair"):
+        reader.search_by_vector(vectors[3], 1)
+    problems = check_store_problems(cls.open(str(db)))
+    assert any("the vectors are unreadable" in problem for problem in problems), problems
+    vector_file.write_bytes(whole_vectors)
 
     reader = cls.open(str(db))
     assert reader.search_by_vector(vectors[3], 1)[0].record["path"] == records[3]["path"]
@@ -776,7 +788,8 @@ def test_faiss_reads_its_colour_signatures_only_when_a_colour_search_or_a_write_
     with pytest.raises(StoreError, match=r"inconsistent: the colour signatures are unreadable.*--repair"):
         reader.search_by_color(colors[5], 1)
     assert reader.search_by_vector(vectors[3], 1)[0].record["path"] == records[3]["path"]
-    assert any("colour signatures are unreadable" in problem for problem in check_store(cls.open(str(db))).problems)
+    problems = check_store_problems(cls.open(str(db)))
+    assert any("the colour signatures are unreadable" in problem for problem in problems), problems
 
     colour_file.write_bytes(whole)
     reader = cls.open(str(db))
@@ -786,7 +799,7 @@ def test_faiss_reads_its_colour_signatures_only_when_a_colour_search_or_a_write_
     colour_file.write_bytes(whole)
 
     faiss.write_index(faiss_module.zero_colors(np.arange(3, dtype=np.int64)), str(colour_file))
-    with pytest.raises(StoreError, match=r"inconsistent: 3 colour signatures for 10 metadata rows"):
+    with pytest.raises(StoreError, match=r"inconsistent: 3 colour signatures and 10 metadata rows: 7 rows without"):
         cls.open(str(db)).search_by_color(colors[5], 1)
 
     store.upsert_images(records[:10], vectors[:10], colors)
@@ -797,6 +810,16 @@ def test_faiss_reads_its_colour_signatures_only_when_a_colour_search_or_a_write_
     assert not (db / f"images-{opened_before.generation}.color.faiss").exists()
     assert opened_before.search_by_color(colors[5], 1)[0].record["path"] == records[5]["path"], "opened, kept"
     assert opened_before.count() == 10 and cls.open(str(db)).count() == 20
+
+
+def check_store_problems(store) -> list[str]:
+    """What --check reports of ``store``; an error it raises is one problem (as the CLI reports it)."""
+    from common.health import check_store
+
+    try:
+        return check_store(store).problems
+    except StoreError as error:
+        return [str(error)]
 
 
 # --- FAISS deltas: a commit that changes few rows of a large index writes those rows alone ---
