@@ -236,6 +236,7 @@ class FaissImageStore(ImageStore):
         for unread in self._on_disk.values():
             weakref.finalize(self, unread.file.close)
         self._unreadable: dict[str, StoreError] = {}
+        self._index_kind_on_disk: str | None = None  # "flat" or "ivf", as the manifest says
         self._index = None if "index" in self._on_disk else index
         if "colors" in self._on_disk:
             self._colors = None
@@ -332,7 +333,9 @@ class FaissImageStore(ImageStore):
         rows = frame.index.to_numpy(np.int64)
         index = IndexOnDisk("vector", files[0], vector_changes, rows)
         colors = IndexOnDisk("colour signature", files[1], color_changes, rows)
-        return cls(db_path, info, index, frame, int(manifest["next_id"]), committed, colors)
+        store = cls(db_path, info, index, frame, int(manifest["next_id"]), committed, colors)
+        store._index_kind_on_disk = manifest.get("vector_index")
+        return store
 
     @property
     def index(self) -> Any:
@@ -346,6 +349,13 @@ class FaissImageStore(ImageStore):
     @index.setter
     def index(self, index: Any) -> None:
         self._index = index
+
+    def _index_is_flat(self) -> bool:
+        """Whether the vectors are in a flat index: as the manifest says while they are unread (an
+        unchanged re-index need not read 2 KB a row to learn that they are in an IVF index)."""
+        if self._index is None and self._index_kind_on_disk in ("flat", "ivf"):
+            return self._index_kind_on_disk == "flat"
+        return is_flat(self.index)
 
     @property
     def colors(self) -> Any:
@@ -636,6 +646,8 @@ class FaissImageStore(ImageStore):
             "next_id": self.next_id,
             "base_rows": committed.base_rows,
             "deltas": committed.deltas,
+            # What the vectors are in, for a reader that has not read them (``_index_is_flat``).
+            "vector_index": "flat" if is_flat(self.index) else "ivf",
         }
         write_atomically(
             os.path.join(self.db_path, MANIFEST),
@@ -660,7 +672,7 @@ class FaissImageStore(ImageStore):
 
     def finish_indexing(self) -> None:
         """Switch to an IVF index once the collection is large enough to need one."""
-        if len(self.frame) >= ANN_INDEX_MIN_ROWS and is_flat(self.index):
+        if len(self.frame) >= ANN_INDEX_MIN_ROWS and self._index_is_flat():
             self.index = build_ivf_index(self.index, self.info.dim)
             self._dirty = self._rewrite = True
         self.commit()

@@ -812,6 +812,29 @@ def test_faiss_reads_its_vectors_and_colours_only_when_a_search_or_a_write_needs
     assert opened_before.count() == 10 and cls.open(str(db)).count() == 20
 
 
+def test_faiss_unchanged_run_learns_what_its_vectors_are_in_without_reading_them(tmp_path: Path, monkeypatch) -> None:
+    """The end of an indexing run that changed nothing asks whether the vectors are still in a
+    flat index (an IVF one is built past ANN_INDEX_MIN_ROWS): the manifest says, the vectors (2 KB
+    a row) stay unread; a manifest that does not say (an older imagedb's) has them read."""
+    _, cls, _, _, _ = faiss_store_with_deltas(tmp_path, monkeypatch, ivf=True)
+    db = tmp_path / "db"
+    (vector_file,) = {p for p in db.glob("images-*.faiss") if not p.name.endswith(".color.faiss")}
+    whole = vector_file.read_bytes()
+    reopened = cls.open(str(db))
+    vector_file.write_bytes(b"not an index")  # in place: the file the open holds
+    reopened.finish_indexing()
+    vector_file.write_bytes(whole)
+    manifest = json.loads((db / "manifest.json").read_text())
+    assert manifest["vector_index"] == "ivf"
+
+    del manifest["vector_index"]
+    (db / "manifest.json").write_text(json.dumps(manifest))
+    older = cls.open(str(db))
+    vector_file.write_bytes(b"not an index")
+    with pytest.raises(StoreError, match="the vectors are unreadable"):
+        older.finish_indexing()
+
+
 def check_store_problems(store) -> list[str]:
     """What --check reports of ``store``; an error it raises is one problem (as the CLI reports it)."""
     from common.health import check_store
