@@ -36,6 +36,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import uuid
 import weakref
@@ -172,7 +173,7 @@ class IndexOnDisk:
             with self.file:
                 index = faiss.read_index(faiss.PyCallbackIOReader(self.file.read))
         except (RuntimeError, OSError) as error:
-            raise inconsistent(db_path, [f"the {self.what}s are unreadable ({error})"]) from None
+            raise inconsistent(db_path, [f"the {self.what}s are unreadable ({faiss_reason(error)})"]) from None
         if index.d != dim:
             raise inconsistent(db_path, [f"the {self.what}s are {index.d}-d, not {dim}-d as the manifest says"])
         self.changes.apply_to(index)
@@ -303,7 +304,7 @@ class FaissImageStore(ImageStore):
                 return cls._open_generation(db_path, manifest)
             except (OSError, KeyError, ValueError, RuntimeError) as error:
                 if manifest is None or _generation_of(_manifest_or_none(db_path)) == _generation_of(manifest):
-                    raise StoreError(f"cannot open the FAISS index in {db_path}: {error}") from None
+                    raise StoreError(f"cannot open the FAISS index in {db_path}: {faiss_reason(error)}") from None
                 # A writer committed a new generation (and deleted this one) between reading the
                 # manifest and reading its files: read the new one instead.
         raise StoreError(f"cannot open the FAISS index in {db_path}: it kept changing while being read; try again")
@@ -982,6 +983,12 @@ def apply_deltas(
     rows.index = pd.Index(ids, name="row_id")
     rows = with_every_record_column(rows, missing_record_columns(names, db_path))
     return (rows if frame.empty else pd.concat([frame, rows])), vector_changes, color_changes
+
+
+def faiss_reason(error: Exception) -> str:
+    """What FAISS says went wrong, without where in its C++ it noticed ("Error in ... at
+    index_read.cpp:3251: ")."""
+    return re.sub(r"^Error in .*? at \S+:\d+: ", "", str(error).strip())
 
 
 def inconsistent(db_path: str, problems: list[str]) -> StoreError:

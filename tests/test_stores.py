@@ -775,8 +775,9 @@ def test_faiss_reads_its_vectors_and_colours_only_when_a_search_or_a_write_needs
     assert [r["path"] for r in reader.get_records(where="make = 'Canon'")] == [
         r["path"] for r in records[:10] if r["make"] == "Canon"
     ]
-    with pytest.raises(StoreError, match=r"inconsistent: the vectors are unreadable.*--repair"):
+    with pytest.raises(StoreError, match=r"inconsistent: the vectors are unreadable.*--repair") as refused:
         reader.search_by_vector(vectors[3], 1)
+    assert "not recognized" in str(refused.value) and ".cpp" not in str(refused.value), "FAISS's words, not its C++"
     problems = check_store_problems(cls.open(str(db)))
     assert any("the vectors are unreadable" in problem for problem in problems), problems
     vector_file.write_bytes(whole_vectors)
