@@ -810,6 +810,7 @@ def test_faiss_reads_its_vectors_and_colours_only_when_a_search_or_a_write_needs
     store.commit()  # a new generation: the one ``opened_before`` opened is deleted
     assert not (db / f"images-{opened_before.generation}.color.faiss").exists()
     assert opened_before.search_by_color(colors[5], 1)[0].record["path"] == records[5]["path"], "opened, kept"
+    assert opened_before.search_by_vector(vectors[3], 1)[0].record["path"] == records[3]["path"]
     assert opened_before.count() == 10 and cls.open(str(db)).count() == 20
 
 
