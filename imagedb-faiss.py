@@ -9,7 +9,8 @@ is BM25 over the frame's text column; hybrid search fuses both rankings by recip
 On disk a database folder holds one committed generation at a time, and the deltas written on
 top of it since::
 
-    manifest.json                       which generation and deltas are current, the model, rows
+    manifest.json                       which generation and deltas are current, the model, rows,
+                                        whether the vectors are in a flat or an IVF index
     images-<generation>.faiss           the vectors
     images-<generation>.color.faiss     the colour signatures
     images-<generation>.parquet         the metadata, one row per vector
