@@ -661,11 +661,8 @@ class FaissImageStore(ImageStore):
         """Delete superseded generations and their deltas, any a crashed commit left half-written,
         and the word postings saved for any commit but this one and the newest other: the first
         metadata search after this commit carries those over (``_text_postings``)."""
-        names = os.listdir(self.db_path)
-        texts = [n for n in names if n.startswith("text-") and n.endswith(".npz")]
-        newest_text = max(texts, key=lambda n: _modified_or_zero(os.path.join(self.db_path, n)), default=None)
-        kept = self.committed.files() | {self.committed.text_postings_file(), newest_text or ""}
-        for name in names:
+        kept = self.committed.files() | {self.committed.text_postings_file(), *saved_text_postings(self.db_path)[:1]}
+        for name in os.listdir(self.db_path):
             if name.startswith(("images-", "delta-", "text-")) and name not in kept:
                 # PermissionError: Windows deletes no file another process holds open (a reader's
                 # colour file); the next commit tries again.
@@ -785,9 +782,8 @@ class FaissImageStore(ImageStore):
     def _earlier_text_postings(self, current: str | None) -> tuple[Postings, DocumentKeys] | None:
         """The newest word postings saved beside the index for another commit, with their rows'
         keys; None when there are none this version can read."""
-        names = [n for n in os.listdir(self.db_path) if n.startswith("text-") and n.endswith(".npz")]
-        paths = [os.path.join(self.db_path, name) for name in names]
-        for path in sorted((p for p in paths if p != current), key=_modified_or_zero, reverse=True):
+        paths = [os.path.join(self.db_path, name) for name in saved_text_postings(self.db_path)]
+        for path in (p for p in paths if p != current):
             earlier = Postings.read_with_keys(path)
             if earlier is not None:
                 return earlier
@@ -1071,6 +1067,12 @@ def _read_info(db_path: str, manifest: dict[str, Any] | None, frame: pd.DataFram
     if INFO_ATTR in frame.attrs:
         return IndexInfo.from_json(frame.attrs[INFO_ATTR])
     raise StoreError(f"cannot tell which model made the vectors in {db_path}: the manifest is lost; re-run --index")
+
+
+def saved_text_postings(db_path: str) -> list[str]:
+    """The names of the word postings files saved in ``db_path``, the newest first."""
+    names = [name for name in os.listdir(db_path) if name.startswith("text-") and name.endswith(".npz")]
+    return sorted(names, key=lambda name: _modified_or_zero(os.path.join(db_path, name)), reverse=True)
 
 
 def _modified_or_zero(path: str) -> float:
