@@ -769,8 +769,10 @@ class FaissImageStore(ImageStore):
         postings = Postings.read(path, len(texts)) if path else None
         if postings is not None:
             return postings
-        keys = DocumentKeys.of(self.frame.index.to_numpy(dtype=np.int64), texts)
         earlier = self._earlier_text_postings(path)
+        if earlier is None and path is None:  # nothing to carry over, nowhere to save: no keys needed
+            return Postings.of(texts.to_pylist())
+        keys = DocumentKeys.of(self.frame.index.to_numpy(dtype=np.int64), texts)
         postings = earlier[0].carried_over(earlier[1], keys, texts) if earlier else Postings.of(texts.to_pylist())
         if path:
             try:
