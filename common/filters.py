@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from common.records import FEW_VALUE_COLUMNS, RECORD_COLUMNS, columns_like, record_schema
+from common.records import FEW_VALUE_COLUMNS, columns_hint, columns_like, record_schema
 from common.store import FilterError
 
 if TYPE_CHECKING:
@@ -164,10 +164,9 @@ def _explain(text: str, where: str) -> str:
         if f'"{name}"' in where:
             # SQL reads "Canon" as a column's name; people mostly meant the text.
             return f"unknown column {name!r}: text goes in single quotes in SQL ('{name}', not \"{name}\")"
-        meant = columns_like(name)
-        if not meant and re.search(rf"(?:[=<>,(]|\blike|\bin)\s*{re.escape(name)}\b", where, re.IGNORECASE):
+        compared = re.search(rf"(?:[=<>,(]|\blike|\bin)\s*{re.escape(name)}\b", where, re.IGNORECASE)
+        if compared and not columns_like(name):
             # make = Apple: a word compared with, like no column's name, is text left unquoted.
             return f"unknown column {name!r}: text goes in single quotes in SQL ('{name}')"
-        guess = f"did you mean {' or '.join(meant)}? " if meant else ""
-        return f"unknown column {name!r} ({guess}columns: {', '.join(RECORD_COLUMNS)})"
+        return f"unknown column {name!r} ({columns_hint(name)})"
     return text.strip().splitlines()[0] if text.strip() else "invalid condition"

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from common.records import RECORD_COLUMNS, columns_like
+from common.records import RECORD_COLUMNS, columns_hint
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -39,9 +39,7 @@ def parse_order(spec: str) -> Order:
             raise OrderError(f"{term.strip()!r} is not COLUMN, COLUMN ASC or COLUMN DESC")
         column, direction = match.group(1).lower(), (match.group(2) or "asc").lower()
         if column not in RECORD_COLUMNS:
-            meant = columns_like(column)
-            guess = f"did you mean {' or '.join(meant)}? " if meant else ""
-            raise OrderError(f"no column {column!r} ({guess}columns: {', '.join(RECORD_COLUMNS)})")
+            raise OrderError(f"no column {column!r} ({columns_hint(column)})")
         order.append((column, "descending" if direction == "desc" else "ascending"))
     return order
 

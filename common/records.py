@@ -150,3 +150,11 @@ def columns_like(name: str) -> list[str]:
     words = [word for word in re.split(r"[\W_]+", name) if len(word) >= 3]
     holding = [column for column in RECORD_COLUMNS if name in column or set(words) & set(column.split("_"))]
     return holding[:3] or difflib.get_close_matches(name, RECORD_COLUMNS, n=1, cutoff=0.8)
+
+
+def columns_hint(name: str) -> str:
+    """What an error about ``name``, no column's name, adds: the columns it may mean
+    (``columns_like``), then every column."""
+    meant = columns_like(name)
+    guess = f"did you mean {' or '.join(meant)}? " if meant else ""
+    return f"{guess}columns: {', '.join(RECORD_COLUMNS)}"
