@@ -42,7 +42,7 @@ import sys
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -105,6 +105,7 @@ class Committed:
     generation: str | None = None
     base_rows: int = 0  # rows the generation itself holds
     deltas: list[dict[str, Any]] = field(default_factory=list)  # {"file": name, "rows": ids it changed}
+    vector_index: str | None = None  # "flat" or "ivf"; None: an older manifest does not say
 
     @property
     def delta_rows(self) -> int:
@@ -129,7 +130,7 @@ class Committed:
     def from_manifest(cls, manifest: dict[str, Any]) -> Committed:
         deltas = list(manifest.get("deltas", []))
         rows = int(manifest.get("rows", 0))
-        return cls(manifest["generation"], int(manifest.get("base_rows", rows)), deltas)
+        return cls(manifest["generation"], int(manifest.get("base_rows", rows)), deltas, manifest.get("vector_index"))
 
 
 @dataclass
@@ -238,7 +239,6 @@ class FaissImageStore(ImageStore):
         for unread in self._on_disk.values():
             weakref.finalize(self, unread.file.close)
         self._unreadable: dict[str, StoreError] = {}
-        self._index_kind_on_disk: str | None = None  # "flat" or "ivf", as the manifest says
         self._index = None if "index" in self._on_disk else index
         if "colors" in self._on_disk:
             self._colors = None
@@ -335,9 +335,7 @@ class FaissImageStore(ImageStore):
         rows = frame.index.to_numpy(np.int64)
         index = IndexOnDisk("vector", files[0], vector_changes, rows)
         colors = IndexOnDisk("colour signature", files[1], color_changes, rows)
-        store = cls(db_path, info, index, frame, int(manifest["next_id"]), committed, colors)
-        store._index_kind_on_disk = manifest.get("vector_index")
-        return store
+        return cls(db_path, info, index, frame, int(manifest["next_id"]), committed, colors)
 
     @property
     def index(self) -> Any:
@@ -355,8 +353,8 @@ class FaissImageStore(ImageStore):
     def _index_is_flat(self) -> bool:
         """Whether the vectors are in a flat index: as the manifest says while they are unread (an
         unchanged re-index need not read 2 KB a row to learn that they are in an IVF index)."""
-        if self._index is None and self._index_kind_on_disk in ("flat", "ivf"):
-            return self._index_kind_on_disk == "flat"
+        if self._index is None and self.committed.vector_index in ("flat", "ivf"):
+            return self.committed.vector_index == "flat"
         return is_flat(self.index)
 
     @property
@@ -640,6 +638,8 @@ class FaissImageStore(ImageStore):
         return table.replace_schema_metadata({REMOVED_ATTR: json.dumps(removed.tolist())})
 
     def _switch_manifest_to(self, committed: Committed) -> None:
+        # What the vectors are in, for a reader that has not read them (``_index_is_flat``).
+        committed = replace(committed, vector_index="flat" if is_flat(self.index) else "ivf")
         manifest = {
             "format": FORMAT_VERSION,
             "generation": committed.generation,
@@ -648,8 +648,7 @@ class FaissImageStore(ImageStore):
             "next_id": self.next_id,
             "base_rows": committed.base_rows,
             "deltas": committed.deltas,
-            # What the vectors are in, for a reader that has not read them (``_index_is_flat``).
-            "vector_index": "flat" if is_flat(self.index) else "ivf",
+            "vector_index": committed.vector_index,
         }
         write_atomically(
             os.path.join(self.db_path, MANIFEST),
