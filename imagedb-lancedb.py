@@ -459,11 +459,12 @@ class LanceImageStore(ImageStore):
             refine = ANN_REFINE_FACTOR
             query = query.refine_factor(refine)
 
-        def nearest(wanted: int) -> pa.Table:
+        def nearest(wanted: int, last_path: str | None = None) -> pa.Table:
             # HNSW needs ef >= the candidates it returns; a flat scan ignores it.
             candidates = query.ef(max(ANN_MIN_CANDIDATES, 2 * wanted * refine))
             # Only the columns needed: each column read costs (see RECORD_JSON).
-            rows = self._run(candidates.select(self._ranking_columns(wanted, limit, "_distance")), where, wanted)
+            columns = self._ranking_columns(wanted, limit, "_distance")
+            rows = self._run(candidates.select(columns), where, wanted, last_path)
             # The score is the exact dot product (the vectors are unit length): Lance's "cosine"
             # and "dot" distances are both 1 - that, exact from a flat scan or the HNSW-Flat index
             # (within 7e-7 at 100k rows), and from an older quantised index once re-ranked by the
@@ -471,7 +472,7 @@ class LanceImageStore(ImageStore):
             # vectors need not be read back for it.
             return rows.append_column("score", pa.array(1.0 - rows.column("_distance").to_numpy()))
 
-        return self._hits(best_rows(nearest, limit))
+        return self._hits(best_rows(nearest, limit, search_up_to=nearest))
 
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if not self._has_text_index():
@@ -481,11 +482,11 @@ class LanceImageStore(ImageStore):
             return []
         search = self.table.query().nearest_to_text(text_query)
 
-        def matching(wanted: int) -> pa.Table:
-            rows = self._run(search.select(self._ranking_columns(wanted, limit, "_score")), where, wanted)
+        def matching(wanted: int, last_path: str | None = None) -> pa.Table:
+            rows = self._run(search.select(self._ranking_columns(wanted, limit, "_score")), where, wanted, last_path)
             return rows.append_column("score", rows.column("_score"))
 
-        return self._hits(best_rows(matching, limit))
+        return self._hits(best_rows(matching, limit, search_up_to=matching))
 
     def _text_query(self, query: str) -> Any:
         """``query`` as Lance's query objects: its words (a ``MatchQuery``) and each quoted
@@ -529,9 +530,16 @@ class LanceImageStore(ImageStore):
             records = [found.get(path) for path in paths]
         return [Hit(record, float(score)) for record, score in zip(records, scores, strict=True) if record is not None]
 
-    def _run(self, query: Any, where: str | None, limit: int) -> pa.Table:
-        if where:
-            query = query.where(where)  # prefiltered: the limit counts matching rows only
+    def _run(self, query: Any, where: str | None, limit: int, last_path: str | None = None) -> pa.Table:
+        """``query``'s ``limit`` best rows that ``where`` lets through, only those whose path sorts
+        at or before ``last_path`` if given (``best_rows`` ranking a long tie: the path's BTREE
+        index finds them)."""
+        condition = where
+        if last_path is not None:
+            bound = f"path <= {sql_string(last_path)}"
+            condition = f"({where}) AND {bound}" if where else bound
+        if condition:
+            query = query.where(condition)  # prefiltered: the limit counts matching rows only
         with _filter_errors_explained(where, self._missing):
             return self._wait(query.limit(limit).to_arrow())
 

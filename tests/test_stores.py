@@ -616,6 +616,100 @@ def test_a_long_tie_is_cut_by_path_however_the_engine_orders_it() -> None:
     assert asked == [11, 176, 2816]
 
 
+@pytest.mark.parametrize("engine_order", ["random", "first paths first", "last paths first"])
+def test_a_long_tie_is_ranked_by_searching_up_to_a_path_not_by_reading_it_all(engine_order: str) -> None:
+    """Three rows score best, 20,000 tie (a word every file holds, as 'img' in a camera's file
+    names), 100 score less. A store that can search rows up to a path (LanceDB, by its index on
+    paths) gets the same ten as reading the whole tie would give: the three and the tie's seven
+    first paths. With the engine's ties in an order unrelated to paths it reads about a thousand
+    rows, not 20,000, and as few with the first paths first (rows written in path order); one
+    that hands the last paths over first takes no more rounds than reading the whole tie does."""
+    import pyarrow as pa
+
+    from common.store import best_rows
+
+    rng = np.random.default_rng(5)
+    tied = [f"/photos/{n:05d}.jpg" for n in range(20_000)]
+    lower = [f"/photos/less-{n:03d}.jpg" for n in range(100)]
+    paths = ["/photos/zz-best.jpg", "/photos/zz-second.jpg", "/photos/zz-third.jpg", *tied, *lower]
+    scores = [3.0, 2.0, 1.5] + [1.0] * len(tied) + [0.5] * len(lower)
+    tie_order = {
+        "random": rng.permutation(len(tied)),
+        "first paths first": np.arange(len(tied)),
+        "last paths first": np.arange(len(tied))[::-1],
+    }[engine_order]
+    engine_rank = [0, 1, 2, *(3 + tie_order), *range(3 + len(tied), len(paths))]  # its order, best first
+    asked: list[int] = []
+    rows_read = 0
+
+    def search_up_to(wanted: int, last_path: str | None) -> pa.Table:
+        nonlocal rows_read
+        asked.append(wanted)
+        chosen = [i for i in engine_rank if last_path is None or paths[i] <= last_path][:wanted]
+        rows_read += len(chosen)
+        return pa.table({"path": [paths[i] for i in chosen], "score": [scores[i] for i in chosen]})
+
+    best = best_rows(lambda wanted: search_up_to(wanted, None), 10, search_up_to)
+    assert best.column("path").to_pylist() == paths[:3] + tied[:7]
+    assert best.column("score").to_pylist() == [3.0, 2.0, 1.5] + [1.0] * 7
+    whole_tie_rounds = [11, 176, 2816, 45056]  # best_rows without a bounded search: 20,000 rows read
+    if engine_order != "last paths first":
+        assert rows_read < 2_000, asked
+    else:
+        assert len(asked) <= len(whole_tie_rounds), asked
+
+
+def test_a_long_tie_on_a_store_lists_by_path_whatever_its_paths_hold(backend: str, tmp_path: Path) -> None:
+    """400 files with one text, vector and colour, written in random order, paths with a quote,
+    a backslash and an accent (an SQL literal's hard cases: LanceDB searches rows up to such a
+    path), and two files that match the words twice: a search whose limit cuts through the tie
+    lists the first paths, by text, vector and colour, filtered or not, on both backends."""
+    rng = np.random.default_rng(11)
+    tied = [f"/photos/O'Brien\\{n:03d} café.jpg" for n in range(400)]
+    better = ["/photos/zz-twice-1.jpg", "/photos/zz-twice-2.jpg"]
+    written = [tied[i] for i in rng.permutation(len(tied))] + better
+    records = [
+        {
+            "path": path,
+            "folder": "/photos",
+            "filename": path.rsplit("/", 1)[1],
+            "make": ("Canon", "Nikon")[n % 2],
+            "search_text": "holiday holiday snapshot" if path in better else "holiday snapshot",
+        }
+        for n, path in enumerate(written)
+    ]
+    vector = np.zeros(DIM, np.float32)
+    vector[0] = 1.0
+    color = np.full(COLOR_DIM, 1 / np.sqrt(COLOR_DIM), np.float32)
+    cls, store = new_store(backend, tmp_path / "db")
+    store.upsert_images(records, np.tile(vector, (len(records), 1)), np.tile(color, (len(records), 1)))
+    store.commit()
+    store.finish_indexing()
+    store.close()
+    store = cls.open(str(tmp_path / "db"))
+    bounds: list[str] = []
+    if backend == "lancedb":
+        run = store._run
+
+        def run_noting_bounds(query, where: str | None, limit: int, last_path: str | None = None):
+            bounds.append(last_path)
+            return run(query, where, limit, last_path)
+
+        store._run = run_noting_bounds
+    canons = sorted(r["path"] for r in records if r["make"] == "Canon" and r["path"] in tied)
+
+    def paths(hits: list) -> list[str]:
+        return [hit.record["path"] for hit in hits]
+
+    assert paths(store.search_by_text("holiday", 10)) == better + sorted(tied)[:8]
+    # Matching 'snapshot' once in three words, the two rank below the tie.
+    assert paths(store.search_by_text("snapshot", 10, "make = 'Canon'")) == canons[:10]
+    assert paths(store.search_by_vector(vector, 10)) == sorted(better + tied)[:10]
+    assert paths(store.search_by_color(color, 10)) == sorted(better + tied)[:10]
+    if backend == "lancedb":
+        assert any(bound is not None and "'" in bound for bound in bounds), "searched up to a path"
+
+
 def test_the_model_is_recorded_with_the_index(backend: str, tmp_path: Path) -> None:
     cls, _ = new_store(backend, tmp_path / "db")
     info = cls.open(str(tmp_path / "db")).info
