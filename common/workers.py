@@ -68,6 +68,12 @@ START_METHOD = (
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER_SETUP = ("sys_path", "init_main_from_path", "init_main_from_name")
 SERVER_SETUP_VARIABLE = "IMAGEDB_DECODING_SERVER_SETUP"
+# The server's socket, as multiprocessing names it in the temporary folder; the longest path a
+# Unix socket may have (Linux: 108 bytes with the closing NUL; macOS, which spawns, 104); where
+# it goes when the temporary folder is too long a path for it (``_socket_folder_short_enough``).
+SOCKET_IN_TEMPORARY_FOLDER = os.path.join("pymp-XXXXXXXX", "listener-XXXXXXXX")
+SOCKET_PATH_MAX = 107
+SHORT_TEMPORARY_FOLDER = "/tmp"
 # How far decoding workers lower their priority when the model shares the CPU with them
 # (``DecodePool(yield_to_model=True)``): the most ``nice`` allows, so the scheduler hands a core
 # back to a model thread the moment it wakes.
@@ -180,8 +186,37 @@ def start_decoding_server() -> None:
         "PYTHONPATH": os.pathsep.join(filter(None, [PROJECT_ROOT, os.environ.get("PYTHONPATH")])),
         SERVER_SETUP_VARIABLE: json.dumps(setup),
     }
-    with _environment(server_environment):  # the server is started inside; it alone sees them
+    # The server is started inside; it alone sees the variables.
+    with _environment(server_environment), _socket_folder_short_enough():
         forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _socket_folder_short_enough() -> Iterator[None]:
+    """Temporary files under ``/tmp`` while multiprocessing makes the server's socket, if the
+    temporary folder (``$TMPDIR``) is too long a path for one.
+
+    The socket is ``<temporary folder>/pymp-XXXXXXXX/listener-XXXXXXXX``, and a Unix socket's
+    path holds at most 107 bytes: a temporary folder longer than 75 (a cluster job's scratch
+    folder, a build sandbox's) made every ``--index`` fail with "AF_UNIX path too long" before
+    Python 3.14, which falls back to ``/tmp`` likewise (CPython issue 132124). The folder
+    multiprocessing makes there is kept for the process's later sockets and removed at its exit.
+    """
+    import tempfile
+
+    folder = tempfile.gettempdir()
+    if len(os.fsencode(os.path.join(folder, SOCKET_IN_TEMPORARY_FOLDER))) <= SOCKET_PATH_MAX or not os.access(
+        SHORT_TEMPORARY_FOLDER, os.W_OK | os.X_OK
+    ):
+        yield
+        return
+    log.debug("temporary folder %s is too long a path for a socket: the decoding server's goes in %s",
+              folder, SHORT_TEMPORARY_FOLDER)  # fmt: skip
+    before, tempfile.tempdir = tempfile.tempdir, SHORT_TEMPORARY_FOLDER
+    try:
+        yield
+    finally:
+        tempfile.tempdir = before
 
 
 @contextlib.contextmanager

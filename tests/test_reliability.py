@@ -334,37 +334,45 @@ def index_and_kill(backend: str, db: Path, folder: Path, point: KillPoint, *extr
     import signal
     import subprocess
     import sys
+    import tempfile
 
     from conftest import REPO
 
     command = [sys.executable, str(REPO / f"imagedb-{backend}.py"), "--index", str(folder), *MODEL_ARGS,
                "--batch", "8", "--commit-every", "0", "--db", str(db), "-q", *extra]  # fmt: skip
     __import__("lancedb" if backend == "lancedb" else "faiss")  # imported now: the snapshot must be quick
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        marker, commits, deadline = commit_marker(backend, db), 0, time.monotonic() + 120
-        while not point.reached(backend, db, commits):
-            assert process.poll() is None, f"{point.name}: the run ended before the kill point: {process.stderr.read()}"
-            assert time.monotonic() < deadline, f"{point.name}: never reached"
-            time.sleep(0.005)
-            now = commit_marker(backend, db)
-            if now is not None and now != marker:
-                marker, commits = now, commits + 1
-        before = committed_signatures(backend, db)
-        time.sleep(point.delay)
-        workers = descendant_pids(process.pid)
-        assert process.poll() is None, f"{point.name}: the run ended before the kill"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
+    # A killed Python leaves its multiprocessing folder (pymp-*, the decoding server's socket) in
+    # the temporary folder: one of this call's, removed after it (the machine's had gained 20 a
+    # test run). Short: a long one would have the server's socket made in /tmp (common.workers).
+    with tempfile.TemporaryDirectory(prefix="imagedb-killed-") as temporary:
+        environment = {**os.environ, "TMPDIR": temporary}
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
+        try:
+            marker, commits, deadline = commit_marker(backend, db), 0, time.monotonic() + 120
+            while not point.reached(backend, db, commits):
+                assert process.poll() is None, (
+                    f"{point.name}: the run ended before the kill point: {process.stderr.read()}"
+                )
+                assert time.monotonic() < deadline, f"{point.name}: never reached"
+                time.sleep(0.005)
+                now = commit_marker(backend, db)
+                if now is not None and now != marker:
+                    marker, commits = now, commits + 1
+            before = committed_signatures(backend, db)
+            time.sleep(point.delay)
+            workers = descendant_pids(process.pid)
+            assert process.poll() is None, f"{point.name}: the run ended before the kill"
+            os.kill(process.pid, signal.SIGKILL)
             process.wait()
-        process.stderr.close()
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(alive(pid) for pid in workers), f"{point.name}: decoder workers outlived their killed parent"
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stderr.close()
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in workers), f"{point.name}: decoder workers outlived their killed parent"
     return before
 
 
@@ -426,6 +434,29 @@ def test_kill_9_at_ten_points_loses_nothing_and_a_rerun_converges(cli: Cli, tmp_
     import numpy as np
 
     assert all(np.allclose(mine[p], theirs[p], atol=1e-5) for p in want)
+
+
+def test_an_index_runs_where_the_temporary_folder_is_too_long_a_path_for_a_socket(tmp_path: Path) -> None:
+    """A ``$TMPDIR`` of over 100 characters (a cluster job's scratch folder, a build sandbox's)
+    is too long a path for the decoding server's socket: Python before 3.14 failed every
+    ``--index`` with "AF_UNIX path too long". The run indexes every photo all the same."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    folder = tmp_path / "photos"
+    for i in range(4):
+        paint_photo(folder / f"{i}.png", seed=i)
+    temporary = tmp_path / ("scratch-of-a-cluster-job-" + "x" * 80)
+    temporary.mkdir()
+    db = tmp_path / "db"
+    command = [sys.executable, str(REPO / "imagedb-faiss.py"), "--index", str(folder), *MODEL_ARGS, "--db", str(db)]
+    run = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "TMPDIR": str(temporary)}, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    assert sorted(Cli("faiss", db).records()) == sorted(str(path) for path in folder.iterdir())
 
 
 # --- --check and --repair -----------------------------------------------------------------
