@@ -687,7 +687,7 @@ def test_a_long_tie_on_a_store_lists_by_path_whatever_its_paths_hold(backend: st
     store.finish_indexing()
     store.close()
     store = cls.open(str(tmp_path / "db"))
-    bounds: list[str] = []
+    bounds: list[str | None] = []
     if backend == "lancedb":
         run = store._run
 
