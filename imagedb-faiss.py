@@ -745,14 +745,22 @@ class FaissImageStore(ImageStore):
         positions, scores = self._bm25.matches(query, candidates)
         paths = self._arrow_columns()["path"]
 
-        def matching(wanted: int) -> pa.Table:
+        def matching(wanted: int, last_path: str | None = None) -> pa.Table:
             # The best ``wanted`` matches, ties in any order (best_rows orders them), their
             # paths in one Arrow take: a word 50k files hold ranks in milliseconds.
-            best = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(scores) else slice(None)
-            chosen = positions[best]
-            return pa.table({"position": chosen, "score": scores[best], "path": take_rows(paths, chosen)})
+            found, found_scores = positions, scores
+            if last_path is not None:
+                import pyarrow.compute as pc
 
-        return self._hits(best_rows(matching, limit))
+                # Those whose path sorts at or before it: one comparison of every path (~5 ms at
+                # 1M rows), where ranking a tie of them all took the paths of every tied row.
+                up_to = pc.less_equal(paths, last_path).to_numpy(zero_copy_only=False)[positions]
+                found, found_scores = positions[up_to], scores[up_to]
+            best = np.argpartition(-found_scores, wanted - 1)[:wanted] if wanted < len(found) else slice(None)
+            chosen = found[best]
+            return pa.table({"position": chosen, "score": found_scores[best], "path": take_rows(paths, chosen)})
+
+        return self._hits(best_rows(matching, limit, search_up_to=matching))
 
     def _text_postings(self) -> Postings:
         """The metadata's word postings: read from beside the index when the first search since

@@ -619,8 +619,8 @@ def test_a_long_tie_is_cut_by_path_however_the_engine_orders_it() -> None:
 @pytest.mark.parametrize("engine_order", ["random", "first paths first", "last paths first"])
 def test_a_long_tie_is_ranked_by_searching_up_to_a_path_not_by_reading_it_all(engine_order: str) -> None:
     """Three rows score best, 20,000 tie (a word every file holds, as 'img' in a camera's file
-    names), 100 score less. A store that can search rows up to a path (LanceDB, by its index on
-    paths) gets the same ten as reading the whole tie would give: the three and the tie's seven
+    names), 100 score less. A store that can search rows up to a path (LanceDB by its index on
+    paths, FAISS by comparing them) gets the same ten as reading the whole tie would give: the three and the tie's seven
     first paths. With the engine's ties in an order unrelated to paths it reads about a thousand
     rows, not 20,000, and as few with the first paths first (rows written in path order); one
     that hands the last paths over first takes no more rounds than reading the whole tie does."""
