@@ -845,6 +845,33 @@ def test_faiss_metadata_search_keeps_its_word_postings_for_the_next_process_and_
     assert not list(db.glob("text-*.npz"))
 
 
+def test_faiss_saves_its_word_postings_at_the_end_of_a_run_that_wrote(tmp_path: Path, monkeypatch) -> None:
+    """A run that wrote ends with the word postings saved beside the index (as LanceDB's builds
+    its text index), so the first metadata search, in any process, reads them instead of making
+    them; a run that wrote nothing makes none (an unchanged re-index stays quick)."""
+    from common.text_search import Postings
+
+    records, vectors = random_records(30, seed=8)
+    cls, store = new_store("faiss", tmp_path / "db")
+    db = tmp_path / "db"
+    store.upsert_images(records, vectors)
+    store.commit()
+    store.finish_indexing()
+    (saved,) = db.glob("text-*.npz")
+    made: list[int] = []
+    real_build = Postings.of
+    monkeypatch.setattr(Postings, "of", classmethod(lambda _cls, docs: made.append(len(docs)) or real_build(docs)))
+    canon = [r["path"] for r in records if r["make"] == "Canon"][:10]
+    assert [h.record["path"] for h in cls.open(str(db)).search_by_text("Canon", 10)] == canon
+    assert made == [], "the first search read the saved postings"
+
+    saved.unlink()
+    unchanged = cls.open(str(db))
+    unchanged.finish_indexing()
+    assert not list(db.glob("text-*.npz")), "a run that wrote nothing made none"
+    assert made == []
+
+
 def test_faiss_reads_its_vectors_and_colours_only_when_a_search_or_a_write_needs_them(tmp_path: Path) -> None:
     """An open reads the metadata alone: a metadata search or a listing never reads the vectors
     (2 KB a row), a search by vector or text never reads the colour signatures (1 KB). Damaged,
