@@ -216,7 +216,7 @@ def measure(
 
 def text_search_ms(store: Any, rows: int, repeats: int = 5) -> tuple[float, list[float]]:
     """The first metadata search's ms in this process (what a cold ``--text`` pays beyond
-    opening: FAISS builds its BM25 postings, LanceDB reads its text index), then each of
+    opening: FAISS reads the BM25 postings its last index run saved, LanceDB its text index), then each of
     ``TEXT_QUERIES`` ``repeats`` times. Checked, not only timed: a camera's search finds its rows."""
     started = time.perf_counter()
     hits = store.search_by_text(TEXT_QUERIES[0], 10)
