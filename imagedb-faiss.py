@@ -673,7 +673,7 @@ class FaissImageStore(ImageStore):
     def finish_indexing(self) -> None:
         """Switch to an IVF index once the collection is large enough to need one, and, after a
         run that wrote, save the metadata's word postings beside the index (``_text_postings``),
-        as LanceDB's run builds its text index: the first metadata search then reads them (0.45 s
+        as LanceDB's run builds its text index: the first metadata search then reads them (0.4 s
         at 1M rows) where it had built them (9.3 s) or carried them over a commit (1.7 s). A run
         that wrote nothing reads and builds none: an unchanged re-index stays quick."""
         if len(self.frame) >= ANN_INDEX_MIN_ROWS and self._index_is_flat():
