@@ -52,6 +52,7 @@ from common.store import (
     StoreError,
     best_rows,
     missing_record_columns,
+    sql_string,
     version_of_unversioned_rows,
 )
 from common.text_search import FTS_OPTIONS, phrases_and_words, tokenize
@@ -122,11 +123,6 @@ def age_of_unread_versions(versions: list[dict[str, Any]], now: datetime) -> tim
     if len(made_before) < 2:  # none older than the one that was the latest then
         return None
     return now - max(made_before) + CLEANUP_SLACK
-
-
-def sql_string(value: str) -> str:
-    """A SQL string literal (single quotes doubled)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 class LanceImageStore(ImageStore):

@@ -203,14 +203,14 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--duplicates",
         action="store_true",
         help="list groups of exact duplicates (same bytes) and near duplicates (cosine >= --duplicate-threshold); "
-        "with --where or --near, among the rows they match",
+        "with --where, --near or --under, among the rows they match",
     )
     actions.add_argument(
         "--stats",
         action="store_true",
         help="what the index holds: files, years, cameras, countries, cities, formats, folders, ratings, "
         "keywords, people, locations written, creators, copyrights, failures; "
-        "with --where or --near, what the matching rows hold",
+        "with --where, --near or --under, what the matching rows hold",
     )
     actions.add_argument(
         "--export",
@@ -234,6 +234,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--near", metavar="PLACE",
         help="the photos taken within --radius km of a place ('Florence', 'Firenze', 'Paris, Texas'), a "
         "position ('43.77,11.25') or a photo file; alone, lists them; with any search or --stats, narrows it (as --where)",
+    )  # fmt: skip
+    actions.add_argument(
+        "--under", nargs="+", metavar="DIR",
+        help="the files under these folders (subfolders too); alone, lists them; with any search, --stats "
+        "or --duplicates, narrows it (as --where)",
     )  # fmt: skip
 
     search = parser.add_argument_group("search options")
@@ -341,6 +346,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
     try:
         session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
         check_invocation(args)
+        args.filter_label, args.near_centre = args.where, None
+        narrow_by_folder(args)
         narrow_by_place(args)
         try:
             if args.repair:
@@ -355,6 +362,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                 session.check()
             if args.export:
                 session.export(args.export)
+            if args.under and (args.duplicates or args.stats or wants_results(args)):
+                session.refuse_folders_holding_nothing()
             if args.duplicates:
                 session.list_duplicates()
             if args.stats:
@@ -394,8 +403,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
 
 def wants_results(args: argparse.Namespace) -> bool:
     """Whether the invocation asks for search results (by image, prompt, metadata, filter or colour)."""
-    # With --stats or --duplicates, --where and --near narrow what those look at, and list nothing.
-    lists_matches = (args.where is not None or args.near) and not (args.stats or args.duplicates)
+    # With --stats or --duplicates, --where, --near and --under narrow what those look at, and list nothing.
+    lists_matches = (args.where is not None or args.near or args.under) and not (args.stats or args.duplicates)
     return bool(args.search or args.text or lists_matches or args.color or args.palette)
 
 
@@ -490,11 +499,21 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise FilterError(f"invalid --where {args.where!r}: {error}") from None
 
 
+def narrow_by_folder(args: argparse.Namespace) -> None:
+    """Fold ``--under`` into ``--where`` (``common.under``), and into how results and counts name
+    the filter ('under /photos/2023')."""
+    if not args.under:
+        return
+    from common.under import under_label, with_under
+
+    args.filter_label = under_label(args.filter_label, args.under)
+    args.where = with_under(args.where, args.under)
+
+
 def narrow_by_place(args: argparse.Namespace) -> None:
     """Fold ``--near`` into ``--where``: one SQL condition that every search kind, a listing and
     ``--stats`` take, so each backend filters it with its own engine. ``args.filter_label`` is
     how results and counts name the filter ('within 10 km of Florence, Tuscany, Italy')."""
-    args.filter_label, args.near_centre = args.where, None
     if not args.near:
         return
     from common.nearby import NearError, centre_of, near_label, with_near
@@ -506,7 +525,7 @@ def narrow_by_place(args: argparse.Namespace) -> None:
     km = args.radius or DEFAULT_RADIUS_KM
     namesake = f"; {args.near} is also {centre.next_of_name}" if centre.next_of_name else ""
     log.info("near %s (%.5f, %.5f): within %g km%s", centre.label, centre.latitude, centre.longitude, km, namesake)
-    args.filter_label = near_label(args.where, centre, km)
+    args.filter_label = near_label(args.filter_label, centre, km)
     args.where = with_near(args.where, centre, km)
     args.near_centre = centre
 
@@ -700,6 +719,15 @@ class Session:
         )
         with writing_to_stdout() as stdout:
             found.write(self.args.format, stdout)
+
+    def refuse_folders_holding_nothing(self) -> None:
+        """An ``--under`` folder the index holds nothing of is a typo or a folder not indexed yet:
+        one line saying which, rather than a search that finds nothing and says nothing of why."""
+        from common.under import folders_holding_nothing
+
+        for folder in folders_holding_nothing(self.open_store(), self.args.under):
+            why = "index it with --index DIR first" if os.path.isdir(folder) else "there is no such folder"
+            raise UsageError(f"--under {folder}: nothing is indexed under it ({why})")
 
     def print_overview(self) -> None:
         from common.overview import overview_of

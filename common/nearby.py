@@ -214,7 +214,7 @@ def with_near(where: str | None, centre: Centre, km: float) -> str:
     return f"({where}) AND {circle}" if where else circle
 
 
-def near_label(where: str | None, centre: Centre, km: float) -> str:
+def near_label(label: str | None, centre: Centre, km: float) -> str:
     """How results and counts name the filter: 'within 10 km of Florence, Tuscany, Italy'."""
     circle = f"within {km:g} km of {centre.label}"
-    return f"{where} AND {circle}" if where else circle
+    return f"{label} AND {circle}" if label else circle

@@ -33,6 +33,12 @@ class FilterError(Exception):
     """A ``--where`` condition that is not valid SQL over the record columns."""
 
 
+def sql_string(value: str) -> str:
+    """A SQL string literal in a condition a store takes: single quotes doubled (a backslash is
+    itself in both engines, LanceDB's DataFusion and DuckDB)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 @dataclass
 class Hit:
     """One search result: the stored record (no vector) and a relevance score, higher is better."""

@@ -1,0 +1,105 @@
+"""--under DIR: searches, listings, --stats and --duplicates narrowed to the files under folders,
+on both backends, with folder names that a LIKE pattern or a naive prefix would get wrong."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import Cli, paint_photo
+
+
+@pytest.fixture
+def trips(tmp_path: Path) -> Path:
+    """Folders whose names differ from ``trip_2023`` by one character a LIKE pattern or a plain
+    prefix lets through, a subfolder, and names holding a quote and an accent."""
+    root = tmp_path / "trips"
+    for seed, name in enumerate(
+        [
+            "trip_2023/beach.jpg",
+            "trip_2023/day 2/harbour.jpg",  # a subfolder, with a space
+            "trip-2023/museum.jpg",  # 'trip_2023/%' matches it: _ is LIKE's any-character
+            "trip_2023 extra/bonus.jpg",  # starts with 'trip_2023', sorts before 'trip_2023/'
+            "trip_20230/later.jpg",  # starts with 'trip_2023', sorts after the folder's range
+            "o'brien/é/pub.jpg",
+            "o'brien/éa/castle.jpg",
+        ]
+    ):
+        paint_photo(root / name, seed=500 + seed)
+    return root
+
+
+def listed(cli: Cli, root: Path, *args: str) -> list[str]:
+    """The files a command lists (``--format paths``), relative to ``root``, sorted."""
+    result = cli(*args, "--format", "paths")
+    assert result.code == 0, result.stderr
+    return sorted(str(Path(p).relative_to(root)) for p in result.stdout.splitlines())
+
+
+def test_under_keeps_exactly_the_files_under_the_folders(cli: Cli, trips: Path) -> None:
+    cli.index(trips)
+
+    the_trip = ["trip_2023/beach.jpg", "trip_2023/day 2/harbour.jpg"]
+    assert listed(cli, trips, "--under", str(trips / "trip_2023")) == the_trip
+    assert listed(cli, trips, "--under", f"{trips}/trip_2023/") == the_trip  # a trailing slash changes nothing
+    assert listed(cli, trips, "--under", str(trips / "o'brien" / "é")) == ["o'brien/é/pub.jpg"]
+    # Several folders, and a file's own path.
+    assert listed(cli, trips, "--under", str(trips / "trip_2023" / "day 2"), str(trips / "trip-2023" / "museum.jpg")) == [
+        "trip-2023/museum.jpg", "trip_2023/day 2/harbour.jpg"
+    ]  # fmt: skip
+    assert len(listed(cli, trips, "--under", str(trips.parent), "--limit", "100")) == 7
+
+    # It narrows a search (alongside --where) and says so in the listing's label.
+    (found,) = cli.search("--search", "a photo of a dog", "--under", str(trips / "trip_2023"), "--limit", "10")
+    assert sorted(Path(h["path"]).name for h in found["results"]) == ["beach.jpg", "harbour.jpg"]
+    assert all(h["score"] is not None for h in found["results"])
+    (found,) = cli.search("--text", "jpg", "--under", str(trips / "trip_2023"), "--where", "filename = 'beach.jpg'")
+    assert [Path(h["path"]).name for h in found["results"]] == ["beach.jpg"]
+    obrien = trips / "o'brien"
+    (listing,) = cli.search("--under", str(obrien))
+    assert listing["query"] == f"under {obrien}"
+    assert sorted(Path(h["path"]).name for h in listing["results"]) == ["castle.jpg", "pub.jpg"]
+
+    stats = cli("--stats", "--under", str(trips / "trip_2023"), "--format", "json")
+    assert stats.code == 0, stats.stderr
+    assert (stats.json()["files"], stats.json()["where"]) == (2, f"under {trips / 'trip_2023'}")
+
+
+def test_under_a_relative_folder_is_taken_from_where_the_command_runs(cli: Cli, trips: Path, monkeypatch) -> None:
+    cli.index(trips)
+    monkeypatch.chdir(trips / "trip_2023")
+    assert listed(cli, trips, "--under", "day 2") == ["trip_2023/day 2/harbour.jpg"]
+    assert listed(cli, trips, "--under", ".") == ["trip_2023/beach.jpg", "trip_2023/day 2/harbour.jpg"]
+
+
+def test_duplicates_under_a_folder_leave_out_copies_elsewhere(cli: Cli, trips: Path) -> None:
+    shutil.copy(trips / "trip_2023" / "beach.jpg", trips / "trip-2023" / "beach-copy.jpg")
+    shutil.copy(trips / "trip_2023" / "beach.jpg", trips / "trip_2023" / "day 2" / "beach-again.jpg")
+    cli.index(trips)
+
+    everywhere = cli("--duplicates", "--format", "json").json()
+    assert [len(group["paths"]) for group in everywhere["exact"]] == [3]
+    under = cli("--duplicates", "--under", str(trips / "trip_2023"), "--format", "json")
+    assert under.code == 0, under.stderr
+    assert under.json()["exact"] == [
+        {"paths": [str(trips / "trip_2023" / "beach.jpg"), str(trips / "trip_2023" / "day 2" / "beach-again.jpg")]}
+    ]
+
+
+def test_a_folder_the_index_holds_nothing_of_is_refused(cli: Cli, trips: Path) -> None:
+    (trips / "not indexed yet").mkdir()
+    cli.index(trips / "trip_2023")
+
+    typo = cli("--search", "a photo of a dog", "--under", str(trips / "trip_202"))
+    assert typo.code == 2 and typo.stdout == ""
+    assert typo.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: --under {trips / 'trip_202'}: nothing is indexed under it (there is no such folder)"
+    ]
+    # One folder of several is enough to refuse: the user meant something by it.
+    unindexed = cli("--stats", "--under", str(trips / "trip_2023"), str(trips / "not indexed yet"))
+    assert unindexed.code == 2
+    assert unindexed.stderr_lines()[-1].endswith(
+        f"--under {trips / 'not indexed yet'}: nothing is indexed under it (index it with --index DIR first)"
+    )
