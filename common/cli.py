@@ -215,7 +215,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     actions.add_argument(
         "--export",
         metavar="FILE",
-        help="write every indexed image (vector + metadata) to FILE: .jsonl (JSON Lines) or .pkl (pickle stream)",
+        help="write every indexed image (vector + metadata) to FILE: .jsonl (JSON Lines) or .pkl (pickle stream); "
+        "with --where, --near or --under, the matching rows",
     )
     actions.add_argument(
         "--color", "--colour", nargs="+", metavar="COLOR",
@@ -237,8 +238,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )  # fmt: skip
     actions.add_argument(
         "--under", nargs="+", metavar="DIR",
-        help="the files under these folders (subfolders too); alone, lists them; with any search, --stats "
-        "or --duplicates, narrows it (as --where)",
+        help="the files under these folders (subfolders too); alone, lists them; with any search, --stats, "
+        "--duplicates or --export, narrows it (as --where)",
     )  # fmt: skip
 
     search = parser.add_argument_group("search options")
@@ -360,10 +361,10 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                     session.watch(args.index, args.watch)
             if args.check:
                 session.check()
+            if args.under:  # after --index, which may be what puts rows there
+                session.refuse_folders_holding_nothing()
             if args.export:
                 session.export(args.export)
-            if args.under and (args.duplicates or args.stats or wants_results(args)):
-                session.refuse_folders_holding_nothing()
             if args.duplicates:
                 session.list_duplicates()
             if args.stats:
@@ -403,8 +404,10 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
 
 def wants_results(args: argparse.Namespace) -> bool:
     """Whether the invocation asks for search results (by image, prompt, metadata, filter or colour)."""
-    # With --stats or --duplicates, --where, --near and --under narrow what those look at, and list nothing.
-    lists_matches = (args.where is not None or args.near or args.under) and not (args.stats or args.duplicates)
+    # With --stats, --duplicates or --export, --where, --near and --under narrow what those look
+    # at, and list nothing.
+    narrowed = args.stats or args.duplicates or args.export
+    lists_matches = (args.where is not None or args.near or args.under) and not narrowed
     return bool(args.search or args.text or lists_matches or args.color or args.palette)
 
 
@@ -740,10 +743,11 @@ class Session:
         from common.export import export_store
 
         try:
-            count = export_store(self.open_store(), path)
+            count = export_store(self.open_store(), path, self.args.where)
         except OSError as error:
             raise StoreError(f"cannot write the export {path}: {error.strerror or error}") from None
-        log.info("exported %d images to %s", count, path)
+        among = f" (matching: {self.args.filter_label})" if self.args.where is not None else ""
+        log.info("exported %d images to %s%s", count, path, among)
 
     def repair(self) -> None:
         """Salvage, mend and re-index: everything sound is kept, lost rows are re-embedded."""

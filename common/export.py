@@ -1,4 +1,5 @@
-"""``--export out.jsonl|out.pkl``: every indexed image as ``{"vector": [...], "metadata": {...}}``.
+"""``--export out.jsonl|out.pkl``: every indexed image (or those ``--where``, ``--near`` and
+``--under`` keep) as ``{"vector": [...], "metadata": {...}}``.
 
 JSON Lines for any tool, or a pickle stream of dicts (one ``pickle.dump`` per record, read back
 with repeated ``pickle.load``) for Python. Times are POSIX seconds; ``exif`` holds every tag
@@ -37,9 +38,12 @@ def export_format(path: str) -> str | None:
     return EXPORT_FORMATS.get(os.path.splitext(path)[1].lower())
 
 
-def exported_records(store: ImageStore, chunk: int = EXPORT_CHUNK) -> Iterator[dict[str, Any]]:
-    """One export record per indexed image, in path order, its vector a float32 array."""
-    paths = sorted(set(store.get_columns(["path"]).column("path").to_pylist()))
+def exported_records(
+    store: ImageStore, chunk: int = EXPORT_CHUNK, where: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """One export record per indexed image (each matching ``where``, if given: ``--where``,
+    ``--near``, ``--under``), in path order, its vector a float32 array."""
+    paths = sorted(set(store.get_columns(["path"], where).column("path").to_pylist()))
     for start in range(0, len(paths), chunk):
         some = paths[start : start + chunk]
         records, vectors = store.get_records_by_path(some), store.get_vectors(some)
@@ -73,8 +77,9 @@ def _write_pickle(record: dict[str, Any], out: BinaryIO) -> None:
     pickle.dump(record | {"vector": record["vector"].tolist()}, out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def export_store(store: ImageStore, path: str) -> int:
-    """Write every record to ``path`` in the format its extension names; returns how many."""
+def export_store(store: ImageStore, path: str, where: str | None = None) -> int:
+    """Write every record (matching ``where``, if given) to ``path`` in the format its extension
+    names; returns how many."""
     kind = export_format(path)
     if kind is None:
         raise ValueError(f"unsupported export format: {path} (use .jsonl or .pkl)")
@@ -84,7 +89,7 @@ def export_store(store: ImageStore, path: str) -> int:
     def write(temp: str) -> None:
         nonlocal count
         with open(temp, "wb") as out:
-            for record in exported_records(store):
+            for record in exported_records(store, where=where):
                 write_record(record, out)
                 count += 1
 

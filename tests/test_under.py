@@ -103,3 +103,24 @@ def test_a_folder_the_index_holds_nothing_of_is_refused(cli: Cli, trips: Path) -
     assert unindexed.stderr_lines()[-1].endswith(
         f"--under {trips / 'not indexed yet'}: nothing is indexed under it (index it with --index DIR first)"
     )
+
+
+def test_export_writes_only_the_rows_kept_and_lists_nothing(cli: Cli, trips: Path, tmp_path: Path) -> None:
+    """--export with --under (or --where) writes those rows only, as --stats counts them: it had
+    written the whole library, and listed the matches on stdout besides."""
+    from common.export import read_export
+
+    cli.index(trips)
+    result = cli("--export", tmp_path / "trip.jsonl", "--under", str(trips / "trip_2023"))
+    assert result.code == 0 and result.stdout == "", result.stderr
+    exported = read_export(str(tmp_path / "trip.jsonl"))
+    assert [e["metadata"]["path"] for e in exported] == [
+        str(trips / "trip_2023" / "beach.jpg"), str(trips / "trip_2023" / "day 2" / "harbour.jpg")
+    ]  # fmt: skip
+    assert f"exported 2 images to {tmp_path / 'trip.jsonl'} (matching: under {trips / 'trip_2023'})" in result.stderr
+
+    result = cli("--export", tmp_path / "castle.pkl", "--where", "filename = 'castle.jpg'")
+    assert result.code == 0 and result.stdout == "", result.stderr
+    assert [e["metadata"]["filename"] for e in read_export(str(tmp_path / "castle.pkl"))] == ["castle.jpg"]
+    everything = cli("--export", tmp_path / "all.jsonl")
+    assert everything.code == 0 and len(read_export(str(tmp_path / "all.jsonl"))) == 7
