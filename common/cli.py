@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from common.companions import without_companions
 from common.config import ConfigError, config_path, config_to_argv
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("imagedb")
 
 MODES = ("vector", "fts", "hybrid")
+QUERIES_FROM_STDIN = "-"  # --search -: every query from stdin, one a line
 # The loggers of imagedb's own lines (the front scripts' and common's modules), set apart from
 # the libraries' (configure_logging).
 OWN_LOGGERS = ("imagedb", "common")
@@ -172,7 +173,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--search",
         nargs="+",
         metavar="QUERY",
-        help="an image file or web address to find similar images, or a text prompt",
+        help="an image file or web address to find similar images, or a text prompt; '-': every query "
+        "from stdin, one a line, each answered as it comes (the model stays loaded)",
     )
     actions.add_argument(
         "--add", nargs="+", action="extend", metavar="QUERY",
@@ -369,7 +371,10 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                 session.list_duplicates()
             if args.stats:
                 session.print_overview()
-            if wants_results(args):
+            if reads_queries_from_stdin(args):
+                if session.answer_each_query_from(sys.stdin):
+                    return 2
+            elif wants_results(args):
                 results = session.search()
                 try:
                     with writing_to_stdout() as stdout:
@@ -391,7 +396,10 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
         log.error("error: %s", error)
         return 1
     except KeyboardInterrupt as stop:
-        log.error("interrupted: what was already indexed is kept; run the same command again to resume")
+        if args.index or args.repair or args.forget:
+            log.error("interrupted: what was already indexed is kept; run the same command again to resume")
+        else:  # a search (a session of them, --search -), a check or a listing: nothing to resume
+            log.error("interrupted")
         return 128 + signal.SIGTERM if isinstance(stop, Terminated) else 130
     except Exception as error:  # a bug or an environment problem: one line, the traceback on -v
         log.debug("traceback", exc_info=True)
@@ -474,16 +482,17 @@ def check_invocation(args: argparse.Namespace) -> None:
     for root in args.index or []:
         if not has_storable_name(normalise_root(root)):
             raise UsageError(f"cannot index {root}: its name is not valid UTF-8 (another encoding?); rename it")
-    for query in (args.search or []) + (args.text or []) + (args.add or []) + (args.subtract or []):
+    if reads_queries_from_stdin(args) and (len(args.search) > 1 or args.text):
+        raise UsageError(
+            f"--search {QUERIES_FROM_STDIN} reads every query from stdin, one a line: give no other --search or --text query"
+        )
+    for query in (args.text or []) + (args.add or []) + (args.subtract or []):
         if not query.strip():
             raise UsageError("empty query: give an image path or some words")
-    for query in (args.search or []) + [term.query for term in query_terms(args)]:
-        if is_image_url(query) or query_image(query):  # a URL is fetched when searched: asked once
-            continue
-        if has_image_extension(query):
-            raise UsageError(f"query image not found: {query}")
-        if names_a_folder(query) and os.path.isdir(os.path.expanduser(query)):
-            raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
+    for query in [] if reads_queries_from_stdin(args) else args.search or []:
+        check_query(query)
+    for query in [term.query for term in query_terms(args)]:
+        check_query(query)
     if args.order_by is not None:
         if not wants_results(args):
             raise UsageError(
@@ -500,6 +509,39 @@ def check_invocation(args: argparse.Namespace) -> None:
             validate_where(args.where)
         except FilterError as error:
             raise FilterError(f"invalid --where {args.where!r}: {error}") from None
+
+
+def reads_queries_from_stdin(args: argparse.Namespace) -> bool:
+    """``--search -``: the queries come from stdin, one a line, each answered as it comes."""
+    return bool(args.search) and QUERIES_FROM_STDIN in args.search
+
+
+def check_query(query: str) -> None:
+    """Refuse a query that cannot be meant as given: empty, a missing image file, a folder."""
+    if not query.strip():
+        raise UsageError("empty query: give an image path or some words")
+    if is_image_url(query) or query_image(query):  # a URL is fetched when searched: asked once
+        return
+    if has_image_extension(query):
+        raise UsageError(f"query image not found: {query}")
+    if names_a_folder(query) and os.path.isdir(os.path.expanduser(query)):
+        raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
+
+
+def queries_typed(stdin: TextIO, prompt: bool) -> Iterator[str]:
+    """The queries of ``stdin``, a line each (blank lines skipped), as they are typed or piped
+    in; with ``prompt``, a prompt on stderr before each (a terminal)."""
+    while True:
+        if prompt:
+            sys.stderr.write("query> ")
+            sys.stderr.flush()
+        line = stdin.readline()
+        if not line:
+            if prompt:  # the shell's prompt then starts on a line of its own
+                sys.stderr.write("\n")
+            return
+        if line.strip():
+            yield line.strip()
 
 
 def narrow_by_folder(args: argparse.Namespace) -> None:
@@ -545,6 +587,7 @@ class Session:
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
         self.index_places: IndexPlaces | None = None  # metadata_words
+        self.color: tuple[np.ndarray | None, str] | None = None  # color_query
 
     def close(self) -> None:
         if self.store is not None:
@@ -571,13 +614,18 @@ class Session:
             )
         return requested
 
-    def load_embedder(self, spec: ModelSpec) -> Embedder:
-        if self.embedder is None:
+    def load_embedder(self, spec: ModelSpec, image_tower: bool = False) -> Embedder:
+        """The model, loaded once; again, whole, when an image must be embedded and only the
+        text tower was (``--search -``: a photo the index does not hold after a prompt)."""
+        if self.embedder is None or (image_tower and self.embedder.text_only):
             from common.embedding import Embedder
 
             log.debug("loading %s", spec.describe())
             self.embedder = Embedder(
-                spec, self.args.device, text_only=not self.needs_image_tower(), precision=self.args.precision
+                spec,
+                self.args.device,
+                text_only=not (image_tower or self.needs_image_tower()),
+                precision=self.args.precision,
             )
         return self.embedder
 
@@ -821,12 +869,44 @@ class Session:
         return self.store
 
     # --- search --------------------------------------------------------------------------
-    def search(self) -> list[QueryResults]:
+    def answer_each_query_from(self, stdin: TextIO) -> int:
+        """``--search -``: answer each query of ``stdin`` as it comes, with the store, the model
+        and every option loaded once: a session of searches, or a program's line-by-line client,
+        pays the cold start once (~5 s for a prompt on ViT-B-32 here) instead of at every query.
+        A query that cannot be answered (an image not found, a folder) is one error line, and
+        the next is read; how many were is returned. ``--format json`` writes each answer on
+        one line; ``--html`` gets every answer, once stdin ends."""
+        # What would fail every query fails the session at once: no index, another model than
+        # the index's, a --palette that cannot be read.
+        self.model_for(self.open_store().info)
+        self.color_query()
+        answered: list[QueryResults] = []
+        refused = 0
+        try:
+            for query in queries_typed(stdin, prompt=stdin.isatty()):
+                try:
+                    check_query(query)
+                    results = self.search([query])
+                except UsageError as error:
+                    log.error("error: %s", error)
+                    refused += 1
+                    continue
+                with writing_to_stdout() as stdout:
+                    write_results(results, self.args.format, stdout, one_line=True)
+                answered.extend(results)
+        finally:
+            if self.args.html and answered:
+                self.write_gallery(answered, self.args.html)
+        return refused
+
+    def search(self, queries: list[str] | None = None) -> list[QueryResults]:
+        """The results of every search asked for: ``--search`` (or ``queries`` in its place),
+        ``--text``, ``--color`` and a listing."""
         store = self.open_store()
         a = self.args
         results: list[QueryResults] = []
         color, color_label = self.color_query()
-        for query in a.search or []:
+        for query in (a.search or []) if queries is None else queries:
             if color is None:
                 results.append(self.search_one(store, query, a.limit))
                 continue
@@ -860,8 +940,14 @@ class Session:
             results = [r if r.kind == "filter" else replace(r, hits=hits_in_order(r.hits, order)) for r in results]
         return results
 
-    def color_query(self):
-        """The colour signature asked for with --color or --palette (None without), and its label."""
+    def color_query(self) -> tuple[np.ndarray | None, str]:
+        """The colour signature asked for with --color or --palette (None without), and its label;
+        worked out once (a ``--search -`` session asks at every query)."""
+        if self.color is None:
+            self.color = self.color_asked_for()
+        return self.color
+
+    def color_asked_for(self) -> tuple[np.ndarray | None, str]:
         a = self.args
         if a.color:
             from common.color import colors_signature, parse_colors
@@ -958,7 +1044,7 @@ class Session:
             return stored
         try:
             check_recognised(image)
-            return embedded_image(self.load_embedder(spec), image)
+            return embedded_image(self.load_embedder(spec, image_tower=True), image)
         except DecodeError as error:
             raise UsageError(f"cannot read query image {query}: {error}") from None
 

@@ -38,7 +38,13 @@ class QueryResults:
     hits: list[Hit]
 
 
-def write_results(results: list[QueryResults], fmt: str, out: TextIO) -> None:
+def write_results(results: list[QueryResults], fmt: str, out: TextIO, one_line: bool = False) -> None:
+    """``results`` in ``fmt``; ``one_line``: JSON as one line (an answer of a stream of queries,
+    ``--search -``, which a program reads line by line; JSON Lines has no line for a query that
+    found nothing)."""
+    if fmt == "json" and one_line:
+        _json(results, out, indent=None)
+        return
     {"table": _table, "json": _json, "jsonl": _jsonl, "csv": _csv, "paths": _paths}[fmt](results, out)
 
 
@@ -48,7 +54,7 @@ def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
     return row
 
 
-def _json(results: list[QueryResults], out: TextIO) -> None:
+def _json(results: list[QueryResults], out: TextIO, indent: int | None = 2) -> None:
     payload = [
         {
             "query": r.query,
@@ -58,7 +64,7 @@ def _json(results: list[QueryResults], out: TextIO) -> None:
         }
         for r in results
     ]
-    json.dump(payload, out, ensure_ascii=False, indent=2)
+    json.dump(payload, out, ensure_ascii=False, indent=indent)
     out.write("\n")
 
 

@@ -1,0 +1,112 @@
+"""--search -: queries read from stdin, one a line, each answered as it comes, the model and the
+index loaded once; a query that cannot be answered is one error line and the next is read."""
+
+from __future__ import annotations
+
+import io
+import json
+import selectors
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, Cli, paint_photo
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    folder = tmp_path / "library"
+    for i in range(6):
+        paint_photo(folder / f"photo-{i}.jpg", seed=700 + i)
+    return folder
+
+
+def answers(stdout: str) -> list[dict]:
+    """Each answer of a ``--format json`` stream: one line, a list of one query's results."""
+    lines = stdout.splitlines()
+    assert all(len(json.loads(line)) == 1 for line in lines)
+    return [json.loads(line)[0] for line in lines]
+
+
+def test_each_query_of_stdin_is_answered_and_a_bad_one_is_reported(
+    cli: Cli, library: Path, tmp_path: Path, monkeypatch, model_loads: list[str]
+) -> None:
+    cli.index(library)
+    outside = paint_photo(tmp_path / "elsewhere" / "new.jpg", seed=799)  # a photo the index does not hold
+    typed = [
+        "a photo of a dog",
+        "",  # blank lines are skipped
+        str(library / "photo-3.jpg"),
+        str(tmp_path / "missing.jpg"),
+        str(outside),
+        f"{library}/",
+        "  a photo of a cat  ",
+    ]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(typed) + "\n"))
+    model_loads.clear()
+    result = cli("--search", "-", "--limit", "3", "--format", "json", "--html", tmp_path / "session.html")
+
+    assert result.code == 2  # two queries were refused
+    found = answers(result.stdout)
+    assert [(a["query"], a["query_kind"]) for a in found] == [
+        ("a photo of a dog", "text"), (str(library / "photo-3.jpg"), "image"), (str(outside), "image"),
+        ("a photo of a cat", "text"),
+    ]  # fmt: skip
+    assert all(len(a["results"]) == 3 for a in found)
+    assert (found[1]["results"][0]["filename"], found[1]["results"][0]["score"]) == ("photo-3.jpg", 1.0)
+    assert result.stderr_lines()[-3:] == [
+        f"imagedb-{cli.backend}.py: error: query image not found: {tmp_path / 'missing.jpg'}",
+        f"imagedb-{cli.backend}.py: error: --search {library}/: that is a folder; give an image file (or words to search for)",
+        f"imagedb-{cli.backend}.py: wrote {tmp_path / 'session.html'}",
+    ]
+    # The text tower for the first prompt; the whole model once a photo had to be embedded; no more.
+    assert len(model_loads) == 2
+    page = (tmp_path / "session.html").read_text(encoding="utf-8")
+    assert "a photo of a dog" in page and "a photo of a cat" in page
+
+
+def test_what_would_fail_every_query_fails_the_session_once(cli: Cli, library: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a photo of a dog\na photo of a cat\n"))
+    no_index = cli("--search", "-")
+    assert no_index.code == 2 and no_index.stdout == ""
+    assert no_index.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: no index at {cli.db}: create one with --index DIR (or point --db at one)"
+    ]
+
+    cli.index(library)
+    for extra in (("--search", "-", "a dog"), ("--search", "-", "--text", "canon")):
+        refused = cli(*extra)
+        assert refused.code == 2 and refused.stdout == ""
+        assert "--search - reads every query from stdin, one a line" in refused.stderr
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a photo of a dog\na photo of a cat\n"))
+    other_model = cli("--search", "-", "--model", "RN50", "--pretrained", "openai")
+    assert other_model.code == 2 and other_model.stdout == "" and len(other_model.stderr_lines()) == 1
+    assert "was built with imagedb-tiny-cifar10" in other_model.stderr
+
+
+@pytest.mark.parametrize("backend", ["faiss"])
+def test_an_answer_comes_before_the_next_query_is_typed(backend: str, library: Path, tmp_path: Path) -> None:
+    """A program (or a person) writes a query and reads its answer before writing the next: the
+    answer must be written out then, not held until stdin ends."""
+    cli = Cli(backend, tmp_path / "db")
+    cli.index(library)
+    session = subprocess.Popen(
+        [sys.executable, str(REPO / f"imagedb-{backend}.py"), "--db", str(cli.db), "--search", "-", "--format", "json"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        waiting = selectors.DefaultSelector()
+        waiting.register(session.stdout, selectors.EVENT_READ)
+        for query in ("a photo of a dog", str(library / "photo-1.jpg")):
+            session.stdin.write(query + "\n")
+            session.stdin.flush()
+            assert waiting.select(timeout=120), "no answer while stdin stays open"
+            (answer,) = json.loads(session.stdout.readline())
+            assert answer["query"] == query and len(answer["results"]) == 6
+        session.stdin.close()
+        assert session.wait(timeout=60) == 0, session.stderr.read()
+    finally:
+        session.kill()
+        session.wait()
