@@ -207,6 +207,15 @@ class LanceImageStore(ImageStore):
     def info(self) -> IndexInfo:
         return self._info
 
+    def outdated(self) -> bool:
+        """The table has a version newer than the one this store reads (a store reads the
+        version that was the latest when it opened the table, however long it lives). Asking
+        moves the table to the latest version; the caller opens the store again all the same,
+        as what the store learnt of the table may have changed with it."""
+        reading = self._wait(self.table.version())
+        self._wait(self.table.checkout_latest())
+        return self._wait(self.table.version()) != reading
+
     # --- reading -------------------------------------------------------------------------
     def count(self) -> int:
         return self._wait(self.table.count_rows())

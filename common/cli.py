@@ -884,6 +884,7 @@ class Session:
         refused = 0
         try:
             for query in queries_typed(stdin, prompt=stdin.isatty()):
+                self.see_what_was_committed_since()
                 try:
                     check_query(query)
                     results = self.search([query])
@@ -898,6 +899,21 @@ class Session:
             if self.args.html and answered:
                 self.write_gallery(answered, self.args.html)
         return refused
+
+    def see_what_was_committed_since(self) -> None:
+        """Open the store again when another process has committed since it was opened (an index
+        run in another terminal during a ``--search -`` session): the next query finds the new
+        photos, and the session holds no version a writer's clean-up may delete."""
+        if self.store is None or not self.store.outdated():
+            return
+        model = self.store.info.model
+        self.store.close()
+        self.store = None
+        log.debug("the index changed since it was opened: opening it again")
+        if self.open_store().info.model != model:  # rebuilt with another model (--force)
+            self.embedder = None
+        self.query_vectors.clear()  # a photo's stored vector may have changed with it
+        self.index_places = None
 
     def search(self, queries: list[str] | None = None) -> list[QueryResults]:
         """The results of every search asked for: ``--search`` (or ``queries`` in its place),

@@ -325,6 +325,12 @@ class ImageStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release files and locks."""
 
+    @abstractmethod
+    def outdated(self) -> bool:
+        """Whether another process has committed since this store read the database. A reader
+        that lives long (``--search -``) opens it again then: to find what was indexed since,
+        and to let go of files the writer's clean-up may delete once no reader should need them."""
+
     # --- searching ---------------------------------------------------------------------
     @abstractmethod
     def search_by_vector(self, vector: np.ndarray, limit: int, where: str | None = None) -> list[Hit]:

@@ -110,3 +110,33 @@ def test_an_answer_comes_before_the_next_query_is_typed(backend: str, library: P
     finally:
         session.kill()
         session.wait()
+
+
+def test_a_session_finds_what_another_process_indexed_meanwhile(cli: Cli, library: Path, tmp_path: Path) -> None:
+    """An index run in another terminal during a session: the next query finds its photos (the
+    session opens the index again), and the first query's answer stays what it was."""
+    cli.index(library)
+    session = subprocess.Popen(
+        [sys.executable, str(REPO / f"imagedb-{cli.backend}.py"), "--db", str(cli.db), "--search", "-", "--format", "json"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def ask(query: str) -> list[tuple[str, float]]:
+        session.stdin.write(query + "\n")
+        session.stdin.flush()
+        (answer,) = json.loads(session.stdout.readline())
+        return [(Path(hit["path"]).name, hit["score"]) for hit in answer["results"]]
+
+    try:
+        assert sorted(name for name, _ in ask("a photo of a dog")) == [f"photo-{i}.jpg" for i in range(6)]
+        for i in (6, 7):
+            paint_photo(library / f"photo-{i}.jpg", seed=700 + i)
+        (library / "photo-0.jpg").unlink()
+        cli.index(library)
+        assert sorted(name for name, _ in ask("a photo of a dog")) == [f"photo-{i}.jpg" for i in range(1, 8)]
+        assert ask(str(library / "photo-7.jpg"))[0] == ("photo-7.jpg", 1.0)  # the new photo finds itself
+        session.stdin.close()
+        assert session.wait(timeout=60) == 0, session.stderr.read()
+    finally:
+        session.kill()
+        session.wait()
