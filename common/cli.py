@@ -134,6 +134,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "  %(prog)s --search 'a dog on a beach' --limit 5\n"
         "  %(prog)s --search holiday.jpg --where \"make = 'Canon'\"\n"
         "  %(prog)s --search beach.jpg --add 'at night' --subtract people\n"
+        "  %(prog)s --search 'the beach' --under ~/Pictures/2023-rome\n"
+        "  %(prog)s --search -        (a query a line from stdin, the model loaded once)\n"
         "  %(prog)s --text Nikon --format json\n"
         "  %(prog)s --where \"country = 'Italy'\" --order-by 'date_taken DESC' --limit 20",
         formatter_class=argparse.RawDescriptionHelpFormatter,
