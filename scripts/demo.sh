@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The imagedb demo: index the sample photos bundled with scikit-image using both backends,
-# then search them by text prompt, by image (plus and minus prompts), by metadata and with a filter,
-# and count what they hold.
+# then search them by text prompt, by image (plus and minus prompts), by metadata, with a filter,
+# within a folder and from a stream of queries on stdin, and count what they hold.
 #
 # Offline by default: it uses the tiny OpenCLIP model trained by models/train_tiny_clip.py
 # (32 px, CIFAR-10 classes), loaded exactly as any local model is. With network access (or
@@ -46,6 +46,9 @@ for backend in lancedb faiss; do
     run --search "$PHOTOS/chelsea.png" --where "width >= 512" --limit 3 --format csv
     run --color "#d2b48c" --limit 3                          # colour search: tan
     run --search "$PHOTOS/chelsea.png" --color green --limit 3 --html "demo/results-$backend.html"
+    run --search "a photo of a cat" --under "$PHOTOS/trip" --limit 3  # among the files under a folder
+    echo "\$ printf 'a photo of a truck\\n$PHOTOS/coffee.png\\n' | imagedb-$backend.py --search - --format json --limit 1" >&2
+    printf 'a photo of a truck\n%s\n' "$PHOTOS/coffee.png" | "$PY" "imagedb-$backend.py" --db "$db" --search - --format json --limit 1
     run --duplicates
     run --stats                                              # what the index holds, counted
     run --check
