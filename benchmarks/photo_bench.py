@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +55,9 @@ FALLBACK_PROMPTS = [
 FILTER = "width >= 400"
 # A cold --near by a place's name: the camera set has a photo taken there (DSCN0027).
 PLACE = "Arezzo"
+# A --search - session: prompts (the first pays the cold start), then photos of the index.
+SESSION_PROMPTS = 11
+SESSION_IMAGES = 5
 
 
 @dataclass
@@ -233,6 +237,44 @@ def cold_text_search(backend: str, db: str, spec: ModelSpec, repeats: int) -> di
     }
 
 
+def session_search(backend: str, db: str, prompts: list[str], images: list[str]) -> dict[str, Any]:
+    """A ``--search -`` session through the real CLI: one process answering ``prompts`` then
+    ``images`` (photos of the index) written to its stdin one at a time, each written once the
+    answer before it came. Its first answer pays the cold start; the next ones only what a query
+    costs with the index and the model loaded (the figure to read against a cold text search)."""
+    script = REPO / f"imagedb-{backend}.py"
+    command = [sys.executable, str(script), "--db", db, "--search", "-", "--format", "json", "--limit", "10", "-q"]
+    started = time.perf_counter()
+    session = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    seconds: list[float] = []
+    try:
+        for query in (" ".join(query.split()) for query in [*prompts, *images]):  # a query a line
+            asked = time.perf_counter() if seconds else started
+            session.stdin.write(query + "\n")
+            session.stdin.flush()
+            (answer,) = json.loads(session.stdout.readline() or "[null]")
+            if answer is None or answer["query"] != query:
+                raise RuntimeError(
+                    f"{backend} --search - gave no answer to {query!r}:\n{session.stderr.read()[-2000:]}"
+                )
+            seconds.append(time.perf_counter() - asked)
+        session.stdin.close()
+        if session.wait(timeout=60) != 0:
+            raise RuntimeError(f"{backend} --search - failed:\n{session.stderr.read()[-2000:]}")
+    finally:
+        session.kill()
+        session.wait()
+    return {
+        "first_s": seconds[0],
+        "next_prompt_ms": 1000 * float(np.median(seconds[1 : len(prompts)])),
+        "image_ms": 1000 * float(np.median(seconds[len(prompts) :])),
+        "prompts": len(prompts),
+        "images": len(images),
+    }
+
+
 def cold_image_search(backend: str, db: str, image: str, repeats: int) -> dict[str, Any]:
     """A cold ``--search photo.jpg`` through the real CLI, for a photo the index holds (median of
     ``repeats``): it searches by the stored vector, so no model is loaded. One more run with
@@ -384,6 +426,9 @@ def run_photo_benchmark(
                 backend, db, corpus.images[0], load_repeats
             )
             result["backends"][backend]["cold_place_search"] = cold_place_search(backend, db, PLACE, load_repeats)
+            result["backends"][backend]["session_search"] = session_search(
+                backend, db, cycle_to(corpus.prompts, SESSION_PROMPTS), cycle_to(corpus.query_images, SESSION_IMAGES)
+            )
             # Last: it adds the copy's rows to the store the searches above were timed on.
             copied = copy_of_library(corpus.images, str(Path(workdir) / "copied-library"))
             store = cls.open(db)

@@ -147,6 +147,16 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"{', the same' if place['same_rows'] else ', NOT the same rows'})",
             )
         )
+    for model, backend, data, session in _per_backend(results, "session_search"):
+        rows.append(
+            (
+                f"{model}: `--search -` session, each prompt after the first, {backend}",
+                f"{session['next_prompt_ms']:.0f} ms",
+                f"median of {session['prompts'] - 1}, the index and the model loaded once; its first answer "
+                f"{session['first_s']:.2f} s (a cold text search: {data['cold_text_search']['cli_s']:.2f} s); "
+                f"a photo of the index {session['image_ms']:.0f} ms (median of {session['images']})",
+            )
+        )
     for reindex in results.get("reindex", []):
         rows.append(
             (

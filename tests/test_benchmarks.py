@@ -40,6 +40,7 @@ def test_smoke_report_files(smoke) -> None:
     assert f"{label}: index a copy of the library (new paths, same bytes), faiss" in markdown
     assert "12 of 12 files took their stored vectors, 0 embedded" in markdown
     assert f"{label}: cold `--search photo.jpg` (a photo of the index), lancedb" in markdown
+    assert f"{label}: `--search -` session, each prompt after the first, faiss" in markdown
     for chart in ("index_throughput.png", "search_latency.png", "scale.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"({chart})" in markdown
@@ -98,6 +99,9 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
         assert image["stored_vector"] is True and image["cli_s"] > 0 and image["runs"] == [image["cli_s"]]
         place = data["cold_place_search"]  # --near by a name lists the rows of the --where it makes
         assert place["same_rows"] is True and place["cli_s"] > 0 and place["where_s"] > 0
+        session = data["session_search"]  # --search -: one process, a query at a time on its stdin
+        assert (session["prompts"], session["images"]) == (11, 5)
+        assert session["first_s"] > 0 and session["next_prompt_ms"] > 0 and session["image_ms"] > 0
         for kind in SEARCH_KINDS:
             for part in ("total", "store"):
                 stats = data["search"][kind][part]
