@@ -397,7 +397,7 @@ class FaissImageStore(ImageStore):
 
     def outdated(self) -> bool:
         """The manifest names other files than those this store read (a commit writes a new
-        generation or a new delta); reading it costs ~0.1 ms."""
+        generation or a new delta); reading it costs ~0.01 ms."""
         manifest = _manifest_or_none(self.db_path)
         return manifest is not None and Committed.from_manifest(manifest).files() != self.committed.files()
 

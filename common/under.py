@@ -1,5 +1,5 @@
-"""``--under DIR``: narrow any search, a listing, ``--stats`` or ``--duplicates`` to the files
-under some folders ("beach photos from the 2023 trip", rclip's search of one folder).
+"""``--under DIR``: narrow any search, a listing, ``--stats``, ``--duplicates`` or ``--export`` to
+the files under some folders ("beach photos from the 2023 trip", rclip's search of one folder).
 
 Rows hold absolute paths as the walk wrote them (``common.discovery.normalise_root``: ``~`` and
 ``..`` resolved, symlinks kept), so the files under a folder are a range of paths: from ``DIR/``
