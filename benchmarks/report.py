@@ -153,7 +153,8 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"{model}: `--search -` session, each prompt after the first, {backend}",
                 f"{session['next_prompt_ms']:.0f} ms",
                 f"median of {session['prompts'] - 1}, the index and the model loaded once; its first answer "
-                f"{session['first_s']:.2f} s (a cold text search: {data['cold_text_search']['cli_s']:.2f} s); "
+                f"{session['first_s']:.2f} s after the start (a cold text search, start to exit: "
+                f"{data['cold_text_search']['cli_s']:.2f} s); "
                 f"a photo of the index {session['image_ms']:.0f} ms (median of {session['images']})",
             )
         )
