@@ -53,6 +53,7 @@ log = logging.getLogger("imagedb")
 
 MODES = ("vector", "fts", "hybrid")
 QUERIES_FROM_STDIN = "-"  # --search -: every query from stdin, one a line
+QUERY_PROMPT = "query> "  # --search - at a terminal
 # The loggers of imagedb's own lines (the front scripts' and common's modules), set apart from
 # the libraries' (configure_logging).
 OWN_LOGGERS = ("imagedb", "common")
@@ -532,15 +533,35 @@ def check_query(query: str) -> None:
 
 def queries_typed(stdin: TextIO, prompt: bool) -> Iterator[str]:
     """The queries of ``stdin``, a line each (blank lines skipped), as they are typed or piped
-    in; with ``prompt``, a prompt on stderr before each (a terminal)."""
+    in; with ``prompt``, a prompt on stderr before each (a terminal). Typed at a terminal that
+    also shows the results, they are read with line editing and the session's history (the
+    arrow keys recall an earlier query to change), as a shell reads its commands."""
+    if prompt and stdin is sys.stdin and sys.stdout.isatty():
+        yield from _queries_edited()
+        return
     while True:
         if prompt:
-            sys.stderr.write("query> ")
+            sys.stderr.write(QUERY_PROMPT)
             sys.stderr.flush()
         line = stdin.readline()
         if not line:
             if prompt:  # the shell's prompt then starts on a line of its own
                 sys.stderr.write("\n")
+            return
+        if line.strip():
+            yield line.strip()
+
+
+def _queries_edited() -> Iterator[str]:
+    """Queries read by ``input``, which edits the line with GNU readline where Python has it
+    (importing ``readline`` turns it on; Windows' console edits lines itself)."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401 - imported for its side effect on input()
+    while True:
+        try:
+            line = input(QUERY_PROMPT)
+        except EOFError:  # Ctrl-D
+            sys.stdout.write("\n")
             return
         if line.strip():
             yield line.strip()

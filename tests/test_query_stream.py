@@ -140,3 +140,43 @@ def test_a_session_finds_what_another_process_indexed_meanwhile(cli: Cli, librar
     finally:
         session.kill()
         session.wait()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX")
+def test_queries_typed_at_a_terminal_are_edited_with_a_history(tmp_path: Path, library: Path) -> None:
+    """At a terminal the session prompts, and the up arrow brings back the last query: typed
+    again with Enter, it is answered again. Ctrl-D ends the session, exit 0."""
+    import os
+    import pty
+
+    cli = Cli("faiss", tmp_path / "db")
+    cli.index(library)
+    leader, follower = pty.openpty()
+    session = subprocess.Popen(
+        [sys.executable, str(REPO / "imagedb-faiss.py"), "--db", str(cli.db), "--search", "-", "--limit", "2"],
+        stdin=follower, stdout=follower, stderr=subprocess.PIPE, env={**os.environ, "TERM": "xterm"},
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+
+    def read_until(text: bytes, count: int) -> None:
+        nonlocal seen
+        waiting = selectors.DefaultSelector()
+        waiting.register(leader, selectors.EVENT_READ)
+        while seen.count(text) < count:
+            assert waiting.select(timeout=120), f"waited for {text!r} in {seen!r}"
+            seen += os.read(leader, 4096)
+
+    try:
+        read_until(b"query> ", 1)
+        os.write(leader, b"a photo of a dog\r")
+        read_until(b"query> ", 2)
+        os.write(leader, b"\x1b[A\r")  # up arrow, Enter: the same query again
+        read_until(b"query> ", 3)
+        os.write(leader, b"\x04")  # Ctrl-D on an empty line
+        assert session.wait(timeout=60) == 0, session.stderr.read()
+    finally:
+        session.kill()
+        session.wait()
+        os.close(leader)
+    assert seen.count(b"a photo of a dog  (text, vector, 2 results)") == 2, seen.decode(errors="replace")
