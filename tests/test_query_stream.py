@@ -180,3 +180,14 @@ def test_queries_typed_at_a_terminal_are_edited_with_a_history(tmp_path: Path, l
         session.wait()
         os.close(leader)
     assert seen.count(b"a photo of a dog  (text, vector, 2 results)") == 2, seen.decode(errors="replace")
+
+
+def test_a_query_that_finds_nothing_still_gets_its_line(cli: Cli, library: Path, monkeypatch) -> None:
+    """A program reading an answer a line must get one for every query, an empty one too."""
+    cli.index(library)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"a photo of a dog\n{library / 'photo-2.jpg'}\n"))
+    result = cli("--search", "-", "--format", "json", "--min-score", "0.999")
+    assert result.code == 0, result.stderr
+    assert [(a["query"], [Path(h["path"]).name for h in a["results"]]) for a in answers(result.stdout)] == [
+        ("a photo of a dog", []), (str(library / "photo-2.jpg"), ["photo-2.jpg"])
+    ]  # fmt: skip
