@@ -54,6 +54,7 @@ from common.store import (
     missing_record_columns,
     sql_string,
     version_of_unversioned_rows,
+    where_and,
 )
 from common.text_search import FTS_OPTIONS, phrases_and_words, tokenize
 
@@ -539,10 +540,7 @@ class LanceImageStore(ImageStore):
         """``query``'s ``limit`` best rows that ``where`` lets through, only those whose path sorts
         at or before ``last_path`` if given (``best_rows`` ranking a long tie: the path's BTREE
         index finds them)."""
-        condition = where
-        if last_path is not None:
-            bound = f"path <= {sql_string(last_path)}"
-            condition = f"({where}) AND {bound}" if where else bound
+        condition = where if last_path is None else where_and(where, f"path <= {sql_string(last_path)}")
         if condition:
             query = query.where(condition)  # prefiltered: the limit counts matching rows only
         with _filter_errors_explained(where, self._missing):

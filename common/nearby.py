@@ -29,6 +29,7 @@ from PIL import Image
 
 from common.place_names import NamedPlace, places_called, runner_up
 from common.places import COUNTRY_ALIAS_NAMES, EARTH_RADIUS_KM, folded, gazetteer, is_position
+from common.store import where_and
 
 if TYPE_CHECKING:
     from common.store import ImageStore
@@ -210,8 +211,7 @@ def within_condition(centre: Centre, km: float) -> str:
 
 def with_near(where: str | None, centre: Centre, km: float) -> str:
     """``where`` (if any) and the circle, as one condition."""
-    circle = within_condition(centre, km)
-    return f"({where}) AND {circle}" if where else circle
+    return where_and(where, within_condition(centre, km))
 
 
 def near_label(label: str | None, centre: Centre, km: float) -> str:

@@ -33,6 +33,12 @@ class FilterError(Exception):
     """A ``--where`` condition that is not valid SQL over the record columns."""
 
 
+def where_and(where: str | None, condition: str) -> str:
+    """``where`` (if any) and ``condition``, as one condition a store takes (``--near``'s circle,
+    ``--under``'s folders and a store's own bounds joined to the user's ``--where``)."""
+    return f"({where}) AND {condition}" if where else condition
+
+
 def sql_string(value: str) -> str:
     """A SQL string literal in a condition a store takes: single quotes doubled (a backslash is
     itself in both engines, LanceDB's DataFusion and DuckDB)."""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from common.discovery import normalise_root
-from common.store import sql_string
+from common.store import sql_string, where_and
 
 if TYPE_CHECKING:
     from common.store import ImageStore
@@ -42,8 +42,7 @@ def under_condition(folders: Sequence[str]) -> str:
 
 def with_under(where: str | None, folders: Sequence[str]) -> str:
     """``where`` (if any) and the folders' ranges, as one condition."""
-    condition = under_condition(folders)
-    return f"({where}) AND {condition}" if where else condition
+    return where_and(where, under_condition(folders))
 
 
 def under_label(label: str | None, folders: Sequence[str]) -> str:
