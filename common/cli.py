@@ -353,7 +353,6 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
         session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
         check_invocation(args)
         args.filter_label, args.near_centre = args.where, None
-        narrow_by_folder(args)
         narrow_by_place(args)
         try:
             if args.repair:
@@ -367,7 +366,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
             if args.check:
                 session.check()
             if args.under:  # after --index, which may be what puts rows there
-                session.refuse_folders_holding_nothing()
+                session.narrow_by_folder()
             if args.export:
                 session.export(args.export)
             if args.duplicates:
@@ -567,17 +566,6 @@ def _queries_edited() -> Iterator[str]:
             yield line.strip()
 
 
-def narrow_by_folder(args: argparse.Namespace) -> None:
-    """Fold ``--under`` into ``--where`` (``common.under``), and into how results and counts name
-    the filter ('under /photos/2023')."""
-    if not args.under:
-        return
-    from common.under import under_label, with_under
-
-    args.filter_label = under_label(args.filter_label, args.under)
-    args.where = with_under(args.where, args.under)
-
-
 def narrow_by_place(args: argparse.Namespace) -> None:
     """Fold ``--near`` into ``--where``: one SQL condition that every search kind, a listing and
     ``--stats`` take, so each backend filters it with its own engine. ``args.filter_label`` is
@@ -606,6 +594,7 @@ class Session:
         self.args = args
         self.db_path = os.path.abspath(os.path.expanduser(args.db))
         self.store: ImageStore | None = None
+        self.folder_names: dict[str, list[str]] = {}  # as_indexed
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
@@ -664,10 +653,12 @@ class Session:
         from common.pipeline import index_roots
         from common.workers import start_decoding_server
 
-        roots = [normalise_root(r) for r in folders]
         exists = self.store_class.exists(self.db_path)
         if not exists:
             self.refuse_a_folder_that_cannot_hold_an_index()
+        # One name a folder: the walk visits a folder once whatever its names, so a second would
+        # find none of the rows it holds and take them for files deleted.
+        roots = self.as_indexed(folders, one_name_each=True) if exists else [normalise_root(r) for r in folders]
         info = self.open_store().info if exists else None
         spec = self.model_for(info)
 
@@ -731,12 +722,27 @@ class Session:
             if summary.new or summary.updated or summary.removed or summary.failed > summary.failed_before:
                 log.info("indexed %s: %s", ", ".join(folders), summary.line())
 
+    def as_indexed(self, folders: list[str], one_name_each: bool = False) -> list[str]:
+        """``folders`` as the index names them (``common.folder_names``), so that indexing or
+        forgetting a folder by a symlink's name works on the rows of its first name, rather than
+        adding every file again under the new name or finding nothing to forget. Asked once a
+        session for each folder: a watch's every look would otherwise read every path again."""
+        from common.folder_names import folders_as_indexed
+        from common.under import holds_rows_under
+
+        store = self.open_store()
+        asked = [folder for folder in map(normalise_root, folders) if folder not in self.folder_names]
+        self.folder_names.update(folders_as_indexed(store, asked, lambda folder: holds_rows_under(store, folder)))
+        names = [self.folder_names[folder] for folder in map(normalise_root, folders)]
+        return list(dict.fromkeys(name for found in names for name in (found[:1] if one_name_each else found)))
+
     def forget(self, folders: list[str]) -> None:
         """Remove the rows of every file under ``folders`` (``common.forget``)."""
         from common.forget import NothingToForget, forget_folders, refuse_what_holds_nothing
         from common.locking import indexing_lock
 
         failures_path = os.path.join(self.db_path, FAILURES_FILE)
+        folders = self.as_indexed(folders)
         try:  # before the lock, which a refused command must not take (nothing written)
             refuse_what_holds_nothing(self.open_store(), folders, FailureReport(failures_path))
         except NothingToForget as error:
@@ -794,14 +800,24 @@ class Session:
         with writing_to_stdout() as stdout:
             found.write(self.args.format, stdout)
 
-    def refuse_folders_holding_nothing(self) -> None:
-        """An ``--under`` folder the index holds nothing of is a typo or a folder not indexed yet:
-        one line saying which, rather than a search that finds nothing and says nothing of why."""
-        from common.under import folders_holding_nothing
+    def narrow_by_folder(self) -> None:
+        """Fold ``--under`` into ``--where`` (``common.under``), and into how results and counts
+        name the filter ('under /photos/2023'), each folder as the index names it
+        (``common.folder_names``: a symlink's name finds what was indexed by the real one). A
+        folder the index holds nothing of is a typo or a folder not indexed yet: one line saying
+        which, rather than a search that finds nothing and says nothing of why."""
+        from common.folder_names import folders_as_indexed
+        from common.under import holds_rows_under, under_label, with_under
 
-        for folder in folders_holding_nothing(self.open_store(), self.args.under):
-            why = "index it with --index DIR first" if os.path.isdir(folder) else "there is no such folder"
-            raise UsageError(f"--under {folder}: nothing is indexed under it ({why})")
+        store = self.open_store()
+        names = folders_as_indexed(store, self.args.under, lambda folder: holds_rows_under(store, folder))
+        for folder, found in names.items():
+            if not any(holds_rows_under(store, name) for name in found):
+                why = "index it with --index DIR first" if os.path.isdir(folder) else "there is no such folder"
+                raise UsageError(f"--under {folder}: nothing is indexed under it ({why})")
+        folders = list(dict.fromkeys(name for found in names.values() for name in found))
+        self.args.filter_label = under_label(self.args.filter_label, folders)
+        self.args.where = with_under(self.args.where, folders)
 
     def print_overview(self) -> None:
         from common.overview import overview_of

@@ -190,7 +190,7 @@ def find_image_files(
     What ``exclude`` names is left out (system folders when None).
     """
     exclude = exclude or Exclusions()
-    visited_dirs: set[tuple[int, int]] = {key for key in map(_folder_key, skip) if key is not None}
+    visited_dirs: set[tuple[int, int]] = {key for key in map(folder_key, skip) if key is not None}
     seen_paths: set[str] = set()
     for root in roots:
         root = normalise_root(root)
@@ -229,10 +229,11 @@ def find_image_files(
                     yield found
 
 
-def _folder_key(path: str) -> tuple[int, int] | None:
+def folder_key(path: str) -> tuple[int, int] | None:
+    """Which folder (or file) ``path`` is on disk, by whatever name: its device and inode."""
     try:
         st = os.stat(path)
-    except OSError:  # not there (yet): nothing to skip
+    except OSError:  # not there (yet, or any more)
         return None
     return (st.st_dev, st.st_ino)
 

@@ -51,7 +51,6 @@ def under_label(label: str | None, folders: Sequence[str]) -> str:
     return f"{label} AND {under}" if label else under
 
 
-def folders_holding_nothing(store: ImageStore, folders: Sequence[str]) -> list[str]:
-    """Those of ``folders`` under which the index holds no row (a typo, or a folder not indexed
-    yet), each checked by asking for one row."""
-    return [folder for folder in map(normalise_root, folders) if not store.get_records(under_condition([folder]), 1)]
+def holds_rows_under(store: ImageStore, folder: str) -> bool:
+    """Whether the index holds a row under ``folder`` (or of it, a file), asking for one row."""
+    return bool(store.get_records(under_condition([folder]), 1))

@@ -1,0 +1,92 @@
+"""One folder, several names: a symlink (``~/photos`` -> ``/mnt/disk2/photos``), a bind mount, or
+another case on a case-insensitive disk (macOS's ``~/pictures`` is ``~/Pictures``).
+
+Rows keep paths as the walk wrote them (``common.discovery.normalise_root`` resolves no
+symlink: paths stay the user's), so the name a folder was first indexed by is the index's name
+for it. Named another way later, the folder would hold nothing to ``--under`` or ``--forget``
+(refused as a typo), and ``--index`` would add every file again under the new name beside the
+old rows: each photo twice in every result. So a folder that holds nothing under the name given
+is looked for under the index's names: the folders the index's paths run through that are the
+same folder on disk (same device and inode), or, for a folder not indexed yet, the same for its
+nearest parent the index holds, the rest of the path kept (``/link/2024`` is ``/real/2024``
+when ``/link`` is ``/real``).
+
+Only a name that holds nothing pays for the look (every path read once, each of the index's
+folders stat'ed once): a search or a re-index by the name the index uses costs what it did.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Sequence
+
+import pyarrow.compute as pc
+
+from common.discovery import folder_key, normalise_root
+from common.store import ImageStore
+
+log = logging.getLogger(__name__)
+
+
+class IndexedFolders:
+    """The folders the index's paths run through, by their identity on disk."""
+
+    def __init__(self, store: ImageStore) -> None:
+        paths = store.get_columns(["path"]).column("path")
+        # Each path's folder, computed by Arrow over the whole column: a million paths in
+        # Python's os.path.dirname would take as long as the rest of a search.
+        parents = pc.replace_substring_regex(
+            paths, pattern=re.escape(os.sep) + "[^" + re.escape(os.sep) + "]*$", replacement=""
+        )
+        folders: set[str] = set()
+        for folder in pc.unique(parents).to_pylist():
+            folder = folder or os.sep  # a file at the top of the disk
+            while folder not in folders:
+                folders.add(folder)
+                parent = os.path.dirname(folder)
+                if parent == folder:
+                    break
+                folder = parent
+        self.names_by_key: dict[tuple[int, int], list[str]] = {}
+        for folder in sorted(folders):
+            key = folder_key(folder)
+            if key is not None:  # not there now (a drive unplugged): no other name can be it
+                self.names_by_key.setdefault(key, []).append(folder)
+
+    def names_of(self, path: str) -> list[str]:
+        """The index's names for ``path`` (a folder or a file), its nearest parent the index holds
+        deciding; the path itself when it is not there (nothing to compare) or when neither it
+        nor any parent is known to the index by another name."""
+        if folder_key(path) is None:
+            return [path]
+        here = path
+        while True:
+            names = self.names_by_key.get(folder_key(here) or (-1, -1))
+            if names:
+                rest = os.path.relpath(path, here)
+                return [name if rest == os.curdir else os.path.join(name, rest) for name in names]
+            parent = os.path.dirname(here)
+            if parent == here:
+                return [path]
+            here = parent
+
+
+def folders_as_indexed(
+    store: ImageStore, folders: Sequence[str], holds_something: Callable[[str], bool]
+) -> dict[str, list[str]]:
+    """Each of ``folders`` (normalised) with the names the index holds it by: itself when
+    ``holds_something`` says so of that name, else what ``IndexedFolders`` finds (itself again
+    when nothing). A name changed is said once, on the info log."""
+    indexed: IndexedFolders | None = None
+    names: dict[str, list[str]] = {}
+    for folder in map(normalise_root, folders):
+        if holds_something(folder):
+            names[folder] = [folder]
+            continue
+        indexed = indexed or IndexedFolders(store)
+        names[folder] = indexed.names_of(folder)
+        if names[folder] != [folder]:
+            log.info("%s is the folder this index holds as %s: taken by that name", folder, " and ".join(names[folder]))
+    return names
