@@ -37,6 +37,7 @@ from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
 from common.ordering import OrderError, hits_in_order, parse_order
 from common.output import FORMATS, QueryResults, write_results
+from common.preview import PROTOCOLS
 from common.store import FilterError, ImageStore, IndexInfo, StoreError, write_errors_explained
 from common.thumbnails import THUMBNAIL_DIR
 
@@ -277,6 +278,16 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--html", metavar="FILE", help="also write the results as a self-contained HTML page of thumbnails"
     )
     search.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    search.add_argument(
+        "--preview",
+        nargs="?",
+        const="auto",
+        choices=PROTOCOLS,
+        metavar="HOW",
+        help="show each result's picture under its row of the table, in the terminal: auto (the way the"
+        " terminal supports; none when stdout is no terminal), kitty, iterm, or blocks (coloured half"
+        " blocks: any terminal, tmux, less -R)",
+    )
 
     model = parser.add_argument_group("model options (a search uses the index's model unless told otherwise)")
     model.add_argument("--model", help=f"open_clip model name or hf-hub:org/repo (default {DEFAULT_MODEL})")
@@ -380,7 +391,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
                 results = session.search()
                 try:
                     with writing_to_stdout() as stdout:
-                        write_results(results, args.format, stdout)
+                        write_results(results, args.format, stdout, preview=session.previewer())
                 finally:  # `| head` taking only the first lines still gets the page it asked for
                     if args.html:
                         session.write_gallery(results, args.html)
@@ -453,6 +464,10 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError(
             "--min-score keeps results by their score: give --search, --text or --color (a --where listing has none)"
         )
+    if args.preview and args.format != "table":
+        raise UsageError(f"--preview draws pictures in the table: not with --format {args.format}")
+    if args.preview and not (wants_results(args) or reads_queries_from_stdin(args)):
+        raise UsageError("--preview shows search results: give --search, --text or --where as well")
     if args.html and not wants_results(args):
         raise UsageError("--html writes search results: give --search, --text or --where as well")
     if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
@@ -595,6 +610,7 @@ class Session:
         self.db_path = os.path.abspath(os.path.expanduser(args.db))
         self.store: ImageStore | None = None
         self.folder_names: dict[str, list[str]] = {}  # as_indexed
+        self.said_no_preview = False  # previewer
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
@@ -782,6 +798,21 @@ class Session:
                 f"the index at {self.db_path} has {len(report.problems)} problem(s), listed above; --repair rebuilds what it can"
             )
 
+    def previewer(self) -> Callable[[dict], str] | None:
+        """What draws a result's picture under its row (``--preview``), if asked for and where
+        it can be seen: ``auto`` draws nothing into a pipe or a file (a named way does: ``less
+        -R`` shows blocks), and says so once."""
+        if not self.args.preview:
+            return None
+        if self.args.preview == "auto" and not sys.stdout.isatty():
+            if not self.said_no_preview:
+                log.info("--preview: stdout is not a terminal, so no pictures (--preview blocks draws them anyway)")
+                self.said_no_preview = True
+            return None
+        from common.preview import Previewer
+
+        return Previewer(os.path.join(self.db_path, THUMBNAIL_DIR), self.args.preview)
+
     def write_gallery(self, results: list[QueryResults], path: str) -> None:
         from common.gallery import write_gallery
 
@@ -932,7 +963,7 @@ class Session:
                     refused += 1
                     continue
                 with writing_to_stdout() as stdout:
-                    write_results(results, self.args.format, stdout, one_line=True)
+                    write_results(results, self.args.format, stdout, one_line=True, preview=self.previewer())
                 answered.extend(results)
         finally:
             if self.args.html and answered:

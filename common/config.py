@@ -64,6 +64,8 @@ def _words_for(action: argparse.Action, value: Any, path: str, key: str) -> list
         if not isinstance(value, bool):
             raise ConfigError(f"config file {path}: {key} must be true or false, not {value!r}")
         return [flag] if value else []
+    if action.nargs == "?" and isinstance(value, bool):  # "preview: true": the flag alone, its default way
+        return [flag] if value else []
     if value is None:
         return []
     values = value if isinstance(value, list) else [value]

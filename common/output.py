@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -38,14 +39,23 @@ class QueryResults:
     hits: list[Hit]
 
 
-def write_results(results: list[QueryResults], fmt: str, out: TextIO, one_line: bool = False) -> None:
+def write_results(
+    results: list[QueryResults],
+    fmt: str,
+    out: TextIO,
+    one_line: bool = False,
+    preview: Callable[[dict], str] | None = None,
+) -> None:
     """``results`` in ``fmt``; ``one_line``: JSON as one line (an answer of a stream of queries,
     ``--search -``, which a program reads line by line; JSON Lines has no line for a query that
-    found nothing)."""
+    found nothing); ``preview``: the text that shows a record's picture, written under its row
+    of the table (``--preview``)."""
     if fmt == "json" and one_line:
         _json(results, out, indent=None)
-        return
-    {"table": _table, "json": _json, "jsonl": _jsonl, "csv": _csv, "paths": _paths}[fmt](results, out)
+    elif fmt == "table":
+        _table(results, out, preview)
+    else:
+        {"json": _json, "jsonl": _jsonl, "csv": _csv, "paths": _paths}[fmt](results, out)
 
 
 def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
@@ -95,7 +105,7 @@ def _paths(results: list[QueryResults], out: TextIO) -> None:
             out.write(hit.record["path"] + "\n")
 
 
-def _table(results: list[QueryResults], out: TextIO) -> None:
+def _table(results: list[QueryResults], out: TextIO, preview: Callable[[dict], str] | None = None) -> None:
     for number, r in enumerate(results):
         if number:
             out.write("\n")
@@ -130,12 +140,14 @@ def _table(results: list[QueryResults], out: TextIO) -> None:
                 header = rows[0]
         widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
         right = {0, 1, 3} | ({header.index("km")} if "km" in header else set())
-        for row in rows:
+        for row, hit in zip(rows, [None, *r.hits], strict=True):
             cells = [
                 cell.rjust(w) if c in right else cell.ljust(w)
                 for c, (cell, w) in enumerate(zip(row, widths, strict=True))
             ]
             out.write("  " + "  ".join(cells).rstrip() + "\n")
+            if preview is not None and hit is not None:
+                out.write(preview(hit.record))
 
 
 def camera_name(record: dict[str, Any]) -> str:
