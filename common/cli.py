@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from common.combine import Term
+    from common.duplicates import Duplicates
     from common.embedding import Embedder
     from common.nearby import Centre
     from common.pipeline import IndexSummary
@@ -284,7 +285,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         const="auto",
         choices=PROTOCOLS,
         metavar="HOW",
-        help="show each result's picture under its row of the table, in the terminal: auto (the way the"
+        help="show each result's picture under its row of the table (and each --duplicates file's), in the"
+        " terminal: auto (the way the"
         " terminal supports; none when stdout is no terminal), kitty, iterm, or blocks (coloured half"
         " blocks: any terminal, tmux, less -R)",
     )
@@ -466,8 +468,10 @@ def check_invocation(args: argparse.Namespace) -> None:
         )
     if args.preview and args.format != "table":
         raise UsageError(f"--preview draws pictures in the table: not with --format {args.format}")
-    if args.preview and not (wants_results(args) or reads_queries_from_stdin(args)):
-        raise UsageError("--preview shows search results: give --search, --text or --where as well")
+    if args.preview and not (wants_results(args) or reads_queries_from_stdin(args) or args.duplicates):
+        raise UsageError(
+            "--preview shows search results and duplicates: give --search, --text, --where or --duplicates"
+        )
     if args.html and not wants_results(args):
         raise UsageError("--html writes search results: give --search, --text or --where as well")
     if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
@@ -829,7 +833,19 @@ class Session:
             self.open_store(), self.args.duplicate_threshold, self.args.where, self.args.filter_label
         )
         with writing_to_stdout() as stdout:
-            found.write(self.args.format, stdout)
+            found.write(self.args.format, stdout, self.duplicates_previewer(found))
+
+    def duplicates_previewer(self, found: Duplicates) -> Callable[[str, str], str] | None:
+        """``--preview`` for ``--duplicates``' files, given by path: their records read at once."""
+        previewer = self.previewer()
+        if previewer is None:
+            return None
+        records = self.open_store().get_records_by_path([p for group in found.groups() for p in group["paths"]])
+
+        def preview(path: str, indent: str) -> str:
+            return previewer(records[path], indent)
+
+        return preview
 
     def narrow_by_folder(self) -> None:
         """Fold ``--under`` into ``--where`` (``common.under``), and into how results and counts

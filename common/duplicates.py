@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -33,6 +33,7 @@ from common.store import ImageStore
 # Rows compared at a time: 256 keeps each block's similarities (256 × rows floats) in 100 MB at
 # 100k rows, and multiplied no slower than 1,024 (which wrote 400 MB a block).
 BLOCK = 256
+FILE_INDENT = "      "  # a group's files, under its heading
 
 
 @dataclass
@@ -67,10 +68,12 @@ class Duplicates:
         for number, near in enumerate(self.near, 1):
             yield {"kind": "near", "group": number} | near.to_dict()
 
-    def write(self, fmt: str, out: TextIO) -> None:
+    def write(self, fmt: str, out: TextIO, preview: Callable[[str, str], str] | None = None) -> None:
         """Print in any of the search results' formats (common.output.FORMATS): ``jsonl`` is a
         group a line, ``csv`` a file a row, ``paths`` each group's files with a blank line
-        between groups (as fdupes prints them), for scripts that keep one file of each."""
+        between groups (as fdupes prints them), for scripts that keep one file of each. The
+        table draws each file's picture under it with ``preview`` (path, indent), given one
+        (``--preview``): which copy to keep is easier to say seen."""
         if fmt == "json":
             out.write(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n")
         elif fmt == "jsonl":
@@ -85,17 +88,22 @@ class Duplicates:
         elif fmt == "paths":
             out.write("\n".join("".join(p + "\n" for p in group["paths"]) for group in self.groups()))
         else:
-            out.write("\n".join(self.lines()) + "\n")
+            out.write("\n".join(self.lines(preview)) + "\n")
 
-    def lines(self) -> list[str]:
+    def lines(self, preview: Callable[[str, str], str] | None = None) -> list[str]:
+        def listed(paths: list[str]) -> list[str]:
+            if preview is None:
+                return [f"{FILE_INDENT}{p}" for p in paths]
+            return [line for p in paths for line in (f"{FILE_INDENT}{p}", preview(p, FILE_INDENT).rstrip("\n"))]
+
         out = [f"among the files matching: {self.among}"] if self.among else []
         out.append(f"exact duplicates (same bytes): {len(self.exact)} group(s)")
         for number, group in enumerate(self.exact, 1):
-            out += [f"  [{number}] {len(group)} files"] + [f"      {p}" for p in group]
+            out += [f"  [{number}] {len(group)} files", *listed(group)]
         out.append(f"near duplicates (cosine >= {self.threshold:g}): {len(self.near)} group(s)")
         for number, near in enumerate(self.near, 1):
             out += [f"  [{number}] {len(near.paths)} files, any two at cosine >= {near.min_cosine:.3f}"]
-            out += [f"      {p}" for p in near.paths]
+            out += listed(near.paths)
         return out
 
 

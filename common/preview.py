@@ -73,11 +73,12 @@ class Previewer:
         self.window = window or shutil.get_terminal_size()
         self.cell_height_per_width = cell_height_per_width or _cell_height_per_width() or CELL_HEIGHT_PER_WIDTH
 
-    def __call__(self, record: dict) -> str:
-        """The text that shows ``record``'s picture (ending in a newline), or a line saying why not."""
+    def __call__(self, record: dict, indent: str = INDENT) -> str:
+        """The text that shows ``record``'s picture (ending in a newline), or a line saying why
+        not, ``indent`` from the left."""
         found = find_thumbnail(self.thumbnail_dir, record)
         if found is None:
-            return f"{INDENT}(no thumbnail: indexed with --no-thumbnails, or before thumbnails were made)\n"
+            return f"{indent}(no thumbnail: indexed with --no-thumbnails, or before thumbnails were made)\n"
         from PIL import Image, UnidentifiedImageError
 
         try:
@@ -86,18 +87,18 @@ class Previewer:
             picture = Image.open(io.BytesIO(data))
             picture.load()
         except (OSError, UnidentifiedImageError) as error:
-            return f"{INDENT}(no thumbnail: {getattr(error, 'strerror', None) or error})\n"
-        rows, columns = self._cells(picture.width, picture.height)
+            return f"{indent}(no thumbnail: {getattr(error, 'strerror', None) or error})\n"
+        rows, columns = self._cells(picture.width, picture.height, len(indent))
         if self.protocol == "kitty":
-            return INDENT + self._kitty(picture.convert("RGB"), rows, columns) + "\n"
+            return indent + self._kitty(picture.convert("RGB"), rows, columns) + "\n"
         if self.protocol == "iterm":
-            return INDENT + self._iterm(data, rows) + "\n"
-        return blocks(picture.convert("RGB"), rows, columns, self.true_colour)
+            return indent + self._iterm(data, rows) + "\n"
+        return blocks(picture.convert("RGB"), rows, columns, self.true_colour, indent)
 
-    def _cells(self, width: int, height: int) -> tuple[int, int]:
+    def _cells(self, width: int, height: int, indent: int) -> tuple[int, int]:
         """Rows and columns a ``width`` x ``height`` picture covers, undistorted, ``self.rows``
         tall at most and no wider than the window leaves beside the indent."""
-        widest = max(4, self.window.columns - len(INDENT) - 1)
+        widest = max(4, self.window.columns - indent - 1)
         columns = width / height * self.rows * self.cell_height_per_width
         rows = self.rows if columns <= widest else max(1, round(self.rows * widest / columns))
         return rows, max(1, min(widest, round(columns)))
@@ -128,7 +129,7 @@ class Previewer:
         return "\033Ptmux;" + sequence.replace("\033", "\033\033") + "\033\\"
 
 
-def blocks(picture, rows: int, columns: int, true_colour: bool) -> str:
+def blocks(picture, rows: int, columns: int, true_colour: bool, indent: str = INDENT) -> str:
     """``picture`` as ``rows`` lines of ``columns`` half blocks ("▀": the upper pixel the text
     colour, the lower one the background), each line indented and ending with a colour reset."""
     from PIL import Image
@@ -143,7 +144,7 @@ def blocks(picture, rows: int, columns: int, true_colour: bool) -> str:
             changed = [code for code, before in zip(now, was, strict=True) if code != before]
             cells.append((f"\033[{';'.join(changed)}m" if changed else "") + "▀")  # a colour is said once
             was = now
-        lines.append(INDENT + "".join(cells) + "\033[0m\n")
+        lines.append(indent + "".join(cells) + "\033[0m\n")
     return "".join(lines)
 
 

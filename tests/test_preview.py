@@ -227,3 +227,19 @@ def test_a_config_file_says_preview_as_a_switch_or_a_way(tmp_path: Path, value: 
     parser = build_parser(store_class("faiss"))
     assert config_to_argv(str(config), parser) == words
     assert parser.parse_args(words).preview == {"true": "auto", "blocks": "blocks", "false": None}[value]
+
+
+def test_duplicates_show_each_file_s_picture_under_it(cli: Cli, album: Path, monkeypatch) -> None:
+    """Which copy to keep is easier to say seen: --duplicates --preview draws each group's files."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    (album / "a-copy.jpg").write_bytes((album / "a.jpg").read_bytes())
+    cli.index(album)
+    listed = cli("--duplicates", "--preview", "blocks")
+    assert listed.code == 0, listed.stderr
+    lines = listed.stdout.splitlines(keepends=True)
+    group = [str(album / "a-copy.jpg"), str(album / "a.jpg")]
+    starts = [lines.index(f"      {path}\n") for path in group]
+    for path, start in zip(group, starts, strict=True):
+        drawn = blocks_to_pixels("".join(lines[start + 1 : start + 11]))
+        assert drawn.shape == (20, 27, 3) and likeness(drawn, path) < 12
+    assert all(line.startswith("      \033[") for line in lines[starts[0] + 1 : starts[0] + 11])
