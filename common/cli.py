@@ -31,7 +31,13 @@ from common.defaults import (
     DEFAULT_TIME_LIMIT,
     MAX_RADIUS_KM,
 )
-from common.discovery import has_image_extension, has_storable_name, missing_roots, normalise_root
+from common.discovery import (
+    has_image_extension,
+    has_storable_name,
+    missing_roots,
+    normalise_root,
+    patterns_renamed,
+)
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, PRECISIONS, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
@@ -679,6 +685,8 @@ class Session:
         # One name a folder: the walk visits a folder once whatever its names, so a second would
         # find none of the rows it holds and take them for files deleted.
         roots = self.as_indexed(folders, one_name_each=True) if exists else [normalise_root(r) for r in folders]
+        renamed = {folder: names[0] for folder, names in self.folder_names.items() if names[0] != folder}
+        exclude = patterns_renamed(self.args.exclude or (), renamed)
         info = self.open_store().info if exists else None
         spec = self.model_for(info)
 
@@ -712,7 +720,7 @@ class Session:
                     retry_failed=self.args.retry_failed, workers=self.args.workers,
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                     thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails else None,
-                    exclude=self.args.exclude or (),
+                    exclude=exclude,
                 )  # fmt: skip
             finally:
                 failures.close()

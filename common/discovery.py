@@ -141,6 +141,20 @@ def _rule(pattern: str) -> tuple[str, bool, str]:
     return pattern, False, expanded if expanded.startswith(("*", "?", "[")) else os.path.abspath(expanded)
 
 
+def patterns_renamed(patterns: Iterable[str], renamed: dict[str, str]) -> list[str]:
+    """``patterns``, and each path pattern under a folder of ``renamed`` (as given -> as indexed:
+    ``common.folder_names``) once more under its new name: ``--index ~/photos --exclude
+    ~/photos/tmp``, with ~/photos indexed as /mnt/disk2/photos, still leaves out its tmp."""
+    patterns = list(patterns)
+    extra = []
+    for pattern in patterns:
+        _, on_name, glob = _rule(pattern)
+        for old, new in renamed.items():
+            if not on_name and is_under_root(glob, old):
+                extra.append(new + glob[len(old) :])
+    return patterns + extra
+
+
 def _one_regex(globs: list[str]) -> re.Pattern[str] | None:
     """One case-blind regex for many globs: a walk of 100k files tests each name once, not once a pattern."""
     if not globs:

@@ -86,3 +86,14 @@ def test_a_folder_new_to_the_index_takes_the_name_its_parent_has_there(cli: Cli,
     assert typo.stderr_lines()[-1].endswith(
         f"--under {link / '2032'}: nothing is indexed under it (there is no such folder)"
     )
+
+
+def test_an_exclusion_named_through_the_symlink_still_leaves_its_folder_out(cli: Cli, tmp_path: Path) -> None:
+    real = album_tree(tmp_path / "disk2" / "photos")
+    link = tmp_path / "photos"
+    link.symlink_to(real)
+    cli.index(real)
+    # The link's name is taken as the real one's: the pattern under the link's name must follow.
+    again = cli.index(link, extra=("--exclude", str(link / "2024" / "winter")))
+    assert again.summary()["removed"] == 1
+    assert str(real / "2024" / "winter" / "snow.jpg") not in cli.records() and len(cli.records()) == 3
