@@ -282,7 +282,9 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help=f"with --duplicates: how similar two images must be to count as near duplicates (default {DEFAULT_DUPLICATE_THRESHOLD:g})",
     )  # fmt: skip
     search.add_argument(
-        "--html", metavar="FILE", help="also write the results as a self-contained HTML page of thumbnails"
+        "--html",
+        metavar="FILE",
+        help="also write the results (or the --duplicates groups) as a self-contained HTML page of thumbnails",
     )
     search.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     search.add_argument(
@@ -478,8 +480,10 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError(
             "--preview shows search results and duplicates: give --search, --text, --where or --duplicates"
         )
-    if args.html and not wants_results(args):
-        raise UsageError("--html writes search results: give --search, --text or --where as well")
+    if args.html and not (wants_results(args) or args.duplicates):
+        raise UsageError("--html writes search results or duplicates: give --search, --text, --where or --duplicates")
+    if args.html and args.duplicates and wants_results(args):
+        raise UsageError("--html writes one page: of the search's results or of --duplicates, not both")
     if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
         raise UsageError(f"--html {args.html}: its folder does not exist")
     if args.export:
@@ -840,8 +844,25 @@ class Session:
         found = find_duplicates(
             self.open_store(), self.args.duplicate_threshold, self.args.where, self.args.filter_label
         )
-        with writing_to_stdout() as stdout:
-            found.write(self.args.format, stdout, self.duplicates_previewer(found))
+        try:
+            with writing_to_stdout() as stdout:
+                found.write(self.args.format, stdout, self.duplicates_previewer(found))
+        finally:  # `| head` taking only the first lines still gets the page it asked for
+            if self.args.html:
+                self.write_duplicates_page(found, self.args.html)
+
+    def write_duplicates_page(self, found: Duplicates, path: str) -> None:
+        """``--duplicates --html``: a section a group, each file's picture with its facts (which
+        copy to keep is easier to say seen, side by side)."""
+        from common.gallery import write_gallery
+
+        records = self.open_store().get_records_by_path([p for group in found.groups() for p in group["paths"]])
+        title = "imagedb duplicates" + (f" among the files matching: {found.among}" if found.among else "")
+        try:
+            write_gallery(found.as_sections(records), path, os.path.join(self.db_path, THUMBNAIL_DIR), title, "file")
+        except OSError as error:
+            raise StoreError(f"cannot write the page {path}: {error.strerror or error}") from None
+        log.info("wrote %s", path)
 
     def duplicates_previewer(self, found: Duplicates) -> Callable[[str, str], str] | None:
         """``--preview`` for ``--duplicates``' files, given by path: their records read at once."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ import numpy as np
 
 from common.companions import companion_groups
 from common.defaults import DEFAULT_DUPLICATE_THRESHOLD
-from common.store import ImageStore
+from common.output import QueryResults
+from common.store import Hit, ImageStore
 
 # Rows compared at a time: 256 keeps each block's similarities (256 × rows floats) in 100 MB at
 # 100k rows, and multiplied no slower than 1,024 (which wrote 400 MB a block).
@@ -89,6 +91,28 @@ class Duplicates:
             out.write("\n".join("".join(p + "\n" for p in group["paths"]) for group in self.groups()))
         else:
             out.write("\n".join(self.lines(preview)) + "\n")
+
+    def as_sections(self, records: dict[str, dict[str, Any]]) -> list[QueryResults]:
+        """The groups as sections of results, for the ``--html`` page: a group's files its hits,
+        their records from ``records`` (by path), in the table's order."""
+
+        def files(paths: list[str]) -> list[Hit]:
+            return [Hit(records.get(path) or {"path": path}, math.nan) for path in paths]
+
+        sections = [
+            QueryResults(f"exact duplicates [{n}]", "same bytes", "same bytes", files(group))
+            for n, group in enumerate(self.exact, 1)
+        ]
+        sections += [
+            QueryResults(
+                f"near duplicates [{n}]",
+                f"any two at cosine >= {near.min_cosine:.3f}",
+                f"any two at cosine >= {near.min_cosine:.3f}",
+                files(near.paths),
+            )
+            for n, near in enumerate(self.near, 1)
+        ]
+        return sections
 
     def lines(self, preview: Callable[[str, str], str] | None = None) -> list[str]:
         def listed(paths: list[str]) -> list[str]:

@@ -45,9 +45,12 @@ figcaption { padding: 8px 10px; } .rank { font-weight: 600; } .score { float: ri
 """
 
 
-def write_gallery(results: list[QueryResults], path: str, thumbnail_dir: str) -> None:
-    """Write the page for ``results`` to ``path`` (atomically)."""
-    page = render_gallery(results, thumbnail_dir)
+def write_gallery(
+    results: list[QueryResults], path: str, thumbnail_dir: str, title: str = "imagedb results", noun: str = "result"
+) -> None:
+    """Write the page for ``results`` to ``path`` (atomically); ``title`` heads it, and each
+    section counts its pictures as ``noun``s ('result', or 'file' for a group of duplicates)."""
+    page = render_gallery(results, thumbnail_dir, title, noun)
 
     def write(temp: str) -> None:
         with open(temp, "w", encoding="utf-8") as handle:
@@ -56,25 +59,33 @@ def write_gallery(results: list[QueryResults], path: str, thumbnail_dir: str) ->
     write_atomically(path, write)
 
 
-def render_gallery(results: list[QueryResults], thumbnail_dir: str) -> str:
-    sections = "\n".join(_section(number, r, thumbnail_dir) for number, r in enumerate(results, 1))
+def render_gallery(
+    results: list[QueryResults], thumbnail_dir: str, title: str = "imagedb results", noun: str = "result"
+) -> str:
+    sections = "\n".join(_section(number, r, thumbnail_dir, noun) for number, r in enumerate(results, 1))
     generated = datetime.now().isoformat(timespec="seconds")
+    counted = (
+        f"{len(results)} quer{'y' if len(results) == 1 else 'ies'}"
+        if noun == "result"
+        else f"{len(results)} group{'' if len(results) == 1 else 's'}"
+    )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>imagedb results</title><style>{STYLE}</style></head><body>"
-        f'<h1>imagedb results</h1><div class="generated">{len(results)} quer{"y" if len(results) == 1 else "ies"}, '
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f'<h1>{html.escape(title)}</h1><div class="generated">{counted}, '
         f"generated {generated}</div>\n{sections}\n</body></html>\n"
     )
 
 
-def _section(number: int, results: QueryResults, thumbnail_dir: str) -> str:
+def _section(number: int, results: QueryResults, thumbnail_dir: str, noun: str = "result") -> str:
     how = results.kind if results.kind == results.mode else f"{results.kind}, {results.mode}"
     cards = "\n".join(_card(rank, hit, thumbnail_dir) for rank, hit in enumerate(results.hits, 1))
     body = f'<div class="grid">{cards}</div>' if results.hits else '<p class="none">no matches</p>'
+    counted = f"{len(results.hits)} {noun}{'' if len(results.hits) == 1 else 's'}"
     return (
         f'<section id="query-{number}"><h2>{html.escape(results.query)} '
-        f'<span class="how">({html.escape(how)}, {len(results.hits)} results)</span></h2>{body}</section>'
+        f'<span class="how">({html.escape(how)}, {counted})</span></h2>{body}</section>'
     )
 
 

@@ -129,3 +129,39 @@ def test_no_thumbnails_skips_them_and_the_gallery_shows_placeholders(cli: Cli, p
     page = tmp_path / "r.html"
     assert cli("--search", str(photos / "a.jpg"), "--limit", "2", "--html", page).code == 0
     assert page.read_text(encoding="utf-8").count('class="missing"') == 2
+
+
+def test_duplicates_html_shows_each_group_s_files_as_pictures(cli: Cli, tmp_path: Path) -> None:
+    """--duplicates --html: a section a group, each of its files' own thumbnail in it, so which
+    copy to keep can be seen; the table still goes to stdout."""
+    import base64
+    import re
+
+    folder = tmp_path / "photos"
+    for i in range(3):
+        paint_photo(folder / f"{i}.jpg", seed=i, size=(400, 300))
+    shutil.copy(folder / "0.jpg", folder / "0 copy.jpg")
+    with Image.open(folder / "1.jpg") as image:
+        image.resize((200, 150)).save(folder / "1 small.jpg", quality=80)  # a resized re-save: near
+    cli.index(folder)
+
+    page = tmp_path / "duplicates.html"
+    result = cli("--duplicates", "--html", page)
+    assert result.code == 0, result.stderr
+    assert "exact duplicates (same bytes): 1 group(s)" in result.stdout and f"wrote {page}" in result.stderr
+    text = page.read_text(encoding="utf-8")
+    sections = re.findall(r"<section.*?</section>", text, re.S)
+    assert len(sections) == 2 and "exact duplicates [1]" in sections[0] and "near duplicates [1]" in sections[1]
+    assert "(same bytes, 2 files)" in sections[0]
+    records = cli.records()
+    for section, names in zip(sections, [["0 copy.jpg", "0.jpg"], ["1 small.jpg", "1.jpg"]], strict=True):
+        shown = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', section)
+        expected = [
+            Path(thumbnail_path(str(cli.db / THUMBNAIL_DIR), records[str(folder / name)])).read_bytes()
+            for name in names
+        ]
+        assert [base64.b64decode(data) for data in shown] == expected
+        assert re.findall(r'<div class="path" title="([^"]+)"', section) == [str(folder / name) for name in names]
+
+    both = cli("--duplicates", "--search", "a dog", "--html", page)
+    assert both.code == 2 and "--html writes one page" in both.stderr
