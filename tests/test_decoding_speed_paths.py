@@ -14,7 +14,13 @@ from PIL import Image
 
 from common.decoding import decode_image, exif_orientation, reduced_side, reduction_factor, to_rgb
 from common.discovery import find_image_files
-from common.embedding import Embedder, ModelSpec, default_tokenizer_context, tokenizer_for
+from common.embedding import (
+    Embedder,
+    ModelSpec,
+    default_tokenizer_context,
+    encode_text_up_to_its_end,
+    tokenizer_for,
+)
 from common.preprocess import to_model_input
 from common.workers import DecodePool, read_file
 from conftest import TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, shared
@@ -292,6 +298,40 @@ def test_text_only_loading_gives_the_same_text_vectors(tiny: Embedder) -> None:
     assert text_only.dim == tiny.dim
     with pytest.raises(RuntimeError, match="text queries only"):
         text_only.embed_images([Image.new("RGB", (40, 40))])
+
+
+@pytest.mark.parametrize("model", ["tiny", "vit_b_32"])
+def test_a_prompt_read_up_to_its_end_gives_the_whole_pass_vector(request, model: str) -> None:
+    """The text tower reads a prompt's tokens and not the padding after them: the vectors the
+    whole pass gives, alone or in a batch of prompts of other lengths, one filling the context."""
+    embedder: Embedder = request.getfixturevalue(model)
+    assert embedder._reads_tokens_up_to_the_end_of_text
+    tokens = embedder.tokenizer(PROMPTS)
+    with torch.inference_mode():
+        whole = embedder.model.encode_text(tokens)
+        batched = encode_text_up_to_its_end(embedder.model, tokens)
+        alone = torch.cat([encode_text_up_to_its_end(embedder.model, tokens[i : i + 1]) for i in range(len(PROMPTS))])
+    np.testing.assert_allclose(batched.numpy(), whole.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(alone.numpy(), whole.numpy(), rtol=1e-4, atol=1e-5)
+    whole_unit = whole.numpy() / np.linalg.norm(whole.numpy(), axis=1, keepdims=True)
+    assert np.allclose(embedder.embed_texts(PROMPTS), whole_unit, atol=1e-5)
+
+
+def test_a_text_tower_that_sees_the_padding_reads_every_position(tmp_path: Path) -> None:
+    """Without causal attention every position sees the padding: the whole pass, always."""
+    import json
+
+    config = json.loads(TINY_CONFIG.read_text())
+    config["text_cfg"] |= {"no_causal_mask": True, "pool_type": "last"}
+    (tmp_path / "imagedb-tiny-bidirectional.json").write_text(json.dumps(config))
+    embedder = Embedder(
+        ModelSpec("imagedb-tiny-bidirectional", "none", str(tmp_path / "imagedb-tiny-bidirectional.json")), "cpu"
+    )
+    assert not embedder._reads_tokens_up_to_the_end_of_text
+    with torch.inference_mode():
+        whole = embedder.model.encode_text(embedder.tokenizer(["a dog"]))
+    whole_unit = whole.numpy() / np.linalg.norm(whole.numpy(), axis=1, keepdims=True)
+    assert np.allclose(embedder.embed_texts(["a dog"]), whole_unit, atol=1e-5)
 
 
 def test_text_only_falls_back_to_the_whole_model_when_it_cannot_apply() -> None:
