@@ -41,6 +41,7 @@ for backend in lancedb faiss; do
     run --index "$PHOTOS"                                   # moved: it keeps its vector, nothing embedded
     run --search "a photo of a horse" --limit 3              # the tiny model knows CIFAR-10's classes only
     run --search "$PHOTOS/chelsea.png" --limit 3
+    run --search "$PHOTOS/chelsea.png" --limit 2 --preview   # each result's picture, at a terminal
     run --search "$PHOTOS/chelsea.png" --subtract "a photo of a cat" --add "2:a photo of a horse" --limit 3  # 2: counts twice
     run --text chelsea --limit 3
     run --search "$PHOTOS/chelsea.png" --where "width >= 512" --limit 3 --format csv
@@ -49,8 +50,8 @@ for backend in lancedb faiss; do
     run --search "a photo of a cat" --under "$PHOTOS/trip" --limit 3  # among the files under a folder
     echo "\$ printf 'a photo of a truck\\n$PHOTOS/coffee.png\\n' | imagedb-$backend.py --search - --format json --limit 1" >&2
     printf 'a photo of a truck\n%s\n' "$PHOTOS/coffee.png" | "$PY" "imagedb-$backend.py" --db "$db" --search - --format json --limit 1
-    run --duplicates
+    run --duplicates --html "demo/duplicates-$backend.html"  # and a page of the groups' pictures
     run --stats                                              # what the index holds, counted
     run --check
 done
-echo "galleries: demo/results-lancedb.html demo/results-faiss.html" >&2
+echo "galleries: demo/results-lancedb.html demo/results-faiss.html; duplicates: demo/duplicates-lancedb.html demo/duplicates-faiss.html" >&2
