@@ -293,10 +293,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         const="auto",
         choices=PROTOCOLS,
         metavar="HOW",
-        help="show each result's picture under its row of the table (and each --duplicates file's), in the"
-        " terminal: auto (the way the"
-        " terminal supports; none when stdout is no terminal), kitty, iterm, or blocks (coloured half"
-        " blocks: any terminal, tmux, less -R)",
+        help=(
+            "show each result's picture under its row of the table (and each --duplicates file's), in the "
+            "terminal: auto (the way the terminal supports; none when stdout is no terminal), kitty, iterm, "
+            "or blocks (coloured half blocks: any terminal, tmux, less -R)"
+        ),
     )
 
     model = parser.add_argument_group("model options (a search uses the index's model unless told otherwise)")
@@ -844,19 +845,20 @@ class Session:
         found = find_duplicates(
             self.open_store(), self.args.duplicate_threshold, self.args.where, self.args.filter_label
         )
+        # Their records, for pictures (--preview, --html): read once, for the files listed alone.
+        records = self.open_store().get_records_by_path(found.paths()) if self.args.preview or self.args.html else {}
         try:
             with writing_to_stdout() as stdout:
-                found.write(self.args.format, stdout, self.duplicates_previewer(found))
+                found.write(self.args.format, stdout, self.duplicates_previewer(records))
         finally:  # `| head` taking only the first lines still gets the page it asked for
             if self.args.html:
-                self.write_duplicates_page(found, self.args.html)
+                self.write_duplicates_page(found, records, self.args.html)
 
-    def write_duplicates_page(self, found: Duplicates, path: str) -> None:
+    def write_duplicates_page(self, found: Duplicates, records: dict[str, dict], path: str) -> None:
         """``--duplicates --html``: a section a group, each file's picture with its facts (which
         copy to keep is easier to say seen, side by side)."""
         from common.gallery import write_gallery
 
-        records = self.open_store().get_records_by_path([p for group in found.groups() for p in group["paths"]])
         title = "imagedb duplicates" + (f" among the files matching: {found.among}" if found.among else "")
         try:
             write_gallery(found.as_sections(records), path, os.path.join(self.db_path, THUMBNAIL_DIR), title, "file")
@@ -864,15 +866,15 @@ class Session:
             raise StoreError(f"cannot write the page {path}: {error.strerror or error}") from None
         log.info("wrote %s", path)
 
-    def duplicates_previewer(self, found: Duplicates) -> Callable[[str, str], str] | None:
-        """``--preview`` for ``--duplicates``' files, given by path: their records read at once."""
+    def duplicates_previewer(self, records: dict[str, dict]) -> Callable[[str, str], str] | None:
+        """``--preview`` for ``--duplicates``' files, which it names by path."""
         previewer = self.previewer()
         if previewer is None:
             return None
-        records = self.open_store().get_records_by_path([p for group in found.groups() for p in group["paths"]])
 
         def preview(path: str, indent: str) -> str:
-            return previewer(records[path], indent)
+            record = records.get(path)  # None: removed by another process since the groups were found
+            return previewer(record, indent) if record else f"{indent}(no longer in the index)\n"
 
         return preview
 

@@ -92,6 +92,10 @@ class Duplicates:
         else:
             out.write("\n".join(self.lines(preview)) + "\n")
 
+    def paths(self) -> list[str]:
+        """Every file of every group, once."""
+        return list(dict.fromkeys(path for group in self.groups() for path in group["paths"]))
+
     def as_sections(self, records: dict[str, dict[str, Any]]) -> list[QueryResults]:
         """The groups as sections of results, for the ``--html`` page: a group's files its hits,
         their records from ``records`` (by path), in the table's order."""

@@ -289,8 +289,8 @@ def encode_text_up_to_its_end(model: Any, tokens: Any) -> Any:
     open_clip's CLIP text tower reads all its 77 positions, though "a dog on a beach" is 7
     tokens and the rest padding: with causal attention no position sees the ones after it, and
     the answer is read at the end-of-text token, so the padding after the last prompt's end
-    changes nothing but the time (ViT-B-32's text tower: ~50 ms a prompt on two cores, most of
-    a ``--search -`` session's answer). Each step below is ``CLIP.encode_text``'s (open_clip
+    changes nothing but the time (ViT-B-32's text tower on two cores: 33 ms for "a dog on a
+    beach" over all 77 positions, 14 ms over its 7). Each step below is ``CLIP.encode_text``'s (open_clip
     3.3), on the first positions alone; tests hold it to the whole pass.
     """
     import torch
