@@ -228,8 +228,9 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     actions.add_argument(
         "--export",
         metavar="FILE",
-        help="write every indexed image (vector + metadata) to FILE: .jsonl (JSON Lines) or .pkl (pickle stream); "
-        "with --where, --near or --under, the matching rows",
+        help="write every indexed image (vector + metadata) to FILE: .jsonl (JSON Lines), .pkl (pickle stream) "
+        "or .parquet (a typed column per record field, vector as float32); with --where, --near or --under, "
+        "the matching rows",
     )
     actions.add_argument(
         "--color", "--colour", nargs="+", metavar="COLOR",
@@ -491,7 +492,7 @@ def check_invocation(args: argparse.Namespace) -> None:
         from common.export import export_format
 
         if export_format(args.export) is None:
-            raise UsageError(f"--export {args.export}: use a .jsonl (JSON Lines) or .pkl (pickle) file name")
+            raise UsageError(f"--export {args.export}: use a .jsonl (JSON Lines), .pkl (pickle) or .parquet file name")
         if not os.path.isdir(os.path.dirname(os.path.abspath(args.export))):
             raise UsageError(f"--export {args.export}: its folder does not exist")
     if (args.add or args.subtract) and args.mode != "vector":

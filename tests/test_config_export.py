@@ -82,6 +82,57 @@ def test_export_round_trips_through_json_lines_and_pickle(cli: Cli, photos: Path
             np.testing.assert_array_equal(np.asarray(entry["vector"], dtype=np.float32), vectors[meta["path"]])
 
 
+def test_export_to_parquet_holds_every_record_column_typed_and_the_vectors_bit_for_bit(
+    cli: Cli, photos: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A row an image: the record's typed columns, ``vector`` as float32, the model in the file's
+    metadata; readable by pyarrow (and so pandas, DuckDB). Row groups of a few rows here, so that
+    a file of several groups is read back whole."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from common.export import read_export
+    from common.records import RECORD_COLUMNS
+
+    monkeypatch.setattr("common.export.PARQUET_ROW_GROUP", 5)
+    monkeypatch.setattr("common.export.EXPORT_CHUNK", 4)
+    cli.index(photos)
+    store = cli.store()
+    records = {r["path"]: r for r in store.get_records()}
+    vectors = store.get_vectors(list(records))
+    result = cli("--export", tmp_path / "library.parquet")
+    assert result.code == 0 and "exported 12 images" in result.stderr, result.stderr
+
+    parquet = pq.ParquetFile(tmp_path / "library.parquet")
+    assert parquet.metadata.num_rows == 12 and parquet.metadata.num_row_groups == 3
+    schema = parquet.schema_arrow
+    assert schema.names == [c for c in RECORD_COLUMNS if c not in ("search_text", "record_version")] + ["vector"]
+    assert schema.field("width").type == pa.int32() and schema.field("mtime").type == pa.float64()
+    assert schema.field("vector").type == pa.list_(pa.float32(), store.info.dim)
+    assert json.loads(schema.metadata[b"imagedb"]) == json.loads(store.info.to_json())
+
+    table = parquet.read()
+    assert table.column("path").to_pylist() == sorted(records)
+    stacked = table.column("vector").combine_chunks().flatten().to_numpy().reshape(12, store.info.dim)
+    np.testing.assert_array_equal(stacked, np.stack([vectors[p] for p in sorted(records)]))
+    for row in read_export(str(tmp_path / "library.parquet")):
+        record = records[row["metadata"]["path"]]
+        assert {k: row["metadata"][k] for k in ("filename", "size_bytes", "width", "height", "mtime", "format")} == {
+            k: record[k] for k in ("filename", "size_bytes", "width", "height", "mtime", "format")
+        }
+
+    # Narrowed as the other formats are.
+    narrowed = cli("--export", tmp_path / "sub.parquet", "--under", str(photos / "sub"))
+    assert narrowed.code == 0, narrowed.stderr
+    assert sorted(pq.read_table(tmp_path / "sub.parquet").column("filename").to_pylist()) == [
+        "g.jpg",
+        "h.jpeg",
+        "i.png",
+    ]
+
+
 def test_export_reads_the_library_a_chunk_at_a_time_in_path_order(cli: Cli, photos: Path) -> None:
     """Chunks of 5 paths over 12 rows: every row once, in path order, with its own vector."""
     from common.export import exported_records
