@@ -287,7 +287,12 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         metavar="FILE",
         help="also write the results (or the --duplicates groups) as a self-contained HTML page of thumbnails",
     )
-    search.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    search.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="output format (default table); paths0: paths each ended by a NUL byte, for xargs -0",
+    )
     search.add_argument(
         "--preview",
         nargs="?",
@@ -459,7 +464,7 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--radius says how far from a --near place: give --near PLACE as well")
     if args.radius is not None and args.radius > MAX_RADIUS_KM:
         raise UsageError(f"--radius {args.radius:g}: at most {MAX_RADIUS_KM:,.0f} km, half the way round the Earth")
-    if args.stats and args.format == "paths":
+    if args.stats and args.format in ("paths", "paths0"):
         raise UsageError("--stats counts files rather than listing them: use --format table, json, jsonl or csv")
     if args.color and args.palette:
         raise UsageError("give --color or --palette, not both")

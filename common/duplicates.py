@@ -29,7 +29,7 @@ import numpy as np
 
 from common.companions import companion_groups
 from common.defaults import DEFAULT_DUPLICATE_THRESHOLD
-from common.output import QueryResults
+from common.output import PATH_ENDS, QueryResults
 from common.store import Hit, ImageStore
 
 # Rows compared at a time: 256 keeps each block's similarities (256 × rows floats) in 100 MB at
@@ -73,7 +73,8 @@ class Duplicates:
     def write(self, fmt: str, out: TextIO, preview: Callable[[str, str], str] | None = None) -> None:
         """Print in any of the search results' formats (common.output.FORMATS): ``jsonl`` is a
         group a line, ``csv`` a file a row, ``paths`` each group's files with a blank line
-        between groups (as fdupes prints them), for scripts that keep one file of each. The
+        between groups (as fdupes prints them), for scripts that keep one file of each (``paths0``
+        the same with NULs for newlines). The
         table draws each file's picture under it with ``preview`` (path, indent), given one
         (``--preview``): which copy to keep is easier to say seen."""
         if fmt == "json":
@@ -87,8 +88,9 @@ class Duplicates:
                 writer.writerows(
                     [group["kind"], group["group"], p, group.get("min_cosine", "")] for p in group["paths"]
                 )
-        elif fmt == "paths":
-            out.write("\n".join("".join(p + "\n" for p in group["paths"]) for group in self.groups()))
+        elif fmt in PATH_ENDS:  # a group's files, an empty entry between groups
+            end = PATH_ENDS[fmt]
+            out.write(end.join("".join(p + end for p in group["paths"]) for group in self.groups()))
         else:
             out.write("\n".join(self.lines(preview)) + "\n")
 

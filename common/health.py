@@ -28,6 +28,7 @@ from typing import TextIO
 import numpy as np
 
 from common.discovery import OutOfReach, split_vanished
+from common.output import PATH_ENDS
 from common.refresh import bring_up_to_date, outdated_paths
 from common.store import ImageStore
 
@@ -69,8 +70,8 @@ class HealthReport:
                 writer.writerow(["healthy", f"{self.images} images, model {self.model}"])
             writer.writerows(["problem", problem] for problem in self.problems)
             writer.writerows(["stale", path] for path in self.stale)
-        elif fmt == "paths":
-            out.writelines(path + "\n" for path in self.stale)
+        elif fmt in PATH_ENDS:
+            out.writelines(path + PATH_ENDS[fmt] for path in self.stale)
         else:
             out.write("\n".join(self.lines()) + "\n")
 

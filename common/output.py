@@ -17,7 +17,10 @@ from typing import Any, TextIO
 from common.store import Hit
 from common.xmp import LIST_SEPARATOR
 
-FORMATS = ("table", "json", "jsonl", "csv", "paths")
+FORMATS = ("table", "json", "jsonl", "csv", "paths", "paths0")
+# How each of the path formats ends a path: a line, or a NUL byte (``xargs -0``, ``while read -d
+# ''``): the one separator no file name can hold, where a name with a newline breaks a line.
+PATH_ENDS = {"paths": "\n", "paths0": "\0"}
 # Columns a script usually wants; the full record is in json/jsonl. ``distance_km`` is filled by
 # --near, ``companions`` (the RAW or Live Photo video shown with a hit, "; "-separated paths) by
 # common.companions.
@@ -54,8 +57,10 @@ def write_results(
         _json(results, out, indent=None)
     elif fmt == "table":
         _table(results, out, preview)
+    elif fmt in PATH_ENDS:
+        _paths(results, out, PATH_ENDS[fmt])
     else:
-        {"json": _json, "jsonl": _jsonl, "csv": _csv, "paths": _paths}[fmt](results, out)
+        {"json": _json, "jsonl": _jsonl, "csv": _csv}[fmt](results, out)
 
 
 def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
@@ -99,10 +104,10 @@ def _csv(results: list[QueryResults], out: TextIO) -> None:
             writer.writerow({k: LIST_SEPARATOR.join(v) if isinstance(v, list) else v for k, v in row.items()})
 
 
-def _paths(results: list[QueryResults], out: TextIO) -> None:
+def _paths(results: list[QueryResults], out: TextIO, end: str = "\n") -> None:
     for r in results:
         for hit in r.hits:
-            out.write(hit.record["path"] + "\n")
+            out.write(hit.record["path"] + end)
 
 
 def _table(results: list[QueryResults], out: TextIO, preview: Callable[[dict], str] | None = None) -> None:

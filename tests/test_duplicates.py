@@ -61,6 +61,8 @@ def test_exact_and_near_duplicates_are_listed_separately(cli: Cli, tmp_path: Pat
     assert [set(json.loads(line)["paths"]) for line in lines] == groups
     listed = cli("--duplicates", "--duplicate-threshold", "0.97", "--format", "paths").stdout
     assert [set(block.splitlines()) for block in listed.strip().split("\n\n")] == groups
+    nul = cli("--duplicates", "--duplicate-threshold", "0.97", "--format", "paths0").stdout
+    assert [set(block.split("\0")) for block in nul.removesuffix("\0").split("\0\0")] == groups
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

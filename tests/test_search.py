@@ -581,3 +581,21 @@ def test_a_month_and_year_find_the_photos_taken_then(both: dict[str, Cli]) -> No
         assert paths_of(july) == ["canon-1.jpg"]
         assert paths_of(december)[0] == "nikon-1.jpg"
         assert paths_of(spring)[0] == "canon-2.jpg"
+
+
+def test_paths0_ends_each_path_with_a_nul_so_any_file_name_survives_a_pipe(cli: Cli, tmp_path: Path) -> None:
+    """A name holding a newline breaks `--format paths | xargs`; NUL-ended paths (xargs -0) do not."""
+    folder = tmp_path / "odd names"
+    odd = [
+        paint_photo(folder / name, seed=40 + i) for i, name in enumerate(["beach\nday 2.jpg", "plain.jpg", " lead.png"])
+    ]
+    cli.index(folder)
+    listed = cli("--under", str(folder), "--format", "paths0")
+    assert listed.code == 0, listed.stderr
+    assert listed.stdout.endswith("\0") and sorted(listed.stdout.removesuffix("\0").split("\0")) == sorted(
+        map(str, odd)
+    )
+    found = cli("--search", str(odd[0]), "--limit", "1", "--format", "paths0")
+    assert found.stdout == f"{odd[0]}\0"
+    refused = cli("--stats", "--format", "paths0")
+    assert refused.code == 2 and "--stats counts files" in refused.stderr
