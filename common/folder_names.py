@@ -11,8 +11,10 @@ same folder on disk (same device and inode), or, for a folder not indexed yet, t
 nearest parent the index holds, the rest of the path kept (``/link/2024`` is ``/real/2024``
 when ``/link`` is ``/real``).
 
-Only a name that holds nothing pays for the look (every path read once, each of the index's
-folders stat'ed once): a search or a re-index by the name the index uses costs what it did.
+Only a name that holds nothing and is there pays for the look (every path read once, each of
+the index's folders stat'ed once: 0.06 s at 300k rows on a local disk; on a network share, a stat
+a folder): a search or a re-index by the name the index uses costs what it did, and so does a
+mistyped ``--under``.
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ def folders_as_indexed(
     indexed: IndexedFolders | None = None
     names: dict[str, list[str]] = {}
     for folder in map(normalise_root, folders):
-        if holds_something(folder):
+        # A name that holds rows is the index's; one that is not there (a typo, a drive away)
+        # has nothing to compare: neither pays for the index's folders to be stat'ed.
+        if holds_something(folder) or folder_key(folder) is None:
             names[folder] = [folder]
             continue
         indexed = indexed or IndexedFolders(store)
