@@ -1,6 +1,7 @@
 """A folder indexed by one name and named another way later (a symlink, a bind mount, another
 case on macOS's disk) is the same folder to --under, --index and --forget: found, not indexed
-twice, forgotten."""
+twice, forgotten. Symlinks here: a bind mount or a case-insensitive disk is the same comparison
+of device and inode, which this machine's tests cannot set up."""
 
 from __future__ import annotations
 
