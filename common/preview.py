@@ -86,8 +86,10 @@ class Previewer:
                 data = handle.read()
             picture = Image.open(io.BytesIO(data))
             picture.load()
-        except (OSError, UnidentifiedImageError) as error:
-            return f"{indent}(no thumbnail: {getattr(error, 'strerror', None) or error})\n"
+        except UnidentifiedImageError:  # an OSError too: first
+            return f"{indent}(no thumbnail: {found[0]} is not a picture; --index DIR --force makes it again)\n"
+        except OSError as error:
+            return f"{indent}(no thumbnail: {error.strerror or error})\n"
         rows, columns = self._cells(picture.width, picture.height, len(indent))
         if self.protocol == "kitty":
             return indent + self._kitty(picture.convert("RGB"), rows, columns) + "\n"

@@ -243,3 +243,14 @@ def test_duplicates_show_each_file_s_picture_under_it(cli: Cli, album: Path, mon
         drawn = blocks_to_pixels("".join(lines[start + 1 : start + 11]))
         assert drawn.shape == (20, 27, 3) and likeness(drawn, path) < 12
     assert all(line.startswith("      \033[") for line in lines[starts[0] + 1 : starts[0] + 11])
+
+
+def test_an_unreadable_thumbnail_is_named_with_how_to_make_it_again(cli: Cli, album: Path) -> None:
+    cli.index(album)
+    thumbnail, _ = find_thumbnail(str(cli.db / THUMBNAIL_DIR), cli.records()[str(album / "a.jpg")])
+    Path(thumbnail).write_bytes(b"not a jpeg")
+    listing = cli("--under", str(album / "a.jpg"), "--preview", "blocks")
+    assert listing.code == 0, listing.stderr
+    assert list(pictures_under_rows(listing.stdout).values()) == [
+        f"  (no thumbnail: {thumbnail} is not a picture; --index DIR --force makes it again)\n"
+    ]
