@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 
 import pyarrow.compute as pc
@@ -30,6 +31,9 @@ from common.discovery import folder_key, normalise_root
 from common.store import ImageStore
 
 log = logging.getLogger(__name__)
+
+# How long the index's folders may be stat'ed for one name (``IndexedFolders``).
+LOOK_SECONDS = 2.0
 
 
 class IndexedFolders:
@@ -52,7 +56,18 @@ class IndexedFolders:
                     break
                 folder = parent
         self.names_by_key: dict[tuple[int, int], list[str]] = {}
-        for folder in sorted(folders):
+        # Shallowest first, for as long as LOOK_SECONDS allows: on a network share each stat is a
+        # round trip, and a library of 50k folders there could keep a command waiting a minute.
+        # The folders a symlink or a mount names are mostly an indexed tree's top ones, and a
+        # parent's name leads to its subfolders' as well (``names_of``).
+        deadline = time.monotonic() + LOOK_SECONDS
+        in_order = sorted(folders, key=lambda folder: (folder.count(os.sep), folder))
+        for looked, folder in enumerate(in_order):
+            if time.monotonic() > deadline:
+                log.info(
+                    "compared %d of the index's %d folders with the one given (a slow disk?)", looked, len(in_order)
+                )
+                break
             key = folder_key(folder)
             if key is not None:  # not there now (a drive unplugged): no other name can be it
                 self.names_by_key.setdefault(key, []).append(folder)

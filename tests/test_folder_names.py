@@ -98,3 +98,16 @@ def test_an_exclusion_named_through_the_symlink_still_leaves_its_folder_out(cli:
     again = cli.index(link, extra=("--exclude", str(link / "2024" / "winter")))
     assert again.summary()["removed"] == 1
     assert str(real / "2024" / "winter" / "snow.jpg") not in cli.records() and len(cli.records()) == 3
+
+
+def test_the_look_for_other_names_is_bounded_in_time(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    """On a slow share every folder's stat is a round trip: past LOOK_SECONDS the look stops,
+    says so, and the name is taken as given (as before this look existed), not waited on."""
+    real = album_tree(tmp_path / "disk2" / "photos")
+    link = tmp_path / "photos"
+    link.symlink_to(real)
+    cli.index(real)
+    monkeypatch.setattr("common.folder_names.LOOK_SECONDS", -1.0)
+    refused = cli("--under", str(link / "2024"))
+    assert refused.code == 2 and "compared 0 of the index's" in refused.stderr
+    assert f"--under {link / '2024'}: nothing is indexed under it" in refused.stderr
