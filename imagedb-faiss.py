@@ -57,7 +57,7 @@ from common.cli import main as cli_main
 from common.color import COLOR_DIM
 from common.filters import RecordFilter
 from common.ordering import Order, order_columns, sort_indices
-from common.records import RECORD_COLUMNS, record_schema, records_to_arrow
+from common.records import RECORD_COLUMNS, record_schema, records_to_arrow, vectors_to_arrow
 from common.store import (
     Hit,
     ImageStore,
@@ -953,7 +953,7 @@ def build_ivf_index(flat: Any, dim: int) -> Any:
 def vector_column(index: Any, ids: np.ndarray) -> pa.FixedSizeListArray:
     """The vectors ``index`` holds for ``ids``, as an Arrow column (one fixed-size list a row)."""
     vectors = index.reconstruct_batch(ids) if len(ids) else np.zeros((0, index.d), np.float32)
-    return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(vectors, np.float32).ravel()), index.d)
+    return vectors_to_arrow(vectors, index.d)
 
 
 def vectors_of(column: pa.ChunkedArray, dim: int) -> np.ndarray:

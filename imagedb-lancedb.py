@@ -43,6 +43,7 @@ from common.records import (
     RECORD_TYPES,
     record_schema,
     records_to_arrow,
+    vectors_to_arrow,
 )
 from common.store import (
     FilterError,
@@ -365,10 +366,7 @@ class LanceImageStore(ImageStore):
         data = records_to_arrow(records)
         data = data.append_column(RECORD_JSON, pa.array(_json_rows(data), pa.string()))
         for name, values, width in (("vector", vectors, self.info.dim), ("color", colors, COLOR_DIM)):
-            flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).ravel())
-            data = data.append_column(
-                pa.field(name, pa.list_(pa.float32(), width)), pa.FixedSizeListArray.from_arrays(flat, width)
-            )
+            data = data.append_column(pa.field(name, pa.list_(pa.float32(), width)), vectors_to_arrow(values, width))
         return data
 
     def delete_images(self, paths: list[str]) -> int:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from common.atomic import write_atomically
-from common.records import record_schema, records_to_arrow
+from common.records import record_schema, records_to_arrow, vectors_to_arrow
 from common.store import ImageStore
 
 if TYPE_CHECKING:
@@ -118,8 +118,7 @@ def _write_parquet(store: ImageStore, temp: str, where: str | None) -> int:
             if not rows:
                 continue
             table = records_to_arrow([record for record, _ in rows]).drop_columns(sorted(PARQUET_LEFT_OUT))
-            flat = pa.array(np.concatenate([np.asarray(vector, dtype=np.float32).ravel() for _, vector in rows]))
-            vectors = pa.FixedSizeListArray.from_arrays(flat, store.info.dim)
+            vectors = vectors_to_arrow([vector for _, vector in rows], store.info.dim)
             held = pa.concat_tables([held, table.append_column(schema.field("vector"), vectors).cast(schema)])
             count += len(rows)
             while held.num_rows >= PARQUET_ROW_GROUP:

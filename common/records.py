@@ -140,6 +140,16 @@ def records_to_arrow(records: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(records, schema=record_schema())
 
 
+def vectors_to_arrow(vectors: Any, dim: int) -> pa.FixedSizeListArray:
+    """Rows of ``dim`` numbers (an array, or a list of rows) as an Arrow column of float32
+    fixed-size lists: how both stores and the Parquet export hold vectors."""
+    import numpy as np
+    import pyarrow as pa
+
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
+    return pa.FixedSizeListArray.from_arrays(flat, dim)
+
+
 def columns_like(name: str) -> list[str]:
     """The columns (three at most) a half-remembered or mistyped name may mean: one holding it or
     a word of it ('taken' or 'taken_at': date_taken; 'iso_speed': iso), else one spelt nearly
