@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -42,7 +43,7 @@ from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, PRECISIONS, Mode
 from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
 from common.ordering import OrderError, hits_in_order, parse_order
-from common.output import FORMATS, QueryResults, write_results
+from common.output import FORMATS, PATH_ENDS, QueryResults, write_results
 from common.preview import PROTOCOLS
 from common.store import FilterError, ImageStore, IndexInfo, StoreError, write_errors_explained
 from common.thumbnails import THUMBNAIL_DIR
@@ -464,7 +465,7 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--radius says how far from a --near place: give --near PLACE as well")
     if args.radius is not None and args.radius > MAX_RADIUS_KM:
         raise UsageError(f"--radius {args.radius:g}: at most {MAX_RADIUS_KM:,.0f} km, half the way round the Earth")
-    if args.stats and args.format in ("paths", "paths0"):
+    if args.stats and args.format in PATH_ENDS:
         raise UsageError("--stats counts files rather than listing them: use --format table, json, jsonl or csv")
     if args.color and args.palette:
         raise UsageError("give --color or --palette, not both")
@@ -529,8 +530,8 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError("empty query: give an image path or some words")
     for query in [] if reads_queries_from_stdin(args) else args.search or []:
         check_query(query)
-    for query in [term.query for term in query_terms(args)]:
-        check_query(query)
+    for term in query_terms(args):
+        check_query(term.query)
     if args.order_by is not None:
         if not wants_results(args):
             raise UsageError(
@@ -771,7 +772,7 @@ class Session:
 
         store = self.open_store()
         asked = [folder for folder in map(normalise_root, folders) if folder not in self.folder_names]
-        self.folder_names.update(folders_as_indexed(store, asked, lambda folder: holds_rows_under(store, folder)))
+        self.folder_names.update(folders_as_indexed(store, asked, functools.partial(holds_rows_under, store)))
         names = [self.folder_names[folder] for folder in map(normalise_root, folders)]
         return list(dict.fromkeys(name for found in names for name in (found[:1] if one_name_each else found)))
 
@@ -893,10 +894,11 @@ class Session:
         from common.folder_names import folders_as_indexed
         from common.under import holds_rows_under, under_label, with_under
 
-        store = self.open_store()
-        names = folders_as_indexed(store, self.args.under, lambda folder: holds_rows_under(store, folder))
+        # Each name asked once: the check below asks again of the names found holding rows.
+        holds = functools.cache(functools.partial(holds_rows_under, self.open_store()))
+        names = folders_as_indexed(self.open_store(), self.args.under, holds)
         for folder, found in names.items():
-            if not any(holds_rows_under(store, name) for name in found):
+            if not any(map(holds, found)):
                 why = "index it with --index DIR first" if os.path.isdir(folder) else "there is no such folder"
                 raise UsageError(f"--under {folder}: nothing is indexed under it ({why})")
         folders = list(dict.fromkeys(name for found in names.values() for name in found))

@@ -74,9 +74,9 @@ class Duplicates:
         """Print in any of the search results' formats (common.output.FORMATS): ``jsonl`` is a
         group a line, ``csv`` a file a row, ``paths`` each group's files with a blank line
         between groups (as fdupes prints them), for scripts that keep one file of each (``paths0``
-        the same with NULs for newlines). The
-        table draws each file's picture under it with ``preview`` (path, indent), given one
-        (``--preview``): which copy to keep is easier to say seen."""
+        the same with NULs for newlines). The table draws each file's picture under it with
+        ``preview`` (path, indent), given one (``--preview``): which copy to keep is easier to say
+        seen."""
         if fmt == "json":
             out.write(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n")
         elif fmt == "jsonl":
@@ -109,15 +109,9 @@ class Duplicates:
             QueryResults(f"exact duplicates [{n}]", "same bytes", "same bytes", files(group))
             for n, group in enumerate(self.exact, 1)
         ]
-        sections += [
-            QueryResults(
-                f"near duplicates [{n}]",
-                f"any two at cosine >= {near.min_cosine:.3f}",
-                f"any two at cosine >= {near.min_cosine:.3f}",
-                files(near.paths),
-            )
-            for n, near in enumerate(self.near, 1)
-        ]
+        for n, near in enumerate(self.near, 1):
+            how = f"any two at cosine >= {near.min_cosine:.3f}"  # kind and mode: the page says it once
+            sections.append(QueryResults(f"near duplicates [{n}]", how, how, files(near.paths)))
         return sections
 
     def lines(self, preview: Callable[[str, str], str] | None = None) -> list[str]:

@@ -73,11 +73,9 @@ class IndexedFolders:
                 self.names_by_key.setdefault(key, []).append(folder)
 
     def names_of(self, path: str) -> list[str]:
-        """The index's names for ``path`` (a folder or a file), its nearest parent the index holds
-        deciding; the path itself when it is not there (nothing to compare) or when neither it
-        nor any parent is known to the index by another name."""
-        if folder_key(path) is None:
-            return [path]
+        """The index's names for ``path``, a folder or a file that is there (``folders_as_indexed``
+        asks of no other), its nearest parent the index holds deciding; the path itself when
+        neither it nor any parent is known to the index by another name."""
         here = path
         while True:
             names = self.names_by_key.get(folder_key(here) or (-1, -1))
