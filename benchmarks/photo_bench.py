@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from common.pipeline import index_roots
 from common.store import IndexInfo
 from common.text_search import tokenize
 from common.thumbnails import THUMBNAIL_DIR
-from common.workers import DecodePool, default_worker_count
+from common.workers import DecodePool, default_worker_count, read_file
 
 MODELS = {
     "tiny": ModelSpec(
@@ -109,7 +110,9 @@ def model_ceiling(embedder: Embedder, batch: int, min_seconds: float = 3.0) -> d
     return {"images_per_second": batches * batch / seconds, "batch": batch, "batches": batches}
 
 
-def reading_alone(paths: list[str], embedder: Embedder, workers: int, thumbnail_dir: str) -> dict[str, float]:
+def reading_alone(
+    paths: list[str], embedder: Embedder, workers: int, thumbnail_dir: str, reader: Callable[..., Any] = read_file
+) -> dict[str, float]:
     """The decoding workers reading every file with no model running: the most images/s any
     indexing run can reach on this machine, whatever the model.
 
@@ -118,7 +121,8 @@ def reading_alone(paths: list[str], embedder: Embedder, workers: int, thumbnail_
     needs. Timed as indexing is: from starting the pool to the last file, thumbnails made, the
     server the workers are forked from already up (the CLI starts it while the model loads; its
     own start, ~1 s of CPU loading the script and the places, would count against the first
-    model measured here, not the second).
+    model measured here, not the second). ``reader``: the workers' job (``read_for_model_device``:
+    a JPEG's header alone, its pixels left to the model's device).
     """
     warm_up = DecodePool(1, embedder.pixel_recipe)  # its first fork waits for the server's start
     try:
@@ -126,7 +130,7 @@ def reading_alone(paths: list[str], embedder: Embedder, workers: int, thumbnail_
     finally:
         warm_up.close()
     started = time.perf_counter()
-    pool = DecodePool(workers, embedder.pixel_recipe, thumbnail_dir=thumbnail_dir)
+    pool = DecodePool(workers, embedder.pixel_recipe, reader=reader, thumbnail_dir=thumbnail_dir)
     try:
         results = list(pool.read(paths, window=4 * workers))
     finally:

@@ -81,10 +81,18 @@ def _bin_position(values: np.ndarray, low: float, high: float, bins: int) -> tup
     return lower, (position - lower).astype(np.float32), bins
 
 
+def sample_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The (width, height) a ``size`` picture's colours are counted at: ``SAMPLE_SIDE`` px on its
+    longest side, never enlarged."""
+    scale = SAMPLE_SIDE / max(size)
+    if scale >= 1:
+        return size
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
 def image_signature(image: Image.Image) -> np.ndarray:
-    scale = SAMPLE_SIDE / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    small = image.resize(size, Image.Resampling.BOX) if scale < 1 else image
+    size = sample_size(image.size)
+    small = image.resize(size, Image.Resampling.BOX) if size != image.size else image
     return signature_from_lab(lab_pixels(small))
 
 

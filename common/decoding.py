@@ -135,7 +135,9 @@ class ExifIfds(NamedTuple):
 class DecodedImage:
     """Upright RGB pixels plus what the decoder learned about the file."""
 
-    image: Image.Image
+    # None for a JPEG described from its header alone, its pixels decoded where the model runs
+    # (common.device_decoding).
+    image: Image.Image | None
     width: int
     height: int
     format: str

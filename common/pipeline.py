@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from common.defaults import DEFAULT_COMMIT_SECONDS, DEFAULT_TIME_LIMIT, default_batch_size
+from common.device_decoding import DeviceJpegDecoder, EncodedJpeg
 from common.discovery import (
     BROKEN_LINK,
     EMPTY,
@@ -50,7 +51,15 @@ from common.reuse import (
 )
 from common.store import ImageStore
 from common.thumbnails import remove_thumbnails
-from common.workers import DecodePool, ReadResult, default_worker_count, read_prepared, start_decoding_server
+from common.workers import (
+    DecodePool,
+    ReadResult,
+    default_worker_count,
+    read_file,
+    read_for_model_device,
+    read_prepared,
+    start_decoding_server,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +161,8 @@ class ReadImage:
     """A decoded file: its record (no vector yet) and the model-ready pixels."""
 
     record: dict[str, Any]
-    pixels: Any
-    color: np.ndarray
+    pixels: Any  # a uint8 crop; an EncodedJpeg until decode_on_device decodes it
+    color: np.ndarray | None  # None until then too
 
 
 def plan_changes(
@@ -231,12 +240,59 @@ def read_images(
             return
         summary.read_cpu_seconds += result.cpu_seconds
         if result.reason is not None:
-            failures.add(
-                result.path, result.reason, stage=result.stage or "decode", file=files.get(result.path),
-                lasting=result.lasting, time_limit=result.timed_out_after,
-            )  # fmt: skip
+            report_failure(result, files, failures)
             continue
         yield ReadImage(result.record, result.crop, result.color)
+
+
+def report_failure(result: ReadResult, files: dict[str, FoundFile], failures: FailureReport) -> None:
+    """Put a file that could not be read in the failures report."""
+    failures.add(
+        result.path, result.reason, stage=result.stage or "decode", file=files.get(result.path),
+        lasting=result.lasting, time_limit=result.timed_out_after,
+    )  # fmt: skip
+
+
+def decode_on_device(
+    images: Iterable[ReadImage],
+    decoder: DeviceJpegDecoder,
+    batch_size: int,
+    read_here: Callable[[str], ReadResult],
+    failed: Callable[[ReadResult], None],
+    summary: IndexSummary,
+) -> Iterator[ReadImage]:
+    """Mapper: the JPEGs the workers handed over as bytes (``common.device_decoding``), decoded
+    ``batch_size`` at a time where the model runs into crops and colours (their thumbnails
+    written); one the device cannot decode is read here as a worker reads it (``read_here``),
+    and if that fails too it goes to ``failed``. The rest pass through as they are, in order."""
+
+    def finish(batch: list[ReadImage]) -> Iterator[ReadImage]:
+        handed = [i for i, image in enumerate(batch) if isinstance(image.pixels, EncodedJpeg)]
+        with summary.timing("decode"):
+            made = decoder.read([batch[i].pixels for i in handed], [batch[i].record for i in handed])
+        finished: list[ReadImage | None] = list(batch)
+        for i, read in zip(handed, made, strict=True):
+            if read is not None:
+                finished[i] = ReadImage(batch[i].record, read.crop, read.color)
+                continue
+            with summary.timing("decode"):
+                result = read_here(batch[i].record["path"])
+            summary.read_cpu_seconds += result.cpu_seconds
+            if result.reason is not None:
+                failed(result)
+                finished[i] = None
+            else:
+                finished[i] = ReadImage(result.record, result.crop, result.color)
+        yield from (image for image in finished if image is not None)
+
+    batch: list[ReadImage] = []
+    for image in images:
+        batch.append(image)
+        if len(batch) >= batch_size:
+            yield from finish(batch)
+            batch = []
+    if batch:
+        yield from finish(batch)
 
 
 @dataclass
@@ -501,6 +557,7 @@ def index_roots(
     time_limit: float | None = DEFAULT_TIME_LIMIT,
     thumbnail_dir: str | None = None,
     exclude: Iterable[str] = (),
+    jpeg_decoder: str = "workers",
 ) -> IndexSummary:
     """Bring ``store`` in line with the image files under ``roots``; other roots are untouched.
 
@@ -511,7 +568,9 @@ def index_roots(
     crashes costs only its file and one that runs past ``time_limit`` seconds is given up on;
     with 0 they are decoded in this process (no isolation, no time limit); None: as many as suit
     the device the model runs on (``default_worker_count``). ``batch_size`` None: as suits that
-    device too (``common.defaults.default_batch_size``).
+    device too (``common.defaults.default_batch_size``). ``jpeg_decoder``: where JPEGs are
+    decoded: "workers" (as every other file) or "model" (where the model runs:
+    ``common.device_decoding``).
 
     A file that failed in an earlier run and has not changed since is not read again unless
     ``force`` or ``retry_failed`` (see common.failures); it counts as failed again.
@@ -609,25 +668,38 @@ def index_roots(
         workers = default_worker_count(embedder.device) if workers is None else workers
         batch_size = default_batch_size(embedder.device) if batch_size is None else batch_size
         use_pool = workers > 0 and embedder.pixel_recipe is not None
+        decoder = None
+        if jpeg_decoder == "model" and embedder.pixel_recipe is not None:
+            decoder = DeviceJpegDecoder.try_on(embedder.pixel_recipe, embedder.device, thumbnail_dir)
         pool = None
         if use_pool:
             pool = DecodePool(
                 workers,
                 embedder.pixel_recipe,
+                reader=read_file if decoder is None else read_for_model_device,
                 time_limit=time_limit,
                 thumbnail_dir=thumbnail_dir,
                 yield_to_model=embedder.device == "cpu",
             )
 
+        def read_here(path: str) -> ReadResult:
+            return read_prepared(path, embedder.min_side, embedder.prepare, thumbnail_dir)
+
         def read_embed_write(files: list[FoundFile]) -> None:
             paths = [f.path for f in files]
             if pool is not None:
                 results = pool.read(paths, window=max(2 * batch_size, 4 * workers))
+            elif decoder is not None:
+                results = (read_for_model_device(path, decoder.recipe, thumbnail_dir) for path in paths)
             else:
                 results = read_in_process(paths, embedder, thumbnail_dir)
             bar = tqdm(results, total=len(paths), unit="img", desc="indexing", leave=False, disable=_disabled(progress))
             try:
-                read = read_images(bar, {f.path: f for f in files}, failures, summary)
+                by_path = {f.path: f for f in files}
+                read = read_images(bar, by_path, failures, summary)
+                if decoder is not None:
+                    failed = lambda result: report_failure(result, by_path, failures)  # noqa: E731
+                    read = decode_on_device(read, decoder, batch_size, read_here, failed, summary)
                 embedded = embed_batches(read, embedder, batch_size, summary, keep)
                 write_batches(store, embedded, indexed_before, summary, commit_seconds)
             finally:
@@ -650,6 +722,8 @@ def index_roots(
         finally:
             if pool is not None:
                 pool.close()
+            if decoder is not None:
+                decoder.close()
     if thumbnail_dir and not summary.interrupted:  # re-embedded files' old versions (a failed one keeps its row)
         failed = failures.paths()
         outdated = [  # a thumbnail is named for its file's (path, size, mtime): a sidecar edit keeps it

@@ -84,8 +84,9 @@ class PixelRecipe:
         return np.asarray(down.convert("RGB"), dtype=np.uint8)
 
 
-def to_model_input(recipe: PixelRecipe, crops: list[np.ndarray], device: str = "cpu") -> Any:
-    """Stack uint8 crops into the normalised float (N, 3, H, W) tensor the model takes, on ``device``.
+def to_model_input(recipe: PixelRecipe, crops: list[Any], device: str = "cpu") -> Any:
+    """Stack uint8 crops (H×W×3 arrays, or tensors already on ``device``) into the normalised
+    float (N, 3, H, W) tensor the model takes, on ``device``.
 
     On a GPU the uint8 batch crosses the bus from pinned memory (a quarter of the float bytes,
     copied without blocking) and is normalised there, so the main process's one core is not
@@ -93,12 +94,23 @@ def to_model_input(recipe: PixelRecipe, crops: list[np.ndarray], device: str = "
     """
     import torch
 
-    batch = torch.from_numpy(np.stack(crops))  # (N, H, W, 3), contiguous
-    if device == "cuda":
-        batch = batch.pin_memory().to(device, non_blocking=True)
-    elif device != "cpu":
-        batch = batch.to(device)
+    on_host = [i for i, crop in enumerate(crops) if isinstance(crop, np.ndarray)]
+    if len(on_host) == len(crops):
+        batch = _to_device(torch.from_numpy(np.stack(crops)), device)  # (N, H, W, 3), contiguous
+    else:  # some made where the model runs already (common.device_decoding): the rest join them
+        placed = list(crops)
+        if on_host:
+            uploaded = _to_device(torch.from_numpy(np.stack([crops[i] for i in on_host])), device)
+            for i, crop in zip(on_host, uploaded, strict=True):
+                placed[i] = crop
+        batch = torch.stack(placed)
     batch = batch.permute(0, 3, 1, 2).float().div_(255.0)
     mean = torch.tensor(recipe.mean, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1)
     std = torch.tensor(recipe.std, dtype=torch.float32, device=batch.device).view(1, 3, 1, 1)
     return batch.sub_(mean).div_(std)
+
+
+def _to_device(batch: Any, device: str) -> Any:
+    if device == "cuda":
+        return batch.pin_memory().to(device, non_blocking=True)
+    return batch if device == "cpu" else batch.to(device)

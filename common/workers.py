@@ -41,6 +41,7 @@ from common.color import image_signature
 from common.decoding import DecodeError, decode_image
 from common.defaults import DEFAULT_TIME_LIMIT
 from common.describe import build_record, with_place
+from common.device_decoding import describe_jpeg
 from common.discovery import has_storable_name
 from common.preprocess import PixelRecipe
 from common.thumbnails import save_thumbnail, thumbnail_path, thumbnail_picture
@@ -140,6 +141,23 @@ def _thumbnail(image: Any, thumbnail_dir: str, record: dict[str, Any]) -> None:
 def read_file(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
     """The worker's job: read one file into a record and a uint8 crop (and its thumbnail)."""
     return read_prepared(path, recipe.size, recipe.crop, thumbnail_dir)
+
+
+def read_for_model_device(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
+    """The worker's job when JPEGs are decoded where the model runs (``common.device_decoding``):
+    such a JPEG is described from its header and handed over as its bytes (``ReadResult.crop`` an
+    ``EncodedJpeg``, no colours: the device makes both, and the thumbnail); any other file is read
+    as ``read_file`` reads it."""
+    started = time.process_time()
+    described = describe_jpeg(path) if has_storable_name(path) else None
+    if described is None:
+        return read_file(path, recipe, thumbnail_dir)
+    decoded, encoded = described
+    try:
+        record = with_place(build_record(path, decoded))
+    except Exception:  # read as a worker reads it, which says what is wrong
+        return read_file(path, recipe, thumbnail_dir)
+    return ReadResult(path, record, encoded, cpu_seconds=time.process_time() - started)
 
 
 def default_worker_count(device: str = "cpu") -> int:

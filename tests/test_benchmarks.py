@@ -157,3 +157,26 @@ def test_load_row_loads_the_model_at_its_rows_precision(tmp_path) -> None:
     store_class("faiss").create(db, IndexInfo(spec, 64)).close()
     load = cold_start("faiss", db, spec, repeats=1, precision=other)
     assert load["precision"] == other and load["ready_s"] > 0
+
+
+def test_the_jpeg_decoder_benchmark_compares_both_decoders_on_the_same_files(tmp_path) -> None:
+    """``python -m benchmarks.jpeg_decoding``: each decoder indexes every file, the two indexes
+    hold the same paths with near-identical vectors, and the report says so."""
+    from benchmarks import jpeg_decoding
+    from benchmarks.run import smoke_corpus
+
+    corpus = smoke_corpus(tmp_path / "painted")[0]
+    out = tmp_path / "report"
+    results = jpeg_decoding.main(
+        ["--model", "tiny", "--device", "cpu", "--corpus", str(corpus), "--trials", "1", "--out", str(out)]
+    )
+    for decoder in jpeg_decoding.DECODERS:
+        (trial,) = results["trials"][decoder]
+        assert trial["images"] == 12 and trial["failed"] == 0
+        assert results["reading_alone"][decoder]["images"] == 12
+    alike = results["alike"]
+    assert alike["rows"] == [12, 12] and alike["same_paths"] == 12 and alike["thumbnails"] == [12, 12]
+    assert alike["vector_cosine_min"] > 0.99 and alike["color_dot_min"] > 0.99
+    report = (out / "jpeg_decoding.md").read_text()
+    assert "| workers |" in report and "| model |" in report
+    assert json.loads((out / "jpeg_decoding.json").read_text())["corpus"]["images"] == 12
