@@ -671,6 +671,10 @@ def index_roots(
         decoder = None
         if jpeg_decoder == "model" and embedder.pixel_recipe is not None:
             decoder = DeviceJpegDecoder.try_on(embedder.pixel_recipe, embedder.device, thumbnail_dir)
+            if decoder is not None and embedder.device == "cpu":
+                log.warning(
+                    "the model runs on the CPU: JPEGs are decoded in this one process, slower than by the workers"
+                )
         pool = None
         if use_pool:
             pool = DecodePool(
