@@ -45,7 +45,7 @@ from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
 from common.ordering import OrderError, hits_in_order, parse_order
 from common.output import FORMATS, PATH_ENDS, QueryResults, write_results
-from common.preview import PROTOCOLS
+from common.preview import PREVIEW_ROWS, PROTOCOLS
 from common.store import FilterError, ImageStore, IndexInfo, StoreError, write_errors_explained
 from common.thumbnails import THUMBNAIL_DIR
 
@@ -307,6 +307,10 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
             "or blocks (coloured half blocks: any terminal, tmux, less -R)"
         ),
     )
+    search.add_argument(
+        "--preview-rows", type=_positive_int, default=PREVIEW_ROWS, metavar="N",
+        help=f"how tall a --preview picture is, in text rows (default {PREVIEW_ROWS})",
+    )  # fmt: skip
 
     model = parser.add_argument_group("model options (a search uses the index's model unless told otherwise)")
     model.add_argument("--model", help=f"open_clip model name or hf-hub:org/repo (default {DEFAULT_MODEL})")
@@ -841,7 +845,7 @@ class Session:
             return None
         from common.preview import Previewer
 
-        return Previewer(os.path.join(self.db_path, THUMBNAIL_DIR), self.args.preview)
+        return Previewer(os.path.join(self.db_path, THUMBNAIL_DIR), self.args.preview, rows=self.args.preview_rows)
 
     def write_gallery(self, results: list[QueryResults], path: str) -> None:
         from common.gallery import write_gallery

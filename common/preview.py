@@ -13,7 +13,9 @@ files alike, which no terminal decodes), drawn in one of three ways:
 
 ``auto`` picks from what the terminal says of itself (``TERM``, ``TERM_PROGRAM``, ...), blocks
 when unsure; inside tmux, blocks too (tmux passes graphics through only when configured to, and
-does not scroll them). A picture is ``PREVIEW_ROWS`` text rows tall, and narrower than the window.
+does not scroll them). A picture is ``PREVIEW_ROWS`` text rows tall (``--preview-rows``), and
+narrower than the window. A file the index holds no thumbnail of (``--no-thumbnails``) is decoded
+for its picture.
 """
 
 from __future__ import annotations
@@ -26,10 +28,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from common.thumbnails import find_thumbnail
+from common.thumbnails import JPEG_QUALITY, find_thumbnail
 
 PROTOCOLS = ("auto", "kitty", "iterm", "blocks")
 PREVIEW_ROWS = 10
+# A file with no thumbnail is decoded for its picture (``picture_of_file``): at least this many
+# pixels on its shortest side, and not at all past this size where the format cannot shrink as
+# it decodes (JPEG can: DCT scaling).
+PREVIEW_DECODE_SIDE = 224
+PREVIEW_DECODE_MAX_PIXELS = 50_000_000
+SHRINKING_FORMATS = {"JPEG", "MPO"}
 INDENT = "  "  # the table's own indent
 # A terminal cell is about twice as tall as it is wide, where the terminal does not say.
 CELL_HEIGHT_PER_WIDTH = 2.0
@@ -78,23 +86,27 @@ class Previewer:
         not, ``indent`` from the left."""
         found = find_thumbnail(self.thumbnail_dir, record)
         if found is None:
-            return f"{indent}(no thumbnail: indexed with --no-thumbnails, or before thumbnails were made)\n"
-        from PIL import Image, UnidentifiedImageError
+            picture, why_not = picture_of_file(record)
+            if picture is None:
+                return f"{indent}(no thumbnail: indexed with --no-thumbnails, and {why_not})\n"
+            data = None
+        else:
+            from PIL import Image, UnidentifiedImageError
 
-        try:
-            with open(found[0], "rb") as handle:
-                data = handle.read()
-            picture = Image.open(io.BytesIO(data))
-            picture.load()
-        except UnidentifiedImageError:  # an OSError too: first
-            return f"{indent}(no thumbnail: {found[0]} is not a picture; --index DIR --force makes it again)\n"
-        except OSError as error:
-            return f"{indent}(no thumbnail: {error.strerror or error})\n"
+            try:
+                with open(found[0], "rb") as handle:
+                    data = handle.read()
+                picture = Image.open(io.BytesIO(data))
+                picture.load()
+            except UnidentifiedImageError:  # an OSError too: first
+                return f"{indent}(no thumbnail: {found[0]} is not a picture; --index DIR --force makes it again)\n"
+            except OSError as error:
+                return f"{indent}(no thumbnail: {error.strerror or error})\n"
         rows, columns = self._cells(picture.width, picture.height, len(indent))
         if self.protocol == "kitty":
             return indent + self._kitty(picture.convert("RGB"), rows, columns) + "\n"
         if self.protocol == "iterm":
-            return indent + self._iterm(data, rows) + "\n"
+            return indent + self._iterm(data or jpeg_bytes(picture), rows) + "\n"
         return blocks(picture.convert("RGB"), rows, columns, self.true_colour, indent)
 
     def _cells(self, width: int, height: int, indent: int) -> tuple[int, int]:
@@ -129,6 +141,36 @@ class Previewer:
         if not self.in_tmux:
             return sequence
         return "\033Ptmux;" + sequence.replace("\033", "\033\033") + "\033\\"
+
+
+def picture_of_file(record: dict):
+    """A record's file itself, decoded at a thumbnail's size (``decode_image``'s reduced-size
+    paths), for a file the index holds no thumbnail of; or None and why not.
+
+    A file that has no reduced-size path and is larger than ``PREVIEW_DECODE_MAX_PIXELS`` is not
+    decoded: a 200-megapixel HEIC without a stored thumbnail takes over 20 s, and a search waits
+    for its pictures. A JPEG shrinks as it decodes (``draft``), whatever its size.
+    """
+    from common.decoding import DecodeError, decode_image
+    from common.thumbnails import thumbnail_picture
+
+    pixels = (record.get("width") or 0) * (record.get("height") or 0)
+    if record.get("format") not in SHRINKING_FORMATS and pixels > PREVIEW_DECODE_MAX_PIXELS:
+        return None, f"the file is too large ({pixels / 1e6:.0f} megapixels) to decode for a picture here"
+    try:
+        decoded = decode_image(record["path"], PREVIEW_DECODE_SIDE)
+    except DecodeError as error:
+        return None, f"the file cannot be read: {error}"
+    except OSError as error:
+        return None, f"the file cannot be read: {error.strerror or error}"
+    return thumbnail_picture(decoded.image), None
+
+
+def jpeg_bytes(picture) -> bytes:
+    """``picture`` as a JPEG, for iTerm2 (which takes a file's bytes)."""
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
 
 
 def blocks(picture, rows: int, columns: int, true_colour: bool, indent: str = INDENT) -> str:

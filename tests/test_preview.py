@@ -177,13 +177,48 @@ def test_preview_is_refused_where_there_is_no_table(cli: Cli, album: Path) -> No
     assert alone.code == 2 and "--preview shows search results" in alone.stderr
 
 
-def test_a_file_indexed_without_thumbnails_says_so_under_its_row(cli: Cli, album: Path) -> None:
+def test_a_file_indexed_without_thumbnails_is_decoded_for_its_picture(cli: Cli, album: Path, monkeypatch) -> None:
+    """Upright, by every way; a file gone since says why there is no picture, and one too large
+    to decode quickly is not decoded."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
     cli.index(album, extra=("--no-thumbnails",))
-    listing = cli("--under", str(album / "a.jpg"), "--preview", "kitty")
+    portrait = str(album / "d-portrait.jpg")
+    listing = cli("--under", portrait, "--preview", "blocks")
     assert listing.code == 0, listing.stderr
-    assert list(pictures_under_rows(listing.stdout).values()) == [
-        "  (no thumbnail: indexed with --no-thumbnails, or before thumbnails were made)\n"
+    (drawn,) = pictures_under_rows(listing.stdout).values()
+    assert blocks_to_pixels(drawn).shape == (20, 15, 3) and likeness(blocks_to_pixels(drawn), portrait) < 12
+    kitty = cli("--under", portrait, "--preview", "kitty")
+    png = Image.open(io.BytesIO(base64.b64decode("".join(payload for _, payload in KITTY.findall(kitty.stdout)))))
+    assert png.size == (120, 160) and likeness(np.asarray(png.convert("RGB"), dtype=np.float64), portrait) < 6
+    iterm = cli("--under", portrait, "--preview", "iterm")
+    ((_, payload),) = ITERM.findall(iterm.stdout)
+    sent = Image.open(io.BytesIO(base64.b64decode(payload)))
+    assert sent.format == "JPEG" and sent.size == (120, 160)
+
+    (album / "a.jpg").unlink()
+    gone = cli("--under", str(album / "a.jpg"), "--preview", "kitty")
+    assert gone.code == 0, gone.stderr
+    assert list(pictures_under_rows(gone.stdout).values()) == [
+        "  (no thumbnail: indexed with --no-thumbnails, and the file cannot be read: file vanished before it could be read)\n"
     ]
+    huge = {**cli.records()[str(album / "b.png")], "width": 20_000, "height": 10_000}
+    previewer = Previewer(str(cli.db / THUMBNAIL_DIR), "blocks")
+    assert previewer(huge) == (
+        "  (no thumbnail: indexed with --no-thumbnails, and the file is too large (200 megapixels) "
+        "to decode for a picture here)\n"
+    )
+
+
+def test_preview_rows_sets_how_tall_a_picture_is(cli: Cli, album: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    cli.index(album)
+    listing = cli("--under", str(album / "a.jpg"), "--preview", "blocks", "--preview-rows", "4")
+    (drawn,) = pictures_under_rows(listing.stdout).values()
+    assert blocks_to_pixels(drawn).shape[0] == 8  # four rows of two pixels
+    assert likeness(blocks_to_pixels(drawn), str(album / "a.jpg")) < 14
+    iterm = cli("--under", str(album / "a.jpg"), "--preview", "iterm", "--preview-rows", "25")
+    assert "height=25" in ITERM.findall(iterm.stdout)[0][0]
+    assert cli("--under", str(album), "--preview", "--preview-rows", "0").code == 2
 
 
 def test_a_panorama_keeps_its_shape_within_a_narrow_window(cli: Cli, tmp_path: Path) -> None:
