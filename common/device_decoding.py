@@ -41,6 +41,7 @@ from PIL import Image
 from common.atomic import write_atomically
 from common.color import A_BINS, AB_RANGE, B_BINS, COLOR_DIM, L_BINS, sample_size
 from common.decoding import DecodedImage, exif_ifds, exif_orientation, older_annotations
+from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.preprocess import PixelRecipe
 from common.thumbnails import JPEG_QUALITY, THUMBNAIL_SIZE, thumbnail_path
 
@@ -67,14 +68,14 @@ class EncodedJpeg:
 def describe_jpeg(path: str) -> tuple[DecodedImage, EncodedJpeg] | None:
     """A JPEG the device can decode, described from its header (no pixels), and its bytes; None
     for any other file, or one this cannot read: a worker decodes it and says what is wrong."""
+    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS | RAW_EXTENSIONS:
+        return None
     try:
-        with open(path, "rb") as file:
-            data = file.read()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as opened:
-                if not _device_can_decode(opened, data):
+            with Image.open(path) as opened:  # the header alone: other formats are not read further
+                if not _device_can_decode(opened):
                     return None
                 info = dict(opened.info)
                 exif = exif_ifds(opened)
@@ -82,7 +83,11 @@ def describe_jpeg(path: str) -> tuple[DecodedImage, EncodedJpeg] | None:
                 orientation = exif_orientation(opened)
                 width, height = opened.size
                 source_format, mode = opened.format or "", opened.mode
+        with open(path, "rb") as file:
+            data = file.read()
     except Exception:  # the worker's own decode reports what is wrong
+        return None
+    if data.rstrip(b"\0")[-2:] != END_OF_IMAGE:
         return None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
@@ -90,13 +95,12 @@ def describe_jpeg(path: str) -> tuple[DecodedImage, EncodedJpeg] | None:
     return described, EncodedJpeg(data, orientation if orientation in range(1, 9) else 1)
 
 
-def _device_can_decode(opened: Image.Image, data: bytes) -> bool:
+def _device_can_decode(opened: Image.Image) -> bool:
     return (
         opened.format in DEVICE_FORMATS
         and opened.mode in DEVICE_MODES
         and not opened.info.get("progressive")
         and 0 < opened.width * opened.height <= DEVICE_MAX_PIXELS
-        and data.rstrip(b"\0")[-2:] == END_OF_IMAGE
     )
 
 

@@ -689,6 +689,9 @@ def index_roots(
         def read_here(path: str) -> ReadResult:
             return read_prepared(path, embedder.min_side, embedder.prepare, thumbnail_dir)
 
+        def report(files: dict[str, FoundFile]) -> Callable[[ReadResult], None]:
+            return lambda result: report_failure(result, files, failures)
+
         def read_embed_write(files: list[FoundFile]) -> None:
             paths = [f.path for f in files]
             if pool is not None:
@@ -702,8 +705,7 @@ def index_roots(
                 by_path = {f.path: f for f in files}
                 read = read_images(bar, by_path, failures, summary)
                 if decoder is not None:
-                    failed = lambda result: report_failure(result, by_path, failures)  # noqa: E731
-                    read = decode_on_device(read, decoder, batch_size, read_here, failed, summary)
+                    read = decode_on_device(read, decoder, batch_size, read_here, report(by_path), summary)
                 embedded = embed_batches(read, embedder, batch_size, summary, keep)
                 write_batches(store, embedded, indexed_before, summary, commit_seconds)
             finally:
