@@ -55,14 +55,19 @@ DEVICE_MODES = {"RGB", "L"}
 DEVICE_MAX_PIXELS = 64_000_000
 END_OF_IMAGE = b"\xff\xd9"
 THUMBNAIL_WRITERS = 4
+# How many pixels are decoded at once (3 bytes each: 768 MB), and resized as one float stack
+# (12 bytes each, and as much again for the resized copies: ~0.8 GB).
+DECODE_PIXELS = 256_000_000
+STACK_PIXELS = 32_000_000
 
 
 @dataclass(frozen=True)
 class EncodedJpeg:
-    """A JPEG's bytes, to be decoded where the model runs, and its EXIF orientation (1-8)."""
+    """A JPEG's bytes, to be decoded where the model runs, its EXIF orientation (1-8) and size."""
 
     data: bytes
     orientation: int
+    pixels: int  # width x height: what decoding it takes, for ``DECODE_PIXELS``
 
 
 def describe_jpeg(path: str) -> tuple[DecodedImage, EncodedJpeg] | None:
@@ -92,7 +97,7 @@ def describe_jpeg(path: str) -> tuple[DecodedImage, EncodedJpeg] | None:
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     described = DecodedImage(None, width, height, source_format, mode, info, exif=exif, older_annotations=older)
-    return described, EncodedJpeg(data, orientation if orientation in range(1, 9) else 1)
+    return described, EncodedJpeg(data, orientation if orientation in range(1, 9) else 1, width * height)
 
 
 def _device_can_decode(opened: Image.Image) -> bool:
@@ -125,6 +130,7 @@ class DeviceJpegDecoder:
         self.thumbnail_dir = thumbnail_dir
         # Writing a file lets go of the GIL: the next operations are issued meanwhile.
         self._writers = ThreadPoolExecutor(THUMBNAIL_WRITERS, thread_name_prefix="imagedb-thumbnails")
+        self._said_out_of_memory = False
 
     @classmethod
     def try_on(cls, recipe: PixelRecipe, device: str, thumbnail_dir: str | None) -> DeviceJpegDecoder | None:
@@ -133,7 +139,7 @@ class DeviceJpegDecoder:
             decoder = cls(recipe, device, thumbnail_dir)
             probe = io.BytesIO()
             Image.new("RGB", (16, 8), (200, 30, 60)).save(probe, "JPEG")
-            decoder._decode([EncodedJpeg(probe.getvalue(), 1)])
+            decoder._decode([EncodedJpeg(probe.getvalue(), 1, 16 * 8)])
         except Exception as error:  # any failure: the workers decode, as without it
             log.info("JPEGs are decoded by the workers: torchvision cannot decode them on %s (%s)", device, error)
             return None
@@ -141,39 +147,58 @@ class DeviceJpegDecoder:
 
     def read(self, pictures: list[EncodedJpeg], records: list[dict[str, Any]]) -> list[DeviceRead | None]:
         """Each picture's crop and colours, its thumbnail written (with ``thumbnail_dir``); None for
-        one the device could not decode.
+        one the device could not decode, or had no memory for.
 
         The main process's one core issues every operation here while the workers keep it fed,
         so operations are few: pictures of one size after turning (a camera's, most of a phone's
         folder) are resized as one stack, the thumbnails cross to the host in one copy and are
         written by threads. On the H200 host, 128 coco photos took 0.08 ms an image to decode,
         0.2 ms for all but the thumbnails, 0.5 ms with them (``benchmarks.jpeg_decoding``'s
-        README section has the rest).
+        README section has the rest). Memory is bounded whatever the batch: pictures are decoded
+        ``DECODE_PIXELS`` at a time and resized ``STACK_PIXELS`` at a time (a batch of 128
+        12-megapixel photos decoded at once would take 4.6 GB, its float stack four times that),
+        and a part the GPU has no memory for is left to Pillow (None), said once.
         """
-        if not pictures:
-            return []
         torch = self._torch
         made: list[DeviceRead | None] = [None] * len(pictures)
-        with torch.inference_mode():
-            decoded = self._decode(pictures)
-            by_size: dict[tuple[int, ...], list[int]] = {}
-            upright = [None if d is None else orient(d, p.orientation) for d, p in zip(decoded, pictures, strict=True)]
-            for number, picture in enumerate(upright):
-                if picture is not None:
-                    by_size.setdefault(tuple(picture.shape), []).append(number)
-            numbers, crops, thumbnails, samples = [], [], [], []
-            for members in by_size.values():
-                stack = torch.stack([upright[n] for n in members]).float()
+        for part in parts_within([p.pixels for p in pictures], DECODE_PIXELS):
+            try:
+                with torch.inference_mode():
+                    read = self._read_part([pictures[i] for i in part], [records[i] for i in part])
+            except torch.cuda.OutOfMemoryError:
+                if not self._said_out_of_memory:
+                    log.warning("the GPU has no memory free for decoding JPEGs: %d read by Pillow instead", len(part))
+                    self._said_out_of_memory = True
+                torch.cuda.empty_cache()
+                continue
+            for i, one in zip(part, read, strict=True):
+                made[i] = one
+        return made
+
+    def _read_part(self, pictures: list[EncodedJpeg], records: list[dict[str, Any]]) -> list[DeviceRead | None]:
+        torch = self._torch
+        decoded = self._decode(pictures)
+        upright = [None if d is None else orient(d, p.orientation) for d, p in zip(decoded, pictures, strict=True)]
+        by_size: dict[tuple[int, ...], list[int]] = {}
+        for number, picture in enumerate(upright):
+            if picture is not None:
+                by_size.setdefault(tuple(picture.shape), []).append(number)
+        numbers, crops, thumbnails, samples = [], [], [], []
+        for shape, members in by_size.items():
+            for stacked in parts_within([shape[1] * shape[2]] * len(members), STACK_PIXELS):
+                group = [members[i] for i in stacked]
+                stack = torch.stack([upright[n] for n in group]).float()
                 crops += list(self._crops(stack))
                 thumbnail = thumbnails_of(stack)
                 width, height = sample_size((thumbnail.shape[3], thumbnail.shape[2]))
                 sample = resized(thumbnail, (height, width), "area")
                 thumbnails += list(as_pixels(thumbnail))
                 samples += list(as_pixels(sample).flatten(2))
-                numbers += members
-            colors = self._signatures(samples)
-            if self.thumbnail_dir:
-                self._save_thumbnails(thumbnails, [records[n] for n in numbers])
+                numbers += group
+        colors = self._signatures(samples)
+        if self.thumbnail_dir:
+            self._save_thumbnails(thumbnails, [records[n] for n in numbers])
+        made: list[DeviceRead | None] = [None] * len(pictures)
         for number, crop, color in zip(numbers, crops, colors, strict=True):
             made[number] = DeviceRead(crop.permute(1, 2, 0), color)
         return made
@@ -252,6 +277,20 @@ class DeviceJpegDecoder:
             for length, end, record in zip(lengths, ends, records, strict=True)
         ]
         list(self._writers.map(lambda file: save_jpeg_bytes(*file), files))
+
+
+def parts_within(sizes: list[int], budget: int) -> list[list[int]]:
+    """The positions of ``sizes`` in order, cut into runs whose sizes add up to ``budget`` at most
+    (a size over it alone in its run)."""
+    parts: list[list[int]] = []
+    total = budget + 1
+    for position, size in enumerate(sizes):
+        if total + size > budget:
+            parts.append([])
+            total = 0
+        parts[-1].append(position)
+        total += size
+    return parts
 
 
 def orient(image: Any, orientation: int) -> Any:

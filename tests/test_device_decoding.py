@@ -16,9 +16,10 @@ import torch
 from PIL import Image
 from test_decoding_speed_paths import reference_pixels
 
+from common import device_decoding
 from common.color import image_signature, lab_pixels
 from common.decoding import TRANSPOSE_FOR, decode_image
-from common.device_decoding import DeviceJpegDecoder, describe_jpeg, lab_of, orient
+from common.device_decoding import DeviceJpegDecoder, describe_jpeg, lab_of, orient, parts_within
 from common.discovery import find_image_files
 from common.embedding import Embedder, ModelSpec
 from common.preprocess import PixelRecipe
@@ -205,3 +206,39 @@ def test_indexing_with_jpegs_decoded_where_the_model_runs_makes_the_workers_rows
     assert (model[turned]["width"], model[turned]["height"]) == (640, 480)
     for path in paths:
         assert by["model"].search("--search", path, "--limit", "1")[0]["results"][0]["path"] == path
+
+
+def test_parts_keep_within_their_budget_in_order() -> None:
+    assert parts_within([3, 3, 3, 5, 1, 9, 2], 6) == [[0, 1], [2], [3, 4], [5], [6]]
+    assert parts_within([], 6) == []
+
+
+def test_small_memory_budgets_make_the_same_crops_colours_and_thumbnails(tmp_path: Path, monkeypatch) -> None:
+    """Decoded a few pictures at a time and resized one at a time, as a batch of large photos
+    would be: the same results as all at once."""
+    paths = [grainy_photo(tmp_path / f"p{seed}.jpg", seed, (320, 240)) for seed in range(5)]
+    paths.append(grainy_photo(tmp_path / "wide.jpg", 9, (400, 200)))
+    described = [describe_jpeg(str(p))[1] for p in paths]
+    records = [{"path": str(p), "size_bytes": p.stat().st_size, "mtime": p.stat().st_mtime} for p in paths]
+    at_once = DeviceJpegDecoder(RECIPE, "cpu", str(tmp_path / "once")).read(described, records)
+    monkeypatch.setattr(device_decoding, "DECODE_PIXELS", 2 * 320 * 240)
+    monkeypatch.setattr(device_decoding, "STACK_PIXELS", 1)
+    in_parts = DeviceJpegDecoder(RECIPE, "cpu", str(tmp_path / "parts")).read(described, records)
+    for whole, part, record in zip(at_once, in_parts, records, strict=True):
+        assert torch.equal(whole.crop, part.crop) and np.array_equal(whole.color, part.color)
+        once, parts = (find_thumbnail(str(tmp_path / folder), record) for folder in ("once", "parts"))
+        assert Path(once[0]).read_bytes() == Path(parts[0]).read_bytes()
+
+
+def test_jpegs_the_gpu_has_no_memory_for_are_read_by_pillow(mixed: Path, tmp_path: Path, monkeypatch) -> None:
+    def out_of_memory(self, pictures):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.60 GiB")
+
+    monkeypatch.setattr(DeviceJpegDecoder, "_decode", out_of_memory)
+    monkeypatch.setattr(DeviceJpegDecoder, "try_on", classmethod(lambda cls, *args: cls(*args)))
+    cli = Cli("faiss", tmp_path / "db")
+    result = cli.index(mixed, extra=("--jpeg-decoder", "model", "--device", "cpu"))
+    assert result.summary()["new"] == 6 and result.summary()["failed"] == 2
+    assert result.stderr.count("the GPU has no memory free for decoding JPEGs") == 1
+    for path, record in cli.records().items():
+        assert find_thumbnail(str(cli.db / "thumbnails"), record) is not None, path
