@@ -40,13 +40,14 @@ from common.discovery import (
     normalise_root,
     patterns_renamed,
 )
+from common.distinct import distinct_hits
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, PRECISIONS, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
 from common.ordering import OrderError, hits_in_order, parse_order
 from common.output import FORMATS, PATH_ENDS, QueryResults, write_results
 from common.preview import PREVIEW_ROWS, PROTOCOLS
-from common.store import FilterError, ImageStore, IndexInfo, StoreError, write_errors_explained
+from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, write_errors_explained
 from common.thumbnails import THUMBNAIL_DIR
 
 if TYPE_CHECKING:
@@ -282,7 +283,12 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )
     search.add_argument(
         "--duplicate-threshold", type=_fraction, default=DEFAULT_DUPLICATE_THRESHOLD, metavar="COSINE",
-        help=f"with --duplicates: how similar two images must be to count as near duplicates (default {DEFAULT_DUPLICATE_THRESHOLD:g})",
+        help=f"with --duplicates (and --distinct): how similar two images must be to count as near duplicates (default {DEFAULT_DUPLICATE_THRESHOLD:g})",
+    )  # fmt: skip
+    search.add_argument(
+        "--distinct", action="store_true",
+        help="each result a different picture: a result that near-duplicates one ranked above it (a burst's other "
+        "frames) is folded into that one and named in its 'alike' (the --duplicate-threshold cosine)",
     )  # fmt: skip
     search.add_argument(
         "--html",
@@ -498,6 +504,8 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError(
             "--preview shows search results and duplicates: give --search, --text, --where or --duplicates"
         )
+    if args.distinct and not (wants_results(args) or reads_queries_from_stdin(args)):
+        raise UsageError("--distinct folds near duplicates among results: give --search, --text, --color or --where")
     if args.html and not (wants_results(args) or args.duplicates):
         raise UsageError("--html writes search results or duplicates: give --search, --text, --where or --duplicates")
     if args.html and args.duplicates and wants_results(args):
@@ -1069,19 +1077,28 @@ class Session:
             results.append(QueryResults(f"{query} + {color_label}", found.kind, f"{found.mode}+color", hits))
         for query in a.text or []:
             words = self.metadata_words(store, query)
-            hits = without_companions(lambda n, w=words: store.search_by_text(w, n, a.where), a.limit)
+            hits = self.best_hits(store, lambda n, w=words: store.search_by_text(w, n, a.where), a.limit)
             results.append(QueryResults(query, "metadata", "fts", hits))
         if color is not None and not a.search:
-            hits = without_companions(lambda n: store.search_by_color(color, n, a.where), a.limit)
+            hits = self.best_hits(store, lambda n: store.search_by_color(color, n, a.where), a.limit)
             results.append(QueryResults(color_label, "color", "color", hits))
         order = parse_order(a.order_by) if a.order_by else None
         if not a.search and not a.text and color is None and a.where is not None:
             if a.near_centre is not None and order is None:  # photos near a place: the nearest first
                 from common.nearby import nearest_records
 
-                hits = [_record_hit(r) for r in nearest_records(store, a.where, a.near_centre, a.limit)]
+                def listed(n: int) -> list[Hit]:
+                    return [_record_hit(r) for r in nearest_records(store, a.where, a.near_centre, n)]
             else:
-                hits = [_record_hit(r) for r in store.get_records(a.where, a.limit, order)]
+
+                def listed(n: int) -> list[Hit]:
+                    return [_record_hit(r) for r in store.get_records(a.where, n, order)]
+
+            hits = (
+                distinct_hits(listed, a.limit, store.get_vectors, a.duplicate_threshold)
+                if a.distinct
+                else listed(a.limit)
+            )
             results.append(QueryResults(a.filter_label, "filter", "filter", hits))
         if a.near_centre is not None:
             with_distances_from(a.near_centre, results)
@@ -1115,6 +1132,15 @@ class Session:
             return image_signature(decoded.image), f"colours of {a.palette}"
         return None, ""
 
+    def best_hits(self, store: ImageStore, search: Callable[[int], list[Hit]], limit: int) -> list[Hit]:
+        """The ``limit`` best hits ``search(n)`` gives, each photo once (``common.companions``) and,
+        with ``--distinct``, each scene once (``common.distinct``)."""
+        if not self.args.distinct:
+            return without_companions(search, limit)
+        return distinct_hits(
+            lambda n: without_companions(search, n), limit, store.get_vectors, self.args.duplicate_threshold
+        )
+
     def search_one(self, store: ImageStore, query: str, limit: int) -> QueryResults:
         a = self.args
         terms = query_terms(a)
@@ -1123,15 +1149,15 @@ class Session:
         if a.mode != "vector" and not (is_image_url(query) or query_image(query)):
             words = self.metadata_words(store, query)
             if a.mode == "fts":
-                hits = without_companions(lambda n: store.search_by_text(words, n, a.where), limit)
+                hits = self.best_hits(store, lambda n: store.search_by_text(words, n, a.where), limit)
                 return QueryResults(query, "text", "fts", hits)
             vector = self.text_vector(store, query)
-            hits = without_companions(lambda n: store.search_hybrid(vector, words, n, a.where), limit)
+            hits = self.best_hits(store, lambda n: store.search_hybrid(vector, words, n, a.where), limit)
             return QueryResults(query, "text", "hybrid", hits)
         vector, kind = self.query_vector(store, query)
         if kind == "image" and a.mode != "vector":
             log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
-        hits = without_companions(lambda n: store.search_by_vector(vector, n, a.where), limit)
+        hits = self.best_hits(store, lambda n: store.search_by_vector(vector, n, a.where), limit)
         return QueryResults(query, kind, "vector", hits)
 
     def metadata_words(self, store: ImageStore, query: str) -> str:
@@ -1160,7 +1186,7 @@ class Session:
             target = combined_vector(vector, terms, term_vectors)
         except CombineError as error:
             raise UsageError(f"{combined_label(query, terms)}: {error}") from None
-        hits = without_companions(lambda n: store.search_by_vector(target, n, self.args.where), limit)
+        hits = self.best_hits(store, lambda n: store.search_by_vector(target, n, self.args.where), limit)
         return QueryResults(combined_label(query, terms), "combined", "vector", hits)
 
     def query_vector(self, store: ImageStore, query: str) -> tuple[np.ndarray, str]:

@@ -116,6 +116,8 @@ def _card(rank: int, hit, thumbnail_dir: str) -> str:
         facts.append(f"{away} km away")
     if companions := hit.extra.get("companions"):
         facts.append("also " + ", ".join(os.path.basename(path) for path in companions))
+    if alike := hit.extra.get("alike"):
+        facts.append(f"{len(alike)} alike: " + ", ".join(os.path.basename(path) for path in alike))
     meta = " · ".join(html.escape(f) for f in facts if f)
     path = html.escape(record["path"])
     return (

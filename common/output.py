@@ -23,11 +23,11 @@ FORMATS = ("table", "json", "jsonl", "csv", "paths", "paths0")
 PATH_ENDS = {"paths": "\n", "paths0": "\0"}
 # Columns a script usually wants; the full record is in json/jsonl. ``distance_km`` is filled by
 # --near, ``companions`` (the RAW or Live Photo video shown with a hit, "; "-separated paths) by
-# common.companions.
+# common.companions, ``alike`` (the near duplicates folded into a hit by --distinct) by common.distinct.
 CSV_COLUMNS = (
     "query", "rank", "score", "distance_km", "path", "size_bytes", "width", "height", "date_taken", "make",
     "model", "gps_latitude", "gps_longitude", "city", "state", "country", "media_type", "duration", "rating",
-    "title", "keywords", "people", "creator", "copyright", "companions",
+    "title", "keywords", "people", "creator", "copyright", "companions", "alike",
 )  # fmt: skip
 HIDDEN_FROM_JSON = {"search_text"}
 
@@ -119,7 +119,21 @@ def _table(results: list[QueryResults], out: TextIO, preview: Callable[[dict], s
         if not r.hits:
             out.write("  no matches\n")
             continue
-        header = ("#", "score", "path", "size", "W×H", "taken", "camera", "place", "rating", "km", "video", "also")
+        header = (
+            "#",
+            "score",
+            "path",
+            "size",
+            "W×H",
+            "taken",
+            "camera",
+            "place",
+            "rating",
+            "km",
+            "video",
+            "also",
+            "alike",
+        )
         rows = [header] + [
             (
                 str(i),
@@ -134,17 +148,19 @@ def _table(results: list[QueryResults], out: TextIO, preview: Callable[[dict], s
                 distance(hit.extra.get("distance_km")),
                 video_summary(hit.record),
                 ", ".join(os.path.basename(path) for path in hit.extra.get("companions", ())),
+                f"+{len(hit.extra['alike'])}" if hit.extra.get("alike") else "",
             )
             for i, hit in enumerate(r.hits, 1)
         ]
-        # A column none of these results has a value in is left out; "also" names a hit's companions.
-        for optional in ("also", "video", "km", "rating", "place"):
+        # A column none of these results has a value in is left out; "also" names a hit's companions,
+        # "alike" counts the near duplicates --distinct folded into it.
+        for optional in ("alike", "also", "video", "km", "rating", "place"):
             column = header.index(optional)
             if not any(row[column] for row in rows[1:]):
                 rows = [row[:column] + row[column + 1 :] for row in rows]
                 header = rows[0]
         widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
-        right = {0, 1, 3} | ({header.index("km")} if "km" in header else set())
+        right = {0, 1, 3} | {header.index(c) for c in ("km", "alike") if c in header}
         for row, hit in zip(rows, [None, *r.hits], strict=True):
             cells = [
                 cell.rjust(w) if c in right else cell.ljust(w)
