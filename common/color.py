@@ -144,7 +144,8 @@ def rerank_by_color(hits: list, signatures: dict[str, np.ndarray], signature: np
     """Combine a text/image query's hits with colour: score = query score × (1 + colour score) / 2.
 
     Colour can at most halve a match's score, so what the query asked for leads and colour
-    decides among comparable matches. Each hit keeps both scores in ``extra``.
+    decides among comparable matches. Each hit keeps both scores in ``extra``, beside what was
+    there (its companions, its ``--distinct`` alike).
     """
     from common.store import Hit, in_rank_order, rounded_score
 
@@ -153,5 +154,5 @@ def rerank_by_color(hits: list, signatures: dict[str, np.ndarray], signature: np
         stored = signatures.get(hit.record["path"])
         color = rounded_score(np.dot(signature, stored)) if stored is not None else 0.0
         score = rounded_score(hit.score * (1 + color) / 2)
-        combined.append(Hit(hit.record, score, {"query_score": hit.score, "color_score": color}))
+        combined.append(Hit(hit.record, score, {**hit.extra, "query_score": hit.score, "color_score": color}))
     return in_rank_order(combined)[:limit]

@@ -79,3 +79,15 @@ def test_distinct_needs_results_to_fold(cli: Cli, bursts: Path) -> None:
     cli.index(bursts)
     refused = cli("--stats", "--distinct")
     assert refused.code == 2 and "--distinct folds near duplicates among results" in refused.stderr
+
+
+def test_a_search_re_ranked_by_colour_keeps_what_was_folded(cli: Cli, bursts: Path) -> None:
+    cli.index(bursts)
+    (found,) = cli.search(
+        "--search", str(bursts / "c-1.png"), "--color", "red", "--limit", "4", "--distinct",
+        "--duplicate-threshold", THRESHOLD,
+    )  # fmt: skip
+    results = found["results"]
+    assert sorted(scene(r["path"]) for r in results) == ["a", "b", "c", "d"]
+    assert all("color_score" in r for r in results)
+    assert sum(len(r.get("alike", [])) for r in results) == 6
