@@ -43,18 +43,19 @@ def folded_alike(hits: list[Hit], vectors: dict[str, np.ndarray], threshold: flo
     """``hits`` with each one whose vector is within ``threshold`` of a kept hit's folded into the
     closest of them (the hits ranked above it that are kept); a hit with no stored vector is kept."""
     kept: list[Hit] = []
-    kept_vectors: list[np.ndarray] = []
-    owners: list[Hit] = []  # the kept hit each of kept_vectors belongs to
+    dim = next((len(v) for v in vectors.values()), 0)
+    kept_vectors = np.empty((len(hits), dim), dtype=np.float32)  # filled a row a kept hit
+    owners: list[Hit] = []  # the kept hit each row belongs to
     for hit in hits:
         vector = vectors.get(hit.record["path"])
-        if vector is not None and kept_vectors:
-            similarity = np.stack(kept_vectors) @ vector
+        if vector is not None and owners:
+            similarity = kept_vectors[: len(owners)] @ vector
             closest = int(np.argmax(similarity))
             if similarity[closest] >= threshold:
                 owners[closest].extra.setdefault(ALIKE, []).append(hit.record["path"])
                 continue
         kept.append(hit)
         if vector is not None:
-            kept_vectors.append(vector)
+            kept_vectors[len(owners)] = vector
             owners.append(hit)
     return kept
