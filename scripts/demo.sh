@@ -41,6 +41,7 @@ for backend in lancedb faiss; do
     run --index "$PHOTOS"                                   # moved: it keeps its vector, nothing embedded
     run --search "a photo of a horse" --limit 3              # the tiny model knows CIFAR-10's classes only
     run --search "$PHOTOS/chelsea.png" --limit 3
+    run --search "$PHOTOS/chelsea.png" --limit 3 --distinct   # the copy in trip/ folded into the first: "alike"
     run --search "$PHOTOS/chelsea.png" --limit 2 --preview   # each result's picture, at a terminal
     run --search "$PHOTOS/chelsea.png" --subtract "a photo of a cat" --add "2:a photo of a horse" --limit 3  # 2: counts twice
     run --text chelsea --limit 3
