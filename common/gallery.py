@@ -4,8 +4,9 @@ Thumbnails are embedded as data URIs, so the page can be mailed, archived or ope
 each query gets its own section with every hit's picture, rank, score, path and key metadata
 (with, as in the table, its rating, its distance from a --near place and the companions shown
 with it; and its creator and copyright notice, as the page may be passed on).
-A hit whose thumbnail is missing (indexed before thumbnails existed, or unwritable then) shows
-a placeholder rather than a broken image.
+A hit whose thumbnail is missing (``--no-thumbnails``, or unwritable then) shows its file decoded
+at a thumbnail's size (``picture_of_file``), and a placeholder rather than a broken image where
+that cannot be read either.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from common.output import (
     taken,
     video_summary,
 )
-from common.thumbnails import find_thumbnail
+from common.thumbnails import JPEG_QUALITY, find_thumbnail, picture_of_file
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; background: #fafafa; color: #222; }
@@ -130,9 +131,21 @@ def _thumbnail_uri(thumbnail_dir: str, record: dict) -> str | None:
     try:
         found = find_thumbnail(thumbnail_dir, record)
         if found is None:
-            return None
+            return _stand_in_uri(record)
         path, mime = found
         with open(path, "rb") as handle:
             return f"data:{mime};base64," + base64.b64encode(handle.read()).decode("ascii")
     except (OSError, KeyError, TypeError):
         return None
+
+
+def _stand_in_uri(record: dict) -> str | None:
+    """The file itself, decoded at a thumbnail's size, where the index holds no thumbnail of it."""
+    import io
+
+    picture, _ = picture_of_file(record)
+    if picture is None:
+        return None
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

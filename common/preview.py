@@ -28,16 +28,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from common.thumbnails import JPEG_QUALITY, find_thumbnail
+from common.thumbnails import JPEG_QUALITY, find_thumbnail, picture_of_file
 
 PROTOCOLS = ("auto", "kitty", "iterm", "blocks")
 PREVIEW_ROWS = 10
-# A file with no thumbnail is decoded for its picture (``picture_of_file``): at least this many
-# pixels on its shortest side, and not at all past this size where the format cannot shrink as
-# it decodes (JPEG can: DCT scaling).
-PREVIEW_DECODE_SIDE = 224
-PREVIEW_DECODE_MAX_PIXELS = 50_000_000
-SHRINKING_FORMATS = {"JPEG", "MPO"}
 INDENT = "  "  # the table's own indent
 # A terminal cell is about twice as tall as it is wide, where the terminal does not say.
 CELL_HEIGHT_PER_WIDTH = 2.0
@@ -141,29 +135,6 @@ class Previewer:
         if not self.in_tmux:
             return sequence
         return "\033Ptmux;" + sequence.replace("\033", "\033\033") + "\033\\"
-
-
-def picture_of_file(record: dict):
-    """A record's file itself, decoded at a thumbnail's size (``decode_image``'s reduced-size
-    paths), for a file the index holds no thumbnail of; or None and why not.
-
-    A file that has no reduced-size path and is larger than ``PREVIEW_DECODE_MAX_PIXELS`` is not
-    decoded: a 200-megapixel HEIC without a stored thumbnail takes over 20 s, and a search waits
-    for its pictures. A JPEG shrinks as it decodes (``draft``), whatever its size.
-    """
-    from common.decoding import DecodeError, decode_image
-    from common.thumbnails import thumbnail_picture
-
-    pixels = (record.get("width") or 0) * (record.get("height") or 0)
-    if record.get("format") not in SHRINKING_FORMATS and pixels > PREVIEW_DECODE_MAX_PIXELS:
-        return None, f"the file is too large ({pixels / 1e6:.0f} megapixels) to decode for a picture here"
-    try:
-        decoded = decode_image(record["path"], PREVIEW_DECODE_SIDE)
-    except DecodeError as error:
-        return None, f"the file cannot be read: {error}"
-    except OSError as error:
-        return None, f"the file cannot be read: {error.strerror or error}"
-    return thumbnail_picture(decoded.image), None
 
 
 def jpeg_bytes(picture) -> bytes:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from common.atomic import write_atomically
 
@@ -74,3 +75,34 @@ def remove_thumbnails(thumbnail_dir: str, signatures: Iterable[tuple[str, int, f
         for thumbnail, _ in _thumbnail_files(thumbnail_dir, path, size, mtime):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(thumbnail)
+
+
+# A file with no thumbnail is decoded for its picture (``picture_of_file``): at least this many
+# pixels on its shortest side, and not at all past this size where the format cannot shrink as
+# it decodes (JPEG can: DCT scaling).
+STAND_IN_SIDE = 224
+STAND_IN_MAX_PIXELS = 50_000_000
+SHRINKING_FORMATS = {"JPEG", "MPO"}
+
+
+def picture_of_file(record: dict) -> tuple[Any, str | None]:
+    """A record's file itself, decoded at a thumbnail's size (``decode_image``'s reduced-size
+    paths), standing in for the thumbnail the index holds none of (``--no-thumbnails``) in
+    ``--preview`` and ``--html``; or None and why not.
+
+    A file that has no reduced-size path and is larger than ``STAND_IN_MAX_PIXELS`` is not
+    decoded: a 200-megapixel HEIC without a stored thumbnail takes over 20 s, and a search waits
+    for its pictures. A JPEG shrinks as it decodes (``draft``), whatever its size.
+    """
+    from common.decoding import DecodeError, decode_image
+
+    pixels = (record.get("width") or 0) * (record.get("height") or 0)
+    if record.get("format") not in SHRINKING_FORMATS and pixels > STAND_IN_MAX_PIXELS:
+        return None, f"the file is too large ({pixels / 1e6:.0f} megapixels) to decode for a picture here"
+    try:
+        decoded = decode_image(record["path"], STAND_IN_SIDE)
+    except DecodeError as error:
+        return None, f"the file cannot be read: {error}"
+    except OSError as error:
+        return None, f"the file cannot be read: {error.strerror or error}"
+    return thumbnail_picture(decoded.image), None

@@ -3,6 +3,9 @@ rendered in a real headless browser."""
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -123,12 +126,20 @@ def test_html_needs_a_search(cli: Cli, tmp_path: Path) -> None:
     assert result.code == 2 and "--html writes search results" in result.stderr
 
 
-def test_no_thumbnails_skips_them_and_the_gallery_shows_placeholders(cli: Cli, photos: Path, tmp_path: Path) -> None:
+def test_no_thumbnails_skips_them_and_the_gallery_decodes_the_files(cli: Cli, photos: Path, tmp_path: Path) -> None:
+    """Each picture is its file decoded at a thumbnail's size; a file gone since gets a placeholder."""
     cli.index(photos, extra=("--no-thumbnails",))
     assert not thumbnails_of(cli)
     page = tmp_path / "r.html"
     assert cli("--search", str(photos / "a.jpg"), "--limit", "2", "--html", page).code == 0
-    assert page.read_text(encoding="utf-8").count('class="missing"') == 2
+    text = page.read_text(encoding="utf-8")
+    assert text.count("data:image/jpeg;base64,") == 2 and 'class="missing"' not in text
+    shown = re.search(r'data:image/jpeg;base64,([^"]+)', text).group(1)
+    with Image.open(io.BytesIO(base64.b64decode(shown))) as picture:
+        assert max(picture.size) <= 300
+    (photos / "a.jpg").unlink()
+    assert cli("--under", str(photos), "--limit", "50", "--html", page).code == 0
+    assert page.read_text(encoding="utf-8").count('class="missing"') == 1
 
 
 def test_duplicates_html_shows_each_group_s_files_as_pictures(cli: Cli, tmp_path: Path) -> None:
