@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +46,49 @@ def test_a_hanging_decoder_times_out_and_costs_one_file(tiny: Embedder, tmp_path
     assert set(failed) == {paths[3], paths[8]}
     assert all("timed out" in reason for reason in failed.values())
     assert all(r.crop is not None for r in results if not r.reason), "files in flight beside a hang are read again"
+
+
+def test_a_time_limit_stops_the_hung_file_s_worker_alone(tiny: Embedder, tmp_path: Path) -> None:
+    """The other workers go on with their files: with many workers (15 on a GPU host), killing
+    them all at every hung file would restart them all and read their files again."""
+    from crashing_reader import read_or_hang
+
+    folder = tmp_path / "photos"
+    paths = [str(paint_photo(folder / f"{i:02d}.png", seed=i)) for i in range(8)]
+    paths.insert(2, str(paint_photo(folder / "hang-me.png", seed=98)))
+    pool = DecodePool(3, tiny.pixel_recipe, reader=read_or_hang, time_limit=1.0)
+    before = set(pool._processes())
+    try:
+        results = list(pool.read(paths, window=3))
+        after = set(pool._processes())
+    finally:
+        pool.close()
+    assert [r.path for r in results if r.reason] == [paths[2]]
+    assert len(before - after) == 1 and len(after) == 3, "one worker replaced, two kept"
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_closing_a_pool_mid_read_leaves_no_worker_behind(tiny: Embedder, tmp_path: Path) -> None:
+    """A caller that stops reading (an exception in the model, Ctrl-C) closes the pool with its
+    read unfinished: the workers stop, none is started again in their place, and the thread
+    that dispatched files to them ends without an error."""
+    import multiprocessing
+
+    from crashing_reader import read_slowly
+
+    folder = tmp_path / "photos"
+    paths = [str(paint_photo(folder / f"{i:02d}.png", seed=i)) for i in range(6)]
+    paths.append(str(paint_photo(folder / "slow.png", seed=97)))
+    pool = DecodePool(2, tiny.pixel_recipe, reader=read_slowly)
+    reading = pool.read(paths, window=2)
+    assert next(reading).reason is None
+    workers = list(pool._processes().values())
+    pool.close()
+    time.sleep(0.5)
+    assert not any(process.is_alive() for process in workers)
+    assert not [p for p in multiprocessing.active_children() if p.name == "imagedb-decoder"]
+    assert not [t for t in threading.enumerate() if t.name == "imagedb-dispatch"]
+    reading.close()
 
 
 def test_a_slow_file_does_not_hold_back_the_files_behind_it(tiny: Embedder, tmp_path: Path) -> None:
