@@ -297,6 +297,12 @@ class _Died(NamedTuple):
     path: str
 
 
+class _DispatchFailed(NamedTuple):
+    """What the dispatcher says as it fails (a bug, or the system refusing a new process)."""
+
+    error: Exception
+
+
 def _serve(
     connection: Any,
     reader: Callable[[str, PixelRecipe, str | None], ReadResult],
@@ -326,8 +332,8 @@ class DecodePool:
     0.29-0.46 ms of the main process's CPU a file here (2 workers, coco photos: JPEG headers
     and bytes, or crops) against 0.19-0.28 now. That bounds how many files a second a GPU
     host's one main process can take; on this 2-core machine, where decoding itself costs ~9 ms
-    a file, indexing speed did not change measurably. Knowing each worker's file also means a crash names
-    its file, and a time limit stops one worker, not all of them.
+    a file, indexing speed did not change measurably. Knowing each worker's file also means a
+    crash names its file, and a time limit stops one worker, not all of them.
     """
 
     def __init__(
@@ -428,6 +434,8 @@ class DecodePool:
                             lasting=True, timed_out_after=self.time_limit,
                         )  # fmt: skip
                     continue
+                if isinstance(item, _DispatchFailed):
+                    raise RuntimeError(f"decoding stopped: {item.error}") from item.error
                 dispatch.taken()
                 if isinstance(item, _Died):
                     if item.path in crashed_once:
@@ -453,7 +461,7 @@ class _Dispatch:
         self.todo = todo
         self.window = window
         self.outstanding = 0  # sent and not answered, or answered and not taken
-        self.finished: SimpleQueue[ReadResult | _Died] = SimpleQueue()
+        self.finished: SimpleQueue[ReadResult | _Died | _DispatchFailed] = SimpleQueue()
         self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="imagedb-dispatch", daemon=True)
@@ -506,28 +514,42 @@ class _Dispatch:
 
     def stop(self, replace_busy: bool = True) -> None:
         """End the dispatcher (once); with ``replace_busy``, a worker still reading a file of this
-        call is replaced, so the next call gets no answer of this one."""
+        call is replaced, so the next call gets no answer of this one, and so is one that died
+        or was stopped (where a new one cannot be started now, the next call's dispatcher tries
+        again, and says so if it cannot either)."""
         if self._stopping:
             return
         self._stopping = True
         self._wake()
         self._thread.join()
         self.pool._dispatch = None
-        for number, worker in enumerate(self.pool._pool):
-            stale = worker.path is not None or worker.stopped or worker.gone or not worker.process.is_alive()
-            if replace_busy and stale:
-                worker.connection.close()
-                worker.process.kill()
-                worker.process.join()
-                self.pool._pool[number] = self.pool._start_worker()
         self._wake_reader.close()
         self._wake_writer.close()
+        if not replace_busy:
+            return
+        for number, worker in enumerate(self.pool._pool):
+            if worker.path is None and not (worker.stopped or worker.gone) and worker.process.is_alive():
+                continue
+            worker.connection.close()
+            worker.process.kill()
+            worker.process.join()
+            try:
+                self.pool._pool[number] = self.pool._start_worker()
+            except OSError as error:
+                log.debug("no new decoding worker now: %s", error)
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_writer.send_bytes(b"")
 
     def _run(self) -> None:
+        try:
+            self._dispatch_files()
+        except Exception as error:  # never leave the caller waiting for answers that cannot come
+            log.debug("decoding dispatcher failed", exc_info=True)
+            self.finished.put(_DispatchFailed(error))
+
+    def _dispatch_files(self) -> None:
         from multiprocessing.connection import wait
 
         while not self._stopping:

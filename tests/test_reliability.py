@@ -91,6 +91,29 @@ def test_closing_a_pool_mid_read_leaves_no_worker_behind(tiny: Embedder, tmp_pat
     reading.close()
 
 
+def test_a_pool_that_cannot_replace_a_worker_says_so_instead_of_waiting(tiny: Embedder, tmp_path: Path) -> None:
+    """Out of processes (the system refusing a fork) after a crash: the read stops with that
+    error; it never waits for answers no worker is left to give."""
+    from crashing_reader import read_or_die
+
+    folder = tmp_path / "photos"
+    paths = [str(paint_photo(folder / "crash-me.png", seed=99))]
+    paths += [str(paint_photo(folder / f"{i:02d}.png", seed=i)) for i in range(3)]
+    pool = DecodePool(1, tiny.pixel_recipe, reader=read_or_die, time_limit=None)
+
+    def refuse() -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    pool._start_worker = refuse
+    started = time.monotonic()
+    try:
+        with pytest.raises(RuntimeError, match=r"decoding stopped: .*Resource temporarily unavailable"):
+            list(pool.read(paths, window=2))
+    finally:
+        pool.close()
+    assert time.monotonic() - started < 10
+
+
 def test_a_slow_file_does_not_hold_back_the_files_behind_it(tiny: Embedder, tmp_path: Path) -> None:
     """Results come as files finish: while one worker spends seconds on a large file, the files
     after it are decoded by the other and handed on, so the model is never kept waiting."""
