@@ -120,20 +120,8 @@ def _table(results: list[QueryResults], out: TextIO, preview: Callable[[dict], s
             out.write("  no matches\n")
             continue
         header = (
-            "#",
-            "score",
-            "path",
-            "size",
-            "W×H",
-            "taken",
-            "camera",
-            "place",
-            "rating",
-            "km",
-            "video",
-            "also",
-            "alike",
-        )
+            "#", "score", "path", "size", "W×H", "taken", "camera", "place", "rating", "km", "video", "also", "alike",
+        )  # fmt: skip
         rows = [header] + [
             (
                 str(i),
