@@ -38,12 +38,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from common.atomic import write_atomically
 from common.color import A_BINS, AB_RANGE, B_BINS, COLOR_DIM, L_BINS, sample_size
 from common.decoding import DecodedImage, exif_ifds, exif_orientation, older_annotations
 from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.preprocess import PixelRecipe
-from common.thumbnails import JPEG_QUALITY, THUMBNAIL_SIZE, thumbnail_path
+from common.thumbnails import JPEG_QUALITY, save_encoded_thumbnail, thumbnail_path, thumbnail_size
 
 log = logging.getLogger(__name__)
 
@@ -238,12 +237,7 @@ class DeviceJpegDecoder:
         crop; (N, 3, S, S) uint8."""
         size = self.recipe.size
         height, width = stack.shape[2:]
-        if width <= height:
-            new_width, new_height = size, int(size * height / width)
-        else:
-            new_width, new_height = int(size * width / height), size
-        top = round((new_height - size) / 2.0)
-        left = round((new_width - size) / 2.0)
+        new_width, new_height, left, top = self.recipe.crop_box(width, height)
         whole = resized(stack, (new_height, new_width), self.recipe.interpolation)
         return as_pixels(whole[:, :, top : top + size, left : left + size])
 
@@ -334,10 +328,8 @@ def thumbnails_of(stack: Any) -> Any:
     """``common.thumbnails.thumbnail_picture`` of a (N, 3, H, W) float stack: ``THUMBNAIL_SIZE`` px
     on its longest side, if larger (bilinear); still float."""
     height, width = stack.shape[2:]
-    scale = min(1.0, THUMBNAIL_SIZE / max(width, height))
-    if scale >= 1:
-        return stack
-    return resized(stack, (max(1, round(height * scale)), max(1, round(width * scale))), "bilinear")
+    new_width, new_height = thumbnail_size(width, height)
+    return resized(stack, (new_height, new_width), "bilinear")
 
 
 # sRGB to CIE XYZ relative to D50 (Bradford-adapted, as ICC profiles and LittleCMS's sRGB have
@@ -405,14 +397,8 @@ def _bin_position(values: Any, low: float, high: float, bins: int) -> tuple[Any,
 
 
 def save_jpeg_bytes(data: bytes, destination: str, path: str) -> None:
-    """Write ``path``'s encoded thumbnail atomically; a failure costs the thumbnail, never the row."""
+    """Write ``path``'s encoded thumbnail; a failure costs the thumbnail, never the row."""
     try:
-        os.makedirs(os.path.dirname(destination), exist_ok=True)
-        write_atomically(destination, lambda temp: _write_bytes(temp, data), durable=False)
+        save_encoded_thumbnail(data, destination)
     except OSError as error:
         log.warning("no thumbnail for %s: %s", path, error.strerror or error)
-
-
-def _write_bytes(path: str, data: bytes) -> None:
-    with open(path, "wb") as file:
-        file.write(data)

@@ -29,7 +29,7 @@ from common.output import (
     taken,
     video_summary,
 )
-from common.thumbnails import JPEG_QUALITY, find_thumbnail, picture_of_file
+from common.thumbnails import find_thumbnail, jpeg_of, picture_of_file
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; background: #fafafa; color: #222; }
@@ -141,11 +141,7 @@ def _thumbnail_uri(thumbnail_dir: str, record: dict) -> str | None:
 
 def _stand_in_uri(record: dict) -> str | None:
     """The file itself, decoded at a thumbnail's size, where the index holds no thumbnail of it."""
-    import io
-
     picture, _ = picture_of_file(record)
     if picture is None:
         return None
-    buffer = io.BytesIO()
-    picture.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg_of(picture)).decode("ascii")

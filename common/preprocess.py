@@ -46,6 +46,18 @@ class PixelRecipe:
             return None
         return cls(int(size), interpolation, tuple(cfg["mean"]), tuple(cfg["std"]))
 
+    def crop_box(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """Where a ``width`` x ``height`` picture is cropped, as torchvision resizes and
+        centre-crops it: the size it is resized to (shortest side ``size``), and the crop's left
+        and top edges in that (the workers' Pillow and the GPU's resize alike)."""
+        if width <= height:
+            new_width, new_height = self.size, int(self.size * height / width)
+        else:
+            new_width, new_height = int(self.size * width / height), self.size
+        top = round((new_height - self.size) / 2.0)  # as torchvision: Python round()
+        left = round((new_width - self.size) / 2.0)
+        return new_width, new_height, left, top
+
     def crop(self, image: Image.Image) -> np.ndarray:
         """Resize the shortest side to ``size`` and centre-crop, as torchvision does; uint8 HxWx3.
 
@@ -62,12 +74,7 @@ class PixelRecipe:
         the other order rounds some pixels a level apart.
         """
         width, height = image.size
-        if width <= height:
-            new_width, new_height = self.size, int(self.size * height / width)
-        else:
-            new_width, new_height = int(self.size * width / height), self.size
-        top = round((new_height - self.size) / 2.0)  # as torchvision: Python round()
-        left = round((new_width - self.size) / 2.0)
+        new_width, new_height, left, top = self.crop_box(width, height)
         if (new_width, new_height) == (width, height):
             cropped = image.crop((left, top, left + self.size, top + self.size))
             return np.asarray(cropped.convert("RGB"), dtype=np.uint8)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from common.thumbnails import JPEG_QUALITY, find_thumbnail, picture_of_file
+from common.thumbnails import find_thumbnail, jpeg_of, picture_of_file
 
 PROTOCOLS = ("auto", "kitty", "iterm", "blocks")
 PREVIEW_ROWS = 10
@@ -100,7 +100,7 @@ class Previewer:
         if self.protocol == "kitty":
             return indent + self._kitty(picture.convert("RGB"), rows, columns) + "\n"
         if self.protocol == "iterm":
-            return indent + self._iterm(data or jpeg_bytes(picture), rows) + "\n"
+            return indent + self._iterm(data or jpeg_of(picture), rows) + "\n"
         return blocks(picture.convert("RGB"), rows, columns, self.true_colour, indent)
 
     def _cells(self, width: int, height: int, indent: int) -> tuple[int, int]:
@@ -135,13 +135,6 @@ class Previewer:
         if not self.in_tmux:
             return sequence
         return "\033Ptmux;" + sequence.replace("\033", "\033\033") + "\033\\"
-
-
-def jpeg_bytes(picture) -> bytes:
-    """``picture`` as a JPEG, for iTerm2 (which takes a file's bytes)."""
-    buffer = io.BytesIO()
-    picture.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
-    return buffer.getvalue()
 
 
 def blocks(picture, rows: int, columns: int, true_colour: bool, indent: str = INDENT) -> str:

@@ -57,9 +57,17 @@ def thumbnail_picture(image):
 
     # resize() makes a new picture (thumbnail() would need a copy of the decoded one first, ~1 ms),
     # and reducing_gap=1 box-reduces by the whole factor before the bilinear pass.
-    scale = min(1.0, THUMBNAIL_SIZE / max(image.size))
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=1.0) if scale < 1 else image
+    size = thumbnail_size(image.width, image.height)
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=1.0) if size != image.size else image
+
+
+def thumbnail_size(width: int, height: int) -> tuple[int, int]:
+    """The (width, height) of a ``width`` x ``height`` picture's thumbnail: ``THUMBNAIL_SIZE`` px
+    on its longest side, never enlarged (the workers' Pillow and the GPU's resize alike)."""
+    scale = min(1.0, THUMBNAIL_SIZE / max(width, height))
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def save_thumbnail(image, destination: str) -> None:
@@ -67,6 +75,26 @@ def save_thumbnail(image, destination: str) -> None:
     small = thumbnail_picture(image)
     os.makedirs(os.path.dirname(destination), exist_ok=True)
     write_atomically(destination, lambda temp: small.save(temp, THUMBNAIL_FORMAT, quality=JPEG_QUALITY), durable=False)
+
+
+def save_encoded_thumbnail(data: bytes, destination: str) -> None:
+    """Write a thumbnail already encoded as a JPEG (on a GPU: common.device_decoding) atomically."""
+
+    def write(temp: str) -> None:
+        with open(temp, "wb") as file:
+            file.write(data)
+
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    write_atomically(destination, write, durable=False)
+
+
+def jpeg_of(picture) -> bytes:
+    """``picture`` (a PIL image) as a JPEG in memory, encoded as thumbnails are."""
+    import io
+
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, THUMBNAIL_FORMAT, quality=JPEG_QUALITY)
+    return buffer.getvalue()
 
 
 def remove_thumbnails(thumbnail_dir: str, signatures: Iterable[tuple[str, int, float]]) -> None:
