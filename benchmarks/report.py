@@ -56,6 +56,21 @@ def paired_throughput_ratio(lance: dict[str, Any], faiss: dict[str, Any]) -> flo
     return statistics.median(a / b for a, b in pairs)
 
 
+def shared_cores_bound(model: dict[str, Any], index: dict[str, Any], cores: int) -> float | None:
+    """What indexing can reach when the model and the reading workers share the same ``cores``
+    (the model on the CPU): every core busy all the time, each image costing the core time the
+    model spends on it at its ceiling (``cores`` / ceiling) plus the CPU time reading it takes
+    (reading alone's CPU an image). A pipeline that wastes nothing reaches it; one can pass it only
+    where the model computes more per core on fewer cores than at its ceiling (torch's threads
+    rarely scale perfectly). None when the model runs elsewhere (its cores are not the workers')
+    or reading alone was not measured."""
+    reading = model.get("reading_alone")
+    if model.get("device", "cpu") != "cpu" or not reading:
+        return None
+    core_seconds = cores / index["ceiling_images_per_second"] + reading["cpu_ms_per_image"] / 1000
+    return cores / core_seconds
+
+
 def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(what, ratio, meaning) rows: the numbers that survive machine drift."""
     rows = []
@@ -69,6 +84,20 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                     "1.0 = the model is the only limit",
                 )
             )
+        cores = results["environment"]["cpu_count"]
+        for backend, data in backends.items():
+            bound = shared_cores_bound(model, data["index"], cores)
+            if bound:
+                index = data["index"]
+                rows.append(
+                    (
+                        f"{model['model']}: {backend} indexing / what {cores} shared cores allow",
+                        f"{index['images_per_second'] / bound:.2f}",
+                        f"{bound:.1f} images/s = {bound / index['ceiling_images_per_second']:.2f} × the ceiling: "
+                        f"every core busy with the model ({1000 * cores / index['ceiling_images_per_second']:.1f} ms of "
+                        f"core time an image) or reading ({model['reading_alone']['cpu_ms_per_image']:.1f} ms)",
+                    )
+                )
         reading = model.get("reading_alone")
         if reading:
             rows.append(
@@ -239,8 +268,15 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         "reading files (decode, EXIF, crop, colour, thumbnail). With the model on the CPU, that time would",
         "be taken from it at equal priority (a ratio near model busy × (1 − reading CPU)); at low priority",
         "the workers use the moments the model leaves a core idle, and the ratio can pass that bound.",
-        "",
     ]
+    if any(model.get("device", "cpu") == "cpu" and "reading_alone" in model for model in results["photos"]):
+        lines += [
+            "Whatever the priorities, a model on the CPU cannot have the core time reading takes: the",
+            "headline's `what N shared cores allow` sets each image's core time (the model's, as its ceiling",
+            "spends it on all cores, plus reading's CPU) against every core busy all the time: 1.0 = nothing",
+            "wasted (a model that computes more per core on fewer cores than at its ceiling can pass it).",
+        ]
+    lines.append("")
     lines += table(
         ["model", "backend", "images", "images/s", "ceiling images/s", "vs ceiling", "trials", "model busy",
          "reading CPU", "decode s", "embed s", "write s", "index build s", "re-index unchanged s", "disk"],

@@ -37,6 +37,15 @@ def test_smoke_report_files(smoke) -> None:
         "tiny" if results["photos"][0]["precision"] == "fp32" else f"tiny ({results['photos'][0]['precision']})"
     )
     assert f"{label}: reading alone (no model), images/s" in markdown
+    # With the model on the CPU, indexing is also read against what the cores can do for both.
+    cores = results["environment"]["cpu_count"]
+    (model,) = results["photos"]
+    for backend, data in model["backends"].items():
+        index, reading = data["index"], model["reading_alone"]
+        bound = cores / (cores / index["ceiling_images_per_second"] + reading["cpu_ms_per_image"] / 1000)
+        assert bound < min(index["ceiling_images_per_second"], cores * reading["images_per_second_per_core"])
+        row = f"| {label}: {backend} indexing / what {cores} shared cores allow | {index['images_per_second'] / bound:.2f} |"
+        assert (row in markdown) == (model["device"] == "cpu"), row
     assert f"{label}: index a copy of the library (new paths, same bytes), faiss" in markdown
     assert "12 of 12 files took their stored vectors, 0 embedded" in markdown
     assert f"{label}: cold `--search photo.jpg` (a photo of the index), lancedb" in markdown
