@@ -678,7 +678,9 @@ def index_roots(
         pool = None
         if use_pool:
             pool = DecodePool(
-                workers,
+                # No more workers than files: a --watch round that finds one new photo on a
+                # 32-core GPU host starts one process, not 31 (copies come later, fewer or as many).
+                min(workers, len(to_read)),
                 embedder.pixel_recipe,
                 reader=read_file if decoder is None else read_for_model_device,
                 time_limit=time_limit,

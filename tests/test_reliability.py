@@ -277,6 +277,26 @@ def test_indexing_on_the_cpu_asks_its_decoders_to_yield_to_the_model(cli: Cli, p
     assert asked == [True]
 
 
+def test_indexing_a_few_files_starts_no_more_decoders_than_files(cli: Cli, photos: Path, monkeypatch) -> None:
+    """One new photo (a --watch round, say) is one decoding process, whatever --workers allows."""
+    import common.pipeline
+
+    started: list[int] = []
+
+    class WatchedPool(DecodePool):
+        def _start_worker(self):
+            started.append(1)
+            return super()._start_worker()
+
+    monkeypatch.setattr(common.pipeline, "DecodePool", WatchedPool)
+    assert cli.index(photos, extra=("--workers", "4")).summary()["new"] > 1
+    assert len(started) == 4, "a folder of photos gets every worker asked for"
+    started.clear()
+    paint_photo(photos / "one more.jpg", seed=99)
+    assert cli.index(photos, extra=("--workers", "4")).summary()["new"] == 1
+    assert started == [1]
+
+
 def huge_heic_beside_photos(tmp_path: Path) -> Path:
     """Six small photos and a link to the shared 200-megapixel HEIC (it stores a 512 px thumbnail)."""
     heic = shared("stress", "200MP.heic")
