@@ -1,12 +1,14 @@
-"""Indexing with JPEGs decoded by the workers against decoding them where the model runs.
+"""Indexing with JPEGs decoded by the workers, where the model runs, or both.
 
     python -m benchmarks.jpeg_decoding [--corpus DIR ...] [--copies N] [--trials 3] [--out DIR]
 
 Same model, corpus, batch and workers; only ``--jpeg-decoder`` differs (``common.device_decoding``).
-Each trial indexes the corpus into a fresh FAISS store once per decoder, the two in alternating
-order. Also measured: the model-only ceiling, each decoder's workers reading every file with no
-model running (for "model", JPEGs' headers alone: the CPU a file still costs), and how alike the
-two indexes are (each file's vector and colour signature, thumbnails written). Writes
+Each trial indexes the corpus into a fresh FAISS store once per decoder, in turns ("both": each
+JPEG by the side that has room for it, ``DecodePool``'s lighter reader). Also measured: the
+model-only ceiling, the workers reading every file with no model running (for "model", JPEGs'
+headers alone: the CPU a file still costs; "both" has no such rate: its split depends on the
+model's process), how many JPEGs each decoded on the device, and how alike the workers' and the
+model's indexes are (each file's vector and colour signature, thumbnails written). Writes
 ``jpeg_decoding.md`` and ``.json`` to ``--out`` (default benchmarks/results/cuda on a GPU, else cpu).
 """
 
@@ -36,8 +38,8 @@ from common.store import IndexInfo
 from common.thumbnails import THUMBNAIL_DIR
 from common.workers import default_worker_count, read_file, read_for_model_device
 
-DECODERS = ("workers", "model")
-READERS = {"workers": read_file, "model": read_for_model_device}
+DECODERS = ("workers", "model", "both")
+READERS = {"workers": read_file, "model": read_for_model_device}  # reading alone, one reader each
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -82,12 +84,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 decoder: reading_alone(
                     corpus.images, embedder, workers, str(Path(scratch) / f"alone-{decoder}"), READERS[decoder]
                 )
-                for decoder in DECODERS
+                for decoder in READERS
             },
             "trials": {decoder: [] for decoder in DECODERS},
         }
         for trial in range(args.trials):
-            for decoder in DECODERS if trial % 2 == 0 else DECODERS[::-1]:
+            for decoder in DECODERS[trial % len(DECODERS) :] + DECODERS[: trial % len(DECODERS)]:
                 db = str(Path(scratch) / decoder)
                 shutil.rmtree(db, ignore_errors=True)
                 store = store_class("faiss").create(db, IndexInfo(embedder.spec, embedder.dim))
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         "images_per_second": summary.images_per_second,
                         "stage_seconds": summary.stage_seconds,
                         "read_cpu_seconds": summary.read_cpu_seconds,
+                        "decoded_on_device": summary.decoded_on_device,
                     }
                 )
                 print(f"trial {trial} {decoder}: {summary.line()}", file=sys.stderr)
@@ -158,7 +161,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     (out / "jpeg_decoding.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     env, ceiling = results["environment"], results["ceiling"]["images_per_second"]
     lines = [
-        "# JPEGs decoded by the workers or where the model runs",
+        "# JPEGs decoded by the workers, where the model runs, or both",
         "",
         f"{env['date']} · {env['cpu']} · {env['cpu_count']} CPUs · GPU: {env['gpu'] or 'none'} · torch {env['torch']}",
         f"Corpus: {', '.join(results['corpus']['roots'])}, {results['corpus']['copies']} copies "
@@ -166,19 +169,23 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         f"{results['batch']}, {results['workers']} workers; model-only ceiling {ceiling:,.0f} images/s.",
         "",
         "| JPEGs decoded by | indexing images/s (median) | trials | vs ceiling | reading alone images/s | "
-        "reading CPU ms an image | main process CPU ms an image | embed s | decode wait s |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "reading CPU ms an image | main process CPU ms an image | JPEGs decoded on the device | embed s | "
+        "decode wait s |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for decoder in DECODERS:
-        trials = results["trials"][decoder]
+        trials = results["trials"].get(decoder)
+        if not trials:  # a report from before "both"
+            continue
         rates = [t["images_per_second"] for t in trials]
         middle = trials[int(np.argsort(rates)[len(rates) // 2])]
-        alone = results["reading_alone"][decoder]
+        alone = results["reading_alone"].get(decoder)
         lines.append(
             f"| {decoder} | {middle['images_per_second']:,.0f} | {' / '.join(f'{r:,.0f}' for r in rates)} | "
-            f"{middle['images_per_second'] / ceiling:.2f} | {alone['images_per_second']:,.0f} | "
-            f"{alone['cpu_ms_per_image']:.1f} | {main_cpu_ms(middle)} | {middle['stage_seconds']['embed']:.2f} | "
-            f"{middle['stage_seconds']['decode']:.2f} |"
+            f"{middle['images_per_second'] / ceiling:.2f} | "
+            + (f"{alone['images_per_second']:,.0f} | {alone['cpu_ms_per_image']:.1f}" if alone else "- | -")
+            + f" | {main_cpu_ms(middle)} | {middle.get('decoded_on_device', '-')} | "
+            f"{middle['stage_seconds']['embed']:.2f} | {middle['stage_seconds']['decode']:.2f} |"
         )
     alike = results["alike"]
     lines += [

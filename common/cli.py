@@ -348,8 +348,9 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )  # fmt: skip
     model.add_argument(
         "--jpeg-decoder", choices=JPEG_DECODERS, default="workers",
-        help="where JPEGs are decoded: by the decoding workers like every other file (default), or where the model runs "
-        "(nvJPEG on a CUDA GPU, the workers reading their headers alone: a 14th of the CPU at about the same speed)",
+        help="where JPEGs are decoded: by the decoding workers like every other file (default), where the model runs "
+        "(nvJPEG on a CUDA GPU, the workers reading their headers alone: a 14th of the CPU at about the same speed), "
+        "or both (each by the workers while the model's process has files waiting, else where the model runs)",
     )  # fmt: skip
     model.add_argument(
         "--time-limit", type=_non_negative_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",

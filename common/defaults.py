@@ -5,9 +5,11 @@
 # 2 cores), though one that stores a big enough thumbnail is read from that (common.decoding).
 DEFAULT_TIME_LIMIT = 10.0
 # Where JPEGs are decoded (common.device_decoding): by the decoding workers, as every other file,
-# or where the model runs. The workers by default: on the one GPU host measured (an H200 with 16
-# cores) they indexed coco photos as fast (987 against 934 images/s, README "On a GPU").
-JPEG_DECODERS = ("workers", "model")
+# where the model runs, or both, each JPEG by the side that has room for it (common.workers'
+# lighter reader). The workers by default: on the one GPU host measured (an H200 with 16 cores)
+# they indexed coco photos as fast as the model's device (987 against 934 images/s, README "On a
+# GPU"); "both" is not measured on a GPU yet.
+JPEG_DECODERS = ("workers", "model", "both")
 # An indexing run makes its batches durable at least this often. LanceDB commits every write
 # anyway; FAISS rewrites its files on each commit, so committing less often is cheaper.
 DEFAULT_COMMIT_SECONDS = 30.0

@@ -118,6 +118,8 @@ class IndexSummary:
     # CPU time spent reading files (decode, describe, crop, colour, thumbnail), summed over the
     # workers: on a machine where the model runs on the CPU too, time the model did not get.
     read_cpu_seconds: float = 0.0
+    # JPEGs decoded where the model runs (--jpeg-decoder model or both; common.device_decoding).
+    decoded_on_device: int = 0
 
     @contextlib.contextmanager
     def timing(self, stage: str) -> Iterator[None]:
@@ -274,6 +276,7 @@ def decode_on_device(
         for i, read in zip(handed, made, strict=True):
             if read is not None:
                 finished[i] = ReadImage(batch[i].record, read.crop, read.color)
+                summary.decoded_on_device += 1
                 continue
             with summary.timing("decode"):
                 result = read_here(batch[i].record["path"])
@@ -569,8 +572,9 @@ def index_roots(
     with 0 they are decoded in this process (no isolation, no time limit); None: as many as suit
     the device the model runs on (``default_worker_count``). ``batch_size`` None: as suits that
     device too (``common.defaults.default_batch_size``). ``jpeg_decoder``: where JPEGs are
-    decoded: "workers" (as every other file) or "model" (where the model runs:
-    ``common.device_decoding``).
+    decoded: "workers" (as every other file), "model" (where the model runs:
+    ``common.device_decoding``) or "both" (each JPEG by the workers while this process has
+    read files waiting, else where the model runs: ``DecodePool``'s lighter reader).
 
     A file that failed in an earlier run and has not changed since is not read again unless
     ``force`` or ``retry_failed`` (see common.failures); it counts as failed again.
@@ -669,12 +673,18 @@ def index_roots(
         batch_size = default_batch_size(embedder.device) if batch_size is None else batch_size
         use_pool = workers > 0 and embedder.pixel_recipe is not None
         decoder = None
-        if jpeg_decoder == "model" and embedder.pixel_recipe is not None:
+        if jpeg_decoder in ("model", "both") and embedder.pixel_recipe is not None:
             decoder = DeviceJpegDecoder.try_on(embedder.pixel_recipe, embedder.device, thumbnail_dir)
             if decoder is not None and embedder.device == "cpu":
                 log.warning(
                     "the model runs on the CPU: JPEGs are decoded in this one process, slower than by the workers"
+                    if jpeg_decoder == "model"
+                    else "the model runs on the CPU: JPEGs the workers leave are decoded in this one process"
                 )
+        # The workers' reader, and the lighter one they take while this process keeps up (DecodePool).
+        reader, lighter_reader = {
+            "model": (read_for_model_device, None), "both": (read_file, read_for_model_device)
+        }.get(jpeg_decoder, (read_file, None)) if decoder is not None else (read_file, None)  # fmt: skip
         pool = None
         if use_pool:
             pool = DecodePool(
@@ -682,10 +692,11 @@ def index_roots(
                 # 32-core GPU host starts one process, not 31 (copies come later, fewer or as many).
                 min(workers, len(to_read)),
                 embedder.pixel_recipe,
-                reader=read_file if decoder is None else read_for_model_device,
+                reader=reader,
                 time_limit=time_limit,
                 thumbnail_dir=thumbnail_dir,
                 yield_to_model=embedder.device == "cpu",
+                lighter_reader=lighter_reader,
             )
 
         def read_here(path: str) -> ReadResult:
@@ -747,7 +758,8 @@ def index_roots(
             store.finish_indexing()
     summary.seconds = time.monotonic() - started
     log.debug(
-        "time per stage: %s; reading files took %.2f s of CPU",
+        "time per stage: %s; reading files took %.2f s of CPU; %d JPEG(s) decoded where the model runs",
         ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items()), summary.read_cpu_seconds,
+        summary.decoded_on_device,
     )  # fmt: skip
     return summary

@@ -303,23 +303,26 @@ class _DispatchFailed(NamedTuple):
     error: Exception
 
 
+Reader = Callable[[str, PixelRecipe, str | None], ReadResult]
+
+
 def _serve(
     connection: Any,
-    reader: Callable[[str, PixelRecipe, str | None], ReadResult],
+    readers: tuple[Reader, Reader],
     recipe: PixelRecipe,
     thumbnail_dir: str | None,
     decoder_messages: bool,
     niceness: int,
 ) -> None:
-    """A worker's life: read each path the pool sends, answer with its result, until the pool's
-    end of the pipe closes."""
+    """A worker's life: read each path the pool sends with the reader it names (0: the pool's
+    reader, 1: its lighter one), answer with its result, until the pool's end of the pipe closes."""
     _worker_setup(decoder_messages, niceness)
     while True:
         try:
-            path = connection.recv()
+            path, which = connection.recv()
         except (EOFError, OSError):
             return
-        connection.send(reader(path, recipe, thumbnail_dir))
+        connection.send(readers[which](path, recipe, thumbnail_dir))
 
 
 class DecodePool:
@@ -340,10 +343,11 @@ class DecodePool:
         self,
         workers: int,
         recipe: PixelRecipe,
-        reader: Callable[[str, PixelRecipe, str | None], ReadResult] = read_file,
+        reader: Reader = read_file,
         time_limit: float | None = DEFAULT_TIME_LIMIT,
         thumbnail_dir: str | None = None,
         yield_to_model: bool = False,
+        lighter_reader: Reader | None = None,
     ) -> None:
         """``yield_to_model``: the model runs on the CPU beside the workers, so they decode at
         low priority. A forward pass splits each operation across torch's threads and waits for
@@ -356,11 +360,19 @@ class DecodePool:
         nothing of this run competes with the workers, so the limit still measures decoding; a
         busy program at normal priority in the same scheduling group does outrank them, and the
         time they wait for a core is not counted against the limit (``_OldestFileClock``).
+
+        ``lighter_reader``: one that leaves part of a file's work to the caller (JPEGs handed over
+        as bytes for the model's device to decode, ``read_for_model_device``). A file goes to it
+        while the caller keeps up, fewer than half of a read's window waiting for it to take them:
+        the workers are then the limit, and do less. When more wait, the caller is the limit, and
+        the file is read in full (``reader``). Each side takes as much of the work as it has room
+        for, whichever is faster on a given machine.
         """
         self.workers = workers
         self.recipe = recipe
         self.thumbnail_dir = thumbnail_dir
-        self.reader = reader  # a module-level function, so workers can import it
+        self.reader = reader  # module-level functions, so workers can import them
+        self.lighter_reader = lighter_reader
         self.time_limit = time_limit or None  # 0 or None: no limit
         self.niceness = DECODER_NICENESS if yield_to_model else 0
         self._lock = threading.Lock()
@@ -374,7 +386,14 @@ class DecodePool:
         decoder_messages = logging.getLogger().isEnabledFor(logging.DEBUG)  # --verbose
         process = context.Process(
             target=_serve,
-            args=(theirs, self.reader, self.recipe, self.thumbnail_dir, decoder_messages, self.niceness),
+            args=(
+                theirs,
+                (self.reader, self.lighter_reader or self.reader),
+                self.recipe,
+                self.thumbnail_dir,
+                decoder_messages,
+                self.niceness,
+            ),
             name="imagedb-decoder",
             daemon=True,
         )
@@ -584,12 +603,19 @@ class _Dispatch:
                 idle.path, idle.sent_at = path, time.monotonic()
                 self.outstanding += 1
             try:
-                idle.connection.send(path)
+                idle.connection.send((path, self._reader_for_next()))
             except OSError:  # it died: the sentinel says so next; the file goes to another
                 with self.pool._lock:
                     idle.path, idle.gone = None, True
                     self.outstanding -= 1
                     self.todo.appendleft(path)
+
+    def _reader_for_next(self) -> int:
+        """Which reader reads the next file (``DecodePool``'s ``lighter_reader``): 1, the lighter,
+        while fewer than half the window's files wait for the caller to take them."""
+        if self.pool.lighter_reader is None:
+            return 0
+        return 1 if self.finished.qsize() < self.window / 2 else 0
 
     def _receive(self, worker: _Worker) -> None:
         try:

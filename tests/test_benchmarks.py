@@ -168,9 +168,9 @@ def test_load_row_loads_the_model_at_its_rows_precision(tmp_path) -> None:
     assert load["precision"] == other and load["ready_s"] > 0
 
 
-def test_the_jpeg_decoder_benchmark_compares_both_decoders_on_the_same_files(tmp_path) -> None:
-    """``python -m benchmarks.jpeg_decoding``: each decoder indexes every file, the two indexes
-    hold the same paths with near-identical vectors, and the report says so."""
+def test_the_jpeg_decoder_benchmark_compares_the_decoders_on_the_same_files(tmp_path) -> None:
+    """``python -m benchmarks.jpeg_decoding``: each decoder indexes every file, the workers' and
+    the model's indexes hold the same paths with near-identical vectors, and the report says so."""
     from benchmarks import jpeg_decoding
     from benchmarks.run import smoke_corpus
 
@@ -179,13 +179,17 @@ def test_the_jpeg_decoder_benchmark_compares_both_decoders_on_the_same_files(tmp
     results = jpeg_decoding.main(
         ["--model", "tiny", "--device", "cpu", "--corpus", str(corpus), "--trials", "1", "--out", str(out)]
     )
+    assert set(jpeg_decoding.DECODERS) == {"workers", "model", "both"}
     for decoder in jpeg_decoding.DECODERS:
         (trial,) = results["trials"][decoder]
         assert trial["images"] == 12 and trial["failed"] == 0 and trial["main_cpu_seconds"] > 0
-        assert results["reading_alone"][decoder]["images"] == 12
+        # The painted corpus is 12 JPEGs: the model's device decodes none, all, or its share.
+        assert trial["decoded_on_device"] == {"workers": 0, "model": 12}.get(decoder, trial["decoded_on_device"])
+        assert 0 <= trial["decoded_on_device"] <= 12
+    assert {d: results["reading_alone"][d]["images"] for d in results["reading_alone"]} == {"workers": 12, "model": 12}
     alike = results["alike"]
     assert alike["rows"] == [12, 12] and alike["same_paths"] == 12 and alike["thumbnails"] == [12, 12]
     assert alike["vector_cosine_min"] > 0.99 and alike["color_dot_min"] > 0.99
     report = (out / "jpeg_decoding.md").read_text()
-    assert "| workers |" in report and "| model |" in report
+    assert "| workers |" in report and "| model |" in report and "| both |" in report
     assert json.loads((out / "jpeg_decoding.json").read_text())["corpus"]["images"] == 12

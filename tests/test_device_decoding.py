@@ -1,4 +1,4 @@
-"""JPEGs decoded where the model runs (``--jpeg-decoder model``, common.device_decoding).
+"""JPEGs decoded where the model runs (``--jpeg-decoder model`` or ``both``, common.device_decoding).
 
 On a CUDA GPU the device is nvJPEG; on a CPU the same code runs with torchvision's libjpeg, so
 everything but nvJPEG itself is held here to what the workers make: the model's crop (and its
@@ -8,6 +8,7 @@ record, and a bad file reported as the workers report it. The CUDA cases run whe
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,12 @@ from test_decoding_speed_paths import reference_pixels
 from common import device_decoding
 from common.color import image_signature, lab_pixels
 from common.decoding import TRANSPOSE_FOR, decode_image
-from common.device_decoding import DeviceJpegDecoder, describe_jpeg, lab_of, orient, parts_within
+from common.device_decoding import DeviceJpegDecoder, EncodedJpeg, describe_jpeg, lab_of, orient, parts_within
 from common.discovery import find_image_files
 from common.embedding import Embedder, ModelSpec
 from common.preprocess import PixelRecipe
 from common.thumbnails import find_thumbnail, thumbnail_picture
+from common.workers import DecodePool, read_file, read_for_model_device
 from conftest import Cli, paint_photo, shared
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"))]
@@ -161,20 +163,21 @@ def mixed(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("backend", ["faiss", "lancedb"])
+@pytest.mark.parametrize(("backend", "decoder"), [("faiss", "model"), ("lancedb", "model"), ("faiss", "both")])
 def test_indexing_with_jpegs_decoded_where_the_model_runs_makes_the_workers_rows(
-    backend: str, mixed: Path, tmp_path: Path
+    backend: str, decoder: str, mixed: Path, tmp_path: Path
 ) -> None:
-    """Same rows, vectors, colours and thumbnails whichever decodes the JPEGs; the truncated and
-    the spoiled file are reported by both (the spoiled one passes the header check and fails on
-    the device, in a batch with good files); a search finds each photo first."""
-    by = {decoder: Cli(backend, tmp_path / f"db-{decoder}") for decoder in ("workers", "model")}
-    for decoder, cli in by.items():
+    """Same rows, vectors, colours and thumbnails whichever decodes the JPEGs (or both, each
+    JPEG where there is room); the truncated and the spoiled file are reported by both (the
+    spoiled one passes the header check and fails on the device, in a batch with good files); a
+    search finds each photo first."""
+    by = {name: Cli(backend, tmp_path / f"db-{name}") for name in ("workers", decoder)}
+    for name, cli in by.items():
         # On the CPU, the device is libjpeg: nvJPEG's hardware decoder on a GPU reads the spoiled
         # file (the H200's did) where libjpeg and Pillow refuse it.
-        result = cli.index(mixed, extra=("--jpeg-decoder", decoder, "--device", "cpu"))
+        result = cli.index(mixed, extra=("--jpeg-decoder", name, "--device", "cpu"))
         summary = result.summary()
-        assert summary["new"] == 6 and summary["failed"] == 2, (decoder, summary)
+        assert summary["new"] == 6 and summary["failed"] == 2, (name, summary)
         assert "cut.jpg" in result.stderr and "spoiled.jpg" in result.stderr, result.stderr
     workers, model = (cli.records() for cli in by.values())
     assert set(workers) == set(model)
@@ -186,12 +189,12 @@ def test_indexing_with_jpegs_decoded_where_the_model_runs_makes_the_workers_rows
             k: v for k, v in model[path].items() if k not in WHEN_INDEXED
         }, path
     paths = sorted(workers)
-    cosines = np.sum(by["workers"].vectors(paths) * by["model"].vectors(paths), axis=1)
+    cosines = np.sum(by["workers"].vectors(paths) * by[decoder].vectors(paths), axis=1)
     assert cosines.min() > 0.98, dict(zip(paths, cosines, strict=True))
     for cli in by.values():
         for path in paths:
             assert find_thumbnail(str(cli.db / "thumbnails"), model[path]) is not None, path
-    store = by["model"].store()
+    store = by[decoder].store()
     try:
         colours = store.get_colors(paths)
     finally:
@@ -205,7 +208,30 @@ def test_indexing_with_jpegs_decoded_where_the_model_runs_makes_the_workers_rows
     turned = str(mixed / "photo-1.jpg")  # stored 480 x 640, EXIF orientation 6: shown 640 x 480
     assert (model[turned]["width"], model[turned]["height"]) == (640, 480)
     for path in paths:
-        assert by["model"].search("--search", path, "--limit", "1")[0]["results"][0]["path"] == path
+        assert by[decoder].search("--search", path, "--limit", "1")[0]["results"][0]["path"] == path
+
+
+def test_with_both_decoders_the_workers_decode_in_full_while_the_model_has_files_waiting(tmp_path: Path) -> None:
+    """--jpeg-decoder both: a caller that takes each file as it comes (the workers are the limit)
+    gets JPEGs as bytes for its device; one that lets them wait (it is the limit) gets them
+    decoded, cropped and coloured by the workers."""
+    photos = [grainy_photo(tmp_path / f"{i}.jpg", i, (160, 120)) for i in range(8)]
+    pool = DecodePool(1, RECIPE, reader=read_file, lighter_reader=read_for_model_device)
+    try:
+        # A window far wider than the files: never half of it waiting, every JPEG handed over.
+        keeping_up = list(pool.read(map(str, photos), window=64))
+        slow = []
+        for result in pool.read(map(str, photos), window=2):
+            slow.append(result)
+            time.sleep(0.3)  # the next file finishes meanwhile: half the window waits at each sending
+    finally:
+        pool.close()
+    assert all(isinstance(r.crop, EncodedJpeg) for r in keeping_up), [type(r.crop) for r in keeping_up]
+    assert isinstance(slow[0].crop, EncodedJpeg), "the first file is sent before anything waits"
+    full = slow[2:]  # each sent as the caller took one file, with the next one waiting
+    assert all(isinstance(r.crop, np.ndarray) and r.color is not None for r in full), [type(r.crop) for r in slow]
+    assert sorted(r.path for r in keeping_up) == sorted(r.path for r in slow) == sorted(map(str, photos))
+    assert all(r.record is not None and r.reason is None for r in keeping_up + slow)
 
 
 def test_parts_keep_within_their_budget_in_order() -> None:
