@@ -682,9 +682,10 @@ def index_roots(
                     else "the model runs on the CPU: JPEGs the workers leave are decoded in this one process"
                 )
         # The workers' reader, and the lighter one they take while this process keeps up (DecodePool).
-        reader, lighter_reader = {
-            "model": (read_for_model_device, None), "both": (read_file, read_for_model_device)
-        }.get(jpeg_decoder, (read_file, None)) if decoder is not None else (read_file, None)  # fmt: skip
+        reader, lighter_reader = read_file, None
+        if decoder is not None:
+            both = jpeg_decoder == "both"
+            reader, lighter_reader = (read_file, read_for_model_device) if both else (read_for_model_device, None)
         pool = None
         if use_pool:
             pool = DecodePool(
