@@ -353,7 +353,7 @@ def run_photo_benchmark(
     embedder = Embedder(spec, device, precision=precision or "auto")
     result: dict[str, Any] = {
         # The precision is part of the label where it is not fp32: the same model runs several
-        # times faster in bf16 on a CPU with AMX, and a reader must see which one a row is.
+        # times faster in bf16 on a CPU with AMX or AVX512-BF16, and a reader must see which one a row is.
         "model": name if embedder.precision == "fp32" else f"{name} ({embedder.precision})",
         "precision": embedder.precision,
         "spec": spec.to_dict(),

@@ -24,10 +24,14 @@ def _per_backend(results: dict[str, Any], key: str) -> Iterator[tuple[str, str, 
 
 
 def _bf16(env: dict[str, Any]) -> str:
-    """Whether the CPU multiplies bf16 in hardware (AMX), where the run says (older runs do not)."""
+    """Whether the CPU multiplies bf16 in hardware, and with what, where the run says (older runs
+    do not; runs before AVX512-BF16 counted knew AMX alone)."""
     if "cpu_bf16_hardware" not in env:
         return ""
-    return ", bf16 in hardware (AMX)" if env["cpu_bf16_hardware"] else ", no bf16 hardware (AMX)"
+    if "cpu_bf16_instructions" not in env:
+        return ", bf16 in hardware (AMX)" if env["cpu_bf16_hardware"] else ", no bf16 hardware (AMX)"
+    found = env["cpu_bf16_instructions"]
+    return f", bf16 in hardware ({found})" if found else ", no bf16 hardware (AMX, AVX512-BF16)"
 
 
 def _batches(results: dict[str, Any]) -> str:
@@ -245,7 +249,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         "Models: `vit-b-32-random` is ViT-B-32 with random weights — the same architecture and FLOPs as the",
         "real one (no weights can be downloaded here), so its speed is the real model's speed; `tiny` is the",
         "project's 32 px test model. A model computing in another format than fp32 says which: the CLI's",
-        "`--precision auto` runs the image tower in bf16 on a CPU with Intel AMX, in fp16 on a CUDA GPU.",
+        "`--precision auto` runs the image tower in bf16 on a CPU with Intel AMX or AVX512-BF16, in fp16 on a CUDA GPU.",
         "Absolute times drift on shared machines: read the ratios.",
         "",
         "## Headline ratios",

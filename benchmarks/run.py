@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--models",
         help=f"comma-separated, from {', '.join(MODELS)}, each at the CLI's precision or at one named after an @ "
         "('vit-b-32-random@fp32'); default vit-b-32-random,tiny, and vit-b-32-random@fp32 too where the CLI's "
-        "precision on this CPU is not fp32 (bf16 with AMX)",
+        "precision on this CPU is not fp32 (bf16 with AMX or AVX512-BF16)",
     )
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument(
@@ -136,7 +136,7 @@ def link_copies(roots: list[str], copies: int, folder: Path) -> list[str]:
 
 def default_models(device: str) -> str:
     """ViT-B-32 and the test model at the CLI's precision; ViT-B-32 in fp32 as well where that is
-    not fp32 on the CPU (bf16, with AMX): how much the precision gains, and the ratio to the
+    not fp32 on the CPU (bf16, with AMX or AVX512-BF16): how much the precision gains, and the ratio to the
     ceiling the model in fp32 leaves to reading."""
     from common.embedding import choose_device, choose_precision
 

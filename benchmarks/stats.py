@@ -78,7 +78,7 @@ def environment() -> dict[str, Any]:
     import open_clip
     import torch
 
-    from common.embedding import cpu_multiplies_bf16_in_hardware
+    from common.embedding import cpu_bf16_instructions
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -95,7 +95,9 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "openmp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
-        "cpu_bf16_hardware": cpu_multiplies_bf16_in_hardware(),  # AMX: the CLI's default precision there is bf16
+        # AMX or AVX512-BF16: the CLI's default precision there is bf16.
+        "cpu_bf16_hardware": cpu_bf16_instructions() is not None,
+        "cpu_bf16_instructions": cpu_bf16_instructions(),
         "gpu": gpu,
         "python": platform.python_version(),
         "torch": torch.__version__,

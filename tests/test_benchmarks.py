@@ -31,7 +31,7 @@ def test_smoke_report_files(smoke) -> None:
     markdown = (out / "report.md").read_text()
     for heading in ("## Headline ratios", "## Indexing", "## Load", "## Search", "## Re-index", "## Scale"):
         assert heading in markdown
-    # The model's label names its precision where that is not fp32 (bf16 on a CPU with AMX).
+    # The model's label names its precision where that is not fp32 (bf16 on a CPU with AMX or AVX512-BF16).
     (label,) = [model["model"] for model in results["photos"]]
     assert label == (
         "tiny" if results["photos"][0]["precision"] == "fp32" else f"tiny ({results['photos'][0]['precision']})"
@@ -151,7 +151,7 @@ def test_backends_are_compared_trial_by_trial() -> None:
 
 @pytest.mark.slow
 def test_load_row_loads_the_model_at_its_rows_precision(tmp_path) -> None:
-    """The fp32 row the benchmark adds beside the CLI's bf16 (on a CPU with AMX) times loading
+    """The fp32 row the benchmark adds beside the CLI's bf16 (on a CPU with AMX or AVX512-BF16) times loading
     fp32, not the CLI's default: the load child is told the row's precision, and says which it
     loaded. Asked here for the one that is not this machine's default, so the test fails on any
     machine where the child ignored it."""
