@@ -28,7 +28,7 @@ from common.backends import store_class
 from common.decoding import decode_image
 from common.defaults import default_batch_size
 from common.discovery import find_image_files
-from common.embedding import Embedder, ModelSpec
+from common.embedding import Embedder, ModelSpec, choose_precision
 from common.failures import FailureReport
 from common.pipeline import index_roots
 from common.store import IndexInfo
@@ -371,6 +371,12 @@ def run_photo_benchmark(
         spec = checkpoint_for(spec, embedder, workdir)
         embedder.spec = spec
         result["checkpoint"] = spec.pretrained
+        # Searches embed their queries as the CLI's do: a search process indexes nothing, and on
+        # a CPU its model stays in fp32 unless told otherwise (common.embedding.choose_precision).
+        searcher = embedder
+        if choose_precision(precision or "auto", embedder.device, queries_only=True) != embedder.precision:
+            searcher = Embedder(spec, device, precision=precision or "auto", queries_only=True)
+        result["search_precision"] = searcher.precision
 
         def index_corpus(store: Any, db: str, roots: list[str] = corpus.roots, every_file: bool = False) -> Any:
             # As the CLI indexes by default: decoding workers, thumbnails in the database.
@@ -421,7 +427,7 @@ def run_photo_benchmark(
                 "reindex_unchanged_seconds": again.seconds,
                 "reindex_embedded": again.embedded,
                 "disk_bytes": directory_bytes(db),
-                "search": search_latencies(store, embedder, corpus, words),
+                "search": search_latencies(store, searcher, corpus, words),
             }
             store.close()
             result["backends"][backend]["load"] = cold_start(backend, db, spec, load_repeats, embedder.precision)

@@ -329,6 +329,19 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         ],
     )  # fmt: skip
     lines += ["", "## Search (model loaded; p50 / p95 ms)", ""]
+    queried = {
+        model["model"]: model["search_precision"]
+        for model in results["photos"]
+        if model.get("search_precision", model["precision"]) != model["precision"]
+    }
+    if queried:
+        lines += [
+            "Queries are embedded as the CLI's searches embed them: a process that indexes nothing keeps the",
+            "model in fp32 on a CPU (a picture alone in bf16 pays a whole padded pass), so "
+            + ", ".join(f"{name}'s queries ran in {precision}" for name, precision in queried.items())
+            + ".",
+            "",
+        ]
     if "search" in charts:
         lines += [f"![search latency per kind and backend]({charts['search']})", ""]
     lines += table(

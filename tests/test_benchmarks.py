@@ -37,6 +37,7 @@ def test_smoke_report_files(smoke) -> None:
         "tiny" if results["photos"][0]["precision"] == "fp32" else f"tiny ({results['photos'][0]['precision']})"
     )
     assert f"{label}: reading alone (no model), images/s" in markdown
+    assert (f"{label}'s queries ran in fp32" in markdown) == (results["photos"][0]["precision"] != "fp32")
     # With the model on the CPU, indexing is also read against what the cores can do for both.
     cores = results["environment"]["cpu_count"]
     (model,) = results["photos"]
@@ -74,6 +75,8 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
     ):
         assert best == max(both) > 0
     assert results["environment"]["openmp_wait_policy"] == "PASSIVE", "indexed as the CLI indexes"
+    # Searched as the CLI searches: a process that indexes nothing keeps the CPU's model in fp32.
+    assert model["search_precision"] == ("fp32" if model["device"] == "cpu" else model["precision"])
     assert set(model["backends"]) == {"lancedb", "faiss"}
     reading = model["reading_alone"]  # the workers with no model: the bound for a fast one
     assert reading["images"] == results["corpus"]["images"] and reading["failed"] == 0
