@@ -329,16 +329,15 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         ],
     )  # fmt: skip
     lines += ["", "## Search (model loaded; p50 / p95 ms)", ""]
-    queried = {
-        model["model"]: model["search_precision"]
-        for model in results["photos"]
-        if model.get("search_precision", model["precision"]) != model["precision"]
-    }
+    queried: dict[str, list[str]] = {}  # a precision queries ran in → the models indexed otherwise
+    for model in results["photos"]:
+        if model.get("search_precision", model["precision"]) != model["precision"]:
+            queried.setdefault(model["search_precision"], []).append(model["model"])
     if queried:
         lines += [
             "Queries are embedded as the CLI's searches embed them: a process that indexes nothing keeps the",
-            "model in fp32 on a CPU (a picture alone in bf16 pays a whole padded pass), so "
-            + ", ".join(f"{name}'s queries ran in {precision}" for name, precision in queried.items())
+            "model in fp32 on a CPU (a picture alone in bf16 pays a whole padded pass), so the queries of "
+            + "; of ".join(f"{' and '.join(names)} ran in {precision}" for precision, names in queried.items())
             + ".",
             "",
         ]

@@ -37,7 +37,7 @@ def test_smoke_report_files(smoke) -> None:
         "tiny" if results["photos"][0]["precision"] == "fp32" else f"tiny ({results['photos'][0]['precision']})"
     )
     assert f"{label}: reading alone (no model), images/s" in markdown
-    assert (f"{label}'s queries ran in fp32" in markdown) == (results["photos"][0]["precision"] != "fp32")
+    assert (f"the queries of {label} ran in fp32" in markdown) == (results["photos"][0]["precision"] != "fp32")
     # With the model on the CPU, indexing is also read against what the cores can do for both.
     cores = results["environment"]["cpu_count"]
     (model,) = results["photos"]
