@@ -80,6 +80,7 @@ def environment() -> dict[str, Any]:
 
     from common.embedding import cpu_bf16_instructions
 
+    bf16_instructions = cpu_bf16_instructions()  # AMX or AVX512-BF16: the CLI's default precision there is bf16
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -95,9 +96,8 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "openmp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
-        # AMX or AVX512-BF16: the CLI's default precision there is bf16.
-        "cpu_bf16_hardware": cpu_bf16_instructions() is not None,
-        "cpu_bf16_instructions": cpu_bf16_instructions(),
+        "cpu_bf16_hardware": bf16_instructions is not None,
+        "cpu_bf16_instructions": bf16_instructions,
         "gpu": gpu,
         "python": platform.python_version(),
         "torch": torch.__version__,

@@ -187,8 +187,9 @@ def test_the_jpeg_decoder_benchmark_compares_the_decoders_on_the_same_files(tmp_
         (trial,) = results["trials"][decoder]
         assert trial["images"] == 12 and trial["failed"] == 0 and trial["main_cpu_seconds"] > 0
         # The painted corpus is 12 JPEGs: the model's device decodes none, all, or its share.
-        assert trial["decoded_on_device"] == {"workers": 0, "model": 12}.get(decoder, trial["decoded_on_device"])
         assert 0 <= trial["decoded_on_device"] <= 12
+        if decoder != "both":
+            assert trial["decoded_on_device"] == {"workers": 0, "model": 12}[decoder]
     assert {d: results["reading_alone"][d]["images"] for d in results["reading_alone"]} == {"workers": 12, "model": 12}
     alike = results["alike"]
     assert alike["rows"] == [12, 12] and alike["same_paths"] == 12 and alike["thumbnails"] == [12, 12]
