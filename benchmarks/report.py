@@ -68,11 +68,16 @@ def shared_cores_bound(model: dict[str, Any], index: dict[str, Any], cores: int)
     where the model computes more per core on fewer cores than at its ceiling (torch's threads
     rarely scale perfectly). None when the model runs elsewhere (its cores are not the workers')
     or reading alone was not measured."""
-    reading = model.get("reading_alone")
-    if model.get("device", "cpu") != "cpu" or not reading:
+    if not reads_on_the_models_cores(model):
         return None
-    core_seconds = cores / index["ceiling_images_per_second"] + reading["cpu_ms_per_image"] / 1000
+    core_seconds = cores / index["ceiling_images_per_second"] + model["reading_alone"]["cpu_ms_per_image"] / 1000
     return cores / core_seconds
+
+
+def reads_on_the_models_cores(model: dict[str, Any]) -> bool:
+    """Whether ``model`` ran on the CPU, where the reading workers are, and reading alone was
+    measured: what ``shared_cores_bound`` needs."""
+    return model.get("device", "cpu") == "cpu" and bool(model.get("reading_alone"))
 
 
 def headline(results: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -273,7 +278,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
         "be taken from it at equal priority (a ratio near model busy × (1 − reading CPU)); at low priority",
         "the workers use the moments the model leaves a core idle, and the ratio can pass that bound.",
     ]
-    if any(model.get("device", "cpu") == "cpu" and "reading_alone" in model for model in results["photos"]):
+    if any(reads_on_the_models_cores(model) for model in results["photos"]):
         lines += [
             "Whatever the priorities, a model on the CPU cannot have the core time reading takes: the",
             "headline's `what N shared cores allow` sets each image's core time (the model's, as its ceiling",
