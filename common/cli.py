@@ -44,6 +44,7 @@ from common.distinct import distinct_hits
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, PRECISIONS, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
+from common.native_messages import CurrentStderrHandler, native_messages_hidden
 from common.ordering import OrderError, hits_in_order, parse_order
 from common.output import FORMATS, PATH_ENDS, QueryResults, write_results
 from common.preview import PREVIEW_ROWS, PROTOCOLS
@@ -394,6 +395,12 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
     except SystemExit as exit_:
         return int(exit_.code or 0)
     configure_logging(parser.prog, args.quiet, args.verbose)
+    with native_messages_hidden(show=args.verbose):
+        return carry_out(store_class, args)
+
+
+def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
+    """Carry out the actions ``args`` asks for; the exit status."""
     restore_sigterm = stop_as_ctrl_c_on_sigterm()
     try:
         session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
@@ -1383,7 +1390,7 @@ def only_warnings_logged() -> Iterator[None]:
 
 def configure_logging(prog: str, quiet: bool, verbose: bool) -> None:
     """Logs to stderr as 'prog: message' lines; results alone go to stdout."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = CurrentStderrHandler()
     handler.setFormatter(logging.Formatter(f"{prog}: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -1395,3 +1402,7 @@ def configure_logging(prog: str, quiet: bool, verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     for ours in OWN_LOGGERS:
         logging.getLogger(ours).setLevel(level)
+    # Pillow logs what it finds wrong in a file it then refuses ("More samples per pixel than can
+    # be decoded: 65535", at ERROR), naming no file: the run's line for that file says it. The
+    # decoding workers' logs go nowhere (``common.native_messages``); the same here, unless --verbose.
+    logging.getLogger("PIL").setLevel(logging.DEBUG if verbose else logging.CRITICAL)

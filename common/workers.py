@@ -40,6 +40,7 @@ from common.defaults import DEFAULT_TIME_LIMIT
 from common.describe import build_record, with_place
 from common.device_decoding import describe_jpeg
 from common.discovery import has_storable_name
+from common.native_messages import send_to_null_device
 from common.preprocess import PixelRecipe
 from common.thumbnails import save_thumbnail, thumbnail_path, thumbnail_picture
 
@@ -259,9 +260,7 @@ def _worker_setup(decoder_messages: bool, niceness: int) -> None:
         # C decoders (libtiff above all) write their complaints about odd files straight to the
         # process's stderr, hundreds of lines for a folder of scans; the run's one line per
         # skipped file says what matters. Like other libraries' chatter, --verbose shows them.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
+        send_to_null_device(2)
     # A parent killed with -9 cannot shut its workers down; they notice and leave by themselves.
     threading.Thread(target=_exit_with_parent, daemon=True).start()
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import struct
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from common.discovery import FoundFile
 from common.failures import FailureReport
@@ -148,3 +151,78 @@ def test_a_file_name_in_another_encoding_is_reported_and_the_rest_indexed(cli: C
     paint_photo(odd_folder / "beach.jpg", seed=3)
     refused = cli("--index", odd_folder, *MODEL_ARGS)
     assert refused.code == 2 and "not valid UTF-8" in refused.stderr and refused.stderr.count("\n") == 1
+
+
+def scrambled_tiff(path: Path, seed: int) -> Path:
+    """An LZW TIFF whose compressed pixels were partly overwritten: libtiff refuses it and says
+    why on the process's stderr ("Using code not yet in table.")."""
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(path, compression="tiff_lzw")
+    data = bytearray(path.read_bytes())
+    for start in (5_000, 20_000, 40_000):
+        data[start : start + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def tiff_with_too_many_samples(path: Path) -> Path:
+    """A TIFF claiming 65,535 samples a pixel: Pillow refuses it, logging why at ERROR level."""
+    Image.fromarray(np.zeros((12, 16, 3), dtype=np.uint8)).save(path)
+    data = bytearray(path.read_bytes())
+    assert data[:2] == b"II"  # little-endian, as Pillow writes it
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (entries,) = struct.unpack_from("<H", data, ifd)
+    for entry in range(ifd + 2, ifd + 2 + 12 * entries, 12):
+        if struct.unpack_from("<H", data, entry)[0] == 277:  # SamplesPerPixel, a SHORT
+            struct.pack_into("<H", data, entry + 8, 65535)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def jpeg_with_a_gap(path: Path, seed: int) -> Path:
+    """A JPEG missing part of its scan, still ending with its end marker: Pillow decodes it quietly,
+    libjpeg through torchvision with "Corrupt JPEG data: premature end of data segment"."""
+    whole = paint_photo(path, seed).read_bytes()
+    path.write_bytes(whole[: len(whole) // 2] + whole[-500:])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("where_decoded", "verbose"),
+    [(("--workers", "0"), False), (("--jpeg-decoder", "model"), False), (("--workers", "0"), True)],
+    ids=["in-process", "jpegs-where-the-model-runs", "in-process-verbose"],
+)
+def test_decoders_chatter_in_the_main_process_stays_out_of_the_log_unless_verbose(
+    where_decoded: tuple[str, str], verbose: bool, tmp_path: Path
+) -> None:
+    """The workers send C decoders' complaints (no file named in them) nowhere; the main process
+    decodes too (--workers 0; JPEGs with --jpeg-decoder model on the CPU) and hides them the same
+    way: the log is the run's own lines, the bad file named in one. A real process: the C
+    libraries write to its file descriptor 2, which this test process's capture would not see."""
+    import subprocess
+
+    from conftest import REPO, SUMMARY
+
+    folder = tmp_path / "photos"
+    for seed in range(3):
+        paint_photo(folder / f"good-{seed}.jpg", seed)
+    jpeg_with_a_gap(folder / "gap.jpg", seed=7)
+    scrambled_tiff(folder / "scan.tif", seed=8)
+    tiff_with_too_many_samples(folder / "odd.tif")
+    prog = "imagedb-faiss.py"
+    command = [sys.executable, str(REPO / prog), "--index", str(folder), *MODEL_ARGS,
+               "--db", str(tmp_path / "db"), *where_decoded, *(["-v"] if verbose else [])]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr
+    summary = SUMMARY.search(done.stderr)
+    assert summary and summary.groups() == ("4", "0", "0", "0", "2"), done.stderr  # the gap's JPEG indexed
+    assert f"{prog}: skipped {folder / 'scan.tif'}: corrupt or unsupported image data" in done.stderr
+    assert f"{prog}: skipped {folder / 'odd.tif'}: not a recognised image" in done.stderr
+    others = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith(f"{prog}: ")]
+    pillows = [line for line in done.stderr.splitlines() if "samples per pixel" in line]
+    if verbose:
+        assert any("not yet in table" in line for line in others), done.stderr
+        assert pillows, done.stderr
+    else:
+        assert others == [] and pillows == [], others + pillows
