@@ -24,6 +24,9 @@ from common.xmp import SIDECAR_SUFFIXES, sidecar_mtime, sidecar_of
 
 log = logging.getLogger(__name__)
 
+# Which folder a path is on disk (``folder_key``): its device and inode, or its real path.
+FolderKey = tuple[int, int] | str
+
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif"}
 )
@@ -204,7 +207,7 @@ def find_image_files(
     What ``exclude`` names is left out (system folders when None).
     """
     exclude = exclude or Exclusions()
-    visited_dirs: set[tuple[int, int]] = {key for key in map(folder_key, skip) if key is not None}
+    visited_dirs: set[FolderKey] = {key for key in map(folder_key, skip) if key is not None}
     seen_paths: set[str] = set()
     for root in roots:
         root = normalise_root(root)
@@ -220,7 +223,7 @@ def find_image_files(
             except OSError:
                 dirnames[:] = []
                 continue
-            key = (st.st_dev, st.st_ino)
+            key = _identity(dirpath, st)
             if key in visited_dirs:
                 dirnames[:] = []
                 continue
@@ -243,13 +246,21 @@ def find_image_files(
                     yield found
 
 
-def folder_key(path: str) -> tuple[int, int] | None:
+def folder_key(path: str) -> FolderKey | None:
     """Which folder (or file) ``path`` is on disk, by whatever name: its device and inode."""
     try:
         st = os.stat(path)
     except OSError:  # not there (yet, or any more)
         return None
-    return (st.st_dev, st.st_ino)
+    return _identity(path, st)
+
+
+def _identity(path: str, st: os.stat_result) -> FolderKey:
+    """``path``'s device and inode; its real path (symlinks resolved) where the file system
+    numbers no inodes (``st_ino`` 0, as some network file systems report: pytest-dev/pytest#14864).
+    There every folder would be every other: the walk, which enters a folder once, entered none
+    (the database's own folder, which it skips, came first: nothing was indexed)."""
+    return (st.st_dev, st.st_ino) if st.st_ino else os.path.realpath(path)
 
 
 def _stat_file(path: str, sidecar: str | None = None) -> FoundFile | None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import pyarrow.compute as pc
 
-from common.discovery import folder_key, normalise_root
+from common.discovery import FolderKey, folder_key, normalise_root
 from common.store import ImageStore
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class IndexedFolders:
                 if parent == folder:
                     break
                 folder = parent
-        self.names_by_key: dict[tuple[int, int], list[str]] = {}
+        self.names_by_key: dict[FolderKey, list[str]] = {}
         # Shallowest first, for as long as LOOK_SECONDS allows: on a network share each stat is a
         # round trip, and a library of 50k folders there could keep a command waiting a minute.
         # The folders a symlink or a mount names are mostly an indexed tree's top ones, and a
@@ -78,7 +78,8 @@ class IndexedFolders:
         neither it nor any parent is known to the index by another name."""
         here = path
         while True:
-            names = self.names_by_key.get(folder_key(here) or (-1, -1))
+            key = folder_key(here)
+            names = self.names_by_key.get(key) if key is not None else None
             if names:
                 rest = os.path.relpath(path, here)
                 return [name if rest == os.curdir else os.path.join(name, rest) for name in names]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import MODEL_ARGS, REPO, Cli, made_by_an_older_imagedb, paint_photo, raw_lance_table
+from conftest import MODEL_ARGS, REPO, Cli, made_by_an_older_imagedb, names_listed, paint_photo, raw_lance_table
 
 
 def test_index_then_search_by_image_returns_the_query_first(
@@ -326,6 +326,36 @@ def test_symlink_loop_does_not_hang_and_indexes_each_file_once(cli: Cli, tmp_pat
     result = cli.index(root)
     assert result.summary()["new"] == 2
     assert len(cli.records()) == 2
+
+
+def test_a_file_system_without_inode_numbers_is_walked_whole(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    """Where a file system numbers no inodes (``st_ino`` 0: some network file systems), every
+    folder looked like every other: the walk, which visits a folder once, took each for the
+    database's own folder, which it skips, and indexed nothing."""
+    import stat
+
+    real_stat = os.stat
+
+    def stat_without_inodes(path, *args, **kwargs):
+        st = real_stat(path, *args, **kwargs)
+        if not stat.S_ISDIR(st.st_mode):
+            return st
+        return os.stat_result((st.st_mode, 0, *tuple(st)[2:]))
+
+    root = tmp_path / "photos"
+    paint_photo(root / "2023" / "one.jpg", seed=1)
+    paint_photo(root / "2024" / "two.jpg", seed=2)
+    paint_photo(root / "top.jpg", seed=3)
+    os.symlink(root, root / "2024" / "loop")
+    elsewhere = paint_photo(tmp_path / "scans" / "scan.jpg", seed=4)
+    monkeypatch.setattr(os, "stat", stat_without_inodes)
+
+    assert cli.index(root).summary()["new"] == 3
+    assert cli.index(elsewhere.parent).summary()["new"] == 1
+    assert sorted(cli.records()) == sorted(
+        str(p) for p in (root / "2023" / "one.jpg", root / "2024" / "two.jpg", root / "top.jpg", elsewhere)
+    )
+    assert names_listed(cli, "--under", str(root / "2024")) == ["two.jpg"]
 
 
 def test_unicode_and_space_names(cli: Cli, tmp_path: Path) -> None:
