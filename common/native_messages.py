@@ -40,6 +40,11 @@ def native_messages_hidden(show: bool = False) -> Iterator[None]:
     if show:
         yield
         return
+    try:
+        os.fstat(2)
+    except OSError:  # closed (``2>&-``): nothing to hide, nowhere to show it
+        yield
+        return
     python_stderr = sys.stderr
     writes_to_fd2 = _fileno(python_stderr) == 2
     if writes_to_fd2:

@@ -271,6 +271,24 @@ def test_a_reader_that_stops_reading_ends_the_run_quietly(backend: str, tmp_path
     ]
 
 
+def test_a_run_with_its_stderr_closed_still_answers(cli: Cli, tmp_path: Path) -> None:
+    """`imagedb ... 2>&-` (a cron job, a service without a log): the results still come, and an
+    error still sets the exit status; nothing is written where stderr was."""
+    for seed in range(3):
+        paint_photo(tmp_path / "photos" / f"{seed}.jpg", seed=seed)
+    cli.index(tmp_path / "photos")
+    script = [sys.executable, str(REPO / f"imagedb-{cli.backend}.py"), "--db", str(cli.db)]
+
+    def without_stderr(*args: str) -> subprocess.CompletedProcess:
+        command = ["sh", "-c", '"$@" 2>&-', "sh", *script, *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    listed = without_stderr("--where", "width > 0", "--format", "paths")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert sorted(Path(p).name for p in listed.stdout.split()) == ["0.jpg", "1.jpg", "2.jpg"]
+    assert without_stderr("--where", "no_such_column > 0").returncode == 2
+
+
 def test_a_filter_lancedb_cannot_evaluate_is_a_usage_error(tmp_path: Path) -> None:
     """DuckDB (which checks every --where) knows functions LanceDB's SQL does not: one line, exit 2."""
     cli = Cli("lancedb", tmp_path / "db")
