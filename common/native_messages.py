@@ -36,8 +36,11 @@ def native_messages_hidden(show: bool = False) -> Iterator[None]:
     descriptor 2, to a copy of it; both put back after (``show``: nothing changes).
 
     A crash of the interpreter itself still says where it happened, on the copy (``faulthandler``,
-    unless something enabled it already: pytest, ``PYTHONFAULTHANDLER``)."""
-    if show:
+    unless something enabled it already: pytest, ``PYTHONFAULTHANDLER``). On Windows nothing
+    changes (below): the workers alone hide decoders' messages there."""
+    if show or sys.platform == "win32":
+        # (Windows: Python writes to a console through its own console I/O, in UTF-16; a copy of
+        # the descriptor would write bytes in the console's code page instead: names garbled.)
         yield
         return
     try:
