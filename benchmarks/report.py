@@ -86,14 +86,13 @@ def vs_reading_alone(model: dict[str, Any], index: dict[str, Any]) -> tuple[floa
     of the trials' images/s against the one measurement before them."""
     if index.get("trial_vs_reading"):
         ratios = index["trial_vs_reading"]
-        return statistics.median(
-            ratios
-        ), f"the median of {len(ratios)} trials, each against reading alone on either side of it"
+        taken = f"the median of {len(ratios)} trials, each against reading alone on either side of it"
+        return statistics.median(ratios), taken
     trials = index.get("trial_images_per_second") or [index["images_per_second"]]
-    return (
-        statistics.median(trials) / model["reading_alone"]["images_per_second"],
-        f"the median of {len(trials)} trials' images/s (the trial the ratios above read is the median by its ceiling)",
+    taken = (
+        f"the median of {len(trials)} trials' images/s (the trial the ratios above read is the median by its ceiling)"
     )
+    return statistics.median(trials) / model["reading_alone"]["images_per_second"], taken
 
 
 def reads_on_the_models_cores(model: dict[str, Any]) -> bool:
