@@ -44,7 +44,7 @@ from common.distinct import distinct_hits
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, PRECISIONS, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
-from common.native_messages import CurrentStderrHandler, native_messages_hidden
+from common.native_messages import CurrentStderrHandler, native_messages_hidden, send_to_null_device
 from common.ordering import OrderError, hits_in_order, parse_order
 from common.output import FORMATS, PATH_ENDS, QueryResults, write_results
 from common.preview import PREVIEW_ROWS, PROTOCOLS
@@ -126,9 +126,7 @@ def stop_writing_to_stdout() -> None:
     The recipe from the ``signal`` module's documentation (its note on SIGPIPE).
     """
     with contextlib.suppress(OSError, ValueError):  # ValueError: no file behind stdout (a test's buffer)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        send_to_null_device(sys.stdout.fileno())
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
