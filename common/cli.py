@@ -50,6 +50,7 @@ from common.output import FORMATS, PATH_ENDS, QueryResults, write_results
 from common.preview import PREVIEW_ROWS, PROTOCOLS
 from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, write_errors_explained
 from common.thumbnails import THUMBNAIL_DIR
+from common.visible import visible
 
 if TYPE_CHECKING:
     import numpy as np
@@ -388,7 +389,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
         path = config_path(argv)
         args = parser.parse_args((config_to_argv(path, parser) if path else []) + argv)
     except ConfigError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        print(f"{parser.prog}: error: {visible(str(error))}", file=sys.stderr)
         return 2
     except SystemExit as exit_:
         return int(exit_.code or 0)
@@ -1386,10 +1387,18 @@ def only_warnings_logged() -> Iterator[None]:
             logger.setLevel(level)
 
 
+class VisibleMessages(logging.Formatter):
+    """Each message on its one line, the file names and tags in it shown, not obeyed
+    (``common.visible``); a traceback (``--verbose``) keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return visible(super().formatMessage(record))
+
+
 def configure_logging(prog: str, quiet: bool, verbose: bool) -> None:
     """Logs to stderr as 'prog: message' lines; results alone go to stdout."""
     handler = CurrentStderrHandler()
-    handler.setFormatter(logging.Formatter(f"{prog}: %(message)s"))
+    handler.setFormatter(VisibleMessages(f"{prog}: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

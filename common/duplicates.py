@@ -31,6 +31,7 @@ from common.companions import companion_groups
 from common.defaults import DEFAULT_DUPLICATE_THRESHOLD
 from common.output import PATH_ENDS, QueryResults
 from common.store import Hit, ImageStore
+from common.visible import visible
 
 # Rows compared at a time: 256 keeps each block's similarities (256 × rows floats) in 100 MB at
 # 100k rows, and multiplied no slower than 1,024 (which wrote 400 MB a block).
@@ -117,10 +118,12 @@ class Duplicates:
     def lines(self, preview: Callable[[str, str], str] | None = None) -> list[str]:
         def listed(paths: list[str]) -> list[str]:
             if preview is None:
-                return [f"{FILE_INDENT}{p}" for p in paths]
-            return [line for p in paths for line in (f"{FILE_INDENT}{p}", preview(p, FILE_INDENT).rstrip("\n"))]
+                return [f"{FILE_INDENT}{visible(p)}" for p in paths]
+            return [
+                line for p in paths for line in (f"{FILE_INDENT}{visible(p)}", preview(p, FILE_INDENT).rstrip("\n"))
+            ]
 
-        out = [f"among the files matching: {self.among}"] if self.among else []
+        out = [f"among the files matching: {visible(self.among)}"] if self.among else []
         out.append(f"exact duplicates (same bytes): {len(self.exact)} group(s)")
         for number, group in enumerate(self.exact, 1):
             out += [f"  [{number}] {len(group)} files", *listed(group)]

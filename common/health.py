@@ -31,6 +31,7 @@ from common.discovery import OutOfReach, split_vanished
 from common.output import PATH_ENDS
 from common.refresh import bring_up_to_date, outdated_paths
 from common.store import ImageStore
+from common.visible import visible
 
 NORM_TOLERANCE = 1e-3
 AUDIT_ROWS = 8192  # vectors measured at a time (a few MB of temporaries)
@@ -78,7 +79,7 @@ class HealthReport:
     def lines(self) -> list[str]:
         if self.healthy:
             return [f"healthy: {self.images} images, model {self.model}"]
-        return [f"problem: {problem}" for problem in self.problems]
+        return [f"problem: {visible(problem)}" for problem in self.problems]
 
 
 @dataclass

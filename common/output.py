@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from common.store import Hit
+from common.visible import visible
 from common.xmp import LIST_SEPARATOR
 
 FORMATS = ("table", "json", "jsonl", "csv", "paths", "paths0")
@@ -115,7 +116,7 @@ def _table(results: list[QueryResults], out: TextIO, preview: Callable[[dict], s
         if number:
             out.write("\n")
         how = r.kind if r.kind == r.mode else f"{r.kind}, {r.mode}"
-        out.write(f"{r.query}  ({how}, {len(r.hits)} result{'s' if len(r.hits) != 1 else ''})\n")
+        out.write(f"{visible(r.query)}  ({how}, {len(r.hits)} result{'s' if len(r.hits) != 1 else ''})\n")
         if not r.hits:
             out.write("  no matches\n")
             continue
@@ -140,6 +141,9 @@ def _table(results: list[QueryResults], out: TextIO, preview: Callable[[dict], s
             )
             for i, hit in enumerate(r.hits, 1)
         ]
+        # A file's name or a camera's, written out where they hold control characters (common.visible),
+        # and measured so for the columns' widths.
+        rows = [tuple(map(visible, row)) for row in rows]
         # A column none of these results has a value in is left out; "also" names a hit's companions,
         # "alike" counts the near duplicates --distinct folded into it.
         for optional in ("alike", "also", "video", "km", "rating", "place"):

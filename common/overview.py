@@ -23,6 +23,7 @@ from common.output import camera_name, human_size, place_name, stars
 from common.records import RECORD_VERSION
 from common.store import ImageStore
 from common.thumbnails import THUMBNAIL_DIR
+from common.visible import visible
 from common.xmp import LIST_SEPARATOR
 
 # The columns the overview counts.
@@ -113,7 +114,7 @@ class Overview:
             writer.writerow(["kind", "value", "files"])
             writer.writerows(self.counted())
         else:
-            out.write("\n".join(self.lines()) + "\n")
+            out.write("\n".join(map(visible, self.lines())) + "\n")  # folder names, tags: common.visible
 
     def lines(self) -> list[str]:
         scope = f"{self.files:,} of {self.total:,} files match {self.where}" if self.where else f"{self.files:,} files"

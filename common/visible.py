@@ -1,0 +1,31 @@
+"""Text from files, as a terminal is to show it: control characters written out, not obeyed.
+
+A file name may hold any character but '/' and NUL, and an EXIF, XMP or IPTC field anything at
+all. Printed raw, an ESC in one is an instruction to the terminal, not text: recolour what
+follows, clear the screen, retitle the window, move the cursor back over what was printed
+(another path drawn over the real one), or, on some terminals, set the clipboard; a newline or
+a tab breaks a table's row in two. So the output people read (the results table, ``--stats``,
+``--duplicates``, ``--check``, the lines that say what was skipped and why) passes such text
+through ``visible``, as GNU ls quotes a name on a terminal. The formats programs read keep the
+text exact: JSON escapes control characters itself, and csv, paths and paths0 are data (paths0
+is there for names holding a newline).
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls (newline, tab, ESC, BEL, ...), DEL and the C1 controls (U+0080-U+009F: U+009B is
+# a one-character CSI to terminals that take 8-bit controls). Not other unprinted characters:
+# a zero-width joiner is part of an emoji or a Persian word, and shown as is.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` with each control character written as a Python string literal writes it:
+    ``\\n``, ``\\t``, ``\\x1b``. Text without one (nearly all) comes back unchanged."""
+    return CONTROL_CHARACTERS.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]

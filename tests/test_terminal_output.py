@@ -1,0 +1,76 @@
+"""A file name holding control characters is shown on the terminal, not obeyed (common.visible).
+
+An ESC in a name printed raw would recolour, clear or retitle the terminal, and a newline split
+the results table's row; the formats programs read keep every name exact.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from common.visible import visible
+from tests.conftest import MODEL_ARGS, paint_photo
+
+# Any control character but the newline that ends a line of output.
+CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+RETITLING = "new\nline\x1b]0;pwned\x07.jpg"  # a newline, then an OSC sequence that retitles the window
+CLEARING_FOLDER = "dir\x1b[2J"  # CSI: clear the screen
+EIGHT_BIT_CSI = "copy\x9b31m.jpg"  # U+009B: a one-character CSI to terminals that take 8-bit controls
+BROKEN = "bad\x1b[31m.jpg"  # red from here on
+
+
+def test_visible_writes_control_characters_out_and_leaves_the_rest() -> None:
+    assert visible("a\nb\tc\x1b[31m\x9bd\x00\x7f\r") == "a\\nb\\tc\\x1b[31m\\x9bd\\x00\\x7f\\r"
+    ordinary = "é 東京 👍🏽 می\u200cخواهم family 👨\u200d👩\u200d👧"  # accents, CJK, emoji, joiners
+    assert visible(ordinary) == ordinary
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    root = tmp_path / "photos"
+    paint_photo(root / RETITLING, seed=1)
+    shutil.copy(root / RETITLING, root / EIGHT_BIT_CSI)  # the same bytes: an exact duplicate
+    paint_photo(root / CLEARING_FOLDER / "a.jpg", seed=2)
+    (root / BROKEN).write_bytes(b"not a picture")
+    return root
+
+
+def test_names_with_control_characters_are_shown_not_obeyed(cli, library: Path) -> None:
+    indexed = cli.index(library)
+    assert not CONTROL.search(indexed.stderr), indexed.stderr
+    assert f"skipped {library / visible(BROKEN)}: " in indexed.stderr
+
+    listed = cli("--where", "width > 0")
+    assert listed.code == 0, listed.stderr
+    assert not CONTROL.search(listed.stdout), listed.stdout
+    rows = [line for line in listed.stdout.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert len(rows) == 3  # each file on its one row: the newline in a name did not split it
+    shown = {visible(str(library / name)) for name in (RETITLING, EIGHT_BIT_CSI, f"{CLEARING_FOLDER}/a.jpg")}
+    assert all(any(path in row for row in rows) for path in shown), listed.stdout
+
+    stats = cli("--stats")
+    assert stats.code == 0 and not CONTROL.search(stats.stdout), stats.stdout
+    assert visible(str(library / CLEARING_FOLDER)) in stats.stdout
+
+    duplicates = cli("--duplicates", *MODEL_ARGS)
+    assert duplicates.code == 0 and not CONTROL.search(duplicates.stdout), duplicates.stdout
+    assert visible(str(library / RETITLING)) in duplicates.stdout
+
+    (library / CLEARING_FOLDER / "a.jpg").unlink()
+    checked = cli("--check")
+    assert checked.code == 1 and not CONTROL.search(checked.stdout + checked.stderr), checked.stdout
+    assert visible(str(library / CLEARING_FOLDER / "a.jpg")) in checked.stdout + checked.stderr
+
+
+def test_formats_for_programs_keep_names_exact(cli, library: Path) -> None:
+    cli.index(library)
+    exact = {str(library / name) for name in (RETITLING, EIGHT_BIT_CSI, f"{CLEARING_FOLDER}/a.jpg")}
+    [listing] = cli.search("--where", "width > 0")
+    assert {hit["path"] for hit in listing["results"]} == exact
+    nul_ended = cli("--where", "width > 0", "--format", "paths0")
+    assert set(nul_ended.stdout.split("\0")[:-1]) == exact
