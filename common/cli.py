@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import functools
 import logging
+import math
 import os
 import signal
 import sys
@@ -1341,16 +1342,20 @@ _non_negative_int = _int_at_least(0)
 
 
 def _number(text: str) -> float:
+    """An argparse type: a finite number ('nan' would compare false with every score: no results, said nowhere)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
 
 
 def _positive_float(text: str) -> float:
     """An argparse type: a number of seconds above zero."""
     value = _number(text)
-    if not 0 < value < float("inf"):
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
@@ -1358,7 +1363,7 @@ def _positive_float(text: str) -> float:
 def _non_negative_float(text: str) -> float:
     """An argparse type: a number of seconds, zero or more."""
     value = _number(text)
-    if not value >= 0 or value == float("inf"):
+    if value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
 

@@ -35,6 +35,7 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "unknown column": ["--search", "a dog", "--where", "no_such_column > 3"],
         "broken filter": ["--where", "width >"],
         "zero limit": ["--search", "a dog", "--limit", "0"],
+        "a score that is not a number": ["--search", "a dog", "--min-score", "nan"],
         "unknown model": ["--index", str(folder), "--model", "ViT-Q-99", "--pretrained", "none"],
         "unknown pretrained tag": ["--index", str(folder), "--model", "ViT-B-32", "--pretrained", "no_such_tag"],
         "weights not fetchable offline": [
