@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from common.visible import visible
-from tests.conftest import MODEL_ARGS, paint_photo
+from conftest import Cli, paint_photo
 
 # Any control character but the newline that ends a line of output.
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
@@ -40,7 +40,7 @@ def library(tmp_path: Path) -> Path:
     return root
 
 
-def test_names_with_control_characters_are_shown_not_obeyed(cli, library: Path) -> None:
+def test_names_with_control_characters_are_shown_not_obeyed(cli: Cli, library: Path) -> None:
     indexed = cli.index(library)
     assert not CONTROL.search(indexed.stderr), indexed.stderr
     assert f"skipped {library / visible(BROKEN)}: " in indexed.stderr
@@ -57,7 +57,7 @@ def test_names_with_control_characters_are_shown_not_obeyed(cli, library: Path) 
     assert stats.code == 0 and not CONTROL.search(stats.stdout), stats.stdout
     assert visible(str(library / CLEARING_FOLDER)) in stats.stdout
 
-    duplicates = cli("--duplicates", *MODEL_ARGS)
+    duplicates = cli("--duplicates")
     assert duplicates.code == 0 and not CONTROL.search(duplicates.stdout), duplicates.stdout
     assert visible(str(library / RETITLING)) in duplicates.stdout
 
@@ -67,7 +67,7 @@ def test_names_with_control_characters_are_shown_not_obeyed(cli, library: Path) 
     assert visible(str(library / CLEARING_FOLDER / "a.jpg")) in checked.stdout + checked.stderr
 
 
-def test_formats_for_programs_keep_names_exact(cli, library: Path) -> None:
+def test_formats_for_programs_keep_names_exact(cli: Cli, library: Path) -> None:
     cli.index(library)
     exact = {str(library / name) for name in (RETITLING, EIGHT_BIT_CSI, f"{CLEARING_FOLDER}/a.jpg")}
     [listing] = cli.search("--where", "width > 0")
