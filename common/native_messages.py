@@ -22,6 +22,10 @@ import os
 import sys
 from collections.abc import Iterator
 
+# While ``native_messages_hidden`` hides them: a copy of where descriptor 2 went before
+# (``descriptor_2_shown``); None otherwise.
+_shown_on: int | None = None
+
 
 def send_to_null_device(fd: int) -> None:
     """Point file descriptor ``fd`` at the null device (what is written to it goes nowhere)."""
@@ -66,10 +70,13 @@ def native_messages_hidden(show: bool = False) -> Iterator[None]:
     enabled_here = copy is not None and not faulthandler.is_enabled()
     if enabled_here:
         faulthandler.enable(file=copy)
+    global _shown_on
     send_to_null_device(2)
+    _shown_on = saved
     try:
         yield
     finally:
+        _shown_on = None
         if enabled_here:
             faulthandler.disable()
         if copy is not None:
@@ -79,6 +86,26 @@ def native_messages_hidden(show: bool = False) -> Iterator[None]:
             copy.close()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def descriptor_2_shown() -> Iterator[None]:
+    """Within: descriptor 2 where it went before ``native_messages_hidden`` hid it (while it
+    does), for a process started here to inherit. The decoding server is one, started by the
+    first command that indexes and kept for the process's life: started with the null device,
+    it would have left every later command's workers nowhere to write, ``--verbose`` ones too,
+    where a program runs several commands in one process (``main`` called again). Its workers
+    send descriptor 2 to the null device themselves unless verbose."""
+    if _shown_on is None:
+        yield
+        return
+    hidden = os.dup(2)
+    os.dup2(_shown_on, 2)
+    try:
+        yield
+    finally:
+        os.dup2(hidden, 2)
+        os.close(hidden)
 
 
 class CurrentStderrHandler(logging.StreamHandler):

@@ -40,7 +40,7 @@ from common.defaults import DEFAULT_TIME_LIMIT
 from common.describe import build_record, with_place
 from common.device_decoding import describe_jpeg
 from common.discovery import has_storable_name
-from common.native_messages import send_to_null_device
+from common.native_messages import descriptor_2_shown, send_to_null_device
 from common.preprocess import PixelRecipe
 from common.thumbnails import save_thumbnail, thumbnail_path, thumbnail_picture
 
@@ -202,8 +202,8 @@ def start_decoding_server() -> None:
         "PYTHONPATH": os.pathsep.join(filter(None, [PROJECT_ROOT, os.environ.get("PYTHONPATH")])),
         SERVER_SETUP_VARIABLE: json.dumps(setup),
     }
-    # The server is started inside; it alone sees the variables.
-    with _environment(server_environment), _socket_folder_short_enough():
+    # The server is started inside; it alone sees the variables, and the terminal's stderr.
+    with _environment(server_environment), _socket_folder_short_enough(), descriptor_2_shown():
         forkserver.ensure_running()
 
 

@@ -227,3 +227,33 @@ def test_decoders_chatter_in_the_main_process_stays_out_of_the_log_unless_verbos
         assert pillows, done.stderr
     else:
         assert others == [] and pillows == [], others + pillows
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="there the main process leaves its stderr as it is")
+def test_a_verbose_command_after_a_quiet_one_in_the_same_process_shows_the_workers_chatter(tmp_path: Path) -> None:
+    """The decoding server outlives the command that started it: one started while a quiet
+    command hid descriptor 2 had kept the null device for every later command's workers, so a
+    program calling ``main`` again with ``-v`` saw no decoder's message. A real process again (the
+    workers write to the descriptor 2 their server had)."""
+    import subprocess
+
+    from conftest import REPO
+
+    quiet, verbose = tmp_path / "quiet", tmp_path / "verbose"
+    paint_photo(quiet / "good.jpg", seed=1)
+    paint_photo(verbose / "good.jpg", seed=2)
+    scrambled_tiff(verbose / "scan.tif", seed=8)
+    script = (
+        "import sys\n"
+        "from common.backends import load_backend_script\n"
+        "front = load_backend_script('faiss')\n"
+        f"model = {MODEL_ARGS!r}\n"
+        f"assert front.main(['--index', {str(quiet)!r}, *model, '--db', {str(tmp_path / 'q')!r}]) == 0\n"
+        "print('--- verbose', file=sys.stderr, flush=True)\n"
+        f"assert front.main(['--index', {str(verbose)!r}, *model, '--db', {str(tmp_path / 'v')!r}, '-v']) == 0\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=REPO)
+
+    assert done.returncode == 0, done.stderr
+    before, _, after = done.stderr.partition("--- verbose")
+    assert "not yet in table" not in before and "not yet in table" in after, done.stderr
