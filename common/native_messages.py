@@ -42,6 +42,7 @@ def native_messages_hidden(show: bool = False) -> Iterator[None]:
     A crash of the interpreter itself still says where it happened, on the copy (``faulthandler``,
     unless something enabled it already: pytest, ``PYTHONFAULTHANDLER``). On Windows nothing
     changes (below): the workers alone hide decoders' messages there."""
+    global _shown_on
     if show or sys.platform == "win32":
         # (Windows: Python writes to a console through its own console I/O, in UTF-16; a copy of
         # the descriptor would write bytes in the console's code page instead: names garbled.)
@@ -70,7 +71,6 @@ def native_messages_hidden(show: bool = False) -> Iterator[None]:
     enabled_here = copy is not None and not faulthandler.is_enabled()
     if enabled_here:
         faulthandler.enable(file=copy)
-    global _shown_on
     send_to_null_device(2)
     _shown_on = saved
     try:
