@@ -132,10 +132,11 @@ def stop_writing_to_stdout() -> None:
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse, but errors are a single line (no usage dump) so they read like every other error."""
+    """argparse, but errors are a single line (no usage dump) so they read like every other error,
+    the arguments they quote shown as the log's lines show names (``common.visible``)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {visible(message)} (see --help)\n")
 
 
 def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argparse.ArgumentParser:

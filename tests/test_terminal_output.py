@@ -67,6 +67,12 @@ def test_names_with_control_characters_are_shown_not_obeyed(cli: Cli, library: P
     assert visible(str(library / CLEARING_FOLDER / "a.jpg")) in checked.stdout + checked.stderr
 
 
+def test_an_argument_refused_is_quoted_on_its_one_line(cli: Cli) -> None:
+    refused = cli("--stats", RETITLING)  # an argument no option takes: argparse quotes it
+    assert refused.code == 2 and len(refused.stderr_lines()) == 1, refused.stderr
+    assert not CONTROL.search(refused.stderr) and visible(RETITLING) in refused.stderr, refused.stderr
+
+
 def test_formats_for_programs_keep_names_exact(cli: Cli, library: Path) -> None:
     cli.index(library)
     exact = {str(library / name) for name in (RETITLING, EIGHT_BIT_CSI, f"{CLEARING_FOLDER}/a.jpg")}
