@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -502,7 +503,7 @@ def check_invocation(args: argparse.Namespace) -> None:
         except ColorError as error:
             raise UsageError(f"--color: {error}") from None
     if args.palette and not os.path.isfile(args.palette):
-        raise UsageError(f"palette image not found: {args.palette}")
+        raise UsageError(no_image_file("palette image", args.palette, args.palette))
     if args.min_score is not None and not (args.search or args.text or args.color or args.palette):
         raise UsageError(
             "--min-score keeps results by their score: give --search, --text or --color (a --where listing has none)"
@@ -588,10 +589,32 @@ def check_query(query: str) -> None:
         raise UsageError("empty query: give an image path or some words")
     if is_image_url(query) or query_image(query):  # a URL is fetched when searched: asked once
         return
-    if has_image_extension(query):
-        raise UsageError(f"query image not found: {query}")
-    if names_a_folder(query) and os.path.isdir(os.path.expanduser(query)):
+    path = os.path.expanduser(query)
+    if os.path.isdir(path) and (has_image_extension(query) or names_a_folder(query)):
         raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
+    if has_image_extension(query):
+        raise UsageError(no_image_file("query image", query, path))
+
+
+def no_image_file(what: str, given: str, path: str) -> str:
+    """Why ``given`` (at ``path``), named as an image file, cannot be read as one: it is not
+    there, or it is there but no file (a named pipe would wait for a writer forever, a device
+    never end): saying 'not found' of what ``ls`` shows would send the user looking elsewhere."""
+    if not os.path.exists(path):
+        return f"{what} not found: {given}"
+    return f"{what} {given} is not a file but {kind_of_file(path)}; give an image file"
+
+
+def kind_of_file(path: str) -> str:
+    """What ``path`` is, in words, where it is not a regular file."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
 
 def queries_typed(stdin: TextIO, prompt: bool) -> Iterator[str]:

@@ -191,6 +191,27 @@ def test_a_query_is_an_image_written_as_a_path_and_a_bare_word_a_prompt_beside_a
     assert refused.code == 2 and "./dog: that is a folder; give an image file" in refused.stderr
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_query_image_that_is_no_file_is_named_for_what_it_is(cli: Cli, tmp_path: Path) -> None:
+    """A pipe or a folder named like a photo is there, not missing: reading the pipe would wait
+    for a writer forever, so the search is refused at once, saying what the name is (it said
+    'not found' of what ``ls`` lists)."""
+    photo = paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    cli.index(photo.parent)
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "album.jpg").mkdir()
+    for query, why in (
+        (tmp_path / "pipe.jpg", f"query image {tmp_path / 'pipe.jpg'} is not a file but a named pipe"),
+        (tmp_path / "album.jpg", f"--search {tmp_path / 'album.jpg'}: that is a folder"),
+        (tmp_path / "gone.jpg", f"query image not found: {tmp_path / 'gone.jpg'}"),
+    ):
+        refused = cli("--search", str(query))
+        assert refused.code == 2 and len(refused.stderr_lines()) == 1 and why in refused.stderr, refused.stderr
+    refused = cli("--palette", str(tmp_path / "pipe.jpg"))
+    assert refused.code == 2 and len(refused.stderr_lines()) == 1, refused.stderr
+    assert f"palette image {tmp_path / 'pipe.jpg'} is not a file but a named pipe" in refused.stderr
+
+
 @pytest.mark.parametrize("backend", ["lancedb", "faiss"])
 def test_scripts_run_as_programs(backend: str, tmp_path: Path) -> None:
     script = str(REPO / f"imagedb-{backend}.py")
