@@ -50,6 +50,7 @@ from common.native_messages import CurrentStderrHandler, native_messages_hidden,
 from common.ordering import OrderError, hits_in_order, parse_order
 from common.output import FORMATS, PATH_ENDS, QueryResults, write_results
 from common.preview import PREVIEW_ROWS, PROTOCOLS
+from common.settling import Settling
 from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, write_errors_explained
 from common.thumbnails import THUMBNAIL_DIR
 from common.visible import visible
@@ -168,7 +169,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     actions.add_argument(
         "--watch", type=_positive_float, metavar="SECONDS",
         help="with --index: keep indexing, looking again every SECONDS for new, changed and removed "
-        "files, until Ctrl-C (the model stays loaded; a round with nothing to do prints nothing)",
+        "files, until Ctrl-C (the model stays loaded; a round with nothing to do prints nothing; a "
+        "file written in the last 2 s, still being copied, waits for a later round)",
     )  # fmt: skip
     actions.add_argument(
         "--retry-failed",
@@ -682,6 +684,8 @@ class Session:
         self.db_path = os.path.abspath(os.path.expanduser(args.db))
         self.store: ImageStore | None = None
         self.folder_names: dict[str, list[str]] = {}  # as_indexed
+        # A watch leaves files still being written for its next look (common.settling).
+        self.settling = Settling() if args.watch else None
         self.said_no_preview = False  # previewer
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
@@ -783,7 +787,7 @@ class Session:
                     retry_failed=self.args.retry_failed, workers=self.args.workers,
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                     thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails else None,
-                    exclude=exclude, jpeg_decoder=self.args.jpeg_decoder,
+                    exclude=exclude, jpeg_decoder=self.args.jpeg_decoder, settling=self.settling,
                 )  # fmt: skip
             finally:
                 failures.close()

@@ -49,6 +49,7 @@ from common.reuse import (
     likely_copies,
     set_aside_copies,
 )
+from common.settling import Settling
 from common.store import ImageStore
 from common.thumbnails import remove_thumbnails
 from common.workers import (
@@ -561,6 +562,7 @@ def index_roots(
     thumbnail_dir: str | None = None,
     exclude: Iterable[str] = (),
     jpeg_decoder: str = "workers",
+    settling: Settling | None = None,
 ) -> IndexSummary:
     """Bring ``store`` in line with the image files under ``roots``; other roots are untouched.
 
@@ -581,6 +583,9 @@ def index_roots(
 
     A file with the bytes of a stored row (moved, renamed, copied, touched) takes that row's
     vector instead of being decoded and embedded, unless ``force`` (see common.reuse).
+
+    With ``settling`` (a ``--watch``'s), new and changed files written in the last moments are
+    left for its next look (``common.settling``): their rows, if any, stay as they are.
 
     ``load_embedder`` is called once there is a file to read, never for an unchanged tree:
     loading a model (importing torch, reading its weights) costs seconds, walking 100k files
@@ -615,6 +620,9 @@ def index_roots(
         limit = time_limit if workers != 0 else None
         to_read = set_aside_earlier_failures(to_read, failures, limit)
         reread = set_aside_earlier_failures(reread, failures, limit)
+    fresh: list[FoundFile] = []
+    if settling is not None:
+        to_read, fresh = settling.settled(to_read)
     log.info(
         "found %d images under %s: %d to index, %d unchanged, %d to remove%s%s",
         len(plan.new) + len(plan.changed) + len(plan.unchanged) + len(plan.reread) + len(plan.refresh),
@@ -622,6 +630,8 @@ def index_roots(
         f", {len(reread)} to read again for what this version records (vectors kept)" if reread else "",
         f", {len(plan.refresh)} to bring up to date from their rows (nothing decoded)" if plan.refresh else "",
     )  # fmt: skip
+    if fresh:
+        log.info("%d file(s) written in the last %g s: left for the next look", len(fresh), settling.seconds)
     if exclusions.left_out:
         log.info("left out by name: %s", exclusions.report())
     for held in summary.out_of_reach:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -620,44 +621,93 @@ def test_an_index_from_just_before_record_versions_is_not_read_again(
     assert {r["record_version"] for r in cli.records().values()} == {RECORD_VERSION}
 
 
-def test_watch_indexes_what_arrives_and_what_goes_until_stopped(backend: str, tmp_path: Path) -> None:
+class Watch:
+    """``--index DIR --watch S`` running in a real process, its stderr read line by line."""
+
+    def __init__(self, backend: str, photos: Path, db: Path, seconds: float) -> None:
+        self.backend, self.photos = backend, photos
+        self.process = subprocess.Popen(
+            [sys.executable, str(REPO / f"imagedb-{backend}.py"), "--db", str(db), "--index", str(photos),
+             "--watch", str(seconds), *MODEL_ARGS],
+            stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )  # fmt: skip
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.said: list[str] = []
+        self.next_line_with("watching")
+        self.watching = len(self.said)
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.put(line.rstrip("\n"))
+
+    def next_line_with(self, text: str) -> str:
+        while True:
+            self.said.append(self.lines.get(timeout=90))
+            if text in self.said[-1]:
+                return self.said[-1]
+
+    def stop(self) -> list[str]:
+        """SIGTERM between rounds, as a service manager stops it; what it said since watching."""
+        time.sleep(0.3)  # the round that printed is over: the signal comes while the watch waits
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=60) == 0
+        self.process.stderr.close()
+        while not self.lines.empty():
+            self.said.append(self.lines.get())
+        return self.said[self.watching :]
+
+
+@pytest.fixture
+def watches() -> Iterator[list[Watch]]:
+    started: list[Watch] = []
+    yield started
+    for watch in started:
+        watch.process.kill()
+
+
+def test_watch_indexes_what_arrives_and_what_goes_until_stopped(
+    backend: str, tmp_path: Path, watches: list[Watch]
+) -> None:
     """``--index DIR --watch S`` in a real process: a photo that arrives is indexed, one that goes
     is removed, rounds with nothing to do print nothing, and SIGTERM between rounds (a service
     manager stopping it) ends it cleanly, exit 0, every round kept."""
     photos, staging, db = tmp_path / "photos", tmp_path / "staging", tmp_path / "db"
     first = paint_photo(photos / "first.jpg", seed=1)
-    command = [sys.executable, str(REPO / f"imagedb-{backend}.py"), "--db", str(db), "--index", str(photos)]
-    process = subprocess.Popen(
-        [*command, "--watch", "1.5", *MODEL_ARGS], stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in process.stderr], daemon=True).start()
-    said: list[str] = []
-
-    def next_line_with(text: str) -> str:
-        while True:
-            said.append(lines.get(timeout=90))
-            if text in said[-1]:
-                return said[-1]
-
-    try:
-        next_line_with("watching")
-        watching = len(said)
-        arriving = paint_photo(staging / "second.jpg", seed=2)
-        os.replace(arriving, photos / "second.jpg")  # whole, as a copy or a download finishes
-        assert ": 1 new, 0 updated, 0 removed, 1 unchanged, 0 failed" in next_line_with(": indexed ")
-        time.sleep(3.5)  # rounds with nothing to do, which say nothing (checked below)
-        first.unlink()
-        assert ": 0 new, 0 updated, 1 removed, 1 unchanged, 0 failed" in next_line_with(": indexed ")
-        time.sleep(0.3)  # that round is over: the signal comes while the watch waits for the next
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
-    finally:
-        process.kill()
-    while not lines.empty():
-        said.append(lines.get())
-    assert [line for line in said[watching:] if ": indexed " not in line] == [
-        f"imagedb-{backend}.py: stopped watching {photos}"
-    ]
+    watch = Watch(backend, photos, db, 1.5)
+    watches.append(watch)
+    arriving = paint_photo(staging / "second.jpg", seed=2)
+    os.replace(arriving, photos / "second.jpg")  # whole, as a copy or a download finishes
+    assert ": 1 new, 0 updated, 0 removed, 1 unchanged, 0 failed" in watch.next_line_with(": indexed ")
+    time.sleep(3.5)  # rounds with nothing to do, which say nothing (checked below)
+    first.unlink()
+    assert ": 0 new, 0 updated, 1 removed, 1 unchanged, 0 failed" in watch.next_line_with(": indexed ")
+    said = watch.stop()
+    assert [line for line in said if ": indexed " not in line] == [f"imagedb-{backend}.py: stopped watching {photos}"]
     assert set(Cli(backend, db).records()) == {str(photos / "second.jpg")}
+
+
+def test_watch_waits_for_a_file_still_being_written(backend: str, tmp_path: Path, watches: list[Watch]) -> None:
+    """A photo copied into a watched folder is read once whole, not half-written: its first half,
+    then a pause (a slow drive, a download), then the rest is one new photo, with no "skipped"
+    line for the half (which the looks every 0.2 s found, and read, before ``common.settling``).
+    A photo whose time is an hour ahead (a file server's clock) is indexed within seconds, not
+    an hour."""
+    photos, staging, db = tmp_path / "photos", tmp_path / "staging", tmp_path / "db"
+    paint_photo(photos / "first.jpg", seed=1)
+    watch = Watch(backend, photos, db, 0.2)
+    watches.append(watch)
+    whole = paint_photo(staging / "copied.jpg", seed=2).read_bytes()
+    with open(photos / "copied.jpg", "wb") as copy:
+        copy.write(whole[: len(whole) // 2])
+        copy.flush()
+        time.sleep(0.8)
+        copy.write(whole[len(whole) // 2 :])
+    assert ": 1 new, 0 updated, 0 removed, 1 unchanged, 0 failed" in watch.next_line_with(": indexed ")
+    ahead = paint_photo(photos / "ahead.jpg", seed=3)
+    an_hour_on = time.time() + 3600
+    os.utime(ahead, (an_hour_on, an_hour_on))
+    assert ": 1 new, 0 updated, 0 removed, 2 unchanged, 0 failed" in watch.next_line_with(": indexed ")
+    said = watch.stop()
+    assert [line for line in said if ": indexed " not in line] == [f"imagedb-{backend}.py: stopped watching {photos}"]
+    assert set(Cli(backend, db).records()) == {str(photos / name) for name in ("first.jpg", "copied.jpg", "ahead.jpg")}
