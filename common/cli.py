@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import signal
-import stat
 import sys
 import threading
 import time
@@ -38,6 +37,7 @@ from common.defaults import (
 from common.discovery import (
     has_image_extension,
     has_storable_name,
+    kind_of_file,
     missing_roots,
     normalise_root,
     patterns_renamed,
@@ -605,18 +605,6 @@ def no_image_file(what: str, given: str, path: str) -> str:
     if not os.path.exists(path):
         return f"{what} not found: {given}"
     return f"{what} {given} is not a file but {kind_of_file(path)}; give an image file"
-
-
-def kind_of_file(path: str) -> str:
-    """What ``path`` is, in words, where it is not a regular file."""
-    mode = os.stat(path).st_mode
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a device"
 
 
 def queries_typed(stdin: TextIO, prompt: bool) -> Iterator[str]:

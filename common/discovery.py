@@ -269,9 +269,22 @@ def _stat_file(path: str, sidecar: str | None = None) -> FoundFile | None:
     except OSError as error:  # dangling symlink, vanished file, permission denied
         log.warning("skipping %s: %s", path, error.strerror or error)
         return None
-    if not os.path.isfile(path):
+    if not stat.S_ISREG(st.st_mode):  # find -type f's choice: a pipe named x.jpg would block a read
+        log.debug("leaving out %s: not a file but %s", path, kind_of_file(path, st))
         return None
     return FoundFile(path=path, size=st.st_size, mtime=st.st_mtime, sidecar_mtime=sidecar_mtime(sidecar))
+
+
+def kind_of_file(path: str, st: os.stat_result | None = None) -> str:
+    """What ``path`` (whose ``stat`` is ``st``, if taken) is, in words, where it is no regular file."""
+    mode = (st or os.stat(path)).st_mode
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
 
 def _log_walk_error(error: OSError) -> None:

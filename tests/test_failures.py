@@ -153,6 +153,23 @@ def test_a_file_name_in_another_encoding_is_reported_and_the_rest_indexed(cli: C
     assert refused.code == 2 and "not valid UTF-8" in refused.stderr and refused.stderr.count("\n") == 1
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and /dev/zero are POSIX")
+def test_a_pipe_or_device_named_like_a_photo_is_left_out_and_said_so_when_verbose(cli: Cli, tmp_path: Path) -> None:
+    """A named pipe would block a read until a writer came, and a link to /dev/zero never end
+    one: like ``find -type f``, the walk leaves such names out (the run ends, the photo beside
+    them indexed) and ``-v`` says what each is."""
+    folder = tmp_path / "photos"
+    paint_photo(folder / "good.jpg", seed=1)
+    os.mkfifo(folder / "pipe.jpg")
+    (folder / "zeros.jpg").symlink_to("/dev/zero")
+
+    result = cli.index(folder, extra=("-v",))
+    assert result.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    assert list(cli.records()) == [str(folder / "good.jpg")]
+    assert f"leaving out {folder / 'pipe.jpg'}: not a file but a named pipe" in result.stderr
+    assert f"leaving out {folder / 'zeros.jpg'}: not a file but a device" in result.stderr
+
+
 def scrambled_tiff(path: Path, seed: int) -> Path:
     """An LZW TIFF whose compressed pixels were partly overwritten: libtiff refuses it and says
     why on the process's stderr ("Using code not yet in table.")."""
