@@ -170,7 +170,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--watch", type=_positive_float, metavar="SECONDS",
         help="with --index: keep indexing, looking again every SECONDS for new, changed and removed "
         "files, until Ctrl-C (the model stays loaded; a round with nothing to do prints nothing; a "
-        "file written in the last 2 s, still being copied, waits for a later round)",
+        "file written in the last 2 s, still being copied, waits for a later round; --force and "
+        "--retry-failed apply to the first run alone)",
     )  # fmt: skip
     actions.add_argument(
         "--retry-failed",
@@ -672,7 +673,7 @@ class Session:
         self.db_path = os.path.abspath(os.path.expanduser(args.db))
         self.store: ImageStore | None = None
         self.folder_names: dict[str, list[str]] = {}  # as_indexed
-        # A watch leaves files still being written for its next look (common.settling).
+        # A watch's looks leave files still being written for the next (common.settling).
         self.settling = Settling() if args.watch else None
         self.said_no_preview = False  # previewer
         self.embedder: Embedder | None = None
@@ -729,7 +730,12 @@ class Session:
         return bool(a.index or a.repair) or any(query_image(q) or is_image_url(q) for q in queries)
 
     # --- index ---------------------------------------------------------------------------
-    def index(self, folders: list[str], wait: bool | None = None) -> IndexSummary:
+    def index(self, folders: list[str], wait: bool | None = None, again: bool = False) -> IndexSummary:
+        """Index ``folders``; ``again``: a watch's later look, which takes only what changed
+        since, and leaves what is still being written for the look after (``common.settling``).
+        ``--force`` and ``--retry-failed`` are for the first run, a whole run as without
+        ``--watch``: a watch re-embedding every photo, or retrying every failed file, at each
+        look would never rest."""
         from common.locking import indexing_lock
         from common.pipeline import index_roots
         from common.workers import start_decoding_server
@@ -770,12 +776,13 @@ class Session:
             failures = FailureReport(os.path.join(self.db_path, FAILURES_FILE))
             try:
                 summary = index_roots(
-                    self.store, load_checked_embedder, roots, force=self.args.force, batch_size=self.args.batch,
+                    self.store, load_checked_embedder, roots, force=self.args.force and not again,
+                    batch_size=self.args.batch,
                     failures=failures, progress=False if self.args.quiet else None,
-                    retry_failed=self.args.retry_failed, workers=self.args.workers,
+                    retry_failed=self.args.retry_failed and not again, workers=self.args.workers,
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                     thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails else None,
-                    exclude=exclude, jpeg_decoder=self.args.jpeg_decoder, settling=self.settling,
+                    exclude=exclude, jpeg_decoder=self.args.jpeg_decoder, settling=self.settling if again else None,
                 )  # fmt: skip
             finally:
                 failures.close()
@@ -801,7 +808,7 @@ class Session:
                 log.info("stopped watching %s", ", ".join(folders))
                 return
             with only_warnings_logged():  # stopped during a look: as any run is (exit 130 or 143)
-                summary = self.index(folders, wait=True)
+                summary = self.index(folders, wait=True, again=True)
             if summary.new or summary.updated or summary.removed or summary.failed > summary.failed_before:
                 log.info("indexed %s: %s", ", ".join(folders), summary.line())
 
