@@ -544,7 +544,7 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--exclude only applies to --index")
     if args.watch and not args.index:
         raise UsageError("--watch only applies to --index")
-    if args.watch and (args.check or args.export or args.duplicates or wants_results(args)):
+    if args.watch and (args.check or args.export or args.duplicates or args.stats or wants_results(args)):
         raise UsageError("--watch indexes until Ctrl-C, so nothing would come after it: run searches and checks apart")
     missing = missing_roots(args.index or [])
     if missing:

@@ -64,6 +64,10 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "force without index": ["--force", "--search", "a dog"],
         "a folder as the query image": ["--search", str(folder)],
         "exclude without index": ["--exclude", "tmp", "--search", "a dog"],
+        "watch without index": ["--watch", "5", "--search", "a dog"],
+        # A watch runs until stopped: what would come after it never would.
+        "watch then search": ["--index", str(folder), "--watch", "5", "--search", "a dog", *MODEL_ARGS],
+        "watch then stats": ["--index", str(folder), "--watch", "5", "--stats", *MODEL_ARGS],
         "add without search": ["--add", "a dog"],
         "a weight of zero": ["--search", "a dog", "--add", "0:a cat"],
         "a missing image to add": ["--search", "a dog", "--add", str(folder / "missing.jpg")],
