@@ -14,7 +14,6 @@ changes, as before. immich's folder watcher waits the same way (chokidar's
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from common.discovery import FoundFile
 
@@ -27,9 +26,8 @@ class Settling:
     """What one watch's looks saw of files too fresh to read: when each was first seen as it is,
     to tell a file left alone for ``seconds`` (read it) from one still being written."""
 
-    def __init__(self, seconds: float = SETTLE_SECONDS, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, seconds: float = SETTLE_SECONDS) -> None:
         self.seconds = seconds
-        self.clock = clock
         # path → (its signature, when a look first found it so), for the files left waiting
         self.waiting: dict[str, tuple[tuple[int, float, float | None], float]] = {}
 
@@ -37,7 +35,7 @@ class Settling:
         """``files`` (new or changed) in two: those to read now, and those written in the last
         ``seconds`` (by their times, or by this clock since a look first found them as they
         are: a clock that runs behind the file server's) left for a later look."""
-        now = self.clock()
+        now = time.time()
         ready: list[FoundFile] = []
         fresh: list[FoundFile] = []
         waiting = {}
