@@ -417,10 +417,10 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
                 session.repair()
             if args.forget:
                 session.forget(args.forget)
-            if args.index:
+            if args.index and args.watch:
+                session.watch(args.index, args.watch)  # the first run, then the looks
+            elif args.index:
                 session.index(args.index)
-                if args.watch:
-                    session.watch(args.index, args.watch)
             if args.check:
                 session.check()
             if args.under:  # after --index, which may be what puts rows there
@@ -795,11 +795,15 @@ class Session:
         return summary
 
     def watch(self, folders: list[str], seconds: float) -> None:
-        """Index ``folders`` again every ``seconds`` until Ctrl-C or SIGTERM (``--watch``), the
-        model kept loaded between rounds. A round that finds nothing to do prints nothing; one
-        that does prints its summary line, and any file it skipped. Another indexer holding the
+        """Index ``folders``, then again every ``seconds`` until Ctrl-C or SIGTERM (``--watch``),
+        the model kept loaded between rounds. A round that finds nothing to do prints nothing; one
+        that does prints its summary line, and any file it skipped; a warning the round before
+        gave too (a drive still away) is not given again. Another indexer holding the
         database is waited for rather than refused: a watch outlives such runs. Stopped between
         rounds, the normal end of a watch (a service manager stopping it), it exits 0."""
+        repeats = RepeatsHeldBack()
+        with repeats.during_a_look():  # a whole run, as without --watch, saying all it has to say
+            self.index(folders)
         log.info("watching %s: looking again every %g s (Ctrl-C stops)", ", ".join(folders), seconds)
         while True:
             try:
@@ -807,7 +811,7 @@ class Session:
             except KeyboardInterrupt:  # Terminated too: between looks, nothing is cut short
                 log.info("stopped watching %s", ", ".join(folders))
                 return
-            with only_warnings_logged():  # stopped during a look: as any run is (exit 130 or 143)
+            with only_warnings_logged(), repeats.during_a_look():  # stopped during a look: as any run is
                 summary = self.index(folders, wait=True, again=True)
             if summary.new or summary.updated or summary.removed or summary.failed > summary.failed_before:
                 log.info("indexed %s: %s", ", ".join(folders), summary.line())
@@ -1413,6 +1417,37 @@ def only_warnings_logged() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+class RepeatsHeldBack(logging.Filter):
+    """A watch's warnings said once, not at every look: a drive away for an hour gave two
+    lines a second with ``--watch 1`` ("cannot read folder", "kept the rows"). A warning the
+    look before gave too is held back; once a look no longer gives it, it is said again the
+    next time it comes (the drive away a second time)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said_last_look: set[tuple[int, str]] = set()
+        self.said_this_look: set[tuple[int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        said = (record.levelno, record.getMessage())
+        self.said_this_look.add(said)
+        return said not in self.said_last_look
+
+    @contextlib.contextmanager
+    def during_a_look(self) -> Iterator[None]:
+        handlers = list(logging.getLogger().handlers)
+        for handler in handlers:
+            handler.addFilter(self)
+        try:
+            yield
+        finally:
+            for handler in handlers:
+                handler.removeFilter(self)
+            self.said_last_look, self.said_this_look = self.said_this_look, set()
 
 
 class VisibleMessages(logging.Formatter):

@@ -689,6 +689,28 @@ def test_watch_indexes_what_arrives_and_what_goes_until_stopped(
     assert set(Cli(backend, db).records()) == {str(photos / "second.jpg")}
 
 
+def test_a_watch_says_a_folder_is_away_once_not_at_every_look(
+    backend: str, tmp_path: Path, watches: list[Watch]
+) -> None:
+    """A watched drive unmounted for a while: its rows are kept, and the warnings that say so
+    come once when it goes, not at every look (two lines a look before); gone a second time,
+    they come once more."""
+    photos, away, db = tmp_path / "photos", tmp_path / "away", tmp_path / "db"
+    paint_photo(photos / "first.jpg", seed=1)
+    watch = Watch(backend, photos, db, 0.25)
+    watches.append(watch)
+    for _ in range(2):
+        os.rename(photos, away)
+        time.sleep(2)  # looks with the folder away
+        os.rename(away, photos)
+        time.sleep(1)  # looks with it back
+    said = watch.stop(between_looks=False)  # looks 0.25 s apart
+    kept = [line for line in said if "kept the rows of 1 file(s) not found" in line]
+    assert len(kept) == 2 and "the folder is not there (a drive not mounted?)" in kept[0], said
+    assert len([line for line in said if "cannot read folder" in line]) == 2, said
+    assert set(Cli(backend, db).records()) == {str(photos / "first.jpg")}
+
+
 def test_force_and_retry_failed_apply_to_a_watchs_first_run_alone(
     backend: str, tmp_path: Path, watches: list[Watch]
 ) -> None:
