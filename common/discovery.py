@@ -266,7 +266,15 @@ def _identity(path: str, st: os.stat_result) -> FolderKey:
 def _stat_file(path: str, sidecar: str | None = None) -> FoundFile | None:
     try:
         st = os.stat(path)
-    except OSError as error:  # dangling symlink, vanished file, permission denied
+    except FileNotFoundError:
+        try:
+            target = os.readlink(path)
+        except OSError:  # listed a moment ago, deleted or renamed since: nothing to index
+            log.debug("%s went while its folder was read", path)
+            return None
+        log.warning("skipping %s: it links to %s, which is not there", path, target)
+        return None
+    except OSError as error:  # permission denied, a link loop, an I/O error
         log.warning("skipping %s: %s", path, error.strerror or error)
         return None
     if not stat.S_ISREG(st.st_mode):  # find -type f's choice: a pipe named x.jpg would block a read

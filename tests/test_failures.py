@@ -170,6 +170,31 @@ def test_a_pipe_or_device_named_like_a_photo_is_left_out_and_said_so_when_verbos
     assert f"leaving out {folder / 'zeros.jpg'}: not a file but a device" in result.stderr
 
 
+def test_a_broken_link_is_named_with_its_target_and_a_file_gone_mid_walk_is_not_warned_of(
+    cli: Cli, tmp_path: Path, caplog
+) -> None:
+    """A link to a file that is not there is worth a line (a drive not mounted?), and the line
+    says where it points, not "No such file or directory" of a name ``ls`` lists. A file listed
+    and then deleted before the walk looked at it (a watch beside a busy folder) was warned of
+    the same way; it is simply gone."""
+    import logging
+
+    from common.discovery import _stat_file
+
+    folder = tmp_path / "photos"
+    paint_photo(folder / "good.jpg", seed=1)
+    (folder / "elsewhere.jpg").symlink_to(tmp_path / "unmounted" / "x.jpg")
+    result = cli.index(folder)
+    assert result.summary()["new"] == 1
+    assert (
+        f"skipping {folder / 'elsewhere.jpg'}: it links to {tmp_path / 'unmounted' / 'x.jpg'}, which is not there"
+        in (result.stderr)
+    )
+    with caplog.at_level(logging.INFO):
+        assert _stat_file(str(folder / "gone.jpg")) is None
+    assert caplog.records == []
+
+
 def scrambled_tiff(path: Path, seed: int) -> Path:
     """An LZW TIFF whose compressed pixels were partly overwritten: libtiff refuses it and says
     why on the process's stderr ("Using code not yet in table.")."""
