@@ -632,7 +632,8 @@ class Watch:
             stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         self.said: list[str] = []
         self.next_line_with("watching")
         self.watching = len(self.said)
@@ -654,6 +655,7 @@ class Watch:
         time.sleep(0.3)  # the round that printed is over
         self.process.send_signal(signal.SIGTERM)
         assert self.process.wait(timeout=60) in ((0,) if between_looks else (0, 143))
+        self.reader.join(timeout=30)  # every line it wrote read (its pipe at its end)
         self.process.stderr.close()
         while not self.lines.empty():
             self.said.append(self.lines.get())
