@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import sys
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.discovery import FoundFile
+from common.discovery import FoundFile, _stat_file
 from common.failures import FailureReport
 from conftest import MODEL_ARGS, Cli, paint_photo
 
@@ -177,19 +178,12 @@ def test_a_broken_link_is_named_with_its_target_and_a_file_gone_mid_walk_is_not_
     says where it points, not "No such file or directory" of a name ``ls`` lists. A file listed
     and then deleted before the walk looked at it (a watch beside a busy folder) was warned of
     the same way; it is simply gone."""
-    import logging
-
-    from common.discovery import _stat_file
-
-    folder = tmp_path / "photos"
+    folder, target = tmp_path / "photos", tmp_path / "unmounted" / "x.jpg"
     paint_photo(folder / "good.jpg", seed=1)
-    (folder / "elsewhere.jpg").symlink_to(tmp_path / "unmounted" / "x.jpg")
+    (folder / "elsewhere.jpg").symlink_to(target)
     result = cli.index(folder)
     assert result.summary()["new"] == 1
-    assert (
-        f"skipping {folder / 'elsewhere.jpg'}: it links to {tmp_path / 'unmounted' / 'x.jpg'}, which is not there"
-        in (result.stderr)
-    )
+    assert f"skipping {folder / 'elsewhere.jpg'}: it links to {target}, which is not there" in result.stderr
     with caplog.at_level(logging.INFO):
         assert _stat_file(str(folder / "gone.jpg")) is None
     assert caplog.records == []
