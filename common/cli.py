@@ -745,7 +745,11 @@ class Session:
             self.refuse_a_folder_that_cannot_hold_an_index()
         # One name a folder: the walk visits a folder once whatever its names, so a second would
         # find none of the rows it holds and take them for files deleted.
-        roots = self.as_indexed(folders, one_name_each=True) if exists else [normalise_root(r) for r in folders]
+        roots = (
+            self.as_indexed(folders, one_name_each=True)
+            if exists
+            else list(dict.fromkeys(map(normalise_root, folders)))
+        )
         renamed = {folder: names[0] for folder, names in self.folder_names.items() if names[0] != folder}
         exclude = patterns_renamed(self.args.exclude or (), renamed)
         info = self.open_store().info if exists else None

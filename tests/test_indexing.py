@@ -227,6 +227,16 @@ def test_force_reembeds_every_row_without_duplicating(cli: Cli, photos: Path) ->
     assert all(after[p]["indexed_at"] > before[p]["indexed_at"] for p in after)
 
 
+def test_a_folder_named_twice_is_indexed_and_named_once(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    """``--index photos ./photos/`` on a new index: one folder, its files once, and the closing
+    line names it once (it listed it twice)."""
+    paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    monkeypatch.chdir(tmp_path)
+    result = cli.index("photos", "./photos/")
+    assert result.summary()["new"] == 1
+    assert f"indexed {tmp_path / 'photos'}: 1 new" in result.stderr
+
+
 def test_files_under_other_roots_are_untouched(cli: Cli, tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     for i in range(3):
