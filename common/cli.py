@@ -673,8 +673,6 @@ class Session:
         self.db_path = os.path.abspath(os.path.expanduser(args.db))
         self.store: ImageStore | None = None
         self.folder_names: dict[str, list[str]] = {}  # as_indexed
-        # A watch's looks leave files still being written for the next (common.settling).
-        self.settling = Settling() if args.watch else None
         self.said_no_preview = False  # previewer
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
@@ -730,15 +728,17 @@ class Session:
         return bool(a.index or a.repair) or any(query_image(q) or is_image_url(q) for q in queries)
 
     # --- index ---------------------------------------------------------------------------
-    def index(self, folders: list[str], wait: bool | None = None, again: bool = False) -> IndexSummary:
-        """Index ``folders``; ``again``: a watch's later look, which takes only what changed
-        since, and leaves what is still being written for the look after (``common.settling``).
+    def index(self, folders: list[str], wait: bool | None = None, settling: Settling | None = None) -> IndexSummary:
+        """Index ``folders``; with ``settling``, as a watch's later look: only what changed
+        since, what is still being written left for the look after (``common.settling``).
         ``--force`` and ``--retry-failed`` are for the first run, a whole run as without
         ``--watch``: a watch re-embedding every photo, or retrying every failed file, at each
         look would never rest."""
         from common.locking import indexing_lock
         from common.pipeline import index_roots
         from common.workers import start_decoding_server
+
+        again = settling is not None
 
         exists = self.store_class.exists(self.db_path)
         if not exists:
@@ -786,7 +786,7 @@ class Session:
                     retry_failed=self.args.retry_failed and not again, workers=self.args.workers,
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                     thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails else None,
-                    exclude=exclude, jpeg_decoder=self.args.jpeg_decoder, settling=self.settling if again else None,
+                    exclude=exclude, jpeg_decoder=self.args.jpeg_decoder, settling=settling,
                 )  # fmt: skip
             finally:
                 failures.close()
@@ -805,7 +805,7 @@ class Session:
         gave too (a drive still away) is not given again. Another indexer holding the
         database is waited for rather than refused: a watch outlives such runs. Stopped between
         rounds, the normal end of a watch (a service manager stopping it), it exits 0."""
-        repeats = RepeatsHeldBack()
+        repeats, settling = RepeatsHeldBack(), Settling()
         with repeats.during_a_look():  # a whole run, as without --watch, saying all it has to say
             self.index(folders)
         log.info("watching %s: looking again every %g s (Ctrl-C stops)", ", ".join(folders), seconds)
@@ -816,7 +816,7 @@ class Session:
                 log.info("stopped watching %s", ", ".join(folders))
                 return
             with only_warnings_logged(), repeats.during_a_look():  # stopped during a look: as any run is
-                summary = self.index(folders, wait=True, again=True)
+                summary = self.index(folders, wait=True, settling=settling)
             if summary.new or summary.updated or summary.removed or summary.failed > summary.failed_before:
                 log.info("indexed %s: %s", ", ".join(folders), summary.line())
 
