@@ -72,4 +72,20 @@ def _words_for(action: argparse.Action, value: Any, path: str, key: str) -> list
     if action.nargs is None and len(values) != 1:
         raise ConfigError(f"config file {path}: {key} takes one value, not a list")
     # "~/Pictures" in a file means what it means typed at a shell prompt.
-    return [flag, *(os.path.expanduser(v) if isinstance(v, str) else str(v) for v in values)]
+    words = [os.path.expanduser(v) if isinstance(v, str) else str(v) for v in values]
+    for word in words:
+        _check_value(action, word, path, key)
+    return [flag, *words]
+
+
+def _check_value(action: argparse.Action, word: str, path: str, key: str) -> None:
+    """Say a bad value is the file's, by its key: the parser would blame '--limit', never typed."""
+    value: Any = word
+    if callable(action.type):
+        try:
+            value = action.type(word)
+        except (argparse.ArgumentTypeError, TypeError, ValueError) as error:
+            raise ConfigError(f"config file {path}: {key}: {error}") from None
+    if action.choices is not None and value not in action.choices:
+        choices = ", ".join(map(str, action.choices))
+        raise ConfigError(f"config file {path}: {key}: {word!r} is not one of {choices}")

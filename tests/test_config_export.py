@@ -34,7 +34,10 @@ def test_a_config_file_holds_options_and_flags_override_it(cli: Cli, photos: Pat
 def test_a_bad_config_file_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:
     cases = {
         "unknown option 'colour'": "colour: red\n",
-        "must be at least 1": "batch: 0\n",
+        # A bad value is blamed on the file and its key, not on a '--batch' the user never typed.
+        "bad.yaml: batch: must be at least 1": "batch: 0\n",
+        "bad.yaml: limit: not a whole number: 'three'": "limit: three\n",
+        "bad.yaml: format: 'xml' is not one of table,": "format: xml\n",
         "is not valid YAML": "batch: [1\n",
         "must be a mapping": "- just a list\n",
     }
