@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
+from common.filters import dates_are_text
 from common.locking import ReadersLock
 from common.ordering import Order, order_columns, sort_indices
 from common.records import (
@@ -595,7 +596,9 @@ def _filter_errors_explained(where: str | None, missing: Iterable[str] = ()) -> 
             raise _not_there_yet(absent[0]) from None
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         reason = re.sub(r",?\s*\S+\.rs:\d+:\d+$", "", reason)  # where in Lance's Rust it was raised
-        raise FilterError(f"LanceDB cannot evaluate --where {where!r}: {reason}") from None
+        raise FilterError(
+            f"LanceDB cannot evaluate --where {where!r}: {reason}{dates_are_text(where, reason)}"
+        ) from None
 
 
 def _not_there_yet(column: str) -> FilterError:

@@ -169,4 +169,26 @@ def _explain(text: str, where: str) -> str:
             # make = Apple: a word compared with, like no column's name, is text left unquoted.
             return f"unknown column {name!r}: text goes in single quotes in SQL ('{name}')"
         return f"unknown column {name!r} ({columns_hint(name)})"
-    return text.strip().splitlines()[0] if text.strip() else "invalid condition"
+    reason = text.strip().splitlines()[0] if text.strip() else "invalid condition"
+    return reason + dates_are_text(where, reason)
+
+
+# The dates a record keeps as ISO 8601 text ('2008-10-22T16:43:21'), which sorts as time does.
+_DATES_AS_TEXT = ("date_taken", "modified")
+
+
+def dates_are_text(where: str, reason: str) -> str:
+    """How to say it, when a rejected ``where`` took a date column for a date (``year(date_taken)``,
+    ``date_taken > DATE '2008-01-01'``): the two backends' SQL dialects share no date functions,
+    but both compare text, and ISO 8601 text compares as the times it writes do."""
+    for column in _DATES_AS_TEXT:
+        named = re.search(rf"\b{column}\b", where, re.IGNORECASE)
+        as_date = re.search(
+            rf"\(\s*{column}\b|\b{column}\s*::|\b{column}\s*[<>=!]+\s*(date|timestamp)\b", where, re.IGNORECASE
+        )
+        if as_date or (named and "VARCHAR" in reason):
+            return (
+                f" ({column} is text, ISO 8601 like '2008-10-22T16:43:21': compare it as text, as in"
+                f" \"{column} >= '2008-10' AND {column} < '2008-11'\" or \"{column} LIKE '2008%'\")"
+            )
+    return ""

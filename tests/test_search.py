@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import shutil
 import socket
 import tempfile
@@ -250,6 +251,32 @@ def test_filters_give_the_same_rows_on_both_backends(both: dict[str, Cli], where
         assert set(paths_of(listing)) == expected, backend
         (filtered,) = c.search("--search", "a photo of a dog", "--where", where, "--limit", "100")
         assert set(paths_of(filtered)) == expected, backend
+
+
+@pytest.mark.parametrize(
+    "where", ["year(date_taken) = 2019", "date_taken < DATE '2020-01-01'", "year(CAST(date_taken AS DATE)) = 2019"]
+)
+def test_a_date_taken_for_a_date_is_answered_with_the_text_comparison_that_works(
+    both: dict[str, Cli], where: str
+) -> None:
+    """The dates are ISO 8601 text, and the backends' SQL share no date function: a condition
+    that takes date_taken for a date and is refused says how to write it, and that works on both."""
+    lancedb_refused = False
+    for backend, c in both.items():
+        result = c("--where", where)
+        if result.code == 0:  # DuckDB, the FAISS backend's engine, casts text to a date
+            assert backend == "faiss", result.stderr
+            continue
+        lancedb_refused |= backend == "lancedb"
+        (line,) = result.stderr_lines()
+        assert result.code == 2 and "date_taken is text, ISO 8601" in line, line
+        suggested = re.findall(r'"([^"]+)"', line.split("compare it as text")[1])
+        assert suggested == ["date_taken >= '2008-10' AND date_taken < '2008-11'", "date_taken LIKE '2008%'"]
+        for example in suggested:  # the month and year of canon-1.jpg, taken 2019-07-01
+            condition = example.replace("2008-10", "2019-07").replace("2008-11", "2019-08").replace("2008", "2019")
+            (listing,) = c.search("--where", condition, "--limit", "100")
+            assert paths_of(listing) == ["canon-1.jpg"], (backend, condition)
+    assert lancedb_refused
 
 
 @pytest.mark.parametrize(
