@@ -525,6 +525,9 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--html writes one page: of the search's results or of --duplicates, not both")
     if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
         raise UsageError(f"--html {args.html}: its folder does not exist")
+    if args.html and os.path.isdir(args.html):
+        # Found before the search, not after it: the page is named, not its folder.
+        raise UsageError(f"--html {args.html}: is a folder; name the page to write, as in {args.html}/results.html")
     if args.export:
         from common.export import export_format
 

@@ -75,6 +75,9 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "order by an unknown column": ["--where", "width > 0", "--order-by", "taken DESC"],
         "order by an unknown direction": ["--where", "width > 0", "--order-by", "width downwards"],
         "order without results": ["--check", "--order-by", "width"],
+        # Refused before the search, not after it: the page is named, not its folder.
+        "a folder as the html page": ["--where", "width > 0", "--html", str(folder)],
+        "an html page in a missing folder": ["--where", "width > 0", "--html", str(folder / "no" / "page.html")],
     }
 
 
