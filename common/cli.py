@@ -535,6 +535,8 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(f"--export {args.export}: use a .jsonl (JSON Lines), .pkl (pickle) or .parquet file name")
         if not os.path.isdir(os.path.dirname(os.path.abspath(args.export))):
             raise UsageError(f"--export {args.export}: its folder does not exist")
+        if os.path.isdir(args.export):
+            raise UsageError(f"--export {args.export}: is a folder; name the file to write")
     if (args.add or args.subtract) and args.mode != "vector":
         raise UsageError(
             f"--add and --subtract combine CLIP vectors, and --mode {args.mode} matches metadata words: drop one of them"

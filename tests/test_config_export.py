@@ -166,3 +166,15 @@ def test_export_keeps_exif_of_real_photos(tmp_path: Path) -> None:
 def test_export_to_an_unsupported_name_is_refused(cli: Cli, tmp_path: Path) -> None:
     result = cli("--export", tmp_path / "out.csv")
     assert result.code == 2 and "use a .jsonl" in result.stderr
+
+
+def test_an_export_named_like_a_folder_there_is_refused_before_reading_the_library(
+    cli: Cli, photos: Path, tmp_path: Path
+) -> None:
+    cli.index(photos)
+    (tmp_path / "library.jsonl").mkdir()
+    result = cli("--export", tmp_path / "library.jsonl")
+    assert result.code == 2 and result.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: --export {tmp_path / 'library.jsonl'}: is a folder; name the file to write"
+    ]
+    assert not any((tmp_path / "library.jsonl").iterdir())
