@@ -813,6 +813,7 @@ class Session:
         repeats, settling = RepeatsHeldBack(), Settling()
         with repeats.during_a_look():  # a whole run, as without --watch, saying all it has to say
             self.index(folders)
+        folders = self.as_indexed(folders, one_name_each=True)  # named as that run's lines named them
         log.info("watching %s: looking again every %g s (Ctrl-C stops)", ", ".join(folders), seconds)
         while True:
             try:
