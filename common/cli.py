@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from common.companions import without_companions
 from common.config import ConfigError, config_path, config_to_argv
+from common.db_folder import other_things_in, roots_inside
 from common.defaults import (
     DEFAULT_BATCH,
     DEFAULT_COMMIT_SECONDS,
@@ -748,6 +749,7 @@ class Session:
         exists = self.store_class.exists(self.db_path)
         if not exists:
             self.refuse_a_folder_that_cannot_hold_an_index()
+            self.refuse_a_folder_of_other_things()
         # One name a folder: the walk visits a folder once whatever its names, so a second would
         # find none of the rows it holds and take them for files deleted.
         roots = (
@@ -755,6 +757,12 @@ class Session:
             if exists
             else list(dict.fromkeys(map(normalise_root, folders)))
         )
+        inside = roots_inside(roots, self.db_path)
+        if inside:
+            raise UsageError(
+                f"--index {inside[0]}: it is in the database's own folder (--db {self.db_path}), which "
+                "indexing leaves out: give --db a folder of its own, beside the photos or in them"
+            )
         renamed = {folder: names[0] for folder, names in self.folder_names.items() if names[0] != folder}
         exclude = patterns_renamed(self.args.exclude or (), renamed)
         info = self.open_store().info if exists else None
@@ -1047,6 +1055,16 @@ class Session:
             raise UsageError(
                 f"{self.db_path} holds an imagedb-{other}.py index, not an imagedb-{self.store_class.backend}.py "
                 f"one: use imagedb-{other}.py with it, or give --db a folder of its own"
+            )
+
+    def refuse_a_folder_of_other_things(self) -> None:
+        """A new index is not spread among a folder's other files (``common.db_folder``)."""
+        others = other_things_in(self.db_path)
+        if others:
+            named = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+            raise UsageError(
+                f"--db {self.db_path} holds other things ({len(others)}: {named}) and no index: a new "
+                "index needs a folder of its own (one not there yet, or empty)"
             )
 
     def open_store(self) -> ImageStore:

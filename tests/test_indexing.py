@@ -539,6 +539,51 @@ def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(cli: Cli, tmp_path: P
     assert len(cli.records()) == 40
 
 
+def test_a_new_index_is_refused_a_folder_of_photos_or_of_other_things_before_the_model_loads(
+    backend: str, photos: Path, tmp_path: Path
+) -> None:
+    """``--db ~/Pictures --index ~/Pictures`` (--db taken for where the photos are) made an index
+    of nothing (a run leaves its database's folder out) spread among the photos; ``--db ~``
+    spread one among other files. Each is one line, exit 2, and nothing is written there."""
+    pictures = sorted(p for p in photos.rglob("*"))
+    photos_db, home_db = Cli(backend, photos), Cli(backend, tmp_path)
+    own = photos_db("--index", photos, *MODEL_ARGS)
+    assert own.code == 2 and own.stderr_lines() == [
+        f"imagedb-{backend}.py: error: --db {photos} holds other things (10: a.jpg, b.png, c.webp, …) and no "
+        "index: a new index needs a folder of its own (one not there yet, or empty)"
+    ], own.stderr
+    assert home_db("--index", photos, *MODEL_ARGS).stderr_lines() == [
+        f"imagedb-{backend}.py: error: --db {tmp_path} holds other things (1: photos) and no index: a new index "
+        "needs a folder of its own (one not there yet, or empty)"
+    ]
+    assert sorted(p for p in photos.rglob("*")) == pictures and sorted(tmp_path.iterdir()) == [photos]
+
+    # An empty folder made for it, even one the Finder left a .DS_Store in, takes it; so does a
+    # folder a first run was stopped in while making the index (its files there, no index yet).
+    made = tmp_path / "made"
+    made.mkdir()
+    (made / ".DS_Store").write_bytes(b"\0")
+    assert Cli(backend, made).index(photos).summary()["new"] == 12
+    stopped = tmp_path / "stopped"
+    shutil.copytree(made, stopped, ignore=shutil.ignore_patterns("manifest.json", "*.lance"))
+    assert Cli(backend, stopped).index(photos).summary()["new"] == 12
+
+
+def test_a_folder_in_the_databases_own_is_refused_as_the_one_to_index(cli: Cli, photos: Path) -> None:
+    """A run leaves its database's folder out: asked to index it, or a folder in it, it found
+    nothing. Refused, one line, exit 2, by whatever name (here a link to it)."""
+    cli.index(photos)
+    before = cli.records()
+    (photos.parent / "link").symlink_to(cli.db)
+    for folder in (cli.db, cli.db / "thumbnails", photos.parent / "link"):
+        result = cli("--index", folder, *MODEL_ARGS)
+        assert result.code == 2 and result.stderr_lines() == [
+            f"imagedb-{cli.backend}.py: error: --index {folder}: it is in the database's own folder (--db "
+            f"{cli.db}), which indexing leaves out: give --db a folder of its own, beside the photos or in them"
+        ], result.stderr
+    assert cli.records() == before
+
+
 def test_a_database_inside_the_indexed_folder_does_not_index_its_own_thumbnails(cli: Cli, photos: Path) -> None:
     """`cd ~/Pictures && imagedb-lancedb.py --index .` keeps the database (thumbnails: JPEGs) in
     the folder it indexes; each run used to index the last run's thumbnails as photos."""
