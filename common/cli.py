@@ -808,7 +808,7 @@ class Session:
             log.info("%d file(s) skipped; see %s", summary.failed, failures.path)
         log.info("%d images in %s", self.store.count(), self.db_path)
         if summary.interrupted:
-            raise KeyboardInterrupt  # exit status 130, after the summary
+            raise summary.stopped_by or KeyboardInterrupt()  # exit status 130 (143: SIGTERM), after the summary
         return summary
 
     def watch(self, folders: list[str], seconds: float) -> None:

@@ -111,6 +111,9 @@ class IndexSummary:
     failed_before: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    # What stopped it (Ctrl-C, or SIGTERM as cli.Terminated): raised again once the run is summed
+    # up, so the exit status says which (130 or 143).
+    stopped_by: KeyboardInterrupt | None = None
     # Where the time went: scan (walk + diff), reuse (hashing files that may be copies of indexed
     # ones or of each other, storing the rows they take), model (loading it, when a file needs
     # embedding), decode (decode, describe, preprocess), embed (forward passes), write (upserts
@@ -742,11 +745,11 @@ def index_roots(
                     left = take_originals_rows(store, copies, hashes, indexed_before, summary, failures, thumbnail_dir)
                 if left:
                     read_embed_write(left)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             # Ctrl-C: the batch in flight is dropped, every batch already written is kept, so
             # running the same command again resumes where this run stopped (copies not yet
             # written find their original's row then).
-            summary.interrupted = True
+            summary.interrupted, summary.stopped_by = True, stop
             with summary.timing("write"):
                 store.commit()
         finally:

@@ -513,10 +513,16 @@ def test_the_batch_size_suits_the_device_unless_one_is_given(cli: Cli, tmp_path:
     assert (default_batch_size("cpu"), default_batch_size("mps"), default_batch_size("cuda")) == (32, 32, 128)
 
 
-def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("stop, status", [("ctrl-c", 130), ("sigterm", 143)])
+def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(
+    cli: Cli, tmp_path: Path, monkeypatch, stop: str, status: int
+) -> None:
+    """Ctrl-C or SIGTERM (``kill``, a service manager) mid-run: what was written is kept, and the
+    exit status says which stopped it (SIGTERM's said 130 as Ctrl-C's did)."""
     folder = tmp_path / "photos"
     for i in range(40):
         paint_photo(folder / f"{i:02d}.png", seed=i, size=(48, 40))
+    from common.cli import Terminated
     from common.embedding import Embedder
 
     real_embed, calls = Embedder.embed_prepared, []
@@ -524,12 +530,12 @@ def test_ctrl_c_keeps_finished_batches_and_a_rerun_resumes(cli: Cli, tmp_path: P
     def interrupted_on_third_batch(self, prepared):
         calls.append(len(prepared))
         if len(calls) == 3:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt if stop == "ctrl-c" else Terminated
         return real_embed(self, prepared)
 
     monkeypatch.setattr(Embedder, "embed_prepared", interrupted_on_third_batch)
     result = cli("--index", folder, *MODEL_ARGS, "--batch", "8", "--workers", "0")
-    assert result.code == 130
+    assert result.code == status
     assert "interrupted: 16 new" in result.stderr and "run the same command again to resume" in result.stderr
     assert len(cli.records()) == 16, "the two finished batches were committed"
 
