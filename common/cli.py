@@ -49,7 +49,7 @@ from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url
 from common.native_messages import CurrentStderrHandler, native_messages_hidden, send_to_null_device
 from common.ordering import OrderError, hits_in_order, parse_order
-from common.output import FORMATS, PATH_ENDS, QueryResults, write_results
+from common.output import FORMATS, PATH_ENDS, QueryResults, escape_what_streams_cannot_write, write_results
 from common.preview import PREVIEW_ROWS, PROTOCOLS
 from common.settling import Settling
 from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, write_errors_explained
@@ -400,6 +400,7 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
         return 2
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    escape_what_streams_cannot_write()
     configure_logging(parser.prog, args.quiet, args.verbose)
     with native_messages_hidden(show=args.verbose):
         return carry_out(store_class, args)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -31,6 +33,28 @@ CSV_COLUMNS = (
     "title", "keywords", "people", "creator", "copyright", "companions", "alike",
 )  # fmt: skip
 HIDDEN_FROM_JSON = {"search_text"}
+
+log = logging.getLogger(__name__)
+
+
+def writes_any_text(stream: TextIO) -> bool:
+    """Whether ``stream``'s encoding can write every character (a UTF one). Not so where Python
+    writes a redirected stdout in the system's code page (Windows: cp1252, which has no emoji
+    and no CJK, both common in phones' file names) or PYTHONIOENCODING says ascii."""
+    try:
+        "\U0010ffff".encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def escape_what_streams_cannot_write() -> None:
+    """Let stdout and stderr write a character their encoding has not as a ``\\x``/``\\u``
+    escape, where Python would stop the run with a UnicodeEncodeError at the first such file
+    name (in a log line, a table, a CSV); JSON escapes them its own way (``write_results``)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and not writes_any_text(stream) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 @dataclass
@@ -54,14 +78,36 @@ def write_results(
     ``--search -``, which a program reads line by line; JSON Lines has no line for a query that
     found nothing); ``preview``: the text that shows a record's picture, written under its row
     of the table (``--preview``)."""
-    if fmt == "json" and one_line:
-        _json(results, out, indent=None)
+    ascii_only = not writes_any_text(out)  # JSON's own \\u escapes: still the same text once parsed
+    if fmt == "json":
+        _json(results, out, indent=None if one_line else 2, ascii_only=ascii_only)
+    elif fmt == "jsonl":
+        _jsonl(results, out, ascii_only)
     elif fmt == "table":
         _table(results, out, preview)
     elif fmt in PATH_ENDS:
         _paths(results, out, PATH_ENDS[fmt])
     else:
-        {"json": _json, "jsonl": _jsonl, "csv": _csv}[fmt](results, out)
+        _csv(results, out)
+    if fmt in (*PATH_ENDS, "csv") and ascii_only:
+        _say_which_paths_were_escaped(results, out)
+
+
+def _say_which_paths_were_escaped(results: list[QueryResults], out: TextIO) -> None:
+    """A path written with escapes names no file: say so, once, and how to have it as it is."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    escaped = [
+        hit.record["path"]
+        for r in results
+        for hit in r.hits
+        if hit.record["path"].encode(encoding, "backslashreplace") != hit.record["path"].encode(encoding, "ignore")
+    ]
+    if escaped:
+        log.warning(
+            "%d path(s) hold characters standard output's encoding (%s) cannot write, such as %s: they are "
+            "written with \\x/\\u escapes; set PYTHONUTF8=1 to have them as they are (or use --format json)",
+            len(escaped), encoding, escaped[0],
+        )  # fmt: skip
 
 
 def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
@@ -70,7 +116,7 @@ def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
     return row
 
 
-def _json(results: list[QueryResults], out: TextIO, indent: int | None = 2) -> None:
+def _json(results: list[QueryResults], out: TextIO, indent: int | None = 2, ascii_only: bool = False) -> None:
     payload = [
         {
             "query": r.query,
@@ -80,17 +126,17 @@ def _json(results: list[QueryResults], out: TextIO, indent: int | None = 2) -> N
         }
         for r in results
     ]
-    json.dump(payload, out, ensure_ascii=False, indent=indent)
+    json.dump(payload, out, ensure_ascii=ascii_only, indent=indent)
     out.write("\n")
 
 
-def _jsonl(results: list[QueryResults], out: TextIO) -> None:
+def _jsonl(results: list[QueryResults], out: TextIO, ascii_only: bool = False) -> None:
     for r in results:
         for i, hit in enumerate(r.hits, 1):
             out.write(
                 json.dumps(
                     {"query": r.query, "query_kind": r.kind, "search_mode": r.mode, **hit_to_dict(hit, i)},
-                    ensure_ascii=False,
+                    ensure_ascii=ascii_only,
                 )
                 + "\n"
             )

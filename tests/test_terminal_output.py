@@ -6,14 +6,18 @@ the results table's row; the formats programs read keep every name exact.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from common.visible import visible
-from conftest import Cli, paint_photo
+from conftest import REPO, Cli, paint_photo
 
 # Any control character but the newline that ends a line of output.
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
@@ -80,3 +84,36 @@ def test_formats_for_programs_keep_names_exact(cli: Cli, library: Path) -> None:
     assert {hit["path"] for hit in listing["results"]} == exact
     nul_ended = cli("--where", "width > 0", "--format", "paths0")
     assert set(nul_ended.stdout.split("\0")[:-1]) == exact
+
+
+def test_an_output_that_cannot_write_every_character_gets_each_name_escaped_not_a_crash(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Where Python writes stdout in a code page (Windows redirecting to a file: cp1252; here
+    PYTHONIOENCODING=ascii), a name with an emoji or an accent stopped the run at the first row
+    with a UnicodeEncodeError. JSON escapes them its own way (the same names once parsed); the
+    table and the logs write \\x/\\u escapes; paths and CSV too, and say so once on stderr."""
+    names = {"café.jpg", "🎉 party.jpg", "plain.jpg"}
+    for seed, name in enumerate(sorted(names)):
+        paint_photo(tmp_path / "photos" / name, seed=seed)
+    cli.index(tmp_path / "photos")
+    script = [sys.executable, str(REPO / f"imagedb-{cli.backend}.py"), "--db", str(cli.db), "--where", "width > 0"]
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*script, *args], capture_output=True, env=env, check=False)
+
+    as_json = run("--format", "json")
+    assert as_json.returncode == 0 and as_json.stderr == b"", as_json.stderr
+    assert {Path(hit["path"]).name for hit in json.loads(as_json.stdout)[0]["results"]} == names
+    table = run()
+    assert table.returncode == 0 and b"caf\\xe9.jpg" in table.stdout and b"\\U0001f389 party.jpg" in table.stdout
+    for fmt in ("paths", "csv"):
+        listed = run("--format", fmt)
+        assert listed.returncode == 0 and b"caf\\xe9.jpg" in listed.stdout and b"plain.jpg" in listed.stdout
+        (warning,) = listed.stderr.decode().splitlines()
+        assert "2 path(s) hold characters standard output's encoding (ascii) cannot write" in warning
+        assert "set PYTHONUTF8=1" in warning
+    (tmp_path / "photos" / "brûlé 💥.jpg").write_bytes(b"not a picture")  # its warning names it
+    index_log = subprocess.run([*script[:4], "--index", str(tmp_path / "photos")], capture_output=True, env=env)
+    assert index_log.returncode == 0 and b"br\\xfbl\\xe9 \\U0001f4a5.jpg" in index_log.stderr, index_log.stderr
