@@ -566,6 +566,15 @@ def check_invocation(args: argparse.Namespace) -> None:
     for query in (args.text or []) + (args.add or []) + (args.subtract or []):
         if not query.strip():
             raise UsageError("empty query: give an image path or some words")
+    typed = {
+        "--search": [] if reads_queries_from_stdin(args) else args.search, "--add": args.add,
+        "--subtract": args.subtract, "--text": args.text, "--where": [args.where], "--near": [args.near],
+        "--order-by": [args.order_by], "--color": args.color,
+    }  # fmt: skip
+    for option, values in typed.items():
+        for value in values or ():
+            if value is not None:
+                refuse_bytes_of_another_encoding(option, value, sys.getfilesystemencoding(), "typed in a terminal set to")
     for query in [] if reads_queries_from_stdin(args) else args.search or []:
         check_query(query)
     for term in query_terms(args):
@@ -591,6 +600,16 @@ def check_invocation(args: argparse.Namespace) -> None:
 def reads_queries_from_stdin(args: argparse.Namespace) -> bool:
     """``--search -``: the queries come from stdin, one a line, each answered as it comes."""
     return bool(args.search) and QUERIES_FROM_STDIN in args.search
+
+
+def refuse_bytes_of_another_encoding(what: str, value: str, encoding: str, likely: str) -> None:
+    """Refuse a value whose bytes were not ``encoding`` text (typed in a terminal set to Latin-1,
+    a line of a file written in another encoding; ``likely`` says which): Python keeps each odd
+    byte as a stand-in that no tokenizer, SQL engine or store can take, and the run ended on an
+    unexpected error."""
+    if not has_storable_name(value):
+        shown = repr(value.encode(encoding, "surrogateescape"))[2:-1]
+        raise UsageError(f"{what} {shown}: not {encoding.upper()} text ({likely} another encoding?)")
 
 
 def check_query(query: str) -> None:
@@ -623,17 +642,29 @@ def queries_typed(stdin: TextIO, prompt: bool) -> Iterator[str]:
     if prompt and stdin is sys.stdin and sys.stdout.isatty():
         yield from _queries_edited()
         return
+    read_line = _lines_kept_whole(stdin)
     while True:
         if prompt:
             sys.stderr.write(QUERY_PROMPT)
             sys.stderr.flush()
-        line = stdin.readline()
+        line = read_line()
         if not line:
             if prompt:  # the shell's prompt then starts on a line of its own
                 sys.stderr.write("\n")
             return
         if line.strip():
             yield line.strip()
+
+
+def _lines_kept_whole(stdin: TextIO) -> Callable[[], str]:
+    """How to read ``stdin`` a line at a time so that a line in another encoding than stdin's is
+    still read (its odd bytes kept as stand-ins, and that query refused), where decoding it
+    strictly ended the whole session on an unexpected error."""
+    raw = getattr(stdin, "buffer", None)
+    if raw is None:  # already text (a test's StringIO)
+        return stdin.readline
+    encoding = getattr(stdin, "encoding", None) or "utf-8"
+    return lambda: raw.readline().decode(encoding, "surrogateescape")
 
 
 def _queries_edited() -> Iterator[str]:
@@ -1094,6 +1125,8 @@ class Session:
             for query in queries_typed(stdin, prompt=stdin.isatty()):
                 self.see_what_was_committed_since()
                 try:
+                    encoding = getattr(stdin, "encoding", None) or "utf-8"
+                    refuse_bytes_of_another_encoding("query", query, encoding, "a line written in")
                     check_query(query)
                     results = self.search([query])
                 except UsageError as error:

@@ -75,6 +75,11 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "order by an unknown column": ["--where", "width > 0", "--order-by", "taken DESC"],
         "order by an unknown direction": ["--where", "width > 0", "--order-by", "width downwards"],
         "order without results": ["--check", "--order-by", "width"],
+        # Bytes of another encoding (typed in a Latin-1 terminal): Python's stand-ins for them
+        # reached a tokenizer, DuckDB or LanceDB, and the run ended on an unexpected error.
+        "a prompt in another encoding": ["--search", "caf\udce9"],
+        "metadata words in another encoding": ["--text", "caf\udce9"],
+        "a condition in another encoding": ["--where", "filename = 'caf\udce9.jpg'"],
         # Refused before the search, not after it: the page is named, not its folder.
         "a folder as the html page": ["--where", "width > 0", "--html", str(folder)],
         "an html page in a missing folder": ["--where", "width > 0", "--html", str(folder / "no" / "page.html")],

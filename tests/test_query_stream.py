@@ -191,3 +191,18 @@ def test_a_query_that_finds_nothing_still_gets_its_line(cli: Cli, library: Path,
     assert [(a["query"], [Path(h["path"]).name for h in a["results"]]) for a in answers(result.stdout)] == [
         ("a photo of a dog", []), (str(library / "photo-2.jpg"), ["photo-2.jpg"])
     ]  # fmt: skip
+
+
+def test_a_line_in_another_encoding_is_refused_and_the_session_goes_on(cli: Cli, library: Path, monkeypatch) -> None:
+    """A line written in Latin-1 ('café' as one byte é) among UTF-8 ones: that query is refused
+    in one line naming its bytes; the others are answered (the session ended on an unexpected
+    UnicodeDecodeError before, answering none after it)."""
+    cli.index(library)
+    piped = b"a photo of a dog\ncaf\xe9 au lait\na photo of a cat\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(piped), encoding="utf-8"))
+    result = cli("--search", "-", "--format", "json", "--limit", "2")
+    assert result.code == 2
+    assert [a["query"] for a in answers(result.stdout)] == ["a photo of a dog", "a photo of a cat"]
+    assert result.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: query caf\\xe9 au lait: not UTF-8 text (a line written in another encoding?)"
+    ]
