@@ -574,7 +574,9 @@ def check_invocation(args: argparse.Namespace) -> None:
     for option, values in typed.items():
         for value in values or ():
             if value is not None:
-                refuse_bytes_of_another_encoding(option, value, sys.getfilesystemencoding(), "typed in a terminal set to")
+                refuse_bytes_of_another_encoding(
+                    option, value, sys.getfilesystemencoding(), "typed in a terminal set to"
+                )
     for query in [] if reads_queries_from_stdin(args) else args.search or []:
         check_query(query)
     for term in query_terms(args):

@@ -39,6 +39,11 @@ def config_to_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
             data = yaml.safe_load(handle) or {}
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:  # saved as "ANSI" (Latin-1, cp1252) by an editor
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+            f"{error.start}): save it as UTF-8"
+        ) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
     if not isinstance(data, dict):

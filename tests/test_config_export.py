@@ -9,8 +9,8 @@ import numpy as np
 from conftest import TINY_CONFIG, TINY_WEIGHTS, Cli
 
 
-def write_config(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
+def write_config(path: Path, text: str | bytes) -> Path:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     return path
 
 
@@ -40,6 +40,8 @@ def test_a_bad_config_file_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> N
         "bad.yaml: format: 'xml' is not one of table,": "format: xml\n",
         "is not valid YAML": "batch: [1\n",
         "must be a mapping": "- just a list\n",
+        # Saved as "ANSI" by an editor: a traceback before.
+        "bad.yaml is not UTF-8 text (byte 0xe9 at offset 9): save it as UTF-8": "text: caf\xe9\n".encode("latin-1"),
     }
     for expected, text in cases.items():
         result = cli("--config", write_config(tmp_path / "bad.yaml", text), "--where", "width > 0")
