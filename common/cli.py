@@ -577,6 +577,9 @@ def check_invocation(args: argparse.Namespace) -> None:
                 refuse_bytes_of_another_encoding(
                     option, value, sys.getfilesystemencoding(), "typed in a terminal set to"
                 )
+    for option, folders in (("--under", args.under), ("--forget", args.forget)):
+        for folder in folders or ():  # the index holds no such name: its files are never indexed
+            refuse_bytes_of_another_encoding(option, folder, sys.getfilesystemencoding(), "a name in")
     for query in [] if reads_queries_from_stdin(args) else args.search or []:
         check_query(query)
     for term in query_terms(args):
