@@ -46,7 +46,7 @@ from common.discovery import (
 from common.distinct import distinct_hits
 from common.embedding import DEFAULT_MODEL, DEFAULT_PRETRAINED, PRECISIONS, ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
-from common.fetch import is_image_url
+from common.fetch import is_image_url, looks_like_a_url, why_no_url
 from common.native_messages import CurrentStderrHandler, native_messages_hidden, send_to_null_device
 from common.ordering import OrderError, hits_in_order, parse_order
 from common.output import FORMATS, PATH_ENDS, QueryResults, escape_what_streams_cannot_write, write_results
@@ -623,6 +623,8 @@ def check_query(query: str) -> None:
         raise UsageError("empty query: give an image path or some words")
     if is_image_url(query) or query_image(query):  # a URL is fetched when searched: asked once
         return
+    if looks_like_a_url(query):
+        raise UsageError(f"--search {query}: not a web address to fetch ({why_no_url(query)})")
     path = os.path.expanduser(query)
     if os.path.isdir(path) and (has_image_extension(query) or names_a_folder(query)):
         raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")

@@ -26,8 +26,27 @@ class FetchError(Exception):
 
 def is_image_url(query: str) -> bool:
     """Whether a ``--search`` query is a web address (http or https) rather than a file or words."""
-    parts = urlsplit(query.strip())
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and not any(c.isspace() for c in query)
+    return not why_no_url(query)
+
+
+def why_no_url(query: str) -> str | None:
+    """Why ``query`` is no web address (http or https) to fetch, or None when it is one."""
+    try:
+        parts = urlsplit(query.strip())
+    except ValueError as error:  # 'http://[::1': urllib's own reason ("Invalid IPv6 URL")
+        return str(error)
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not http or https"
+    if not parts.netloc:
+        return "no host"
+    if any(c.isspace() for c in query):
+        return "a space in it"
+    return None
+
+
+def looks_like_a_url(query: str) -> bool:
+    """Whether ``query`` starts as a web address does: meant as one, whether it is or not."""
+    return query.strip().lower().startswith(("http://", "https://"))
 
 
 @contextlib.contextmanager

@@ -80,6 +80,8 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "a prompt in another encoding": ["--search", "caf\udce9"],
         "metadata words in another encoding": ["--text", "caf\udce9"],
         "a condition in another encoding": ["--where", "filename = 'caf\udce9.jpg'"],
+        "a web address that is none": ["--search", "http://[::1"],  # urllib's ValueError ended the run
+        "a web address without a host": ["--search", "https://"],
         "a folder named in another encoding": ["--under", str(folder / "caf\udce9")],
         "a folder to forget named in another encoding": ["--forget", str(folder / "caf\udce9")],
         # Refused before the search, not after it: the page is named, not its folder.
