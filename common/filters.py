@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
 ROW_POSITION = "_imagedb_row_position"
 # The nodes of DuckDB's parse that compare their operands (classes and types of node).
 _COMPARISONS = {"COMPARISON", "BETWEEN", "COMPARE_IN", "COMPARE_NOT_IN"}
+# What a value DuckDB types so is, said to someone who wrote it as a condition.
+_TYPES_IN_WORDS = {
+    "INTEGER": "a number", "BIGINT": "a number", "DOUBLE": "a number", "FLOAT": "a number",
+    "DECIMAL": "a number", "INTEGER_LITERAL": "a number", "VARCHAR": "text", '"NULL"': "NULL",
+}  # fmt: skip
 
 
 @functools.cache
@@ -63,9 +69,18 @@ class RecordFilter:
         self.connection.register("records", numbered)
 
     def check(self, where: str) -> None:
-        """Raise ``FilterError`` unless ``where`` is a condition over the columns: it binds, and to
-        a truth value (``WHERE make`` alone would be run as a cast of every name to boolean)."""
-        self._run(f"SELECT COALESCE(({where}), FALSE) FROM records", where)
+        """Raise ``FilterError`` unless ``where`` is a condition over one row's columns: it binds,
+        to a truth value, and reads no other rows. DuckDB would take ``width`` or ``make`` alone
+        as true where not 0 or not empty, and run a subquery; LanceDB refuses both, so both
+        backends do."""
+        kind = self._run(f"DESCRIBE SELECT ({where}) AS condition FROM records", where)["column_type"][0]
+        if kind != "BOOLEAN":
+            raise FilterError(
+                f"it is {_TYPES_IN_WORDS.get(kind, kind)}, not true or false: a condition compares, as in "
+                '"width > 1000", "make = \'Canon\'" or "keywords IS NOT NULL"'
+            )
+        if any(node.get("class") == "SUBQUERY" for node in self._parsed_nodes(where)):
+            raise FilterError("a condition is about one photo's own columns: no subquery (SELECT …) in it")
 
     def positions(self, where: str) -> np.ndarray:
         """The positions of the rows where the SQL condition ``where`` holds, ascending (NULL counts
@@ -82,25 +97,30 @@ class RecordFilter:
         ``width > '100'``. DuckDB reads the text as the number, LanceDB refuses it; refused on
         both, a condition means one thing on either backend. Read from DuckDB's own parse of
         the condition (``json_serialize_sql``), so text inside a string is never mistaken."""
+        found: list[tuple[str, str]] = []
+        for node in self._parsed_nodes(where):
+            operands = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
+            if node.get("class") in _COMPARISONS or node.get("type") in _COMPARISONS:
+                operands += node.get("children") or []
+                found += _number_and_text(operands, self._numbers)
+        return found
+
+    def _parsed_nodes(self, where: str) -> Iterator[dict]:
+        """Every node of DuckDB's parse of ``where`` (none where it does not parse)."""
         import json
 
         query = "SELECT 1 WHERE " + where
         tree = json.loads(self.connection.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
         if tree.get("error"):
-            return []
-        found: list[tuple[str, str]] = []
+            return
         pending = [tree["statements"][0]["node"].get("where_clause")]
         while pending:
             node = pending.pop()
             if isinstance(node, dict):
-                operands = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
-                if node.get("class") in _COMPARISONS or node.get("type") in _COMPARISONS:
-                    operands += node.get("children") or []
-                    found += _number_and_text(operands, self._numbers)
+                yield node
                 pending += [value for value in node.values() if isinstance(value, dict | list)]
             elif isinstance(node, list):
                 pending += node
-        return found
 
     @functools.cached_property
     def _numbers(self) -> set[str]:

@@ -137,6 +137,29 @@ def test_a_broken_filter_is_explained_in_the_users_own_words(cli: Cli) -> None:
         assert result.code == 2 and f"syntax error at or near {near}" in result.stderr, result.stderr
 
 
+def test_a_condition_that_is_no_truth_value_or_reads_other_rows_is_refused_alike_on_both_backends(
+    cli: Cli, photos: Path
+) -> None:
+    """DuckDB, the FAISS backend's engine, took ``width`` alone as "width is not 0" and ran a
+    subquery; LanceDB refused both. Refused on either backend now, in one line saying why."""
+    cli.index(photos)
+    for where, said in (
+        ("width", "it is a number, not true or false"),
+        ("lower(make)", "it is text, not true or false"),
+        ("NULL", "it is NULL, not true or false"),
+        ("width IN (SELECT width FROM records)", "no subquery"),
+        ("EXISTS (SELECT 1)", "no subquery"),
+    ):
+        result = cli("--where", where)
+        (line,) = result.stderr_lines()
+        assert (
+            result.code == 2 and line.startswith(f"imagedb-{cli.backend}.py: error: invalid --where") and said in line
+        )
+    # A condition with NULL in it is still one (NULL as false, as in SQL): no row, no error.
+    listed = cli("--where", "width > 0 AND NULL", "--format", "paths")
+    assert (listed.code, listed.stdout, listed.stderr) == (0, "", "")
+
+
 def test_text_in_double_quotes_is_explained_as_sqls_column_names(cli: Cli, photos: Path) -> None:
     """SQL reads "Canon" as a column's name: the error says to put text in single quotes; a column
     named in double quotes is still a column. So is Canon unquoted, compared with; a name close to
