@@ -613,7 +613,10 @@ def refuse_bytes_of_another_encoding(what: str, value: str, encoding: str, likel
     byte as a stand-in that no tokenizer, SQL engine or store can take, and the run ended on an
     unexpected error."""
     if not has_storable_name(value):
-        shown = repr(value.encode(encoding, "surrogateescape"))[2:-1]
+        try:  # the bytes as they came
+            shown = repr(value.encode(encoding, "surrogateescape"))[2:-1]
+        except UnicodeEncodeError:  # (mixed with characters the encoding has not: as Python writes them)
+            shown = ascii(value)[1:-1]
         raise UsageError(f"{what} {shown}: not {encoding.upper()} text ({likely} another encoding?)")
 
 
@@ -846,8 +849,8 @@ class Session:
         if summary.failed:
             log.info("%d file(s) skipped; see %s", summary.failed, failures.path)
         log.info("%d images in %s", self.store.count(), self.db_path)
-        if summary.interrupted:
-            raise summary.stopped_by or KeyboardInterrupt()  # exit status 130 (143: SIGTERM), after the summary
+        if summary.stopped_by is not None:
+            raise summary.stopped_by  # exit status 130 (143: SIGTERM), after the summary
         return summary
 
     def watch(self, folders: list[str], seconds: float) -> None:
@@ -1128,12 +1131,12 @@ class Session:
         self.color_query()
         answered: list[QueryResults] = []
         refused = 0
+        stdin_encoding = getattr(stdin, "encoding", None) or "utf-8"
         try:
             for query in queries_typed(stdin, prompt=stdin.isatty()):
                 self.see_what_was_committed_since()
                 try:
-                    encoding = getattr(stdin, "encoding", None) or "utf-8"
-                    refuse_bytes_of_another_encoding("query", query, encoding, "a line written in")
+                    refuse_bytes_of_another_encoding("query", query, stdin_encoding, "a line written in")
                     check_query(query)
                     results = self.search([query])
                 except UsageError as error:

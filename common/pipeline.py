@@ -110,9 +110,8 @@ class IndexSummary:
     # Of the failed, the files an earlier run failed on that were left alone (unchanged since).
     failed_before: int = 0
     seconds: float = 0.0
-    interrupted: bool = False
-    # What stopped it (Ctrl-C, or SIGTERM as cli.Terminated): raised again once the run is summed
-    # up, so the exit status says which (130 or 143).
+    # What stopped it, if anything did (Ctrl-C, or SIGTERM as cli.Terminated): raised again once
+    # the run is summed up, so the exit status says which (130 or 143).
     stopped_by: KeyboardInterrupt | None = None
     # Where the time went: scan (walk + diff), reuse (hashing files that may be copies of indexed
     # ones or of each other, storing the rows they take), model (loading it, when a file needs
@@ -132,6 +131,10 @@ class IndexSummary:
             yield
         finally:
             self.stage_seconds[stage] += time.perf_counter() - started
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stopped_by is not None
 
     @property
     def embedded(self) -> int:
@@ -749,7 +752,7 @@ def index_roots(
             # Ctrl-C: the batch in flight is dropped, every batch already written is kept, so
             # running the same command again resumes where this run stopped (copies not yet
             # written find their original's row then).
-            summary.interrupted, summary.stopped_by = True, stop
+            summary.stopped_by = stop
             with summary.timing("write"):
                 store.commit()
         finally:
