@@ -549,6 +549,11 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--retry-failed only applies to --index")
     if args.exclude and not args.index:
         raise UsageError("--exclude only applies to --index")
+    for pattern in args.exclude or ():
+        if not pattern.strip(os.sep + " "):  # '' or '/': it left nothing out, and said nothing
+            raise UsageError(
+                f"--exclude {pattern!r} names nothing: give a name ('Screenshots', '*_thumb.jpg') or a path"
+            )
     if args.watch and not args.index:
         raise UsageError("--watch only applies to --index")
     if args.watch and (args.check or args.export or args.duplicates or args.stats or wants_results(args)):

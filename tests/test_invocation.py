@@ -64,6 +64,8 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "force without index": ["--force", "--search", "a dog"],
         "a folder as the query image": ["--search", str(folder)],
         "exclude without index": ["--exclude", "tmp", "--search", "a dog"],
+        "an exclude pattern naming nothing": ["--index", str(folder), "--exclude", "", *MODEL_ARGS],
+        "an exclude pattern of the root alone": ["--index", str(folder), "--exclude", "/", *MODEL_ARGS],
         "watch without index": ["--watch", "5", "--search", "a dog"],
         # A watch runs until stopped: what would come after it never would.
         "watch then search": ["--index", str(folder), "--watch", "5", "--search", "a dog", *MODEL_ARGS],
