@@ -16,7 +16,8 @@ Pillow, pillow-heif or PyAV may read what the old ones could not).
 
 Like the store, the report is per folder: a run decides again about the files under the folders
 it indexes and keeps what earlier runs said about other folders. Failures are also logged, one
-line each.
+line each, up to ``LINES_AT_MOST`` a run (then one line saying the rest are in the report; -v
+logs each): a library with thousands of broken files is not a screenful of them per thousand.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 FAILURES_FILE = "failures.jsonl"
 RETRY_NEXT_RUN = "next-run"
 RETRY_WHEN_CHANGED = "when-changed"
+# How many skipped files a run names on stderr before it leaves the rest to the report.
+LINES_AT_MOST = 20
 
 
 class FailureReport:
@@ -51,6 +54,7 @@ class FailureReport:
         self.repeated = 0  # of those, failures an earlier run found and this run did not try again
         self._earlier = {entry["path"]: entry for entry in read_failures(path)} if path else {}
         self._handle = None
+        self._said = 0  # skipped files named on stderr
 
     @property
     def count(self) -> int:
@@ -120,8 +124,17 @@ class FailureReport:
             entry["time_limit"] = time_limit
         if entry["retry"] == RETRY_WHEN_CHANGED:
             entry["reader"] = reader_versions()
-        log.warning("skipped %s: %s", path, reason)
+        self._say(path, reason)
         self._record(entry)
+
+    def _say(self, path: str, reason: str) -> None:
+        """Name a skipped file on stderr, up to ``LINES_AT_MOST`` a run (every one with -v)."""
+        self._said += 1
+        if self._said <= LINES_AT_MOST or log.isEnabledFor(logging.DEBUG):
+            log.warning("skipped %s: %s", path, reason)
+        elif self._said == LINES_AT_MOST + 1:
+            where = f" are in {self.path}" if self.path else " are not named"
+            log.warning("skipped more files: those after the first %d%s (-v names each)", LINES_AT_MOST, where)
 
     def add_copy_of(self, failure: dict[str, Any], file: FoundFile) -> None:
         """Report ``file``, a byte-for-byte copy of the file of this run's lasting ``failure``,

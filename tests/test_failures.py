@@ -97,6 +97,25 @@ def test_the_report_keeps_other_folders_and_forgets_files_that_are_gone(cli: Cli
     assert {e["path"] for e in cli.failures_by_name().values()} == {str(phone / "bad.png")}
 
 
+def test_a_run_names_the_first_twenty_skipped_files_and_leaves_the_rest_to_the_report(cli: Cli, tmp_path: Path) -> None:
+    """A library with thousands of broken files printed a line for each, a screenful per hundred;
+    the first twenty are named, then one line says the rest are in the report (every one there),
+    and -v names each. The photo among them is indexed all the same."""
+    library = tmp_path / "library"
+    paint_photo(library / "photo.jpg", seed=1)
+    for i in range(25):
+        (library / f"broken-{i:02d}.jpg").write_bytes(b"\xff\xd8\xff not a picture " + bytes([i]))
+    result = cli.index(library)
+    named = [line for line in result.stderr_lines() if ": skipped /" in line]
+    assert len(named) == 20 and result.summary()["failed"] == 25 and result.summary()["new"] == 1
+    report = cli.db / "failures.jsonl"
+    assert f": skipped more files: those after the first 20 are in {report} (-v names each)" in result.stderr
+    assert len(report.read_text().splitlines()) == 25
+    verbose = cli.index(library, extra=("--retry-failed", "-v"))
+    assert len([line for line in verbose.stderr_lines() if ": skipped /" in line]) == 25
+    assert "skipped more files" not in verbose.stderr
+
+
 def test_a_timeout_is_tried_again_when_the_run_allows_more_time(tmp_path: Path) -> None:
     path = tmp_path / "failures.jsonl"
     huge, locked = FoundFile(str(tmp_path / "huge.heic"), 2_407_522, 1.7e9), FoundFile(str(tmp_path / "l.jpg"), 9, 1.0)
