@@ -18,7 +18,6 @@ in), but could miss some.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ import numpy as np
 
 from common.companions import companion_groups
 from common.defaults import DEFAULT_DUPLICATE_THRESHOLD
-from common.output import PATH_ENDS, QueryResults
+from common.output import PATH_ENDS, QueryResults, json_for
 from common.store import Hit, ImageStore
 from common.visible import visible
 
@@ -79,9 +78,9 @@ class Duplicates:
         ``preview`` (path, indent), given one (``--preview``): which copy to keep is easier to say
         seen."""
         if fmt == "json":
-            out.write(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n")
+            out.write(json_for(out, self.to_json(), indent=2) + "\n")
         elif fmt == "jsonl":
-            out.writelines(json.dumps(group, ensure_ascii=False) + "\n" for group in self.groups())
+            out.writelines(json_for(out, group) + "\n" for group in self.groups())
         elif fmt == "csv":
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(["kind", "group", "path", "min_cosine"])

@@ -19,7 +19,6 @@ rebuilt.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import TextIO
 import numpy as np
 
 from common.discovery import OutOfReach, split_vanished
-from common.output import PATH_ENDS
+from common.output import PATH_ENDS, json_for
 from common.refresh import bring_up_to_date, outdated_paths
 from common.store import ImageStore
 from common.visible import visible
@@ -61,9 +60,9 @@ class HealthReport:
         report on one line, ``csv`` a row per problem and per file no longer there, ``paths``
         those files alone, one a line, for scripts (``--check --format paths | xargs ...``)."""
         if fmt == "json":
-            out.write(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n")
+            out.write(json_for(out, self.to_json(), indent=2) + "\n")
         elif fmt == "jsonl":
-            out.write(json.dumps(self.to_json(), ensure_ascii=False) + "\n")
+            out.write(json_for(out, self.to_json()) + "\n")
         elif fmt == "csv":
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(["kind", "detail"])

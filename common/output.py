@@ -48,6 +48,13 @@ def writes_any_text(stream: TextIO) -> bool:
     return True
 
 
+def json_for(out: TextIO, value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON to write to ``out``: characters as they are, or as JSON's own ``\\u``
+    escapes where ``out`` cannot write them all (the same text once parsed; Python's
+    ``\\x`` escapes of ``escape_what_streams_cannot_write`` would be invalid JSON)."""
+    return json.dumps(value, ensure_ascii=not writes_any_text(out), indent=indent)
+
+
 def escape_what_streams_cannot_write() -> None:
     """Let stdout and stderr write a character their encoding has not as a ``\\x``/``\\u``
     escape, where Python would stop the run with a UnicodeEncodeError at the first such file

@@ -10,7 +10,6 @@ vectors or whole records, so a 100k-row index answers in a fraction of a second.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from common.failures import FAILURES_FILE, read_failures
-from common.output import camera_name, human_size, place_name, stars
+from common.output import camera_name, human_size, json_for, place_name, stars
 from common.records import RECORD_VERSION
 from common.store import ImageStore
 from common.thumbnails import THUMBNAIL_DIR
@@ -103,10 +102,10 @@ class Overview:
         files and has none to list: ``json`` the whole overview, ``jsonl`` and ``csv`` a count a
         line (kind, value, files), ``table`` the report people read."""
         if fmt == "json":
-            out.write(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n")
+            out.write(json_for(out, self.to_json(), indent=2) + "\n")
         elif fmt == "jsonl":
             out.writelines(
-                json.dumps({"kind": kind, "value": value, "files": files}, ensure_ascii=False) + "\n"
+                json_for(out, {"kind": kind, "value": value, "files": files}) + "\n"
                 for kind, value, files in self.counted()
             )
         elif fmt == "csv":

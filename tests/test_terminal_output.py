@@ -115,5 +115,14 @@ def test_an_output_that_cannot_write_every_character_gets_each_name_escaped_not_
         assert "2 path(s) hold characters standard output's encoding (ascii) cannot write" in warning
         assert "set PYTHONUTF8=1" in warning
     (tmp_path / "photos" / "brûlé 💥.jpg").write_bytes(b"not a picture")  # its warning names it
+    shutil.copy(tmp_path / "photos" / "café.jpg", tmp_path / "photos" / "café (1).jpg")
     index_log = subprocess.run([*script[:4], "--index", str(tmp_path / "photos")], capture_output=True, env=env)
     assert index_log.returncode == 0 and b"br\\xfbl\\xe9 \\U0001f4a5.jpg" in index_log.stderr, index_log.stderr
+    # The other JSON writers (--duplicates, --stats, --check) write valid JSON too.
+    duplicates = subprocess.run([*script[:4], "--duplicates", "--format", "json"], capture_output=True, env=env)
+    (group,) = json.loads(duplicates.stdout)["exact"]
+    assert {Path(p).name for p in group["paths"]} == {"café.jpg", "café (1).jpg"}
+    for action in ("--stats", "--check"):
+        assert json.loads(
+            subprocess.run([*script[:4], action, "--format", "json"], capture_output=True, env=env).stdout
+        )
