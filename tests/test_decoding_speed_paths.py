@@ -177,19 +177,24 @@ def test_auto_precision_is_bf16_only_on_a_cpu_that_multiplies_it_in_hardware(mon
     assert embedding.choose_precision("bf16", "cpu") == "bf16"
 
 
-def test_bf16_hardware_is_what_the_cpu_says_it_has() -> None:
-    """AMX tiles or AVX512-BF16 (AMD Zen 4 and later: ViT-B-32 2.2x fp32's speed in bf16 on the
-    project's EPYC) make --precision auto bf16; a CPU with neither stays in fp32."""
-    from common import embedding
-
+def cpu_flags() -> set[str]:
+    """The instruction sets this CPU reports (/proc/cpuinfo), which torch's checks are held to."""
     try:
-        flags = next(
+        return next(
             set(line.split(":", 1)[1].split())
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("flags")
         )
     except (OSError, StopIteration):
         pytest.skip("no /proc/cpuinfo flags to hold the check to")
+
+
+def test_bf16_hardware_is_what_the_cpu_says_it_has() -> None:
+    """AMX tiles or AVX512-BF16 (AMD Zen 4 and later: ViT-B-32 2.2x fp32's speed in bf16 on the
+    project's EPYC) make --precision auto bf16; a CPU with neither stays in fp32."""
+    from common import embedding
+
+    flags = cpu_flags()
     found = embedding.cpu_bf16_instructions()
     if "amx_tile" in flags and found == "AMX":
         return  # torch also asks the system whether a process may use the tiles
@@ -223,14 +228,7 @@ def test_fp16_hardware_is_what_the_cpu_says_it_has() -> None:
     """AVX512-FP16 or AMX-FP16 in /proc/cpuinfo is fp16 arithmetic; this project's EPYC has neither."""
     from common import embedding
 
-    try:
-        flags = next(
-            set(line.split(":", 1)[1].split())
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("flags")
-        )
-    except (OSError, StopIteration):
-        pytest.skip("no /proc/cpuinfo flags to hold the check to")
+    flags = cpu_flags()
     if "amx_fp16" in flags:
         return  # torch also asks the system whether a process may use the tiles
     assert embedding.cpu_multiplies_in_hardware("fp16") == ("avx512_fp16" in flags)
