@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -697,6 +698,9 @@ class Watch:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.said: list[str] = []
+        self.watching = 0  # how many lines it said before "watching …" (its first run's)
+
+    def wait_until_watching(self) -> None:
         self.next_line_with("watching")
         self.watching = len(self.said)
 
@@ -725,23 +729,30 @@ class Watch:
 
 
 @pytest.fixture
-def watches() -> Iterator[list[Watch]]:
+def start_watch() -> Iterator[Callable[..., Watch]]:
+    """Start a ``Watch`` (its arguments) and wait until it watches; every one started is killed
+    at the test's end, whatever failed (registered before the wait, which may time out)."""
     started: list[Watch] = []
-    yield started
+
+    def start(*args: Any, **kwargs: Any) -> Watch:
+        started.append(Watch(*args, **kwargs))
+        started[-1].wait_until_watching()
+        return started[-1]
+
+    yield start
     for watch in started:
         watch.process.kill()
 
 
 def test_watch_indexes_what_arrives_and_what_goes_until_stopped(
-    backend: str, tmp_path: Path, watches: list[Watch]
+    backend: str, tmp_path: Path, start_watch: Callable[..., Watch]
 ) -> None:
     """``--index DIR --watch S`` in a real process: a photo that arrives is indexed, one that goes
     is removed, rounds with nothing to do print nothing, and SIGTERM between rounds (a service
     manager stopping it) ends it cleanly, exit 0, every round kept."""
     photos, staging, db = tmp_path / "photos", tmp_path / "staging", tmp_path / "db"
     first = paint_photo(photos / "first.jpg", seed=1)
-    watch = Watch(backend, Path("photos"), db, 1.5, cwd=tmp_path)  # typed as a name in this folder
-    watches.append(watch)
+    watch = start_watch(backend, Path("photos"), db, 1.5, cwd=tmp_path)  # typed as a name in this folder
     arriving = paint_photo(staging / "second.jpg", seed=2)
     os.replace(arriving, photos / "second.jpg")  # whole, as a copy or a download finishes
     # Each look names the folder in full, as the first run did (it said 'indexed photos' before).
@@ -757,15 +768,14 @@ def test_watch_indexes_what_arrives_and_what_goes_until_stopped(
 
 
 def test_a_watch_says_a_folder_is_away_once_not_at_every_look(
-    backend: str, tmp_path: Path, watches: list[Watch]
+    backend: str, tmp_path: Path, start_watch: Callable[..., Watch]
 ) -> None:
     """A watched drive unmounted for a while: its rows are kept, and the warnings that say so
     come once when it goes, not at every look (two lines a look before); gone a second time,
     they come once more."""
     photos, away, db = tmp_path / "photos", tmp_path / "away", tmp_path / "db"
     paint_photo(photos / "first.jpg", seed=1)
-    watch = Watch(backend, photos, db, 0.25)
-    watches.append(watch)
+    watch = start_watch(backend, photos, db, 0.25)
     for _ in range(2):
         os.rename(photos, away)
         time.sleep(2)  # looks with the folder away
@@ -779,7 +789,7 @@ def test_a_watch_says_a_folder_is_away_once_not_at_every_look(
 
 
 def test_force_and_retry_failed_apply_to_a_watchs_first_run_alone(
-    backend: str, tmp_path: Path, watches: list[Watch]
+    backend: str, tmp_path: Path, start_watch: Callable[..., Watch]
 ) -> None:
     """``--index DIR --force --retry-failed --watch S``: the first run re-embeds every photo and
     reads the broken file again; the looks after take only what changed. Each look re-embedded
@@ -788,7 +798,7 @@ def test_force_and_retry_failed_apply_to_a_watchs_first_run_alone(
     paint_photo(photos / "first.jpg", seed=1)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a JPEG")
     assert Cli(backend, db).index(photos).summary()["failed"] == 1
-    watch = Watch(backend, photos, db, 1, "--force", "--retry-failed")
+    watch = start_watch(backend, photos, db, 1, "--force", "--retry-failed")
     [first_run] = [line for line in watch.said if ": indexed " in line]
     assert ": 0 new, 1 updated, 0 removed, 0 unchanged, 1 failed" in first_run
     time.sleep(3)  # looks with nothing to do, which say nothing
@@ -798,7 +808,9 @@ def test_force_and_retry_failed_apply_to_a_watchs_first_run_alone(
     assert [line for line in said if ": indexed " not in line] == [f"imagedb-{backend}.py: stopped watching {photos}"]
 
 
-def test_watch_waits_for_a_file_still_being_written(backend: str, tmp_path: Path, watches: list[Watch]) -> None:
+def test_watch_waits_for_a_file_still_being_written(
+    backend: str, tmp_path: Path, start_watch: Callable[..., Watch]
+) -> None:
     """A photo copied into a watched folder is read once whole, not half-written: its first half,
     then a pause (a slow drive, a download), then the rest is one new photo, with no "skipped"
     line for the half (which the looks every 0.2 s found, and read, before ``common.settling``).
@@ -806,8 +818,7 @@ def test_watch_waits_for_a_file_still_being_written(backend: str, tmp_path: Path
     an hour."""
     photos, staging, db = tmp_path / "photos", tmp_path / "staging", tmp_path / "db"
     paint_photo(photos / "first.jpg", seed=1)
-    watch = Watch(backend, photos, db, 0.2)
-    watches.append(watch)
+    watch = start_watch(backend, photos, db, 0.2)
     whole = paint_photo(staging / "copied.jpg", seed=2).read_bytes()
     with open(photos / "copied.jpg", "wb") as copy:
         copy.write(whole[: len(whole) // 2])
