@@ -126,18 +126,21 @@ BF16_INSTRUCTIONS = (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx
 
 
 def cpu_bf16_instructions() -> str | None:
-    """The instructions this CPU multiplies bf16 with ("AMX", "AVX512-BF16"), or None. Asked
-    through torch's own checks, kept private by torch: a torch without one reads as no."""
+    """The instructions this CPU multiplies bf16 with ("AMX", "AVX512-BF16"), or None."""
+    return next((name for name, check_name in BF16_INSTRUCTIONS if torch_cpu_says(check_name)), None)
+
+
+def torch_cpu_says(check_name: str) -> bool:
+    """What torch's own CPU check ``check_name`` (``torch.cpu._is_avx512_bf16_supported``) says.
+    torch keeps them private: a torch without one, or one that changed its mind about how to be
+    called, reads as no."""
     import torch
 
-    for name, check_name in BF16_INSTRUCTIONS:
-        check = getattr(getattr(torch, "cpu", None), check_name, None)
-        try:
-            if check and check():
-                return name
-        except Exception:  # a private check that changed its mind about how to be called
-            continue
-    return None
+    check = getattr(getattr(torch, "cpu", None), check_name, None)
+    try:
+        return bool(check and check())
+    except Exception:
+        return False
 
 
 def cpu_multiplies_bf16_in_hardware() -> bool:
@@ -152,17 +155,10 @@ FP16_CHECKS = ("_is_amx_fp16_supported", "_is_avx512_fp16_supported")
 
 def cpu_multiplies_in_hardware(precision: str) -> bool:
     """Whether this CPU multiplies ``precision`` ("bf16", "fp16") in hardware; fp32 always."""
-    import torch
-
     if precision == "bf16":
         return cpu_multiplies_bf16_in_hardware()
     if precision == "fp16":
-        for check_name in FP16_CHECKS:
-            check = getattr(getattr(torch, "cpu", None), check_name, None)
-            with contextlib.suppress(Exception):  # a private check changed: read as no
-                if check and check():
-                    return True
-        return False
+        return any(map(torch_cpu_says, FP16_CHECKS))
     return True
 
 
