@@ -49,7 +49,14 @@ from common.failures import FAILURES_FILE, FailureReport
 from common.fetch import is_image_url, looks_like_a_url, why_no_url
 from common.native_messages import CurrentStderrHandler, native_messages_hidden, send_to_null_device
 from common.ordering import OrderError, hits_in_order, parse_order
-from common.output import FORMATS, PATH_ENDS, QueryResults, escape_what_streams_cannot_write, write_results
+from common.output import (
+    FORMATS,
+    PATH_ENDS,
+    QueryResults,
+    escape_what_streams_cannot_write,
+    stream_encoding,
+    write_results,
+)
 from common.preview import PREVIEW_ROWS, PROTOCOLS
 from common.settling import Settling
 from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, write_errors_explained
@@ -678,7 +685,7 @@ def _lines_kept_whole(stdin: TextIO) -> Callable[[], str]:
     raw = getattr(stdin, "buffer", None)
     if raw is None:  # already text (a test's StringIO)
         return stdin.readline
-    encoding = getattr(stdin, "encoding", None) or "utf-8"
+    encoding = stream_encoding(stdin)
     return lambda: raw.readline().decode(encoding, "surrogateescape")
 
 
@@ -1136,7 +1143,7 @@ class Session:
         self.color_query()
         answered: list[QueryResults] = []
         refused = 0
-        stdin_encoding = getattr(stdin, "encoding", None) or "utf-8"
+        stdin_encoding = stream_encoding(stdin)
         try:
             for query in queries_typed(stdin, prompt=stdin.isatty()):
                 self.see_what_was_committed_since()

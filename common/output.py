@@ -37,15 +37,25 @@ HIDDEN_FROM_JSON = {"search_text"}
 log = logging.getLogger(__name__)
 
 
+def stream_encoding(stream: TextIO) -> str:
+    """The encoding ``stream`` writes or reads in (UTF-8 where it names none: a test's buffer)."""
+    return getattr(stream, "encoding", None) or "utf-8"
+
+
+def encodes(encoding: str, text: str) -> bool:
+    """Whether ``encoding`` has every character of ``text``."""
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 def writes_any_text(stream: TextIO) -> bool:
     """Whether ``stream``'s encoding can write every character (a UTF one). Not so where Python
     writes a redirected stdout in the system's code page (Windows: cp1252, which has no emoji
     and no CJK, both common in phones' file names) or PYTHONIOENCODING says ascii."""
-    try:
-        "\U0010ffff".encode(getattr(stream, "encoding", None) or "utf-8")
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
+    return encodes(stream_encoding(stream), "\U0010ffff")
 
 
 def json_for(out: TextIO, value: Any, indent: int | None = None) -> str:
@@ -102,13 +112,8 @@ def write_results(
 
 def _say_which_paths_were_escaped(results: list[QueryResults], out: TextIO) -> None:
     """A path written with escapes names no file: say so, once, and how to have it as it is."""
-    encoding = getattr(out, "encoding", None) or "utf-8"
-    escaped = [
-        hit.record["path"]
-        for r in results
-        for hit in r.hits
-        if hit.record["path"].encode(encoding, "backslashreplace") != hit.record["path"].encode(encoding, "ignore")
-    ]
+    encoding = stream_encoding(out)
+    escaped = [hit.record["path"] for r in results for hit in r.hits if not encodes(encoding, hit.record["path"])]
     if escaped:
         log.warning(
             "%d path(s) hold characters standard output's encoding (%s) cannot write, such as %s: they are "
