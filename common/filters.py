@@ -39,16 +39,11 @@ def empty_record_filter() -> RecordFilter:
 
 
 def validate_where(where: str) -> None:
-    """Raise ``FilterError`` with DuckDB's reason when ``where`` is not valid over the records,
-    or compares a number column with text (``numbers_compared_with_text``)."""
+    """Raise ``FilterError`` with the reason when ``where`` is no condition over the records
+    (``RecordFilter.check``)."""
     if not where.strip():
         raise FilterError("--where is empty")
-    checker = empty_record_filter()
-    checker.check(where)
-    compared = checker.numbers_compared_with_text(where)
-    if compared:
-        column, text = compared[0]
-        raise FilterError(f"{column} is a number: compare it with {text}, not '{text}' (no quotes)")
+    empty_record_filter().check(where)
 
 
 class RecordFilter:
@@ -70,17 +65,22 @@ class RecordFilter:
 
     def check(self, where: str) -> None:
         """Raise ``FilterError`` unless ``where`` is a condition over one row's columns: it binds,
-        to a truth value, and reads no other rows. DuckDB would take ``width`` or ``make`` alone
-        as true where not 0 or not empty, and run a subquery; LanceDB refuses both, so both
-        backends do."""
+        to a truth value, reads no other rows and compares no number column with text. DuckDB
+        would take ``width`` or ``make`` alone as true where not 0 or not empty, run a subquery
+        and read '100' as 100; LanceDB refuses all three, so both backends do."""
         kind = self._run(f"DESCRIBE SELECT ({where}) AS condition FROM records", where)["column_type"][0]
         if kind != "BOOLEAN":
             raise FilterError(
                 f"it is {_TYPES_IN_WORDS.get(kind, kind)}, not true or false: a condition compares, as in "
                 '"width > 1000", "make = \'Canon\'" or "keywords IS NOT NULL"'
             )
-        if any(node.get("class") == "SUBQUERY" for node in self._parsed_nodes(where)):
+        nodes = list(self._parsed_nodes(where))
+        if any(node.get("class") == "SUBQUERY" for node in nodes):
             raise FilterError("a condition is about one photo's own columns: no subquery (SELECT …) in it")
+        compared = self._numbers_compared_with_text(nodes)
+        if compared:
+            column, text = compared[0]
+            raise FilterError(f"{column} is a number: compare it with {text}, not '{text}' (no quotes)")
 
     def positions(self, where: str) -> np.ndarray:
         """The positions of the rows where the SQL condition ``where`` holds, ascending (NULL counts
@@ -92,13 +92,13 @@ class RecordFilter:
         result = self._run(f"SELECT {ROW_POSITION} FROM records WHERE ({where})", where)
         return np.sort(np.asarray(result[ROW_POSITION], dtype=np.int64))
 
-    def numbers_compared_with_text(self, where: str) -> list[tuple[str, str]]:
-        """(column, text) for each comparison of a number column with text in ``where``:
-        ``width > '100'``. DuckDB reads the text as the number, LanceDB refuses it; refused on
-        both, a condition means one thing on either backend. Read from DuckDB's own parse of
-        the condition (``json_serialize_sql``), so text inside a string is never mistaken."""
+    def _numbers_compared_with_text(self, nodes: list[dict]) -> list[tuple[str, str]]:
+        """(column, text) for each comparison of a number column with text among a condition's
+        parsed ``nodes``: ``width > '100'``. DuckDB reads the text as the number, LanceDB refuses
+        it; refused on both, a condition means one thing on either backend. Read from DuckDB's own
+        parse of the condition (``json_serialize_sql``), so text inside a string is never mistaken."""
         found: list[tuple[str, str]] = []
-        for node in self._parsed_nodes(where):
+        for node in nodes:
             operands = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
             if node.get("class") in _COMPARISONS or node.get("type") in _COMPARISONS:
                 operands += node.get("children") or []
