@@ -578,20 +578,16 @@ def check_invocation(args: argparse.Namespace) -> None:
     for query in (args.text or []) + (args.add or []) + (args.subtract or []):
         if not query.strip():
             raise UsageError("empty query: give an image path or some words")
-    typed = {
-        "--search": [] if reads_queries_from_stdin(args) else args.search, "--add": args.add,
-        "--subtract": args.subtract, "--text": args.text, "--where": [args.where], "--near": [args.near],
-        "--order-by": [args.order_by], "--color": args.color,
-    }  # fmt: skip
-    for option, values in typed.items():
+    typed, named = "typed in a terminal set to", "a name in"  # folders: the index holds no such name
+    for option, values, likely in (
+        ("--search", [] if reads_queries_from_stdin(args) else args.search, typed), ("--add", args.add, typed),
+        ("--subtract", args.subtract, typed), ("--text", args.text, typed), ("--where", [args.where], typed),
+        ("--near", [args.near], typed), ("--order-by", [args.order_by], typed), ("--color", args.color, typed),
+        ("--under", args.under, named), ("--forget", args.forget, named),
+    ):  # fmt: skip
         for value in values or ():
             if value is not None:
-                refuse_bytes_of_another_encoding(
-                    option, value, sys.getfilesystemencoding(), "typed in a terminal set to"
-                )
-    for option, folders in (("--under", args.under), ("--forget", args.forget)):
-        for folder in folders or ():  # the index holds no such name: its files are never indexed
-            refuse_bytes_of_another_encoding(option, folder, sys.getfilesystemencoding(), "a name in")
+                refuse_bytes_of_another_encoding(option, value, sys.getfilesystemencoding(), likely)
     for query in [] if reads_queries_from_stdin(args) else args.search or []:
         check_query(query)
     for term in query_terms(args):
