@@ -12,6 +12,7 @@ nearest-neighbour search like any other.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import cache
 
@@ -111,8 +112,8 @@ def parse_colors(specs: Sequence[str]) -> list[tuple[tuple[int, int, int], float
             weight = float(weight_text) if weight_text else 1.0
         except ValueError:
             raise ColorError(f"not a weight: {weight_text!r} in {spec!r}") from None
-        if not weight > 0:
-            raise ColorError(f"a colour's weight must be above 0: {spec!r}")
+        if not 0 < weight < math.inf:
+            raise ColorError(f"a colour's weight must be a number above 0: {spec!r}")
         colors.append((rgb, weight))
     if not colors:
         raise ColorError("no colour given")
@@ -132,7 +133,11 @@ def colors_signature(colors: Sequence[tuple[tuple[int, int, int], float]]) -> np
     swatch.putdata([rgb for rgb, _ in colors])
     centres = lab_pixels(swatch)
     points = (centres[:, None, :] + QUERY_SPREAD * _OFFSETS[None, :, :]).reshape(-1, 3)
-    weights = (np.array([w for _, w in colors])[:, None] * _OFFSET_WEIGHTS[None, :]).ravel()
+    # Only the proportions count: scaled to the largest in float64 first, so weights of any size
+    # ('red:1e300', 'red:1e-50') neither overflow nor vanish in the float32 histogram.
+    proportions = np.array([w for _, w in colors], dtype=np.float64)
+    proportions /= proportions.max()
+    weights = (proportions[:, None] * _OFFSET_WEIGHTS[None, :]).ravel()
     return signature_from_lab(points.astype(np.float32), weights)
 
 

@@ -38,6 +38,17 @@ def test_signatures_are_unit_vectors_whose_dot_product_measures_shared_colour() 
     assert np.linalg.norm(blue - half) == pytest.approx(np.sqrt(2) * np.sqrt(1 - blue @ half), abs=1e-5)
 
 
+def test_only_the_weights_proportions_count_whatever_their_size() -> None:
+    """'red:1e300,blue' is red, 'red:1e-50' is red: weights past float32's range neither overflow
+    into an empty search nor vanish into one (both found nothing, with NumPy warnings)."""
+    red = colors_signature(parse_colors(["red"]))
+    for spec in ("red:1e300,blue", "red:1e-50", "red:1e30"):
+        signature = colors_signature(parse_colors([spec]))
+        assert np.isfinite(signature).all() and signature @ red == pytest.approx(1.0, abs=1e-4), spec
+    even = colors_signature(parse_colors(["red:1e-50,blue:1e-50"]))
+    assert even @ colors_signature(parse_colors(["red,blue"])) == pytest.approx(1.0, abs=1e-4)
+
+
 def _half() -> Image.Image:
     image = Image.new("RGB", (300, 200), RED)
     image.paste(DODGER_BLUE, (0, 0, 150, 200))
@@ -103,7 +114,8 @@ def test_color_combined_with_an_image_query_reranks_its_matches(cli: Cli, tmp_pa
 
 def test_bad_colours_are_usage_errors(cli: Cli, tmp_path: Path) -> None:
     for args, expected in ((["--color", "#12345"], "not a colour"), (["--color", "red:heavy"], "not a weight"),
-                           (["--color", "red:0"], "above 0"), (["--palette", str(tmp_path / "none.png")], "not found"),
+                           (["--color", "red:0"], "above 0"), (["--color", "red:inf"], "a number above 0"),
+                           (["--color", "red:nan"], "a number above 0"), (["--palette", str(tmp_path / "none.png")], "not found"),
                            (["--color", "red", "--palette", str(tmp_path)], "not both")):  # fmt: skip
         result = cli(*args)
         assert result.code == 2 and expected in result.stderr, (args, result.stderr)
