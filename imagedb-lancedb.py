@@ -58,7 +58,7 @@ from common.store import (
     version_of_unversioned_rows,
     where_and,
 )
-from common.text_search import FTS_OPTIONS, phrases_and_words, tokenize
+from common.text_search import FTS_OPTIONS, TextQuery, tokenize
 
 # Lance warns on every listing of a vector index's statistics that centroids will leave them
 # (imagedb reads only the index's segment count); opting in to that now keeps the warning off
@@ -495,26 +495,36 @@ class LanceImageStore(ImageStore):
 
     def _text_query(self, query: str) -> Any:
         """``query`` as Lance's query objects: its words (a ``MatchQuery``) and each quoted
-        phrase (a ``PhraseQuery``), scores summed; None when it has no word at all. Built here,
-        not from the string: Lance takes a string in quotes for one phrase, and the words of
-        one that only starts with a phrase for words. A text index an older imagedb built has no
-        word positions; its phrases are searched as words until the next --index rebuilds it."""
-        from lancedb.query import BooleanQuery, MatchQuery, Occur, PhraseQuery
+        phrase (a ``PhraseQuery``), scores summed, what a minus leaves out as ``MUST_NOT``
+        clauses (which take nothing from the scores); None when it searches no word at all.
+        Built here, not from the string: Lance takes a string in quotes for one phrase, and the
+        words of one that only starts with a phrase for words. A text index an older imagedb
+        built has no word positions; its phrases are searched as words (a phrase left out:
+        rows holding all its words) until the next --index rebuilds it."""
+        from lancedb.query import BooleanQuery, FullTextOperator, MatchQuery, Occur, PhraseQuery
 
-        phrases, words = phrases_and_words(query)
-        if phrases and not self._text_index_has_positions:
+        parts = TextQuery.of(query)
+        phrases, words = list(parts.phrases), parts.words
+        if (phrases or parts.left_out_phrases) and not self._text_index_has_positions:
             log.warning(
                 "the text index predates phrase search: %s searched as words, in any order "
                 "(the next --index rebuilds the index)",
-                ", ".join(f'"{phrase}"' for phrase in phrases),
+                ", ".join(f'"{phrase}"' for phrase in (*phrases, *parts.left_out_phrases)),
             )
             phrases, words = [], " ".join([words, *phrases])
-        clauses = [PhraseQuery(phrase, "search_text") for phrase in phrases]
+        clauses = [(Occur.SHOULD, PhraseQuery(phrase, "search_text")) for phrase in phrases]
         if tokenize(words):
-            clauses.append(MatchQuery(words, "search_text"))
-        if len(clauses) > 1:
-            return BooleanQuery([(Occur.SHOULD, clause) for clause in clauses])
-        return clauses[0] if clauses else None
+            clauses.append((Occur.SHOULD, MatchQuery(words, "search_text")))
+        if not clauses:
+            return None
+        if parts.left_out_words:
+            clauses.append((Occur.MUST_NOT, MatchQuery(" ".join(parts.left_out_words), "search_text")))
+        for phrase in parts.left_out_phrases:
+            if self._text_index_has_positions:
+                clauses.append((Occur.MUST_NOT, PhraseQuery(phrase, "search_text")))
+            else:
+                clauses.append((Occur.MUST_NOT, MatchQuery(phrase, "search_text", operator=FullTextOperator.AND)))
+        return BooleanQuery(clauses) if len(clauses) > 1 else clauses[0][1]
 
     @staticmethod
     def _ranking_columns(wanted: int, limit: int, score: str) -> list[str]:

@@ -217,7 +217,10 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--text",
         nargs="+",
         metavar="QUERY",
-        help="metadata search: match path, camera, keywords, people, … (full text; words in quotes: a phrase)",
+        help=(
+            "metadata search: match path, camera, keywords, people, … (full text; words in quotes: a phrase; "
+            '-word, -"a phrase": without it)'
+        ),
     )
     actions.add_argument(
         "--check",
@@ -589,7 +592,9 @@ def check_invocation(args: argparse.Namespace) -> None:
             if value is not None:
                 refuse_bytes_of_another_encoding(option, value, sys.getfilesystemencoding(), likely)
     for query in [] if reads_queries_from_stdin(args) else args.search or []:
-        check_query(query)
+        check_query(query, args.mode)
+    for query in args.text or []:
+        check_words("--text", query)
     for term in query_terms(args):
         check_query(term.query)
     if args.order_by is not None:
@@ -628,8 +633,9 @@ def refuse_bytes_of_another_encoding(what: str, value: str, encoding: str, likel
         raise UsageError(f"{what} {shown}: not {encoding.upper()} text ({likely} another encoding?)")
 
 
-def check_query(query: str) -> None:
-    """Refuse a query that cannot be meant as given: empty, a missing image file, a folder."""
+def check_query(query: str, mode: str = "vector") -> None:
+    """Refuse a query that cannot be meant as given: empty, a missing image file, a folder, words
+    that a metadata search (``mode`` fts or hybrid) would only leave out."""
     if not query.strip():
         raise UsageError("empty query: give an image path or some words")
     if is_image_url(query) or query_image(query):  # a URL is fetched when searched: asked once
@@ -641,6 +647,21 @@ def check_query(query: str) -> None:
         raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
     if has_image_extension(query):
         raise UsageError(no_image_file("query image", query, path))
+    if mode != "vector":
+        check_words("--search", query)
+
+
+def check_words(option: str, query: str) -> None:
+    """Refuse a metadata query that only leaves words out (``-nikon``): it would rank nothing,
+    and every row without them is a filter's answer (``--where``), not a search's."""
+    from common.text_search import TextQuery
+
+    parts = TextQuery.of(query)
+    if parts.left_out and not parts.searches_anything:
+        raise UsageError(
+            f"{option} {query!r}: only words to leave out (a minus before each): give a word to search for "
+            "too, or filter with --where"
+        )
 
 
 def no_image_file(what: str, given: str, path: str) -> str:
@@ -1145,7 +1166,7 @@ class Session:
                 self.see_what_was_committed_since()
                 try:
                     refuse_bytes_of_another_encoding("query", query, stdin_encoding, "a line written in")
-                    check_query(query)
+                    check_query(query, self.args.mode)
                     results = self.search([query])
                 except UsageError as error:
                     log.error("error: %s", error)
@@ -1267,7 +1288,9 @@ class Session:
             if a.mode == "fts":
                 hits = self.best_hits(store, lambda n: store.search_by_text(words, n, a.where), limit)
                 return QueryResults(query, "text", "fts", hits)
-            vector = self.text_vector(store, query)
+            from common.text_search import without_left_out
+
+            vector = self.text_vector(store, without_left_out(query))
             hits = self.best_hits(store, lambda n: store.search_hybrid(vector, words, n, a.where), limit)
             return QueryResults(query, "text", "hybrid", hits)
         vector, kind = self.query_vector(store, query)
@@ -1280,17 +1303,24 @@ class Session:
         """``query`` as the metadata search takes it: with the names the index records for the
         places it calls by another name ('München' also matches the rows that say Munich;
         ``common.place_names``), and the names the rows' written locations give the places it
-        names ('Genoa' also matches 'Genova, Italia'; ``common.written_places``). The CLIP half
-        of a hybrid search gets ``query`` as it is: the model knows München."""
-        from common.place_names import places_of_index, recorded_names_in, with_names_added
+        names ('Genoa' also matches 'Genova, Italia'; ``common.written_places``); a place left out
+        (``-München``) is left out by those names too. The CLIP half of a hybrid search gets
+        ``query`` as it is, less what it leaves out: the model knows München."""
+        from common.place_names import places_of_index, recorded_names_in
+        from common.text_search import TextQuery
 
         if self.index_places is None:
             self.index_places = places_of_index(store, self.db_path)
-        names = recorded_names_in(query, self.index_places)
-        if not names:
+        parts = TextQuery.of(query)
+        names = recorded_names_in(parts.searched, self.index_places)
+        left_out_names = recorded_names_in(parts.left_out, self.index_places) if parts.left_out else []
+        if not names and not left_out_names:
             return query
-        log.info("%s: also matching %s, as the index names it", query, " and ".join(names))
-        return with_names_added(query, names)
+        if names:
+            log.info("%s: also matching %s, as the index names it", query, " and ".join(names))
+        if left_out_names:
+            log.info("%s: also leaving out %s, as the index names it", query, " and ".join(left_out_names))
+        return parts.with_added(names, left_out_names).written()
 
     def search_combined(self, store: ImageStore, query: str, terms: list[Term], limit: int) -> QueryResults:
         """The nearest rows to ``query`` plus and minus ``terms`` (``common.combine``)."""

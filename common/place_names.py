@@ -45,7 +45,7 @@ import numpy as np
 from common.atomic import write_atomically
 from common.place_data import OTHER_NAMES_POPULATION, other_named_places
 from common.places import COUNTRY_ENDONYMS, PLACE_NAME_COLUMNS, Gazetteer, arc_km, folded, gazetteer, unit_vectors
-from common.text_search import phrases_and_words, tokenize
+from common.text_search import tokenize
 
 if TYPE_CHECKING:
     from common.store import ImageStore
@@ -199,16 +199,6 @@ def places_of_index(store: ImageStore, folder: str) -> IndexPlaces:
     cities = {(city, code) for city, _, code in present if city and code}
     other_names = other_names_remembered(folder, cities) if cities else {}
     return IndexPlaces(present, other_names, written)
-
-
-def with_names_added(query: str, names: list[str]) -> str:
-    """``query`` with ``names`` added to its words; a name of several words as a phrase: "New York
-    City" must not match every Mexico City photo by its "city"."""
-    phrases, words = phrases_and_words(query)
-    single = []
-    for name in names:
-        (phrases if len(tokenize(name)) > 1 else single).append(name)
-    return " ".join([words, *single, *(f'"{phrase}"' for phrase in phrases)])
 
 
 def other_names_remembered(folder: str, cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

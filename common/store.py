@@ -353,19 +353,40 @@ class ImageStore(ABC):
     def search_hybrid(self, vector: np.ndarray, query: str, limit: int, where: str | None = None) -> list[Hit]:
         """The ``limit`` best by vector and the ``limit`` best by text, fused by reciprocal rank (the score).
 
+        A row holding a word or phrase the query leaves out (``-nikon``) is in neither ranking.
         One implementation for every store, over the store's own two searches: each ranks its
         ties by path (``best_rows``), so the fused ranks, and the answer, do not depend on the
         order rows were written in or on the backend. (LanceDB's hybrid query fuses in Python
         too, but its child queries leave ties at their limit to the engine and skip the exact
         re-ranking the vector search does on the ANN index.)
         """
-        from common.text_search import reciprocal_rank_fusion
+        from common.text_search import TextQuery, reciprocal_rank_fusion
 
-        by_vector = self.search_by_vector(vector, limit, where)
         by_text = self.search_by_text(query, limit, where)
+        parts = TextQuery.of(query)
+        if parts.left_out:  # what the text half leaves out, the vector half does too
+            by_vector = first_kept(
+                lambda n: self.search_by_vector(vector, n, where),
+                limit,
+                lambda hit: not parts.leaves_out(hit.record.get("search_text") or ""),
+            )
+        else:
+            by_vector = self.search_by_vector(vector, limit, where)
         records = {hit.record["path"]: hit.record for hit in (*by_text, *by_vector)}
         rankings = [[hit.record["path"] for hit in hits] for hits in (by_vector, by_text)]
         return [Hit(records[path], score) for path, score in reciprocal_rank_fusion(rankings)[:limit]]
+
+
+def first_kept(search: Callable[[int], list[Hit]], limit: int, keep: Callable[[Hit], bool]) -> list[Hit]:
+    """The ``limit`` best hits ``search(n)`` gives (its ``n`` best, in rank order) that ``keep``
+    keeps, asking for twice as many while those left out left it short."""
+    wanted = limit
+    while True:
+        found = search(wanted)
+        kept = [hit for hit in found if keep(hit)]
+        if len(kept) >= limit or len(found) < wanted:
+            return kept[:limit]
+        wanted *= 2
 
 
 # Errors that mean "the disk refused the write", whichever library met them (FAISS and LanceDB

@@ -5,7 +5,9 @@ text index of its own, scores its pandas frame with ``BM25`` using a tokenizer t
 the same rules (split on non-alphanumerics, lower case, ASCII folding, no stemming, no
 stop-word removal, long tokens dropped). Stemming is off on purpose: people search metadata
 for names ("Canon", "IMG_0042", "Sigma") that stemming would mangle. A query's words match
-alone; its quoted phrases ("new york", "jane doe") match where their words stand together.
+alone; its quoted phrases ("new york", "jane doe") match where their words stand together;
+a word or phrase led by a minus (``canon -powershot``, ``-"new york"``) leaves out the rows
+holding it, as web search engines read it (``TextQuery``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ _LETTER_DIGIT_BOUNDARY = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 # A phrase in quotes, straight or typographic (a Mac turns "..." into “...”, a German keyboard „...“).
 _QUOTE = '"“”„'
 _QUOTED = re.compile(f"[{_QUOTE}]([^{_QUOTE}]*)[{_QUOTE}]")
+# A minus where a word starts, then a word or a quoted phrase: what the rows must not hold. A
+# hyphen inside a word (t-shirt, 2019-07) is none, nor one standing alone ("canon - nikon").
+_LEFT_OUT = re.compile(f"(?:^|(?<=\\s))-([{_QUOTE}][^{_QUOTE}]*[{_QUOTE}]|[^\\s{_QUOTE}]+)")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
@@ -85,6 +90,93 @@ def phrases_and_words(query: str) -> tuple[list[str], str]:
 
     words = _QUOTED.sub(taken, query)
     return phrases, re.sub(f"[{_QUOTE}]", " ", words)
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    """A metadata query taken apart: the words matched alone, the quoted phrases, and the words
+    and phrases a minus leaves out (``canon -powershot -"new york"``). Both backends rank the
+    rows by what is searched, as without the minus terms (a row left out takes nothing from
+    another's score), and leave out every row holding any word or phrase left out."""
+
+    words: str
+    phrases: tuple[str, ...] = ()
+    left_out_words: tuple[str, ...] = ()
+    left_out_phrases: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, query: str) -> TextQuery:
+        left_out: list[str] = []
+
+        def taken(match: re.Match[str]) -> str:
+            left_out.append(match.group(1))
+            return " "
+
+        phrases, words = phrases_and_words(_LEFT_OUT.sub(taken, query))
+        # A term left out is a phrase if it has several words, quoted or not: -t-shirt is not
+        # every row holding a "t".
+        terms = [tokenize(term.strip(_QUOTE)) for term in left_out]
+        return cls(
+            " ".join(words.split()),
+            tuple(phrases),
+            tuple(words[0] for words in terms if len(words) == 1),
+            tuple(" ".join(words) for words in terms if len(words) > 1),
+        )
+
+    @property
+    def searched(self) -> str:
+        """What is searched for, written again (phrases in quotes), without what is left out:
+        the words a model is given in a hybrid search, and place names are looked for in."""
+        return " ".join([self.words, *(f'"{phrase}"' for phrase in self.phrases)]).strip()
+
+    @property
+    def left_out(self) -> str:
+        """What is left out, written as searched (without the minus signs)."""
+        return " ".join([*self.left_out_words, *(f'"{phrase}"' for phrase in self.left_out_phrases)])
+
+    @property
+    def searches_anything(self) -> bool:
+        return bool(self.phrases or tokenize(self.words))
+
+    def with_added(self, names: Sequence[str], left_out_names: Sequence[str] = ()) -> TextQuery:
+        """This query searching ``names`` too and leaving out ``left_out_names``; a name of
+        several words as a phrase: "New York City" must not match every Mexico City photo by
+        its "city"."""
+
+        def split(added: Sequence[str]) -> tuple[list[str], list[str]]:
+            several = [name for name in added if len(tokenize(name)) > 1]
+            return [name for name in added if name not in several], several
+
+        words, phrases = split(names)
+        out_words, out_phrases = split(left_out_names)
+        return TextQuery(
+            " ".join([self.words, *words]).strip(),
+            (*self.phrases, *phrases),
+            (*self.left_out_words, *(word for name in out_words for word in tokenize(name))),
+            (*self.left_out_phrases, *out_phrases),
+        )
+
+    def written(self) -> str:
+        """The query as a store takes it (``TextQuery.of`` gives this query back)."""
+        left_out = [*self.left_out_words, *(f'"{phrase}"' for phrase in self.left_out_phrases)]
+        return " ".join([self.searched, *(f"-{term}" for term in left_out)]).strip()
+
+    def leaves_out(self, text: str) -> bool:
+        """Whether a row whose search text is ``text`` holds a word or phrase this query leaves
+        out (the vector half of a hybrid search drops such rows as the text half does)."""
+        if not (self.left_out_words or self.left_out_phrases):
+            return False
+        (folded,) = folded_words([text])
+        return any(f" {word} " in folded for word in self.left_out_words) or any(
+            f" {' '.join(tokenize(phrase))} " in folded for phrase in self.left_out_phrases
+        )
+
+
+def without_left_out(query: str) -> str:
+    """``query`` without the words and phrases a minus leaves out, in its own order otherwise:
+    the prompt the model gets in a hybrid search (it reads no minus: '-cat' would bring cats)."""
+    kept = _LEFT_OUT.sub(" ", query)
+    return query if kept == query else " ".join(kept.split())
 
 
 def word_parts(text: str) -> list[str]:
@@ -322,26 +414,34 @@ class BM25:
 
     def matches(self, query: str, candidates: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The documents (of ``candidates``, when given) holding at least one of the query's words
-        (OR semantics) or one of its quoted phrases, and their scores."""
+        (OR semantics) or one of its quoted phrases and none it leaves out, and their scores."""
         allowed = None
         if candidates is not None:
             allowed = np.zeros(self.count, dtype=bool)
             allowed[np.fromiter(candidates, dtype=np.int64)] = True
-        phrases, words = phrases_and_words(query)
-        holds, total = self._matching(tokenize(words), allowed)
+        parts = TextQuery.of(query)
+        holds, total = self._matching(tokenize(parts.words), allowed)
         held = holds > 0
-        for phrase in phrases:
-            terms = tokenize(phrase)
-            phrase_holds, phrase_total = self._matching(terms, allowed)
-            # Only a document holding every word of the phrase can hold the phrase.
-            holding_all = np.flatnonzero(phrase_holds == len(set(terms)))
-            needle = f" {' '.join(terms)} "
-            for i in self._fold(holding_all):
-                if needle in self._folded[i]:
-                    held[i] = True
-                    total[i] += phrase_total[i]
+        for phrase in parts.phrases:
+            holding, phrase_total = self._holding_phrase(phrase, allowed)
+            held[holding] = True
+            total[holding] += phrase_total[holding]
+        if parts.left_out_words:
+            held[self._matching(list(parts.left_out_words), allowed)[0] > 0] = False
+        for phrase in parts.left_out_phrases:
+            held[self._holding_phrase(phrase, allowed)[0]] = False
         documents = np.flatnonzero(held)
         return documents, total[documents]
+
+    def _holding_phrase(self, phrase: str, allowed: np.ndarray | None) -> tuple[list[int], np.ndarray]:
+        """The documents holding ``phrase`` (its words next to each other, in order), and each
+        document's sum of the BM25 scores of its words."""
+        terms = tokenize(phrase)
+        phrase_holds, phrase_total = self._matching(terms, allowed)
+        # Only a document holding every word of the phrase can hold the phrase.
+        holding_all = np.flatnonzero(phrase_holds == len(set(terms)))
+        needle = f" {' '.join(terms)} "
+        return [i for i in self._fold(holding_all) if needle in self._folded[i]], phrase_total
 
     def _matching(self, terms: list[str], allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """How many of the distinct ``terms`` each document holds, and the sum of their BM25

@@ -166,6 +166,14 @@ def test_places_are_found_by_the_names_their_own_people_call_them(cli: Cli, tmp_
     said = cli("--text", "Monaco di Baviera", "--format", "paths").stderr
     assert "Monaco di Baviera: also matching Munich, as the index names it" in said
     assert "also matching" not in cli("--text", "Munich", "--format", "paths").stderr
+    # A place left out is left out by the index's names for it too.
+    everywhere = {"marienplatz.jpg", "duomo.jpg", "pike-place.jpg", "waves.jpg", "liberty.jpg", "zocalo.jpg"}
+    assert set(found("--text", "travels", "--limit", "20")) == everywhere
+    assert set(found("--text", 'travels -München -"Nueva York"', "--limit", "20")) == everywhere - {
+        "marienplatz.jpg", "liberty.jpg",
+    }  # fmt: skip
+    said = cli("--text", "travels -Firenze", "--format", "paths").stderr
+    assert "travels -Firenze: also leaving out Florence, as the index names it" in said
 
     # The cities' other names are kept beside the index; a city photographed since is added to
     # them, and a file that cannot be read is made again.

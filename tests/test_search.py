@@ -296,6 +296,14 @@ def test_a_date_taken_for_a_date_is_answered_with_the_text_comparison_that_works
         ('"dusk lighthouse"', set()),
         ('"watercolor lighthouse" D750', {"generated.png", "nikon-1.jpg"}),
         ('"nikon', {"nikon-1.jpg"}),
+        # A minus where a word starts leaves out the rows holding that word or phrase.
+        ("canon -r6", {"canon-1.jpg"}),
+        ('canon -"eos r6"', {"canon-1.jpg"}),
+        ('canon -"r6 eos"', {"canon-1.jpg", "canon-2.jpg"}),
+        ("lighthouse nikon -\u201cat dusk\u201d", {"nikon-1.jpg"}),
+        ("canon fujifilm -x-t3", {"canon-1.jpg", "canon-2.jpg"}),  # a word of several parts: a phrase
+        ("canon -nikon -fujifilm -2019", {"canon-2.jpg"}),
+        ("fujifilm x-t3", {"fuji-1.jpg"}),  # a hyphen inside a word leaves nothing out
     ],
 )
 def test_metadata_search_gives_the_same_rows_on_both_backends(
@@ -308,6 +316,39 @@ def test_metadata_search_gives_the_same_rows_on_both_backends(
         assert set(paths_of(result)) == expected, backend
         rankings[backend] = [(Path(r["path"]).name, round(r["score"], 4)) for r in result["results"]]
     assert rankings["lancedb"] == rankings["faiss"]
+
+
+def test_words_left_out_take_rows_away_and_nothing_from_the_scores_of_the_rest(both: dict[str, Cli]) -> None:
+    """'canon -r6' is 'canon' less the rows holding r6, each kept row scored as before; a query
+    that only leaves words out is refused (it ranks nothing: every other row is --where's work)."""
+    for backend, c in both.items():
+        (plain, less) = c.search("--text", "canon", 'canon -r6 -"new york"')
+        assert [(r["path"], r["score"]) for r in less["results"]] == [
+            (r["path"], r["score"]) for r in plain["results"] if not r["path"].endswith("canon-2.jpg")
+        ], backend
+        for args in (["--text", "canon", " -nikon"], ["--search", ' -"canon eos"', "--mode", "fts"]):
+            refused = c(*args)
+            assert refused.code == 2 and "only words to leave out" in refused.stderr, (backend, args)
+            assert refused.stderr.count("\n") == 1
+
+
+def test_a_hybrid_search_leaves_out_in_both_halves_and_gives_the_model_no_minus(both: dict[str, Cli]) -> None:
+    """A row holding a word left out is in neither ranking the search fuses (the vector half
+    ranked it before), and the model is given the prompt without '-nikon': a CLIP text tower
+    reads no minus, and the word would draw the search to Nikon's photos."""
+    for backend, c in both.items():
+        (fused,) = c.search("--search", "lighthouse -nikon", "--mode", "hybrid", "--limit", "10")
+        (plain,) = c.search("--search", "lighthouse", "--mode", "hybrid", "--limit", "10")
+        assert "nikon-1.jpg" in paths_of(plain), "the vector half ranks every row of so small an index"
+        assert sorted(paths_of(fused)) == sorted(set(paths_of(plain)) - {"nikon-1.jpg"}), backend
+        assert paths_of(fused)[0] == "generated.png"
+        (prompt_alone,) = c.search("--search", "lighthouse", "--where", "filename != 'nikon-1.jpg'", "--limit", "10")
+        vector_ranks = {name: rank for rank, name in enumerate(paths_of(prompt_alone), start=1)}
+        scores = {Path(r["path"]).name: r["score"] for r in fused["results"]}
+        assert scores["fuji-1.jpg"] == pytest.approx(1 / (60 + vector_ranks["fuji-1.jpg"]), abs=1e-9)
+        # Forty words left out would fill the test model's 32 tokens, were they given to it.
+        many = c("--search", "lighthouse " + " ".join(f"-word{i}" for i in range(40)), "--mode", "hybrid")
+        assert many.code == 0 and many.stderr == "" and "generated.png" in many.stdout, many.stderr
 
 
 def test_an_older_text_index_searches_a_phrase_as_words_until_the_next_index_rebuilds_it(
@@ -325,6 +366,9 @@ def test_an_older_text_index_searches_a_phrase_as_words_until_the_next_index_reb
     older = cli("--text", '"eos canon"', "--format", "paths")
     assert older.code == 0 and "the text index predates phrase search" in older.stderr
     assert sorted(Path(p).name for p in older.stdout.split()) == ["canon-1.jpg", "canon-2.jpg"], "its words"
+    left_out = cli("--text", 'canon -"r6 eos"', "--format", "paths")  # a phrase left out: its words, all
+    assert left_out.code == 0 and "the text index predates phrase search" in left_out.stderr
+    assert [Path(p).name for p in left_out.stdout.split()] == ["canon-1.jpg"]
 
     assert cli.index(camera_folder).summary()["unchanged"] == 5
     (text_index,) = [i for i in raw_lance_table(cli.db).list_indices() if i.columns == ["search_text"]]
