@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.warning_lines import LINES_AT_MOST, WarningLines
 from common.xmp import SIDECAR_SUFFIXES, sidecar_mtime, sidecar_of
 
 log = logging.getLogger(__name__)
@@ -207,17 +208,23 @@ def find_image_files(
     What ``exclude`` names is left out (system folders when None).
     """
     exclude = exclude or Exclusions()
+    skipped = WarningLines(
+        log, f"skipping more files and folders that cannot be read: those after the first {LINES_AT_MOST} are "
+        "not named (-v names each)",
+    )  # fmt: skip
     visited_dirs: set[FolderKey] = {key for key in map(folder_key, skip) if key is not None}
     seen_paths: set[str] = set()
     for root in roots:
         root = normalise_root(root)
         if os.path.isfile(root):
-            found = _stat_file(root, sidecar_of(root))
+            found = _stat_file(root, skipped, sidecar_of(root))
             if found and found.path not in seen_paths:
                 seen_paths.add(found.path)
                 yield found
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=_log_walk_error):
+        for dirpath, dirnames, filenames in os.walk(
+            root, followlinks=True, onerror=functools.partial(_log_walk_error, skipped)
+        ):
             try:
                 st = os.stat(dirpath)
             except OSError:
@@ -240,7 +247,7 @@ def find_image_files(
                 path = os.path.join(dirpath, name)
                 if exclude.leaves_out_file(path):
                     continue
-                found = _stat_file(path, sidecar_of(path, sidecars) if sidecars else None)
+                found = _stat_file(path, skipped, sidecar_of(path, sidecars) if sidecars else None)
                 if found and found.path not in seen_paths:
                     seen_paths.add(found.path)
                     yield found
@@ -263,7 +270,7 @@ def _identity(path: str, st: os.stat_result) -> FolderKey:
     return (st.st_dev, st.st_ino) if st.st_ino else os.path.realpath(path)
 
 
-def _stat_file(path: str, sidecar: str | None = None) -> FoundFile | None:
+def _stat_file(path: str, skipped: WarningLines, sidecar: str | None = None) -> FoundFile | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -272,10 +279,10 @@ def _stat_file(path: str, sidecar: str | None = None) -> FoundFile | None:
         except OSError:  # listed a moment ago, deleted or renamed since: nothing to index
             log.debug("%s went while its folder was read", path)
             return None
-        log.warning("skipping %s: it links to %s, which is not there", path, target)
+        skipped.say("skipping %s: it links to %s, which is not there", path, target)
         return None
     except OSError as error:  # permission denied, a link loop, an I/O error
-        log.warning("skipping %s: %s", path, error.strerror or error)
+        skipped.say("skipping %s: %s", path, error.strerror or error)
         return None
     if not stat.S_ISREG(st.st_mode):  # find -type f's choice: a pipe named x.jpg would block a read
         log.debug("leaving out %s: not a file but %s", path, kind_of_file(path, st))
@@ -295,8 +302,8 @@ def kind_of_file(path: str, st: os.stat_result | None = None) -> str:
     return "a device"
 
 
-def _log_walk_error(error: OSError) -> None:
-    log.warning("cannot read folder %s: %s", error.filename, error.strerror or error)
+def _log_walk_error(skipped: WarningLines, error: OSError) -> None:
+    skipped.say("cannot read folder %s: %s", error.filename, error.strerror or error)
 
 
 # Why a folder's files may exist though they cannot be seen (``why_out_of_reach``).

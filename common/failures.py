@@ -32,14 +32,13 @@ from typing import Any
 
 from common.atomic import write_atomically
 from common.discovery import FoundFile, is_under_root
+from common.warning_lines import LINES_AT_MOST, WarningLines
 
 log = logging.getLogger(__name__)
 
 FAILURES_FILE = "failures.jsonl"
 RETRY_NEXT_RUN = "next-run"
 RETRY_WHEN_CHANGED = "when-changed"
-# How many skipped files a run names on stderr before it leaves the rest to the report.
-LINES_AT_MOST = 20
 
 
 class FailureReport:
@@ -54,7 +53,10 @@ class FailureReport:
         self.repeated = 0  # of those, failures an earlier run found and this run did not try again
         self._earlier = {entry["path"]: entry for entry in read_failures(path)} if path else {}
         self._handle = None
-        self._said = 0  # skipped files named on stderr
+        where = f"are in {path}" if path else "are not named"
+        self._lines = WarningLines(
+            log, f"skipped more files: those after the first {LINES_AT_MOST} {where} (-v names each)"
+        )
 
     @property
     def count(self) -> int:
@@ -129,12 +131,7 @@ class FailureReport:
 
     def _say(self, path: str, reason: str) -> None:
         """Name a skipped file on stderr, up to ``LINES_AT_MOST`` a run (every one with -v)."""
-        self._said += 1
-        if self._said <= LINES_AT_MOST or log.isEnabledFor(logging.DEBUG):
-            log.warning("skipped %s: %s", path, reason)
-        elif self._said == LINES_AT_MOST + 1:
-            where = f" are in {self.path}" if self.path else " are not named"
-            log.warning("skipped more files: those after the first %d%s (-v names each)", LINES_AT_MOST, where)
+        self._lines.say("skipped %s: %s", path, reason)
 
     def add_copy_of(self, failure: dict[str, Any], file: FoundFile) -> None:
         """Report ``file``, a byte-for-byte copy of the file of this run's lasting ``failure``,

@@ -14,6 +14,7 @@ from PIL import Image
 
 from common.discovery import FoundFile, _stat_file
 from common.failures import FailureReport
+from common.warning_lines import LINES_AT_MOST, WarningLines
 from conftest import MODEL_ARGS, Cli, paint_photo
 
 
@@ -204,8 +205,26 @@ def test_a_broken_link_is_named_with_its_target_and_a_file_gone_mid_walk_is_not_
     assert result.summary()["new"] == 1
     assert f"skipping {folder / 'elsewhere.jpg'}: it links to {target}, which is not there" in result.stderr
     with caplog.at_level(logging.INFO):
-        assert _stat_file(str(folder / "gone.jpg")) is None
+        assert _stat_file(str(folder / "gone.jpg"), WarningLines(logging.getLogger(), "more")) is None
     assert caplog.records == []
+
+
+def test_a_library_of_links_into_a_drive_long_gone_names_the_first_twenty_then_says_one_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Links into a drive retired years ago, folders another user keeps: each was a line, a
+    screenful per thousand. A walk names the first ``LINES_AT_MOST`` (-v: each), then one line."""
+    folder, gone = tmp_path / "photos", tmp_path / "old-drive"
+    paint_photo(folder / "good.jpg", seed=1)
+    for i in range(LINES_AT_MOST + 5):
+        (folder / f"link-{i:02d}.jpg").symlink_to(gone / f"{i}.jpg")
+    result = cli.index(folder)
+    assert result.code == 0 and result.summary()["new"] == 1
+    named = [line for line in result.stderr.splitlines() if "which is not there" in line]
+    assert len(named) == LINES_AT_MOST
+    assert result.stderr.count(f"those after the first {LINES_AT_MOST} are not named (-v names each)") == 1
+    every = cli.index(folder, extra=("-v",))
+    assert len([line for line in every.stderr.splitlines() if "which is not there" in line]) == LINES_AT_MOST + 5
 
 
 def scrambled_tiff(path: Path, seed: int) -> Path:
