@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
-from common.filters import dates_are_text
+from common.filters import dates_are_text, in_lance_dialect
 from common.locking import ReadersLock
 from common.ordering import Order, order_columns, sort_indices
 from common.records import (
@@ -275,7 +275,7 @@ class LanceImageStore(ImageStore):
         """``columns`` of every row matching ``where`` (a condition LanceDB rejects: ``FilterError``)."""
         query = self.table.query().select(columns)
         if where:
-            query = query.where(where)
+            query = query.where(in_lance_dialect(where))
         with _filter_errors_explained(where, self._missing):
             return self._wait(query.to_arrow())
 
@@ -549,7 +549,9 @@ class LanceImageStore(ImageStore):
         """``query``'s ``limit`` best rows that ``where`` lets through, only those whose path sorts
         at or before ``last_path`` if given (``best_rows`` ranking a long tie: the path's BTREE
         index finds them)."""
-        condition = where if last_path is None else where_and(where, f"path <= {sql_string(last_path)}")
+        condition = in_lance_dialect(where) if where else where
+        if last_path is not None:
+            condition = where_and(condition, f"path <= {sql_string(last_path)}")
         if condition:
             query = query.where(condition)  # prefiltered: the limit counts matching rows only
         with _filter_errors_explained(where, self._missing):

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 ROW_POSITION = "_imagedb_row_position"
 # The nodes of DuckDB's parse that compare their operands (classes and types of node).
 _COMPARISONS = {"COMPARISON", "BETWEEN", "COMPARE_IN", "COMPARE_NOT_IN"}
+# What a condition is parsed inside (``RecordFilter._parsed_nodes``).
+_PARSED_PREFIX = "SELECT 1 WHERE "
 # What a value DuckDB types so is, said to someone who wrote it as a condition.
 _TYPES_IN_WORDS = {
     "INTEGER": "a number", "BIGINT": "a number", "DOUBLE": "a number", "FLOAT": "a number",
@@ -92,6 +94,65 @@ class RecordFilter:
         result = self._run(f"SELECT {ROW_POSITION} FROM records WHERE ({where})", where)
         return np.sort(np.asarray(result[ROW_POSITION], dtype=np.int64))
 
+    def in_lance_dialect(self, where: str) -> str:
+        """``where`` written so that LanceDB (DataFusion) means by it what DuckDB does, which the
+        FAISS backend runs it with: an integer column (``width``, ``size_bytes``, ``rating``)
+        taken as a float where the two dialects part.
+
+        - In a division: DataFusion divides integers as integers, DuckDB as numbers:
+          ``width / height > 1.5`` asked LanceDB for photos at least twice as wide as tall.
+        - Compared with anything but a whole number of its type, another integer column or NULL
+          (``size_bytes > 5e6``, ``rating >= 2.5``, ``width > 3000000000``, ``width > 1.6e3 - 1``):
+          Lance refused it ("could not convert to literal of type 'Int32'") where DuckDB answers.
+
+        Elsewhere the condition is left as written: a column compared with an integer keeps
+        the use of its scalar index. Read from DuckDB's parse of it, whose nodes say where in
+        the text they stand."""
+        wrapped: set[tuple[int, int]] = set()
+        for node in self._parsed_nodes(where):
+            if node.get("class") == "FUNCTION" and node.get("function_name") == "/":
+                wrapped |= {_span(n) for n in _nodes_under(node) if self._integer_column(n) or _integer_constant(n)}
+            elif node.get("class") in _COMPARISONS or node.get("type") in _COMPARISONS:
+                operands = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
+                operands = [o for o in [*operands, *(node.get("children") or [])] if isinstance(o, dict)]
+                columns = [o for o in operands if self._integer_column(o)]
+                if any(not self._as_integer(o, c) for o in operands for c in columns):
+                    wrapped |= {_span(column) for column in columns}
+        start = len(_PARSED_PREFIX)  # the spans are in the parsed query
+        for begin, length in sorted(wrapped, reverse=True):
+            begin -= start
+            where = f"{where[:begin]}CAST({where[begin : begin + length]} AS DOUBLE){where[begin + length :]}"
+        return where
+
+    def _as_integer(self, node: dict, column: dict) -> bool:
+        """Whether LanceDB compares ``node`` with the integer ``column`` as DuckDB does: an
+        integer column, NULL, or a whole number of the column's type written as one. What else is
+        compared with it, Lance folds to a constant of the column's type or refuses ('1.6e3 - 1',
+        'size_bytes / 1e3': "could not convert to literal of type 'Int32'")."""
+        if self._integer_column(node):
+            return True
+        if node.get("class") != "CONSTANT":
+            return False
+        kind, text = node["literal"].get("kind"), node["literal"].get("text")
+        if kind == "NULL_LITERAL":
+            return True
+        low, high = self._integers[column["column_names"][-1].lower()]
+        return kind == "INTEGER" and low <= int(text) <= high
+
+    def _integer_column(self, node: dict) -> bool:
+        return node.get("class") == "COLUMN_REF" and node["column_names"][-1].lower() in self._integers
+
+    @functools.cached_property
+    def _integers(self) -> dict[str, tuple[int, int]]:
+        """Each integer column's name and the range of its type."""
+        import pyarrow as pa
+
+        return {
+            f.name: (-(2 ** (f.type.bit_width - 1)), 2 ** (f.type.bit_width - 1) - 1)
+            for f in record_schema()
+            if pa.types.is_integer(f.type)
+        }
+
     def _numbers_compared_with_text(self, nodes: list[dict]) -> list[tuple[str, str]]:
         """(column, text) for each comparison of a number column with text among a condition's
         parsed ``nodes``: ``width > '100'``. DuckDB reads the text as the number, LanceDB refuses
@@ -109,7 +170,7 @@ class RecordFilter:
         """Every node of DuckDB's parse of ``where`` (none where it does not parse)."""
         import json
 
-        query = "SELECT 1 WHERE " + where
+        query = _PARSED_PREFIX + where
         tree = json.loads(self.connection.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
         if tree.get("error"):
             return
@@ -163,6 +224,37 @@ def _few_values_encoded(records: pa.Table) -> pa.Table:
         if position >= 0 and pa.types.is_string(records.schema.field(position).type):
             records = records.set_column(position, name, pc.dictionary_encode(records.column(position)))
     return records
+
+
+def in_lance_dialect(where: str) -> str:
+    """``RecordFilter.in_lance_dialect``, parsed by the record schema's filter, asked once per condition."""
+    return _in_lance_dialect(where)
+
+
+@functools.lru_cache(maxsize=64)
+def _in_lance_dialect(where: str) -> str:
+    return empty_record_filter().in_lance_dialect(where)
+
+
+def _nodes_under(node: dict) -> Iterator[dict]:
+    """``node`` and every node of the parse below it."""
+    pending: list = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if "class" in item:
+                yield item
+            pending += [value for value in item.values() if isinstance(value, dict | list)]
+        elif isinstance(item, list):
+            pending += item
+
+
+def _span(node: dict) -> tuple[int, int]:
+    return node["query_location"], node["query_location_length"]
+
+
+def _integer_constant(node: dict) -> bool:
+    return node.get("class") == "CONSTANT" and node["literal"].get("kind") == "INTEGER"
 
 
 def _number_and_text(operands: list, numbers: set[str]) -> list[tuple[str, str]]:
