@@ -107,7 +107,7 @@ class RecordFilter:
 
         Elsewhere the condition is left as written: a column compared with an integer keeps
         the use of its scalar index. Read from DuckDB's parse of it, whose nodes say where in
-        the text they stand."""
+        the text they stand (in bytes of its UTF-8: ``city = 'München'`` is one more)."""
         wrapped: set[tuple[int, int]] = set()
         for node in self._parsed_nodes(where):
             if node.get("class") == "FUNCTION" and node.get("function_name") == "/":
@@ -118,11 +118,10 @@ class RecordFilter:
                 columns = [o for o in operands if self._integer_column(o)]
                 if any(not self._as_integer(o, c) for o in operands for c in columns):
                     wrapped |= {_span(column) for column in columns}
-        start = len(_PARSED_PREFIX)  # the spans are in the parsed query
+        text = (_PARSED_PREFIX + where).encode()
         for begin, length in sorted(wrapped, reverse=True):
-            begin -= start
-            where = f"{where[:begin]}CAST({where[begin : begin + length]} AS DOUBLE){where[begin + length :]}"
-        return where
+            text = text[:begin] + b"CAST(" + text[begin : begin + length] + b" AS DOUBLE)" + text[begin + length :]
+        return text.decode()[len(_PARSED_PREFIX) :]
 
     def _as_integer(self, node: dict, column: dict) -> bool:
         """Whether LanceDB compares ``node`` with the integer ``column`` as DuckDB does: an
@@ -174,14 +173,7 @@ class RecordFilter:
         tree = json.loads(self.connection.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
         if tree.get("error"):
             return
-        pending = [tree["statements"][0]["node"].get("where_clause")]
-        while pending:
-            node = pending.pop()
-            if isinstance(node, dict):
-                yield node
-                pending += [value for value in node.values() if isinstance(value, dict | list)]
-            elif isinstance(node, list):
-                pending += node
+        yield from _nodes_under(tree["statements"][0]["node"].get("where_clause"))
 
     @functools.cached_property
     def _numbers(self) -> set[str]:
@@ -226,17 +218,13 @@ def _few_values_encoded(records: pa.Table) -> pa.Table:
     return records
 
 
-def in_lance_dialect(where: str) -> str:
-    """``RecordFilter.in_lance_dialect``, parsed by the record schema's filter, asked once per condition."""
-    return _in_lance_dialect(where)
-
-
 @functools.lru_cache(maxsize=64)
-def _in_lance_dialect(where: str) -> str:
+def in_lance_dialect(where: str) -> str:
+    """``RecordFilter.in_lance_dialect``, parsed by the record schema's filter, once per condition."""
     return empty_record_filter().in_lance_dialect(where)
 
 
-def _nodes_under(node: dict) -> Iterator[dict]:
+def _nodes_under(node: dict | None) -> Iterator[dict]:
     """``node`` and every node of the parse below it."""
     pending: list = [node]
     while pending:

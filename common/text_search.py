@@ -119,14 +119,14 @@ class TextQuery:
         return cls(
             " ".join(words.split()),
             tuple(phrases),
-            tuple(words[0] for words in terms if len(words) == 1),
-            tuple(" ".join(words) for words in terms if len(words) > 1),
+            tuple(term[0] for term in terms if len(term) == 1),
+            tuple(" ".join(term) for term in terms if len(term) > 1),
         )
 
     @property
     def searched(self) -> str:
         """What is searched for, written again (phrases in quotes), without what is left out:
-        the words a model is given in a hybrid search, and place names are looked for in."""
+        where the places a query names are looked for (``common.place_names``)."""
         return " ".join([self.words, *(f'"{phrase}"' for phrase in self.phrases)]).strip()
 
     @property

@@ -247,6 +247,7 @@ def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_
         # takes it as a number; LanceDB divided integers as integers (4:3 photos were 1:1) and
         # refused the rest, until given it as a float (``filters.in_lance_dialect``).
         ("width / height > 1.3", {"canon-1.jpg", "canon-2.jpg", "nikon-1.jpg", "fuji-1.jpg", "generated.png"}),
+        ("make != 'Café' AND width / height > 1.3", {"canon-1.jpg", "canon-2.jpg", "nikon-1.jpg", "fuji-1.jpg"}),
         (
             "width < 3000000000 AND height / width BETWEEN 0.7 AND 0.8 AND make = 'Canon'",
             {"canon-1.jpg", "canon-2.jpg"},
