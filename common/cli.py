@@ -1296,8 +1296,28 @@ class Session:
         vector, kind = self.query_vector(store, query)
         if kind == "image" and a.mode != "vector":
             log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
+        if kind == "text":
+            self.say_the_model_reads_no_minus(query)
         hits = self.best_hits(store, lambda n: store.search_by_vector(vector, n, a.where), limit)
         return QueryResults(query, kind, "vector", hits)
+
+    @staticmethod
+    def say_the_model_reads_no_minus(query: str) -> None:
+        """Say how to leave something out, when a prompt searched by vector holds '-cat': the
+        model reads it as words, and draws the search toward cats (a number, '-5 degrees', is
+        taken for one)."""
+        import shlex
+
+        from common.text_search import QUOTES, left_out_as_written
+
+        terms = [term for term in left_out_as_written(query) if not term[0].isdigit()]
+        if terms:
+            log.warning(
+                "%s: the model reads no minus: %s draws the search toward what it names, not away (--subtract %s "
+                "searches away from it; --mode hybrid leaves out the rows whose metadata names it)",
+                query, " ".join(f"-{term}" for term in terms),
+                " ".join(shlex.quote(term.strip(QUOTES)) for term in terms),
+            )  # fmt: skip
 
     def metadata_words(self, store: ImageStore, query: str) -> str:
         """``query`` as the metadata search takes it: with the names the index records for the

@@ -42,11 +42,11 @@ _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 # Where letters meet digits inside a word: "vacation2019", "DSC01234", "Crémieux11".
 _LETTER_DIGIT_BOUNDARY = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 # A phrase in quotes, straight or typographic (a Mac turns "..." into “...”, a German keyboard „...“).
-_QUOTE = '"“”„'
-_QUOTED = re.compile(f"[{_QUOTE}]([^{_QUOTE}]*)[{_QUOTE}]")
+QUOTES = '"“”„'
+_QUOTED = re.compile(f"[{QUOTES}]([^{QUOTES}]*)[{QUOTES}]")
 # A minus where a word starts, then a word or a quoted phrase: what the rows must not hold. A
 # hyphen inside a word (t-shirt, 2019-07) is none, nor one standing alone ("canon - nikon").
-_LEFT_OUT = re.compile(f"(?:^|(?<=\\s))-([{_QUOTE}][^{_QUOTE}]*[{_QUOTE}]|[^\\s{_QUOTE}]+)")
+_LEFT_OUT = re.compile(f"(?:^|(?<=\\s))-([{QUOTES}][^{QUOTES}]*[{QUOTES}]|[^\\s{QUOTES}]+)")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
@@ -89,7 +89,7 @@ def phrases_and_words(query: str) -> tuple[list[str], str]:
         return f" {inside} "
 
     words = _QUOTED.sub(taken, query)
-    return phrases, re.sub(f"[{_QUOTE}]", " ", words)
+    return phrases, re.sub(f"[{QUOTES}]", " ", words)
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class TextQuery:
         phrases, words = phrases_and_words(_LEFT_OUT.sub(taken, query))
         # A term left out is a phrase if it has several words, quoted or not: -t-shirt is not
         # every row holding a "t".
-        terms = [tokenize(term.strip(_QUOTE)) for term in left_out]
+        terms = [tokenize(term.strip(QUOTES)) for term in left_out]
         return cls(
             " ".join(words.split()),
             tuple(phrases),
@@ -170,6 +170,11 @@ class TextQuery:
         return any(f" {word} " in folded for word in self.left_out_words) or any(
             f" {' '.join(tokenize(phrase))} " in folded for phrase in self.left_out_phrases
         )
+
+
+def left_out_as_written(query: str) -> list[str]:
+    """The words and phrases a minus leaves out of ``query``, as written (quotes and all)."""
+    return _LEFT_OUT.findall(query)
 
 
 def without_left_out(query: str) -> str:

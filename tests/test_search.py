@@ -362,6 +362,19 @@ def test_a_hybrid_search_leaves_out_in_both_halves_and_gives_the_model_no_minus(
         assert many.code == 0 and many.stderr == "" and "generated.png" in many.stdout, many.stderr
 
 
+def test_a_prompt_searched_by_vector_with_a_minus_says_how_to_leave_it_out(both: dict[str, Cli]) -> None:
+    """CLIP reads '-nikon' as the word nikon: the search goes toward what the user meant to leave
+    out. It runs as typed, and one line says what does leave it out; a number ('-5') is none."""
+    for backend, c in both.items():
+        searched = c("--search", 'lighthouse -nikon -"eos r6"', "--format", "paths")
+        assert searched.code == 0 and len(searched.stdout.split()) == 5, backend
+        assert searched.stderr.count("\n") == 1
+        assert 'the model reads no minus: -nikon -"eos r6" draws the search toward' in searched.stderr
+        assert "--subtract nikon 'eos r6' searches away from it" in searched.stderr
+        cold = c("--search", "a lighthouse at -5 degrees", "--format", "paths")
+        assert cold.code == 0 and cold.stderr == "", backend
+
+
 def test_an_older_text_index_searches_a_phrase_as_words_until_the_next_index_rebuilds_it(
     tmp_path: Path, camera_folder: Path
 ) -> None:
