@@ -125,15 +125,16 @@ class RecordFilter:
 
     def _as_integer(self, node: dict, column: dict) -> bool:
         """Whether LanceDB compares ``node`` with the integer ``column`` as DuckDB does: an
-        integer column, NULL, or a whole number of the column's type written as one. What else is
-        compared with it, Lance folds to a constant of the column's type or refuses ('1.6e3 - 1',
-        'size_bytes / 1e3': "could not convert to literal of type 'Int32'")."""
+        integer column, a whole number of the column's type written as one, or a constant that
+        is no number (NULL; text and truth values are refused on both, or by Lance in its own
+        words). What else is compared with it, Lance folds to a constant of the column's type or
+        refuses ('1.6e3 - 1', 'size_bytes / 1e3': "could not convert to literal of type 'Int32'")."""
         if self._integer_column(node):
             return True
         if node.get("class") != "CONSTANT":
             return False
         kind, text = node["literal"].get("kind"), node["literal"].get("text")
-        if kind == "NULL_LITERAL":
+        if kind not in ("INTEGER", "NUMERIC"):
             return True
         low, high = self._integers[column["column_names"][-1].lower()]
         return kind == "INTEGER" and low <= int(text) <= high
