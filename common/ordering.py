@@ -30,6 +30,15 @@ class OrderError(ValueError):
     """An ``--order-by`` that names no record column or an unknown direction."""
 
 
+# Columns of the output that are no record's: the order each stands for is the one results
+# come in without --order-by.
+_ORDERS_OF_THEIR_OWN = {
+    "score": "without --order-by, results come best first",
+    "rank": "without --order-by, results come best first",
+    "distance_km": "without --order-by, --near lists the nearest first",
+}
+
+
 def parse_order(spec: str) -> Order:
     """``"date_taken DESC, size_bytes"`` as sort keys; an OrderError says what is wrong."""
     order: Order = []
@@ -38,6 +47,8 @@ def parse_order(spec: str) -> Order:
         if not match:
             raise OrderError(f"{term.strip()!r} is not COLUMN, COLUMN ASC or COLUMN DESC")
         column, direction = match.group(1).lower(), (match.group(2) or "asc").lower()
+        if column in _ORDERS_OF_THEIR_OWN:
+            raise OrderError(f"{column} is the results' own column, not a record's: {_ORDERS_OF_THEIR_OWN[column]}")
         if column not in RECORD_COLUMNS:
             raise OrderError(f"no column {column!r} ({columns_hint(column)})")
         order.append((column, "descending" if direction == "desc" else "ascending"))

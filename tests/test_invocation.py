@@ -174,6 +174,10 @@ def test_text_in_double_quotes_is_explained_as_sqls_column_names(cli: Cli, photo
     assert "(did you mean date_taken? columns: path, folder," in cli("--where", "taken_at > '2020'").stderr
     assert "(did you mean height? columns:" in cli("--where", "heigth > 3").stderr
     assert "(did you mean date_taken? columns:" in cli("--where", "width > 0", "--order-by", "taken DESC").stderr
+    # The results' own columns are no record's: what they stand for is the order without --order-by.
+    by_distance = cli("--near", "43.77,11.25", "--order-by", "distance_km")
+    assert by_distance.code == 2 and "without --order-by, --near lists the nearest first" in by_distance.stderr
+    assert "without --order-by, results come best first" in cli("--text", "a", "--order-by", "score DESC").stderr
     assert "(columns: path, folder," in cli("--where", "no_such_column > 3").stderr
     unquoted = cli("--where", "width > 0 AND make = Canon")
     assert unquoted.code == 2 and len(unquoted.stderr_lines()) == 1
