@@ -36,6 +36,7 @@ from common.defaults import (
     MAX_RADIUS_KM,
 )
 from common.discovery import (
+    as_named_on_disk,
     has_image_extension,
     has_storable_name,
     kind_of_file,
@@ -257,8 +258,9 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="colour search: '#1e90ff', 'dodgerblue', weights as '#1e90ff:0.7,white:0.3'; with --search, re-ranks its results",
     )  # fmt: skip
     actions.add_argument(
-        "--palette", metavar="IMAGE", help="colour search by the colours of a picture (alone or with --search)"
-    )
+        "--palette", metavar="IMAGE", type=lambda path: as_named_on_disk(os.path.expanduser(path)),
+        help="colour search by the colours of a picture (alone or with --search)",
+    )  # fmt: skip
     actions.add_argument(
         "--where",
         metavar="SQL",
@@ -642,7 +644,7 @@ def check_query(query: str, mode: str = "vector") -> None:
         return
     if looks_like_a_url(query):
         raise UsageError(f"--search {query}: not a web address to fetch ({why_no_url(query)})")
-    path = os.path.expanduser(query)
+    path = as_named_on_disk(os.path.expanduser(query))
     if os.path.isdir(path) and (has_image_extension(query) or names_a_folder(query)):
         raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
     if has_image_extension(query):
@@ -1447,7 +1449,7 @@ def query_terms(args: argparse.Namespace) -> list[Term]:
 def query_image(query: str) -> str | None:
     """The image file a ``--search`` query names (``~`` expanded: a config file's, or a quoted,
     ``~/Pictures/cat.jpg``), or None: the query is a text prompt."""
-    path = os.path.expanduser(query)
+    path = as_named_on_disk(os.path.expanduser(query))
     return path if os.path.isfile(path) else None
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import stat
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -187,8 +188,39 @@ def has_storable_name(path: str) -> bool:
 
 
 def normalise_root(root: str | os.PathLike[str]) -> str:
-    """The absolute form of a root as records store it (no symlink resolution: paths stay the user's)."""
-    return os.path.abspath(os.path.expanduser(os.fspath(root)))
+    """The absolute form of a root as records store it (no symlink resolution: paths stay the
+    user's), its names as the disk writes them (``as_named_on_disk``)."""
+    return as_named_on_disk(os.path.abspath(os.path.expanduser(os.fspath(root))))
+
+
+def as_named_on_disk(path: str) -> str:
+    """``path`` with each name the disk holds in another Unicode form written as the disk does.
+
+    An accent has two forms: 'é' as one character (NFC, what keyboards type) or as 'e' and a
+    combining mark (NFD, what a Mac wrote on the drives and shares it copied to). Linux takes a
+    name as its bytes, so a folder a Mac named ``Café`` was 'not found' typed on Linux, though
+    ``ls`` shows the same letters. Only a path that is not there as given, and not ASCII, is
+    looked for (a folder listing per name that is not there); a name two entries match alike, or
+    none, leaves the path as it was given.
+    """
+    if path.isascii() or os.path.lexists(path):
+        return path
+    here = os.sep if os.path.isabs(path) else ""
+    for name in path.split(os.sep):
+        candidate = os.path.join(here, name)
+        if name and not os.path.lexists(candidate):
+            wanted = unicodedata.normalize("NFC", name)
+            try:
+                alike = [
+                    entry for entry in os.listdir(here or os.curdir) if unicodedata.normalize("NFC", entry) == wanted
+                ]
+            except OSError:
+                return path
+            if len(alike) != 1:
+                return path
+            candidate = os.path.join(here, alike[0])
+        here = candidate
+    return here
 
 
 def is_under_root(path: str, root: str) -> bool:

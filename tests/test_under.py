@@ -124,3 +124,34 @@ def test_export_writes_only_the_rows_kept_and_lists_nothing(cli: Cli, trips: Pat
     assert [e["metadata"]["filename"] for e in read_export(str(tmp_path / "castle.pkl"))] == ["castle.jpg"]
     everything = cli("--export", tmp_path / "all.jsonl")
     assert everything.code == 0 and len(read_export(str(tmp_path / "all.jsonl"))) == 7
+
+
+def test_a_folder_a_mac_named_is_found_by_the_name_typed_on_linux(cli: Cli, tmp_path: Path) -> None:
+    """A Mac writes 'é' as 'e' and a combining accent (NFD) on the drives and shares it copies
+    to; a keyboard types it as one character (NFC). Linux takes names as bytes, so 'Café' typed
+    was 'folder not found' though ls shows the same letters. Each name is taken as the disk
+    writes it: indexing, --under, --forget, a query image, --palette and --near by a photo."""
+    import unicodedata
+
+    typed, on_disk = (unicodedata.normalize(form, "Café Été") for form in ("NFC", "NFD"))
+    assert typed != on_disk
+    folder = tmp_path / "photos" / on_disk
+    photo = paint_photo(folder / unicodedata.normalize("NFD", "crème.jpg"), seed=1)
+    paint_photo(tmp_path / "photos" / "other" / "b.jpg", seed=2)
+    as_typed = tmp_path / "photos" / typed
+    assert not as_typed.exists()
+
+    indexed = cli.index(as_typed)
+    assert indexed.code == 0 and indexed.summary()["new"] == 1, indexed.stderr
+    assert list(cli.records()) == [str(photo)], "the row holds the name the disk has"
+    cli.index(tmp_path / "photos")  # by the other name: the same row, not a second one
+    assert sorted(cli.records()) == sorted([str(photo), str(tmp_path / "photos" / "other" / "b.jpg")])
+    assert listed(cli, folder, "--under", str(as_typed)) == [photo.name]
+    query = as_typed / unicodedata.normalize("NFC", "crème.jpg")
+    (found,) = cli.search("--search", str(query), "--limit", "1")
+    assert found["results"][0]["path"] == str(photo) and found["results"][0]["score"] > 0.999
+    (palette,) = cli.search("--palette", str(query), "--limit", "1")
+    assert palette["results"][0]["path"] == str(photo)
+    assert "the file records no GPS position" in cli("--near", str(query)).stderr, "read as the photo, not a place"
+    forgot = cli("--forget", str(as_typed))
+    assert forgot.code == 0 and list(cli.records()) == [str(tmp_path / "photos" / "other" / "b.jpg")]
