@@ -121,7 +121,12 @@ class Exclusions:
         return rule is not None
 
     def _rule_for(self, path: str, name: str) -> str | None:
-        """The user's pattern that matches ``path``, as they wrote it; None when none does."""
+        """The user's pattern that matches ``path``, as they wrote it; None when none does. Names
+        and patterns are compared in one Unicode form (NFC): 'Été' typed leaves out the folder a
+        Mac named with a combining accent (``as_named_on_disk``)."""
+        if not self.rules:
+            return None
+        path, name = unicodedata.normalize("NFC", path), unicodedata.normalize("NFC", name)
         if not any(regex and regex.match(text) for regex, text in ((self._by_name, name), (self._by_path, path))):
             return None  # the usual case, one regex match each: the pattern is looked for only on a hit
         return next(shown for shown, on_name, glob in self.rules if _one_regex([glob]).match(name if on_name else path))
@@ -139,7 +144,7 @@ def _rule(pattern: str) -> tuple[str, bool, str]:
     """A pattern as (written, whether it is on names, its glob). A path pattern is made to read as
     the walk's absolute paths do: ``~`` expanded, a relative one (``photos/tmp``) made absolute,
     one that starts with a wildcard (``*/exports``) left to match anywhere."""
-    trimmed = pattern.rstrip("/" + os.sep) or pattern
+    trimmed = unicodedata.normalize("NFC", pattern.rstrip("/" + os.sep) or pattern)
     if "/" not in trimmed and os.sep not in trimmed:
         return pattern, True, trimmed
     expanded = os.path.expanduser(trimmed)

@@ -130,7 +130,8 @@ def test_a_folder_a_mac_named_is_found_by_the_name_typed_on_linux(cli: Cli, tmp_
     """A Mac writes 'é' as 'e' and a combining accent (NFD) on the drives and shares it copies
     to; a keyboard types it as one character (NFC). Linux takes names as bytes, so 'Café' typed
     was 'folder not found' though ls shows the same letters. Each name is taken as the disk
-    writes it: indexing, --under, --forget, a query image, --palette and --near by a photo."""
+    writes it: indexing, --under, --exclude, --forget, a query image, --palette and --near by a
+    photo."""
     import unicodedata
 
     typed, on_disk = (unicodedata.normalize(form, "Café Été") for form in ("NFC", "NFD"))
@@ -153,5 +154,8 @@ def test_a_folder_a_mac_named_is_found_by_the_name_typed_on_linux(cli: Cli, tmp_
     (palette,) = cli.search("--palette", str(query), "--limit", "1")
     assert palette["results"][0]["path"] == str(photo)
     assert "the file records no GPS position" in cli("--near", str(query)).stderr, "read as the photo, not a place"
+    left_out = cli.index(tmp_path / "photos", extra=("--exclude", typed))  # a name typed, as a pattern
+    assert left_out.summary()["removed"] == 1 and list(cli.records()) == [str(tmp_path / "photos" / "other" / "b.jpg")]
+    cli.index(tmp_path / "photos")
     forgot = cli("--forget", str(as_typed))
     assert forgot.code == 0 and list(cli.records()) == [str(tmp_path / "photos" / "other" / "b.jpg")]
