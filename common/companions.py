@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterable
 
 from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
-from common.store import Hit
+from common.store import Hit, best_kept
 
 
 def companion_key(path: str) -> tuple[str, str]:
@@ -52,13 +52,7 @@ def without_companions(search: Callable[[int], list[Hit]], limit: int) -> list[H
     ``companions``. One hit more than shown is asked for, so that the companion ranked next to
     the last one shown (they embed alike) is named too; twice as many while companions left it
     short."""
-    wanted = limit + 1
-    while True:
-        found = search(wanted)
-        kept = collapsed(found)
-        if len(kept) >= limit or len(found) < wanted:
-            return kept[:limit]
-        wanted *= 2
+    return best_kept(search, limit + 1, collapsed, limit)[:limit]
 
 
 def collapsed(hits: list[Hit]) -> list[Hit]:

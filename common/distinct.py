@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from common.store import Hit
+from common.store import Hit, best_kept
 
 ALIKE = "alike"  # the key of a hit's ``extra`` naming the paths folded into it
 
@@ -30,13 +30,11 @@ def distinct_hits(
 ) -> list[Hit]:
     """The ``limit`` best of the hits ``search(n)`` gives (its ``n`` best, in rank order), no two
     within ``threshold`` cosine of each other (``vectors_of``: the stored vectors of paths)."""
-    wanted = limit + 1
-    while True:
-        found = search(wanted)
-        kept = folded_alike(found, vectors_of([hit.record["path"] for hit in found]), threshold)
-        if len(kept) > limit or len(found) < wanted:
-            return kept[:limit]
-        wanted *= 2
+
+    def folded(found: list[Hit]) -> list[Hit]:
+        return folded_alike(found, vectors_of([hit.record["path"] for hit in found]), threshold)
+
+    return best_kept(search, limit + 1, folded, limit + 1)[:limit]
 
 
 def folded_alike(hits: list[Hit], vectors: dict[str, np.ndarray], threshold: float) -> list[Hit]:

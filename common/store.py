@@ -365,11 +365,12 @@ class ImageStore(ABC):
         by_text = self.search_by_text(query, limit, where)
         parts = TextQuery.of(query)
         if parts.left_out:  # what the text half leaves out, the vector half does too
-            by_vector = first_kept(
+            by_vector = best_kept(
                 lambda n: self.search_by_vector(vector, n, where),
                 limit,
-                lambda hit: not parts.leaves_out(hit.record.get("search_text") or ""),
-            )
+                lambda found: [hit for hit in found if not parts.leaves_out(hit.record.get("search_text") or "")],
+                limit,
+            )[:limit]
         else:
             by_vector = self.search_by_vector(vector, limit, where)
         records = {hit.record["path"]: hit.record for hit in (*by_text, *by_vector)}
@@ -377,15 +378,17 @@ class ImageStore(ABC):
         return [Hit(records[path], score) for path, score in reciprocal_rank_fusion(rankings)[:limit]]
 
 
-def first_kept(search: Callable[[int], list[Hit]], limit: int, keep: Callable[[Hit], bool]) -> list[Hit]:
-    """The ``limit`` best hits ``search(n)`` gives (its ``n`` best, in rank order) that ``keep``
-    keeps, asking for twice as many while those left out left it short."""
-    wanted = limit
+def best_kept(
+    search: Callable[[int], list[Hit]], wanted: int, kept_of: Callable[[list[Hit]], list[Hit]], enough: int
+) -> list[Hit]:
+    """What ``kept_of`` keeps of the ``wanted`` best hits ``search(n)`` gives (its ``n`` best, in
+    rank order), asking for twice as many while it keeps fewer than ``enough`` and the search
+    had as many as were asked for: each photo once, each scene once, rows a query leaves out."""
     while True:
         found = search(wanted)
-        kept = [hit for hit in found if keep(hit)]
-        if len(kept) >= limit or len(found) < wanted:
-            return kept[:limit]
+        kept = kept_of(found)
+        if len(kept) >= enough or len(found) < wanted:
+            return kept
         wanted *= 2
 
 
