@@ -80,7 +80,21 @@ def _words_for(action: argparse.Action, value: Any, path: str, key: str) -> list
     words = [os.path.expanduser(v) if isinstance(v, str) else str(v) for v in values]
     for word in words:
         _check_value(action, word, path, key)
+    # A value that starts with a minus reads as an option on a command line (argparse would say
+    # '--text: expected at least one argument' of "text: -nikon"): written joined to its flag,
+    # it is a value; a list has no such way.
+    if any(word.startswith("-") and " " not in word for word in words):
+        if len(words) > 1:
+            raise ConfigError(
+                f"config file {path}: {key}: a value that starts with a minus ({_first_minus(words)!r}) can only "
+                "be given alone, not in a list"
+            )
+        return [f"{flag}={words[0]}"]
     return [flag, *words]
+
+
+def _first_minus(words: list[str]) -> str:
+    return next(word for word in words if word.startswith("-"))
 
 
 def _check_value(action: argparse.Action, word: str, path: str, key: str) -> None:

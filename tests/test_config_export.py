@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import TINY_CONFIG, TINY_WEIGHTS, Cli
+from conftest import MODEL_ARGS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo
 
 
 def write_config(path: Path, text: str | bytes) -> Path:
@@ -29,6 +29,21 @@ def test_a_config_file_holds_options_and_flags_override_it(cli: Cli, photos: Pat
     overridden = cli("--config", config, "--search", str(photos / "a.jpg"), "--limit", "2", "--format", "paths",
                      db=False)  # fmt: skip
     assert overridden.stdout.splitlines() == [h["path"] for h in hits["results"][:2]]
+
+
+def test_a_value_that_starts_with_a_minus_is_a_value_not_an_option(cli: Cli, tmp_path: Path) -> None:
+    """'exclude: -drafts' in a file named the folder '-drafts'; the parser read it as an option
+    ('--exclude: expected at least one argument'). Alone it is a value; in a list, one line."""
+    photos = tmp_path / "photos"
+    paint_photo(photos / "kept.jpg", seed=1)
+    paint_photo(photos / "-drafts" / "draft.jpg", seed=2)
+    config = write_config(tmp_path / "c.yaml", f"index: {photos}\nexclude: -drafts\n")
+    indexed = cli("--config", config, *MODEL_ARGS)
+    assert indexed.code == 0 and indexed.summary()["new"] == 1, indexed.stderr
+    assert list(cli.records()) == [str(photos / "kept.jpg")]
+    listed = cli("--config", write_config(tmp_path / "l.yaml", "exclude: [tmp, -drafts]\n"), "--index", photos)
+    assert listed.code == 2 and len(listed.stderr_lines()) == 1
+    assert "l.yaml: exclude: a value that starts with a minus ('-drafts') can only be given alone" in listed.stderr
 
 
 def test_a_bad_config_file_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:
