@@ -1331,6 +1331,11 @@ class Session:
         from common.place_names import places_of_index, recorded_names_in
         from common.text_search import TextQuery
 
+        if "*" in query:  # 'can*' found nothing, and said nothing of why
+            log.warning(
+                "%s: a metadata search matches whole words, with no wildcard: searched as %r", query,
+                " ".join(query.replace("*", " ").split()),
+            )  # fmt: skip
         if self.index_places is None:
             self.index_places = places_of_index(store, self.db_path)
         parts = TextQuery.of(query)

@@ -362,6 +362,17 @@ def test_a_hybrid_search_leaves_out_in_both_halves_and_gives_the_model_no_minus(
         assert many.code == 0 and many.stderr == "" and "generated.png" in many.stdout, many.stderr
 
 
+def test_a_wildcard_in_a_metadata_search_is_said_to_be_none(both: dict[str, Cli]) -> None:
+    """'can*' found nothing and said nothing: words match whole, which one line now says."""
+    for backend, c in both.items():
+        result = c("--text", "can* nikon", "--format", "paths")
+        assert result.code == 0 and [Path(p).name for p in result.stdout.split()] == ["nikon-1.jpg"], backend
+        assert result.stderr_lines() == [
+            f"imagedb-{backend}.py: can* nikon: a metadata search matches whole words, with no wildcard: "
+            "searched as 'can nikon'"
+        ]
+
+
 def test_a_prompt_searched_by_vector_with_a_minus_says_how_to_leave_it_out(both: dict[str, Cli]) -> None:
     """CLIP reads '-nikon' as the word nikon: the search goes toward what the user meant to leave
     out. It runs as typed, and one line says what does leave it out; a number ('-5') is none."""
