@@ -644,7 +644,9 @@ def check_query(query: str, mode: str = "vector") -> None:
         return
     if looks_like_a_url(query):
         raise UsageError(f"--search {query}: not a web address to fetch ({why_no_url(query)})")
-    path = as_named_on_disk(os.path.expanduser(query))
+    path = os.path.expanduser(query)
+    if has_image_extension(query) or names_a_folder(query):
+        path = as_named_on_disk(path)
     if os.path.isdir(path) and (has_image_extension(query) or names_a_folder(query)):
         raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
     if has_image_extension(query):
@@ -1454,7 +1456,9 @@ def query_terms(args: argparse.Namespace) -> list[Term]:
 def query_image(query: str) -> str | None:
     """The image file a ``--search`` query names (``~`` expanded: a config file's, or a quoted,
     ``~/Pictures/cat.jpg``), or None: the query is a text prompt."""
-    path = as_named_on_disk(os.path.expanduser(query))
+    path = os.path.expanduser(query)
+    if not os.path.isfile(path) and (has_image_extension(query) or names_a_folder(query)):
+        path = as_named_on_disk(path)  # a prompt in words ('café au lait') lists no folder
     return path if os.path.isfile(path) else None
 
 
