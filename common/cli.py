@@ -36,12 +36,12 @@ from common.defaults import (
     MAX_RADIUS_KM,
 )
 from common.discovery import (
-    as_named_on_disk,
     has_image_extension,
     has_storable_name,
     kind_of_file,
     missing_roots,
     normalise_root,
+    path_as_named_on_disk,
     patterns_renamed,
 )
 from common.distinct import distinct_hits
@@ -258,7 +258,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help="colour search: '#1e90ff', 'dodgerblue', weights as '#1e90ff:0.7,white:0.3'; with --search, re-ranks its results",
     )  # fmt: skip
     actions.add_argument(
-        "--palette", metavar="IMAGE", type=lambda path: as_named_on_disk(os.path.expanduser(path)),
+        "--palette", metavar="IMAGE", type=path_as_named_on_disk,
         help="colour search by the colours of a picture (alone or with --search)",
     )  # fmt: skip
     actions.add_argument(
@@ -644,9 +644,7 @@ def check_query(query: str, mode: str = "vector") -> None:
         return
     if looks_like_a_url(query):
         raise UsageError(f"--search {query}: not a web address to fetch ({why_no_url(query)})")
-    path = os.path.expanduser(query)
-    if has_image_extension(query) or names_a_folder(query):
-        path = as_named_on_disk(path)
+    path = path_as_named_on_disk(query)
     if os.path.isdir(path) and (has_image_extension(query) or names_a_folder(query)):
         raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
     if has_image_extension(query):
@@ -1456,9 +1454,7 @@ def query_terms(args: argparse.Namespace) -> list[Term]:
 def query_image(query: str) -> str | None:
     """The image file a ``--search`` query names (``~`` expanded: a config file's, or a quoted,
     ``~/Pictures/cat.jpg``), or None: the query is a text prompt."""
-    path = os.path.expanduser(query)
-    if not os.path.isfile(path) and (has_image_extension(query) or names_a_folder(query)):
-        path = as_named_on_disk(path)  # a prompt in words ('café au lait') lists no folder
+    path = path_as_named_on_disk(query)
     return path if os.path.isfile(path) else None
 
 

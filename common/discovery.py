@@ -198,6 +198,16 @@ def normalise_root(root: str | os.PathLike[str]) -> str:
     return as_named_on_disk(os.path.abspath(os.path.expanduser(os.fspath(root))))
 
 
+def path_as_named_on_disk(given: str) -> str:
+    """``given`` (``~`` expanded) as the disk names it (``as_named_on_disk``), where it reads as a
+    path (an image's extension, or a folder separator) and is not there as typed: a prompt or a
+    place in words ('café au lait', 'Zürich') lists no folder."""
+    path = os.path.expanduser(given)
+    if os.path.lexists(path) or not (has_image_extension(given) or os.sep in given or "/" in given):
+        return path
+    return as_named_on_disk(path)
+
+
 def as_named_on_disk(path: str) -> str:
     """``path`` with each name the disk holds in another Unicode form written as the disk does.
 

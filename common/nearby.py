@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from common.discovery import as_named_on_disk, has_image_extension
+from common.discovery import path_as_named_on_disk
 from common.place_names import NamedPlace, places_called, runner_up
 from common.places import COUNTRY_ALIAS_NAMES, EARTH_RADIUS_KM, folded, gazetteer, is_position
 from common.store import where_and
@@ -66,9 +66,7 @@ def centre_of(near: str) -> Centre:
         if not is_position(latitude, longitude):
             raise NearError(f"--near {near}: not a position (latitude -90 to 90, longitude -180 to 180)")
         return Centre(latitude, longitude, f"{latitude:g},{longitude:g}")
-    path = os.path.expanduser(near)
-    if not os.path.isfile(path) and (has_image_extension(near) or os.sep in near):
-        path = as_named_on_disk(path)  # a place's name ('Zürich') lists no folder
+    path = path_as_named_on_disk(near)
     if os.path.isfile(path):
         return _where_taken(path)
     name, _, within = near.partition(",")
