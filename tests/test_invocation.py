@@ -374,6 +374,21 @@ def test_a_filter_lancedb_cannot_evaluate_is_a_usage_error(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("backend", ["lancedb", "faiss"])
+def test_a_condition_only_the_rows_values_make_fail_is_one_line_naming_it(backend: str, tmp_path: Path) -> None:
+    """A remainder by a column that is 0 fails only on the rows: checked before any search, it
+    passed. FAISS's DuckDB said so without naming --where, and advised a setting no one can set."""
+    cli = Cli(backend, tmp_path / "db")
+    paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    cli.index(tmp_path / "photos")
+    where = "width % (height - height) = 1"
+    for args in (["--where", where], ["--search", "a dog", "--where", where]):
+        result = cli(*args)
+        (line,) = result.stderr_lines()
+        assert result.code == 2 and f"cannot evaluate --where {where!r}: " in line, line
+        assert "by zero" in line and "TRY(" not in line and "SET " not in line
+
+
+@pytest.mark.parametrize("backend", ["lancedb", "faiss"])
 def test_a_number_compared_with_text_is_refused_alike_on_both_backends(backend: str, tmp_path: Path) -> None:
     """DuckDB reads width > '100' as width > 100 and LanceDB refuses it: a condition must mean
     one thing on either backend, so both refuse it, saying how to write it."""
