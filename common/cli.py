@@ -753,6 +753,7 @@ class Session:
         self.store: ImageStore | None = None
         self.folder_names: dict[str, list[str]] = {}  # as_indexed
         self.said_no_preview = False  # previewer
+        self.said_fused_scores_are_small = False  # search_one
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
@@ -1293,6 +1294,7 @@ class Session:
             from common.text_search import without_left_out
 
             vector = self.text_vector(store, without_left_out(query))
+            self.say_fused_scores_are_small()
             hits = self.best_hits(store, lambda n: store.search_hybrid(vector, words, n, a.where), limit)
             return QueryResults(query, "text", "hybrid", hits)
         vector, kind = self.query_vector(store, query)
@@ -1302,6 +1304,19 @@ class Session:
             self.say_the_model_reads_no_minus(query)
         hits = self.best_hits(store, lambda n: store.search_by_vector(vector, n, a.where), limit)
         return QueryResults(query, kind, "vector", hits)
+
+    def say_fused_scores_are_small(self) -> None:
+        """Say once that no hybrid result can reach a --min-score above what fusion gives: it
+        kept nothing, and said nothing of why (a score of cosine scale reads as one)."""
+        from common.text_search import RRF_K
+
+        highest = 2 / (RRF_K + 1)  # ranked first by both the vectors and the words
+        if self.args.min_score is not None and self.args.min_score > highest and not self.said_fused_scores_are_small:
+            self.said_fused_scores_are_small = True
+            log.warning(
+                "--min-score %g: a hybrid search's scores are reciprocal-rank fusions, at most %.4f (first in "
+                "both rankings): no result reaches it", self.args.min_score, highest,
+            )  # fmt: skip
 
     @staticmethod
     def say_the_model_reads_no_minus(query: str) -> None:

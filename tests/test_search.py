@@ -362,6 +362,19 @@ def test_a_hybrid_search_leaves_out_in_both_halves_and_gives_the_model_no_minus(
         assert many.code == 0 and many.stderr == "" and "generated.png" in many.stdout, many.stderr
 
 
+def test_a_min_score_no_hybrid_result_can_reach_is_said_once(both: dict[str, Cli]) -> None:
+    """Fused scores are at most 2/61: '--min-score 0.5' kept nothing, and said nothing of why."""
+    for backend, c in both.items():
+        result = c("--search", "nikon", "lighthouse", "--mode", "hybrid", "--min-score", "0.5", "--format", "paths")
+        assert result.code == 0 and result.stdout == "", backend
+        assert result.stderr_lines() == [
+            f"imagedb-{backend}.py: --min-score 0.5: a hybrid search's scores are reciprocal-rank fusions, at most "
+            "0.0328 (first in both rankings): no result reaches it"
+        ]
+        kept = c("--search", "nikon", "--mode", "hybrid", "--min-score", "0.03", "--format", "paths")
+        assert ([Path(p).name for p in kept.stdout.split()], kept.stderr) == (["nikon-1.jpg"], ""), backend
+
+
 def test_a_wildcard_in_a_metadata_search_is_said_to_be_none(both: dict[str, Cli]) -> None:
     """'can*' found nothing and said nothing: words match whole, which one line now says."""
     for backend, c in both.items():
