@@ -95,18 +95,17 @@ def write_results(
     ``--search -``, which a program reads line by line; JSON Lines has no line for a query that
     found nothing); ``preview``: the text that shows a record's picture, written under its row
     of the table (``--preview``)."""
-    ascii_only = not writes_any_text(out)  # JSON's own \\u escapes: still the same text once parsed
     if fmt == "json":
-        _json(results, out, indent=None if one_line else 2, ascii_only=ascii_only)
+        _json(results, out, indent=None if one_line else 2)
     elif fmt == "jsonl":
-        _jsonl(results, out, ascii_only)
+        _jsonl(results, out)
     elif fmt == "table":
         _table(results, out, preview)
     elif fmt in PATH_ENDS:
         _paths(results, out, PATH_ENDS[fmt])
     else:
         _csv(results, out)
-    if fmt in (*PATH_ENDS, "csv") and ascii_only:
+    if fmt in (*PATH_ENDS, "csv") and not writes_any_text(out):
         _say_which_paths_were_escaped(results, out)
 
 
@@ -128,7 +127,7 @@ def hit_to_dict(hit: Hit, rank: int) -> dict[str, Any]:
     return row
 
 
-def _json(results: list[QueryResults], out: TextIO, indent: int | None = 2, ascii_only: bool = False) -> None:
+def _json(results: list[QueryResults], out: TextIO, indent: int | None = 2) -> None:
     payload = [
         {
             "query": r.query,
@@ -138,20 +137,14 @@ def _json(results: list[QueryResults], out: TextIO, indent: int | None = 2, asci
         }
         for r in results
     ]
-    json.dump(payload, out, ensure_ascii=ascii_only, indent=indent)
-    out.write("\n")
+    out.write(json_for(out, payload, indent=indent) + "\n")
 
 
-def _jsonl(results: list[QueryResults], out: TextIO, ascii_only: bool = False) -> None:
+def _jsonl(results: list[QueryResults], out: TextIO) -> None:
     for r in results:
         for i, hit in enumerate(r.hits, 1):
-            out.write(
-                json.dumps(
-                    {"query": r.query, "query_kind": r.kind, "search_mode": r.mode, **hit_to_dict(hit, i)},
-                    ensure_ascii=ascii_only,
-                )
-                + "\n"
-            )
+            row = {"query": r.query, "query_kind": r.kind, "search_mode": r.mode, **hit_to_dict(hit, i)}
+            out.write(json_for(out, row) + "\n")
 
 
 def _csv(results: list[QueryResults], out: TextIO) -> None:
