@@ -115,9 +115,8 @@ class RecordFilter:
         for node in self._parsed_nodes(where):
             if node.get("class") == "FUNCTION" and node.get("function_name") == "/":
                 wrapped |= {_span(n) for n in _nodes_under(node) if self._integer_column(n) or _integer_constant(n)}
-            elif node.get("class") in _COMPARISONS or node.get("type") in _COMPARISONS:
-                operands = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
-                operands = [o for o in [*operands, *(node.get("children") or [])] if isinstance(o, dict)]
+            elif _is_comparison(node):
+                operands = _operands(node)
                 columns = [o for o in operands if self._integer_column(o)]
                 if any(not self._as_integer(o, c) for o in operands for c in columns):
                     wrapped |= {_span(column) for column in columns}
@@ -139,35 +138,24 @@ class RecordFilter:
         kind, text = node["literal"].get("kind"), node["literal"].get("text")
         if kind not in ("INTEGER", "NUMERIC"):
             return True
-        low, high = self._integers[column["column_names"][-1].lower()]
+        low, high = _integer_ranges()[column["column_names"][-1].lower()]
         return kind == "INTEGER" and low <= int(text) <= high
 
-    def _integer_column(self, node: dict) -> bool:
-        return node.get("class") == "COLUMN_REF" and node["column_names"][-1].lower() in self._integers
-
-    @functools.cached_property
-    def _integers(self) -> dict[str, tuple[int, int]]:
-        """Each integer column's name and the range of its type."""
-        import pyarrow as pa
-
-        return {
-            f.name: (-(2 ** (f.type.bit_width - 1)), 2 ** (f.type.bit_width - 1) - 1)
-            for f in record_schema()
-            if pa.types.is_integer(f.type)
-        }
+    @staticmethod
+    def _integer_column(node: dict) -> bool:
+        return node.get("class") == "COLUMN_REF" and node["column_names"][-1].lower() in _integer_ranges()
 
     def _numbers_compared_with_text(self, nodes: list[dict]) -> list[tuple[str, str]]:
         """(column, text) for each comparison of a number column with text among a condition's
         parsed ``nodes``: ``width > '100'``. DuckDB reads the text as the number, LanceDB refuses
         it; refused on both, a condition means one thing on either backend. Read from DuckDB's own
         parse of the condition (``json_serialize_sql``), so text inside a string is never mistaken."""
-        found: list[tuple[str, str]] = []
-        for node in nodes:
-            operands = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
-            if node.get("class") in _COMPARISONS or node.get("type") in _COMPARISONS:
-                operands += node.get("children") or []
-                found += _number_and_text(operands, self._numbers)
-        return found
+        return [
+            found
+            for node in nodes
+            if _is_comparison(node)
+            for found in _number_and_text(_operands(node), self._numbers)
+        ]
 
     def _parsed_nodes(self, where: str) -> Iterator[dict]:
         """Every node of DuckDB's parse of ``where`` (none where it does not parse)."""
@@ -233,11 +221,30 @@ def in_lance_dialect(where: str) -> str:
 
 
 @functools.cache
-def _an_integer_column_named() -> re.Pattern[str]:
+def _integer_ranges() -> dict[str, tuple[int, int]]:
+    """Each integer record column's name and the range of its type."""
     import pyarrow as pa
 
-    names = [f.name for f in record_schema() if pa.types.is_integer(f.type)]
-    return re.compile(r"\b(?:" + "|".join(names) + r")\b", re.IGNORECASE)
+    return {
+        f.name: (-(2 ** (f.type.bit_width - 1)), 2 ** (f.type.bit_width - 1) - 1)
+        for f in record_schema()
+        if pa.types.is_integer(f.type)
+    }
+
+
+@functools.cache
+def _an_integer_column_named() -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(_integer_ranges()) + r")\b", re.IGNORECASE)
+
+
+def _is_comparison(node: dict) -> bool:
+    return node.get("class") in _COMPARISONS or node.get("type") in _COMPARISONS
+
+
+def _operands(node: dict) -> list[dict]:
+    """What a comparison of DuckDB's parse compares (``a > b``, ``a BETWEEN b AND c``, ``a IN (…)``)."""
+    named = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
+    return [o for o in [*named, *(node.get("children") or [])] if isinstance(o, dict)]
 
 
 def _nodes_under(node: dict | None) -> Iterator[dict]:
@@ -261,13 +268,13 @@ def _integer_constant(node: dict) -> bool:
     return node.get("class") == "CONSTANT" and node["literal"].get("kind") == "INTEGER"
 
 
-def _number_and_text(operands: list, numbers: set[str]) -> list[tuple[str, str]]:
-    """(a number column's name, a text literal) when one comparison holds both."""
-    columns = [o["column_names"][-1] for o in operands if isinstance(o, dict) and o.get("class") == "COLUMN_REF"]
+def _number_and_text(operands: list[dict], numbers: set[str]) -> list[tuple[str, str]]:
+    """(a number column's name, a text literal) when one comparison (``_operands``) holds both."""
+    columns = [o["column_names"][-1] for o in operands if o.get("class") == "COLUMN_REF"]
     texts = [
         o["literal"]["text"]
         for o in operands
-        if isinstance(o, dict) and o.get("class") == "CONSTANT" and o.get("literal", {}).get("kind") == "STRING"
+        if o.get("class") == "CONSTANT" and o.get("literal", {}).get("kind") == "STRING"
     ]
     number = next((column for column in columns if column.lower() in numbers), None)
     return [(number, texts[0])] if number and texts else []
