@@ -640,11 +640,14 @@ def check_query(query: str, mode: str = "vector") -> None:
     that a metadata search (``mode`` fts or hybrid) would only leave out."""
     if not query.strip():
         raise UsageError("empty query: give an image path or some words")
-    if is_image_url(query) or query_image(query):  # a URL is fetched when searched: asked once
+    no_url = why_no_url(query)
+    if no_url is None:  # a URL is fetched when searched: asked once
+        return
+    path = path_as_named_on_disk(query)
+    if os.path.isfile(path):
         return
     if looks_like_a_url(query):
-        raise UsageError(f"--search {query}: not a web address to fetch ({why_no_url(query)})")
-    path = path_as_named_on_disk(query)
+        raise UsageError(f"--search {query}: not a web address to fetch ({no_url})")
     if os.path.isdir(path) and (has_image_extension(query) or names_a_folder(query)):
         raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
     if has_image_extension(query):

@@ -203,9 +203,8 @@ def path_as_named_on_disk(given: str) -> str:
     path (an image's extension, or a folder separator) and is not there as typed: a prompt or a
     place in words ('café au lait', 'Zürich') lists no folder."""
     path = os.path.expanduser(given)
-    if os.path.lexists(path) or not (has_image_extension(given) or os.sep in given or "/" in given):
-        return path
-    return as_named_on_disk(path)
+    reads_as_a_path = has_image_extension(given) or os.sep in given or "/" in given
+    return as_named_on_disk(path) if reads_as_a_path else path
 
 
 def as_named_on_disk(path: str) -> str:
