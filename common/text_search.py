@@ -130,9 +130,14 @@ class TextQuery:
         return " ".join([self.words, *(f'"{phrase}"' for phrase in self.phrases)]).strip()
 
     @property
+    def left_out_terms(self) -> list[str]:
+        """Each word and phrase left out, written as searched (phrases in quotes, no minus)."""
+        return [*self.left_out_words, *(f'"{phrase}"' for phrase in self.left_out_phrases)]
+
+    @property
     def left_out(self) -> str:
         """What is left out, written as searched (without the minus signs)."""
-        return " ".join([*self.left_out_words, *(f'"{phrase}"' for phrase in self.left_out_phrases)])
+        return " ".join(self.left_out_terms)
 
     @property
     def searches_anything(self) -> bool:
@@ -158,8 +163,7 @@ class TextQuery:
 
     def written(self) -> str:
         """The query as a store takes it (``TextQuery.of`` gives this query back)."""
-        left_out = [*self.left_out_words, *(f'"{phrase}"' for phrase in self.left_out_phrases)]
-        return " ".join([self.searched, *(f"-{term}" for term in left_out)]).strip()
+        return " ".join([self.searched, *(f"-{term}" for term in self.left_out_terms)]).strip()
 
     def leaves_out(self, text: str) -> bool:
         """Whether a row whose search text is ``text`` holds a word or phrase this query leaves
