@@ -319,7 +319,9 @@ class LanceImageStore(ImageStore):
     # --- health --------------------------------------------------------------------------
     def integrity_problems(self) -> list[str]:
         if self.count() and not self._has_text_index():
-            return ["no full-text index (an interrupted first run?): --text finds nothing until --repair or --index"]
+            return [
+                "no full-text index (a run stopped before it indexed what it wrote?): --text finds nothing until --repair or --index"
+            ]
         return []
 
     def rebuild_indexes(self) -> None:
@@ -393,23 +395,29 @@ class LanceImageStore(ImageStore):
         # An older imagedb's text index keeps no word positions: rebuilt, even by a run that
         # changed nothing, so quoted phrases can be searched.
         outdated_text_index = text_index is not None and not _has_positions(text_index)
-        if not (self._wrote or outdated_text_index):
+        missing_scalar = [c for c in ("path", *FILTER_COLUMNS) if (c,) not in existing]
+        vector_index = existing.get(("vector",))
+        current = vector_index is not None and vector_index.index_type == VECTOR_INDEX_TYPE
+        rows = self.count()
+        # A run stopped (Ctrl-C, a full disk) after its last rows were committed and before they
+        # were indexed leaves indexes missing or rows outside them; the next run finds every file
+        # unchanged and writes nothing, so it indexes them here (else --text finds nothing for good).
+        unindexed = text_index is not None and self._wait(self.table.index_stats(text_index.name)).num_unindexed_rows
+        missing = rows > 0 and (text_index is None or missing_scalar or (rows >= ANN_INDEX_MIN_ROWS and not current))
+        if not (self._wrote or outdated_text_index or unindexed or missing):
             return
         from lancedb.index import FTS, Bitmap, BTree
 
-        # Compacts the small fragments each write made and folds new rows into every index.
-        self._wait(self.table.optimize(cleanup_older_than=KEEP_EVERY_VERSION))
-        rows = self.count()
+        if self._wrote or unindexed:  # compacts the writes' small fragments, folds new rows into every index
+            self._wait(self.table.optimize(cleanup_older_than=KEEP_EVERY_VERSION))
+            rows = self.count()
         if rows:
             if text_index is None or outdated_text_index:
                 self._wait(self.table.create_index("search_text", config=FTS(**FTS_OPTIONS), replace=True))
                 self._text_index_seen = self._text_index_has_positions = False
-            for column in ("path", *FILTER_COLUMNS):
-                if (column,) not in existing:
-                    config = Bitmap() if column in BITMAP_COLUMNS else BTree()
-                    self._wait(self.table.create_index(column, config=config))
-        vector_index = existing.get(("vector",))
-        current = vector_index is not None and vector_index.index_type == VECTOR_INDEX_TYPE
+            for column in missing_scalar:
+                config = Bitmap() if column in BITMAP_COLUMNS else BTree()
+                self._wait(self.table.create_index(column, config=config))
         if rows >= ANN_INDEX_MIN_ROWS and not current:
             self._build_vector_index()  # replacing an older imagedb's quantised one, if any
         elif current and self._vector_index_segments(vector_index.name) > MAX_VECTOR_INDEX_SEGMENTS:

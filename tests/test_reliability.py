@@ -547,6 +547,45 @@ def test_an_index_runs_where_the_temporary_folder_is_too_long_a_path_for_a_socke
 
 
 # --- --check and --repair -----------------------------------------------------------------
+def test_a_run_stopped_while_it_indexes_what_it_wrote_is_completed_by_the_next_unchanged_run(
+    cli: Cli, photos: Path, monkeypatch
+) -> None:
+    """Ctrl-C (or a full disk) after a run's last rows were committed, while it builds the
+    full-text and column indexes, left LanceDB without them: the next run found every file
+    unchanged, wrote nothing, so built nothing, and ``--text`` found nothing for good while
+    ``--check`` said "--index" would mend it. Rows a later run added outside the indexes are
+    folded in the same way."""
+    from common.backends import store_class
+
+    store_type = store_class(cli.backend)
+    finish = store_type.finish_indexing
+
+    def stopped(self) -> None:
+        raise KeyboardInterrupt
+
+    paint_photo(photos / "sunset.png", seed=50)
+    monkeypatch.setattr(store_type, "finish_indexing", stopped)
+    assert cli("--index", photos, *MODEL_ARGS).code != 0
+    monkeypatch.setattr(store_type, "finish_indexing", finish)
+    assert cli.index(photos).summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 13, "failed": 0}
+    assert cli("--check").code == 0
+    assert [hit["path"] for hit in cli.search("--text", "sunset")[0]["results"]] == [str(photos / "sunset.png")]
+
+    paint_photo(photos / "sunrise.png", seed=51)  # added by a run stopped the same way
+    monkeypatch.setattr(store_type, "finish_indexing", stopped)
+    assert cli("--index", photos, *MODEL_ARGS).code != 0
+    monkeypatch.setattr(store_type, "finish_indexing", finish)
+    assert cli.index(photos).summary()["unchanged"] == 14
+    assert [hit["path"] for hit in cli.search("--text", "sunrise")[0]["results"]] == [str(photos / "sunrise.png")]
+    if cli.backend == "lancedb":
+        from common.records import FILTER_COLUMNS
+
+        table = raw_lance_table(cli.db)
+        indexes = {index.columns[0]: index.name for index in table.list_indices()}
+        assert {"search_text", "path", *FILTER_COLUMNS} <= set(indexes)
+        assert all(table.index_stats(name).num_unindexed_rows == 0 for name in indexes.values())
+
+
 def test_check_says_healthy_and_finds_stale_files_which_repair_removes(cli: Cli, photos: Path) -> None:
     cli.index(photos)
     healthy = cli("--check")
