@@ -423,8 +423,8 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
     restore_sigterm = stop_as_ctrl_c_on_sigterm()
     try:
         session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
+        args.filter_label, args.near_centre = args.where, None  # as typed: check_invocation rewrites dates
         check_invocation(args)
-        args.filter_label, args.near_centre = args.where, None
         narrow_by_place(args)
         try:
             if args.repair:
@@ -612,7 +612,7 @@ def check_invocation(args: argparse.Namespace) -> None:
         from common.filters import validate_where
 
         try:
-            validate_where(args.where)
+            args.where = validate_where(args.where)
         except FilterError as error:
             raise FilterError(f"invalid --where {args.where!r}: {error}") from None
 

@@ -40,12 +40,15 @@ def empty_record_filter() -> RecordFilter:
     return RecordFilter(record_schema().empty_table())
 
 
-def validate_where(where: str) -> None:
-    """Raise ``FilterError`` with the reason when ``where`` is no condition over the records
-    (``RecordFilter.check``)."""
+def validate_where(where: str) -> str:
+    """``where`` with its dates written as the records write them (``RecordFilter.dates_as_stored``);
+    ``FilterError`` with the reason when it is no condition over the records (``RecordFilter.check``)."""
     if not where.strip():
         raise FilterError("--where is empty")
-    empty_record_filter().check(where)
+    records = empty_record_filter()
+    where = records.dates_as_stored(where)
+    records.check(where)
+    return where
 
 
 class RecordFilter:
@@ -83,6 +86,44 @@ class RecordFilter:
         if compared:
             column, text = compared[0]
             raise FilterError(f"{column} is a number: compare it with {text}, not '{text}' (no quotes)")
+        for node in nodes:
+            if node.get("type") in _EQUALITIES:
+                for column, constant in _dates_compared(node):
+                    if not _STORED_DATE.fullmatch(constant["literal"]["text"]):
+                        raise FilterError(_never_a_stored_date(column, constant["literal"]["text"]))
+
+    def dates_as_stored(self, where: str) -> str:
+        """``where`` with each date it compares a date column with written as the records write
+        dates, and a date written in part that ends a range standing for the whole of its period.
+
+        - '2008-10-22 16:43:21', as the results' table shows a date, or '2008:10:22 16:43:21', as
+          EXIF writes it, is '2008-10-22T16:43:21': pasted from a listing, the shown form matched
+          no row with ``=`` (a space sorts before the T).
+        - ``<= '2019-07-31'``, ``BETWEEN '2019-07-01' AND '2019-07-31'`` and ``> '2019-07'`` mean
+          to the end of that day or month: as text, '2019-07-31' sorts before every time of that
+          day, so the range left July 31 out (and ``>`` took it in). The end of a period is the
+          date followed by '~', which sorts after every character a stored date holds there.
+        """
+        text = (_PARSED_PREFIX + where).encode()
+        edits: list[tuple[int, int, bytes]] = []  # (where in the text, bytes replaced, by what)
+        for node in self._parsed_nodes(where):
+            if not (_is_comparison(node) or node.get("function_name") in _LIKES):
+                continue
+            for _, constant in _dates_compared(node):
+                literal, begin = constant["literal"]["text"], constant["query_location"] + 1  # past the quote
+                if text[begin - 1 : begin + len(literal.encode()) + 1] != f"'{literal}'".encode():
+                    continue  # written otherwise ($$…$$, with '' in it): left as it is
+                written = _WRITTEN_DATE.match(literal)
+                if written:  # the same length stored, and ASCII: the text around stays in place
+                    year, month, day, space = written.groups()
+                    stored = f"{year}-{month}-{day}{'T' if space else ''}"
+                    edits.append((begin, len(stored), stored.encode()))
+                    literal = stored + literal[written.end() :]
+                if _ends_a_range(node, constant) and _DATE_IN_PART.fullmatch(literal):
+                    edits.append((begin + len(literal), 0, _END_OF_PERIOD.encode()))
+        for at, length, replacement in sorted(edits, reverse=True):
+            text = text[:at] + replacement + text[at + length :]
+        return text.decode()[len(_PARSED_PREFIX) :]
 
     def positions(self, where: str) -> np.ndarray:
         """The positions of the rows where the SQL condition ``where`` holds, ascending (NULL counts
@@ -242,9 +283,11 @@ def _is_comparison(node: dict) -> bool:
 
 
 def _operands(node: dict) -> list[dict]:
-    """What a comparison of DuckDB's parse compares (``a > b``, ``a BETWEEN b AND c``, ``a IN (…)``)."""
+    """What a comparison of DuckDB's parse compares (``a > b``, ``a BETWEEN b AND c``, ``a IN (…)``),
+    or a function (``a LIKE b``) is given."""
     named = [node.get(key) for key in ("left", "right", "input", "lower", "upper")]
-    return [o for o in [*named, *(node.get("children") or [])] if isinstance(o, dict)]
+    listed = [*(node.get("children") or []), *(a.get("expression") for a in node.get("arguments") or [])]
+    return [o for o in [*named, *listed] if isinstance(o, dict)]
 
 
 def _nodes_under(node: dict | None) -> Iterator[dict]:
@@ -301,6 +344,53 @@ def _explain(text: str, where: str) -> str:
 
 # The dates a record keeps as ISO 8601 text ('2008-10-22T16:43:21'), which sorts as time does.
 _DATES_AS_TEXT = ("date_taken", "modified")
+# How a record writes one: to the second, with the UTC offset where the camera wrote it.
+_STORED_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2})?")
+# A date as the results' table shows one ('2008-10-22 16:43'), or EXIF writes it ('2008:10:22
+# 16:43:21'), and the space before what follows it (a time, a LIKE wildcard).
+_WRITTEN_DATE = re.compile(r"(\d{4})[-:](\d{2})[-:](\d{2})( (?=[\d%_]))?")
+# The comparisons a date written in part never satisfies, or always (!=; NOT IN is a NOT of an IN).
+_EQUALITIES = {"COMPARE_EQUAL", "COMPARE_NOTEQUAL", "COMPARE_IN", "COMPARE_NOT_IN"}
+# DuckDB's names of LIKE, NOT LIKE, ILIKE and NOT ILIKE.
+_LIKES = {"~~", "!~~", "~~*", "!~~*"}
+# A date written in part, as records write dates: a year, a month, a day, an hour, a minute.
+_DATE_IN_PART = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}(:\d{2})?)?)?)?")
+# After a date in part, where a range ends: sorts after the '-', 'T', ':' or digit a stored date
+# holds next, and after the date's UTC offset.
+_END_OF_PERIOD = "~"
+
+
+def _ends_a_range(node: dict, constant: dict) -> bool:
+    """Whether ``constant`` is where a comparison's range ends, its own period in it (``<=``,
+    ``BETWEEN``'s upper bound) or not (``>``), written either way round (``'2019' >= date_taken``)."""
+    kind = node.get("type")
+    if kind == "COMPARE_BETWEEN":
+        return node.get("upper") is constant
+    if kind in ("COMPARE_LESSTHANOREQUALTO", "COMPARE_GREATERTHAN"):
+        return node.get("right") is constant
+    if kind in ("COMPARE_GREATERTHANOREQUALTO", "COMPARE_LESSTHAN"):
+        return node.get("left") is constant
+    return False
+
+
+def _dates_compared(node: dict) -> list[tuple[str, dict]]:
+    """(date column, text constant) for each text a comparison or LIKE compares a date column with."""
+    operands = _operands(node)
+    columns = [o["column_names"][-1].lower() for o in operands if o.get("class") == "COLUMN_REF"]
+    column = next((c for c in columns if c in _DATES_AS_TEXT), None)
+    if column is None:
+        return []
+    return [
+        (column, o) for o in operands if o.get("class") == "CONSTANT" and o["literal"].get("kind") == "STRING"
+    ]  # fmt: skip
+
+
+def _never_a_stored_date(column: str, text: str) -> str:
+    """Why ``column`` compared (``_EQUALITIES``) with ``text``, which no record writes, is refused."""
+    why = f"'{text}' is no {column}: each is a time to the second, as '2008-10-22T16:43:21'"
+    if _DATE_IN_PART.fullmatch(text):
+        return f"{why}; for the whole of {text}: \"{column} LIKE '{text}%'\""
+    return why
 
 
 def dates_are_text(where: str, reason: str) -> str:

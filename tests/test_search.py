@@ -291,6 +291,56 @@ def test_a_date_taken_for_a_date_is_answered_with_the_text_comparison_that_works
 
 
 @pytest.mark.parametrize(
+    "where, expected",
+    [
+        ("date_taken <= '2019-07-01 10:00:00'", {"canon-1.jpg", "nikon-1.jpg"}),
+        ("date_taken IN ('2021:03:15 18:30:00', '2020-05-05T05:05:05')", {"canon-2.jpg", "fuji-1.jpg"}),
+        ("date_taken LIKE '2020-05-05 05%' OR make = '2019-07-01 10:00:00'", {"fuji-1.jpg"}),
+        ("date_taken BETWEEN '2018:12:24 09:15' AND '2019-07-01 10:00'", {"nikon-1.jpg", "canon-1.jpg"}),
+        ("date_taken BETWEEN '2019-07-01' AND '2021-03-15'", {"canon-1.jpg", "canon-2.jpg", "fuji-1.jpg"}),
+        ("date_taken > '2019-07-01' AND date_taken < '2021'", {"fuji-1.jpg"}),
+        ("'2020' >= date_taken OR '2021-03' < date_taken", {"nikon-1.jpg", "canon-1.jpg", "fuji-1.jpg"}),
+        ("date_taken <= '2018'", {"nikon-1.jpg"}),
+    ],
+)
+def test_a_date_compares_as_the_stored_date_and_a_date_in_part_ending_a_range_takes_its_whole_period(
+    both: dict[str, Cli], where: str, expected: set[str]
+) -> None:
+    """Dates are stored '2019-07-01T10:00:00'. Written with a space, as the table shows them, or
+    with colons, as EXIF does, they matched nothing with = and cut a day short with <= (a space
+    sorts before the T); a range ending on a day, month or year left that day out (as text,
+    '2021-03-15' sorts before every time of it) and '>' took it in. Only a date compared with a
+    date column is read so; the results are labelled with the condition as typed."""
+    for backend, c in both.items():
+        (listing,) = c.search("--where", where, "--limit", "100")
+        assert set(paths_of(listing)) == expected, backend
+        assert listing["query"] == where
+
+
+def test_a_date_pasted_from_the_results_table_finds_its_photo(both: dict[str, Cli]) -> None:
+    for backend, c in both.items():
+        table = c("--where", "make = 'Canon'", "--order-by", "date_taken")
+        row = next(line for line in table.stdout.splitlines() if "canon-1.jpg" in line)
+        shown = re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", row).group()
+        (listing,) = c.search("--where", f"date_taken = '{shown}'")
+        assert paths_of(listing) == ["canon-1.jpg"], backend
+
+
+@pytest.mark.parametrize("where", ["date_taken = '2019-07-01'", "date_taken != '2019-07-01'"])
+def test_a_date_no_photo_is_taken_at_is_refused_with_the_condition_that_works(both: dict[str, Cli], where: str) -> None:
+    """Each date_taken is a time to the second: '= 2019-07-01' matched no photo and '!=' every
+    one, silently. Refused, with the LIKE that means the day, which works on both."""
+    for backend, c in both.items():
+        result = c("--where", where)
+        (line,) = result.stderr_lines()
+        assert result.code == 2 and "'2019-07-01' is no date_taken" in line, (backend, line)
+        (suggested,) = re.findall(r'"([^"]+)"', line.split("for the whole of")[1])
+        assert suggested == "date_taken LIKE '2019-07-01%'"
+        (listing,) = c.search("--where", suggested)
+        assert paths_of(listing) == ["canon-1.jpg"], backend
+
+
+@pytest.mark.parametrize(
     "query, expected",
     [
         ("Canon", {"canon-1.jpg", "canon-2.jpg"}),
