@@ -177,6 +177,18 @@ def has_image_extension(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in INDEXED_EXTENSIONS
 
 
+def files_in_words(paths: Iterable[str]) -> str:
+    """'3 images and 1 video', '1 image', '0 images': found files as the run's lines say them
+    (a raw file is an image)."""
+    count = videos = 0
+    for path in paths:
+        count += 1
+        videos += path[path.rfind(".") :].lower() in VIDEO_EXTENSIONS
+    images = count - videos
+    said = f"{images} image{'' if images == 1 else 's'}"
+    return said + (f" and {videos} video{'' if videos == 1 else 's'}" if videos else "")
+
+
 def has_storable_name(path: str) -> bool:
     """Whether ``path`` is valid text, as every store keeps paths (UTF-8).
 

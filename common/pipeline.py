@@ -32,6 +32,7 @@ from common.discovery import (
     Exclusions,
     FoundFile,
     OutOfReach,
+    files_in_words,
     find_image_files,
     is_under_root,
     normalise_root,
@@ -629,10 +630,10 @@ def index_roots(
     fresh: list[FoundFile] = []
     if settling is not None:
         to_read, fresh = settling.settled(to_read)
+    found = (*plan.new, *plan.changed, *plan.unchanged, *plan.reread, *plan.refresh)
     log.info(
-        "found %d images under %s: %d to index, %d unchanged, %d to remove%s%s",
-        len(plan.new) + len(plan.changed) + len(plan.unchanged) + len(plan.reread) + len(plan.refresh),
-        ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
+        "found %s under %s: %d to index, %d unchanged, %d to remove%s%s",
+        files_in_words(f.path for f in found), ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
         f", {len(reread)} to read again for what this version records (vectors kept)" if reread else "",
         f", {len(plan.refresh)} to bring up to date from their rows (nothing decoded)" if plan.refresh else "",
     )  # fmt: skip

@@ -52,7 +52,9 @@ def library(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
 
 def test_videos_are_indexed_by_their_frame_at_ten_percent(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:
     folder, bodies = library
-    assert cli.index(folder).summary() == {"new": 11, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    run = cli.index(folder)
+    assert run.summary() == {"new": 11, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    assert f"found 6 images and {len(CONTAINERS)} videos under {folder}:" in run.stderr  # not "11 images"
     records = cli.records()
     for ext in CONTAINERS:
         record = records[str(folder / "clips" / f"clip{ext}")]
