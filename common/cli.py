@@ -1048,7 +1048,13 @@ class Session:
         names = folders_as_indexed(self.open_store(), self.args.under, holds)
         for folder, found in names.items():
             if not any(map(holds, found)):
-                why = "index it with --index DIR first" if os.path.isdir(folder) else "there is no such folder"
+                if os.path.isdir(folder):
+                    why = "index it with --index DIR first"
+                elif os.path.lexists(folder):
+                    indexable = has_image_extension(folder)
+                    why = "a file not indexed yet: --index it first" if indexable else "a file of a kind not indexed"
+                else:
+                    why = "there is no such folder"
                 raise UsageError(f"--under {folder}: nothing is indexed under it ({why})")
         folders = list(dict.fromkeys(name for found in names.values() for name in found))
         self.args.filter_label = under_label(self.args.filter_label, folders)

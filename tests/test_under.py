@@ -103,6 +103,12 @@ def test_a_folder_the_index_holds_nothing_of_is_refused(cli: Cli, trips: Path) -
     assert unindexed.stderr_lines()[-1].endswith(
         f"--under {trips / 'not indexed yet'}: nothing is indexed under it (index it with --index DIR first)"
     )
+    # A file is no folder: "there is no such folder" sent the user looking for a typo.
+    (trips / "notes.txt").write_text("packing list")
+    for name, why in (("trip-2023/museum.jpg", "a file not indexed yet: --index it first"),
+                      ("notes.txt", "a file of a kind not indexed")):  # fmt: skip
+        file = cli("--where", "width > 0", "--under", str(trips / name))
+        assert file.code == 2 and file.stderr_lines()[-1].endswith(f"nothing is indexed under it ({why})")
 
 
 def test_export_writes_only_the_rows_kept_and_lists_nothing(cli: Cli, trips: Path, tmp_path: Path) -> None:
