@@ -537,6 +537,8 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--html writes search results or duplicates: give --search, --text, --where or --duplicates")
     if args.html and args.duplicates and wants_results(args):
         raise UsageError("--html writes one page: of the search's results or of --duplicates, not both")
+    if args.html == "-":  # stdout already has the results, in --format; '-' wrote a file so named
+        raise UsageError("--html -: the page is written to a file: name it, as in --html results.html")
     if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
         raise UsageError(f"--html {args.html}: its folder does not exist")
     if args.html and os.path.isdir(args.html):

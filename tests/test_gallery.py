@@ -126,6 +126,18 @@ def test_html_needs_a_search(cli: Cli, tmp_path: Path) -> None:
     assert result.code == 2 and "--html writes search results" in result.stderr
 
 
+def test_html_to_a_dash_is_refused_not_written_to_a_file_named_dash(cli: Cli, photos: Path, monkeypatch) -> None:
+    """'-' is stdout to most tools (and to --search); the page went to a file called '-' in the
+    working folder while the table went to stdout."""
+    cli.index(photos)
+    monkeypatch.chdir(photos)
+    result = cli("--where", "width > 0", "--html", "-")
+    assert result.code == 2 and result.stdout == "" and not (photos / "-").exists()
+    assert result.stderr_lines()[-1].endswith(
+        "--html -: the page is written to a file: name it, as in --html results.html"
+    )
+
+
 def test_no_thumbnails_skips_them_and_the_gallery_decodes_the_files(cli: Cli, photos: Path, tmp_path: Path) -> None:
     """Each picture is its file decoded at a thumbnail's size; a file gone since gets a placeholder."""
     cli.index(photos, extra=("--no-thumbnails",))
