@@ -76,6 +76,8 @@ def _words_for(action: argparse.Action, value: Any, path: str, key: str) -> list
     values = value if isinstance(value, list) else [value]
     if action.nargs is None and len(values) != 1:
         raise ConfigError(f"config file {path}: {key} takes one value, not a list")
+    for one in values:
+        _check_kind(one, path, key)
     # "~/Pictures" in a file means what it means typed at a shell prompt.
     words = [os.path.expanduser(v) if isinstance(v, str) else str(v) for v in values]
     for word in words:
@@ -91,6 +93,21 @@ def _words_for(action: argparse.Action, value: Any, path: str, key: str) -> list
             )
         return [f"{flag}={words[0]}"]
     return [flag, *words]
+
+
+def _check_kind(value: Any, path: str, key: str) -> None:
+    """Refuse what YAML made of a value that is no text, number or date: ``near: NO`` (Norway's
+    code) and ``text: on`` are read by YAML as false and true, and were searched as 'False' and
+    'True'; a mapping (``text: {a: b}``) was searched as its Python spelling."""
+    if isinstance(value, bool):
+        raise ConfigError(
+            f"config file {path}: {key}: YAML reads this as {str(value).lower()} (yes, no, on and off are true or "
+            f'false to it): put the text in quotes, as in {key}: "{"on" if value else "NO"}"'
+        )
+    if isinstance(value, dict | list):
+        raise ConfigError(
+            f"config file {path}: {key}: takes text or a number, not a {'list' if isinstance(value, list) else 'mapping'}"
+        )
 
 
 def _first_minus(words: list[str]) -> str:

@@ -53,6 +53,12 @@ def test_a_bad_config_file_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> N
         "bad.yaml: batch: must be at least 1": "batch: 0\n",
         "bad.yaml: limit: not a whole number: 'three'": "limit: three\n",
         "bad.yaml: format: 'xml' is not one of table,": "format: xml\n",
+        # YAML reads NO (Norway's code), on, yes as truth values: they were searched as 'False', 'True'.
+        'bad.yaml: near: YAML reads this as false (yes, no, on and off are true or false to it): put the text in quotes, as in near: "NO"': "near: NO\n",
+        "bad.yaml: text: YAML reads this as true": "text: on\n",
+        "bad.yaml: limit: YAML reads this as true": "limit: yes\n",
+        "bad.yaml: text: takes text or a number, not a mapping": "text: {a: b}\n",  # searched as "{'a': 'b'}"
+        "bad.yaml: exclude: takes text or a number, not a list": "exclude: [tmp, [old]]\n",
         "is not valid YAML": "batch: [1\n",
         "must be a mapping": "- just a list\n",
         # Saved as "ANSI" by an editor: a traceback before.
