@@ -206,3 +206,16 @@ def test_a_line_in_another_encoding_is_refused_and_the_session_goes_on(cli: Cli,
     assert result.stderr_lines() == [
         f"imagedb-{cli.backend}.py: error: query caf\\xe9 au lait: not UTF-8 text (a line written in another encoding?)"
     ]
+
+
+def test_queries_from_a_file_windows_saved_are_read_as_typed(cli: Cli, library: Path, monkeypatch) -> None:
+    """Notepad's UTF-8 starts with a byte order mark and ends lines with CR LF: the first query,
+    a photo's path, was "not found" for the mark before it."""
+    cli.index(library)
+    piped = f"\ufeff{library / 'photo-2.jpg'}\r\na photo of a cat\r\n".encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(piped), encoding="utf-8"))
+    result = cli("--search", "-", "--format", "json", "--limit", "1")
+    assert result.code == 0, result.stderr
+    first, second = answers(result.stdout)
+    assert (first["query"], first["query_kind"]) == (str(library / "photo-2.jpg"), "image")
+    assert first["results"][0]["filename"] == "photo-2.jpg" and second["query"] == "a photo of a cat"
