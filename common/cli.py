@@ -14,6 +14,7 @@ import functools
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -79,6 +80,9 @@ log = logging.getLogger("imagedb")
 MODES = ("vector", "fts", "hybrid")
 QUERIES_FROM_STDIN = "-"  # --search -: every query from stdin, one a line
 QUERY_PROMPT = "query> "  # --search - at a terminal
+# A value that starts with a minus and a digit (a position south or west, '-33.87,151.21'), which
+# argparse takes for an option unless it is a plain number (``with_negative_values_joined``).
+NEGATIVE_VALUE = re.compile(r"-\.?\d")
 # The loggers of imagedb's own lines (the front scripts' and common's modules), set apart from
 # the libraries' (configure_logging).
 OWN_LOGGERS = ("imagedb", "common")
@@ -401,12 +405,30 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     return parser
 
 
+def with_negative_values_joined(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``argv`` with a value that starts with a minus and a digit joined to its option:
+    ``--near -33.87,151.21`` (Sydney: south of the equator) as ``--near=-33.87,151.21``.
+    argparse takes such a word for an option unless it is a plain number, and said "--near:
+    expected one argument"; no option of imagedb's starts with a digit."""
+    takes_one_value = {
+        flag for action in parser._actions if action.nargs in (None, "?") for flag in action.option_strings
+    }  # argparse keeps no public list of its options
+    joined: list[str] = []
+    for word in argv:
+        if joined and joined[-1] in takes_one_value and NEGATIVE_VALUE.match(word):
+            joined[-1] = f"{joined[-1]}={word}"
+        else:
+            joined.append(word)
+    return joined
+
+
 def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(store_class, prog)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         path = config_path(argv)
-        args = parser.parse_args((config_to_argv(path, parser) if path else []) + argv)
+        words = (config_to_argv(path, parser) if path else []) + with_negative_values_joined(argv, parser)
+        args = parser.parse_args(words)
     except ConfigError as error:
         print(f"{parser.prog}: error: {visible(str(error))}", file=sys.stderr)
         return 2

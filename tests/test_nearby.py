@@ -246,6 +246,18 @@ def test_near_lists_narrows_and_counts_on_both_backends(cli: Cli, tuscany: Path)
     assert (stats["files"], stats["where"]) == (3, "within 80 km of Florence, Tuscany, Italy")
 
 
+def test_a_position_south_or_west_is_taken_as_typed(cli: Cli, tmp_path: Path) -> None:
+    """``--near -33.86,151.21`` (Sydney): argparse took the word for an option and said "--near:
+    expected one argument"; half the world's positions start with a minus."""
+    photo_taken_at(tmp_path / "south" / "opera-house.jpg", 1, -33.8568, 151.2153)
+    photo_taken_at(tmp_path / "south" / "copacabana.jpg", 2, -22.9711, -43.1822)
+    cli.index(tmp_path / "south")
+    assert names(cli("--near", "-33.86,151.21", "--radius", "5", "--format", "paths")) == ["opera-house.jpg"]
+    assert names(cli("--near", "-22.97,-43.18", "--radius", "5", "--format", "paths")) == ["copacabana.jpg"]
+    too_far = cli("--near", "-95,10")
+    assert too_far.code == 2 and "--near -95,10: not a position" in too_far.stderr
+
+
 def test_near_refuses_what_it_cannot_place(cli: Cli, tuscany: Path) -> None:
     cli.index(tuscany)
     for args, says in [
