@@ -100,7 +100,7 @@ def write_results(
     elif fmt == "jsonl":
         _jsonl(results, out)
     elif fmt == "table":
-        _table(results, out, preview)
+        _table(results, out, preview, terminal_columns(out))
     elif fmt in PATH_ENDS:
         _paths(results, out, PATH_ENDS[fmt])
     else:
@@ -162,7 +162,14 @@ def _paths(results: list[QueryResults], out: TextIO, end: str = "\n") -> None:
             out.write(hit.record["path"] + end)
 
 
-def _table(results: list[QueryResults], out: TextIO, preview: Callable[[dict], str] | None = None) -> None:
+def _table(
+    results: list[QueryResults],
+    out: TextIO,
+    preview: Callable[[dict], str] | None = None,
+    columns: int | None = None,
+) -> None:
+    """The results as a table for people; ``columns``: the terminal's width, which the table is
+    fitted to by leaving out its less telling columns (``FITTED_AWAY``), never the paths."""
     for number, r in enumerate(results):
         if number:
             out.write("\n")
@@ -198,20 +205,57 @@ def _table(results: list[QueryResults], out: TextIO, preview: Callable[[dict], s
         # A column none of these results has a value in is left out; "also" names a hit's companions,
         # "alike" counts the near duplicates --distinct folded into it.
         for optional in ("alike", "also", "video", "km", "rating", "place"):
-            column = header.index(optional)
-            if not any(row[column] for row in rows[1:]):
-                rows = [row[:column] + row[column + 1 :] for row in rows]
-                header = rows[0]
-        widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
-        right = {0, 1, 3} | {header.index(c) for c in ("km", "alike") if c in header}
+            if not any(row[rows[0].index(optional)] for row in rows[1:]):
+                rows = _without_column(rows, optional)
+        widths = [max(shown_width(row[c]) for row in rows) for c in range(len(rows[0]))]
+        for optional in FITTED_AWAY:  # a line wider than the terminal wraps: every row on two lines
+            if columns is None or 2 + sum(widths) + 2 * (len(widths) - 1) <= columns:
+                break
+            if optional in rows[0]:
+                del widths[rows[0].index(optional)]
+                rows = _without_column(rows, optional)
+        right = {0, 1} | {rows[0].index(c) for c in ("size", "km", "alike") if c in rows[0]}
         for row, hit in zip(rows, [None, *r.hits], strict=True):
             cells = [
-                cell.rjust(w) if c in right else cell.ljust(w)
-                for c, (cell, w) in enumerate(zip(row, widths, strict=True))
-            ]
+                _padded(cell, w, c in right) for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ]  # fmt: skip
             out.write("  " + "  ".join(cells).rstrip() + "\n")
             if preview is not None and hit is not None:
                 out.write(preview(hit.record))
+
+
+# The table's columns left out, in this order, where its lines would be wider than the terminal:
+# the path, the rank and the score stay.
+FITTED_AWAY = ("also", "camera", "rating", "W×H", "size", "video", "taken", "place", "alike", "km")
+
+
+def _without_column(rows: list[tuple[str, ...]], name: str) -> list[tuple[str, ...]]:
+    column = rows[0].index(name)
+    return [row[:column] + row[column + 1 :] for row in rows]
+
+
+def _padded(cell: str, width: int, right: bool) -> str:
+    padding = " " * (width - shown_width(cell))
+    return padding + cell if right else cell + padding
+
+
+def shown_width(text: str) -> int:
+    """How many columns of a terminal ``text`` takes: two for each of a Chinese, Japanese or
+    Korean character (旅行/写真.jpg is 12 wide, not 9), none for a combining accent (wcwidth)."""
+    from wcwidth import wcswidth
+
+    width = wcswidth(text)
+    return len(text) if width < 0 else width  # < 0: a control character (common.visible writes them out)
+
+
+def terminal_columns(out: TextIO) -> int | None:
+    """The width of the terminal ``out`` writes to; None where it writes to a file or a pipe,
+    which keeps every column."""
+    if not (hasattr(out, "isatty") and out.isatty()):
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 def camera_name(record: dict[str, Any]) -> str:

@@ -126,3 +126,56 @@ def test_an_output_that_cannot_write_every_character_gets_each_name_escaped_not_
         assert json.loads(
             subprocess.run([*script[:4], action, "--format", "json"], capture_output=True, env=env).stdout
         )
+
+
+def test_names_in_wide_characters_keep_the_table_s_columns_in_line(cli: Cli, tmp_path: Path) -> None:
+    """A Chinese, Japanese or Korean character takes two columns of a terminal and a combining
+    accent none: measured as one each, 旅行/写真.jpg pushed its row's later columns three
+    columns right of the others'."""
+    from common.output import shown_width
+
+    for seed, name in enumerate(("photo.jpg", "旅行/写真.jpg", "cafe\u0301/e\u0301te\u0301.jpg", "사진.jpg")):
+        paint_photo(tmp_path / "photos" / name, seed=seed)
+    cli.index(tmp_path / "photos")
+    listed = cli("--where", "width > 0")
+    rows = [line for line in listed.stdout.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert len(rows) == 4 and any("写真" in row for row in rows)
+    assert len({shown_width(row[: row.index("×")]) for row in rows}) == 1, listed.stdout  # all 160×120
+
+
+def test_the_table_fits_a_narrow_terminal_by_leaving_out_columns_never_paths(cli: Cli, tmp_path: Path) -> None:
+    """A row wider than the terminal wrapped onto two lines, every row; at a terminal, the less
+    telling columns are left out to fit, and into a pipe or a file every column stays."""
+    from common.output import shown_width
+
+    for seed in range(3):
+        paint_photo(tmp_path / "photos" / "a folder with a long name" / f"{seed}.jpg", seed=seed)
+    cli.index(tmp_path / "photos")
+    script = [sys.executable, str(REPO / f"imagedb-{cli.backend}.py"), "--db", str(cli.db), "--where", "width > 0"]
+    columns = len(str(tmp_path / "photos" / "a folder with a long name" / "0.jpg")) + 30  # the path fits
+    env = {**os.environ, "COLUMNS": str(columns)}
+    terminal, at_terminal = os.openpty()
+    try:
+        ran = subprocess.run(script, stdout=at_terminal, stderr=subprocess.PIPE, env=env, timeout=120, check=False)
+        os.close(at_terminal)
+        shown = b""
+        while chunk := _read_or_nothing(terminal):
+            shown += chunk
+    finally:
+        os.close(terminal)
+    assert ran.returncode == 0, ran.stderr
+    lines = shown.decode().replace("\r\n", "\n").splitlines()
+    assert all(shown_width(line) <= columns for line in lines), lines
+    header = next(line for line in lines if line.lstrip().startswith("#")).split()
+    assert header[:3] == ["#", "score", "path"] and "camera" not in header, header
+    assert sum(str(tmp_path / "photos" / "a folder with a long name") in line for line in lines) == 3
+    piped = subprocess.run(script, capture_output=True, env=env, timeout=120, check=False).stdout.decode()
+    assert "camera" in piped.splitlines()[1] and max(map(shown_width, piped.splitlines())) > columns
+
+
+def _read_or_nothing(terminal: int) -> bytes:
+    """What a pseudo-terminal holds, b"" once it holds no more (Linux says EIO then)."""
+    try:
+        return os.read(terminal, 65536)
+    except OSError:
+        return b""
