@@ -812,6 +812,18 @@ class Session:
         if requested is None:
             return info.model
         if (requested.model, requested.pretrained) != (info.model.model, info.model.pretrained):
+            if requested.is_moved(info.model):
+                log.info(
+                    "%s has the bytes of the index's %s: the same model, moved",
+                    requested.pretrained,
+                    info.model.pretrained,
+                )
+                return requested
+            if requested.model == info.model.model and requested.has_the_weights_of(info.model):
+                raise UsageError(
+                    f"--model-config {requested.model_config} is not the model config the index at {self.db_path} was "
+                    f"built with (its content differs from that of {info.model.model_config}), though the checkpoint is"
+                )
             raise UsageError(
                 f"the index at {self.db_path} was built with {info.model.describe()}, not {requested.describe()}: "
                 f"drop --model/--pretrained to use the index's model, or use another --db"
@@ -825,14 +837,30 @@ class Session:
             from common.embedding import Embedder
 
             log.debug("loading %s", spec.describe())
-            self.embedder = Embedder(
-                spec,
-                self.args.device,
-                text_only=not (image_tower or self.needs_image_tower()),
-                precision=self.args.precision,
-                queries_only=not (self.args.index or self.args.repair),
-            )
+            try:
+                self.embedder = Embedder(
+                    spec,
+                    self.args.device,
+                    text_only=not (image_tower or self.needs_image_tower()),
+                    precision=self.args.precision,
+                    queries_only=not (self.args.index or self.args.repair),
+                )
+            except ModelError as error:
+                raise ModelError(f"{error}{self.where_the_index_s_model_went(spec)}") from None
         return self.embedder
+
+    def where_the_index_s_model_went(self, spec: ModelSpec) -> str:
+        """What to add to "checkpoint … does not exist" when the index's own model files are
+        gone: moved, they are found by their content, which the index records (``ModelSpec.is_moved``)."""
+        missing = spec.missing_files()
+        if not missing or self.requested_model() is not None:
+            return ""
+        if spec.pretrained_sha256 is None:  # an index made before imagedb recorded fingerprints
+            return (
+                f" (the index at {self.db_path} was made with it, and knows it by that path alone: put it back there)"
+            )
+        options = "--model-config and --pretrained" if spec.model_config in missing else "--pretrained"
+        return f" (the index at {self.db_path} was made with it: moved? give its new place with {options})"
 
     def needs_image_tower(self) -> bool:
         """Indexing or an image query needs it; text prompts alone do not (a faster cold start)."""
@@ -893,7 +921,8 @@ class Session:
         ):
             if self.store is None:
                 embedder = load_checked_embedder()  # loaded above; load_embedder keeps it
-                self.store = self.store_class.create(self.db_path, IndexInfo(embedder.spec, embedder.dim))
+                created = IndexInfo(embedder.spec.with_fingerprints(), embedder.dim)
+                self.store = self.store_class.create(self.db_path, created)
             else:  # reopened under the lock: another writer may have committed since we looked
                 self.store.close()
                 self.store = self.store_class.open(self.db_path)

@@ -17,7 +17,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import MODEL_ARGS, REPO, Cli, made_by_an_older_imagedb, names_listed, paint_photo, raw_lance_table
+from conftest import (
+    MODEL_ARGS,
+    REPO,
+    TINY_CONFIG,
+    TINY_WEIGHTS,
+    Cli,
+    made_by_an_older_imagedb,
+    names_listed,
+    paint_photo,
+    raw_lance_table,
+)
 
 
 def test_index_then_search_by_image_returns_the_query_first(
@@ -71,6 +81,42 @@ def test_a_photo_changed_since_it_was_indexed_is_searched_by_what_it_shows_now(
 def test_a_search_by_an_indexed_photo_still_refuses_another_model(cli: Cli, photos: Path) -> None:
     cli.index(photos)
     refused = cli("--search", str(photos / "a.jpg"), "--model", "ViT-B-32", "--pretrained", "none")
+    assert refused.code == 2 and "was built with" in refused.stderr
+
+
+def test_a_model_whose_files_moved_is_found_by_their_content(cli: Cli, photos: Path, tmp_path: Path) -> None:
+    """A local checkpoint is recorded by its path: moved (a new drive, a tidied folder), the index
+    could never be searched again (the recorded path was gone, and the new one "another model")
+    short of re-embedding every photo. The index records the files' sha256: the same bytes
+    elsewhere are the same model; other bytes are still refused."""
+    import shutil
+
+    import torch
+
+    models = tmp_path / "models"
+    models.mkdir()
+    config, weights = (Path(shutil.copy(f, models)) for f in (TINY_CONFIG, TINY_WEIGHTS))
+    made_with = ("--model-config", str(config), "--pretrained", str(weights))
+    assert cli("--index", photos, *made_with).code == 0
+    before = cli.search("--search", "a photo of a dog", "--limit", "3")
+    moved = tmp_path / "moved"
+    models.rename(moved)
+
+    gone = cli("--search", "a photo of a dog")
+    assert gone.code == 2
+    assert gone.stderr_lines()[-1].endswith(
+        f"error: model config {config} does not exist (the index at {cli.db} was made with it: moved? "
+        "give its new place with --model-config and --pretrained)"
+    )
+    given = ("--model-config", str(moved / config.name), "--pretrained", str(moved / weights.name))
+    assert cli.search("--search", "a photo of a dog", "--limit", "3", *given) == before
+    assert cli("--index", photos, *given).summary()["unchanged"] == 12  # nothing re-embedded
+
+    other = tmp_path / "other.pt"
+    checkpoint = torch.load(moved / weights.name)
+    next(iter(checkpoint["state_dict"].values())).mul_(1.01)
+    torch.save(checkpoint, other)
+    refused = cli("--search", "a photo of a dog", "--model-config", str(moved / config.name), "--pretrained", other)
     assert refused.code == 2 and "was built with" in refused.stderr
 
 
