@@ -703,10 +703,10 @@ def no_image_file(what: str, given: str, path: str) -> str:
 
 
 def queries_typed(stdin: TextIO, prompt: bool) -> Iterator[str]:
-    """The queries of ``stdin``, a line each (blank lines and a byte order mark skipped), as they
-    are typed or piped in; with ``prompt``, a prompt on stderr before each (a terminal). Typed at a terminal that
-    also shows the results, they are read with line editing and the session's history (the
-    arrow keys recall an earlier query to change), as a shell reads its commands."""
+    """The queries of ``stdin``, a line each (blank lines skipped, ``query_in``), as they are
+    typed or piped in; with ``prompt``, a prompt on stderr before each (a terminal). Typed at a
+    terminal that also shows the results, they are read with line editing and the session's
+    history (the arrow keys recall an earlier query to change), as a shell reads its commands."""
     if prompt and stdin is sys.stdin and sys.stdout.isatty():
         yield from _queries_edited()
         return
@@ -720,11 +720,16 @@ def queries_typed(stdin: TextIO, prompt: bool) -> Iterator[str]:
             if prompt:  # the shell's prompt then starts on a line of its own
                 sys.stderr.write("\n")
             return
-        # A file saved by Windows' Notepad starts with a byte order mark, which is no whitespace:
-        # it made the first query's image "not found", or its prompt another text.
-        query = line.strip().removeprefix("\ufeff").strip()
+        query = query_in(line)
         if query:
             yield query
+
+
+def query_in(line: str) -> str:
+    """The query a line of ``--search -`` holds. A file saved by Windows' Notepad starts with a
+    byte order mark, which is no whitespace: it made the first query's image "not found", or its
+    prompt another text."""
+    return line.strip().removeprefix("\ufeff").strip()
 
 
 def _lines_kept_whole(stdin: TextIO) -> Callable[[], str]:
@@ -749,9 +754,7 @@ def _queries_edited() -> Iterator[str]:
         except EOFError:  # Ctrl-D
             sys.stdout.write("\n")
             return
-        # A file saved by Windows' Notepad starts with a byte order mark, which is no whitespace:
-        # it made the first query's image "not found", or its prompt another text.
-        query = line.strip().removeprefix("\ufeff").strip()
+        query = query_in(line)
         if query:
             yield query
 
