@@ -422,12 +422,42 @@ def with_negative_values_joined(argv: list[str], parser: argparse.ArgumentParser
     return joined
 
 
+def value_read_as_an_option(argv: list[str], parser: argparse.ArgumentParser) -> str | None:
+    """Why an option's value that starts with a minus and is no option is refused, in words that
+    say how to give it (``--exclude -drafts``, ``--text canon -nikon``): argparse took it for an
+    option and said "--text: expected at least one argument" or "unrecognized arguments". Short
+    options run together (``-qv``), and words starting with two minuses (``--lim`` abbreviates
+    ``--limit``), are left to argparse."""
+    options = {flag: action for action in parser._actions for flag in action.option_strings}
+    flag, taken = None, []  # the option whose values the words are, and those read
+    for word in argv:
+        if word in options or word.startswith("--"):
+            action = options.get(word)
+            flag, taken = (word if action is not None and action.nargs not in (0, "?") else None), []
+            continue
+        if flag is None:
+            continue
+        if word.startswith("-") and word != QUERIES_FROM_STDIN and not all(f"-{c}" in options for c in word[1:]):
+            if flag == "--text":
+                query = " ".join([*taken, word]) if taken else f"canon {word}"
+                return f"--text {' '.join([*taken, word])}: a minus term goes inside the quoted query: --text '{query}'"
+            return f"{flag} {word}: a value that starts with a minus reads as an option: write it {flag}={word}"
+        taken.append(word)
+        if options[flag].nargs is None:
+            flag = None
+    return None
+
+
 def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(store_class, prog)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         path = config_path(argv)
-        words = (config_to_argv(path, parser) if path else []) + with_negative_values_joined(argv, parser)
+        argv = with_negative_values_joined(argv, parser)
+        refused = value_read_as_an_option(argv, parser)
+        if refused:
+            parser.error(refused)
+        words = (config_to_argv(path, parser) if path else []) + argv
         args = parser.parse_args(words)
     except ConfigError as error:
         print(f"{parser.prog}: error: {visible(str(error))}", file=sys.stderr)

@@ -132,6 +132,26 @@ def test_bad_invocation_leaves_an_existing_database_untouched(cli: Cli, tmp_path
     assert snapshot(cli.db) == before
 
 
+def test_a_value_that_starts_with_a_minus_is_refused_saying_how_to_give_it(cli: Cli, tmp_path: Path) -> None:
+    """argparse took ``-drafts`` or ``-nikon`` for an option: "--exclude: expected at least one
+    argument", "unrecognized arguments: -nikon". The line says how to write it, and that works."""
+    folder = tmp_path / "photos"
+    for name in ("a.jpg", "-drafts/b.jpg"):
+        paint_photo(folder / name, seed=len(name))
+    for args, says in [
+        (["--index", folder, "--exclude", "-drafts"], "--exclude -drafts: a value that starts with a minus reads as "
+         "an option: write it --exclude=-drafts"),
+        (["--text", "-nikon"], "--text -nikon: a minus term goes inside the quoted query: --text 'canon -nikon'"),
+        (["--text", "canon", "eos", "-nikon"], "--text canon eos -nikon: a minus term goes inside the quoted query: "
+         "--text 'canon eos -nikon'"),
+    ]:  # fmt: skip
+        result = cli(*args, *MODEL_ARGS)
+        assert result.code == 2 and result.stderr_lines() == [f"imagedb-{cli.backend}.py: error: {says} (see --help)"]
+    indexed = cli("--index", folder, "--exclude=-drafts", *MODEL_ARGS)
+    assert indexed.code == 0 and sorted(cli.records()) == [str(folder / "a.jpg")]
+    assert cli("--where", "width > 0", "-qv", "--format", "paths").code == 0  # short options run together: options
+
+
 def test_a_broken_filter_is_explained_in_the_users_own_words(cli: Cli) -> None:
     """The condition runs wrapped in more SQL; a syntax error used to point at the wrapping."""
     for where, near in (("width >", '">"'), ("width > 3 AND", '"AND"'), ("(width > 3", '"3"')):
