@@ -4,7 +4,7 @@ PLACE is a place GeoNames knows by name ("Florence", "Firenze", or "Florence, Al
 FR", "Cambridge, UK": the most populous of the places of that own name, or of a place fifty times
 larger called so in another language, narrowed by a county, region, country, country code or
 another name of the country after a comma; see ``common.place_names``), a position
-("43.7696,11.2558"), or a photo file (where it was taken, from its EXIF: "the photos taken near
+("43.7696,11.2558", "43°46′11″N 11°15′21″E": ``common.positions``), or a photo file (where it was taken, from its EXIF: "the photos taken near
 this one"). It becomes one more SQL condition on the GPS columns, joined to ``--where`` with
 AND, so it narrows every search kind, a listing and ``--stats`` alike, through each backend's
 own filter engine.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from PIL import Image
 from common.discovery import path_as_named_on_disk
 from common.place_names import NamedPlace, places_called, runner_up
 from common.places import COUNTRY_ALIAS_NAMES, EARTH_RADIUS_KM, folded, gazetteer, is_position
+from common.positions import NotAPosition, position_in
 from common.store import where_and
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180.0
 # A region's name is taken for the town that bears it when the town is this large (Washington,
 # Valencia, Salzburg); a smaller one (California, Maryland) is not what ``--near California`` means.
 REGION_NAMESAKE_POPULATION = 50_000
-POSITION = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*[,;\s]\s*([-+]?\d+(?:\.\d+)?)\s*$")
 
 
 class NearError(Exception):
@@ -60,9 +59,12 @@ class Centre:
 
 def centre_of(near: str) -> Centre:
     """The position ``near`` stands for: a position, a photo file, or a place name."""
-    match = POSITION.match(near)
-    if match:
-        latitude, longitude = float(match.group(1)), float(match.group(2))
+    try:
+        position = position_in(near)
+    except NotAPosition as why:
+        raise NearError(f"--near {near}: not a position ({why})") from None
+    if position is not None:
+        latitude, longitude = position
         if not is_position(latitude, longitude):
             raise NearError(f"--near {near}: not a position (latitude -90 to 90, longitude -180 to 180)")
         return Centre(latitude, longitude, f"{latitude:g},{longitude:g}")

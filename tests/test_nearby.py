@@ -258,6 +258,49 @@ def test_a_position_south_or_west_is_taken_as_typed(cli: Cli, tmp_path: Path) ->
     assert too_far.code == 2 and "--near -95,10: not a position" in too_far.stderr
 
 
+@pytest.mark.parametrize(
+    "written, position",
+    [
+        ("43°28′5.5″N 11°52′48.7″E", (43.46819, 11.88019)),  # Wikipedia
+        ("43°28'5.5\"N 11°52'48.7\"E", (43.46819, 11.88019)),  # the same, typed
+        ("43º28'5.5''N 11º52'48.7''E", (43.46819, 11.88019)),  # ordinal degree sign, two apostrophes
+        ("43.4682° N, 11.8802° E", (43.4682, 11.8802)),  # Apple's and Google's apps
+        ("N 43° 28.092', E 11° 52.812'", (43.4682, 11.8802)),  # a GPS unit: degrees and minutes
+        ("43.4682N 11.8802E", (43.4682, 11.8802)),
+        ("N43.4682 E11.8802", (43.4682, 11.8802)),
+        ("11.8802E 43.4682N", (43.4682, 11.8802)),  # longitude first, said by its letter
+        ("S 33° 51' 24.5\", E 151° 12' 55.1\"", (-33.85681, 151.21531)),  # south and east
+        ("22°58′16″s 43°10′56″w", (-22.97111, -43.18222)),  # south and west, lower case
+    ],
+)
+def test_a_position_written_in_degrees_minutes_and_seconds_is_read(written: str, position: tuple) -> None:
+    """Positions as Wikipedia, photo apps and GPS units write them were "no place of that name"."""
+    centre = centre_of(written)
+    assert (centre.latitude, centre.longitude) == pytest.approx(position, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "written, why",
+    [
+        ("43°N 11°N", "one coordinate north or south (N, S) and one east or west (E, W)"),
+        ("43°61′N 11°E", "61 is not below 60"),
+        ("43.5°28′N 11°E", "43.5 has a fraction and more after it"),
+        ("43°28″N 11°E", "28″ has no minutes before it"),
+        ("95°N 10°E", "latitude -90 to 90, longitude -180 to 180"),
+    ],
+)
+def test_a_position_off_the_earth_is_refused_saying_why(written: str, why: str) -> None:
+    with pytest.raises(NearError, match=re.escape(f"--near {written}: not a position (")) as refused:
+        centre_of(written)
+    assert why in str(refused.value)
+
+
+def test_a_position_in_degrees_finds_the_photos_taken_there(cli: Cli, tuscany: Path) -> None:
+    cli.index(tuscany)
+    near = cli("--near", "43°28′5.5″N 11°52′48.7″E", "--radius", "1", "--format", "paths")
+    assert names(near) == ["arezzo-duomo.jpg"]
+
+
 def test_near_refuses_what_it_cannot_place(cli: Cli, tuscany: Path) -> None:
     cli.index(tuscany)
     for args, says in [
