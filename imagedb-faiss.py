@@ -477,7 +477,7 @@ class FaissImageStore(ImageStore):
             old_colors = faiss.read_index(os.path.join(db_path, f"images-{generation}.color.faiss"))
         except RuntimeError:
             old_colors = None
-            actions.append("the colour file is unreadable: colour signatures return with the next --force")
+            actions.append("the colour file is unreadable: colour signatures are made again")
         frame = frame.set_index("row_id")
         frame = with_every_record_column(frame, missing_record_columns(frame.columns, db_path))
         if index is None:

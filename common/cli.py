@@ -1182,7 +1182,7 @@ class Session:
             if self.store is not None:
                 self.store.close()
             self.store, actions, dropped = self.store_class.salvage(self.db_path)
-            result = repair_store(self.store, actions, dropped)
+            result = repair_store(self.store, actions, dropped, os.path.join(self.db_path, THUMBNAIL_DIR))
         for action in result.actions:
             log.info("repair: %s", action)
         for held in result.left_alone:

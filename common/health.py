@@ -12,7 +12,8 @@ not unit length are renormalised, rows without a usable vector are dropped (thei
 re-embedded by the caller), rows of deleted files are removed unless their folder looks like a
 drive not mounted (missing, empty or unreadable, as common.discovery.split_vanished tells: those
 rows are only reported), rows an older version wrote are brought up to date from their own
-record (``common.refresh``: no file is read, nothing re-embedded), and secondary indexes are
+record (``common.refresh``: no file is read, nothing re-embedded), rows whose colour signature
+was lost get one from their thumbnail (``common.colors_remade``), and secondary indexes are
 rebuilt.
 """
 
@@ -26,6 +27,7 @@ from typing import TextIO
 
 import numpy as np
 
+from common.colors_remade import remake_lost_colors
 from common.discovery import OutOfReach, split_vanished
 from common.output import PATH_ENDS, json_for
 from common.refresh import bring_up_to_date, outdated_paths
@@ -154,10 +156,11 @@ class RepairResult:
     left_alone: list[OutOfReach] = field(default_factory=list)  # stale rows whose folder may be unmounted
 
 
-def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> RepairResult:
+def repair_store(store: ImageStore, actions: list[str], dropped: list[str], thumbnail_dir: str) -> RepairResult:
     """Make ``store`` pass ``check_store`` again, keeping every sound row (see the module docstring).
 
-    ``actions`` and ``dropped`` are what the backend's salvage already did and dropped.
+    ``actions`` and ``dropped`` are what the backend's salvage already did and dropped; rows whose
+    colour signatures it lost get them again from ``thumbnail_dir`` (``common.colors_remade``).
     """
     result = RepairResult(actions=list(actions))
     paths, vectors = store.get_all_vectors()
@@ -190,6 +193,16 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> R
     refreshed = bring_up_to_date(store, outdated)  # the rows deleted above are not found
     if refreshed:
         result.actions.append(f"brought {refreshed} row(s) an older version wrote up to date from what they hold")
+    colored, unread = remake_lost_colors(store, thumbnail_dir)
+    if colored:
+        result.actions.append(
+            f"made the colour signatures of {colored} file(s) again, from their thumbnails (else the files; nothing embedded)"
+        )
+    if unread:
+        result.actions.append(
+            f"{len(unread)} file(s) could not be read for their colours (colour searches score them 0 until "
+            f"--index --force reads them): {_examples(unread)}"
+        )
     store.commit()
     store.rebuild_indexes()
     result.actions.append("rebuilt the secondary indexes")

@@ -736,6 +736,36 @@ def test_faiss_vectors_lost_from_the_index_file_are_rebuilt(tmp_path: Path, phot
     assert hits["results"][0]["path"] == str(photos / "a.jpg")
 
 
+def test_faiss_colour_signatures_lost_with_their_file_are_made_again_by_repair(tmp_path: Path, photos: Path) -> None:
+    """A lost colour file left every row without a colour signature: a colour search scored each
+    0.0000 until --force embedded the whole library again. --repair makes them again from the
+    thumbnails they were counted on (a file without one is decoded), nothing embedded."""
+    import numpy as np
+
+    from common.thumbnails import THUMBNAIL_DIR, find_thumbnail
+
+    cli = Cli("faiss", tmp_path / "db")
+    cli.index(photos)
+    paths = sorted(cli.records())
+    before = cli.store().get_colors(paths)
+    (listed,) = cli.search("--color", "red", "--limit", "3")
+    without_thumbnail = cli.records()[str(photos / "b.png")]
+    Path(find_thumbnail(str(cli.db / THUMBNAIL_DIR), without_thumbnail)[0]).unlink()
+    (colour_file,) = cli.db.glob("images-*.color.faiss")
+    colour_file.unlink()
+
+    repair = cli("--repair", "--check")
+    assert repair.code == 0, repair.stderr
+    assert "made the colour signatures of 12 file(s) again, from their thumbnails (else the files" in repair.stderr
+    assert "re-embedding" not in repair.stderr
+    after = cli.store().get_colors(paths)
+    assert all(float(before[p] @ after[p]) > 0.98 for p in paths)
+    (again,) = cli.search("--color", "red", "--limit", "3")
+    assert [h["path"] for h in again["results"]] == [h["path"] for h in listed["results"]]
+    assert all(h["score"] > 0 for h in again["results"])
+    assert np.any(after[without_thumbnail["path"]])
+
+
 def test_faiss_repair_recovers_a_lost_manifest_from_the_metadata_file(tmp_path: Path, photos: Path) -> None:
     cli = Cli("faiss", tmp_path / "db")
     cli.index(photos)
