@@ -589,6 +589,10 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError("--html writes search results or duplicates: give --search, --text, --where or --duplicates")
     if args.html and args.duplicates and wants_results(args):
         raise UsageError("--html writes one page: of the search's results or of --duplicates, not both")
+    # A file named in quotes ("~/results.html"), where the shell leaves the ~, means what it does
+    # typed bare, as every path read is (--index, --db, a query image): it was "its folder does
+    # not exist" (or, had a folder named ~ been there, a file written in it).
+    args.html, args.export = (os.path.expanduser(path) if path else path for path in (args.html, args.export))
     if args.html == "-":  # stdout already has the results, in --format; '-' wrote a file so named
         raise UsageError("--html -: the page is written to a file: name it, as in --html results.html")
     if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):

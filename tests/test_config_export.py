@@ -201,3 +201,17 @@ def test_an_export_named_like_a_folder_there_is_refused_before_reading_the_libra
         f"imagedb-{cli.backend}.py: error: --export {tmp_path / 'library.jsonl'}: is a folder; name the file to write"
     ]
     assert not any((tmp_path / "library.jsonl").iterdir())
+
+
+def test_an_export_or_page_named_from_home_in_quotes_is_written_there(
+    cli: Cli, photos: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """'~/photos.jsonl' in quotes (or from a script) reaches imagedb with its ~: it was "its
+    folder does not exist", where --index, --db and a query image took ~ as home."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    cli.index(photos)
+    assert cli("--export", "~/photos.jsonl").code == 0
+    assert cli("--where", "width > 0", "--html", "~/page.html", "--format", "paths").code == 0
+    assert len((home / "photos.jsonl").read_text().splitlines()) == 12 and (home / "page.html").is_file()
