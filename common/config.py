@@ -65,9 +65,11 @@ def config_to_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
 
 def _words_for(action: argparse.Action, value: Any, path: str, key: str) -> list[str]:
     flag = action.option_strings[-1]
-    if action.nargs == 0:  # store_true switches
+    if action.nargs == 0:  # switches: store_true, and --thumbnails/--no-thumbnails
         if not isinstance(value, bool):
             raise ConfigError(f"config file {path}: {key} must be true or false, not {value!r}")
+        if isinstance(action, argparse.BooleanOptionalAction):  # "thumbnails: false" was --thumbnails
+            return [action.option_strings[0] if value else action.option_strings[1]]
         return [flag] if value else []
     if action.nargs == "?" and isinstance(value, bool):  # "preview: true": the flag alone, its default way
         return [flag] if value else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import MODEL_ARGS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo
 
@@ -29,6 +30,18 @@ def test_a_config_file_holds_options_and_flags_override_it(cli: Cli, photos: Pat
     overridden = cli("--config", config, "--search", str(photos / "a.jpg"), "--limit", "2", "--format", "paths",
                      db=False)  # fmt: skip
     assert overridden.stdout.splitlines() == [h["path"] for h in hits["results"][:2]]
+
+
+@pytest.mark.parametrize("thumbnails", [False, True])
+def test_thumbnails_in_a_config_file_mean_what_they_say(
+    cli: Cli, photos: Path, tmp_path: Path, thumbnails: bool
+) -> None:
+    """'thumbnails: false' was read as --thumbnails (the flag for true was the last of the two,
+    --no-thumbnails, given when true): each meant the other."""
+    config = write_config(tmp_path / "imagedb.yaml", f"thumbnails: {str(thumbnails).lower()}\n")
+    assert cli("--config", config, "--index", photos, *MODEL_ARGS).code == 0
+    made = list((cli.db / "thumbnails").rglob("*.jpg"))
+    assert len(made) == (12 if thumbnails else 0)
 
 
 def test_a_value_that_starts_with_a_minus_is_a_value_not_an_option(cli: Cli, tmp_path: Path) -> None:
