@@ -380,8 +380,9 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         help=f"give up on a file still decoding, still being read for its hash, or a query image still downloading, after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
     )  # fmt: skip
     model.add_argument(
-        "--thumbnails", action=argparse.BooleanOptionalAction, default=True,
-        help="make a 300 px JPEG thumbnail of each indexed file for --html (default: yes; ~1 ms a file)",
+        "--thumbnails", action=argparse.BooleanOptionalAction, default=None,
+        help="make a 300 px JPEG thumbnail of each indexed file for --html (default: yes; ~1 ms a file); "
+        "with --repair: every missing one (by default, those of an index that has others)",
     )  # fmt: skip
     model.add_argument(
         "--commit-every", type=_non_negative_float, default=DEFAULT_COMMIT_SECONDS, metavar="SECONDS",
@@ -971,7 +972,7 @@ class Session:
                     failures=failures, progress=False if self.args.quiet else None,
                     retry_failed=self.args.retry_failed and not again, workers=self.args.workers,
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
-                    thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails else None,
+                    thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails is not False else None,
                     exclude=exclude, jpeg_decoder=self.args.jpeg_decoder, settling=settling,
                 )  # fmt: skip
             finally:
@@ -1052,7 +1053,7 @@ class Session:
         from common.health import HealthReport, check_store
 
         try:
-            report = check_store(self.open_store())
+            report = check_store(self.open_store(), os.path.join(self.db_path, THUMBNAIL_DIR))
         except StoreError as error:  # too broken to open: that is the one problem to report
             report = HealthReport(images=0, model="unknown", problems=[str(error)])
         try:
@@ -1187,6 +1188,7 @@ class Session:
                 self.store.close()
             self.store, actions, dropped = self.store_class.salvage(self.db_path)
             result = repair_store(self.store, actions, dropped, os.path.join(self.db_path, THUMBNAIL_DIR))
+            result.actions += self.make_missing_thumbnails()
         for action in result.actions:
             log.info("repair: %s", action)
         for held in result.left_alone:
@@ -1200,6 +1202,28 @@ class Session:
             folders = sorted({os.path.dirname(p) for p in result.to_reembed})
             log.info("repair: re-embedding %d file(s) whose rows were lost", len(result.to_reembed))
             self.index(folders)
+
+    def make_missing_thumbnails(self) -> list[str]:
+        """``--repair``'s thumbnails: those some files lack where others have theirs (lost with a
+        disk, deleted by a cleaner), or every missing one with ``--thumbnails``; none with
+        ``--no-thumbnails``, or where no file has one (indexed without: a choice, not a loss)."""
+        from common.health import paths_without_thumbnails
+        from common.thumbnails import make_missing_thumbnails
+
+        thumbnail_dir = os.path.join(self.db_path, THUMBNAIL_DIR)
+        lacking = paths_without_thumbnails(self.store, thumbnail_dir) if self.args.thumbnails is not False else []
+        if not lacking or (len(lacking) == self.store.count() and self.args.thumbnails is None):
+            return []
+        records = self.store.get_records_by_path(lacking)
+        made, unread = make_missing_thumbnails(
+            thumbnail_dir, [records[path] for path in lacking], progress=False if self.args.quiet else None
+        )
+        said = [f"made {made} missing thumbnail(s)"] if made else []
+        if unread:
+            path, why = unread[0]
+            more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+            said.append(f"no thumbnail for {len(unread)} file(s): {path}: {why}{more}")
+        return said
 
     def held_rows_hint(self, folder: str) -> str:
         """What to add when a missing --index folder has rows in the index (an unplugged drive, a

@@ -32,6 +32,7 @@ from common.discovery import OutOfReach, split_vanished
 from common.output import PATH_ENDS, json_for
 from common.refresh import bring_up_to_date, outdated_paths
 from common.store import ImageStore
+from common.thumbnails import has_thumbnail
 from common.visible import visible
 
 NORM_TOLERANCE = 1e-3
@@ -46,6 +47,9 @@ class HealthReport:
     model: str
     problems: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    # What is worth knowing and is no problem: files without a thumbnail (their pictures are
+    # decoded where they are shown).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -54,7 +58,7 @@ class HealthReport:
     def to_json(self) -> dict:
         return {
             "healthy": self.healthy, "images": self.images, "model": self.model,
-            "problems": self.problems, "stale": self.stale,
+            "problems": self.problems, "stale": self.stale, "notes": self.notes,
         }  # fmt: skip
 
     def write(self, fmt: str, out: TextIO) -> None:
@@ -72,15 +76,17 @@ class HealthReport:
                 writer.writerow(["healthy", f"{self.images} images, model {self.model}"])
             writer.writerows(["problem", problem] for problem in self.problems)
             writer.writerows(["stale", path] for path in self.stale)
+            writer.writerows(["note", note] for note in self.notes)
         elif fmt in PATH_ENDS:
             out.writelines(path + PATH_ENDS[fmt] for path in self.stale)
         else:
             out.write("\n".join(self.lines()) + "\n")
 
     def lines(self) -> list[str]:
+        notes = [f"note: {visible(note)}" for note in self.notes]
         if self.healthy:
-            return [f"healthy: {self.images} images, model {self.model}"]
-        return [f"problem: {visible(problem)}" for problem in self.problems]
+            return [f"healthy: {self.images} images, model {self.model}", *notes]
+        return [f"problem: {visible(problem)}" for problem in self.problems] + notes
 
 
 @dataclass
@@ -119,9 +125,21 @@ def row_norms(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return finite, norms
 
 
-def check_store(store: ImageStore) -> HealthReport:
-    """Every problem ``store`` has, in words (nothing is changed)."""
+def check_store(store: ImageStore, thumbnail_dir: str) -> HealthReport:
+    """Every problem ``store`` has, in words (nothing is changed), and which of its files have
+    no thumbnail in ``thumbnail_dir``."""
     report = HealthReport(images=store.count(), model=store.info.model.describe())
+    lacking = paths_without_thumbnails(store, thumbnail_dir)
+    if lacking and len(lacking) < report.images:
+        report.notes.append(
+            f"{len(lacking)} of {report.images} files have no thumbnail (--html and --preview decode them "
+            f"instead): --repair makes them: {_examples(lacking)}"
+        )
+    elif lacking:
+        report.notes.append(
+            "no file has a thumbnail (indexed with --no-thumbnails, or the thumbnails folder was deleted): "
+            "--html and --preview decode the files instead; --repair --thumbnails makes them"
+        )
     report.problems.extend(store.integrity_problems())
     paths, vectors = store.get_all_vectors()
     if len(paths) != report.images:
@@ -207,6 +225,15 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str], thum
     store.rebuild_indexes()
     result.actions.append("rebuilt the secondary indexes")
     return result
+
+
+def paths_without_thumbnails(store: ImageStore, thumbnail_dir: str) -> list[str]:
+    """The indexed files that have no thumbnail (as they were when indexed), in path order."""
+    return sorted(
+        path
+        for path, (size, mtime, _) in store.get_signatures().items()
+        if not has_thumbnail(thumbnail_dir, path, size, mtime)
+    )
 
 
 def _examples(paths: list[str], shown: int = 3) -> str:

@@ -51,6 +51,11 @@ def _thumbnail_files(thumbnail_dir: str, path: str, size: int, mtime: float) -> 
         yield os.path.join(thumbnail_dir, thumbnail_name(path, size, mtime, suffix)), mime
 
 
+def has_thumbnail(thumbnail_dir: str, path: str, size: int, mtime: float) -> bool:
+    """Whether the file version (path, size, mtime) has a thumbnail, of this version or an earlier one."""
+    return any(os.path.isfile(thumbnail) for thumbnail, _ in _thumbnail_files(thumbnail_dir, path, size, mtime))
+
+
 def thumbnail_picture(image):
     """``image`` (a PIL image) shrunk to ``THUMBNAIL_SIZE`` px on its longest side, if larger."""
     from PIL import Image
@@ -134,3 +139,37 @@ def picture_of_file(record: dict) -> tuple[Any, str | None]:
     except OSError as error:
         return None, f"the file cannot be read: {error.strerror or error}"
     return thumbnail_picture(decoded.image), None
+
+
+def make_missing_thumbnails(
+    thumbnail_dir: str, records: list[dict], progress: bool | None = None
+) -> tuple[int, list[tuple[str, str]]]:
+    """Make the thumbnails of ``records``' files (``--repair``), each decoded at a thumbnail's
+    size (``picture_of_file``) on as many threads as there are cores (Pillow decodes without
+    the GIL); how many were made, and (path, why) for each file that could not be read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    def make(record: dict) -> str | None:
+        picture, why_not = picture_of_file(record)
+        if picture is None:
+            return why_not
+        try:
+            save_thumbnail(picture.convert("RGB"), thumbnail_path(thumbnail_dir, record))
+        except OSError as error:
+            return f"cannot write its thumbnail: {error.strerror or error}"
+        return None
+
+    made, unread = 0, []
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        outcomes = tqdm(
+            pool.map(make, records), total=len(records), unit="file", desc="thumbnails", leave=False,
+            disable=None if progress is None else not progress,
+        )  # fmt: skip
+        for record, why_not in zip(records, outcomes, strict=True):
+            if why_not is None:
+                made += 1
+            else:
+                unread.append((record["path"], why_not))
+    return made, unread

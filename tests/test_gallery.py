@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -188,3 +189,29 @@ def test_duplicates_html_shows_each_group_s_files_as_pictures(cli: Cli, tmp_path
 
     both = cli("--duplicates", "--search", "a dog", "--html", page)
     assert both.code == 2 and "--html writes one page" in both.stderr
+
+
+def test_check_notes_missing_thumbnails_and_repair_makes_them(cli: Cli, photos: Path) -> None:
+    """Thumbnails lost (a cleaner, a restore without them) read as healthy and stayed lost: the
+    gallery and --preview decoded each file, a 200-megapixel HEIC showed none. --check notes them
+    (a note: the index is sound), --repair makes those of an index that has others, and every
+    one with --thumbnails; an index made with --no-thumbnails is left without."""
+    cli.index(photos)
+    lost = sorted(thumbnails_of(cli))[:2]
+    for thumbnail in lost:
+        thumbnail.unlink()
+    check = cli("--check")
+    assert check.code == 0 and check.stdout.splitlines()[1].startswith("note: 2 of 12 files have no thumbnail")
+    repair = cli("--repair")
+    assert repair.code == 0 and "repair: made 2 missing thumbnail(s)" in repair.stderr
+    assert all(thumbnail.is_file() for thumbnail in lost) and len(thumbnails_of(cli)) == 12
+    assert cli("--check").stdout.splitlines()[1:] == []
+
+    shutil.rmtree(cli.db / "thumbnails")
+    assert "note: no file has a thumbnail" in cli("--check").stdout
+    assert "thumbnail" not in cli("--repair").stderr and not thumbnails_of(cli), "a choice, not a loss"
+    assert "thumbnail" not in cli("--repair", "--thumbnails", "--no-thumbnails").stderr
+    made = cli("--repair", "--thumbnails")
+    assert "repair: made 12 missing thumbnail(s)" in made.stderr and len(thumbnails_of(cli)) == 12
+    (check,) = [json.loads(cli("--check", "--format", "json").stdout)]
+    assert check["healthy"] and check["notes"] == []
