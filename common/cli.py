@@ -83,6 +83,8 @@ QUERY_PROMPT = "query> "  # --search - at a terminal
 # A value that starts with a minus and a digit (a position south or west, '-33.87,151.21'), which
 # argparse takes for an option unless it is a plain number (``with_negative_values_joined``).
 NEGATIVE_VALUE = re.compile(r"-\.?\d")
+# What argparse itself reads as a negative number, a value ('-5', '-0.5'; its _negative_number_matcher).
+ARGPARSE_NUMBER = re.compile(r"-\d+|-\d*\.\d+")
 # The loggers of imagedb's own lines (the front scripts' and common's modules), set apart from
 # the libraries' (configure_logging).
 OWN_LOGGERS = ("imagedb", "common")
@@ -438,10 +440,18 @@ def value_read_as_an_option(argv: list[str], parser: argparse.ArgumentParser) ->
             continue
         if flag is None:
             continue
-        if word.startswith("-") and word != QUERIES_FROM_STDIN and not all(f"-{c}" in options for c in word[1:]):
+        if (
+            word.startswith("-")
+            and word != QUERIES_FROM_STDIN
+            and not ARGPARSE_NUMBER.fullmatch(word)  # '-5' argparse takes as a value
+            and not all(f"-{c}" in options for c in word[1:])
+        ):
+            typed = " ".join([*taken, word])
             if flag == "--text":
-                query = " ".join([*taken, word]) if taken else f"canon {word}"
-                return f"--text {' '.join([*taken, word])}: a minus term goes inside the quoted query: --text '{query}'"
+                query = typed if taken else f"canon {word}"
+                return f"--text {typed}: a minus term goes inside the quoted query: --text '{query}'"
+            if flag in ("--search", "--add", "--subtract") and taken:  # a prompt's words, unquoted
+                return f"{flag} {typed}: a word that starts with a minus reads as an option: quote the prompt, {flag} '{typed}'"
             return f"{flag} {word}: a value that starts with a minus reads as an option: write it {flag}={word}"
         taken.append(word)
         if options[flag].nargs is None:
