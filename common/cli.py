@@ -1063,7 +1063,7 @@ class Session:
         from common.health import HealthReport, check_store
 
         try:
-            report = check_store(self.open_store(), os.path.join(self.db_path, THUMBNAIL_DIR))
+            report = check_store(self.open_store())
         except StoreError as error:  # too broken to open: that is the one problem to report
             report = HealthReport(images=0, model="unknown", problems=[str(error)])
         try:
@@ -1197,7 +1197,7 @@ class Session:
             if self.store is not None:
                 self.store.close()
             self.store, actions, dropped = self.store_class.salvage(self.db_path)
-            result = repair_store(self.store, actions, dropped, os.path.join(self.db_path, THUMBNAIL_DIR))
+            result = repair_store(self.store, actions, dropped)
             result.actions += self.make_missing_thumbnails()
         for action in result.actions:
             log.info("repair: %s", action)
@@ -1217,16 +1217,15 @@ class Session:
         """``--repair``'s thumbnails: those some files lack where others have theirs (lost with a
         disk, deleted by a cleaner), or every missing one with ``--thumbnails``; none with
         ``--no-thumbnails``, or where no file has one (indexed without: a choice, not a loss)."""
-        from common.health import paths_without_thumbnails
+        from common.health import paths_without_thumbnails, thumbnails_of
         from common.thumbnails import make_missing_thumbnails
 
-        thumbnail_dir = os.path.join(self.db_path, THUMBNAIL_DIR)
-        lacking = paths_without_thumbnails(self.store, thumbnail_dir) if self.args.thumbnails is not False else []
+        lacking = paths_without_thumbnails(self.store) if self.args.thumbnails is not False else []
         if not lacking or (len(lacking) == self.store.count() and self.args.thumbnails is None):
             return []
         records = self.store.get_records_by_path(lacking)
         made, unread = make_missing_thumbnails(
-            thumbnail_dir, [records[path] for path in lacking], progress=False if self.args.quiet else None
+            thumbnails_of(self.store), [records[path] for path in lacking], progress=False if self.args.quiet else None
         )
         said = [f"made {made} missing thumbnail(s)"] if made else []
         if unread:

@@ -32,7 +32,7 @@ from common.discovery import OutOfReach, split_vanished
 from common.output import PATH_ENDS, json_for
 from common.refresh import bring_up_to_date, outdated_paths
 from common.store import ImageStore
-from common.thumbnails import has_thumbnail
+from common.thumbnails import THUMBNAIL_DIR, has_thumbnail
 from common.visible import visible
 
 NORM_TOLERANCE = 1e-3
@@ -125,11 +125,11 @@ def row_norms(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return finite, norms
 
 
-def check_store(store: ImageStore, thumbnail_dir: str) -> HealthReport:
+def check_store(store: ImageStore) -> HealthReport:
     """Every problem ``store`` has, in words (nothing is changed), and which of its files have
-    no thumbnail in ``thumbnail_dir``."""
+    no thumbnail."""
     report = HealthReport(images=store.count(), model=store.info.model.describe())
-    lacking = paths_without_thumbnails(store, thumbnail_dir)
+    lacking = paths_without_thumbnails(store)
     if lacking and len(lacking) < report.images:
         report.notes.append(
             f"{len(lacking)} of {report.images} files have no thumbnail (--html and --preview decode them "
@@ -174,11 +174,11 @@ class RepairResult:
     left_alone: list[OutOfReach] = field(default_factory=list)  # stale rows whose folder may be unmounted
 
 
-def repair_store(store: ImageStore, actions: list[str], dropped: list[str], thumbnail_dir: str) -> RepairResult:
+def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> RepairResult:
     """Make ``store`` pass ``check_store`` again, keeping every sound row (see the module docstring).
 
     ``actions`` and ``dropped`` are what the backend's salvage already did and dropped; rows whose
-    colour signatures it lost get them again from ``thumbnail_dir`` (``common.colors_remade``).
+    colour signatures it lost get them again from their thumbnails (``common.colors_remade``).
     """
     result = RepairResult(actions=list(actions))
     paths, vectors = store.get_all_vectors()
@@ -211,7 +211,7 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str], thum
     refreshed = bring_up_to_date(store, outdated)  # the rows deleted above are not found
     if refreshed:
         result.actions.append(f"brought {refreshed} row(s) an older version wrote up to date from what they hold")
-    colored, unread = remake_lost_colors(store, thumbnail_dir)
+    colored, unread = remake_lost_colors(store, thumbnails_of(store))
     if colored:
         result.actions.append(
             f"made the colour signatures of {colored} file(s) again, from their thumbnails (else the files; nothing embedded)"
@@ -227,13 +227,19 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str], thum
     return result
 
 
-def paths_without_thumbnails(store: ImageStore, thumbnail_dir: str) -> list[str]:
+def paths_without_thumbnails(store: ImageStore) -> list[str]:
     """The indexed files that have no thumbnail (as they were when indexed), in path order."""
+    thumbnail_dir = thumbnails_of(store)
     return sorted(
         path
         for path, (size, mtime, _) in store.get_signatures().items()
         if not has_thumbnail(thumbnail_dir, path, size, mtime)
     )
+
+
+def thumbnails_of(store: ImageStore) -> str:
+    """The folder of ``store``'s thumbnails, in its own."""
+    return os.path.join(store.db_path, THUMBNAIL_DIR)
 
 
 def _examples(paths: list[str], shown: int = 3) -> str:
