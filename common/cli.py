@@ -408,6 +408,11 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     return parser
 
 
+def images_said(count: int) -> str:
+    """'1 image', '342 images': how many rows an index holds, on its closing line."""
+    return f"{count} image{'' if count == 1 else 's'}"
+
+
 def with_negative_values_joined(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     """``argv`` with a value that starts with a minus and a digit joined to its option:
     ``--near -33.87,151.21`` (Sydney: south of the equator) as ``--near=-33.87,151.21``.
@@ -990,7 +995,7 @@ class Session:
         log.info("indexed %s: %s", ", ".join(roots), summary.line())
         if summary.failed:
             log.info("%d file(s) skipped; see %s", summary.failed, failures.path)
-        log.info("%d images in %s", self.store.count(), self.db_path)
+        log.info("%s in %s", images_said(self.store.count()), self.db_path)
         if summary.stopped_by is not None:
             raise summary.stopped_by  # exit status 130 (143: SIGTERM), after the summary
         return summary
@@ -1055,7 +1060,7 @@ class Session:
                 failures.close()
         for folder, count in forgotten.items():
             log.info("forgot %d image(s) under %s; no file was touched", count, folder)
-        log.info("%d images in %s", self.store.count(), self.db_path)
+        log.info("%s in %s", images_said(self.store.count()), self.db_path)
 
     # --- health --------------------------------------------------------------------------
     def check(self) -> None:

@@ -879,3 +879,9 @@ def test_watch_waits_for_a_file_still_being_written(
     said = watch.stop(between_looks=False)  # looks 0.2 s apart
     assert [line for line in said if "skipped" in line or (": indexed " in line and "0 failed" not in line)] == []
     assert set(Cli(backend, db).records()) == {str(photos / name) for name in ("first.jpg", "copied.jpg", "ahead.jpg")}
+
+
+def test_the_run_lines_count_one_photo_as_one_image(cli: Cli, tmp_path: Path) -> None:
+    paint_photo(tmp_path / "one" / "photo.jpg", seed=1)
+    said = cli.index(tmp_path / "one").stderr
+    assert f"found 1 image under {tmp_path / 'one'}:" in said and f": 1 image in {cli.db}" in said, said
