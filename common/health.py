@@ -32,7 +32,7 @@ from common.discovery import OutOfReach, split_vanished
 from common.output import PATH_ENDS, json_for
 from common.refresh import bring_up_to_date, outdated_paths
 from common.store import ImageStore
-from common.thumbnails import THUMBNAIL_DIR, has_thumbnail
+from common.thumbnails import THUMBNAIL_DIR, files_without_thumbnails
 from common.visible import visible
 
 NORM_TOLERANCE = 1e-3
@@ -229,12 +229,7 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> R
 
 def paths_without_thumbnails(store: ImageStore) -> list[str]:
     """The indexed files that have no thumbnail (as they were when indexed), in path order."""
-    thumbnail_dir = thumbnails_of(store)
-    return sorted(
-        path
-        for path, (size, mtime, _) in store.get_signatures().items()
-        if not has_thumbnail(thumbnail_dir, path, size, mtime)
-    )
+    return files_without_thumbnails(thumbnails_of(store), store.get_signatures())
 
 
 def thumbnails_of(store: ImageStore) -> str:
