@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -313,14 +313,17 @@ def _integer_constant(node: dict) -> bool:
 
 def _number_and_text(operands: list[dict], numbers: set[str]) -> list[tuple[str, str]]:
     """(a number column's name, a text literal) when one comparison (``_operands``) holds both."""
-    columns = [o["column_names"][-1] for o in operands if o.get("class") == "COLUMN_REF"]
-    texts = [
-        o["literal"]["text"]
-        for o in operands
-        if o.get("class") == "CONSTANT" and o.get("literal", {}).get("kind") == "STRING"
-    ]
-    number = next((column for column in columns if column.lower() in numbers), None)
-    return [(number, texts[0])] if number and texts else []
+    number, texts = _column_and_texts(operands, numbers)
+    return [(number, texts[0]["literal"]["text"])] if number and texts else []
+
+
+def _column_and_texts(operands: list[dict], columns: Iterable[str]) -> tuple[str | None, list[dict]]:
+    """The first column of ``columns`` (lower-case names) that operands of one comparison or
+    function (``_operands``) name, as written, and the text constants among them."""
+    named = (o["column_names"][-1] for o in operands if o.get("class") == "COLUMN_REF")
+    column = next((name for name in named if name.lower() in columns), None)
+    texts = [o for o in operands if o.get("class") == "CONSTANT" and o.get("literal", {}).get("kind") == "STRING"]
+    return column, texts
 
 
 def _explain(text: str, where: str) -> str:
@@ -375,14 +378,8 @@ def _ends_a_range(node: dict, constant: dict) -> bool:
 
 def _dates_compared(node: dict) -> list[tuple[str, dict]]:
     """(date column, text constant) for each text a comparison or LIKE compares a date column with."""
-    operands = _operands(node)
-    columns = [o["column_names"][-1].lower() for o in operands if o.get("class") == "COLUMN_REF"]
-    column = next((c for c in columns if c in _DATES_AS_TEXT), None)
-    if column is None:
-        return []
-    return [
-        (column, o) for o in operands if o.get("class") == "CONSTANT" and o["literal"].get("kind") == "STRING"
-    ]  # fmt: skip
+    column, texts = _column_and_texts(_operands(node), _DATES_AS_TEXT)
+    return [(column.lower(), text) for text in texts] if column else []
 
 
 def _never_a_stored_date(column: str, text: str) -> str:
