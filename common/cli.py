@@ -865,14 +865,14 @@ class Session:
         if requested is None:
             return info.model
         if (requested.model, requested.pretrained) != (info.model.model, info.model.pretrained):
-            if requested.is_moved(info.model):
-                log.info(
-                    "%s has the bytes of the index's %s: the same model, moved",
-                    requested.pretrained,
-                    info.model.pretrained,
-                )
-                return requested
             if requested.model == info.model.model and requested.has_the_weights_of(info.model):
+                if requested.has_the_config_of(info.model):  # each file hashed once
+                    log.info(
+                        "%s has the bytes of the index's %s: the same model, moved",
+                        requested.pretrained,
+                        info.model.pretrained,
+                    )
+                    return requested
                 raise UsageError(
                     f"--model-config {requested.model_config} is not the model config the index at {self.db_path} was "
                     f"built with (its content differs from that of {info.model.model_config}), though the checkpoint is"
@@ -904,7 +904,7 @@ class Session:
 
     def where_the_index_s_model_went(self, spec: ModelSpec) -> str:
         """What to add to "checkpoint … does not exist" when the index's own model files are
-        gone: moved, they are found by their content, which the index records (``ModelSpec.is_moved``)."""
+        gone: moved, they are found by their content, which the index records (``model_for``)."""
         missing = spec.missing_files()
         if not missing or self.requested_model() is not None:
             return ""

@@ -79,17 +79,15 @@ class ModelSpec:
             self, pretrained_sha256=_sha256_of_file(self.pretrained), config_sha256=_sha256_of_file(self.model_config)
         )
 
-    def is_moved(self, recorded: ModelSpec) -> bool:
-        """Whether this spec names ``recorded``'s model by files of the same content at other
-        places: a checkpoint (and config) moved, or copied to another machine. An index made
-        before imagedb recorded fingerprints cannot tell."""
-        if self.model != recorded.model or not self.has_the_weights_of(recorded):
-            return False
-        return recorded.config_sha256 is None or _sha256_of_file(self.model_config) == recorded.config_sha256
-
     def has_the_weights_of(self, recorded: ModelSpec) -> bool:
-        """Whether this spec's checkpoint has the bytes ``recorded``'s had (``with_fingerprints``)."""
+        """Whether this spec's checkpoint has the bytes ``recorded``'s had (``with_fingerprints``):
+        the same weights moved, or copied to another machine. An index made before imagedb
+        recorded fingerprints cannot tell."""
         return recorded.pretrained_sha256 is not None and _sha256_of_file(self.pretrained) == recorded.pretrained_sha256
+
+    def has_the_config_of(self, recorded: ModelSpec) -> bool:
+        """Whether this spec's model config has the bytes ``recorded``'s had (true where none was recorded)."""
+        return recorded.config_sha256 is None or _sha256_of_file(self.model_config) == recorded.config_sha256
 
     def missing_files(self) -> list[str]:
         """The checkpoint and config files this spec names that are not there."""
