@@ -39,6 +39,7 @@ from common.defaults import (
 from common.discovery import (
     has_image_extension,
     has_storable_name,
+    images_said,
     kind_of_file,
     missing_roots,
     normalise_root,
@@ -406,11 +407,6 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     general.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     general.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
-
-
-def images_said(count: int) -> str:
-    """'1 image', '342 images': how many rows an index holds, on its closing line."""
-    return f"{count} image{'' if count == 1 else 's'}"
 
 
 def with_negative_values_joined(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

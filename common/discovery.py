@@ -184,9 +184,12 @@ def files_in_words(paths: Iterable[str]) -> str:
     for path in paths:
         count += 1
         videos += path[path.rfind(".") :].lower() in VIDEO_EXTENSIONS
-    images = count - videos
-    said = f"{images} image{'' if images == 1 else 's'}"
-    return said + (f" and {videos} video{'' if videos == 1 else 's'}" if videos else "")
+    return images_said(count - videos) + (f" and {videos} video{'' if videos == 1 else 's'}" if videos else "")
+
+
+def images_said(count: int) -> str:
+    """'1 image', '342 images': how many rows or files, as the run's lines say them."""
+    return f"{count} image{'' if count == 1 else 's'}"
 
 
 def has_storable_name(path: str) -> bool:
