@@ -409,14 +409,18 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     return parser
 
 
+def options_of(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """Each option string ``parser`` takes ('--near', '-q') and its action (argparse keeps no
+    public list of its options)."""
+    return {flag: action for action in parser._actions for flag in action.option_strings}
+
+
 def with_negative_values_joined(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     """``argv`` with a value that starts with a minus and a digit joined to its option:
     ``--near -33.87,151.21`` (Sydney: south of the equator) as ``--near=-33.87,151.21``.
     argparse takes such a word for an option unless it is a plain number, and said "--near:
     expected one argument"; no option of imagedb's starts with a digit."""
-    takes_one_value = {
-        flag for action in parser._actions if action.nargs in (None, "?") for flag in action.option_strings
-    }  # argparse keeps no public list of its options
+    takes_one_value = {flag for flag, action in options_of(parser).items() if action.nargs in (None, "?")}
     joined: list[str] = []
     for word in argv:
         if joined and joined[-1] in takes_one_value and NEGATIVE_VALUE.match(word):
@@ -432,7 +436,7 @@ def value_read_as_an_option(argv: list[str], parser: argparse.ArgumentParser) ->
     option and said "--text: expected at least one argument" or "unrecognized arguments". Short
     options run together (``-qv``), and words starting with two minuses (``--lim`` abbreviates
     ``--limit``), are left to argparse."""
-    options = {flag: action for action in parser._actions for flag in action.option_strings}
+    options = options_of(parser)
     flag, taken = None, []  # the option whose values the words are, and those read
     for word in argv:
         if word in options or word.startswith("--"):
