@@ -48,7 +48,7 @@ def validate_where(where: str) -> str:
     records = empty_record_filter()
     where = records.dates_as_stored(where)
     records.check(where)
-    return where
+    return records.text_in_either_form(where)
 
 
 class RecordFilter:
@@ -121,6 +121,45 @@ class RecordFilter:
                     literal = stored + literal[written.end() :]
                 if _ends_a_range(node, constant) and _DATE_IN_PART.fullmatch(literal):
                     edits.append((begin + len(literal), 0, _END_OF_PERIOD.encode()))
+        for at, length, replacement in sorted(edits, reverse=True):
+            text = text[:at] + replacement + text[at + length :]
+        return text.decode()[len(_PARSED_PREFIX) :]
+
+    def text_in_either_form(self, where: str) -> str:
+        """``where`` matching the text it compares a column with in either Unicode form.
+
+        A Mac writes 'é' as an 'e' and a combining accent (NFD) in the file and folder names of
+        the drives and shares it copies to, and a keyboard types it as one character (NFC), so
+        ``path LIKE '%Café%'`` matched none of the photos ``ls`` shows under 'Café' (``--under``
+        and ``--text`` already took either). A column compared (``=``, ``!=``, ``LIKE``,
+        ``ILIKE`` and their negations) with text that the other form writes otherwise is compared
+        with both: ``(path LIKE '%Café%' OR path LIKE '%Café%')``, the second decomposed, ``AND``
+        for a negation; ``IN (…)`` lists both. Written otherwise (an ``ESCAPE``, the column in
+        brackets), the comparison is left as written."""
+        text = (_PARSED_PREFIX + where).encode()
+        edits: list[tuple[int, int, bytes]] = []  # (where in the text, bytes replaced, by what)
+        for node in self._parsed_nodes(where):
+            kind = node.get("function_name") if node.get("class") == "FUNCTION" else node.get("type")
+            operands = _operands(node)
+            column, constants = _column_and_texts(operands, self._texts)
+            if column is None or not constants:
+                continue
+            if kind in ("COMPARE_IN", "COMPARE_NOT_IN") and operands[0].get("class") == "COLUMN_REF":
+                for constant in constants:
+                    written = _source(text, constant)
+                    edits += [(sum(_span(constant)), 0, b", " + other) for other in _other_forms(written)]
+            elif kind in _JOINED_IN_EITHER_FORM and len(operands) == 2:
+                (constant,) = constants
+                first, second = sorted(operands, key=_span)
+                if not _BETWEEN_COLUMN_AND_TEXT.fullmatch(text[sum(_span(first)) : second["query_location"]]):
+                    continue
+                start, end = first["query_location"], sum(_span(second))
+                at = constant["query_location"] - start
+                whole, written = text[start:end], _source(text, constant)
+                forms = [whole] + [whole[:at] + other + whole[at + len(written) :] for other in _other_forms(written)]
+                if len(forms) > 1:
+                    joined = f" {_JOINED_IN_EITHER_FORM[kind]} ".encode().join(forms)
+                    edits.append((start, end - start, b"(" + joined + b")"))
         for at, length, replacement in sorted(edits, reverse=True):
             text = text[:at] + replacement + text[at + length :]
         return text.decode()[len(_PARSED_PREFIX) :]
@@ -207,6 +246,12 @@ class RecordFilter:
         if tree.get("error"):
             return
         yield from _nodes_under(tree["statements"][0]["node"].get("where_clause"))
+
+    @functools.cached_property
+    def _texts(self) -> set[str]:
+        import pyarrow as pa
+
+        return {f.name for f in record_schema() if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
 
     @functools.cached_property
     def _numbers(self) -> set[str]:
@@ -307,6 +352,20 @@ def _span(node: dict) -> tuple[int, int]:
     return node["query_location"], node["query_location_length"]
 
 
+def _source(text: bytes, node: dict) -> bytes:
+    """How ``node`` is written in ``text`` (a constant with its quotes)."""
+    start, length = _span(node)
+    return text[start : start + length]
+
+
+def _other_forms(written: bytes) -> list[bytes]:
+    """``written`` (UTF-8) in each Unicode form (NFC, NFD) that writes it otherwise."""
+    import unicodedata
+
+    typed = written.decode()
+    return sorted({unicodedata.normalize(form, typed).encode() for form in ("NFC", "NFD")} - {written})
+
+
 def _integer_constant(node: dict) -> bool:
     return node.get("class") == "CONSTANT" and node["literal"].get("kind") == "INTEGER"
 
@@ -356,6 +415,13 @@ _WRITTEN_DATE = re.compile(r"(\d{4})[-:](\d{2})[-:](\d{2})( (?=[\d%_]))?")
 _EQUALITIES = {"COMPARE_EQUAL", "COMPARE_NOTEQUAL", "COMPARE_IN", "COMPARE_NOT_IN"}
 # DuckDB's names of LIKE, NOT LIKE, ILIKE and NOT ILIKE.
 _LIKES = {"~~", "!~~", "~~*", "!~~*"}
+# The comparisons whose text is matched in either Unicode form (``text_in_either_form``), by
+# DuckDB's names, and how the two are joined: either matches, or (a negation) neither does.
+_JOINED_IN_EITHER_FORM = {
+    "COMPARE_EQUAL": "OR", "~~": "OR", "~~*": "OR", "COMPARE_NOTEQUAL": "AND", "!~~": "AND", "!~~*": "AND",
+}  # fmt: skip
+# What stands between a column and the text it is compared with, written plainly.
+_BETWEEN_COLUMN_AND_TEXT = re.compile(rb"\s*(?:==?|!=|<>|(?:NOT\s+)?I?LIKE)\s*", re.IGNORECASE)
 # A date written in part, as records write dates: a year, a month, a day, an hour, a minute.
 _DATE_IN_PART = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}(:\d{2})?)?)?)?")
 # After a date in part, where a range ends: sorts after the '-', 'T', ':' or digit a stored date

@@ -3,6 +3,8 @@ on both backends, with folder names that a LIKE pattern or a naive prefix would 
 
 from __future__ import annotations
 
+import functools
+import json
 import shutil
 from pathlib import Path
 
@@ -130,6 +132,34 @@ def test_export_writes_only_the_rows_kept_and_lists_nothing(cli: Cli, trips: Pat
     assert [e["metadata"]["filename"] for e in read_export(str(tmp_path / "castle.pkl"))] == ["castle.jpg"]
     everything = cli("--export", tmp_path / "all.jsonl")
     assert everything.code == 0 and len(read_export(str(tmp_path / "all.jsonl"))) == 7
+
+
+def test_a_where_condition_typed_on_linux_matches_the_names_a_mac_wrote(cli: Cli, tmp_path: Path) -> None:
+    """``path LIKE '%Café%'`` typed (one character for 'é') matched no file a Mac named ('e' and
+    a combining accent), silently, where --under and --text found them. Either form now matches
+    either, in every comparison of text; what a negation leaves out it leaves out in both."""
+    import unicodedata
+
+    nfc, nfd = (functools.partial(unicodedata.normalize, form) for form in ("NFC", "NFD"))
+    mac = paint_photo(tmp_path / "photos" / nfd("Café") / nfd("crème.jpg"), seed=1)
+    linux = paint_photo(tmp_path / "photos" / nfc("Été") / nfc("brûlée.jpg"), seed=2)
+    plain = paint_photo(tmp_path / "photos" / "other" / "b.jpg", seed=3)
+    assert cli.index(tmp_path / "photos").summary()["new"] == 3
+    root = tmp_path / "photos"
+    names = {mac: str(mac.relative_to(root)), linux: str(linux.relative_to(root)), plain: "other/b.jpg"}
+    for typed in (nfc, nfd):  # typed either way, each finds the name written either way
+        assert listed(cli, root, "--where", typed("path LIKE '%Café%'")) == [names[mac]]
+        assert listed(cli, root, "--where", typed("folder ILIKE '%/été'")) == [names[linux]]
+        assert listed(cli, root, "--where", typed("filename = 'crème.jpg'")) == [names[mac]]
+        assert listed(cli, root, "--where", typed("filename IN ('brûlée.jpg', 'crème.jpg')")) == sorted(
+            [names[mac], names[linux]]
+        )
+        assert listed(cli, root, "--where", typed("path NOT LIKE '%Café%'")) == sorted([names[linux], names[plain]])
+        assert listed(cli, root, "--where", typed("filename != 'crème.jpg' AND filename NOT IN ('brûlée.jpg')")) == [
+            names[plain]
+        ]
+    result = cli("--where", nfc("path LIKE '%Café%'"), "--format", "json")
+    assert json.loads(result.stdout)[0]["query"] == nfc("path LIKE '%Café%'"), "labelled as typed"
 
 
 def test_a_folder_a_mac_named_is_found_by_the_name_typed_on_linux(cli: Cli, tmp_path: Path) -> None:
