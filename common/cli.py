@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from common.companions import without_companions
 from common.config import ConfigError, config_path, config_to_argv
@@ -473,8 +473,9 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
         refused = value_read_as_an_option(argv, parser)
         if refused:
             parser.error(refused)
-        words = (config_to_argv(path, parser) if path else []) + argv
-        args = parser.parse_args(words)
+        from_file = config_to_argv(path, parser) if path else []
+        args = parser.parse_args(from_file + argv)
+        args.set_in_file = settings_set_in_file_alone(parser, args, argv) if from_file else {}
     except ConfigError as error:
         print(f"{parser.prog}: error: {visible(str(error))}", file=sys.stderr)
         return 2
@@ -492,6 +493,7 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
     try:
         session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
         args.filter_label, args.near_centre = args.where, None  # as typed: check_invocation rewrites dates
+        leave_out_settings_with_no_part_in(args, getattr(args, "set_in_file", {}))
         check_invocation(args)
         narrow_by_place(args)
         try:
@@ -559,6 +561,48 @@ def wants_results(args: argparse.Namespace) -> bool:
     narrowed = args.stats or args.duplicates or args.export
     lists_matches = (args.where is not None or args.near or args.under) and not narrowed
     return bool(args.search or args.text or lists_matches or args.color or args.palette)
+
+
+def settings_set_in_file_alone(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, typed: list[str]
+) -> dict[str, Any]:
+    """The options (by ``dest``) that a config file sets and the command line, ``typed``, does
+    not, each with its value when not set."""
+    on_command_line = parser.parse_args(typed)  # parsed once already, after the file's words
+    return {
+        dest: parser.get_default(dest)
+        for dest, value in vars(args).items()
+        if value != parser.get_default(dest) and getattr(on_command_line, dest) == parser.get_default(dest)
+    }
+
+
+# The options a config file holds as standing settings that have a part in some runs alone, and
+# whether they have one in a run: 'preview: true' is for the searches, 'exclude' for --index.
+# Typed, such an option where it has no part is a mistake, and refused (``check_invocation``);
+# set in the file, it is left out of that run: 'preview: true' refused every --index and --stats.
+def _settings_with_a_part_in_some_runs() -> dict[str, Callable[[argparse.Namespace], bool]]:
+    lists = lambda a: wants_results(a) or reads_queries_from_stdin(a)  # noqa: E731
+    only_indexing = lambda a: not (a.check or a.export or a.duplicates or a.stats or wants_results(a))  # noqa: E731
+    return {
+        "add": lambda a: bool(a.search), "subtract": lambda a: bool(a.search), "radius": lambda a: bool(a.near),
+        "format": lambda a: not (a.stats and a.format in PATH_ENDS),
+        "min_score": lambda a: bool(a.search or a.text or a.color or a.palette),
+        "preview": lambda a: a.format == "table" and (lists(a) or bool(a.duplicates)),
+        "distinct": lists, "order_by": wants_results,
+        "html": lambda a: bool(wants_results(a)) != bool(a.duplicates),
+        "mode": lambda a: not (a.add or a.subtract) or a.mode == "vector",
+        "force": lambda a: bool(a.index), "retry_failed": lambda a: bool(a.index), "exclude": lambda a: bool(a.index),
+        "watch": lambda a: bool(a.index) and only_indexing(a),
+    }  # fmt: skip
+
+
+def leave_out_settings_with_no_part_in(args: argparse.Namespace, set_in_file: dict[str, Any]) -> None:
+    """Leave out of this run each setting of ``set_in_file`` (``settings_set_in_file_alone``)
+    that has no part in it (``_settings_with_a_part_in_some_runs``), said with --verbose."""
+    for dest, has_a_part in _settings_with_a_part_in_some_runs().items():
+        if dest in set_in_file and not has_a_part(args):
+            log.debug("config file: %s left out (no part in this run)", dest.replace("_", "-"))
+            setattr(args, dest, set_in_file[dest])
 
 
 def check_invocation(args: argparse.Namespace) -> None:

@@ -32,6 +32,33 @@ def test_a_config_file_holds_options_and_flags_override_it(cli: Cli, photos: Pat
     assert overridden.stdout.splitlines() == [h["path"] for h in hits["results"][:2]]
 
 
+def test_search_settings_in_a_config_file_leave_indexing_and_stats_alone(
+    cli: Cli, photos: Path, tmp_path: Path
+) -> None:
+    """'preview: true' or 'distinct: true', as the example file invites, refused every run but a
+    search ('--preview shows search results…', exit 2), the file's own --index of its roots
+    included; 'exclude' refused every search. A setting in the file is for the runs it has a
+    part in; typed, where it has none, it is still refused."""
+    config = write_config(
+        tmp_path / "imagedb.yaml",
+        f"roots: [{photos}]\ndb: {cli.db}\nmodel-config: {TINY_CONFIG}\npretrained: {TINY_WEIGHTS}\n"
+        "exclude: [deeper]\npreview: true\ndistinct: true\norder-by: path DESC\nmin-score: 0.5\noutput: paths\n",
+    )
+    indexed = cli("--config", config, db=False)
+    assert indexed.code == 0, indexed.stderr
+    assert indexed.summary()["new"] == 11, "its roots indexed, 'deeper' left out"
+    stats = cli("--config", config, "--stats", "--format", "json", db=False)
+    assert stats.code == 0 and stats.json()["files"] == 11, stats.stderr
+    searched = cli("--config", config, "--search", str(photos / "a.jpg"), "--limit", "5", db=False)
+    assert searched.code == 0, searched.stderr
+    listed = searched.stdout.splitlines()
+    assert str(photos / "a.jpg") in listed and listed == sorted(listed, reverse=True), "ordered by the file's order-by"
+    scored = cli("--config", config, "--search", str(photos / "a.jpg"), "--format", "json", db=False).json()[0]
+    assert scored["results"] and all(hit["score"] >= 0.5 for hit in scored["results"]), "its min-score kept"
+    typed = cli("--config", config, "--stats", "--preview", db=False)
+    assert typed.code == 2 and "--preview shows search results" in typed.stderr
+
+
 @pytest.mark.parametrize("thumbnails", [False, True])
 def test_thumbnails_in_a_config_file_mean_what_they_say(
     cli: Cli, photos: Path, tmp_path: Path, thumbnails: bool
