@@ -188,11 +188,35 @@ class RecordFilter:
           (``size_bytes > 5e6``, ``rating >= 2.5``, ``width > 3000000000``, ``width > 1.6e3 - 1``):
           Lance refused it ("could not convert to literal of type 'Int32'") where DuckDB answers.
 
+        - A function Lance's SQL reads as syntax of its own, and refused ('Expression
+          FLOOR(gps_latitude) is not supported SQL in lance'), is called by its name in quotes
+          (``"floor"(gps_latitude)``, DataFusion's function): ``floor``, ``ceil``, ``substr`` and
+          ``trim`` written as calls with commas; ``regexp_matches``, DuckDB's name, is
+          DataFusion's ``regexp_like``; a cast to text (``AS VARCHAR``, ``::TEXT``) is one to
+          ``STRING``.
+
         Elsewhere the condition is left as written: a column compared with an integer keeps
         the use of its scalar index. Read from DuckDB's parse of it, whose nodes say where in
         the text they stand (in bytes of its UTF-8: ``city = 'München'`` is one more)."""
+        text = (_PARSED_PREFIX + where).encode()
         wrapped: set[tuple[int, int]] = set()
+        edits: set[tuple[int, int, bytes]] = set()  # (where in the text, bytes replaced, by what)
         for node in self._parsed_nodes(where):
+            if node.get("class") == "CAST":
+                begin, length = _span(node)
+                for cast in _CAST_TO_TEXT.finditer(text, begin, begin + length):
+                    edits.add((cast.start(2), len(cast.group(2)), b"STRING"))
+            elif node.get("class") == "FUNCTION" and node.get("function_name") in _CALLED_OTHERWISE_BY_LANCE:
+                begin, length = _span(node)
+                called = _CALL.match(text, begin, begin + length)
+                if (
+                    called
+                    and called.group(1).lower().decode() == node["function_name"]
+                    and not (
+                        _KEYWORDS_IN_A_CALL.search(text, called.end(), begin + length)  # substring(x FROM 2)
+                    )
+                ):
+                    edits.add((begin, len(called.group(1)), _CALLED_OTHERWISE_BY_LANCE[node["function_name"]]))
             if node.get("class") == "FUNCTION" and node.get("function_name") == "/":
                 wrapped |= {_span(n) for n in _nodes_under(node) if self._integer_column(n) or _integer_constant(n)}
             elif _is_comparison(node):
@@ -200,9 +224,10 @@ class RecordFilter:
                 columns = [o for o in operands if self._integer_column(o)]
                 if any(not self._as_integer(o, c) for o in operands for c in columns):
                     wrapped |= {_span(column) for column in columns}
-        text = (_PARSED_PREFIX + where).encode()
-        for begin, length in sorted(wrapped, reverse=True):
-            text = text[:begin] + b"CAST(" + text[begin : begin + length] + b" AS DOUBLE)" + text[begin + length :]
+        for begin, length in wrapped:
+            edits |= {(begin, 0, b"CAST("), (begin + length, 0, b" AS DOUBLE)")}
+        for at, length, replacement in sorted(edits, reverse=True):
+            text = text[:at] + replacement + text[at + length :]
         return text.decode()[len(_PARSED_PREFIX) :]
 
     def _as_integer(self, node: dict, column: dict) -> bool:
@@ -299,11 +324,30 @@ def _few_values_encoded(records: pa.Table) -> pa.Table:
 @functools.lru_cache(maxsize=64)
 def in_lance_dialect(where: str) -> str:
     """``RecordFilter.in_lance_dialect``, parsed by the record schema's filter, once per condition.
-    One that names no integer column (``--under``'s ranges of paths, a text condition) is as
-    written, and starts no DuckDB (~0.1 s, where the filter is all a command has to check)."""
-    if not _an_integer_column_named().search(where):
+    One that names no integer column and none of the functions and types Lance writes otherwise
+    (``--under``'s ranges of paths, a text condition) is as written, and starts no DuckDB (~0.1 s, where the filter is all a command has to check)."""
+    if not (_an_integer_column_named().search(where) or _WRITTEN_OTHERWISE_FOR_LANCE.search(where)):
         return where
     return empty_record_filter().in_lance_dialect(where)
+
+
+# The functions (DuckDB's names of them) LanceDB calls by another name or, in quotes, by the
+# same (``RecordFilter.in_lance_dialect``).
+_CALLED_OTHERWISE_BY_LANCE = {
+    "floor": b'"floor"', "ceil": b'"ceil"', "ceiling": b'"ceil"', "substr": b'"substr"',
+    "substring": b'"substr"', "trim": b'"trim"', "regexp_matches": b"regexp_like",
+}  # fmt: skip
+# A function's name as written at the start of its call, and the bracket after it.
+_CALL = re.compile(rb"(\w+)\s*\(")
+# The words of SQL's own syntax for some calls (``substring(x FROM 2 FOR 3)``, ``trim(BOTH ' '
+# FROM x)``), which a call by name does not take.
+_KEYWORDS_IN_A_CALL = re.compile(rb"\b(?:FROM|FOR|BOTH|LEADING|TRAILING)\b", re.IGNORECASE)
+# A cast to text as DuckDB writes it, which Lance's SQL writes as STRING.
+_CAST_TO_TEXT = re.compile(rb"(\bAS\s+|::\s*)(VARCHAR|TEXT|CHAR|BPCHAR)\b", re.IGNORECASE)
+# Where a condition may need writing otherwise for LanceDB (``in_lance_dialect``).
+_WRITTEN_OTHERWISE_FOR_LANCE = re.compile(
+    r"\b(?:" + "|".join(_CALLED_OTHERWISE_BY_LANCE) + r")\s*\(|\b(?:VARCHAR|TEXT|CHAR|BPCHAR)\b", re.IGNORECASE
+)
 
 
 @functools.cache

@@ -384,11 +384,11 @@ def test_a_filter_lancedb_cannot_evaluate_is_a_usage_error(tmp_path: Path) -> No
     folder = tmp_path / "photos"
     paint_photo(folder / "a.jpg", seed=1)
     cli.index(folder)
-    result = cli("--where", "regexp_matches(filename, 'a')")
+    result = cli("--where", "make IS DISTINCT FROM 'Canon'")
     assert result.code == 2
     (line,) = result.stderr_lines()
     assert line.startswith("imagedb-lancedb.py: error: LanceDB cannot evaluate --where")
-    assert "regexp_matches" in line
+    assert "IS DISTINCT FROM" in line
     # A number compared with a truth value: Lance's words, without the place in its Rust source it came from.
     (line,) = cli("--where", "width > TRUE").stderr_lines()
     assert "could not convert to literal of type 'Int32'" in line and not line.rstrip().endswith(tuple("0123456789"))

@@ -254,6 +254,12 @@ def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_
         ),
         ("width >= 1000.5 AND size_bytes > 1e3", {"canon-1.jpg", "nikon-1.jpg"}),
         ("width > 1.6e3 - 1 OR rating >= 2.5 OR iso IN (100.5, 200.5)", {"nikon-1.jpg"}),
+        # Functions Lance's SQL reads as syntax of its own and refused ('FLOOR(...) is not
+        # supported SQL in lance'), DuckDB's name of a regular expression match, a cast to text.
+        ("floor(width / 100) = 10 OR ceil(width / 1000.0) = 2 AND make LIKE 'NIKON%'", {"canon-1.jpg", "nikon-1.jpg"}),
+        ("substr(model, 1, 5) = 'Canon' AND trim('  ' || make || ' ') = 'Canon'", {"canon-1.jpg", "canon-2.jpg"}),
+        ("regexp_matches(model, 'D[0-9]+$') OR CEILING(width / 100) = 4", {"nikon-1.jpg", "fuji-1.jpg"}),
+        ("CAST(width AS VARCHAR) LIKE '1%' AND width::TEXT NOT LIKE '16%'", {"canon-1.jpg"}),
     ],
 )
 def test_filters_give_the_same_rows_on_both_backends(both: dict[str, Cli], where: str, expected: set[str]) -> None:
