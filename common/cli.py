@@ -1246,8 +1246,7 @@ class Session:
             if self.store is not None:
                 self.store.close()
             self.store, actions, dropped = self.store_class.salvage(self.db_path)
-            result = repair_store(self.store, actions, dropped)
-            result.actions += self.make_missing_thumbnails()
+            result = repair_store(self.store, actions, dropped, self.args.time_limit, self.make_missing_thumbnails)
         for action in result.actions:
             log.info("repair: %s", action)
         for held in result.left_alone:
@@ -1267,15 +1266,16 @@ class Session:
         disk, deleted by a cleaner), or every missing one with ``--thumbnails``; none with
         ``--no-thumbnails``, or where no file has one (indexed without: a choice, not a loss)."""
         from common.health import paths_without_thumbnails, thumbnails_of
-        from common.thumbnails import make_missing_thumbnails
+        from common.small_pictures import make_missing_thumbnails
 
         lacking = paths_without_thumbnails(self.store) if self.args.thumbnails is not False else []
         if not lacking or (len(lacking) == self.store.count() and self.args.thumbnails is None):
             return []
         records = self.store.get_records_by_path(lacking)
         made, unread = make_missing_thumbnails(
-            thumbnails_of(self.store), [records[path] for path in lacking], progress=False if self.args.quiet else None
-        )
+            thumbnails_of(self.store), [records[path] for path in lacking], self.args.time_limit,
+            progress=False if self.args.quiet else None,
+        )  # fmt: skip
         said = [f"made {made} missing thumbnail(s)"] if made else []
         if unread:
             path, why = unread[0]

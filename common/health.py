@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -174,11 +175,20 @@ class RepairResult:
     left_alone: list[OutOfReach] = field(default_factory=list)  # stale rows whose folder may be unmounted
 
 
-def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> RepairResult:
+def repair_store(
+    store: ImageStore,
+    actions: list[str],
+    dropped: list[str],
+    time_limit: float | None,
+    make_thumbnails: Callable[[], list[str]] | None = None,
+) -> RepairResult:
     """Make ``store`` pass ``check_store`` again, keeping every sound row (see the module docstring).
 
     ``actions`` and ``dropped`` are what the backend's salvage already did and dropped; rows whose
-    colour signatures it lost get them again from their thumbnails (``common.colors_remade``).
+    colour signatures it lost get them again from their thumbnails (``common.colors_remade``),
+    their files decoded where they have none, each given up on after ``time_limit`` seconds.
+    ``make_thumbnails`` makes the missing thumbnails that are wanted, and says so: called before
+    the colours are counted, so that a file that lost both is decoded once.
     """
     result = RepairResult(actions=list(actions))
     paths, vectors = store.get_all_vectors()
@@ -211,7 +221,9 @@ def repair_store(store: ImageStore, actions: list[str], dropped: list[str]) -> R
     refreshed = bring_up_to_date(store, outdated)  # the rows deleted above are not found
     if refreshed:
         result.actions.append(f"brought {refreshed} row(s) an older version wrote up to date from what they hold")
-    colored, unread = remake_lost_colors(store, thumbnails_of(store))
+    if make_thumbnails is not None:
+        result.actions += make_thumbnails()
+    colored, unread = remake_lost_colors(store, thumbnails_of(store), time_limit)
     if colored:
         result.actions.append(
             f"made the colour signatures of {colored} file(s) again, from their thumbnails (else the files; nothing embedded)"

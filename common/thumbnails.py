@@ -141,6 +141,9 @@ def picture_of_file(record: dict) -> tuple[Any, str | None]:
     """
     from common.decoding import DecodeError, decode_image
 
+    why_not = not_a_file(record["path"])
+    if why_not:
+        return None, f"the file cannot be read: {why_not}"
     pixels = (record.get("width") or 0) * (record.get("height") or 0)
     if record.get("format") not in SHRINKING_FORMATS and pixels > STAND_IN_MAX_PIXELS:
         return None, f"the file is too large ({pixels / 1e6:.0f} megapixels) to decode for a picture here"
@@ -153,35 +156,18 @@ def picture_of_file(record: dict) -> tuple[Any, str | None]:
     return thumbnail_picture(decoded.image), None
 
 
-def make_missing_thumbnails(
-    thumbnail_dir: str, records: list[dict], progress: bool | None = None
-) -> tuple[int, list[tuple[str, str]]]:
-    """Make the thumbnails of ``records``' files (``--repair``), each decoded at a thumbnail's
-    size (``picture_of_file``) on as many threads as there are cores (Pillow decodes without
-    the GIL); how many were made, and (path, why) for each file that could not be read."""
-    from concurrent.futures import ThreadPoolExecutor
+def not_a_file(path: str) -> str | None:
+    """Why ``path`` is no file to decode for its picture, or None: no longer a regular file.
+    Opened, a named pipe put where a photo was waits for a writer forever. (One that is gone, or
+    cannot be read, the decoder says so of, in its words.)"""
+    import stat
 
-    from tqdm import tqdm
+    from common.discovery import kind_of_file
 
-    def make(record: dict) -> str | None:
-        picture, why_not = picture_of_file(record)
-        if picture is None:
-            return why_not
-        try:
-            save_thumbnail(picture.convert("RGB"), thumbnail_path(thumbnail_dir, record))
-        except OSError as error:
-            return f"cannot write its thumbnail: {error.strerror or error}"
+    try:
+        st = os.stat(path)
+    except OSError:
         return None
-
-    made, unread = 0, []
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        outcomes = tqdm(
-            pool.map(make, records), total=len(records), unit="file", desc="thumbnails", leave=False,
-            disable=None if progress is None else not progress,
-        )  # fmt: skip
-        for record, why_not in zip(records, outcomes, strict=True):
-            if why_not is None:
-                made += 1
-            else:
-                unread.append((record["path"], why_not))
-    return made, unread
+    if not stat.S_ISREG(st.st_mode):
+        return f"no longer a file but {kind_of_file(path, st)}"
+    return None

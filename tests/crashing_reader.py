@@ -19,6 +19,18 @@ def read_or_die(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None
     return read_file(path, recipe, thumbnail_dir)
 
 
+def read_small_or_hang_or_die(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
+    """``--repair``'s reader (``common.small_pictures``), with the hang and the crash above."""
+    from common.small_pictures import read_small_picture
+
+    if Path(path).name.startswith("crash"):
+        os._exit(139)
+    if Path(path).name.startswith("hang"):
+        while True:
+            time.sleep(60)
+    return read_small_picture(path, recipe, thumbnail_dir)
+
+
 def read_or_hang(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
     if Path(path).name.startswith("hang"):
         while True:

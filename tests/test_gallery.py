@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -189,6 +190,30 @@ def test_duplicates_html_shows_each_group_s_files_as_pictures(cli: Cli, tmp_path
 
     both = cli("--duplicates", "--search", "a dog", "--html", page)
     assert both.code == 2 and "--html writes one page" in both.stderr
+
+
+def test_a_named_pipe_where_a_photo_was_is_reported_by_repair_and_pages_not_waited_on(
+    cli: Cli, photos: Path, tmp_path: Path
+) -> None:
+    """A photo replaced by a named pipe (a stalled read alike): opened to make its lost thumbnail
+    it waited for a writer forever, and --repair never ended, not even on Ctrl-C or SIGTERM; a
+    page or --preview of it never came. It is reported, and the rest is made."""
+    cli.index(photos)
+    pipe = photos / "b.png"
+    for lost in (pipe, photos / "a.jpg"):
+        Path(thumbnail_path(str(cli.db / THUMBNAIL_DIR), cli.records()[str(lost)])).unlink()
+    pipe.unlink()
+    os.mkfifo(pipe)
+    repair = cli("--repair")
+    assert repair.code == 0, repair.stderr
+    assert "repair: made 1 missing thumbnail(s)" in repair.stderr
+    assert (
+        f"no thumbnail for 1 file(s): {pipe}: the file cannot be read: no longer a file but a named pipe"
+        in repair.stderr
+    )
+    page = tmp_path / "page.html"
+    listed = cli("--where", f"path = '{pipe}'", "--html", page)
+    assert listed.code == 0 and page.is_file() and str(pipe) in page.read_text()
 
 
 def test_check_notes_missing_thumbnails_and_repair_makes_them(cli: Cli, photos: Path) -> None:

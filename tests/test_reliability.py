@@ -67,6 +67,31 @@ def test_a_time_limit_stops_the_hung_file_s_worker_alone(tiny: Embedder, tmp_pat
     assert len(before - after) == 1 and len(after) == 3, "one worker replaced, two kept"
 
 
+def test_repair_decodes_in_workers_so_a_hung_or_crashing_file_costs_itself_alone(tmp_path: Path) -> None:
+    """--repair decoded the files that lost their thumbnails or colours in threads of its own
+    process: a file that hung its read or decoder hung the repair for good (a thread cannot be
+    stopped; Ctrl-C waited on it), and a crash ended it. In the decoding workers, under the time
+    limit, each costs its own picture."""
+    from crashing_reader import read_small_or_hang_or_die
+
+    from common.small_pictures import small_pictures_of
+    from common.thumbnails import THUMBNAIL_SIZE
+
+    folder = tmp_path / "photos"
+    names = ["a.jpg", "hang-me.png", "b.png", "crash-me.jpg", "c.jpg"]
+    records = [{"path": str(paint_photo(folder / name, seed=i, size=(640, 480)))} for i, name in enumerate(names)]
+    started = time.monotonic()
+    answered = {
+        Path(r["path"]).name: (p, why) for r, p, why in small_pictures_of(records, 1.0, read_small_or_hang_or_die)
+    }
+    assert time.monotonic() - started < 20
+    assert sorted(answered) == sorted(names), "every file answered, once"
+    assert "timed out" in answered["hang-me.png"][1] and "crashed" in answered["crash-me.jpg"][1]
+    for name in ("a.jpg", "b.png", "c.jpg"):
+        picture, why_not = answered[name]
+        assert why_not is None and picture.size == (THUMBNAIL_SIZE, THUMBNAIL_SIZE * 3 // 4) and picture.mode == "RGB"
+
+
 @pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_closing_a_pool_mid_read_leaves_no_worker_behind(tiny: Embedder, tmp_path: Path) -> None:
     """A caller that stops reading (an exception in the model, Ctrl-C) closes the pool with its
