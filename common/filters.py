@@ -325,7 +325,8 @@ def _few_values_encoded(records: pa.Table) -> pa.Table:
 def in_lance_dialect(where: str) -> str:
     """``RecordFilter.in_lance_dialect``, parsed by the record schema's filter, once per condition.
     One that names no integer column and none of the functions and types Lance writes otherwise
-    (``--under``'s ranges of paths, a text condition) is as written, and starts no DuckDB (~0.1 s, where the filter is all a command has to check)."""
+    (``--under``'s ranges of paths, a text condition) is as written, and starts no DuckDB
+    (~0.1 s, where the filter is all a command has to check)."""
     if not (_an_integer_column_named().search(where) or _WRITTEN_OTHERWISE_FOR_LANCE.search(where)):
         return where
     return empty_record_filter().in_lance_dialect(where)
