@@ -475,7 +475,8 @@ def main(store_class: type[ImageStore], argv: list[str] | None = None, prog: str
             parser.error(refused)
         from_file = config_to_argv(path, parser) if path else []
         args = parser.parse_args(from_file + argv)
-        args.set_in_file = settings_set_in_file_alone(parser, args, argv) if from_file else {}
+        args.typed = options_given(parser, parser.parse_args(argv) if from_file else args)
+        args.set_in_file = {dest: parser.get_default(dest) for dest in options_given(parser, args) - args.typed}
     except ConfigError as error:
         print(f"{parser.prog}: error: {visible(str(error))}", file=sys.stderr)
         return 2
@@ -563,17 +564,9 @@ def wants_results(args: argparse.Namespace) -> bool:
     return bool(args.search or args.text or lists_matches or args.color or args.palette)
 
 
-def settings_set_in_file_alone(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, typed: list[str]
-) -> dict[str, Any]:
-    """The options (by ``dest``) that a config file sets and the command line, ``typed``, does
-    not, each with its value when not set."""
-    on_command_line = parser.parse_args(typed)  # parsed once already, after the file's words
-    return {
-        dest: parser.get_default(dest)
-        for dest, value in vars(args).items()
-        if value != parser.get_default(dest) and getattr(on_command_line, dest) == parser.get_default(dest)
-    }
+def options_given(parser: argparse.ArgumentParser, args: argparse.Namespace) -> set[str]:
+    """The options (by ``dest``) that ``args``, parsed by ``parser``, hold other than by default."""
+    return {dest for dest, value in vars(args).items() if value != parser.get_default(dest)}
 
 
 # The options a config file holds as standing settings that have a part in some runs alone, and
@@ -597,8 +590,9 @@ def _settings_with_a_part_in_some_runs() -> dict[str, Callable[[argparse.Namespa
 
 
 def leave_out_settings_with_no_part_in(args: argparse.Namespace, set_in_file: dict[str, Any]) -> None:
-    """Leave out of this run each setting of ``set_in_file`` (``settings_set_in_file_alone``)
-    that has no part in it (``_settings_with_a_part_in_some_runs``), said with --verbose."""
+    """Leave out of this run each setting a config file sets and the command line does not
+    (``set_in_file``, each with its value when not set) that has no part in it
+    (``_settings_with_a_part_in_some_runs``), said with --verbose."""
     for dest, has_a_part in _settings_with_a_part_in_some_runs().items():
         if dest in set_in_file and not has_a_part(args):
             log.debug("config file: %s left out (no part in this run)", dest.replace("_", "-"))
@@ -615,6 +609,11 @@ def check_invocation(args: argparse.Namespace) -> None:
     ):  # fmt: skip
         raise UsageError(
             "nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL, --stats or --check"
+        )
+    if "limit" in getattr(args, "typed", ()) and not (wants_results(args) or reads_queries_from_stdin(args)):
+        raise UsageError(
+            "--limit counts search results, and this lists none: --export, --duplicates and --stats take every "
+            "row; narrow them with --where, --under or --near"
         )
     if args.radius is not None and not args.near:
         raise UsageError("--radius says how far from a --near place: give --near PLACE as well")

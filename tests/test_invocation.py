@@ -213,6 +213,33 @@ def test_search_without_an_index_says_how_to_make_one(cli: Cli) -> None:
     assert "no index at" in result.stderr and "--index" in result.stderr
 
 
+def test_a_limit_typed_where_nothing_is_listed_is_refused_and_a_config_file_s_is_not(cli: Cli, tmp_path: Path) -> None:
+    """--export, --duplicates and --stats take every row: '--export sample.jsonl --limit 100'
+    wrote the whole library, '--duplicates --limit 5' every group, saying nothing. Typed, it is
+    refused; 'limit: 20' in a config file is for the searches, and the rest runs."""
+    folder = tmp_path / "photos"
+    for seed in range(3):
+        paint_photo(folder / f"{seed}.jpg", seed=seed)
+    cli.index(folder)
+    for action in (
+        ["--export", str(tmp_path / "sample.jsonl")],
+        ["--duplicates"],
+        ["--stats"],
+        ["--stats", "--where", "width > 0"],
+    ):
+        result = cli(*action, "--limit", "2")
+        assert result.code == 2, action
+        (line,) = result.stderr_lines()
+        assert "--limit counts search results, and this lists none" in line
+    assert not (tmp_path / "sample.jsonl").exists()
+    listed = cli("--where", "width > 0", "--limit", "2", "--format", "paths")
+    assert listed.code == 0 and len(listed.stdout.splitlines()) == 2
+    config = tmp_path / "c.yaml"
+    config.write_text("limit: 2\n")
+    exported = cli("--config", config, "--export", tmp_path / "all.jsonl")
+    assert exported.code == 0 and len((tmp_path / "all.jsonl").read_text().splitlines()) == 3
+
+
 def test_the_other_scripts_database_is_refused_with_the_script_to_use(cli: Cli, tmp_path: Path) -> None:
     """Each backend needs its own folder (they would share the failures report and thumbnails):
     pointing the other script at it used to build a second index beside the first."""
