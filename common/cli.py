@@ -610,11 +610,19 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError(
             "nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL, --stats or --check"
         )
-    if "limit" in getattr(args, "typed", ()) and not (wants_results(args) or reads_queries_from_stdin(args)):
+    typed = getattr(args, "typed", set())  # a config file's settings are for the runs they have a part in
+    if "limit" in typed and not (wants_results(args) or reads_queries_from_stdin(args)):
         raise UsageError(
             "--limit counts search results, and this lists none: --export, --duplicates and --stats take every "
             "row; narrow them with --where, --under or --near"
         )
+    if "duplicate_threshold" in typed and not (args.duplicates or args.distinct):
+        raise UsageError("--duplicate-threshold says how alike near duplicates are: give --duplicates or --distinct")
+    if "preview_rows" in typed and not args.preview:
+        raise UsageError("--preview-rows says how tall --preview draws each picture: give --preview as well")
+    if "thumbnails" in typed and not (args.index or args.repair):
+        flag = "--thumbnails" if args.thumbnails else "--no-thumbnails"
+        raise UsageError(f"{flag} says whether --index (or --repair) makes thumbnails: give --index DIR or --repair")
     if args.radius is not None and not args.near:
         raise UsageError("--radius says how far from a --near place: give --near PLACE as well")
     if args.radius is not None and args.radius > MAX_RADIUS_KM:

@@ -240,6 +240,41 @@ def test_a_limit_typed_where_nothing_is_listed_is_refused_and_a_config_file_s_is
     assert exported.code == 0 and len((tmp_path / "all.jsonl").read_text().splitlines()) == 3
 
 
+@pytest.mark.parametrize(
+    "run, typed, said, in_file",
+    [
+        (
+            ["--stats"],
+            ["--duplicate-threshold", "0.9"],
+            "--duplicate-threshold says how alike",
+            "duplicate-threshold: 0.9",
+        ),
+        (
+            ["--where", "width > 0"],
+            ["--preview-rows", "5"],
+            "--preview-rows says how tall --preview",
+            "preview-rows: 5",
+        ),
+        (["--where", "width > 0"], ["--no-thumbnails"], "--no-thumbnails says whether --index", "thumbnails: false"),
+        (["--check"], ["--thumbnails"], "--thumbnails says whether --index (or --repair)", "thumbnails: true"),
+    ],
+)
+def test_an_option_typed_for_what_the_run_does_not_do_is_refused(
+    cli: Cli, tmp_path: Path, run: list[str], typed: list[str], said: str, in_file: str
+) -> None:
+    """Each was let pass, changing nothing, so '--check --thumbnails' looked like it had made the
+    thumbnails a check notes missing. Set in a config file, each is for the runs it has a part in."""
+    paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    cli.index(tmp_path / "photos")
+    result = cli(*run, *typed)
+    assert result.code == 2
+    (line,) = result.stderr_lines()
+    assert said in line
+    config = tmp_path / "c.yaml"
+    config.write_text(in_file + "\n")
+    assert cli("--config", config, *run).code == 0
+
+
 def test_the_other_scripts_database_is_refused_with_the_script_to_use(cli: Cli, tmp_path: Path) -> None:
     """Each backend needs its own folder (they would share the failures report and thumbnails):
     pointing the other script at it used to build a second index beside the first."""
