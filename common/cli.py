@@ -569,11 +569,12 @@ def options_given(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     return {dest for dest, value in vars(args).items() if value != parser.get_default(dest)}
 
 
-# The options a config file holds as standing settings that have a part in some runs alone, and
-# whether they have one in a run: 'preview: true' is for the searches, 'exclude' for --index.
-# Typed, such an option where it has no part is a mistake, and refused (``check_invocation``);
-# set in the file, it is left out of that run: 'preview: true' refused every --index and --stats.
 def _settings_with_a_part_in_some_runs() -> dict[str, Callable[[argparse.Namespace], bool]]:
+    """The options a config file holds as standing settings that have a part in some runs alone,
+    and whether they have one in a run: 'preview: true' is for the searches, 'exclude' for
+    --index. Typed, such an option where it has no part is a mistake, and refused
+    (``check_invocation``); set in the file, it is left out of that run: 'preview: true' had
+    refused every --index and --stats."""
     lists = lambda a: wants_results(a) or reads_queries_from_stdin(a)  # noqa: E731
     only_indexing = lambda a: not (a.check or a.export or a.duplicates or a.stats or wants_results(a))  # noqa: E731
     return {
