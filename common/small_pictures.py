@@ -49,20 +49,32 @@ def small_pictures_of(
 ) -> Iterator[tuple[dict, Any, str | None]]:
     """(record, its file's picture at a thumbnail's size or None, why not) for each of
     ``records``, as the files finish decoding (``reader``, a module's function the workers
-    import), each given up on after ``time_limit`` seconds (0 or None: no limit)."""
+    import), each given up on after ``time_limit`` seconds (0 or None: no limit). Workers that
+    cannot start or stop answering leave the files not read yet without a picture, saying why:
+    the thumbnails and colours of a repair are worth less than the rows it commits after them."""
     from PIL import Image
 
     if not records:
         return
     by_path = {record["path"]: record for record in records}
-    pool = DecodePool(min(default_worker_count(), len(by_path)), SMALL_PICTURE, reader=reader, time_limit=time_limit)
+    try:
+        pool = DecodePool(
+            min(default_worker_count(), len(by_path)), SMALL_PICTURE, reader=reader, time_limit=time_limit
+        )
+    except (OSError, RuntimeError) as error:  # no /dev/shm, no room for a process: the repair goes on
+        yield from ((record, None, f"the decoding workers could not start: {error}") for record in records)
+        return
+    answered: set[str] = set()
     try:
         for result in pool.read(by_path, window=2 * pool.workers):
+            answered.add(result.path)
             record = by_path[result.path]
             if result.reason:
                 yield record, None, f"the file cannot be read: {result.reason}"
             else:
                 yield record, Image.fromarray(result.crop), None
+    except RuntimeError as error:  # the pool's own failure ('decoding stopped: …'), not a file's
+        yield from ((by_path[path], None, str(error)) for path in by_path if path not in answered)
     finally:
         pool.close()
 

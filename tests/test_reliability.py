@@ -12,12 +12,13 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from common.embedding import Embedder, ModelSpec
-from common.workers import DECODER_NICENESS, DecodePool
+from common.workers import DECODER_NICENESS, DecodePool, ReadResult
 from conftest import MODEL_ARGS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table, shared
 
 
@@ -90,6 +91,44 @@ def test_repair_decodes_in_workers_so_a_hung_or_crashing_file_costs_itself_alone
     for name in ("a.jpg", "b.png", "c.jpg"):
         picture, why_not = answered[name]
         assert why_not is None and picture.size == (THUMBNAIL_SIZE, THUMBNAIL_SIZE * 3 // 4) and picture.mode == "RGB"
+
+
+@pytest.mark.parametrize("backend", ["faiss", "lancedb"])
+def test_repair_commits_when_its_decoding_workers_fail(
+    backend: str, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Missing thumbnails are made inside the repair, before its commit (so a file that lost its
+    colours too is decoded once): workers that cannot start, or stop answering, cost the
+    pictures not read yet, never the repair."""
+    import common.small_pictures as small_pictures
+    from common.thumbnails import THUMBNAIL_DIR, thumbnail_path
+
+    cli = Cli(backend, tmp_path / "db")
+    cli.index(photos)
+    for name in ("a.jpg", "b.png", "c.webp"):
+        Path(thumbnail_path(str(cli.db / THUMBNAIL_DIR), cli.records()[str(photos / name)])).unlink()
+
+    class NoRoomForWorkers:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(small_pictures, "DecodePool", NoRoomForWorkers)
+    repair = cli("--repair")
+    assert repair.code == 0, repair.stderr
+    assert "no thumbnail for 3 file(s)" in repair.stderr and "the decoding workers could not start" in repair.stderr
+    assert "repair: rebuilt the secondary indexes" in repair.stderr
+    monkeypatch.undo()
+
+    class StopsAfterOne(small_pictures.DecodePool):
+        def read(self, paths: Iterable[str], window: int) -> Iterator[ReadResult]:
+            yield next(super().read(paths, window))
+            raise RuntimeError("decoding stopped: a worker's pipe broke")
+
+    monkeypatch.setattr(small_pictures, "DecodePool", StopsAfterOne)
+    again = cli("--repair")
+    assert again.code == 0 and "repair: made 1 missing thumbnail(s)" in again.stderr, again.stderr
+    assert "no thumbnail for 2 file(s)" in again.stderr and "decoding stopped: a worker's pipe broke" in again.stderr
+    assert cli("--check").code == 0
 
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
