@@ -134,17 +134,18 @@ class RecordFilter:
         and ``--text`` already took either). A column compared (``=``, ``!=``, ``LIKE``,
         ``ILIKE`` and their negations) with text that the other form writes otherwise is compared
         with both: ``(path LIKE '%Café%' OR path LIKE '%Café%')``, the second decomposed, ``AND``
-        for a negation; ``IN (…)`` lists both. Written otherwise (an ``ESCAPE``, the column in
+        for a negation; ``IN (…)`` lists both; so is a column in a change of case
+        (``lower(path) LIKE '%café%'``). Written otherwise (an ``ESCAPE``, the column in
         brackets), the comparison is left as written."""
         text = (_PARSED_PREFIX + where).encode()
         edits: list[tuple[int, int, bytes]] = []  # (where in the text, bytes replaced, by what)
         for node in self._parsed_nodes(where):
             kind = node.get("function_name") if node.get("class") == "FUNCTION" else node.get("type")
             operands = _operands(node)
-            column, constants = _column_and_texts(operands, self._texts)
-            if column is None or not constants:
+            constants = [o for o in operands if o.get("class") == "CONSTANT" and o["literal"].get("kind") == "STRING"]
+            if not constants or not self._names_text(operands[0] if operands[0] not in constants else operands[-1]):
                 continue
-            if kind in ("COMPARE_IN", "COMPARE_NOT_IN") and operands[0].get("class") == "COLUMN_REF":
+            if kind in ("COMPARE_IN", "COMPARE_NOT_IN") and operands[0] not in constants:
                 for constant in constants:
                     written = _source(text, constant)
                     edits += [(sum(_span(constant)), 0, b", " + other) for other in _other_forms(written)]
@@ -271,6 +272,15 @@ class RecordFilter:
         if tree.get("error"):
             return
         yield from _nodes_under(tree["statements"][0]["node"].get("where_clause"))
+
+    def _names_text(self, node: dict) -> bool:
+        """Whether ``node`` is a text column (``path``), or one in a change of case
+        (``lower(path)``, as case-insensitive comparisons are written where ILIKE is not known)."""
+        if node.get("class") == "COLUMN_REF":
+            return node["column_names"][-1].lower() in self._texts
+        arguments = _operands(node)
+        cased = node.get("class") == "FUNCTION" and node.get("function_name") in ("lower", "upper", "lcase", "ucase")
+        return cased and len(arguments) == 1 and self._names_text(arguments[0])
 
     @functools.cached_property
     def _texts(self) -> set[str]:

@@ -137,7 +137,8 @@ def test_export_writes_only_the_rows_kept_and_lists_nothing(cli: Cli, trips: Pat
 def test_a_where_condition_typed_on_linux_matches_the_names_a_mac_wrote(cli: Cli, tmp_path: Path) -> None:
     """``path LIKE '%Café%'`` typed (one character for 'é') matched no file a Mac named ('e' and
     a combining accent), silently, where --under and --text found them. Either form now matches
-    either, in every comparison of text; what a negation leaves out it leaves out in both."""
+    either, in every comparison of text (of a column in a change of case too, as
+    ``lower(path) LIKE``); what a negation leaves out it leaves out in both."""
     import unicodedata
 
     nfc, nfd = (functools.partial(unicodedata.normalize, form) for form in ("NFC", "NFD"))
@@ -150,6 +151,7 @@ def test_a_where_condition_typed_on_linux_matches_the_names_a_mac_wrote(cli: Cli
     for typed in (nfc, nfd):  # typed either way, each finds the name written either way
         assert listed(cli, root, "--where", typed("path LIKE '%Café%'")) == [names[mac]]
         assert listed(cli, root, "--where", typed("folder ILIKE '%/été'")) == [names[linux]]
+        assert listed(cli, root, "--where", typed("lower(path) LIKE '%/café/%'")) == [names[mac]]
         assert listed(cli, root, "--where", typed("filename = 'crème.jpg'")) == [names[mac]]
         assert listed(cli, root, "--where", typed("filename IN ('brûlée.jpg', 'crème.jpg')")) == sorted(
             [names[mac], names[linux]]
