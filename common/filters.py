@@ -121,9 +121,7 @@ class RecordFilter:
                     literal = stored + literal[written.end() :]
                 if _ends_a_range(node, constant) and _DATE_IN_PART.fullmatch(literal):
                     edits.append((begin + len(literal), 0, _END_OF_PERIOD.encode()))
-        for at, length, replacement in sorted(edits, reverse=True):
-            text = text[:at] + replacement + text[at + length :]
-        return text.decode()[len(_PARSED_PREFIX) :]
+        return _edited(text, edits)
 
     def text_in_either_form(self, where: str) -> str:
         """``where`` matching the text it compares a column with in either Unicode form.
@@ -161,9 +159,7 @@ class RecordFilter:
                 if len(forms) > 1:
                     joined = f" {_JOINED_IN_EITHER_FORM[kind]} ".encode().join(forms)
                     edits.append((start, end - start, b"(" + joined + b")"))
-        for at, length, replacement in sorted(edits, reverse=True):
-            text = text[:at] + replacement + text[at + length :]
-        return text.decode()[len(_PARSED_PREFIX) :]
+        return _edited(text, edits)
 
     def positions(self, where: str) -> np.ndarray:
         """The positions of the rows where the SQL condition ``where`` holds, ascending (NULL counts
@@ -227,9 +223,7 @@ class RecordFilter:
                     wrapped |= {_span(column) for column in columns}
         for begin, length in wrapped:
             edits |= {(begin, 0, b"CAST("), (begin + length, 0, b" AS DOUBLE)")}
-        for at, length, replacement in sorted(edits, reverse=True):
-            text = text[:at] + replacement + text[at + length :]
-        return text.decode()[len(_PARSED_PREFIX) :]
+        return _edited(text, edits)
 
     def _as_integer(self, node: dict, column: dict) -> bool:
         """Whether LanceDB compares ``node`` with the integer ``column`` as DuckDB does: an
@@ -401,6 +395,14 @@ def _nodes_under(node: dict | None) -> Iterator[dict]:
             pending += [value for value in item.values() if isinstance(value, dict | list)]
         elif isinstance(item, list):
             pending += item
+
+
+def _edited(text: bytes, edits: Iterable[tuple[int, int, bytes]]) -> str:
+    """A condition parsed inside ``_PARSED_PREFIX`` (``text``, its UTF-8, where DuckDB's nodes
+    say they stand) with each (where, bytes replaced, by what) of ``edits`` made, back as written."""
+    for at, length, replacement in sorted(edits, reverse=True):  # from the end: places ahead stay put
+        text = text[:at] + replacement + text[at + length :]
+    return text.decode()[len(_PARSED_PREFIX) :]
 
 
 def _span(node: dict) -> tuple[int, int]:
