@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from common.decoding import DecodeError, decode_image
 from common.preprocess import PixelRecipe
-from common.thumbnails import STAND_IN_SIDE, not_a_file, save_thumbnail, thumbnail_path, thumbnail_picture
+from common.thumbnails import STAND_IN_SIDE, save_thumbnail, small_picture_of, thumbnail_path
 from common.workers import DecodePool, Reader, ReadResult, default_worker_count
 
 # What a worker is asked for: at least a thumbnail's stand-in on the shortest side (the normalising
@@ -30,18 +29,13 @@ def read_small_picture(path: str, recipe: PixelRecipe, thumbnail_dir: str | None
     """A worker's job: the file decoded at ``recipe.size`` px on its shortest side (reduced-size
     paths where the format has one), shrunk to a thumbnail's size, as RGB pixels (``crop``);
     nothing described, nothing written."""
-    why_not = not_a_file(path)
-    if why_not:
-        return ReadResult(path, reason=why_not, stage="read")
     try:
-        decoded = decode_image(path, recipe.size)
-        return ReadResult(path, crop=np.asarray(thumbnail_picture(decoded.image).convert("RGB")))
-    except DecodeError as error:
-        return ReadResult(path, reason=str(error), stage="decode")
-    except OSError as error:
-        return ReadResult(path, reason=error.strerror or str(error), stage="read")
+        picture, why_not = small_picture_of(path, recipe.size)
     except Exception as error:  # never let one file stop the repair
         return ReadResult(path, reason=f"{type(error).__name__}: {error}", stage="decode")
+    if picture is None:
+        return ReadResult(path, reason=why_not, stage="decode")
+    return ReadResult(path, crop=np.asarray(picture.convert("RGB")))
 
 
 def small_pictures_of(

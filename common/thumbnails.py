@@ -139,20 +139,28 @@ def picture_of_file(record: dict) -> tuple[Any, str | None]:
     decoded: a 200-megapixel HEIC without a stored thumbnail takes over 20 s, and a search waits
     for its pictures. A JPEG shrinks as it decodes (``draft``), whatever its size.
     """
-    from common.decoding import DecodeError, decode_image
-
-    why_not = not_a_file(record["path"])
-    if why_not:
-        return None, f"the file cannot be read: {why_not}"
     pixels = (record.get("width") or 0) * (record.get("height") or 0)
     if record.get("format") not in SHRINKING_FORMATS and pixels > STAND_IN_MAX_PIXELS:
         return None, f"the file is too large ({pixels / 1e6:.0f} megapixels) to decode for a picture here"
+    picture, why_not = small_picture_of(record["path"])
+    return picture, None if why_not is None else f"the file cannot be read: {why_not}"
+
+
+def small_picture_of(path: str, side: int = STAND_IN_SIDE) -> tuple[Any, str | None]:
+    """The file at ``path`` decoded with at least ``side`` px on its shortest side (reduced-size
+    paths where its format has one) and shrunk to a thumbnail's size; or None and why not, in the
+    decoder's words (``picture_of_file`` here, ``common.small_pictures`` in a worker)."""
+    from common.decoding import DecodeError, decode_image
+
+    why_not = not_a_file(path)
+    if why_not:
+        return None, why_not
     try:
-        decoded = decode_image(record["path"], STAND_IN_SIDE)
+        decoded = decode_image(path, side)
     except DecodeError as error:
-        return None, f"the file cannot be read: {error}"
+        return None, str(error)
     except OSError as error:
-        return None, f"the file cannot be read: {error.strerror or error}"
+        return None, error.strerror or str(error)
     return thumbnail_picture(decoded.image), None
 
 
