@@ -15,12 +15,17 @@ def write_config(path: Path, text: str | bytes) -> Path:
     return path
 
 
-def test_a_config_file_holds_options_and_flags_override_it(cli: Cli, photos: Path, tmp_path: Path) -> None:
-    config = write_config(
-        tmp_path / "imagedb.yaml",
-        f"roots: [{photos}]\ndb: {cli.db}\nmodel-config: {TINY_CONFIG}\npretrained: {TINY_WEIGHTS}\n"
-        "batch: 4\noutput: json\nlimit: 5\n",
+def library_config(cli: Cli, photos: Path, settings: str) -> Path:
+    """A config file beside ``photos`` naming them as its roots, ``cli``'s index and the tiny
+    model, and then ``settings`` (YAML lines)."""
+    return write_config(
+        photos.parent / "imagedb.yaml",
+        f"roots: [{photos}]\ndb: {cli.db}\nmodel-config: {TINY_CONFIG}\npretrained: {TINY_WEIGHTS}\n{settings}",
     )
+
+
+def test_a_config_file_holds_options_and_flags_override_it(cli: Cli, photos: Path) -> None:
+    config = library_config(cli, photos, "batch: 4\noutput: json\nlimit: 5\n")
     indexed = cli("--config", config, db=False)
     assert indexed.code == 0, indexed.stderr
     assert indexed.summary()["new"] == 12
@@ -32,16 +37,14 @@ def test_a_config_file_holds_options_and_flags_override_it(cli: Cli, photos: Pat
     assert overridden.stdout.splitlines() == [h["path"] for h in hits["results"][:2]]
 
 
-def test_search_settings_in_a_config_file_leave_indexing_and_stats_alone(
-    cli: Cli, photos: Path, tmp_path: Path
-) -> None:
+def test_search_settings_in_a_config_file_leave_indexing_and_stats_alone(cli: Cli, photos: Path) -> None:
     """'preview: true' or 'distinct: true', as the example file invites, refused every run but a
     search ('--preview shows search results…', exit 2), the file's own --index of its roots
     included; 'exclude' refused every search. A setting in the file is for the runs it has a
     part in; typed, where it has none, it is still refused."""
-    config = write_config(
-        tmp_path / "imagedb.yaml",
-        f"roots: [{photos}]\ndb: {cli.db}\nmodel-config: {TINY_CONFIG}\npretrained: {TINY_WEIGHTS}\n"
+    config = library_config(
+        cli,
+        photos,
         "exclude: [deeper]\npreview: true\ndistinct: true\norder-by: path DESC\nmin-score: 0.5\noutput: paths\n",
     )
     indexed = cli("--config", config, db=False)
