@@ -187,6 +187,16 @@ def files_in_words(paths: Iterable[str]) -> str:
     return images_said(count - videos) + (f" and {videos} video{'' if videos == 1 else 's'}" if videos else "")
 
 
+def roots_in_words(roots: Iterable[str]) -> str:
+    """'under /photos, /scans', 'named /inbox/a.jpg', 'under /photos and named /a.jpg': where a
+    run looked, as its lines say it. A file given to --index is not something found "under"."""
+    roots = list(roots)
+    folders = [root for root in roots if os.path.isdir(root)]
+    files = [root for root in roots if root not in folders]
+    said = [f"under {', '.join(folders)}"] if folders else []
+    return " and ".join(said + ([f"named {', '.join(files)}"] if files else []))
+
+
 def images_said(count: int) -> str:
     """'1 image', '342 images': how many rows or files, as the run's lines say them."""
     return f"{count} image{'' if count == 1 else 's'}"

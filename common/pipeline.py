@@ -36,6 +36,7 @@ from common.discovery import (
     find_image_files,
     is_under_root,
     normalise_root,
+    roots_in_words,
     split_vanished,
 )
 from common.embedding import Embedder
@@ -632,8 +633,8 @@ def index_roots(
         to_read, fresh = settling.settled(to_read)
     found = (*plan.new, *plan.changed, *plan.unchanged, *plan.reread, *plan.refresh)
     log.info(
-        "found %s under %s: %d to index, %d unchanged, %d to remove%s%s",
-        files_in_words(f.path for f in found), ", ".join(roots), len(to_read), len(plan.unchanged), len(plan.removed),
+        "found %s %s: %d to index, %d unchanged, %d to remove%s%s",
+        files_in_words(f.path for f in found), roots_in_words(roots), len(to_read), len(plan.unchanged), len(plan.removed),
         f", {len(reread)} to read again for what this version records (vectors kept)" if reread else "",
         f", {len(plan.refresh)} to bring up to date from their rows (nothing decoded)" if plan.refresh else "",
     )  # fmt: skip

@@ -885,3 +885,13 @@ def test_the_run_lines_count_one_photo_as_one_image(cli: Cli, tmp_path: Path) ->
     paint_photo(tmp_path / "one" / "photo.jpg", seed=1)
     said = cli.index(tmp_path / "one").stderr
     assert f"found 1 image under {tmp_path / 'one'}:" in said and f": 1 image in {cli.db}" in said, said
+
+
+def test_the_run_lines_say_a_file_given_to_index_by_name(cli: Cli, tmp_path: Path) -> None:
+    """A file named to --index was "found 1 image under /photos/a.jpg", as if it were a folder."""
+    paint_photo(tmp_path / "one" / "photo.jpg", seed=1)
+    single = paint_photo(tmp_path / "inbox" / "scan.jpg", seed=2)
+    said = cli.index(single).stderr
+    assert f"found 1 image named {single}:" in said, said
+    said = cli.index(tmp_path / "one", single).stderr
+    assert f"found 2 images under {tmp_path / 'one'} and named {single}:" in said, said
