@@ -63,7 +63,7 @@ from common.output import (
 from common.preview import PREVIEW_ROWS, PROTOCOLS
 from common.settling import Settling
 from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, write_errors_explained
-from common.thumbnails import THUMBNAIL_DIR
+from common.thumbnails import THUMBNAIL_DIR, PicturesOfFiles
 from common.visible import visible
 
 if TYPE_CHECKING:
@@ -380,7 +380,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )  # fmt: skip
     model.add_argument(
         "--time-limit", type=_non_negative_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
-        help=f"give up on a file still decoding, still being read for its hash, or a query image still downloading, after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
+        help=f"give up on a file still decoding, still being read for its hash, a query image still downloading, or a result's picture still decoding (--preview, --html; a file without a thumbnail), after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
     )  # fmt: skip
     model.add_argument(
         "--thumbnails", action=argparse.BooleanOptionalAction, default=None,
@@ -891,6 +891,7 @@ class Session:
         self.store: ImageStore | None = None
         self.folder_names: dict[str, list[str]] = {}  # as_indexed
         self.said_no_preview = False  # previewer
+        self._pictures_of_files: PicturesOfFiles | None = None  # pictures_of_files
         self.said_fused_scores_are_small = False  # search_one
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
@@ -1148,13 +1149,23 @@ class Session:
             return None
         from common.preview import Previewer
 
-        return Previewer(os.path.join(self.db_path, THUMBNAIL_DIR), self.args.preview, rows=self.args.preview_rows)
+        return Previewer(
+            os.path.join(self.db_path, THUMBNAIL_DIR), self.args.preview, self.args.preview_rows,
+            stand_in=self.pictures_of_files(),
+        )  # fmt: skip
+
+    def pictures_of_files(self) -> PicturesOfFiles:
+        """The pictures of results the index holds no thumbnail of, read within --time-limit;
+        one for the session, so a folder that stalled is not waited for again."""
+        if self._pictures_of_files is None:
+            self._pictures_of_files = PicturesOfFiles(self.args.time_limit)
+        return self._pictures_of_files
 
     def write_gallery(self, results: list[QueryResults], path: str) -> None:
         from common.gallery import write_gallery
 
         try:
-            write_gallery(results, path, os.path.join(self.db_path, THUMBNAIL_DIR))
+            write_gallery(results, path, os.path.join(self.db_path, THUMBNAIL_DIR), stand_in=self.pictures_of_files())
         except OSError as error:
             raise StoreError(f"cannot write the page {path}: {error.strerror or error}") from None
         log.info("wrote %s", path)
@@ -1181,7 +1192,10 @@ class Session:
 
         title = "imagedb duplicates" + (f" among the files matching: {found.among}" if found.among else "")
         try:
-            write_gallery(found.as_sections(records), path, os.path.join(self.db_path, THUMBNAIL_DIR), title, "file")
+            write_gallery(
+                found.as_sections(records), path, os.path.join(self.db_path, THUMBNAIL_DIR), title, "file",
+                self.pictures_of_files(),
+            )  # fmt: skip
         except OSError as error:
             raise StoreError(f"cannot write the page {path}: {error.strerror or error}") from None
         log.info("wrote %s", path)

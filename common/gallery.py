@@ -12,9 +12,11 @@ that cannot be read either.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import math
 import os
+from collections.abc import Callable
 from datetime import datetime
 
 from common.atomic import write_atomically
@@ -29,7 +31,7 @@ from common.output import (
     taken,
     video_summary,
 )
-from common.thumbnails import find_thumbnail, jpeg_of, picture_of_file
+from common.thumbnails import StandIn, find_thumbnail, jpeg_of, picture_of_file
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; background: #fafafa; color: #222; }
@@ -47,11 +49,17 @@ figcaption { padding: 8px 10px; } .rank { font-weight: 600; } .score { float: ri
 
 
 def write_gallery(
-    results: list[QueryResults], path: str, thumbnail_dir: str, title: str = "imagedb results", noun: str = "result"
+    results: list[QueryResults],
+    path: str,
+    thumbnail_dir: str,
+    title: str = "imagedb results",
+    noun: str = "result",
+    stand_in: StandIn = picture_of_file,
 ) -> None:
     """Write the page for ``results`` to ``path`` (atomically); ``title`` heads it, and each
-    section counts its pictures as ``noun``s ('result', or 'file' for a group of duplicates)."""
-    page = render_gallery(results, thumbnail_dir, title, noun)
+    section counts its pictures as ``noun``s ('result', or 'file' for a group of duplicates).
+    ``stand_in`` is the picture of a file the index holds no thumbnail of."""
+    page = render_gallery(results, thumbnail_dir, title, noun, stand_in)
 
     def write(temp: str) -> None:
         with open(temp, "w", encoding="utf-8") as handle:
@@ -61,9 +69,14 @@ def write_gallery(
 
 
 def render_gallery(
-    results: list[QueryResults], thumbnail_dir: str, title: str = "imagedb results", noun: str = "result"
+    results: list[QueryResults],
+    thumbnail_dir: str,
+    title: str = "imagedb results",
+    noun: str = "result",
+    stand_in: StandIn = picture_of_file,
 ) -> str:
-    sections = "\n".join(_section(number, r, thumbnail_dir, noun) for number, r in enumerate(results, 1))
+    pictures = functools.partial(_thumbnail_uri, thumbnail_dir, stand_in=stand_in)
+    sections = "\n".join(_section(number, r, pictures, noun) for number, r in enumerate(results, 1))
     generated = datetime.now().isoformat(timespec="seconds")
     counted = (
         f"{len(results)} quer{'y' if len(results) == 1 else 'ies'}"
@@ -79,9 +92,9 @@ def render_gallery(
     )
 
 
-def _section(number: int, results: QueryResults, thumbnail_dir: str, noun: str = "result") -> str:
+def _section(number: int, results: QueryResults, pictures: Callable[[dict], str | None], noun: str) -> str:
     how = results.kind if results.kind == results.mode else f"{results.kind}, {results.mode}"
-    cards = "\n".join(_card(rank, hit, thumbnail_dir) for rank, hit in enumerate(results.hits, 1))
+    cards = "\n".join(_card(rank, hit, pictures) for rank, hit in enumerate(results.hits, 1))
     body = f'<div class="grid">{cards}</div>' if results.hits else '<p class="none">no matches</p>'
     counted = f"{len(results.hits)} {noun}{'' if len(results.hits) == 1 else 's'}"
     return (
@@ -90,9 +103,9 @@ def _section(number: int, results: QueryResults, thumbnail_dir: str, noun: str =
     )
 
 
-def _card(rank: int, hit, thumbnail_dir: str) -> str:
+def _card(rank: int, hit, pictures: Callable[[dict], str | None]) -> str:
     record = hit.record
-    picture = _thumbnail_uri(thumbnail_dir, record)
+    picture = pictures(record)
     image = (
         f'<img src="{picture}" alt="{html.escape(record.get("filename") or "")}">'
         if picture
@@ -127,11 +140,11 @@ def _card(rank: int, hit, thumbnail_dir: str) -> str:
     )
 
 
-def _thumbnail_uri(thumbnail_dir: str, record: dict) -> str | None:
+def _thumbnail_uri(thumbnail_dir: str, record: dict, stand_in: StandIn) -> str | None:
     try:
         found = find_thumbnail(thumbnail_dir, record)
         if found is None:
-            return _stand_in_uri(record)
+            return _stand_in_uri(record, stand_in)
         path, mime = found
         with open(path, "rb") as handle:
             return f"data:{mime};base64," + base64.b64encode(handle.read()).decode("ascii")
@@ -139,9 +152,9 @@ def _thumbnail_uri(thumbnail_dir: str, record: dict) -> str | None:
         return None
 
 
-def _stand_in_uri(record: dict) -> str | None:
+def _stand_in_uri(record: dict, stand_in: StandIn) -> str | None:
     """The file itself, decoded at a thumbnail's size, where the index holds no thumbnail of it."""
-    picture, _ = picture_of_file(record)
+    picture, _ = stand_in(record)
     if picture is None:
         return None
     return "data:image/jpeg;base64," + base64.b64encode(jpeg_of(picture)).decode("ascii")

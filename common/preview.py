@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from common.thumbnails import find_thumbnail, jpeg_of, picture_of_file
+from common.thumbnails import StandIn, find_thumbnail, jpeg_of, picture_of_file
 
 PROTOCOLS = ("auto", "kitty", "iterm", "blocks")
 PREVIEW_ROWS = 10
@@ -66,8 +66,10 @@ class Previewer:
         environ: Mapping[str, str] = os.environ,
         window: os.terminal_size | None = None,
         cell_height_per_width: float | None = None,
+        stand_in: StandIn = picture_of_file,
     ) -> None:
         self.thumbnail_dir = thumbnail_dir
+        self.stand_in = stand_in  # the picture of a file the index holds no thumbnail of
         self.protocol = terminal_protocol(environ) if protocol == "auto" else protocol
         self.rows = rows
         self.true_colour = wants_true_colour(environ)
@@ -80,7 +82,7 @@ class Previewer:
         not, ``indent`` from the left."""
         found = find_thumbnail(self.thumbnail_dir, record)
         if found is None:
-            picture, why_not = picture_of_file(record)
+            picture, why_not = self.stand_in(record)
             if picture is None:
                 return f"{indent}(no thumbnail: indexed with --no-thumbnails, and {why_not})\n"
             data = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from common.atomic import write_atomically
@@ -126,6 +126,8 @@ def remove_thumbnails(thumbnail_dir: str, signatures: Iterable[tuple[str, int, f
 # pixels on its shortest side, and not at all past this size where the format cannot shrink as
 # it decodes (JPEG can: DCT scaling).
 STAND_IN_SIDE = 224
+# What stands in for a missing thumbnail: a record's picture, or None and why not.
+StandIn = Callable[[dict], tuple[Any, "str | None"]]
 STAND_IN_MAX_PIXELS = 50_000_000
 SHRINKING_FORMATS = {"JPEG", "MPO"}
 
@@ -144,6 +146,40 @@ def picture_of_file(record: dict) -> tuple[Any, str | None]:
         return None, f"the file is too large ({pixels / 1e6:.0f} megapixels) to decode for a picture here"
     picture, why_not = small_picture_of(record["path"])
     return picture, None if why_not is None else f"the file cannot be read: {why_not}"
+
+
+class PicturesOfFiles:
+    """``picture_of_file`` for the results a search shows (``--preview``, ``--html``), each file
+    given ``time_limit`` seconds (``--time-limit``; None: no limit) to be read and decoded.
+
+    A file on a drive that stopped answering (a network share gone, a sleeping disk, a stalled
+    FUSE mount) blocks the read of it, and the search waited for its picture for good, where
+    indexing gives up on such a file after the time limit. The read runs in a daemon thread, so
+    one that never returns holds up neither the search nor the process's exit. Past the limit,
+    the other files of that folder are not read either: they are on the same drive, and a page
+    of results would otherwise wait the limit for each."""
+
+    def __init__(self, time_limit: float | None, read: StandIn | None = None) -> None:
+        self.time_limit = time_limit or None
+        self.read = read or picture_of_file
+        self.stalled_folders: set[str] = set()
+
+    def __call__(self, record: dict) -> tuple[Any, str | None]:
+        if self.time_limit is None:
+            return self.read(record)
+        folder = os.path.dirname(record["path"])
+        if folder in self.stalled_folders:
+            return None, f"another file in its folder did not answer in {self.time_limit:g} s"
+        import threading
+
+        answer: list[tuple[Any, str | None]] = []
+        reading = threading.Thread(target=lambda: answer.append(self.read(record)), daemon=True)
+        reading.start()
+        reading.join(self.time_limit)
+        if not answer:
+            self.stalled_folders.add(folder)
+            return None, f"the file did not answer in {self.time_limit:g} s (--time-limit)"
+        return answer[0]
 
 
 def small_picture_of(path: str, side: int = STAND_IN_SIDE) -> tuple[Any, str | None]:

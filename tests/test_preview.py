@@ -209,6 +209,50 @@ def test_a_file_indexed_without_thumbnails_is_decoded_for_its_picture(cli: Cli, 
     )
 
 
+def test_a_file_on_a_drive_that_stopped_answering_is_given_up_after_the_time_limit(
+    cli: Cli, tmp_path: Path, monkeypatch
+) -> None:
+    """A result with no thumbnail on a share that stopped answering: the search waited for its
+    picture for good (--preview and --html alike). It is given --time-limit, its folder's other
+    files none, and the rest are drawn."""
+    import threading
+
+    import common.thumbnails
+
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    for name, seed in (("stalled/a.jpg", 1), ("stalled/b.jpg", 2), ("local/c.jpg", 3)):
+        paint_photo(tmp_path / name, seed=seed)
+    cli.index(tmp_path / "stalled", tmp_path / "local", extra=("--no-thumbnails",))
+    answering, reads = threading.Event(), []
+    reading = common.thumbnails.small_picture_of
+
+    def read_unless_stalled(path: str, *args):
+        reads.append(path)
+        if "stalled" in path:
+            answering.wait(5)  # a read that does not return (in time; ended when the test ends)
+        return reading(path, *args)
+
+    monkeypatch.setattr(common.thumbnails, "small_picture_of", read_unless_stalled)
+    try:
+        page = tmp_path / "page.html"
+        listing = cli("--where", "width > 0", "--order-by", "path", "--preview", "blocks", "--time-limit", "0.5",
+                      "--html", page)  # fmt: skip
+        assert listing.code == 0, listing.stderr
+    finally:
+        answering.set()
+    shown = pictures_under_rows(listing.stdout)
+    assert shown[str(tmp_path / "stalled/a.jpg")] == (
+        "  (no thumbnail: indexed with --no-thumbnails, and the file did not answer in 0.5 s (--time-limit))\n"
+    )
+    assert shown[str(tmp_path / "stalled/b.jpg")] == (
+        "  (no thumbnail: indexed with --no-thumbnails, and another file in its folder did not answer in 0.5 s)\n"
+    )
+    assert likeness(blocks_to_pixels(shown[str(tmp_path / "local/c.jpg")]), str(tmp_path / "local/c.jpg")) < 14
+    assert reads.count(str(tmp_path / "stalled/a.jpg")) == 1 and str(tmp_path / "stalled/b.jpg") not in reads
+    assert page.read_text().count('<div class="missing">no thumbnail</div>') == 2
+    assert page.read_text().count("data:image/jpeg;base64,") == 1
+
+
 def test_preview_rows_sets_how_tall_a_picture_is(cli: Cli, album: Path, monkeypatch) -> None:
     monkeypatch.setenv("COLORTERM", "truecolor")
     cli.index(album)
