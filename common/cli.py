@@ -600,6 +600,11 @@ def leave_out_settings_with_no_part_in(args: argparse.Namespace, set_in_file: di
             setattr(args, dest, set_in_file[dest])
 
 
+# Options that say how files are read and embedded, so only for a run that embeds them: typed
+# with a search (which embeds one query), they changed nothing and said so nowhere.
+INDEXING_TUNING = ("batch", "workers", "jpeg_decoder", "commit_every")
+
+
 def check_invocation(args: argparse.Namespace) -> None:
     """Everything that can be refused before touching the model or the database."""
     if (args.add or args.subtract) and not args.search:
@@ -624,6 +629,10 @@ def check_invocation(args: argparse.Namespace) -> None:
     if "thumbnails" in typed and not (args.index or args.repair):
         flag = "--thumbnails" if args.thumbnails else "--no-thumbnails"
         raise UsageError(f"{flag} says whether --index (or --repair) makes thumbnails: give --index DIR or --repair")
+    tuning = [f"--{dest.replace('_', '-')}" for dest in INDEXING_TUNING if dest in typed]
+    if tuning and not (args.index or args.repair):
+        raise UsageError(f"{', '.join(tuning)}: tune{'s' if len(tuning) == 1 else ''} how --index (or --repair) "
+                         "reads and embeds files, and this run embeds none: give --index DIR or --repair")  # fmt: skip
     if args.radius is not None and not args.near:
         raise UsageError("--radius says how far from a --near place: give --near PLACE as well")
     if args.radius is not None and args.radius > MAX_RADIUS_KM:

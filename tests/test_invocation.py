@@ -257,6 +257,13 @@ def test_a_limit_typed_where_nothing_is_listed_is_refused_and_a_config_file_s_is
         ),
         (["--where", "width > 0"], ["--no-thumbnails"], "--no-thumbnails says whether --index", "thumbnails: false"),
         (["--check"], ["--thumbnails"], "--thumbnails says whether --index (or --repair)", "thumbnails: true"),
+        (["--search", "a dog"], ["--batch", "64"], "--batch: tunes how --index (or --repair) reads", "batch: 64"),
+        (
+            ["--stats"],
+            ["--workers", "2", "--commit-every", "5", "--jpeg-decoder", "both"],
+            "--workers, --jpeg-decoder, --commit-every: tune how --index",
+            "workers: 2\ncommit-every: 5",
+        ),
     ],
 )
 def test_an_option_typed_for_what_the_run_does_not_do_is_refused(
