@@ -1101,14 +1101,14 @@ class Session:
 
     def forget(self, folders: list[str]) -> None:
         """Remove the rows of every file under ``folders`` (``common.forget``)."""
-        from common.forget import NothingToForget, forget_folders, refuse_what_holds_nothing
+        from common.forget import ForgetRefused, forget_folders, refuse_what_cannot_be_meant
         from common.locking import indexing_lock
 
         failures_path = os.path.join(self.db_path, FAILURES_FILE)
         folders = self.as_indexed(folders)
         try:  # before the lock, which a refused command must not take (nothing written)
-            refuse_what_holds_nothing(self.open_store(), folders, FailureReport(failures_path))
-        except NothingToForget as error:
+            refuse_what_cannot_be_meant(self.open_store(), folders, FailureReport(failures_path))
+        except ForgetRefused as error:
             raise UsageError(f"--forget: {error}") from None
         with write_errors_explained(self.db_path), indexing_lock(self.db_path, self.args.wait):
             self.store.close()  # reopened under the lock: another writer may have committed since
@@ -1116,12 +1116,15 @@ class Session:
             failures = FailureReport(failures_path)
             try:
                 forgotten = forget_folders(self.store, folders, failures, os.path.join(self.db_path, THUMBNAIL_DIR))
-            except NothingToForget as error:
+            except ForgetRefused as error:
                 raise UsageError(f"--forget: {error}") from None
             finally:
                 failures.close()
         for folder, count in forgotten.items():
             log.info("forgot %d image(s) under %s; no file was touched", count, folder)
+            if count and os.path.lexists(folder):  # not a drive gone: the next --index over it reads them again
+                log.info("%s is still there: an --index of a folder holding it reads its files again "
+                         "(--exclude %s keeps them out)", folder, folder)  # fmt: skip
         log.info("%s in %s", images_said(self.store.count()), self.db_path)
 
     # --- health --------------------------------------------------------------------------

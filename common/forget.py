@@ -9,6 +9,7 @@ under the folders, whether the folders exist or not.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from common.discovery import is_under_root, normalise_root
@@ -17,8 +18,18 @@ from common.store import ImageStore
 from common.thumbnails import remove_thumbnails
 
 
-class NothingToForget(ValueError):
-    """A folder under which the index holds nothing: a typo, most likely; nothing was removed."""
+class ForgetRefused(ValueError):
+    """A --forget that cannot be what was meant; nothing was removed."""
+
+
+class NothingToForget(ForgetRefused):
+    """A folder under which the index holds nothing: a typo, most likely."""
+
+
+class EverythingStillThere(ForgetRefused):
+    """Forgetting would empty the index, and its files are still there: ``--forget ~`` typed for
+    ``--forget ~/old``, which threw away what took hours to embed. Deleting the database is how
+    to start over; an index of the folder again would read every file anew."""
 
 
 def forget_folders(
@@ -29,7 +40,7 @@ def forget_folders(
     anything is removed."""
     folders = [normalise_root(folder) for folder in folders]
     signatures = store.get_signatures()
-    refuse_what_holds_nothing(store, folders, failures, signatures)
+    refuse_what_cannot_be_meant(store, folders, failures, signatures)
     doomed = {folder: [p for p in signatures if is_under_root(p, folder)] for folder in folders}
     paths = sorted({p for found in doomed.values() for p in found})
     if paths:
@@ -42,12 +53,24 @@ def forget_folders(
     return {folder: len(found) for folder, found in doomed.items()}
 
 
-def refuse_what_holds_nothing(
+def refuse_what_cannot_be_meant(
     store: ImageStore, folders: Iterable[str], failures: FailureReport, signatures: Iterable[str] | None = None
 ) -> None:
     """Raise ``NothingToForget`` for the first folder with no row (``signatures``: the store's
-    paths, when already read) and no failure under it."""
-    listed = [*(store.get_signatures() if signatures is None else signatures), *failures.earlier_paths()]
-    for folder in map(normalise_root, folders):
+    paths, when already read) and no failure under it, and ``EverythingStillThere`` where the
+    folders hold every row and the files of one of them are still there."""
+    indexed = list(store.get_signatures() if signatures is None else signatures)
+    listed = [*indexed, *failures.earlier_paths()]
+    folders = [normalise_root(folder) for folder in folders]
+    for folder in folders:
         if not any(is_under_root(path, folder) for path in listed):
             raise NothingToForget(f"nothing is indexed under {folder}")
+    under = {folder: [path for path in indexed if is_under_root(path, folder)] for folder in folders}
+    if indexed and len(set().union(*under.values())) == len(indexed):
+        for folder, paths in under.items():
+            if any(map(os.path.lexists, paths)):  # the first file found there will do
+                raise EverythingStillThere(
+                    f"all {len(indexed)} images of the index are under {folder}, and its files are still there "
+                    f"(a folder inside it meant?): to start over, delete {store.db_path}; to keep files out of "
+                    "the index, --index with --exclude"
+                )

@@ -375,6 +375,35 @@ def test_forget_drops_a_gone_drive_with_its_thumbnails_and_failures_and_touches_
     assert len(cli.records()) == 4
 
 
+def test_forget_refuses_to_empty_an_index_whose_files_are_still_there(cli: Cli, tmp_path: Path) -> None:
+    """'--forget ~' typed for '--forget ~/old' emptied the index, hours of embedding, of files
+    still on disk. Refused (deleting the database is how to start over); a folder still there
+    that is forgotten is said to come back with the next --index over it; a gone drive that held
+    every row is forgotten as before."""
+    home = [paint_photo(tmp_path / "home" / f"h{i}.jpg", seed=i) for i in range(3)]
+    scans = [paint_photo(tmp_path / "scans" / f"s{i}.jpg", seed=20 + i) for i in range(2)]
+    cli.index(tmp_path / "home", tmp_path / "scans")
+    for typed in ([tmp_path], [tmp_path / "home", tmp_path / "scans"]):
+        refused = cli("--forget", *typed)
+        assert refused.code == 2 and refused.stderr_lines() == [
+            f"imagedb-{cli.backend}.py: error: --forget: all 5 images of the index are under {typed[0]}, and its "
+            f"files are still there (a folder inside it meant?): to start over, delete {cli.db}; to keep files "
+            "out of the index, --index with --exclude"
+        ]
+        assert len(cli.records()) == 5
+
+    forgotten = cli("--forget", tmp_path / "scans")
+    assert forgotten.code == 0 and set(cli.records()) == {str(p) for p in home}
+    assert (
+        f"{tmp_path / 'scans'} is still there: an --index of a folder holding it reads its files again "
+        f"(--exclude {tmp_path / 'scans'} keeps them out)" in forgotten.stderr
+    )
+    assert all(p.exists() for p in scans)
+    shutil.rmtree(tmp_path / "home")  # the drive, sold
+    gone = cli("--forget", tmp_path / "home")
+    assert gone.code == 0 and cli.records() == {} and "still there" not in gone.stderr
+
+
 def test_symlink_loop_does_not_hang_and_indexes_each_file_once(cli: Cli, tmp_path: Path) -> None:
     root = tmp_path / "photos"
     paint_photo(root / "album" / "one.jpg", seed=1)
