@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from common.companions import without_companions
 from common.config import ConfigError, config_path, config_to_argv
@@ -54,13 +54,19 @@ from common.native_messages import CurrentStderrHandler, native_messages_hidden,
 from common.ordering import OrderError, hits_in_order, parse_order
 from common.output import (
     FORMATS,
-    PATH_ENDS,
     QueryResults,
     escape_what_streams_cannot_write,
     stream_encoding,
     write_results,
 )
 from common.preview import PREVIEW_ROWS, PROTOCOLS
+from common.runs import (
+    QUERIES_FROM_STDIN,
+    leave_out_settings_with_no_part_in,
+    option_with_no_part,
+    reads_queries_from_stdin,
+    wants_results,
+)
 from common.settling import Settling
 from common.store import FilterError, Hit, ImageStore, IndexInfo, StoreError, write_errors_explained
 from common.thumbnails import THUMBNAIL_DIR, PicturesOfFiles
@@ -79,7 +85,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("imagedb")
 
 MODES = ("vector", "fts", "hybrid")
-QUERIES_FROM_STDIN = "-"  # --search -: every query from stdin, one a line
 QUERY_PROMPT = "query> "  # --search - at a terminal
 # A value that starts with a minus and a digit (a position south or west, '-33.87,151.21'), which
 # argparse takes for an option unless it is a plain number (``with_negative_values_joined``).
@@ -494,7 +499,8 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
     try:
         session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
         args.filter_label, args.near_centre = args.where, None  # as typed: check_invocation rewrites dates
-        leave_out_settings_with_no_part_in(args, getattr(args, "set_in_file", {}))
+        for left_out in leave_out_settings_with_no_part_in(args, getattr(args, "set_in_file", {})):
+            log.debug("config file: %s left out (no part in this run)", left_out.replace("_", "-"))
         check_invocation(args)
         narrow_by_place(args)
         try:
@@ -555,60 +561,13 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
     return 0
 
 
-def wants_results(args: argparse.Namespace) -> bool:
-    """Whether the invocation asks for search results (by image, prompt, metadata, filter or colour)."""
-    # With --stats, --duplicates or --export, --where, --near and --under narrow what those look
-    # at, and list nothing.
-    narrowed = args.stats or args.duplicates or args.export
-    lists_matches = (args.where is not None or args.near or args.under) and not narrowed
-    return bool(args.search or args.text or lists_matches or args.color or args.palette)
-
-
 def options_given(parser: argparse.ArgumentParser, args: argparse.Namespace) -> set[str]:
     """The options (by ``dest``) that ``args``, parsed by ``parser``, hold other than by default."""
     return {dest for dest, value in vars(args).items() if value != parser.get_default(dest)}
 
 
-def _settings_with_a_part_in_some_runs() -> dict[str, Callable[[argparse.Namespace], bool]]:
-    """The options a config file holds as standing settings that have a part in some runs alone,
-    and whether they have one in a run: 'preview: true' is for the searches, 'exclude' for
-    --index. Typed, such an option where it has no part is a mistake, and refused
-    (``check_invocation``); set in the file, it is left out of that run: 'preview: true' had
-    refused every --index and --stats."""
-    lists = lambda a: wants_results(a) or reads_queries_from_stdin(a)  # noqa: E731
-    only_indexing = lambda a: not (a.check or a.export or a.duplicates or a.stats or wants_results(a))  # noqa: E731
-    return {
-        "add": lambda a: bool(a.search), "subtract": lambda a: bool(a.search), "radius": lambda a: bool(a.near),
-        "format": lambda a: not (a.stats and a.format in PATH_ENDS),
-        "min_score": lambda a: bool(a.search or a.text or a.color or a.palette),
-        "preview": lambda a: a.format == "table" and (lists(a) or bool(a.duplicates)),
-        "distinct": lists, "order_by": wants_results,
-        "html": lambda a: bool(wants_results(a)) != bool(a.duplicates),
-        "mode": lambda a: not (a.add or a.subtract) or a.mode == "vector",
-        "force": lambda a: bool(a.index), "retry_failed": lambda a: bool(a.index), "exclude": lambda a: bool(a.index),
-        "watch": lambda a: bool(a.index) and only_indexing(a),
-    }  # fmt: skip
-
-
-def leave_out_settings_with_no_part_in(args: argparse.Namespace, set_in_file: dict[str, Any]) -> None:
-    """Leave out of this run each setting a config file sets and the command line does not
-    (``set_in_file``, each with its value when not set) that has no part in it
-    (``_settings_with_a_part_in_some_runs``), said with --verbose."""
-    for dest, has_a_part in _settings_with_a_part_in_some_runs().items():
-        if dest in set_in_file and not has_a_part(args):
-            log.debug("config file: %s left out (no part in this run)", dest.replace("_", "-"))
-            setattr(args, dest, set_in_file[dest])
-
-
-# Options that say how files are read and embedded, so only for a run that embeds them: typed
-# with a search (which embeds one query), they changed nothing and said so nowhere.
-INDEXING_TUNING = ("batch", "workers", "jpeg_decoder", "commit_every")
-
-
 def check_invocation(args: argparse.Namespace) -> None:
     """Everything that can be refused before touching the model or the database."""
-    if (args.add or args.subtract) and not args.search:
-        raise UsageError("--add and --subtract change a --search query: give --search QUERY as well")
     if not (
         args.index or args.forget or args.check or args.repair or args.export or args.duplicates or args.stats
         or wants_results(args)
@@ -616,29 +575,11 @@ def check_invocation(args: argparse.Namespace) -> None:
         raise UsageError(
             "nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL, --stats or --check"
         )
-    typed = getattr(args, "typed", set())  # a config file's settings are for the runs they have a part in
-    if "limit" in typed and not (wants_results(args) or reads_queries_from_stdin(args)):
-        raise UsageError(
-            "--limit counts search results, and this lists none: --export, --duplicates and --stats take every "
-            "row; narrow them with --where, --under or --near"
-        )
-    if "duplicate_threshold" in typed and not (args.duplicates or args.distinct):
-        raise UsageError("--duplicate-threshold says how alike near duplicates are: give --duplicates or --distinct")
-    if "preview_rows" in typed and not args.preview:
-        raise UsageError("--preview-rows says how tall --preview draws each picture: give --preview as well")
-    if "thumbnails" in typed and not (args.index or args.repair):
-        flag = "--thumbnails" if args.thumbnails else "--no-thumbnails"
-        raise UsageError(f"{flag} says whether --index (or --repair) makes thumbnails: give --index DIR or --repair")
-    tuning = [f"--{dest.replace('_', '-')}" for dest in INDEXING_TUNING if dest in typed]
-    if tuning and not (args.index or args.repair):
-        raise UsageError(f"{', '.join(tuning)}: tune{'s' if len(tuning) == 1 else ''} how --index (or --repair) "
-                         "reads and embeds files, and this run embeds none: give --index DIR or --repair")  # fmt: skip
-    if args.radius is not None and not args.near:
-        raise UsageError("--radius says how far from a --near place: give --near PLACE as well")
+    refusal = option_with_no_part(args)  # typed: a config file's settings are for the runs they have a part in
+    if refusal:
+        raise UsageError(refusal)
     if args.radius is not None and args.radius > MAX_RADIUS_KM:
         raise UsageError(f"--radius {args.radius:g}: at most {MAX_RADIUS_KM:,.0f} km, half the way round the Earth")
-    if args.stats and args.format in PATH_ENDS:
-        raise UsageError("--stats counts files rather than listing them: use --format table, json, jsonl or csv")
     if args.color and args.palette:
         raise UsageError("give --color or --palette, not both")
     if args.color:
@@ -650,22 +591,6 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(f"--color: {error}") from None
     if args.palette and not os.path.isfile(args.palette):
         raise UsageError(no_image_file("palette image", args.palette, args.palette))
-    if args.min_score is not None and not (args.search or args.text or args.color or args.palette):
-        raise UsageError(
-            "--min-score keeps results by their score: give --search, --text or --color (a --where listing has none)"
-        )
-    if args.preview and args.format != "table":
-        raise UsageError(f"--preview draws pictures in the table: not with --format {args.format}")
-    if args.preview and not (wants_results(args) or reads_queries_from_stdin(args) or args.duplicates):
-        raise UsageError(
-            "--preview shows search results and duplicates: give --search, --text, --where or --duplicates"
-        )
-    if args.distinct and not (wants_results(args) or reads_queries_from_stdin(args)):
-        raise UsageError("--distinct folds near duplicates among results: give --search, --text, --color or --where")
-    if args.html and not (wants_results(args) or args.duplicates):
-        raise UsageError("--html writes search results or duplicates: give --search, --text, --where or --duplicates")
-    if args.html and args.duplicates and wants_results(args):
-        raise UsageError("--html writes one page: of the search's results or of --duplicates, not both")
     # A file named in quotes ("~/results.html"), where the shell leaves the ~, means what it does
     # typed bare, as every path read is (--index, --db, a query image): it was "its folder does
     # not exist" (or, had a folder named ~ been there, a file written in it).
@@ -686,25 +611,11 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(f"--export {args.export}: its folder does not exist")
         if os.path.isdir(args.export):
             raise UsageError(f"--export {args.export}: is a folder; name the file to write")
-    if (args.add or args.subtract) and args.mode != "vector":
-        raise UsageError(
-            f"--add and --subtract combine CLIP vectors, and --mode {args.mode} matches metadata words: drop one of them"
-        )
-    if args.force and not args.index:
-        raise UsageError("--force only applies to --index")
-    if args.retry_failed and not args.index:
-        raise UsageError("--retry-failed only applies to --index")
-    if args.exclude and not args.index:
-        raise UsageError("--exclude only applies to --index")
     for pattern in args.exclude or ():
         if not pattern.strip(os.sep + " "):  # '' or '/': it left nothing out, and said nothing
             raise UsageError(
                 f"--exclude {pattern!r} names nothing: give a name ('Screenshots', '*_thumb.jpg') or a path"
             )
-    if args.watch and not args.index:
-        raise UsageError("--watch only applies to --index")
-    if args.watch and (args.check or args.export or args.duplicates or args.stats or wants_results(args)):
-        raise UsageError("--watch indexes until Ctrl-C, so nothing would come after it: run searches and checks apart")
     missing = missing_roots(args.index or [])
     if missing:
         raise MissingFolder(missing[0])
@@ -735,10 +646,6 @@ def check_invocation(args: argparse.Namespace) -> None:
     for term in query_terms(args):
         check_query(term.query)
     if args.order_by is not None:
-        if not wants_results(args):
-            raise UsageError(
-                "--order-by lists search results: give --search, --text, --color, --where or --near as well"
-            )
         try:
             parse_order(args.order_by)
         except OrderError as error:
@@ -750,11 +657,6 @@ def check_invocation(args: argparse.Namespace) -> None:
             args.where = validate_where(args.where)
         except FilterError as error:
             raise FilterError(f"invalid --where {args.where!r}: {error}") from None
-
-
-def reads_queries_from_stdin(args: argparse.Namespace) -> bool:
-    """``--search -``: the queries come from stdin, one a line, each answered as it comes."""
-    return bool(args.search) and QUERIES_FROM_STDIN in args.search
 
 
 def refuse_bytes_of_another_encoding(what: str, value: str, encoding: str, likely: str) -> None:

@@ -282,6 +282,54 @@ def test_an_option_typed_for_what_the_run_does_not_do_is_refused(
     assert cli("--config", config, *run).code == 0
 
 
+def test_every_option_with_a_part_in_some_runs_is_refused_typed_and_left_out_of_a_file_there(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """One table (``OPTIONS_WITH_A_PART``) says which runs each option has a part in: typed for
+    another run, it is refused with its line, nothing written; set in a config file, that run
+    goes on without it. A case for every option in the table, so one added cannot go untried."""
+    from common.runs import OPTIONS_WITH_A_PART
+
+    paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    cli.index(tmp_path / "photos")
+    page = str(tmp_path / "page.html")
+    cases = {  # option: (a run it has no part in, typed, the same in a config file)
+        "add": (["--text", "a"], ["--add", "snow"], "add: [snow]"),
+        "subtract": (["--text", "a"], ["--subtract", "snow"], "subtract: [snow]"),
+        "limit": (["--stats"], ["--limit", "5"], "limit: 5"),
+        "duplicate_threshold": (["--stats"], ["--duplicate-threshold", "0.9"], "duplicate-threshold: 0.9"),
+        "thumbnails": (["--stats"], ["--no-thumbnails"], "thumbnails: false"),
+        "batch": (["--stats"], ["--batch", "8"], "batch: 8"),
+        "workers": (["--stats"], ["--workers", "1"], "workers: 1"),
+        "jpeg_decoder": (["--stats"], ["--jpeg-decoder", "both"], "jpeg-decoder: both"),
+        "commit_every": (["--stats"], ["--commit-every", "5"], "commit-every: 5"),
+        "radius": (["--stats"], ["--radius", "5"], "radius: 5"),
+        "format": (["--stats"], ["--format", "paths"], "format: paths"),
+        "min_score": (["--where", "width > 0"], ["--min-score", "0.2"], "min-score: 0.2"),
+        "preview": (["--stats"], ["--preview", "blocks"], "preview: blocks"),
+        "preview_rows": (["--stats"], ["--preview-rows", "4"], "preview-rows: 4"),
+        "distinct": (["--stats"], ["--distinct"], "distinct: true"),
+        "html": (["--stats"], ["--html", page], f"html: {page}"),
+        "mode": (["--search", "a dog", "--add", "snow"], ["--mode", "fts"], "mode: fts"),
+        "force": (["--stats"], ["--force"], "force: true"),
+        "retry_failed": (["--stats"], ["--retry-failed"], "retry-failed: true"),
+        "exclude": (["--stats"], ["--exclude", "tmp"], "exclude: [tmp]"),
+        "watch": (["--stats"], ["--watch", "5"], "watch: 5"),
+        "order_by": (["--stats"], ["--order-by", "path"], "order-by: path"),
+    }
+    assert set(cases) == set(OPTIONS_WITH_A_PART)
+    for dest, (run, typed, in_file) in cases.items():
+        before = snapshot(cli.db)
+        refused = cli(*run, *typed)
+        assert refused.code == 2 and len(refused.stderr_lines()) == 1, (dest, refused.stderr)
+        assert "--" + dest.replace("_", "-") in refused.stderr or dest == "thumbnails"  # "--no-thumbnails says…"
+        assert snapshot(cli.db) == before and not Path(page).exists()
+        config = tmp_path / f"{dest}.yaml"
+        config.write_text(in_file + "\n")
+        kept = cli("--config", config, *run)
+        assert kept.code == 0, (dest, kept.stderr)
+
+
 def test_the_other_scripts_database_is_refused_with_the_script_to_use(cli: Cli, tmp_path: Path) -> None:
     """Each backend needs its own folder (they would share the failures report and thumbnails):
     pointing the other script at it used to build a second index beside the first."""
