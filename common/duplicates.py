@@ -28,7 +28,7 @@ import numpy as np
 
 from common.companions import companion_groups
 from common.defaults import DEFAULT_DUPLICATE_THRESHOLD
-from common.output import PATH_ENDS, QueryResults, json_for
+from common.output import PATH_ENDS, QueryResults, json_for, say_which_paths_break_lines
 from common.store import Hit, ImageStore
 from common.visible import visible
 
@@ -91,6 +91,7 @@ class Duplicates:
         elif fmt in PATH_ENDS:  # a group's files, an empty entry between groups
             end = PATH_ENDS[fmt]
             out.write(end.join("".join(p + end for p in group["paths"]) for group in self.groups()))
+            say_which_paths_break_lines(self.paths(), fmt)
         else:
             out.write("\n".join(self.lines(preview)) + "\n")
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from common.colors_remade import remake_lost_colors
 from common.discovery import OutOfReach, split_vanished
-from common.output import PATH_ENDS, json_for
+from common.output import PATH_ENDS, json_for, say_which_paths_break_lines
 from common.refresh import bring_up_to_date, outdated_paths
 from common.store import ImageStore
 from common.thumbnails import THUMBNAIL_DIR, files_without_thumbnails
@@ -80,6 +80,7 @@ class HealthReport:
             writer.writerows(["note", note] for note in self.notes)
         elif fmt in PATH_ENDS:
             out.writelines(path + PATH_ENDS[fmt] for path in self.stale)
+            say_which_paths_break_lines(self.stale, fmt)
         else:
             out.write("\n".join(self.lines()) + "\n")
 

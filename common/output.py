@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -107,6 +107,21 @@ def write_results(
         _csv(results, out)
     if fmt in (*PATH_ENDS, "csv") and not writes_any_text(out):
         _say_which_paths_were_escaped(results, out)
+    say_which_paths_break_lines((hit.record["path"] for r in results for hit in r.hits), fmt)
+
+
+def say_which_paths_break_lines(paths: Iterable[str], fmt: str) -> None:
+    """With ``--format paths``, a file name holding a line break reads as two paths (``xargs``,
+    ``while read``), naming two files that are not there, or worse, others that are: say so,
+    once, and that ``paths0`` is the format for any name."""
+    if fmt != "paths":
+        return
+    broken = [path for path in paths if "\n" in path or "\r" in path]
+    if broken:
+        log.warning(
+            "%d path(s) hold a line break, such as %s: each reads as more than one line; --format paths0 ends "
+            "each path with a NUL byte instead (xargs -0, read -d '')", len(broken), visible(broken[0]),
+        )  # fmt: skip
 
 
 def _say_which_paths_were_escaped(results: list[QueryResults], out: TextIO) -> None:

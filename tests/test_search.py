@@ -774,3 +774,24 @@ def test_paths0_ends_each_path_with_a_nul_so_any_file_name_survives_a_pipe(cli: 
     assert found.stdout == f"{odd[0]}\0"
     refused = cli("--stats", "--format", "paths0")
     assert refused.code == 2 and "--stats counts files" in refused.stderr
+
+
+def test_paths_says_when_a_name_breaks_over_lines_and_that_paths0_does_not(cli: Cli, tmp_path: Path) -> None:
+    """With --format paths a name holding a line break reads as two paths, naming files that are
+    not there, and nothing said so: one warning, for a listing, --duplicates and --check alike."""
+    folder = tmp_path / "odd names"
+    broken = paint_photo(folder / "beach\nday 2.jpg", seed=40)
+    plain = paint_photo(folder / "plain.jpg", seed=41)
+    shutil.copy(broken, folder / "copy of beach.jpg")
+    cli.index(folder)
+    warning = "1 path(s) hold a line break, such as "
+    listed = cli("--under", str(folder), "--format", "paths")
+    assert listed.code == 0 and listed.stdout.count("\n") == 4
+    (said,) = [line for line in listed.stderr_lines() if warning in line]
+    assert f"{folder}/beach\\nday 2.jpg" in said and "--format paths0 ends each path with a NUL byte" in said
+    assert warning not in cli("--under", str(plain), "--format", "paths").stderr
+    assert warning not in cli("--under", str(folder), "--format", "paths0").stderr
+    assert warning in cli("--duplicates", "--format", "paths").stderr
+    broken.unlink()
+    checked = cli("--check", "--format", "paths")
+    assert checked.stdout == f"{broken}\n" and warning in checked.stderr
