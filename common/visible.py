@@ -16,14 +16,18 @@ from __future__ import annotations
 import re
 
 # C0 controls (newline, tab, ESC, BEL, ...), DEL and the C1 controls (U+0080-U+009F: U+009B is
-# a one-character CSI to terminals that take 8-bit controls). Not other unprinted characters:
-# a zero-width joiner is part of an emoji or a Persian word, and shown as is.
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+# a one-character CSI to terminals that take 8-bit controls); and the bidirectional embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069), which reorder what follows them to the
+# end of the line: 'holiday\u202egnp.exe' shows as 'holidayexe.png', and the rest of its row of
+# the table reversed with it ("Trojan Source"; compilers and GitHub flag them alike). Not other
+# unprinted characters: a zero-width joiner is part of an emoji or a Persian word, and the marks
+# that only say a character's direction (U+200E, U+200F) reorder nothing past it.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def visible(text: str) -> str:
     """``text`` with each control character written as a Python string literal writes it:
-    ``\\n``, ``\\t``, ``\\x1b``. Text without one (nearly all) comes back unchanged."""
+    ``\\n``, ``\\t``, ``\\x1b``, ``\\u202e``. Text without one (nearly all) comes back unchanged."""
     return CONTROL_CHARACTERS.sub(_escaped, text)
 
 

@@ -19,18 +19,21 @@ import pytest
 from common.visible import visible
 from conftest import REPO, Cli, paint_photo
 
-# Any control character but the newline that ends a line of output.
-CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+# Any control character but the newline that ends a line of output, and the bidirectional
+# overrides, embeddings and isolates, which reorder the rest of a line.
+CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 RETITLING = "new\nline\x1b]0;pwned\x07.jpg"  # a newline, then an OSC sequence that retitles the window
 CLEARING_FOLDER = "dir\x1b[2J"  # CSI: clear the screen
 EIGHT_BIT_CSI = "copy\x9b31m.jpg"  # U+009B: a one-character CSI to terminals that take 8-bit controls
 BROKEN = "bad\x1b[31m.jpg"  # red from here on
+REVERSED = "holiday\u202egnp.exe.jpg"  # shown raw: 'holidaygpj.exe.png', and the rest of its row reversed
 
 
 def test_visible_writes_control_characters_out_and_leaves_the_rest() -> None:
     assert visible("a\nb\tc\x1b[31m\x9bd\x00\x7f\r") == "a\\nb\\tc\\x1b[31m\\x9bd\\x00\\x7f\\r"
-    ordinary = "é 東京 👍🏽 می\u200cخواهم family 👨\u200d👩\u200d👧"  # accents, CJK, emoji, joiners
+    assert visible("a\u202eb\u2067c\u2069d") == "a\\u202eb\\u2067c\\u2069d"
+    ordinary = "é 東京 👍🏽 می\u200cخواهم family 👨\u200d👩\u200d👧 שלום\u200f"  # accents, CJK, emoji, joiners, marks
     assert visible(ordinary) == ordinary
 
 
@@ -40,6 +43,7 @@ def library(tmp_path: Path) -> Path:
     paint_photo(root / RETITLING, seed=1)
     shutil.copy(root / RETITLING, root / EIGHT_BIT_CSI)  # the same bytes: an exact duplicate
     paint_photo(root / CLEARING_FOLDER / "a.jpg", seed=2)
+    paint_photo(root / REVERSED, seed=3)
     (root / BROKEN).write_bytes(b"not a picture")
     return root
 
@@ -53,8 +57,9 @@ def test_names_with_control_characters_are_shown_not_obeyed(cli: Cli, library: P
     assert listed.code == 0, listed.stderr
     assert not CONTROL.search(listed.stdout), listed.stdout
     rows = [line for line in listed.stdout.splitlines() if re.match(r"\s+\d+\s", line)]
-    assert len(rows) == 3  # each file on its one row: the newline in a name did not split it
-    shown = {visible(str(library / name)) for name in (RETITLING, EIGHT_BIT_CSI, f"{CLEARING_FOLDER}/a.jpg")}
+    assert len(rows) == 4  # each file on its one row: the newline in a name did not split it
+    names = (RETITLING, EIGHT_BIT_CSI, f"{CLEARING_FOLDER}/a.jpg", REVERSED)
+    shown = {visible(str(library / name)) for name in names}
     assert all(any(path in row for row in rows) for path in shown), listed.stdout
 
     stats = cli("--stats")
@@ -79,7 +84,7 @@ def test_an_argument_refused_is_quoted_on_its_one_line(cli: Cli) -> None:
 
 def test_formats_for_programs_keep_names_exact(cli: Cli, library: Path) -> None:
     cli.index(library)
-    exact = {str(library / name) for name in (RETITLING, EIGHT_BIT_CSI, f"{CLEARING_FOLDER}/a.jpg")}
+    exact = {str(library / name) for name in (RETITLING, EIGHT_BIT_CSI, f"{CLEARING_FOLDER}/a.jpg", REVERSED)}
     [listing] = cli.search("--where", "width > 0")
     assert {hit["path"] for hit in listing["results"]} == exact
     nul_ended = cli("--where", "width > 0", "--format", "paths0")
