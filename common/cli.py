@@ -1201,10 +1201,10 @@ class Session:
         """``--repair``'s thumbnails: those some files lack where others have theirs (lost with a
         disk, deleted by a cleaner), or every missing one with ``--thumbnails``; none with
         ``--no-thumbnails``, or where no file has one (indexed without: a choice, not a loss)."""
-        from common.health import paths_without_thumbnails, thumbnails_of
+        from common.health import thumbnail_census, thumbnails_of
         from common.small_pictures import make_missing_thumbnails
 
-        lacking = paths_without_thumbnails(self.store) if self.args.thumbnails is not False else []
+        lacking = thumbnail_census(self.store).lacking if self.args.thumbnails is not False else []
         if not lacking or (len(lacking) == self.store.count() and self.args.thumbnails is None):
             return []
         records = self.store.get_records_by_path(lacking)

@@ -33,7 +33,7 @@ from common.discovery import OutOfReach, split_vanished
 from common.output import PATH_ENDS, json_for, say_which_paths_break_lines
 from common.refresh import bring_up_to_date, outdated_paths
 from common.store import ImageStore
-from common.thumbnails import THUMBNAIL_DIR, files_without_thumbnails
+from common.thumbnails import THUMBNAIL_DIR, ThumbnailCensus, remove_stray_thumbnails, take_thumbnail_census
 from common.visible import visible
 
 NORM_TOLERANCE = 1e-3
@@ -131,7 +131,8 @@ def check_store(store: ImageStore) -> HealthReport:
     """Every problem ``store`` has, in words (nothing is changed), and which of its files have
     no thumbnail."""
     report = HealthReport(images=store.count(), model=store.info.model.describe())
-    lacking = paths_without_thumbnails(store)
+    census = thumbnail_census(store)
+    lacking = census.lacking
     if lacking and len(lacking) < report.images:
         report.notes.append(
             f"{len(lacking)} of {report.images} files have no thumbnail (--html and --preview decode them "
@@ -141,6 +142,11 @@ def check_store(store: ImageStore) -> HealthReport:
         report.notes.append(
             "no file has a thumbnail (indexed with --no-thumbnails, or the thumbnails folder was deleted): "
             "--html and --preview decode the files instead; --repair --thumbnails makes them"
+        )
+    if census.strays:
+        report.notes.append(
+            f"{len(census.strays)} file(s) in the thumbnails folder are no indexed file's thumbnail (left by a run "
+            "stopped before its commit, or made by one running now): --repair removes them"
         )
     report.problems.extend(store.integrity_problems())
     paths, vectors = store.get_all_vectors()
@@ -237,12 +243,18 @@ def repair_store(
     store.commit()
     store.rebuild_indexes()
     result.actions.append("rebuilt the secondary indexes")
+    # Under the indexing lock no run is making thumbnails of rows not committed yet: a file no
+    # row claims, the rows just removed included, is left over.
+    removed = remove_stray_thumbnails(thumbnails_of(store), thumbnail_census(store).strays)
+    if removed:
+        result.actions.append(f"removed {removed} file(s) of the thumbnails folder that were no indexed file's")
     return result
 
 
-def paths_without_thumbnails(store: ImageStore) -> list[str]:
-    """The indexed files that have no thumbnail (as they were when indexed), in path order."""
-    return files_without_thumbnails(thumbnails_of(store), store.get_signatures())
+def thumbnail_census(store: ImageStore) -> ThumbnailCensus:
+    """Which indexed files have no thumbnail (as they were when indexed), and which files of
+    the thumbnails folder belong to no row."""
+    return take_thumbnail_census(thumbnails_of(store), store.get_signatures())
 
 
 def thumbnails_of(store: ImageStore) -> str:

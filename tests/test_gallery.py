@@ -216,6 +216,36 @@ def test_a_named_pipe_where_a_photo_was_is_reported_by_repair_and_pages_not_wait
     assert listed.code == 0 and page.is_file() and str(pipe) in page.read_text()
 
 
+def test_check_notes_thumbnails_of_no_indexed_file_and_repair_removes_them(cli: Cli, photos: Path) -> None:
+    """Thumbnails a run made of files whose rows it never committed (a full disk, a crash), a
+    write cut short, or those of rows --repair removed stayed in the folder for good. --check
+    notes them (the index is sound), --repair removes them and nothing else."""
+    cli.index(photos)
+    thumbnails = cli.db / THUMBNAIL_DIR
+    kept = thumbnails_of(cli)
+    uncommitted = Path(
+        thumbnail_path(str(thumbnails), {"path": str(photos / "new.jpg"), "size_bytes": 9, "mtime": 1.0})
+    )
+    uncommitted.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(sorted(kept)[0], uncommitted)
+    cut_short = sorted(kept)[1].with_name(sorted(kept)[1].name + ".tmp-4242")
+    cut_short.write_bytes(b"\xff\xd8")
+    check = cli("--check")
+    assert check.code == 0 and check.stdout.splitlines()[1:] == [
+        "note: 2 file(s) in the thumbnails folder are no indexed file's thumbnail (left by a run stopped before "
+        "its commit, or made by one running now): --repair removes them"
+    ]
+    deleted = photos / "a.jpg"
+    its_thumbnail = Path(thumbnail_path(str(thumbnails), cli.records()[str(deleted)]))
+    deleted.unlink()
+    repair = cli("--repair")
+    assert repair.code == 0, repair.stderr
+    assert "repair: removed 3 file(s) of the thumbnails folder that were no indexed file's" in repair.stderr
+    assert thumbnails_of(cli) == kept - {its_thumbnail} and len(thumbnails_of(cli)) == len(cli.records())
+    assert cli("--check").stdout.splitlines()[1:] == []
+    assert "thumbnails folder" not in cli("--repair").stderr
+
+
 def test_check_notes_missing_thumbnails_and_repair_makes_them(cli: Cli, photos: Path) -> None:
     """Thumbnails lost (a cleaner, a restore without them) read as healthy and stayed lost: the
     gallery and --preview decoded each file, a 200-megapixel HEIC showed none. --check notes them
