@@ -56,7 +56,8 @@ class Part:
     refusal: Callable[[argparse.Namespace], str]
 
 
-def said(text: str) -> Callable[[argparse.Namespace], str]:
+def _said(text: str) -> Callable[[argparse.Namespace], str]:
+    """A refusal that is the same whatever else the run asks for."""
     return lambda args: text
 
 
@@ -105,42 +106,42 @@ ADD_OR_SUBTRACT_ALONE = "--add and --subtract change a --search query: give --se
 # typed where it has none, in this order. An option whose part depends on another's comes after
 # it: a config file's 'preview: true' left out takes 'preview-rows' with it.
 OPTIONS_WITH_A_PART: dict[str, Part] = {
-    "add": Part(lambda a: bool(a.search), said(ADD_OR_SUBTRACT_ALONE)),
-    "subtract": Part(lambda a: bool(a.search), said(ADD_OR_SUBTRACT_ALONE)),
-    "limit": Part(lists_results, said(
+    "add": Part(lambda a: bool(a.search), _said(ADD_OR_SUBTRACT_ALONE)),
+    "subtract": Part(lambda a: bool(a.search), _said(ADD_OR_SUBTRACT_ALONE)),
+    "limit": Part(lists_results, _said(
         "--limit counts search results, and this lists none: --export, --duplicates and --stats take every row; "
         "narrow them with --where, --under or --near"
     )),
-    "duplicate_threshold": Part(lambda a: bool(a.duplicates or a.distinct), said(
+    "duplicate_threshold": Part(lambda a: bool(a.duplicates or a.distinct), _said(
         "--duplicate-threshold says how alike near duplicates are: give --duplicates or --distinct"
     )),
     "thumbnails": Part(embeds_files, _thumbnails_refusal),
     **{dest: Part(embeds_files, _tuning_refusal) for dest in INDEXING_TUNING},
-    "radius": Part(lambda a: bool(a.near), said(
+    "radius": Part(lambda a: bool(a.near), _said(
         "--radius says how far from a --near place: give --near PLACE as well"
     )),
-    "format": Part(lambda a: not (a.stats and a.format in PATH_ENDS), said(
+    "format": Part(lambda a: not (a.stats and a.format in PATH_ENDS), _said(
         "--stats counts files rather than listing them: use --format table, json, jsonl or csv"
     )),
-    "min_score": Part(_searches, said(
+    "min_score": Part(_searches, _said(
         "--min-score keeps results by their score: give --search, --text or --color (a --where listing has none)"
     )),
     "preview": Part(lambda a: a.format == "table" and (lists_results(a) or bool(a.duplicates)), _preview_refusal),
-    "preview_rows": Part(lambda a: bool(a.preview), said(
+    "preview_rows": Part(lambda a: bool(a.preview), _said(
         "--preview-rows says how tall --preview draws each picture: give --preview as well"
     )),
-    "distinct": Part(lists_results, said(
+    "distinct": Part(lists_results, _said(
         "--distinct folds near duplicates among results: give --search, --text, --color or --where"
     )),
     "html": Part(lambda a: bool(wants_results(a)) != bool(a.duplicates), _html_refusal),
     "mode": Part(lambda a: not (a.add or a.subtract) or a.mode == "vector", lambda a: (
         f"--add and --subtract combine CLIP vectors, and --mode {a.mode} matches metadata words: drop one of them"
     )),
-    "force": Part(lambda a: bool(a.index), said("--force only applies to --index")),
-    "retry_failed": Part(lambda a: bool(a.index), said("--retry-failed only applies to --index")),
-    "exclude": Part(lambda a: bool(a.index), said("--exclude only applies to --index")),
+    "force": Part(lambda a: bool(a.index), _said("--force only applies to --index")),
+    "retry_failed": Part(lambda a: bool(a.index), _said("--retry-failed only applies to --index")),
+    "exclude": Part(lambda a: bool(a.index), _said("--exclude only applies to --index")),
     "watch": Part(only_indexes, _watch_refusal),
-    "order_by": Part(wants_results, said(
+    "order_by": Part(wants_results, _said(
         "--order-by lists search results: give --search, --text, --color, --where or --near as well"
     )),
 }  # fmt: skip
