@@ -32,6 +32,7 @@ from common.output import (
     video_summary,
 )
 from common.thumbnails import StandIn, find_thumbnail, jpeg_of, picture_of_file
+from common.visible import visible
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; background: #fafafa; color: #222; }
@@ -86,8 +87,8 @@ def render_gallery(
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f'<h1>{html.escape(title)}</h1><div class="generated">{counted}, '
+        f"<title>{_shown(title)}</title><style>{STYLE}</style></head><body>"
+        f'<h1>{_shown(title)}</h1><div class="generated">{counted}, '
         f"generated {generated}</div>\n{sections}\n</body></html>\n"
     )
 
@@ -98,7 +99,7 @@ def _section(number: int, results: QueryResults, pictures: Callable[[dict], str 
     body = f'<div class="grid">{cards}</div>' if results.hits else '<p class="none">no matches</p>'
     counted = f"{len(results.hits)} {noun}{'' if len(results.hits) == 1 else 's'}"
     return (
-        f'<section id="query-{number}"><h2>{html.escape(results.query)} '
+        f'<section id="query-{number}"><h2>{_shown(results.query)} '
         f'<span class="how">({html.escape(how)}, {counted})</span></h2>{body}</section>'
     )
 
@@ -107,7 +108,7 @@ def _card(rank: int, hit, pictures: Callable[[dict], str | None]) -> str:
     record = hit.record
     picture = pictures(record)
     image = (
-        f'<img src="{picture}" alt="{html.escape(record.get("filename") or "")}">'
+        f'<img src="{picture}" alt="{_shown(record.get("filename") or "")}">'
         if picture
         else '<div class="missing">no thumbnail</div>'
     )
@@ -132,12 +133,19 @@ def _card(rank: int, hit, pictures: Callable[[dict], str | None]) -> str:
         facts.append("also " + ", ".join(os.path.basename(path) for path in companions))
     if alike := hit.extra.get("alike"):
         facts.append(f"{len(alike)} alike: " + ", ".join(os.path.basename(path) for path in alike))
-    meta = " · ".join(html.escape(f) for f in facts if f)
-    path = html.escape(record["path"])
+    meta = " · ".join(_shown(f) for f in facts if f)
+    path = _shown(record["path"])
     return (
         f'<figure>{image}<figcaption><span class="rank">#{rank}</span><span class="score">{score}</span>'
         f'<div class="path" title="{path}">{path}</div><div class="meta">{meta}</div></figcaption></figure>'
     )
+
+
+def _shown(text: str) -> str:
+    """``text`` from a file or its tags as the page shows it: control characters and the
+    bidirectional overrides written out (``common.visible``: 'holiday\\u202egnp.exe' showed as
+    'holidayexe.png' here too), then escaped for HTML."""
+    return html.escape(visible(text))
 
 
 def _thumbnail_uri(thumbnail_dir: str, record: dict, stand_in: StandIn) -> str | None:

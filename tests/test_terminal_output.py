@@ -76,6 +76,17 @@ def test_names_with_control_characters_are_shown_not_obeyed(cli: Cli, library: P
     assert visible(str(library / CLEARING_FOLDER / "a.jpg")) in checked.stdout + checked.stderr
 
 
+def test_the_html_page_shows_names_as_the_table_does(cli: Cli, library: Path, tmp_path: Path) -> None:
+    """In the page too a bidirectional override reordered a name ('holidaygpj.exe.png'), and the
+    page is what gets passed on: names are written out as the table writes them."""
+    cli.index(library)
+    page = tmp_path / "page.html"
+    assert cli("--where", "width > 0", "--html", page).code == 0
+    text = page.read_text(encoding="utf-8")
+    assert not CONTROL.search(text.replace("\n", "")), "a control character or override written raw"
+    assert visible(str(library / REVERSED)) in text and visible(str(library / RETITLING)) in text
+
+
 def test_an_argument_refused_is_quoted_on_its_one_line(cli: Cli) -> None:
     refused = cli("--stats", RETITLING)  # an argument no option takes: argparse quotes it
     assert refused.code == 2 and len(refused.stderr_lines()) == 1, refused.stderr
