@@ -117,8 +117,8 @@ def test_a_bad_config_file_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> N
 
 def test_the_example_config_file_names_only_real_options() -> None:
     from common.backends import store_class
-    from common.cli import build_parser
     from common.config import config_to_argv
+    from common.options import build_parser
     from conftest import REPO
 
     words = config_to_argv(str(REPO / "imagedb.example.yaml"), build_parser(store_class("faiss")))

@@ -298,8 +298,8 @@ def test_auto_picks_the_way_the_terminal_says_it_supports(environ: dict[str, str
 )
 def test_a_config_file_says_preview_as_a_switch_or_a_way(tmp_path: Path, value: str, words: list[str]) -> None:
     from common.backends import store_class
-    from common.cli import build_parser
     from common.config import config_to_argv
+    from common.options import build_parser
 
     config = tmp_path / "imagedb.yaml"
     config.write_text(f"preview: {value}\n")
