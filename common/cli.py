@@ -24,27 +24,29 @@ from typing import TYPE_CHECKING, TextIO
 from common.companions import without_companions
 from common.config import ConfigError, config_path, config_to_argv
 from common.db_folder import other_things_in, roots_inside
-from common.defaults import (
-    DEFAULT_RADIUS_KM,
-    MAX_RADIUS_KM,
-)
 from common.discovery import (
     has_image_extension,
-    has_storable_name,
     images_said,
-    kind_of_file,
-    missing_roots,
     normalise_root,
-    path_as_named_on_disk,
     patterns_renamed,
 )
 from common.distinct import distinct_hits
 from common.embedding import ModelError, ModelSpec
 from common.failures import FAILURES_FILE, FailureReport
-from common.fetch import is_image_url, looks_like_a_url, why_no_url
+from common.fetch import is_image_url
+from common.invocation import (
+    MissingFolder,
+    UsageError,
+    check_invocation,
+    check_query,
+    narrow_by_place,
+    query_image,
+    query_terms,
+    refuse_bytes_of_another_encoding,
+)
 from common.native_messages import CurrentStderrHandler, native_messages_hidden, send_to_null_device
 from common.options import build_parser, options_given, value_read_as_an_option, with_negative_values_joined
-from common.ordering import OrderError, hits_in_order, parse_order
+from common.ordering import hits_in_order, parse_order
 from common.output import (
     QueryResults,
     escape_what_streams_cannot_write,
@@ -52,9 +54,7 @@ from common.output import (
     write_results,
 )
 from common.runs import (
-    QUERIES_FROM_STDIN,
     leave_out_settings_with_no_part_in,
-    option_with_no_part,
     reads_queries_from_stdin,
     wants_results,
 )
@@ -81,10 +81,6 @@ QUERY_PROMPT = "query> "  # --search - at a terminal
 OWN_LOGGERS = ("imagedb", "common")
 
 
-class UsageError(Exception):
-    """A bad invocation: reported as one line, exit status 2, nothing written."""
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM: a service manager stopping a ``--watch``, or ``kill``. Handled as Ctrl-C is (the
     batches written are committed and kept), with the exit status of a terminated process."""
@@ -101,14 +97,6 @@ def stop_as_ctrl_c_on_sigterm() -> Callable[[], None]:
 
     previous = signal.signal(signal.SIGTERM, terminated)
     return lambda: signal.signal(signal.SIGTERM, previous)
-
-
-class MissingFolder(UsageError):
-    """An --index folder that is not there: a typo, or a drive not mounted (``Session.held_rows_hint``)."""
-
-    def __init__(self, folder: str) -> None:
-        super().__init__(f"folder not found: {folder}")
-        self.folder = folder
 
 
 class ReaderGone(Exception):
@@ -231,155 +219,6 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
     return 0
 
 
-def check_invocation(args: argparse.Namespace) -> None:
-    """Everything that can be refused before touching the model or the database."""
-    if not (
-        args.index or args.forget or args.check or args.repair or args.export or args.duplicates or args.stats
-        or wants_results(args)
-    ):  # fmt: skip
-        raise UsageError(
-            "nothing to do: give --index DIR, --search QUERY, --text QUERY, --where SQL, --stats or --check"
-        )
-    refusal = option_with_no_part(args)  # typed: a config file's settings are for the runs they have a part in
-    if refusal:
-        raise UsageError(refusal)
-    if args.radius is not None and args.radius > MAX_RADIUS_KM:
-        raise UsageError(f"--radius {args.radius:g}: at most {MAX_RADIUS_KM:,.0f} km, half the way round the Earth")
-    if args.color and args.palette:
-        raise UsageError("give --color or --palette, not both")
-    if args.color:
-        from common.color import ColorError, parse_colors
-
-        try:
-            parse_colors(args.color)
-        except ColorError as error:
-            raise UsageError(f"--color: {error}") from None
-    if args.palette and not os.path.isfile(args.palette):
-        raise UsageError(no_image_file("palette image", args.palette, args.palette))
-    # A file named in quotes ("~/results.html"), where the shell leaves the ~, means what it does
-    # typed bare, as every path read is (--index, --db, a query image): it was "its folder does
-    # not exist" (or, had a folder named ~ been there, a file written in it).
-    args.html, args.export = (os.path.expanduser(path) if path else path for path in (args.html, args.export))
-    if args.html == "-":  # stdout already has the results, in --format; '-' wrote a file so named
-        raise UsageError("--html -: the page is written to a file: name it, as in --html results.html")
-    if args.html and not os.path.isdir(os.path.dirname(os.path.abspath(args.html))):
-        raise UsageError(f"--html {args.html}: its folder does not exist")
-    if args.html and os.path.isdir(args.html):
-        # Found before the search, not after it: the page is named, not its folder.
-        raise UsageError(f"--html {args.html}: is a folder; name the page to write, as in {args.html}/results.html")
-    if args.export:
-        from common.export import export_format
-
-        if export_format(args.export) is None:
-            raise UsageError(f"--export {args.export}: use a .jsonl (JSON Lines), .pkl (pickle) or .parquet file name")
-        if not os.path.isdir(os.path.dirname(os.path.abspath(args.export))):
-            raise UsageError(f"--export {args.export}: its folder does not exist")
-        if os.path.isdir(args.export):
-            raise UsageError(f"--export {args.export}: is a folder; name the file to write")
-    for pattern in args.exclude or ():
-        if not pattern.strip(os.sep + " "):  # '' or '/': it left nothing out, and said nothing
-            raise UsageError(
-                f"--exclude {pattern!r} names nothing: give a name ('Screenshots', '*_thumb.jpg') or a path"
-            )
-    missing = missing_roots(args.index or [])
-    if missing:
-        raise MissingFolder(missing[0])
-    for root in args.index or []:
-        if not has_storable_name(normalise_root(root)):
-            raise UsageError(f"cannot index {root}: its name is not valid UTF-8 (another encoding?); rename it")
-    if reads_queries_from_stdin(args) and (len(args.search) > 1 or args.text):
-        raise UsageError(
-            f"--search {QUERIES_FROM_STDIN} reads every query from stdin, one a line: give no other --search or --text query"
-        )
-    for query in (args.text or []) + (args.add or []) + (args.subtract or []):
-        if not query.strip():
-            raise UsageError("empty query: give an image path or some words")
-    typed, named = "typed in a terminal set to", "a name in"  # folders: the index holds no such name
-    for option, values, likely in (
-        ("--search", [] if reads_queries_from_stdin(args) else args.search, typed), ("--add", args.add, typed),
-        ("--subtract", args.subtract, typed), ("--text", args.text, typed), ("--where", [args.where], typed),
-        ("--near", [args.near], typed), ("--order-by", [args.order_by], typed), ("--color", args.color, typed),
-        ("--under", args.under, named), ("--forget", args.forget, named),
-    ):  # fmt: skip
-        for value in values or ():
-            if value is not None:
-                refuse_bytes_of_another_encoding(option, value, sys.getfilesystemencoding(), likely)
-    for query in [] if reads_queries_from_stdin(args) else args.search or []:
-        check_query(query, args.mode)
-    for query in args.text or []:
-        check_words("--text", query)
-    for term in query_terms(args):
-        check_query(term.query)
-    if args.order_by is not None:
-        try:
-            parse_order(args.order_by)
-        except OrderError as error:
-            raise UsageError(f"--order-by {args.order_by!r}: {error}") from None
-    if args.where is not None:
-        from common.filters import validate_where
-
-        try:
-            args.where = validate_where(args.where)
-        except FilterError as error:
-            raise FilterError(f"invalid --where {args.where!r}: {error}") from None
-
-
-def refuse_bytes_of_another_encoding(what: str, value: str, encoding: str, likely: str) -> None:
-    """Refuse a value whose bytes were not ``encoding`` text (typed in a terminal set to Latin-1,
-    a line of a file written in another encoding; ``likely`` says which): Python keeps each odd
-    byte as a stand-in that no tokenizer, SQL engine or store can take, and the run ended on an
-    unexpected error."""
-    if not has_storable_name(value):
-        try:  # the bytes as they came
-            shown = repr(value.encode(encoding, "surrogateescape"))[2:-1]
-        except UnicodeEncodeError:  # (mixed with characters the encoding has not: as Python writes them)
-            shown = ascii(value)[1:-1]
-        raise UsageError(f"{what} {shown}: not {encoding.upper()} text ({likely} another encoding?)")
-
-
-def check_query(query: str, mode: str = "vector") -> None:
-    """Refuse a query that cannot be meant as given: empty, a missing image file, a folder, words
-    that a metadata search (``mode`` fts or hybrid) would only leave out."""
-    if not query.strip():
-        raise UsageError("empty query: give an image path or some words")
-    no_url = why_no_url(query)
-    if no_url is None:  # a URL is fetched when searched: asked once
-        return
-    path = path_as_named_on_disk(query)
-    if os.path.isfile(path):
-        return
-    if looks_like_a_url(query):
-        raise UsageError(f"--search {query}: not a web address to fetch ({no_url})")
-    if os.path.isdir(path) and (has_image_extension(query) or names_a_folder(query)):
-        raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
-    if has_image_extension(query):
-        raise UsageError(no_image_file("query image", query, path))
-    if mode != "vector":
-        check_words("--search", query)
-
-
-def check_words(option: str, query: str) -> None:
-    """Refuse a metadata query that only leaves words out (``-nikon``): it would rank nothing,
-    and every row without them is a filter's answer (``--where``), not a search's."""
-    from common.text_search import TextQuery
-
-    parts = TextQuery.of(query)
-    if parts.left_out and not parts.searches_anything:
-        raise UsageError(
-            f"{option} {query!r}: only words to leave out (a minus before each): give a word to search for "
-            "too, or filter with --where"
-        )
-
-
-def no_image_file(what: str, given: str, path: str) -> str:
-    """Why ``given`` (at ``path``), named as an image file, cannot be read as one: it is not
-    there, or it is there but no file (a named pipe would wait for a writer forever, a device
-    never end): saying 'not found' of what ``ls`` shows would send the user looking elsewhere."""
-    if not os.path.exists(path):
-        return f"{what} not found: {given}"
-    return f"{what} {given} is not a file but {kind_of_file(path)}; give an image file"
-
-
 def queries_typed(stdin: TextIO, prompt: bool) -> Iterator[str]:
     """The queries of ``stdin``, a line each (blank lines skipped, ``query_in``), as they are
     typed or piped in; with ``prompt``, a prompt on stderr before each (a terminal). Typed at a
@@ -435,26 +274,6 @@ def _queries_edited() -> Iterator[str]:
         query = query_in(line)
         if query:
             yield query
-
-
-def narrow_by_place(args: argparse.Namespace) -> None:
-    """Fold ``--near`` into ``--where``: one SQL condition that every search kind, a listing and
-    ``--stats`` take, so each backend filters it with its own engine. ``args.filter_label`` is
-    how results and counts name the filter ('within 10 km of Florence, Tuscany, Italy')."""
-    if not args.near:
-        return
-    from common.nearby import NearError, centre_of, near_label, with_near
-
-    try:
-        centre = centre_of(args.near)
-    except NearError as error:
-        raise UsageError(str(error)) from None
-    km = args.radius or DEFAULT_RADIUS_KM
-    namesake = f"; {args.near} is also {centre.next_of_name}" if centre.next_of_name else ""
-    log.info("near %s (%.5f, %.5f): within %g km%s", centre.label, centre.latitude, centre.longitude, km, namesake)
-    args.filter_label = near_label(args.filter_label, centre, km)
-    args.where = with_near(args.where, centre, km)
-    args.near_centre = centre
 
 
 class Session:
@@ -1242,30 +1061,6 @@ def stored_vector(store: ImageStore, image: str) -> np.ndarray | None:
     if record is None:
         return None
     return store.get_vectors([record["path"]]).get(record["path"])
-
-
-def query_terms(args: argparse.Namespace) -> list[Term]:
-    """What ``--add`` and ``--subtract`` ask to combine with each ``--search`` query."""
-    from common.combine import CombineError, terms_of
-
-    try:
-        return terms_of(args.add, args.subtract)
-    except CombineError as error:
-        raise UsageError(f"--add/--subtract {error}") from None
-
-
-def query_image(query: str) -> str | None:
-    """The image file a ``--search`` query names (``~`` expanded: a config file's, or a quoted,
-    ``~/Pictures/cat.jpg``), or None: the query is a text prompt."""
-    path = path_as_named_on_disk(query)
-    return path if os.path.isfile(path) else None
-
-
-def names_a_folder(query: str) -> bool:
-    """Whether a ``--search`` query that is a folder's name was meant as one: written as a path
-    (``photos/``, ``./dog``, ``~/Pictures``, ``/mnt/cam``). A bare word stays a prompt even where a
-    folder of that name is at hand: ``--search dog`` run beside a ``dog`` folder searches for dogs."""
-    return os.sep in query or "/" in query or query.startswith(("~", "."))
 
 
 def _shortened(text: str, length: int = 40) -> str:
