@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
@@ -44,7 +44,8 @@ from common.invocation import (
     query_terms,
     refuse_bytes_of_another_encoding,
 )
-from common.native_messages import CurrentStderrHandler, native_messages_hidden, send_to_null_device
+from common.log_lines import RepeatsHeldBack, configure_logging, only_warnings_logged
+from common.native_messages import native_messages_hidden, send_to_null_device
 from common.options import build_parser, options_given, value_read_as_an_option, with_negative_values_joined
 from common.ordering import hits_in_order, parse_order
 from common.output import (
@@ -53,6 +54,7 @@ from common.output import (
     stream_encoding,
     write_results,
 )
+from common.query_lines import queries_typed
 from common.runs import (
     leave_out_settings_with_no_part_in,
     reads_queries_from_stdin,
@@ -74,11 +76,6 @@ if TYPE_CHECKING:
     from common.place_names import IndexPlaces
 
 log = logging.getLogger("imagedb")
-
-QUERY_PROMPT = "query> "  # --search - at a terminal
-# The loggers of imagedb's own lines (the front scripts' and common's modules), set apart from
-# the libraries' (configure_logging).
-OWN_LOGGERS = ("imagedb", "common")
 
 
 class Terminated(KeyboardInterrupt):
@@ -217,63 +214,6 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
     finally:
         restore_sigterm()
     return 0
-
-
-def queries_typed(stdin: TextIO, prompt: bool) -> Iterator[str]:
-    """The queries of ``stdin``, a line each (blank lines skipped, ``query_in``), as they are
-    typed or piped in; with ``prompt``, a prompt on stderr before each (a terminal). Typed at a
-    terminal that also shows the results, they are read with line editing and the session's
-    history (the arrow keys recall an earlier query to change), as a shell reads its commands."""
-    if prompt and stdin is sys.stdin and sys.stdout.isatty():
-        yield from _queries_edited()
-        return
-    read_line = _lines_kept_whole(stdin)
-    while True:
-        if prompt:
-            sys.stderr.write(QUERY_PROMPT)
-            sys.stderr.flush()
-        line = read_line()
-        if not line:
-            if prompt:  # the shell's prompt then starts on a line of its own
-                sys.stderr.write("\n")
-            return
-        query = query_in(line)
-        if query:
-            yield query
-
-
-def query_in(line: str) -> str:
-    """The query a line of ``--search -`` holds. A file saved by Windows' Notepad starts with a
-    byte order mark, which is no whitespace: it made the first query's image "not found", or its
-    prompt another text."""
-    return line.strip().removeprefix("\ufeff").strip()
-
-
-def _lines_kept_whole(stdin: TextIO) -> Callable[[], str]:
-    """How to read ``stdin`` a line at a time so that a line in another encoding than stdin's is
-    still read (its odd bytes kept as stand-ins, and that query refused), where decoding it
-    strictly ended the whole session on an unexpected error."""
-    raw = getattr(stdin, "buffer", None)
-    if raw is None:  # already text (a test's StringIO)
-        return stdin.readline
-    encoding = stream_encoding(stdin)
-    return lambda: raw.readline().decode(encoding, "surrogateescape")
-
-
-def _queries_edited() -> Iterator[str]:
-    """Queries read by ``input``, which edits the line with GNU readline where Python has it
-    (importing ``readline`` turns it on; Windows' console edits lines itself)."""
-    with contextlib.suppress(ImportError):
-        import readline  # noqa: F401 - imported for its side effect on input()
-    while True:
-        try:
-            line = input(QUERY_PROMPT)
-        except EOFError:  # Ctrl-D
-            sys.stdout.write("\n")
-            return
-        query = query_in(line)
-        if query:
-            yield query
 
 
 class Session:
@@ -1082,78 +1022,3 @@ def _record_hit(record: dict):
     from common.store import Hit
 
     return Hit(record=record, score=float("nan"))
-
-
-@contextlib.contextmanager
-def only_warnings_logged() -> Iterator[None]:
-    """imagedb's own info lines held back (a --watch round that may have nothing to say); -v
-    still shows everything."""
-    loggers = [logging.getLogger(name) for name in OWN_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        if logger.level == logging.INFO:
-            logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
-class RepeatsHeldBack(logging.Filter):
-    """A watch's warnings said once, not at every look: a drive away for an hour gave two
-    lines a second with ``--watch 1`` ("cannot read folder", "kept the rows"). A warning the
-    look before gave too is held back; once a look no longer gives it, it is said again the
-    next time it comes (the drive away a second time)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.said_last_look: set[tuple[int, str]] = set()
-        self.said_this_look: set[tuple[int, str]] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
-            return True
-        said = (record.levelno, record.getMessage())
-        self.said_this_look.add(said)
-        return said not in self.said_last_look
-
-    @contextlib.contextmanager
-    def during_a_look(self) -> Iterator[None]:
-        handlers = list(logging.getLogger().handlers)
-        for handler in handlers:
-            handler.addFilter(self)
-        try:
-            yield
-        finally:
-            for handler in handlers:
-                handler.removeFilter(self)
-            self.said_last_look, self.said_this_look = self.said_this_look, set()
-
-
-class VisibleMessages(logging.Formatter):
-    """Each message on its one line, the file names and tags in it shown, not obeyed
-    (``common.visible``); a traceback (``--verbose``) keeps its lines."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return visible(super().formatMessage(record))
-
-
-def configure_logging(prog: str, quiet: bool, verbose: bool) -> None:
-    """Logs to stderr as 'prog: message' lines; results alone go to stdout."""
-    handler = CurrentStderrHandler()
-    handler.setFormatter(VisibleMessages(f"{prog}: %(message)s"))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    # Libraries (open_clip, faiss) log chatter at INFO through the root logger: only their
-    # warnings are shown, unless --verbose.
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    for ours in OWN_LOGGERS:
-        logging.getLogger(ours).setLevel(level)
-    # Pillow logs what it finds wrong in a file it then refuses ("More samples per pixel than can
-    # be decoded: 65535", at ERROR), naming no file: the run's line for that file says it. The
-    # decoding workers' logs go nowhere (``common.native_messages``); the same here, unless --verbose.
-    logging.getLogger("PIL").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
