@@ -43,17 +43,25 @@ def embeds_files(args: argparse.Namespace) -> bool:
     return bool(args.index or args.repair)
 
 
+def asks_for_more_than_indexing(args: argparse.Namespace) -> bool:
+    """Whether the run asks for anything besides indexing: results, a check, a repair, …"""
+    return bool(
+        lists_results(args) or args.check or args.repair or args.export or args.duplicates or args.stats or args.forget
+    )
+
+
 def only_indexes(args: argparse.Namespace) -> bool:
     """Whether indexing is all the run does (``--watch`` never ends, so nothing could follow it)."""
-    return bool(args.index) and not (args.check or args.export or args.duplicates or args.stats or wants_results(args))
+    return bool(args.index) and not asks_for_more_than_indexing(args)
 
 
 @dataclass(frozen=True)
 class Part:
-    """Whether an option has a part in a run, and what a run it has none in is told when it is typed."""
+    """Whether an option has a part in a run, and what a run it has none in is told when it is
+    typed; no refusal: typed, it is always meant (only a config file's is left out)."""
 
     has_a_part: Callable[[argparse.Namespace], bool]
-    refusal: Callable[[argparse.Namespace], str]
+    refusal: Callable[[argparse.Namespace], str] | None
 
 
 def _said(text: str) -> Callable[[argparse.Namespace], str]:
@@ -106,6 +114,10 @@ ADD_OR_SUBTRACT_ALONE = "--add and --subtract change a --search query: give --se
 # typed where it has none, in this order. An option whose part depends on another's comes after
 # it: a config file's 'preview: true' left out takes 'preview-rows' with it.
 OPTIONS_WITH_A_PART: dict[str, Part] = {
+    # A config file's roots are indexed by a run that asks for nothing else ('--config file'):
+    # a search, --stats or --check with the file walked the whole tree first, and embedded what
+    # was new, before it answered. Typed, --index runs first, whatever else is asked.
+    "index": Part(lambda a: not asks_for_more_than_indexing(a), None),
     "add": Part(lambda a: bool(a.search), _said(ADD_OR_SUBTRACT_ALONE)),
     "subtract": Part(lambda a: bool(a.search), _said(ADD_OR_SUBTRACT_ALONE)),
     "limit": Part(lists_results, _said(
@@ -151,7 +163,7 @@ def option_with_no_part(args: argparse.Namespace) -> str | None:
     """Why the first option typed (``args.typed``) for a run it has no part in is refused, or None."""
     typed = getattr(args, "typed", set())
     for dest, part in OPTIONS_WITH_A_PART.items():
-        if dest in typed and not part.has_a_part(args):
+        if dest in typed and part.refusal is not None and not part.has_a_part(args):
             return part.refusal(args)
     return None
 

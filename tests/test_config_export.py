@@ -62,6 +62,26 @@ def test_search_settings_in_a_config_file_leave_indexing_and_stats_alone(cli: Cl
     assert typed.code == 2 and "--preview shows search results" in typed.stderr
 
 
+def test_a_config_file_s_roots_are_indexed_by_a_run_that_asks_for_nothing_else(cli: Cli, photos: Path) -> None:
+    """With 'roots' in the file, every search, --stats and --check walked the whole tree and
+    embedded what was new before it answered (as rclip does, which its users turn off). The
+    roots are indexed by '--config file' alone, or with --index typed."""
+    config = library_config(cli, photos, "")
+    indexed = cli("--config", config, db=False)
+    assert indexed.code == 0 and indexed.summary()["new"] == 12, indexed.stderr
+    later = paint_photo(photos / "later.jpg", seed=99)
+    for run in (["--search", "a dog"], ["--stats"], ["--check"], ["--where", "width > 0"], ["--text", "later"]):
+        answered = cli("--config", config, *run, db=False)
+        assert answered.code == 0, (run, answered.stderr)
+        assert "found " not in answered.stderr and "indexed " not in answered.stderr, (run, answered.stderr)
+    assert str(later) not in cli.records()
+    both = cli("--config", config, "--index", photos, "--search", str(later), "--limit", "1", "--format", "paths",
+               db=False)  # fmt: skip
+    assert both.code == 0 and both.summary()["new"] == 1 and both.stdout == f"{later}\n", both.stderr
+    paint_photo(photos / "last.jpg", seed=98)
+    assert cli("--config", config, db=False).summary()["new"] == 1
+
+
 @pytest.mark.parametrize("thumbnails", [False, True])
 def test_thumbnails_in_a_config_file_mean_what_they_say(
     cli: Cli, photos: Path, tmp_path: Path, thumbnails: bool

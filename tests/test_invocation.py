@@ -317,7 +317,14 @@ def test_every_option_with_a_part_in_some_runs_is_refused_typed_and_left_out_of_
         "watch": (["--stats"], ["--watch", "5"], "watch: 5"),
         "order_by": (["--stats"], ["--order-by", "path"], "order-by: path"),
     }
-    assert set(cases) == set(OPTIONS_WITH_A_PART)
+    always_meant_typed = {"index": (["--stats"], ["--index", tmp_path / "photos"], f"index: [{tmp_path / 'photos'}]")}
+    assert set(cases) | set(always_meant_typed) == set(OPTIONS_WITH_A_PART)
+    for dest, (run, typed, in_file) in always_meant_typed.items():
+        assert cli(*run, *typed).code == 0
+        config = tmp_path / f"{dest}.yaml"
+        config.write_text(in_file + "\n")
+        kept = cli("--config", config, *run, "-v")
+        assert kept.code == 0 and f"config file: {dest} left out" in kept.stderr, (dest, kept.stderr)
     for dest, (run, typed, in_file) in cases.items():
         before = snapshot(cli.db)
         refused = cli(*run, *typed)
