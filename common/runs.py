@@ -5,7 +5,8 @@ search, ``--force`` and ``--batch`` in indexing. Typed for a run they have no pa
 changed nothing and said so nowhere (``--export sample.jsonl --limit 100`` wrote the whole
 library), so they are refused in one line. Set in a ``--config`` file they are standing
 settings, and left out of such a run: ``preview: true`` had refused every ``--index`` and
-``--stats``. ``OPTIONS_WITH_A_PART`` is the one table both read.
+``--stats``, and the file's ``roots`` were indexed before every search. ``OPTIONS_WITH_A_PART``
+is the one table both read.
 """
 
 from __future__ import annotations
