@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,6 +217,29 @@ def split_described_before(
         else:
             reread.append(file)
     return refresh, reread, current
+
+
+def say_where_moved_files_came_from(sources: Iterable[str], roots: list[str]) -> None:
+    """Files moved here from a folder this run does not index (a library folder renamed or
+    sorted elsewhere, a drive's photos copied to another) take their old rows' vectors, and the
+    old rows stay: their folder is not looked at, and may be a drive not mounted (a Mac's
+    /Volumes/Photos is not there at all then). Every search then listed each photo twice, once at
+    a path that is gone, and nothing had said why: say so, by folder, and how to drop them."""
+    gone = sorted(
+        path for path in set(sources)
+        if not any(is_under_root(path, root) for root in roots) and not os.path.lexists(path)
+    )  # fmt: skip
+    deleted, held = split_vanished(gone, roots=[])
+    for folder, count in Counter(map(os.path.dirname, deleted)).items():
+        log.warning(
+            "%d file(s) were moved here from %s, which this run does not index: their old rows stay, listed "
+            "beside the new ones; --index %s drops them", count, folder, folder,
+        )  # fmt: skip
+    for out in held:
+        log.warning(
+            "%d file(s) were moved here from %s: %s; their old rows stay, listed beside the new ones; if it "
+            "is gone for good, --forget %s drops them", len(out.paths), out.folder, out.reason(), out.folder,
+        )  # fmt: skip
 
 
 def how_to_drop(held: OutOfReach, roots: list[str]) -> str:
@@ -468,12 +492,13 @@ def take_stored_vectors(
     summary: IndexSummary,
     thumbnail_dir: str | None,
     progress: bool | None,
-) -> set[str]:
+) -> tuple[set[str], set[str]]:
     """Store the ``candidates`` whose bytes a stored row was made from, with that row's vector
-    (``common.reuse``); returns their paths. A group's thumbnails are copied before its rows are
+    (``common.reuse``); returns their paths, and those of the rows they took. A group's thumbnails are copied before its rows are
     written, and the rows are committed before anything is removed: a run stopped at any point
     leaves rows that are right, and the next run finds what it did not do."""
     taken: set[str] = set()
+    sources: set[str] = set()
     with _hashing_bar(len(candidates), progress) as bar:
         for group in find_reusable(store, candidates, hashes, hashed=bar.update):
             if not group:
@@ -488,7 +513,8 @@ def take_stored_vectors(
             summary.updated += len(group) - added
             summary.reused += len(group)
             taken.update(r.file.path for r in group)
-    return taken
+            sources.update(r.source["path"] for r in group)
+    return taken, sources
 
 
 def set_aside_copies_among(
@@ -524,7 +550,7 @@ def take_originals_rows(
     one whose original failed for a passing reason (vanished, locked), or that changed since it
     was hashed, is read."""
     waiting = [copy for group in copies.values() for copy in group]
-    taken = take_stored_vectors(store, waiting, hashes, indexed_before, summary, thumbnail_dir, progress=False)
+    taken, _ = take_stored_vectors(store, waiting, hashes, indexed_before, summary, thumbnail_dir, progress=False)
     failed = {entry["path"]: entry for entry in failures.entries}
     left = []
     for original, group in copies.items():
@@ -659,7 +685,7 @@ def index_roots(
         with summary.timing("reuse"):
             worth_hashing = files_worth_hashing(to_read, {signature[0] for signature in stored.values()})
             if worth_hashing:
-                reused = take_stored_vectors(
+                reused, sources = take_stored_vectors(
                     store, worth_hashing, hashes, indexed_before, summary, thumbnail_dir, progress
                 )  # fmt: skip
                 to_read = [f for f in to_read if f.path not in reused]
@@ -668,6 +694,7 @@ def index_roots(
                         "%d file(s) have the bytes of indexed ones (moved, renamed, copied, touched, or their XMP sidecar edited): "
                         "their rows take the stored vectors, nothing decoded or embedded", len(reused),
                     )  # fmt: skip
+                    say_where_moved_files_came_from(sources, roots)
             to_read, copies = set_aside_copies_among(to_read, hashes, progress)
     if plan.removed:  # after the reuse: a moved file takes the vector of its old path's row
         with summary.timing("write"):

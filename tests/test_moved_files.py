@@ -145,6 +145,41 @@ def test_force_embeds_again_files_whose_bytes_are_indexed(cli: Cli, photos: Path
     assert sorted(decoded) == sorted(p.name for p in photos.rglob("*") if p.is_file())
 
 
+def test_files_moved_here_from_a_folder_the_run_does_not_index_say_where_their_old_rows_are(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A library folder renamed, or photos sorted out of a folder into the one indexed: the new
+    rows take the old ones' vectors, and the old rows stay (their folder is not looked at, and
+    may be a drive not mounted), so every search listed each photo twice, once at a path that is
+    gone, and nothing said why. One line a folder says where they came from and how to drop them;
+    a copy, or a move within the folders indexed, says nothing."""
+    library, kept = tmp_path / "library", tmp_path / "kept"
+    for i in range(3):
+        paint_photo(library / f"l{i}.jpg", seed=i)
+    paint_photo(kept / "k0.jpg", seed=10)
+    paint_photo(kept / "k1.jpg", seed=11)
+    cli.index(library, kept)
+    renamed = tmp_path / "library 2024"
+    library.rename(renamed)
+    (renamed / "from kept").mkdir()
+    (kept / "k0.jpg").rename(renamed / "from kept" / "k0.jpg")
+    shutil.copy(kept / "k1.jpg", renamed / "copy of k1.jpg")  # a copy: its source is still there
+    run = cli.index(renamed)
+    assert run.summary()["new"] == 5 and len(cli.records()) == 10
+    said = [line for line in run.stderr_lines() if "were moved here from" in line]
+    assert said == [
+        f"imagedb-{cli.backend}.py: 1 file(s) were moved here from {kept}, which this run does not index: their "
+        f"old rows stay, listed beside the new ones; --index {kept} drops them",
+        f"imagedb-{cli.backend}.py: 3 file(s) were moved here from {library}: the folder is not there (a drive not "
+        f"mounted?); their old rows stay, listed beside the new ones; if it is gone for good, --forget {library} "
+        "drops them",
+    ]
+    assert cli("--forget", library).code == 0 and cli.index(kept).summary()["removed"] == 1
+    assert sorted(cli.records()) == sorted(str(p) for p in [*renamed.rglob("*.jpg"), kept / "k1.jpg"])
+    (renamed / "l0.jpg").rename(renamed / "from kept" / "l0.jpg")
+    assert "moved here" not in cli.index(renamed).stderr, "a move within the folders indexed"
+
+
 def test_a_run_stopped_after_the_moved_rows_were_written_is_finished_by_the_next(
     cli: Cli, photos: Path, monkeypatch, decoded: list[str]
 ) -> None:
