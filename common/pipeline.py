@@ -494,9 +494,10 @@ def take_stored_vectors(
     progress: bool | None,
 ) -> tuple[set[str], set[str]]:
     """Store the ``candidates`` whose bytes a stored row was made from, with that row's vector
-    (``common.reuse``); returns their paths, and those of the rows they took. A group's thumbnails are copied before its rows are
-    written, and the rows are committed before anything is removed: a run stopped at any point
-    leaves rows that are right, and the next run finds what it did not do."""
+    (``common.reuse``); returns their paths, and those of the rows they took. A group's
+    thumbnails are copied before its rows are written, and the rows are committed before
+    anything is removed: a run stopped at any point leaves rows that are right, and the next run
+    finds what it did not do."""
     taken: set[str] = set()
     sources: set[str] = set()
     with _hashing_bar(len(candidates), progress) as bar:

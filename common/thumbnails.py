@@ -149,10 +149,10 @@ def remove_thumbnails(thumbnail_dir: str, signatures: Iterable[tuple[str, int, f
 # pixels on its shortest side, and not at all past this size where the format cannot shrink as
 # it decodes (JPEG can: DCT scaling).
 STAND_IN_SIDE = 224
-# What stands in for a missing thumbnail: a record's picture, or None and why not.
-StandIn = Callable[[dict], tuple[Any, "str | None"]]
 STAND_IN_MAX_PIXELS = 50_000_000
 SHRINKING_FORMATS = {"JPEG", "MPO"}
+# What stands in for a missing thumbnail: a record's picture, or None and why not.
+StandIn = Callable[[dict], tuple[Any, "str | None"]]
 
 
 def picture_of_file(record: dict) -> tuple[Any, str | None]:
@@ -196,7 +196,14 @@ class PicturesOfFiles:
         import threading
 
         answer: list[tuple[Any, str | None]] = []
-        reading = threading.Thread(target=lambda: answer.append(self.read(record)), daemon=True)
+
+        def read() -> None:
+            try:
+                answer.append(self.read(record))
+            except Exception as error:  # a decoder's own error: that picture's line, not a crash
+                answer.append((None, f"the file cannot be read: {error}"))
+
+        reading = threading.Thread(target=read, name="imagedb-picture", daemon=True)
         reading.start()
         reading.join(self.time_limit)
         if not answer:

@@ -252,6 +252,13 @@ def test_a_file_on_a_drive_that_stopped_answering_is_given_up_after_the_time_lim
     assert page.read_text().count('<div class="missing">no thumbnail</div>') == 2
     assert page.read_text().count("data:image/jpeg;base64,") == 1
 
+    def failing(record: dict):
+        raise ValueError("a decoder's own error")
+
+    refused = common.thumbnails.PicturesOfFiles(5, read=failing)
+    assert refused({"path": "/x/y.jpg"}) == (None, "the file cannot be read: a decoder's own error")
+    assert refused.stalled_folders == set(), "an error is no stall"
+
 
 def test_preview_rows_sets_how_tall_a_picture_is(cli: Cli, album: Path, monkeypatch) -> None:
     monkeypatch.setenv("COLORTERM", "truecolor")
