@@ -191,6 +191,14 @@ class RecordFilter:
           ``trim`` written as calls with commas; ``regexp_matches``, DuckDB's name, is
           DataFusion's ``regexp_like``; a cast to text (``AS VARCHAR``, ``::TEXT``) is one to
           ``STRING``.
+        - SQL's own syntax for some calls, which Lance's SQL refuses, is written as the call by
+          name, with the arguments in the order DuckDB's parse gives them: ``position('x' IN
+          path)`` as ``"strpos"(path, 'x')``, ``substring(path FROM 2 FOR 3)`` as ``"substr"(path,
+          2, 3)``, ``trim(BOTH ' ' FROM make)`` as ``"btrim"(make, ' ')`` (``LEADING``: ``ltrim``,
+          ``TRAILING``: ``rtrim``); ``a IS DISTINCT FROM b`` as ``coalesce(a <> b, (a IS NULL) <>
+          (b IS NULL))``, never NULL, so that ``NOT`` of it (and ``IS NOT DISTINCT FROM``) is what
+          DuckDB means. Only where each argument is a column or a constant, and nothing inside is
+          written otherwise already: elsewhere Lance refuses it in one line, as before.
 
         Elsewhere the condition is left as written: a column compared with an integer keeps
         the use of its scalar index. Read from DuckDB's parse of it, whose nodes say where in
@@ -198,7 +206,11 @@ class RecordFilter:
         text = (_PARSED_PREFIX + where).encode()
         wrapped: set[tuple[int, int]] = set()
         edits: set[tuple[int, int, bytes]] = set()  # (where in the text, bytes replaced, by what)
+        rewritten: set[tuple[int, int, bytes]] = set()  # whole spans written again, if nothing inside is
         for node in self._parsed_nodes(where):
+            rewrite = _as_called_by_name(text, node)
+            if rewrite is not None:
+                rewritten.add(rewrite)
             if node.get("class") == "CAST":
                 begin, length = _span(node)
                 for cast in _CAST_TO_TEXT.finditer(text, begin, begin + length):
@@ -223,6 +235,11 @@ class RecordFilter:
                     wrapped |= {_span(column) for column in columns}
         for begin, length in wrapped:
             edits |= {(begin, 0, b"CAST("), (begin + length, 0, b" AS DOUBLE)")}
+        for begin, length, replacement in rewritten:
+            if not any(
+                begin <= at <= begin + length for at, _, _ in edits | (rewritten - {(begin, length, replacement)})
+            ):
+                edits.add((begin, length, replacement))
         return _edited(text, edits)
 
     def _as_integer(self, node: dict, column: dict) -> bool:
@@ -342,6 +359,12 @@ _CALLED_OTHERWISE_BY_LANCE = {
     "floor": b'"floor"', "ceil": b'"ceil"', "ceiling": b'"ceil"', "substr": b'"substr"',
     "substring": b'"substr"', "trim": b'"trim"', "regexp_matches": b"regexp_like",
 }  # fmt: skip
+# The functions DuckDB parses SQL's own call syntax into (``position(x IN y)``, ``trim(BOTH …
+# FROM x)``), and the names LanceDB calls them by (``_as_called_by_name``).
+_KEYWORD_CALLS_BY_NAME = {
+    "position": b'"strpos"', "substring": b'"substr"', "trim": b'"btrim"', "ltrim": b'"ltrim"', "rtrim": b'"rtrim"',
+}  # fmt: skip
+_DISTINCT_FROM = {"COMPARE_DISTINCT_FROM": b"", "COMPARE_NOT_DISTINCT_FROM": b"NOT "}
 # A function's name as written at the start of its call, and the bracket after it.
 _CALL = re.compile(rb"(\w+)\s*\(")
 # The words of SQL's own syntax for some calls (``substring(x FROM 2 FOR 3)``, ``trim(BOTH ' '
@@ -351,8 +374,34 @@ _KEYWORDS_IN_A_CALL = re.compile(rb"\b(?:FROM|FOR|BOTH|LEADING|TRAILING)\b", re.
 _CAST_TO_TEXT = re.compile(rb"(\bAS\s+|::\s*)(VARCHAR|TEXT|CHAR|BPCHAR)\b", re.IGNORECASE)
 # Where a condition may need writing otherwise for LanceDB (``in_lance_dialect``).
 _WRITTEN_OTHERWISE_FOR_LANCE = re.compile(
-    r"\b(?:" + "|".join(_CALLED_OTHERWISE_BY_LANCE) + r")\s*\(|\b(?:VARCHAR|TEXT|CHAR|BPCHAR)\b", re.IGNORECASE
+    r"\b(?:" + "|".join([*_CALLED_OTHERWISE_BY_LANCE, *_KEYWORD_CALLS_BY_NAME]) + r")\s*\("
+    r"|\b(?:VARCHAR|TEXT|CHAR|BPCHAR)\b|\bDISTINCT\s+FROM\b",
+    re.IGNORECASE,
 )
+
+
+def _as_called_by_name(text: bytes, node: dict) -> tuple[int, int, bytes] | None:
+    """``node`` written again as LanceDB takes it (``RecordFilter.in_lance_dialect``): SQL's
+    call syntax (``position(x IN y)``, ``substring(x FROM 2)``, ``trim(LEADING FROM x)``) as a
+    call by name, ``IS [NOT] DISTINCT FROM`` as what it means; (where, bytes replaced, by what),
+    or None where it is not such a node or an argument is neither a column nor a constant."""
+    arguments = _operands(node)
+    if not arguments or any(a.get("class") not in ("COLUMN_REF", "CONSTANT") for a in arguments):
+        return None
+    begin, length = _span(node)
+    written = [_source(text, argument) for argument in arguments]
+    if node.get("class") == "COMPARISON" and node.get("type") in _DISTINCT_FROM and len(written) == 2:
+        a, b = written
+        meant = b"coalesce(%s <> %s, (%s IS NULL) <> (%s IS NULL))" % (a, b, a, b)
+        return begin, length, b"(" + _DISTINCT_FROM[node["type"]] + meant + b")"
+    name = node.get("function_name")
+    if node.get("class") != "FUNCTION" or name not in _KEYWORD_CALLS_BY_NAME:
+        return None
+    called = _CALL.match(text, begin, begin + length)
+    keywords = _KEYWORDS_IN_A_CALL.search(text, called.end(), begin + length) if called else None
+    if not (keywords or (name == "position" and called)):  # substring(x, 2) is taken by its quoted name
+        return None
+    return begin, length, _KEYWORD_CALLS_BY_NAME[name] + b"(" + b", ".join(written) + b")"
 
 
 @functools.cache

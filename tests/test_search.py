@@ -260,6 +260,18 @@ def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_
         ("substr(model, 1, 5) = 'Canon' AND trim('  ' || make || ' ') = 'Canon'", {"canon-1.jpg", "canon-2.jpg"}),
         ("regexp_matches(model, 'D[0-9]+$') OR CEILING(width / 100) = 4", {"nikon-1.jpg", "fuji-1.jpg"}),
         ("CAST(width AS VARCHAR) LIKE '1%' AND width::TEXT NOT LIKE '16%'", {"canon-1.jpg"}),
+        # SQL's own call syntax, and IS [NOT] DISTINCT FROM (NULL makes and models included),
+        # which Lance's SQL refused: written as calls by name, and as what they mean.
+        ("position('EOS' IN model) > 0 AND substring(model FROM 11 FOR 2) = 'R6'", {"canon-2.jpg"}),
+        (
+            "trim(LEADING 'NIKO' FROM model) = ' D750' OR trim(BOTH 'FM' FROM make) = 'UJIFIL' "
+            "OR trim(TRAILING '5D' FROM model) = 'Canon EOS '",
+            {"nikon-1.jpg", "fuji-1.jpg", "canon-1.jpg"},
+        ),
+        (
+            "make IS DISTINCT FROM 'Canon' AND NOT (model IS NOT DISTINCT FROM 'X-T3')",
+            {"nikon-1.jpg", "generated.png"},
+        ),
     ],
 )
 def test_filters_give_the_same_rows_on_both_backends(both: dict[str, Cli], where: str, expected: set[str]) -> None:
