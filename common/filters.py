@@ -224,6 +224,7 @@ class RecordFilter:
                     and not (
                         _KEYWORDS_IN_A_CALL.search(text, called.end(), begin + length)  # substring(x FROM 2)
                     )
+                    and not _counted_from_the_end(text, node)
                 ):
                     edits.add((begin, len(called.group(1)), _CALLED_OTHERWISE_BY_LANCE[node["function_name"]]))
             if node.get("class") == "FUNCTION" and node.get("function_name") == "/":
@@ -380,6 +381,18 @@ _WRITTEN_OTHERWISE_FOR_LANCE = re.compile(
 )
 
 
+def _counted_from_the_end(text: bytes, node: dict) -> bool:
+    """Whether ``node`` is a ``substring``/``substr`` from a negative place: DuckDB counts it from
+    the end ('hello', -2: 'lo'), DataFusion from before the start (the whole word): given to
+    LanceDB it gave other rows, silently, so it is left for Lance to refuse."""
+    arguments = _operands(node)
+    return (
+        node.get("function_name") in ("substring", "substr")
+        and len(arguments) > 1
+        and _source(text, arguments[1]).lstrip().startswith(b"-")
+    )
+
+
 def _as_called_by_name(text: bytes, node: dict) -> tuple[int, int, bytes] | None:
     """``node`` written again as LanceDB takes it (``RecordFilter.in_lance_dialect``): SQL's
     call syntax (``position(x IN y)``, ``substring(x FROM 2)``, ``trim(LEADING FROM x)``) as a
@@ -395,7 +408,7 @@ def _as_called_by_name(text: bytes, node: dict) -> tuple[int, int, bytes] | None
         meant = b"coalesce(%s <> %s, (%s IS NULL) <> (%s IS NULL))" % (a, b, a, b)
         return begin, length, b"(" + _DISTINCT_FROM[node["type"]] + meant + b")"
     name = node.get("function_name")
-    if node.get("class") != "FUNCTION" or name not in _KEYWORD_CALLS_BY_NAME:
+    if node.get("class") != "FUNCTION" or name not in _KEYWORD_CALLS_BY_NAME or _counted_from_the_end(text, node):
         return None
     called = _CALL.match(text, begin, begin + length)
     keywords = _KEYWORDS_IN_A_CALL.search(text, called.end(), begin + length) if called else None

@@ -513,6 +513,11 @@ def test_a_filter_lancedb_cannot_evaluate_is_a_usage_error(tmp_path: Path) -> No
     (line,) = result.stderr_lines()
     assert line.startswith("imagedb-lancedb.py: error: LanceDB cannot evaluate --where")
     assert "CASE WHEN" in line
+    # A substring from a negative place: DuckDB counts it from the end, DataFusion's substr from
+    # before the start: refused, not given to Lance to answer with other rows.
+    for counted_from_the_end in ("substr(path, -4) = '.jpg'", "substring(path FROM -4) = '.jpg'"):
+        refused = cli("--where", counted_from_the_end)
+        assert refused.code == 2 and "LanceDB cannot evaluate --where" in refused.stderr, refused.stderr
     # A number compared with a truth value: Lance's words, without the place in its Rust source it came from.
     (line,) = cli("--where", "width > TRUE").stderr_lines()
     assert "could not convert to literal of type 'Int32'" in line and not line.rstrip().endswith(tuple("0123456789"))
