@@ -154,7 +154,8 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
     try:
         session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
         args.filter_label, args.near_centre = args.where, None  # as typed: check_invocation rewrites dates
-        for left_out in leave_out_settings_with_no_part_in(args, getattr(args, "set_in_file", {})):
+        args.left_out = leave_out_settings_with_no_part_in(args, getattr(args, "set_in_file", {}))
+        for left_out in args.left_out:
             log.debug("config file: %s left out (no part in this run)", left_out.replace("_", "-"))
         check_invocation(args)
         narrow_by_place(args)
@@ -692,6 +693,12 @@ class Session:
         if self.store is None:
             if not self.store_class.exists(self.db_path):
                 self.refuse_a_folder_that_cannot_hold_an_index()
+                if "index" in getattr(self.args, "left_out", ()):  # the config file's roots, not indexed yet
+                    typed_db = f" --db {self.args.db}" if "db" in getattr(self.args, "typed", ()) else ""
+                    raise UsageError(
+                        f"no index at {self.db_path}: index the config file's roots first, with "
+                        f"--config {self.args.config}{typed_db} on its own"
+                    )
                 raise UsageError(f"no index at {self.db_path}: create one with --index DIR (or point --db at one)")
             self.store = self.store_class.open(self.db_path)
         return self.store

@@ -65,8 +65,14 @@ def test_search_settings_in_a_config_file_leave_indexing_and_stats_alone(cli: Cl
 def test_a_config_file_s_roots_are_indexed_by_a_run_that_asks_for_nothing_else(cli: Cli, photos: Path) -> None:
     """With 'roots' in the file, every search, --stats and --check walked the whole tree and
     embedded what was new before it answered (as rclip does, which its users turn off). The
-    roots are indexed by '--config file' alone, or with --index typed."""
+    roots are indexed by '--config file' alone, or with --index typed; a search before that says
+    so, not "create one with --index DIR"."""
     config = library_config(cli, photos, "")
+    first = cli("--config", config, "--search", "a dog", db=False)
+    assert first.code == 2 and first.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: no index at {cli.db}: index the config file's roots first, with "
+        f"--config {config} on its own"
+    ]
     indexed = cli("--config", config, db=False)
     assert indexed.code == 0 and indexed.summary()["new"] == 12, indexed.stderr
     later = paint_photo(photos / "later.jpg", seed=99)
