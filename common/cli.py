@@ -622,14 +622,16 @@ class Session:
             log.info("repair: re-embedding %d file(s) whose rows were lost", len(result.to_reembed))
             self.index(folders)
 
-    def make_missing_thumbnails(self) -> list[str]:
-        """``--repair``'s thumbnails: those some files lack where others have theirs (lost with a
-        disk, deleted by a cleaner), or every missing one with ``--thumbnails``; none with
-        ``--no-thumbnails``, or where no file has one (indexed without: a choice, not a loss)."""
-        from common.health import thumbnail_census, thumbnails_of
+    def make_missing_thumbnails(self, lacking: list[str]) -> list[str]:
+        """``--repair``'s thumbnails of the files ``lacking`` one: those some files lack where
+        others have theirs (lost with a disk, deleted by a cleaner), or every missing one with
+        ``--thumbnails``; none with ``--no-thumbnails``, or where no file has one (indexed
+        without: a choice, not a loss)."""
+        from common.health import thumbnails_of
         from common.small_pictures import make_missing_thumbnails
 
-        lacking = thumbnail_census(self.store).lacking if self.args.thumbnails is not False else []
+        if self.args.thumbnails is False:
+            return []
         if not lacking or (len(lacking) == self.store.count() and self.args.thumbnails is None):
             return []
         records = self.store.get_records_by_path(lacking)

@@ -187,15 +187,16 @@ def repair_store(
     actions: list[str],
     dropped: list[str],
     time_limit: float | None,
-    make_thumbnails: Callable[[], list[str]] | None = None,
+    make_thumbnails: Callable[[list[str]], list[str]] | None = None,
 ) -> RepairResult:
     """Make ``store`` pass ``check_store`` again, keeping every sound row (see the module docstring).
 
     ``actions`` and ``dropped`` are what the backend's salvage already did and dropped; rows whose
     colour signatures it lost get them again from their thumbnails (``common.colors_remade``),
     their files decoded where they have none, each given up on after ``time_limit`` seconds.
-    ``make_thumbnails`` makes the missing thumbnails that are wanted, and says so: called before
-    the colours are counted, so that a file that lost both is decoded once.
+    ``make_thumbnails`` makes those wanted of the missing thumbnails it is given, and says so:
+    called before the colours are counted, so that a file that lost both is decoded once. Files
+    of the thumbnails folder that are no row's are removed once the rows are committed.
     """
     result = RepairResult(actions=list(actions))
     paths, vectors = store.get_all_vectors()
@@ -228,8 +229,11 @@ def repair_store(
     refreshed = bring_up_to_date(store, outdated)  # the rows deleted above are not found
     if refreshed:
         result.actions.append(f"brought {refreshed} row(s) an older version wrote up to date from what they hold")
+    # One listing of the folder, once this repair's rows are the ones it commits: which files lack
+    # a thumbnail, and which thumbnails are no row's (those of the rows just removed included).
+    census = thumbnail_census(store)
     if make_thumbnails is not None:
-        result.actions += make_thumbnails()
+        result.actions += make_thumbnails(census.lacking)
     colored, unread = remake_lost_colors(store, thumbnails_of(store), time_limit)
     if colored:
         result.actions.append(
@@ -244,8 +248,8 @@ def repair_store(
     store.rebuild_indexes()
     result.actions.append("rebuilt the secondary indexes")
     # Under the indexing lock no run is making thumbnails of rows not committed yet: a file no
-    # row claims, the rows just removed included, is left over.
-    removed = remove_stray_thumbnails(thumbnails_of(store), thumbnail_census(store).strays)
+    # row claims is left over (the thumbnails made above are rows').
+    removed = remove_stray_thumbnails(thumbnails_of(store), census.strays)
     if removed:
         result.actions.append(f"removed {removed} file(s) of the thumbnails folder that were no indexed file's")
     return result
