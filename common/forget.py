@@ -40,8 +40,7 @@ def forget_folders(
     anything is removed."""
     folders = [normalise_root(folder) for folder in folders]
     signatures = store.get_signatures()
-    refuse_what_cannot_be_meant(store, folders, failures, signatures)
-    doomed = {folder: [p for p in signatures if is_under_root(p, folder)] for folder in folders}
+    doomed = refuse_what_cannot_be_meant(store, folders, failures, signatures)
     paths = sorted({p for found in doomed.values() for p in found})
     if paths:
         store.delete_images(paths)
@@ -55,10 +54,11 @@ def forget_folders(
 
 def refuse_what_cannot_be_meant(
     store: ImageStore, folders: Iterable[str], failures: FailureReport, signatures: Iterable[str] | None = None
-) -> None:
+) -> dict[str, list[str]]:
     """Raise ``NothingToForget`` for the first folder with no row (``signatures``: the store's
     paths, when already read) and no failure under it, and ``EverythingStillThere`` where the
-    folders hold every row and the files of one of them are still there."""
+    folders hold every row and the files of one of them are still there; else the paths of the
+    rows under each folder."""
     indexed = list(store.get_signatures() if signatures is None else signatures)
     listed = [*indexed, *failures.earlier_paths()]
     folders = [normalise_root(folder) for folder in folders]
@@ -74,3 +74,4 @@ def refuse_what_cannot_be_meant(
                     f"(a folder inside it meant?): to start over, delete {store.db_path}; to keep files out of "
                     "the index, --index with --exclude"
                 )
+    return under
