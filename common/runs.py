@@ -95,9 +95,26 @@ def _html_refusal(args: argparse.Namespace) -> str:
     return "--html writes search results or duplicates: give --search, --text, --where or --duplicates"
 
 
+def _indexing_refusal(option: str, value: str = "") -> Callable[[argparse.Namespace], str]:
+    """The refusal of ``option`` (--force, --watch, …; ``value`` as a user would type it) typed
+    for a run that indexes nothing. With a config file's roots left out (the run asks for more
+    than indexing them), "only applies to --index" read as wrong: the file's roots are what the
+    user meant to index."""
+
+    def refusal(args: argparse.Namespace) -> str:
+        if "index" not in getattr(args, "left_out", ()):
+            return f"{option} only applies to --index"
+        return (
+            f"{option} applies to indexing, and a config file's roots are indexed by a run that asks for nothing "
+            f"else: run --config {args.config} {option}{value} on its own (or give --index DIR)"
+        )
+
+    return refusal
+
+
 def _watch_refusal(args: argparse.Namespace) -> str:
     if not args.index:
-        return "--watch only applies to --index"
+        return _indexing_refusal("--watch", " SECONDS")(args)
     return "--watch indexes until Ctrl-C, so nothing would come after it: run searches and checks apart"
 
 
@@ -150,9 +167,9 @@ OPTIONS_WITH_A_PART: dict[str, Part] = {
     "mode": Part(lambda a: not (a.add or a.subtract) or a.mode == "vector", lambda a: (
         f"--add and --subtract combine CLIP vectors, and --mode {a.mode} matches metadata words: drop one of them"
     )),
-    "force": Part(lambda a: bool(a.index), _said("--force only applies to --index")),
-    "retry_failed": Part(lambda a: bool(a.index), _said("--retry-failed only applies to --index")),
-    "exclude": Part(lambda a: bool(a.index), _said("--exclude only applies to --index")),
+    "force": Part(lambda a: bool(a.index), _indexing_refusal("--force")),
+    "retry_failed": Part(lambda a: bool(a.index), _indexing_refusal("--retry-failed")),
+    "exclude": Part(lambda a: bool(a.index), _indexing_refusal("--exclude", " PATTERN")),
     "watch": Part(only_indexes, _watch_refusal),
     "order_by": Part(wants_results, _said(
         "--order-by lists search results: give --search, --text, --color, --where or --near as well"

@@ -88,6 +88,31 @@ def test_a_config_file_s_roots_are_indexed_by_a_run_that_asks_for_nothing_else(c
     assert cli("--config", config, db=False).summary()["new"] == 1
 
 
+def test_indexing_flags_typed_with_a_config_file_and_a_search_say_how_its_roots_are_indexed(
+    cli: Cli, photos: Path
+) -> None:
+    """'--config file --watch 60 --search x' was told "--watch only applies to --index" though the
+    file names roots: the refusal now says they are indexed by a run of the file on its own."""
+    config = library_config(cli, photos, "")
+    assert cli("--config", config, db=False).code == 0
+    for typed, usage in (
+        (["--watch", "60"], "--watch SECONDS"),
+        (["--force"], "--force"),
+        (["--retry-failed"], "--retry-failed"),
+        (["--exclude", "x"], "--exclude PATTERN"),
+    ):
+        refused = cli("--config", config, *typed, "--search", "a dog", db=False)
+        option = usage.split()[0]
+        assert refused.code == 2 and refused.stderr_lines() == [
+            f"imagedb-{cli.backend}.py: error: {option} applies to indexing, and a config file's roots are indexed "
+            f"by a run that asks for nothing else: run --config {config} {usage} on its own (or give --index DIR)"
+        ], typed
+    plain = cli("--force", "--search", "a dog")
+    assert plain.code == 2 and plain.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: --force only applies to --index"
+    ]
+
+
 @pytest.mark.parametrize("thumbnails", [False, True])
 def test_thumbnails_in_a_config_file_mean_what_they_say(
     cli: Cli, photos: Path, tmp_path: Path, thumbnails: bool
