@@ -503,35 +503,45 @@ class LanceImageStore(ImageStore):
 
     def _text_query(self, query: str) -> Any:
         """``query`` as Lance's query objects: its words (a ``MatchQuery``) and each quoted
-        phrase (a ``PhraseQuery``), scores summed, what a minus leaves out as ``MUST_NOT``
-        clauses (which take nothing from the scores); None when it searches no word at all.
+        phrase (a ``PhraseQuery``), scores summed, each term a plus requires as a ``MUST``
+        clause (scored as the others), what a minus leaves out as ``MUST_NOT`` clauses (which
+        take nothing from the scores); None when it searches no word at all.
         Built here, not from the string: Lance takes a string in quotes for one phrase, and the
         words of one that only starts with a phrase for words. A text index an older imagedb
         built has no word positions; its phrases are searched as words (a phrase left out:
-        rows holding all its words) until the next --index rebuilds it."""
+        rows holding all its words; a phrase required too) until the next --index rebuilds it."""
         from lancedb.query import BooleanQuery, FullTextOperator, MatchQuery, Occur, PhraseQuery
 
         parts = TextQuery.of(query)
         phrases, words = list(parts.phrases), parts.words
-        if (phrases or parts.left_out_phrases) and not self._text_index_has_positions:
+        required_phrases = [term for group in parts.required for term in group if " " in term]
+        if (phrases or required_phrases or parts.left_out_phrases) and not self._text_index_has_positions:
             log.warning(
                 "the text index predates phrase search: %s searched as words, in any order "
                 "(the next --index rebuilds the index)",
-                ", ".join(f'"{phrase}"' for phrase in (*phrases, *parts.left_out_phrases)),
+                ", ".join(f'"{phrase}"' for phrase in (*phrases, *required_phrases, *parts.left_out_phrases)),
             )
             phrases, words = [], " ".join([words, *phrases])
+
+        def holding(term: str) -> Any:
+            """A word, or a phrase: its words together where the index keeps positions, else all of them."""
+            if " " not in term:
+                return MatchQuery(term, "search_text")
+            if self._text_index_has_positions:
+                return PhraseQuery(term, "search_text")
+            return MatchQuery(term, "search_text", operator=FullTextOperator.AND)
+
         clauses = [(Occur.SHOULD, PhraseQuery(phrase, "search_text")) for phrase in phrases]
         if tokenize(words):
             clauses.append((Occur.SHOULD, MatchQuery(words, "search_text")))
+        for group in parts.required:  # any one of its alternatives, each scored as a term searched
+            either = [(Occur.SHOULD, holding(term)) for term in group]
+            clauses.append((Occur.MUST, BooleanQuery(either) if len(either) > 1 else either[0][1]))
         if not clauses:
             return None
         if parts.left_out_words:
             clauses.append((Occur.MUST_NOT, MatchQuery(" ".join(parts.left_out_words), "search_text")))
-        for phrase in parts.left_out_phrases:
-            if self._text_index_has_positions:
-                clauses.append((Occur.MUST_NOT, PhraseQuery(phrase, "search_text")))
-            else:
-                clauses.append((Occur.MUST_NOT, MatchQuery(phrase, "search_text", operator=FullTextOperator.AND)))
+        clauses.extend((Occur.MUST_NOT, holding(phrase)) for phrase in parts.left_out_phrases)
         return BooleanQuery(clauses) if len(clauses) > 1 else clauses[0][1]
 
     @staticmethod

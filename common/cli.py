@@ -858,6 +858,7 @@ class Session:
             log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
         if kind == "text":
             self.say_the_model_reads_no_minus(query)
+            self.say_the_model_reads_no_plus(query)
         hits = self.best_hits(store, lambda n: store.search_by_vector(vector, n, a.where), limit)
         return QueryResults(query, kind, "vector", hits)
 
@@ -892,6 +893,20 @@ class Session:
                 " ".join(shlex.quote(term.strip(QUOTES)) for term in terms),
             )  # fmt: skip
 
+    @staticmethod
+    def say_the_model_reads_no_plus(query: str) -> None:
+        """Say how to require a word, when a prompt searched by vector holds '+canon': the model
+        reads it as one more word, and keeps no row out (a number, '+5 degrees', is taken for one)."""
+        from common.text_search import required_as_written
+
+        terms = [term for term in required_as_written(query) if not term[0].isdigit()]
+        if terms:
+            log.warning(
+                "%s: the model reads no plus: %s %s one more word to it (--mode hybrid keeps only the rows whose "
+                "metadata holds %s)", query, " ".join(f"+{term}" for term in terms),
+                "is" if len(terms) == 1 else "are", "it" if len(terms) == 1 else "them",
+            )  # fmt: skip
+
     def metadata_words(self, store: ImageStore, query: str) -> str:
         """``query`` as the metadata search takes it: with the names the index records for the
         places it calls by another name ('München' also matches the rows that say Munich;
@@ -912,13 +927,21 @@ class Session:
         parts = TextQuery.of(query)
         names = recorded_names_in(parts.searched, self.index_places)
         left_out_names = recorded_names_in(parts.left_out, self.index_places) if parts.left_out else []
-        if not names and not left_out_names:
+        # A place required ('+firenze') is met by a row holding any name of it ('Florence').
+        required_names = [
+            list(dict.fromkeys(name for term in group for name in recorded_names_in(term, self.index_places)))
+            for group in parts.required
+        ]
+        if not names and not left_out_names and not any(required_names):
             return query
         if names:
             log.info("%s: also matching %s, as the index names it", query, " and ".join(names))
+        for group, added in zip(parts.required, required_names, strict=True):
+            if added:
+                log.info("%s: +%s also met by %s, as the index names it", query, "|".join(group), " or ".join(added))
         if left_out_names:
             log.info("%s: also leaving out %s, as the index names it", query, " and ".join(left_out_names))
-        return parts.with_added(names, left_out_names).written()
+        return parts.with_added(names, left_out_names, required_names).written()
 
     def search_combined(self, store: ImageStore, query: str, terms: list[Term], limit: int) -> QueryResults:
         """The nearest rows to ``query`` plus and minus ``terms`` (``common.combine``)."""

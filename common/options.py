@@ -116,7 +116,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         metavar="QUERY",
         help=(
             "metadata search: match path, camera, keywords, people, … (full text; words in quotes: a phrase; "
-            '-word, -"a phrase": without it)'
+            '-word, -"a phrase": without it; +word, +a|b: only the rows holding it, or either)'
         ),
     )
     actions.add_argument(

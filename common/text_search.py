@@ -7,7 +7,8 @@ stop-word removal, long tokens dropped). Stemming is off on purpose: people sear
 for names ("Canon", "IMG_0042", "Sigma") that stemming would mangle. A query's words match
 alone; its quoted phrases ("new york", "jane doe") match where their words stand together;
 a word or phrase led by a minus (``canon -powershot``, ``-"new york"``) leaves out the rows
-holding it, as web search engines read it (``TextQuery``).
+holding it, and one led by a plus (``beach +2019``) keeps only the rows holding it, as web
+search engines read them (``TextQuery``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ _QUOTED = re.compile(f"[{QUOTES}]([^{QUOTES}]*)[{QUOTES}]")
 # A minus where a word starts, then a word or a quoted phrase: what the rows must not hold. A
 # hyphen inside a word (t-shirt, 2019-07) is none, nor one standing alone ("canon - nikon").
 _LEFT_OUT = re.compile(f"(?:^|(?<=\\s))-([{QUOTES}][^{QUOTES}]*[{QUOTES}]|[^\\s{QUOTES}]+)")
+# A plus where a word starts, then a word or a quoted phrase, or several joined by '|' (any one
+# will do: '+canon|nikon'): what every row must hold. A plus inside a word (c++, 1+1) is none.
+_TERM = f"(?:[{QUOTES}][^{QUOTES}]*[{QUOTES}]|[^\\s{QUOTES}|]+)"
+_REQUIRED = re.compile(f"(?:^|(?<=\\s))\\+({_TERM}(?:\\|{_TERM})*)")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
@@ -94,25 +99,40 @@ def phrases_and_words(query: str) -> tuple[list[str], str]:
 
 @dataclass(frozen=True)
 class TextQuery:
-    """A metadata query taken apart: the words matched alone, the quoted phrases, and the words
-    and phrases a minus leaves out (``canon -powershot -"new york"``). Both backends rank the
-    rows by what is searched, as without the minus terms (a row left out takes nothing from
-    another's score), and leave out every row holding any word or phrase left out."""
+    """A metadata query taken apart: the words matched alone, the quoted phrases, the words and
+    phrases a minus leaves out (``canon -powershot -"new york"``) and those a plus requires
+    (``beach +2019 +"jane doe"|jane``). Both backends rank the rows by what is searched, the
+    terms required included, as without the minus terms (a row left out takes nothing from
+    another's score); they leave out every row holding any word or phrase left out, and every
+    row lacking one of the terms required."""
 
     words: str
     phrases: tuple[str, ...] = ()
     left_out_words: tuple[str, ...] = ()
     left_out_phrases: tuple[str, ...] = ()
+    # Each term a plus requires, as its alternatives (any one will do: '+canon|nikon', or the
+    # names the index gives a place the term names), each its words one space apart as
+    # ``tokenize`` gives them: a word, or a phrase when it has several.
+    required: tuple[tuple[str, ...], ...] = ()
 
     @classmethod
     def of(cls, query: str) -> TextQuery:
+        required: list[tuple[str, ...]] = []
+
+        def taken_as_required(match: re.Match[str]) -> str:
+            alternatives = (" ".join(tokenize(term.strip(QUOTES))) for term in re.findall(_TERM, match.group(1)))
+            group = tuple(dict.fromkeys(alternative for alternative in alternatives if alternative))
+            if group:
+                required.append(group)
+            return " "
+
         left_out: list[str] = []
 
         def taken(match: re.Match[str]) -> str:
             left_out.append(match.group(1))
             return " "
 
-        phrases, words = phrases_and_words(_LEFT_OUT.sub(taken, query))
+        phrases, words = phrases_and_words(_LEFT_OUT.sub(taken, _REQUIRED.sub(taken_as_required, query)))
         # A term left out is a phrase if it has several words, quoted or not: -t-shirt is not
         # every row holding a "t".
         terms = [tokenize(term.strip(QUOTES)) for term in left_out]
@@ -121,13 +141,19 @@ class TextQuery:
             tuple(phrases),
             tuple(term[0] for term in terms if len(term) == 1),
             tuple(" ".join(term) for term in terms if len(term) > 1),
+            tuple(required),
         )
 
     @property
     def searched(self) -> str:
-        """What is searched for, written again (phrases in quotes), without what is left out:
-        where the places a query names are looked for (``common.place_names``)."""
+        """What is searched for but not required, written again (phrases in quotes): where the
+        places a query names are looked for (``common.place_names``)."""
         return " ".join([self.words, *(f'"{phrase}"' for phrase in self.phrases)]).strip()
+
+    @property
+    def required_terms(self) -> list[str]:
+        """Each term required, written as searched ('+canon|nikon', phrases in quotes)."""
+        return ["+" + "|".join(f'"{term}"' if " " in term else term for term in group) for group in self.required]
 
     @property
     def left_out_terms(self) -> list[str]:
@@ -141,12 +167,14 @@ class TextQuery:
 
     @property
     def searches_anything(self) -> bool:
-        return bool(self.phrases or tokenize(self.words))
+        return bool(self.phrases or tokenize(self.words) or self.required)
 
-    def with_added(self, names: Sequence[str], left_out_names: Sequence[str] = ()) -> TextQuery:
-        """This query searching ``names`` too and leaving out ``left_out_names``; a name of
-        several words as a phrase: "New York City" must not match every Mexico City photo by
-        its "city"."""
+    def with_added(
+        self, names: Sequence[str], left_out_names: Sequence[str] = (), required_names: Sequence[Sequence[str]] = ()
+    ) -> TextQuery:
+        """This query searching ``names`` too, leaving out ``left_out_names``, and taking
+        ``required_names[i]`` for the i-th term required as well as it; a name of several words
+        as a phrase: "New York City" must not match every Mexico City photo by its "city"."""
 
         def split(added: Sequence[str]) -> tuple[list[str], list[str]]:
             several = [name for name in added if len(tokenize(name)) > 1]
@@ -154,23 +182,31 @@ class TextQuery:
 
         words, phrases = split(names)
         out_words, out_phrases = split(left_out_names)
+        required = list(self.required)
+        for i, added in enumerate(required_names):
+            required[i] = tuple(dict.fromkeys([*required[i], *(" ".join(tokenize(name)) for name in added)]))
         return TextQuery(
             " ".join([self.words, *words]).strip(),
             (*self.phrases, *phrases),
             (*self.left_out_words, *(word for name in out_words for word in tokenize(name))),
             (*self.left_out_phrases, *out_phrases),
+            tuple(required),
         )
 
     def written(self) -> str:
         """The query as a store takes it (``TextQuery.of`` gives this query back)."""
-        return " ".join([self.searched, *(f"-{term}" for term in self.left_out_terms)]).strip()
+        terms = [self.searched, *self.required_terms, *(f"-{term}" for term in self.left_out_terms)]
+        return " ".join(terms).strip()
 
-    def leaves_out(self, text: str) -> bool:
+    def rules_out(self, text: str) -> bool:
         """Whether a row whose search text is ``text`` holds a word or phrase this query leaves
-        out (the vector half of a hybrid search drops such rows as the text half does)."""
-        if not (self.left_out_words or self.left_out_phrases):
+        out, or lacks a term it requires (the vector half of a hybrid search drops such rows as
+        the text half does)."""
+        if not (self.left_out_words or self.left_out_phrases or self.required):
             return False
         (folded,) = folded_words([text])
+        if any(not any(f" {term} " in folded for term in group) for group in self.required):
+            return True
         return any(f" {word} " in folded for word in self.left_out_words) or any(
             f" {' '.join(tokenize(phrase))} " in folded for phrase in self.left_out_phrases
         )
@@ -181,10 +217,17 @@ def left_out_as_written(query: str) -> list[str]:
     return _LEFT_OUT.findall(query)
 
 
+def required_as_written(query: str) -> list[str]:
+    """The terms a plus requires in ``query``, as written ('canon|nikon', quotes and all)."""
+    return _REQUIRED.findall(query)
+
+
 def without_left_out(query: str) -> str:
-    """``query`` without the words and phrases a minus leaves out, in its own order otherwise:
-    the prompt the model gets in a hybrid search (it reads no minus: '-cat' would bring cats)."""
-    kept = _LEFT_OUT.sub(" ", query)
+    """``query`` without the words and phrases a minus leaves out, and the terms a plus requires
+    as words ('+canon|nikon': 'canon nikon'), in its own order otherwise: the prompt the model
+    gets in a hybrid search (it reads no minus: '-cat' would bring cats)."""
+    kept = _REQUIRED.sub(lambda match: " " + " ".join(re.findall(_TERM, match.group(1))) + " ", query)
+    kept = _LEFT_OUT.sub(" ", kept)
     return query if kept == query else " ".join(kept.split())
 
 
@@ -423,7 +466,9 @@ class BM25:
 
     def matches(self, query: str, candidates: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The documents (of ``candidates``, when given) holding at least one of the query's words
-        (OR semantics) or one of its quoted phrases and none it leaves out, and their scores."""
+        (OR semantics) or one of its quoted phrases, one of each term's alternatives it requires
+        (then these alone make a match: the rest only score) and none it leaves out, and their
+        scores."""
         allowed = None
         if candidates is not None:
             allowed = np.zeros(self.count, dtype=bool)
@@ -435,12 +480,26 @@ class BM25:
             holding, phrase_total = self._holding_phrase(phrase, allowed)
             held[holding] = True
             total[holding] += phrase_total[holding]
+        for i, group in enumerate(parts.required):  # searched as the rest are, and a row must hold one of each
+            holds_one = np.zeros(self.count, dtype=bool)
+            for term in group:
+                holding, term_total = (
+                    self._holding_phrase(term, allowed) if " " in term else self._holding_word(term, allowed)
+                )
+                holds_one[holding] = True
+                total[holding] += term_total[holding]
+            held = holds_one if i == 0 else held & holds_one
         if parts.left_out_words:
             held[self._matching(list(parts.left_out_words), allowed)[0] > 0] = False
         for phrase in parts.left_out_phrases:
             held[self._holding_phrase(phrase, allowed)[0]] = False
         documents = np.flatnonzero(held)
         return documents, total[documents]
+
+    def _holding_word(self, word: str, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The documents holding ``word``, and each document's BM25 score of it."""
+        holds, total = self._matching([word], allowed)
+        return np.flatnonzero(holds), total
 
     def _holding_phrase(self, phrase: str, allowed: np.ndarray | None) -> tuple[list[int], np.ndarray]:
         """The documents holding ``phrase`` (its words next to each other, in order), and each

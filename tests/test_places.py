@@ -174,6 +174,13 @@ def test_places_are_found_by_the_names_their_own_people_call_them(cli: Cli, tmp_
     }  # fmt: skip
     said = cli("--text", "travels -Firenze", "--format", "paths").stderr
     assert "travels -Firenze: also leaving out Florence, as the index names it" in said
+    # A place required is met by a row holding any name the index gives it.
+    assert found("--text", "travels +Firenze", "--limit", "20") == ["duomo.jpg"]
+    assert set(found("--text", '+München|"Nueva York"', "--limit", "20")) == {"marienplatz.jpg", "liberty.jpg"}
+    assert found("--text", "+Italia +Firenze|Wien", "--limit", "20") == ["duomo.jpg"]
+    assert found("--search", "travels +Firenze", "--mode", "hybrid", "--limit", "20") == ["duomo.jpg"]
+    said = cli("--text", "travels +Firenze", "--format", "paths").stderr
+    assert "travels +Firenze: +firenze also met by Florence, as the index names it" in said
 
     # The cities' other names are kept beside the index; a city photographed since is added to
     # them, and a file that cannot be read is made again.

@@ -383,6 +383,19 @@ def test_a_date_no_photo_is_taken_at_is_refused_with_the_condition_that_works(bo
         ("canon fujifilm -x-t3", {"canon-1.jpg", "canon-2.jpg"}),  # a word of several parts: a phrase
         ("canon -nikon -fujifilm -2019", {"canon-2.jpg"}),
         ("fujifilm x-t3", {"fuji-1.jpg"}),  # a hyphen inside a word leaves nothing out
+        # A plus where a word starts keeps only the rows holding that word or phrase, or one of
+        # several joined by '|'; the other words still score.
+        ("+canon", {"canon-1.jpg", "canon-2.jpg"}),
+        ("canon +2019", {"canon-1.jpg"}),
+        ("nikon lighthouse +2019", {"canon-1.jpg"}),  # the other words add no rows
+        ("nikon +1999", set()),
+        ('lighthouse +"eos r6"|d750', {"canon-2.jpg", "nikon-1.jpg"}),
+        ('+canon|nikon +2021|"nikon d750"', {"canon-2.jpg", "nikon-1.jpg"}),
+        ("+canon +r6 +eos", {"canon-2.jpg"}),
+        ("+canon -r6", {"canon-1.jpg"}),
+        ("canon +x-t3", {"fuji-1.jpg"}),
+        ("+t3-x", set()),  # a word of several parts: a phrase
+        ("c++ canon", {"canon-1.jpg", "canon-2.jpg"}),  # a plus inside a word requires nothing
     ],
 )
 def test_metadata_search_gives_the_same_rows_on_both_backends(
@@ -430,6 +443,32 @@ def test_a_hybrid_search_leaves_out_in_both_halves_and_gives_the_model_no_minus(
         assert many.code == 0 and many.stderr == "" and "generated.png" in many.stdout, many.stderr
 
 
+@pytest.mark.parametrize("few_enough", [2000, 1])
+def test_a_hybrid_search_requiring_a_word_ranks_only_the_rows_holding_it_in_both_halves(
+    both: dict[str, Cli], monkeypatch: pytest.MonkeyPatch, few_enough: int
+) -> None:
+    """'lighthouse +canon' by hybrid: each half ranks the Canon photos alone (the vector half
+    ranked every row), and the model is given no plus. The rows holding what is required are
+    ranked by their vectors when few (``FEW_TEXT_MATCHES``), found by the vector search
+    otherwise: both give the same answer."""
+    import common.store
+
+    monkeypatch.setattr(common.store, "FEW_TEXT_MATCHES", few_enough)
+    for backend, c in both.items():
+        (fused,) = c.search("--search", "lighthouse +canon|fujifilm", "--mode", "hybrid", "--limit", "10")
+        assert sorted(paths_of(fused)) == ["canon-1.jpg", "canon-2.jpg", "fuji-1.jpg"], backend
+        (by_vector,) = c.search("--search", "lighthouse canon fujifilm", "--where", "make IN ('Canon', 'FUJIFILM')")
+        (by_text,) = c.search("--text", "lighthouse +canon|fujifilm")
+        vector_ranks = {name: rank for rank, name in enumerate(paths_of(by_vector), start=1)}
+        text_ranks = {name: rank for rank, name in enumerate(paths_of(by_text), start=1)}
+        scores = {Path(r["path"]).name: r["score"] for r in fused["results"]}
+        assert scores == pytest.approx(
+            {name: 1 / (60 + vector_ranks[name]) + 1 / (60 + text_ranks[name]) for name in scores}, abs=1e-9
+        ), backend
+        (first,) = c.search("--search", "lighthouse +canon|fujifilm", "--mode", "hybrid", "--limit", "1")
+        assert paths_of(first) == paths_of(fused)[:1], backend
+
+
 def test_a_min_score_no_hybrid_result_can_reach_is_said_once(both: dict[str, Cli]) -> None:
     """Fused scores are at most 2/61: '--min-score 0.5' kept nothing, and said nothing of why."""
     for backend, c in both.items():
@@ -467,6 +506,20 @@ def test_a_prompt_searched_by_vector_with_a_minus_says_how_to_leave_it_out(both:
         assert cold.code == 0 and cold.stderr == "", backend
 
 
+def test_a_prompt_searched_by_vector_with_a_plus_says_how_to_require_it(both: dict[str, Cli]) -> None:
+    """CLIP reads '+canon' as one more word, and keeps every row: one line says what keeps only
+    the rows holding it; a number ('+5') is none."""
+    for backend, c in both.items():
+        searched = c("--search", "lighthouse +canon", "--format", "paths")
+        assert searched.code == 0 and len(searched.stdout.split()) == 5, backend
+        assert searched.stderr_lines() == [
+            f"imagedb-{backend}.py: lighthouse +canon: the model reads no plus: +canon is one more word to it "
+            "(--mode hybrid keeps only the rows whose metadata holds it)"
+        ]
+        warm = c("--search", "a lighthouse at +5 degrees", "--format", "paths")
+        assert warm.code == 0 and warm.stderr == "", backend
+
+
 def test_an_older_text_index_searches_a_phrase_as_words_until_the_next_index_rebuilds_it(
     tmp_path: Path, camera_folder: Path
 ) -> None:
@@ -485,6 +538,9 @@ def test_an_older_text_index_searches_a_phrase_as_words_until_the_next_index_reb
     left_out = cli("--text", 'canon -"r6 eos"', "--format", "paths")  # a phrase left out: its words, all
     assert left_out.code == 0 and "the text index predates phrase search" in left_out.stderr
     assert [Path(p).name for p in left_out.stdout.split()] == ["canon-1.jpg"]
+    required = cli("--text", 'lighthouse +"r6 eos"|d750', "--format", "paths")  # a phrase required: its words, all
+    assert required.code == 0 and "the text index predates phrase search" in required.stderr
+    assert sorted(Path(p).name for p in required.stdout.split()) == ["canon-2.jpg", "nikon-1.jpg"]
 
     assert cli.index(camera_folder).summary()["unchanged"] == 5
     (text_index,) = [i for i in raw_lance_table(cli.db).list_indices() if i.columns == ["search_text"]]
