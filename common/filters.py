@@ -515,12 +515,41 @@ def _explain(text: str, where: str) -> str:
         if compared and not columns_like(name):
             # make = Apple: a word compared with, like no column's name, is text left unquoted.
             return f"unknown column {name!r}: text goes in single quotes in SQL ('{name}')"
-        return f"unknown column {name!r} ({columns_hint(name)})"
+        return f"unknown column {name!r} ({_what_a_name_stands_for(name, where) or columns_hint(name)})"
     reason = text.strip().splitlines()[0] if text.strip() else "invalid condition"
     # DuckDB's advice on its own settings ("Use TRY(...) ... or SET error_on_division_by_zero"):
     # nothing a --where can do.
     reason = re.sub(r"(?<=\.) Use TRY\(.*$", "", reason)
     return reason + dates_are_text(where, reason)
+
+
+# 'year = 2015', 'year >= 2015' (the comparison and the year), read to say how date_taken is compared.
+_YEAR_COMPARED = re.compile(r"\byear\s*(==|=|!=|<>|>=|<=|>|<)\s*'?(\d{4})\b'?", re.IGNORECASE)
+
+
+def _what_a_name_stands_for(name: str, where: str) -> str | None:
+    """How to say what ``name``, no column's, stands for where people use it: the year a photo
+    was taken (a part of date_taken), a result's score (a search's, not a row's); None for any
+    other name."""
+    if name.lower() == "score":
+        return "a result's score is the search's, not a row's: --min-score keeps the results scoring at least that"
+    if name.lower() not in ("year", "month", "day"):
+        return None
+    compared = _YEAR_COMPARED.search(where) if name.lower() == "year" else None
+    if compared is None:
+        return (
+            "the time a photo was taken is date_taken, '2015-07-14T09:30:00': the year 2015 is date_taken LIKE "
+            "'2015%', July 2015 date_taken LIKE '2015-07%', from 2015 on date_taken >= '2015'"
+        )
+    operator, year = compared.groups()
+    condition = {
+        "=": f"date_taken LIKE '{year}%'", "==": f"date_taken LIKE '{year}%'",
+        "!=": f"date_taken NOT LIKE '{year}%'", "<>": f"date_taken NOT LIKE '{year}%'",
+    }.get(operator, f"date_taken {operator} '{year}'")  # fmt: skip
+    # A date in part compared is read as its whole period ('> 2015': after 2015's end).
+    return (
+        f"the year a photo was taken is the start of date_taken: for {' '.join(compared.group(0).split())}, {condition}"
+    )
 
 
 # The dates a record keeps as ISO 8601 text ('2008-10-22T16:43:21'), which sorts as time does.

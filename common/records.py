@@ -162,9 +162,29 @@ def columns_like(name: str) -> list[str]:
     return holding[:3] or difflib.get_close_matches(name, RECORD_COLUMNS, n=1, cutoff=0.8)
 
 
+# Names people give what a record keeps under another ('camera', 'tags', 'year'), and the
+# columns that keep it: no spelling of theirs is near these.
+COLUMNS_CALLED_OTHERWISE: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("year", "month", "day", "when"), ("date_taken",)),
+    **dict.fromkeys(("camera", "brand", "manufacturer"), ("make", "model")),
+    **dict.fromkeys(("tag", "tags", "label", "labels", "subject"), ("keywords",)),
+    **dict.fromkeys(("person", "persons", "face", "faces", "who"), ("people",)),
+    **dict.fromkeys(("place", "where"), ("city", "country", "location")),
+    **dict.fromkeys(("album", "dir", "directory"), ("folder",)),
+    **dict.fromkeys(("author", "photographer", "owner"), ("creator", "artist")),
+    **dict.fromkeys(("aperture", "fnumber"), ("f_number",)),
+    **dict.fromkeys(("shutter", "shutter_speed", "speed"), ("exposure_time",)),
+    "stars": ("rating",),
+    **dict.fromkeys(("resolution", "megapixels", "pixels"), ("width", "height")),
+    **dict.fromkeys(("lng", "long"), ("gps_longitude",)),
+    **dict.fromkeys(("video", "kind"), ("media_type",)),
+    "ext": ("extension",),
+}  # fmt: skip
+
+
 def columns_hint(name: str) -> str:
     """What an error about ``name``, no column's name, adds: the columns it may mean
-    (``columns_like``), then every column."""
-    meant = columns_like(name)
+    (``COLUMNS_CALLED_OTHERWISE``, else ``columns_like``), then every column."""
+    meant = list(COLUMNS_CALLED_OTHERWISE.get(name.lower(), ())) or columns_like(name)
     guess = f"did you mean {' or '.join(meant)}? " if meant else ""
     return f"{guess}columns: {', '.join(RECORD_COLUMNS)}"

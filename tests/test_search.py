@@ -335,6 +335,33 @@ def test_a_date_compares_as_the_stored_date_and_a_date_in_part_ending_a_range_ta
         assert listing["query"] == where
 
 
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("year = 2019", {"canon-1.jpg"}),
+        ("year >= 2020", {"canon-2.jpg", "fuji-1.jpg"}),
+        ("year > 2019", {"canon-2.jpg", "fuji-1.jpg"}),
+        ("year <= 2019", {"canon-1.jpg", "nikon-1.jpg"}),
+        ("year != 2019", {"canon-2.jpg", "nikon-1.jpg", "fuji-1.jpg"}),
+    ],
+)
+def test_a_year_compared_is_answered_with_the_date_taken_condition_that_finds_it(
+    both: dict[str, Cli], typed: str, expected: set[str]
+) -> None:
+    """'year = 2019' (--stats counts years) was "unknown column 'year'" and every column's name:
+    the error now gives the condition on date_taken that means it, which finds those photos."""
+    for backend, c in both.items():
+        refused = c("--where", typed)
+        (line,) = refused.stderr_lines()
+        assert refused.code == 2 and "unknown column 'year' (the year a photo was taken is the start" in line, line
+        suggested = line.rsplit(", ", 1)[1].rstrip(")")
+        (listing,) = c.search("--where", suggested, "--limit", "100")
+        assert set(paths_of(listing)) == expected, (backend, suggested)
+    for name, said in (("month", "July 2015 date_taken LIKE '2015-07%'"), ("score", "--min-score keeps"),
+                       ("camera", "did you mean make or model?"), ("tags", "did you mean keywords?")):  # fmt: skip
+        assert said in c("--where", f"{name} = 7").stderr, name
+
+
 def test_a_date_pasted_from_the_results_table_finds_its_photo(both: dict[str, Cli]) -> None:
     for backend, c in both.items():
         table = c("--where", "make = 'Canon'", "--order-by", "date_taken")
