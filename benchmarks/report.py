@@ -463,6 +463,25 @@ def markdown(results: dict[str, Any], charts: dict[str, str]) -> str:
                 for s in results["scale"]
             ],
         )  # fmt: skip
+        hybrid = [s for s in results["scale"] if "hybrid_query_p50_ms" in s]
+        if hybrid:
+            kinds = list(hybrid[0]["hybrid_query_p50_ms"])
+            lines += [
+                "",
+                "Hybrid searches (a vector and metadata words, fused), p50 ms by what the words ask of the rows: "
+                "`canon`, `canon -2019`, `canon +IMG_…` (one row holds it), `canon +album-001` (one album's "
+                "rows), `canon +2019` (one year's).",
+                "",
+            ]
+            lines += table(
+                ["rows", "vectors", "backend", *kinds],
+                "rll" + "r" * len(kinds),
+                [
+                    [f"{s['rows']:,}", s["distribution"], s["backend"],
+                     *(f"{s['hybrid_query_p50_ms'][kind]:.1f}" for kind in kinds)]
+                    for s in hybrid
+                ],
+            )  # fmt: skip
     lines += ["", f"Total benchmark time: {results['seconds']:.0f} s.", ""]
     return "\n".join(lines)
 

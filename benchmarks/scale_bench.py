@@ -38,6 +38,13 @@ FILTERS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
 }
 # Metadata searches of the kinds people type: a camera, a model, a year, a file name, a phrase.
 TEXT_QUERIES = ["canon", "nikon d750", "2019", "IMG_0004242", '"eos r6"', "iphone 13 pro 2015", "sony", "fujifilm x-t3"]
+# Hybrid searches (a vector and metadata words, fused), by what their words ask of the rows:
+# nothing, a word left out, and a term required that one row holds, one album's rows (250 a
+# 100k rows), one year's (a fifteenth of them). ``{one_row}``: a file name the store holds.
+HYBRID_QUERIES = {
+    "words": "canon", "left_out": "canon -2019", "one_row": "canon +{one_row}",
+    "one_album": "canon +album-001", "one_year": "canon +2019",
+}  # fmt: skip
 
 
 DISTRIBUTIONS = ("uniform", "clustered")
@@ -173,6 +180,7 @@ def measure(
             for name, allowed in rows_let_through(rows, seed).items()
         }
         first_text_ms, text = text_search_ms(store, rows)
+        hybrid_ms = hybrid_search_ms(store, rows, query_vectors)
         lookup_ms = stored_vectors_lookup_ms(store, rows, vectors, seed)
         disk = directory_bytes(str(Path(workdir) / "db"))
         peak_rss = peak_rss_bytes()  # before the opens below, which hold two copies for a moment
@@ -199,6 +207,7 @@ def measure(
         "after_commits_first_text_query_ms": after_commits_text_ms,
         "later_first_text_query_ms": later_first_text_ms,
         "text_query": latency_stats(text),
+        "hybrid_query_p50_ms": hybrid_ms,
         "stored_vectors_1000_ms": lookup_ms,
         "small_commit_ms": commit_ms,
         "open_ms": open_ms,
@@ -224,6 +233,29 @@ def text_search_ms(store: Any, rows: int, repeats: int = 5) -> tuple[float, list
     if len(hits) != min(10, rows) or any(hit.record["make"] != "Canon" for hit in hits):
         raise AssertionError(f"--text canon found {[hit.record['make'] for hit in hits]}")
     return first_ms, time_each(TEXT_QUERIES * repeats, lambda query: store.search_by_text(query, 10))
+
+
+def hybrid_search_ms(store: Any, rows: int, query_vectors: np.ndarray, repeats: int = 5) -> dict[str, float]:
+    """Median ms of each of ``HYBRID_QUERIES``, each with ``repeats`` query vectors. Checked, not
+    only timed: every hit of a search requiring a term holds it."""
+    from common.text_search import TextQuery
+
+    def searched(query: str) -> tuple[list[list[Any]], list[float]]:
+        found: list[list[Any]] = []
+        latencies = time_each(list(query_vectors[:repeats]), lambda q: found.append(store.search_hybrid(q, query, 10)))
+        return found, latencies
+
+    one_row = f"IMG_{rows // 2:07d}"
+    medians = {}
+    for kind, written in HYBRID_QUERIES.items():
+        query = written.format(one_row=one_row)
+        parts = TextQuery.of(query)
+        found, latencies = searched(query)
+        wanted = 1 if kind == "one_row" else 10
+        if any(len(hits) != wanted or any(parts.rules_out(h.record["search_text"]) for h in hits) for hits in found):
+            raise AssertionError(f"hybrid {query!r} found {[[h.record['path'] for h in hits] for hits in found]}")
+        medians[kind] = latency_stats(latencies)["p50_ms"]
+    return medians
 
 
 def stored_vectors_lookup_ms(store: Any, rows: int, vectors: np.ndarray, seed: int, paths: int = 1000) -> float:
