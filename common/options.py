@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import shlex
 
 from common.defaults import (
     DEFAULT_BATCH,
@@ -342,6 +343,8 @@ def value_read_as_an_option(argv: list[str], parser: argparse.ArgumentParser) ->
         ):
             typed = " ".join([*taken, word])
             if flag == "--text":
+                if not taken and _searches_words(word):  # a whole query, quoted, that starts with a minus
+                    return f"--text {word}: a query that starts with a minus reads as an option: write it --text={shlex.quote(word)}"
                 query = typed if taken else f"canon {word}"
                 return f"--text {typed}: a minus term goes inside the quoted query: --text '{query}'"
             if flag in ("--search", "--add", "--subtract") and taken:  # a prompt's words, unquoted
@@ -351,6 +354,13 @@ def value_read_as_an_option(argv: list[str], parser: argparse.ArgumentParser) ->
         if options[flag].nargs is None:
             flag = None
     return None
+
+
+def _searches_words(query: str) -> bool:
+    """Whether a metadata ``query`` searches for something, not only leaves words out."""
+    from common.text_search import TextQuery
+
+    return TextQuery.of(query).searches_anything
 
 
 def options_given(parser: argparse.ArgumentParser, args: argparse.Namespace) -> set[str]:

@@ -144,6 +144,8 @@ def test_a_value_that_starts_with_a_minus_is_refused_saying_how_to_give_it(cli: 
         (["--text", "-nikon"], "--text -nikon: a minus term goes inside the quoted query: --text 'canon -nikon'"),
         (["--text", "canon", "eos", "-nikon"], "--text canon eos -nikon: a minus term goes inside the quoted query: "
          "--text 'canon eos -nikon'"),
+        (["--text", "-canon +nikon"], "--text -canon +nikon: a query that starts with a minus reads as an option: "
+         "write it --text='-canon +nikon'"),
         (["--search", "a", "frozen", "lake", "-5°C"], "--search a frozen lake -5°C: a word that starts with a minus "
          "reads as an option: quote the prompt, --search 'a frozen lake -5°C'"),
     ]:  # fmt: skip
@@ -151,6 +153,7 @@ def test_a_value_that_starts_with_a_minus_is_refused_saying_how_to_give_it(cli: 
         assert result.code == 2 and result.stderr_lines() == [f"imagedb-{cli.backend}.py: error: {says} (see --help)"]
     indexed = cli("--index", folder, "--exclude=-drafts", *MODEL_ARGS)
     assert indexed.code == 0 and sorted(cli.records()) == [str(folder / "a.jpg")]
+    assert cli("--text=-drafts +a", "--format", "paths").stdout == f"{folder / 'a.jpg'}\n"
     assert cli("--where", "width > 0", "-qv", "--format", "paths").code == 0  # short options run together: options
 
 
