@@ -774,6 +774,8 @@ class Session:
         for query in a.text or []:
             words = self.metadata_words(store, query)
             hits = self.best_hits(store, lambda n, w=words: store.search_by_text(w, n, a.where), a.limit)
+            if not hits:
+                self.say_what_no_row_holds(store, query, words)
             results.append(QueryResults(query, "metadata", "fts", hits))
         if color is not None and not a.search:
             hits = self.best_hits(store, lambda n: store.search_by_color(color, n, a.where), a.limit)
@@ -846,13 +848,15 @@ class Session:
             words = self.metadata_words(store, query)
             if a.mode == "fts":
                 hits = self.best_hits(store, lambda n: store.search_by_text(words, n, a.where), limit)
-                return QueryResults(query, "text", "fts", hits)
-            from common.text_search import without_left_out
+            else:
+                from common.text_search import without_left_out
 
-            vector = self.text_vector(store, without_left_out(query))
-            self.say_fused_scores_are_small()
-            hits = self.best_hits(store, lambda n: store.search_hybrid(vector, words, n, a.where), limit)
-            return QueryResults(query, "text", "hybrid", hits)
+                vector = self.text_vector(store, without_left_out(query))
+                self.say_fused_scores_are_small()
+                hits = self.best_hits(store, lambda n: store.search_hybrid(vector, words, n, a.where), limit)
+            if not hits:
+                self.say_what_no_row_holds(store, query, words)
+            return QueryResults(query, "text", a.mode, hits)
         vector, kind = self.query_vector(store, query)
         if kind == "image" and a.mode != "vector":
             log.info("%s is an image: searching by vector (--mode %s applies to text prompts)", query, a.mode)
@@ -906,6 +910,24 @@ class Session:
                 "metadata holds %s)", query, " ".join(f"+{term}" for term in terms),
                 "is" if len(terms) == 1 else "are", "it" if len(terms) == 1 else "them",
             )  # fmt: skip
+
+    def say_what_no_row_holds(self, store: ImageStore, query: str, words: str) -> None:
+        """Say which term a metadata search that found nothing requires no row holds ('canon
+        +2017': no photo of 2017), or that no row holds them all together: 'no matches' alone
+        left the user to take the query apart. ``words``: ``query`` as searched (with the names
+        the index gives its places), whose terms required stand in the same order."""
+        from common.text_search import TextQuery
+
+        typed, searched = TextQuery.of(query).required_terms, TextQuery.of(words).required_terms
+        if not typed or len(typed) != len(searched):
+            return
+        rows = "no row --where lets through" if self.args.where is not None else "no row"
+        held = [bool(store.search_by_text(term, 1, self.args.where)) for term in searched]
+        if not all(held):
+            missing = " ".join(term for term, found in zip(typed, held, strict=True) if not found)
+            log.warning("%s: %s holds %s", query, rows, missing)
+        elif len(typed) > 1:
+            log.warning("%s: %s holds %s together", query, rows, " and ".join(typed))
 
     def metadata_words(self, store: ImageStore, query: str) -> str:
         """``query`` as the metadata search takes it: with the names the index records for the

@@ -538,6 +538,25 @@ def test_a_prompt_searched_by_vector_with_a_minus_says_how_to_leave_it_out(both:
         assert cold.code == 0 and cold.stderr == "", backend
 
 
+def test_a_metadata_search_that_finds_nothing_says_which_term_required_no_row_holds(both: dict[str, Cli]) -> None:
+    """'canon +2017' listed 'no matches' and left the user to take the query apart: one line
+    says which term required no row holds, or that no row holds them together."""
+    for backend, c in both.items():
+        for args, said in (
+            (["--text", "canon +2017"], "canon +2017: no row holds +2017"),
+            (["--text", "+nikon +2017|1999 +2019"], "+nikon +2017|1999 +2019: no row holds +2017|1999"),
+            (["--text", "+canon +nikon"], "+canon +nikon: no row holds +canon and +nikon together"),
+            (["--text", "+canon", "--where", "width > 5000"], "+canon: no row --where lets through holds +canon"),
+            (["--search", "lighthouse +2017", "--mode", "hybrid"], "lighthouse +2017: no row holds +2017"),
+            (["--search", "+canon +nikon", "--mode", "fts"], "+canon +nikon: no row holds +canon and +nikon together"),
+        ):
+            result = c(*args, "--format", "paths")
+            assert result.code == 0 and result.stdout == "", (backend, args)
+            assert result.stderr_lines() == [f"imagedb-{backend}.py: {said}"], (backend, args)
+        found = c("--text", "canon +2019", "--format", "paths")
+        assert (found.stdout.count("\n"), found.stderr) == (1, ""), backend
+
+
 def test_a_prompt_searched_by_vector_with_a_plus_says_how_to_require_it(both: dict[str, Cli]) -> None:
     """CLIP reads '+canon' as one more word, and keeps every row: one line says what keeps only
     the rows holding it; a number ('+5') is none."""
