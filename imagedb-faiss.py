@@ -755,10 +755,8 @@ class FaissImageStore(ImageStore):
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if self.frame.empty:
             return []
-        if self._bm25 is None:
-            self._bm25 = BM25(self._arrow_columns()["search_text"], self._text_postings())
         candidates = self._rows_matching(where) if where else None
-        positions, scores = self._bm25.matches(query, candidates)
+        positions, scores = self._text_ranking().matches(query, candidates)
         paths = self._arrow_columns()["path"]
 
         def matching(wanted: int, last_path: str | None = None) -> pa.Table:
@@ -777,6 +775,19 @@ class FaissImageStore(ImageStore):
             return pa.table({"position": chosen, "score": found_scores[best], "path": take_rows(paths, chosen)})
 
         return self._hits(best_rows(matching, limit, search_up_to=matching))
+
+    def paths_matching_text(self, query: str, up_to: int, where: str | None = None) -> list[str]:
+        """The paths of the first ``up_to`` matches, ranked by nothing: no record is made."""
+        if self.frame.empty:
+            return []
+        positions, _ = self._text_ranking().matches(query, self._rows_matching(where) if where else None)
+        return take_rows(self._arrow_columns()["path"], positions[:up_to]).to_pylist()
+
+    def _text_ranking(self) -> BM25:
+        """The BM25 ranking of the rows' metadata, made at the first text search."""
+        if self._bm25 is None:
+            self._bm25 = BM25(self._arrow_columns()["search_text"], self._text_postings())
+        return self._bm25
 
     def _text_postings(self) -> Postings:
         """The metadata's word postings: read from beside the index when the first search since

@@ -152,6 +152,7 @@ class LanceImageStore(ImageStore):
         self._text_index_has_positions = False  # (asked with _text_index_seen)
         self._vector_index: str | None = None
         self._vector_index_known = False
+        self._phrases_said: set[str] = set()  # queries whose phrases an older text index searched as words
 
     def _wait(self, step: Coroutine[Any, Any, Any]) -> Any:
         """Run one LanceDB call to completion on this store's loop."""
@@ -501,6 +502,17 @@ class LanceImageStore(ImageStore):
 
         return self._hits(best_rows(matching, limit, search_up_to=matching))
 
+    def paths_matching_text(self, query: str, up_to: int, where: str | None = None) -> list[str]:
+        """The paths alone (with their scores, which Lance adds anyway): reading the records of
+        2,000 rows took a year's hybrid search 107 ms at 100k rows, the paths 9 ms."""
+        if not self._has_text_index():
+            return []
+        text_query = self._text_query(query)
+        if text_query is None:
+            return []
+        rows = self._run(self.table.query().nearest_to_text(text_query).select(["path", "_score"]), where, up_to)
+        return rows.column("path").to_pylist()
+
     def _text_query(self, query: str) -> Any:
         """``query`` as Lance's query objects: its words (a ``MatchQuery``) and each quoted
         phrase (a ``PhraseQuery``), scores summed, each term a plus requires as a ``MUST``
@@ -516,11 +528,13 @@ class LanceImageStore(ImageStore):
         phrases, words = list(parts.phrases), parts.words
         required_phrases = [term for group in parts.required for term in group if " " in term]
         if (phrases or required_phrases or parts.left_out_phrases) and not self._text_index_has_positions:
-            log.warning(
-                "the text index predates phrase search: %s searched as words, in any order "
-                "(the next --index rebuilds the index)",
-                ", ".join(f'"{phrase}"' for phrase in (*phrases, *required_phrases, *parts.left_out_phrases)),
-            )
+            if query not in self._phrases_said:  # once: a hybrid search asks twice
+                self._phrases_said.add(query)
+                log.warning(
+                    "the text index predates phrase search: %s searched as words, in any order "
+                    "(the next --index rebuilds the index)",
+                    ", ".join(f'"{phrase}"' for phrase in (*phrases, *required_phrases, *parts.left_out_phrases)),
+                )
             phrases, words = [], " ".join([words, *phrases])
 
         def holding(term: str) -> Any:

@@ -76,9 +76,9 @@ SCORE_DECIMALS = 6
 
 
 # A hybrid search that requires terms ranks by vector the rows holding them, read here, when
-# fewer than this many do (``ImageStore.search_hybrid``): up to ~40 ms for their vectors at
-# 100k rows; past it, they are a large enough share of the rows for the vector search to meet
-# them early.
+# fewer than this many do (``ImageStore._vector_half``): ~4 ms for 250 rows' vectors at 100k
+# rows on LanceDB. Past it, they are a share of the rows large enough for the vector search to
+# meet them early.
 FEW_TEXT_MATCHES = 2000
 
 
@@ -368,54 +368,70 @@ class ImageStore(ABC):
         too, but its child queries leave ties at their limit to the engine and skip the exact
         re-ranking the vector search does on the ANN index.)
 
-        When the query requires a term (``+2019``) that few rows hold, the vector half ranks
-        those rows' vectors here: asked for more and more rows until enough of them held it, the
-        vector search read most of the index (11.8 s at 100k rows on LanceDB, for a word one
-        photo holds).
+        When the query requires a term (``+2019``), the vector half keeps the rows holding it:
+        asked for more and more rows until enough of them held it, the vector search read most
+        of the index for a term few rows hold (11.8 s at 100k rows on LanceDB, for a word one
+        photo holds). Those rows' vectors are ranked here instead when they are few
+        (``_vector_half``).
         """
         from common.text_search import TextQuery, reciprocal_rank_fusion
 
         by_text = self.search_by_text(query, limit, where)
         parts = TextQuery.of(query)
-        every_match = self._every_text_match(query, by_text, limit, where) if parts.required else None
-        if every_match is not None:  # the rows holding what is required: few, ranked here
-            by_vector = nearest_of(vector, every_match, self.get_vectors([hit.record["path"] for hit in every_match]))
-            by_vector = by_vector[:limit]
-        elif parts.left_out or parts.required:  # what the text half leaves out, the vector half does too
-            by_vector = best_kept(
-                lambda n: self.search_by_vector(vector, n, where),
-                limit,
-                lambda found: [hit for hit in found if not parts.rules_out(hit.record.get("search_text") or "")],
-                limit,
-            )[:limit]
+        if parts.left_out or parts.required:  # what the text half leaves out, the vector half does too
+            by_vector = self._vector_half(vector, query, by_text, limit, where)
         else:
             by_vector = self.search_by_vector(vector, limit, where)
         records = {hit.record["path"]: hit.record for hit in (*by_text, *by_vector)}
         rankings = [[hit.record["path"] for hit in hits] for hits in (by_vector, by_text)]
         return [Hit(records[path], score) for path, score in reciprocal_rank_fusion(rankings)[:limit]]
 
-    def _every_text_match(self, query: str, by_text: list[Hit], limit: int, where: str | None) -> list[Hit] | None:
-        """Every row ``query``'s text search matches, when they are fewer than
-        ``FEW_TEXT_MATCHES`` (``by_text``, its best ``limit``, when fewer than that); else None."""
-        if len(by_text) < limit:
-            return by_text
-        if limit >= FEW_TEXT_MATCHES:
-            return None
-        found = self.search_by_text(query, FEW_TEXT_MATCHES, where)
-        return found if len(found) < FEW_TEXT_MATCHES else None
+    def _vector_half(
+        self, vector: np.ndarray, query: str, by_text: list[Hit], limit: int, where: str | None
+    ) -> list[Hit]:
+        """The ``limit`` rows nearest ``vector`` that ``query`` rules out none of (``by_text``:
+        its text search's best ``limit``).
+
+        Every row a query requiring terms keeps, its text search matches: when fewer than
+        ``FEW_TEXT_MATCHES`` do (or ``by_text`` holds them all), their vectors are ranked here.
+        Otherwise, and for a query that only leaves words out, the vector search is asked for
+        more and more rows until enough are kept."""
+        from common.text_search import TextQuery
+
+        parts = TextQuery.of(query)
+        if parts.required:
+            every_match = len(by_text) < limit
+            if every_match:
+                paths = [hit.record["path"] for hit in by_text]
+            else:
+                paths = self.paths_matching_text(query, FEW_TEXT_MATCHES, where)
+            if every_match or len(paths) < FEW_TEXT_MATCHES:
+                ranked = nearest_of(vector, self.get_vectors(paths))[:limit]
+                found = self.get_records_by_path([path for _, path in ranked])
+                # A row another process deleted meanwhile is left out, not a crash.
+                return [Hit(found[path], score) for score, path in ranked if path in found]
+        return best_kept(
+            lambda n: self.search_by_vector(vector, n, where),
+            limit,
+            lambda found: [hit for hit in found if not parts.rules_out(hit.record.get("search_text") or "")],
+            limit,
+        )[:limit]
+
+    def paths_matching_text(self, query: str, up_to: int, where: str | None = None) -> list[str]:
+        """The paths of up to ``up_to`` rows ``query``'s text search matches, in no particular
+        order: every one when fewer match. (A store that can read the paths alone does so.)"""
+        return [hit.record["path"] for hit in self.search_by_text(query, up_to, where)]
 
 
-def nearest_of(vector: np.ndarray, hits: list[Hit], vectors: dict[str, np.ndarray]) -> list[Hit]:
-    """``hits`` ranked by the cosine of their stored ``vectors`` to ``vector`` (those with none
-    left out), as a vector search ranks them."""
-    paths = [hit.record["path"] for hit in hits if hit.record["path"] in vectors]
-    if not paths:
+def nearest_of(vector: np.ndarray, vectors: dict[str, np.ndarray]) -> list[tuple[float, str]]:
+    """The paths of ``vectors`` ranked by their cosine to ``vector``, with it, as a vector
+    search ranks them (``rank_key``)."""
+    if not vectors:
         return []
+    paths = list(vectors)
     target = np.asarray(vector, dtype=np.float32)
     scores = (np.stack([vectors[path] for path in paths]) @ (target / (np.linalg.norm(target) or 1))).tolist()
-    records = {hit.record["path"]: hit.record for hit in hits}
-    ranked = sorted(zip(map(rounded_score, scores), paths, strict=True), key=lambda scored: rank_key(*scored))
-    return [Hit(records[path], score) for score, path in ranked]
+    return sorted(zip(map(rounded_score, scores), paths, strict=True), key=lambda scored: rank_key(*scored))
 
 
 def best_kept(
