@@ -755,8 +755,7 @@ class FaissImageStore(ImageStore):
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
         if self.frame.empty:
             return []
-        candidates = self._rows_matching(where) if where else None
-        positions, scores = self._text_ranking().matches(query, candidates)
+        positions, scores = self._text_matches(query, where)
         paths = self._arrow_columns()["path"]
 
         def matching(wanted: int, last_path: str | None = None) -> pa.Table:
@@ -780,14 +779,15 @@ class FaissImageStore(ImageStore):
         """The paths of the first ``up_to`` matches, ranked by nothing: no record is made."""
         if self.frame.empty:
             return []
-        positions, _ = self._text_ranking().matches(query, self._rows_matching(where) if where else None)
+        positions, _ = self._text_matches(query, where)
         return take_rows(self._arrow_columns()["path"], positions[:up_to]).to_pylist()
 
-    def _text_ranking(self) -> BM25:
-        """The BM25 ranking of the rows' metadata, made at the first text search."""
+    def _text_matches(self, query: str, where: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of the rows ``query`` matches that ``where`` lets through, and their BM25
+        scores (the ranking made at the first text search)."""
         if self._bm25 is None:
             self._bm25 = BM25(self._arrow_columns()["search_text"], self._text_postings())
-        return self._bm25
+        return self._bm25.matches(query, self._rows_matching(where) if where else None)
 
     def _text_postings(self) -> Postings:
         """The metadata's word postings: read from beside the index when the first search since

@@ -489,12 +489,9 @@ class LanceImageStore(ImageStore):
         return self._hits(best_rows(nearest, limit, search_up_to=nearest))
 
     def search_by_text(self, query: str, limit: int, where: str | None = None) -> list[Hit]:
-        if not self._has_text_index():
+        search = self._text_search(query)
+        if search is None:
             return []
-        text_query = self._text_query(query)
-        if text_query is None:
-            return []
-        search = self.table.query().nearest_to_text(text_query)
 
         def matching(wanted: int, last_path: str | None = None) -> pa.Table:
             rows = self._run(search.select(self._ranking_columns(wanted, limit, "_score")), where, wanted, last_path)
@@ -505,13 +502,18 @@ class LanceImageStore(ImageStore):
     def paths_matching_text(self, query: str, up_to: int, where: str | None = None) -> list[str]:
         """The paths alone (with their scores, which Lance adds anyway): reading the records of
         2,000 rows took a year's hybrid search 107 ms at 100k rows, the paths 9 ms."""
+        search = self._text_search(query)
+        if search is None:
+            return []
+        return self._run(search.select(["path", "_score"]), where, up_to).column("path").to_pylist()
+
+    def _text_search(self, query: str) -> Any:
+        """The full-text search of ``query``, None when there is no text index yet or the query
+        searches no word."""
         if not self._has_text_index():
-            return []
+            return None
         text_query = self._text_query(query)
-        if text_query is None:
-            return []
-        rows = self._run(self.table.query().nearest_to_text(text_query).select(["path", "_score"]), where, up_to)
-        return rows.column("path").to_pylist()
+        return None if text_query is None else self.table.query().nearest_to_text(text_query)
 
     def _text_query(self, query: str) -> Any:
         """``query`` as Lance's query objects: its words (a ``MatchQuery``) and each quoted

@@ -849,9 +849,9 @@ class Session:
             if a.mode == "fts":
                 hits = self.best_hits(store, lambda n: store.search_by_text(words, n, a.where), limit)
             else:
-                from common.text_search import without_left_out
+                from common.text_search import as_the_model_reads
 
-                vector = self.text_vector(store, without_left_out(query))
+                vector = self.text_vector(store, as_the_model_reads(query))
                 self.say_fused_scores_are_small()
                 hits = self.best_hits(store, lambda n: store.search_hybrid(vector, words, n, a.where), limit)
             if not hits:

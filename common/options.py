@@ -343,7 +343,9 @@ def value_read_as_an_option(argv: list[str], parser: argparse.ArgumentParser) ->
         ):
             typed = " ".join([*taken, word])
             if flag == "--text":
-                if not taken and _searches_words(word):  # a whole query, quoted, that starts with a minus
+                from common.text_search import TextQuery
+
+                if not taken and TextQuery.of(word).searches_anything:  # a whole quoted query, minus first
                     return f"--text {word}: a query that starts with a minus reads as an option: write it --text={shlex.quote(word)}"
                 query = typed if taken else f"canon {word}"
                 return f"--text {typed}: a minus term goes inside the quoted query: --text '{query}'"
@@ -354,13 +356,6 @@ def value_read_as_an_option(argv: list[str], parser: argparse.ArgumentParser) ->
         if options[flag].nargs is None:
             flag = None
     return None
-
-
-def _searches_words(query: str) -> bool:
-    """Whether a metadata ``query`` searches for something, not only leaves words out."""
-    from common.text_search import TextQuery
-
-    return TextQuery.of(query).searches_anything
 
 
 def options_given(parser: argparse.ArgumentParser, args: argparse.Namespace) -> set[str]:

@@ -24,6 +24,8 @@ from common.ordering import Order
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from common.text_search import TextQuery
+
 
 class StoreError(Exception):
     """The database cannot be used as asked (missing, inconsistent, built by another model)."""
@@ -379,7 +381,7 @@ class ImageStore(ABC):
         by_text = self.search_by_text(query, limit, where)
         parts = TextQuery.of(query)
         if parts.left_out or parts.required:  # what the text half leaves out, the vector half does too
-            by_vector = self._vector_half(vector, query, by_text, limit, where)
+            by_vector = self._vector_half(vector, query, parts, by_text, limit, where)
         else:
             by_vector = self.search_by_vector(vector, limit, where)
         records = {hit.record["path"]: hit.record for hit in (*by_text, *by_vector)}
@@ -387,18 +389,15 @@ class ImageStore(ABC):
         return [Hit(records[path], score) for path, score in reciprocal_rank_fusion(rankings)[:limit]]
 
     def _vector_half(
-        self, vector: np.ndarray, query: str, by_text: list[Hit], limit: int, where: str | None
+        self, vector: np.ndarray, query: str, parts: TextQuery, by_text: list[Hit], limit: int, where: str | None
     ) -> list[Hit]:
-        """The ``limit`` rows nearest ``vector`` that ``query`` rules out none of (``by_text``:
-        its text search's best ``limit``).
+        """The ``limit`` rows nearest ``vector`` that ``query`` (taken apart: ``parts``) rules out
+        none of (``by_text``: its text search's best ``limit``).
 
         Every row a query requiring terms keeps, its text search matches: when fewer than
         ``FEW_TEXT_MATCHES`` do (or ``by_text`` holds them all), their vectors are ranked here.
         Otherwise, and for a query that only leaves words out, the vector search is asked for
         more and more rows until enough are kept."""
-        from common.text_search import TextQuery
-
-        parts = TextQuery.of(query)
         if parts.required:
             every_match = len(by_text) < limit
             if every_match:

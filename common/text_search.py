@@ -222,7 +222,7 @@ def required_as_written(query: str) -> list[str]:
     return _REQUIRED.findall(query)
 
 
-def without_left_out(query: str) -> str:
+def as_the_model_reads(query: str) -> str:
     """``query`` without the words and phrases a minus leaves out, and the terms a plus requires
     as words ('+canon|nikon': 'canon nikon'), in its own order otherwise: the prompt the model
     gets in a hybrid search (it reads no minus: '-cat' would bring cats)."""
