@@ -17,7 +17,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,12 +46,16 @@ _LETTER_DIGIT_BOUNDARY = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 QUOTES = '"“”„'
 _QUOTED = re.compile(f"[{QUOTES}]([^{QUOTES}]*)[{QUOTES}]")
 # A minus where a word starts, then a word or a quoted phrase: what the rows must not hold. A
-# hyphen inside a word (t-shirt, 2019-07) is none, nor one standing alone ("canon - nikon").
-_LEFT_OUT = re.compile(f"(?:^|(?<=\\s))-([{QUOTES}][^{QUOTES}]*[{QUOTES}]|[^\\s{QUOTES}]+)")
+# hyphen inside a word (t-shirt, 2019-07) is none, nor one standing alone ("canon - nikon"), nor
+# one inside a phrase: '"ski trip -2019"' is three words together. Each of these patterns
+# matches a quoted phrase too, group 1 None, so that a search from left to right steps over it
+# (``_terms``, ``_replaced``).
+_PHRASE = f"[{QUOTES}][^{QUOTES}]*[{QUOTES}]"
+_LEFT_OUT = re.compile(f"{_PHRASE}|(?:^|(?<=\\s))-({_PHRASE}|[^\\s{QUOTES}]+)")
 # A plus where a word starts, then a word or a quoted phrase, or several joined by '|' (any one
 # will do: '+canon|nikon'): what every row must hold. A plus inside a word (c++, 1+1) is none.
-_TERM = f"(?:[{QUOTES}][^{QUOTES}]*[{QUOTES}]|[^\\s{QUOTES}|]+)"
-_REQUIRED = re.compile(f"(?:^|(?<=\\s))\\+({_TERM}(?:\\|{_TERM})*)")
+_TERM = f"(?:{_PHRASE}|[^\\s{QUOTES}|]+)"
+_REQUIRED = re.compile(f"{_PHRASE}|(?:^|(?<=\\s))\\+({_TERM}(?:\\|{_TERM})*)")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
@@ -119,8 +123,8 @@ class TextQuery:
     def of(cls, query: str) -> TextQuery:
         required: list[tuple[str, ...]] = []
 
-        def taken_as_required(match: re.Match[str]) -> str:
-            alternatives = (" ".join(tokenize(term.strip(QUOTES))) for term in re.findall(_TERM, match.group(1)))
+        def taken_as_required(term: str) -> str:
+            alternatives = (" ".join(tokenize(alternative.strip(QUOTES))) for alternative in re.findall(_TERM, term))
             group = tuple(dict.fromkeys(alternative for alternative in alternatives if alternative))
             if group:
                 required.append(group)
@@ -128,11 +132,11 @@ class TextQuery:
 
         left_out: list[str] = []
 
-        def taken(match: re.Match[str]) -> str:
-            left_out.append(match.group(1))
+        def taken(term: str) -> str:
+            left_out.append(term)
             return " "
 
-        phrases, words = phrases_and_words(_LEFT_OUT.sub(taken, _REQUIRED.sub(taken_as_required, query)))
+        phrases, words = phrases_and_words(_replaced(_LEFT_OUT, _replaced(_REQUIRED, query, taken_as_required), taken))
         # A term left out is a phrase if it has several words, quoted or not: -t-shirt is not
         # every row holding a "t".
         terms = [tokenize(term.strip(QUOTES)) for term in left_out]
@@ -212,22 +216,32 @@ class TextQuery:
         )
 
 
+def _terms(pattern: re.Pattern[str], query: str) -> list[str]:
+    """What ``pattern`` (``_LEFT_OUT`` or ``_REQUIRED``) takes from ``query``, outside its phrases."""
+    return [match.group(1) for match in pattern.finditer(query) if match.group(1) is not None]
+
+
+def _replaced(pattern: re.Pattern[str], query: str, replace: Callable[[str], str]) -> str:
+    """``query`` with each term ``pattern`` takes from it, outside its phrases, replaced."""
+    return pattern.sub(lambda match: match.group(0) if match.group(1) is None else replace(match.group(1)), query)
+
+
 def left_out_as_written(query: str) -> list[str]:
     """The words and phrases a minus leaves out of ``query``, as written (quotes and all)."""
-    return _LEFT_OUT.findall(query)
+    return _terms(_LEFT_OUT, query)
 
 
 def required_as_written(query: str) -> list[str]:
     """The terms a plus requires in ``query``, as written ('canon|nikon', quotes and all)."""
-    return _REQUIRED.findall(query)
+    return _terms(_REQUIRED, query)
 
 
 def as_the_model_reads(query: str) -> str:
     """``query`` without the words and phrases a minus leaves out, and the terms a plus requires
     as words ('+canon|nikon': 'canon nikon'), in its own order otherwise: the prompt the model
     gets in a hybrid search (it reads no minus: '-cat' would bring cats)."""
-    kept = _REQUIRED.sub(lambda match: " " + " ".join(re.findall(_TERM, match.group(1))) + " ", query)
-    kept = _LEFT_OUT.sub(" ", kept)
+    kept = _replaced(_REQUIRED, query, lambda term: " " + " ".join(re.findall(_TERM, term)) + " ")
+    kept = _replaced(_LEFT_OUT, kept, lambda term: " ")
     return query if kept == query else " ".join(kept.split())
 
 

@@ -410,6 +410,7 @@ def test_a_date_no_photo_is_taken_at_is_refused_with_the_condition_that_works(bo
         ("canon fujifilm -x-t3", {"canon-1.jpg", "canon-2.jpg"}),  # a word of several parts: a phrase
         ("canon -nikon -fujifilm -2019", {"canon-2.jpg"}),
         ("fujifilm x-t3", {"fuji-1.jpg"}),  # a hyphen inside a word leaves nothing out
+        ('"eos -r6"', {"canon-2.jpg"}),  # nor one inside a phrase: its words together
         # A plus where a word starts keeps only the rows holding that word or phrase, or one of
         # several joined by '|'; the other words still score.
         ("+canon", {"canon-1.jpg", "canon-2.jpg"}),
@@ -423,6 +424,7 @@ def test_a_date_no_photo_is_taken_at_is_refused_with_the_condition_that_works(bo
         ("canon +x-t3", {"fuji-1.jpg"}),
         ("+t3-x", set()),  # a word of several parts: a phrase
         ("c++ canon", {"canon-1.jpg", "canon-2.jpg"}),  # a plus inside a word requires nothing
+        ('"canon +eos" nikon', {"canon-1.jpg", "canon-2.jpg", "nikon-1.jpg"}),  # nor one inside a phrase
     ],
 )
 def test_metadata_search_gives_the_same_rows_on_both_backends(
