@@ -168,7 +168,7 @@ def check_query(query: str, mode: str = "vector") -> None:
         raise UsageError(f"--search {query}: not a web address to fetch ({no_url})")
     if os.path.isdir(path) and (has_image_extension(query) or names_a_folder(query)):
         raise UsageError(f"--search {query}: that is a folder; give an image file (or words to search for)")
-    if has_image_extension(query):
+    if has_image_extension(query) or written_as_a_path(query):
         raise UsageError(no_image_file("query image", query, path))
     if mode != "vector":
         check_words("--search", query)
@@ -231,6 +231,21 @@ def query_image(query: str) -> str | None:
     ``~/Pictures/cat.jpg``), or None: the query is a text prompt."""
     path = path_as_named_on_disk(query)
     return path if os.path.isfile(path) else None
+
+
+def written_as_a_path(query: str) -> bool:
+    """Whether a ``--search`` query that names nothing on disk was meant as a path all the same:
+    it starts as only a path does (``./``, ``../``, ``~/``: ``~/Pictures/IMG_0042``, its extension
+    forgotten), or with a slash and reads as no sentence (``/mnt/cam/``, a drive not mounted;
+    ``/beach``). Searched as words, it found the pictures nearest to the words of a path; a
+    prompt that starts with a slash (``/imagine a red car``) is still one."""
+    separators = {"/", os.sep}
+    if query.startswith(tuple(start + separator for start in (".", "..", "~") for separator in separators)):
+        return True
+    if not query.startswith(tuple(separators)):
+        return False
+    rest = query.lstrip("/" + os.sep)
+    return any(separator in rest for separator in separators) or not any(character.isspace() for character in query)
 
 
 def names_a_folder(query: str) -> bool:

@@ -385,6 +385,29 @@ def test_a_query_is_an_image_written_as_a_path_and_a_bare_word_a_prompt_beside_a
     assert refused.code == 2 and "./dog: that is a folder; give an image file" in refused.stderr
 
 
+def test_a_query_written_as_a_path_that_names_nothing_is_refused_not_searched_as_words(
+    cli: Cli, tmp_path: Path, monkeypatch, model_loads: list[str]
+) -> None:
+    """``~/Pictures/IMG_0042`` (its extension forgotten), ``./photos/`` or ``/mnt/cam/`` not
+    mounted were searched as prompts, the pictures nearest to the words of a path coming back
+    as results; each is one error line now, before a model is loaded. A prompt that starts with
+    a slash (``/imagine …``) and one holding one (``AC/DC``) are still prompts."""
+    photo = paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    cli.index(photo.parent)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    model_loads.clear()
+    for query in ("~/photos/a", "./photos/b", "../photos/", str(tmp_path / "photos" / "a"), "/mnt/cam/", "/beach"):
+        refused = cli("--search", query)
+        assert refused.code == 2 and refused.stderr_lines() == [
+            f"imagedb-{cli.backend}.py: error: query image not found: {query}"
+        ], query
+    assert model_loads == []
+    imagine, band = cli.search("--search", "/imagine a red car", "AC/DC concert")
+    assert imagine["query_kind"] == band["query_kind"] == "text"
+    assert len(imagine["results"]) == len(band["results"]) == 1
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_a_query_image_that_is_no_file_is_named_for_what_it_is(cli: Cli, tmp_path: Path) -> None:
     """A pipe or a folder named like a photo is there, not missing: reading the pipe would wait
