@@ -35,6 +35,7 @@ from common.discovery import (
     OutOfReach,
     files_in_words,
     find_image_files,
+    has_storable_name,
     is_under_root,
     normalise_root,
     roots_in_words,
@@ -518,6 +519,15 @@ def take_stored_vectors(
     return taken, sources
 
 
+def split_unstorable_names(files: list[FoundFile]) -> tuple[list[FoundFile], list[FoundFile]]:
+    """``files`` as (those a store can name, those whose name it cannot hold:
+    ``common.discovery.has_storable_name``)."""
+    storable = [f for f in files if has_storable_name(f.path)]
+    if len(storable) == len(files):
+        return files, []
+    return storable, [f for f in files if not has_storable_name(f.path)]
+
+
 def set_aside_copies_among(
     files: list[FoundFile], hashes: FileHashes, progress: bool | None
 ) -> tuple[list[FoundFile], dict[str, list[FoundFile]]]:
@@ -683,6 +693,9 @@ def index_roots(
     hashes = FileHashes(patience)
     copies: dict[str, list[FoundFile]] = {}
     if to_read and not force:  # --force: every file is to be embedded again
+        # A name no store can hold is neither given a stored row nor grouped with its copies: it
+        # is read, where the worker reports it (an original of copies, it would fail them too).
+        to_read, unstorable = split_unstorable_names(to_read)
         with summary.timing("reuse"):
             worth_hashing = files_worth_hashing(to_read, {signature[0] for signature in stored.values()})
             if worth_hashing:
@@ -697,6 +710,7 @@ def index_roots(
                     )  # fmt: skip
                     say_where_moved_files_came_from(sources, roots)
             to_read, copies = set_aside_copies_among(to_read, hashes, progress)
+        to_read += unstorable
     if plan.removed:  # after the reuse: a moved file takes the vector of its old path's row
         with summary.timing("write"):
             summary.removed = store.delete_images(plan.removed)

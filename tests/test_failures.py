@@ -153,20 +153,29 @@ def test_an_io_error_is_worth_another_try_and_a_corrupt_file_is_not(tmp_path: Pa
 @pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="file names there are always Unicode")
 def test_a_file_name_in_another_encoding_is_reported_and_the_rest_indexed(cli: Cli, tmp_path: Path) -> None:
     """Linux file names are bytes; one in Latin-1 (from an old archive) cannot be stored as
-    UTF-8 text. It used to end the run with an encoding error: now it costs that file alone."""
+    UTF-8 text. It used to end the run with an encoding error: now it costs that file alone,
+    a copy of another photo too (it was given that photo's row, and the run ended)."""
     folder = tmp_path / "photos"
-    paint_photo(folder / "good.jpg", seed=1)
+    good = paint_photo(folder / "good.jpg", seed=1)
     paint_photo(Path(os.fsdecode(os.fsencode(folder) + b"/caf\xe9.jpg")), seed=2)
+    Path(os.fsdecode(os.fsencode(folder) + b"/copie-\xe9.jpg")).write_bytes(good.read_bytes())
 
     first = cli.index(folder)
-    assert first.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    assert first.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 0, "failed": 2}
     assert list(cli.records()) == [str(folder / "good.jpg")]
-    [entry] = cli.failures_by_name().values()
-    assert os.fsencode(entry["path"]) == os.fsencode(folder) + b"/caf\xe9.jpg", "the report names it exactly"
-    assert "not valid UTF-8" in entry["reason"] and entry["retry"] == "when-changed"
-    again = cli.index(folder)  # the report was read back: the file is left alone, still listed
-    assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 1, "failed": 1}
-    assert "1 file(s) failed in an earlier run" in again.stderr
+    entries = sorted(cli.failures_by_name().values(), key=lambda entry: os.fsencode(entry["path"]))
+    assert [os.fsencode(entry["path"]) for entry in entries] == [
+        os.fsencode(folder) + name for name in (b"/caf\xe9.jpg", b"/copie-\xe9.jpg")
+    ], "the report names them exactly"
+    assert all("not valid UTF-8" in entry["reason"] and entry["retry"] == "when-changed" for entry in entries)
+    again = cli.index(folder)  # the report was read back: the files are left alone, still listed
+    assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 1, "failed": 2}
+    assert "2 file(s) failed in an earlier run" in again.stderr
+    # A copy of an indexed photo, by a name no store holds: reported, not given the stored row.
+    Path(os.fsdecode(os.fsencode(folder) + b"/autre-\xe9.jpg")).write_bytes(good.read_bytes())
+    third = cli.index(folder)
+    assert third.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 1, "failed": 3}
+    assert list(cli.records()) == [str(folder / "good.jpg")]
 
     odd_folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/vacances-\xe9t\xe9"))
     paint_photo(odd_folder / "beach.jpg", seed=3)
