@@ -99,6 +99,43 @@ class ModelSpec:
         return asdict(self)
 
 
+# What open_clip takes a model-config file to be: a .json file whose object holds these.
+MODEL_CONFIG_KEYS = ("embed_dim", "vision_cfg", "text_cfg")
+
+
+def check_model_config(path: str) -> None:
+    """Raise ``ModelError`` where ``path`` is no model config open_clip would read. open_clip
+    passes over a file without these keys, or not named .json, without a word (the model was
+    then 'unknown'), and a file that is not JSON ended the run with a JSONDecodeError."""
+    import json
+
+    from common.discovery import kind_of_file
+
+    if not os.path.exists(path):
+        raise ModelError(f"model config {path} does not exist")
+    if not os.path.isfile(path):
+        raise ModelError(
+            f"model config {path} is not a file but {kind_of_file(path)}; give an open_clip model-config JSON file"
+        )
+    try:
+        with open(path, encoding="utf-8") as file:
+            config = json.load(file)
+    except OSError as error:
+        raise ModelError(f"cannot read model config {path}: {error.strerror or error}") from None
+    except ValueError as error:  # not JSON, or not UTF-8 text
+        raise ModelError(f"model config {path} is not JSON ({error})") from None
+    missing = [key for key in MODEL_CONFIG_KEYS if not (isinstance(config, dict) and key in config)]
+    if missing:
+        raise ModelError(
+            f"model config {path} is no open_clip model config: it has no {', '.join(missing)} "
+            "(the model's JSON, as open_clip's model_configs hold)"
+        )
+    if not path.endswith(".json"):
+        raise ModelError(
+            f"model config {path}: open_clip reads model configs from .json files alone; name it {Path(path).stem}.json"
+        )
+
+
 def _names_a_file(path: str | None) -> bool:
     """Whether a spec's ``pretrained`` or ``model_config`` is a path (``from_options`` makes them
     absolute), not an open_clip tag, 'none' or an hf-hub name."""
@@ -245,8 +282,7 @@ class Embedder:
         self.device = choose_device(device)
         self._torch = torch
         if spec.model_config:
-            if not os.path.isfile(spec.model_config):
-                raise ModelError(f"model config {spec.model_config} does not exist")
+            check_model_config(spec.model_config)
             open_clip.add_model_config(spec.model_config)
         if spec.pretrained and spec.pretrained.startswith(os.sep) and not os.path.isfile(spec.pretrained):
             raise ModelError(f"checkpoint {spec.pretrained} does not exist")

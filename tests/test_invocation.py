@@ -107,6 +107,32 @@ def test_bad_invocation_on_a_fresh_database(cli: Cli, tmp_path: Path, case: str,
     assert snapshot(cli.db) is None, "nothing may be written"
 
 
+def test_a_model_config_open_clip_would_not_read_is_refused_saying_why(cli: Cli, tmp_path: Path) -> None:
+    """open_clip passes over a config file without its keys, or not named .json, without a word
+    (the model was then 'unknown', sending the user to look for a typo in its name), and one
+    that is not JSON ended the run with an unexpected JSONDecodeError."""
+    folder = tmp_path / "photos"
+    paint_photo(folder / "a.jpg", seed=1)
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "cut.json").write_text('{"embed_dim": 64,')
+    (configs / "half.json").write_text('{"embed_dim": 64}')
+    (configs / "tiny.txt").write_text(Path(TINY_CONFIG).read_text())
+    expected = {
+        configs
+        / "cut.json": "is not JSON (Expecting property name enclosed in double quotes: line 1 column 18 (char 17))",
+        configs / "half.json": "is no open_clip model config: it has no vision_cfg, text_cfg",
+        configs / "tiny.txt": ": open_clip reads model configs from .json files alone; name it tiny.json",
+        configs: "is not a file but a folder",
+    }
+    for config, why in expected.items():
+        result = cli("--index", folder, "--model-config", config, "--pretrained", "none")
+        (line,) = result.stderr_lines()
+        assert result.code == 2 and line.startswith(f"imagedb-{cli.backend}.py: error: model config {config}"), line
+        assert why in line, line
+        assert snapshot(cli.db) is None, "nothing may be written"
+
+
 @pytest.mark.parametrize(
     "case",
     [*CASES, "search missing image", "other model on this index", "corrupt query image", "corrupt image to add",
