@@ -285,6 +285,10 @@ class Embedder:
             check_model_config(spec.model_config)
             open_clip.add_model_config(spec.model_config)
         if spec.pretrained and spec.pretrained.startswith(os.sep) and not os.path.isfile(spec.pretrained):
+            if os.path.exists(spec.pretrained):
+                from common.discovery import kind_of_file
+
+                raise ModelError(f"checkpoint {spec.pretrained} is not a file but {kind_of_file(spec.pretrained)}")
             raise ModelError(f"checkpoint {spec.pretrained} does not exist")
         pretrained = None if spec.pretrained in ("", RANDOM_WEIGHTS) else spec.pretrained
         model = _create_text_tower(open_clip, spec, self.device) if text_only else None
@@ -624,6 +628,10 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 def _explain_model_error(spec: ModelSpec, error: Exception) -> str:
     text = str(error)
+    if _names_a_file(spec.pretrained) and os.path.isfile(spec.pretrained):
+        misfit = how_the_checkpoint_misfits(spec)
+        if misfit:
+            return f"cannot load model {spec.describe()}: {misfit}"
     if "not found in built-ins" in text or "Model config for" in text:
         return f"unknown model {spec.model!r}: not an open_clip model name (see open_clip.list_models()); use --model-config for a custom architecture"
     if "is not a known tag or valid file path" in text:
@@ -634,3 +642,48 @@ def _explain_model_error(spec: ModelSpec, error: Exception) -> str:
             f"(offline?). Download them once with network access, or pass --pretrained /path/to/checkpoint"
         )
     return f"cannot load model {spec.describe()}: {text.splitlines()[0] if text else type(error).__name__}"
+
+
+def how_the_checkpoint_misfits(spec: ModelSpec) -> str | None:
+    """Why the local checkpoint ``spec.pretrained`` would not load into ``spec.model``: it is no
+    file of weights, or the weights of another architecture (which torch says as a list of
+    every layer's name, or as an error from resizing a position embedding, "not implemented
+    for 'Half'"); None where that cannot be told (a custom architecture, say)."""
+    import open_clip
+    import torch
+    from open_clip.factory import load_state_dict
+
+    try:
+        state = load_state_dict(spec.pretrained, device="cpu", weights_only=True)
+    except Exception as error:  # not a torch file, or one holding more than tensors
+        text = str(error)
+        reason = text.split("WeightsUnpickler error:")[-1].strip().splitlines()[0] if text.strip() else ""
+        return f"not a checkpoint of weights torch can read ({reason or type(error).__name__})"
+    try:
+        config = copy.deepcopy(open_clip.get_model_config(spec.model))
+        with torch.device("meta"):  # shapes only: no memory, no random initialisation
+            expected = {name: tuple(t.shape) for name, t in open_clip.CLIP(**config).state_dict().items()}
+    except Exception:
+        return None
+    given = {name: tuple(t.shape) for name, t in state.items() if hasattr(t, "shape")}
+    missing = [name for name in expected if name not in given]
+    # open_clip resizes position embeddings to the model's (another image size, or context length),
+    # and a logit scale may be saved as one number or as an array of one.
+    reshaped = [
+        name
+        for name in expected
+        if name in given
+        and [d for d in given[name] if d != 1] != [d for d in expected[name] if d != 1]
+        and "positional_embedding" not in name
+    ]
+    if not missing and not reshaped:
+        return None
+    shown = "×".join
+    example = (
+        f"{reshaped[0]} is {shown(map(str, given[reshaped[0]]))} in it, {shown(map(str, expected[reshaped[0]]))} in "
+        f"{spec.model}" if reshaped else f"it has no {missing[0]}"
+    )  # fmt: skip
+    return (
+        f"the weights of another model: of {spec.model}'s {len(expected)} weights, "
+        f"{len(missing)} are not in it and {len(reshaped)} have another shape ({example})"
+    )

@@ -133,6 +133,37 @@ def test_a_model_config_open_clip_would_not_read_is_refused_saying_why(cli: Cli,
         assert snapshot(cli.db) is None, "nothing may be written"
 
 
+def test_a_checkpoint_that_does_not_fit_the_model_is_refused_saying_how(cli: Cli, tmp_path: Path) -> None:
+    """A file that is no checkpoint printed torch's advice to load it with weights_only=False
+    (code execution); the test model's checkpoint given to ViT-B-32 said '"compute_index_ranges_weights"
+    not implemented for 'Half'', and another model's weights, the first line of torch's list of
+    every layer: 'Error(s) in loading state_dict for CLIP:'."""
+    folder = tmp_path / "photos"
+    paint_photo(folder / "a.jpg", seed=1)
+    (tmp_path / "notes.pt").write_bytes(b"not a checkpoint" * 8)
+    expected = {  # what the line starts with, and what else it says
+        ("--model-config", TINY_CONFIG, "--pretrained", tmp_path / "notes.pt"): (
+            f"cannot load model imagedb-tiny-cifar10 (pretrained {tmp_path / 'notes.pt'}): not a checkpoint of "
+            "weights torch can read (",
+            "",
+        ),
+        ("--model", "ViT-B-32", "--pretrained", TINY_WEIGHTS): (
+            f"cannot load model ViT-B-32 (pretrained {TINY_WEIGHTS}): the weights of another model: of ViT-B-32's ",
+            "have another shape (text_projection is 64×64 in it, 512×512 in ViT-B-32)",
+        ),
+        ("--model-config", TINY_CONFIG, "--pretrained", tmp_path): (
+            f"checkpoint {tmp_path} is not a file but a folder",
+            "",
+        ),
+    }
+    for model_args, (start, said) in expected.items():
+        result = cli("--index", folder, *model_args)
+        (line,) = result.stderr_lines()
+        assert result.code == 2 and line.startswith(f"imagedb-{cli.backend}.py: error: {start}"), line
+        assert said in line and "weights_only" not in line, line
+        assert snapshot(cli.db) is None, "nothing may be written"
+
+
 @pytest.mark.parametrize(
     "case",
     [*CASES, "search missing image", "other model on this index", "corrupt query image", "corrupt image to add",
