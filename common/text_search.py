@@ -56,6 +56,17 @@ _LEFT_OUT = re.compile(f"{_PHRASE}|(?:^|(?<=\\s))-({_PHRASE}|[^\\s{QUOTES}]+)")
 # will do: '+canon|nikon'): what every row must hold. A plus inside a word (c++, 1+1) is none.
 _TERM = f"(?:{_PHRASE}|[^\\s{QUOTES}|]+)"
 _REQUIRED = re.compile(f"{_PHRASE}|(?:^|(?<=\\s))\\+({_TERM}(?:\\|{_TERM})*)")
+# Chinese and Japanese write no spaces between words, so a whole title or name is one token
+# ("北京天安门广场"), and a search for "天安门" or "猫" found nothing. The indexed text carries the
+# characters and the overlapping pairs of characters of each such run (``cjk_characters_and_pairs``),
+# and a query's run of three or more is searched as the phrase of its pairs ("天安 安门"), as
+# search engines index these scripts (Lucene's CJK bigrams). Korean, written with spaces, too.
+# Kana (but the middle dot that parts names), the iteration mark (佐々木), ideographs, hangul.
+_CJK = "[\u3005\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
+_CJK_RUN = re.compile(_CJK + "{2,}")
+# A word of three or more CJK characters, outside quotes: searched as the phrase of its pairs
+# (``cjk_characters_and_pairs``).
+_CJK_WORD = re.compile(f"{_PHRASE}|(?<![^\\W_])({_CJK}{{3,}})(?![^\\W_])")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
@@ -121,6 +132,7 @@ class TextQuery:
 
     @classmethod
     def of(cls, query: str) -> TextQuery:
+        query = _replaced(_CJK_WORD, query, lambda run: f'"{_pairs(run)}"')
         required: list[tuple[str, ...]] = []
 
         def taken_as_required(term: str) -> str:
@@ -243,6 +255,21 @@ def as_the_model_reads(query: str) -> str:
     kept = _replaced(_REQUIRED, query, lambda term: " " + " ".join(re.findall(_TERM, term)) + " ")
     kept = _replaced(_LEFT_OUT, kept, lambda term: " ")
     return query if kept == query else " ".join(kept.split())
+
+
+def cjk_characters_and_pairs(text: str) -> list[str]:
+    """For each run of Chinese, Japanese or Korean characters in ``text``: its characters, then
+    its overlapping pairs in order (a phrase of them is then a run of characters in the text).
+    A run held twice (the file's name is in its path too) is given once: twice would weigh
+    twice."""
+    found = []
+    for run in dict.fromkeys(_CJK_RUN.findall(text)):
+        found += [" ".join(run), _pairs(run)]
+    return found
+
+
+def _pairs(run: str) -> str:
+    return " ".join(run[i : i + 2] for i in range(len(run) - 1))
 
 
 def word_parts(text: str) -> list[str]:

@@ -439,6 +439,42 @@ def test_metadata_search_gives_the_same_rows_on_both_backends(
     assert rankings["lancedb"] == rankings["faiss"]
 
 
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("天安门", {"北京天安门广场.jpg"}),  # a word inside a run of characters written without spaces
+        ("猫", {"黒い猫と私.jpg"}),  # one character
+        ("東京タワー", {"東京タワー夜景.jpg"}),
+        ("故宫", {"故宫.jpg"}),  # the whole run
+        ("京", {"北京天安门广场.jpg", "東京タワー夜景.jpg"}),
+        ("京 -天安门", {"東京タワー夜景.jpg"}),
+        ("+猫|故宫 beach", {"黒い猫と私.jpg", "故宫.jpg"}),
+        ("安天", set()),  # its characters, but not in that order
+        ("广场天安门", set()),
+        ('"北京天安门广场"', {"北京天安门广场.jpg"}),  # a quoted run: the word as written
+    ],
+)
+def test_chinese_and_japanese_words_are_found_inside_runs_written_without_spaces(
+    tmp_path: Path, query: str, expected: set[str]
+) -> None:
+    """Chinese and Japanese put no space between words: a file named 北京天安门广场 was one
+    token, and --text 天安门 (Tiananmen) or 猫 (cat) found nothing. Both backends find them, with
+    the same scores."""
+    folder = tmp_path / "photos"
+    for seed, name in enumerate(
+        ["北京天安门广场.jpg", "故宫.jpg", "黒い猫と私.jpg", "東京タワー夜景.jpg", "beach.jpg"]
+    ):
+        paint_photo(folder / name, seed=seed)
+    rankings = {}
+    for backend in BACKENDS:
+        c = Cli(backend, tmp_path / f"db-{backend}")
+        c.index(folder)
+        (result,) = c.search("--text", query, "--limit", "10")
+        assert set(paths_of(result)) == expected, (backend, query)
+        rankings[backend] = [(Path(r["path"]).name, round(r["score"], 4)) for r in result["results"]]
+    assert rankings["lancedb"] == rankings["faiss"]
+
+
 def test_words_left_out_take_rows_away_and_nothing_from_the_scores_of_the_rest(both: dict[str, Cli]) -> None:
     """'canon -r6' is 'canon' less the rows holding r6, each kept row scored as before; a query
     that only leaves words out is refused (it ranks nothing: every other row is --where's work)."""
