@@ -68,6 +68,8 @@ _CJK_RUN = re.compile(_CJK + "{2,}")
 # (``cjk_characters_and_pairs``).
 _CJK_WORD = re.compile(f"{_PHRASE}|(?<![^\\W_])({_CJK}{{3,}})(?![^\\W_])")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+# The combining accents on a Latin letter, once decomposed (``folded_as_lancedb_folds``).
+_LATIN_ACCENTS = re.compile("(?<=[A-Za-z\u00c0-\u024f\u1e00-\u1eff])[\u0300-\u036f]+")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
 _DOCUMENT_BREAK = "\x01"
@@ -78,7 +80,7 @@ _LONG_WORD = re.compile(rf"[^ \x01]{{{FTS_OPTIONS['max_token_length'] + 1},}}")
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, accent-folded alphanumeric runs, as LanceDB's 'simple' tokenizer yields."""
-    folded = without_accents(text.lower())
+    folded = folded_as_lancedb_folds(text.lower())
     return [t for t in _TOKEN.findall(folded) if len(t) <= FTS_OPTIONS["max_token_length"]]
 
 
@@ -93,6 +95,17 @@ def without_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     marks = {ord(ch): None for ch in set(_NOT_ASCII.findall(decomposed)) if unicodedata.combining(ch)}
     return decomposed.translate(marks)
+
+
+def folded_as_lancedb_folds(text: str) -> str:
+    """``text`` with the accents of its Latin letters taken off ('Crémieux' → 'Cremieux'), as
+    LanceDB's ``ascii_folding`` takes them (Lucene's ASCII folding: Latin letters alone). Other
+    scripts keep their marks: taking them all off (``without_accents``) had FAISS find ガラス
+    (glass) for カラス (crow) and άλφα for αλφα, where LanceDB finds neither. Decomposed (NFKD),
+    the marks on Latin letters dropped, the rest composed again (NFC: ガ, 한, ά as typed)."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", _LATIN_ACCENTS.sub("", unicodedata.normalize("NFKD", text)))
 
 
 def phrases_and_words(query: str) -> tuple[list[str], str]:
@@ -290,8 +303,9 @@ def word_parts(text: str) -> list[str]:
 # What a saved ``Postings`` file was made under: bump it when ``tokenize``'s rules or the file's
 # layout change, and a file an earlier version saved is built again instead of read.
 # 2: the words as common.saved_arrays keeps text (each ended by a NUL, not joined by newlines).
-# 3: each document's keys (``DocumentKeys``) beside its words.
-POSTINGS_FORMAT = 3
+# 3: each document's keys (``DocumentKeys``) beside its words. 4: accents taken off Latin
+# letters alone (``folded_as_lancedb_folds``).
+POSTINGS_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -611,7 +625,7 @@ def _ascii_words(text: str) -> str:
 
 def _words(text: str) -> str:
     """Lower-cased ``text`` with its accents taken off and what is not a word a space."""
-    return _NOT_A_WORD.sub(" ", without_accents(text))
+    return _NOT_A_WORD.sub(" ", folded_as_lancedb_folds(text))
 
 
 def reciprocal_rank_fusion(rankings: Iterable[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
