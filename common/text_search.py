@@ -70,6 +70,13 @@ _CJK_WORD = re.compile(f"{_PHRASE}|(?<![^\\W_])({_CJK}{{3,}})(?![^\\W_])")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # The combining accents on a Latin letter, once decomposed (``folded_as_lancedb_folds``).
 _LATIN_ACCENTS = re.compile("(?<=[A-Za-z\u00c0-\u024f\u1e00-\u1eff])[\u0300-\u036f]+")
+# Latin letters no decomposition takes to ASCII, as LanceDB's ASCII folding writes them
+# ('strasse' finds Straße, 'lodz' Łódź, 'aero' Ærø).
+_LATIN_LETTERS_FOLDED = str.maketrans(
+    {"æ": "ae", "Æ": "AE", "ð": "d", "Ð": "D", "ø": "o", "Ø": "O", "þ": "th", "Þ": "TH", "ß": "ss", "ẞ": "SS",
+     "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H", "ı": "i", "ĸ": "q", "ł": "l", "Ł": "L", "œ": "oe", "Œ": "OE",
+     "ŧ": "t", "Ŧ": "T"}
+)  # fmt: skip
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
 _DOCUMENT_BREAK = "\x01"
@@ -98,14 +105,16 @@ def without_accents(text: str) -> str:
 
 
 def folded_as_lancedb_folds(text: str) -> str:
-    """``text`` with the accents of its Latin letters taken off ('Crémieux' → 'Cremieux'), as
-    LanceDB's ``ascii_folding`` takes them (Lucene's ASCII folding: Latin letters alone). Other
+    """``text`` with the accents of its Latin letters taken off ('Crémieux' → 'Cremieux', 'Łódź'
+    → 'Lodz'), as LanceDB's ``ascii_folding`` takes them (Lucene's ASCII folding: Latin letters
+    alone). Other
     scripts keep their marks: taking them all off (``without_accents``) had FAISS find ガラス
     (glass) for カラス (crow) and άλφα for αλφα, where LanceDB finds neither. Decomposed (NFKD),
     the marks on Latin letters dropped, the rest composed again (NFC: ガ, 한, ά as typed)."""
     if text.isascii():
         return text
-    return unicodedata.normalize("NFC", _LATIN_ACCENTS.sub("", unicodedata.normalize("NFKD", text)))
+    unaccented = _LATIN_ACCENTS.sub("", unicodedata.normalize("NFKD", text))
+    return unicodedata.normalize("NFC", unaccented.translate(_LATIN_LETTERS_FOLDED))
 
 
 def phrases_and_words(query: str) -> tuple[list[str], str]:
@@ -304,8 +313,8 @@ def word_parts(text: str) -> list[str]:
 # layout change, and a file an earlier version saved is built again instead of read.
 # 2: the words as common.saved_arrays keeps text (each ended by a NUL, not joined by newlines).
 # 3: each document's keys (``DocumentKeys``) beside its words. 4: accents taken off Latin
-# letters alone (``folded_as_lancedb_folds``).
-POSTINGS_FORMAT = 4
+# letters alone (``folded_as_lancedb_folds``). 5: ß, æ, ø, ł and the like folded as LanceDB does.
+POSTINGS_FORMAT = 5
 
 
 @dataclass(frozen=True)
