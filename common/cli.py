@@ -916,11 +916,14 @@ class Session:
         +2017': no photo of 2017), or that no row holds them all together: 'no matches' alone
         left the user to take the query apart. ``words``: ``query`` as searched (with the names
         the index gives its places), whose terms required stand in the same order."""
-        from common.text_search import TextQuery
+        from common.text_search import TextQuery, required_as_written
 
         typed, searched = TextQuery.of(query).required_terms, TextQuery.of(words).required_terms
         if not typed or len(typed) != len(searched):
             return
+        as_written = [f"+{term}" for term in required_as_written(query)]
+        if len(as_written) == len(typed):  # each as the user wrote it ('+紫禁城', not its pairs)
+            typed = as_written
         rows = "no row --where lets through" if self.args.where is not None else "no row"
         held = [bool(store.search_by_text(term, 1, self.args.where)) for term in searched]
         if not all(held):

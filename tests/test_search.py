@@ -602,6 +602,8 @@ def test_a_metadata_search_that_finds_nothing_says_which_term_required_no_row_ho
             (["--text", "+canon", "--where", "width > 5000"], "+canon: no row --where lets through holds +canon"),
             (["--search", "lighthouse +2017", "--mode", "hybrid"], "lighthouse +2017: no row holds +2017"),
             (["--search", "+canon +nikon", "--mode", "fts"], "+canon +nikon: no row holds +canon and +nikon together"),
+            # As typed, not as searched: a Chinese word is searched as its pairs of characters.
+            (["--text", "Canon +紫禁城"], "Canon +紫禁城: no row holds +紫禁城"),
         ):
             result = c(*args, "--format", "paths")
             assert result.code == 0 and result.stdout == "", (backend, args)
