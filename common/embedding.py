@@ -109,14 +109,7 @@ def check_model_config(path: str) -> None:
     then 'unknown'), and a file that is not JSON ended the run with a JSONDecodeError."""
     import json
 
-    from common.discovery import kind_of_file
-
-    if not os.path.exists(path):
-        raise ModelError(f"model config {path} does not exist")
-    if not os.path.isfile(path):
-        raise ModelError(
-            f"model config {path} is not a file but {kind_of_file(path)}; give an open_clip model-config JSON file"
-        )
+    refuse_unless_a_file("model config", path, "; give an open_clip model-config JSON file")
     try:
         with open(path, encoding="utf-8") as file:
             config = json.load(file)
@@ -134,6 +127,19 @@ def check_model_config(path: str) -> None:
         raise ModelError(
             f"model config {path}: open_clip reads model configs from .json files alone; name it {Path(path).stem}.json"
         )
+
+
+def refuse_unless_a_file(what: str, path: str, instead: str = "") -> None:
+    """Raise ``ModelError`` where ``path``, the ``what`` a spec names (a model config, a
+    checkpoint), is not there, or is there but no file (a folder): 'does not exist' of what
+    ``ls`` lists would send the user looking elsewhere. ``instead``: what to give, said after."""
+    if os.path.isfile(path):
+        return
+    if not os.path.exists(path):
+        raise ModelError(f"{what} {path} does not exist")
+    from common.discovery import kind_of_file
+
+    raise ModelError(f"{what} {path} is not a file but {kind_of_file(path)}{instead}")
 
 
 def _names_a_file(path: str | None) -> bool:
@@ -284,12 +290,8 @@ class Embedder:
         if spec.model_config:
             check_model_config(spec.model_config)
             open_clip.add_model_config(spec.model_config)
-        if spec.pretrained and spec.pretrained.startswith(os.sep) and not os.path.isfile(spec.pretrained):
-            if os.path.exists(spec.pretrained):
-                from common.discovery import kind_of_file
-
-                raise ModelError(f"checkpoint {spec.pretrained} is not a file but {kind_of_file(spec.pretrained)}")
-            raise ModelError(f"checkpoint {spec.pretrained} does not exist")
+        if spec.pretrained and spec.pretrained.startswith(os.sep):
+            refuse_unless_a_file("checkpoint", spec.pretrained)
         pretrained = None if spec.pretrained in ("", RANDOM_WEIGHTS) else spec.pretrained
         model = _create_text_tower(open_clip, spec, self.device) if text_only else None
         self.text_only = model is not None

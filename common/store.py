@@ -406,8 +406,12 @@ class ImageStore(ABC):
                 paths = self.paths_matching_text(query, FEW_TEXT_MATCHES, where)
             if every_match or len(paths) < FEW_TEXT_MATCHES:
                 ranked = nearest_of(vector, self.get_vectors(paths))[:limit]
-                found = self.get_records_by_path([path for _, path in ranked])
-                # A row another process deleted meanwhile is left out, not a crash.
+                # The records the text search read are at hand; the others are read (a row
+                # another process deleted meanwhile is left out, not a crash).
+                found = {hit.record["path"]: hit.record for hit in by_text}
+                unread = [path for _, path in ranked if path not in found]
+                if unread:
+                    found |= self.get_records_by_path(unread)
                 return [Hit(found[path], score) for score, path in ranked if path in found]
         return best_kept(
             lambda n: self.search_by_vector(vector, n, where),

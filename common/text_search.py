@@ -92,10 +92,11 @@ def tokenize(text: str) -> list[str]:
 
 
 def without_accents(text: str) -> str:
-    """``text`` with its accents taken off ('Crémieux' → 'Cremieux'): decomposed (NFKD), the
-    combining marks dropped. ASCII text has none, and is given back as it is. The marks are
-    found among the text's distinct non-ASCII characters and dropped by one ``translate``: a
-    whole index's text is folded at once (``folded_words``), where a test per character costs
+    """``text`` with its accents taken off ('Crémieux' → 'Cremieux'): decomposed (NFKD), every
+    combining mark dropped, in any script: how place names are matched (``common.place_data``);
+    a metadata search folds as LanceDB does instead (``folded_as_lancedb_folds``). ASCII text
+    has none, and is given back as it is. The marks are found among the text's distinct
+    non-ASCII characters and dropped by one ``translate``, where a test per character costs
     ~0.1 us."""
     if text.isascii():
         return text
@@ -107,10 +108,10 @@ def without_accents(text: str) -> str:
 def folded_as_lancedb_folds(text: str) -> str:
     """``text`` with the accents of its Latin letters taken off ('Crémieux' → 'Cremieux', 'Łódź'
     → 'Lodz'), as LanceDB's ``ascii_folding`` takes them (Lucene's ASCII folding: Latin letters
-    alone). Other
-    scripts keep their marks: taking them all off (``without_accents``) had FAISS find ガラス
-    (glass) for カラス (crow) and άλφα for αλφα, where LanceDB finds neither. Decomposed (NFKD),
-    the marks on Latin letters dropped, the rest composed again (NFC: ガ, 한, ά as typed)."""
+    alone). Other scripts keep their marks: taking them all off (``without_accents``) had FAISS
+    find ガラス (glass) for カラス (crow) and άλφα for αλφα, where LanceDB finds neither.
+    Decomposed (NFKD), the marks on Latin letters dropped, the rest composed again (NFC: ガ, 한,
+    ά as typed)."""
     if text.isascii():
         return text
     unaccented = _LATIN_ACCENTS.sub("", unicodedata.normalize("NFKD", text))
