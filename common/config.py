@@ -36,7 +36,8 @@ def config_to_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
 
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+            text = handle.read()
+        data = yaml.safe_load(text) or {}
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
     except UnicodeDecodeError as error:  # saved as "ANSI" (Latin-1, cp1252) by an editor
@@ -45,9 +46,10 @@ def config_to_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
             f"{error.start}): save it as UTF-8"
         ) from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {_where_and_what(error)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must be a mapping of option: value")
+    _refuse_options_given_twice(yaml.compose(text, Loader=yaml.SafeLoader), path)
     options = {
         action.dest: action
         for action in parser._actions  # argparse keeps no public list of its options
@@ -55,12 +57,54 @@ def config_to_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
     }
     words: list[str] = []
     for key, value in data.items():
-        name = ALIASES.get(str(key), str(key)).replace("-", "_")
-        action = options.get(name)
+        action = options.get(_option_name(key))
         if action is None:
             raise ConfigError(f"config file {path}: unknown option {key!r} (options: {', '.join(sorted(options))})")
         words.extend(_words_for(action, value, path, str(key)))
     return words
+
+
+def _option_name(key: Any) -> str:
+    """The option a file's key names: ``time-limit``, ``time_limit`` and ``roots`` (``index``)."""
+    return ALIASES.get(str(key), str(key)).replace("-", "_")
+
+
+def _where_and_what(error: Exception) -> str:
+    """A YAML error as one line that says where and what: 'line 2, column 1: found character
+    '\\t' that cannot start any token' (PyYAML's own message starts with its context, "while
+    scanning for the next token", and gives the place on later lines)."""
+    mark, problem = getattr(error, "problem_mark", None), getattr(error, "problem", None)
+    if mark is None or not problem:
+        return str(error).splitlines()[0]
+    said = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and context_mark is not None and context_mark.line != mark.line:
+        said += f" ({context} from line {context_mark.line + 1})"
+    elif context:
+        said += f" ({context})"
+    return said
+
+
+def _refuse_options_given_twice(document: Any, path: str) -> None:
+    """YAML keeps the last of two equal keys without a word, and ``roots`` and ``index`` (or
+    ``time-limit`` and ``time_limit``) are one option to the parser, which keeps the last too:
+    a second ``roots:`` list further down dropped the first one's folders from every run. The
+    file's mapping is read as written (``yaml.compose``) to find them."""
+    import yaml
+
+    if not isinstance(document, yaml.MappingNode):
+        return
+    first_line: dict[str, tuple[str, int]] = {}
+    for key_node, _ in document.value:
+        key, line = str(key_node.value), key_node.start_mark.line + 1
+        name = _option_name(key)
+        if name in first_line:
+            earlier, earlier_line = first_line[name]
+            same = f"{key!r} again" if earlier == key else f"{key!r}, which is {earlier!r} by another name"
+            raise ConfigError(
+                f"config file {path}: line {line}: {same} (line {earlier_line} gave it already): give each option once"
+            )
+        first_line[name] = (key, line)
 
 
 def _words_for(action: argparse.Action, value: Any, path: str, key: str) -> list[str]:

@@ -153,7 +153,12 @@ def test_a_bad_config_file_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> N
         "bad.yaml: limit: YAML reads this as true": "limit: yes\n",
         "bad.yaml: text: takes text or a number, not a mapping": "text: {a: b}\n",  # searched as "{'a': 'b'}"
         "bad.yaml: exclude: takes text or a number, not a list": "exclude: [tmp, [old]]\n",
-        "is not valid YAML": "batch: [1\n",
+        # Where and what, not PyYAML's first line ("while scanning for the next token").
+        "bad.yaml is not valid YAML: line 2, column 1: expected ',' or ']'": "batch: [1\n",
+        "bad.yaml is not valid YAML: line 2, column 1: found character '\\t' that cannot start any token": "limit: 3\n\tbatch: 4\n",
+        # Kept the last of the two before, without a word: the first list's folders went unindexed.
+        "bad.yaml: line 3: 'roots' again (line 1 gave it already): give each option once": "roots: [a]\nlimit: 2\nroots: [b]\n",
+        "bad.yaml: line 2: 'index', which is 'roots' by another name (line 1 gave it already)": "roots: [a]\nindex: b\n",
         "must be a mapping": "- just a list\n",
         # Saved as "ANSI" by an editor: a traceback before.
         "bad.yaml is not UTF-8 text (byte 0xe9 at offset 9): save it as UTF-8": "text: caf\xe9\n".encode("latin-1"),
