@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 # "2:snow", "0.5:./dog.jpg". The query after the colon may not start with a digit, so a
-# prompt that is a time of day ("10:30 in the morning") stays a prompt.
-WEIGHTED = re.compile(r"(?P<weight>\d+(?:\.\d+)?):(?P<query>(?!\d).+)", re.DOTALL)
+# prompt that is a time of day ("10:30 in the morning") stays a prompt; "2:" is a weight whose
+# query was left out (it was searched as the prompt "2:").
+WEIGHTED = re.compile(r"(?P<weight>\d+(?:\.\d+)?):(?P<query>(?!\d).*)", re.DOTALL)
 # Below this length the sum is noise: the terms cancelled (the same picture added and taken away).
 SHORTEST_SUM = 1e-3
 

@@ -72,6 +72,7 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         "watch then stats": ["--index", str(folder), "--watch", "5", "--stats", *MODEL_ARGS],
         "add without search": ["--add", "a dog"],
         "a weight of zero": ["--search", "a dog", "--add", "0:a cat"],
+        "a weight and no query": ["--search", "a dog", "--add", "2:"],  # was searched as the prompt "2:"
         "a missing image to add": ["--search", "a dog", "--add", str(folder / "missing.jpg")],
         "subtract in fts mode": ["--search", "a dog", "--subtract", "a cat", "--mode", "fts"],
         "order by an unknown column": ["--where", "width > 0", "--order-by", "taken DESC"],
