@@ -48,7 +48,7 @@ def validate_where(where: str) -> str:
     records = empty_record_filter()
     where = records.dates_as_stored(where)
     records.check(where)
-    return records.text_in_either_form(where)
+    return records.backslash_escaping_in_likes(records.text_in_either_form(where))
 
 
 class RecordFilter:
@@ -121,6 +121,34 @@ class RecordFilter:
                     literal = stored + literal[written.end() :]
                 if _ends_a_range(node, constant) and _DATE_IN_PART.fullmatch(literal):
                     edits.append((begin + len(literal), 0, _END_OF_PERIOD.encode()))
+        return _edited(text, edits)
+
+    def backslash_escaping_in_likes(self, where: str) -> str:
+        """``where`` with ``ESCAPE '\\'`` after each ``LIKE``/``ILIKE`` pattern (and negation)
+        that holds a backslash and names no escape of its own.
+
+        LanceDB's SQL reads a backslash in a pattern as the escape, as PostgreSQL and MySQL do
+        (``filename LIKE 'IMG\\_%'``: a real underscore), DuckDB as a backslash: the same
+        condition gave IMG_0042.jpg on LanceDB and nothing on FAISS. Given the escape, DuckDB
+        reads it as LanceDB does; a pattern ending in a lone backslash (a backslash to Lance,
+        an error to DuckDB once it is the escape) has it doubled. Patterns with no backslash mean
+        the same to both and are left as written."""
+        text = (_PARSED_PREFIX + where).encode()
+        edits: list[tuple[int, int, bytes]] = []  # (where in the text, bytes replaced, by what)
+        for node in self._parsed_nodes(where):
+            operands = _operands(node)
+            if node.get("function_name") not in _LIKES or len(operands) != 2:
+                continue
+            pattern = operands[1]
+            if pattern.get("class") != "CONSTANT" or pattern["literal"].get("kind") != "STRING":
+                continue
+            literal = pattern["literal"]["text"]
+            if "\\" not in literal or _source(text, pattern) != ("'" + literal.replace("'", "''") + "'").encode():
+                continue  # no backslash, or written otherwise ($$…$$): left as it is
+            end = sum(_span(pattern))
+            if (len(literal) - len(literal.rstrip("\\"))) % 2:
+                edits.append((end - 1, 0, b"\\"))  # inside the closing quote
+            edits.append((end, 0, b" ESCAPE '\\'"))
         return _edited(text, edits)
 
     def text_in_either_form(self, where: str) -> str:
