@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import regex
 
 from common.saved_arrays import UNREADABLE, open_arrays, save_arrays, text_array, text_list
 from common.store import rank_key
@@ -39,9 +40,15 @@ FTS_OPTIONS = {
     "with_position": True,  # word positions, for quoted phrases ("new york")
 }
 RRF_K = 60  # the reciprocal-rank-fusion constant LanceDB's RRFReranker uses by default
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+# A word, as LanceDB's 'simple' tokenizer takes one (Rust's ``char::is_alphanumeric``): a run of
+# Unicode's alphabetic characters and numbers. The vowel signs of Indic scripts, Thai and others
+# are alphabetic: Python's ``\w`` is not, and cut दुनिया (world) into द, न, य, which many other
+# Hindi words hold too (नाटक, drama, found दुनिया.jpg on FAISS alone). A virama (्, ்) is not:
+# it parts words on both.
+_WORD_CHARACTER = r"[\p{Alphabetic}\p{N}]"
+_TOKEN = regex.compile(_WORD_CHARACTER + "+")
 # Where letters meet digits inside a word: "vacation2019", "DSC01234", "Crémieux11".
-_LETTER_DIGIT_BOUNDARY = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+_LETTER_DIGIT_BOUNDARY = regex.compile(r"(?<=\p{Alphabetic})(?=\p{Nd})|(?<=\p{Nd})(?=\p{Alphabetic})")
 # A phrase in quotes, straight or typographic (a Mac turns "..." into “...”, a German keyboard „...“).
 QUOTES = '"“”„'
 _QUOTED = re.compile(f"[{QUOTES}]([^{QUOTES}]*)[{QUOTES}]")
@@ -66,7 +73,7 @@ _CJK = "[\u3005\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff
 _CJK_RUN = re.compile(_CJK + "{2,}")
 # A word of three or more CJK characters, outside quotes: searched as the phrase of its pairs
 # (``cjk_characters_and_pairs``).
-_CJK_WORD = re.compile(f"{_PHRASE}|(?<![^\\W_])({_CJK}{{3,}})(?![^\\W_])")
+_CJK_WORD = regex.compile(f"{_PHRASE}|(?<!{_WORD_CHARACTER})({_CJK}{{3,}})(?!{_WORD_CHARACTER})")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # The combining accents on a Latin letter, once decomposed (``folded_as_lancedb_folds``).
 _LATIN_ACCENTS = re.compile("(?<=[A-Za-z\u00c0-\u024f\u1e00-\u1eff])[\u0300-\u036f]+")
@@ -80,7 +87,7 @@ _LATIN_LETTERS_FOLDED = str.maketrans(
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
 _DOCUMENT_BREAK = "\x01"
-_NOT_A_WORD = re.compile(r"(?:[^\w\x01]|_)+")
+_NOT_A_WORD = regex.compile(r"[^\p{Alphabetic}\p{N}\x01]+")
 _ASCII_NOT_A_WORD = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum() and chr(c) != "\x01"})
 _LONG_WORD = re.compile(rf"[^ \x01]{{{FTS_OPTIONS['max_token_length'] + 1},}}")
 
@@ -256,7 +263,7 @@ def _terms(pattern: re.Pattern[str], query: str) -> list[str]:
     return [match.group(1) for match in pattern.finditer(query) if match.group(1) is not None]
 
 
-def _replaced(pattern: re.Pattern[str], query: str, replace: Callable[[str], str]) -> str:
+def _replaced(pattern: re.Pattern[str] | regex.Pattern[str], query: str, replace: Callable[[str], str]) -> str:
     """``query`` with each term ``pattern`` takes from it, outside its phrases, replaced."""
     return pattern.sub(lambda match: match.group(0) if match.group(1) is None else replace(match.group(1)), query)
 
@@ -315,7 +322,8 @@ def word_parts(text: str) -> list[str]:
 # 2: the words as common.saved_arrays keeps text (each ended by a NUL, not joined by newlines).
 # 3: each document's keys (``DocumentKeys``) beside its words. 4: accents taken off Latin
 # letters alone (``folded_as_lancedb_folds``). 5: ß, æ, ø, ł and the like folded as LanceDB does.
-POSTINGS_FORMAT = 5
+# 6: words of Unicode's alphabetic characters (an Indic vowel sign in its word, ``_TOKEN``).
+POSTINGS_FORMAT = 6
 
 
 @dataclass(frozen=True)
