@@ -189,6 +189,8 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
                 finally:  # `| head` taking only the first lines still gets the page it asked for
                     if args.html:
                         session.write_gallery(results, args.html)
+            if session.named_files_not_indexed:
+                return 1
         finally:
             session.close()
     except ReaderGone:
@@ -234,6 +236,7 @@ class Session:
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
         self.index_places: IndexPlaces | None = None  # metadata_words
         self.color: tuple[np.ndarray | None, str] | None = None  # color_query
+        self.named_files_not_indexed: list[str] = []  # index: files --index named that failed
 
     def close(self) -> None:
         if self.store is not None:
@@ -385,9 +388,21 @@ class Session:
         if summary.failed:
             log.info("%d file(s) skipped; see %s", summary.failed, failures.path)
         log.info("%s in %s", images_said(self.store.count()), self.db_path)
+        self.say_named_files_not_indexed(roots, failures)
         if summary.stopped_by is not None:
             raise summary.stopped_by  # exit status 130 (143: SIGTERM), after the summary
         return summary
+
+    def say_named_files_not_indexed(self, roots: list[str], failures: FailureReport) -> None:
+        """A file ``--index`` named itself (not one found in a folder) that failed: the user asked
+        for that very file, so the run ends with exit status 1 once its other actions are done,
+        as ``cp a b dir/`` does when ``a`` cannot be read, and one line says which and why (a
+        failure an earlier run found, not tried again, was said at the info level alone)."""
+        named = {root for root in roots if os.path.isfile(root)}
+        failed = {str(entry["path"]): entry["reason"] for entry in failures.entries if str(entry["path"]) in named}
+        for path, reason in failed.items():
+            log.error("error: --index %s: not indexed: %s", path, reason)
+        self.named_files_not_indexed += list(failed)
 
     def watch(self, folders: list[str], seconds: float) -> None:
         """Index ``folders``, then again every ``seconds`` until Ctrl-C or SIGTERM (``--watch``),

@@ -340,3 +340,27 @@ def test_a_verbose_command_after_a_quiet_one_in_the_same_process_shows_the_worke
     assert done.returncode == 0, done.stderr
     before, _, after = done.stderr.partition("--- verbose")
     assert "not yet in table" not in before and "not yet in table" in after, done.stderr
+
+
+def test_a_file_the_user_named_that_fails_makes_the_status_1_once_the_rest_is_indexed(cli: Cli, tmp_path: Path) -> None:
+    """``--index notes.txt good.jpg``: the user asked for that very file, so the run says it is not
+    indexed and ends with status 1 (as ``cp`` does for a file it cannot read), the rest indexed;
+    named again, its earlier failure (not read again) says so too, even with -q. A broken file
+    found in a folder stays a skipped file of a successful run."""
+    folder = tmp_path / "photos"
+    good = paint_photo(folder / "good.jpg", seed=1)
+    broken = folder / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a shopping list\n")
+    said = f"imagedb-{cli.backend}.py: error: --index {{}}: not indexed: not a recognised image (unknown format or corrupt header)"
+
+    named = cli("--index", notes, good, *MODEL_ARGS)
+    assert named.code == 1 and named.stderr_lines()[-1] == said.format(notes), named.stderr
+    assert sorted(cli.records()) == [str(good)]
+    for _ in range(2):  # read, then left alone as unchanged since it failed
+        again = cli("--index", broken, *MODEL_ARGS, "-q")
+        assert again.code == 1 and again.stderr_lines()[-1] == said.format(broken), again.stderr
+    whole = cli("--index", folder, *MODEL_ARGS)
+    assert whole.code == 0 and "error" not in whole.stderr, whole.stderr
+    assert sorted(cli.records()) == [str(good)] and set(cli.failures_by_name()) == {"broken.jpg", "notes.txt"}
