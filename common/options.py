@@ -167,7 +167,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     actions.add_argument(
         "--near", metavar="PLACE",
         help="the photos taken within --radius km of a place ('Florence', 'Firenze', 'Paris, Texas'), a "
-        "position ('43.77,11.25', '43°46′N 11°15′E') or a photo file; alone, lists them; with any search or --stats, narrows it (as --where)",
+        "position ('43.77,11.25', '43°46′N 11°15′E', a map's link: 'geo:43.77,11.25') or a photo file; alone, lists them; with any search or --stats, narrows it (as --where)",
     )  # fmt: skip
     actions.add_argument(
         "--under", nargs="+", metavar="DIR",

@@ -295,10 +295,58 @@ def test_a_position_off_the_earth_is_refused_saying_why(written: str, why: str) 
     assert why in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "link, position",
+    [
+        ("geo:43.46819,11.88019", (43.46819, 11.88019)),  # RFC 5870: Android's share sheet
+        ("geo:43.46819,11.88019,296;u=20?z=17", (43.46819, 11.88019)),  # an altitude, its certainty, a zoom
+        ("geo:0,0?q=43.46819,11.88019(Duomo di Arezzo)", (43.46819, 11.88019)),  # a labelled pin
+        ("https://www.google.com/maps/@43.46819,11.88019,17z", (43.46819, 11.88019)),  # the map's middle
+        # A place: the map's middle after '@', the place's own pin in its data ('!3d…!4d…').
+        (
+            "https://www.google.com/maps/place/Cattedrale+di+Arezzo/@43.4690,11.8790,17z/data=!3m1!4b1!4m6!3m5"
+            "!1s0x132bf2:0x5!8m2!3d43.46819!4d11.88019!16s%2Fm%2F0abc",
+            (43.46819, 11.88019),
+        ),
+        ("https://maps.google.com/?q=43.46819,11.88019", (43.46819, 11.88019)),
+        ("https://www.google.com/maps/search/?api=1&query=43.46819%2C11.88019", (43.46819, 11.88019)),
+        ("https://www.openstreetmap.org/#map=17/43.46819/11.88019", (43.46819, 11.88019)),
+        ("https://www.openstreetmap.org/?mlat=43.46819&mlon=11.88019#map=15/43.5/11.9", (43.46819, 11.88019)),
+        ("https://maps.apple.com/?ll=43.46819,11.88019&q=Duomo", (43.46819, 11.88019)),
+        ("https://maps.apple.com/place?coordinate=43.46819,11.88019&name=Duomo", (43.46819, 11.88019)),
+        ("https://www.bing.com/maps?cp=43.46819~11.88019&lvl=17", (43.46819, 11.88019)),
+        ("https://www.google.com/maps/@-33.85681,151.21531,15z", (-33.85681, 151.21531)),
+    ],
+)
+def test_a_position_is_read_from_the_link_a_map_shares(link: str, position: tuple) -> None:
+    """A phone's share sheet gives a geo: link, a browser a map's address: both were "no place
+    of that name"."""
+    centre = centre_of(link)
+    assert (centre.latitude, centre.longitude) == pytest.approx(position, abs=1e-6)
+    assert centre.label == f"{position[0]:g},{position[1]:g}"
+
+
+@pytest.mark.parametrize(
+    "link, why",
+    [
+        ("https://maps.app.goo.gl/x7Yq2", "no position in this web address; a shortened link? open it"),
+        ("https://www.google.com/maps?q=Arezzo", "no position in this web address"),
+        ("geo:Arezzo", "a geo: link is geo:LATITUDE,LONGITUDE"),
+        ("geo:95,10", "latitude -90 to 90, longitude -180 to 180"),
+    ],
+)
+def test_a_link_that_holds_no_position_is_refused_saying_what_to_give(link: str, why: str) -> None:
+    with pytest.raises(NearError, match=re.escape(f"--near {link}: not a position (")) as refused:
+        centre_of(link)
+    assert why in str(refused.value)
+
+
 def test_a_position_in_degrees_finds_the_photos_taken_there(cli: Cli, tuscany: Path) -> None:
     cli.index(tuscany)
     near = cli("--near", "43°28′5.5″N 11°52′48.7″E", "--radius", "1", "--format", "paths")
     assert names(near) == ["arezzo-duomo.jpg"]
+    for link in ("https://www.openstreetmap.org/#map=17/43.46819/11.88019", "geo:43.46819,11.88019"):
+        assert names(cli("--near", link, "--radius", "1", "--format", "paths")) == ["arezzo-duomo.jpg"]
 
 
 def test_near_refuses_what_it_cannot_place(cli: Cli, tuscany: Path) -> None:
