@@ -210,7 +210,9 @@ def narrow_by_place(args: argparse.Namespace) -> None:
         raise UsageError(str(error)) from None
     km = args.radius or DEFAULT_RADIUS_KM
     namesake = f"; {args.near} is also {centre.next_of_name}" if centre.next_of_name else ""
-    log.info("near %s (%.5f, %.5f): within %g km%s", centre.label, centre.latitude, centre.longitude, km, namesake)
+    log.info(
+        "near %s (%.5f, %.5f): within %g km%s", centre.label, centre.latitude, centre.longitude, round(km, 3), namesake
+    )  # fmt: skip
     args.filter_label = near_label(args.filter_label, centre, km)
     args.where = with_near(args.where, centre, km)
     args.near_centre = centre

@@ -219,5 +219,5 @@ def with_near(where: str | None, centre: Centre, km: float) -> str:
 
 def near_label(label: str | None, centre: Centre, km: float) -> str:
     """How results and counts name the filter: 'within 10 km of Florence, Tuscany, Italy'."""
-    circle = f"within {km:g} km of {centre.label}"
+    circle = f"within {round(km, 3):g} km of {centre.label}"  # '3mi': 4.828 km
     return f"{label} AND {circle}" if label else circle

@@ -177,8 +177,8 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
 
     search = parser.add_argument_group("search options")
     search.add_argument(
-        "--radius", type=_positive_float, metavar="KM",
-        help=f"with --near: how far from it, in km (default {DEFAULT_RADIUS_KM:g})",
+        "--radius", type=_distance_in_km, metavar="KM",
+        help=f"with --near: how far from it, in km, or with a unit: '500m', '3mi' (default {DEFAULT_RADIUS_KM:g})",
     )  # fmt: skip
     search.add_argument("--limit", type=_positive_int, default=10, help="results per query (default 10)")
     search.add_argument(
@@ -398,6 +398,28 @@ def _positive_float(text: str) -> float:
     value = _number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+# A distance with its unit, for --radius: '5', '5km', '500 m', '3mi', '2 miles'.
+_DISTANCE = re.compile(r"\s*([^\sa-z]+?)\s*([a-z]*)\s*", re.IGNORECASE)
+_KM_IN = {
+    "": 1.0, "km": 1.0, "kilometer": 1.0, "kilometre": 1.0, "m": 0.001, "meter": 0.001, "metre": 0.001,
+    "mi": 1.609344, "mile": 1.609344,
+}  # fmt: skip
+
+
+def _distance_in_km(text: str) -> float:
+    """An argparse type: a distance above zero in km, or with its unit ('500m', '3mi', '2 miles'):
+    an American's '3mi' was 'not a number'."""
+    written = _DISTANCE.fullmatch(text)
+    unit = written.group(2).lower() if written else ""
+    unit = unit[:-1] if unit.endswith("s") and unit[:-1] in _KM_IN else unit
+    if written is None or unit not in _KM_IN:
+        raise argparse.ArgumentTypeError(f"not a distance: {text!r} (km, or a number with km, m or mi: '500m', '3mi')")
+    value = _number(written.group(1)) * _KM_IN[unit]
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite distance > 0, got {text}")
     return value
 
 

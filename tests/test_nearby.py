@@ -246,6 +246,22 @@ def test_near_lists_narrows_and_counts_on_both_backends(cli: Cli, tuscany: Path)
     assert (stats["files"], stats["where"]) == (3, "within 80 km of Florence, Tuscany, Italy")
 
 
+def test_a_radius_is_read_in_km_or_in_the_unit_written_after_it(cli: Cli, tuscany: Path) -> None:
+    """``--radius 3mi``, ``500m``, ``2 miles`` were 'not a number'; arezzo-hills.jpg is 3.0 km out."""
+    cli.index(tuscany)
+    arezzo = f"{AREZZO[0]},{AREZZO[1]}"
+    for radius, found in [
+        ("2.9km", ["arezzo-duomo.jpg"]), ("3100m", ["arezzo-duomo.jpg", "arezzo-hills.jpg"]),
+        ("1.8mi", ["arezzo-duomo.jpg"]), ("1.9 miles", ["arezzo-duomo.jpg", "arezzo-hills.jpg"]),
+    ]:  # fmt: skip
+        assert names(cli("--near", arezzo, "--radius", radius, "--format", "paths")) == found, radius
+    assert cli("--near", arezzo, "--radius", "1.9mi").stdout.startswith(f"within 3.058 km of {arezzo}")
+    refused = cli("--near", arezzo, "--radius", "3 yards")
+    assert (
+        refused.code == 2 and "--radius: not a distance: '3 yards' (km, or a number with km, m or mi" in refused.stderr
+    )
+
+
 def test_a_position_south_or_west_is_taken_as_typed(cli: Cli, tmp_path: Path) -> None:
     """``--near -33.86,151.21`` (Sydney): argparse took the word for an option and said "--near:
     expected one argument"; half the world's positions start with a minus."""
