@@ -18,10 +18,14 @@ from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
+from common.takeout import fill_in, read_takeout_json, takeout_json_of
 from common.text_search import cjk_characters_and_pairs, word_parts
-from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, read_xmp, sidecar_mtime, sidecar_of
+from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, newest_sidecar_mtime, read_xmp, sidecar_of
 
 log = logging.getLogger(__name__)
+
+# Where ``annotations_of`` gives what a Takeout JSON says: no column, to fill in, never to overwrite.
+TAKEOUT = "takeout"
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -42,7 +46,9 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     record.update({k: exif_columns.get(k) for k in EXIF_FIELDS})
     text_chunks = png_text_chunks(decoded.info) if decoded.format == "PNG" else {}
     record.update(decoded.video or {"media_type": "image"})
-    record.update(annotations_of(path, decoded.info, decoded.older_annotations))
+    annotations = annotations_of(path, decoded.info, decoded.older_annotations)
+    takeout = annotations.pop(TAKEOUT)
+    record = fill_in({**record, **annotations}, takeout)  # after EXIF and XMP: what they lack
     record["creator"] = creator_of(record)
     record["copyright"] = copyright_of(record, raw_tags)
     record.update(
@@ -63,14 +69,15 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
 def annotations_of(path: str, info: dict[str, Any], older: dict[str, str]) -> dict[str, Any]:
     """What people wrote about the file at ``path``: its XMP columns (``common.xmp``) from its
     sidecar and the packet in ``info`` (its ``Image.info``), the columns IPTC-IIM or Windows'
-    tags give (``older``: ``common.decoding.older_annotations``) where XMP has none, and its
-    sidecar's mtime."""
-    sidecar = sidecar_of(path)
+    tags give (``older``: ``common.decoding.older_annotations``) where XMP has none, the newest
+    mtime of its sidecars, and under ``TAKEOUT`` what its Google Takeout JSON says
+    (``common.takeout``: for ``fill_in``, which gives it what the rest lacks)."""
+    sidecar, takeout = sidecar_of(path), takeout_json_of(path)
     columns = read_xmp(embedded_packet(info), sidecar)
     for column, value in older.items():
         if columns[column] is None:
             columns[column] = value
-    return {**columns, "sidecar_mtime": sidecar_mtime(sidecar)}
+    return {**columns, "sidecar_mtime": newest_sidecar_mtime(sidecar, takeout), TAKEOUT: read_takeout_json(takeout)}
 
 
 def annotations_from_header(path: str) -> dict[str, Any] | None:
@@ -128,7 +135,11 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     version's number, or ``HEADER_SINCE - 1`` when it lacks what headers hold and nothing was
     read; an older one only this version's search text (the rest needs its file decoded, which
     the next --index does); a row of this version, the search text."""
-    updated = dict.fromkeys(PLACE_COLUMNS) | record | (read or {})
+    columns_read = {column: value for column, value in (read or {}).items() if column != TAKEOUT}
+    before = (record.get("gps_latitude"), record.get("gps_longitude"))
+    updated = fill_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, (read or {}).get(TAKEOUT, {}))
+    if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # a Takeout JSON's position
+        updated.update(place_columns(updated))
     updated["creator"] = creator_of(updated)
     if not updated.get("copyright"):  # the stored tags are parsed only when XMP and IIM say nothing
         updated["copyright"] = copyright_of(updated, _stored_exif_tags(record))

@@ -21,8 +21,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.takeout import SUFFIX as TAKEOUT_SUFFIX
+from common.takeout import takeout_json_of
 from common.warning_lines import LINES_AT_MOST, WarningLines
-from common.xmp import SIDECAR_SUFFIXES, sidecar_mtime, sidecar_of
+from common.xmp import SIDECAR_SUFFIXES, newest_sidecar_mtime, sidecar_of
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class FoundFile:
     path: str
     size: int
     mtime: float
-    sidecar_mtime: float | None = None  # its XMP sidecar's (common.xmp), None without one
+    sidecar_mtime: float | None = None  # the newest of its XMP sidecar's and Takeout JSON's, None without
 
     @property
     def signature(self) -> tuple[int, float, float | None]:
@@ -288,7 +290,7 @@ def find_image_files(
     for root in roots:
         root = normalise_root(root)
         if os.path.isfile(root):
-            found = _stat_file(root, skipped, sidecar_of(root))
+            found = _stat_file(root, skipped, sidecar_of(root), takeout_json_of(root))
             if found and found.path not in seen_paths:
                 seen_paths.add(found.path)
                 yield found
@@ -309,16 +311,20 @@ def find_image_files(
             dirnames[:] = sorted(
                 d for d in dirnames if not is_hidden_or_clutter(d) and not exclude.leaves_out_folder(os.path.join(dirpath, d))
             )  # fmt: skip
-            # The folder's sidecars (common.xmp), if any: most folders have none, and their
-            # files then cost no lookup at all.
+            # The folder's sidecars (common.xmp) and Takeout JSONs (common.takeout), if any:
+            # most folders have none, and their files then cost no lookup at all.
             sidecars = {n for n in filenames if n.endswith(SIDECAR_SUFFIXES)}
+            jsons = {n for n in filenames if n.endswith(TAKEOUT_SUFFIX)}
             for name in sorted(filenames):
                 if is_hidden_or_clutter(name) or not has_image_extension(name):
                     continue
                 path = os.path.join(dirpath, name)
                 if exclude.leaves_out_file(path):
                     continue
-                found = _stat_file(path, skipped, sidecar_of(path, sidecars) if sidecars else None)
+                found = _stat_file(
+                    path, skipped, sidecar_of(path, sidecars) if sidecars else None,
+                    takeout_json_of(path, jsons) if jsons else None,
+                )  # fmt: skip
                 if found and found.path not in seen_paths:
                     seen_paths.add(found.path)
                     yield found
@@ -341,7 +347,9 @@ def _identity(path: str, st: os.stat_result) -> FolderKey:
     return (st.st_dev, st.st_ino) if st.st_ino else os.path.realpath(path)
 
 
-def _stat_file(path: str, skipped: WarningLines, sidecar: str | None = None) -> FoundFile | None:
+def _stat_file(
+    path: str, skipped: WarningLines, sidecar: str | None = None, takeout: str | None = None
+) -> FoundFile | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -358,7 +366,8 @@ def _stat_file(path: str, skipped: WarningLines, sidecar: str | None = None) -> 
     if not stat.S_ISREG(st.st_mode):  # find -type f's choice: a pipe named x.jpg would block a read
         log.debug("leaving out %s: not a file but %s", path, kind_of_file(path, st))
         return None
-    return FoundFile(path=path, size=st.st_size, mtime=st.st_mtime, sidecar_mtime=sidecar_mtime(sidecar))
+    newest = newest_sidecar_mtime(sidecar, takeout)
+    return FoundFile(path=path, size=st.st_size, mtime=st.st_mtime, sidecar_mtime=newest)
 
 
 def kind_of_file(path: str, st: os.stat_result | None = None) -> str:

@@ -705,7 +705,7 @@ def index_roots(
                 to_read = [f for f in to_read if f.path not in reused]
                 if reused:
                     log.info(
-                        "%d file(s) have the bytes of indexed ones (moved, renamed, copied, touched, or their XMP sidecar edited): "
+                        "%d file(s) have the bytes of indexed ones (moved, renamed, copied, touched, or a sidecar of theirs edited): "
                         "their rows take the stored vectors, nothing decoded or embedded", len(reused),
                     )  # fmt: skip
                     say_where_moved_files_came_from(sources, roots)

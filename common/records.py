@@ -70,7 +70,7 @@ RECORD_TYPES: dict[str, str] = {
     # "© 2019 Jane Doe"; NULL where none is written (what a photographer checks before sharing)
     "copyright": "string",
     "rating": "int32",  # 0-5 stars, -1 rejected
-    "sidecar_mtime": "float64",  # the XMP sidecar's mtime: an edit there is a change to index
+    "sidecar_mtime": "float64",  # its XMP sidecar's or Takeout JSON's mtime, the newest: an edit there is a change to index
     "png_text": "string",
     "exif_json": "string",
     "search_text": "string",

@@ -88,6 +88,12 @@ def sidecar_mtime(path: str | None) -> float | None:
         return None
 
 
+def newest_sidecar_mtime(*sidecars: str | None) -> float | None:
+    """The newest mtime of a photo's sidecars (its XMP, its Takeout JSON: ``common.takeout``),
+    None without one: an edit to either is a change to index (``FoundFile.signature``)."""
+    return max((m for m in map(sidecar_mtime, sidecars) if m is not None), default=None)
+
+
 def embedded_packet(info: dict[str, Any]) -> bytes | str | None:
     """The XMP packet Pillow (or pillow-heif) found in a file, from its ``Image.info``: JPEG, TIFF,
     WebP, HEIF and AVIF keep it as ``xmp``, PNG as an iTXt chunk."""

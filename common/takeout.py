@@ -1,0 +1,166 @@
+"""Google Takeout's JSON sidecars: what Google Photos knows of a photo it exports.
+
+A Takeout export of Google Photos writes a JSON file beside each photo, ``IMG_0042.jpg.json``
+(since 2024 ``IMG_0042.jpg.supplemental-metadata.json``), holding what its owner wrote in Google
+Photos (a description, the people named in it), when it was taken and where: Google's position
+for the many photos whose camera recorded none (a phone's screenshots and chat pictures, a
+scan), and a date for those without EXIF. Indexed without it, such a library had no places and
+no people. Its names follow Google's rules, not a standard:
+
+- a name too long is cut, ``.json`` included, to some 46-51 characters
+  (``IMG_20190704_183012345_HDR.jpg.supplemental-met.json``,
+  ``Screenshot_20190705-101010_WhatsApp-Business-C.json``);
+- a second photo of one name is ``IMG_0042(1).jpg``, its JSON ``IMG_0042.jpg(1).json``;
+- an edit made in Google Photos is ``IMG_0042-edited.jpg``, described by its original's JSON.
+
+What the JSON says fills what the photo's own metadata lacks (``fill_in``): the camera's EXIF
+date and position, and what XMP or IPTC say, come first; the people it names are added to theirs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from common.xmp import LIST_SEPARATOR
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".json"
+SUPPLEMENTAL = ".supplemental-metadata"
+# A name cut to fit is never shorter than this (Google's cuts leave some 46-51 characters).
+SHORTEST_CUT = 40
+# A JSON larger than this is no photo's sidecar (Takeout's are a few kB).
+MAX_JSON_BYTES = 1024 * 1024
+# A second photo of one name: 'IMG_0042(1).jpg'.
+_NUMBERED = re.compile(r"(?P<stem>.*)(?P<number>\(\d+\))(?P<extension>\.[^.]*)")
+# An edit Google Photos saved beside the original, in the export's language.
+_EDITED = re.compile(r"(?P<stem>.*)-(?:edited|bearbeitet|modifié|editado|modificato|bewerkt)(?P<extension>\.[^.]*)")
+# The keys that make a JSON Takeout's (every one it writes has the first two).
+TAKEOUT_KEYS = {"photoTakenTime", "creationTime", "geoData", "googlePhotosOrigin"}
+# What a JSON gives a record, each where the photo's own metadata has nothing.
+FILLED_COLUMNS = ("caption", "date_taken", "gps_latitude", "gps_longitude", "gps_altitude")
+
+
+def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None:
+    """The Takeout JSON of the photo at ``path``, if it has one. ``names``, the ``.json`` files
+    in its folder when the caller has listed them (the walk), spares a look at the disk; else the
+    folder's are listed once while it is unchanged (``_json_files_in``), not once a photo."""
+    folder, name = os.path.split(path)
+    if names is None:
+        try:
+            names = _json_files_in(folder or ".", os.stat(folder or ".").st_mtime_ns)
+        except OSError:
+            return None
+    present = names if isinstance(names, set | frozenset) else set(names)
+    if not present:
+        return None
+    found = next((candidate for candidate in json_names_for(name) if candidate in present), None)
+    return os.path.join(folder, found) if found else None
+
+
+@functools.lru_cache(maxsize=64)
+def _json_files_in(folder: str, modified_ns: int) -> frozenset[str]:
+    """The ``.json`` files in ``folder`` as it was at ``modified_ns`` (a file added or removed
+    changes the folder's mtime, and so the key)."""
+    try:
+        return frozenset(n for n in os.listdir(folder) if n.endswith(SUFFIX))
+    except OSError:
+        return frozenset()
+
+
+def json_names_for(name: str) -> list[str]:
+    """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first."""
+    forms = [(name, "")]
+    numbered = _NUMBERED.fullmatch(name)
+    if numbered:  # 'IMG_0042(1).jpg': 'IMG_0042.jpg(1).json'
+        forms.append((numbered["stem"] + numbered["extension"], numbered["number"]))
+    edited = _EDITED.fullmatch(name)
+    if edited:  # 'IMG_0042-edited.jpg': the original's
+        forms.append((edited["stem"] + edited["extension"], ""))
+    names: list[str] = []
+    for original, number in forms:
+        whole = original + SUPPLEMENTAL
+        names += [whole + number + SUFFIX, original + number + SUFFIX]
+        # Cut: the supplemental word, then the name itself, down to SHORTEST_CUT characters.
+        names += [whole[:length] + number + SUFFIX for length in range(len(whole) - 1, len(original), -1)]
+        names += [original[:length] + number + SUFFIX for length in range(len(original) - 1, SHORTEST_CUT - 1, -1)]
+    return list(dict.fromkeys(names))
+
+
+def read_takeout_json(path: str | None) -> dict[str, Any]:
+    """The record columns a Takeout JSON gives (``FILLED_COLUMNS`` and ``people``), None where it
+    says nothing; every one None without a JSON or with one that cannot be read."""
+    columns: dict[str, Any] = dict.fromkeys((*FILLED_COLUMNS, "people"))
+    if path is None:
+        return columns
+    try:
+        if os.path.getsize(path) > MAX_JSON_BYTES:
+            return columns
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        log.debug("cannot read the Takeout JSON %s: %s", path, error)
+        return columns
+    if not isinstance(data, dict) or not data.keys() & TAKEOUT_KEYS:
+        return columns  # some other program's JSON of the same name
+    description = data.get("description")
+    if isinstance(description, str) and description.strip():
+        columns["caption"] = description.strip()
+    tagged = data.get("people") if isinstance(data.get("people"), list) else []
+    names = [person.get("name") for person in tagged if isinstance(person, dict)]
+    people = dict.fromkeys(name.strip() for name in names if isinstance(name, str) and name.strip())
+    columns["people"] = LIST_SEPARATOR.join(people) or None
+    columns["date_taken"] = _local_time(data.get("photoTakenTime"))
+    columns.update(_position(data.get("geoData")))
+    return columns
+
+
+def _local_time(taken: Any) -> str | None:
+    """Google's time (seconds since 1970, UTC) as this computer's local time, ISO 8601 to the
+    second as EXIF dates are stored: the owner's time where they live, as a camera writes it."""
+    try:
+        seconds = int(taken["timestamp"])
+        return datetime.fromtimestamp(seconds).strftime("%Y-%m-%dT%H:%M:%S") if seconds > 0 else None
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _position(geo: Any) -> dict[str, float | None]:
+    """The position of Takeout's ``geoData``: none where it is 0, 0 (what it writes for none) or
+    off the Earth."""
+    none = {"gps_latitude": None, "gps_longitude": None, "gps_altitude": None}
+    if not isinstance(geo, dict):
+        return none
+    try:
+        latitude, longitude = float(geo["latitude"]), float(geo["longitude"])
+        altitude = float(geo["altitude"]) if geo.get("altitude") else None
+    except (KeyError, TypeError, ValueError):
+        return none
+    if (latitude, longitude) == (0.0, 0.0) or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return none
+    return {"gps_latitude": latitude, "gps_longitude": longitude, "gps_altitude": altitude}
+
+
+def fill_in(record: dict[str, Any], takeout: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with what a Takeout JSON says (``read_takeout_json``) where the photo's own
+    metadata says nothing, its position whole (latitude, longitude and altitude together), and
+    the people it names after the ones the photo's XMP names."""
+    filled = dict(record)
+    has_position = record.get("gps_latitude") is not None and record.get("gps_longitude") is not None
+    for column in FILLED_COLUMNS:
+        if column.startswith("gps_"):
+            if not has_position and takeout.get("gps_latitude") is not None:
+                filled[column] = takeout.get(column)
+        elif record.get(column) is None and takeout.get(column) is not None:
+            filled[column] = takeout[column]
+    if takeout.get("people"):
+        named = [n for n in (record.get("people") or "").split(LIST_SEPARATOR) if n]
+        filled["people"] = LIST_SEPARATOR.join(dict.fromkeys([*named, *takeout["people"].split(LIST_SEPARATOR)]))
+    return filled

@@ -1,0 +1,129 @@
+"""Google Takeout's JSON sidecars: a Google Photos export's descriptions, people, dates and places."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from test_places import photo_taken_at
+
+from common.takeout import json_names_for, takeout_json_of
+from conftest import Cli, paint_photo, paint_tagged_photo
+
+FLORENCE = (43.7687, 11.2569)
+LISBON = (38.7223, -9.1393)
+TAKEN = 1562164380  # 2019-07-03 14:33:00 UTC
+
+
+def write_takeout_json(path: Path, title: str, **fields) -> Path:
+    """A JSON as Takeout writes one beside each photo (its keys, and 0, 0 for no position)."""
+    latitude, longitude = fields.pop("position", (0.0, 0.0))
+    data = {
+        "title": title,
+        "description": fields.pop("description", ""),
+        "imageViews": "3",
+        "creationTime": {"timestamp": "1562500000", "formatted": "7 Jul 2019, 11:46:40 UTC"},
+        "photoTakenTime": {"timestamp": str(fields.pop("taken", TAKEN)), "formatted": "3 Jul 2019, 14:33:00 UTC"},
+        "geoData": {"latitude": latitude, "longitude": longitude, "altitude": 0.0, "latitudeSpan": 0.0},
+        "people": [{"name": name} for name in fields.pop("people", [])],
+        "url": "https://photos.google.com/photo/AF1Qip",
+        "googlePhotosOrigin": {"mobileUpload": {"deviceType": "ANDROID_PHONE"}},
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def local(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@pytest.fixture
+def takeout(tmp_path: Path) -> Path:
+    """A folder as a Takeout export of Google Photos lays it out, its names as Google writes them."""
+    folder = tmp_path / "Takeout" / "Google Photos" / "Photos from 2019"
+    folder.mkdir(parents=True)
+    paint_photo(folder / "PXL_20190703_143300.jpg", 1)  # a phone photo whose EXIF has no position
+    write_takeout_json(
+        folder / "PXL_20190703_143300.jpg.supplemental-metadata.json", "PXL_20190703_143300.jpg",
+        description="Fireworks over the Arno", position=FLORENCE, people=["Giulia Rossi", "Marco"],
+    )  # fmt: skip
+    paint_photo(folder / "IMG_0042.jpg", 2)
+    write_takeout_json(folder / "IMG_0042.jpg.json", "IMG_0042.jpg", taken=1262304000)  # the older name
+    paint_photo(folder / "IMG_0042(1).jpg", 3)  # a second photo of the name: its JSON, numbered
+    write_takeout_json(folder / "IMG_0042.jpg(1).json", "IMG_0042.jpg", description="the second one")
+    paint_photo(folder / "IMG_0042-edited.jpg", 4)  # an edit made in Google Photos: the original's
+    long_name = "Screenshot_20190705-101010_WhatsApp-Business-Chat.jpg"
+    paint_photo(folder / long_name, 5)  # its JSON's name cut to 51 characters
+    write_takeout_json(folder / "Screenshot_20190705-101010_WhatsApp-Business-C.json", long_name, description="cut")
+    # The camera's own date and position come first: the JSON fills what they lack.
+    photo_taken_at(folder / "camera.jpg", 6, *LISBON)
+    paint_tagged_photo(folder / "dated.jpg", 7, {0x0132: "2015:04:10 10:00:00"})
+    for name in ("camera.jpg", "dated.jpg"):
+        write_takeout_json(folder / f"{name}.json", name, position=FLORENCE, description=f"about {name}")
+    paint_photo(folder / "other.jpg", 8)  # another program's JSON of the same name: no Takeout's
+    (folder / "other.jpg.json").write_text(json.dumps({"labels": ["cat"], "description": "not this"}))
+    return folder
+
+
+def test_json_names_google_writes_are_found_for_their_photos(tmp_path: Path) -> None:
+    assert json_names_for("IMG_0042.jpg")[:2] == ["IMG_0042.jpg.supplemental-metadata.json", "IMG_0042.jpg.json"]
+    assert "IMG_0042.jpg.supplemental-met.json" in json_names_for("IMG_0042.jpg")
+    assert "IMG_0042.jpg(1).json" in json_names_for("IMG_0042(1).jpg")
+    assert "IMG_0042.jpg.json" in json_names_for("IMG_0042-edited.jpg")
+    assert "IMG_0043.jpg.json" not in json_names_for("IMG_0042.jpg")
+    (tmp_path / "a.jpg.json").write_text("{}")
+    assert takeout_json_of(str(tmp_path / "a.jpg")) == str(tmp_path / "a.jpg.json")
+    assert takeout_json_of(str(tmp_path / "b.jpg")) is None
+
+
+def test_a_takeout_export_gets_its_descriptions_people_dates_and_places(cli: Cli, takeout: Path) -> None:
+    """Indexed without its JSONs, a Google Photos export had no places, no people and few dates.
+    They fill what the photo's own metadata lacks; the camera's EXIF date and position win."""
+    cli.index(takeout)
+    rows = {Path(path).name: row for path, row in cli.records().items()}
+
+    pixel = rows["PXL_20190703_143300.jpg"]
+    assert (pixel["caption"], pixel["people"]) == ("Fireworks over the Arno", "Giulia Rossi; Marco")
+    assert (pixel["gps_latitude"], pixel["gps_longitude"], pixel["city"]) == (*FLORENCE, "Florence")
+    assert pixel["date_taken"] == local(TAKEN)
+    assert rows["IMG_0042.jpg"]["date_taken"] == local(1262304000) == rows["IMG_0042-edited.jpg"]["date_taken"]
+    assert rows["IMG_0042(1).jpg"]["caption"] == "the second one"
+    assert rows["Screenshot_20190705-101010_WhatsApp-Business-Chat.jpg"]["caption"] == "cut"
+    camera, dated = rows["camera.jpg"], rows["dated.jpg"]
+    assert (
+        camera["city"] == "Lisbon" and camera["caption"] == "about camera.jpg" and camera["date_taken"] == local(TAKEN)
+    )
+    assert dated["date_taken"] == "2015-04-10T10:00:00" and dated["city"] == "Florence"
+    assert rows["other.jpg"]["caption"] is None
+
+    (found,) = cli.search("--text", "giulia fireworks")
+    assert [Path(r["path"]).name for r in found["results"]] == ["PXL_20190703_143300.jpg"]
+    near = cli("--near", "Florence", "--format", "paths")
+    assert sorted(Path(p).name for p in near.stdout.splitlines()) == ["PXL_20190703_143300.jpg", "dated.jpg"]
+    july = cli("--where", "date_taken LIKE '2019-07%'", "--format", "paths")
+    assert len(july.stdout.splitlines()) == 4, july.stdout
+
+
+def test_a_json_added_or_edited_later_updates_the_row_with_nothing_decoded(
+    cli: Cli, takeout: Path, decoded: list[str]
+) -> None:
+    cli.index(takeout, extra=("--workers", "0"))
+    decoded.clear()
+    sidecar = takeout / "IMG_0042.jpg.json"
+    write_takeout_json(sidecar, "IMG_0042.jpg", description="New Year in Lisbon", position=LISBON)
+    write_takeout_json(takeout / "other.jpg.supplemental-metadata.json", "other.jpg", people=["Ana"])
+    later = os.stat(sidecar).st_mtime + 5  # a later edit, whatever the file system's clock grain
+    for name in ("IMG_0042.jpg.json", "other.jpg.supplemental-metadata.json"):
+        os.utime(takeout / name, (later, later))
+
+    again = cli.index(takeout, extra=("--workers", "0"))
+    assert again.summary() == {"new": 0, "updated": 3, "removed": 0, "unchanged": 5, "failed": 0}
+    assert decoded == [], "a sidecar edited: the row is described again, its vector kept"
+    rows = {Path(path).name: row for path, row in cli.records().items()}
+    assert rows["IMG_0042.jpg"]["caption"] == "New Year in Lisbon" == rows["IMG_0042-edited.jpg"]["caption"]
+    assert rows["IMG_0042.jpg"]["city"] == "Lisbon" and rows["other.jpg"]["people"] == "Ana"
+    unchanged = cli.index(takeout, extra=("--workers", "0"))
+    assert unchanged.summary()["unchanged"] == 8 and "0 to index" in unchanged.stderr
