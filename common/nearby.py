@@ -140,9 +140,11 @@ def _no_centre(near: str, found: list[NamedPlace], what: str, condition: str) ->
 
 def _where_taken(path: str) -> Centre:
     """Where the photo in ``path`` was taken, read as indexing reads it (exifread, else the EXIF
-    Pillow finds in the file's header: PNG, WebP)."""
+    Pillow finds in the file's header: PNG, WebP; without a position there, its Google Takeout
+    JSON's: ``common.takeout``)."""
     from common.decoding import exif_ifds
     from common.metadata import read_exif
+    from common.takeout import read_takeout_json, takeout_json_of
 
     try:
         with Image.open(path) as opened:
@@ -150,6 +152,8 @@ def _where_taken(path: str) -> Centre:
     except Exception:  # a video, or no picture Pillow knows: exifread alone then
         pillow = None
     columns, _ = read_exif(path, pillow)
+    if not is_position(columns.get("gps_latitude"), columns.get("gps_longitude")):
+        columns = read_takeout_json(takeout_json_of(path))
     latitude, longitude = columns.get("gps_latitude"), columns.get("gps_longitude")
     if not is_position(latitude, longitude):
         raise NearError(f"--near {path}: the file records no GPS position")

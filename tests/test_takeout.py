@@ -103,6 +103,9 @@ def test_a_takeout_export_gets_its_descriptions_people_dates_and_places(cli: Cli
     assert [Path(r["path"]).name for r in found["results"]] == ["PXL_20190703_143300.jpg"]
     near = cli("--near", "Florence", "--format", "paths")
     assert sorted(Path(p).name for p in near.stdout.splitlines()) == ["PXL_20190703_143300.jpg", "dated.jpg"]
+    # A photo as the place: its JSON's position where its EXIF has none.
+    like_it = cli("--near", takeout / "PXL_20190703_143300.jpg", "--radius", "1", "--format", "paths")
+    assert sorted(Path(p).name for p in like_it.stdout.splitlines()) == ["PXL_20190703_143300.jpg", "dated.jpg"]
     july = cli("--where", "date_taken LIKE '2019-07%'", "--format", "paths")
     assert len(july.stdout.splitlines()) == 4, july.stdout
 
