@@ -84,6 +84,11 @@ _LATIN_LETTERS_FOLDED = str.maketrans(
      "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H", "ı": "i", "ĸ": "q", "ł": "l", "Ł": "L", "œ": "oe", "Œ": "OE",
      "ŧ": "t", "Ŧ": "T"}
 )  # fmt: skip
+# What NFKD would make letters of, where LanceDB keeps them as written: half-width katakana and
+# hangul (ｶﾒﾗ is not カメラ to it), Hebrew and Arabic presentation forms (``folded_as_lancedb_folds``).
+_KEPT_BY_LANCEDB = regex.compile("[\uff61-\uffdc\ufb1d-\ufdff\ufe70-\ufeff]+")
+# ... and what parts words to LanceDB though NFKD makes letters of it: a symbol (㎏, ℃, ㈱).
+_A_BREAK_TO_LANCEDB = regex.compile(r"[^\p{Alphabetic}\p{N}\p{M}\x00-\x7f]")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
 _DOCUMENT_BREAK = "\x01"
@@ -121,6 +126,15 @@ def folded_as_lancedb_folds(text: str) -> str:
     ά as typed)."""
     if text.isascii():
         return text
+    text = _A_BREAK_TO_LANCEDB.sub(" ", text)
+    kept = _KEPT_BY_LANCEDB.findall(text)
+    if not kept:
+        return _latin_folded(text)
+    parts = _KEPT_BY_LANCEDB.split(text)
+    return "".join(_latin_folded(part) + (kept[i] if i < len(kept) else "") for i, part in enumerate(parts))
+
+
+def _latin_folded(text: str) -> str:
     unaccented = _LATIN_ACCENTS.sub("", unicodedata.normalize("NFKD", text))
     return unicodedata.normalize("NFC", unaccented.translate(_LATIN_LETTERS_FOLDED))
 
@@ -323,7 +337,8 @@ def word_parts(text: str) -> list[str]:
 # 3: each document's keys (``DocumentKeys``) beside its words. 4: accents taken off Latin
 # letters alone (``folded_as_lancedb_folds``). 5: ß, æ, ø, ł and the like folded as LanceDB does.
 # 6: words of Unicode's alphabetic characters (an Indic vowel sign in its word, ``_TOKEN``).
-POSTINGS_FORMAT = 6
+# 7: half-width katakana and symbols such as ㎏ kept from NFKD (``folded_as_lancedb_folds``).
+POSTINGS_FORMAT = 7
 
 
 @dataclass(frozen=True)
