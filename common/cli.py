@@ -400,8 +400,12 @@ class Session:
         failure an earlier run found, not tried again, was said at the info level alone)."""
         named = {root for root in roots if os.path.isfile(root)}
         failed = {str(entry["path"]): entry["reason"] for entry in failures.entries if str(entry["path"]) in named}
+        kept = self.store.get_records_by_path(list(failed)) if failed and self.store is not None else {}
         for path, reason in failed.items():
-            log.error("error: --index %s: not indexed: %s", path, reason)
+            if path in kept:  # a file changed since it was indexed, which fails now
+                log.error("error: --index %s: not indexed as it is now (its row from before is kept): %s", path, reason)
+            else:
+                log.error("error: --index %s: not indexed: %s", path, reason)
         self.named_files_not_indexed += list(failed)
 
     def watch(self, folders: list[str], seconds: float) -> None:

@@ -364,3 +364,10 @@ def test_a_file_the_user_named_that_fails_makes_the_status_1_once_the_rest_is_in
     whole = cli("--index", folder, *MODEL_ARGS)
     assert whole.code == 0 and "error" not in whole.stderr, whole.stderr
     assert sorted(cli.records()) == [str(good)] and set(cli.failures_by_name()) == {"broken.jpg", "notes.txt"}
+    good.write_bytes(b"overwritten by a download that broke")  # a file indexed before, broken now
+    changed = cli("--index", good, *MODEL_ARGS)
+    assert changed.code == 1 and changed.stderr_lines()[-1].endswith(
+        f"error: --index {good}: not indexed as it is now (its row from before is kept): not a recognised image "
+        "(unknown format or corrupt header)"
+    )
+    assert sorted(cli.records()) == [str(good)]
