@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.takeout import SUFFIX as TAKEOUT_SUFFIX
-from common.takeout import takeout_json_of
+from common.takeout import forget_listings, takeout_json_of
 from common.warning_lines import LINES_AT_MOST, WarningLines
 from common.xmp import SIDECAR_SUFFIXES, newest_sidecar_mtime, sidecar_of
 
@@ -281,6 +281,7 @@ def find_image_files(
     What ``exclude`` names is left out (system folders when None).
     """
     exclude = exclude or Exclusions()
+    forget_listings()  # a new look at the folders: a Takeout JSON added since is seen
     skipped = WarningLines(
         log, f"skipping more files and folders that cannot be read: those after the first {LINES_AT_MOST} are "
         "not named (-v names each)",

@@ -19,11 +19,11 @@ date and position, and what XMP or IPTC say, come first; the people it names are
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -54,10 +54,7 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
     folder's are listed once while it is unchanged (``_json_files_in``), not once a photo."""
     folder, name = os.path.split(path)
     if names is None:
-        try:
-            names = _json_files_in(folder or ".", os.stat(folder or ".").st_mtime_ns)
-        except OSError:
-            return None
+        names = _json_files_in(folder or ".")
     present = names if isinstance(names, set | frozenset) else set(names)
     if not present:
         return None
@@ -65,14 +62,40 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
     return os.path.join(folder, found) if found else None
 
 
-@functools.lru_cache(maxsize=64)
-def _json_files_in(folder: str, modified_ns: int) -> frozenset[str]:
-    """The ``.json`` files in ``folder`` as it was at ``modified_ns`` (a file added or removed
-    changes the folder's mtime, and so the key)."""
+# Each folder's .json files as last listed: (the folder's mtime then, when, the names).
+_LISTED: dict[str, tuple[int, float, frozenset[str]]] = {}
+_LISTED_AT_MOST = 256  # folders remembered
+RELIST_AFTER = 1.0  # seconds a listing serves a folder that changed since
+
+
+def forget_listings() -> None:
+    """Forget the folders listed so far: a new walk (``common.discovery.find_image_files``) is a
+    new look, in which a JSON added since is read (a --watch round, a later command of a
+    session that runs several in one process)."""
+    _LISTED.clear()
+
+
+def _json_files_in(folder: str) -> frozenset[str]:
+    """The ``.json`` files in ``folder``, listed again when it has changed (its mtime) but not
+    more than once a ``RELIST_AFTER``: a folder of 100,000 photos that a camera import is
+    writing into changes at every file, and listing it for each photo read would cost more than
+    reading them. A JSON missed so is read at the next ``--index``: the row records the sidecar
+    mtime it saw, and the walk sees another."""
     try:
-        return frozenset(n for n in os.listdir(folder) if n.endswith(SUFFIX))
+        modified = os.stat(folder).st_mtime_ns
     except OSError:
         return frozenset()
+    listed = _LISTED.get(folder)
+    if listed is not None and (listed[0] == modified or time.monotonic() - listed[1] < RELIST_AFTER):
+        return listed[2]
+    try:
+        names = frozenset(n for n in os.listdir(folder) if n.endswith(SUFFIX))
+    except OSError:
+        names = frozenset()
+    if len(_LISTED) >= _LISTED_AT_MOST:
+        _LISTED.clear()
+    _LISTED[folder] = (modified, time.monotonic(), names)
+    return names
 
 
 def json_names_for(name: str) -> list[str]:
