@@ -123,7 +123,8 @@ def folded_as_lancedb_folds(text: str) -> str:
     alone). Other scripts keep their marks: taking them all off (``without_accents``) had FAISS
     find ガラス (glass) for カラス (crow) and άλφα for αλφα, where LanceDB finds neither.
     Decomposed (NFKD), the marks on Latin letters dropped, the rest composed again (NFC: ガ, 한,
-    ά as typed)."""
+    ά as typed); what LanceDB keeps as written is kept from NFKD (half-width ｶﾒ, which it would
+    make カメ), and a symbol it would make letters of (㎏: kg) parts words, as to LanceDB."""
     if text.isascii():
         return text
     text = _A_BREAK_TO_LANCEDB.sub(" ", text)
