@@ -225,8 +225,10 @@ class RecordFilter:
           2, 3)``, ``trim(BOTH ' ' FROM make)`` as ``"btrim"(make, ' ')`` (``LEADING``: ``ltrim``,
           ``TRAILING``: ``rtrim``); ``a IS DISTINCT FROM b`` as ``coalesce(a <> b, (a IS NULL) <>
           (b IS NULL))``, never NULL, so that ``NOT`` of it (and ``IS NOT DISTINCT FROM``) is what
-          DuckDB means. Only where each argument is a column or a constant, and nothing inside is
-          written otherwise already: elsewhere Lance refuses it in one line, as before.
+          DuckDB means; DuckDB's pattern operators (``~``, ``!~``, ``SIMILAR TO``, ``GLOB``) as
+          ``regexp_like`` and ``LIKE`` (``_as_lance_pattern``). Only where each argument is a
+          column or a constant, and nothing inside is written otherwise already: elsewhere Lance
+          refuses it in one line, as before.
 
         Elsewhere the condition is left as written: a column compared with an integer keeps
         the use of its scalar index. Read from DuckDB's parse of it, whose nodes say where in
@@ -404,9 +406,15 @@ _CAST_TO_TEXT = re.compile(rb"(\bAS\s+|::\s*)(VARCHAR|TEXT|CHAR|BPCHAR)\b", re.I
 # Where a condition may need writing otherwise for LanceDB (``in_lance_dialect``).
 _WRITTEN_OTHERWISE_FOR_LANCE = re.compile(
     r"\b(?:" + "|".join([*_CALLED_OTHERWISE_BY_LANCE, *_KEYWORD_CALLS_BY_NAME]) + r")\s*\("
-    r"|\b(?:VARCHAR|TEXT|CHAR|BPCHAR)\b|\bDISTINCT\s+FROM\b",
+    r"|\b(?:VARCHAR|TEXT|CHAR|BPCHAR)\b|\bDISTINCT\s+FROM\b|~|\bGLOB\b|\bSIMILAR\s+TO\b",
     re.IGNORECASE,
 )
+# The pattern operators LanceDB's SQL has not, by DuckDB's names of them: 'a ~ b' (a regular
+# expression found in a), 'a SIMILAR TO b' (one matching the whole of a), 'a GLOB b' (a shell
+# pattern: * any text, ? one character). Written as LanceDB takes them (``_as_lance_pattern``).
+_PATTERN_OPERATORS = {"regexp_matches", "regexp_full_match", "~~~"}
+# A shell pattern's wildcards as LIKE's, and LIKE's own wildcards (and its escape) escaped.
+_GLOB_AS_LIKE = {ord("*"): "%", ord("?"): "_", ord("%"): "\\%", ord("_"): "\\_"}
 
 
 def _counted_from_the_end(text: bytes, node: dict) -> bool:
@@ -424,11 +432,14 @@ def _counted_from_the_end(text: bytes, node: dict) -> bool:
 def _as_called_by_name(text: bytes, node: dict) -> tuple[int, int, bytes] | None:
     """``node`` written again as LanceDB takes it (``RecordFilter.in_lance_dialect``): SQL's
     call syntax (``position(x IN y)``, ``substring(x FROM 2)``, ``trim(LEADING FROM x)``) as a
-    call by name, ``IS [NOT] DISTINCT FROM`` as what it means; (where, bytes replaced, by what),
-    or None where it is not such a node or an argument is neither a column nor a constant."""
+    call by name, ``IS [NOT] DISTINCT FROM`` as what it means, a pattern operator as LanceDB's
+    (``_as_lance_pattern``); (where, bytes replaced, by what), or None where it is not such a
+    node or an argument is neither a column nor a constant."""
     arguments = _operands(node)
     if not arguments or any(a.get("class") not in ("COLUMN_REF", "CONSTANT") for a in arguments):
         return None
+    if node.get("function_name") in _PATTERN_OPERATORS and len(arguments) == 2:
+        return _as_lance_pattern(text, node, *arguments)
     begin, length = _span(node)
     written = [_source(text, argument) for argument in arguments]
     if node.get("class") == "COMPARISON" and node.get("type") in _DISTINCT_FROM and len(written) == 2:
@@ -443,6 +454,35 @@ def _as_called_by_name(text: bytes, node: dict) -> tuple[int, int, bytes] | None
     if not (keywords or (name == "position" and called)):  # substring(x, 2) is taken by its quoted name
         return None
     return begin, length, _KEYWORD_CALLS_BY_NAME[name] + b"(" + b", ".join(written) + b")"
+
+
+def _as_lance_pattern(text: bytes, node: dict, subject: dict, pattern: dict) -> tuple[int, int, bytes] | None:
+    """A pattern operator (``_PATTERN_OPERATORS``) written between its operands, negated or not
+    (``!~``, ``NOT GLOB``, ``NOT SIMILAR TO``), as LanceDB takes it: ``regexp_like(a, b)``, for
+    SIMILAR TO the pattern anchored at both ends, GLOB as LIKE. Only with a constant pattern that
+    LIKE can write (a GLOB's [set] it cannot; a backslash is left alone); else None, and LanceDB
+    refuses the condition in one line, as before. Called by its name (``regexp_matches(a, b)``),
+    a function is ``_CALLED_OTHERWISE_BY_LANCE``'s."""
+    start, end = subject["query_location"], sum(_span(pattern))
+    between = text[sum(_span(subject)) : pattern["query_location"]]
+    begin, length = _span(node)
+    if subject["query_location"] > pattern["query_location"] or _CALL.match(text, begin, begin + length):
+        return None  # not written as an operator between the two
+    literal = pattern["literal"].get("text") if pattern.get("class") == "CONSTANT" else None
+    negated = b"!" in between or re.search(rb"\bNOT\b", between, re.IGNORECASE) is not None
+    name, source = node["function_name"], _source(text, subject)
+    if name == "~~~":
+        if literal is None or pattern["literal"].get("kind") != "STRING" or "[" in literal or "\\" in literal:
+            return None
+        like = "'" + literal.translate(_GLOB_AS_LIKE).replace("'", "''") + "'"
+        return start, end - start, source + (b" NOT LIKE " if negated else b" LIKE ") + like.encode()
+    if name == "regexp_full_match":
+        if literal is None or pattern["literal"].get("kind") != "STRING":
+            return None
+        anchored = ("'^(?:" + literal.replace("'", "''") + ")$'").encode()
+        return start, end - start, (b"NOT " if negated else b"") + b"regexp_like(" + source + b", " + anchored + b")"
+    called = b"regexp_like(" + source + b", " + _source(text, pattern) + b")"
+    return start, end - start, (b"NOT " if negated else b"") + called
 
 
 @functools.cache

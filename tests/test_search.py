@@ -276,6 +276,10 @@ def test_a_word_in_a_file_name_is_found_where_it_runs_into_digits(cli: Cli, tmp_
         # DuckDB read it as a backslash and matched nothing; one ending the pattern is itself.
         (r"filename LIKE 'canon\-%' AND filename NOT ILIKE '%.JPG\'", {"canon-1.jpg", "canon-2.jpg"}),
         (r"filename NOT LIKE '%\-%' OR folder LIKE '%\%%'", {"generated.png"}),
+        # DuckDB's pattern operators, which LanceDB's SQL has not: given to it as regexp_like and LIKE.
+        ("make ~ 'ano' AND model !~ 'R6'", {"canon-1.jpg"}),
+        ("filename GLOB 'canon-?.jpg' AND filename NOT GLOB '*2*'", {"canon-1.jpg"}),
+        ("model SIMILAR TO 'NIKON D[0-9]+' OR make NOT SIMILAR TO '[A-Z].*'", {"nikon-1.jpg"}),
     ],
 )
 def test_filters_give_the_same_rows_on_both_backends(both: dict[str, Cli], where: str, expected: set[str]) -> None:
