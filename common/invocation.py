@@ -39,6 +39,11 @@ class UsageError(Exception):
     """A bad invocation: reported as one line, exit status 2, nothing written."""
 
 
+# Archives a library comes in (Google Takeout's .zip or .tgz parts): named to --index, refused
+# with what to do, rather than read as a picture that fails.
+ARCHIVES = (".zip", ".tgz", ".tar", ".tar.gz", ".tar.bz2", ".tar.xz", ".7z", ".rar")
+
+
 class MissingFolder(UsageError):
     """An --index folder that is not there: a typo, or a drive not mounted (``Session.held_rows_hint``)."""
 
@@ -103,6 +108,8 @@ def check_invocation(args: argparse.Namespace) -> None:
     for root in args.index or []:
         if not has_storable_name(normalise_root(root)):
             raise UsageError(f"cannot index {root}: its name is not valid UTF-8 (another encoding?); rename it")
+        if root.lower().endswith(ARCHIVES) and os.path.isfile(root):  # Google Takeout comes as .zip or .tgz
+            raise UsageError(f"--index {root}: an archive, not a picture: extract it, then index the folder it makes")
     if reads_queries_from_stdin(args) and (len(args.search) > 1 or args.text):
         raise UsageError(
             f"--search {QUERIES_FROM_STDIN} reads every query from stdin, one a line: give no other --search or --text query"

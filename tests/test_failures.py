@@ -371,3 +371,16 @@ def test_a_file_the_user_named_that_fails_makes_the_status_1_once_the_rest_is_in
         "(unknown format or corrupt header)"
     )
     assert sorted(cli.records()) == [str(good)]
+
+
+def test_an_archive_named_to_index_is_refused_saying_to_extract_it(cli: Cli, tmp_path: Path) -> None:
+    """Google Takeout comes as .zip and .tgz parts: named to --index, one was read as a picture
+    that failed ("not a recognised image")."""
+    archive = tmp_path / "takeout-20261206T101010Z-001.zip"
+    archive.write_bytes(b"PK\x03\x04 a zip archive")
+    refused = cli("--index", archive, *MODEL_ARGS)
+    assert refused.code == 2 and refused.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: --index {archive}: an archive, not a picture: extract it, then index "
+        "the folder it makes"
+    ]
+    assert not cli.db.exists(), "nothing written"
