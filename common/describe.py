@@ -135,9 +135,10 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     version's number, or ``HEADER_SINCE - 1`` when it lacks what headers hold and nothing was
     read; an older one only this version's search text (the rest needs its file decoded, which
     the next --index does); a row of this version, the search text."""
-    columns_read = {column: value for column, value in (read or {}).items() if column != TAKEOUT}
+    columns_read = dict(read or {})
+    takeout = columns_read.pop(TAKEOUT, {})
     before = (record.get("gps_latitude"), record.get("gps_longitude"))
-    updated = fill_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, (read or {}).get(TAKEOUT, {}))
+    updated = fill_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, takeout)
     if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # a Takeout JSON's position
         updated.update(place_columns(updated))
     updated["creator"] = creator_of(updated)

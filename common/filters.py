@@ -140,10 +140,8 @@ class RecordFilter:
             if node.get("function_name") not in _LIKES or len(operands) != 2:
                 continue
             pattern = operands[1]
-            if pattern.get("class") != "CONSTANT" or pattern["literal"].get("kind") != "STRING":
-                continue
-            literal = pattern["literal"]["text"]
-            if "\\" not in literal or _source(text, pattern) != ("'" + literal.replace("'", "''") + "'").encode():
+            literal = _text_constant(pattern)
+            if literal is None or "\\" not in literal or _source(text, pattern) != _quoted(literal).encode():
                 continue  # no backslash, or written otherwise ($$…$$): left as it is
             end = sum(_span(pattern))
             if (len(literal) - len(literal.rstrip("\\"))) % 2:
@@ -168,7 +166,7 @@ class RecordFilter:
         for node in self._parsed_nodes(where):
             kind = node.get("function_name") if node.get("class") == "FUNCTION" else node.get("type")
             operands = _operands(node)
-            constants = [o for o in operands if o.get("class") == "CONSTANT" and o["literal"].get("kind") == "STRING"]
+            constants = [o for o in operands if _text_constant(o) is not None]
             if not constants or not self._names_text(operands[0] if operands[0] not in constants else operands[-1]):
                 continue
             if kind in ("COMPARE_IN", "COMPARE_NOT_IN") and operands[0] not in constants:
@@ -468,21 +466,35 @@ def _as_lance_pattern(text: bytes, node: dict, subject: dict, pattern: dict) -> 
     begin, length = _span(node)
     if subject["query_location"] > pattern["query_location"] or _CALL.match(text, begin, begin + length):
         return None  # not written as an operator between the two
-    literal = pattern["literal"].get("text") if pattern.get("class") == "CONSTANT" else None
+    literal = _text_constant(pattern)
     negated = b"!" in between or re.search(rb"\bNOT\b", between, re.IGNORECASE) is not None
     name, source = node["function_name"], _source(text, subject)
     if name == "~~~":
-        if literal is None or pattern["literal"].get("kind") != "STRING" or "[" in literal or "\\" in literal:
+        if literal is None or "[" in literal or "\\" in literal:
             return None
-        like = "'" + literal.translate(_GLOB_AS_LIKE).replace("'", "''") + "'"
-        return start, end - start, source + (b" NOT LIKE " if negated else b" LIKE ") + like.encode()
+        like = _quoted(literal.translate(_GLOB_AS_LIKE)).encode()
+        return start, end - start, source + (b" NOT LIKE " if negated else b" LIKE ") + like
     if name == "regexp_full_match":
-        if literal is None or pattern["literal"].get("kind") != "STRING":
+        if literal is None:
             return None
-        anchored = ("'^(?:" + literal.replace("'", "''") + ")$'").encode()
+        anchored = _quoted(f"^(?:{literal})$").encode()
         return start, end - start, (b"NOT " if negated else b"") + b"regexp_like(" + source + b", " + anchored + b")"
     called = b"regexp_like(" + source + b", " + _source(text, pattern) + b")"
     return start, end - start, (b"NOT " if negated else b"") + called
+
+
+def _text_constant(node: dict) -> str | None:
+    """The text of ``node`` where it is a text constant ('IMG%'), else None."""
+    return (
+        node["literal"].get("text")
+        if node.get("class") == "CONSTANT" and node["literal"].get("kind") == "STRING"
+        else None
+    )
+
+
+def _quoted(text: str) -> str:
+    """``text`` as an SQL string constant: in single quotes, each inside doubled."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 @functools.cache

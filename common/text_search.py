@@ -86,7 +86,7 @@ _LATIN_LETTERS_FOLDED = str.maketrans(
 )  # fmt: skip
 # What NFKD would make letters of, where LanceDB keeps them as written: half-width katakana and
 # hangul (ｶﾒﾗ is not カメラ to it), Hebrew and Arabic presentation forms (``folded_as_lancedb_folds``).
-_KEPT_BY_LANCEDB = regex.compile("[\uff61-\uffdc\ufb1d-\ufdff\ufe70-\ufeff]+")
+_KEPT_BY_LANCEDB = regex.compile("([\uff61-\uffdc\ufb1d-\ufdff\ufe70-\ufeff]+)")
 # ... and what parts words to LanceDB though NFKD makes letters of it: a symbol (㎏, ℃, ㈱).
 _A_BREAK_TO_LANCEDB = regex.compile(r"[^\p{Alphabetic}\p{N}\p{M}\x00-\x7f]")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
@@ -127,12 +127,8 @@ def folded_as_lancedb_folds(text: str) -> str:
     make カメ), and a symbol it would make letters of (㎏: kg) parts words, as to LanceDB."""
     if text.isascii():
         return text
-    text = _A_BREAK_TO_LANCEDB.sub(" ", text)
-    kept = _KEPT_BY_LANCEDB.findall(text)
-    if not kept:
-        return _latin_folded(text)
-    parts = _KEPT_BY_LANCEDB.split(text)
-    return "".join(_latin_folded(part) + (kept[i] if i < len(kept) else "") for i, part in enumerate(parts))
+    pieces = _KEPT_BY_LANCEDB.split(_A_BREAK_TO_LANCEDB.sub(" ", text))  # what is kept: the odd ones
+    return "".join(piece if i % 2 else _latin_folded(piece) for i, piece in enumerate(pieces))
 
 
 def _latin_folded(text: str) -> str:
