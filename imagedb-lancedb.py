@@ -393,9 +393,9 @@ class LanceImageStore(ImageStore):
         self._add_missing_columns()
         existing = {tuple(index.columns): index for index in self._indices()}
         text_index = existing.get(("search_text",))
-        # An older imagedb's text index keeps no word positions: rebuilt, even by a run that
-        # changed nothing, so quoted phrases can be searched.
-        outdated_text_index = text_index is not None and not _has_positions(text_index)
+        # An older imagedb's text index (no word positions, 40-byte words): rebuilt, even by a run
+        # that changed nothing, so quoted phrases and long words can be searched.
+        outdated_text_index = text_index is not None and not _built_as_now(text_index)
         missing_scalar = [c for c in ("path", *FILTER_COLUMNS) if (c,) not in existing]
         vector_index = existing.get(("vector",))
         current = vector_index is not None and vector_index.index_type == VECTOR_INDEX_TYPE
@@ -612,6 +612,13 @@ class LanceImageStore(ImageStore):
             self._text_index_seen = bool(found)
             self._text_index_has_positions = bool(found) and _has_positions(found[0])
         return self._text_index_seen
+
+
+def _built_as_now(text_index: Any) -> bool:
+    """Whether a full-text index was built with ``FTS_OPTIONS`` as they are: those an older
+    imagedb built keep no word positions, or drop words of 40 bytes or more."""
+    details = getattr(text_index, "index_details", None) or {}
+    return all(details.get(option) == value for option, value in FTS_OPTIONS.items())
 
 
 def _has_positions(text_index: Any) -> bool:

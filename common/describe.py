@@ -19,7 +19,7 @@ from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, pn
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
 from common.takeout import fill_in, read_takeout_json, takeout_json_of
-from common.text_search import cjk_characters_and_pairs, word_parts
+from common.text_search import characters_and_pairs_of_unspaced_runs, word_parts
 from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, newest_sidecar_mtime, read_xmp, sidecar_of
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:
         parts.append(aliases)
     parts += [f"{key} {value}" for key, value in text_chunks.items()]
     parts.append(" ".join(word_parts(record["path"])))  # "vacation2019.jpg" found by "vacation"
-    parts += cjk_characters_and_pairs("\n".join(parts))  # "北京天安门.jpg" found by "天安门"
+    parts += characters_and_pairs_of_unspaced_runs("\n".join(parts))  # "北京天安门.jpg" found by "天安门"
     taken = month_and_year(record.get("date_taken"))  # "july 2021" finds 2021-07-14T10:00:00
     return "\n".join([*parts, taken] if taken else parts)
 

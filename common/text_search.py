@@ -36,7 +36,11 @@ FTS_OPTIONS = {
     "stem": False,
     "remove_stop_words": False,
     "ascii_folding": True,
-    "max_token_length": 40,
+    # LanceDB drops a word of this many bytes or more (UTF-8, as written: before lower-casing and
+    # folding), 40 by default: a file named by its SHA-1 (40 hex digits) was not found by its
+    # name, nor a Thai or Japanese title of 14 characters written without spaces. 256 keeps any
+    # word a file's name can hold (255 bytes at most on every common file system).
+    "max_token_length": 256,
     "with_position": True,  # word positions, for quoted phrases ("new york")
 }
 RRF_K = 60  # the reciprocal-rank-fusion constant LanceDB's RRFReranker uses by default
@@ -64,16 +68,20 @@ _LEFT_OUT = re.compile(f"{_PHRASE}|(?:^|(?<=\\s))-({_PHRASE}|[^\\s{QUOTES}]+)")
 _TERM = f"(?:{_PHRASE}|[^\\s{QUOTES}|]+)"
 _REQUIRED = re.compile(f"{_PHRASE}|(?:^|(?<=\\s))\\+({_TERM}(?:\\|{_TERM})*)")
 # Chinese and Japanese write no spaces between words, so a whole title or name is one token
-# ("北京天安门广场"), and a search for "天安门" or "猫" found nothing. The indexed text carries the
-# characters and the overlapping pairs of characters of each such run (``cjk_characters_and_pairs``),
+# ("北京天安门广场"), and a search for "天安门" or "猫" found nothing; Thai, Lao, Khmer and Burmese
+# neither ("ภาพทะเลสวย": a beautiful sea picture). The indexed text carries the characters and the
+# overlapping pairs of characters of each such run (``characters_and_pairs_of_unspaced_runs``),
 # and a query's run of three or more is searched as the phrase of its pairs ("天安 安门"), as
-# search engines index these scripts (Lucene's CJK bigrams). Korean, written with spaces, too.
-# Kana (but the middle dot that parts names), the iteration mark (佐々木), ideographs, hangul.
-_CJK = "[\u3005\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
-_CJK_RUN = re.compile(_CJK + "{2,}")
-# A word of three or more CJK characters, outside quotes: searched as the phrase of its pairs
-# (``cjk_characters_and_pairs``).
-_CJK_WORD = regex.compile(f"{_PHRASE}|(?<!{_WORD_CHARACTER})({_CJK}{{3,}})(?!{_WORD_CHARACTER})")
+# search engines index these scripts without a dictionary (Lucene's CJK bigrams). Korean, written
+# with spaces, too. Kana (but the middle dot that parts names), the iteration mark (佐々木),
+# ideographs, hangul; the letters and vowel signs of the four Southeast Asian scripts, which end a
+# run where a tone mark, a virama or a coeng ends a word to both tokenizers (not alphabetic).
+_CJK = "\u3005\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_UNSPACED = rf"(?:[{_CJK}]|(?=\p{{Alphabetic}})[\p{{Thai}}\p{{Lao}}\p{{Khmer}}\p{{Myanmar}}])"
+_UNSPACED_RUN = regex.compile(_UNSPACED + "{2,}")
+# A word of three or more such characters, outside quotes: searched as the phrase of its pairs
+# (``characters_and_pairs_of_unspaced_runs``).
+_UNSPACED_WORD = regex.compile(f"{_PHRASE}|(?<!{_WORD_CHARACTER})({_UNSPACED}{{3,}})(?!{_WORD_CHARACTER})")
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 # The combining accents on a Latin letter, once decomposed (``folded_as_lancedb_folds``).
 _LATIN_ACCENTS = re.compile("(?<=[A-Za-z\u00c0-\u024f\u1e00-\u1eff])[\u0300-\u036f]+")
@@ -90,17 +98,27 @@ _KEPT_BY_LANCEDB = regex.compile("([\uff61-\uffdc\ufb1d-\ufdff\ufe70-\ufeff]+)")
 # ... and what parts words to LanceDB though NFKD makes letters of it: a symbol (㎏, ℃, ㈱).
 _A_BREAK_TO_LANCEDB = regex.compile(r"[^\p{Alphabetic}\p{N}\p{M}\x00-\x7f]")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
-# a letter nor a digit: the underscore is not one), or a word longer than LanceDB keeps.
+# a letter nor a digit: the underscore is not one).
 _DOCUMENT_BREAK = "\x01"
 _NOT_A_WORD = regex.compile(r"[^\p{Alphabetic}\p{N}\x01]+")
 _ASCII_NOT_A_WORD = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum() and chr(c) != "\x01"})
-_LONG_WORD = re.compile(rf"[^ \x01]{{{FTS_OPTIONS['max_token_length'] + 1},}}")
+# The longest word LanceDB keeps, in bytes (``FTS_OPTIONS``); an ASCII one is a character a byte
+# (``folded_words``), the others are measured one by one where they may be longer: a word of a
+# quarter as many characters or more (UTF-8 takes 4 bytes a character at most).
+_LONGEST_WORD = FTS_OPTIONS["max_token_length"] - 1
+_LONG_ASCII_WORD = re.compile(rf"[^ \x01]{{{_LONGEST_WORD + 1},}}")
+_MAYBE_LONG_WORD = regex.compile(rf"{_WORD_CHARACTER}{{{_LONGEST_WORD // 4 + 1},}}")
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, accent-folded alphanumeric runs, as LanceDB's 'simple' tokenizer yields."""
-    folded = folded_as_lancedb_folds(text.lower())
-    return [t for t in _TOKEN.findall(folded) if len(t) <= FTS_OPTIONS["max_token_length"]]
+    return _TOKEN.findall(folded_as_lancedb_folds(_without_long_words(text).lower()))
+
+
+def _without_long_words(text: str) -> str:
+    """``text`` less the words LanceDB drops: ``_LONGEST_WORD`` bytes or more in UTF-8, as written
+    (it measures them before lower-casing and folding, which can change their length)."""
+    return _MAYBE_LONG_WORD.sub(lambda word: " " if len(word[0].encode()) > _LONGEST_WORD else word[0], text)
 
 
 def without_accents(text: str) -> str:
@@ -173,7 +191,7 @@ class TextQuery:
 
     @classmethod
     def of(cls, query: str) -> TextQuery:
-        query = _replaced(_CJK_WORD, query, lambda run: f'"{_pairs(run)}"')
+        query = _replaced(_UNSPACED_WORD, query, lambda run: f'"{_pairs(run)}"')
         required: list[tuple[str, ...]] = []
 
         def taken_as_required(term: str) -> str:
@@ -298,13 +316,13 @@ def as_the_model_reads(query: str) -> str:
     return query if kept == query else " ".join(kept.split())
 
 
-def cjk_characters_and_pairs(text: str) -> list[str]:
-    """For each run of Chinese, Japanese or Korean characters in ``text``: its characters, then
-    its overlapping pairs in order (a phrase of them is then a run of characters in the text).
-    A run held twice (the file's name is in its path too) is given once: twice would weigh
-    twice."""
+def characters_and_pairs_of_unspaced_runs(text: str) -> list[str]:
+    """For each run of ``text`` written without spaces between words (Chinese, Japanese, Korean,
+    Thai, Lao, Khmer, Burmese: ``_UNSPACED``): its characters, then its overlapping pairs in order
+    (a phrase of them is then a run of characters in the text). A run held twice (the file's name
+    is in its path too) is given once: twice would weigh twice."""
     found = []
-    for run in dict.fromkeys(_CJK_RUN.findall(text)):
+    for run in dict.fromkeys(_UNSPACED_RUN.findall(text)):
         found += [" ".join(run), _pairs(run)]
     return found
 
@@ -335,7 +353,8 @@ def word_parts(text: str) -> list[str]:
 # letters alone (``folded_as_lancedb_folds``). 5: ß, æ, ø, ł and the like folded as LanceDB does.
 # 6: words of Unicode's alphabetic characters (an Indic vowel sign in its word, ``_TOKEN``).
 # 7: half-width katakana and symbols such as ㎏ kept from NFKD (``folded_as_lancedb_folds``).
-POSTINGS_FORMAT = 7
+# 8: words kept up to 255 bytes as written, where 40 characters were (``FTS_OPTIONS``).
+POSTINGS_FORMAT = 8
 
 
 @dataclass(frozen=True)
@@ -639,9 +658,7 @@ def folded_words(documents: Sequence[str | None]) -> list[str]:
     for group, words_of in ((plain, _ascii_words), (other, _words)):
         if not group:
             continue
-        text = words_of(_DOCUMENT_BREAK.join(texts[i] for i in group).lower())
-        if max(map(len, text.split()), default=0) > FTS_OPTIONS["max_token_length"]:
-            text = _LONG_WORD.sub(" ", text)
+        text = words_of(_DOCUMENT_BREAK.join(texts[i] for i in group))
         for i, words in zip(group, text.split(_DOCUMENT_BREAK), strict=True):
             spaced[i] = f" {' '.join(words.split())} "
     return spaced
@@ -649,13 +666,18 @@ def folded_words(documents: Sequence[str | None]) -> list[str]:
 
 def _ascii_words(text: str) -> str:
     """ASCII ``text``, lower-cased, with what is not a word a space (one ``translate``: CPython
-    maps ASCII to ASCII through a table of 128)."""
-    return text.translate(_ASCII_NOT_A_WORD)
+    maps ASCII to ASCII through a table of 128), and without the words LanceDB drops (rare: the
+    pattern runs only when one is there)."""
+    words = text.lower().translate(_ASCII_NOT_A_WORD)
+    if max(map(len, words.split()), default=0) > _LONGEST_WORD:
+        words = _LONG_ASCII_WORD.sub(" ", words)
+    return words
 
 
 def _words(text: str) -> str:
-    """Lower-cased ``text`` with its accents taken off and what is not a word a space."""
-    return _NOT_A_WORD.sub(" ", folded_as_lancedb_folds(text))
+    """Lower-cased ``text`` with its accents taken off and what is not a word a space, without
+    the words LanceDB drops (``_without_long_words``)."""
+    return _NOT_A_WORD.sub(" ", folded_as_lancedb_folds(_without_long_words(text).lower()))
 
 
 def reciprocal_rank_fusion(rankings: Iterable[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:

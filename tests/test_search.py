@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import re
@@ -99,8 +100,9 @@ def test_the_faiss_index_and_the_query_fold_words_alike() -> None:
     query is folded); a word folded otherwise there than in the query would never be found."""
     documents = [
         "/photos/2019/IMG_0042.JPG\nCanon\nCanon EOS R6", "", None, "under_score and--dashes", "x\x01y",
-        "Crémieux11 ΟΔΟΣ Σ", "ℌello ﬁne", "a" * 41 + " kept " + "c" * 40, "\x1cfoo\x1dbar", "北京 東京 Москва",
+        "Crémieux11 ΟΔΟΣ Σ", "ℌello ﬁne", "a" * 256 + " kept " + "c" * 255, "\x1cfoo\x1dbar", "北京 東京 Москва",
         "İstanbul ǅ", "e\u0301\u0327 n\u0303", "\u0301abc", "  lots   of   space  ", "don't stop 3.14",
+        "ภ" * 85 + " ข" * 86 + " " + "ẞ" * 86 + " z",
     ]  # fmt: skip
     assert folded_words(documents) == [f" {' '.join(tokenize(d or ''))} " for d in documents]
     assert folded_words([]) == []
@@ -114,6 +116,38 @@ def test_the_faiss_index_and_the_query_fold_words_alike() -> None:
         "x": [4],
     }.items():
         assert index.matches(query)[0].tolist() == found, query
+
+
+def test_the_faiss_backend_keeps_the_long_words_lancedb_keeps(tmp_path: Path) -> None:
+    """LanceDB keeps a word of up to 255 bytes, measured in UTF-8 as written (before lower-casing
+    and folding): the FAISS backend's tokenizer keeps the same ones, or a search would find a
+    file on one backend alone and score the rest apart."""
+    import lancedb
+    import pyarrow as pa
+    from lancedb.index import FTS
+
+    words = {
+        "a" * 255: True, "b" * 256: False,  # ASCII: a byte a letter
+        "ภ" * 85: True, "ข" * 86: False,  # Thai: three bytes a letter
+        "ẞ" * 85: True, "Ẑ" * 86: False,  # 258 bytes as written, 172 and 258 lower-cased
+        "é" * 127: True, "É" * 128: False,  # 256 bytes, 128 once folded
+        "3f786850e387550fdab836ed7e6dc881de23001b": True,  # a SHA-1: 40 bytes
+    }  # fmt: skip
+    documents = [f"x {word} y" for word in words]
+    table = lancedb.connect(str(tmp_path / "db")).create_table(
+        "words", pa.table({"id": list(range(len(documents))), "text": documents})
+    )
+    table.create_index("text", config=FTS(**FTS_OPTIONS))
+    for word, kept in words.items():
+        assert len(tokenize(word)) == kept and tokenize(f"x {word} y") == ["x", *tokenize(word), "y"], word[:3]
+    # A document whose word was dropped is a word shorter: 'x' scores it higher, on both.
+    scores = {row["id"]: row["_score"] for row in table.search("x", query_type="fts").limit(20).to_list()}
+    found, faiss_scores = BM25(documents).matches("x")
+    assert dict(zip(found.tolist(), faiss_scores.tolist(), strict=True)) == pytest.approx(scores, rel=1e-4)
+    shorter = max(scores.values())
+    assert [scores[i] == shorter for i in range(len(words))] == [not kept for kept in words.values()]
+    hashed = table.search("3f786850e387550fdab836ed7e6dc881de23001b", query_type="fts").to_list()
+    assert [row["id"] for row in hashed] == [len(words) - 1]
 
 
 def test_word_postings_read_back_rank_as_the_ones_built_and_others_are_not_read(tmp_path: Path, monkeypatch) -> None:
@@ -515,6 +549,44 @@ def test_chinese_japanese_and_accented_words_are_found_alike_on_both_backends(
     )
 
 
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("ทะเล", {"ภาพทะเลสวย.jpg", "ทะเลสาบ.jpg"}),  # Thai: sea, in a beautiful sea picture and in lake
+        ("ทะเลสาบ", {"ทะเลสาบ.jpg"}),  # lake: not the sea picture
+        ("น้ำตก", {"น้ำตกเอราวัณ.jpg"}),  # waterfall: a tone mark ends a word to both tokenizers
+        ("เอราวัณ", {"น้ำตกเอราวัณ.jpg"}),
+        ("สวยภาพ", set()),  # its characters, not in that order
+        ("ភ្នំពេញ", {"ទីក្រុងភ្នំពេញ.jpg"}),  # Khmer: Phnom Penh, in the city of Phnom Penh
+        ("+ភ្នំពេញ beach", {"ទីក្រុងភ្នំពេញ.jpg"}),
+        ("ຫຼວງພະບາງ", {"ເມືອງຫຼວງພະບາງ.jpg"}),  # Lao: Luang Prabang
+        ("ရန်ကုန်", {"ရန်ကုန်မြို့.jpg"}),  # Burmese: Yangon, in Yangon city
+        ("ทะเล -สวย", {"ทะเลสาบ.jpg"}),
+    ],
+)
+def test_thai_lao_khmer_and_burmese_words_are_found_inside_runs_written_without_spaces(
+    tmp_path: Path, query: str, expected: set[str]
+) -> None:
+    """These scripts put no space between words either: ภาพทะเลสวย.jpg was one token, and
+    --text ทะเล (sea) found nothing on either backend. Found by their pairs, as Chinese is, with
+    the same scores on both."""
+    folder = tmp_path / "photos"
+    names = [
+        "ภาพทะเลสวย.jpg", "ทะเลสาบ.jpg", "น้ำตกเอราวัณ.jpg", "ទីក្រុងភ្នំពេញ.jpg", "ເມືອງຫຼວງພະບາງ.jpg",
+        "ရန်ကုန်မြို့.jpg", "beach.jpg",
+    ]  # fmt: skip
+    for seed, name in enumerate(names):
+        paint_photo(folder / name, seed=seed)
+    rankings = {}
+    for backend in BACKENDS:
+        c = Cli(backend, tmp_path / f"db-{backend}")
+        c.index(folder)
+        (result,) = c.search("--text", query, "--limit", "10")
+        assert set(paths_of(result)) == expected, (backend, query)
+        rankings[backend] = [(Path(r["path"]).name, round(r["score"], 4)) for r in result["results"]]
+    assert rankings["lancedb"] == rankings["faiss"]
+
+
 def test_words_left_out_take_rows_away_and_nothing_from_the_scores_of_the_rest(both: dict[str, Cli]) -> None:
     """'canon -r6' is 'canon' less the rows holding r6, each kept row scored as before; a query
     that only leaves words out is refused (it ranks nothing: every other row is --where's work)."""
@@ -679,6 +751,37 @@ def test_an_older_text_index_searches_a_phrase_as_words_until_the_next_index_reb
     rebuilt = cli("--text", '"eos canon"', "--format", "paths")
     assert (rebuilt.stdout, rebuilt.stderr) == ("", "")
     assert len(cli("--text", '"canon eos"', "--format", "paths").stdout.split()) == 2
+
+
+def test_a_file_named_by_a_long_word_is_found_by_it_and_an_older_text_index_is_rebuilt_to_keep_it(
+    tmp_path: Path,
+) -> None:
+    """LanceDB's text index dropped every word of 40 bytes or more: a file named by its SHA-1 or
+    SHA-256 (as downloads and caches name them) was not found by its name, nor a Thai title of 14
+    letters as written, on LanceDB alone. Both backends find them now, and a LanceDB index built
+    the old way is rebuilt by the next --index, though it changes nothing."""
+    from lancedb.index import FTS
+
+    sha1, sha256 = "3f786850e387550fdab836ed7e6dc881de23001b", hashlib.sha256(b"imagedb").hexdigest()
+    title = "ภาพทะเลสวยมากเลย"  # a very beautiful sea picture: 16 letters, 48 bytes
+    folder = tmp_path / "photos"
+    for seed, name in enumerate([f"{sha1}.jpg", f"{sha256}.png", f"{title}.jpg", "beach.jpg"]):
+        paint_photo(folder / name, seed=seed)
+    for backend in BACKENDS:
+        c = Cli(backend, tmp_path / f"db-{backend}")
+        c.index(folder)
+        for query, expected in ((sha1, f"{sha1}.jpg"), (sha256, f"{sha256}.png"), (f'"{title}"', f"{title}.jpg")):
+            (result,) = c.search("--text", query)
+            assert paths_of(result) == [expected], (backend, query)
+
+    c = Cli("lancedb", tmp_path / "db-lancedb")
+    options = {**FTS_OPTIONS, "max_token_length": 40}  # as imagedb built it before
+    raw_lance_table(c.db).create_index("search_text", config=FTS(**options), replace=True)
+    assert paths_of(c.search("--text", sha1)[0]) == []
+    assert c.index(folder).summary()["unchanged"] == 4
+    (text_index,) = [i for i in raw_lance_table(c.db).list_indices() if i.columns == ["search_text"]]
+    assert text_index.index_details["max_token_length"] == FTS_OPTIONS["max_token_length"]
+    assert paths_of(c.search("--text", sha1)[0]) == [f"{sha1}.jpg"]
 
 
 def test_metadata_search_with_a_filter(both: dict[str, Cli]) -> None:
