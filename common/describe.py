@@ -19,7 +19,7 @@ from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, pn
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
 from common.takeout import fill_in, read_takeout_json, takeout_json_of
-from common.text_search import characters_and_pairs_of_unspaced_runs, word_parts
+from common.text_search import characters_and_pairs_of_unspaced_runs, in_one_form, word_parts
 from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, newest_sidecar_mtime, read_xmp, sidecar_of
 
 log = logging.getLogger(__name__)
@@ -162,8 +162,11 @@ def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:
     if aliases:
         parts.append(aliases)
     parts += [f"{key} {value}" for key, value in text_chunks.items()]
-    parts.append(" ".join(word_parts(record["path"])))  # "vacation2019.jpg" found by "vacation"
-    parts += characters_and_pairs_of_unspaced_runs("\n".join(parts))  # "北京天安门.jpg" found by "天安门"
+    parts.append(" ".join(word_parts(in_one_form(record["path"]))))  # "vacation2019.jpg" found by "vacation"
+    # In one form, as every query is: a Mac writes 'é' in names as 'e' and an accent, which
+    # LanceDB took for two words ('Résumé': 're', 'sume'; ``in_one_form``).
+    text = in_one_form("\n".join(parts))
+    parts = [text, *characters_and_pairs_of_unspaced_runs(text)]  # "北京天安门.jpg" found by "天安门"
     taken = month_and_year(record.get("date_taken"))  # "july 2021" finds 2021-07-14T10:00:00
     return "\n".join([*parts, taken] if taken else parts)
 

@@ -91,7 +91,7 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # notice (XMP, IIM, EXIF). 8: the title, comments, tags and authors Windows keeps in its own
 # EXIF tags, where XMP and IIM have none (common.windows_tags). 9: the characters and pairs of
 # characters of Chinese, Japanese and Korean runs in the search text (common.text_search). 10:
-# those of Thai, Lao, Khmer and Burmese runs too.
+# those of Thai, Lao, Khmer and Burmese runs too; the search text composed (NFC: a Mac's names).
 RECORD_VERSION = 10
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS

@@ -93,10 +93,18 @@ _LATIN_LETTERS_FOLDED = str.maketrans(
      "ŧ": "t", "Ŧ": "T"}
 )  # fmt: skip
 # What NFKD would make letters of, where LanceDB keeps them as written: half-width katakana and
-# hangul (ｶﾒﾗ is not カメラ to it), Hebrew and Arabic presentation forms (``folded_as_lancedb_folds``).
-_KEPT_BY_LANCEDB = regex.compile("([\uff61-\uffdc\ufb1d-\ufdff\ufe70-\ufeff]+)")
-# ... and what parts words to LanceDB though NFKD makes letters of it: a symbol (㎏, ℃, ㈱).
-_A_BREAK_TO_LANCEDB = regex.compile(r"[^\p{Alphabetic}\p{N}\p{M}\x00-\x7f]")
+# hangul (ｶﾒﾗ is not カメラ to it), Hebrew and Arabic presentation forms; and the numbers it would
+# part words at, where LanceDB folds them within their word: fractions (½: 1⁄2), numbers in
+# parentheses or with a stop (⑴, ⒈, ㈠, 🄁), the Greek iota subscript (``folded_as_lancedb_folds``).
+_KEPT_BY_LANCEDB = regex.compile(
+    "([\uff61-\uffdc\ufb1d-\ufdff\ufe70-\ufeff\u00bc-\u00be\u2150-\u215f\u2189\u2474-\u249b"
+    "\u3220-\u3229\u037a\U0001f100-\U0001f10a]+)"
+)
+# ... and what parts words to LanceDB, beyond ASCII: what is neither alphabetic nor a number in
+# the text as written (``as_lancedb_splits_words``), though NFKD makes letters of a symbol (㎏, ℃,
+# ㈱) and folding takes an accent off the letter before it (Yoruba's ẹ́, which has no letter of its
+# own even composed), and a Thai tone mark, a virama, a coeng.
+_A_BREAK_TO_LANCEDB = regex.compile(r"[^\p{Alphabetic}\p{N}\x00-\x7f]")
 # folded_words: documents joined by a character no word holds, and what is not a word (neither
 # a letter nor a digit: the underscore is not one).
 _DOCUMENT_BREAK = "\x01"
@@ -104,21 +112,49 @@ _NOT_A_WORD = regex.compile(r"[^\p{Alphabetic}\p{N}\x01]+")
 _ASCII_NOT_A_WORD = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum() and chr(c) != "\x01"})
 # The longest word LanceDB keeps, in bytes (``FTS_OPTIONS``); an ASCII one is a character a byte
 # (``folded_words``), the others are measured one by one where they may be longer: a word of a
-# quarter as many characters or more (UTF-8 takes 4 bytes a character at most).
+# quarter as many characters or more (UTF-8 takes 4 bytes a character at most). Such a word is
+# looked for among the runs without a space or ASCII punctuation first (Python's ``re``: a third
+# of the time the regex package's alphabetic class takes over a whole text).
 _LONGEST_WORD = FTS_OPTIONS["max_token_length"] - 1
 _LONG_ASCII_WORD = re.compile(rf"[^ \x01]{{{_LONGEST_WORD + 1},}}")
+_MAYBE_LONG_RUN = re.compile(rf"[^\s!-/:-@\[-`{{-~\x00-\x1f]{{{_LONGEST_WORD // 4 + 1},}}")
 _MAYBE_LONG_WORD = regex.compile(rf"{_WORD_CHARACTER}{{{_LONGEST_WORD // 4 + 1},}}")
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, accent-folded alphanumeric runs, as LanceDB's 'simple' tokenizer yields."""
-    return _TOKEN.findall(folded_as_lancedb_folds(_without_long_words(text).lower()))
+    return _TOKEN.findall(folded_as_lancedb_folds(as_lancedb_splits_words(text).lower()))
+
+
+def in_one_form(text: str) -> str:
+    """``text`` as the search text holds it (``common.describe``) and every query is searched:
+    composed (NFC), and the Turkish 'İ' an 'I'.
+
+    A Mac writes 'é' in the names it gives files and folders as 'e' and an accent, which parts
+    a word to LanceDB (the accent is no letter): 'Résumé' was 're' and 'sume' to it, not found
+    by --text résumé. 'İ' lower-cases to 'i' and a dot above, which LanceDB keeps in its word:
+    'İstanbul' was not found by 'istanbul'."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text).replace("İ", "I")  # (translate: 30 x slower)
+
+
+def as_lancedb_splits_words(text: str) -> str:
+    """``text`` as LanceDB's tokenizer splits it, before it lower-cases and folds each word: in
+    one form (``in_one_form``: a row an older imagedb wrote may not be), without the words it
+    drops (``_without_long_words``), what parts its words a space beyond ASCII
+    (``_A_BREAK_TO_LANCEDB``; ASCII is parted by ``_TOKEN``)."""
+    if text.isascii():
+        return _without_long_words(text)
+    return _A_BREAK_TO_LANCEDB.sub(" ", _without_long_words(in_one_form(text)))
 
 
 def _without_long_words(text: str) -> str:
     """``text`` less the words LanceDB drops: ``_LONGEST_WORD`` bytes or more in UTF-8, as written
     (it measures them before lower-casing and folding, which can change their length)."""
-    return _MAYBE_LONG_WORD.sub(lambda word: " " if len(word[0].encode()) > _LONGEST_WORD else word[0], text)
+
+    def without_long_words(run: re.Match[str]) -> str:
+        return _MAYBE_LONG_WORD.sub(lambda word: " " if len(word[0].encode()) > _LONGEST_WORD else word[0], run[0])
+
+    return _MAYBE_LONG_RUN.sub(without_long_words, text)
 
 
 def without_accents(text: str) -> str:
@@ -142,16 +178,18 @@ def folded_as_lancedb_folds(text: str) -> str:
     find ガラス (glass) for カラス (crow) and άλφα for αλφα, where LanceDB finds neither.
     Decomposed (NFKD), the marks on Latin letters dropped, the rest composed again (NFC: ガ, 한,
     ά as typed); what LanceDB keeps as written is kept from NFKD (half-width ｶﾒ, which it would
-    make カメ), and a symbol it would make letters of (㎏: kg) parts words, as to LanceDB."""
+    make カメ). ``text`` is split as LanceDB splits it (``as_lancedb_splits_words``) and
+    lower-cased: folding a word cannot part it, as LanceDB folds a word it has split."""
     if text.isascii():
         return text
-    pieces = _KEPT_BY_LANCEDB.split(_A_BREAK_TO_LANCEDB.sub(" ", text))  # what is kept: the odd ones
+    pieces = _KEPT_BY_LANCEDB.split(text)  # what is kept: the odd ones
     return "".join(piece if i % 2 else _latin_folded(piece) for i, piece in enumerate(pieces))
 
 
 def _latin_folded(text: str) -> str:
-    unaccented = _LATIN_ACCENTS.sub("", unicodedata.normalize("NFKD", text))
-    return unicodedata.normalize("NFC", unaccented.translate(_LATIN_LETTERS_FOLDED))
+    # ŀ folded before NFKD, which would part it ('l·'); by replace, 30 times faster than translate.
+    decomposed = unicodedata.normalize("NFKD", text.replace("ŀ", "l").replace("Ŀ", "L"))
+    return unicodedata.normalize("NFC", _LATIN_ACCENTS.sub("", decomposed).translate(_LATIN_LETTERS_FOLDED))
 
 
 def phrases_and_words(query: str) -> tuple[list[str], str]:
@@ -191,6 +229,7 @@ class TextQuery:
 
     @classmethod
     def of(cls, query: str) -> TextQuery:
+        query = in_one_form(query)  # as the search text is
         query = _replaced(_UNSPACED_WORD, query, lambda run: f'"{_pairs(run)}"')
         required: list[tuple[str, ...]] = []
 
@@ -353,8 +392,10 @@ def word_parts(text: str) -> list[str]:
 # letters alone (``folded_as_lancedb_folds``). 5: ß, æ, ø, ł and the like folded as LanceDB does.
 # 6: words of Unicode's alphabetic characters (an Indic vowel sign in its word, ``_TOKEN``).
 # 7: half-width katakana and symbols such as ㎏ kept from NFKD (``folded_as_lancedb_folds``).
-# 8: words kept up to 255 bytes as written, where 40 characters were (``FTS_OPTIONS``).
-POSTINGS_FORMAT = 8
+# 8: words kept up to 255 bytes as written, where 40 characters were (``FTS_OPTIONS``). 9: the
+# text composed (``in_one_form``) and split as LanceDB splits it before folding
+# (``as_lancedb_splits_words``): at an accent no letter is composed with, ½ and ŀ whole.
+POSTINGS_FORMAT = 9
 
 
 @dataclass(frozen=True)
@@ -677,7 +718,7 @@ def _ascii_words(text: str) -> str:
 def _words(text: str) -> str:
     """Lower-cased ``text`` with its accents taken off and what is not a word a space, without
     the words LanceDB drops (``_without_long_words``)."""
-    return _NOT_A_WORD.sub(" ", folded_as_lancedb_folds(_without_long_words(text).lower()))
+    return _NOT_A_WORD.sub(" ", folded_as_lancedb_folds(as_lancedb_splits_words(text).lower()))
 
 
 def reciprocal_rank_fusion(rankings: Iterable[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:

@@ -12,6 +12,7 @@ import shutil
 import socket
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from common import text_search
-from common.text_search import BM25, FTS_OPTIONS, DocumentKeys, Postings, folded_words, tokenize
+from common.text_search import BM25, FTS_OPTIONS, DocumentKeys, Postings, folded_words, in_one_form, tokenize
 from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table
 
 CAMERAS = [
@@ -118,14 +119,32 @@ def test_the_faiss_index_and_the_query_fold_words_alike() -> None:
         assert index.matches(query)[0].tolist() == found, query
 
 
-def test_the_faiss_backend_keeps_the_long_words_lancedb_keeps(tmp_path: Path) -> None:
-    """LanceDB keeps a word of up to 255 bytes, measured in UTF-8 as written (before lower-casing
-    and folding): the FAISS backend's tokenizer keeps the same ones, or a search would find a
-    file on one backend alone and score the rest apart."""
+def lancedb_text_table(tmp_path: Path, documents: list[str]):
+    """A LanceDB table of ``documents`` with its full-text index built as imagedb builds it."""
     import lancedb
     import pyarrow as pa
     from lancedb.index import FTS
 
+    table = lancedb.connect(str(tmp_path / "words")).create_table(
+        "words", pa.table({"id": list(range(len(documents))), "text": documents})
+    )
+    table.create_index("text", config=FTS(**FTS_OPTIONS))
+    return table
+
+
+def lancedb_matches(table, query: str) -> dict[int, float]:
+    return {row["id"]: row["_score"] for row in table.search(query, query_type="fts").limit(50).to_list()}
+
+
+def faiss_matches(documents: list[str], query: str) -> dict[int, float]:
+    found, scores = BM25(documents).matches(query)
+    return dict(zip(found.tolist(), scores.tolist(), strict=True))
+
+
+def test_the_faiss_backend_keeps_the_long_words_lancedb_keeps(tmp_path: Path) -> None:
+    """LanceDB keeps a word of up to 255 bytes, measured in UTF-8 as written (before lower-casing
+    and folding): the FAISS backend's tokenizer keeps the same ones, or a search would find a
+    file on one backend alone and score the rest apart."""
     words = {
         "a" * 255: True, "b" * 256: False,  # ASCII: a byte a letter
         "ภ" * 85: True, "ข" * 86: False,  # Thai: three bytes a letter
@@ -134,20 +153,47 @@ def test_the_faiss_backend_keeps_the_long_words_lancedb_keeps(tmp_path: Path) ->
         "3f786850e387550fdab836ed7e6dc881de23001b": True,  # a SHA-1: 40 bytes
     }  # fmt: skip
     documents = [f"x {word} y" for word in words]
-    table = lancedb.connect(str(tmp_path / "db")).create_table(
-        "words", pa.table({"id": list(range(len(documents))), "text": documents})
-    )
-    table.create_index("text", config=FTS(**FTS_OPTIONS))
+    table = lancedb_text_table(tmp_path, documents)
     for word, kept in words.items():
         assert len(tokenize(word)) == kept and tokenize(f"x {word} y") == ["x", *tokenize(word), "y"], word[:3]
     # A document whose word was dropped is a word shorter: 'x' scores it higher, on both.
-    scores = {row["id"]: row["_score"] for row in table.search("x", query_type="fts").limit(20).to_list()}
-    found, faiss_scores = BM25(documents).matches("x")
-    assert dict(zip(found.tolist(), faiss_scores.tolist(), strict=True)) == pytest.approx(scores, rel=1e-4)
+    scores = lancedb_matches(table, "x")
+    assert faiss_matches(documents, "x") == pytest.approx(scores, rel=1e-4)
     shorter = max(scores.values())
     assert [scores[i] == shorter for i in range(len(words))] == [not kept for kept in words.values()]
-    hashed = table.search("3f786850e387550fdab836ed7e6dc881de23001b", query_type="fts").to_list()
-    assert [row["id"] for row in hashed] == [len(words) - 1]
+    assert list(lancedb_matches(table, "3f786850e387550fdab836ed7e6dc881de23001b")) == [len(words) - 1]
+
+
+def test_the_faiss_backend_parts_and_folds_words_as_lancedb_does(tmp_path: Path) -> None:
+    """Every query finds the same rows with the same scores on both backends, for text whose
+    words LanceDB parts or folds in ways a plain tokenizer would not: a name a Mac wrote ('e'
+    and an accent, composed as the search text is), an accent no letter is composed with
+    (Yoruba), tone marks and a coeng, a symbol NFKD makes letters of, fractions and numbers in
+    parentheses (one word to LanceDB), ŀ (one letter), half-width katakana."""
+    written = [
+        "Re\u0301sume\u0301 photos", "Résumé 2019", "Ẹ̀kọ́ ilé", "ต้นไม้ ภาพ", "ភ្នំពេញ", "ｶﾒﾗ 5㎏ kg",
+        "Ελληνικά άλφα", "한국 여행", unicodedata.normalize("NFD", "한국 사진"), "ﬁne ½ ⑴ ⒈ ㈠ 🄁 cafe\u0301",
+        "Łódź Straße caŀlar", "x³ ⅷ Ⓐb ͺ", "İstanbul",
+    ]  # fmt: skip
+    documents = [in_one_form(text) for text in written]  # as common.describe stores them
+    table = lancedb_text_table(tmp_path, documents)
+    queries = {word for text in written for word in tokenize(text)} | {
+        "résumé", "Re\u0301sume\u0301", "re", "sume", "ile", "ilé", "ẹ", "ไม", "ภาพ", "ភ", "ｶﾒﾗ", "カメラ", "kg",
+        "5", "½", "1", "2", "⑴", "(1)", "⒈", "㈠", "🄁", "fine", "cafe", "lodz", "strasse", "callar", "cal", "x3",
+        "viii", "ab", "ⓐb", "ͺ", "한국", "사진", "istanbul", "İstanbul",
+    }  # fmt: skip
+    for query in sorted(queries):  # quoted: a word of three Thai letters would be its pairs, which these lack
+        quoted = f'"{in_one_form(query)}"'  # as imagedb sends a query to LanceDB (common.text_search.TextQuery)
+        assert faiss_matches(documents, f'"{query}"') == pytest.approx(lancedb_matches(table, quoted), rel=1e-4), query
+    for query, found in {
+        "résumé": {0, 1},
+        "istanbul": {12},
+        "½": {9},
+        "callar": {10},
+        "ile": {2},
+        '"นไม"': {3},
+    }.items():
+        assert set(faiss_matches(documents, query)) == set(lancedb_matches(table, in_one_form(query))) == found, query
 
 
 def test_word_postings_read_back_rank_as_the_ones_built_and_others_are_not_read(tmp_path: Path, monkeypatch) -> None:
@@ -585,6 +631,31 @@ def test_thai_lao_khmer_and_burmese_words_are_found_inside_runs_written_without_
         assert set(paths_of(result)) == expected, (backend, query)
         rankings[backend] = [(Path(r["path"]).name, round(r["score"], 4)) for r in result["results"]]
     assert rankings["lancedb"] == rankings["faiss"]
+
+
+def test_names_a_mac_wrote_and_a_turkish_capital_i_are_found_by_the_words_as_typed(tmp_path: Path) -> None:
+    """A Mac writes 'é' in the names it gives as 'e' and an accent (NFD), which LanceDB took for
+    two words: Résumé.jpg copied from a Mac was not found by --text résumé (nor a folder Café by
+    café), only by 're' or 'sume'; İstanbul.jpg not by istanbul. Both backends find them, with
+    the same scores, typed either way."""
+    folder = tmp_path / "photos"
+    names = ["Re\u0301sume\u0301.jpg", "Cafe\u0301/terrace.jpg", "İstanbul.jpg", "resumes.jpg"]
+    for seed, name in enumerate(names):
+        paint_photo(folder / name, seed=seed)
+    rankings = {}
+    for backend in BACKENDS:
+        c = Cli(backend, tmp_path / f"db-{backend}")
+        c.index(folder)
+        for query, expected in {
+            "résumé": ["Re\u0301sume\u0301.jpg"], "Re\u0301sume\u0301": ["Re\u0301sume\u0301.jpg"],
+            "sume": [], "café": ["terrace.jpg"], "istanbul": ["İstanbul.jpg"], "İSTANBUL": ["İstanbul.jpg"],
+        }.items():  # fmt: skip
+            (result,) = c.search("--text", query)
+            assert paths_of(result) == expected, (backend, query)
+            rankings[backend, query] = [round(r["score"], 4) for r in result["results"]]
+    assert {query: scores for (backend, query), scores in rankings.items() if backend == "lancedb"} == {
+        query: scores for (backend, query), scores in rankings.items() if backend == "faiss"
+    }
 
 
 def test_words_left_out_take_rows_away_and_nothing_from_the_scores_of_the_rest(both: dict[str, Cli]) -> None:
