@@ -111,7 +111,7 @@ KEEP_EVERY_VERSION = timedelta(days=365_000)  # an optimize that removes no vers
 # written together from the same Arrow rows, so they cannot disagree.
 RECORD_JSON = "record_json"
 # The SQL type that adds a record column of each Arrow type to a table (``add_columns``).
-SQL_TYPES = {"string": "STRING", "int64": "BIGINT", "int32": "INT", "float64": "DOUBLE"}
+SQL_TYPES = {"string": "STRING", "int64": "BIGINT", "int32": "INT", "float64": "DOUBLE", "bool": "BOOLEAN"}
 
 
 def age_of_unread_versions(versions: list[dict[str, Any]], now: datetime) -> timedelta | None:

@@ -27,7 +27,7 @@ from common.output import (
     distance,
     human_size,
     place_name,
-    stars,
+    rating_shown,
     taken,
     video_summary,
 )
@@ -120,7 +120,7 @@ def _card(rank: int, hit, pictures: Callable[[dict], str | None]) -> str:
         camera_name(record),
         place_name(record),
         video_summary(record),
-        stars(record.get("rating")),
+        rating_shown(record),
         # Who made it and whose rights it is, as written: a page of results is often passed on.
         f"by {record['creator']}" if record.get("creator") else "",
         record.get("copyright") or "",

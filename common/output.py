@@ -206,7 +206,7 @@ def _table(
                 taken(hit.record),
                 camera_name(hit.record),
                 place_name(hit.record),
-                stars(hit.record.get("rating")),
+                rating_shown(hit.record),
                 distance(hit.extra.get("distance_km")),
                 video_summary(hit.record),
                 ", ".join(os.path.basename(path) for path in hit.extra.get("companions", ())),
@@ -284,6 +284,12 @@ def camera_name(record: dict[str, Any]) -> str:
 def place_name(record: dict[str, Any]) -> str:
     """'Arezzo, Italy': where the picture was taken, city and country ('' when unknown)."""
     return ", ".join(p for p in (record.get("city"), record.get("country")) if p)
+
+
+def rating_shown(record: dict[str, Any]) -> str:
+    """A photo's stars (``stars``), and a heart when it was starred in Google Photos (its
+    ``favorite``): '★★★★ ♥', '♥', '' for neither."""
+    return " ".join(part for part in (stars(record.get("rating")), "♥" if record.get("favorite") else "") if part)
 
 
 def stars(rating: int | None) -> str:

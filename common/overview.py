@@ -29,7 +29,7 @@ from common.xmp import LIST_SEPARATOR
 OVERVIEW_COLUMNS = [
     "path", "folder", "size_bytes", "media_type", "format", "date_taken", "make", "model",
     "gps_latitude", "city", "country", "indexed_at", "rating", "keywords", "people", "location",
-    "creator", "copyright",
+    "creator", "copyright", "favorite",
 ]  # fmt: skip
 # Entries the table lists of each kind but years (all listed); the other formats give every one.
 TABLE_TOP = 10
@@ -69,6 +69,7 @@ class Overview:
     dated_in_future: int
     future_from: str
     with_position: int
+    favorites: int  # starred in Google Photos (a Takeout JSON's ``favorited``)
     last_indexed: float | None
     older_rows: int  # rows an older imagedb described: the next --index brings them up to date
     failed: int | None  # files the failures report lists (unreadable, skipped); None with ``where``
@@ -82,7 +83,7 @@ class Overview:
             "total": self.total, "files": self.files, "images": self.images, "videos": self.videos,
             "size_bytes": self.size_bytes, "first_taken": self.first_taken, "last_taken": self.last_taken,
             "dated_in_future": self.dated_in_future,
-            "with_position": self.with_position, "last_indexed": self.last_indexed,
+            "with_position": self.with_position, "favorites": self.favorites, "last_indexed": self.last_indexed,
             "older_rows": self.older_rows, "failed": self.failed,
             "index_bytes": self.index_bytes, "thumbnail_bytes": self.thumbnail_bytes,
             **{tally.name: tally.to_json() for tally in self.tallies},
@@ -132,6 +133,8 @@ class Overview:
                 f"--where \"date_taken > '{self.future_from}'\" lists them"
             )
         out.append(f"  positions     {self.with_position:,} with GPS")
+        if self.favorites:
+            out.append(f"  favorites     {self.favorites:,} starred in Google Photos: --where favorite lists them")
         if self.last_indexed is not None:
             out.append(f"  last indexed  {datetime.fromtimestamp(self.last_indexed).strftime('%Y-%m-%d %H:%M')}")
         if self.older_rows:
@@ -202,6 +205,7 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
         dated_in_future=pc.sum(pc.greater(columns.column("date_taken"), future_from)).as_py() or 0,
         future_from=future_from,
         with_position=columns.num_rows - columns.column("gps_latitude").null_count,
+        favorites=pc.sum(pc.fill_null(columns.column("favorite"), False)).as_py() or 0,
         last_indexed=pc.max(columns.column("indexed_at")).as_py() if columns.num_rows else None,
         older_rows=pc.sum(pc.is_in(columns.column("path"), value_set=pa.array(list(older), pa.string()))).as_py() or 0,
         failed=None if where else len({entry["path"] for entry in read_failures(os.path.join(db_path, FAILURES_FILE))}),

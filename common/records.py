@@ -70,6 +70,7 @@ RECORD_TYPES: dict[str, str] = {
     # "© 2019 Jane Doe"; NULL where none is written (what a photographer checks before sharing)
     "copyright": "string",
     "rating": "int32",  # 0-5 stars, -1 rejected
+    "favorite": "bool",  # starred in Google Photos (its Takeout JSON: common.takeout); false otherwise
     "sidecar_mtime": "float64",  # its XMP sidecar's or Takeout JSON's mtime, the newest: an edit there is a change to index
     "png_text": "string",
     "exif_json": "string",
@@ -92,7 +93,8 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # EXIF tags, where XMP and IIM have none (common.windows_tags). 9: the characters and pairs of
 # characters of Chinese, Japanese and Korean runs in the search text (common.text_search). 10:
 # those of Thai, Lao, Khmer and Burmese runs too; the search text composed (NFC: a Mac's names).
-RECORD_VERSION = 10
+# 11: whether Google Photos starred it (a Takeout JSON's ``favorited``).
+RECORD_VERSION = 11
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
 # position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows
@@ -101,17 +103,17 @@ RECORD_VERSION = 10
 REFRESHABLE_SINCE = 1
 # Rows described before this version lack something read from the file's header and its XMP
 # sidecar, not its pixels (XMP since 4, IPTC-IIM since 5, the creator and more of the location
-# since 6, the copyright notice since 7, Windows' tags since 8): bringing them up to date reads
-# those again. Without that read (--repair) a row is brought up to HEADER_SINCE - 1 only. Raise
-# it to RECORD_VERSION when a version reads more from headers.
-HEADER_SINCE = 8
+# since 6, the copyright notice since 7, Windows' tags since 8, a Takeout JSON's star since 11):
+# bringing them up to date reads those again. Without that read (--repair) a row is brought up to
+# HEADER_SINCE - 1 only. Raise it to RECORD_VERSION when a version reads more from headers.
+HEADER_SINCE = 11
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).
 COLUMNS_ADDED_IN = {
     "city": 2, "county": 2, "state": 2, "country": 2, "country_code": 2,
     "title": 4, "caption": 4, "keywords": 4, "people": 4, "rating": 4, "sidecar_mtime": 4, "location": 5,
-    "creator": 6, "copyright": 7,
+    "creator": 6, "copyright": 7, "favorite": 11,
 }  # fmt: skip
 # Columns worth a scalar index: the ones people filter on. The GPS ones are --near's box (at
 # 100k rows on LanceDB, B-trees on them took a --near search from 15.5 to 11.6 ms p50, a

@@ -15,6 +15,8 @@ no people. Its names follow Google's rules, not a standard:
 
 What the JSON says fills what the photo's own metadata lacks (``fill_in``): the camera's EXIF
 date and position, and what XMP or IPTC say, come first; the people it names are added to theirs.
+Whether the photo was starred in Google Photos (``favorited``) is the record's ``favorite``: no
+other metadata says it.
 """
 
 from __future__ import annotations
@@ -118,9 +120,9 @@ def json_names_for(name: str) -> list[str]:
 
 
 def read_takeout_json(path: str | None) -> dict[str, Any]:
-    """The record columns a Takeout JSON gives (``FILLED_COLUMNS`` and ``people``), None where it
-    says nothing; every one None without a JSON or with one that cannot be read."""
-    columns: dict[str, Any] = dict.fromkeys((*FILLED_COLUMNS, "people"))
+    """The record columns a Takeout JSON gives (``FILLED_COLUMNS``, ``people`` and ``favorite``),
+    None where it says nothing; every one None without a JSON or with one that cannot be read."""
+    columns: dict[str, Any] = dict.fromkeys((*FILLED_COLUMNS, "people", "favorite"))
     if path is None:
         return columns
     try:
@@ -140,6 +142,7 @@ def read_takeout_json(path: str | None) -> dict[str, Any]:
     names = [person.get("name") for person in tagged if isinstance(person, dict)]
     people = dict.fromkeys(name.strip() for name in names if isinstance(name, str) and name.strip())
     columns["people"] = LIST_SEPARATOR.join(people) or None
+    columns["favorite"] = data.get("favorited") is True or None  # written only when starred
     columns["date_taken"] = _local_time(data.get("photoTakenTime"))
     columns.update(_position(data.get("geoData")))
     return columns
@@ -173,9 +176,12 @@ def _position(geo: Any) -> dict[str, float | None]:
 
 def fill_in(record: dict[str, Any], takeout: dict[str, Any]) -> dict[str, Any]:
     """``record`` with what a Takeout JSON says (``read_takeout_json``) where the photo's own
-    metadata says nothing, its position whole (latitude, longitude and altitude together), and
-    the people it names after the ones the photo's XMP names."""
+    metadata says nothing, its position whole (latitude, longitude and altitude together), the
+    people it names after the ones the photo's XMP names, and whether it was starred. ``takeout``
+    empty (nothing was read: ``common.describe.refreshed_record``) keeps the record's star."""
     filled = dict(record)
+    if takeout:  # the JSON is the one source of the star: unstarred there, or no JSON, is no favorite
+        filled["favorite"] = takeout.get("favorite") is True
     has_position = record.get("gps_latitude") is not None and record.get("gps_longitude") is not None
     for column in FILLED_COLUMNS:
         if column.startswith("gps_"):

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from test_places import photo_taken_at
 
+from common.records import RECORD_VERSION
 from common.takeout import json_names_for, takeout_json_of
-from conftest import Cli, paint_photo, paint_tagged_photo
+from conftest import BACKENDS, Cli, made_by_an_older_imagedb, paint_photo, paint_tagged_photo, rows_rewritten
 
 FLORENCE = (43.7687, 11.2569)
 LISBON = (38.7223, -9.1393)
@@ -32,6 +33,8 @@ def write_takeout_json(path: Path, title: str, **fields) -> Path:
         "url": "https://photos.google.com/photo/AF1Qip",
         "googlePhotosOrigin": {"mobileUpload": {"deviceType": "ANDROID_PHONE"}},
     }
+    if fields.pop("favorited", False):  # written only for a photo starred in Google Photos
+        data["favorited"] = True
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
 
@@ -130,3 +133,45 @@ def test_a_json_added_or_edited_later_updates_the_row_with_nothing_decoded(
     assert rows["IMG_0042.jpg"]["city"] == "Lisbon" and rows["other.jpg"]["people"] == "Ana"
     unchanged = cli.index(takeout, extra=("--workers", "0"))
     assert unchanged.summary()["unchanged"] == 8 and "0 to index" in unchanged.stderr
+
+
+def test_the_photos_starred_in_google_photos_are_favorites_on_both_backends(
+    tmp_path: Path, takeout: Path, decoded: list[str]
+) -> None:
+    """Google Photos' star (the JSON's 'favorited') is the one thing people mark their best
+    photos with there: an export lost it. It is the record's favorite, listed by --where
+    favorite, shown as a heart beside the stars, counted by --stats; the JSON unstarred later
+    takes it away, nothing decoded. An index an older imagedb made gets it at its next --index."""
+    write_takeout_json(takeout / "IMG_0042.jpg.json", "IMG_0042.jpg", taken=1262304000, favorited=True)
+    write_takeout_json(takeout / "camera.jpg.json", "camera.jpg", position=FLORENCE, favorited=True)
+    paint_photo(tmp_path / "elsewhere" / "plain.jpg", 9)  # no JSON at all: no favorite either
+    for backend in BACKENDS:
+        cli = Cli(backend, tmp_path / f"db-{backend}")
+        cli.index(takeout, tmp_path / "elsewhere", extra=("--workers", "0"))
+        favorites = cli("--where", "favorite", "--format", "paths")
+        starred = ["IMG_0042-edited.jpg", "IMG_0042.jpg", "camera.jpg"]  # the edit is its original's
+        assert sorted(Path(p).name for p in favorites.stdout.splitlines()) == starred, backend
+        assert len(cli("--where", "NOT favorite", "--format", "paths").stdout.splitlines()) == 6, backend
+        table = cli("--where", "favorite", "--order-by", "path")
+        assert [line.split()[-1] for line in table.stdout.splitlines()[2:]] == ["♥"] * 3, table.stdout
+        assert "favorites     3 starred in Google Photos" in cli("--stats").stdout
+
+        unstarred = write_takeout_json(takeout / "camera.jpg.json", "camera.jpg", position=FLORENCE)
+        later = os.stat(unstarred).st_mtime + 5
+        os.utime(unstarred, (later, later))
+        decoded.clear()
+        assert cli.index(takeout, extra=("--workers", "0")).summary()["updated"] == 1
+        assert decoded == []
+        assert not cli.records()[str(takeout / "camera.jpg")]["favorite"]
+        write_takeout_json(unstarred, "camera.jpg", position=FLORENCE, favorited=True)  # for the next backend
+        os.utime(unstarred, (later + 5, later + 5))
+
+        rows_rewritten(cli, lambda r: r | {"favorite": None, "record_version": 10})
+        made_by_an_older_imagedb(cli, ["favorite"])
+        assert cli("--where", "favorite", "--format", "paths").code != 0 or backend == "faiss"
+        cli.index(takeout, tmp_path / "elsewhere", extra=("--workers", "0"))
+        assert decoded == [], "the JSON read again, no photo"
+        records = {Path(path).name: row for path, row in cli.records().items()}
+        assert sorted(name for name, row in records.items() if row["favorite"]) == starred, backend
+        assert records["plain.jpg"]["favorite"] is False
+        assert {row["record_version"] for row in records.values()} == {RECORD_VERSION}
