@@ -95,10 +95,12 @@ _LATIN_LETTERS_FOLDED = str.maketrans(
 # What NFKD would make letters of, where LanceDB keeps them as written: half-width katakana and
 # hangul (ｶﾒﾗ is not カメラ to it), Hebrew and Arabic presentation forms; and the numbers it would
 # part words at, where LanceDB folds them within their word: fractions (½: 1⁄2), numbers in
-# parentheses or with a stop (⑴, ⒈, ㈠, 🄁), the Greek iota subscript (``folded_as_lancedb_folds``).
+# parentheses or with a stop (⑴, ⒈, ㈠, 🄁), the Greek iota subscript; and the accents that are
+# letters (a small 'i' above: ͥ), which no letter is composed with and LanceDB keeps in their word
+# (``folded_as_lancedb_folds``).
 _KEPT_BY_LANCEDB = regex.compile(
     "([\uff61-\uffdc\ufb1d-\ufdff\ufe70-\ufeff\u00bc-\u00be\u2150-\u215f\u2189\u2474-\u249b"
-    "\u3220-\u3229\u037a\U0001f100-\U0001f10a]+)"
+    "\u3220-\u3229\u037a\U0001f100-\U0001f10a\u0345\u0363-\u036f]+)"
 )
 # ... and what parts words to LanceDB, beyond ASCII: what is neither alphabetic nor a number in
 # the text as written (``as_lancedb_splits_words``), though NFKD makes letters of a symbol (㎏, ℃,
@@ -394,7 +396,7 @@ def word_parts(text: str) -> list[str]:
 # 7: half-width katakana and symbols such as ㎏ kept from NFKD (``folded_as_lancedb_folds``).
 # 8: words kept up to 255 bytes as written, where 40 characters were (``FTS_OPTIONS``). 9: the
 # text composed (``in_one_form``) and split as LanceDB splits it before folding
-# (``as_lancedb_splits_words``): at an accent no letter is composed with, ½ and ŀ whole.
+# (``as_lancedb_splits_words``): at an accent no letter is composed with, ½, ŀ and ͥ whole.
 POSTINGS_FORMAT = 9
 
 

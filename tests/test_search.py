@@ -169,11 +169,12 @@ def test_the_faiss_backend_parts_and_folds_words_as_lancedb_does(tmp_path: Path)
     words LanceDB parts or folds in ways a plain tokenizer would not: a name a Mac wrote ('e'
     and an accent, composed as the search text is), an accent no letter is composed with
     (Yoruba), tone marks and a coeng, a symbol NFKD makes letters of, fractions and numbers in
-    parentheses (one word to LanceDB), ŀ (one letter), half-width katakana."""
+    parentheses (one word to LanceDB), ŀ (one letter), an accent that is a letter, half-width
+    katakana."""
     written = [
         "Re\u0301sume\u0301 photos", "Résumé 2019", "Ẹ̀kọ́ ilé", "ต้นไม้ ภาพ", "ភ្នំពេញ", "ｶﾒﾗ 5㎏ kg",
         "Ελληνικά άλφα", "한국 여행", unicodedata.normalize("NFD", "한국 사진"), "ﬁne ½ ⑴ ⒈ ㈠ 🄁 cafe\u0301",
-        "Łódź Straße caŀlar", "x³ ⅷ Ⓐb ͺ", "İstanbul",
+        "Łódź Straße caŀlar", "x³ ⅷ Ⓐb ͺ ｐͥ갭", "İstanbul",
     ]  # fmt: skip
     documents = [in_one_form(text) for text in written]  # as common.describe stores them
     table = lancedb_text_table(tmp_path, documents)
