@@ -17,7 +17,7 @@ from common.decoding import DecodedImage, header_of, read_first_byte
 from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
-from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE
+from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE, SIDECARS_ALONE_SINCE
 from common.takeout import fill_in, read_takeout_json, takeout_json_of
 from common.text_search import characters_and_pairs_of_unspaced_runs, in_one_form, word_parts
 from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, newest_sidecar_mtime, read_xmp, sidecar_of
@@ -132,9 +132,10 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     """What this version records for a stored ``record``, as far as its own fields and ``read``
     (``annotations_from_header``, read from its file now) tell, with no file decoded. A row described
     since ``REFRESHABLE_SINCE`` gets everything (the place of its GPS position) and this
-    version's number, or ``HEADER_SINCE - 1`` when it lacks what headers hold and nothing was
-    read; an older one only this version's search text (the rest needs its file decoded, which
-    the next --index does); a row of this version, the search text."""
+    version's number, or, when it lacks what headers or sidecars hold and nothing was read
+    (``lacks_header_columns``), the last version that lacked as much; an older one only this
+    version's search text (the rest needs its file decoded, which the next --index does); a row
+    of this version, the search text."""
     columns_read = dict(read or {})
     takeout = columns_read.pop(TAKEOUT, {})
     before = (record.get("gps_latitude"), record.get("gps_longitude"))
@@ -146,10 +147,26 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
         updated["copyright"] = copyright_of(updated, _stored_exif_tags(record))
     version = record.get("record_version")
     if version is not None and REFRESHABLE_SINCE <= version < RECORD_VERSION:
-        complete = version >= HEADER_SINCE or read is not None
-        updated.update(place_columns(updated), record_version=RECORD_VERSION if complete else HEADER_SINCE - 1)
+        complete = not lacks_header_columns(record) or read is not None
+        if complete:
+            still = RECORD_VERSION
+        else:  # what its header holds, or only what its sidecar does
+            still = SIDECARS_ALONE_SINCE - 1 if version < SIDECARS_ALONE_SINCE else HEADER_SINCE - 1
+        updated.update(place_columns(updated), record_version=still)
+        if complete and updated.get("favorite") is None:  # no JSON to star it (``lacks_header_columns``)
+            updated["favorite"] = False
     updated["search_text"] = current_search_text(updated)
     return updated
+
+
+def lacks_header_columns(record: dict[str, Any]) -> bool:
+    """Whether a row was described before ``HEADER_SINCE`` and lacks what its file's header or
+    sidecars hold (XMP, IPTC-IIM, a Takeout JSON's star): to be read from them again. A row since
+    ``SIDECARS_ALONE_SINCE`` without a sidecar lacks nothing a read would give."""
+    version = record.get("record_version")
+    if version is None or version >= HEADER_SINCE:
+        return False
+    return version < SIDECARS_ALONE_SINCE or record.get("sidecar_mtime") is not None
 
 
 def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:

@@ -105,8 +105,14 @@ REFRESHABLE_SINCE = 1
 # sidecar, not its pixels (XMP since 4, IPTC-IIM since 5, the creator and more of the location
 # since 6, the copyright notice since 7, Windows' tags since 8, a Takeout JSON's star since 11):
 # bringing them up to date reads those again. Without that read (--repair) a row is brought up to
-# HEADER_SINCE - 1 only. Raise it to RECORD_VERSION when a version reads more from headers.
+# HEADER_SINCE - 1 only (SIDECARS_ALONE_SINCE - 1 if it was older). Raise it to RECORD_VERSION
+# when a version reads more from headers or sidecars.
 HEADER_SINCE = 11
+# Rows described since this version lack only what a sidecar holds (a Takeout JSON's star, since
+# 11): one without a sidecar (``sidecar_mtime`` NULL, and a sidecar added since is a change the
+# walk sees) is brought up to date with no file read, where 100k rows on a network share would
+# each wait for one. Raise it to HEADER_SINCE when a version reads more from the file itself.
+SIDECARS_ALONE_SINCE = 8
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).

@@ -22,9 +22,8 @@ import numpy as np
 
 from common.color import COLOR_DIM
 from common.defaults import DEFAULT_COMMIT_SECONDS
-from common.describe import annotations_from_header, refreshed_record
+from common.describe import annotations_from_header, lacks_header_columns, refreshed_record
 from common.reading import read_each
-from common.records import HEADER_SINCE
 from common.store import ImageStore
 
 log = logging.getLogger(__name__)
@@ -86,13 +85,6 @@ def rewrite_records(store: ImageStore, records: list[dict[str, Any]]) -> int:
             np.stack([colors.get(r["path"], np.zeros(COLOR_DIM, np.float32)) for r in kept]),
         )
     return len(kept)
-
-
-def lacks_header_columns(record: dict[str, Any]) -> bool:
-    """Whether a row was described before ``HEADER_SINCE``: what people wrote about its file
-    (XMP, IPTC-IIM) is to be read from the file's header and sidecar again."""
-    version = record.get("record_version")
-    return version is not None and version < HEADER_SINCE
 
 
 def refresh_rows(

@@ -84,11 +84,11 @@ def brought_up_to_date(
     cli: Cli, folder: Path, column: str, version: int, decoded: list[str], model_loads: list[str]
 ) -> tuple[dict[str, dict], dict[str, dict]]:
     """Index ``folder``, make its rows what imagedb ``version`` wrote (no ``column``), then check
-    that ``--repair`` (no file read) brings every row to ``HEADER_SINCE - 1`` and the next
+    that ``--repair`` (no file read) brings every row to ``SIDECARS_ALONE_SINCE - 1`` and the next
     ``--index`` to ``RECORD_VERSION`` by reading headers and sidecars: nothing decoded, no model
     loaded, every vector kept, ``column`` as a fresh index has it. The records after the repair
     and after the index, by file name, for what each column's test asserts of them."""
-    from common.records import HEADER_SINCE, RECORD_VERSION
+    from common.records import RECORD_VERSION, SIDECARS_ALONE_SINCE
 
     cli.index(folder)
     before = cli.records()
@@ -98,7 +98,7 @@ def brought_up_to_date(
 
     assert cli("--repair").code == 0
     repaired = {Path(path).name: record for path, record in cli.records().items()}
-    assert {r["record_version"] for r in repaired.values()} == {HEADER_SINCE - 1}
+    assert {r["record_version"] for r in repaired.values()} == {SIDECARS_ALONE_SINCE - 1}
 
     decoded.clear()
     model_loads.clear()

@@ -11,7 +11,7 @@ from PIL import Image
 from test_xmp import by_name, packet, photo_with_packet, write_sidecar
 
 from common.iptc import iptc_columns
-from common.records import HEADER_SINCE, RECORD_VERSION
+from common.records import RECORD_VERSION, SIDECARS_ALONE_SINCE
 from common.xmp import embedded_packet, fields_of, read_xmp, sidecar_of
 from conftest import (
     Cli,
@@ -187,7 +187,7 @@ def test_an_index_from_version_4_reads_iim_from_headers_decoding_nothing(
 
     repaired = cli("--repair")
     assert repaired.code == 0, repaired.stderr
-    assert {r["record_version"] for r in cli.records().values()} == {HEADER_SINCE - 1}
+    assert {r["record_version"] for r in cli.records().values()} == {SIDECARS_ALONE_SINCE - 1}
     assert cli("--text", "genova", "--format", "paths").stdout == ""
 
     decoded.clear()
@@ -225,8 +225,11 @@ def test_a_file_that_cannot_be_read_now_keeps_its_row_until_it_can(
     assert "no file read for 1 s while reading headers" in result.stderr
     assert "2 file(s) could not be read for what photo software wrote in them" in result.stderr
     records = by_name(cli)
-    assert (records["both.jpg"]["title"], records["both.jpg"]["record_version"]) == ("XMP title", HEADER_SINCE - 1)
-    assert (records["scan.tif"]["caption"], records["scan.tif"]["record_version"]) == (None, HEADER_SINCE - 1)
+    assert (records["both.jpg"]["title"], records["both.jpg"]["record_version"]) == (
+        "XMP title",
+        SIDECARS_ALONE_SINCE - 1,
+    )
+    assert (records["scan.tif"]["caption"], records["scan.tif"]["record_version"]) == (None, SIDECARS_ALONE_SINCE - 1)
     assert records["harbour.jpg"] == before["harbour.jpg"] | {"indexed_at": records["harbour.jpg"]["indexed_at"]}
 
     both.write_bytes(original)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from test_places import photo_taken_at
 
+from common import refresh
 from common.records import RECORD_VERSION
 from common.takeout import json_names_for, takeout_json_of
 from conftest import BACKENDS, Cli, made_by_an_older_imagedb, paint_photo, paint_tagged_photo, rows_rewritten
@@ -136,15 +137,17 @@ def test_a_json_added_or_edited_later_updates_the_row_with_nothing_decoded(
 
 
 def test_the_photos_starred_in_google_photos_are_favorites_on_both_backends(
-    tmp_path: Path, takeout: Path, decoded: list[str]
+    tmp_path: Path, takeout: Path, decoded: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Google Photos' star (the JSON's 'favorited') is the one thing people mark their best
     photos with there: an export lost it. It is the record's favorite, listed by --where
     favorite, shown as a heart beside the stars, counted by --stats; the JSON unstarred later
-    takes it away, nothing decoded. An index an older imagedb made gets it at its next --index."""
+    takes it away, nothing decoded. An index an older imagedb made gets it at its next --index,
+    which reads the JSONs and no file without a sidecar (on a network share, each read waits)."""
     write_takeout_json(takeout / "IMG_0042.jpg.json", "IMG_0042.jpg", taken=1262304000, favorited=True)
     write_takeout_json(takeout / "camera.jpg.json", "camera.jpg", position=FLORENCE, favorited=True)
     paint_photo(tmp_path / "elsewhere" / "plain.jpg", 9)  # no JSON at all: no favorite either
+    reading = refresh.annotations_from_header
     for backend in BACKENDS:
         cli = Cli(backend, tmp_path / f"db-{backend}")
         cli.index(takeout, tmp_path / "elsewhere", extra=("--workers", "0"))
@@ -163,15 +166,25 @@ def test_the_photos_starred_in_google_photos_are_favorites_on_both_backends(
         assert cli.index(takeout, extra=("--workers", "0")).summary()["updated"] == 1
         assert decoded == []
         assert not cli.records()[str(takeout / "camera.jpg")]["favorite"]
-        write_takeout_json(unstarred, "camera.jpg", position=FLORENCE, favorited=True)  # for the next backend
-        os.utime(unstarred, (later + 5, later + 5))
 
         rows_rewritten(cli, lambda r: r | {"favorite": None, "record_version": 10})
         made_by_an_older_imagedb(cli, ["favorite"])
         assert cli("--where", "favorite", "--format", "paths").code != 0 or backend == "faiss"
-        cli.index(takeout, tmp_path / "elsewhere", extra=("--workers", "0"))
+        read: list[str] = []
+
+        def recorded(path: str, read: list[str] = read) -> dict | None:
+            read.append(path)
+            return reading(path)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(refresh, "annotations_from_header", recorded)
+            cli.index(takeout, tmp_path / "elsewhere", extra=("--workers", "0"))
         assert decoded == [], "the JSON read again, no photo"
+        # Only files with a sidecar are read: a file without one cannot have been starred.
+        assert sorted(Path(path).name for path in read) == sorted(n for n in os.listdir(takeout) if n.endswith(".jpg"))
         records = {Path(path).name: row for path, row in cli.records().items()}
-        assert sorted(name for name, row in records.items() if row["favorite"]) == starred, backend
+        assert sorted(name for name, row in records.items() if row["favorite"]) == starred[:2], backend
         assert records["plain.jpg"]["favorite"] is False
         assert {row["record_version"] for row in records.values()} == {RECORD_VERSION}
+        write_takeout_json(unstarred, "camera.jpg", position=FLORENCE, favorited=True)  # for the next backend
+        os.utime(unstarred, (later + 5, later + 5))
