@@ -155,8 +155,10 @@ def test_the_photos_starred_in_google_photos_are_favorites_on_both_backends(
         starred = ["IMG_0042-edited.jpg", "IMG_0042.jpg", "camera.jpg"]  # the edit is its original's
         assert sorted(Path(p).name for p in favorites.stdout.splitlines()) == starred, backend
         assert len(cli("--where", "NOT favorite", "--format", "paths").stdout.splitlines()) == 6, backend
-        table = cli("--where", "favorite", "--order-by", "path")
+        page = tmp_path / f"favorites-{backend}.html"
+        table = cli("--where", "favorite", "--order-by", "path", "--html", page)
         assert [line.split()[-1] for line in table.stdout.splitlines()[2:]] == ["♥"] * 3, table.stdout
+        assert page.read_text(encoding="utf-8").count("♥") == 3
         assert "favorites     3 starred in Google Photos" in cli("--stats").stdout
 
         unstarred = write_takeout_json(takeout / "camera.jpg.json", "camera.jpg", position=FLORENCE)
