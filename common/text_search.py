@@ -125,7 +125,13 @@ _MAYBE_LONG_WORD = regex.compile(rf"{_WORD_CHARACTER}{{{_LONGEST_WORD // 4 + 1},
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, accent-folded alphanumeric runs, as LanceDB's 'simple' tokenizer yields."""
-    return _TOKEN.findall(folded_as_lancedb_folds(as_lancedb_splits_words(text).lower()))
+    return _TOKEN.findall(_as_lancedb_reads(text))
+
+
+def _as_lancedb_reads(text: str) -> str:
+    """``text`` as LanceDB's tokenizer makes its words, in its order: split (and long words
+    dropped) as written, then lower-cased, then folded (``tokenize``, ``folded_words``)."""
+    return folded_as_lancedb_folds(as_lancedb_splits_words(text).lower())
 
 
 def in_one_form(text: str) -> str:
@@ -720,7 +726,7 @@ def _ascii_words(text: str) -> str:
 def _words(text: str) -> str:
     """Lower-cased ``text`` with its accents taken off and what is not a word a space, without
     the words LanceDB drops (``_without_long_words``)."""
-    return _NOT_A_WORD.sub(" ", folded_as_lancedb_folds(as_lancedb_splits_words(text).lower()))
+    return _NOT_A_WORD.sub(" ", _as_lancedb_reads(text))
 
 
 def reciprocal_rank_fusion(rankings: Iterable[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
