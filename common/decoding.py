@@ -303,22 +303,30 @@ def decode_raw(path: str, min_side: int | None = None) -> DecodedImage:
         said = error.args[0] if error.args else ""  # rawpy gives LibRaw's words as bytes
         words = (said.decode(errors="replace") if isinstance(said, bytes) else str(said)) or type(error).__name__
         raise DecodeError(_empty_or(path, f"cannot read raw photo: {words[:1].lower()}{words[1:]}")) from None
-    info, older = header_of(path) or ({}, {})
+    header = header_of(path)
+    info, older = (header.info, header.older_annotations) if header else ({}, {})
     image = reduce_to(picture.image, min_side) if min_side else picture.image
     return DecodedImage(
         image, picture.width, picture.height, picture.format, "RGB", info, exif=picture.exif, older_annotations=older
     )
 
 
-def header_of(path: str) -> tuple[dict[str, Any], dict[str, str]] | None:
-    """What Pillow reads from a file's header without its pixels: its ``info`` (an XMP packet
-    among it) and its ``older_annotations``; None when Pillow cannot open it (gone, unreadable
-    now, or a format it does not know: a CR3)."""
+class Header(NamedTuple):
+    """What Pillow reads from a file's header without its pixels (``header_of``)."""
+
+    info: dict[str, Any]  # its ``Image.info``: an XMP packet among it
+    older_annotations: dict[str, str]  # ``older_annotations``
+    exif: ExifIfds | None  # ``exif_ifds``, as ``DecodedImage.exif``
+
+
+def header_of(path: str) -> Header | None:
+    """What Pillow reads from a file's header without its pixels (``Header``); None when Pillow
+    cannot open it (gone, unreadable now, or a format it does not know: a CR3)."""
     try:
         with warnings.catch_warnings(), Image.open(path) as opened:
             warnings.simplefilter("ignore")
             ifds = exif_ifds(opened)
-            return dict(opened.info), older_annotations(opened, ifds.image if ifds else None)
+            return Header(dict(opened.info), older_annotations(opened, ifds.image if ifds else None), ifds)
     except Exception as error:
         log.debug("no header Pillow reads in %s: %s", path, error)
         return None

@@ -13,12 +13,12 @@ import os
 import time
 from typing import Any
 
-from common.decoding import DecodedImage, header_of, read_first_byte
+from common.decoding import DecodedImage, ExifIfds, Header, header_of, read_first_byte
 from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE, SIDECARS_ALONE_SINCE
-from common.takeout import fill_in, read_takeout_json, takeout_json_of
+from common.takeout import FILLED_COLUMNS, fill_in, read_takeout_json, takeout_json_of
 from common.text_search import characters_and_pairs_of_unspaced_runs, in_one_form, word_parts
 from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, newest_sidecar_mtime, read_xmp, sidecar_of
 
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # Where ``annotations_of`` gives what a Takeout JSON says: no column, to fill in, never to overwrite.
 TAKEOUT = "takeout"
+# Where ``annotations_from_header`` gives what the file's EXIF says now (``exif_now``).
+EXIF_NOW = "exif"
+# What a Takeout JSON fills that the camera's EXIF says first: the date and the position.
+EXIF_FIRST = tuple(column for column in FILLED_COLUMNS if column in EXIF_FIELDS)
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -82,11 +86,12 @@ def annotations_of(path: str, info: dict[str, Any], older: dict[str, str]) -> di
 
 def annotations_from_header(path: str) -> dict[str, Any] | None:
     """``annotations_of`` the file at ``path`` from its header and sidecar, its pixels left
-    alone: for a copy of an indexed photo, or a row from before they were recorded (well under a
+    alone, and under ``EXIF_NOW`` what its EXIF says (``exif_now``): for a copy of an indexed
+    photo, a photo whose sidecar changed, or a row from before they were recorded (well under a
     millisecond a file). None when the file cannot be opened now: its row keeps what it holds."""
     extension = os.path.splitext(path)[1].lower()
     if extension in VIDEO_EXTENSIONS:
-        return annotations_of(path, {}, {})
+        return {**annotations_of(path, {}, {}), EXIF_NOW: exif_now(path, None)}
     header = header_of(path)  # None: it was decoded once, so unreadable now (a drive, a rewrite)
     if header is None and extension in RAW_EXTENSIONS:  # ... or a raw not built on TIFF (CR3, RAF)
         try:
@@ -94,8 +99,18 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
         except OSError as error:
             log.debug("cannot read %s: %s", path, error)
             return None
-        header = {}, {}  # its sidecar alone
-    return None if header is None else annotations_of(path, *header)
+        header = Header({}, {}, None)  # its sidecar alone
+    if header is None:
+        return None
+    return {**annotations_of(path, header.info, header.older_annotations), EXIF_NOW: exif_now(path, header.exif)}
+
+
+def exif_now(path: str, ifds: ExifIfds | None) -> dict[str, Any]:
+    """What the EXIF of the file at ``path`` says now of ``EXIF_FIRST`` (``ifds``: Pillow's, as
+    ``header_of`` reads them), and its tags as a row keeps them (``exif_json``): a row's date and
+    position may be its Takeout JSON's, and only the EXIF tells which (``refreshed_record``)."""
+    columns, tags = read_exif(path, ifds)
+    return {**{column: columns.get(column) for column in EXIF_FIRST}, "exif_json": exif_json(tags)}
 
 
 def creator_of(record: dict[str, Any]) -> str | None:
@@ -138,6 +153,12 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     of this version, the search text."""
     columns_read = dict(read or {})
     takeout = columns_read.pop(TAKEOUT, {})
+    exif = columns_read.pop(EXIF_NOW, None)
+    if exif is not None and exif["exif_json"] == record.get("exif_json"):
+        # The tags the row was read from: what they lack of the date and position, a Takeout JSON
+        # gave the row, and it is the JSON's now (corrected in Google Photos since, or gone). Other
+        # tags (a raw's, read now from its header, not its preview): the row keeps its own.
+        columns_read |= {column: exif[column] for column in EXIF_FIRST}
     before = (record.get("gps_latitude"), record.get("gps_longitude"))
     updated = fill_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, takeout)
     if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # a Takeout JSON's position

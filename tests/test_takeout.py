@@ -18,6 +18,7 @@ from conftest import BACKENDS, Cli, made_by_an_older_imagedb, paint_photo, paint
 FLORENCE = (43.7687, 11.2569)
 LISBON = (38.7223, -9.1393)
 TAKEN = 1562164380  # 2019-07-03 14:33:00 UTC
+CORRECTED = 1300000000  # 2011-03-13 07:06:40 UTC
 
 
 def write_takeout_json(path: Path, title: str, **fields) -> Path:
@@ -134,6 +135,44 @@ def test_a_json_added_or_edited_later_updates_the_row_with_nothing_decoded(
     assert rows["IMG_0042.jpg"]["city"] == "Lisbon" and rows["other.jpg"]["people"] == "Ana"
     unchanged = cli.index(takeout, extra=("--workers", "0"))
     assert unchanged.summary()["unchanged"] == 8 and "0 to index" in unchanged.stderr
+
+
+def test_a_date_or_place_corrected_in_google_photos_replaces_the_one_its_json_gave(
+    cli: Cli, takeout: Path, decoded: list[str]
+) -> None:
+    """Google Photos lets its owner set the date of a scan and the place of a photo whose camera
+    recorded none; an export made after the correction must index the corrected ones, not keep
+    what the earlier JSON gave. What the camera's EXIF says still comes first, and a JSON gone
+    takes its date and place with it, as if the photo had been indexed without it."""
+    cli.index(takeout, extra=("--workers", "0"))
+    decoded.clear()
+    corrected = {
+        "PXL_20190703_143300.jpg.supplemental-metadata.json": dict(
+            title="PXL_20190703_143300.jpg", description="Fireworks over the Arno", position=LISBON, taken=CORRECTED
+        ),
+        "camera.jpg.json": dict(title="camera.jpg", position=FLORENCE, taken=CORRECTED),  # EXIF: Lisbon
+        "dated.jpg.json": dict(title="dated.jpg", taken=CORRECTED),  # EXIF: 2015; no place now
+    }
+    later = os.stat(takeout / "camera.jpg.json").st_mtime + 5
+    for name, fields in corrected.items():
+        write_takeout_json(takeout / name, **fields)
+        os.utime(takeout / name, (later, later))
+    (takeout / "IMG_0042.jpg(1).json").unlink()  # its date was the JSON's alone
+
+    again = cli.index(takeout, extra=("--workers", "0"))
+    assert again.summary() == {"new": 0, "updated": 4, "removed": 0, "unchanged": 4, "failed": 0}
+    assert decoded == []
+    rows = {Path(path).name: row for path, row in cli.records().items()}
+    pixel, camera, dated = rows["PXL_20190703_143300.jpg"], rows["camera.jpg"], rows["dated.jpg"]
+    assert (pixel["gps_latitude"], pixel["gps_longitude"], pixel["city"]) == (*LISBON, "Lisbon")
+    assert pixel["date_taken"] == local(CORRECTED) == camera["date_taken"]
+    assert camera["city"] == "Lisbon" and camera["gps_latitude"] == pytest.approx(LISBON[0], abs=1e-4)
+    assert (dated["date_taken"], dated["gps_latitude"], dated["city"]) == ("2015-04-10T10:00:00", None, None)
+    assert rows["IMG_0042(1).jpg"]["date_taken"] is None and rows["IMG_0042(1).jpg"]["caption"] is None
+    near = cli("--near", "Florence", "--format", "paths")
+    assert near.code != 0 or near.stdout.strip() == "", near.stdout
+    march = cli("--text", "March 2011", "--format", "paths")
+    assert sorted(Path(p).name for p in march.stdout.splitlines()) == ["PXL_20190703_143300.jpg", "camera.jpg"]
 
 
 def test_the_photos_starred_in_google_photos_are_favorites_on_both_backends(
