@@ -4,18 +4,24 @@ Indexing never drops the rows of a folder it cannot see (an unplugged drive keep
 ``common.discovery.split_vanished``), and a folder that is not there cannot be named to
 ``--index`` at all, so a drive sold or a share retired would otherwise stay in the results for
 good. Forgetting touches no file: it removes rows, their thumbnails and the failures listed
-under the folders, whether the folders exist or not.
+under the folders, whether the folders exist or not. Nor does it wait on one: the share most
+often retired is one that stopped answering, and a look there (is a file still there?) waits
+no longer than a decoder would (``--time-limit``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 
 from common.discovery import is_under_root, normalise_root
 from common.failures import FailureReport
+from common.reading import any_within
 from common.store import ImageStore
 from common.thumbnails import remove_thumbnails
+
+log = logging.getLogger(__name__)
 
 
 class ForgetRefused(ValueError):
@@ -33,14 +39,18 @@ class EverythingStillThere(ForgetRefused):
 
 
 def forget_folders(
-    store: ImageStore, folders: Iterable[str], failures: FailureReport, thumbnail_dir: str | None
+    store: ImageStore,
+    folders: Iterable[str],
+    failures: FailureReport,
+    thumbnail_dir: str | None,
+    patience: float | None = None,
 ) -> dict[str, int]:
     """Remove every row under each of ``folders`` (a file's own path works too), with its
     thumbnail and listed failure; how many rows went, by folder. All folders are checked before
-    anything is removed."""
+    anything is removed (``refuse_what_cannot_be_meant``, waiting ``patience`` on a drive)."""
     folders = [normalise_root(folder) for folder in folders]
     signatures = store.get_signatures()
-    doomed = refuse_what_cannot_be_meant(store, folders, failures, signatures)
+    doomed = refuse_what_cannot_be_meant(store, folders, failures, signatures, patience)
     paths = sorted({p for found in doomed.values() for p in found})
     if paths:
         store.delete_images(paths)
@@ -53,12 +63,17 @@ def forget_folders(
 
 
 def refuse_what_cannot_be_meant(
-    store: ImageStore, folders: Iterable[str], failures: FailureReport, signatures: Iterable[str] | None = None
+    store: ImageStore,
+    folders: Iterable[str],
+    failures: FailureReport,
+    signatures: Iterable[str] | None = None,
+    patience: float | None = None,
 ) -> dict[str, list[str]]:
     """Raise ``NothingToForget`` for the first folder with no row (``signatures``: the store's
     paths, when already read) and no failure under it, and ``EverythingStillThere`` where the
     folders hold every row and the files of one of them are still there; else the paths of the
-    rows under each folder."""
+    rows under each folder. Files whose drive has not answered for ``patience`` seconds are not
+    there (``still_there``)."""
     indexed = list(store.get_signatures() if signatures is None else signatures)
     listed = [*indexed, *failures.earlier_paths()]
     folders = [normalise_root(folder) for folder in folders]
@@ -68,10 +83,20 @@ def refuse_what_cannot_be_meant(
     under = {folder: [path for path in indexed if is_under_root(path, folder)] for folder in folders}
     if indexed and len(set().union(*under.values())) == len(indexed):
         for folder, paths in under.items():
-            if any(map(os.path.lexists, paths)):  # the first file found there will do
+            if still_there(folder, paths, patience):
                 raise EverythingStillThere(
                     f"all {len(indexed)} images of the index are under {folder}, and its files are still there "
                     f"(a folder inside it meant?): to start over, delete {store.db_path}; to keep files out of "
                     "the index, --index with --exclude"
                 )
     return under
+
+
+def still_there(folder: str, paths: Iterable[str], patience: float | None = None) -> bool:
+    """Whether any of ``paths``, under ``folder``, is there (the first found will do). A drive
+    that has not answered for ``patience`` seconds holds nothing that can be used: not there,
+    and said so."""
+    found = any_within(os.path.lexists, paths, patience)
+    if found is None:
+        log.warning("%s did not answer in %g s (a drive not answering?): taken as not there", folder, patience)
+    return bool(found)

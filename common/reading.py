@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from queue import Empty, SimpleQueue
 from typing import TypeVar
 
@@ -65,3 +65,27 @@ def read_each(
             break
         results[number] = result
     return results
+
+
+def any_within(test: Callable[[S], bool], items: Iterable[S], patience: float | None) -> bool | None:
+    """Whether ``test`` holds for any of ``items``, asked in order on a daemon thread until one
+    does; None once no answer has come for ``patience`` seconds (a drive not answering: the
+    thread, stuck in the kernel, holds neither the run nor its exit)."""
+    answers: SimpleQueue[bool | None] = SimpleQueue()
+
+    def ask() -> None:
+        for item in items:
+            if test(item):
+                answers.put(True)
+                return
+            answers.put(False)  # not this one: an answer all the same, the drive is there
+        answers.put(None)
+
+    threading.Thread(target=ask, name="imagedb-looking", daemon=True).start()
+    while True:
+        try:
+            answer = answers.get(timeout=patience)
+        except Empty:
+            return None
+        if answer is not False:
+            return answer is True

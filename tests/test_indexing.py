@@ -404,6 +404,69 @@ def test_forget_refuses_to_empty_an_index_whose_files_are_still_there(cli: Cli, 
     assert gone.code == 0 and cli.records() == {} and "still there" not in gone.stderr
 
 
+def test_forget_a_share_that_stopped_answering_does_not_hang(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A network share that stopped answering (a NAS switched off, a VPN down) is the one most
+    often retired: --forget touches no file, so it must not wait on one either. Each look at
+    the share blocks here as on a hard NFS mount; the rows go, the run ends, and so does an
+    --forget of every row when their drive does not answer (nothing says they are still there)."""
+    share, home = tmp_path / "nas", tmp_path / "home"
+    for i in range(2):
+        paint_photo(share / "2019" / f"n{i}.jpg", seed=i)
+        paint_photo(home / f"h{i}.jpg", seed=10 + i)
+    cli.index(share, home)
+    answer = threading.Event()
+    real_stat, real_lstat = os.stat, os.lstat
+
+    def looks_at_the_share(path: Any) -> bool:
+        return isinstance(path, str | os.PathLike) and os.fspath(path).startswith(str(share))
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if looks_at_the_share(path):
+            answer.wait()
+        return real_stat(path, *args, **kwargs)
+
+    def lstat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if looks_at_the_share(path):
+            answer.wait()
+        return real_lstat(path, *args, **kwargs)
+
+    def forgotten_in_time(*folders: Path) -> Any:
+        done: queue.Queue = queue.Queue()
+        run = threading.Thread(target=lambda: done.put(cli("--forget", *folders, "--time-limit", "1")), daemon=True)
+        run.start()
+        try:
+            return done.get(timeout=60)
+        except queue.Empty:
+            pytest.fail("--forget waited on a share that does not answer")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "stat", stat)
+        patched.setattr(os, "lstat", lstat)
+        try:
+            result = forgotten_in_time(share / "2019")
+            assert result.code == 0, result.stderr
+            assert f"forgot 2 image(s) under {share / '2019'}; no file was touched" in result.stderr
+            assert sorted(Path(p).name for p in cli.records()) == ["h0.jpg", "h1.jpg"]
+        finally:
+            answer.set()
+
+    cli.index(share)
+    shutil.rmtree(home)
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "stat", stat)
+        patched.setattr(os, "lstat", lstat)
+        answer.clear()
+        try:
+            everything = forgotten_in_time(share, home)  # home: a drive gone
+            assert everything.code == 0, everything.stderr
+            assert f"{share} did not answer in 1 s (a drive not answering?): taken as not there" in everything.stderr
+            assert cli.records() == {}
+        finally:
+            answer.set()
+
+
 def test_symlink_loop_does_not_hang_and_indexes_each_file_once(cli: Cli, tmp_path: Path) -> None:
     root = tmp_path / "photos"
     paint_photo(root / "album" / "one.jpg", seed=1)
