@@ -52,8 +52,19 @@ class MissingFolder(UsageError):
         self.folder = folder
 
 
+# What each option that names something is given: an empty value (a shell variable not set:
+# --index "$PHOTOS") names nothing (``refuse_empty_names``).
+NAMED_BY = {
+    "index": "a folder", "forget": "a folder", "under": "a folder", "near": "a place or a position",
+    "palette": "an image file", "html": "the page to write", "export": "the file to write",
+    "db": "the index's folder", "config": "a YAML file", "model": "an open_clip model name",
+    "pretrained": "a pretrained tag, a checkpoint or 'none'", "model_config": "a model-config JSON file",
+}  # fmt: skip
+
+
 def check_invocation(args: argparse.Namespace) -> None:
     """Everything that can be refused before touching the model or the database."""
+    refuse_empty_names(args)
     if not (
         args.index or args.forget or args.check or args.repair or args.export or args.duplicates or args.stats
         or wants_results(args)
@@ -201,6 +212,19 @@ def no_image_file(what: str, given: str, path: str) -> str:
     if not os.path.exists(path):
         return f"{what} not found: {given}"
     return f"{what} {given} is not a file but {kind_of_file(path)}; give an image file"
+
+
+def refuse_empty_names(args: argparse.Namespace) -> None:
+    """Refuse an option of ``NAMED_BY`` given an empty or blank value. As a path, '' is the current
+    folder to the system: ``--forget ""`` run in a library's folder forgot its rows, ``--index ""``
+    read the folder the shell was in; elsewhere it was no value at all, and a place, a page or an
+    export asked for was left out without a word."""
+    for name, what in NAMED_BY.items():
+        value = getattr(args, name, None)
+        for given in value if isinstance(value, list) else [value]:
+            if isinstance(given, str) and not given.strip():
+                option = "--" + name.replace("_", "-")
+                raise UsageError(f"{option} {given!r}: names nothing (a shell variable not set?): give {what}")
 
 
 def narrow_by_place(args: argparse.Namespace) -> None:

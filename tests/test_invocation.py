@@ -90,6 +90,22 @@ def bad_invocations(folder: Path) -> dict[str, list[str]]:
         # Refused before the search, not after it: the page is named, not its folder.
         "a folder as the html page": ["--where", "width > 0", "--html", str(folder)],
         "an html page in a missing folder": ["--where", "width > 0", "--html", str(folder / "no" / "page.html")],
+        # An empty value (a shell variable not set: --index "$PHOTOS") names nothing. As a path it
+        # was the current folder (indexed, listed, its rows forgotten); else no value at all: a
+        # place, a page or an export asked for was left out without a word.
+        "an empty folder name to index": ["--index", "", *MODEL_ARGS],
+        "an empty folder name among others": ["--index", str(folder), " ", *MODEL_ARGS],
+        "an empty folder name to forget": ["--forget", ""],
+        "an empty folder name to search under": ["--under", ""],
+        "an empty place": ["--text", "beach", "--near", ""],
+        "an empty place alone": ["--near", ""],
+        "an empty html page": ["--where", "width > 0", "--html", ""],
+        "an empty export file": ["--export", ""],
+        "an empty palette image": ["--palette", ""],
+        "an empty config file name": ["--text", "beach", "--config", ""],
+        "an empty model name": ["--search", "a dog", "--model", ""],
+        "an empty weights name": ["--search", "a dog", "--pretrained", ""],
+        "an empty model config name": ["--search", "a dog", "--model-config", ""],
     }
 
 
@@ -188,6 +204,33 @@ def test_bad_invocation_leaves_an_existing_database_untouched(cli: Cli, tmp_path
     assert result.code == 2, result.stderr
     assert len(result.stderr_lines()) == 1, result.stderr
     assert snapshot(cli.db) == before
+
+
+def test_an_empty_folder_name_is_refused_not_taken_for_the_current_folder(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script's ``--forget "$GONE"`` with the variable not set, run from a library's folder,
+    forgot every row there ('' is the current folder to the system): hours of embedding. Each
+    such option is refused naming it, from wherever it runs; the index is as it was."""
+    folder = tmp_path / "photos"
+    paint_photo(folder / "2019" / "a.jpg", seed=1)
+    paint_photo(tmp_path / "elsewhere" / "b.jpg", seed=2)
+    cli.index(folder, tmp_path / "elsewhere")
+    before = snapshot(cli.db)
+    monkeypatch.chdir(folder)
+    for args, says in [
+        (["--forget", ""], "--forget '': names nothing (a shell variable not set?): give a folder"),
+        (["--index", "", *MODEL_ARGS], "--index '': names nothing (a shell variable not set?): give a folder"),
+        (["--where", "width > 0", "--html", " "], "--html ' ': names nothing (a shell variable not set?): "
+         "give the page to write"),
+    ]:  # fmt: skip
+        result = cli(*args)
+        assert result.code == 2 and result.stderr_lines() == [f"imagedb-{cli.backend}.py: error: {says}"]
+    unnamed = cli("--where", "width > 0", "--db", "", db=False)
+    assert unnamed.code == 2 and unnamed.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: error: --db '': names nothing (a shell variable not set?): give the index's folder"
+    ]
+    assert snapshot(cli.db) == before and len(cli.records()) == 2
 
 
 def test_a_value_that_starts_with_a_minus_is_refused_saying_how_to_give_it(cli: Cli, tmp_path: Path) -> None:
