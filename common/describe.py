@@ -17,19 +17,28 @@ from common.decoding import DecodedImage, ExifIfds, Header, header_of, read_firs
 from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
-from common.records import HEADER_SINCE, RECORD_COLUMNS, RECORD_VERSION, REFRESHABLE_SINCE, SIDECARS_ALONE_SINCE
+from common.records import (
+    HEADER_SINCE,
+    RECORD_COLUMNS,
+    RECORD_VERSION,
+    REFRESHABLE_SINCE,
+    SIDECARS_ALONE_SINCE,
+    VIDEO_TAGS_SINCE,
+)
 from common.takeout import FILLED_COLUMNS, fill_in, read_takeout_json, takeout_json_of
 from common.text_search import characters_and_pairs_of_unspaced_runs, in_one_form, word_parts
+from common.video import video_taken_when_and_where
 from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, newest_sidecar_mtime, read_xmp, sidecar_of
 
 log = logging.getLogger(__name__)
 
 # Where ``annotations_of`` gives what a Takeout JSON says: no column, to fill in, never to overwrite.
 TAKEOUT = "takeout"
-# Where ``annotations_from_header`` gives what the file's EXIF says now (``exif_now``).
-EXIF_NOW = "exif"
-# What a Takeout JSON fills that the camera's EXIF says first: the date and the position.
-EXIF_FIRST = tuple(column for column in FILLED_COLUMNS if column in EXIF_FIELDS)
+# Where ``annotations_from_header`` gives what the file itself says now of when and where it was
+# taken (``taken_now``).
+TAKEN_NOW = "taken"
+# What a Takeout JSON fills that the file says first (its EXIF, a video's tags): the date and the position.
+TAKEN_COLUMNS = tuple(column for column in FILLED_COLUMNS if column in EXIF_FIELDS)
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -86,12 +95,18 @@ def annotations_of(path: str, info: dict[str, Any], older: dict[str, str]) -> di
 
 def annotations_from_header(path: str) -> dict[str, Any] | None:
     """``annotations_of`` the file at ``path`` from its header and sidecar, its pixels left
-    alone, and under ``EXIF_NOW`` what its EXIF says (``exif_now``): for a copy of an indexed
-    photo, a photo whose sidecar changed, or a row from before they were recorded (well under a
-    millisecond a file). None when the file cannot be opened now: its row keeps what it holds."""
+    alone, and under ``TAKEN_NOW`` when and where it says it was taken (``taken_now``): for a copy
+    of an indexed photo, a photo whose sidecar changed, or a row from before they were recorded
+    (well under a millisecond a photo, a few milliseconds a video). None when the file cannot be
+    opened now: its row keeps what it holds."""
     extension = os.path.splitext(path)[1].lower()
     if extension in VIDEO_EXTENSIONS:
-        return {**annotations_of(path, {}, {}), EXIF_NOW: exif_now(path, None)}
+        try:
+            tags = video_taken_when_and_where(path)
+        except Exception as error:  # PyAV's errors for a file it cannot open
+            log.debug("cannot read the header of %s: %s", path, error)
+            return None
+        return {**annotations_of(path, {}, {}), TAKEN_NOW: {**taken_now(path, None), **tags}}
     header = header_of(path)  # None: it was decoded once, so unreadable now (a drive, a rewrite)
     if header is None and extension in RAW_EXTENSIONS:  # ... or a raw not built on TIFF (CR3, RAF)
         try:
@@ -102,15 +117,15 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
         header = Header({}, {}, None)  # its sidecar alone
     if header is None:
         return None
-    return {**annotations_of(path, header.info, header.older_annotations), EXIF_NOW: exif_now(path, header.exif)}
+    return {**annotations_of(path, header.info, header.older_annotations), TAKEN_NOW: taken_now(path, header.exif)}
 
 
-def exif_now(path: str, ifds: ExifIfds | None) -> dict[str, Any]:
-    """What the EXIF of the file at ``path`` says now of ``EXIF_FIRST`` (``ifds``: Pillow's, as
-    ``header_of`` reads them), and its tags as a row keeps them (``exif_json``): a row's date and
-    position may be its Takeout JSON's, and only the EXIF tells which (``refreshed_record``)."""
+def taken_now(path: str, ifds: ExifIfds | None) -> dict[str, Any]:
+    """What the EXIF of the file at ``path`` says now of ``TAKEN_COLUMNS`` (``ifds``: Pillow's,
+    as ``header_of`` reads them), and its tags as a row keeps them (``exif_json``): a row's date
+    and position may be its Takeout JSON's, and only the file tells which (``refreshed_record``)."""
     columns, tags = read_exif(path, ifds)
-    return {**{column: columns.get(column) for column in EXIF_FIRST}, "exif_json": exif_json(tags)}
+    return {**{column: columns.get(column) for column in TAKEN_COLUMNS}, "exif_json": exif_json(tags)}
 
 
 def creator_of(record: dict[str, Any]) -> str | None:
@@ -153,12 +168,12 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     of this version, the search text."""
     columns_read = dict(read or {})
     takeout = columns_read.pop(TAKEOUT, {})
-    exif = columns_read.pop(EXIF_NOW, None)
-    if exif is not None and exif["exif_json"] == record.get("exif_json"):
+    taken = columns_read.pop(TAKEN_NOW, None)
+    if taken is not None and taken["exif_json"] == record.get("exif_json"):
         # The tags the row was read from: what they lack of the date and position, a Takeout JSON
         # gave the row, and it is the JSON's now (corrected in Google Photos since, or gone). Other
         # tags (a raw's, read now from its header, not its preview): the row keeps its own.
-        columns_read |= {column: exif[column] for column in EXIF_FIRST}
+        columns_read |= {column: taken[column] for column in TAKEN_COLUMNS}
     before = (record.get("gps_latitude"), record.get("gps_longitude"))
     updated = fill_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, takeout)
     if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # a Takeout JSON's position
@@ -171,8 +186,9 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
         complete = not lacks_header_columns(record) or read is not None
         if complete:
             still = RECORD_VERSION
-        else:  # what its header holds, or only what its sidecar does
-            still = SIDECARS_ALONE_SINCE - 1 if version < SIDECARS_ALONE_SINCE else HEADER_SINCE - 1
+        else:  # what its header holds, only what its sidecar does, or a video's tags
+            sinces = (SIDECARS_ALONE_SINCE, HEADER_SINCE, VIDEO_TAGS_SINCE)
+            still = next((since - 1 for since in sinces if version < since), version)
         updated.update(place_columns(updated), record_version=still)
         if complete and updated.get("favorite") is None:  # no JSON to star it (``lacks_header_columns``)
             updated["favorite"] = False
@@ -181,11 +197,16 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
 
 
 def lacks_header_columns(record: dict[str, Any]) -> bool:
-    """Whether a row was described before ``HEADER_SINCE`` and lacks what its file's header or
-    sidecars hold (XMP, IPTC-IIM, a Takeout JSON's star): to be read from them again. A row since
-    ``SIDECARS_ALONE_SINCE`` without a sidecar lacks nothing a read would give."""
+    """Whether a row lacks what its file's header or sidecars hold (XMP, IPTC-IIM, a Takeout
+    JSON's star, a video's date and position): to be read from them again. A row since
+    ``SIDECARS_ALONE_SINCE`` without a sidecar lacks nothing a read would give, but a video's
+    before ``VIDEO_TAGS_SINCE`` its tags."""
     version = record.get("record_version")
-    if version is None or version >= HEADER_SINCE:
+    if version is None:
+        return False
+    if record.get("media_type") == "video" and version < VIDEO_TAGS_SINCE:
+        return True
+    if version >= HEADER_SINCE:
         return False
     return version < SIDECARS_ALONE_SINCE or record.get("sidecar_mtime") is not None
 

@@ -140,18 +140,26 @@ def _no_centre(near: str, found: list[NamedPlace], what: str, condition: str) ->
 
 def _where_taken(path: str) -> Centre:
     """Where the photo in ``path`` was taken, read as indexing reads it (exifread, else the EXIF
-    Pillow finds in the file's header: PNG, WebP; without a position there, its Google Takeout
-    JSON's: ``common.takeout``)."""
+    Pillow finds in the file's header: PNG, WebP; a video's tags: ``common.video``; without a
+    position there, its Google Takeout JSON's: ``common.takeout``)."""
     from common.decoding import exif_ifds
+    from common.discovery import VIDEO_EXTENSIONS
     from common.metadata import read_exif
     from common.takeout import read_takeout_json, takeout_json_of
+    from common.video import video_taken_when_and_where
 
-    try:
-        with Image.open(path) as opened:
-            pillow = exif_ifds(opened)
-    except Exception:  # a video, or no picture Pillow knows: exifread alone then
-        pillow = None
-    columns, _ = read_exif(path, pillow)
+    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+        try:
+            columns = video_taken_when_and_where(path)
+        except Exception as error:  # PyAV's, for a file it cannot open
+            raise NearError(f"--near {path}: cannot read the video: {error}") from None
+    else:
+        try:
+            with Image.open(path) as opened:
+                pillow = exif_ifds(opened)
+        except Exception:  # no picture Pillow knows: exifread alone then
+            pillow = None
+        columns, _ = read_exif(path, pillow)
     if not is_position(columns.get("gps_latitude"), columns.get("gps_longitude")):
         columns = read_takeout_json(takeout_json_of(path))
     latitude, longitude = columns.get("gps_latitude"), columns.get("gps_longitude")

@@ -93,8 +93,9 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # EXIF tags, where XMP and IIM have none (common.windows_tags). 9: the characters and pairs of
 # characters of Chinese, Japanese and Korean runs in the search text (common.text_search). 10:
 # those of Thai, Lao, Khmer and Burmese runs too; the search text composed (NFC: a Mac's names).
-# 11: whether Google Photos starred it (a Takeout JSON's ``favorited``).
-RECORD_VERSION = 11
+# 11: whether Google Photos starred it (a Takeout JSON's ``favorited``). 12: a video's date and
+# position from its container's tags (common.video).
+RECORD_VERSION = 12
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
 # position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows
@@ -113,6 +114,9 @@ HEADER_SINCE = 11
 # walk sees) is brought up to date with no file read, where 100k rows on a network share would
 # each wait for one. Raise it to HEADER_SINCE when a version reads more from the file itself.
 SIDECARS_ALONE_SINCE = 8
+# Rows of videos described before this version lack their container's date and position: their
+# header is read again (a few milliseconds a video), and only theirs.
+VIDEO_TAGS_SINCE = 12
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).

@@ -3,23 +3,43 @@
 The frame is taken at ``REPRESENTATIVE_POSITION`` of the duration rather than the first one:
 videos often open on black, a fade or a title card. Seeking lands on the keyframe before the
 target and decodes forward to it, so only a handful of frames are decoded whatever the length.
+
+When and where a phone's video was taken is in its container's tags, not in EXIF
+(``taken_when_and_where``): without them a library's videos had no date and no place, and
+``--near``, a date filter or a timeline left them out.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from PIL import Image
 
 REPRESENTATIVE_POSITION = 0.10
+# The tags (FFmpeg's names) that say when a video was taken: Apple's is the local time with its
+# offset, as a camera's EXIF says it; QuickTime's and Matroska's creation_time is UTC.
+LOCAL_DATE_TAGS = ("com.apple.quicktime.creationdate",)
+UTC_DATE_TAGS = ("creation_time",)
+# ... and where: ISO 6709, '+37.7749-122.4194/' from Android, '+37.3349-122.0090+020.000/' from
+# an iPhone (the altitude in metres).
+POSITION_TAGS = ("com.apple.quicktime.location.ISO6709", "location")
+_ISO6709 = re.compile(
+    r"(?P<latitude>[+-]\d{2}(?:\.\d+)?)(?P<longitude>[+-]\d{3}(?:\.\d+)?)(?P<altitude>[+-]\d+(?:\.\d+)?)?(?:CRS\w+)?/?"
+)
+# A time before this is none: QuickTime counts from 1904, and a camera without a clock writes 0.
+EARLIEST_TAKEN = datetime(1971, 1, 1, tzinfo=UTC)
 
 
 @dataclass
 class VideoFrame:
     image: Image.Image  # upright RGB
     format: str
-    facts: dict  # media_type, duration, fps, codec (record columns)
+    facts: dict  # media_type, duration, fps, codec, date_taken and the GPS columns (record columns)
 
 
 def read_video_frame(path: str) -> VideoFrame:
@@ -48,6 +68,7 @@ def read_video_frame(path: str) -> VideoFrame:
             "duration": duration,
             "fps": float(stream.average_rate) if stream.average_rate else None,
             "codec": stream.codec_context.name,
+            **taken_when_and_where(container.metadata, stream.metadata),
         }
         # The container's own name is a list ("mov,mp4,m4a,..."): the extension says it better.
         return VideoFrame(image.convert("RGB"), os.path.splitext(path)[1].lstrip(".").upper(), facts)
@@ -65,3 +86,56 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
     """Apply a phone video's display rotation (degrees counter-clockwise, as FFmpeg reports it)."""
     turns = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
     return image.transpose(turns[rotation % 360]) if rotation % 360 in turns else image
+
+
+def video_taken_when_and_where(path: str) -> dict[str, Any]:
+    """``taken_when_and_where`` of the video at ``path``, its frames left alone (its header: a
+    few milliseconds); raises what PyAV raises for a file it cannot open now."""
+    import av
+
+    with av.open(path) as container:
+        streams = container.streams.video
+        return taken_when_and_where(container.metadata, streams[0].metadata if streams else {})
+
+
+def taken_when_and_where(*tags: Mapping[str, str]) -> dict[str, Any]:
+    """The record's ``date_taken`` and GPS columns from a video's ``tags`` (its container's, then
+    its video stream's), None where they say nothing. The date is written as EXIF's are: the
+    local time, with its offset where the video gives it; a UTC time (``creation_time``) as this
+    computer's local time, as a Takeout JSON's (many cameras write their local time there as if
+    it were UTC: theirs is then shifted by the offset, as in every program that reads it)."""
+    found: dict[str, str] = {}
+    for table in tags:
+        for name, value in table.items():
+            found.setdefault(name, value)
+    return {"date_taken": _date_taken(found), **_position(found)}
+
+
+def _date_taken(tags: Mapping[str, str]) -> str | None:
+    for name in (*LOCAL_DATE_TAGS, *UTC_DATE_TAGS):
+        try:
+            when = datetime.fromisoformat(tags[name].strip())
+        except (KeyError, ValueError, AttributeError):
+            continue
+        if when.tzinfo is None:  # said without a zone: as written
+            return when.strftime("%Y-%m-%dT%H:%M:%S") if when.year >= EARLIEST_TAKEN.year else None
+        if when < EARLIEST_TAKEN:
+            return None
+        if name in LOCAL_DATE_TAGS:
+            return when.isoformat(timespec="seconds")
+        return when.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+    return None
+
+
+def _position(tags: Mapping[str, str]) -> dict[str, float | None]:
+    none = {"gps_latitude": None, "gps_longitude": None, "gps_altitude": None}
+    for name in POSITION_TAGS:
+        written = _ISO6709.fullmatch((tags.get(name) or "").strip())
+        if not written:
+            continue
+        latitude, longitude = float(written["latitude"]), float(written["longitude"])
+        if (latitude, longitude) == (0.0, 0.0) or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            return none
+        altitude = float(written["altitude"]) if written["altitude"] else None
+        return {"gps_latitude": latitude, "gps_longitude": longitude, "gps_altitude": altitude}
+    return none

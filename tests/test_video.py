@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import Cli, paint_photo
+from common.places import PLACE_COLUMNS
+from conftest import Cli, paint_photo, rows_rewritten
 
 CONTAINERS = {".mp4": "libx264", ".mov": "mpeg4", ".avi": "mjpeg", ".webm": "libvpx-vp9", ".mkv": "ffv1"}
 
 
-def make_video(path: Path, opening: Image.Image, body: Image.Image, seconds: float = 2.0, fps: int = 10) -> Path:
+def make_video(
+    path: Path, opening: Image.Image, body: Image.Image, seconds: float = 2.0, fps: int = 10, tags: dict | None = None
+) -> Path:
     """A video that shows ``opening`` for its first 5 % and ``body`` after (so the frame at
-    10 % is ``body``, the first frame is not)."""
+    10 % is ``body``, the first frame is not), its container tagged with ``tags`` (FFmpeg's
+    names, written as a phone's: an iPhone's own in QuickTime's keys)."""
     import av
 
     codec = CONTAINERS[path.suffix]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options={"movflags": "use_metadata_tags"} if tags else {}) as out:
+        out.metadata.update(tags or {})
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = body.size
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
@@ -91,6 +97,50 @@ def test_a_broken_video_is_reported_and_the_rest_indexed(cli: Cli, library: tupl
     assert reasons["broken.mp4"]["reason"] == "cannot decode video: invalid data found when processing input"
     assert reasons["empty.mov"]["reason"] == "empty file (0 bytes)"
     assert not any("Errno" in e["reason"] or str(folder) in e["reason"] for e in reasons.values()), reasons
+
+
+def test_a_phone_videos_date_and_place_are_read_from_its_tags(cli: Cli, tmp_path: Path, decoded: list[str]) -> None:
+    """A phone writes when and where it took a video in the container's tags, not in EXIF: the
+    videos of a library had no date and no place, and --near, a date filter or a timeline left
+    them out. Android's (UTC, an ISO 6709 position) and an iPhone's (its local time with the
+    offset; the altitude too) are read; an index made before reads them from the videos' headers
+    at its next --index, nothing decoded."""
+    folder = tmp_path / "phone"
+    black = Image.new("RGB", (160, 120))
+    bodies = [Image.open(paint_photo(tmp_path / f"body{i}.png", seed=60 + i)).convert("RGB") for i in range(3)]
+    android = make_video(folder / "VID_20190703_143300.mp4", black, bodies[0], tags={
+        "creation_time": "2019-07-03T14:33:00.000000Z", "location": "+43.7687+011.2569/",
+    })  # fmt: skip
+    iphone = make_video(folder / "IMG_0042.mov", black, bodies[1], tags={
+        "creation_time": "2019-07-05T08:10:00.000000Z", "com.apple.quicktime.creationdate": "2019-07-05T09:10:00+0100",
+        "com.apple.quicktime.location.ISO6709": "+38.7223-009.1393+012.000/",
+    })  # fmt: skip
+    untagged = make_video(folder / "screen.mp4", black, bodies[2])
+    cli.index(folder, extra=("--workers", "0"))
+
+    def rows_say() -> None:
+        rows = cli.records()
+        taken_utc = datetime(2019, 7, 3, 14, 33, tzinfo=UTC)
+        assert rows[str(android)]["date_taken"] == taken_utc.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+        assert (rows[str(android)]["gps_latitude"], rows[str(android)]["city"]) == (43.7687, "Florence")
+        assert rows[str(iphone)]["date_taken"] == "2019-07-05T09:10:00+01:00"
+        assert (rows[str(iphone)]["city"], rows[str(iphone)]["gps_altitude"]) == ("Lisbon", 12.0)
+        assert (rows[str(untagged)]["date_taken"], rows[str(untagged)]["gps_latitude"]) == (None, None)
+        near = cli("--near", "Florence", "--format", "paths")
+        assert near.stdout.splitlines() == [str(android)]
+        july = cli("--where", "date_taken >= '2019-07-01'", "--order-by", "date_taken", "--format", "paths")
+        assert july.stdout.splitlines() == [str(android), str(iphone)]
+        (found,) = cli.search("--text", "+lisbon +july")
+        assert [r["path"] for r in found["results"]] == [str(iphone)]
+
+    rows_say()
+    assert cli("--near", iphone, "--radius", "1", "--format", "paths").stdout.splitlines() == [str(iphone)]
+    taken = ("date_taken", "gps_latitude", "gps_longitude", "gps_altitude", *PLACE_COLUMNS)
+    rows_rewritten(cli, lambda r: r | dict.fromkeys(taken) | {"record_version": 11})
+    decoded.clear()
+    again = cli.index(folder, extra=("--workers", "0"))
+    assert decoded == [] and "3 brought up to date from their rows" in again.stderr
+    rows_say()
 
 
 def turn_for_display(path: Path, matrix: tuple[int, ...]) -> None:
