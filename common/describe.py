@@ -97,7 +97,7 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
     """``annotations_of`` the file at ``path`` from its header and sidecar, its pixels left
     alone, and under ``TAKEN_NOW`` when and where it says it was taken (``taken_now``): for a copy
     of an indexed photo, a photo whose sidecar changed, or a row from before they were recorded
-    (well under a millisecond a photo, a few milliseconds a video). None when the file cannot be
+    (well under a millisecond a file). None when the file cannot be
     opened now: its row keeps what it holds."""
     extension = os.path.splitext(path)[1].lower()
     if extension in VIDEO_EXTENSIONS:

@@ -115,7 +115,7 @@ HEADER_SINCE = 11
 # each wait for one. Raise it to HEADER_SINCE when a version reads more from the file itself.
 SIDECARS_ALONE_SINCE = 8
 # Rows of videos described before this version lack their container's date and position: their
-# header is read again (a few milliseconds a video), and only theirs.
+# header is read again (under a millisecond a video), and only theirs.
 VIDEO_TAGS_SINCE = 12
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
