@@ -16,6 +16,7 @@ from typing import Any
 from common.decoding import DecodedImage, ExifIfds, Header, header_of, read_first_byte
 from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
+from common.name_dates import date_in_name
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.records import (
     HEADER_SINCE,
@@ -62,6 +63,7 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     annotations = annotations_of(path, decoded.info, decoded.older_annotations)
     takeout = annotations.pop(TAKEOUT)
     record = fill_in({**record, **annotations}, takeout)  # after EXIF and XMP: what they lack
+    record["date_taken"] = record["date_taken"] or date_in_name(record["filename"])  # last: a guess
     record["creator"] = creator_of(record)
     record["copyright"] = copyright_of(record, raw_tags)
     record.update(
@@ -176,6 +178,7 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
         columns_read |= {column: taken[column] for column in TAKEN_COLUMNS}
     before = (record.get("gps_latitude"), record.get("gps_longitude"))
     updated = fill_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, takeout)
+    updated["date_taken"] = updated.get("date_taken") or date_in_name(updated.get("filename") or "")
     if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # a Takeout JSON's position
         updated.update(place_columns(updated))
     updated["creator"] = creator_of(updated)

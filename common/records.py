@@ -94,8 +94,9 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # characters of Chinese, Japanese and Korean runs in the search text (common.text_search). 10:
 # those of Thai, Lao, Khmer and Burmese runs too; the search text composed (NFC: a Mac's names).
 # 11: whether Google Photos starred it (a Takeout JSON's ``favorited``). 12: a video's date and
-# position from its container's tags (common.video).
-RECORD_VERSION = 12
+# position from its container's tags (common.video). 13: the date in a phone's or an app's file
+# name where nothing else dates the file (common.name_dates).
+RECORD_VERSION = 13
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
 # position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows

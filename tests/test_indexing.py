@@ -26,7 +26,9 @@ from conftest import (
     made_by_an_older_imagedb,
     names_listed,
     paint_photo,
+    paint_tagged_photo,
     raw_lance_table,
+    rows_rewritten,
 )
 
 
@@ -465,6 +467,47 @@ def test_forget_a_share_that_stopped_answering_does_not_hang(
             assert cli.records() == {}
         finally:
             answer.set()
+
+
+def test_a_file_without_a_date_in_its_metadata_is_dated_by_the_name_its_phone_gave_it(
+    cli: Cli, tmp_path: Path, decoded: list[str]
+) -> None:
+    """WhatsApp strips EXIF from the pictures it passes on, and screenshots carry none: their
+    date was only in their names, and a date filter, "July 2021" or a timeline left them out.
+    The names phones and apps give are read (WhatsApp's the day alone); the metadata's date comes
+    first, and a name that merely holds digits dates nothing. An index made before dates them
+    at its next --index from their rows alone, nothing read."""
+    folder = tmp_path / "phone"
+    dated_by_name = {
+        "IMG-20210714-WA0003.jpg": "2021-07-14T00:00:00",
+        "Screenshot_20200105-101010.png": "2020-01-05T10:10:10",
+        "Screenshot_2019-07-05-10-10-10.png": "2019-07-05T10:10:10",
+        "PXL_20220301_081500123.jpg": "2022-03-01T08:15:00",
+        "20180812_193000.jpg": "2018-08-12T19:30:00",
+        "Screen Shot 2020-02-11 at 9.41.07 PM.png": "2020-02-11T21:41:07",
+    }
+    undated = ["invoice_20211301.jpg", "IMG_20190230_101010.jpg", "scan 2019.png"]
+    for seed, name in enumerate([*dated_by_name, *undated]):
+        paint_photo(folder / name, seed=seed)
+    paint_tagged_photo(folder / "IMG_20000101_000000.jpg", 20, {0x0132: "2015:04:10 10:00:00"})  # EXIF's first
+    cli.index(folder, extra=("--workers", "0"))
+
+    def dates_are_right() -> None:
+        dates = {Path(path).name: row["date_taken"] for path, row in cli.records().items()}
+        assert dates == {**dated_by_name, **dict.fromkeys(undated), "IMG_20000101_000000.jpg": "2015-04-10T10:00:00"}
+        (july,) = cli.search("--text", "july 2021")
+        assert [Path(r["path"]).name for r in july["results"]][:1] == ["IMG-20210714-WA0003.jpg"]
+        january = cli("--where", "date_taken LIKE '2020-01%'", "--format", "paths")
+        assert january.stdout.splitlines() == [str(folder / "Screenshot_20200105-101010.png")]
+
+    dates_are_right()
+    rows_rewritten(
+        cli, lambda r: r | {"record_version": 12} | ({"date_taken": None} if r["filename"] in dated_by_name else {})
+    )
+    decoded.clear()
+    again = cli.index(folder, extra=("--workers", "0"))
+    assert decoded == [] and "10 brought up to date from their rows" in again.stderr
+    dates_are_right()
 
 
 def test_symlink_loop_does_not_hang_and_indexes_each_file_once(cli: Cli, tmp_path: Path) -> None:
