@@ -62,8 +62,7 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     record.update(decoded.video or {"media_type": "image"})
     annotations = annotations_of(path, decoded.info, decoded.older_annotations)
     takeout = annotations.pop(TAKEOUT)
-    record = fill_in({**record, **annotations}, takeout)  # after EXIF and XMP: what they lack
-    record["date_taken"] = record["date_taken"] or date_in_name(record["filename"])  # last: a guess
+    record = filled_in({**record, **annotations}, takeout)  # after EXIF and XMP: what they lack
     record["creator"] = creator_of(record)
     record["copyright"] = copyright_of(record, raw_tags)
     record.update(
@@ -99,8 +98,8 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
     """``annotations_of`` the file at ``path`` from its header and sidecar, its pixels left
     alone, and under ``TAKEN_NOW`` when and where it says it was taken (``taken_now``): for a copy
     of an indexed photo, a photo whose sidecar changed, or a row from before they were recorded
-    (well under a millisecond a file). None when the file cannot be
-    opened now: its row keeps what it holds."""
+    (well under a millisecond a file). None when the file cannot be opened now: its row keeps
+    what it holds."""
     extension = os.path.splitext(path)[1].lower()
     if extension in VIDEO_EXTENSIONS:
         try:
@@ -128,6 +127,16 @@ def taken_now(path: str, ifds: ExifIfds | None) -> dict[str, Any]:
     and position may be its Takeout JSON's, and only the file tells which (``refreshed_record``)."""
     columns, tags = read_exif(path, ifds)
     return {**{column: columns.get(column) for column in TAKEN_COLUMNS}, "exif_json": exif_json(tags)}
+
+
+def filled_in(record: dict[str, Any], takeout: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (what the file and its XMP say) with what its Takeout JSON says where they say
+    nothing (``fill_in``), then, where nothing dates it, the date in its file's name
+    (``date_in_name``: a guess, so last). The one order, for a file read and a row brought up to
+    date alike."""
+    filled = fill_in(record, takeout)
+    filled["date_taken"] = filled.get("date_taken") or date_in_name(filled.get("filename") or "")
+    return filled
 
 
 def creator_of(record: dict[str, Any]) -> str | None:
@@ -177,9 +186,8 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
         # tags (a raw's, read now from its header, not its preview): the row keeps its own.
         columns_read |= {column: taken[column] for column in TAKEN_COLUMNS}
     before = (record.get("gps_latitude"), record.get("gps_longitude"))
-    updated = fill_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, takeout)
-    updated["date_taken"] = updated.get("date_taken") or date_in_name(updated.get("filename") or "")
-    if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # a Takeout JSON's position
+    updated = filled_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, takeout)
+    if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # a Takeout JSON's, or one gone
         updated.update(place_columns(updated))
     updated["creator"] = creator_of(updated)
     if not updated.get("copyright"):  # the stored tags are parsed only when XMP and IIM say nothing
