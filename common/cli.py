@@ -447,14 +447,14 @@ class Session:
 
     def forget(self, folders: list[str]) -> None:
         """Remove the rows of every file under ``folders`` (``common.forget``)."""
-        from common.forget import ForgetRefused, forget_folders, refuse_what_cannot_be_meant, still_there
+        from common.forget import FolderLooks, ForgetRefused, forget_folders, refuse_what_cannot_be_meant
         from common.locking import indexing_lock
 
         failures_path = os.path.join(self.db_path, FAILURES_FILE)
         folders = self.as_indexed(folders)
-        patience = self.args.time_limit or None  # for a drive not answering: as long as a decoder waits
+        looks = FolderLooks(self.args.time_limit or None)  # a drive not answering: waited on as a decoder is
         try:  # before the lock, which a refused command must not take (nothing written)
-            refuse_what_cannot_be_meant(self.open_store(), folders, FailureReport(failures_path), patience=patience)
+            refuse_what_cannot_be_meant(self.open_store(), folders, FailureReport(failures_path), looks=looks)
         except ForgetRefused as error:
             raise UsageError(f"--forget: {error}") from None
         with write_errors_explained(self.db_path), indexing_lock(self.db_path, self.args.wait):
@@ -463,14 +463,14 @@ class Session:
             failures = FailureReport(failures_path)
             try:
                 thumbnails = os.path.join(self.db_path, THUMBNAIL_DIR)
-                forgotten = forget_folders(self.store, folders, failures, thumbnails, patience)
+                forgotten = forget_folders(self.store, folders, failures, thumbnails, looks)
             except ForgetRefused as error:
                 raise UsageError(f"--forget: {error}") from None
             finally:
                 failures.close()
         for folder, count in forgotten.items():
             log.info("forgot %d image(s) under %s; no file was touched", count, folder)
-            if count and still_there(folder, [folder], patience):  # not a drive gone: the next --index reads them again
+            if count and looks.still_there(folder, [folder]):  # not a drive gone: the next --index reads them again
                 log.info("%s is still there: an --index of a folder holding it reads its files again "
                          "(--exclude %s keeps them out)", folder, folder)  # fmt: skip
         log.info("%s in %s", images_said(self.store.count()), self.db_path)

@@ -38,19 +38,40 @@ class EverythingStillThere(ForgetRefused):
     to start over; an index of the folder again would read every file anew."""
 
 
+class FolderLooks:
+    """Whether folders' files are still there, asked of the disk (``still_there``); a drive that
+    has not answered for ``patience`` seconds holds nothing that can be used: not there, said so
+    once, and not asked again in this command (a --forget looks before it takes the lock, again
+    under it, and at the end: each look would wait as long)."""
+
+    def __init__(self, patience: float | None = None) -> None:
+        self.patience = patience
+        self.silent: set[str] = set()
+
+    def still_there(self, folder: str, paths: Iterable[str]) -> bool:
+        """Whether any of ``paths``, under ``folder``, is there (the first found will do)."""
+        if folder in self.silent:
+            return False
+        found = any_within(os.path.lexists, paths, self.patience)
+        if found is None:
+            self.silent.add(folder)
+            log.warning("%s did not answer in %g s (a drive not answering?): taken as not there", folder, self.patience)
+        return bool(found)
+
+
 def forget_folders(
     store: ImageStore,
     folders: Iterable[str],
     failures: FailureReport,
     thumbnail_dir: str | None,
-    patience: float | None = None,
+    looks: FolderLooks | None = None,
 ) -> dict[str, int]:
     """Remove every row under each of ``folders`` (a file's own path works too), with its
     thumbnail and listed failure; how many rows went, by folder. All folders are checked before
-    anything is removed (``refuse_what_cannot_be_meant``, waiting ``patience`` on a drive)."""
+    anything is removed (``refuse_what_cannot_be_meant``, looking at the disk with ``looks``)."""
     folders = [normalise_root(folder) for folder in folders]
     signatures = store.get_signatures()
-    doomed = refuse_what_cannot_be_meant(store, folders, failures, signatures, patience)
+    doomed = refuse_what_cannot_be_meant(store, folders, failures, signatures, looks)
     paths = sorted({p for found in doomed.values() for p in found})
     if paths:
         store.delete_images(paths)
@@ -67,13 +88,13 @@ def refuse_what_cannot_be_meant(
     folders: Iterable[str],
     failures: FailureReport,
     signatures: Iterable[str] | None = None,
-    patience: float | None = None,
+    looks: FolderLooks | None = None,
 ) -> dict[str, list[str]]:
     """Raise ``NothingToForget`` for the first folder with no row (``signatures``: the store's
     paths, when already read) and no failure under it, and ``EverythingStillThere`` where the
     folders hold every row and the files of one of them are still there; else the paths of the
-    rows under each folder. Files whose drive has not answered for ``patience`` seconds are not
-    there (``still_there``)."""
+    rows under each folder. Files whose drive does not answer are not there (``FolderLooks``)."""
+    looks = looks or FolderLooks()
     indexed = list(store.get_signatures() if signatures is None else signatures)
     listed = [*indexed, *failures.earlier_paths()]
     folders = [normalise_root(folder) for folder in folders]
@@ -83,20 +104,10 @@ def refuse_what_cannot_be_meant(
     under = {folder: [path for path in indexed if is_under_root(path, folder)] for folder in folders}
     if indexed and len(set().union(*under.values())) == len(indexed):
         for folder, paths in under.items():
-            if still_there(folder, paths, patience):
+            if looks.still_there(folder, paths):
                 raise EverythingStillThere(
                     f"all {len(indexed)} images of the index are under {folder}, and its files are still there "
                     f"(a folder inside it meant?): to start over, delete {store.db_path}; to keep files out of "
                     "the index, --index with --exclude"
                 )
     return under
-
-
-def still_there(folder: str, paths: Iterable[str], patience: float | None = None) -> bool:
-    """Whether any of ``paths``, under ``folder``, is there (the first found will do). A drive
-    that has not answered for ``patience`` seconds holds nothing that can be used: not there,
-    and said so."""
-    found = any_within(os.path.lexists, paths, patience)
-    if found is None:
-        log.warning("%s did not answer in %g s (a drive not answering?): taken as not there", folder, patience)
-    return bool(found)
