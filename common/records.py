@@ -108,7 +108,9 @@ REFRESHABLE_SINCE = 1
 # since 6, the copyright notice since 7, Windows' tags since 8, a Takeout JSON's star since 11):
 # bringing them up to date reads those again. Without that read (--repair) a row is brought up to
 # HEADER_SINCE - 1 only (SIDECARS_ALONE_SINCE - 1 if it was older). Raise it to RECORD_VERSION
-# when a version reads more from headers or sidecars.
+# when a version reads more from every file's header or sidecar; what only some rows lack (a
+# video's tags) gets a version of its own (VIDEO_TAGS_SINCE), read for those rows alone
+# (``common.describe.lacks_header_columns``).
 HEADER_SINCE = 11
 # Rows described since this version lack only what a sidecar holds (a Takeout JSON's star, since
 # 11): one without a sidecar (``sidecar_mtime`` NULL, and a sidecar added since is a change the
