@@ -25,16 +25,21 @@ from common.records import (
     REFRESHABLE_SINCE,
     SIDECARS_ALONE_SINCE,
     VIDEO_TAGS_SINCE,
+    XMP_TAKEN_SINCE,
 )
 from common.takeout import FILLED_COLUMNS, fill_in, read_takeout_json, takeout_json_of
 from common.text_search import characters_and_pairs_of_unspaced_runs, in_one_form, word_parts
 from common.video import video_taken_when_and_where
 from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, newest_sidecar_mtime, read_xmp, sidecar_of
+from common.xmp_taken import NOTHING_IN_XMP, TakenInXmp, taken_as_xmp_says, taken_in_xmp
 
 log = logging.getLogger(__name__)
 
 # Where ``annotations_of`` gives what a Takeout JSON says: no column, to fill in, never to overwrite.
 TAKEOUT = "takeout"
+# Where it gives when and where the file's XMP says it was taken (``common.xmp_taken``): weighed
+# against the file's EXIF, not taken over it.
+XMP_TAKEN = "xmp_taken"
 # Where ``annotations_from_header`` gives what the file itself says now of when and where it was
 # taken (``taken_now``).
 TAKEN_NOW = "taken"
@@ -61,8 +66,8 @@ def build_record(path: str, decoded: DecodedImage) -> dict[str, Any]:
     text_chunks = png_text_chunks(decoded.info) if decoded.format == "PNG" else {}
     record.update(decoded.video or {"media_type": "image"})
     annotations = annotations_of(path, decoded.info, decoded.older_annotations)
-    takeout = annotations.pop(TAKEOUT)
-    record = filled_in({**record, **annotations}, takeout)  # after EXIF and XMP: what they lack
+    takeout, xmp_taken = annotations.pop(TAKEOUT), annotations.pop(XMP_TAKEN)
+    record = filled_in({**record, **annotations}, takeout, xmp_taken)
     record["creator"] = creator_of(record)
     record["copyright"] = copyright_of(record, raw_tags)
     record.update(
@@ -84,14 +89,21 @@ def annotations_of(path: str, info: dict[str, Any], older: dict[str, str]) -> di
     """What people wrote about the file at ``path``: its XMP columns (``common.xmp``) from its
     sidecar and the packet in ``info`` (its ``Image.info``), the columns IPTC-IIM or Windows'
     tags give (``older``: ``common.decoding.older_annotations``) where XMP has none, the newest
-    mtime of its sidecars, and under ``TAKEOUT`` what its Google Takeout JSON says
-    (``common.takeout``: for ``fill_in``, which gives it what the rest lacks)."""
+    mtime of its sidecars, under ``XMP_TAKEN`` when and where its XMP says it was taken, and
+    under ``TAKEOUT`` what its Google Takeout JSON says (``common.takeout``). The last two are
+    for ``filled_in``, which weighs them against what the file says."""
     sidecar, takeout = sidecar_of(path), takeout_json_of(path)
-    columns = read_xmp(embedded_packet(info), sidecar)
+    xmp = read_xmp(embedded_packet(info), sidecar)
+    columns = dict(xmp.columns)
     for column, value in older.items():
         if columns[column] is None:
             columns[column] = value
-    return {**columns, "sidecar_mtime": newest_sidecar_mtime(sidecar, takeout), TAKEOUT: read_takeout_json(takeout)}
+    return {
+        **columns,
+        "sidecar_mtime": newest_sidecar_mtime(sidecar, takeout),
+        XMP_TAKEN: taken_in_xmp(xmp),
+        TAKEOUT: read_takeout_json(takeout),
+    }
 
 
 def annotations_from_header(path: str) -> dict[str, Any] | None:
@@ -121,6 +133,19 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
     return {**annotations_of(path, header.info, header.older_annotations), TAKEN_NOW: taken_now(path, header.exif)}
 
 
+def taken_as_indexing_says(path: str) -> dict[str, Any] | None:
+    """When and where the file at ``path`` was taken (``TAKEN_COLUMNS``) as indexing it records
+    them: its EXIF or a video's tags, its XMP, its Takeout JSON and its name in ``filled_in``'s
+    order, from its header and sidecars alone (``--near IMG_0042.CR2`` is where its sidecar
+    says). None when it cannot be read as a photo or a video."""
+    read = annotations_from_header(path)
+    if read is None:
+        return None
+    said = {**read[TAKEN_NOW], "filename": os.path.basename(path)}
+    filled = filled_in(said, read[TAKEOUT], read[XMP_TAKEN])
+    return {column: filled.get(column) for column in TAKEN_COLUMNS}
+
+
 def taken_now(path: str, ifds: ExifIfds | None) -> dict[str, Any]:
     """What the EXIF of the file at ``path`` says now of ``TAKEN_COLUMNS`` (``ifds``: Pillow's,
     as ``header_of`` reads them), and its tags as a row keeps them (``exif_json``): a row's date
@@ -129,12 +154,14 @@ def taken_now(path: str, ifds: ExifIfds | None) -> dict[str, Any]:
     return {**{column: columns.get(column) for column in TAKEN_COLUMNS}, "exif_json": exif_json(tags)}
 
 
-def filled_in(record: dict[str, Any], takeout: dict[str, Any]) -> dict[str, Any]:
-    """``record`` (what the file and its XMP say) with what its Takeout JSON says where they say
-    nothing (``fill_in``), then, where nothing dates it, the date in its file's name
+def filled_in(record: dict[str, Any], takeout: dict[str, Any], xmp: TakenInXmp) -> dict[str, Any]:
+    """``record`` (what the file's EXIF or a video's tags say, and its XMP columns) with its
+    date and position as its XMP has them (``taken_as_xmp_says``: a sidecar's edit first, the
+    file's own packet where EXIF says nothing), then what its Takeout JSON says where they all
+    say nothing (``fill_in``), then, where nothing dates it, the date in its file's name
     (``date_in_name``: a guess, so last). The one order, for a file read and a row brought up to
     date alike."""
-    filled = fill_in(record, takeout)
+    filled = fill_in(taken_as_xmp_says(record, xmp), takeout)
     filled["date_taken"] = filled.get("date_taken") or date_in_name(filled.get("filename") or "")
     return filled
 
@@ -178,16 +205,17 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     version's search text (the rest needs its file decoded, which the next --index does); a row
     of this version, the search text."""
     columns_read = dict(read or {})
-    takeout = columns_read.pop(TAKEOUT, {})
+    takeout, xmp_taken = columns_read.pop(TAKEOUT, {}), columns_read.pop(XMP_TAKEN, NOTHING_IN_XMP)
     taken = columns_read.pop(TAKEN_NOW, None)
     if taken is not None and taken["exif_json"] == record.get("exif_json"):
-        # The tags the row was read from: what they lack of the date and position, a Takeout JSON
-        # gave the row, and it is the JSON's now (corrected in Google Photos since, or gone). Other
-        # tags (a raw's, read now from its header, not its preview): the row keeps its own.
+        # The tags the row was read from: where the row's date and position are not theirs, its
+        # XMP or a Takeout JSON gave them, and they are what those say now (an edit in Lightroom
+        # or Google Photos since, or a sidecar gone). Other tags (a raw's, read now from its
+        # header, not its preview): the row keeps its own, and a sidecar's edit comes over them.
         columns_read |= {column: taken[column] for column in TAKEN_COLUMNS}
     before = (record.get("gps_latitude"), record.get("gps_longitude"))
-    updated = filled_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, takeout)
-    if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # a Takeout JSON's, or one gone
+    updated = filled_in(dict.fromkeys(PLACE_COLUMNS) | record | columns_read, takeout, xmp_taken)
+    if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # XMP's or a JSON's, or one gone
         updated.update(place_columns(updated))
     updated["creator"] = creator_of(updated)
     if not updated.get("copyright"):  # the stored tags are parsed only when XMP and IIM say nothing
@@ -197,8 +225,8 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
         complete = not lacks_header_columns(record) or read is not None
         if complete:
             still = RECORD_VERSION
-        else:  # what its header holds, only what its sidecar does, or a video's tags
-            sinces = (SIDECARS_ALONE_SINCE, HEADER_SINCE, VIDEO_TAGS_SINCE)
+        else:  # what its header holds, only what its sidecar does, a video's tags, or XMP's dates
+            sinces = (SIDECARS_ALONE_SINCE, HEADER_SINCE, VIDEO_TAGS_SINCE, XMP_TAKEN_SINCE)
             still = next((since - 1 for since in sinces if version < since), version)
         updated.update(place_columns(updated), record_version=still)
         if complete and updated.get("favorite") is None:  # no JSON to star it (``lacks_header_columns``)
@@ -209,17 +237,27 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
 
 def lacks_header_columns(record: dict[str, Any]) -> bool:
     """Whether a row lacks what its file's header or sidecars hold (XMP, IPTC-IIM, a Takeout
-    JSON's star, a video's date and position): to be read from them again. A row since
-    ``SIDECARS_ALONE_SINCE`` without a sidecar lacks nothing a read would give, but a video's
-    before ``VIDEO_TAGS_SINCE`` its tags."""
+    JSON's star, a video's date and position, XMP's date and position): to be read from them
+    again. A row since ``SIDECARS_ALONE_SINCE`` without a sidecar lacks nothing a read would
+    give, but a video's before ``VIDEO_TAGS_SINCE`` its tags, and before ``XMP_TAKEN_SINCE`` a
+    photo's whose EXIF holds no date (its XMP packet's may: a PNG exported, a scan)."""
     version = record.get("record_version")
     if version is None:
         return False
     if record.get("media_type") == "video" and version < VIDEO_TAGS_SINCE:
         return True
+    if version < XMP_TAKEN_SINCE and (record.get("sidecar_mtime") is not None or _undated_by_exif(record)):
+        return True
     if version >= HEADER_SINCE:
         return False
     return version < SIDECARS_ALONE_SINCE or record.get("sidecar_mtime") is not None
+
+
+def _undated_by_exif(record: dict[str, Any]) -> bool:
+    """Whether a photo's stored EXIF tags hold no date (``exif_json``: every tag by name,
+    'EXIF DateTimeOriginal', 'Image DateTime'), so an XMP packet's would date it. A video's
+    packet is not read."""
+    return record.get("media_type") != "video" and "DateTime" not in (record.get("exif_json") or "")
 
 
 def search_text(record: dict[str, Any], text_chunks: dict[str, str]) -> str:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from common.discovery import path_as_named_on_disk
 from common.place_names import NamedPlace, places_called, runner_up
@@ -139,30 +138,15 @@ def _no_centre(near: str, found: list[NamedPlace], what: str, condition: str) ->
 
 
 def _where_taken(path: str) -> Centre:
-    """Where the photo in ``path`` was taken, read as indexing reads it (exifread, else the EXIF
-    Pillow finds in the file's header: PNG, WebP; a video's tags: ``common.video``; without a
-    position there, its Google Takeout JSON's: ``common.takeout``)."""
-    from common.decoding import exif_ifds
-    from common.discovery import VIDEO_EXTENSIONS
-    from common.metadata import read_exif
-    from common.takeout import read_takeout_json, takeout_json_of
-    from common.video import video_taken_when_and_where
+    """Where the photo or video in ``path`` was taken, as indexing records it
+    (``common.describe.taken_as_indexing_says``: its EXIF or tags, its XMP sidecar's edit, its
+    Google Takeout JSON)."""
+    from common.describe import taken_as_indexing_says
 
-    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
-        try:
-            columns = video_taken_when_and_where(path)
-        except Exception as error:  # PyAV's, for a file it cannot open
-            raise NearError(f"--near {path}: cannot read the video: {error}") from None
-    else:
-        try:
-            with Image.open(path) as opened:
-                pillow = exif_ifds(opened)
-        except Exception:  # no picture Pillow knows: exifread alone then
-            pillow = None
-        columns, _ = read_exif(path, pillow)
-    if not is_position(columns.get("gps_latitude"), columns.get("gps_longitude")):
-        columns = read_takeout_json(takeout_json_of(path))
-    latitude, longitude = columns.get("gps_latitude"), columns.get("gps_longitude")
+    taken = taken_as_indexing_says(path)
+    if taken is None:
+        raise NearError(f"--near {path}: cannot read it as a photo or a video")
+    latitude, longitude = taken.get("gps_latitude"), taken.get("gps_longitude")
     if not is_position(latitude, longitude):
         raise NearError(f"--near {path}: the file records no GPS position")
     return Centre(float(latitude), float(longitude), os.path.basename(path))

@@ -95,8 +95,9 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # those of Thai, Lao, Khmer and Burmese runs too; the search text composed (NFC: a Mac's names).
 # 11: whether Google Photos starred it (a Takeout JSON's ``favorited``). 12: a video's date and
 # position from its container's tags (common.video). 13: the date in a phone's or an app's file
-# name where nothing else dates the file (common.name_dates).
-RECORD_VERSION = 13
+# name where nothing else dates the file (common.name_dates). 14: the date and position in XMP,
+# a sidecar's before EXIF, the file's own packet after it (common.xmp_taken).
+RECORD_VERSION = 14
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
 # position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows
@@ -120,6 +121,9 @@ SIDECARS_ALONE_SINCE = 8
 # Rows of videos described before this version lack their container's date and position: their
 # header is read again (under a millisecond a video), and only theirs.
 VIDEO_TAGS_SINCE = 12
+# Rows described before this version lack the date and position their XMP holds: a photo's with
+# a sidecar, or whose EXIF holds no date, has its header and sidecar read again, and only those.
+XMP_TAKEN_SINCE = 14
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).

@@ -1,5 +1,5 @@
 """What people wrote about a photo in their photo software: XMP keywords, title, rating, people,
-place, creator, copyright.
+place, creator, copyright; and, for ``common.xmp_taken``, when and where it was taken.
 
 Lightroom, digiKam, darktable, Photoshop, Windows Photos and phones keep what their users add to
 a photo (keywords, a title, a caption, a star rating, the names of the people tagged in it) as
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -37,6 +37,7 @@ MWG_REGIONS = "http://www.metadataworkinggroup.com/schemas/regions"
 IPTC_EXTENSION = "http://iptc.org/std/Iptc4xmpExt/2008-02-29"
 IPTC_CORE = "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns"
 PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0"
+EXIF = "http://ns.adobe.com/exif/1.0"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 # The columns XMP gives a record (common.records); NULL without them. The caption is XMP's
@@ -62,6 +63,13 @@ HIERARCHIES = {(LIGHTROOM, "hierarchicalSubject"): "|", (DIGIKAM, "TagsList"): "
 # Apple, Google; Windows Photo Gallery's own) and IPTC's list of persons shown.
 PEOPLE = ((MWG_REGIONS, "Name"), (MICROSOFT_REGION, "PersonDisplayName"), (IPTC_EXTENSION, "PersonInImage"))
 MAX_PACKET_BYTES = 16 * 1024 * 1024  # a sidecar larger than this is not one
+# When and where the photo was taken, as XMP writes them (read by common.xmp_taken): when,
+# then when its file was made (a scan, an export: EXIF's DateTimeDigitized and xmp:CreateDate),
+# and the GPS position as the EXIF schema for XMP writes it ("48,51.384N").
+DATES_TAKEN = ((EXIF, "DateTimeOriginal"), (PHOTOSHOP, "DateCreated"))
+DATES_MADE = ((EXIF, "DateTimeDigitized"), (XMP_BASIC, "CreateDate"))
+POSITION = tuple((EXIF, name) for name in ("GPSLatitude", "GPSLongitude", "GPSAltitude", "GPSAltitudeRef"))
+TAKEN_PROPERTIES = frozenset((*DATES_TAKEN, *DATES_MADE, *POSITION))
 
 
 def sidecar_of(path: str, names: Iterable[str] | None = None) -> str | None:
@@ -100,15 +108,26 @@ def embedded_packet(info: dict[str, Any]) -> bytes | str | None:
     return info.get("xmp") or info.get("XML:com.adobe.xmp") or None
 
 
-def read_xmp(packet: bytes | str | None, sidecar: str | None) -> dict[str, Any]:
-    """The ``XMP_COLUMNS`` of a photo from its embedded ``packet`` and its ``sidecar`` file (its
-    values first): None for what neither holds."""
+class XmpRead(NamedTuple):
+    """What a photo's XMP says (``read_xmp``): its columns, and when and where it was taken as its
+    sidecar and its embedded packet write it, apart (``common.xmp_taken`` weighs them against
+    the file's EXIF, which comes between the two)."""
+
+    columns: dict[str, Any]  # XMP_COLUMNS: the sidecar's values first, None where neither holds one
+    sidecar_taken: dict[tuple[str, str], str]  # TAKEN_PROPERTIES as written, those it holds
+    packet_taken: dict[tuple[str, str], str]
+
+
+def read_xmp(packet: bytes | str | None, sidecar: str | None) -> XmpRead:
+    """What the XMP of a photo says (``XmpRead``), from its embedded ``packet`` and its
+    ``sidecar`` file (its values first), each parsed once."""
     found = dict.fromkeys(XMP_COLUMNS)
-    for source in (_sidecar_packet(sidecar), packet):
-        for column, value in fields_of(source).items():
+    sidecar_fields, packet_fields = packet_fields_of(_sidecar_packet(sidecar)), packet_fields_of(packet)
+    for fields in (sidecar_fields, packet_fields):
+        for column, value in fields.columns.items():
             if found[column] is None:
                 found[column] = value
-    return found
+    return XmpRead(found, sidecar_fields.taken, packet_fields.taken)
 
 
 def _sidecar_packet(sidecar: str | None) -> bytes | None:
@@ -125,17 +144,33 @@ def _sidecar_packet(sidecar: str | None) -> bytes | None:
         return None
 
 
+class PacketFields(NamedTuple):
+    """What one packet holds (``packet_fields_of``)."""
+
+    columns: dict[str, Any]  # XMP_COLUMNS, only those it holds
+    taken: dict[tuple[str, str], str]  # TAKEN_PROPERTIES as written, only those it holds
+
+
 def fields_of(packet: bytes | str | None) -> dict[str, Any]:
     """The ``XMP_COLUMNS`` one packet holds (only those it holds)."""
+    return packet_fields_of(packet).columns
+
+
+def packet_fields_of(packet: bytes | str | None) -> PacketFields:
+    """The ``XMP_COLUMNS`` and ``TAKEN_PROPERTIES`` one packet holds, in one parse."""
     if not packet:
-        return {}
+        return PacketFields({}, {})
     from xml.etree import ElementTree
 
     try:
         root = ElementTree.fromstring(_trimmed(packet))
     except ElementTree.ParseError as error:
         log.debug("ignoring an XMP packet that is not well-formed XML: %s", error)
-        return {}
+        return PacketFields({}, {})
+    taken: dict[tuple[str, str], str] = {}
+    # The photo's own properties: not those of a structure inside one (the IPTC Extension's
+    # location shown holds a GPS position too, of what the photo shows).
+    photos = {element for rdf in root.iter(f"{{{RDF}}}RDF") for element in rdf}
     keywords: list[str] = []
     people: list[str] = []
     creators: list[str] = []
@@ -167,6 +202,8 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
                 creators += values
             elif (namespace, name) in LOCATION_PARTS:
                 location.setdefault((namespace, name), values[0])
+            elif (namespace, name) in TAKEN_PROPERTIES and description in photos:
+                taken.setdefault((namespace, name), values[0].strip())
     rating = ratings.get("xmp")
     if rating is None:
         rating = ratings.get("windows")
@@ -181,7 +218,7 @@ def fields_of(packet: bytes | str | None) -> dict[str, Any]:
     parts = [location[part] for part in LOCATION_PARTS if part in location] or _structured_location(root)
     if parts := distinct(parts):
         found["location"] = LOCATION_SEPARATOR.join(parts)
-    return found
+    return PacketFields(found, taken)
 
 
 def _structured_location(root: Element) -> list[str]:

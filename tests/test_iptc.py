@@ -163,7 +163,7 @@ def as_version_4_left_it(cli: Cli) -> None:
 
     def version_4(record: dict) -> dict:
         with Image.open(record["path"]) as image:
-            xmp = read_xmp(embedded_packet(image.info), sidecar_of(record["path"]))
+            xmp = read_xmp(embedded_packet(image.info), sidecar_of(record["path"])).columns
         return (
             record
             | {column: xmp[column] for column in IIM_COLUMNS}

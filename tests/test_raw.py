@@ -19,11 +19,14 @@ from conftest import Cli, paint_photo
 STORED_FOR = {1: None, 3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
 
 
-def raw_photo(path: Path, upright: Image.Image, *, orientation: int = 1, preview: str = "jpeg") -> Path:
+def raw_photo(
+    path: Path, upright: Image.Image, *, orientation: int = 1, preview: str = "jpeg", tags: tuple = ()
+) -> Path:
     """A DNG as a camera or Adobe's converter writes one: the sensor's data, a Bayer mosaic
     (RGGB, 16 bits a site) of ``upright`` at twice its size, in a sub-IFD; in IFD0 a preview of
     it, a JPEG ("jpeg"), uncompressed RGB ("bitmap") or a 64-pixel JPEG ("small"); both stored
-    as the sensor lay, turned from upright by ``orientation``."""
+    as the sensor lay, turned from upright by ``orientation``. ``tags``: more of IFD0's, as
+    tifffile's ``extratags`` (a camera's DateTime)."""
     stored = upright.transpose(STORED_FOR[orientation]) if STORED_FOR[orientation] is not None else upright
     sensor = np.asarray(stored.resize((stored.width * 2, stored.height * 2)), dtype=np.uint16) * 256
     mosaic = np.empty(sensor.shape[:2], dtype=np.uint16)
@@ -33,7 +36,8 @@ def raw_photo(path: Path, upright: Image.Image, *, orientation: int = 1, preview
     if preview == "small":
         shown.thumbnail((64, 64))
     camera = [(50706, "B", 4, (1, 4, 0, 0), True), (50708, "s", 0, "Testmaker RAW-1", True),
-              (271, "s", 0, "Testmaker", True), (272, "s", 0, "RAW-1", True), (274, "H", 1, orientation, True)]  # fmt: skip
+              (271, "s", 0, "Testmaker", True), (272, "s", 0, "RAW-1", True), (274, "H", 1, orientation, True),
+              *tags]  # fmt: skip
     if preview == "bitmap":
         first = np.asarray(shown)
     else:  # written as bytes, then described as the JPEG they are (tifffile encodes no JPEG itself)
