@@ -143,6 +143,40 @@ def test_a_phone_videos_date_and_place_are_read_from_its_tags(cli: Cli, tmp_path
     rows_say()
 
 
+def with_idit_chunk(path: Path, written: bytes) -> Path:
+    """An AVI as a camera of the 2000s writes one (Canon's, Nikon's, Fujifilm's): when it was
+    shot, in the camera's local time, in an ``IDIT`` chunk before the frames."""
+    data, position, rewritten = path.read_bytes(), 12, bytearray()
+    while position < len(data):
+        tag, size = data[position : position + 4], struct.unpack("<I", data[position + 4 : position + 8])[0]
+        if tag == b"LIST" and data[position + 8 : position + 12] == b"movi":
+            rewritten += b"IDIT" + struct.pack("<I", len(written)) + written + b"\x00" * (len(written) & 1)
+        rewritten += data[position : position + 8 + size + (size & 1)]
+        position += 8 + size + (size & 1)
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(rewritten) + 4) + b"AVI " + bytes(rewritten))
+    return path
+
+
+def test_a_cameras_avi_is_dated_as_shot_and_a_videos_sidecar_corrects_it(cli: Cli, tmp_path: Path) -> None:
+    """A camera's AVI holds its local time (FFmpeg reads the IDIT chunk as a creation_time
+    without a zone): kept as written, not shifted as a UTC time would be. A video's XMP sidecar
+    (digiKam's, darktable's) sets its date right, as a photo's does."""
+    folder = tmp_path / "camera"
+    black, body = Image.new("RGB", (160, 120)), Image.open(paint_photo(tmp_path / "body.png", 70)).convert("RGB")
+    avi = with_idit_chunk(make_video(folder / "MVI_0042.avi", black, body), b"Sat Jul 14 10:00:00 2007\n\x00")
+    mp4 = make_video(folder / "clip.mp4", black, body, tags={"creation_time": "2019-07-03T14:33:00.000000Z"})
+    (folder / "clip.mp4.xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:DateTimeOriginal="2019-07-04T08:00:00"/>'
+        "</rdf:RDF></x:xmpmeta>",
+        encoding="utf-8",
+    )
+    cli.index(folder)
+    rows = cli.records()
+    assert rows[str(avi)]["date_taken"] == "2007-07-14T10:00:00"
+    assert rows[str(mp4)]["date_taken"] == "2019-07-04T08:00:00"
+
+
 def turn_for_display(path: Path, matrix: tuple[int, ...]) -> None:
     """Write a display matrix into an MP4's track header, as a phone does for a portrait clip.
 
