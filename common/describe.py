@@ -95,13 +95,15 @@ def annotations_of(path: str, info: dict[str, Any], older: dict[str, str]) -> di
     sidecar, takeout = sidecar_of(path), takeout_json_of(path)
     xmp = read_xmp(embedded_packet(info), sidecar)
     columns = dict(xmp.columns)
+    older = dict(older)
+    iim_date = older.pop("date_taken", None)  # weighed with the XMP packet's date (common.xmp_taken)
     for column, value in older.items():
         if columns[column] is None:
             columns[column] = value
     return {
         **columns,
         "sidecar_mtime": newest_sidecar_mtime(sidecar, takeout),
-        XMP_TAKEN: taken_in_xmp(xmp),
+        XMP_TAKEN: taken_in_xmp(xmp, iim_date),
         TAKEOUT: read_takeout_json(takeout),
     }
 

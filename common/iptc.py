@@ -1,5 +1,5 @@
 """What older photo software wrote about a photo: IPTC-IIM's title, caption, keywords, place,
-creator, copyright.
+creator, copyright, and the date it was taken.
 
 Before XMP, Photoshop, Picasa and the press's tools (Photo Mechanic, newspaper archives) kept a
 photo's caption and keywords as IPTC-IIM datasets: in a JPEG's Photoshop block (APP13), in a
@@ -30,13 +30,16 @@ LIST_COLUMNS = ("keywords", "creator")  # every value kept; of the others, the f
 # The parts of the location column (common.xmp.LOCATION_PARTS): Sub-location, City,
 # Province/State, Country/Primary Location Name.
 LOCATION_DATASETS = ((2, 92), (2, 90), (2, 95), (2, 101))
+# Date Created ('CCYYMMDD': '00' for a month or day not known) and Time Created ('HHMMSS±HHMM').
+DATE_CREATED, TIME_CREATED = (2, 55), (2, 60)
 CODED_CHARACTER_SET = (1, 90)
 UTF8_ESCAPE = b"\x1b%G"  # ISO 2022's announcement of UTF-8, the only character set declared in practice
 
 
 def iptc_columns(image: Image.Image) -> dict[str, str]:
     """The title, caption, keywords, creator, copyright and location the IIM datasets of an opened JPEG or TIFF hold
-    (only the ones it holds); nothing for other formats, or for a block Pillow cannot split."""
+    (only the ones it holds), and ``date_taken`` as XMP writes a date (``date_created``, for
+    ``common.xmp_taken``); nothing for other formats, or for a block Pillow cannot split."""
     from PIL import IptcImagePlugin
 
     try:
@@ -54,7 +57,27 @@ def iptc_columns(image: Image.Image) -> dict[str, str]:
              if (text := _text(value, utf8))]  # fmt: skip
     if parts := distinct(parts):
         found["location"] = LOCATION_SEPARATOR.join(parts)
+    if created := date_created(_values(datasets.get(DATE_CREATED))[:1], _values(datasets.get(TIME_CREATED))[:1]):
+        found["date_taken"] = created
     return found
+
+
+def date_created(date: list[bytes], time: list[bytes]) -> str | None:
+    """IIM's Date Created and Time Created (each a one-value list, or empty) as XMP writes a date,
+    as precise as known: '1975' for '19750000', '2019-10-14T15:00:20+00:00' for '20191014' and
+    '150020+0000'. None without a date of eight digits; checked as a date by ``common.xmp_taken``."""
+    written = date[0].decode("ascii", "replace").strip() if date else ""
+    if len(written) != 8 or not written.isdigit():
+        return None
+    parts = [written[:4], *(part for part in (written[4:6], written[6:8]) if part != "00")]
+    if len(parts) == 2 and written[6:8] != "00":  # a day of an unknown month: no date but the year
+        parts = parts[:1]
+    day = "-".join(parts)
+    clock = time[0].decode("ascii", "replace").strip() if time else ""
+    if len(parts) < 3 or len(clock) < 6 or not clock[:6].isdigit():
+        return day
+    zone = f"{clock[6:9]}:{clock[9:11]}" if len(clock) >= 11 and clock[6] in "+-" and clock[7:11].isdigit() else ""
+    return f"{day}T{clock[:2]}:{clock[2:4]}:{clock[4:6]}{zone}"
 
 
 def _values(value: bytes | list[bytes] | None) -> list[bytes]:

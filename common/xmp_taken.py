@@ -50,7 +50,8 @@ _RATIONAL = re.compile(r"(?P<number>[+-]?\d+(?:\.\d+)?)(?:/(?P<denominator>\d+(?
 
 class TakenInXmp(NamedTuple):
     """When and where a photo's XMP says it was taken: its sidecar's (an edit, before the file's
-    EXIF) and its embedded packet's (after it), each the record columns it gives."""
+    EXIF) and the file's own (its embedded packet's, or IPTC-IIM's date: after the EXIF), each
+    the record columns it gives."""
 
     sidecar: dict[str, Any]
     packet: dict[str, Any]
@@ -59,19 +60,25 @@ class TakenInXmp(NamedTuple):
 NOTHING_IN_XMP = TakenInXmp({}, {})
 
 
-def taken_in_xmp(read: XmpRead) -> TakenInXmp:
+def taken_in_xmp(read: XmpRead, iim_date: str | None = None) -> TakenInXmp:
     """What ``read`` (``common.xmp.read_xmp``) says of when and where: a sidecar's date is when
-    the photo was taken (an edit); a packet's may be when its file was made where it says no more."""
-    return TakenInXmp(taken_columns(read.sidecar_taken), taken_columns(read.packet_taken, made_too=True))
+    the photo was taken (an edit); the file's own, its packet's, else IPTC-IIM's Date Created
+    (``iim_date``: ``common.iptc.date_created``, older software's, which the file holds beside
+    its packet), else when its file was made."""
+    packet = taken_columns(read.packet_taken, made_too=True, iim_date=iim_date)
+    return TakenInXmp(taken_columns(read.sidecar_taken), packet)
 
 
-def taken_columns(properties: dict[tuple[str, str], str], *, made_too: bool = False) -> dict[str, Any]:
+def taken_columns(
+    properties: dict[tuple[str, str], str], *, made_too: bool = False, iim_date: str | None = None
+) -> dict[str, Any]:
     """The ``date_taken`` and position columns XMP ``properties`` (as ``common.xmp`` collects them)
-    give, only those they hold. ``made_too``: without a date taken, when the file was made (as
-    EXIF's reading falls back to DateTimeDigitized)."""
+    give, only those they hold. Without a date taken there, ``iim_date``, then, ``made_too``,
+    when the file was made (as EXIF's reading falls back to DateTimeDigitized)."""
     found: dict[str, Any] = {}
-    dates = (*DATES_TAKEN, *DATES_MADE) if made_too else DATES_TAKEN
-    date = next((parsed for key in dates if key in properties and (parsed := xmp_date(properties[key]))), None)
+    written = [properties.get(key) for key in DATES_TAKEN] + [iim_date]
+    written += [properties.get(key) for key in DATES_MADE] if made_too else []
+    date = next((parsed for value in written if value and (parsed := xmp_date(value))), None)
     if date:
         found["date_taken"] = date
     latitude = xmp_degrees(properties.get((EXIF, "GPSLatitude")), "NS")

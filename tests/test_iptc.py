@@ -19,6 +19,7 @@ from conftest import (
     made_by_an_older_imagedb,
     names_listed,
     paint_photo,
+    paint_tagged_photo,
     rows_rewritten,
     shared,
 )
@@ -155,6 +156,39 @@ def test_indexing_records_iim_where_xmp_has_none(cli: Cli, archive: Path) -> Non
     assert cli.index(archive).summary()["unchanged"] == 5
     counted = cli("--stats", "--format", "json").json()
     assert counted["locations"] == {"counts": {"Genova, Liguria, Italia": 1, "Portofino, Italy": 1}, "without": 3}
+
+
+def test_the_date_older_software_wrote_dates_a_photo_its_exif_does_not(cli: Cli, tmp_path: Path) -> None:
+    """IIM's Date Created and Time Created (a press agency's, a scan's dated in old Photoshop):
+    when nothing in EXIF dates the photo, as precisely as written ('00' for a month or a day
+    not known); the camera's EXIF comes first, a sidecar's edit before both."""
+    folder = tmp_path / "press"
+    with_iim(
+        paint_photo(folder / "agency.jpg", 1),
+        iim(*words(title="Summit"), (2, 55, b"20191014"), (2, 60, b"150020+0000")),
+    )
+    tiff_with_iim(folder / "scan.tif", 2, iim(*words(caption="Grandma"), (2, 55, b"19620000")))
+    camera = paint_tagged_photo(folder / "camera.jpg", 3, {306: "2015:04:10 10:00:00"})
+    with_iim(camera, iim(*words(title="Later"), (2, 55, b"20191014")))
+    with_iim(paint_photo(folder / "edited.jpg", 4), iim(*words(title="Edited"), (2, 55, b"20191014")))
+    write_sidecar(folder / "edited.jpg.xmp", packet(rating=3).replace(
+        'xmp:Rating="3"', 'xmp:Rating="3" xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:DateTimeOriginal="2019:10:15 09:00:00"'
+    ))  # fmt: skip
+    cli.index(folder)
+    dates = {name: row["date_taken"] for name, row in by_name(cli).items()}
+    assert dates == {
+        "agency.jpg": "2019-10-14T15:00:20+00:00", "scan.tif": "1962", "camera.jpg": "2015-04-10T10:00:00",
+        "edited.jpg": "2019-10-15T09:00:00",
+    }  # fmt: skip
+    assert names_listed(cli, "--where", "date_taken LIKE '2019-10%'") == ["agency.jpg", "edited.jpg"]
+
+
+def test_a_real_photo_dated_in_iim_alone_is_dated() -> None:
+    """Pillow's test photo with several APP13 blocks: its IIM holds a date and a time with a
+    zone, its EXIF no date."""
+    assert (
+        columns_of(shared("formats", "ok", "pillow__app13-multiple.jpg"))["date_taken"] == "2019-10-14T15:00:20+00:00"
+    )
 
 
 def as_version_4_left_it(cli: Cli) -> None:
