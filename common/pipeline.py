@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ from common.reuse import (
 )
 from common.settling import Settling
 from common.store import ImageStore
+from common.takeout import in_trash, takeout_json_of
 from common.thumbnails import remove_thumbnails
 from common.workers import (
     DecodePool,
@@ -201,6 +202,24 @@ def plan_changes(
     for path in sorted(p for p in indexed if p not in seen):
         (plan.not_found if os.path.lexists(path) else plan.removed).append(path)
     return plan
+
+
+def set_aside_trashed(plan: ChangePlan, indexed: Collection[str]) -> int:
+    """Take out of ``plan`` the files that were in Google Photos' trash when they were exported
+    (their Takeout JSON's ``trashed``: ``common.takeout.in_trash``): what their owner deleted is
+    not indexed, and the row of one indexed before goes. Only files to read or to bring up to
+    date with a sidecar are looked at (their JSON read: a few kB); an unchanged one was looked
+    at when it was indexed. How many were set aside."""
+    count = 0
+    for name in ("new", "changed", "reread", "refresh"):
+        kept, trashed = [], []
+        for file in getattr(plan, name):
+            in_the_trash = file.sidecar_mtime is not None and in_trash(takeout_json_of(file.path))
+            (trashed if in_the_trash else kept).append(file)
+        setattr(plan, name, kept)
+        plan.removed += [file.path for file in trashed if file.path in indexed]
+        count += len(trashed)
+    return count
 
 
 def split_described_before(
@@ -657,6 +676,7 @@ def index_roots(
     if any(is_under_root(database, root) for root in roots):
         # Rows of the database's own files (thumbnails indexed before its folder was skipped) go.
         plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
+    trashed = set_aside_trashed(plan, indexed)
     summary.unchanged = len(plan.unchanged)
     indexed_before = set(indexed)  # rows to replace, not add (write_rows)
     failures.begin(roots)
@@ -679,6 +699,10 @@ def index_roots(
         log.info("%d file(s) written in the last %g s: left for the next look", len(fresh), settling.seconds)
     if exclusions.left_out:
         log.info("left out by name: %s", exclusions.report())
+    if trashed:
+        log.info(
+            "left out %d file(s) in Google Photos' trash (their Takeout JSON says so): deleted by their owner", trashed
+        )
     for held in summary.out_of_reach:
         log.warning(
             "kept the rows of %d file(s) not found under %s: %s; %s",

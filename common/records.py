@@ -96,7 +96,8 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # 11: whether Google Photos starred it (a Takeout JSON's ``favorited``). 12: a video's date and
 # position from its container's tags (common.video). 13: the date in a phone's or an app's file
 # name where nothing else dates the file (common.name_dates). 14: the date and position in XMP,
-# a sidecar's before EXIF, the file's own packet (or IPTC-IIM's date) after it (common.xmp_taken).
+# a sidecar's before EXIF, the file's own packet (or IPTC-IIM's date) after it (common.xmp_taken);
+# and a row of a photo in Google Photos' trash goes (common.pipeline.set_aside_trashed).
 RECORD_VERSION = 14
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS

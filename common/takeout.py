@@ -16,7 +16,8 @@ no people. Its names follow Google's rules, not a standard:
 What the JSON says fills what the photo's own metadata lacks (``fill_in``): the camera's EXIF
 date and position, and what XMP or IPTC say, come first; the people it names are added to theirs.
 Whether the photo was starred in Google Photos (``favorited``) is the record's ``favorite``: no
-other metadata says it.
+other metadata says it. A photo in Google Photos' trash when it was exported (``trashed``: Takeout
+exports the trash too) is one its owner deleted: it is not indexed (``in_trash``).
 """
 
 from __future__ import annotations
@@ -123,18 +124,9 @@ def read_takeout_json(path: str | None) -> dict[str, Any]:
     """The record columns a Takeout JSON gives (``FILLED_COLUMNS``, ``people`` and ``favorite``),
     None where it says nothing; every one None without a JSON or with one that cannot be read."""
     columns: dict[str, Any] = dict.fromkeys((*FILLED_COLUMNS, "people", "favorite"))
-    if path is None:
+    data = _takeout_data(path)
+    if data is None:
         return columns
-    try:
-        if os.path.getsize(path) > MAX_JSON_BYTES:
-            return columns
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        log.debug("cannot read the Takeout JSON %s: %s", path, error)
-        return columns
-    if not isinstance(data, dict) or not data.keys() & TAKEOUT_KEYS:
-        return columns  # some other program's JSON of the same name
     description = data.get("description")
     if isinstance(description, str) and description.strip():
         columns["caption"] = description.strip()
@@ -146,6 +138,28 @@ def read_takeout_json(path: str | None) -> dict[str, Any]:
     columns["date_taken"] = _local_time(data.get("photoTakenTime"))
     columns.update(_position(data.get("geoData")))
     return columns
+
+
+def in_trash(path: str | None) -> bool:
+    """Whether the Takeout JSON at ``path`` says its photo was in Google Photos' trash."""
+    data = _takeout_data(path)
+    return data is not None and data.get("trashed") is True
+
+
+def _takeout_data(path: str | None) -> dict[str, Any] | None:
+    """What the Takeout JSON at ``path`` holds; None without one, for one that cannot be read,
+    and for some other program's JSON of the same name (none of Takeout's keys)."""
+    if path is None:
+        return None
+    try:
+        if os.path.getsize(path) > MAX_JSON_BYTES:
+            return None
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        log.debug("cannot read the Takeout JSON %s: %s", path, error)
+        return None
+    return data if isinstance(data, dict) and data.keys() & TAKEOUT_KEYS else None
 
 
 def _local_time(taken: Any) -> str | None:

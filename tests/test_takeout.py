@@ -37,6 +37,8 @@ def write_takeout_json(path: Path, title: str, **fields) -> Path:
     }
     if fields.pop("favorited", False):  # written only for a photo starred in Google Photos
         data["favorited"] = True
+    if fields.pop("trashed", False):  # written only for a photo in Google Photos' trash
+        data["trashed"] = True
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
 
@@ -232,3 +234,39 @@ def test_the_photos_starred_in_google_photos_are_favorites_on_both_backends(
         assert {row["record_version"] for row in records.values()} == {RECORD_VERSION}
         write_takeout_json(unstarred, "camera.jpg", position=FLORENCE, favorited=True)  # for the next backend
         os.utime(unstarred, (later + 5, later + 5))
+
+
+def test_the_photos_in_google_photos_trash_are_not_indexed(cli: Cli, takeout: Path, decoded: list[str]) -> None:
+    """Takeout exports the trash too, each photo's JSON saying ``trashed``: what its owner
+    deleted must not come back in searches. Left out and said so; one trashed since an earlier
+    export has its row removed; one restored comes back; an index made before this version
+    loses the rows of those in the trash at its next --index."""
+    write_takeout_json(takeout / "IMG_0042.jpg.json", "IMG_0042.jpg", description="a blurry one", trashed=True)
+    result = cli.index(takeout, extra=("--workers", "0"))
+    assert "left out 2 file(s) in Google Photos' trash" in result.stderr, "the photo and its edit"
+    assert result.summary() == {"new": 6, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    assert not {"IMG_0042.jpg", "IMG_0042-edited.jpg"} & {Path(p).name for p in cli.records()}
+    assert cli("--text", "blurry", "--format", "paths").stdout.strip() == ""
+    assert cli.index(takeout).summary()["unchanged"] == 6, "still left out, nothing read again"
+
+    later = os.stat(takeout / "camera.jpg.json").st_mtime + 5
+    write_takeout_json(takeout / "camera.jpg.json", "camera.jpg", position=FLORENCE, trashed=True)  # deleted since
+    write_takeout_json(takeout / "IMG_0042.jpg.json", "IMG_0042.jpg", description="a blurry one")  # restored
+    for name in ("camera.jpg.json", "IMG_0042.jpg.json"):
+        os.utime(takeout / name, (later, later))
+    again = cli.index(takeout, extra=("--workers", "0"))
+    assert again.summary() == {"new": 2, "updated": 0, "removed": 1, "unchanged": 5, "failed": 0}, again.stderr
+    names = {Path(p).name for p in cli.records()}
+    assert "IMG_0042.jpg" in names and "camera.jpg" not in names
+
+    write_takeout_json(takeout / "camera.jpg.json", "camera.jpg", position=FLORENCE)  # restored: indexed again
+    os.utime(takeout / "camera.jpg.json", (later + 5, later + 5))
+    cli.index(takeout, extra=("--workers", "0"))
+    rows_rewritten(cli, lambda r: r | {"record_version": 13})  # as an imagedb that indexed the trash left them
+    as_indexed = os.stat(takeout / "dated.jpg.json")
+    write_takeout_json(takeout / "dated.jpg.json", "dated.jpg", position=FLORENCE, trashed=True)
+    os.utime(takeout / "dated.jpg.json", ns=(as_indexed.st_atime_ns, as_indexed.st_mtime_ns))  # signature unchanged
+    decoded.clear()
+    upgraded = cli.index(takeout, extra=("--workers", "0"))
+    assert upgraded.summary()["removed"] == 1 and decoded == [], upgraded.stderr
+    assert "dated.jpg" not in {Path(p).name for p in cli.records()}
