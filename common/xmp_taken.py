@@ -40,7 +40,7 @@ _DATE = re.compile(
 # The EXIF schema for XMP's GPS coordinates: 'DDD,MM,SSk' or 'DDD,MM.mmk' (k: N, S, E or W); and
 # the decimal degrees some writers put there ('-33.8568', '151.2153E').
 _COORDINATE = re.compile(
-    r"(?P<degrees>\d{1,3}(?:\.\d+)?)(?:,(?P<minutes>\d{1,2}(?:\.\d+)?)(?:,(?P<seconds>\d{1,2}(?:\.\d+)?))?)?"
+    r"(?P<degrees>\d{1,3}(?:\.\d+)?)(?:,\s*(?P<minutes>\d{1,2}(?:\.\d+)?)(?:,\s*(?P<seconds>\d{1,2}(?:\.\d+)?))?)?"
     r"\s*(?P<reference>[NSEW])",
     re.IGNORECASE,
 )
