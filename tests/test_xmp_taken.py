@@ -16,7 +16,7 @@ from test_xmp import photo_with_packet, write_sidecar
 from common import refresh
 from common.records import RECORD_VERSION
 from common.xmp import packet_fields_of
-from common.xmp_taken import taken_columns
+from common.xmp_taken import TakenInXmp, taken_as_xmp_says, taken_columns
 from conftest import Cli, paint_photo, paint_tagged_photo, rows_rewritten
 
 LISBON = (38.7223, -9.1393)
@@ -205,3 +205,24 @@ def test_an_index_from_before_xmp_dates_reads_the_photos_with_a_sidecar_or_no_ex
     np.testing.assert_array_equal(cli.vectors(paths), vectors)
     assert when_and_where(cli) == EDITED
     assert cli.index(shoot).summary()["unchanged"] == len(EDITED)
+
+
+def test_a_sidecar_saying_what_the_exif_says_keeps_the_exifs_offset_and_altitude() -> None:
+    """Where the sidecar repeats the camera's time or place (darktable and digiKam copy them in),
+    the EXIF's stays: it may be the more precise (an offset, the seconds, an altitude). A sidecar
+    that moves the photo moves all of its position; the file's own packet fills only a gap."""
+    camera = {"date_taken": "2019-07-03T14:33:00+02:00", "gps_latitude": 43.7687, "gps_longitude": 11.2569,
+              "gps_altitude": 52.0}  # fmt: skip
+    repeated = TakenInXmp({"date_taken": "2019-07-03", "gps_latitude": 43.768702, "gps_longitude": 11.256901}, {})
+    assert taken_as_xmp_says(camera, repeated) == camera
+    moved = TakenInXmp({"date_taken": "2019-07-03T09:33:00", "gps_latitude": 38.7223, "gps_longitude": -9.1393}, {})
+    assert taken_as_xmp_says(camera, moved) == {
+        "date_taken": "2019-07-03T09:33:00", "gps_latitude": 38.7223, "gps_longitude": -9.1393, "gps_altitude": None,
+    }  # fmt: skip
+    zoned = TakenInXmp({"date_taken": "2019-07-03T14:33:00-04:00"}, {})
+    assert taken_as_xmp_says(camera, zoned)["date_taken"] == "2019-07-03T14:33:00-04:00", "its zone set right"
+    packet = TakenInXmp({}, {"date_taken": "2010-01-01T00:00:00", "gps_latitude": 1.0, "gps_longitude": 2.0})
+    assert taken_as_xmp_says(camera, packet) == camera
+    assert taken_as_xmp_says({"date_taken": None, "gps_latitude": None}, packet) == {
+        "date_taken": "2010-01-01T00:00:00", "gps_latitude": 1.0, "gps_longitude": 2.0, "gps_altitude": None,
+    }  # fmt: skip
