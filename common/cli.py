@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from common.combine import Term
     from common.duplicates import Duplicates
     from common.embedding import Embedder
+    from common.forget import FolderLooks
     from common.nearby import Centre
     from common.pipeline import IndexSummary
     from common.place_names import IndexPlaces
@@ -445,14 +446,33 @@ class Session:
         names = [self.folder_names[folder] for folder in map(normalise_root, folders)]
         return list(dict.fromkeys(name for found in names for name in (found[:1] if one_name_each else found)))
 
+    def as_indexed_within(self, folders: list[str], looks: FolderLooks) -> list[str]:
+        """``as_indexed``, unless the disk does not answer it within ``looks.patience`` (a name
+        not held by the index is looked for there, and a name with accents too): then the
+        folders as given, absolute, said once and not looked at again (``looks``)."""
+        from common.reading import answer_within
+
+        self.open_store()  # here, not on the thread that may be left waiting
+        answered, named = answer_within(lambda: self.as_indexed(folders), looks.patience)
+        if answered and named is not None:
+            return named
+        given = [os.path.abspath(os.path.expanduser(folder)) for folder in folders]
+        log.warning(
+            "%s did not answer in %g s (a drive not answering?): taken by the name given, as not there",
+            ", ".join(given),
+            looks.patience,
+        )
+        looks.silent.update(given)
+        return given
+
     def forget(self, folders: list[str]) -> None:
         """Remove the rows of every file under ``folders`` (``common.forget``)."""
         from common.forget import FolderLooks, ForgetRefused, forget_folders, refuse_what_cannot_be_meant
         from common.locking import indexing_lock
 
         failures_path = os.path.join(self.db_path, FAILURES_FILE)
-        folders = self.as_indexed(folders)
         looks = FolderLooks(self.args.time_limit or None)  # a drive not answering: waited on as a decoder is
+        folders = self.as_indexed_within(folders, looks)
         try:  # before the lock, which a refused command must not take (nothing written)
             refuse_what_cannot_be_meant(self.open_store(), folders, FailureReport(failures_path), looks=looks)
         except ForgetRefused as error:

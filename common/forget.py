@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Iterable
 
-from common.discovery import is_under_root, normalise_root
+from common.discovery import is_under_root
 from common.failures import FailureReport
 from common.reading import any_within
 from common.store import ImageStore
@@ -66,10 +66,11 @@ def forget_folders(
     thumbnail_dir: str | None,
     looks: FolderLooks | None = None,
 ) -> dict[str, int]:
-    """Remove every row under each of ``folders`` (a file's own path works too), with its
-    thumbnail and listed failure; how many rows went, by folder. All folders are checked before
-    anything is removed (``refuse_what_cannot_be_meant``, looking at the disk with ``looks``)."""
-    folders = [normalise_root(folder) for folder in folders]
+    """Remove every row under each of ``folders`` (as the index names them: ``Cli.as_indexed``; a
+    file's own path works too), with its thumbnail and listed failure; how many rows went, by
+    folder. All folders are checked before anything is removed (``refuse_what_cannot_be_meant``,
+    looking at the disk with ``looks``)."""
+    folders = list(folders)
     signatures = store.get_signatures()
     doomed = refuse_what_cannot_be_meant(store, folders, failures, signatures, looks)
     paths = sorted({p for found in doomed.values() for p in found})
@@ -97,7 +98,7 @@ def refuse_what_cannot_be_meant(
     looks = looks or FolderLooks()
     indexed = list(store.get_signatures() if signatures is None else signatures)
     listed = [*indexed, *failures.earlier_paths()]
-    folders = [normalise_root(folder) for folder in folders]
+    folders = list(folders)
     for folder in folders:
         if not any(is_under_root(path, folder) for path in listed):
             raise NothingToForget(f"nothing is indexed under {folder}")

@@ -89,3 +89,26 @@ def any_within(test: Callable[[S], bool], items: Iterable[S], patience: float | 
             return None
         if answer is not False:
             return answer is True
+
+
+def answer_within(call: Callable[[], T], patience: float | None) -> tuple[bool, T | None]:
+    """``call()`` on a daemon thread: (True, what it returned) once it returns, (False, None)
+    when it has not in ``patience`` seconds (None: however long it takes): a look at a drive that
+    stopped answering, whose thread, stuck in the kernel, holds neither the run nor its exit.
+    What it raises is raised here."""
+    answers: SimpleQueue[tuple[T | None, BaseException | None]] = SimpleQueue()
+
+    def ask() -> None:
+        try:
+            answers.put((call(), None))
+        except BaseException as error:  # raised in the caller's thread
+            answers.put((None, error))
+
+    threading.Thread(target=ask, name="imagedb-looking", daemon=True).start()
+    try:
+        value, error = answers.get(timeout=patience)
+    except Empty:
+        return False, None
+    if error is not None:
+        raise error
+    return True, value

@@ -417,6 +417,7 @@ def test_forget_a_share_that_stopped_answering_does_not_hang(
     for i in range(2):
         paint_photo(share / "2019" / f"n{i}.jpg", seed=i)
         paint_photo(home / f"h{i}.jpg", seed=10 + i)
+    paint_photo(share / "Überblick" / "u0.jpg", seed=20)  # a name with an accent is looked for on the disk
     cli.index(share, home)
     answer = threading.Event()
     real_stat, real_lstat = os.stat, os.lstat
@@ -450,6 +451,14 @@ def test_forget_a_share_that_stopped_answering_does_not_hang(
             result = forgotten_in_time(share / "2019")
             assert result.code == 0, result.stderr
             assert f"forgot 2 image(s) under {share / '2019'}; no file was touched" in result.stderr
+            assert sorted(Path(p).name for p in cli.records()) == ["h0.jpg", "h1.jpg", "u0.jpg"]
+            # A name the index does not hold, looked for under the index's names (a symlink's?):
+            # refused as a typo is, not waited on.
+            typo = forgotten_in_time(share / "2020")
+            assert typo.code == 2 and f"nothing is indexed under {share / '2020'}" in typo.stderr, typo.stderr
+            assert f"{share / '2020'} did not answer in 1 s (a drive not answering?)" in typo.stderr
+            accented = forgotten_in_time(share / "Überblick")
+            assert accented.code == 0 and "forgot 1 image(s) under" in accented.stderr, accented.stderr
             assert sorted(Path(p).name for p in cli.records()) == ["h0.jpg", "h1.jpg"]
         finally:
             answer.set()
