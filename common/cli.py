@@ -599,14 +599,23 @@ class Session:
         folder the index holds nothing of is a typo or a folder not indexed yet: one line saying
         which, rather than a search that finds nothing and says nothing of why."""
         from common.folder_names import folders_as_indexed
+        from common.reading import answer_within
         from common.under import holds_rows_under, under_label, with_under
 
         # Each name asked once: the check below asks again of the names found holding rows.
-        holds = functools.cache(functools.partial(holds_rows_under, self.open_store()))
-        names = folders_as_indexed(self.open_store(), self.args.under, holds)
+        store = self.open_store()
+        holds = functools.cache(functools.partial(holds_rows_under, store))
+        # A name the index does not hold (or one with accents) is looked for on the disk, which a
+        # share that stopped answering never answers: --time-limit at most, then the names given.
+        patience = self.args.time_limit or None
+        answered, names = answer_within(lambda: folders_as_indexed(store, self.args.under, holds), patience)
+        if not answered or names is None:
+            names = {given: [given] for given in (os.path.abspath(os.path.expanduser(f)) for f in self.args.under)}
         for folder, found in names.items():
             if not any(map(holds, found)):
-                if os.path.isdir(folder):
+                if not answered:
+                    why = f"its disk did not answer in {patience:g} s: a drive not answering?"
+                elif os.path.isdir(folder):
                     why = "index it with --index DIR first"
                 elif os.path.lexists(folder):
                     indexable = has_image_extension(folder)

@@ -18,7 +18,6 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from common.discovery import normalise_root
 from common.store import sql_string, where_and
 
 if TYPE_CHECKING:
@@ -29,9 +28,11 @@ _AFTER_SEPARATOR = chr(ord(os.sep) + 1)
 
 
 def under_condition(folders: Sequence[str]) -> str:
-    """SQL that holds for the rows of the files under any of ``folders`` (or that are one)."""
+    """SQL that holds for the rows of the files under any of ``folders`` (or that are one), each
+    absolute and as the index names it (``common.folder_names.folders_as_indexed``: normalised
+    there, not here, where a look at a share that stopped answering would never end)."""
     ranges = []
-    for folder in map(normalise_root, folders):
+    for folder in folders:
         start = folder.rstrip(os.sep)  # the root folder: every absolute path
         ranges.append(
             f"path = {sql_string(folder)} OR (path >= {sql_string(start + os.sep)}"
@@ -47,7 +48,7 @@ def with_under(where: str | None, folders: Sequence[str]) -> str:
 
 def under_label(label: str | None, folders: Sequence[str]) -> str:
     """How results and counts name the filter: 'under /photos/2023'."""
-    under = "under " + " or ".join(map(normalise_root, folders))
+    under = "under " + " or ".join(folders)
     return f"{label} AND {under}" if label else under
 
 

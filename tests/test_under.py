@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import queue
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,3 +201,45 @@ def test_a_folder_a_mac_named_is_found_by_the_name_typed_on_linux(cli: Cli, tmp_
     cli.index(tmp_path / "photos")
     forgot = cli("--forget", str(as_typed))
     assert forgot.code == 0 and list(cli.records()) == [str(tmp_path / "photos" / "other" / "b.jpg")]
+
+
+def test_under_a_share_that_stopped_answering_does_not_hang(
+    cli: Cli, trips: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name the index does not hold, or one with accents, is looked for on the disk: on a
+    share that stopped answering (each look blocks here as on a hard NFS mount) a search under it
+    waits --time-limit at most, then takes the names given: the rows under one are found, a
+    typo is refused saying why."""
+    cli.index(trips)
+    answer = threading.Event()
+    real_stat, real_lstat = os.stat, os.lstat
+
+    def blocked(real):
+        def look(path, *args, **kwargs):
+            if isinstance(path, str | os.PathLike) and os.fspath(path).startswith(str(trips)):
+                answer.wait()
+            return real(path, *args, **kwargs)
+
+        return look
+
+    def listed_in_time(*args: str) -> Any:
+        done: queue.Queue = queue.Queue()
+        command = (*args, "--time-limit", "1", "--format", "paths")
+        threading.Thread(target=lambda: done.put(cli(*command)), daemon=True).start()
+        try:
+            return done.get(timeout=60)
+        except queue.Empty:
+            pytest.fail("--under waited on a share that does not answer")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "stat", blocked(real_stat))
+        patched.setattr(os, "lstat", blocked(real_lstat))
+        try:
+            typo = listed_in_time("--under", str(trips / "trip_2024"))
+            assert typo.code == 2, typo.stderr
+            assert "nothing is indexed under it (its disk did not answer in 1 s" in typo.stderr
+            accented = listed_in_time("--under", str(trips / "o'brien" / "é"))
+            assert accented.code == 0, accented.stderr
+            assert [Path(p).name for p in accented.stdout.splitlines()] == ["pub.jpg"]
+        finally:
+            answer.set()
