@@ -153,6 +153,9 @@ EDITED = {
 def test_a_sidecars_date_and_place_come_before_the_exif_and_a_packets_after_it(
     cli: Cli, shoot: Path, decoded: list[str]
 ) -> None:
+    """What a user sees of it: the corrected time and place in the rows, --near the right city
+    (by name, and by the raw itself), a year alone kept a year; a sidecar edited again is
+    followed and one deleted gives the camera's back, nothing decoded either time."""
     cli.index(shoot, extra=("--workers", "0"))
     assert when_and_where(cli) == EDITED
     assert cli.records()[str(shoot / "IMG_0043.jpg")]["gps_latitude"] == pytest.approx(FLORENCE[0], abs=1e-6)
