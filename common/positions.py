@@ -129,3 +129,9 @@ def position_in_link(link: str) -> tuple[float, float]:
         "no position in this web address; a shortened link? open it, then copy the address it ends at, "
         "or give the position as LAT,LON"
     )
+
+
+def is_recorded_position(latitude: float, longitude: float) -> bool:
+    """Whether a position a file or its sidecar records is one: on the Earth, and not 0, 0,
+    which Google Takeout, cameras and apps write for none (a video's tags, a Takeout JSON, XMP)."""
+    return (latitude, longitude) != (0.0, 0.0) and -90 <= latitude <= 90 and -180 <= longitude <= 180

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from common.positions import is_recorded_position
 from common.xmp import LIST_SEPARATOR
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ def _position(geo: Any) -> dict[str, float | None]:
         altitude = float(geo["altitude"]) if geo.get("altitude") else None
     except (KeyError, TypeError, ValueError):
         return none
-    if (latitude, longitude) == (0.0, 0.0) or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+    if not is_recorded_position(latitude, longitude):
         return none
     return {"gps_latitude": latitude, "gps_longitude": longitude, "gps_altitude": altitude}
 

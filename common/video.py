@@ -20,6 +20,8 @@ from typing import Any
 
 from PIL import Image
 
+from common.positions import is_recorded_position
+
 REPRESENTATIVE_POSITION = 0.10
 # The tags (FFmpeg's names) that say when a video was taken: Apple's is the local time with its
 # offset, as a camera's EXIF says it; QuickTime's and Matroska's creation_time is UTC.
@@ -134,7 +136,7 @@ def _position(tags: Mapping[str, str]) -> dict[str, float | None]:
         if not written:
             continue
         latitude, longitude = float(written["latitude"]), float(written["longitude"])
-        if (latitude, longitude) == (0.0, 0.0) or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        if not is_recorded_position(latitude, longitude):
             return none
         altitude = float(written["altitude"]) if written["altitude"] else None
         return {"gps_latitude": latitude, "gps_longitude": longitude, "gps_altitude": altitude}

@@ -22,6 +22,7 @@ import re
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from common.positions import is_recorded_position
 from common.xmp import DATES_MADE, DATES_TAKEN, EXIF, XmpRead
 
 POSITION_COLUMNS = ("gps_latitude", "gps_longitude", "gps_altitude")
@@ -83,7 +84,7 @@ def taken_columns(
         found["date_taken"] = date
     latitude = xmp_degrees(properties.get((EXIF, "GPSLatitude")), "NS")
     longitude = xmp_degrees(properties.get((EXIF, "GPSLongitude")), "EW")
-    if latitude is not None and longitude is not None and (latitude, longitude) != (0.0, 0.0):
+    if latitude is not None and longitude is not None and is_recorded_position(latitude, longitude):
         altitude = xmp_altitude(properties.get((EXIF, "GPSAltitude")), properties.get((EXIF, "GPSAltitudeRef")))
         found.update(gps_latitude=latitude, gps_longitude=longitude, gps_altitude=altitude)
     return found
