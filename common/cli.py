@@ -25,6 +25,7 @@ from common.companions import without_companions
 from common.config import ConfigError, config_path, config_to_argv
 from common.db_folder import other_things_in, roots_inside
 from common.discovery import (
+    absolute,
     has_image_extension,
     images_said,
     normalise_root,
@@ -456,7 +457,7 @@ class Session:
         answered, named = answer_within(lambda: self.as_indexed(folders), looks.patience)
         if answered and named is not None:
             return named
-        given = [os.path.abspath(os.path.expanduser(folder)) for folder in folders]
+        given = [absolute(folder) for folder in folders]
         log.warning(
             "%s did not answer in %g s (a drive not answering?): taken by the name given, as not there",
             ", ".join(given),
@@ -610,7 +611,7 @@ class Session:
         patience = self.args.time_limit or None
         answered, names = answer_within(lambda: folders_as_indexed(store, self.args.under, holds), patience)
         if not answered or names is None:
-            names = {given: [given] for given in (os.path.abspath(os.path.expanduser(f)) for f in self.args.under)}
+            names = {given: [given] for given in map(absolute, self.args.under)}
         for folder, found in names.items():
             if not any(map(holds, found)):
                 if not answered:

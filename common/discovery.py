@@ -222,7 +222,13 @@ def has_storable_name(path: str) -> bool:
 def normalise_root(root: str | os.PathLike[str]) -> str:
     """The absolute form of a root as records store it (no symlink resolution: paths stay the
     user's), its names as the disk writes them (``as_named_on_disk``)."""
-    return as_named_on_disk(os.path.abspath(os.path.expanduser(os.fspath(root))))
+    return as_named_on_disk(absolute(root))
+
+
+def absolute(root: str | os.PathLike[str]) -> str:
+    """``root`` absolute, ``~`` expanded, as typed: ``normalise_root`` without a look at the disk
+    (for a drive that does not answer it)."""
+    return os.path.abspath(os.path.expanduser(os.fspath(root)))
 
 
 def path_as_named_on_disk(given: str) -> str:
