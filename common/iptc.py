@@ -69,9 +69,9 @@ def date_created(date: list[bytes], time: list[bytes]) -> str | None:
     written = date[0].decode("ascii", "replace").strip() if date else ""
     if len(written) != 8 or not written.isdigit():
         return None
-    parts = [written[:4], *(part for part in (written[4:6], written[6:8]) if part != "00")]
-    if len(parts) == 2 and written[6:8] != "00":  # a day of an unknown month: no date but the year
-        parts = parts[:1]
+    year, month, day_of_month = written[:4], written[4:6], written[6:8]
+    # '00': not known; a day of an unknown month dates no more than the year.
+    parts = [year] if month == "00" else [year, month] if day_of_month == "00" else [year, month, day_of_month]
     day = "-".join(parts)
     clock = time[0].decode("ascii", "replace").strip() if time else ""
     if len(parts) < 3 or len(clock) < 6 or not clock[:6].isdigit():
