@@ -335,11 +335,12 @@ class Session:
         # One name a folder: the walk visits a folder once whatever its names, so a second would
         # find none of the rows it holds and take them for files deleted.
         roots = (
-            self.as_indexed(folders, one_name_each=True)
-            if exists
-            else list(dict.fromkeys(map(normalise_root, folders)))
+            self.as_indexed(folders, one_name_each=True) if exists else list(dict.fromkeys(map(self.named, folders)))
         )
-        inside = roots_inside(roots, self.db_path)
+        # The drives that did not answer check_invocation are not waited on again by the first
+        # run; a watch's later looks ask again (each for --time-limit at most): back, they are walked.
+        silent = {} if again else self.args.silent_roots
+        inside = roots_inside([root for root in roots if root not in self.args.silent_roots], self.db_path)
         if inside:
             raise UsageError(
                 f"--index {inside[0]}: it is in the database's own folder (--db {self.db_path}), which "
@@ -382,7 +383,7 @@ class Session:
                     retry_failed=self.args.retry_failed and not again, workers=self.args.workers,
                     time_limit=self.args.time_limit, commit_seconds=self.args.commit_every,
                     thumbnail_dir=os.path.join(self.db_path, THUMBNAIL_DIR) if self.args.thumbnails is not False else None,
-                    exclude=exclude, jpeg_decoder=self.args.jpeg_decoder, settling=settling,
+                    exclude=exclude, jpeg_decoder=self.args.jpeg_decoder, settling=settling, silent_roots=silent,
                 )  # fmt: skip
             finally:
                 failures.close()
@@ -390,7 +391,7 @@ class Session:
         if summary.failed:
             log.info("%d file(s) skipped; see %s", summary.failed, failures.path)
         log.info("%s in %s", images_said(self.store.count()), self.db_path)
-        self.say_named_files_not_indexed(roots, failures)
+        self.say_named_files_not_indexed([root for root in roots if root not in summary.not_answering], failures)
         if summary.stopped_by is not None:
             raise summary.stopped_by  # exit status 130 (143: SIGTERM), after the summary
         return summary
@@ -442,10 +443,19 @@ class Session:
         from common.under import holds_rows_under
 
         store = self.open_store()
-        asked = [folder for folder in map(normalise_root, folders) if folder not in self.folder_names]
+        named = list(map(self.named, folders))
+        asked = [folder for folder in named if folder not in self.folder_names]
         self.folder_names.update(folders_as_indexed(store, asked, functools.partial(holds_rows_under, store)))
-        names = [self.folder_names[folder] for folder in map(normalise_root, folders)]
+        names = [self.folder_names[folder] for folder in named]
         return list(dict.fromkeys(name for found in names for name in (found[:1] if one_name_each else found)))
+
+    def named(self, folder: str) -> str:
+        """``folder`` as records name it (``normalise_root``); as given, made absolute, where its
+        drive did not answer check_invocation: not looked at again."""
+        if absolute(folder) in self.args.silent_roots:
+            self.folder_names.setdefault(absolute(folder), [absolute(folder)])  # nor its other names
+            return absolute(folder)
+        return normalise_root(folder)
 
     def as_indexed_within(self, folders: list[str], looks: FolderLooks) -> list[str]:
         """``as_indexed``, unless the disk does not answer it within ``looks.patience`` (a name

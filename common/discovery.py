@@ -17,10 +17,11 @@ import re
 import stat
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.reading import NoAnswer, answers_within, each_within
 from common.takeout import SUFFIX as TAKEOUT_SUFFIX
 from common.takeout import forget_listings, takeout_json_of
 from common.warning_lines import LINES_AT_MOST, WarningLines
@@ -189,11 +190,12 @@ def files_in_words(paths: Iterable[str]) -> str:
     return images_said(count - videos) + (f" and {videos} video{'' if videos == 1 else 's'}" if videos else "")
 
 
-def roots_in_words(roots: Iterable[str]) -> str:
+def roots_in_words(roots: Iterable[str], silent: Collection[str] = ()) -> str:
     """'under /photos, /scans', 'named /inbox/a.jpg', 'under /photos and named /a.jpg': where a
-    run looked, as its lines say it. A file given to --index is not something found "under"."""
+    run looked, as its lines say it. A file given to --index is not something found "under"; a
+    root in ``silent``, whose drive does not answer (``Walk``), is not asked which it is."""
     roots = list(roots)
-    folders = [root for root in roots if os.path.isdir(root)]
+    folders = [root for root in roots if root in silent or os.path.isdir(root)]
     files = [root for root in roots if root not in folders]
     said = [f"under {', '.join(folders)}"] if folders else []
     return " and ".join(said + ([f"named {', '.join(files)}"] if files else []))
@@ -274,67 +276,127 @@ def is_under_root(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+class Walk:
+    """One look at the image files under ``roots`` (``files``), which keeps the roots it could not
+    look at to the end (``silent``).
+
+    A walk of a network share that stopped answering (a NAS switched off, a VPN down, a hard NFS
+    mount whose server is gone) never returned: ``stat`` and a folder's listing wait in the kernel,
+    and the run waited with them, however many other folders it had to index. With ``patience``,
+    each root is walked on a thread of its own, and one that gives no answer for ``patience``
+    seconds (no folder read, no file ``stat``-ed) is left where it got to: what was found before
+    is yielded, and the root is kept in ``silent`` with why, in words, so that the rows of its
+    files not seen are kept as they are (``common.pipeline``), not taken for files deleted.
+    A root already in ``silent`` (found so by an earlier look in the same command) is not walked.
+    """
+
+    def __init__(
+        self,
+        roots: Iterable[str],
+        skip: Iterable[str] = (),
+        exclude: Exclusions | None = None,
+        patience: float | None = None,
+        silent: dict[str, str] | None = None,
+    ) -> None:
+        self.roots = list(roots)
+        self.skip = list(skip)
+        self.exclude = exclude or Exclusions()
+        self.patience = patience
+        self.silent: dict[str, str] = dict(silent or {})
+
+    def files(self) -> Iterator[FoundFile]:
+        """Yield every image file under the roots, recursively, each path once.
+
+        Symlinked folders are followed (photo libraries often link albums together), but every
+        folder is visited at most once by its (device, inode), so a symlink loop cannot hang the
+        walk. Unreadable folders are logged and skipped rather than aborting the scan. The folders
+        in ``skip`` are never entered, by whatever path: the database's own folder, whose
+        thumbnails are JPEGs too, when it lives inside a folder being indexed (``--index .``).
+        What ``exclude`` names is left out (system folders by default).
+        """
+        forget_listings()  # a new look at the folders: a Takeout JSON added since is seen
+        skipped = WarningLines(
+            log, f"skipping more files and folders that cannot be read: those after the first {LINES_AT_MOST} are "
+            "not named (-v names each)",
+        )  # fmt: skip
+        visited_dirs: set[FolderKey] = {key for key in map(folder_key, self.skip) if key is not None}
+        seen_paths: set[str] = set()
+        for root in self.roots:
+            if root in self.silent:
+                continue
+            last_folder = None
+            try:
+                for found in each_within(_files_under(root, visited_dirs, skipped, self.exclude), self.patience):
+                    if isinstance(found, str):
+                        last_folder = found
+                    elif found.path not in seen_paths:
+                        seen_paths.add(found.path)
+                        yield found
+            except NoAnswer:
+                self.silent[root] = (
+                    f"no answer came for {self.patience:g} s after {last_folder} was read "
+                    "(a drive not answering, or a link to one?)"
+                    if last_folder
+                    else no_answer_in(self.patience)
+                )
+
+
+def no_answer_in(patience: float | None) -> str:
+    """Why a folder was not looked at, when it did not answer at all."""
+    return f"it did not answer in {patience:g} s (a drive not answering?)"
+
+
 def find_image_files(
     roots: Iterable[str], skip: Iterable[str] = (), exclude: Exclusions | None = None
 ) -> Iterator[FoundFile]:
-    """Yield every image file under ``roots``, recursively, each path once.
+    """Every image file under ``roots`` (``Walk.files``), waiting on each drive however long."""
+    return Walk(roots, skip, exclude).files()
 
-    Symlinked folders are followed (photo libraries often link albums together), but every
-    folder is visited at most once by its (device, inode), so a symlink loop cannot hang the
-    walk. Unreadable folders are logged and skipped rather than aborting the scan. The folders
-    in ``skip`` are never entered, by whatever path: the database's own folder, whose
-    thumbnails are JPEGs too, when it lives inside a folder being indexed (``--index .``).
-    What ``exclude`` names is left out (system folders when None).
-    """
-    exclude = exclude or Exclusions()
-    forget_listings()  # a new look at the folders: a Takeout JSON added since is seen
-    skipped = WarningLines(
-        log, f"skipping more files and folders that cannot be read: those after the first {LINES_AT_MOST} are "
-        "not named (-v names each)",
-    )  # fmt: skip
-    visited_dirs: set[FolderKey] = {key for key in map(folder_key, skip) if key is not None}
-    seen_paths: set[str] = set()
-    for root in roots:
-        root = normalise_root(root)
-        if os.path.isfile(root):
-            found = _stat_file(root, skipped, sidecar_of(root), takeout_json_of(root))
-            if found and found.path not in seen_paths:
-                seen_paths.add(found.path)
-                yield found
+
+def _files_under(
+    root: str, visited_dirs: set[FolderKey], skipped: WarningLines, exclude: Exclusions
+) -> Iterator[FoundFile | str]:
+    """The image files under ``root`` (``Walk.files``), and the name of each folder read as it is:
+    a walk through folders of other files yields no image for a while, yet it is answered."""
+    root = normalise_root(root)
+    if os.path.isfile(root):
+        found = _stat_file(root, skipped, sidecar_of(root), takeout_json_of(root))
+        if found:
+            yield found
+        return
+    for dirpath, dirnames, filenames in os.walk(
+        root, followlinks=True, onerror=functools.partial(_log_walk_error, skipped)
+    ):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
             continue
-        for dirpath, dirnames, filenames in os.walk(
-            root, followlinks=True, onerror=functools.partial(_log_walk_error, skipped)
-        ):
-            try:
-                st = os.stat(dirpath)
-            except OSError:
-                dirnames[:] = []
+        key = _identity(dirpath, st)
+        if key in visited_dirs:
+            dirnames[:] = []
+            continue
+        visited_dirs.add(key)
+        yield dirpath
+        dirnames[:] = sorted(
+            d for d in dirnames if not is_hidden_or_clutter(d) and not exclude.leaves_out_folder(os.path.join(dirpath, d))
+        )  # fmt: skip
+        # The folder's sidecars (common.xmp) and Takeout JSONs (common.takeout), if any:
+        # most folders have none, and their files then cost no lookup at all.
+        sidecars = {n for n in filenames if n.endswith(SIDECAR_SUFFIXES)}
+        jsons = {n for n in filenames if n.endswith(TAKEOUT_SUFFIX)}
+        for name in sorted(filenames):
+            if is_hidden_or_clutter(name) or not has_image_extension(name):
                 continue
-            key = _identity(dirpath, st)
-            if key in visited_dirs:
-                dirnames[:] = []
+            path = os.path.join(dirpath, name)
+            if exclude.leaves_out_file(path):
                 continue
-            visited_dirs.add(key)
-            dirnames[:] = sorted(
-                d for d in dirnames if not is_hidden_or_clutter(d) and not exclude.leaves_out_folder(os.path.join(dirpath, d))
+            found = _stat_file(
+                path, skipped, sidecar_of(path, sidecars) if sidecars else None,
+                takeout_json_of(path, jsons) if jsons else None,
             )  # fmt: skip
-            # The folder's sidecars (common.xmp) and Takeout JSONs (common.takeout), if any:
-            # most folders have none, and their files then cost no lookup at all.
-            sidecars = {n for n in filenames if n.endswith(SIDECAR_SUFFIXES)}
-            jsons = {n for n in filenames if n.endswith(TAKEOUT_SUFFIX)}
-            for name in sorted(filenames):
-                if is_hidden_or_clutter(name) or not has_image_extension(name):
-                    continue
-                path = os.path.join(dirpath, name)
-                if exclude.leaves_out_file(path):
-                    continue
-                found = _stat_file(
-                    path, skipped, sidecar_of(path, sidecars) if sidecars else None,
-                    takeout_json_of(path, jsons) if jsons else None,
-                )  # fmt: skip
-                if found and found.path not in seen_paths:
-                    seen_paths.add(found.path)
-                    yield found
+            if found:
+                yield found
 
 
 def folder_key(path: str) -> FolderKey | None:
@@ -393,8 +455,10 @@ def _log_walk_error(skipped: WarningLines, error: OSError) -> None:
     skipped.say("cannot read folder %s: %s", error.filename, error.strerror or error)
 
 
-# Why a folder's files may exist though they cannot be seen (``why_out_of_reach``).
+# Why a folder's files may exist though they cannot be seen (``why_out_of_reach``; NOT_ANSWERING:
+# a root whose walk got no answer, ``Walk.silent``).
 EMPTY, UNREADABLE, BROKEN_LINK, GONE = "empty", "unreadable", "broken link", "gone"
+NOT_ANSWERING = "not answering"
 
 
 @dataclass
@@ -402,11 +466,13 @@ class OutOfReach:
     """Indexed files not found any more under a folder that may only be out of reach for now."""
 
     folder: str
-    why: str  # EMPTY, UNREADABLE, BROKEN_LINK or GONE
-    detail: str  # the system's error, the link's target
+    why: str  # EMPTY, UNREADABLE, BROKEN_LINK, GONE or NOT_ANSWERING
+    detail: str  # the system's error, the link's target; why in words, NOT_ANSWERING
     paths: list[str]
 
     def reason(self) -> str:
+        if self.why == NOT_ANSWERING:
+            return self.detail
         return {
             EMPTY: "the folder is empty (a drive not mounted?)",
             UNREADABLE: f"the folder cannot be read ({self.detail})",
@@ -488,6 +554,15 @@ def why_out_of_reach(folder: str) -> tuple[str, str] | None:
     return None
 
 
-def missing_roots(roots: Iterable[str]) -> list[str]:
-    """The roots that are neither a folder nor a file: a usage error the CLI reports before work."""
-    return [root for root in roots if not Path(normalise_root(root)).exists()]
+def missing_roots(roots: Iterable[str], patience: float | None = None) -> tuple[list[str], list[str]]:
+    """The roots that are neither a folder nor a file, a usage error the CLI reports before work;
+    and those that gave no answer in ``patience`` seconds (a drive not answering), which cannot
+    be told."""
+    roots = list(roots)
+    answers = answers_within([functools.partial(_is_there, root) for root in roots], patience)
+    missing = [root for root, (answered, there) in zip(roots, answers, strict=True) if answered and not there]
+    return missing, [root for root, (answered, _) in zip(roots, answers, strict=True) if not answered]
+
+
+def _is_there(root: str) -> bool:
+    return Path(normalise_root(root)).exists()

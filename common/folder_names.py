@@ -19,6 +19,7 @@ a mistyped ``--under``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ from collections.abc import Callable, Sequence
 import pyarrow.compute as pc
 
 from common.discovery import FolderKey, folder_key, normalise_root
+from common.reading import NoAnswer, each_within
 from common.store import ImageStore
 
 log = logging.getLogger(__name__)
@@ -60,17 +62,27 @@ class IndexedFolders:
         # round trip, and a library of 50k folders there could keep a command waiting a minute.
         # The folders a symlink or a mount names are mostly an indexed tree's top ones, and a
         # parent's name leads to its subfolders' as well (``names_of``).
+        # A stat that never returns (a share that stopped answering) is left waiting on a thread
+        # of its own (``each_within``), the folders after it not compared.
         deadline = time.monotonic() + LOOK_SECONDS
         in_order = sorted(folders, key=lambda folder: (folder.count(os.sep), folder))
-        for looked, folder in enumerate(in_order):
-            if time.monotonic() > deadline:
-                log.info(
-                    "compared %d of the index's %d folders with the one given (a slow disk?)", looked, len(in_order)
-                )
-                break
-            key = folder_key(folder)
-            if key is not None:  # not there now (a drive unplugged): no other name can be it
-                self.names_by_key.setdefault(key, []).append(folder)
+        looked = 0
+        keys = each_within(((folder, folder_key(folder)) for folder in in_order), max(0.0, LOOK_SECONDS))
+        with contextlib.closing(keys):
+            try:
+                for folder, key in keys:
+                    if time.monotonic() > deadline:
+                        break
+                    if key is not None:  # not there now (a drive unplugged): no other name can be it
+                        self.names_by_key.setdefault(key, []).append(folder)
+                    looked += 1
+            except NoAnswer:
+                pass
+        if looked < len(in_order):
+            log.info(
+                "compared %d of the index's %d folders with the one given (a slow disk, or one not answering?)",
+                looked, len(in_order),
+            )  # fmt: skip
 
     def names_of(self, path: str) -> list[str]:
         """The index's names for ``path``, a folder or a file that is there (``folders_as_indexed``

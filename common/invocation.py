@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING
 
 from common.defaults import DEFAULT_RADIUS_KM, MAX_RADIUS_KM
 from common.discovery import (
+    absolute,
     has_image_extension,
     has_storable_name,
     kind_of_file,
     missing_roots,
+    no_answer_in,
     normalise_root,
     path_as_named_on_disk,
 )
@@ -113,13 +115,19 @@ def check_invocation(args: argparse.Namespace) -> None:
             raise UsageError(
                 f"--exclude {pattern!r} names nothing: give a name ('Screenshots', '*_thumb.jpg') or a path"
             )
-    missing = missing_roots(args.index or [])
+    # A folder on a drive that does not answer cannot be told from one that is not there: its
+    # rows are kept as they are, and neither this look nor the run's waits on it again.
+    patience = args.time_limit or None
+    missing, unanswered = missing_roots(args.index or [], patience)
     if missing:
         raise MissingFolder(missing[0])
+    args.silent_roots = {absolute(root): no_answer_in(patience) for root in unanswered}
     for root in args.index or []:
-        if not has_storable_name(normalise_root(root)):
+        silent = absolute(root) in args.silent_roots
+        if not has_storable_name(absolute(root) if silent else normalise_root(root)):
             raise UsageError(f"cannot index {root}: its name is not valid UTF-8 (another encoding?); rename it")
-        if root.lower().endswith(ARCHIVES) and os.path.isfile(root):  # Google Takeout comes as .zip or .tgz
+        # Google Takeout comes as .zip or .tgz.
+        if not silent and root.lower().endswith(ARCHIVES) and os.path.isfile(root):
             raise UsageError(f"--index {root}: an archive, not a picture: extract it, then index the folder it makes")
     if reads_queries_from_stdin(args) and (len(args.search) > 1 or args.text):
         raise UsageError(

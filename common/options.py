@@ -270,7 +270,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     )  # fmt: skip
     model.add_argument(
         "--time-limit", type=_non_negative_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
-        help=f"give up on a file still decoding, still being read for its hash, a query image still downloading, or a result's picture still decoding (--preview, --html; a file without a thumbnail), after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
+        help=f"give up on a file still decoding, still being read for its hash, a query image still downloading, a result's picture still decoding (--preview, --html; a file without a thumbnail), or a folder's drive not answering (its rows kept as they are), after this long (default {DEFAULT_TIME_LIMIT:g}; 0 = no limit)",
     )  # fmt: skip
     model.add_argument(
         "--thumbnails", action=argparse.BooleanOptionalAction, default=None,

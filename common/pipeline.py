@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,12 +29,13 @@ from common.device_decoding import DeviceJpegDecoder, EncodedJpeg
 from common.discovery import (
     BROKEN_LINK,
     EMPTY,
+    NOT_ANSWERING,
     UNREADABLE,
     Exclusions,
     FoundFile,
     OutOfReach,
+    Walk,
     files_in_words,
-    find_image_files,
     has_storable_name,
     is_under_root,
     normalise_root,
@@ -43,6 +44,7 @@ from common.discovery import (
 )
 from common.embedding import Embedder
 from common.failures import RETRY_WHEN_CHANGED, FailureReport
+from common.reading import answer_within
 from common.records import RECORD_VERSION, REFRESHABLE_SINCE
 from common.refresh import refresh_rows
 from common.reuse import (
@@ -81,6 +83,8 @@ class ChangePlan:
     unchanged: list[FoundFile] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)  # indexed, still there, but not found: skipped
+    # Indexed, under a root the walk got no answer from (``Walk.silent``): not looked at, kept.
+    unlooked: dict[str, list[str]] = field(default_factory=dict)  # root → paths
     # Unchanged files whose rows an older imagedb described: read again, their vectors kept ...
     reread: list[FoundFile] = field(default_factory=list)
     # ... or, when what this version adds follows from what the rows hold, brought up to date
@@ -103,6 +107,8 @@ class IndexSummary:
     failed: int = 0
     # Rows kept though their files were not found: their folder looks like a drive not mounted.
     out_of_reach: list[OutOfReach] = field(default_factory=list)
+    # The roots whose drive gave no answer (``common.discovery.Walk``): not looked at in full.
+    not_answering: list[str] = field(default_factory=list)
     # Of the new and updated rows, those whose file had the bytes of a stored row (moved, copied,
     # touched): they took its vector instead of being decoded and embedded (common.reuse).
     reused: int = 0
@@ -180,13 +186,18 @@ class ReadImage:
 
 
 def plan_changes(
-    found: Iterable[FoundFile], indexed: dict[str, tuple[int, float, float | None]], force: bool
+    found: Iterable[FoundFile],
+    indexed: dict[str, tuple[int, float, float | None]],
+    force: bool,
+    silent: Collection[str] = (),
 ) -> ChangePlan:
     """Sort files into new / changed / unchanged, and indexed paths that vanished into removed.
 
     ``force`` treats every unchanged file as changed, so it is re-embedded and its row replaced.
     A path counts as removed only if it no longer exists at all: a file that is present but was
-    skipped (unreadable, briefly locked) keeps its row, since nothing indexed is ever lost.
+    skipped (unreadable, briefly locked) keeps its row, since nothing indexed is ever lost. One
+    under a ``silent`` root (read once ``found`` is: ``Walk.silent``) is not looked for at all
+    (its drive does not answer): unlooked, kept.
     """
     plan = ChangePlan()
     seen: set[str] = set()
@@ -199,8 +210,13 @@ def plan_changes(
             plan.changed.append(file)
         else:
             plan.unchanged.append(file)
+    silent = sorted(silent, key=len, reverse=True)  # the innermost root a path is under holds it
     for path in sorted(p for p in indexed if p not in seen):
-        (plan.not_found if os.path.lexists(path) else plan.removed).append(path)
+        root = next((root for root in silent if is_under_root(path, root)), None)
+        if root is not None:
+            plan.unlooked.setdefault(root, []).append(path)
+        else:
+            (plan.not_found if os.path.lexists(path) else plan.removed).append(path)
     return plan
 
 
@@ -239,31 +255,48 @@ def split_described_before(
     return refresh, reread, current
 
 
-def say_where_moved_files_came_from(sources: Iterable[str], roots: list[str]) -> None:
+def say_where_moved_files_came_from(sources: Iterable[str], roots: list[str], patience: float | None) -> None:
     """Files moved here from a folder this run does not index (a library folder renamed or
     sorted elsewhere, a drive's photos copied to another) take their old rows' vectors, and the
     old rows stay: their folder is not looked at, and may be a drive not mounted (a Mac's
     /Volumes/Photos is not there at all then). Every search then listed each photo twice, once at
-    a path that is gone, and nothing had said why: say so, by folder, and how to drop them."""
+    a path that is gone, and nothing had said why: say so, by folder, and how to drop them.
+
+    Whether the old files are there is asked of their drive for ``patience`` seconds at most:
+    photos copied off a NAS that is switched off now are indexed without waiting on it."""
+    answered, lines = answer_within(lambda: where_moved_files_came_from(sources, roots), patience)
+    if not answered:
+        log.info(
+            "files moved here took the vectors of indexed ones; whether the old files are still there was not "
+            "told in %g s (a drive not answering?): their rows stay", patience,
+        )  # fmt: skip
+    for line in lines or []:
+        log.warning("%s", line)
+
+
+def where_moved_files_came_from(sources: Iterable[str], roots: list[str]) -> list[str]:
+    """What ``say_where_moved_files_came_from`` says, a line a folder (the drive looked at)."""
     gone = sorted(
         path for path in set(sources)
         if not any(is_under_root(path, root) for root in roots) and not os.path.lexists(path)
     )  # fmt: skip
     deleted, held = split_vanished(gone, roots=[])
-    for folder, count in Counter(map(os.path.dirname, deleted)).items():
-        log.warning(
-            "%d file(s) were moved here from %s, which this run does not index: their old rows stay, listed "
-            "beside the new ones; --index %s drops them", count, folder, folder,
-        )  # fmt: skip
-    for out in held:
-        log.warning(
-            "%d file(s) were moved here from %s: %s; their old rows stay, listed beside the new ones; if it "
-            "is gone for good, --forget %s drops them", len(out.paths), out.folder, out.reason(), out.folder,
-        )  # fmt: skip
+    lines = [
+        f"{count} file(s) were moved here from {folder}, which this run does not index: their old rows stay, "
+        f"listed beside the new ones; --index {folder} drops them"
+        for folder, count in Counter(map(os.path.dirname, deleted)).items()
+    ]
+    return lines + [
+        f"{len(out.paths)} file(s) were moved here from {out.folder}: {out.reason()}; their old rows stay, listed "
+        f"beside the new ones; if it is gone for good, --forget {out.folder} drops them"
+        for out in held
+    ]
 
 
 def how_to_drop(held: OutOfReach, roots: list[str]) -> str:
     """What to do when the files kept out of reach were in fact deleted."""
+    if held.why == NOT_ANSWERING:
+        return f"they are looked at again at the next --index (if the drive is gone for good, --forget {held.folder} drops them)"
     if held.why == UNREADABLE:
         return "they are dropped once it can be read again and they are not in it"
     if held.why == BROKEN_LINK:
@@ -627,8 +660,13 @@ def index_roots(
     exclude: Iterable[str] = (),
     jpeg_decoder: str = "workers",
     settling: Settling | None = None,
+    silent_roots: Mapping[str, str] | None = None,
 ) -> IndexSummary:
     """Bring ``store`` in line with the image files under ``roots``; other roots are untouched.
+
+    A root whose drive gives no answer for ``time_limit`` seconds, or is in ``silent_roots``
+    (root → why, found so by an earlier look), is walked no further (``common.discovery.Walk``):
+    the rows of its files not seen are kept as they are, and the run goes on with the others.
 
     What ``exclude``'s patterns name, and system folders (``Exclusions``), are left out, and
     the rows of their files go as those of deleted files do.
@@ -659,13 +697,16 @@ def index_roots(
 
     started = time.monotonic()
     summary = IndexSummary()
-    roots = [normalise_root(r) for r in roots]
+    silent_roots = silent_roots or {}
+    roots = [root if root in silent_roots else normalise_root(root) for root in roots]
     database = normalise_root(store.db_path)
+    patience = time_limit or None  # for a drive that stops answering: as long as the decoders wait
     with summary.timing("scan"):
         stored = store.get_signatures()
         indexed = {p: s for p, s in stored.items() if any(is_under_root(p, r) for r in roots)}
         exclusions = Exclusions(exclude)
-        plan = plan_changes(find_image_files(roots, skip=[database], exclude=exclusions), indexed, force)
+        walk = Walk(roots, skip=[database], exclude=exclusions, patience=patience, silent=silent_roots)
+        plan = plan_changes(walk.files(), indexed, force, walk.silent)
         if not force:  # --force: the index is to match what is there now (and every file is embedded)
             plan.removed, summary.out_of_reach = split_vanished(plan.removed, roots)
             described_before = store.get_record_versions_before(RECORD_VERSION) if plan.unchanged else {}
@@ -678,8 +719,12 @@ def index_roots(
         plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
     trashed = set_aside_trashed(plan, indexed)
     summary.unchanged = len(plan.unchanged)
+    summary.not_answering = list(walk.silent)
+    summary.out_of_reach += [
+        OutOfReach(root, NOT_ANSWERING, walk.silent[root], paths) for root, paths in plan.unlooked.items()
+    ]
     indexed_before = set(indexed)  # rows to replace, not add (write_rows)
-    failures.begin(roots)
+    failures.begin([root for root in roots if root not in walk.silent])  # the others' are kept
     to_read, reread = plan.to_index, plan.reread
     if not (force or retry_failed):  # only worker processes enforce a time limit
         limit = time_limit if workers != 0 else None
@@ -691,7 +736,7 @@ def index_roots(
     found = (*plan.new, *plan.changed, *plan.unchanged, *plan.reread, *plan.refresh)
     log.info(
         "found %s %s: %d to index, %d unchanged, %d to remove%s%s",
-        files_in_words(f.path for f in found), roots_in_words(roots), len(to_read), len(plan.unchanged), len(plan.removed),
+        files_in_words(f.path for f in found), roots_in_words(roots, walk.silent), len(to_read), len(plan.unchanged), len(plan.removed),
         f", {len(reread)} to read again for what this version records (vectors kept)" if reread else "",
         f", {len(plan.refresh)} to bring up to date from their rows (nothing decoded)" if plan.refresh else "",
     )  # fmt: skip
@@ -703,6 +748,9 @@ def index_roots(
         log.info(
             "left out %d file(s) in Google Photos' trash (their Takeout JSON says so): deleted by their owner", trashed
         )
+    for root, why in walk.silent.items():
+        if root not in plan.unlooked:
+            log.warning("%s not indexed in full: %s", root, why)
     for held in summary.out_of_reach:
         log.warning(
             "kept the rows of %d file(s) not found under %s: %s; %s",
@@ -713,7 +761,6 @@ def index_roots(
             "%d file(s) failed in an earlier run and have not changed since: not read again "
             "(--retry-failed reads them)", failures.repeated,
         )  # fmt: skip
-    patience = time_limit or None  # for a drive that stops answering: as long as the decoders wait
     hashes = FileHashes(patience)
     copies: dict[str, list[FoundFile]] = {}
     if to_read and not force:  # --force: every file is to be embedded again
@@ -732,7 +779,7 @@ def index_roots(
                         "%d file(s) have the bytes of indexed ones (moved, renamed, copied, touched, or a sidecar of theirs edited): "
                         "their rows take the stored vectors, nothing decoded or embedded", len(reused),
                     )  # fmt: skip
-                    say_where_moved_files_came_from(sources, roots)
+                    say_where_moved_files_came_from(sources, roots, patience)
             to_read, copies = set_aside_copies_among(to_read, hashes, progress)
         to_read += unstorable
     if plan.removed:  # after the reuse: a moved file takes the vector of its old path's row

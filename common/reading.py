@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from queue import Empty, SimpleQueue
 from typing import TypeVar
 
@@ -91,24 +92,78 @@ def any_within(test: Callable[[S], bool], items: Iterable[S], patience: float | 
             return answer is True
 
 
+class NoAnswer(Exception):
+    """A drive that gave no answer in the time it was given (``each_within``)."""
+
+
+def each_within(items: Iterable[T], patience: float | None) -> Iterator[T]:
+    """``items``, drawn one after the other on a daemon thread; NoAnswer is raised once none has
+    come for ``patience`` seconds (None: however long it takes): a walk of a drive that stopped
+    answering, whose thread, stuck in the kernel, holds neither the run nor its exit. Whatever
+    ``items`` raises is raised here; the thread stops drawing once this iterator is closed."""
+    if patience is None:
+        yield from items
+        return
+    end = object()
+    drawn: SimpleQueue[tuple[object, BaseException | None]] = SimpleQueue()
+    closed = threading.Event()
+
+    def draw() -> None:
+        try:
+            for item in items:
+                if closed.is_set():
+                    return
+                drawn.put((item, None))
+            drawn.put((end, None))
+        except BaseException as error:  # raised in the caller's thread
+            drawn.put((end, error))
+
+    threading.Thread(target=draw, name="imagedb-walking", daemon=True).start()
+    try:
+        while True:
+            try:
+                item, error = drawn.get(timeout=patience)
+            except Empty:
+                raise NoAnswer from None
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item  # type: ignore[misc]  # not ``end``: one of ``items``
+    finally:
+        closed.set()
+
+
 def answer_within(call: Callable[[], T], patience: float | None) -> tuple[bool, T | None]:
     """``call()`` on a daemon thread: (True, what it returned) once it returns, (False, None)
     when it has not in ``patience`` seconds (None: however long it takes): a look at a drive that
     stopped answering, whose thread, stuck in the kernel, holds neither the run nor its exit.
     What it raises is raised here."""
-    answers: SimpleQueue[tuple[T | None, BaseException | None]] = SimpleQueue()
+    return answers_within([call], patience)[0]
 
-    def ask() -> None:
+
+def answers_within(calls: list[Callable[[], T]], patience: float | None) -> list[tuple[bool, T | None]]:
+    """Each of ``calls`` as ``answer_within`` says, all asked at once: folders on one share that
+    stopped answering cost ``patience`` seconds together, not each. What one raises is raised here."""
+    answers: SimpleQueue[tuple[int, T | None, BaseException | None]] = SimpleQueue()
+
+    def ask(number: int, call: Callable[[], T]) -> None:
         try:
-            answers.put((call(), None))
+            answers.put((number, call(), None))
         except BaseException as error:  # raised in the caller's thread
-            answers.put((None, error))
+            answers.put((number, None, error))
 
-    threading.Thread(target=ask, name="imagedb-looking", daemon=True).start()
-    try:
-        value, error = answers.get(timeout=patience)
-    except Empty:
-        return False, None
-    if error is not None:
-        raise error
-    return True, value
+    for number, call in enumerate(calls):
+        threading.Thread(target=ask, args=(number, call), name="imagedb-looking", daemon=True).start()
+    results: list[tuple[bool, T | None]] = [(False, None)] * len(calls)
+    deadline = None if patience is None else time.monotonic() + patience
+    for _ in calls:
+        try:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            number, value, error = answers.get(timeout=wait)
+        except Empty:
+            break
+        if error is not None:
+            raise error
+        results[number] = (True, value)
+    return results

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -168,6 +169,19 @@ class Cli:
             code = self.module.main(argv)
         return CliResult(code, out.getvalue(), err.getvalue())
 
+    def in_time(self, *args: str | Path, seconds: float = 60) -> CliResult:
+        """The command's result, failing the test when it has not ended in ``seconds`` (run on a
+        daemon thread, left waiting if it hangs)."""
+        import queue
+        import threading
+
+        done: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: done.put(self(*map(str, args))), daemon=True).start()
+        try:
+            return done.get(timeout=seconds)
+        except queue.Empty:
+            pytest.fail(f"{' '.join(map(str, args))} did not end in {seconds:g} s: it waited on a drive?")
+
     def index(self, *roots: Path | str, extra: tuple[str, ...] = ()) -> CliResult:
         result = self("--index", *roots, *MODEL_ARGS, *extra)
         assert result.code == 0, result.stderr
@@ -266,6 +280,33 @@ def drive_not_answering(monkeypatch, reader: str, name: str, module: str = "comm
         yield
     finally:
         answer.set()
+
+
+@contextlib.contextmanager
+def share_not_answering(monkeypatch, *folders: Path) -> Iterator[None]:
+    """Each look at a path under ``folders`` (stat, lstat, a folder's listing) never returns while
+    in the block, as on a hard NFS mount whose server is gone (a NAS switched off, a VPN down);
+    each returns once the block ends."""
+    import threading
+
+    answer = threading.Event()
+    names = tuple(map(str, folders))
+
+    def blocked(real: Callable) -> Callable:
+        def look(path: Any = ".", *args: Any, **kwargs: Any) -> Any:
+            if isinstance(path, str | os.PathLike) and os.fspath(path).startswith(names):
+                answer.wait()
+            return real(path, *args, **kwargs)
+
+        return look
+
+    with monkeypatch.context() as patched:
+        for look in ("stat", "lstat", "scandir", "listdir"):
+            patched.setattr(os, look, blocked(getattr(os, look)))
+        try:
+            yield
+        finally:
+            answer.set()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -29,6 +29,7 @@ from conftest import (
     paint_tagged_photo,
     raw_lance_table,
     rows_rewritten,
+    share_not_answering,
 )
 
 
@@ -419,64 +420,101 @@ def test_forget_a_share_that_stopped_answering_does_not_hang(
         paint_photo(home / f"h{i}.jpg", seed=10 + i)
     paint_photo(share / "Überblick" / "u0.jpg", seed=20)  # a name with an accent is looked for on the disk
     cli.index(share, home)
-    answer = threading.Event()
-    real_stat, real_lstat = os.stat, os.lstat
-
-    def looks_at_the_share(path: Any) -> bool:
-        return isinstance(path, str | os.PathLike) and os.fspath(path).startswith(str(share))
-
-    def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-        if looks_at_the_share(path):
-            answer.wait()
-        return real_stat(path, *args, **kwargs)
-
-    def lstat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-        if looks_at_the_share(path):
-            answer.wait()
-        return real_lstat(path, *args, **kwargs)
 
     def forgotten_in_time(*folders: Path) -> Any:
-        done: queue.Queue = queue.Queue()
-        run = threading.Thread(target=lambda: done.put(cli("--forget", *folders, "--time-limit", "1")), daemon=True)
-        run.start()
-        try:
-            return done.get(timeout=60)
-        except queue.Empty:
-            pytest.fail("--forget waited on a share that does not answer")
+        return cli.in_time("--forget", *folders, "--time-limit", "1")
 
-    with monkeypatch.context() as patched:
-        patched.setattr(os, "stat", stat)
-        patched.setattr(os, "lstat", lstat)
-        try:
-            result = forgotten_in_time(share / "2019")
-            assert result.code == 0, result.stderr
-            assert f"forgot 2 image(s) under {share / '2019'}; no file was touched" in result.stderr
-            assert sorted(Path(p).name for p in cli.records()) == ["h0.jpg", "h1.jpg", "u0.jpg"]
-            # A name the index does not hold, looked for under the index's names (a symlink's?):
-            # refused as a typo is, not waited on.
-            typo = forgotten_in_time(share / "2020")
-            assert typo.code == 2 and f"nothing is indexed under {share / '2020'}" in typo.stderr, typo.stderr
-            assert f"{share / '2020'} did not answer in 1 s (a drive not answering?)" in typo.stderr
-            accented = forgotten_in_time(share / "Überblick")
-            assert accented.code == 0 and "forgot 1 image(s) under" in accented.stderr, accented.stderr
-            assert sorted(Path(p).name for p in cli.records()) == ["h0.jpg", "h1.jpg"]
-        finally:
-            answer.set()
+    with share_not_answering(monkeypatch, share):
+        result = forgotten_in_time(share / "2019")
+        assert result.code == 0, result.stderr
+        assert f"forgot 2 image(s) under {share / '2019'}; no file was touched" in result.stderr
+        assert sorted(Path(p).name for p in cli.records()) == ["h0.jpg", "h1.jpg", "u0.jpg"]
+        # A name the index does not hold, looked for under the index's names (a symlink's?):
+        # refused as a typo is, not waited on.
+        typo = forgotten_in_time(share / "2020")
+        assert typo.code == 2 and f"nothing is indexed under {share / '2020'}" in typo.stderr, typo.stderr
+        assert f"{share / '2020'} did not answer in 1 s (a drive not answering?)" in typo.stderr
+        accented = forgotten_in_time(share / "Überblick")
+        assert accented.code == 0 and "forgot 1 image(s) under" in accented.stderr, accented.stderr
+        assert sorted(Path(p).name for p in cli.records()) == ["h0.jpg", "h1.jpg"]
 
     cli.index(share)
     shutil.rmtree(home)
-    with monkeypatch.context() as patched:
-        patched.setattr(os, "stat", stat)
-        patched.setattr(os, "lstat", lstat)
-        answer.clear()
-        try:
-            everything = forgotten_in_time(share, home)  # home: a drive gone
-            assert everything.code == 0, everything.stderr
-            silent = f"{share} did not answer in 1 s (a drive not answering?): taken as not there"
-            assert everything.stderr.count(silent) == 1, "waited on, and said, once"
-            assert cli.records() == {}
-        finally:
-            answer.set()
+    with share_not_answering(monkeypatch, share):
+        everything = forgotten_in_time(share, home)  # home: a drive gone
+        assert everything.code == 0, everything.stderr
+        silent = f"{share} did not answer in 1 s (a drive not answering?): taken as not there"
+        assert everything.stderr.count(silent) == 1, "waited on, and said, once"
+        assert cli.records() == {}
+
+
+def test_index_a_share_that_stopped_answering_keeps_its_rows_and_indexes_the_rest(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nightly --index of a NAS and the home folder waited forever once the NAS was switched
+    off (a hard NFS mount: each look at it blocks, as here), and so did an --index of a new
+    folder while the index held the share's rows (its folders are compared with the new one's).
+    Now the share is given --time-limit: the home folder is indexed, the share's rows and its
+    reported failures stay as they were, one line says why, and once it answers again the next
+    run finds nothing to do."""
+    share, home = tmp_path / "nas", tmp_path / "home"
+    for i in range(2):
+        paint_photo(share / "2019" / f"n{i}.jpg", seed=i)
+        paint_photo(home / f"h{i}.jpg", seed=10 + i)
+    (share / "2019" / "broken.jpg").write_bytes(b"no picture")
+    cli.index(share, home)
+    rows = cli.records()
+    paint_photo(home / "h2.jpg", seed=30)
+    paint_photo(home / "album" / "a0.jpg", seed=31)
+    shutil.copy(share / "2019" / "n0.jpg", tmp_path / "laptop.jpg")  # copied off the share before it went
+    with share_not_answering(monkeypatch, share):
+        both = cli.in_time("--index", share, home, *MODEL_ARGS, "--time-limit", "1")
+        assert both.code == 0, both.stderr
+        assert both.summary() == {"new": 2, "updated": 0, "removed": 0, "unchanged": 2, "failed": 0}
+        assert (
+            f"kept the rows of 2 file(s) not found under {share}: it did not answer in 1 s (a drive not answering?); "
+            f"they are looked at again at the next --index (if the drive is gone for good, --forget {share} drops them)"
+        ) in both.stderr
+        assert "broken.jpg" in cli.failures_by_name(), "the share's reported failures are kept too"
+        new = cli.in_time("--index", share / "2020", *MODEL_ARGS, "--time-limit", "1")  # there? it cannot say
+        assert new.code == 0 and f"{share / '2020'} not indexed in full: it did not answer in 1 s" in new.stderr
+        paint_photo(tmp_path / "camera" / "c0.jpg", seed=32)  # a folder the index holds nothing under
+        camera = cli.in_time("--index", tmp_path / "camera", *MODEL_ARGS, "--time-limit", "1")
+        assert camera.code == 0 and camera.summary()["new"] == 1, camera.stderr
+        # Whether the copy's original is still there (a file moved?) is asked of the share too.
+        copied = cli.in_time("--index", tmp_path / "laptop.jpg", *MODEL_ARGS, "--time-limit", "1")
+        assert copied.code == 0 and "1 had the bytes of indexed files: vectors reused" in copied.stderr
+    assert {path: rows[path] for path in rows} == {path: cli.records()[path] for path in rows}
+    assert len(cli.records()) == len(rows) + 4
+    again = cli.index(share, home)
+    assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 6, "failed": 1}
+
+
+def test_index_a_folder_linking_to_a_share_that_stopped_answering_keeps_the_rows_it_did_not_see(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link in the home folder to the NAS's photos (followed, as links to albums are): the
+    walk of the home folder stops answering where it enters the link. What it found before is
+    indexed; the rows of what it could not see are kept, not taken for files deleted."""
+    share, home = tmp_path / "nas", tmp_path / "home"
+    for i in range(2):
+        paint_photo(share / f"n{i}.jpg", seed=i)
+        paint_photo(home / f"h{i}.jpg", seed=10 + i)
+    (home / "nas").symlink_to(share, target_is_directory=True)
+    cli.index(home)
+    rows = cli.records()
+    assert str(home / "nas" / "n0.jpg") in rows
+    paint_photo(home / "h2.jpg", seed=30)
+    with share_not_answering(monkeypatch, share, home / "nas"):
+        result = cli.in_time("--index", home, *MODEL_ARGS, "--time-limit", "1")
+    assert result.code == 0, result.stderr
+    assert result.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 2, "failed": 0}
+    assert (
+        f"kept the rows of 2 file(s) not found under {home}: no answer came for 1 s after {home} was read "
+        "(a drive not answering, or a link to one?)"
+    ) in result.stderr
+    assert set(cli.records()) == {*rows, str(home / "h2.jpg")}
+    assert cli.index(home).summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 5, "failed": 0}
 
 
 def test_a_file_without_a_date_in_its_metadata_is_dated_by_the_name_its_phone_gave_it(

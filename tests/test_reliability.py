@@ -939,16 +939,16 @@ def test_a_read_only_database_can_be_searched_and_refuses_writes_clearly(
 
 # --- files that change under the run ------------------------------------------------------
 def test_a_file_that_vanishes_between_scan_and_decode_is_reported(cli: Cli, photos: Path, monkeypatch) -> None:
-    import common.pipeline
+    from common.discovery import Walk
 
-    real_find = common.pipeline.find_image_files
+    real_files = Walk.files
 
-    def find_then_delete(roots, skip=(), exclude=None):
-        found = list(real_find(roots, skip, exclude))
+    def find_then_delete(walk: Walk) -> list:
+        found = list(real_files(walk))
         (photos / "sub" / "g.jpg").unlink()  # after the scan saw it, before anything reads it
         return found
 
-    monkeypatch.setattr(common.pipeline, "find_image_files", find_then_delete)
+    monkeypatch.setattr(Walk, "files", find_then_delete)
     result = cli.index(photos)
     assert result.summary() == {"new": 11, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
     assert "vanished" in cli.failures_by_name()["g.jpg"]["reason"]
