@@ -512,7 +512,7 @@ class Session:
         from common.health import HealthReport, check_store
 
         try:
-            report = check_store(self.open_store())
+            report = check_store(self.open_store(), self.args.time_limit or None)
         except StoreError as error:  # too broken to open: that is the one problem to report
             report = HealthReport(images=0, model="unknown", problems=[str(error)])
         try:

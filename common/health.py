@@ -29,9 +29,10 @@ from typing import TextIO
 import numpy as np
 
 from common.colors_remade import remake_lost_colors
-from common.discovery import OutOfReach, split_vanished
+from common.discovery import OutOfReach, is_under_root, split_vanished
 from common.output import PATH_ENDS, json_for, say_which_paths_break_lines
 from common.refresh import bring_up_to_date, outdated_paths
+from common.still_there import look_for_files
 from common.store import ImageStore
 from common.thumbnails import THUMBNAIL_DIR, ThumbnailCensus, remove_stray_thumbnails, take_thumbnail_census
 from common.visible import visible
@@ -99,18 +100,24 @@ class VectorAudit:
     unusable: list[str]  # non-finite or zero vectors: only re-embedding helps
     off_unit: list[str]  # finite but not unit length: renormalising fixes them
     stale: list[str]
+    # Rows whose files were not looked for: their drive did not answer (``common.still_there``).
+    unlooked: list[OutOfReach] = field(default_factory=list)
 
 
-def audit_vectors(paths: list[str], vectors: np.ndarray) -> VectorAudit:
+def audit_vectors(paths: list[str], vectors: np.ndarray, patience: float | None = None) -> VectorAudit:
+    """What is wrong with each row's vector or path; whether a file is there is asked of its
+    drive for ``patience`` seconds at most (``common.still_there``)."""
     finite, norms = row_norms(vectors)
     usable = finite & (norms > 0)
+    stale, unlooked = look_for_files(paths, patience)
     return VectorAudit(
         duplicates=sorted(p for p, n in Counter(paths).items() if n > 1),
         unusable=sorted({p for p, ok in zip(paths, usable, strict=True) if not ok}),
         off_unit=sorted(
             {p for p, ok, n in zip(paths, usable, norms, strict=True) if ok and abs(n - 1) > NORM_TOLERANCE}
         ),
-        stale=sorted({p for p in paths if not os.path.lexists(p)}),
+        stale=stale,
+        unlooked=unlooked,
     )
 
 
@@ -127,9 +134,10 @@ def row_norms(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return finite, norms
 
 
-def check_store(store: ImageStore) -> HealthReport:
+def check_store(store: ImageStore, patience: float | None = None) -> HealthReport:
     """Every problem ``store`` has, in words (nothing is changed), and which of its files have
-    no thumbnail."""
+    no thumbnail. A drive that does not answer in ``patience`` seconds is not waited on: its
+    files are not looked for, and a note says so."""
     report = HealthReport(images=store.count(), model=store.info.model.describe())
     census = thumbnail_census(store)
     lacking = census.lacking
@@ -155,7 +163,7 @@ def check_store(store: ImageStore) -> HealthReport:
     if vectors.shape[1] != store.info.dim:
         report.problems.append(f"vectors are {vectors.shape[1]}-d but the index records {store.info.dim}-d")
         return report
-    audit = audit_vectors(paths, vectors)
+    audit = audit_vectors(paths, vectors, patience)
     for paths_with, what in (
         (audit.duplicates, "path(s) indexed more than once"),
         (audit.unusable, "row(s) with a non-finite or zero vector"),
@@ -172,6 +180,10 @@ def check_store(store: ImageStore) -> HealthReport:
             f"{_examples(outdated)}"
         )
     report.stale = audit.stale
+    report.notes += [
+        f"{len(held.paths)} indexed file(s) under {held.folder} were not looked for: {held.reason()}"
+        for held in audit.unlooked
+    ]
     return report
 
 
@@ -200,7 +212,7 @@ def repair_store(
     """
     result = RepairResult(actions=list(actions))
     paths, vectors = store.get_all_vectors()
-    audit = audit_vectors(paths, vectors)
+    audit = audit_vectors(paths, vectors, time_limit or None)
     outdated = outdated_paths(store)
 
     keep_once = [p for p in audit.duplicates if p not in audit.unusable]
@@ -220,9 +232,14 @@ def repair_store(
         result.actions.append(f"renormalised {len(audit.off_unit)} vector(s) to unit length")
     if audit.unusable:
         result.actions.append(f"dropped {len(audit.unusable)} row(s) without a usable vector")
-    result.to_reembed = sorted(p for p in set(dropped) | set(audit.unusable) if os.path.exists(p))
+    unlooked = [held.folder for held in audit.unlooked]  # their drives are not asked again
+    result.to_reembed = sorted(
+        p for p in set(dropped) | set(audit.unusable)
+        if not any(is_under_root(p, folder) for folder in unlooked) and os.path.exists(p)
+    )  # fmt: skip
 
     removable, result.left_alone = split_vanished(audit.stale, roots=[])
+    result.left_alone += audit.unlooked
     if removable:
         store.delete_images(removable)
         result.actions.append(f"removed {len(removable)} row(s) of deleted files")

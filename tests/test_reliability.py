@@ -19,7 +19,16 @@ import pytest
 
 from common.embedding import Embedder, ModelSpec
 from common.workers import DECODER_NICENESS, DecodePool, ReadResult
-from conftest import MODEL_ARGS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table, shared
+from conftest import (
+    MODEL_ARGS,
+    TINY_CONFIG,
+    TINY_WEIGHTS,
+    Cli,
+    paint_photo,
+    raw_lance_table,
+    share_not_answering,
+    shared,
+)
 
 
 @pytest.fixture(scope="module")
@@ -707,6 +716,34 @@ def test_repair_names_a_drive_whose_whole_tree_went_once_not_once_per_folder(cli
     [kept] = [line for line in repaired.stderr.splitlines() if "kept the rows of" in line]
     assert f"kept the rows of 3 file(s) not found under {library / 'drive'}: the folder is not there" in kept
     assert len(cli.records()) == 4
+
+
+def test_check_and_repair_do_not_wait_on_a_share_that_stopped_answering(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--check and --repair look for every indexed file: with a NAS switched off (each look at
+    it blocks here, as on a hard NFS mount) both waited forever. Now the share is waited on
+    --time-limit once, whatever its folders: its files are not looked for (a note says so; its
+    rows are kept), and the rest is checked and repaired as ever."""
+    share, home = tmp_path / "nas", tmp_path / "home"
+    for seed, name in enumerate(("2019/a.jpg", "2019/b.jpg", "2020/c.jpg")):
+        paint_photo(share / name, seed)
+    for seed, name in enumerate(("h0.jpg", "h1.jpg"), start=10):
+        paint_photo(home / name, seed)
+    cli.index(share, home)
+    (home / "h1.jpg").unlink()
+    with share_not_answering(monkeypatch, share):
+        check = cli.in_time("--check", "--time-limit", "1")
+        assert check.code == 1, check.stderr
+        assert f"problem: 1 indexed file(s) no longer exist: {home / 'h1.jpg'}" in check.stdout
+        not_looked_for = f"3 indexed file(s) under {share} were not looked for: it did not answer in 1 s"
+        assert f"note: {not_looked_for}" in check.stdout
+        repaired = cli.in_time("--repair", "--time-limit", "1")
+    assert repaired.code == 0, repaired.stderr
+    assert "removed 1 row(s) of deleted files" in repaired.stderr
+    assert f"kept the rows of 3 file(s) not found under {share}: it did not answer in 1 s" in repaired.stderr
+    assert sorted(Path(p).name for p in cli.records()) == ["a.jpg", "b.jpg", "c.jpg", "h0.jpg"]
+    assert cli("--check").code == 0
 
 
 def test_repair_renormalises_and_reembeds_rows_with_broken_vectors(cli: Cli, photos: Path) -> None:
