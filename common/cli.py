@@ -391,17 +391,17 @@ class Session:
         if summary.failed:
             log.info("%d file(s) skipped; see %s", summary.failed, failures.path)
         log.info("%s in %s", images_said(self.store.count()), self.db_path)
-        self.say_named_files_not_indexed([root for root in roots if root not in summary.not_answering], failures)
+        self.say_named_files_not_indexed(summary.named_files, failures)
         if summary.stopped_by is not None:
             raise summary.stopped_by  # exit status 130 (143: SIGTERM), after the summary
         return summary
 
-    def say_named_files_not_indexed(self, roots: list[str], failures: FailureReport) -> None:
+    def say_named_files_not_indexed(self, named: set[str], failures: FailureReport) -> None:
         """A file ``--index`` named itself (not one found in a folder) that failed: the user asked
         for that very file, so the run ends with exit status 1 once its other actions are done,
         as ``cp a b dir/`` does when ``a`` cannot be read, and one line says which and why (a
-        failure an earlier run found, not tried again, was said at the info level alone)."""
-        named = {root for root in roots if os.path.isfile(root)}
+        failure an earlier run found, not tried again, was said at the info level alone). ``named``:
+        the files as the walk found them, asked of no drive again (one may have stopped answering)."""
         failed = {str(entry["path"]): entry["reason"] for entry in failures.entries if str(entry["path"]) in named}
         kept = self.store.get_records_by_path(list(failed)) if failed and self.store is not None else {}
         for path, reason in failed.items():

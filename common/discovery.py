@@ -190,13 +190,13 @@ def files_in_words(paths: Iterable[str]) -> str:
     return images_said(count - videos) + (f" and {videos} video{'' if videos == 1 else 's'}" if videos else "")
 
 
-def roots_in_words(roots: Iterable[str], silent: Collection[str] = ()) -> str:
+def roots_in_words(roots: Iterable[str], named_files: Collection[str]) -> str:
     """'under /photos, /scans', 'named /inbox/a.jpg', 'under /photos and named /a.jpg': where a
-    run looked, as its lines say it. A file given to --index is not something found "under"; a
-    root in ``silent``, whose drive does not answer (``Walk``), is not asked which it is."""
+    run looked, as its lines say it. A file given to --index (one of ``named_files``, as the walk
+    found them: its drive is not asked again) is not something found "under"."""
     roots = list(roots)
-    folders = [root for root in roots if root in silent or os.path.isdir(root)]
-    files = [root for root in roots if root not in folders]
+    folders = [root for root in roots if root not in named_files]
+    files = [root for root in roots if root in named_files]
     said = [f"under {', '.join(folders)}"] if folders else []
     return " and ".join(said + ([f"named {', '.join(files)}"] if files else []))
 
@@ -303,6 +303,7 @@ class Walk:
         self.exclude = exclude or Exclusions()
         self.patience = patience
         self.silent: dict[str, str] = dict(silent or {})
+        self.named_files: set[str] = set()  # the roots that are files, not folders
 
     def files(self) -> Iterator[FoundFile]:
         """Yield every image file under the roots, recursively, each path once.
@@ -326,7 +327,8 @@ class Walk:
                 continue
             last_folder = None
             try:
-                for found in each_within(_files_under(root, visited_dirs, skipped, self.exclude), self.patience):
+                files = _files_under(root, visited_dirs, skipped, self.exclude, self.named_files)
+                for found in each_within(files, self.patience):
                     if isinstance(found, str):
                         last_folder = found
                     elif found.path not in seen_paths:
@@ -354,12 +356,14 @@ def find_image_files(
 
 
 def _files_under(
-    root: str, visited_dirs: set[FolderKey], skipped: WarningLines, exclude: Exclusions
+    root: str, visited_dirs: set[FolderKey], skipped: WarningLines, exclude: Exclusions, named_files: set[str]
 ) -> Iterator[FoundFile | str]:
     """The image files under ``root`` (``Walk.files``), and the name of each folder read as it is:
-    a walk through folders of other files yields no image for a while, yet it is answered."""
-    root = normalise_root(root)
+    a walk through folders of other files yields no image for a while, yet it is answered. A
+    root that is a file is added to ``named_files``, as named."""
+    named, root = root, normalise_root(root)
     if os.path.isfile(root):
+        named_files.add(named)
         found = _stat_file(root, skipped, sidecar_of(root), takeout_json_of(root))
         if found:
             yield found

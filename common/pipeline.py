@@ -56,6 +56,7 @@ from common.reuse import (
     set_aside_copies,
 )
 from common.settling import Settling
+from common.still_there import SilentDrives
 from common.store import ImageStore
 from common.takeout import in_trash, takeout_json_of
 from common.thumbnails import remove_thumbnails
@@ -109,6 +110,8 @@ class IndexSummary:
     out_of_reach: list[OutOfReach] = field(default_factory=list)
     # The roots whose drive gave no answer (``common.discovery.Walk``): not looked at in full.
     not_answering: list[str] = field(default_factory=list)
+    # The roots that are files (``--index photo.jpg``), as the walk found them.
+    named_files: set[str] = field(default_factory=set)
     # Of the new and updated rows, those whose file had the bytes of a stored row (moved, copied,
     # touched): they took its vector instead of being decoded and embedded (common.reuse).
     reused: int = 0
@@ -313,7 +316,7 @@ def read_in_process(paths: Iterable[str], embedder: Embedder, thumbnail_dir: str
 
 
 def read_images(
-    results: Iterable[ReadResult], files: dict[str, FoundFile], failures: FailureReport, summary: IndexSummary
+    results: Iterable[ReadResult], report: Callable[[ReadResult], None], summary: IndexSummary
 ) -> Iterator[ReadImage]:
     """Reader: the decoded files, as they come (their records complete, with the place of their
     GPS position: ``common.workers.read_prepared``); the ones that failed go to the failures report.
@@ -328,16 +331,28 @@ def read_images(
             return
         summary.read_cpu_seconds += result.cpu_seconds
         if result.reason is not None:
-            report_failure(result, files, failures)
+            report(result)
             continue
         yield ReadImage(result.record, result.crop, result.color)
 
 
-def report_failure(result: ReadResult, files: dict[str, FoundFile], failures: FailureReport) -> None:
-    """Put a file that could not be read in the failures report."""
+def report_failure(
+    result: ReadResult, files: dict[str, FoundFile], failures: FailureReport, drives: SilentDrives | None = None
+) -> None:
+    """Put a file that could not be read in the failures report.
+
+    A file that ran past the time limit is left alone by later runs with no more time (a 200 MP
+    HEIC would time out again), unless its drive does not answer now (``drives``): then the
+    drive failed, not the file (a VPN that went down during the run), and the next run reads it
+    again; left alone, it was not indexed until it changed."""
+    reason, lasting, limit = result.reason or "", result.lasting, result.timed_out_after
+    folder = drives.folder_not_answering(result.path) if limit is not None and drives is not None else None
+    if folder is not None:
+        reason = f"{reason}; {folder} does not answer (a drive not answering?): the next run reads it again"
+        lasting, limit = False, None
     failures.add(
-        result.path, result.reason, stage=result.stage or "decode", file=files.get(result.path),
-        lasting=result.lasting, time_limit=result.timed_out_after,
+        result.path, reason, stage=result.stage or "decode", file=files.get(result.path), lasting=lasting,
+        time_limit=limit,
     )  # fmt: skip
 
 
@@ -719,7 +734,7 @@ def index_roots(
         plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
     trashed = set_aside_trashed(plan, indexed)
     summary.unchanged = len(plan.unchanged)
-    summary.not_answering = list(walk.silent)
+    summary.not_answering, summary.named_files = list(walk.silent), walk.named_files
     summary.out_of_reach += [
         OutOfReach(root, NOT_ANSWERING, walk.silent[root], paths) for root, paths in plan.unlooked.items()
     ]
@@ -736,7 +751,7 @@ def index_roots(
     found = (*plan.new, *plan.changed, *plan.unchanged, *plan.reread, *plan.refresh)
     log.info(
         "found %s %s: %d to index, %d unchanged, %d to remove%s%s",
-        files_in_words(f.path for f in found), roots_in_words(roots, walk.silent), len(to_read), len(plan.unchanged), len(plan.removed),
+        files_in_words(f.path for f in found), roots_in_words(roots, walk.named_files), len(to_read), len(plan.unchanged), len(plan.removed),
         f", {len(reread)} to read again for what this version records (vectors kept)" if reread else "",
         f", {len(plan.refresh)} to bring up to date from their rows (nothing decoded)" if plan.refresh else "",
     )  # fmt: skip
@@ -834,8 +849,10 @@ def index_roots(
         def read_here(path: str) -> ReadResult:
             return read_prepared(path, embedder.min_side, embedder.prepare, thumbnail_dir)
 
+        drives = SilentDrives(patience)
+
         def report(files: dict[str, FoundFile]) -> Callable[[ReadResult], None]:
-            return lambda result: report_failure(result, files, failures)
+            return lambda result: report_failure(result, files, failures, drives)
 
         def read_embed_write(files: list[FoundFile]) -> None:
             paths = [f.path for f in files]
@@ -848,7 +865,7 @@ def index_roots(
             bar = tqdm(results, total=len(paths), unit="img", desc="indexing", leave=False, disable=_disabled(progress))
             try:
                 by_path = {f.path: f for f in files}
-                read = read_images(bar, by_path, failures, summary)
+                read = read_images(bar, report(by_path), summary)
                 if decoder is not None:
                     read = decode_on_device(read, decoder, batch_size, read_here, report(by_path), summary)
                 embedded = embed_batches(read, embedder, batch_size, summary, keep)

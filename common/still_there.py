@@ -80,3 +80,24 @@ def silent_folder_above(path: str, patience: float | None) -> str:
         if not answered:
             return folder
     return path
+
+
+class SilentDrives:
+    """The folders found not answering in one run (``silent_folder_above``), each asked once:
+    a file under one is taken as on a drive not answering without a look that would wait."""
+
+    def __init__(self, patience: float | None) -> None:
+        self.patience = patience
+        self.folders: list[str] = []
+
+    def folder_not_answering(self, path: str) -> str | None:
+        """The folder above ``path`` whose drive does not answer, if any: one found before, or
+        found now when whether ``path`` is there gets no answer in ``patience`` seconds."""
+        known = next((folder for folder in self.folders if is_under_root(path, folder)), None)
+        if known is not None:
+            return known
+        answered, _ = answer_within(functools.partial(os.path.lexists, path), self.patience)
+        if answered:
+            return None
+        self.folders.append(silent_folder_above(path, self.patience))
+        return self.folders[-1]

@@ -746,6 +746,46 @@ def test_check_and_repair_do_not_wait_on_a_share_that_stopped_answering(
     assert cli("--check").code == 0
 
 
+def test_a_file_that_timed_out_as_its_drive_stopped_answering_is_read_again_by_the_next_run(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A VPN that goes down during a run: the file being decoded then runs past --time-limit. A
+    file too slow to decode is left alone by later runs with no more time (it would time out
+    again), and so was this one: never indexed until it changed. Its drive is asked now: not
+    answering, the file is read again by the next run. Nor does the run's end wait on the drive
+    (a file given to --index is not looked at again to say it failed)."""
+    import contextlib
+
+    from crashing_reader import read_or_hang
+
+    import common.pipeline
+    from common.discovery import Walk
+
+    share = tmp_path / "nas"
+    paint_photo(share / "n0.jpg", seed=1)
+    hang = paint_photo(share / "hang.jpg", seed=2)  # its decoder never returns, as a read on a share that went
+    real_files = Walk.files
+    gone = contextlib.ExitStack()
+
+    def files_then_the_share_goes(walk: Walk) -> Iterator:
+        found = list(real_files(walk))
+        gone.enter_context(share_not_answering(monkeypatch, share))
+        return iter(found)
+
+    monkeypatch.setattr(Walk, "files", files_then_the_share_goes)
+    monkeypatch.setattr(common.pipeline, "read_file", read_or_hang)
+    with gone:
+        result = cli.in_time("--index", share, hang, *MODEL_ARGS, "--time-limit", "1")
+    assert result.code == 1, result.stderr
+    assert result.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    assert f"{share} does not answer (a drive not answering?): the next run reads it again" in result.stderr
+    failure = cli.failures_by_name()["hang.jpg"]
+    assert failure["retry"] == "next-run" and "time_limit" not in failure
+    monkeypatch.undo()
+    again = cli.index(share)
+    assert again.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 1, "failed": 0}
+
+
 def test_repair_renormalises_and_reembeds_rows_with_broken_vectors(cli: Cli, photos: Path) -> None:
     import numpy as np
 
