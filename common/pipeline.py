@@ -14,6 +14,7 @@ over an unchanged or reorganised tree never imports torch.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -35,16 +36,18 @@ from common.discovery import (
     FoundFile,
     OutOfReach,
     Walk,
+    absolute,
     files_in_words,
     has_storable_name,
     is_under_root,
+    no_answer_in,
     normalise_root,
     roots_in_words,
     split_vanished,
 )
 from common.embedding import Embedder
 from common.failures import RETRY_WHEN_CHANGED, FailureReport
-from common.reading import answer_within
+from common.reading import answer_within, answers_within
 from common.records import RECORD_VERSION, REFRESHABLE_SINCE
 from common.refresh import refresh_rows
 from common.reuse import (
@@ -221,6 +224,22 @@ def plan_changes(
         else:
             (plan.not_found if os.path.lexists(path) else plan.removed).append(path)
     return plan
+
+
+def roots_named_within(
+    roots: list[str], silent: dict[str, str], patience: float | None
+) -> tuple[list[str], dict[str, str]]:
+    """``roots`` as records name them (``normalise_root``: an accented name is looked for on the
+    disk), and the ``silent`` roots, with those whose drive did not answer that look in
+    ``patience`` seconds (named as given, absolute): a watch's later look at a share gone since."""
+    asked = [root for root in roots if root not in silent]
+    answers = answers_within([functools.partial(normalise_root, root) for root in asked], patience)
+    named = {root: name for root, (answered, name) in zip(asked, answers, strict=True) if answered and name}
+    for root in asked:
+        if root not in named:
+            named[root] = absolute(root)
+            silent[named[root]] = no_answer_in(patience)
+    return [named.get(root, root) for root in roots], silent
 
 
 def set_aside_trashed(plan: ChangePlan, indexed: Collection[str]) -> int:
@@ -712,10 +731,9 @@ def index_roots(
 
     started = time.monotonic()
     summary = IndexSummary()
-    silent_roots = silent_roots or {}
-    roots = [root if root in silent_roots else normalise_root(root) for root in roots]
-    database = normalise_root(store.db_path)
     patience = time_limit or None  # for a drive that stops answering: as long as the decoders wait
+    roots, silent_roots = roots_named_within(roots, dict(silent_roots or {}), patience)
+    database = normalise_root(store.db_path)
     with summary.timing("scan"):
         stored = store.get_signatures()
         indexed = {p: s for p, s in stored.items() if any(is_under_root(p, r) for r in roots)}

@@ -517,6 +517,32 @@ def test_index_a_folder_linking_to_a_share_that_stopped_answering_keeps_the_rows
     assert cli.index(home).summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 5, "failed": 0}
 
 
+def test_a_watchs_later_look_does_not_wait_on_an_accented_folder_of_a_share_gone_since(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watch names its folders before each look (an accented name is looked for on the disk, in
+    the Mac's other Unicode form): on a share gone since the watch began, that look waited for
+    good. It waits --time-limit: the folder is then named as given and taken as silent (its rows
+    kept by the walk it is left out of); an ASCII name needs no look and is named at once."""
+    from common.pipeline import roots_named_within
+
+    share = tmp_path / "nas"
+    accented, plain = share / "Überblick", share / "2019"
+    accented.mkdir(parents=True)
+    plain.mkdir()
+    named: queue.Queue = queue.Queue()
+    with share_not_answering(monkeypatch, share):
+        look = threading.Thread(target=lambda: named.put(roots_named_within([str(accented), str(plain)], {}, 1.0)))
+        look.daemon = True
+        look.start()
+        try:
+            roots, silent = named.get(timeout=30)
+        except queue.Empty:
+            pytest.fail("the folders' names waited on the share")
+    assert roots == [str(accented), str(plain)]
+    assert silent == {str(accented): "it did not answer in 1 s (a drive not answering?)"}
+
+
 def test_a_file_without_a_date_in_its_metadata_is_dated_by_the_name_its_phone_gave_it(
     cli: Cli, tmp_path: Path, decoded: list[str]
 ) -> None:
