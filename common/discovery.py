@@ -276,6 +276,10 @@ def is_under_root(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+# How many files a walk's thread hands over at a time (``_files_under``).
+FILES_AT_A_TIME = 256
+
+
 class Walk:
     """One look at the image files under ``roots`` (``files``), which keeps the roots it could not
     look at to the end (``silent``).
@@ -328,12 +332,12 @@ class Walk:
             last_folder = None
             try:
                 files = _files_under(root, visited_dirs, skipped, self.exclude, self.named_files)
-                for found in each_within(files, self.patience):
-                    if isinstance(found, str):
-                        last_folder = found
-                    elif found.path not in seen_paths:
-                        seen_paths.add(found.path)
-                        yield found
+                for folder, found in each_within(files, self.patience):
+                    last_folder = folder
+                    for file in found:
+                        if file.path not in seen_paths:
+                            seen_paths.add(file.path)
+                            yield file
             except NoAnswer:
                 self.silent[root] = (
                     f"no answer came for {self.patience:g} s after {last_folder} was read "
@@ -357,16 +361,17 @@ def find_image_files(
 
 def _files_under(
     root: str, visited_dirs: set[FolderKey], skipped: WarningLines, exclude: Exclusions, named_files: set[str]
-) -> Iterator[FoundFile | str]:
-    """The image files under ``root`` (``Walk.files``), and the name of each folder read as it is:
-    a walk through folders of other files yields no image for a while, yet it is answered. A
+) -> Iterator[tuple[str, list[FoundFile]]]:
+    """The image files under ``root`` (``Walk.files``), by folder: each folder read yields, with
+    its files found (``FILES_AT_A_TIME`` at most: a folder of 10k files on a slow share yields as
+    it goes), so that a walk through folders of other files, which finds no image for a while,
+    is answered all the same, and the walk's thread hands over a few batches, not each file. A
     root that is a file is added to ``named_files``, as named."""
     named, root = root, normalise_root(root)
     if os.path.isfile(root):
         named_files.add(named)
         found = _stat_file(root, skipped, sidecar_of(root), takeout_json_of(root))
-        if found:
-            yield found
+        yield os.path.dirname(root), [found] if found else []
         return
     for dirpath, dirnames, filenames in os.walk(
         root, followlinks=True, onerror=functools.partial(_log_walk_error, skipped)
@@ -381,7 +386,6 @@ def _files_under(
             dirnames[:] = []
             continue
         visited_dirs.add(key)
-        yield dirpath
         dirnames[:] = sorted(
             d for d in dirnames if not is_hidden_or_clutter(d) and not exclude.leaves_out_folder(os.path.join(dirpath, d))
         )  # fmt: skip
@@ -389,6 +393,7 @@ def _files_under(
         # most folders have none, and their files then cost no lookup at all.
         sidecars = {n for n in filenames if n.endswith(SIDECAR_SUFFIXES)}
         jsons = {n for n in filenames if n.endswith(TAKEOUT_SUFFIX)}
+        found_here: list[FoundFile] = []
         for name in sorted(filenames):
             if is_hidden_or_clutter(name) or not has_image_extension(name):
                 continue
@@ -400,7 +405,11 @@ def _files_under(
                 takeout_json_of(path, jsons) if jsons else None,
             )  # fmt: skip
             if found:
-                yield found
+                found_here.append(found)
+            if len(found_here) == FILES_AT_A_TIME:
+                yield dirpath, found_here
+                found_here = []
+        yield dirpath, found_here
 
 
 def folder_key(path: str) -> FolderKey | None:
