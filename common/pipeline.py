@@ -356,14 +356,20 @@ def read_images(
 
 
 def report_failure(
-    result: ReadResult, files: dict[str, FoundFile], failures: FailureReport, drives: SilentDrives | None = None
+    result: ReadResult,
+    files: dict[str, FoundFile],
+    failures: FailureReport,
+    drives: SilentDrives | None = None,
+    pool: DecodePool | None = None,
 ) -> None:
     """Put a file that could not be read in the failures report.
 
     A file that ran past the time limit is left alone by later runs with no more time (a 200 MP
     HEIC would time out again), unless its drive does not answer now (``drives``): then the
     drive failed, not the file (a VPN that went down during the run), and the next run reads it
-    again; left alone, it was not indexed until it changed."""
+    again; left alone, it was not indexed until it changed. The files under the folder that does
+    not answer that ``pool`` has not sent to a worker yet are not: each would wait out the time
+    limit in turn (a library's thousands: hours). They are reported alike, read by the next run."""
     reason, lasting, limit = result.reason or "", result.lasting, result.timed_out_after
     folder = drives.folder_not_answering(result.path) if limit is not None and drives is not None else None
     if folder is not None:
@@ -373,6 +379,11 @@ def report_failure(
         result.path, reason, stage=result.stage or "decode", file=files.get(result.path), lasting=lasting,
         time_limit=limit,
     )  # fmt: skip
+    for path in pool.leave_out_under(folder) if pool is not None and folder is not None else []:
+        failures.add(
+            path, f"not read: {folder} does not answer (a drive not answering?): the next run reads it again",
+            stage="read", file=files.get(path),
+        )  # fmt: skip
 
 
 def decode_on_device(
@@ -870,7 +881,7 @@ def index_roots(
         drives = SilentDrives(patience)
 
         def report(files: dict[str, FoundFile]) -> Callable[[ReadResult], None]:
-            return lambda result: report_failure(result, files, failures, drives)
+            return lambda result: report_failure(result, files, failures, drives, pool)
 
         def read_embed_write(files: list[FoundFile]) -> None:
             paths = [f.path for f in files]

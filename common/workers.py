@@ -39,7 +39,7 @@ from common.decoding import DecodeError, decode_image
 from common.defaults import DEFAULT_TIME_LIMIT
 from common.describe import build_record, with_place
 from common.device_decoding import describe_jpeg
-from common.discovery import has_storable_name
+from common.discovery import has_storable_name, is_under_root
 from common.native_messages import descriptor_2_shown, send_to_null_device
 from common.preprocess import PixelRecipe
 from common.thumbnails import save_thumbnail, thumbnail_path, thumbnail_picture
@@ -414,6 +414,20 @@ class DecodePool:
                 worker.process.kill()
                 worker.process.join()
         self._pool = []
+
+    def leave_out_under(self, folder: str) -> list[str]:
+        """Take the files under ``folder`` that no worker has been sent yet out of the ``read``
+        in progress, and return them: a drive that stopped answering, where each would wait out
+        the time limit in turn (the files in flight there still do, one a worker at most)."""
+        dispatch = self._dispatch
+        if dispatch is None:
+            return []
+        with self._lock:
+            left = [path for path in dispatch.todo if is_under_root(path, folder)]
+            kept = [path for path in dispatch.todo if not is_under_root(path, folder)]
+            dispatch.todo.clear()
+            dispatch.todo.extend(kept)
+        return left
 
     def _processes(self) -> dict[int, Any]:
         return {worker.process.pid: worker.process for worker in self._pool}

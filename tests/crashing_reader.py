@@ -1,6 +1,7 @@
 """Readers for tests, importable by the pool's workers: one kills its worker process on
 files named 'crash*' (a stand-in for a decoder that segfaults), one never returns on files named
-'hang*' (a decoder stuck in a loop), one takes seconds on files named 'slow*' (a large HEIC), one
+'hang*' (a decoder stuck in a loop), or on every file once a file 'gone' is beside their folder
+(a drive that stopped answering), one takes seconds on files named 'slow*' (a large HEIC), one
 answers with the priority its worker runs at, one with the heavy libraries it has loaded."""
 
 from __future__ import annotations
@@ -90,3 +91,10 @@ def read_what_came_from_the_server(path: str, recipe: PixelRecipe, thumbnail_dir
     had += ["places"] if gazetteer.cache_info().currsize else []
     had += ["colour"] if _srgb_to_lab.cache_info().currsize else []
     return ReadResult(path, reason=",".join(had))
+
+
+def read_or_hang_once_gone(path: str, recipe: PixelRecipe, thumbnail_dir: str | None = None) -> ReadResult:
+    if (Path(path).parent.parent / "gone").exists():
+        while True:
+            time.sleep(60)
+    return read_or_hang(path, recipe, thumbnail_dir)

@@ -751,39 +751,49 @@ def test_a_file_that_timed_out_as_its_drive_stopped_answering_is_read_again_by_t
 ) -> None:
     """A VPN that goes down during a run: the file being decoded then runs past --time-limit. A
     file too slow to decode is left alone by later runs with no more time (it would time out
-    again), and so was this one: never indexed until it changed. Its drive is asked now: not
-    answering, the file is read again by the next run. Nor does the run's end wait on the drive
-    (a file given to --index is not looked at again to say it failed)."""
+    again), and so was this one: never indexed until it changed; and every file queued after it
+    on that drive waited out the limit in turn (a library's thousands: hours). Its drive is asked
+    now: not answering, the file and those not sent to a decoder yet are reported at once and read
+    again by the next run. Nor does the run's end wait on the drive (a file given to --index is not
+    looked at again to say it failed)."""
     import contextlib
 
-    from crashing_reader import read_or_hang
+    from crashing_reader import read_or_hang_once_gone
 
     import common.pipeline
     from common.discovery import Walk
 
     share = tmp_path / "nas"
-    paint_photo(share / "n0.jpg", seed=1)
     hang = paint_photo(share / "hang.jpg", seed=2)  # its decoder never returns, as a read on a share that went
+    queued = [paint_photo(share / f"n{i}.jpg", seed=10 + i) for i in range(4)]
     real_files = Walk.files
     gone = contextlib.ExitStack()
 
     def files_then_the_share_goes(walk: Walk) -> Iterator:
         found = list(real_files(walk))
-        gone.enter_context(share_not_answering(monkeypatch, share))
+        gone.enter_context(share_not_answering(monkeypatch, share))  # here
+        (tmp_path / "gone").touch()  # and in the decoders
         return iter(found)
 
     monkeypatch.setattr(Walk, "files", files_then_the_share_goes)
-    monkeypatch.setattr(common.pipeline, "read_file", read_or_hang)
+    monkeypatch.setattr(common.pipeline, "read_file", read_or_hang_once_gone)
     with gone:
-        result = cli.in_time("--index", share, hang, *MODEL_ARGS, "--time-limit", "1")
+        result = cli.in_time("--index", share, hang, *MODEL_ARGS, "--time-limit", "1", "--workers", "1")
     assert result.code == 1, result.stderr
-    assert result.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    assert result.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 0, "failed": 5}
     assert f"{share} does not answer (a drive not answering?): the next run reads it again" in result.stderr
-    failure = cli.failures_by_name()["hang.jpg"]
-    assert failure["retry"] == "next-run" and "time_limit" not in failure
+    failed = cli.failures_by_name()
+    assert failed["hang.jpg"]["retry"] == "next-run" and "time_limit" not in failed["hang.jpg"]
+    # The file sent to the replaced decoder meanwhile waits too: two waits, not one a file.
+    assert len([line for line in result.stderr_lines() if "skipped" in line and "timed out" in line]) == 2
+    assert failed["n0.jpg"]["reason"].startswith("timed out") and failed["n0.jpg"]["retry"] == "next-run"
+    for photo in queued[1:]:
+        assert failed[photo.name]["reason"].startswith(f"not read: {share} does not answer"), failed[photo.name]
+        assert failed[photo.name]["retry"] == "next-run"
     monkeypatch.undo()
+    (tmp_path / "gone").unlink()
     again = cli.index(share)
-    assert again.summary() == {"new": 1, "updated": 0, "removed": 0, "unchanged": 1, "failed": 0}
+    assert again.summary() == {"new": 5, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
 
 
 def test_repair_renormalises_and_reembeds_rows_with_broken_vectors(cli: Cli, photos: Path) -> None:
