@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import stat
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
@@ -278,6 +279,11 @@ def is_under_root(path: str, root: str) -> bool:
 
 # How many files a walk's thread hands over at a time (``_files_under``).
 FILES_AT_A_TIME = 256
+# The roots whose walk is still waiting on their drive, from an earlier look of this process (a
+# --watch), with why it was left: not walked again (nor waited on) until that wait is over, or
+# FINISHING_SECONDS after it is.
+_STILL_WAITING: dict[str, tuple[threading.Thread, str]] = {}
+FINISHING_SECONDS = 0.5
 
 
 class Walk:
@@ -291,7 +297,8 @@ class Walk:
     seconds (no folder read, no file ``stat``-ed) is left where it got to: what was found before
     is yielded, and the root is kept in ``silent`` with why, in words, so that the rows of its
     files not seen are kept as they are (``common.pipeline``), not taken for files deleted.
-    A root already in ``silent`` (found so by an earlier look in the same command) is not walked.
+    A root already in ``silent`` (found so by an earlier look in the same command) is not walked,
+    nor one whose walk in an earlier look of this process is still waiting on its drive.
     """
 
     def __init__(
@@ -327,6 +334,9 @@ class Walk:
         visited_dirs: set[FolderKey] = {key for key in map(folder_key, self.skip) if key is not None}
         seen_paths: set[str] = set()
         for root in self.roots:
+            why = None if root in self.silent else _still_waiting_on(root)
+            if why is not None:  # a watch's every look would leave one more thread waiting
+                self.silent[root] = why
             if root in self.silent:
                 continue
             last_folder = None
@@ -338,13 +348,27 @@ class Walk:
                         if file.path not in seen_paths:
                             seen_paths.add(file.path)
                             yield file
-            except NoAnswer:
+            except NoAnswer as silence:
                 self.silent[root] = (
                     f"no answer came for {self.patience:g} s after {last_folder} was read "
                     "(a drive not answering, or a link to one?)"
                     if last_folder
                     else no_answer_in(self.patience)
                 )
+                _STILL_WAITING[root] = silence.still_waiting, self.silent[root]
+
+
+def _still_waiting_on(root: str) -> str | None:
+    """Why ``root`` was left by an earlier look whose walk still waits on its drive, if it does
+    (given ``FINISHING_SECONDS`` to end: a drive back a moment ago)."""
+    waiting, why = _STILL_WAITING.get(root, (None, ""))
+    if waiting is None:
+        return None
+    waiting.join(timeout=FINISHING_SECONDS)
+    if waiting.is_alive():
+        return why
+    del _STILL_WAITING[root]
+    return None
 
 
 def no_answer_in(patience: float | None) -> str:

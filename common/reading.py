@@ -93,7 +93,12 @@ def any_within(test: Callable[[S], bool], items: Iterable[S], patience: float | 
 
 
 class NoAnswer(Exception):
-    """A drive that gave no answer in the time it was given (``each_within``)."""
+    """A drive that gave no answer in the time it was given (``each_within``), and the thread
+    left waiting on it (``still_waiting``: alive until the drive answers again)."""
+
+    def __init__(self, still_waiting: threading.Thread) -> None:
+        super().__init__("no answer")
+        self.still_waiting = still_waiting
 
 
 def each_within(items: Iterable[T], patience: float | None) -> Iterator[T]:
@@ -118,13 +123,14 @@ def each_within(items: Iterable[T], patience: float | None) -> Iterator[T]:
         except BaseException as error:  # raised in the caller's thread
             drawn.put((end, error))
 
-    threading.Thread(target=draw, name="imagedb-walking", daemon=True).start()
+    drawing = threading.Thread(target=draw, name="imagedb-walking", daemon=True)
+    drawing.start()
     try:
         while True:
             try:
                 item, error = drawn.get(timeout=patience)
             except Empty:
-                raise NoAnswer from None
+                raise NoAnswer(drawing) from None
             if error is not None:
                 raise error
             if item is end:

@@ -517,6 +517,28 @@ def test_index_a_folder_linking_to_a_share_that_stopped_answering_keeps_the_rows
     assert cli.index(home).summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 5, "failed": 0}
 
 
+def test_a_watchs_looks_at_a_share_gone_for_the_weekend_do_not_each_leave_a_thread_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watch over a share switched off for a weekend: each look walked it again, waited
+    --time-limit, and left one more thread waiting in the kernel (thousands by Monday). A look now
+    finds the earlier one still waiting and takes the share as silent at once, no new thread;
+    once the share answers, the next look walks it."""
+    from common.discovery import Walk
+
+    share = tmp_path / "nas"
+    paint_photo(share / "n0.jpg", seed=1)
+    with share_not_answering(monkeypatch, share):
+        first = Walk([str(share)], patience=0.5)
+        assert list(first.files()) == [] and list(first.silent) == [str(share)]
+        threads, started = threading.active_count(), time.monotonic()
+        later = Walk([str(share)], patience=30)
+        assert list(later.files()) == [] and later.silent == first.silent
+        assert threading.active_count() == threads and time.monotonic() - started < 10
+    back = Walk([str(share)], patience=30)
+    assert [Path(found.path).name for found in back.files()] == ["n0.jpg"] and not back.silent
+
+
 def test_a_watchs_later_look_does_not_wait_on_an_accented_folder_of_a_share_gone_since(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
