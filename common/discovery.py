@@ -283,7 +283,7 @@ FILES_AT_A_TIME = 256
 # --watch), with why it was left: not walked again (nor waited on) until that wait is over, or
 # FINISHING_SECONDS after it is.
 _STILL_WAITING: dict[str, tuple[threading.Thread, str]] = {}
-FINISHING_SECONDS = 0.5
+FINISHING_SECONDS = 2.0
 
 
 class Walk:
