@@ -409,7 +409,9 @@ class Session:
                 log.error("error: --index %s: not indexed as it is now (its row from before is kept): %s", path, reason)
             else:
                 log.error("error: --index %s: not indexed: %s", path, reason)
-        self.named_files_not_indexed += list(failed)
+        # As this run left them: a watch's later look that indexes a file another failed on
+        # clears it (the exit status said a file was not indexed when the watch ended).
+        self.named_files_not_indexed = [p for p in self.named_files_not_indexed if p not in named] + list(failed)
 
     def watch(self, folders: list[str], seconds: float) -> None:
         """Index ``folders``, then again every ``seconds`` until Ctrl-C or SIGTERM (``--watch``),

@@ -1085,6 +1085,23 @@ def test_force_and_retry_failed_apply_to_a_watchs_first_run_alone(
     assert [line for line in said if ": indexed " not in line] == [f"imagedb-{backend}.py: stopped watching {photos}"]
 
 
+def test_a_watched_file_indexed_by_a_later_look_ends_the_watch_with_exit_status_0(
+    backend: str, tmp_path: Path, start_watch: Callable[..., Watch]
+) -> None:
+    """``--index inbox/new.jpg --watch``: a named file that fails makes the exit status 1 (as
+    ``cp`` of an unreadable file does); a watch still ended with 1 once a later look had indexed
+    the file (half a download at first, whole since): the status says how the watch left it."""
+    photo = tmp_path / "inbox" / "new.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes(b"\xff\xd8\xff half a download")
+    watch = start_watch(backend, photo, tmp_path / "db", 1)
+    assert any(f"error: --index {photo}: not indexed" in line for line in watch.said), watch.said
+    os.replace(paint_photo(tmp_path / "staging.jpg", seed=1), photo)  # whole, as a download finishes
+    assert ": 1 new, 0 updated, 0 removed, 0 unchanged, 0 failed" in watch.next_line_with(": indexed ")
+    watch.stop()  # exit status 0: the file is indexed
+    assert set(Cli(backend, tmp_path / "db").records()) == {str(photo)}
+
+
 def test_watch_waits_for_a_file_still_being_written(
     backend: str, tmp_path: Path, start_watch: Callable[..., Watch]
 ) -> None:
