@@ -111,8 +111,6 @@ class IndexSummary:
     failed: int = 0
     # Rows kept though their files were not found: their folder looks like a drive not mounted.
     out_of_reach: list[OutOfReach] = field(default_factory=list)
-    # The roots whose drive gave no answer (``common.discovery.Walk``): not looked at in full.
-    not_answering: list[str] = field(default_factory=list)
     # The roots that are files (``--index photo.jpg``), as the walk found them.
     named_files: set[str] = field(default_factory=set)
     # Of the new and updated rows, those whose file had the bytes of a stored row (moved, copied,
@@ -763,7 +761,7 @@ def index_roots(
         plan.removed += [p for p in indexed if is_under_root(p, database) and p not in plan.removed]
     trashed = set_aside_trashed(plan, indexed)
     summary.unchanged = len(plan.unchanged)
-    summary.not_answering, summary.named_files = list(walk.silent), walk.named_files
+    summary.named_files = walk.named_files
     summary.out_of_reach += [
         OutOfReach(root, NOT_ANSWERING, walk.silent[root], paths) for root, paths in plan.unlooked.items()
     ]
