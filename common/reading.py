@@ -70,26 +70,13 @@ def read_each(
 
 def any_within(test: Callable[[S], bool], items: Iterable[S], patience: float | None) -> bool | None:
     """Whether ``test`` holds for any of ``items``, asked in order on a daemon thread until one
-    does; None once no answer has come for ``patience`` seconds (a drive not answering: the
-    thread, stuck in the kernel, holds neither the run nor its exit)."""
-    answers: SimpleQueue[bool | None] = SimpleQueue()
-
-    def ask() -> None:
-        for item in items:
-            if test(item):
-                answers.put(True)
-                return
-            answers.put(False)  # not this one: an answer all the same, the drive is there
-        answers.put(None)
-
-    threading.Thread(target=ask, name="imagedb-looking", daemon=True).start()
-    while True:
-        try:
-            answer = answers.get(timeout=patience)
-        except Empty:
-            return None
-        if answer is not False:
-            return answer is True
+    does (``each_within``: an answer that it does not counts too, the drive is there); None once
+    no answer has come for ``patience`` seconds (a drive not answering: the thread, stuck in the
+    kernel, holds neither the run nor its exit)."""
+    try:
+        return any(each_within(map(test, items), patience))
+    except NoAnswer:
+        return None
 
 
 class NoAnswer(Exception):
