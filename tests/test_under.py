@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import queue
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import Cli, paint_photo
+from conftest import Cli, paint_photo, share_not_answering
 
 
 @pytest.fixture
@@ -211,35 +208,14 @@ def test_under_a_share_that_stopped_answering_does_not_hang(
     waits --time-limit at most, then takes the names given: the rows under one are found, a
     typo is refused saying why."""
     cli.index(trips)
-    answer = threading.Event()
-    real_stat, real_lstat = os.stat, os.lstat
-
-    def blocked(real):
-        def look(path, *args, **kwargs):
-            if isinstance(path, str | os.PathLike) and os.fspath(path).startswith(str(trips)):
-                answer.wait()
-            return real(path, *args, **kwargs)
-
-        return look
 
     def listed_in_time(*args: str) -> Any:
-        done: queue.Queue = queue.Queue()
-        command = (*args, "--time-limit", "1", "--format", "paths")
-        threading.Thread(target=lambda: done.put(cli(*command)), daemon=True).start()
-        try:
-            return done.get(timeout=60)
-        except queue.Empty:
-            pytest.fail("--under waited on a share that does not answer")
+        return cli.in_time(*args, "--time-limit", "1", "--format", "paths")
 
-    with monkeypatch.context() as patched:
-        patched.setattr(os, "stat", blocked(real_stat))
-        patched.setattr(os, "lstat", blocked(real_lstat))
-        try:
-            typo = listed_in_time("--under", str(trips / "trip_2024"))
-            assert typo.code == 2, typo.stderr
-            assert "nothing is indexed under it (its disk did not answer in 1 s" in typo.stderr
-            accented = listed_in_time("--under", str(trips / "o'brien" / "é"))
-            assert accented.code == 0, accented.stderr
-            assert [Path(p).name for p in accented.stdout.splitlines()] == ["pub.jpg"]
-        finally:
-            answer.set()
+    with share_not_answering(monkeypatch, trips):
+        typo = listed_in_time("--under", str(trips / "trip_2024"))
+        assert typo.code == 2, typo.stderr
+        assert "nothing is indexed under it (its disk did not answer in 1 s" in typo.stderr
+        accented = listed_in_time("--under", str(trips / "o'brien" / "é"))
+        assert accented.code == 0, accented.stderr
+        assert [Path(p).name for p in accented.stdout.splitlines()] == ["pub.jpg"]
