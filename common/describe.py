@@ -13,11 +13,12 @@ import os
 import time
 from typing import Any
 
-from common.decoding import DecodedImage, ExifIfds, Header, header_of, read_first_byte
+from common.decoding import DecodedImage, ExifIfds, Header, header_of
 from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.name_dates import date_in_name
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
+from common.raw import exif_of_raw
 from common.records import (
     HEADER_SINCE,
     RECORD_COLUMNS,
@@ -123,16 +124,20 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
             return None
         return {**annotations_of(path, {}, {}), TAKEN_NOW: {**taken_now(path, None), **tags}}
     header = header_of(path)  # None: it was decoded once, so unreadable now (a drive, a rewrite)
-    if header is None and extension in RAW_EXTENSIONS:  # ... or a raw not built on TIFF (CR3, RAF)
+    exif = header.exif if header else None
+    if extension in RAW_EXTENSIONS:
+        # Its tags as indexing read them: the preview's EXIF, not the TIFF header Pillow reads (a
+        # CR3's or a RAF's, Pillow reads none): the same tags tell the camera's date from a
+        # sidecar's (``refreshed_record``), so a sidecar deleted gives the camera's date back.
         try:
-            read_first_byte(path)
-        except OSError as error:
+            exif = exif_of_raw(path)
+        except Exception as error:  # LibRaw's errors: it was read once, so unreadable now
             log.debug("cannot read %s: %s", path, error)
             return None
-        header = Header({}, {}, None)  # its sidecar alone
+        header = header or Header({}, {}, None)  # a raw not built on TIFF: its sidecar alone
     if header is None:
         return None
-    return {**annotations_of(path, header.info, header.older_annotations), TAKEN_NOW: taken_now(path, header.exif)}
+    return {**annotations_of(path, header.info, header.older_annotations), TAKEN_NOW: taken_now(path, exif)}
 
 
 def taken_as_indexing_says(path: str) -> dict[str, Any] | None:

@@ -65,32 +65,65 @@ def read_raw(path: str, min_side: int | None = None) -> RawPicture:
     return RawPicture(image.convert("RGB"), width, height, raw_format, exif)
 
 
-def _preview(raw: Any, min_side: int | None) -> tuple[Image.Image | None, ExifIfds | None]:
-    """The raw's embedded preview (LibRaw picks the largest), decoded, and its EXIF; (None,
-    None) without one, or with one under ``min_side`` on its shortest side. A JPEG preview is
-    decoded at reduced size as any JPEG is (``common.decoding.decode_image``): a 200 MB DNG with
-    a 24 MP preview was read in 83 ms, 285 ms at full size."""
+def exif_of_raw(path: str) -> ExifIfds | None:
+    """The EXIF ``read_raw`` finds in the raw file at ``path`` (``RawPicture.exif``), its pixels
+    left alone: what a row's tags were read from when it was indexed, so that a header read
+    (``common.describe.annotations_from_header``: a sidecar edited or deleted) tells the camera's
+    date from a sidecar's as indexing did. Raises LibRaw's errors as ``read_raw`` does."""
     import rawpy
 
-    from common.decoding import exif_ifds, reduced_size
+    with rawpy.imread(path) as raw:
+        thumb = _thumbnail(raw)
+        if thumb is None or thumb.format == rawpy.ThumbFormat.BITMAP:
+            return None
+        with Image.open(io.BytesIO(thumb.data)) as preview:
+            return _camera_exif(preview)
 
-    try:
-        thumb = raw.extract_thumb()
-    except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+
+def _preview(raw: Any, min_side: int | None) -> tuple[Image.Image | None, ExifIfds | None]:
+    """The raw's embedded preview (LibRaw picks the largest), decoded, and its EXIF; (None,
+    None) without one. A preview under ``min_side`` on its shortest side is not decoded (None), its
+    EXIF kept: an older camera's small preview still says what LibRaw parsed of the raw (its date
+    and camera, where exifread cannot read a CR3 or a RAF). A JPEG preview is decoded at reduced
+    size as any JPEG is (``common.decoding.decode_image``): a 200 MB DNG with a 24 MP preview was
+    read in 83 ms, 285 ms at full size."""
+    import rawpy
+
+    from common.decoding import reduced_size
+
+    thumb = _thumbnail(raw)
+    if thumb is None:
         return None, None
     if thumb.format == rawpy.ThumbFormat.BITMAP:
         bitmap = Image.fromarray(thumb.data)
         return (None, None) if min_side is not None and min(bitmap.size) < min_side else (bitmap, None)
     with Image.open(io.BytesIO(thumb.data)) as preview:
+        exif = _camera_exif(preview)
         if min_side is not None:
             if min(preview.size) < min_side:
-                return None, None
+                return None, exif
             preview.draft("RGB", reduced_size(preview.size, min_side))
         preview.load()
-        exif = exif_ifds(preview)
-        if exif is None or not len(exif.image):
-            return preview.copy(), None
-        return preview.copy(), _without_blanks(exif)
+        return preview.copy(), exif
+
+
+def _thumbnail(raw: Any) -> Any:
+    """LibRaw's embedded preview of an open raw (``rawpy.Thumbnail``: JPEG bytes or a bitmap);
+    None when it has none it can give."""
+    import rawpy
+
+    try:
+        return raw.extract_thumb()
+    except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+        return None
+
+
+def _camera_exif(preview: Image.Image) -> ExifIfds | None:
+    """The EXIF of an open JPEG preview, without LibRaw's blanks; None when it has none."""
+    from common.decoding import exif_ifds
+
+    exif = exif_ifds(preview)
+    return None if exif is None or not len(exif.image) else _without_blanks(exif)
 
 
 def _without_blanks(exif: ExifIfds) -> ExifIfds:

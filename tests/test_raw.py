@@ -152,13 +152,17 @@ def test_raw_files_are_indexed_searched_and_annotated(cli: Cli, tmp_path: Path) 
     }  # fmt: skip
 
 
-def test_a_raw_exifread_cannot_read_takes_the_exif_libraw_parsed(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("preview", ["jpeg", "small"])
+def test_a_raw_exifread_cannot_read_takes_the_exif_libraw_parsed(tmp_path: Path, monkeypatch, preview: str) -> None:
     """exifread reads the raws built on TIFF, not a CR3 or a RAF: for those, the EXIF block LibRaw
     writes into the preview from what it parsed stands in, without its blanks (0 for an exposure
-    it did not find, a 1970 date, its own signature as the software)."""
+    it did not find, a 1970 date, its own signature as the software); an older camera's preview
+    too small to index from (the raw is developed instead) gives its EXIF all the same."""
     from common import metadata
 
-    decoded = decode_image(str(raw_photo(tmp_path / "IMG_0001.dng", halves(), orientation=6)), 224)
+    path = raw_photo(tmp_path / "IMG_0001.dng", halves(), orientation=6, preview=preview)
+    decoded = decode_image(str(path), 224)
+    assert decoded.image.size == (320, 240)
     monkeypatch.setattr(metadata, "_exifread_tags", lambda path: {})  # as for a CR3
     columns, _ = metadata.read_exif(str(tmp_path / "IMG_0001.dng"), decoded.exif)
     assert (columns["make"], columns["model"], columns["orientation"]) == ("Testmaker", "RAW-1", 6)

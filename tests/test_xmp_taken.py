@@ -229,3 +229,29 @@ def test_a_sidecar_saying_what_the_exif_says_keeps_the_exifs_offset_and_altitude
     assert taken_as_xmp_says({"date_taken": None, "gps_latitude": None}, packet) == {
         "date_taken": "2010-01-01T00:00:00", "gps_latitude": 1.0, "gps_longitude": 2.0, "gps_altitude": None,
     }  # fmt: skip
+
+
+def test_a_raw_exifread_cannot_read_has_its_cameras_date_back_when_its_sidecar_goes(
+    cli: Cli, tmp_path: Path, decoded: list[str], monkeypatch
+) -> None:
+    """A CR3 or a RAF (exifread reads neither: the EXIF LibRaw parsed into its preview stands in)
+    dated and placed anew in Lightroom: its row has the sidecar's time and place; the sidecar
+    deleted, the camera's time is back, nothing decoded."""
+    from common import metadata
+
+    monkeypatch.setattr(metadata, "_exifread_tags", lambda path: {})  # as for a CR3
+    folder = tmp_path / "shoot"
+    scene = Image.new("RGB", (320, 240), (40, 90, 160))
+    raw = raw_photo(folder / "IMG_0042.dng", scene, tags=((306, "s", 0, "2019:07:03 14:33:00", True),))
+    corrected = {"exif:DateTimeOriginal": "2019-07-03T09:33:00.00", "exif:GPSLatitude": FLORENCE_WRITTEN[0],
+                 "exif:GPSLongitude": FLORENCE_WRITTEN[1]}  # fmt: skip
+    write_sidecar(folder / "IMG_0042.xmp", xmp_saying(elements=corrected))
+    cli.index(folder, extra=("--workers", "0"))
+    assert when_and_where(cli) == {"IMG_0042.dng": ("2019-07-03T09:33:00", "Florence", RECORD_VERSION)}
+    assert cli.records()[str(raw)]["make"] == "Testmaker"
+
+    (folder / "IMG_0042.xmp").unlink()
+    decoded.clear()
+    assert cli.index(folder, extra=("--workers", "0")).summary()["updated"] == 1
+    assert decoded == []
+    assert when_and_where(cli) == {"IMG_0042.dng": ("2019-07-03T14:33:00", None, RECORD_VERSION)}
