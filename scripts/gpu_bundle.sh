@@ -27,7 +27,7 @@ done
 # What the GPU image lacks of requirements.txt for indexing and the CUDA tests (it has torch,
 # torchvision, Pillow, NumPy, pandas, pyarrow, SciPy, tqdm, PyYAML, pytest, matplotlib).
 packages=(
-    "open-clip-torch==$(pinned open-clip-torch)" ftfy wcwidth
+    "open-clip-torch==$(pinned open-clip-torch)" ftfy "wcwidth==$(pinned wcwidth)"
     "exifread==$(pinned exifread)" "pillow-heif==$(pinned pillow-heif)" "faiss-cpu==$(pinned faiss-cpu)"
     "reverse-geocode==$(pinned reverse-geocode)" "orjson==$(pinned orjson)"
 )
