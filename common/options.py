@@ -195,7 +195,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
         "--mode",
         choices=MODES,
         default="vector",
-        help="how text prompts search: vector (CLIP), fts (metadata words) or hybrid (both, fused); default vector",
+        help="how --search's text prompts search: vector (CLIP), fts (metadata words, as --text) or hybrid (both, fused); default vector",
     )
     search.add_argument(
         "--duplicate-threshold", type=_fraction, default=DEFAULT_DUPLICATE_THRESHOLD, metavar="COSINE",

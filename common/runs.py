@@ -95,6 +95,24 @@ def _html_refusal(args: argparse.Namespace) -> str:
     return "--html writes search results or duplicates: give --search, --text, --where or --duplicates"
 
 
+def _mode_refusal(args: argparse.Namespace) -> str:
+    """Why ``--mode`` has no part: it combined with --add or --subtract, or it came without a
+    --search prompt to apply to (--text is a metadata search whatever the mode: '--text train
+    --mode hybrid' searched the words alone, and said nothing of it)."""
+    if args.search:
+        return f"--add and --subtract combine CLIP vectors, and --mode {args.mode} matches metadata words: drop one of them"
+    if args.text and args.mode == "fts":
+        return "--text matches metadata words already, as --mode fts does a --search prompt: drop --mode"
+    if args.text:
+        import shlex
+
+        return (
+            f"--mode {args.mode} says how a --search prompt searches, and --text matches metadata words alone: "
+            f"--search {shlex.quote(args.text[0])} --mode {args.mode}"
+        )
+    return f"--mode {args.mode} says how a --search prompt searches: give --search PROMPT as well"
+
+
 def _indexing_refusal(option: str, value: str = "") -> Callable[[argparse.Namespace], str]:
     """The refusal of ``option`` (--force, --watch, …; ``value`` as a user would type it) typed
     for a run that indexes nothing. With a config file's roots left out (the run asks for more
@@ -164,9 +182,7 @@ OPTIONS_WITH_A_PART: dict[str, Part] = {
         "--distinct folds near duplicates among results: give --search, --text, --color or --where"
     )),
     "html": Part(lambda a: bool(wants_results(a)) != bool(a.duplicates), _html_refusal),
-    "mode": Part(lambda a: not (a.add or a.subtract) or a.mode == "vector", lambda a: (
-        f"--add and --subtract combine CLIP vectors, and --mode {a.mode} matches metadata words: drop one of them"
-    )),
+    "mode": Part(lambda a: bool(a.search) and (not (a.add or a.subtract) or a.mode == "vector"), _mode_refusal),
     "force": Part(lambda a: bool(a.index), _indexing_refusal("--force")),
     "retry_failed": Part(lambda a: bool(a.index), _indexing_refusal("--retry-failed")),
     "exclude": Part(lambda a: bool(a.index), _indexing_refusal("--exclude", " PATTERN")),

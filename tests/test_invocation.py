@@ -368,6 +368,16 @@ def test_a_limit_typed_where_nothing_is_listed_is_refused_and_a_config_file_s_is
             "--workers, --jpeg-decoder, --commit-every: tune how --index",
             "workers: 2\ncommit-every: 5",
         ),
+        # --text is a metadata search whatever the mode: it searched the words alone.
+        (
+            ["--text", "a red bus"],
+            ["--mode", "hybrid"],
+            "--mode hybrid says how a --search prompt searches, and --text matches metadata words alone: "
+            "--search 'a red bus' --mode hybrid",
+            "mode: hybrid",
+        ),
+        (["--text", "bus"], ["--mode", "fts"], "--text matches metadata words already", "mode: fts"),
+        (["--where", "width > 0"], ["--mode", "fts"], "--mode fts says how a --search prompt searches", "mode: fts"),
     ],
 )
 def test_an_option_typed_for_what_the_run_does_not_do_is_refused(
