@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.reading import NoAnswer, answers_within, each_within
-from common.takeout import SUFFIX as TAKEOUT_SUFFIX
-from common.takeout import forget_listings, takeout_json_of
+from common.takeout import forget_listings, is_json_name, takeout_json_of
 from common.warning_lines import LINES_AT_MOST, WarningLines
 from common.xmp import SIDECAR_SUFFIXES, newest_sidecar_mtime, sidecar_of
 
@@ -416,7 +415,7 @@ def _files_under(
         # The folder's sidecars (common.xmp) and Takeout JSONs (common.takeout), if any:
         # most folders have none, and their files then cost no lookup at all.
         sidecars = {n for n in filenames if n.endswith(SIDECAR_SUFFIXES)}
-        jsons = {n for n in filenames if n.endswith(TAKEOUT_SUFFIX)}
+        jsons = frozenset(n for n in filenames if is_json_name(n))
         found_here: list[FoundFile] = []
         for name in sorted(filenames):
             if is_hidden_or_clutter(name) or not has_image_extension(name):

@@ -22,6 +22,7 @@ exports the trash too) is one its owner deleted: it is not indexed (``in_trash``
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -54,16 +55,41 @@ FILLED_COLUMNS = ("caption", "date_taken", "gps_latitude", "gps_longitude", "gps
 
 def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None:
     """The Takeout JSON of the photo at ``path``, if it has one. ``names``, the ``.json`` files
-    in its folder when the caller has listed them (the walk), spares a look at the disk; else the
-    folder's are listed once while it is unchanged (``_json_files_in``), not once a photo."""
+    in its folder when the caller has listed them (the walk: a frozenset, made once a folder),
+    spares a look at the disk; else the folder's are listed once while it is unchanged
+    (``_json_files_in``), not once a photo.
+
+    A name as written first; else with case ignored: Google names a JSON for the name the photo
+    was uploaded with, which need not be the case of the name it exports the photo under
+    ('IMG_4081.JPG(1).json' beside 'IMG_4081(1).jpg', 'DSC_0001.JPG.json' beside 'DSC_0001.jpg'),
+    and those photos had no date, place or people from Google."""
     folder, name = os.path.split(path)
     if names is None:
         names = _json_files_in(folder or ".")
-    present = names if isinstance(names, set | frozenset) else set(names)
+    present = names if isinstance(names, frozenset) else frozenset(names)
     if not present:
         return None
-    found = next((candidate for candidate in json_names_for(name) if candidate in present), None)
+    candidates = json_names_for(name)
+    found = next((candidate for candidate in candidates if candidate in present), None)
+    if found is None:
+        by_case = _names_by_case(present)
+        found = next((by_case[folded] for c in candidates if (folded := c.casefold()) in by_case), None)
     return os.path.join(folder, found) if found else None
+
+
+@functools.lru_cache(maxsize=8)
+def _names_by_case(names: frozenset[str]) -> dict[str, str]:
+    """``names`` by their case-folded form (one of two that fold alike: the first in order), made
+    once a folder: a folder of 10,000 photos asks for each of its photos without a JSON."""
+    by_case: dict[str, str] = {}
+    for name in sorted(names):
+        by_case.setdefault(name.casefold(), name)
+    return by_case
+
+
+def is_json_name(name: str) -> bool:
+    """Whether a file's name ends in '.json', in any case."""
+    return name[-len(SUFFIX) :].lower() == SUFFIX
 
 
 # Each folder's .json files as last listed: (the folder's mtime then, when, the names).
@@ -93,7 +119,7 @@ def _json_files_in(folder: str) -> frozenset[str]:
     if listed is not None and (listed[0] == modified or time.monotonic() - listed[1] < RELIST_AFTER):
         return listed[2]
     try:
-        names = frozenset(n for n in os.listdir(folder) if n.endswith(SUFFIX))
+        names = frozenset(n for n in os.listdir(folder) if is_json_name(n))
     except OSError:
         names = frozenset()
     if len(_LISTED) >= _LISTED_AT_MOST:

@@ -86,6 +86,31 @@ def test_json_names_google_writes_are_found_for_their_photos(tmp_path: Path) -> 
     assert takeout_json_of(str(tmp_path / "b.jpg")) is None
 
 
+def test_a_json_named_for_the_uploaded_name_in_another_case_is_read(cli: Cli, tmp_path: Path) -> None:
+    """Google names a JSON for the name the photo was uploaded with, whose case need not be that
+    of the name it exports the photo under: 'IMG_4081.JPG(1).json' beside 'IMG_4081(1).jpg'. Looked
+    up as written, such JSONs were not found, and their photos had no date, place or people from
+    Google. A JSON named as written still comes first."""
+    folder = tmp_path / "Takeout" / "Google Photos" / "Photos from 2015"
+    folder.mkdir(parents=True)
+    paint_photo(folder / "IMG_4081(1).jpg", 1)
+    write_takeout_json(
+        folder / "IMG_4081.JPG(1).json", "IMG_4081.JPG", description="the second upload", position=FLORENCE
+    )
+    paint_photo(folder / "DSC_0001.jpg", 2)
+    write_takeout_json(folder / "DSC_0001.JPG.supplemental-metadata.json", "DSC_0001.JPG", people=["Marco"])
+    paint_photo(folder / "IMG_0002.jpg", 3)
+    write_takeout_json(folder / "IMG_0002.jpg.json", "IMG_0002.jpg", description="as written")
+    write_takeout_json(folder / "IMG_0002.JPG.json", "IMG_0002.JPG", description="another case")
+    assert takeout_json_of(str(folder / "IMG_4081(1).jpg")) == str(folder / "IMG_4081.JPG(1).json")
+    cli.index(folder)
+    rows = {Path(path).name: row for path, row in cli.records().items()}
+    second = rows["IMG_4081(1).jpg"]
+    assert (second["caption"], second["city"], second["date_taken"]) == ("the second upload", "Florence", local(TAKEN))
+    assert rows["DSC_0001.jpg"]["people"] == "Marco"
+    assert rows["IMG_0002.jpg"]["caption"] == "as written"
+
+
 def test_a_takeout_export_gets_its_descriptions_people_dates_and_places(cli: Cli, takeout: Path) -> None:
     """Indexed without its JSONs, a Google Photos export had no places, no people and few dates.
     They fill what the photo's own metadata lacks; the camera's EXIF date and position win."""
