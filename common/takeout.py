@@ -131,12 +131,18 @@ def _json_files_in(folder: str) -> frozenset[str]:
 def json_names_for(name: str) -> list[str]:
     """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first."""
     forms = [(name, "")]
-    numbered = _NUMBERED.fullmatch(name)
+    numbered = _numbered(name)
     if numbered:  # 'IMG_0042(1).jpg': 'IMG_0042.jpg(1).json'
-        forms.append((numbered["stem"] + numbered["extension"], numbered["number"]))
-    edited = _EDITED.fullmatch(name)
-    if edited:  # 'IMG_0042-edited.jpg': the original's
-        forms.append((edited["stem"] + edited["extension"], ""))
+        forms.append(numbered)
+    original = _original_of_edit(name)
+    if original:  # 'IMG_0042-edited.jpg': the original's
+        forms.append((original, ""))
+    # An edit of a second photo of one name, numbered on either side of the edit's word: the
+    # second photo's ('IMG_0042(1)-edited.jpg', 'IMG_0042-edited(1).jpg': 'IMG_0042.jpg(1).json').
+    if original and (numbered_original := _numbered(original)):
+        forms.append(numbered_original)
+    if numbered and (original_numbered := _original_of_edit(numbered[0])):
+        forms.append((original_numbered, numbered[1]))
     names: list[str] = []
     for original, number in forms:
         whole = original + SUPPLEMENTAL
@@ -145,6 +151,18 @@ def json_names_for(name: str) -> list[str]:
         names += [whole[:length] + number + SUFFIX for length in range(len(whole) - 1, len(original), -1)]
         names += [original[:length] + number + SUFFIX for length in range(len(original) - 1, SHORTEST_CUT - 1, -1)]
     return list(dict.fromkeys(names))
+
+
+def _numbered(name: str) -> tuple[str, str] | None:
+    """A second photo of one name, 'IMG_0042(1).jpg', as the name and its number: ('IMG_0042.jpg', '(1)')."""
+    numbered = _NUMBERED.fullmatch(name)
+    return (numbered["stem"] + numbered["extension"], numbered["number"]) if numbered else None
+
+
+def _original_of_edit(name: str) -> str | None:
+    """The original of an edit Google Photos saved, 'IMG_0042-edited.jpg': 'IMG_0042.jpg'."""
+    edited = _EDITED.fullmatch(name)
+    return edited["stem"] + edited["extension"] if edited else None
 
 
 def read_takeout_json(path: str | None) -> dict[str, Any]:

@@ -80,6 +80,10 @@ def test_json_names_google_writes_are_found_for_their_photos(tmp_path: Path) -> 
     assert "IMG_0042.jpg.supplemental-met.json" in json_names_for("IMG_0042.jpg")
     assert "IMG_0042.jpg(1).json" in json_names_for("IMG_0042(1).jpg")
     assert "IMG_0042.jpg.json" in json_names_for("IMG_0042-edited.jpg")
+    # An edit of the second photo of a name: the second photo's JSON, numbered either side.
+    assert "IMG_0042.jpg(1).json" in json_names_for("IMG_0042(1)-edited.jpg")
+    assert "IMG_0042.jpg(1).json" in json_names_for("IMG_0042-edited(1).jpg")
+    assert "IMG_0042.jpg.json" not in json_names_for("IMG_0042-edited(1).jpg")
     assert "IMG_0043.jpg.json" not in json_names_for("IMG_0042.jpg")
     (tmp_path / "a.jpg.json").write_text("{}")
     assert takeout_json_of(str(tmp_path / "a.jpg")) == str(tmp_path / "a.jpg.json")
