@@ -167,3 +167,22 @@ def test_a_raw_exifread_cannot_read_takes_the_exif_libraw_parsed(tmp_path: Path,
     columns, _ = metadata.read_exif(str(tmp_path / "IMG_0001.dng"), decoded.exif)
     assert (columns["make"], columns["model"], columns["orientation"]) == ("Testmaker", "RAW-1", 6)
     assert [columns[c] for c in ("exposure_time", "f_number", "focal_length", "date_taken", "software")] == [None] * 5
+
+
+@pytest.mark.parametrize("preview", ["jpeg", "small", "bitmap"])
+def test_a_raw_s_exif_read_without_its_pixels_is_the_exif_indexing_read(tmp_path: Path, preview: str) -> None:
+    """A sidecar edited or deleted, a copy, ``--near IMG_0042.CR3``: the raw's tags are read again
+    without its pixels (``exif_of_raw``), and must be those its row was made from, or a date set
+    in Lightroom stays when its sidecar goes (``common.describe.refreshed_record``)."""
+    from common.raw import exif_of_raw, read_raw
+
+    path = str(raw_photo(tmp_path / "IMG_0001.dng", halves(), orientation=6, preview=preview,
+                         tags=((306, "s", 0, "2019:07:03 14:33:00", True),)))  # fmt: skip
+    indexed = read_raw(path, 224).exif
+    again = exif_of_raw(path)
+    if preview == "bitmap":  # no EXIF block in an uncompressed preview
+        assert indexed is None and again is None
+        return
+    assert again is not None and indexed is not None
+    assert [dict(ifd) for ifd in again] == [dict(ifd) for ifd in indexed]
+    assert str(again.image.get(306, "")).startswith("2019:07:03"), "the camera's date, as LibRaw parsed it"
