@@ -28,6 +28,7 @@ import logging
 import os
 import re
 import time
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -45,8 +46,14 @@ SHORTEST_CUT = 40
 MAX_JSON_BYTES = 1024 * 1024
 # A second photo of one name: 'IMG_0042(1).jpg'.
 _NUMBERED = re.compile(r"(?P<stem>.*)(?P<number>\(\d+\))(?P<extension>\.[^.]*)")
-# An edit Google Photos saved beside the original, in the export's language.
-_EDITED = re.compile(r"(?P<stem>.*)-(?:edited|bearbeitet|modifié|editado|modificato|bewerkt)(?P<extension>\.[^.]*)")
+# What Google Photos puts after the name of an edit or a creation it saved beside the original
+# ('IMG_0042-edited.jpg'), in the export's language (the words Takeout tools' users reported).
+EDIT_WORDS = (
+    "edited", "effects", "smile", "mix", "edytowane", "bearbeitet", "bewerkt", "編集済み", "modificato",
+    "modifié", "ha editado", "editado", "editat", "отредактировано", "已编辑", "편집됨", "düzenlendi",
+    "تم التعديل", "संपादित", "đã chỉnh sửa", "แก้ไขแล้ว", "diedit",
+)  # fmt: skip
+_EDITED = re.compile(rf"(?P<stem>.*)-(?:{'|'.join(map(re.escape, EDIT_WORDS))})(?P<extension>\.[^.]*)", re.IGNORECASE)
 # The keys that make a JSON Takeout's (every one it writes has the first two).
 TAKEOUT_KEYS = {"photoTakenTime", "creationTime", "geoData", "googlePhotosOrigin"}
 # What a JSON gives a record, each where the photo's own metadata has nothing.
@@ -72,19 +79,26 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
     candidates = json_names_for(name)
     found = next((candidate for candidate in candidates if candidate in present), None)
     if found is None:
-        by_case = _names_by_case(present)
-        found = next((by_case[folded] for c in candidates if (folded := c.casefold()) in by_case), None)
+        by_form = _names_by_form(present)
+        found = next((by_form[form] for c in candidates if (form := _folded(c)) in by_form), None)
     return os.path.join(folder, found) if found else None
 
 
 @functools.lru_cache(maxsize=8)
-def _names_by_case(names: frozenset[str]) -> dict[str, str]:
-    """``names`` by their case-folded form (one of two that fold alike: the first in order), made
-    once a folder: a folder of 10,000 photos asks for each of its photos without a JSON."""
-    by_case: dict[str, str] = {}
+def _names_by_form(names: frozenset[str]) -> dict[str, str]:
+    """``names`` by their case-folded, composed form (``_folded``; one of two alike: the first in
+    order), made once a folder: a folder of 10,000 photos asks for each of its photos without a
+    JSON."""
+    by_form: dict[str, str] = {}
     for name in sorted(names):
-        by_case.setdefault(name.casefold(), name)
-    return by_case
+        by_form.setdefault(_folded(name), name)
+    return by_form
+
+
+def _folded(name: str) -> str:
+    """``name`` with case and Unicode's forms ignored: a Mac writes 'é' in a file's name as 'e'
+    and an accent, where Google wrote it whole."""
+    return name.casefold() if name.isascii() else unicodedata.normalize("NFC", name).casefold()
 
 
 def is_json_name(name: str) -> bool:
@@ -131,6 +145,7 @@ def _json_files_in(folder: str) -> frozenset[str]:
 def json_names_for(name: str) -> list[str]:
     """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first."""
     forms = [(name, "")]
+    name = unicodedata.normalize("NFC", name)  # the words below as Google writes them
     numbered = _numbered(name)
     if numbered:  # 'IMG_0042(1).jpg': 'IMG_0042.jpg(1).json'
         forms.append(numbered)
@@ -143,6 +158,10 @@ def json_names_for(name: str) -> list[str]:
         forms.append(numbered_original)
     if numbered and (original_numbered := _original_of_edit(numbered[0])):
         forms.append((original_numbered, numbered[1]))
+    # Uploaded without an extension, which the export added: 'IMG_0042.json' for 'IMG_0042.jpg'.
+    stem, extension = os.path.splitext(name)
+    if stem and extension:
+        forms.append((stem, ""))
     names: list[str] = []
     for original, number in forms:
         whole = original + SUPPLEMENTAL

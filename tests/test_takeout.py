@@ -12,7 +12,7 @@ from test_places import photo_taken_at
 
 from common import refresh
 from common.records import RECORD_VERSION
-from common.takeout import json_names_for, takeout_json_of
+from common.takeout import forget_listings, json_names_for, takeout_json_of
 from conftest import BACKENDS, Cli, made_by_an_older_imagedb, paint_photo, paint_tagged_photo, rows_rewritten
 
 FLORENCE = (43.7687, 11.2569)
@@ -84,10 +84,28 @@ def test_json_names_google_writes_are_found_for_their_photos(tmp_path: Path) -> 
     assert "IMG_0042.jpg(1).json" in json_names_for("IMG_0042(1)-edited.jpg")
     assert "IMG_0042.jpg(1).json" in json_names_for("IMG_0042-edited(1).jpg")
     assert "IMG_0042.jpg.json" not in json_names_for("IMG_0042-edited(1).jpg")
+    # The edit's word in the export's language, in any case; a Mac's decomposed 'é' too.
+    for edit in (
+        "IMG_0042-EDITED.jpg",
+        "IMG_0042-edytowane.jpg",
+        "IMG_0042-編集済み.jpg",
+        "IMG_0042-modifie\u0301.jpg",
+    ):
+        assert "IMG_0042.jpg.json" in json_names_for(edit), edit
+    assert "IMG_0042.jpg.json" not in json_names_for("IMG_0042-party.jpg")
+    # Uploaded without an extension, which the export added.
+    assert "IMG_0042.json" in json_names_for("IMG_0042.jpg")
     assert "IMG_0043.jpg.json" not in json_names_for("IMG_0042.jpg")
     (tmp_path / "a.jpg.json").write_text("{}")
     assert takeout_json_of(str(tmp_path / "a.jpg")) == str(tmp_path / "a.jpg.json")
     assert takeout_json_of(str(tmp_path / "b.jpg")) is None
+    (tmp_path / "c.json").write_text("{}")  # 'c' uploaded without an extension
+    forget_listings()  # a new look at the folder (as a new walk's)
+    assert takeout_json_of(str(tmp_path / "c.jpg")) == str(tmp_path / "c.json")
+    # On a Mac's disk the JSON's 'é' decomposed, and the photo's composed (or the other way).
+    (tmp_path / "Cafe\u0301.jpg.json").write_text("{}")
+    forget_listings()
+    assert takeout_json_of(str(tmp_path / "Caf\u00e9.jpg")) == str(tmp_path / "Cafe\u0301.jpg.json")
 
 
 def test_a_json_named_for_the_uploaded_name_in_another_case_is_read(cli: Cli, tmp_path: Path) -> None:
