@@ -169,6 +169,9 @@ def json_names_for(name: str) -> list[str]:
         # Cut: the supplemental word, then the name itself, down to SHORTEST_CUT characters.
         names += [whole[:length] + number + SUFFIX for length in range(len(whole) - 1, len(original), -1)]
         names += [original[:length] + number + SUFFIX for length in range(len(original) - 1, SHORTEST_CUT - 1, -1)]
+        if number:  # ... or numbered before the supplemental word: 'IMG_0042.jpg(1).supplemental-metadata.json'
+            inner = original + number + SUPPLEMENTAL
+            names += [inner[:length] + SUFFIX for length in range(len(inner), len(original + number), -1)]
     return list(dict.fromkeys(names))
 
 

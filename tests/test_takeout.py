@@ -79,6 +79,8 @@ def test_json_names_google_writes_are_found_for_their_photos(tmp_path: Path) -> 
     assert json_names_for("IMG_0042.jpg")[:2] == ["IMG_0042.jpg.supplemental-metadata.json", "IMG_0042.jpg.json"]
     assert "IMG_0042.jpg.supplemental-met.json" in json_names_for("IMG_0042.jpg")
     assert "IMG_0042.jpg(1).json" in json_names_for("IMG_0042(1).jpg")
+    assert "IMG_0042.jpg.supplemental-metadata(1).json" in json_names_for("IMG_0042(1).jpg")
+    assert "IMG_0042.jpg(1).supplemental-metadata.json" in json_names_for("IMG_0042(1).jpg")
     assert "IMG_0042.jpg.json" in json_names_for("IMG_0042-edited.jpg")
     # An edit of the second photo of a name: the second photo's JSON, numbered either side.
     assert "IMG_0042.jpg(1).json" in json_names_for("IMG_0042(1)-edited.jpg")
