@@ -10,8 +10,12 @@ no people. Its names follow Google's rules, not a standard:
 - a name too long is cut, ``.json`` included, to some 46-51 characters
   (``IMG_20190704_183012345_HDR.jpg.supplemental-met.json``,
   ``Screenshot_20190705-101010_WhatsApp-Business-C.json``);
-- a second photo of one name is ``IMG_0042(1).jpg``, its JSON ``IMG_0042.jpg(1).json``;
-- an edit made in Google Photos is ``IMG_0042-edited.jpg``, described by its original's JSON.
+- a second photo of one name is ``IMG_0042(1).jpg``, its JSON ``IMG_0042.jpg(1).json`` (or
+  ``.supplemental-metadata(1).json``, ``(1).supplemental-metadata.json``);
+- an edit made in Google Photos is ``IMG_0042-edited.jpg`` (the word in the export's language),
+  described by its original's JSON;
+- a JSON is named for the name the photo was uploaded with, in that name's case, without the
+  extension the export may have added.
 
 What the JSON says fills what the photo's own metadata lacks (``fill_in``): the camera's EXIF
 date and position, and what XMP or IPTC say, come first; the people it names are added to theirs.
@@ -66,10 +70,10 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
     spares a look at the disk; else the folder's are listed once while it is unchanged
     (``_json_files_in``), not once a photo.
 
-    A name as written first; else with case ignored: Google names a JSON for the name the photo
-    was uploaded with, which need not be the case of the name it exports the photo under
-    ('IMG_4081.JPG(1).json' beside 'IMG_4081(1).jpg', 'DSC_0001.JPG.json' beside 'DSC_0001.jpg'),
-    and those photos had no date, place or people from Google."""
+    A name as written first; else with case and Unicode's forms ignored (``_folded``): Google
+    names a JSON for the name the photo was uploaded with, which need not be the case of the name
+    it exports the photo under ('IMG_4081.JPG(1).json' beside 'IMG_4081(1).jpg', 'DSC_0001.JPG.json'
+    beside 'DSC_0001.jpg'), and those photos had no date, place or people from Google."""
     folder, name = os.path.split(path)
     if names is None:
         names = _json_files_in(folder or ".")
@@ -163,15 +167,15 @@ def json_names_for(name: str) -> list[str]:
     if stem and extension:
         forms.append((stem, ""))
     names: list[str] = []
-    for original, number in forms:
-        whole = original + SUPPLEMENTAL
-        names += [whole + number + SUFFIX, original + number + SUFFIX]
+    for base, number in forms:
+        whole = base + SUPPLEMENTAL
+        names += [whole + number + SUFFIX, base + number + SUFFIX]
         # Cut: the supplemental word, then the name itself, down to SHORTEST_CUT characters.
-        names += [whole[:length] + number + SUFFIX for length in range(len(whole) - 1, len(original), -1)]
-        names += [original[:length] + number + SUFFIX for length in range(len(original) - 1, SHORTEST_CUT - 1, -1)]
+        names += [whole[:length] + number + SUFFIX for length in range(len(whole) - 1, len(base), -1)]
+        names += [base[:length] + number + SUFFIX for length in range(len(base) - 1, SHORTEST_CUT - 1, -1)]
         if number:  # ... or numbered before the supplemental word: 'IMG_0042.jpg(1).supplemental-metadata.json'
-            inner = original + number + SUPPLEMENTAL
-            names += [inner[:length] + SUFFIX for length in range(len(inner), len(original + number), -1)]
+            inner = base + number + SUPPLEMENTAL
+            names += [inner[:length] + SUFFIX for length in range(len(inner), len(base + number), -1)]
     return list(dict.fromkeys(names))
 
 
