@@ -117,7 +117,7 @@ RELIST_AFTER = 1.0  # seconds a listing serves a folder that changed since
 
 
 def forget_listings() -> None:
-    """Forget the folders listed so far: a new walk (``common.discovery.find_image_files``) is a
+    """Forget the folders listed so far: a new walk (``common.discovery.Walk.files``) is a
     new look, in which a JSON added since is read (a --watch round, a later command of a
     session that runs several in one process)."""
     _LISTED.clear()
