@@ -454,9 +454,10 @@ class Session:
     def named(self, folder: str) -> str:
         """``folder`` as records name it (``normalise_root``); as given, made absolute, where its
         drive did not answer check_invocation: not looked at again."""
-        if absolute(folder) in self.args.silent_roots:
-            self.folder_names.setdefault(absolute(folder), [absolute(folder)])  # nor its other names
-            return absolute(folder)
+        given = absolute(folder)
+        if given in self.args.silent_roots:
+            self.folder_names.setdefault(given, [given])  # nor its other names
+            return given
         return normalise_root(folder)
 
     def as_indexed_within(self, folders: list[str], looks: FolderLooks) -> list[str]:
