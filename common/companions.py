@@ -4,7 +4,8 @@ its video.
 A camera set to RAW+JPEG writes both for every shot, ``IMG_0042.CR2`` and ``IMG_0042.JPG``: two
 files, two rows, one picture (the JPEG is what the raw's embedded preview is, and the two embed
 at cosine ~1). An iPhone's Live Photo is copied off the phone as ``IMG_0042.HEIC`` and the
-three seconds around it as ``IMG_0042.MOV``, whose frame is the same scene. A search listed the
+three seconds around it as ``IMG_0042.MOV``, whose frame is the same scene; a Pixel's motion
+photo comes out of Google Takeout as ``PXL_….MP.jpg`` and its clip ``PXL_….MP``. A search listed the
 picture twice, pushing another photo out of its ``--limit``, and ``--duplicates`` reported every
 shot as a near duplicate. Companions are files in one folder with one name but the extension
 (case aside), a raw or a video among them; a search shows the first of them it ranks and names
@@ -17,14 +18,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
+from common.extensions import MOTION_CLIP_EXTENSIONS, RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.store import Hit, best_kept
 
 
 def companion_key(path: str) -> tuple[str, str]:
-    """What companions share: the folder and the name without its extension (case aside)."""
+    """What companions share: the folder and the name without its extension (case aside); a
+    Pixel's motion clip ('PXL_….MP') is named for its still without '.jpg', so its name whole."""
     folder, name = os.path.split(path)
-    return folder, os.path.splitext(name)[0].casefold()
+    stem, extension = os.path.splitext(name)
+    return folder, (name if extension.lower() in MOTION_CLIP_EXTENSIONS else stem).casefold()
 
 
 def is_raw_or_video(path: str) -> bool:

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import ExifTags, Image, ImageFile
 
-from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
+from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.iptc import iptc_columns
 from common.thumbnails import THUMBNAIL_SIZE
 from common.windows_tags import windows_columns

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from common.decoding import DecodedImage, ExifIfds, Header, header_of
-from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
+from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
 from common.name_dates import date_in_name
 from common.places import PLACE_COLUMNS, country_aliases, place_columns

@@ -40,7 +40,7 @@ from PIL import Image
 
 from common.color import A_BINS, AB_RANGE, B_BINS, COLOR_DIM, L_BINS, sample_size
 from common.decoding import DecodedImage, exif_ifds, exif_orientation, older_annotations
-from common.discovery import RAW_EXTENSIONS, VIDEO_EXTENSIONS
+from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.preprocess import PixelRecipe
 from common.thumbnails import JPEG_QUALITY, save_encoded_thumbnail, thumbnail_path, thumbnail_size
 

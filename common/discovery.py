@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.extensions import INDEXED_EXTENSIONS, VIDEO_EXTENSIONS
 from common.reading import NoAnswer, answers_within, each_within
 from common.takeout import forget_listings, is_json_name, takeout_json_of
 from common.warning_lines import LINES_AT_MOST, WarningLines
@@ -32,18 +33,6 @@ log = logging.getLogger(__name__)
 # Which folder a path is on disk (``folder_key``): its device and inode, or its real path.
 FolderKey = tuple[int, int] | str
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif"}
-)
-# Videos are indexed by one representative frame (common.video).
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v"})
-# Camera raw files, by the preview the camera embedded (common.raw): Adobe's DNG, Canon, Nikon,
-# Sony, Fujifilm, Olympus/OM, Panasonic, Pentax, Samsung, Leica, Hasselblad, Phase One.
-RAW_EXTENSIONS = frozenset(
-    {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2", ".pef",
-     ".srw", ".rwl", ".3fr", ".iiq"}
-)  # fmt: skip
-INDEXED_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | RAW_EXTENSIONS
 # Files that operating systems and sync tools scatter through photo folders.
 CLUTTER_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 # Folders that systems and NAS boxes fill with files of their own, never with the user's photos:

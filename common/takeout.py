@@ -15,7 +15,9 @@ no people. Its names follow Google's rules, not a standard:
 - an edit made in Google Photos is ``IMG_0042-edited.jpg`` (the word in the export's language),
   described by its original's JSON;
 - a JSON is named for the name the photo was uploaded with, in that name's case, without the
-  extension the export may have added.
+  extension the export may have added;
+- a Pixel's motion photo is its still, ``PXL_….MP.jpg``, and its clip, ``PXL_….MP`` (an MP4),
+  both described by the still's JSON.
 
 What the JSON says fills what the photo's own metadata lacks (``fill_in``): the camera's EXIF
 date and position, and what XMP or IPTC say, come first; the people it names are added to theirs.
@@ -37,6 +39,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from common.extensions import MOTION_CLIP_EXTENSIONS
 from common.positions import is_recorded_position
 from common.xmp import LIST_SEPARATOR
 
@@ -162,8 +165,11 @@ def json_names_for(name: str) -> list[str]:
         forms.append(numbered_original)
     if numbered and (original_numbered := _original_of_edit(numbered[0])):
         forms.append((original_numbered, numbered[1]))
-    # Uploaded without an extension, which the export added: 'IMG_0042.json' for 'IMG_0042.jpg'.
     stem, extension = os.path.splitext(name)
+    # A Pixel's motion clip, 'PXL_….MP' (an MP4 beside its still 'PXL_….MP.jpg'): the still's.
+    if extension.lower() in MOTION_CLIP_EXTENSIONS:
+        forms.append((name + ".jpg", ""))
+    # Uploaded without an extension, which the export added: 'IMG_0042.json' for 'IMG_0042.jpg'.
     if stem and extension:
         forms.append((stem, ""))
     names: list[str] = []

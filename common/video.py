@@ -3,6 +3,10 @@
 The frame is taken at ``REPRESENTATIVE_POSITION`` of the duration rather than the first one:
 videos often open on black, a fade or a title card. Seeking lands on the keyframe before the
 target and decodes forward to it, so only a handful of frames are decoded whatever the length.
+The target counts from the stream's first timestamp, which an MPEG stream (a camcorder's
+AVCHD ``.MTS``, a ``.mpg``) starts late: counted from zero, it fell before the first frame, and
+the opening was indexed. A seek that lands on no frame (an MPEG-TS seeks by bytes, and a clip
+with few keyframes leaves it at the end) decodes from the start instead.
 
 When and where a phone's video was taken is in its container's tags, not in EXIF
 (``taken_when_and_where``): without them a library's videos had no date and no place, and
@@ -13,13 +17,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from PIL import Image
 
+from common.extensions import MOTION_CLIP_EXTENSIONS
 from common.positions import is_recorded_position
 
 REPRESENTATIVE_POSITION = 0.10
@@ -54,14 +59,16 @@ def read_video_frame(path: str) -> VideoFrame:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         duration = _duration(container, stream)
-        target = duration * REPRESENTATIVE_POSITION if duration else 0.0
+        start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+        target = start + duration * REPRESENTATIVE_POSITION if duration else start
+        chosen = None
         if target > 0:
             container.seek(int(target / stream.time_base), stream=stream, backward=True)
-        chosen = None
-        for frame in container.decode(stream):
-            chosen = frame
-            if frame.time is None or frame.time >= target:
-                break
+            chosen = _frame_at(container.decode(stream), target)
+            if chosen is None:  # the seek landed on no frame: from the start
+                container.seek(0)
+        if chosen is None:
+            chosen = _frame_at(container.decode(stream), target)
         if chosen is None:
             raise ValueError("no decodable frame")
         image = _upright(chosen.to_image(), getattr(chosen, "rotation", 0) or 0)
@@ -72,8 +79,25 @@ def read_video_frame(path: str) -> VideoFrame:
             "codec": stream.codec_context.name,
             **taken_when_and_where(container.metadata, stream.metadata),
         }
-        # The container's own name is a list ("mov,mp4,m4a,..."): the extension says it better.
-        return VideoFrame(image.convert("RGB"), os.path.splitext(path)[1].lstrip(".").upper(), facts)
+        return VideoFrame(image.convert("RGB"), video_format(path), facts)
+
+
+def video_format(path: str) -> str:
+    """The record's ``format`` of the video at ``path``: its extension (the container's own name
+    is a list, "mov,mp4,m4a,..."), but MP4 for a Pixel's motion clip ('PXL_….MP')."""
+    extension = os.path.splitext(path)[1].lower()
+    return "MP4" if extension in MOTION_CLIP_EXTENSIONS else extension.lstrip(".").upper()
+
+
+def _frame_at(frames: Iterable[Any], target: float) -> Any:
+    """The first of ``frames`` at or after ``target`` seconds (the last one if none is, None if
+    there are none)."""
+    chosen = None
+    for frame in frames:
+        chosen = frame
+        if frame.time is None or frame.time >= target:
+            break
+    return chosen
 
 
 def _duration(container, stream) -> float | None:

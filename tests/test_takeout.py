@@ -135,6 +135,42 @@ def test_a_json_named_for_the_uploaded_name_in_another_case_is_read(cli: Cli, tm
     assert rows["IMG_0002.jpg"]["caption"] == "as written"
 
 
+def test_a_pixels_motion_photo_is_one_picture_its_clip_described_by_the_stills_json(cli: Cli, tmp_path: Path) -> None:
+    """A Pixel's motion photo comes out of Takeout as its still, 'PXL_….MP.jpg', and its clip, an
+    MP4 named for the still without '.jpg' ('PXL_….MP'; 'PXL_….MP~2' beside an edited copy): the
+    clip was not indexed, and a folder holding only clips (the stills left behind) had nothing.
+    It is a video described by its still's JSON, and its still's companion in a search."""
+    from PIL import Image
+    from test_video import make_video
+
+    folder = tmp_path / "Takeout" / "Google Photos" / "Photos from 2023"
+    folder.mkdir(parents=True)
+    scenes = {}
+    for seed, name in ((1, "PXL_20230521_101010123.MP"), (2, "PXL_20230522_090000456.MP~2")):
+        scenes[name] = paint_photo(tmp_path / "scenes" / f"{seed}.png", seed, size=(320, 240))
+        picture = Image.open(scenes[name]).convert("RGB")
+        picture.save(folder / f"{name}.jpg", quality=92)
+        make_video(folder / name, picture, picture, seconds=1.0)
+    write_takeout_json(
+        folder / "PXL_20230521_101010123.MP.jpg.supplemental-metadata.json", "PXL_20230521_101010123.MP.jpg",
+        description="Ponte Vecchio at dusk", position=FLORENCE, people=["Giulia Rossi"],
+    )  # fmt: skip
+    write_takeout_json(folder / "PXL_20230522_090000456.MP~2.jpg.json", "PXL_20230522_090000456.MP~2.jpg")
+    assert cli.index(folder).summary()["new"] == 4
+    rows = {Path(path).name: row for path, row in cli.records().items()}
+    clip, still = rows["PXL_20230521_101010123.MP"], rows["PXL_20230521_101010123.MP.jpg"]
+    assert (clip["media_type"], clip["format"], still["media_type"]) == ("video", "MP4", "image")
+    for row in (clip, still):
+        assert (row["caption"], row["people"], row["city"]) == ("Ponte Vecchio at dusk", "Giulia Rossi", "Florence")
+    assert rows["PXL_20230522_090000456.MP~2"]["date_taken"] == local(TAKEN), "an edited copy's clip: its JSON"
+
+    for name, scene in scenes.items():
+        (found,) = cli.search("--search", str(scene), "--limit", "2")
+        first = found["results"][0]
+        assert {Path(p).name for p in [first["path"], *first["companions"]]} == {name, f"{name}.jpg"}
+        assert Path(found["results"][1]["path"]).name not in (name, f"{name}.jpg"), "one picture, shown once"
+
+
 def test_a_takeout_export_gets_its_descriptions_people_dates_and_places(cli: Cli, takeout: Path) -> None:
     """Indexed without its JSONs, a Google Photos export had no places, no people and few dates.
     They fill what the photo's own metadata lacks; the camera's EXIF date and position win."""

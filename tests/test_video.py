@@ -14,6 +14,9 @@ from common.places import PLACE_COLUMNS
 from conftest import Cli, paint_photo, rows_rewritten
 
 CONTAINERS = {".mp4": "libx264", ".mov": "mpeg4", ".avi": "mjpeg", ".webm": "libvpx-vp9", ".mkv": "ffv1"}
+# A camcorder's AVCHD clips (MPEG-TS: timestamps that start late, and a seek that can land on no
+# frame), a DVD-era MPEG-PS, an older phone's 3GP, Windows' WMV.
+OLDER_CONTAINERS = {".MTS": "libx264", ".m2ts": "libx264", ".mpg": "mpeg2video", ".3gp": "mpeg4", ".wmv": "wmv2"}
 
 
 def make_video(
@@ -24,9 +27,12 @@ def make_video(
     names, written as a phone's: an iPhone's own in QuickTime's keys)."""
     import av
 
-    codec = CONTAINERS[path.suffix]
+    known = {**CONTAINERS, **OLDER_CONTAINERS}
+    codec = known.get(path.suffix, "libx264")
+    container = None if path.suffix in known else "mp4"  # a Pixel's motion clip, 'PXL_….MP'
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", options={"movflags": "use_metadata_tags"} if tags else {}) as out:
+    options = {"movflags": "use_metadata_tags"} if tags else {}
+    with av.open(str(path), "w", format=container, options=options) as out:
         out.metadata.update(tags or {})
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = body.size
@@ -75,6 +81,25 @@ def test_videos_are_indexed_by_their_frame_at_ten_percent(cli: Cli, library: tup
     assert "2.0 s, 10 fps, h264" in table.stdout
     only_videos = cli.search("--where", "media_type = 'video'")[0]["results"]
     assert len(only_videos) == len(CONTAINERS)
+
+
+def test_camcorder_and_older_phone_videos_are_indexed_by_their_frame_at_ten_percent(cli: Cli, tmp_path: Path) -> None:
+    black = Image.new("RGB", (160, 120))
+    bodies = {}
+    for n, ext in enumerate(OLDER_CONTAINERS):
+        bodies[ext] = paint_photo(tmp_path / "bodies" / f"body{n}.png", seed=70 + n)
+        # 25 frames a second: MPEG-2 has no 10.
+        make_video(tmp_path / "clips" / f"clip{ext}", black, Image.open(bodies[ext]).convert("RGB"), fps=25)
+    assert cli.index(tmp_path / "clips").summary()["new"] == len(OLDER_CONTAINERS)
+    records = cli.records()
+    for ext, body in bodies.items():
+        record = records[str(tmp_path / "clips" / f"clip{ext}")]
+        assert record["media_type"] == "video" and record["format"] == ext[1:].upper()
+        # An MPEG-PS has no index: FFmpeg estimates its length from its bitrate (1.5 s of 2 here).
+        assert record["duration"] == pytest.approx(2.0, abs=0.6 if ext == ".mpg" else 0.15), ext
+        # Its picture, not the black opening: an MPEG stream's clock starts late (0.6 s here).
+        (hits,) = cli.search("--search", str(body), "--limit", "1")
+        assert hits["results"][0]["path"] == record["path"] and hits["results"][0]["score"] > 0.95, ext
 
 
 def test_a_video_can_be_the_query(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:

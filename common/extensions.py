@@ -1,0 +1,28 @@
+"""Which files are indexed, and as what, by their extension (lower case): a listing of 100,000
+files is sorted without opening one. Its own module so that whatever reads a file (decoding,
+its sidecars, its Takeout JSON) can ask without importing the walk."""
+
+from __future__ import annotations
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif"}
+)
+# A Pixel's motion photo, in a Google Takeout: the still, 'PXL_20230521_101010123.MP.jpg' (its
+# clip inside), and the clip again as an MP4 named for the still without '.jpg' ('….MP', '….MV';
+# '….MP~2' beside an edited copy 'PXL_….MP~2.jpg'). The clip is the still's companion.
+MOTION_CLIP_EXTENSIONS = frozenset(
+    f".{kind}{copy}" for kind in ("mp", "mv") for copy in ("", *(f"~{n}" for n in range(2, 10)))
+)
+# Videos are indexed by one representative frame (common.video): a phone's, a camcorder's AVCHD
+# (.mts, .m2ts), a DVD-era .mpg, an older phone's .3gp, Windows' .wmv.
+VIDEO_EXTENSIONS = (
+    frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".mts", ".m2ts", ".mpg", ".mpeg", ".3gp", ".wmv"})
+    | MOTION_CLIP_EXTENSIONS
+)
+# Camera raw files, by the preview the camera embedded (common.raw): Adobe's DNG, Canon, Nikon,
+# Sony, Fujifilm, Olympus/OM, Panasonic, Pentax, Samsung, Leica, Hasselblad, Phase One.
+RAW_EXTENSIONS = frozenset(
+    {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2", ".pef",
+     ".srw", ".rwl", ".3fr", ".iiq"}
+)  # fmt: skip
+INDEXED_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | RAW_EXTENSIONS
