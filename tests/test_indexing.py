@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image, ImageChops
 
 from conftest import (
     MODEL_ARGS,
@@ -315,6 +316,28 @@ def test_hidden_files_clutter_and_other_extensions_are_skipped(cli: Cli, tmp_pat
     (root / "notes.txt").write_text("not an image")
     cli.index(root)
     assert set(cli.records()) == {str(root / "keep.jpg")}
+
+
+def test_jpegs_by_other_names_and_a_3d_cameras_mpo_are_indexed(cli: Cli, tmp_path: Path) -> None:
+    """Windows saves a picture from the web as '.jfif'; a 3D camera (Fujifilm's W3, a Nintendo
+    3DS) writes its two views as one '.MPO': JPEGs all, which the walk passed by."""
+    root = tmp_path / "photos"
+    scenes = {name: paint_photo(tmp_path / "scenes" / f"{seed}.png", seed) for seed, name in enumerate(
+        ("saved.jfif", "old.jpe", "DSCF0001.MPO")
+    )}  # fmt: skip
+    root.mkdir()
+    for name, scene in scenes.items():
+        picture = Image.open(scene).convert("RGB")
+        if name.endswith(".MPO"):  # the left view, then the right one
+            picture.save(root / name, "MPO", save_all=True, append_images=[ImageChops.offset(picture, 4, 0)])
+        else:
+            picture.save(root / name, "JPEG", quality=92)
+    assert cli.index(root).summary() == {"new": 3, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
+    records = cli.records()
+    assert [records[str(root / name)]["format"] for name in scenes] == ["JPEG", "JPEG", "MPO"]
+    for name, scene in scenes.items():
+        (found,) = cli.search("--search", str(scene), "--limit", "1")
+        assert found["results"][0]["path"] == str(root / name) and found["results"][0]["score"] > 0.95
 
 
 def test_system_folders_and_excluded_names_and_paths_are_left_out_and_lose_their_rows(cli: Cli, tmp_path: Path) -> None:
