@@ -16,8 +16,9 @@ no people. Its names follow Google's rules, not a standard:
   described by its original's JSON;
 - a JSON is named for the name the photo was uploaded with, in that name's case, without the
   extension the export may have added;
-- a Pixel's motion photo is its still, ``PXL_….MP.jpg``, and its clip, ``PXL_….MP`` (an MP4),
-  both described by the still's JSON.
+- a Live Photo's video (``IMG_0042.MP4`` beside ``IMG_0042.HEIC``) has no JSON of its own: the
+  still's describes it, as it does a Pixel motion photo's clip (``PXL_….MP`` beside
+  ``PXL_….MP.jpg``).
 
 What the JSON says fills what the photo's own metadata lacks (``fill_in``): the camera's EXIF
 date and position, and what XMP or IPTC say, come first; the people it names are added to theirs.
@@ -39,7 +40,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from common.extensions import MOTION_CLIP_EXTENSIONS
+from common.extensions import MOTION_CLIP_EXTENSIONS, VIDEO_EXTENSIONS
 from common.positions import is_recorded_position
 from common.xmp import LIST_SEPARATOR
 
@@ -61,6 +62,8 @@ EDIT_WORDS = (
     "تم التعديل", "संपादित", "đã chỉnh sửa", "แก้ไขแล้ว", "diedit",
 )  # fmt: skip
 _EDITED = re.compile(rf"(?P<stem>.*)-(?:{'|'.join(map(re.escape, EDIT_WORDS))})(?P<extension>\.[^.]*)", re.IGNORECASE)
+# A Live Photo's still, whose JSON describes its video too: an iPhone's, a Samsung's.
+STILL_EXTENSIONS = (".heic", ".jpg", ".jpeg")
 # The keys that make a JSON Takeout's (every one it writes has the first two).
 TAKEOUT_KEYS = {"photoTakenTime", "creationTime", "geoData", "googlePhotosOrigin"}
 # What a JSON gives a record, each where the photo's own metadata has nothing.
@@ -150,7 +153,16 @@ def _json_files_in(folder: str) -> frozenset[str]:
 
 
 def json_names_for(name: str) -> list[str]:
-    """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first."""
+    """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first; for a
+    video, then those of the still it may be the moving part of (``_stills_of``)."""
+    names = _json_names_of(name)
+    for still in _stills_of(name):
+        names += _json_names_of(still)
+    return list(dict.fromkeys(names))
+
+
+def _json_names_of(name: str) -> list[str]:
+    """The names Google gives the JSON of a photo named ``name``, the likeliest first."""
     forms = [(name, "")]
     name = unicodedata.normalize("NFC", name)  # the words below as Google writes them
     numbered = _numbered(name)
@@ -165,11 +177,8 @@ def json_names_for(name: str) -> list[str]:
         forms.append(numbered_original)
     if numbered and (original_numbered := _original_of_edit(numbered[0])):
         forms.append((original_numbered, numbered[1]))
-    stem, extension = os.path.splitext(name)
-    # A Pixel's motion clip, 'PXL_….MP' (an MP4 beside its still 'PXL_….MP.jpg'): the still's.
-    if extension.lower() in MOTION_CLIP_EXTENSIONS:
-        forms.append((name + ".jpg", ""))
     # Uploaded without an extension, which the export added: 'IMG_0042.json' for 'IMG_0042.jpg'.
+    stem, extension = os.path.splitext(name)
     if stem and extension:
         forms.append((stem, ""))
     names: list[str] = []
@@ -182,7 +191,21 @@ def json_names_for(name: str) -> list[str]:
         if number:  # ... or numbered before the supplemental word: 'IMG_0042.jpg(1).supplemental-metadata.json'
             inner = base + number + SUPPLEMENTAL
             names += [inner[:length] + SUFFIX for length in range(len(inner), len(base + number), -1)]
-    return list(dict.fromkeys(names))
+    return names
+
+
+def _stills_of(name: str) -> list[str]:
+    """The names of the still a video named ``name`` may be the moving part of, whose JSON
+    describes both (Takeout writes none for the video): a Live Photo's, 'IMG_0042.HEIC' (or
+    '.jpg') for 'IMG_0042.MOV' or '.MP4', and a Pixel's motion photo's, 'PXL_….MP.jpg' for its
+    clip 'PXL_….MP'. None for a picture. Case is the look-up's to ignore."""
+    stem, extension = os.path.splitext(name)
+    extension = extension.lower()
+    if extension in MOTION_CLIP_EXTENSIONS:
+        return [name + ".jpg"]
+    if extension in VIDEO_EXTENSIONS and stem:
+        return [stem + still for still in STILL_EXTENSIONS]
+    return []
 
 
 def _numbered(name: str) -> tuple[str, str] | None:

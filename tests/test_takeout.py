@@ -135,11 +135,12 @@ def test_a_json_named_for_the_uploaded_name_in_another_case_is_read(cli: Cli, tm
     assert rows["IMG_0002.jpg"]["caption"] == "as written"
 
 
-def test_a_pixels_motion_photo_is_one_picture_its_clip_described_by_the_stills_json(cli: Cli, tmp_path: Path) -> None:
+def test_a_motion_photos_clip_is_its_stills_companion_and_described_by_its_json(cli: Cli, tmp_path: Path) -> None:
     """A Pixel's motion photo comes out of Takeout as its still, 'PXL_….MP.jpg', and its clip, an
     MP4 named for the still without '.jpg' ('PXL_….MP'; 'PXL_….MP~2' beside an edited copy): the
     clip was not indexed, and a folder holding only clips (the stills left behind) had nothing.
-    It is a video described by its still's JSON, and its still's companion in a search."""
+    It is a video described by its still's JSON, and its still's companion in a search. A Live
+    Photo's video has no JSON of its own either: the still's describes it."""
     from PIL import Image
     from test_video import make_video
 
@@ -156,13 +157,18 @@ def test_a_pixels_motion_photo_is_one_picture_its_clip_described_by_the_stills_j
         description="Ponte Vecchio at dusk", position=FLORENCE, people=["Giulia Rossi"],
     )  # fmt: skip
     write_takeout_json(folder / "PXL_20230522_090000456.MP~2.jpg.json", "PXL_20230522_090000456.MP~2.jpg")
-    assert cli.index(folder).summary()["new"] == 4
+    paint_photo(folder / "IMG_1234.HEIC", 3)  # an iPhone's Live Photo, its video an MP4 in Takeout
+    live = Image.open(folder / "IMG_1234.HEIC").convert("RGB")
+    make_video(folder / "IMG_1234.MP4", live, live, seconds=1.0)
+    write_takeout_json(folder / "IMG_1234.HEIC.supplemental-metadata.json", "IMG_1234.HEIC", position=LISBON)
+    assert cli.index(folder).summary()["new"] == 6
     rows = {Path(path).name: row for path, row in cli.records().items()}
     clip, still = rows["PXL_20230521_101010123.MP"], rows["PXL_20230521_101010123.MP.jpg"]
     assert (clip["media_type"], clip["format"], still["media_type"]) == ("video", "MP4", "image")
     for row in (clip, still):
         assert (row["caption"], row["people"], row["city"]) == ("Ponte Vecchio at dusk", "Giulia Rossi", "Florence")
     assert rows["PXL_20230522_090000456.MP~2"]["date_taken"] == local(TAKEN), "an edited copy's clip: its JSON"
+    assert rows["IMG_1234.MP4"]["city"] == rows["IMG_1234.HEIC"]["city"] == "Lisbon"
 
     for name, scene in scenes.items():
         (found,) = cli.search("--search", str(scene), "--limit", "2")
