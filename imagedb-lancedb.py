@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common.cli import main as cli_main
 from common.color import COLOR_DIM
 from common.filters import dates_are_text, in_lance_dialect
+from common.lancedb_import import import_lancedb
 from common.locking import ReadersLock
 from common.ordering import Order, order_columns, sort_indices
 from common.records import (
@@ -165,7 +166,7 @@ class LanceImageStore(ImageStore):
 
     @classmethod
     def open(cls, db_path: str) -> LanceImageStore:
-        import lancedb
+        lancedb = import_lancedb()
 
         async def open_table() -> Any:
             return await (await lancedb.connect_async(db_path)).open_table(TABLE_NAME)
@@ -179,7 +180,7 @@ class LanceImageStore(ImageStore):
 
     @classmethod
     def create(cls, db_path: str, info: IndexInfo) -> LanceImageStore:
-        import lancedb
+        lancedb = import_lancedb()
 
         async def create_table() -> Any:
             return await (await lancedb.connect_async(db_path)).create_table(TABLE_NAME, schema=table_schema(info))

@@ -12,6 +12,7 @@ frame read from a Parquet file (results carry that metadata).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import open_clip  # noqa: F401
 import torch
@@ -20,6 +21,11 @@ STORE_LIBRARIES = {"lancedb": ("lancedb",), "faiss": ("faiss", "pandas", "pyarro
 
 if __name__ == "__main__":
     backend, checkpoint = sys.argv[1:3]
+    if backend == "lancedb":  # as the store imports it (common.lancedb_import): its REST client unbuilt
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from common.lancedb_import import import_lancedb
+
+        import_lancedb()
     for library in STORE_LIBRARIES[backend]:
         __import__(library)
     torch.load(checkpoint, map_location="cpu", weights_only=True)

@@ -585,6 +585,35 @@ def test_a_cold_text_search_loads_no_decoder(backend: str, tmp_path: Path) -> No
     assert done.stderr.strip().splitlines()[-1] == "loaded:"
 
 
+BUILT_AFTER_A_RUN = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    print("built:", "lance_namespace_urllib3_client.api" in sys.modules, file=sys.stderr)
+    from lance_namespace_urllib3_client import ApiClient, TableApi
+    print("asked for:", ApiClient.__name__, TableApi.__name__, file=sys.stderr)
+"""
+
+
+def test_a_cold_lancedb_listing_builds_no_rest_client_and_one_asked_for_is_whole(tmp_path: Path) -> None:
+    """`import lancedb` built the REST client of Lance's namespaces, which a database in a folder
+    never calls: a third of a cold `--where`. A cold listing builds none and lists the photo; a
+    program asking for the client afterwards finds it whole."""
+    cli = Cli("lancedb", tmp_path / "db")
+    photo = paint_photo(tmp_path / "photos" / "a.jpg", seed=1)
+    cli.index(photo.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", BUILT_AFTER_A_RUN, str(REPO / "imagedb-lancedb.py"), "--db", str(cli.db),
+         "--where", "width > 0", "--format", "paths"],
+        capture_output=True, text=True, check=False, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str(photo)]
+    assert done.stderr.strip().splitlines()[-2:] == ["built: False", "asked for: ApiClient TableApi"]
+
+
 def run_for_a_reader_already_gone(backend: str, db: Path, *args: str) -> subprocess.CompletedProcess:
     """Run a front script as `... | head` would once head has exited: every write to stdout fails."""
     read_end, write_end = os.pipe()
