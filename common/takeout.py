@@ -86,12 +86,14 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
     present = names if isinstance(names, frozenset) else frozenset(names)
     if not present:
         return None
-    candidates = json_names_for(name)
-    found = next((candidate for candidate in candidates if candidate in present), None)
-    if found is None:
-        by_form = _names_by_form(present)
-        found = next((by_form[form] for c in candidates if (form := _folded(c)) in by_form), None)
-    return os.path.join(folder, found) if found else None
+    for candidates in _json_name_groups(name):  # its own, as written then folded; then its still's
+        found = next((candidate for candidate in candidates if candidate in present), None)
+        if found is None:
+            by_form = _names_by_form(present)
+            found = next((by_form[form] for c in candidates if (form := _folded(c)) in by_form), None)
+        if found is not None:
+            return os.path.join(folder, found)
+    return None
 
 
 @functools.lru_cache(maxsize=8)
@@ -155,10 +157,13 @@ def _json_files_in(folder: str) -> frozenset[str]:
 def json_names_for(name: str) -> list[str]:
     """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first; for a
     video, then those of the still it may be the moving part of (``_stills_of``)."""
-    names = _json_names_of(name)
-    for still in _stills_of(name):
-        names += _json_names_of(still)
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(candidate for group in _json_name_groups(name) for candidate in group))
+
+
+def _json_name_groups(name: str) -> list[list[str]]:
+    """``json_names_for``'s names in groups, each looked up as written and then folded before the
+    next: a video's own JSON, in another case, before its still's as written."""
+    return [_json_names_of(name), *(_json_names_of(still) for still in _stills_of(name))]
 
 
 def _json_names_of(name: str) -> list[str]:

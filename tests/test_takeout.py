@@ -104,6 +104,12 @@ def test_json_names_google_writes_are_found_for_their_photos(tmp_path: Path) -> 
     (tmp_path / "c.json").write_text("{}")  # 'c' uploaded without an extension
     forget_listings()  # a new look at the folder (as a new walk's)
     assert takeout_json_of(str(tmp_path / "c.jpg")) == str(tmp_path / "c.json")
+    # A video's own JSON, in another case, before its still's as written (a Live Photo's borrows it).
+    for json_name in ("IMG_1234.jpg.json", "IMG_1234.mp4.json", "IMG_2000.HEIC.json"):
+        (tmp_path / json_name).write_text("{}")
+    forget_listings()
+    assert takeout_json_of(str(tmp_path / "IMG_1234.MP4")) == str(tmp_path / "IMG_1234.mp4.json")
+    assert takeout_json_of(str(tmp_path / "IMG_2000.MOV")) == str(tmp_path / "IMG_2000.HEIC.json")
     # On a Mac's disk the JSON's 'é' decomposed, and the photo's composed (or the other way).
     (tmp_path / "Cafe\u0301.jpg.json").write_text("{}")
     forget_listings()
