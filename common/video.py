@@ -6,7 +6,8 @@ target and decodes forward to it, so only a handful of frames are decoded whatev
 The target counts from the stream's first timestamp, which an MPEG stream (a camcorder's
 AVCHD ``.MTS``, a ``.mpg``) starts late: counted from zero, it fell before the first frame, and
 the opening was indexed. A seek that lands on no frame (an MPEG-TS seeks by bytes, and a clip
-with few keyframes leaves it at the end) decodes from the start instead, a few seconds at most.
+with few keyframes leaves it at the end) decodes from the start instead; either way a few
+seconds at most are decoded (``MOST_FRAMES_DECODED``).
 
 When and where a phone's video was taken is in its container's tags, not in EXIF
 (``taken_when_and_where``): without them a library's videos had no date and no place, and
@@ -29,10 +30,11 @@ from common.extensions import MOTION_CLIP_EXTENSIONS
 from common.positions import is_recorded_position
 
 REPRESENTATIVE_POSITION = 0.10
-# Decoded from the start (a seek that landed on no frame), a video gives the frame at the target
-# or, if that is further in, this many frames' last: ~10 s at 25 frames a second, where an hour's
-# AVCHD clip decoded to its 10 % would take minutes.
-MOST_FRAMES_FROM_THE_START = 250
+# Decoded from where a seek landed (the keyframe before the target, a GOP of up to 250 frames
+# as x264 writes them), or from the start where it landed on no frame, a video gives the frame at
+# the target or, if that is further in, this many frames' last: ~10 s at 25 frames a second,
+# where an hour's clip with few keyframes decoded to its 10 % would take minutes.
+MOST_FRAMES_DECODED = 250
 # The tags (FFmpeg's names) that say when a video was taken: Apple's is the local time with its
 # offset, as a camera's EXIF says it; QuickTime's and Matroska's creation_time is UTC.
 LOCAL_DATE_TAGS = ("com.apple.quicktime.creationdate",)
@@ -73,7 +75,7 @@ def read_video_frame(path: str) -> VideoFrame:
             if chosen is None:  # the seek landed on no frame: from the start
                 container.seek(0)
         if chosen is None:
-            chosen = _frame_at(itertools.islice(container.decode(stream), MOST_FRAMES_FROM_THE_START), target)
+            chosen = _frame_at(container.decode(stream), target)
         if chosen is None:
             raise ValueError("no decodable frame")
         image = _upright(chosen.to_image(), getattr(chosen, "rotation", 0) or 0)
@@ -95,10 +97,10 @@ def video_format(path: str) -> str:
 
 
 def _frame_at(frames: Iterable[Any], target: float) -> Any:
-    """The first of ``frames`` at or after ``target`` seconds (the last one if none is, None if
-    there are none)."""
+    """The first of ``frames`` at or after ``target`` seconds, looking at ``MOST_FRAMES_DECODED``
+    at most (the last of those if none is, None if there are none)."""
     chosen = None
-    for frame in frames:
+    for frame in itertools.islice(frames, MOST_FRAMES_DECODED):
         chosen = frame
         if frame.time is None or frame.time >= target:
             break

@@ -102,17 +102,28 @@ def test_camcorder_and_older_phone_videos_are_indexed_by_their_frame_at_ten_perc
         assert hits["results"][0]["path"] == record["path"] and hits["results"][0]["score"] > 0.95, ext
 
 
-def test_a_seek_that_lands_on_no_frame_decodes_a_few_seconds_from_the_start(tmp_path: Path, monkeypatch) -> None:
+def test_a_video_with_few_keyframes_is_decoded_a_few_seconds_at_most(tmp_path: Path, monkeypatch) -> None:
     """An MPEG-TS with one keyframe seeks to nothing: decoded from its start instead, but not to
     a target minutes in (an hour's AVCHD clip): the frame there, or the last of the first few
-    seconds."""
+    seconds. An MP4 with one keyframe seeks to its start: the same."""
+    import av
+
     from common import video
 
     body = Image.open(paint_photo(tmp_path / "body.png", seed=3)).convert("RGB")
     clip = make_video(tmp_path / "clip.MTS", Image.new("RGB", body.size), body, fps=25)  # black 0.2-0.32 s
     assert np.abs(np.asarray(video.read_video_frame(str(clip)).image, float) - np.asarray(body, float)).mean() < 8
-    monkeypatch.setattr(video, "MOST_FRAMES_FROM_THE_START", 2)  # as if the target were far in
-    assert np.asarray(video.read_video_frame(str(clip)).image).mean() < 8, "the second frame: the opening's"
+    one_keyframe = tmp_path / "one-keyframe.mp4"
+    with av.open(str(clip)) as source, av.open(str(one_keyframe), "w") as out:  # the same frames, one GOP
+        stream = out.add_stream("libx264", rate=25, options={"g": "1000"})
+        stream.width, stream.height, stream.pix_fmt = body.width, body.height, "yuv420p"
+        for frame in source.decode(video=0):
+            out.mux(stream.encode(av.VideoFrame.from_image(frame.to_image())))
+        out.mux(stream.encode())
+    monkeypatch.setattr(video, "MOST_FRAMES_DECODED", 2)  # as if the target were far in
+    for far_in in (clip, one_keyframe):
+        picture = video.read_video_frame(str(far_in)).image
+        assert np.asarray(picture).mean() < 8, f"{far_in.name}: the second frame, the opening's"
 
 
 def test_a_video_can_be_the_query(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:
