@@ -159,7 +159,7 @@ def test_a_motion_photos_clip_is_its_stills_companion_and_described_by_its_json(
         picture.save(folder / f"{name}.jpg", quality=92)
         make_video(folder / name, picture, picture, seconds=1.0)
     write_takeout_json(
-        folder / "PXL_20230521_101010123.MP.jpg.supplemental-metadata.json", "PXL_20230521_101010123.MP.jpg",
+        folder / "PXL_20230521_101010123.MP.jpg.supplemental-met.json", "PXL_20230521_101010123.MP.jpg",
         description="Ponte Vecchio at dusk", position=FLORENCE, people=["Giulia Rossi"],
     )  # fmt: skip
     write_takeout_json(folder / "PXL_20230522_090000456.MP~2.jpg.json", "PXL_20230522_090000456.MP~2.jpg")
