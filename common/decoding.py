@@ -285,7 +285,8 @@ def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
         raise DecodeError(_empty_or(path, f"cannot decode video: {words[:1].lower()}{words[1:]}")) from None
     image = reduce_to(frame.image, min_side) if min_side else frame.image
     width, height = frame.image.size
-    return DecodedImage(image, width, height, frame.format, "RGB", {}, video=frame.facts)
+    info = {"xmp": frame.xmp} if frame.xmp else {}  # its own XMP packet, read as a photo's is
+    return DecodedImage(image, width, height, frame.format, "RGB", info, video=frame.facts)
 
 
 def decode_raw(path: str, min_side: int | None = None) -> DecodedImage:

@@ -26,11 +26,12 @@ from common.records import (
     REFRESHABLE_SINCE,
     SIDECARS_ALONE_SINCE,
     VIDEO_TAGS_SINCE,
+    VIDEO_XMP_SINCE,
     XMP_TAKEN_SINCE,
 )
 from common.takeout import FILLED_COLUMNS, fill_in, read_takeout_json, takeout_json_of
 from common.text_search import characters_and_pairs_of_unspaced_runs, in_one_form, word_parts
-from common.video import video_taken_when_and_where
+from common.video import video_header
 from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, newest_sidecar_mtime, read_xmp, sidecar_of
 from common.xmp_taken import NOTHING_IN_XMP, TakenInXmp, taken_as_xmp_says, taken_in_xmp
 
@@ -118,11 +119,12 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
     extension = os.path.splitext(path)[1].lower()
     if extension in VIDEO_EXTENSIONS:
         try:
-            tags = video_taken_when_and_where(path)
+            tags, xmp = video_header(path)
         except Exception as error:  # PyAV's errors for a file it cannot open
             log.debug("cannot read the header of %s: %s", path, error)
             return None
-        return {**annotations_of(path, {}, {}), TAKEN_NOW: {**taken_now(path, None), **tags}}
+        info = {"xmp": xmp} if xmp else {}
+        return {**annotations_of(path, info, {}), TAKEN_NOW: {**taken_now(path, None), **tags}}
     header = header_of(path)  # None: it was decoded once, so unreadable now (a drive, a rewrite)
     exif = header.exif if header else None
     if extension in RAW_EXTENSIONS:
@@ -233,7 +235,7 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
         if complete:
             still = RECORD_VERSION
         else:  # what its header holds, only what its sidecar does, a video's tags, or XMP's dates
-            sinces = (SIDECARS_ALONE_SINCE, HEADER_SINCE, VIDEO_TAGS_SINCE, XMP_TAKEN_SINCE)
+            sinces = (SIDECARS_ALONE_SINCE, HEADER_SINCE, VIDEO_TAGS_SINCE, XMP_TAKEN_SINCE, VIDEO_XMP_SINCE)
             still = next((since - 1 for since in sinces if version < since), version)
         updated.update(place_columns(updated), record_version=still)
         if complete and updated.get("favorite") is None:  # no JSON to star it (``lacks_header_columns``)
@@ -246,12 +248,13 @@ def lacks_header_columns(record: dict[str, Any]) -> bool:
     """Whether a row lacks what its file's header or sidecars hold (XMP, IPTC-IIM, a Takeout
     JSON's star, a video's date and position, XMP's date and position): to be read from them
     again. A row since ``SIDECARS_ALONE_SINCE`` without a sidecar lacks nothing a read would
-    give, but a video's before ``VIDEO_TAGS_SINCE`` its tags, and before ``XMP_TAKEN_SINCE`` a
-    photo's whose EXIF holds no date (its XMP packet's may: a PNG exported, a scan)."""
+    give, but a video's before ``VIDEO_XMP_SINCE`` its tags or its own XMP, and before
+    ``XMP_TAKEN_SINCE`` a photo's whose EXIF holds no date (its XMP packet's may: a PNG
+    exported, a scan)."""
     version = record.get("record_version")
     if version is None:
         return False
-    if record.get("media_type") == "video" and version < VIDEO_TAGS_SINCE:
+    if record.get("media_type") == "video" and version < VIDEO_XMP_SINCE:  # its tags, its own XMP
         return True
     if version < XMP_TAKEN_SINCE and (record.get("sidecar_mtime") is not None or _undated_by_exif(record)):
         return True
@@ -263,7 +266,7 @@ def lacks_header_columns(record: dict[str, Any]) -> bool:
 def _undated_by_exif(record: dict[str, Any]) -> bool:
     """Whether a photo's stored EXIF tags hold no date (``exif_json``: every tag by name,
     'EXIF DateTimeOriginal', 'Image DateTime'), so an XMP packet's would date it. A video's
-    packet is not read."""
+    header is read again for its own reasons (``VIDEO_XMP_SINCE``)."""
     return record.get("media_type") != "video" and "DateTime" not in (record.get("exif_json") or "")
 
 

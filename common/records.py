@@ -97,8 +97,9 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # position from its container's tags (common.video). 13: the date in a phone's or an app's file
 # name where nothing else dates the file (common.name_dates). 14: the date and position in XMP,
 # a sidecar's before EXIF, the file's own packet (or IPTC-IIM's date) after it (common.xmp_taken);
-# and a row of a photo in Google Photos' trash goes (common.pipeline.set_aside_trashed).
-RECORD_VERSION = 14
+# and a row of a photo in Google Photos' trash goes (common.pipeline.set_aside_trashed). 15: a
+# video's own XMP packet (an MP4's or a QuickTime movie's: keywords, title, stars; common.video).
+RECORD_VERSION = 15
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
 # position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows
@@ -125,6 +126,9 @@ VIDEO_TAGS_SINCE = 12
 # Rows described before this version lack the date and position their XMP holds: a photo's with
 # a sidecar, or whose EXIF holds no date, has its header and sidecar read again, and only those.
 XMP_TAKEN_SINCE = 14
+# Rows of videos described before this version lack what the XMP packet inside the file says:
+# their header is read again, and only theirs (under a millisecond a video, as for their tags).
+VIDEO_XMP_SINCE = 15
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).

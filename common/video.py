@@ -30,6 +30,9 @@ from common.extensions import MOTION_CLIP_EXTENSIONS
 from common.positions import is_recorded_position
 
 REPRESENTATIVE_POSITION = 0.10
+# FFmpeg's MP4/QuickTime demuxer hands over the XMP packet only when asked; other demuxers leave
+# the option unused.
+READ_XMP = {"export_xmp": "1"}
 # Decoded from where a seek landed (the keyframe before the target, a GOP of up to 250 frames
 # as x264 writes them), or from the start where it landed on no frame, a video gives the frame at
 # the target or, if that is further in, this many frames' last: ~10 s at 25 frames a second,
@@ -54,13 +57,14 @@ class VideoFrame:
     image: Image.Image  # upright RGB
     format: str
     facts: dict  # media_type, duration, fps, codec, date_taken and the GPS columns (record columns)
+    xmp: str | None = None  # the XMP packet inside the file (``xmp_packet``)
 
 
 def read_video_frame(path: str) -> VideoFrame:
     """The frame at ~10 % of the video (raises ValueError/av errors on unreadable files)."""
     import av
 
-    with av.open(path) as container:
+    with av.open(path, options=READ_XMP) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.video[0]
@@ -86,7 +90,7 @@ def read_video_frame(path: str) -> VideoFrame:
             "codec": stream.codec_context.name,
             **taken_when_and_where(container.metadata, stream.metadata),
         }
-        return VideoFrame(image.convert("RGB"), video_format(path), facts)
+        return VideoFrame(image.convert("RGB"), video_format(path), facts, xmp_packet(container))
 
 
 def video_format(path: str) -> str:
@@ -121,14 +125,22 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
     return image.transpose(turns[rotation % 360]) if rotation % 360 in turns else image
 
 
-def video_taken_when_and_where(path: str) -> dict[str, Any]:
-    """``taken_when_and_where`` of the video at ``path``, its frames left alone (its header:
-    0.3-0.4 ms here); raises what PyAV raises for a file it cannot open now."""
+def video_header(path: str) -> tuple[dict[str, Any], str | None]:
+    """``taken_when_and_where`` of the video at ``path``, and its XMP packet (``xmp_packet``),
+    its frames left alone (its header: 0.3-0.4 ms here); raises what PyAV raises for a file it
+    cannot open now."""
     import av
 
-    with av.open(path) as container:
+    with av.open(path, options=READ_XMP) as container:
         streams = container.streams.video
-        return taken_when_and_where(container.metadata, streams[0].metadata if streams else {})
+        return taken_when_and_where(container.metadata, streams[0].metadata if streams else {}), xmp_packet(container)
+
+
+def xmp_packet(container: Any) -> str | None:
+    """The XMP packet inside an MP4 or a QuickTime movie (a top-level ``uuid`` box or ``udta``'s
+    ``XMP_``), where Adobe's software, digiKam and ExifTool keep a video's keywords, title and
+    stars: FFmpeg hands it over when asked (``READ_XMP``). None in other containers."""
+    return container.metadata.get("xmp") or None
 
 
 def taken_when_and_where(*tags: Mapping[str, str]) -> dict[str, Any]:

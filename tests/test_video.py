@@ -226,6 +226,54 @@ def test_a_cameras_avi_is_dated_as_shot_and_a_videos_sidecar_corrects_it(cli: Cl
     assert rows[str(mp4)]["date_taken"] == "2019-07-04T08:00:00"
 
 
+def with_xmp_box(path: Path, xmp: str) -> Path:
+    """An MP4 with an XMP packet in it, as Adobe's software, digiKam or ExifTool write one to
+    tag a video: a top-level ``uuid`` box of XMP's UUID (PyAV cannot write it)."""
+    data = xmp.encode()
+    box = struct.pack(">I", 8 + 16 + len(data)) + b"uuid" + XMP_UUID + data
+    path.write_bytes(path.read_bytes() + box)
+    return path
+
+
+XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
+
+
+def test_what_a_videos_own_xmp_says_is_read(cli: Cli, tmp_path: Path, decoded: list[str]) -> None:
+    """A video tagged in Bridge, digiKam or with ExifTool keeps its keywords, title and stars
+    in an XMP packet inside the file: read (FFmpeg hands it over), so `--text` finds the video
+    and `--where rating` lists it; a sidecar still comes first. An index made before reads them
+    from the video's header at its next --index, nothing decoded."""
+    from test_xmp import packet, write_sidecar
+
+    folder = tmp_path / "clips"
+    black, body = Image.new("RGB", (160, 120)), Image.open(paint_photo(tmp_path / "body.png", 71)).convert("RGB")
+    tagged = with_xmp_box(
+        make_video(folder / "party.mp4", black, body),
+        packet(rating=4, keywords=("birthday", "cake"), title="Nonna turns ninety"),
+    )
+    overruled = with_xmp_box(make_video(folder / "beach.mp4", black, body), packet(rating=1))
+    write_sidecar(folder / "beach.mp4.xmp", packet(rating=5))
+    make_video(folder / "plain.mp4", black, body)
+    cli.index(folder, extra=("--workers", "0"))
+
+    def rows_say() -> None:
+        rows = cli.records()
+        assert (rows[str(tagged)]["rating"], rows[str(tagged)]["title"]) == (4, "Nonna turns ninety")
+        assert "birthday" in rows[str(tagged)]["keywords"] and rows[str(overruled)]["rating"] == 5
+        (found,) = cli.search("--text", "birthday cake")
+        assert [r["path"] for r in found["results"]] == [str(tagged)]
+        starred = cli("--where", "rating >= 4", "--order-by", "path", "--format", "paths")
+        assert starred.stdout.splitlines() == [str(overruled), str(tagged)]
+
+    rows_say()
+    from_xmp = ("rating", "title", "keywords", "caption", "people", "search_text")
+    rows_rewritten(cli, lambda r: r | dict.fromkeys(from_xmp) | {"record_version": 14})
+    decoded.clear()
+    again = cli.index(folder, extra=("--workers", "0"))
+    assert decoded == [] and "3 brought up to date from their rows" in again.stderr
+    rows_say()
+
+
 def turn_for_display(path: Path, matrix: tuple[int, ...]) -> None:
     """Write a display matrix into an MP4's track header, as a phone does for a portrait clip.
 
