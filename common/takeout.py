@@ -86,7 +86,7 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
     present = names if isinstance(names, frozenset) else frozenset(names)
     if not present:
         return None
-    for candidates in _json_name_groups(name):  # its own, as written then folded; then its still's
+    for candidates in json_name_groups(name):  # its own, as written then folded; then its still's
         found = next((candidate for candidate in candidates if candidate in present), None)
         if found is None:
             by_form = _names_by_form(present)
@@ -154,15 +154,11 @@ def _json_files_in(folder: str) -> frozenset[str]:
     return names
 
 
-def json_names_for(name: str) -> list[str]:
-    """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first; for a
-    video, then those of the still it may be the moving part of (``_stills_of``)."""
-    return list(dict.fromkeys(candidate for group in _json_name_groups(name) for candidate in group))
-
-
-def _json_name_groups(name: str) -> list[list[str]]:
-    """``json_names_for``'s names in groups, each looked up as written and then folded before the
-    next: a video's own JSON, in another case, before its still's as written."""
+def json_name_groups(name: str) -> list[list[str]]:
+    """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first, in
+    groups each looked up as written and then folded before the next: its own, then for a video
+    those of the still it may be the moving part of (``_stills_of``), so that a video's own JSON,
+    in another case, comes before its still's as written."""
     return [_json_names_of(name), *(_json_names_of(still) for still in _stills_of(name))]
 
 

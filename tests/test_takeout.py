@@ -12,7 +12,7 @@ from test_places import photo_taken_at
 
 from common import refresh
 from common.records import RECORD_VERSION
-from common.takeout import forget_listings, json_names_for, takeout_json_of
+from common.takeout import forget_listings, json_name_groups, takeout_json_of
 from conftest import BACKENDS, Cli, made_by_an_older_imagedb, paint_photo, paint_tagged_photo, rows_rewritten
 
 FLORENCE = (43.7687, 11.2569)
@@ -41,6 +41,11 @@ def write_takeout_json(path: Path, title: str, **fields) -> Path:
         data["trashed"] = True
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+def json_names_for(name: str) -> list[str]:
+    """Every name the Takeout JSON of a photo named ``name`` may have, the likeliest first."""
+    return [candidate for group in json_name_groups(name) for candidate in group]
 
 
 def local(seconds: int) -> str:
