@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.extensions import INDEXED_EXTENSIONS, VIDEO_EXTENSIONS
+from common.extensions import INDEXED_EXTENSIONS, MOTION_CLIP_EXTENSIONS, VIDEO_EXTENSIONS
 from common.reading import NoAnswer, answers_within, each_within
 from common.takeout import forget_listings, is_json_name, takeout_json_of
 from common.warning_lines import LINES_AT_MOST, WarningLines
@@ -410,7 +410,7 @@ def _files_under(
             if is_hidden_or_clutter(name) or not has_image_extension(name):
                 continue
             path = os.path.join(dirpath, name)
-            if exclude.leaves_out_file(path):
+            if exclude.leaves_out_file(path) or not _is_what_its_name_says(path):
                 continue
             found = _stat_file(
                 path, skipped, sidecar_of(path, sidecars) if sidecars else None,
@@ -422,6 +422,29 @@ def _files_under(
                 yield dirpath, found_here
                 found_here = []
         yield dirpath, found_here
+
+
+# The boxes an MP4 (ISO base media file) opens with: 'ftyp' as a Pixel writes one; the others as
+# older QuickTime writers began theirs.
+_MP4_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"})
+
+
+def _is_what_its_name_says(path: str) -> bool:
+    """False for a file named like a Pixel's motion clip ('.mp', '.mv') that is no MP4: '.mp' is
+    also MetaPost's drawings, which a TeX user's folders hold, and each was reported as a video
+    that failed to decode, on every run. Only such names are opened (their first 8 bytes); a
+    file that cannot be read is left to the decoder, which says why."""
+    if path[path.rfind(".") :].lower() not in MOTION_CLIP_EXTENSIONS:
+        return True
+    try:
+        with open(path, "rb") as file:
+            first = file.read(8)
+    except OSError:
+        return True
+    if len(first) == 8 and first[4:] in _MP4_FIRST_BOXES:
+        return True
+    log.debug("leaving out %s: named like a motion clip, but no MP4", path)
+    return False
 
 
 def folder_key(path: str) -> FolderKey | None:

@@ -188,6 +188,31 @@ def test_a_motion_photos_clip_is_its_stills_companion_and_described_by_its_json(
         assert Path(found["results"][1]["path"]).name not in (name, f"{name}.jpg"), "one picture, shown once"
 
 
+def test_a_file_named_like_a_motion_clip_that_is_no_video_is_left_alone(cli: Cli, tmp_path: Path) -> None:
+    """'.mp' is also MetaPost's drawings (a TeX user's folders hold them): each was reported as a
+    video that failed to decode, on every run. Only an MP4 by that name is a clip; a broken one
+    is still reported."""
+    from PIL import Image
+    from test_video import make_video
+
+    folder = tmp_path / "home"
+    paint_photo(folder / "IMG_0001.jpg", 1)
+    scene = Image.open(paint_photo(tmp_path / "scene.png", 2, size=(320, 240))).convert("RGB")
+    clip = make_video(folder / "PXL_20230521_101010123.MP", scene, scene, seconds=1.0)
+    (folder / "thesis").mkdir()
+    (folder / "thesis" / "figure.mp").write_text("beginfig(1);\ndraw (0,0)--(10,10);\nendfig;\nend\n")
+    (folder / "thesis" / "arrows.MV").write_bytes(b"\x00" * 64)
+    truncated = folder / "PXL_20230522_090000456.MP"
+    truncated.write_bytes(clip.read_bytes()[:2000])
+
+    run = cli.index(folder)
+    assert "found 1 image and 2 videos under" in run.stderr
+    assert run.summary() == {"new": 2, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    assert {Path(p).name for p in cli.records()} == {"IMG_0001.jpg", clip.name}
+    assert list(cli.failures_by_name()) == [truncated.name]
+    assert "figure.mp" not in run.stderr and "arrows.MV" not in run.stderr
+
+
 def test_a_takeout_export_gets_its_descriptions_people_dates_and_places(cli: Cli, takeout: Path) -> None:
     """Indexed without its JSONs, a Google Photos export had no places, no people and few dates.
     They fill what the photo's own metadata lacks; the camera's EXIF date and position win."""
