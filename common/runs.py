@@ -83,6 +83,28 @@ def _tuning_refusal(args: argparse.Namespace) -> str:
     )
 
 
+# Options that say where and how the model runs, so only for a run that runs it: indexing, or a
+# search (a prompt, or a picture the index does not hold). Listing rows by their metadata, words
+# or colours reads the index alone: 'cuda' or 'fp16' typed there changed nothing.
+MODEL_RUNNING = {"device": "where", "precision": "how"}
+
+
+def runs_the_model(args: argparse.Namespace) -> bool:
+    """Whether the run may run the model: to embed files, or a --search query."""
+    return embeds_files(args) or bool(args.search)
+
+
+def _model_running_refusal(args: argparse.Namespace) -> str:
+    typed = [dest for dest in MODEL_RUNNING if dest in getattr(args, "typed", ())]
+    said = " and ".join(MODEL_RUNNING[dest] for dest in typed)
+    options = ", ".join(f"--{dest}" for dest in typed)
+    verb = f"{options} says" if len(typed) == 1 else f"{options}: say"
+    return (
+        f"{verb} {said} the model runs, and this run runs none (it reads the index alone): "
+        "give --index DIR or --search QUERY"
+    )
+
+
 def _preview_refusal(args: argparse.Namespace) -> str:
     if args.format != "table":
         return f"--preview draws pictures in the table: not with --format {args.format}"
@@ -165,6 +187,7 @@ OPTIONS_WITH_A_PART: dict[str, Part] = {
     )),
     "thumbnails": Part(embeds_files, _thumbnails_refusal),
     **{dest: Part(embeds_files, _tuning_refusal) for dest in INDEXING_TUNING},
+    **{dest: Part(runs_the_model, _model_running_refusal) for dest in MODEL_RUNNING},
     "radius": Part(lambda a: bool(a.near), _said(
         "--radius says how far from a --near place: give --near PLACE as well"
     )),

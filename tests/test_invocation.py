@@ -362,6 +362,14 @@ def test_a_limit_typed_where_nothing_is_listed_is_refused_and_a_config_file_s_is
         (["--where", "width > 0"], ["--no-thumbnails"], "--no-thumbnails says whether --index", "thumbnails: false"),
         (["--check"], ["--thumbnails"], "--thumbnails says whether --index (or --repair)", "thumbnails: true"),
         (["--search", "a dog"], ["--batch", "64"], "--batch: tunes how --index (or --repair) reads", "batch: 64"),
+        # No model runs to list rows by their metadata: 'cuda' or 'fp16' there changed nothing.
+        (
+            ["--where", "width > 0"],
+            ["--device", "cpu", "--precision", "fp32"],
+            "--device, --precision: say where and how the model runs, and this run runs none "
+            "(it reads the index alone): give --index DIR or --search QUERY",
+            "device: cpu\nprecision: fp32",
+        ),
         (
             ["--stats"],
             ["--workers", "2", "--commit-every", "5", "--jpeg-decoder", "both"],
@@ -417,6 +425,8 @@ def test_every_option_with_a_part_in_some_runs_is_refused_typed_and_left_out_of_
         "workers": (["--stats"], ["--workers", "1"], "workers: 1"),
         "jpeg_decoder": (["--stats"], ["--jpeg-decoder", "both"], "jpeg-decoder: both"),
         "commit_every": (["--stats"], ["--commit-every", "5"], "commit-every: 5"),
+        "device": (["--where", "width > 0"], ["--device", "cpu"], "device: cpu"),
+        "precision": (["--text", "a"], ["--precision", "bf16"], "precision: bf16"),
         "radius": (["--stats"], ["--radius", "5"], "radius: 5"),
         "format": (["--stats"], ["--format", "paths"], "format: paths"),
         "min_score": (["--where", "width > 0"], ["--min-score", "0.2"], "min-score: 0.2"),
