@@ -432,8 +432,9 @@ _MP4_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wid
 def _is_what_its_name_says(path: str) -> bool:
     """False for a file named like a Pixel's motion clip ('.mp', '.mv') that is no MP4: '.mp' is
     also MetaPost's drawings, which a TeX user's folders hold, and each was reported as a video
-    that failed to decode, on every run. Only such names are opened (their first 8 bytes); a
-    file that cannot be read is left to the decoder, which says why."""
+    that failed to decode, listed again at every run. Only such names are opened (their first 8
+    bytes: ~7 µs a file here, as much again as its ``stat``); a file that cannot be read is left
+    to the decoder, which says why."""
     if path[path.rfind(".") :].lower() not in MOTION_CLIP_EXTENSIONS:
         return True
     try:
