@@ -21,6 +21,7 @@ from PIL import ExifTags, Image, ImageFile
 
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.iptc import iptc_columns
+from common.psd import NO_MERGED_PICTURE, described, lacks_its_merged_picture, psd_exif, unreadable_document_reason
 from common.thumbnails import THUMBNAIL_SIZE
 from common.windows_tags import windows_columns
 
@@ -186,8 +187,10 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
                     opened.draft(
                         opened.mode if opened.mode in ("RGB", "L") else None, reduced_size(full_size, min_side)
                     )
+                if source_format == "PSD" and lacks_its_merged_picture(opened):
+                    raise DecodeError(NO_MERGED_PICTURE)
                 opened.load()
-                info = dict(opened.info)
+                info = info_of(opened)
                 exif = exif_ifds(opened)
                 older = older_annotations(opened, exif.image if exif else None)
                 orientation = exif_orientation(opened)
@@ -200,7 +203,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DecodeError(bomb_reason(error)) from None
     except Image.UnidentifiedImageError:
-        raise DecodeError(_empty_or(path, "not a recognised image (unknown format or corrupt header)")) from None
+        raise DecodeError(_empty_or(path, unrecognised_reason(path))) from None
     except Exception as error:  # Pillow and its plugins raise a zoo of types for corrupt data.
         raise DecodeError(data_error_reason(error)) from None
     if rgb.width < 1 or rgb.height < 1:
@@ -221,7 +224,7 @@ def check_recognised(path: str) -> None:
             with Image.open(path):
                 pass
     except Image.UnidentifiedImageError:
-        raise DecodeError(_empty_or(path, "not a recognised image (unknown format or corrupt header)")) from None
+        raise DecodeError(_empty_or(path, unrecognised_reason(path))) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DecodeError(bomb_reason(error)) from None
     except DecodeError:
@@ -249,6 +252,12 @@ def data_error_reason(error: Exception) -> str:
             code = found.group(1) if found.groups() and found.group(1) else None
             return reason.format(code=f" (error {code})" if code else "")
     return f"corrupt or unsupported image data: {words}"
+
+
+def unrecognised_reason(path: str) -> str:
+    """Why Pillow recognised no picture in ``path``: what a Photoshop document's header says it
+    cannot read (16 bits a channel), else that the format is unknown or the header corrupt."""
+    return unreadable_document_reason(path) or "not a recognised image (unknown format or corrupt header)"
 
 
 def _empty_or(path: str, reason: str) -> str:
@@ -327,7 +336,7 @@ def header_of(path: str) -> Header | None:
         with warnings.catch_warnings(), Image.open(path) as opened:
             warnings.simplefilter("ignore")
             ifds = exif_ifds(opened)
-            return Header(dict(opened.info), older_annotations(opened, ifds.image if ifds else None), ifds)
+            return Header(info_of(opened), older_annotations(opened, ifds.image if ifds else None), ifds)
     except Exception as error:
         log.debug("no header Pillow reads in %s: %s", path, error)
         return None
@@ -388,11 +397,18 @@ def older_annotations(image: Image.Image, ifd0: Image.Exif | None) -> dict[str, 
     return found
 
 
+def info_of(image: Image.Image) -> dict[str, Any]:
+    """An open image's ``info``, with a Photoshop document's XMP packet where a JPEG's is."""
+    info = dict(image.info)
+    return described(image, info) if image.format == "PSD" else info
+
+
 def exif_ifds(image: Image.Image) -> ExifIfds | None:
     """Pillow's view of an open image's EXIF: IFD0, the EXIF sub-IFD and GPS; None when it cannot
-    read it. Read while the file is open: for a TIFF, Pillow reads the IFDs from the file itself."""
+    read it. Read while the file is open: for a TIFF, Pillow reads the IFDs from the file itself;
+    a Photoshop document's, from its image resources (``common.psd``)."""
     try:
-        exif = image.getexif()
+        exif = psd_exif(image) if image.format == "PSD" else image.getexif()
         return ExifIfds(exif, exif.get_ifd(ExifTags.IFD.Exif), exif.get_ifd(ExifTags.IFD.GPSInfo))
     except Exception as error:  # an EXIF we cannot read costs its fields, never the file
         log.debug("Pillow cannot read the EXIF of %s: %s", getattr(image, "filename", "?"), error)
