@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+import pillow_jxl  # noqa: F401  (imported, it registers JPEG XL with Pillow: format "JXL")
 from PIL import ExifTags, Image, ImageFile
 
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
@@ -239,6 +240,8 @@ PILLOW_TROUBLES = (
     (re.compile(r"image file is truncated"), "truncated: the file ends before its picture does (an unfinished download or copy?)"),
     (re.compile(r"(?:decoder|decoding) error (-?\d+)|broken data stream"), "corrupt or unsupported image data: the decoder stopped{code}"),
     (re.compile(r"Decompressed data too large"), "decompression bomb refused: a compressed text chunk expands past Pillow's limit"),
+    # pillow-jxl-plugin passes on libjxl's one word for any trouble, and advice for its developers.
+    (re.compile(r"Generic Error\. Please build `libjxl`"), "corrupt or truncated JPEG XL data: libjxl could not decode it"),
 )  # fmt: skip
 
 

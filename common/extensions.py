@@ -6,10 +6,10 @@ from __future__ import annotations
 
 # Pictures Pillow (with pillow-heif) reads: JPEGs by other names too, as Windows saves one from
 # the web ('.jfif'), and a 3D camera's two views in one file ('.mpo': Fujifilm's W3, a 3DS);
-# Photoshop documents by their merged picture (common.psd).
+# JPEG XL (pillow-jxl-plugin); Photoshop documents by their merged picture (common.psd).
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif",
-     ".hif", ".avif", ".psd"}
+     ".hif", ".avif", ".jxl", ".psd"}
 )  # fmt: skip
 # A Pixel's motion photo, in a Google Takeout: the still, 'PXL_20230521_101010123.MP.jpg' (its
 # clip inside), and the clip again as an MP4 named for the still without '.jpg' ('….MP', '….MV';

@@ -160,7 +160,7 @@ def reader_versions() -> str:
     from common.decoding import DECODING_REVISION
 
     parts = [f"imagedb decoding {DECODING_REVISION}"]
-    for package in ("Pillow", "pillow-heif", "av", "rawpy"):
+    for package in ("Pillow", "pillow-heif", "pillow-jxl-plugin", "av", "rawpy"):
         try:
             parts.append(f"{package} {version(package)}")
         except PackageNotFoundError:

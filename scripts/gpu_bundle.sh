@@ -29,6 +29,7 @@ done
 packages=(
     "open-clip-torch==$(pinned open-clip-torch)" ftfy "wcwidth==$(pinned wcwidth)"
     "exifread==$(pinned exifread)" "pillow-heif==$(pinned pillow-heif)" "faiss-cpu==$(pinned faiss-cpu)"
+    "pillow-jxl-plugin==$(pinned pillow-jxl-plugin)"
     "reverse-geocode==$(pinned reverse-geocode)" "orjson==$(pinned orjson)"
 )
 "$PY" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

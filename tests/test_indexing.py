@@ -340,6 +340,36 @@ def test_jpegs_by_other_names_and_a_3d_cameras_mpo_are_indexed(cli: Cli, tmp_pat
         assert found["results"][0]["path"] == str(root / name) and found["results"][0]["score"] > 0.95
 
 
+def test_jpeg_xl_pictures_are_indexed_with_their_exif(cli: Cli, tmp_path: Path) -> None:
+    """JPEG XL (.jxl: Lightroom's and newer phones' exports, a JPEG archive recompressed without
+    loss) was passed by: Pillow reads it with its plugin. A broken one is reported."""
+    import pillow_jxl  # noqa: F401  (Pillow writes JPEG XL once it is imported)
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    scenes = [paint_photo(tmp_path / "scenes" / f"{seed}.png", seed, size=(320, 240)) for seed in (1, 2)]
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "FUJIFILM", "X-T5"
+    exif.get_ifd(0x8769)[0x9003] = "2024:05:01 09:15:00"  # DateTimeOriginal
+    Image.open(scenes[0]).convert("RGB").save(root / "DSCF0001.jxl", quality=90, exif=exif.tobytes())
+    Image.open(scenes[1]).convert("RGB").save(tmp_path / "archived.jpg", quality=92)
+    Image.open(tmp_path / "archived.jpg").save(root / "archived.jxl", lossless_jpeg=True)  # its bytes, recompressed
+    (root / "cut.jxl").write_bytes((root / "DSCF0001.jxl").read_bytes()[:300])
+
+    run = cli.index(root)
+    assert run.summary() == {"new": 2, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    records = {Path(path).name: record for path, record in cli.records().items()}
+    camera = records["DSCF0001.jxl"]
+    assert (camera["format"], camera["width"], camera["height"]) == ("JXL", 320, 240)
+    assert (camera["make"], camera["model"], camera["date_taken"]) == ("FUJIFILM", "X-T5", "2024-05-01T09:15:00")
+    for scene, name in zip(scenes, ("DSCF0001.jxl", "archived.jxl"), strict=True):
+        (found,) = cli.search("--search", str(scene), "--limit", "1")
+        assert Path(found["results"][0]["path"]).name == name and found["results"][0]["score"] > 0.95
+    assert (
+        cli.failures_by_name()["cut.jxl"]["reason"] == "corrupt or truncated JPEG XL data: libjxl could not decode it"
+    )
+
+
 def test_system_folders_and_excluded_names_and_paths_are_left_out_and_lose_their_rows(cli: Cli, tmp_path: Path) -> None:
     """A Synology library: @eaDir holds the NAS's thumbnails of every photo and #recycle what was
     deleted; neither is the user's photos. ``--exclude`` adds the user's own: a folder name, a
