@@ -22,7 +22,7 @@ from PIL import ExifTags, Image, ImageFile
 
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.iptc import iptc_columns
-from common.psd import NO_MERGED_PICTURE, described, lacks_its_merged_picture, psd_exif, unreadable_document_reason
+from common.psd import NO_MERGED_PICTURE, lacks_its_merged_picture, psd_exif, unreadable_document_reason, with_its_xmp
 from common.thumbnails import THUMBNAIL_SIZE
 from common.windows_tags import windows_columns
 
@@ -403,7 +403,7 @@ def older_annotations(image: Image.Image, ifd0: Image.Exif | None) -> dict[str, 
 def info_of(image: Image.Image) -> dict[str, Any]:
     """An open image's ``info``, with a Photoshop document's XMP packet where a JPEG's is."""
     info = dict(image.info)
-    return described(image, info) if image.format == "PSD" else info
+    return with_its_xmp(image, info) if image.format == "PSD" else info
 
 
 def exif_ifds(image: Image.Image) -> ExifIfds | None:

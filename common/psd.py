@@ -76,7 +76,7 @@ def unreadable_document_reason(path: str) -> str | None:
     return None
 
 
-def described(image: Image.Image, info: dict[str, Any]) -> dict[str, Any]:
+def with_its_xmp(image: Image.Image, info: dict[str, Any]) -> dict[str, Any]:
     """``info`` (the open document's ``Image.info``) with its XMP packet, where common.xmp looks."""
     xmp = psd_xmp(image)
     return {**info, "xmp": xmp} if xmp else info
