@@ -26,8 +26,8 @@ from common.config import ConfigError, config_path, config_to_argv
 from common.db_folder import other_things_in, roots_inside
 from common.discovery import (
     absolute,
+    counted_in_words,
     has_image_extension,
-    images_said,
     normalise_root,
     patterns_renamed,
 )
@@ -390,7 +390,7 @@ class Session:
         log.info("indexed %s: %s", ", ".join(roots), summary.line())
         if summary.failed:
             log.info("%d file(s) skipped; see %s", summary.failed, failures.path)
-        log.info("%s in %s", images_said(self.store.count()), self.db_path)
+        log.info("%s in %s", counted_in_words(self.store.count(), self.store.count_videos()), self.db_path)
         self.say_named_files_not_indexed(summary.named_files, failures)
         if summary.stopped_by is not None:
             raise summary.stopped_by  # exit status 130 (143: SIGTERM), after the summary
@@ -507,7 +507,7 @@ class Session:
             if count and looks.still_there(folder, [folder]):  # not a drive gone: the next --index reads them again
                 log.info("%s is still there: an --index of a folder holding it reads its files again "
                          "(--exclude %s keeps them out)", folder, folder)  # fmt: skip
-        log.info("%s in %s", images_said(self.store.count()), self.db_path)
+        log.info("%s in %s", counted_in_words(self.store.count(), self.store.count_videos()), self.db_path)
 
     # --- health --------------------------------------------------------------------------
     def check(self) -> None:

@@ -176,6 +176,11 @@ def files_in_words(paths: Iterable[str]) -> str:
     for path in paths:
         count += 1
         videos += path[path.rfind(".") :].lower() in VIDEO_EXTENSIONS
+    return counted_in_words(count, videos)
+
+
+def counted_in_words(count: int, videos: int) -> str:
+    """'3 images and 1 video', '1 image': ``count`` files, ``videos`` of them videos."""
     return images_said(count - videos) + (f" and {videos} video{'' if videos == 1 else 's'}" if videos else "")
 
 

