@@ -419,7 +419,13 @@ def exif_ifds(image: Image.Image) -> ExifIfds | None:
 
 
 def exif_orientation(image: Image.Image) -> int:
-    """The EXIF orientation tag (1 when absent or unreadable; pillow-heif has already applied it)."""
+    """The EXIF orientation tag (1 when absent or unreadable; pillow-heif has already applied it).
+
+    A JPEG XL's own orientation, in its codestream, is the one that counts (browsers ignore the
+    EXIF's, which may be stale), and libjxl has applied it: 1, unless the file is a JPEG
+    recompressed without loss, which the plugin gives back as that JPEG, its EXIF's to apply."""
+    if image.format == "JXL" and not getattr(image, "jpeg", False):
+        return 1
     try:
         value = image.getexif().get(0x0112, 1)
     except Exception:

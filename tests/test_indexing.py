@@ -342,7 +342,9 @@ def test_jpegs_by_other_names_and_a_3d_cameras_mpo_are_indexed(cli: Cli, tmp_pat
 
 def test_jpeg_xl_pictures_are_indexed_with_their_exif(cli: Cli, tmp_path: Path) -> None:
     """JPEG XL (.jxl: Lightroom's and newer phones' exports, a JPEG archive recompressed without
-    loss) was passed by: Pillow reads it with its plugin. A broken one is reported."""
+    loss) was passed by: Pillow reads it with its plugin. A broken one is reported. Its own
+    orientation, which libjxl applies, is the one that counts (browsers ignore the EXIF's): an
+    EXIF orientation is applied only to a recompressed JPEG, given back as the JPEG it was."""
     import pillow_jxl  # noqa: F401  (Pillow writes JPEG XL once it is imported)
 
     root = tmp_path / "photos"
@@ -351,16 +353,22 @@ def test_jpeg_xl_pictures_are_indexed_with_their_exif(cli: Cli, tmp_path: Path) 
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = "FUJIFILM", "X-T5"
     exif.get_ifd(0x8769)[0x9003] = "2024:05:01 09:15:00"  # DateTimeOriginal
+    exif[0x0112] = 6  # a stale EXIF orientation: the picture's own says upright
     Image.open(scenes[0]).convert("RGB").save(root / "DSCF0001.jxl", quality=90, exif=exif.tobytes())
     Image.open(scenes[1]).convert("RGB").save(tmp_path / "archived.jpg", quality=92)
     Image.open(tmp_path / "archived.jpg").save(root / "archived.jxl", lossless_jpeg=True)  # its bytes, recompressed
+    turned = Image.Exif()
+    turned[0x0112] = 6  # shot holding the camera upright: shown turned a quarter
+    Image.open(scenes[1]).convert("RGB").save(tmp_path / "portrait.jpg", quality=92, exif=turned.tobytes())
+    Image.open(tmp_path / "portrait.jpg").save(root / "portrait.jxl", lossless_jpeg=True)
     (root / "cut.jxl").write_bytes((root / "DSCF0001.jxl").read_bytes()[:300])
 
     run = cli.index(root)
-    assert run.summary() == {"new": 2, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    assert run.summary() == {"new": 3, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
     records = {Path(path).name: record for path, record in cli.records().items()}
     camera = records["DSCF0001.jxl"]
     assert (camera["format"], camera["width"], camera["height"]) == ("JXL", 320, 240)
+    assert (records["portrait.jxl"]["width"], records["portrait.jxl"]["height"]) == (240, 320)
     assert (camera["make"], camera["model"], camera["date_taken"]) == ("FUJIFILM", "X-T5", "2024-05-01T09:15:00")
     for scene, name in zip(scenes, ("DSCF0001.jxl", "archived.jxl"), strict=True):
         (found,) = cli.search("--search", str(scene), "--limit", "1")
