@@ -22,6 +22,7 @@ from PIL import ExifTags, Image, ImageFile
 
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.iptc import iptc_columns
+from common.jxl import JxlMetadata, jxl_metadata
 from common.psd import NO_MERGED_PICTURE, lacks_its_merged_picture, psd_exif, unreadable_document_reason, with_its_xmp
 from common.thumbnails import THUMBNAIL_SIZE
 from common.windows_tags import windows_columns
@@ -334,7 +335,10 @@ class Header(NamedTuple):
 
 def header_of(path: str) -> Header | None:
     """What Pillow reads from a file's header without its pixels (``Header``); None when Pillow
-    cannot open it (gone, unreadable now, or a format it does not know: a CR3)."""
+    cannot open it (gone, unreadable now, or a format it does not know: a CR3). A JPEG XL's is
+    read from its boxes: its plugin would decode the picture to open it."""
+    if os.path.splitext(path)[1].lower() == ".jxl":
+        return _jxl_header(path)
     try:
         with warnings.catch_warnings(), Image.open(path) as opened:
             warnings.simplefilter("ignore")
@@ -343,6 +347,22 @@ def header_of(path: str) -> Header | None:
     except Exception as error:
         log.debug("no header Pillow reads in %s: %s", path, error)
         return None
+
+
+def _jxl_header(path: str) -> Header | None:
+    """``header_of`` a JPEG XL: its boxes' EXIF and XMP (it holds no IPTC-IIM)."""
+    try:
+        metadata = jxl_metadata(path)
+    except OSError as error:
+        log.debug("cannot read the boxes of %s: %s", path, error)
+        return None
+    try:
+        ifds = _ifds_of(exif_of_bytes(metadata.exif))
+    except Exception as error:  # an EXIF we cannot read costs its fields, never the file
+        log.debug("Pillow cannot read the EXIF of %s: %s", path, error)
+        ifds = None
+    info = {"xmp": metadata.xmp} if metadata.xmp else {}
+    return Header(info, windows_columns(ifds.image if ifds else None), ifds)
 
 
 def read_first_byte(path: str) -> None:
@@ -401,21 +421,55 @@ def older_annotations(image: Image.Image, ifd0: Image.Exif | None) -> dict[str, 
 
 
 def info_of(image: Image.Image) -> dict[str, Any]:
-    """An open image's ``info``, with a Photoshop document's XMP packet where a JPEG's is."""
+    """An open image's ``info``, with a Photoshop document's or a JPEG XL's XMP packet where a
+    JPEG's is."""
     info = dict(image.info)
-    return with_its_xmp(image, info) if image.format == "PSD" else info
+    if image.format == "PSD":
+        return with_its_xmp(image, info)
+    if image.format == "JXL" and "xmp" not in info and (xmp := _jxl_metadata_of(image).xmp):
+        info["xmp"] = xmp
+    return info
+
+
+def _jxl_metadata_of(image: Image.Image) -> JxlMetadata:
+    """What an open JPEG XL's boxes say (the plugin keeps its EXIF alone, and not from a
+    compressed box); nothing when the file cannot be read again."""
+    try:
+        return jxl_metadata(image.filename)
+    except OSError as error:
+        log.debug("cannot read the boxes of %s: %s", image.filename, error)
+        return JxlMetadata()
+
+
+def exif_of_bytes(tiff: bytes | None) -> Image.Exif:
+    """Pillow's view of EXIF bytes (its TIFF structure); empty for None."""
+    exif = Image.Exif()
+    if tiff:
+        exif.load(tiff if tiff.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + tiff)
+    return exif
 
 
 def exif_ifds(image: Image.Image) -> ExifIfds | None:
     """Pillow's view of an open image's EXIF: IFD0, the EXIF sub-IFD and GPS; None when it cannot
     read it. Read while the file is open: for a TIFF, Pillow reads the IFDs from the file itself;
-    a Photoshop document's, from its image resources (``common.psd``)."""
+    a Photoshop document's, from its image resources (``common.psd``); a JPEG XL's, from its
+    boxes (``common.jxl``), as its header is read, a compressed box too."""
     try:
-        exif = psd_exif(image) if image.format == "PSD" else image.getexif()
-        return ExifIfds(exif, exif.get_ifd(ExifTags.IFD.Exif), exif.get_ifd(ExifTags.IFD.GPSInfo))
+        if image.format == "PSD":
+            exif = exif_of_bytes(psd_exif(image))
+        elif image.format == "JXL":
+            boxed = _jxl_metadata_of(image).exif
+            exif = exif_of_bytes(boxed) if boxed else image.getexif()
+        else:
+            exif = image.getexif()
+        return _ifds_of(exif)
     except Exception as error:  # an EXIF we cannot read costs its fields, never the file
         log.debug("Pillow cannot read the EXIF of %s: %s", getattr(image, "filename", "?"), error)
         return None
+
+
+def _ifds_of(exif: Image.Exif) -> ExifIfds:
+    return ExifIfds(exif, exif.get_ifd(ExifTags.IFD.Exif), exif.get_ifd(ExifTags.IFD.GPSInfo))
 
 
 def exif_orientation(image: Image.Image) -> int:

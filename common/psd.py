@@ -32,13 +32,9 @@ def psd_xmp(image: Image.Image) -> bytes | None:
     return _resource(image, XMP_PACKET) or None
 
 
-def psd_exif(image: Image.Image) -> Image.Exif:
-    """The EXIF of an open document, read by Pillow as a JPEG's; empty without one."""
-    exif = Image.Exif()
-    data = _resource(image, EXIF_DATA)
-    if data:
-        exif.load(data if data.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + data)
-    return exif
+def psd_exif(image: Image.Image) -> bytes | None:
+    """The EXIF of an open document (its TIFF structure), None without one."""
+    return _resource(image, EXIF_DATA) or None
 
 
 def lacks_its_merged_picture(image: Image.Image) -> bool:

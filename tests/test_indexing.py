@@ -340,21 +340,28 @@ def test_jpegs_by_other_names_and_a_3d_cameras_mpo_are_indexed(cli: Cli, tmp_pat
         assert found["results"][0]["path"] == str(root / name) and found["results"][0]["score"] > 0.95
 
 
-def test_jpeg_xl_pictures_are_indexed_with_their_exif(cli: Cli, tmp_path: Path) -> None:
+def test_jpeg_xl_pictures_are_indexed_with_their_exif_and_xmp(cli: Cli, tmp_path: Path, monkeypatch) -> None:
     """JPEG XL (.jxl: Lightroom's and newer phones' exports, a JPEG archive recompressed without
-    loss) was passed by: Pillow reads it with its plugin. A broken one is reported. Its own
+    loss) was passed by: Pillow reads it with its plugin, its EXIF and XMP (keywords, rating)
+    from its boxes, compressed or not. A broken one is reported. Its own
     orientation, which libjxl applies, is the one that counts (browsers ignore the EXIF's): an
     EXIF orientation is applied only to a recompressed JPEG, given back as the JPEG it was."""
     import pillow_jxl  # noqa: F401  (Pillow writes JPEG XL once it is imported)
+    from test_xmp import packet
 
     root = tmp_path / "photos"
     root.mkdir()
-    scenes = [paint_photo(tmp_path / "scenes" / f"{seed}.png", seed, size=(320, 240)) for seed in (1, 2)]
+    scenes = [paint_photo(tmp_path / "scenes" / f"{seed}.png", seed, size=(320, 240)) for seed in (1, 2, 3)]
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = "FUJIFILM", "X-T5"
     exif.get_ifd(0x8769)[0x9003] = "2024:05:01 09:15:00"  # DateTimeOriginal
     exif[0x0112] = 6  # a stale EXIF orientation: the picture's own says upright
-    Image.open(scenes[0]).convert("RGB").save(root / "DSCF0001.jxl", quality=90, exif=exif.tobytes())
+    xmp = packet(rating=4, keywords=("harbour",), title="Blue hour").encode()
+    Image.open(scenes[0]).convert("RGB").save(root / "DSCF0001.jxl", quality=90, exif=exif.tobytes(), xmp=xmp)
+    compressed = packet(keywords=("lighthouse",)).encode()  # its boxes compressed, as libjxl may write them
+    Image.open(scenes[2]).convert("RGB").save(
+        root / "DSCF0002.jxl", quality=90, exif=exif.tobytes(), xmp=compressed, compress_metadata=True
+    )
     Image.open(scenes[1]).convert("RGB").save(tmp_path / "archived.jpg", quality=92)
     Image.open(tmp_path / "archived.jpg").save(root / "archived.jxl", lossless_jpeg=True)  # its bytes, recompressed
     turned = Image.Exif()
@@ -364,18 +371,35 @@ def test_jpeg_xl_pictures_are_indexed_with_their_exif(cli: Cli, tmp_path: Path) 
     (root / "cut.jxl").write_bytes((root / "DSCF0001.jxl").read_bytes()[:300])
 
     run = cli.index(root)
-    assert run.summary() == {"new": 3, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
+    assert run.summary() == {"new": 4, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}
     records = {Path(path).name: record for path, record in cli.records().items()}
     camera = records["DSCF0001.jxl"]
     assert (camera["format"], camera["width"], camera["height"]) == ("JXL", 320, 240)
     assert (records["portrait.jxl"]["width"], records["portrait.jxl"]["height"]) == (240, 320)
     assert (camera["make"], camera["model"], camera["date_taken"]) == ("FUJIFILM", "X-T5", "2024-05-01T09:15:00")
-    for scene, name in zip(scenes, ("DSCF0001.jxl", "archived.jxl"), strict=True):
+    assert (camera["rating"], camera["keywords"], camera["title"]) == (4, "harbour", "Blue hour")
+    assert (records["DSCF0002.jxl"]["keywords"], records["DSCF0002.jxl"]["make"]) == ("lighthouse", "FUJIFILM")
+    for scene, name in zip(scenes, ("DSCF0001.jxl", "archived.jxl", "DSCF0002.jxl"), strict=True):
         (found,) = cli.search("--search", str(scene), "--limit", "1")
         assert Path(found["results"][0]["path"]).name == name and found["results"][0]["score"] > 0.95
     assert (
         cli.failures_by_name()["cut.jxl"]["reason"] == "corrupt or truncated JPEG XL data: libjxl could not decode it"
     )
+
+    # Copied elsewhere, each takes its stored vector and keeps what its boxes say, read without
+    # decoding a picture (the plugin decodes one to open a file).
+    from pillow_jxl import JpegXLImagePlugin
+
+    (root / "picks").mkdir()
+    for name in ("DSCF0001.jxl", "DSCF0002.jxl"):
+        shutil.copy2(root / name, root / "picks" / name)
+    monkeypatch.setattr(JpegXLImagePlugin, "Decoder", None)  # any decode fails
+    copied = cli.index(root, extra=("--workers", "0"))
+    assert copied.summary() == {"new": 2, "updated": 0, "removed": 0, "unchanged": 4, "failed": 1}
+    picks = {Path(p).name: r for p, r in cli.records().items() if Path(p).parent.name == "picks"}
+    for name in ("DSCF0001.jxl", "DSCF0002.jxl"):
+        kept = ("keywords", "rating", "make", "date_taken", "width", "height")
+        assert {c: picks[name][c] for c in kept} == {c: records[name][c] for c in kept}
 
 
 def test_system_folders_and_excluded_names_and_paths_are_left_out_and_lose_their_rows(cli: Cli, tmp_path: Path) -> None:
