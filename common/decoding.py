@@ -22,7 +22,7 @@ from PIL import ExifTags, Image, ImageFile
 
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.iptc import iptc_columns
-from common.jxl import JxlMetadata, jxl_metadata
+from common.jxl import JxlMetadata, is_jpeg_xl, jxl_metadata
 from common.psd import NO_MERGED_PICTURE, lacks_its_merged_picture, psd_exif, unreadable_document_reason, with_its_xmp
 from common.thumbnails import THUMBNAIL_SIZE
 from common.windows_tags import windows_columns
@@ -218,7 +218,13 @@ def check_recognised(path: str) -> None:
     """Raise ``DecodeError`` if ``path`` is neither a video nor a picture in a format Pillow
     recognises, reading its header alone: a query file that is no picture is refused before a
     model is loaded for it (seconds), not after. Anything else wrong is ``decode_image``'s to say."""
-    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS | RAW_EXTENSIONS:
+    extension = os.path.splitext(path)[1].lower()
+    if extension in VIDEO_EXTENSIONS | RAW_EXTENSIONS:
+        return
+    if extension == ".jxl":  # its plugin would decode the whole picture to open it
+        with reading_explained():
+            if not is_jpeg_xl(path):
+                raise DecodeError(_empty_or(path, unrecognised_reason(path)))
         return
     try:
         with reading_explained(), warnings.catch_warnings():

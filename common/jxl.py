@@ -23,6 +23,19 @@ EXIF_BOX, XMP_BOX, COMPRESSED_BOX = b"Exif", b"xml ", b"brob"
 MOST_METADATA_BYTES = 16 * 1024 * 1024
 
 
+# A bare codestream (no container) starts with these two bytes.
+CODESTREAM_SIGNATURE = b"\xff\x0a"
+
+
+def is_jpeg_xl(path: str) -> bool:
+    """Whether the file at ``path`` starts as a JPEG XL does (its container, or a bare
+    codestream): what its plugin recognises, known without decoding the picture as the plugin's
+    opening does. Raises OSError when it cannot be read."""
+    with open(path, "rb") as file:
+        start = file.read(len(CONTAINER_SIGNATURE))
+    return start == CONTAINER_SIGNATURE or start.startswith(CODESTREAM_SIGNATURE)
+
+
 @dataclass(frozen=True)
 class JxlMetadata:
     """What a JPEG XL file's metadata boxes hold; None where it has no such box."""
