@@ -1,4 +1,4 @@
-"""JPEG XL's EXIF and XMP, read from the file's boxes without decoding its picture.
+"""JPEG XL files known, and their EXIF and XMP read from their boxes, without decoding a picture.
 
 pillow-jxl-plugin decodes the whole picture to open a file (0.45 s of CPU for 24 MP) and keeps
 its EXIF alone: a header read (a copy of an indexed file, a sidecar edited: ``header_of``) would
@@ -18,13 +18,10 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 CONTAINER_SIGNATURE = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
+CODESTREAM_SIGNATURE = b"\xff\x0a"  # a bare codestream, without the container
 EXIF_BOX, XMP_BOX, COMPRESSED_BOX = b"Exif", b"xml ", b"brob"
 # More than any photo's EXIF or XMP: what a damaged size would have read into memory instead.
 MOST_METADATA_BYTES = 16 * 1024 * 1024
-
-
-# A bare codestream (no container) starts with these two bytes.
-CODESTREAM_SIGNATURE = b"\xff\x0a"
 
 
 def is_jpeg_xl(path: str) -> bool:
