@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -192,9 +192,7 @@ def decode_image(path: str, min_side: int | None = None) -> DecodedImage:
                 if source_format == "PSD" and lacks_its_merged_picture(opened):
                     raise DecodeError(NO_MERGED_PICTURE)
                 opened.load()
-                info = info_of(opened)
-                exif = exif_ifds(opened)
-                older = older_annotations(opened, exif.image if exif else None)
+                info, older, exif = header_of_open(opened)
                 orientation = exif_orientation(opened)
                 upright = opened.transpose(TRANSPOSE_FOR[orientation]) if orientation in TRANSPOSE_FOR else opened
                 rgb = to_rgb(upright)
@@ -348,8 +346,7 @@ def header_of(path: str) -> Header | None:
     try:
         with warnings.catch_warnings(), Image.open(path) as opened:
             warnings.simplefilter("ignore")
-            ifds = exif_ifds(opened)
-            return Header(info_of(opened), older_annotations(opened, ifds.image if ifds else None), ifds)
+            return header_of_open(opened)
     except Exception as error:
         log.debug("no header Pillow reads in %s: %s", path, error)
         return None
@@ -362,11 +359,7 @@ def _jxl_header(path: str) -> Header | None:
     except OSError as error:
         log.debug("cannot read the boxes of %s: %s", path, error)
         return None
-    try:
-        ifds = _ifds_of(exif_of_bytes(metadata.exif))
-    except Exception as error:  # an EXIF we cannot read costs its fields, never the file
-        log.debug("Pillow cannot read the EXIF of %s: %s", path, error)
-        ifds = None
+    ifds = exif_ifds_of(lambda: exif_of_bytes(metadata.exif), path)
     info = {"xmp": metadata.xmp} if metadata.xmp else {}
     return Header(info, windows_columns(ifds.image if ifds else None), ifds)
 
@@ -426,20 +419,27 @@ def older_annotations(image: Image.Image, ifd0: Image.Exif | None) -> dict[str, 
     return found
 
 
-def info_of(image: Image.Image) -> dict[str, Any]:
-    """An open image's ``info``, with a Photoshop document's or a JPEG XL's XMP packet where a
-    JPEG's is."""
+def header_of_open(image: Image.Image) -> Header:
+    """What an open image says beside its pixels (``Header``): its ``info``, what IPTC-IIM or
+    Windows' own tags say, and its EXIF; a Photoshop document's XMP and EXIF from its image
+    resources (``common.psd``), a JPEG XL's from its boxes (``common.jxl``: read once, the
+    plugin keeping its EXIF alone, and not from a compressed box)."""
     info = dict(image.info)
     if image.format == "PSD":
-        return with_its_xmp(image, info)
-    if image.format == "JXL" and "xmp" not in info and (xmp := _jxl_metadata_of(image).xmp):
-        info["xmp"] = xmp
-    return info
+        info = with_its_xmp(image, info)
+        exif = exif_ifds_of(lambda: exif_of_bytes(psd_exif(image)), image.filename)
+    elif image.format == "JXL":
+        boxes = _jxl_metadata_of(image)
+        if boxes.xmp and "xmp" not in info:
+            info["xmp"] = boxes.xmp
+        exif = exif_ifds_of(lambda: exif_of_bytes(boxes.exif) if boxes.exif else image.getexif(), image.filename)
+    else:
+        exif = exif_ifds(image)
+    return Header(info, older_annotations(image, exif.image if exif else None), exif)
 
 
 def _jxl_metadata_of(image: Image.Image) -> JxlMetadata:
-    """What an open JPEG XL's boxes say (the plugin keeps its EXIF alone, and not from a
-    compressed box); nothing when the file cannot be read again."""
+    """What an open JPEG XL's boxes say; nothing when the file cannot be read again."""
     try:
         return jxl_metadata(image.filename)
     except OSError as error:
@@ -457,25 +457,18 @@ def exif_of_bytes(tiff: bytes | None) -> Image.Exif:
 
 def exif_ifds(image: Image.Image) -> ExifIfds | None:
     """Pillow's view of an open image's EXIF: IFD0, the EXIF sub-IFD and GPS; None when it cannot
-    read it. Read while the file is open: for a TIFF, Pillow reads the IFDs from the file itself;
-    a Photoshop document's, from its image resources (``common.psd``); a JPEG XL's, from its
-    boxes (``common.jxl``), as its header is read, a compressed box too."""
+    read it. Read while the file is open: for a TIFF, Pillow reads the IFDs from the file itself."""
+    return exif_ifds_of(image.getexif, getattr(image, "filename", "?"))
+
+
+def exif_ifds_of(read: Callable[[], Image.Exif], name: str) -> ExifIfds | None:
+    """The IFDs of the EXIF ``read`` gives (of the file ``name``); None when it cannot be read."""
     try:
-        if image.format == "PSD":
-            exif = exif_of_bytes(psd_exif(image))
-        elif image.format == "JXL":
-            boxed = _jxl_metadata_of(image).exif
-            exif = exif_of_bytes(boxed) if boxed else image.getexif()
-        else:
-            exif = image.getexif()
-        return _ifds_of(exif)
+        exif = read()
+        return ExifIfds(exif, exif.get_ifd(ExifTags.IFD.Exif), exif.get_ifd(ExifTags.IFD.GPSInfo))
     except Exception as error:  # an EXIF we cannot read costs its fields, never the file
-        log.debug("Pillow cannot read the EXIF of %s: %s", getattr(image, "filename", "?"), error)
+        log.debug("Pillow cannot read the EXIF of %s: %s", name, error)
         return None
-
-
-def _ifds_of(exif: Image.Exif) -> ExifIfds:
-    return ExifIfds(exif, exif.get_ifd(ExifTags.IFD.Exif), exif.get_ifd(ExifTags.IFD.GPSInfo))
 
 
 def exif_orientation(image: Image.Image) -> int:

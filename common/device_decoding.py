@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from common.color import A_BINS, AB_RANGE, B_BINS, COLOR_DIM, L_BINS, sample_size
-from common.decoding import DecodedImage, exif_ifds, exif_orientation, older_annotations
+from common.decoding import DecodedImage, exif_orientation, header_of_open
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.preprocess import PixelRecipe
 from common.thumbnails import JPEG_QUALITY, save_encoded_thumbnail, thumbnail_path, thumbnail_size
@@ -81,9 +81,7 @@ def describe_jpeg(path: str) -> tuple[DecodedImage, EncodedJpeg] | None:
             with Image.open(path) as opened:  # the header alone: other formats are not read further
                 if not _device_can_decode(opened):
                     return None
-                info = dict(opened.info)
-                exif = exif_ifds(opened)
-                older = older_annotations(opened, exif.image if exif else None)
+                info, older, exif = header_of_open(opened)
                 orientation = exif_orientation(opened)
                 width, height = opened.size
                 source_format, mode = opened.format or "", opened.mode
