@@ -26,6 +26,7 @@ from common.jxl import JxlMetadata, is_jpeg_xl, jxl_metadata
 from common.psd import NO_MERGED_PICTURE, lacks_its_merged_picture, psd_exif, unreadable_document_reason, with_its_xmp
 from common.thumbnails import THUMBNAIL_SIZE
 from common.windows_tags import windows_columns
+from common.xmp import info_holding
 
 log = logging.getLogger(__name__)
 
@@ -302,8 +303,7 @@ def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
         raise DecodeError(_empty_or(path, f"cannot decode video: {words[:1].lower()}{words[1:]}")) from None
     image = reduce_to(frame.image, min_side) if min_side else frame.image
     width, height = frame.image.size
-    info = {"xmp": frame.xmp} if frame.xmp else {}  # its own XMP packet, read as a photo's is
-    return DecodedImage(image, width, height, frame.format, "RGB", info, video=frame.facts)
+    return DecodedImage(image, width, height, frame.format, "RGB", info_holding(frame.xmp), video=frame.facts)
 
 
 def decode_raw(path: str, min_side: int | None = None) -> DecodedImage:
@@ -360,8 +360,7 @@ def _jxl_header(path: str) -> Header | None:
         log.debug("cannot read the boxes of %s: %s", path, error)
         return None
     ifds = exif_ifds_of(lambda: exif_of_bytes(metadata.exif), path)
-    info = {"xmp": metadata.xmp} if metadata.xmp else {}
-    return Header(info, windows_columns(ifds.image if ifds else None), ifds)
+    return Header(info_holding(metadata.xmp), windows_columns(ifds.image if ifds else None), ifds)
 
 
 def read_first_byte(path: str) -> None:

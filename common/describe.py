@@ -32,7 +32,15 @@ from common.records import (
 from common.takeout import FILLED_COLUMNS, fill_in, read_takeout_json, takeout_json_of
 from common.text_search import characters_and_pairs_of_unspaced_runs, in_one_form, word_parts
 from common.video import video_header
-from common.xmp import LIST_SEPARATOR, distinct, embedded_packet, newest_sidecar_mtime, read_xmp, sidecar_of
+from common.xmp import (
+    LIST_SEPARATOR,
+    distinct,
+    embedded_packet,
+    info_holding,
+    newest_sidecar_mtime,
+    read_xmp,
+    sidecar_of,
+)
 from common.xmp_taken import NOTHING_IN_XMP, TakenInXmp, taken_as_xmp_says, taken_in_xmp
 
 log = logging.getLogger(__name__)
@@ -123,8 +131,7 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
         except Exception as error:  # PyAV's errors for a file it cannot open
             log.debug("cannot read the header of %s: %s", path, error)
             return None
-        info = {"xmp": xmp} if xmp else {}
-        return {**annotations_of(path, info, {}), TAKEN_NOW: {**taken_now(path, None), **tags}}
+        return {**annotations_of(path, info_holding(xmp), {}), TAKEN_NOW: {**taken_now(path, None), **tags}}
     header = header_of(path)  # None: it was decoded once, so unreadable now (a drive, a rewrite)
     exif = header.exif if header else None
     if extension in RAW_EXTENSIONS:

@@ -108,6 +108,13 @@ def embedded_packet(info: dict[str, Any]) -> bytes | str | None:
     return info.get("xmp") or info.get("XML:com.adobe.xmp") or None
 
 
+def info_holding(packet: bytes | str | None) -> dict[str, Any]:
+    """An ``Image.info`` holding ``packet`` where ``embedded_packet`` looks (empty for None): a
+    packet read from where Pillow does not look (a video's, a JPEG XL's boxes), handed on as a
+    picture's is."""
+    return {"xmp": packet} if packet else {}
+
+
 class XmpRead(NamedTuple):
     """What a photo's XMP says (``read_xmp``): its columns, and when and where it was taken as its
     sidecar and its embedded packet write it, apart (``common.xmp_taken`` weighs them against
