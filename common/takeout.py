@@ -192,7 +192,7 @@ def _json_names_of(name: str) -> list[str]:
         if number:  # ... or numbered before the supplemental word: 'IMG_0042.jpg(1).supplemental-metadata.json'
             inner = base + number + SUPPLEMENTAL
             names += [inner[:length] + SUFFIX for length in range(len(inner), len(base + number), -1)]
-    return names
+    return list(dict.fromkeys(names))  # each looked up once
 
 
 def _stills_of(name: str) -> list[str]:
