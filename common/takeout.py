@@ -36,7 +36,9 @@ import os
 import re
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -79,7 +81,10 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
     A name as written first; else with case and Unicode's forms ignored (``_folded``): Google
     names a JSON for the name the photo was uploaded with, which need not be the case of the name
     it exports the photo under ('IMG_4081.JPG(1).json' beside 'IMG_4081(1).jpg', 'DSC_0001.JPG.json'
-    beside 'DSC_0001.jpg'), and those photos had no date, place or people from Google."""
+    beside 'DSC_0001.jpg'), and those photos had no date, place or people from Google. Not where
+    the folder holds another file of the photo's name in another case ('img_4081(1).jpg', on a
+    disk that tells them apart): a JSON found so may be that one's, whose date, place and people
+    the photo then took."""
     folder, name = os.path.split(path)
     if names is None:
         names = _json_files_in(folder or ".")
@@ -91,6 +96,8 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
         if found is None:
             by_form = _names_by_form(present)
             found = next((by_form[form] for c in candidates if (form := _folded(c)) in by_form), None)
+            if found is not None and _folded(name) in _listing(folder or ".").named_alike:
+                return None
         if found is not None:
             return os.path.join(folder, found)
     return None
@@ -118,8 +125,16 @@ def is_json_name(name: str) -> bool:
     return name[-len(SUFFIX) :].lower() == SUFFIX
 
 
-# Each folder's .json files as last listed: (the folder's mtime then, when, the names).
-_LISTED: dict[str, tuple[int, float, frozenset[str]]] = {}
+@dataclass(frozen=True)
+class _Listing:
+    """What a look up needs of a folder's names."""
+
+    jsons: frozenset[str]  # its .json files
+    named_alike: frozenset[str]  # the forms (``_folded``) two or more of its names share
+
+
+# Each folder as last listed: (the folder's mtime then, when, its listing).
+_LISTED: dict[str, tuple[int, float, _Listing]] = {}
 _LISTED_AT_MOST = 256  # folders remembered
 RELIST_AFTER = 1.0  # seconds a listing serves a folder that changed since
 
@@ -132,26 +147,35 @@ def forget_listings() -> None:
 
 
 def _json_files_in(folder: str) -> frozenset[str]:
-    """The ``.json`` files in ``folder``, listed again when it has changed (its mtime) but not
-    more than once a ``RELIST_AFTER``: a folder of 100,000 photos that a camera import is
-    writing into changes at every file, and listing it for each photo read would cost more than
-    reading them. A JSON missed so is read at the next ``--index``: the row records the sidecar
-    mtime it saw, and the walk sees another."""
+    """The ``.json`` files in ``folder`` (``_listing``)."""
+    return _listing(folder).jsons
+
+
+def _listing(folder: str) -> _Listing:
+    """What ``folder`` holds, listed again when it has changed (its mtime) but not more than
+    once a ``RELIST_AFTER``: a folder of 100,000 photos that a camera import is writing into
+    changes at every file, and listing it for each photo read would cost more than reading them.
+    A JSON missed so is read at the next ``--index``: the row records the sidecar mtime it saw,
+    and the walk sees another."""
     try:
         modified = os.stat(folder).st_mtime_ns
     except OSError:
-        return frozenset()
+        return _Listing(frozenset(), frozenset())
     listed = _LISTED.get(folder)
     if listed is not None and (listed[0] == modified or time.monotonic() - listed[1] < RELIST_AFTER):
         return listed[2]
     try:
-        names = frozenset(n for n in os.listdir(folder) if is_json_name(n))
+        names = os.listdir(folder)
     except OSError:
-        names = frozenset()
+        names = []
+    forms = Counter(map(_folded, names))
+    listing = _Listing(
+        frozenset(n for n in names if is_json_name(n)), frozenset(form for form, count in forms.items() if count > 1)
+    )
     if len(_LISTED) >= _LISTED_AT_MOST:
         _LISTED.clear()
-    _LISTED[folder] = (modified, time.monotonic(), names)
-    return names
+    _LISTED[folder] = (modified, time.monotonic(), listing)
+    return listing
 
 
 def json_name_groups(name: str) -> list[list[str]]:

@@ -146,6 +146,31 @@ def test_a_json_named_for_the_uploaded_name_in_another_case_is_read(cli: Cli, tm
     assert rows["IMG_0002.jpg"]["caption"] == "as written"
 
 
+def test_a_json_is_not_given_to_a_photo_whose_name_differs_from_its_own_by_case_alone(cli: Cli, tmp_path: Path) -> None:
+    """A case-sensitive disk can hold 'IMG_0001.jpg' and 'img_0001.jpg', two photos, with
+    'img_0001.jpg.json' the second one's alone. Looked up with case ignored, the first one's
+    look-up found that JSON too, and the first photo got the other's date, place and people.
+    Where the folder holds another file of the photo's name in another case, a JSON is the
+    photo's only as written."""
+    folder = tmp_path / "Takeout" / "Google Photos" / "Photos from 2016"
+    folder.mkdir(parents=True)
+    paint_photo(folder / "IMG_0001.jpg", 1)
+    paint_photo(folder / "img_0001.jpg", 2)
+    write_takeout_json(
+        folder / "img_0001.jpg.json", "img_0001.jpg", description="the lower-case one", position=FLORENCE,
+        people=["Marco"],
+    )  # fmt: skip
+    paint_photo(folder / "DSC_0002.jpg", 3)  # no other of its name: its JSON in another case is its own
+    write_takeout_json(folder / "DSC_0002.JPG.json", "DSC_0002.JPG", description="uploaded as DSC_0002.JPG")
+    assert takeout_json_of(str(folder / "IMG_0001.jpg")) is None
+    cli.index(folder)
+    rows = {Path(path).name: row for path, row in cli.records().items()}
+    assert (rows["img_0001.jpg"]["caption"], rows["img_0001.jpg"]["city"]) == ("the lower-case one", "Florence")
+    upper = rows["IMG_0001.jpg"]
+    assert (upper["caption"], upper["city"], upper["people"]) == (None, None, None)
+    assert rows["DSC_0002.jpg"]["caption"] == "uploaded as DSC_0002.JPG"
+
+
 def test_a_motion_photos_clip_is_its_stills_companion_and_described_by_its_json(cli: Cli, tmp_path: Path) -> None:
     """A Pixel's motion photo comes out of Takeout as its still, 'PXL_….MP.jpg', and its clip, an
     MP4 named for the still without '.jpg' ('PXL_….MP'; 'PXL_….MP~2' beside an edited copy): the
