@@ -127,6 +127,42 @@ def test_a_video_with_few_keyframes_is_decoded_a_few_seconds_at_most(tmp_path: P
         assert np.asarray(picture).mean() < 8, f"{far_in.name}: the second frame, the opening's"
 
 
+def test_a_keyframe_past_the_opening_is_taken_for_the_frame_at_ten_percent(tmp_path: Path) -> None:
+    """A phone writes a keyframe every second: the seek to 10 % lands on the one before it, and
+    decoding on to the exact frame cost a 4K clip up to a second's frames (0.3 s of CPU, more than
+    30 photos). A keyframe already past the opening (5 % in) is taken as it is; one in the
+    opening is not (its black, a title): from there the frame at 10 % is decoded, as before."""
+    import av
+
+    from common import video
+
+    black = Image.new("RGB", (160, 120))
+    near, at_target = (Image.open(paint_photo(tmp_path / f"{n}.png", seed=n)).convert("RGB") for n in (11, 12))
+
+    def clip(path: Path, seconds: int, keyframe_every: int) -> Path:
+        """10 frames a second: black for 5 %, then ``near`` up to 10 %, then ``at_target``."""
+        with av.open(str(path), "w") as out:
+            # A keyframe where the picture changes too (x264's scene cut) would put one at 10 %.
+            options = {"g": str(keyframe_every), "x264-params": "scenecut=0"}
+            stream = out.add_stream("libx264", rate=10, options=options)
+            stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+            frames = seconds * 10
+            for i in range(frames):
+                picture = black if i < frames * 0.05 else near if i < frames * 0.10 else at_target
+                out.mux(stream.encode(av.VideoFrame.from_image(picture)))
+            out.mux(stream.encode())
+        return path
+
+    def shows(picture: Image.Image, expected: Image.Image) -> bool:
+        return np.abs(np.asarray(picture, float) - np.asarray(expected, float)).mean() < 8
+
+    # 25 s, a keyframe a second: the seek to 2.5 s lands on the keyframe at 2 s, past the opening.
+    phone = video.read_video_frame(str(clip(tmp_path / "phone.mp4", 25, 10)))
+    assert shows(phone.image, near) and phone.facts["duration"] == pytest.approx(25, abs=0.2)
+    # 25 s, one keyframe at the start (in the opening): decoded on to the frame at 10 %.
+    assert shows(video.read_video_frame(str(clip(tmp_path / "one-gop.mp4", 25, 250))).image, at_target)
+
+
 def test_a_video_can_be_the_query(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:
     folder, _ = library
     cli.index(folder)
