@@ -293,7 +293,7 @@ def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
 
     try:
         with reading_explained():
-            frame = read_video_frame(path)
+            frame = read_video_frame(path, (lambda size: reduction_factor(size, min_side)) if min_side else None)
     except DecodeError:
         raise
     except Exception as error:  # PyAV raises its own zoo (InvalidDataError, ...)
@@ -301,9 +301,8 @@ def decode_video(path: str, min_side: int | None = None) -> DecodedImage:
         # number and the path PyAV wraps them in.
         words = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise DecodeError(_empty_or(path, f"cannot decode video: {words[:1].lower()}{words[1:]}")) from None
-    image = reduce_to(frame.image, min_side) if min_side else frame.image
-    width, height = frame.image.size
-    return DecodedImage(image, width, height, frame.format, "RGB", info_holding(frame.xmp), video=frame.facts)
+    width, height = frame.size
+    return DecodedImage(frame.image, width, height, frame.format, "RGB", info_holding(frame.xmp), video=frame.facts)
 
 
 def decode_raw(path: str, min_side: int | None = None) -> DecodedImage:

@@ -458,3 +458,42 @@ def test_decoding_gets_every_spare_core_when_the_model_runs_on_a_gpu(
     monkeypatch.setattr("os.cpu_count", lambda: cores)
     assert default_worker_count("cpu") == cpu_workers
     assert default_worker_count("cuda") == default_worker_count("mps") == gpu_workers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["tiny", "vit_b_32"])
+def test_a_videos_frame_shrunk_as_it_is_converted_embeds_like_the_reference(
+    request, model: str, tmp_path: Path
+) -> None:
+    """A video's frame is shrunk by FFmpeg as it is turned into RGB (area averaging), not turned
+    whole into a picture and then reduced (a 4K frame: 5 ms, not 58): its vector must match
+    open_clip's full route on the whole frame, upright, for a landscape clip and a portrait
+    phone clip alike, and the record keeps the frame's own size."""
+    import av
+    from test_video import turn_for_display
+
+    embedder: Embedder = request.getfixturevalue(model)
+    painted = np.asarray(Image.open(paint_photo(tmp_path / "p.png", seed=5, size=(1920, 1080))).convert("RGB"))
+    grain = np.random.default_rng(5).integers(-30, 31, painted.shape)
+    body = Image.fromarray(np.clip(painted + grain, 0, 255).astype(np.uint8))
+    clips = []
+    for name in ("landscape.mp4", "portrait.mp4"):
+        clips.append(tmp_path / name)
+        with av.open(str(clips[-1]), "w") as out:
+            stream = out.add_stream("libx264", rate=10, options={"crf": "12"})
+            stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+            for _ in range(10):
+                out.mux(stream.encode(av.VideoFrame.from_image(body)))
+            out.mux(stream.encode())
+    turn_for_display(clips[1], (0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000))  # 90° clockwise
+
+    from common.video import read_video_frame
+
+    for clip, size in zip(clips, [(1920, 1080), (1080, 1920)], strict=True):
+        result = read_file(str(clip), embedder.pixel_recipe)
+        assert result.reason is None and (result.record["width"], result.record["height"]) == size
+        whole = read_video_frame(str(clip)).image
+        assert whole.size == size and reduction_factor(size, embedder.pixel_recipe.size) >= 2
+        (fast,) = embedder.embed_prepared([result.crop])
+        (reference,) = embedder.embed_pixels(embedder.preprocess(whole)[None])
+        assert float(fast @ reference) >= 0.99, clip.name
