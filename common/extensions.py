@@ -4,6 +4,8 @@ its sidecars, its Takeout JSON) can ask without importing the walk."""
 
 from __future__ import annotations
 
+import os
+
 # Pictures Pillow (with pillow-heif) reads: JPEGs by other names too, as Windows saves one from
 # the web ('.jfif'), and a 3D camera's two views in one file ('.mpo': Fujifilm's W3, a 3DS);
 # JPEG XL (pillow-jxl-plugin); Photoshop documents by their merged picture (common.psd).
@@ -30,3 +32,19 @@ RAW_EXTENSIONS = frozenset(
      ".srw", ".rwl", ".3fr", ".iiq"}
 )  # fmt: skip
 INDEXED_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | RAW_EXTENSIONS
+# A Live Photo's still, beside the clip of the seconds around it: an iPhone's, a Samsung's.
+STILL_EXTENSIONS = (".heic", ".jpg", ".jpeg")
+
+
+def still_names_of(name: str) -> list[str]:
+    """The names of the still a video named ``name`` may be the moving part of: a Live Photo's,
+    'IMG_0042.HEIC' (or '.jpg') for 'IMG_0042.MOV' or '.MP4', and a Pixel's motion photo's,
+    'PXL_….MP.jpg' for its clip 'PXL_….MP'; each in lower case (the still's may be either). None
+    for a picture."""
+    stem, extension = os.path.splitext(name)
+    extension = extension.lower()
+    if extension in MOTION_CLIP_EXTENSIONS:
+        return [name + ".jpg"]
+    if extension in VIDEO_EXTENSIONS and stem:
+        return [stem + still for still in STILL_EXTENSIONS]
+    return []

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from common.extensions import MOTION_CLIP_EXTENSIONS, VIDEO_EXTENSIONS
+from common.extensions import still_names_of
 from common.positions import is_recorded_position
 from common.xmp import LIST_SEPARATOR
 
@@ -64,8 +64,6 @@ EDIT_WORDS = (
     "تم التعديل", "संपादित", "đã chỉnh sửa", "แก้ไขแล้ว", "diedit",
 )  # fmt: skip
 _EDITED = re.compile(rf"(?P<stem>.*)-(?:{'|'.join(map(re.escape, EDIT_WORDS))})(?P<extension>\.[^.]*)", re.IGNORECASE)
-# A Live Photo's still, whose JSON describes its video too: an iPhone's, a Samsung's.
-STILL_EXTENSIONS = (".heic", ".jpg", ".jpeg")
 # The keys that make a JSON Takeout's (every one it writes has the first two).
 TAKEOUT_KEYS = {"photoTakenTime", "creationTime", "geoData", "googlePhotosOrigin"}
 # What a JSON gives a record, each where the photo's own metadata has nothing.
@@ -181,9 +179,9 @@ def _listing(folder: str) -> _Listing:
 def json_name_groups(name: str) -> list[list[str]]:
     """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first, in
     groups each looked up as written and then folded before the next: its own, then for a video
-    those of the still it may be the moving part of (``_stills_of``), so that a video's own JSON,
+    those of the still it may be the moving part of (``common.extensions.still_names_of``), so that a video's own JSON,
     in another case, comes before its still's as written."""
-    return [_json_names_of(name), *(_json_names_of(still) for still in _stills_of(name))]
+    return [_json_names_of(name), *(_json_names_of(still) for still in still_names_of(name))]
 
 
 def _json_names_of(name: str) -> list[str]:
@@ -217,20 +215,6 @@ def _json_names_of(name: str) -> list[str]:
             inner = base + number + SUPPLEMENTAL
             names += [inner[:length] + SUFFIX for length in range(len(inner), len(base + number), -1)]
     return list(dict.fromkeys(names))  # each looked up once
-
-
-def _stills_of(name: str) -> list[str]:
-    """The names of the still a video named ``name`` may be the moving part of, whose JSON
-    describes both (Takeout writes none for the video): a Live Photo's, 'IMG_0042.HEIC' (or
-    '.jpg') for 'IMG_0042.MOV' or '.MP4', and a Pixel's motion photo's, 'PXL_….MP.jpg' for its
-    clip 'PXL_….MP'. None for a picture. Case is the look-up's to ignore."""
-    stem, extension = os.path.splitext(name)
-    extension = extension.lower()
-    if extension in MOTION_CLIP_EXTENSIONS:
-        return [name + ".jpg"]
-    if extension in VIDEO_EXTENSIONS and stem:
-        return [stem + still for still in STILL_EXTENSIONS]
-    return []
 
 
 def _numbered(name: str) -> tuple[str, str] | None:

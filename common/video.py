@@ -26,10 +26,14 @@ from typing import Any
 
 from PIL import Image
 
-from common.extensions import MOTION_CLIP_EXTENSIONS
+from common.extensions import MOTION_CLIP_EXTENSIONS, still_names_of
 from common.positions import is_recorded_position
 
 REPRESENTATIVE_POSITION = 0.10
+# A Live Photo's clip (an iPhone's 'IMG_0042.MOV' beside 'IMG_0042.HEIC', a Pixel's motion clip
+# 'PXL_….MP' beside 'PXL_….MP.jpg') is the three seconds around its still's shutter: it has no
+# opening to pass, and its first frame is taken (``has_its_still``), none decoded after it.
+LIVE_CLIP_LONGEST = 5.0  # seconds; Apple's and Google's are ~3
 # A keyframe this far in or further, found before the frame at REPRESENTATIVE_POSITION, is taken
 # for it (``_frame_at``): one frame decoded, not the GOP up to the target. Not one nearer the
 # start: a video's first frames may be its opening (black, a title, a fade).
@@ -83,6 +87,8 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
         duration = _duration(container, stream)
         start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
         target = start + duration * REPRESENTATIVE_POSITION if duration else start
+        if duration is not None and duration <= LIVE_CLIP_LONGEST and has_its_still(path):
+            target = start
         chosen = None
         if target > 0:
             container.seek(int(target / stream.time_base), stream=stream, backward=True)
@@ -112,6 +118,19 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
         }
         rgb = image if image.mode == "RGB" else image.convert("RGB")
         return VideoFrame(rgb, video_format(path), facts, xmp_packet(container), size)
+
+
+def has_its_still(path: str) -> bool:
+    """Whether the video at ``path`` has the still beside it that it may be the moving part of
+    (``common.extensions.still_names_of``; its extension in either case): a Live Photo's clip
+    then, if short. Its first frame is as telling as any (the still's shutter is in its middle),
+    and decoding on to 10 % cost an iPhone-sized HEVC clip as much CPU as its HEIC still."""
+    folder, name = os.path.split(path)
+    for still in still_names_of(name):
+        stem, extension = os.path.splitext(still)
+        if any(os.path.isfile(os.path.join(folder, stem + ext)) for ext in (extension, extension.upper())):
+            return True
+    return False
 
 
 def video_format(path: str) -> str:

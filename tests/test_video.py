@@ -163,6 +163,35 @@ def test_a_keyframe_past_the_opening_is_taken_for_the_frame_at_ten_percent(tmp_p
     assert shows(video.read_video_frame(str(clip(tmp_path / "one-gop.mp4", 25, 250))).image, at_target)
 
 
+def test_a_live_photos_clip_is_read_from_its_first_frame(tmp_path: Path) -> None:
+    """An iPhone's Live Photo is copied off as 'IMG_0042.HEIC' and the three seconds around it as
+    'IMG_0042.MOV' (a Pixel's motion photo as 'PXL_….MP.jpg' and 'PXL_….MP'): a clip with no
+    opening, whose middle is its still. Decoding on to its 10 % cost as much CPU as its still;
+    its first frame is taken instead. A clip without its still, or a longer video beside a photo
+    of its name, is read at its 10 % as before (its opening passed)."""
+    from common.decoding import decode_image  # HEIF's plugin registered too
+
+    first, body = (Image.open(paint_photo(tmp_path / f"{n}.png", seed=n)).convert("RGB") for n in (21, 22))
+
+    def shows(picture: Image.Image, expected: Image.Image) -> bool:
+        return np.abs(np.asarray(picture, float) - np.asarray(expected, float)).mean() < 8
+
+    live = tmp_path / "live"
+    clips = [
+        make_video(live / "IMG_0042.MOV", first, body, seconds=3),
+        make_video(live / "PXL_20230521_101010123.MP", first, body, seconds=3),
+    ]
+    paint_photo(live / "IMG_0042.HEIC", seed=1)
+    paint_photo(live / "PXL_20230521_101010123.MP.jpg", seed=2)
+    for clip in clips:
+        assert shows(decode_image(str(clip)).image, first), clip.name
+    alone = make_video(tmp_path / "alone" / "IMG_0043.MOV", first, body, seconds=3)
+    longer = make_video(live / "IMG_0044.MOV", first, body, seconds=8)
+    paint_photo(live / "IMG_0044.jpg", seed=3)
+    for clip in (alone, longer):
+        assert shows(decode_image(str(clip)).image, body), clip.name
+
+
 def test_a_video_can_be_the_query(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:
     folder, _ = library
     cli.index(folder)
