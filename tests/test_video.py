@@ -127,6 +127,11 @@ def test_a_video_with_few_keyframes_is_decoded_a_few_seconds_at_most(tmp_path: P
         assert np.asarray(picture).mean() < 8, f"{far_in.name}: the second frame, the opening's"
 
 
+def looks_like(picture: Image.Image, expected: Image.Image) -> bool:
+    """Whether a decoded frame is ``expected``, its compression aside."""
+    return np.abs(np.asarray(picture, float) - np.asarray(expected, float)).mean() < 8
+
+
 def test_a_keyframe_past_the_opening_is_taken_for_the_frame_at_ten_percent(tmp_path: Path) -> None:
     """A phone writes a keyframe every second: the seek to 10 % lands on the one before it, and
     decoding on to the exact frame cost a 4K clip up to a second's frames (0.3 s of CPU, more than
@@ -153,14 +158,11 @@ def test_a_keyframe_past_the_opening_is_taken_for_the_frame_at_ten_percent(tmp_p
             out.mux(stream.encode())
         return path
 
-    def shows(picture: Image.Image, expected: Image.Image) -> bool:
-        return np.abs(np.asarray(picture, float) - np.asarray(expected, float)).mean() < 8
-
     # 25 s, a keyframe a second: the seek to 2.5 s lands on the keyframe at 2 s, past the opening.
     phone = video.read_video_frame(str(clip(tmp_path / "phone.mp4", 25, 10)))
-    assert shows(phone.image, near) and phone.facts["duration"] == pytest.approx(25, abs=0.2)
+    assert looks_like(phone.image, near) and phone.facts["duration"] == pytest.approx(25, abs=0.2)
     # 25 s, one keyframe at the start (in the opening): decoded on to the frame at 10 %.
-    assert shows(video.read_video_frame(str(clip(tmp_path / "one-gop.mp4", 25, 250))).image, at_target)
+    assert looks_like(video.read_video_frame(str(clip(tmp_path / "one-gop.mp4", 25, 250))).image, at_target)
 
 
 def test_a_live_photos_clip_is_read_from_its_first_frame(tmp_path: Path) -> None:
@@ -173,9 +175,6 @@ def test_a_live_photos_clip_is_read_from_its_first_frame(tmp_path: Path) -> None
 
     first, body = (Image.open(paint_photo(tmp_path / f"{n}.png", seed=n)).convert("RGB") for n in (21, 22))
 
-    def shows(picture: Image.Image, expected: Image.Image) -> bool:
-        return np.abs(np.asarray(picture, float) - np.asarray(expected, float)).mean() < 8
-
     live = tmp_path / "live"
     clips = [
         make_video(live / "IMG_0042.MOV", first, body, seconds=3),
@@ -184,12 +183,12 @@ def test_a_live_photos_clip_is_read_from_its_first_frame(tmp_path: Path) -> None
     paint_photo(live / "IMG_0042.HEIC", seed=1)
     paint_photo(live / "PXL_20230521_101010123.MP.jpg", seed=2)
     for clip in clips:
-        assert shows(decode_image(str(clip)).image, first), clip.name
+        assert looks_like(decode_image(str(clip)).image, first), clip.name
     alone = make_video(tmp_path / "alone" / "IMG_0043.MOV", first, body, seconds=3)
     longer = make_video(live / "IMG_0044.MOV", first, body, seconds=8)
     paint_photo(live / "IMG_0044.jpg", seed=3)
     for clip in (alone, longer):
-        assert shows(decode_image(str(clip)).image, body), clip.name
+        assert looks_like(decode_image(str(clip)).image, body), clip.name
 
 
 def test_a_video_can_be_the_query(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:
