@@ -125,7 +125,7 @@ def is_json_name(name: str) -> bool:
 
 @dataclass(frozen=True)
 class _Listing:
-    """What a look up needs of a folder's names."""
+    """What a look-up needs of a folder's names."""
 
     jsons: frozenset[str]  # its .json files
     named_alike: frozenset[str]  # the forms (``_folded``) two or more of its names share
