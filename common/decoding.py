@@ -353,10 +353,8 @@ def header_of(path: str) -> Header | None:
 
 def _jxl_header(path: str) -> Header | None:
     """``header_of`` a JPEG XL: its boxes' EXIF and XMP (it holds no IPTC-IIM)."""
-    try:
-        metadata = jxl_metadata(path)
-    except OSError as error:
-        log.debug("cannot read the boxes of %s: %s", path, error)
+    metadata = _jxl_boxes(path)
+    if metadata is None:
         return None
     ifds = exif_ifds_of(lambda: exif_of_bytes(metadata.exif), path)
     return Header(info_holding(metadata.xmp), windows_columns(ifds.image if ifds else None), ifds)
@@ -427,7 +425,7 @@ def header_of_open(image: Image.Image) -> Header:
         info = with_its_xmp(image, info)
         exif = exif_ifds_of(lambda: exif_of_bytes(psd_exif(image)), image.filename)
     elif image.format == "JXL":
-        boxes = _jxl_metadata_of(image)
+        boxes = _jxl_boxes(image.filename) or JxlMetadata()
         if boxes.xmp and "xmp" not in info:
             info["xmp"] = boxes.xmp
         exif = exif_ifds_of(lambda: exif_of_bytes(boxes.exif) if boxes.exif else image.getexif(), image.filename)
@@ -436,13 +434,13 @@ def header_of_open(image: Image.Image) -> Header:
     return Header(info, older_annotations(image, exif.image if exif else None), exif)
 
 
-def _jxl_metadata_of(image: Image.Image) -> JxlMetadata:
-    """What an open JPEG XL's boxes say; nothing when the file cannot be read again."""
+def _jxl_boxes(path: str) -> JxlMetadata | None:
+    """What a JPEG XL's boxes say (``common.jxl``); None when the file cannot be read (again)."""
     try:
-        return jxl_metadata(image.filename)
+        return jxl_metadata(path)
     except OSError as error:
-        log.debug("cannot read the boxes of %s: %s", image.filename, error)
-        return JxlMetadata()
+        log.debug("cannot read the boxes of %s: %s", path, error)
+        return None
 
 
 def exif_of_bytes(tiff: bytes | None) -> Image.Exif:
