@@ -74,7 +74,7 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
     """The Takeout JSON of the photo at ``path``, if it has one. ``names``, the ``.json`` files
     in its folder when the caller has listed them (the walk: a frozenset, made once a folder),
     spares a look at the disk; else the folder's are listed once while it is unchanged
-    (``_json_files_in``), not once a photo.
+    (``_listing``), not once a photo.
 
     A name as written first; else with case and Unicode's forms ignored (``_folded``): Google
     names a JSON for the name the photo was uploaded with, which need not be the case of the name
@@ -84,9 +84,11 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
     disk that tells them apart): a JSON found so may be that one's, whose date, place and people
     the photo then took."""
     folder, name = os.path.split(path)
-    if names is None:
-        names = _json_files_in(folder or ".")
-    present = names if isinstance(names, frozenset) else frozenset(names)
+    listing = _listing(folder or ".") if names is None else None
+    if listing is not None:
+        present = listing.jsons
+    else:
+        present = names if isinstance(names, frozenset) else frozenset(names or ())
     if not present:
         return None
     for candidates in json_name_groups(name):  # its own, as written then folded; then its still's
@@ -94,7 +96,7 @@ def takeout_json_of(path: str, names: Iterable[str] | None = None) -> str | None
         if found is None:
             by_form = _names_by_form(present)
             found = next((by_form[form] for c in candidates if (form := _folded(c)) in by_form), None)
-            if found is not None and _folded(name) in _listing(folder or ".").named_alike:
+            if found is not None and _folded(name) in (listing or _listing(folder or ".")).named_alike:
                 return None
         if found is not None:
             return os.path.join(folder, found)
@@ -142,11 +144,6 @@ def forget_listings() -> None:
     new look, in which a JSON added since is read (a --watch round, a later command of a
     session that runs several in one process)."""
     _LISTED.clear()
-
-
-def _json_files_in(folder: str) -> frozenset[str]:
-    """The ``.json`` files in ``folder`` (``_listing``)."""
-    return _listing(folder).jsons
 
 
 def _listing(folder: str) -> _Listing:
