@@ -22,14 +22,20 @@ import re
 # the table reversed with it ("Trojan Source"; compilers and GitHub flag them alike). Not other
 # unprinted characters: a zero-width joiner is part of an emoji or a Persian word, and the marks
 # that only say a character's direction (U+200E, U+200F) reorder nothing past it.
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# And the lone surrogates: Python's stand-ins for the bytes of a name that is not UTF-8 (a Latin-1
+# 'caf\xe9.jpg' from an old archive reads as 'caf\udce9.jpg'), which stderr wrote as '\udce9', a
+# character the name does not hold: each is written as the byte it stands for ('\xe9').
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_BYTE_STAND_INS = range(0xDC80, 0xDD00)  # what os.fsdecode's surrogateescape makes of bytes 0x80-0xFF
 
 
 def visible(text: str) -> str:
     """``text`` with each control character written as a Python string literal writes it:
-    ``\\n``, ``\\t``, ``\\x1b``, ``\\u202e``. Text without one (nearly all) comes back unchanged."""
+    ``\\n``, ``\\t``, ``\\x1b``, ``\\u202e``, and each stand-in for an undecoded byte as that byte:
+    ``\\xe9``. Text without one (nearly all) comes back unchanged."""
     return CONTROL_CHARACTERS.sub(_escaped, text)
 
 
 def _escaped(match: re.Match[str]) -> str:
-    return repr(match.group())[1:-1]
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if code in _BYTE_STAND_INS else repr(match.group())[1:-1]

@@ -168,6 +168,10 @@ def test_a_file_name_in_another_encoding_is_reported_and_the_rest_indexed(cli: C
         os.fsencode(folder) + name for name in (b"/caf\xe9.jpg", b"/copie-\xe9.jpg")
     ], "the report names them exactly"
     assert all("not valid UTF-8" in entry["reason"] and entry["retry"] == "when-changed" for entry in entries)
+    # Named by the bytes they hold ('\xe9', as the refusal of a folder below), not by Python's
+    # stand-in for the byte ('\udce9', a character no name holds).
+    assert f"skipped {folder}/caf\\xe9.jpg: the file name is not valid UTF-8" in first.stderr
+    assert "\udce9" not in first.stderr
     again = cli.index(folder)  # the report was read back: the files are left alone, still listed
     assert again.summary() == {"new": 0, "updated": 0, "removed": 0, "unchanged": 1, "failed": 2}
     assert "2 file(s) failed in an earlier run" in again.stderr
@@ -181,6 +185,7 @@ def test_a_file_name_in_another_encoding_is_reported_and_the_rest_indexed(cli: C
     paint_photo(odd_folder / "beach.jpg", seed=3)
     refused = cli("--index", odd_folder, *MODEL_ARGS)
     assert refused.code == 2 and "not valid UTF-8" in refused.stderr and refused.stderr.count("\n") == 1
+    assert "vacances-\\xe9t\\xe9" in refused.stderr
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and /dev/zero are POSIX")
