@@ -20,6 +20,8 @@ from common.name_dates import date_in_name
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.raw import exif_of_raw
 from common.records import (
+    AVCHD_FORMATS,
+    AVCHD_SINCE,
     HEADER_SINCE,
     RECORD_COLUMNS,
     RECORD_VERSION,
@@ -131,7 +133,8 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
         except Exception as error:  # PyAV's errors for a file it cannot open
             log.debug("cannot read the header of %s: %s", path, error)
             return None
-        return {**annotations_of(path, info_holding(xmp), {}), TAKEN_NOW: {**taken_now(path, None), **tags}}
+        camera = {column: tags.pop(column) for column in ("make", "model") if column in tags}  # an AVCHD clip's
+        return {**annotations_of(path, info_holding(xmp), {}), **camera, TAKEN_NOW: {**taken_now(path, None), **tags}}
     header = header_of(path)  # None: it was decoded once, so unreadable now (a drive, a rewrite)
     exif = header.exif if header else None
     if extension in RAW_EXTENSIONS:
@@ -241,8 +244,15 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
         complete = not lacks_header_columns(record) or read is not None
         if complete:
             still = RECORD_VERSION
-        else:  # what its header holds, only what its sidecar does, a video's tags, or XMP's dates
-            sinces = (SIDECARS_ALONE_SINCE, HEADER_SINCE, VIDEO_TAGS_SINCE, XMP_TAKEN_SINCE, VIDEO_XMP_SINCE)
+        else:  # what its header holds, only what its sidecar does, a video's tags, XMP's dates, an MDPM
+            sinces = (
+                SIDECARS_ALONE_SINCE,
+                HEADER_SINCE,
+                VIDEO_TAGS_SINCE,
+                XMP_TAKEN_SINCE,
+                VIDEO_XMP_SINCE,
+                AVCHD_SINCE,
+            )
             still = next((since - 1 for since in sinces if version < since), version)
         updated.update(place_columns(updated), record_version=still)
         if complete and updated.get("favorite") is None:  # no JSON to star it (``lacks_header_columns``)
@@ -255,13 +265,15 @@ def lacks_header_columns(record: dict[str, Any]) -> bool:
     """Whether a row lacks what its file's header or sidecars hold (XMP, IPTC-IIM, a Takeout
     JSON's star, a video's date and position, XMP's date and position): to be read from them
     again. A row since ``SIDECARS_ALONE_SINCE`` without a sidecar lacks nothing a read would
-    give, but a video's before ``VIDEO_XMP_SINCE`` its tags or its own XMP, and before
-    ``XMP_TAKEN_SINCE`` a photo's whose EXIF holds no date (its XMP packet's may: a PNG
-    exported, a scan)."""
+    give, but a video's before ``VIDEO_XMP_SINCE`` its tags or its own XMP, an AVCHD clip's
+    before ``AVCHD_SINCE`` its MDPM, and before ``XMP_TAKEN_SINCE`` a photo's whose EXIF holds
+    no date (its XMP packet's may: a PNG exported, a scan)."""
     version = record.get("record_version")
     if version is None:
         return False
     if record.get("media_type") == "video" and version < VIDEO_XMP_SINCE:  # its tags, its own XMP
+        return True
+    if record.get("format") in AVCHD_FORMATS and version < AVCHD_SINCE:  # its MDPM
         return True
     if version < XMP_TAKEN_SINCE and (record.get("sidecar_mtime") is not None or _undated_by_exif(record)):
         return True

@@ -11,7 +11,8 @@ seconds at most are decoded (``MOST_FRAMES_DECODED``).
 
 When and where a phone's video was taken is in its container's tags, not in EXIF
 (``taken_when_and_where``): without them a library's videos had no date and no place, and
-``--near``, a date filter or a timeline left them out.
+``--near``, a date filter or a timeline left them out. A camcorder's AVCHD clip has no tags: its
+H.264 stream says when it was recorded, and by whose camera (``common.avchd``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from PIL import Image
 
+from common.avchd import Mdpm, mdpm_of
 from common.extensions import MOTION_CLIP_EXTENSIONS, still_names_of
 from common.positions import is_recorded_position
 
@@ -84,6 +86,7 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
         # frames as it has threads (a 16-core host: 17) before it gives back the first, where one
         # keyframe is often all that is wanted (``_frame_at``); the workers keep every core busy.
         stream.thread_type = "SLICE"
+        mdpm = mdpm_of(container, stream)
         duration = _duration(container, stream)
         start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
         target = start + duration * REPRESENTATIVE_POSITION if duration else start
@@ -114,7 +117,8 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
             "duration": duration,
             "fps": float(stream.average_rate) if stream.average_rate else None,
             "codec": stream.codec_context.name,
-            **taken_when_and_where(container.metadata, stream.metadata),
+            **taken_when_and_where(container.metadata, stream.metadata, recorded=mdpm.recorded),
+            **camera_of(mdpm),
         }
         rgb = image if image.mode == "RGB" else image.convert("RGB")
         return VideoFrame(rgb, video_format(path), facts, xmp_packet(container), size)
@@ -172,14 +176,19 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
 
 
 def video_header(path: str) -> tuple[dict[str, Any], str | None]:
-    """``taken_when_and_where`` of the video at ``path``, and its XMP packet (``xmp_packet``),
-    its frames left alone (its header: 0.3-0.4 ms here); raises what PyAV raises for a file it
-    cannot open now."""
+    """``taken_when_and_where`` of the video at ``path`` with the camera an AVCHD clip names
+    (``camera_of``), and its XMP packet (``xmp_packet``), its frames left alone (its header: 0.3-0.4
+    ms here; an AVCHD clip's first units are read for its MDPM, none decoded); raises what PyAV
+    raises for a file it cannot open now."""
     import av
 
     with av.open(path, options=READ_XMP) as container:
-        streams = container.streams.video
-        return taken_when_and_where(container.metadata, streams[0].metadata if streams else {}), xmp_packet(container)
+        if not container.streams.video:
+            return taken_when_and_where(container.metadata), xmp_packet(container)
+        stream = container.streams.video[0]
+        mdpm = mdpm_of(container, stream)
+        taken = taken_when_and_where(container.metadata, stream.metadata, recorded=mdpm.recorded)
+        return {**taken, **camera_of(mdpm)}, xmp_packet(container)
 
 
 def xmp_packet(container: Any) -> str | None:
@@ -189,17 +198,32 @@ def xmp_packet(container: Any) -> str | None:
     return container.metadata.get("xmp") or None
 
 
-def taken_when_and_where(*tags: Mapping[str, str]) -> dict[str, Any]:
+def taken_when_and_where(*tags: Mapping[str, str], recorded: datetime | None = None) -> dict[str, Any]:
     """The record's ``date_taken`` and GPS columns from a video's ``tags`` (its container's, then
     its video stream's), None where they say nothing. The date is written as EXIF's are: the
     local time, with its offset where the video gives it; a UTC time (``creation_time``) as this
     computer's local time, as a Takeout JSON's (many cameras write their local time there as if
-    it were UTC: theirs is then shifted by the offset, as in every program that reads it)."""
+    it were UTC: theirs is then shifted by the offset, as in every program that reads it). An
+    AVCHD clip's time, ``recorded`` (``Mdpm.recorded``: its camera's local time), where they give
+    none."""
     found: dict[str, str] = {}
     for table in tags:
         for name, value in table.items():
             found.setdefault(name, value)
-    return {"date_taken": _date_taken(found), **_position(found)}
+    date_taken = _date_taken(found)
+    if date_taken is None and recorded is not None:
+        date_taken = _as_written(recorded)
+    return {"date_taken": date_taken, **_position(found)}
+
+
+def camera_of(mdpm: Mdpm) -> dict[str, str]:
+    """The record's ``make`` and ``model`` an AVCHD clip's MDPM gives, those it gives."""
+    return {column: value for column, value in (("make", mdpm.make), ("model", mdpm.model)) if value}
+
+
+def _as_written(when: datetime) -> str | None:
+    """A time said without a zone, as written (None before ``EARLIEST_TAKEN``: no clock set)."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S") if when.year >= EARLIEST_TAKEN.year else None
 
 
 def _date_taken(tags: Mapping[str, str]) -> str | None:
@@ -209,7 +233,7 @@ def _date_taken(tags: Mapping[str, str]) -> str | None:
         except (KeyError, ValueError, AttributeError):
             continue
         if when.tzinfo is None:  # said without a zone: as written
-            return when.strftime("%Y-%m-%dT%H:%M:%S") if when.year >= EARLIEST_TAKEN.year else None
+            return _as_written(when)
         if when < EARLIEST_TAKEN:
             return None
         if name in LOCAL_DATE_TAGS:

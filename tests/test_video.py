@@ -340,6 +340,105 @@ def test_what_a_videos_own_xmp_says_is_read(cli: Cli, tmp_path: Path, decoded: l
     rows_say()
 
 
+MDPM_START = bytes.fromhex("17ee8c60f84d11d98cd60800200c9a66") + b"MDPM"
+
+
+def mdpm(*entries: tuple[int, bytes]) -> bytes:
+    """An MDPM as a camcorder writes it in its H.264 stream's SEI user data: its UUID and name,
+    then its entries, a tag and four bytes each (ExifTool's ``H264.pm`` reads them so)."""
+    return MDPM_START + bytes([len(entries)]) + b"".join(bytes([tag]) + value for tag, value in entries)
+
+
+def sei_nal(user_data: bytes) -> bytes:
+    """An H.264 SEI NAL unit holding ``user_data`` (unregistered user data, payload type 5), the
+    emulation-prevention bytes in: a 0x000000-0x000003 inside would read as a start code."""
+    payload, escaped, zeros = bytes([5, len(user_data)]) + user_data + b"\x80", bytearray(), 0
+    for byte in payload:
+        if zeros >= 2 and byte <= 3:
+            escaped.append(3)
+            zeros = 0
+        escaped.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return b"\x00\x00\x00\x01\x06" + bytes(escaped)
+
+
+def make_avchd_clip(
+    path: Path, opening: Image.Image, body: Image.Image, user_data: bytes | None, late: bool = False
+) -> Path:
+    """A camcorder's AVCHD clip: H.264 in an MPEG transport stream, 3 s at 25 frames a second, a
+    keyframe each second (``make_video``'s opening and body), ``user_data`` before each keyframe's
+    picture as a Sony or a Canon writes its MDPM, or, ``late``, before the second frame's alone, as
+    a Panasonic does."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=25, options={"g": "25"})
+        stream.width, stream.height, stream.pix_fmt = *body.size, "yuv420p"
+
+        def mux(packets) -> None:
+            for packet in packets:
+                data = bytes(packet)
+                if user_data is not None and (packet.pts == 1 if late else packet.is_keyframe):
+                    data = sei_nal(user_data) + data
+                written = av.Packet(data)
+                written.pts, written.dts, written.time_base = packet.pts, packet.dts, packet.time_base
+                written.is_keyframe, written.stream = packet.is_keyframe, stream
+                out.mux(written)
+
+        for i in range(75):
+            mux(stream.encode(av.VideoFrame.from_image(opening if i < 4 else body)))
+        mux(stream.encode())
+    return path
+
+
+def test_a_camcorders_avchd_clip_is_dated_and_named_by_its_h264_stream(
+    cli: Cli, tmp_path: Path, decoded: list[str]
+) -> None:
+    """An AVCHD clip (``00042.MTS``) has no tags: a camcorder writes when it was recorded, and its
+    make, in the H.264 stream (MDPM). Without it a decade of home videos had no date, and a date
+    filter or a timeline left them out. A Panasonic's, written from the second frame on, is read
+    too (its time escaped in the stream, as midnight's 00 00 01 is); a clip whose clock was never
+    set stays undated; an index made before reads them at its next --index, nothing decoded."""
+    folder = tmp_path / "AVCHD" / "BDMV" / "STREAM"
+    black = Image.new("RGB", (160, 120))
+    bodies = [paint_photo(tmp_path / f"body{i}.png", seed=80 + i) for i in range(3)]
+    sony = make_avchd_clip(folder / "00000.MTS", black, Image.open(bodies[0]).convert("RGB"), mdpm(
+        (0x18, bytes([0x52, 0x20, 0x12, 0x07])), (0x19, bytes([0x14, 0x09, 0x30, 0x05])),  # 2012-07-14 09:30:05
+        (0xE0, bytes([0x01, 0x08, 0x30, 0x01])),  # Sony's maker code
+        (0xE4, b"HDR-"), (0xE5, b"CX19"), (0xE6, b"0\x00\x00\x00"),
+    ))  # fmt: skip
+    panasonic = make_avchd_clip(folder / "00001.M2TS", black, Image.open(bodies[1]).convert("RGB"), mdpm(
+        (0x18, bytes([0x00, 0x20, 0x10, 0x01])), (0x19, bytes([0x01, 0x00, 0x00, 0x01])),  # 2010-01-01 00:00:01 (escaped)
+        (0xE0, bytes([0x01, 0x03, 0x03, 0x13])),
+    ), late=True)  # fmt: skip
+    unset = make_avchd_clip(folder / "00002.MTS", black, Image.open(bodies[2]).convert("RGB"), mdpm(
+        (0x18, bytes([0x00, 0xFF, 0xFF, 0xFF])), (0x19, bytes([0xFF, 0xFF, 0xFF, 0xFF])),  # a clock never set
+    ))  # fmt: skip
+    cli.index(folder, extra=("--workers", "0"))
+
+    def rows_say() -> None:
+        rows = cli.records()
+        camera = ("date_taken", "make", "model")
+        assert [rows[str(sony)][c] for c in camera] == ["2012-07-14T09:30:05", "Sony", "HDR-CX190"]
+        assert [rows[str(panasonic)][c] for c in camera] == ["2010-01-01T00:00:01", "Panasonic", None]
+        assert [rows[str(unset)][c] for c in camera] == [None, None, None]
+        dated = cli("--where", "date_taken IS NOT NULL", "--order-by", "date_taken", "--format", "paths")
+        assert dated.stdout.splitlines() == [str(panasonic), str(sony)]
+        (found,) = cli.search("--text", "+sony +july")
+        assert [r["path"] for r in found["results"]] == [str(sony)]
+
+    rows_say()
+    for clip, body in zip((sony, panasonic, unset), bodies, strict=True):  # the frame read after the MDPM: its picture
+        (hits,) = cli.search("--search", str(body), "--limit", "1")
+        assert hits["results"][0]["path"] == str(clip) and hits["results"][0]["score"] > 0.95
+    rows_rewritten(cli, lambda r: r | dict.fromkeys(("date_taken", "make", "model")) | {"record_version": 15})
+    decoded.clear()
+    again = cli.index(folder, extra=("--workers", "0"))
+    assert decoded == [] and "3 brought up to date from their rows" in again.stderr
+    rows_say()
+
+
 def turn_for_display(path: Path, matrix: tuple[int, ...]) -> None:
     """Write a display matrix into an MP4's track header, as a phone does for a portrait clip.
 
