@@ -13,6 +13,7 @@ import os
 import time
 from typing import Any
 
+from common.clip_xml import clip_xml_of
 from common.decoding import DecodedImage, ExifIfds, Header, header_of
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
 from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
@@ -33,7 +34,7 @@ from common.records import (
 )
 from common.takeout import FILLED_COLUMNS, fill_in, read_takeout_json, takeout_json_of
 from common.text_search import characters_and_pairs_of_unspaced_runs, in_one_form, word_parts
-from common.video import video_header
+from common.video import CAMERA_COLUMNS, video_header
 from common.xmp import (
     LIST_SEPARATOR,
     distinct,
@@ -101,7 +102,7 @@ def annotations_of(path: str, info: dict[str, Any], older: dict[str, str]) -> di
     """What people wrote about the file at ``path``: its XMP columns (``common.xmp``) from its
     sidecar and the packet in ``info`` (its ``Image.info``), the columns IPTC-IIM or Windows'
     tags give (``older``: ``common.decoding.older_annotations``) where XMP has none, the newest
-    mtime of its sidecars, under ``XMP_TAKEN`` when and where its XMP says it was taken, and
+    mtime of its sidecars (a video's clip XML too: ``common.clip_xml``), under ``XMP_TAKEN`` when and where its XMP says it was taken, and
     under ``TAKEOUT`` what its Google Takeout JSON says (``common.takeout``). The last two are
     for ``filled_in``, which weighs them against what the file says."""
     sidecar, takeout = sidecar_of(path), takeout_json_of(path)
@@ -114,7 +115,7 @@ def annotations_of(path: str, info: dict[str, Any], older: dict[str, str]) -> di
             columns[column] = value
     return {
         **columns,
-        "sidecar_mtime": newest_sidecar_mtime(sidecar, takeout),
+        "sidecar_mtime": newest_sidecar_mtime(sidecar, takeout, clip_xml_of(path)),
         XMP_TAKEN: taken_in_xmp(xmp, iim_date),
         TAKEOUT: read_takeout_json(takeout),
     }
@@ -133,7 +134,7 @@ def annotations_from_header(path: str) -> dict[str, Any] | None:
         except Exception as error:  # PyAV's errors for a file it cannot open
             log.debug("cannot read the header of %s: %s", path, error)
             return None
-        camera = {column: tags.pop(column) for column in ("make", "model") if column in tags}  # an AVCHD clip's
+        camera = {column: tags.pop(column) for column in CAMERA_COLUMNS}  # a clip XML's, an MDPM's
         return {**annotations_of(path, info_holding(xmp), {}), **camera, TAKEN_NOW: {**taken_now(path, None), **tags}}
     header = header_of(path)  # None: it was decoded once, so unreadable now (a drive, a rewrite)
     exif = header.exif if header else None

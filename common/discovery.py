@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.clip_xml import CLIP_XML_SUFFIXES, clip_xml_of
 from common.extensions import INDEXED_EXTENSIONS, MOTION_CLIP_EXTENSIONS, VIDEO_EXTENSIONS
 from common.reading import NoAnswer, answers_within, each_within
 from common.takeout import forget_listings, is_json_name, takeout_json_of
@@ -52,7 +53,7 @@ class FoundFile:
     path: str
     size: int
     mtime: float
-    sidecar_mtime: float | None = None  # the newest of its XMP sidecar's and Takeout JSON's, None without
+    sidecar_mtime: float | None = None  # the newest of its XMP sidecar's, Takeout JSON's, clip XML's; None without
 
     @property
     def signature(self) -> tuple[int, float, float | None]:
@@ -387,7 +388,7 @@ def _files_under(
     named, root = root, normalise_root(root)
     if os.path.isfile(root):
         named_files.add(named)
-        found = _stat_file(root, skipped, sidecar_of(root), takeout_json_of(root))
+        found = _stat_file(root, skipped, sidecar_of(root), takeout_json_of(root), clip_xml_of(root))
         yield os.path.dirname(root), [found] if found else []
         return
     for dirpath, dirnames, filenames in os.walk(
@@ -406,10 +407,11 @@ def _files_under(
         dirnames[:] = sorted(
             d for d in dirnames if not is_hidden_or_clutter(d) and not exclude.leaves_out_folder(os.path.join(dirpath, d))
         )  # fmt: skip
-        # The folder's sidecars (common.xmp) and Takeout JSONs (common.takeout), if any:
-        # most folders have none, and their files then cost no lookup at all.
+        # The folder's sidecars (common.xmp), Takeout JSONs (common.takeout) and clip XMLs
+        # (common.clip_xml), if any: most folders have none, and their files then cost no lookup.
         sidecars = {n for n in filenames if n.endswith(SIDECAR_SUFFIXES)}
         jsons = frozenset(n for n in filenames if is_json_name(n))
+        clip_xmls = {n for n in filenames if n.endswith(CLIP_XML_SUFFIXES)}
         found_here: list[FoundFile] = []
         for name in sorted(filenames):
             if is_hidden_or_clutter(name) or not has_image_extension(name):
@@ -419,7 +421,7 @@ def _files_under(
                 continue
             found = _stat_file(
                 path, skipped, sidecar_of(path, sidecars) if sidecars else None,
-                takeout_json_of(path, jsons) if jsons else None,
+                takeout_json_of(path, jsons) if jsons else None, clip_xml_of(path, clip_xmls) if clip_xmls else None,
             )  # fmt: skip
             if found:
                 found_here.append(found)
@@ -471,7 +473,11 @@ def _identity(path: str, st: os.stat_result) -> FolderKey:
 
 
 def _stat_file(
-    path: str, skipped: WarningLines, sidecar: str | None = None, takeout: str | None = None
+    path: str,
+    skipped: WarningLines,
+    sidecar: str | None = None,
+    takeout: str | None = None,
+    clip_xml: str | None = None,
 ) -> FoundFile | None:
     try:
         st = os.stat(path)
@@ -489,7 +495,7 @@ def _stat_file(
     if not stat.S_ISREG(st.st_mode):  # find -type f's choice: a pipe named x.jpg would block a read
         log.debug("leaving out %s: not a file but %s", path, kind_of_file(path, st))
         return None
-    newest = newest_sidecar_mtime(sidecar, takeout)
+    newest = newest_sidecar_mtime(sidecar, takeout, clip_xml)
     return FoundFile(path=path, size=st.st_size, mtime=st.st_mtime, sidecar_mtime=newest)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from PIL import Image
 
 from common.avchd import Mdpm, mdpm_of
+from common.clip_xml import ClipXml, clip_xml_of, read_clip_xml
 from common.extensions import MOTION_CLIP_EXTENSIONS, still_names_of
 from common.positions import is_recorded_position
 
@@ -60,6 +61,8 @@ _ISO6709 = re.compile(
 )
 # A time before this is none: QuickTime counts from 1904, and a camera without a clock writes 0.
 EARLIEST_TAKEN = datetime(1971, 1, 1, tzinfo=UTC)
+# What a video's camera says of itself beside its tags (``camera_of``): every header read sets them.
+CAMERA_COLUMNS = ("make", "model", "lens")
 
 
 @dataclass
@@ -86,7 +89,7 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
         # frames as it has threads (a 16-core host: 17) before it gives back the first, where one
         # keyframe is often all that is wanted (``_frame_at``); the workers keep every core busy.
         stream.thread_type = "SLICE"
-        mdpm = mdpm_of(container, stream)
+        mdpm, clip_xml = mdpm_of(container, stream), read_clip_xml(clip_xml_of(path))
         duration = _duration(container, stream)
         start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
         target = start + duration * REPRESENTATIVE_POSITION if duration else start
@@ -117,8 +120,8 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
             "duration": duration,
             "fps": float(stream.average_rate) if stream.average_rate else None,
             "codec": stream.codec_context.name,
-            **taken_when_and_where(container.metadata, stream.metadata, recorded=mdpm.recorded),
-            **camera_of(mdpm),
+            **taken_when_and_where(container.metadata, stream.metadata, recorded=clip_xml.recorded or mdpm.recorded),
+            **camera_of(mdpm, clip_xml),
         }
         rgb = image if image.mode == "RGB" else image.convert("RGB")
         return VideoFrame(rgb, video_format(path), facts, xmp_packet(container), size)
@@ -176,19 +179,19 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
 
 
 def video_header(path: str) -> tuple[dict[str, Any], str | None]:
-    """``taken_when_and_where`` of the video at ``path`` with the camera an AVCHD clip names
-    (``camera_of``), and its XMP packet (``xmp_packet``), its frames left alone (its header: 0.3-0.4
-    ms here; an AVCHD clip's first units are read for its MDPM, none decoded); raises what PyAV
-    raises for a file it cannot open now."""
+    """``taken_when_and_where`` of the video at ``path`` with its camera (``camera_of``: a Sony's
+    clip XML, an AVCHD clip's MDPM), and its XMP packet (``xmp_packet``), its frames left alone
+    (its header: 0.3-0.4 ms here; an AVCHD clip's first units are read for its MDPM, none
+    decoded); raises what PyAV raises for a file it cannot open now."""
     import av
 
+    clip_xml = read_clip_xml(clip_xml_of(path))
     with av.open(path, options=READ_XMP) as container:
-        if not container.streams.video:
-            return taken_when_and_where(container.metadata), xmp_packet(container)
-        stream = container.streams.video[0]
-        mdpm = mdpm_of(container, stream)
-        taken = taken_when_and_where(container.metadata, stream.metadata, recorded=mdpm.recorded)
-        return {**taken, **camera_of(mdpm)}, xmp_packet(container)
+        streams = container.streams.video
+        mdpm = mdpm_of(container, streams[0]) if streams else Mdpm()
+        tags = (container.metadata, streams[0].metadata) if streams else (container.metadata,)
+        taken = taken_when_and_where(*tags, recorded=clip_xml.recorded or mdpm.recorded)
+        return {**taken, **camera_of(mdpm, clip_xml)}, xmp_packet(container)
 
 
 def xmp_packet(container: Any) -> str | None:
@@ -203,26 +206,30 @@ def taken_when_and_where(*tags: Mapping[str, str], recorded: datetime | None = N
     its video stream's), None where they say nothing. The date is written as EXIF's are: the
     local time, with its offset where the video gives it; a UTC time (``creation_time``) as this
     computer's local time, as a Takeout JSON's (many cameras write their local time there as if
-    it were UTC: theirs is then shifted by the offset, as in every program that reads it). An
-    AVCHD clip's time, ``recorded`` (``Mdpm.recorded``: its camera's local time), where they give
-    none."""
+    it were UTC: theirs is then shifted by the offset, as in every program that reads it). The
+    camera's own time, ``recorded``, where it writes one beside the tags (a Sony's clip XML, with
+    its zone; an AVCHD clip's MDPM, without), comes first."""
     found: dict[str, str] = {}
     for table in tags:
         for name, value in table.items():
             found.setdefault(name, value)
-    date_taken = _date_taken(found)
-    if date_taken is None and recorded is not None:
-        date_taken = _as_written(recorded)
-    return {"date_taken": date_taken, **_position(found)}
+    date_taken = _as_written(recorded) if recorded is not None else None
+    return {"date_taken": date_taken or _date_taken(found), **_position(found)}
 
 
-def camera_of(mdpm: Mdpm) -> dict[str, str]:
-    """The record's ``make`` and ``model`` an AVCHD clip's MDPM gives, those it gives."""
-    return {column: value for column, value in (("make", mdpm.make), ("model", mdpm.model)) if value}
+def camera_of(mdpm: Mdpm, clip_xml: ClipXml) -> dict[str, str | None]:
+    """The record's ``make``, ``model`` and ``lens`` a video's camera wrote beside its tags (its
+    clip XML, else its MDPM), None where neither says: what a header read of a video sets, so a
+    clip XML deleted takes its camera with it."""
+    said: ClipXml | Mdpm = clip_xml if clip_xml.make or clip_xml.model else mdpm
+    return dict(zip(CAMERA_COLUMNS, (said.make, said.model, clip_xml.lens), strict=True))
 
 
 def _as_written(when: datetime) -> str | None:
-    """A time said without a zone, as written (None before ``EARLIEST_TAKEN``: no clock set)."""
+    """A time as the record stores it: with its zone where it has one, else as written; None
+    before ``EARLIEST_TAKEN`` (a clock never set)."""
+    if when.tzinfo is not None:
+        return when.isoformat(timespec="seconds") if when >= EARLIEST_TAKEN else None
     return when.strftime("%Y-%m-%dT%H:%M:%S") if when.year >= EARLIEST_TAKEN.year else None
 
 

@@ -97,8 +97,8 @@ def sidecar_mtime(path: str | None) -> float | None:
 
 
 def newest_sidecar_mtime(*sidecars: str | None) -> float | None:
-    """The newest mtime of a photo's sidecars (its XMP, its Takeout JSON: ``common.takeout``),
-    None without one: an edit to either is a change to index (``FoundFile.signature``)."""
+    """The newest mtime of a photo's sidecars (its XMP, its Takeout JSON: ``common.takeout``, a
+    video's clip XML: ``common.clip_xml``), None without one: an edit to either is a change to index (``FoundFile.signature``)."""
     return max((m for m in map(sidecar_mtime, sidecars) if m is not None), default=None)
 
 

@@ -439,6 +439,60 @@ def test_a_camcorders_avchd_clip_is_dated_and_named_by_its_h264_stream(
     rows_say()
 
 
+def write_clip_xml(clip: Path, created: str, model: str, lens: str) -> Path:
+    """The XML a Sony camera writes beside a clip (``C0001M01.XML`` beside ``C0001.MP4``), as
+    an a7's (Sony's non-real-time metadata, trimmed to what is read)."""
+    xml = clip.with_name(clip.stem + "M01.XML")
+    xml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<NonRealTimeMeta xmlns="urn:schemas-professionalDisc:nonRealTimeMeta:ver.2.20" '
+        'lastUpdate="2019-07-03T23:33:00+09:00">\n'
+        '  <Duration value="50"/>\n'
+        f'  <CreationDate value="{created}"/>\n'
+        '  <VideoFormat><VideoFrame videoCodec="AVC_1920_1080_HP@L41" captureFps="25p"/></VideoFormat>\n'
+        f'  <Device manufacturer="Sony" modelName="{model}" serialNo="3301234"/>\n'
+        f'  <Lens modelName="{lens}"/>\n'
+        "</NonRealTimeMeta>\n",
+        encoding="utf-8",
+    )
+    return xml
+
+
+def test_a_sony_clips_xml_gives_its_local_time_camera_and_lens(cli: Cli, tmp_path: Path, decoded: list[str]) -> None:
+    """A Sony's MP4 holds its time in UTC alone (written as this computer's local time: hours off
+    for a trip in another zone) and no camera; the XML the camera writes beside it has the local
+    time with its zone, the model and the lens. Read; an XML copied later is a change --index
+    sees, nothing decoded, and one deleted takes its time and camera with it."""
+    folder = tmp_path / "PRIVATE" / "M4ROOT" / "CLIP"
+    black = Image.new("RGB", (160, 120))
+    utc = {"creation_time": "2019-07-03T14:33:00.000000Z"}
+    first, second = (
+        make_video(folder / f"C000{n}.MP4", black, Image.open(paint_photo(tmp_path / f"{n}.png", 90 + n)), tags=utc)
+        for n in (1, 2)
+    )
+    xml = write_clip_xml(first, "2019-07-03T23:33:00+09:00", "ILCE-7M3", "FE 24-105mm F4 G OSS")
+    cli.index(folder, extra=("--workers", "0"))
+    as_here = datetime(2019, 7, 3, 14, 33, tzinfo=UTC).astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+    camera = ("date_taken", "make", "model", "lens")
+    in_tokyo = ["2019-07-03T23:33:00+09:00", "Sony", "ILCE-7M3", "FE 24-105mm F4 G OSS"]
+
+    rows = cli.records()
+    assert [rows[str(first)][c] for c in camera] == in_tokyo
+    assert [rows[str(second)][c] for c in camera] == [as_here, None, None, None]
+    listed = cli("--where", "make = 'Sony' AND lens LIKE 'FE 24-105%'", "--format", "paths")
+    assert listed.stdout.splitlines() == [str(first)]
+    assert cli.index(folder).summary()["unchanged"] == 2  # the XML is in the clip's signature, as indexed
+
+    write_clip_xml(second, "2019-07-03T23:40:00+09:00", "ILCE-7M3", "FE 24-105mm F4 G OSS")  # copied later
+    xml.unlink()
+    decoded.clear()
+    again = cli.index(folder, extra=("--workers", "0"))
+    assert decoded == [] and again.summary()["new"] == 0, again.stderr
+    rows = cli.records()
+    assert [rows[str(second)][c] for c in camera] == ["2019-07-03T23:40:00+09:00", *in_tokyo[1:]]
+    assert [rows[str(first)][c] for c in camera] == [as_here, None, None, None]
+
+
 def turn_for_display(path: Path, matrix: tuple[int, ...]) -> None:
     """Write a display matrix into an MP4's track header, as a phone does for a portrait clip.
 
