@@ -1,10 +1,11 @@
-"""When a camcorder's AVCHD clip (``.MTS``, ``.M2TS``) was recorded, and by whose camera.
+"""When and where a camcorder's AVCHD clip (``.MTS``, ``.M2TS``) was recorded, and by whose camera.
 
 An AVCHD clip is an MPEG transport stream with no tags: Sony's, Panasonic's, Canon's and JVC's
 camcorders (and the compacts and mirrorless cameras that film AVCHD) write when it was
 recorded into the H.264 stream itself, as "Modified Digital Video Pack Metadata" (MDPM) in the
-SEI user data of its frames. Without it such clips had no date (their names, ``00042.MTS``, say
-none), and a date filter or a timeline left a decade of home videos out.
+SEI user data of its frames, and those with a GPS (Sony's "V" camcorders and HX compacts,
+Panasonic's travel zooms) where. Without it such clips had no date (their names, ``00042.MTS``,
+say none), and a date filter, a timeline or ``--near`` left a decade of home videos out.
 
 The MDPM is found by its UUID in the first access units the demuxer hands over (a Panasonic
 puts it in the second), nothing decoded, and its entries read as ExifTool documents them
@@ -20,9 +21,11 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from common.positions import is_recorded_position
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,11 @@ DATE_TAG, TIME_TAG = 0x18, 0x19  # [zone, century, year, month] [day, hour, minu
 MAKER_TAG = 0xE0  # the maker's code, two bytes big-endian, then the model's (a code, not a name)
 SONY_MODEL_TAGS = (0xE4, 0xE5, 0xE6)  # a Sony's model name, ASCII, four bytes a tag
 MAKERS = {0x0103: "Panasonic", 0x0108: "Sony", 0x1011: "Canon", 0x1104: "JVC"}
+# The GPS entries, as EXIF's GPS tags are: a reference ('N', 'S', 'E', 'W' and NULs), then degrees,
+# minutes and seconds, each a rational of two 16-bit numbers (ExifTool's rational32u), big-endian.
+LATITUDE_TAGS, LONGITUDE_TAGS = (0xB1, 0xB2, 0xB3, 0xB4), (0xB5, 0xB6, 0xB7, 0xB8)
+ALTITUDE_REFERENCE_TAG, ALTITUDE_TAG = 0xB9, 0xBA  # below sea level where the reference is not 0
+GPS_STATUS_TAG = 0xBE  # 'A' measuring, 'V' void: no fix, the position is none
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,10 @@ class Mdpm:
     recorded: datetime | None = None
     make: str | None = None
     model: str | None = None  # a Sony's alone: the others write a code
+    # The record's GPS columns (all None without a position).
+    position: dict[str, float | None] = field(
+        default_factory=lambda: {"gps_latitude": None, "gps_longitude": None, "gps_altitude": None}
+    )
 
 
 def mdpm_of(container: Any, stream: Any) -> Mdpm:
@@ -101,7 +113,7 @@ def mdpm_of_entries(data: bytes) -> Mdpm:
     if make == "Sony":
         written = b"".join(values.get(tag, b"") for tag in SONY_MODEL_TAGS).split(b"\x00")[0].strip()
         model = written.decode() if written and written.isascii() and written.decode().isprintable() else None
-    return Mdpm(_recorded(values.get(DATE_TAG), values.get(TIME_TAG)), make, model)
+    return Mdpm(_recorded(values.get(DATE_TAG), values.get(TIME_TAG)), make, model, _position(values))
 
 
 def _recorded(date: bytes | None, time: bytes | None) -> datetime | None:
@@ -117,3 +129,41 @@ def _recorded(date: bytes | None, time: bytes | None) -> datetime | None:
         return datetime(century * 100 + year, month, day, hour, minute, second)
     except ValueError:
         return None
+
+
+def _position(values: dict[int, bytes]) -> dict[str, float | None]:
+    """The GPS columns of the GPS entries in ``values`` (an MDPM's, by tag): none without a
+    latitude and a longitude both, with a void fix, or with values no position has (a minute of
+    60, a degree past 90 or 180, a denominator of 0)."""
+    none: dict[str, float | None] = {"gps_latitude": None, "gps_longitude": None, "gps_altitude": None}
+    if values.get(GPS_STATUS_TAG, b"")[:1] == b"V":
+        return none
+    latitude, longitude = _degrees(values, LATITUDE_TAGS, b"NS", 90), _degrees(values, LONGITUDE_TAGS, b"EW", 180)
+    if latitude is None or longitude is None or not is_recorded_position(latitude, longitude):
+        return none
+    altitude = _rational(values.get(ALTITUDE_TAG))
+    if altitude is not None and values.get(ALTITUDE_REFERENCE_TAG, bytes(4)) != bytes(4):
+        altitude = -altitude
+    return {"gps_latitude": latitude, "gps_longitude": longitude, "gps_altitude": altitude}
+
+
+def _degrees(values: dict[int, bytes], tags: tuple[int, int, int, int], references: bytes, most: int) -> float | None:
+    """Signed decimal degrees of a reference entry and three rationals (degrees, minutes,
+    seconds); None where one is missing or out of its range."""
+    reference_tag, *parts = tags
+    reference = values.get(reference_tag, b"")[:1]
+    degrees, minutes, seconds = (_rational(values.get(tag)) for tag in parts)
+    if reference not in (references[:1], references[1:]) or degrees is None or minutes is None or seconds is None:
+        return None
+    if not (0 <= degrees <= most and 0 <= minutes < 60 and 0 <= seconds < 60):
+        return None
+    value = degrees + minutes / 60 + seconds / 3600
+    return round(-value if reference == references[1:] else value, 8) if value <= most else None
+
+
+def _rational(value: bytes | None) -> float | None:
+    """A rational of two big-endian 16-bit numbers; None without one or with a denominator of 0."""
+    if value is None or len(value) != 4:
+        return None
+    numerator, denominator = int.from_bytes(value[:2], "big"), int.from_bytes(value[2:], "big")
+    return numerator / denominator if denominator else None

@@ -99,7 +99,7 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # a sidecar's before EXIF, the file's own packet (or IPTC-IIM's date) after it (common.xmp_taken);
 # and a row of a photo in Google Photos' trash goes (common.pipeline.set_aside_trashed). 15: a
 # video's own XMP packet (an MP4's or a QuickTime movie's: keywords, title, stars; common.video).
-# 16: an AVCHD clip's date and camera from its H.264 stream's MDPM (common.avchd).
+# 16: an AVCHD clip's date, position and camera from its H.264 stream's MDPM (common.avchd).
 RECORD_VERSION = 16
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
@@ -130,8 +130,8 @@ XMP_TAKEN_SINCE = 14
 # Rows of videos described before this version lack what the XMP packet inside the file says:
 # their header is read again, and only theirs (under a millisecond a video, as for their tags).
 VIDEO_XMP_SINCE = 15
-# Rows of AVCHD clips (``AVCHD_FORMATS``) described before this version lack the date and camera
-# their H.264 stream holds: their first frames are read again (a few milliseconds a clip), and
+# Rows of AVCHD clips (``AVCHD_FORMATS``) described before this version lack the date, position
+# and camera their H.264 stream holds: their first frames are read again (a few milliseconds a clip), and
 # only theirs.
 AVCHD_SINCE = 16
 AVCHD_FORMATS = frozenset({"MTS", "M2TS"})  # the record's ``format`` of a camcorder's clips

@@ -120,7 +120,9 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
             "duration": duration,
             "fps": float(stream.average_rate) if stream.average_rate else None,
             "codec": stream.codec_context.name,
-            **taken_when_and_where(container.metadata, stream.metadata, recorded=clip_xml.recorded or mdpm.recorded),
+            **taken_when_and_where(
+                container.metadata, stream.metadata, recorded=clip_xml.recorded or mdpm.recorded, position=mdpm.position
+            ),
             **camera_of(mdpm, clip_xml),
         }
         rgb = image if image.mode == "RGB" else image.convert("RGB")
@@ -190,7 +192,7 @@ def video_header(path: str) -> tuple[dict[str, Any], str | None]:
         streams = container.streams.video
         mdpm = mdpm_of(container, streams[0]) if streams else Mdpm()
         tags = (container.metadata, streams[0].metadata) if streams else (container.metadata,)
-        taken = taken_when_and_where(*tags, recorded=clip_xml.recorded or mdpm.recorded)
+        taken = taken_when_and_where(*tags, recorded=clip_xml.recorded or mdpm.recorded, position=mdpm.position)
         return {**taken, **camera_of(mdpm, clip_xml)}, xmp_packet(container)
 
 
@@ -201,20 +203,23 @@ def xmp_packet(container: Any) -> str | None:
     return container.metadata.get("xmp") or None
 
 
-def taken_when_and_where(*tags: Mapping[str, str], recorded: datetime | None = None) -> dict[str, Any]:
+def taken_when_and_where(
+    *tags: Mapping[str, str], recorded: datetime | None = None, position: Mapping[str, float | None] | None = None
+) -> dict[str, Any]:
     """The record's ``date_taken`` and GPS columns from a video's ``tags`` (its container's, then
     its video stream's), None where they say nothing. The date is written as EXIF's are: the
     local time, with its offset where the video gives it; a UTC time (``creation_time``) as this
     computer's local time, as a Takeout JSON's (many cameras write their local time there as if
     it were UTC: theirs is then shifted by the offset, as in every program that reads it). The
-    camera's own time, ``recorded``, where it writes one beside the tags (a Sony's clip XML, with
-    its zone; an AVCHD clip's MDPM, without), comes first."""
+    camera's own time, ``recorded``, and ``position`` (GPS columns), where it writes them beside
+    the tags (a Sony's clip XML, its time with its zone; an AVCHD clip's MDPM, both), come first."""
     found: dict[str, str] = {}
     for table in tags:
         for name, value in table.items():
             found.setdefault(name, value)
     date_taken = _as_written(recorded) if recorded is not None else None
-    return {"date_taken": date_taken or _date_taken(found), **_position(found)}
+    own = position if position and position.get("gps_latitude") is not None else None
+    return {"date_taken": date_taken or _date_taken(found), **(own or _position(found))}
 
 
 def camera_of(mdpm: Mdpm, clip_xml: ClipXml) -> dict[str, str | None]:

@@ -362,6 +362,11 @@ def sei_nal(user_data: bytes) -> bytes:
     return b"\x00\x00\x00\x01\x06" + bytes(escaped)
 
 
+def rational(numerator: int, denominator: int = 1) -> bytes:
+    """An MDPM rational: two big-endian 16-bit numbers (ExifTool's rational32u)."""
+    return numerator.to_bytes(2, "big") + denominator.to_bytes(2, "big")
+
+
 def make_avchd_clip(
     path: Path, opening: Image.Image, body: Image.Image, user_data: bytes | None, late: bool = False
 ) -> Path:
@@ -395,9 +400,9 @@ def make_avchd_clip(
 def test_a_camcorders_avchd_clip_is_dated_and_named_by_its_h264_stream(
     cli: Cli, tmp_path: Path, decoded: list[str]
 ) -> None:
-    """An AVCHD clip (``00042.MTS``) has no tags: a camcorder writes when it was recorded, and its
-    make, in the H.264 stream (MDPM). Without it a decade of home videos had no date, and a date
-    filter or a timeline left them out. A Panasonic's, written from the second frame on, is read
+    """An AVCHD clip (``00042.MTS``) has no tags: a camcorder writes when it was recorded, its
+    make and, with a GPS, where, in the H.264 stream (MDPM). Without it a decade of home videos
+    had no date, and a date filter, a timeline or --near left them out. A Panasonic's, written from the second frame on, is read
     too (its time escaped in the stream, as midnight's 00 00 01 is); a clip whose clock was never
     set stays undated; an index made before reads them at its next --index, nothing decoded."""
     folder = tmp_path / "AVCHD" / "BDMV" / "STREAM"
@@ -405,11 +410,17 @@ def test_a_camcorders_avchd_clip_is_dated_and_named_by_its_h264_stream(
     bodies = [paint_photo(tmp_path / f"body{i}.png", seed=80 + i) for i in range(3)]
     sony = make_avchd_clip(folder / "00000.MTS", black, Image.open(bodies[0]).convert("RGB"), mdpm(
         (0x18, bytes([0x52, 0x20, 0x12, 0x07])), (0x19, bytes([0x14, 0x09, 0x30, 0x05])),  # 2012-07-14 09:30:05
+        (0xB0, bytes([2, 2, 0, 0])), (0xB1, b"N\x00\x00\x00"), (0xB2, rational(43)), (0xB3, rational(46)),
+        (0xB4, rational(732, 100)), (0xB5, b"E\x00\x00\x00"), (0xB6, rational(11)), (0xB7, rational(15)),
+        (0xB8, rational(2040, 100)), (0xB9, bytes(4)), (0xBA, rational(52)), (0xBE, b"A\x00\x00\x00"),  # Florence
         (0xE0, bytes([0x01, 0x08, 0x30, 0x01])),  # Sony's maker code
         (0xE4, b"HDR-"), (0xE5, b"CX19"), (0xE6, b"0\x00\x00\x00"),
     ))  # fmt: skip
     panasonic = make_avchd_clip(folder / "00001.M2TS", black, Image.open(bodies[1]).convert("RGB"), mdpm(
         (0x18, bytes([0x00, 0x20, 0x10, 0x01])), (0x19, bytes([0x01, 0x00, 0x00, 0x01])),  # 2010-01-01 00:00:01 (escaped)
+        (0xB1, b"N\x00\x00\x00"), (0xB2, rational(45)), (0xB3, rational(26)), (0xB4, rational(0)),
+        (0xB5, b"E\x00\x00\x00"), (0xB6, rational(12)), (0xB7, rational(20)), (0xB8, rational(0)),
+        (0xBE, b"V\x00\x00\x00"),  # Venice, but void: its GPS had no fix
         (0xE0, bytes([0x01, 0x03, 0x03, 0x13])),
     ), late=True)  # fmt: skip
     unset = make_avchd_clip(folder / "00002.MTS", black, Image.open(bodies[2]).convert("RGB"), mdpm(
@@ -423,6 +434,15 @@ def test_a_camcorders_avchd_clip_is_dated_and_named_by_its_h264_stream(
         assert [rows[str(sony)][c] for c in camera] == ["2012-07-14T09:30:05", "Sony", "HDR-CX190"]
         assert [rows[str(panasonic)][c] for c in camera] == ["2010-01-01T00:00:01", "Panasonic", None]
         assert [rows[str(unset)][c] for c in camera] == [None, None, None]
+        place = ("gps_latitude", "gps_longitude", "gps_altitude", "city")
+        assert [rows[str(sony)][c] for c in place] == [
+            pytest.approx(43.7687),
+            pytest.approx(11.2556667),
+            52,
+            "Florence",
+        ]
+        assert [rows[str(panasonic)][c] for c in place] == [None, None, None, None]
+        assert cli("--near", "Florence", "--format", "paths").stdout.splitlines() == [str(sony)]
         dated = cli("--where", "date_taken IS NOT NULL", "--order-by", "date_taken", "--format", "paths")
         assert dated.stdout.splitlines() == [str(panasonic), str(sony)]
         (found,) = cli.search("--text", "+sony +july")
@@ -432,7 +452,8 @@ def test_a_camcorders_avchd_clip_is_dated_and_named_by_its_h264_stream(
     for clip, body in zip((sony, panasonic, unset), bodies, strict=True):  # the frame read after the MDPM: its picture
         (hits,) = cli.search("--search", str(body), "--limit", "1")
         assert hits["results"][0]["path"] == str(clip) and hits["results"][0]["score"] > 0.95
-    rows_rewritten(cli, lambda r: r | dict.fromkeys(("date_taken", "make", "model")) | {"record_version": 15})
+    from_mdpm = ("date_taken", "make", "model", "gps_latitude", "gps_longitude", "gps_altitude", *PLACE_COLUMNS)
+    rows_rewritten(cli, lambda r: r | dict.fromkeys(from_mdpm) | {"record_version": 15})
     decoded.clear()
     again = cli.index(folder, extra=("--workers", "0"))
     assert decoded == [] and "3 brought up to date from their rows" in again.stderr
