@@ -7,8 +7,8 @@ ZV and FX cameras) writes ``C0001M01.XML`` beside ``C0001.MP4`` (the card's
 metadata", whose ``CreationDate`` is the local time with its offset
 (``2022-09-25T11:57:59+10:00``), ``Device`` the maker and model (``ILCE-7M3``), ``Lens`` the
 lens. The MP4 itself has only QuickTime's ``creation_time``, in UTC, which a computer in another
-zone than the trip's wrote as its own local time (hours off), and no camera at all: ``--stats``
-and ``--text a7`` left the videos out.
+zone than the trip's wrote as its own local time (hours off), and no camera at all: ``--stats``'
+cameras and a ``--where`` on the model or the lens left the videos out.
 
 It is a sidecar as an XMP one is: part of the clip's signature (an XML copied later is a change
 ``--index`` sees, and the row is described again, nothing decoded), and read with the clip's
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.extensions import VIDEO_EXTENSIONS
+from common.xmp import first_beside
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,7 @@ def clip_xml_of(path: str, names: Iterable[str] | None = None) -> str | None:
     stem, extension = os.path.splitext(name)
     if extension.lower() not in VIDEO_EXTENSIONS:
         return None
-    candidates = [stem + suffix for suffix in CLIP_XML_SUFFIXES]
-    if names is not None:
-        present = names if isinstance(names, set) else set(names)
-        found = next((c for c in candidates if c in present), None)
-        return os.path.join(folder, found) if found else None
-    return next((os.path.join(folder, c) for c in candidates if os.path.isfile(os.path.join(folder, c))), None)
+    return first_beside(folder, [stem + suffix for suffix in CLIP_XML_SUFFIXES], names)
 
 
 def read_clip_xml(path: str | None) -> ClipXml:

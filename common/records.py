@@ -131,8 +131,8 @@ XMP_TAKEN_SINCE = 14
 # their header is read again, and only theirs (under a millisecond a video, as for their tags).
 VIDEO_XMP_SINCE = 15
 # Rows of AVCHD clips (``AVCHD_FORMATS``) described before this version lack the date, position
-# and camera their H.264 stream holds: their first frames are read again (a few milliseconds a clip), and
-# only theirs.
+# and camera their H.264 stream holds: their headers and first units are read again (nothing
+# decoded), and only theirs.
 AVCHD_SINCE = 16
 AVCHD_FORMATS = frozenset({"MTS", "M2TS"})  # the record's ``format`` of a camcorder's clips
 # The version that added each column added after the first: an index an older imagedb made lacks

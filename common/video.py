@@ -12,7 +12,8 @@ seconds at most are decoded (``MOST_FRAMES_DECODED``).
 When and where a phone's video was taken is in its container's tags, not in EXIF
 (``taken_when_and_where``): without them a library's videos had no date and no place, and
 ``--near``, a date filter or a timeline left them out. A camcorder's AVCHD clip has no tags: its
-H.264 stream says when it was recorded, and by whose camera (``common.avchd``).
+H.264 stream says when and where it was recorded, and by whose camera (``common.avchd``); a Sony
+camera writes its clip's local time, camera and lens in an XML beside it (``common.clip_xml``).
 """
 
 from __future__ import annotations

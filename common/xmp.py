@@ -78,7 +78,12 @@ def sidecar_of(path: str, names: Iterable[str] | None = None) -> str | None:
     the photo's folder when the caller has listed it already, spares a look at the disk."""
     folder, name = os.path.split(path)
     stem = os.path.splitext(name)[0]
-    candidates = [base + suffix for base in (name, stem) for suffix in SIDECAR_SUFFIXES]
+    return first_beside(folder, [base + suffix for base in (name, stem) for suffix in SIDECAR_SUFFIXES], names)
+
+
+def first_beside(folder: str, candidates: list[str], names: Iterable[str] | None = None) -> str | None:
+    """The path of the first of ``candidates`` (file names) that is in ``folder``: among ``names``
+    where the caller has listed the folder already, else as the disk says."""
     if names is not None:
         present = names if isinstance(names, set) else set(names)
         found = next((c for c in candidates if c in present), None)
@@ -98,7 +103,8 @@ def sidecar_mtime(path: str | None) -> float | None:
 
 def newest_sidecar_mtime(*sidecars: str | None) -> float | None:
     """The newest mtime of a photo's sidecars (its XMP, its Takeout JSON: ``common.takeout``, a
-    video's clip XML: ``common.clip_xml``), None without one: an edit to either is a change to index (``FoundFile.signature``)."""
+    video's clip XML: ``common.clip_xml``), None without one: an edit to any is a change to index
+    (``FoundFile.signature``)."""
     return max((m for m in map(sidecar_mtime, sidecars) if m is not None), default=None)
 
 

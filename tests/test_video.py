@@ -402,9 +402,10 @@ def test_a_camcorders_avchd_clip_is_dated_and_named_by_its_h264_stream(
 ) -> None:
     """An AVCHD clip (``00042.MTS``) has no tags: a camcorder writes when it was recorded, its
     make and, with a GPS, where, in the H.264 stream (MDPM). Without it a decade of home videos
-    had no date, and a date filter, a timeline or --near left them out. A Panasonic's, written from the second frame on, is read
-    too (its time escaped in the stream, as midnight's 00 00 01 is); a clip whose clock was never
-    set stays undated; an index made before reads them at its next --index, nothing decoded."""
+    had no date, and a date filter, a timeline or --near left them out. A Panasonic's, written
+    from the second frame on, is read too (its time escaped in the stream, as midnight's 00 00 01
+    is), its void GPS fix no position; a clip whose clock was never set stays undated; an index
+    made before reads them at its next --index, nothing decoded."""
     folder = tmp_path / "AVCHD" / "BDMV" / "STREAM"
     black = Image.new("RGB", (160, 120))
     bodies = [paint_photo(tmp_path / f"body{i}.png", seed=80 + i) for i in range(3)]
