@@ -42,7 +42,9 @@ ENTRY_SIZE = 5  # a tag and four bytes
 DATE_TAG, TIME_TAG = 0x18, 0x19  # [zone, century, year, month] [day, hour, minute, second], BCD
 MAKER_TAG = 0xE0  # the maker's code, two bytes big-endian, then the model's (a code, not a name)
 SONY_MODEL_TAGS = (0xE4, 0xE5, 0xE6)  # a Sony's model name, ASCII, four bytes a tag
-MAKERS = {0x0103: "Panasonic", 0x0108: "Sony", 0x1011: "Canon", 0x1104: "JVC"}
+# The makers by their code, spelt as their cameras' EXIF spells them: a camera's clips and photos
+# are one camera (``--stats``, ``--where "make = 'SONY'"``).
+MAKERS = {0x0103: "Panasonic", 0x0108: "SONY", 0x1011: "Canon", 0x1104: "JVC"}
 # The GPS entries, as EXIF's GPS tags are: a reference ('N', 'S', 'E', 'W' and NULs), then degrees,
 # minutes and seconds, each a rational of two 16-bit numbers (ExifTool's rational32u), big-endian.
 LATITUDE_TAGS, LONGITUDE_TAGS = (0xB1, 0xB2, 0xB3, 0xB4), (0xB5, 0xB6, 0xB7, 0xB8)
@@ -110,10 +112,15 @@ def mdpm_of_entries(data: bytes) -> Mdpm:
     maker = values.get(MAKER_TAG)
     make = MAKERS.get(int.from_bytes(maker[:2], "big")) if maker else None
     model = None
-    if make == "Sony":
+    if make == "SONY":
         written = b"".join(values.get(tag, b"") for tag in SONY_MODEL_TAGS).split(b"\x00")[0].strip()
         model = written.decode() if written and written.isascii() and written.decode().isprintable() else None
     return Mdpm(_recorded(values.get(DATE_TAG), values.get(TIME_TAG)), make, model, _position(values))
+
+
+def as_exif_spells(make: str) -> str:
+    """A maker's name as its cameras' EXIF spells it ('Sony' → 'SONY'), where ``MAKERS`` has it."""
+    return next((spelt for spelt in MAKERS.values() if spelt.casefold() == make.casefold()), make)
 
 
 def _recorded(date: bytes | None, time: bytes | None) -> datetime | None:

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.avchd import as_exif_spells
 from common.extensions import VIDEO_EXTENSIONS
 from common.xmp import first_beside
 
@@ -73,7 +74,7 @@ def read_clip_xml(path: str | None) -> ClipXml:
     device, lens = found.get("Device", {}), found.get("Lens", {})
     return ClipXml(
         _recorded(found.get("CreationDate", {}).get("value")),
-        _text(device.get("manufacturer")),
+        _maker(device.get("manufacturer")),
         _text(device.get("modelName")),
         _text(lens.get("modelName")),
     )
@@ -92,6 +93,12 @@ def _recorded(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo is not None else None
+
+
+def _maker(value: str | None) -> str | None:
+    """The maker as the camera's photos name it in their EXIF ('SONY'; its XML says 'Sony')."""
+    name = _text(value)
+    return as_exif_spells(name) if name else None
 
 
 def _text(value: str | None) -> str | None:

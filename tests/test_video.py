@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_overview import with_camera
 
 from common.places import PLACE_COLUMNS
 from conftest import Cli, paint_photo, rows_rewritten
@@ -432,7 +433,7 @@ def test_a_camcorders_avchd_clip_is_dated_and_named_by_its_h264_stream(
     def rows_say() -> None:
         rows = cli.records()
         camera = ("date_taken", "make", "model")
-        assert [rows[str(sony)][c] for c in camera] == ["2012-07-14T09:30:05", "Sony", "HDR-CX190"]
+        assert [rows[str(sony)][c] for c in camera] == ["2012-07-14T09:30:05", "SONY", "HDR-CX190"]
         assert [rows[str(panasonic)][c] for c in camera] == ["2010-01-01T00:00:01", "Panasonic", None]
         assert [rows[str(unset)][c] for c in camera] == [None, None, None]
         place = ("gps_latitude", "gps_longitude", "gps_altitude", "city")
@@ -493,22 +494,25 @@ def test_a_sony_clips_xml_gives_its_local_time_camera_and_lens(cli: Cli, tmp_pat
         for n in (1, 2)
     )
     xml = write_clip_xml(first, "2019-07-03T23:33:00+09:00", "ILCE-7M3", "FE 24-105mm F4 G OSS")
-    cli.index(folder, extra=("--workers", "0"))
+    with_camera(paint_photo(folder.parent / "DCIM" / "DSC00001.JPG", 95), "SONY", "ILCE-7M3", "2019:07:03 23:35:00")
+    cli.index(folder.parent, extra=("--workers", "0"))
     as_here = datetime(2019, 7, 3, 14, 33, tzinfo=UTC).astimezone().strftime("%Y-%m-%dT%H:%M:%S")
     camera = ("date_taken", "make", "model", "lens")
-    in_tokyo = ["2019-07-03T23:33:00+09:00", "Sony", "ILCE-7M3", "FE 24-105mm F4 G OSS"]
+    in_tokyo = ["2019-07-03T23:33:00+09:00", "SONY", "ILCE-7M3", "FE 24-105mm F4 G OSS"]
 
     rows = cli.records()
     assert [rows[str(first)][c] for c in camera] == in_tokyo
     assert [rows[str(second)][c] for c in camera] == [as_here, None, None, None]
-    listed = cli("--where", "make = 'Sony' AND lens LIKE 'FE 24-105%'", "--format", "paths")
+    listed = cli("--where", "make = 'SONY' AND lens LIKE 'FE 24-105%'", "--format", "paths")
     assert listed.stdout.splitlines() == [str(first)]
-    assert cli.index(folder).summary()["unchanged"] == 2  # the XML is in the clip's signature, as indexed
+    assert cli.index(folder.parent).summary()["unchanged"] == 3  # the XML is in the clip's signature, as indexed
+    # Its clips and its photos are one camera, its maker spelt as their EXIF spells it.
+    assert cli("--stats", "--format", "json").json()["cameras"]["counts"] == {"SONY ILCE-7M3": 2}
 
     write_clip_xml(second, "2019-07-03T23:40:00+09:00", "ILCE-7M3", "FE 24-105mm F4 G OSS")  # copied later
     xml.unlink()
     decoded.clear()
-    again = cli.index(folder, extra=("--workers", "0"))
+    again = cli.index(folder.parent, extra=("--workers", "0"))
     assert decoded == [] and again.summary()["new"] == 0, again.stderr
     rows = cli.records()
     assert [rows[str(second)][c] for c in camera] == ["2019-07-03T23:40:00+09:00", *in_tokyo[1:]]
