@@ -102,9 +102,10 @@ def annotations_of(path: str, info: dict[str, Any], older: dict[str, str]) -> di
     """What people wrote about the file at ``path``: its XMP columns (``common.xmp``) from its
     sidecar and the packet in ``info`` (its ``Image.info``), the columns IPTC-IIM or Windows'
     tags give (``older``: ``common.decoding.older_annotations``) where XMP has none, the newest
-    mtime of its sidecars (a video's clip XML too: ``common.clip_xml``), under ``XMP_TAKEN`` when and where its XMP says it was taken, and
-    under ``TAKEOUT`` what its Google Takeout JSON says (``common.takeout``). The last two are
-    for ``filled_in``, which weighs them against what the file says."""
+    mtime of its sidecars (a video's clip XML too: ``common.clip_xml``), under ``XMP_TAKEN``
+    when and where its XMP says it was taken, and under ``TAKEOUT`` what its Google Takeout JSON
+    says (``common.takeout``). The last two are for ``filled_in``, which weighs them against
+    what the file says."""
     sidecar, takeout = sidecar_of(path), takeout_json_of(path)
     xmp = read_xmp(embedded_packet(info), sidecar)
     columns = dict(xmp.columns)

@@ -121,10 +121,7 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
             "duration": duration,
             "fps": float(stream.average_rate) if stream.average_rate else None,
             "codec": stream.codec_context.name,
-            **taken_when_and_where(
-                container.metadata, stream.metadata, recorded=clip_xml.recorded or mdpm.recorded, position=mdpm.position
-            ),
-            **camera_of(mdpm, clip_xml),
+            **when_where_and_by_what((container.metadata, stream.metadata), mdpm, clip_xml),
         }
         rgb = image if image.mode == "RGB" else image.convert("RGB")
         return VideoFrame(rgb, video_format(path), facts, xmp_packet(container), size)
@@ -182,10 +179,10 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
 
 
 def video_header(path: str) -> tuple[dict[str, Any], str | None]:
-    """``taken_when_and_where`` of the video at ``path`` with its camera (``camera_of``: a Sony's
-    clip XML, an AVCHD clip's MDPM), and its XMP packet (``xmp_packet``), its frames left alone
-    (its header: 0.3-0.4 ms here; an AVCHD clip's first units are read for its MDPM, none
-    decoded); raises what PyAV raises for a file it cannot open now."""
+    """``when_where_and_by_what`` of the video at ``path`` (its tags, a Sony's clip XML, an AVCHD
+    clip's MDPM), and its XMP packet (``xmp_packet``), its frames left alone (its header: 0.3-0.4
+    ms here; an AVCHD clip's first units are read for its MDPM, none decoded); raises what PyAV
+    raises for a file it cannot open now."""
     import av
 
     clip_xml = read_clip_xml(clip_xml_of(path))
@@ -193,8 +190,7 @@ def video_header(path: str) -> tuple[dict[str, Any], str | None]:
         streams = container.streams.video
         mdpm = mdpm_of(container, streams[0]) if streams else Mdpm()
         tags = (container.metadata, streams[0].metadata) if streams else (container.metadata,)
-        taken = taken_when_and_where(*tags, recorded=clip_xml.recorded or mdpm.recorded, position=mdpm.position)
-        return {**taken, **camera_of(mdpm, clip_xml)}, xmp_packet(container)
+        return when_where_and_by_what(tags, mdpm, clip_xml), xmp_packet(container)
 
 
 def xmp_packet(container: Any) -> str | None:
@@ -221,6 +217,13 @@ def taken_when_and_where(
     date_taken = _as_written(recorded) if recorded is not None else None
     own = position if position and position.get("gps_latitude") is not None else None
     return {"date_taken": date_taken or _date_taken(found), **(own or _position(found))}
+
+
+def when_where_and_by_what(tags: tuple[Mapping[str, str], ...], mdpm: Mdpm, clip_xml: ClipXml) -> dict[str, Any]:
+    """A video's date and GPS columns (``taken_when_and_where`` of its ``tags``, what its camera
+    wrote beside them first) and its camera's (``camera_of``)."""
+    recorded = clip_xml.recorded or mdpm.recorded
+    return {**taken_when_and_where(*tags, recorded=recorded, position=mdpm.position), **camera_of(mdpm, clip_xml)}
 
 
 def camera_of(mdpm: Mdpm, clip_xml: ClipXml) -> dict[str, str | None]:
