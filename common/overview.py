@@ -27,7 +27,7 @@ from common.xmp import LIST_SEPARATOR
 
 # The columns the overview counts.
 OVERVIEW_COLUMNS = [
-    "path", "folder", "size_bytes", "media_type", "format", "date_taken", "make", "model",
+    "path", "folder", "size_bytes", "media_type", "format", "date_taken", "make", "model", "lens",
     "gps_latitude", "city", "country", "indexed_at", "rating", "keywords", "people", "location",
     "creator", "copyright", "favorite",
 ]  # fmt: skip
@@ -214,6 +214,7 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
         tallies=[
             tally(columns, "years", ["year"], lambda g: g["year"] or "", "undated", chronological=True),
             tally(columns, "cameras", ["make", "model"], camera_name, "no camera recorded"),
+            tally(columns, "lenses", ["lens"], lambda g: g["lens"] or "", "no lens recorded"),
             tally(columns, "countries", ["country"], lambda g: g["country"] or "", "no place"),
             tally(columns, "cities", ["city", "country"], lambda g: place_name(g) if g["city"] else "", "no city"),
             tally(columns, "formats", ["format"], lambda g: g["format"] or "", "unknown format"),

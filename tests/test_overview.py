@@ -1,4 +1,4 @@
-"""--stats: what an index holds (files, years, cameras, places, formats, folders, failures), and
+"""--stats: what an index holds (files, years, cameras, lenses, places, formats, folders, failures), and
 with --where what the matching rows hold, counted from the stored records on both backends."""
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from common.overview import TABLE_TOP, Tally, tally_lines
 from conftest import Cli, made_by_an_older_imagedb, names_listed, paint_photo
 
 
-def with_camera(path: Path, make: str, model: str, taken: str) -> Path:
-    """Give a generated JPEG the camera and the time taken a camera writes into its EXIF (kept: a GPS block)."""
+def with_camera(path: Path, make: str, model: str, taken: str, lens: str | None = None) -> Path:
+    """Give a generated JPEG the camera, the time taken and the lens a camera writes into its EXIF (kept: a GPS block)."""
     with Image.open(path) as image:
         image.load()
         exif = image.getexif()
     exif[ExifTags.Base.Make] = make
     exif[ExifTags.Base.Model] = model
     exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
+    if lens:
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.LensModel] = lens
     image.save(path, exif=exif, quality=92)
     return path
 
@@ -34,13 +36,12 @@ def library(tmp_path: Path) -> Path:
     """Two albums and a scans folder: three Canon photos (two with positions), an iPhone photo,
     two PNG scans without EXIF, and one truncated JPEG."""
     root = tmp_path / "library"
-    with_camera(
-        photo_taken_at(root / "paris" / "tower.jpg", 1, *EIFFEL_TOWER), "Canon", "Canon EOS R6", "2019:07:14 10:00:00"
-    )
-    with_camera(
-        photo_taken_at(root / "tuscany" / "arezzo.jpg", 2, *AREZZO), "Canon", "Canon EOS R6", "2021:05:02 17:30:00"
-    )
-    with_camera(paint_photo(root / "tuscany" / "dinner.jpg", 3), "Canon", "Canon EOS R6", "2021:05:02 21:10:00")
+    zoom, prime = "RF24-105mm F4 L IS USM", "RF50mm F1.8 STM"
+    tower = photo_taken_at(root / "paris" / "tower.jpg", 1, *EIFFEL_TOWER)
+    with_camera(tower, "Canon", "Canon EOS R6", "2019:07:14 10:00:00", zoom)
+    arezzo = photo_taken_at(root / "tuscany" / "arezzo.jpg", 2, *AREZZO)
+    with_camera(arezzo, "Canon", "Canon EOS R6", "2021:05:02 17:30:00", zoom)
+    with_camera(paint_photo(root / "tuscany" / "dinner.jpg", 3), "Canon", "Canon EOS R6", "2021:05:02 21:10:00", prime)
     with_camera(paint_photo(root / "tuscany" / "phone.jpg", 4), "Apple", "iPhone 13", "2021:05:03 09:00:00")
     paint_photo(root / "scans" / "grandma.png", 5)
     paint_photo(root / "scans" / "grandpa.png", 6)
@@ -61,6 +62,7 @@ def test_stats_count_what_the_index_holds(cli: Cli, library: Path) -> None:
     )
     assert stats["years"] == {"counts": {"2019": 1, "2021": 3}, "without": 2}
     assert stats["cameras"] == {"counts": {"Canon EOS R6": 3, "Apple iPhone 13": 1}, "without": 2}
+    assert stats["lenses"] == {"counts": {"RF24-105mm F4 L IS USM": 2, "RF50mm F1.8 STM": 1}, "without": 3}
     assert stats["countries"] == {"counts": {"France": 1, "Italy": 1}, "without": 4}
     assert stats["cities"]["counts"] == {"Arezzo, Italy": 1, "Paris, France": 1}
     assert stats["formats"] == {"counts": {"JPEG": 4, "PNG": 2}, "without": 0}
@@ -128,7 +130,7 @@ def test_stats_csv_and_jsonl_give_one_count_a_line(cli: Cli, library: Path) -> N
     for row in rows:
         files_by_kind[row["kind"]] += int(row["files"])
     assert files_by_kind["files"] == 6
-    for kind in ("years", "cameras", "countries", "cities", "formats", "folders", "ratings"):
+    for kind in ("years", "cameras", "lenses", "countries", "cities", "formats", "folders", "ratings"):
         assert files_by_kind[kind] == 6, f"{kind}: every file counts once, those without a value under ''"
     assert {"kind": "cameras", "value": "Canon EOS R6", "files": "3"} in rows
 
@@ -188,6 +190,6 @@ def test_stats_of_an_empty_index(cli: Cli, tmp_path: Path) -> None:
     assert (stats["files"], stats["size_bytes"], stats["first_taken"], stats["last_indexed"]) == (0, 0, None, None)
     table = cli("--stats").stdout.splitlines()
     assert table[0] == f"{cli.db} ({cli.backend}): 0 files, 0 B"
-    kinds = ("years", "cameras", "countries", "cities", "formats", "folders", "ratings", "keywords", "people",
-             "locations", "creators", "copyrights")  # fmt: skip
+    kinds = ("years", "cameras", "lenses", "countries", "cities", "formats", "folders", "ratings", "keywords",
+             "people", "locations", "creators", "copyrights")  # fmt: skip
     assert table[-len(kinds) :] == [f"{kind}: none" for kind in kinds]

@@ -494,7 +494,8 @@ def test_a_sony_clips_xml_gives_its_local_time_camera_and_lens(cli: Cli, tmp_pat
         for n in (1, 2)
     )
     xml = write_clip_xml(first, "2019-07-03T23:33:00+09:00", "ILCE-7M3", "FE 24-105mm F4 G OSS")
-    with_camera(paint_photo(folder.parent / "DCIM" / "DSC00001.JPG", 95), "SONY", "ILCE-7M3", "2019:07:03 23:35:00")
+    photo = paint_photo(folder.parent / "DCIM" / "DSC00001.JPG", 95)
+    with_camera(photo, "SONY", "ILCE-7M3", "2019:07:03 23:35:00", "FE 24-105mm F4 G OSS")
     cli.index(folder.parent, extra=("--workers", "0"))
     as_here = datetime(2019, 7, 3, 14, 33, tzinfo=UTC).astimezone().strftime("%Y-%m-%dT%H:%M:%S")
     camera = ("date_taken", "make", "model", "lens")
@@ -504,10 +505,11 @@ def test_a_sony_clips_xml_gives_its_local_time_camera_and_lens(cli: Cli, tmp_pat
     assert [rows[str(first)][c] for c in camera] == in_tokyo
     assert [rows[str(second)][c] for c in camera] == [as_here, None, None, None]
     listed = cli("--where", "make = 'SONY' AND lens LIKE 'FE 24-105%'", "--format", "paths")
-    assert listed.stdout.splitlines() == [str(first)]
+    assert sorted(listed.stdout.splitlines()) == sorted([str(first), str(photo)])  # the camera's clip and photo
     assert cli.index(folder.parent).summary()["unchanged"] == 3  # the XML is in the clip's signature, as indexed
-    # Its clips and its photos are one camera, its maker spelt as their EXIF spells it.
-    assert cli("--stats", "--format", "json").json()["cameras"]["counts"] == {"SONY ILCE-7M3": 2}
+    # Its clips and its photos are one camera (its maker spelt as their EXIF spells it), one lens.
+    stats = cli("--stats", "--format", "json").json()
+    assert (stats["cameras"]["counts"], stats["lenses"]["counts"]) == ({"SONY ILCE-7M3": 2}, {in_tokyo[3]: 2})
 
     write_clip_xml(second, "2019-07-03T23:40:00+09:00", "ILCE-7M3", "FE 24-105mm F4 G OSS")  # copied later
     xml.unlink()
