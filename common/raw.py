@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import numbers
 import os
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 TRANSPOSE_FOR_FLIP = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90, 6: Image.Transpose.ROTATE_270}
 LIBRAW_SIGNATURE = "dcraw"  # the Software of the EXIF block LibRaw writes into a preview
 NO_DATE = "1970:01:01"  # its date when the raw gave none
+NO_PICTURE = sys.maxsize  # a ``min_side`` no preview has: ``_preview`` gives its EXIF alone, nothing decoded
 
 
 @dataclass
@@ -73,11 +75,7 @@ def exif_of_raw(path: str) -> ExifIfds | None:
     import rawpy
 
     with rawpy.imread(path) as raw:
-        thumb = _thumbnail(raw)
-        if thumb is None or thumb.format == rawpy.ThumbFormat.BITMAP:
-            return None
-        with Image.open(io.BytesIO(thumb.data)) as preview:
-            return _camera_exif(preview)
+        return _preview(raw, NO_PICTURE)[1]
 
 
 def _preview(raw: Any, min_side: int | None) -> tuple[Image.Image | None, ExifIfds | None]:
