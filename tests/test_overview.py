@@ -33,8 +33,8 @@ def with_camera(path: Path, make: str, model: str, taken: str, lens: str | None 
 
 @pytest.fixture
 def library(tmp_path: Path) -> Path:
-    """Two albums and a scans folder: three Canon photos (two with positions), an iPhone photo,
-    two PNG scans without EXIF, and one truncated JPEG."""
+    """Two albums and a scans folder: three Canon photos (two with positions; two by one lens,
+    one by another), an iPhone photo, two PNG scans without EXIF, and one truncated JPEG."""
     root = tmp_path / "library"
     zoom, prime = "RF24-105mm F4 L IS USM", "RF50mm F1.8 STM"
     tower = photo_taken_at(root / "paris" / "tower.jpg", 1, *EIFFEL_TOWER)
