@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -62,10 +62,7 @@ class Mdpm:
     recorded: datetime | None = None
     make: str | None = None
     model: str | None = None  # a Sony's alone: the others write a code
-    # The record's GPS columns (all None without a position).
-    position: dict[str, float | None] = field(
-        default_factory=lambda: {"gps_latitude": None, "gps_longitude": None, "gps_altitude": None}
-    )
+    position: dict[str, float | None] | None = None  # the record's GPS columns, where it has a position
 
 
 def mdpm_of(container: Any, stream: Any) -> Mdpm:
@@ -138,16 +135,15 @@ def _recorded(date: bytes | None, time: bytes | None) -> datetime | None:
         return None
 
 
-def _position(values: dict[int, bytes]) -> dict[str, float | None]:
-    """The GPS columns of the GPS entries in ``values`` (an MDPM's, by tag): none without a
+def _position(values: dict[int, bytes]) -> dict[str, float | None] | None:
+    """The GPS columns of the GPS entries in ``values`` (an MDPM's, by tag); None without a
     latitude and a longitude both, with a void fix, or with values no position has (a minute of
     60, a degree past 90 or 180, a denominator of 0)."""
-    none: dict[str, float | None] = {"gps_latitude": None, "gps_longitude": None, "gps_altitude": None}
     if values.get(GPS_STATUS_TAG, b"")[:1] == b"V":
-        return none
+        return None
     latitude, longitude = _degrees(values, LATITUDE_TAGS, b"NS", 90), _degrees(values, LONGITUDE_TAGS, b"EW", 180)
     if latitude is None or longitude is None or not is_recorded_position(latitude, longitude):
-        return none
+        return None
     altitude = _rational(values.get(ALTITUDE_TAG))
     if altitude is not None and values.get(ALTITUDE_REFERENCE_TAG, bytes(4)) != bytes(4):
         altitude = -altitude

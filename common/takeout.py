@@ -176,8 +176,8 @@ def _listing(folder: str) -> _Listing:
 def json_name_groups(name: str) -> list[list[str]]:
     """The names the Takeout JSON of a photo named ``name`` may have, the likeliest first, in
     groups each looked up as written and then folded before the next: its own, then for a video
-    those of the still it may be the moving part of (``common.extensions.still_names_of``), so that a video's own JSON,
-    in another case, comes before its still's as written."""
+    those of the still it may be the moving part of (``common.extensions.still_names_of``), so
+    that a video's own JSON, in another case, comes before its still's as written."""
     return [_json_names_of(name), *(_json_names_of(still) for still in still_names_of(name))]
 
 

@@ -32,6 +32,7 @@ from common.avchd import Mdpm, mdpm_of
 from common.clip_xml import ClipXml, clip_xml_of, read_clip_xml
 from common.extensions import MOTION_CLIP_EXTENSIONS, still_names_of
 from common.positions import is_recorded_position
+from common.xmp import first_beside
 
 REPRESENTATIVE_POSITION = 0.10
 # A Live Photo's clip (an iPhone's 'IMG_0042.MOV' beside 'IMG_0042.HEIC', a Pixel's motion clip
@@ -133,11 +134,12 @@ def has_its_still(path: str) -> bool:
     then, if short. Its first frame is as telling as any (the still's shutter is in its middle),
     and decoding on to 10 % cost an iPhone-sized HEVC clip as much CPU as its HEIC still."""
     folder, name = os.path.split(path)
-    for still in still_names_of(name):
-        stem, extension = os.path.splitext(still)
-        if any(os.path.isfile(os.path.join(folder, stem + ext)) for ext in (extension, extension.upper())):
-            return True
-    return False
+    stills = [
+        stem + ext
+        for stem, extension in map(os.path.splitext, still_names_of(name))
+        for ext in (extension, extension.upper())
+    ]
+    return first_beside(folder, stills) is not None
 
 
 def video_format(path: str) -> str:
@@ -215,8 +217,7 @@ def taken_when_and_where(
         for name, value in table.items():
             found.setdefault(name, value)
     date_taken = _as_written(recorded) if recorded is not None else None
-    own = position if position and position.get("gps_latitude") is not None else None
-    return {"date_taken": date_taken or _date_taken(found), **(own or _position(found))}
+    return {"date_taken": date_taken or _date_taken(found), **(position or _position(found))}
 
 
 def when_where_and_by_what(tags: tuple[Mapping[str, str], ...], mdpm: Mdpm, clip_xml: ClipXml) -> dict[str, Any]:
