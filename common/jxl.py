@@ -4,9 +4,9 @@ pillow-jxl-plugin decodes the whole picture to open a file (0.45 s of CPU for 24
 its EXIF alone: a header read (a copy of an indexed file, a sidecar edited: ``header_of``) would
 decode every picture it reads, and the XMP where Lightroom and other editors write keywords, a
 title and a rating (the ``xml `` box) was dropped. A JPEG XL file in its container is a run of
-boxes (ISO/IEC 18181-2, as ISO base media files: each box its size and type, then its data);
-libjxl may compress a metadata box with Brotli (a ``brob`` box: the type it stands for, then
-the compressed data). A bare codestream, without the container, holds neither.
+boxes (ISO/IEC 18181-2, walked as ISO base media files are: ``common.boxes``); libjxl may
+compress a metadata box with Brotli (a ``brob`` box: the type it stands for, then the
+compressed data). A bare codestream, without the container, holds neither.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import struct
 from dataclasses import dataclass
+
+from common.boxes import boxes_in, read_box
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +50,16 @@ def jxl_metadata(path: str) -> JxlMetadata:
     with open(path, "rb") as file:
         if file.read(len(CONTAINER_SIGNATURE)) != CONTAINER_SIGNATURE:
             return JxlMetadata()
-        while len(found) < 2:
-            header = file.read(8)
-            if len(header) < 8:
+        for box in boxes_in(file, len(CONTAINER_SIGNATURE)):
+            if box.kind not in (EXIF_BOX, XMP_BOX, COMPRESSED_BOX):
+                continue
+            kind, data = box.kind, read_box(file, box, MOST_METADATA_BYTES)
+            if kind == COMPRESSED_BOX and data is not None:
+                kind, data = data[:4], _decompressed(data[4:], path) if data[:4] in (EXIF_BOX, XMP_BOX) else None
+            if data is not None:
+                found.setdefault(kind, data)
+            if len(found) == 2:
                 break
-            size, kind = struct.unpack(">I4s", header)
-            start = 8
-            if size == 1:  # a 64-bit size follows the type
-                size, start = struct.unpack(">Q", file.read(8))[0], 16
-            length = MOST_METADATA_BYTES if size == 0 else size - start  # 0: to the end of the file
-            if length < 0:
-                break  # a damaged size: what came before stands
-            if kind in (EXIF_BOX, XMP_BOX, COMPRESSED_BOX) and length <= MOST_METADATA_BYTES:
-                data = file.read(length)
-                if kind == COMPRESSED_BOX:
-                    kind, data = data[:4], _decompressed(data[4:], path) if data[:4] in (EXIF_BOX, XMP_BOX) else None
-                if data is not None:
-                    found.setdefault(kind, data)
-            elif size == 0:
-                break
-            else:
-                file.seek(length, 1)
     return JxlMetadata(_tiff_of(found.get(EXIF_BOX)), found.get(XMP_BOX) or None)
 
 
