@@ -23,6 +23,8 @@ from common.raw import exif_of_raw
 from common.records import (
     AVCHD_FORMATS,
     AVCHD_SINCE,
+    CLIP_XML_INSIDE_FORMATS,
+    CLIP_XML_INSIDE_SINCE,
     HEADER_SINCE,
     RECORD_COLUMNS,
     RECORD_VERSION,
@@ -246,7 +248,7 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
         complete = not lacks_header_columns(record) or read is not None
         if complete:
             still = RECORD_VERSION
-        else:  # what its header holds, only what its sidecar does, a video's tags, XMP's dates, an MDPM
+        else:  # what its header holds, only what its sidecar does, a video's tags, XMP's dates, an MDPM, …
             sinces = (
                 SIDECARS_ALONE_SINCE,
                 HEADER_SINCE,
@@ -254,6 +256,7 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
                 XMP_TAKEN_SINCE,
                 VIDEO_XMP_SINCE,
                 AVCHD_SINCE,
+                CLIP_XML_INSIDE_SINCE,
             )
             still = next((since - 1 for since in sinces if version < since), version)
         updated.update(place_columns(updated), record_version=still)
@@ -268,14 +271,17 @@ def lacks_header_columns(record: dict[str, Any]) -> bool:
     JSON's star, a video's date and position, XMP's date and position): to be read from them
     again. A row since ``SIDECARS_ALONE_SINCE`` without a sidecar lacks nothing a read would
     give, but a video's before ``VIDEO_XMP_SINCE`` its tags or its own XMP, an AVCHD clip's
-    before ``AVCHD_SINCE`` its MDPM, and before ``XMP_TAKEN_SINCE`` a photo's whose EXIF holds
-    no date (its XMP packet's may: a PNG exported, a scan)."""
+    before ``AVCHD_SINCE`` its MDPM, an MP4's before ``CLIP_XML_INSIDE_SINCE`` the XML a Sony
+    keeps inside it, and before ``XMP_TAKEN_SINCE`` a photo's whose EXIF holds no date (its XMP
+    packet's may: a PNG exported, a scan)."""
     version = record.get("record_version")
     if version is None:
         return False
     if record.get("media_type") == "video" and version < VIDEO_XMP_SINCE:  # its tags, its own XMP
         return True
     if record.get("format") in AVCHD_FORMATS and version < AVCHD_SINCE:  # its MDPM
+        return True
+    if record.get("format") in CLIP_XML_INSIDE_FORMATS and version < CLIP_XML_INSIDE_SINCE:  # a Sony's XML
         return True
     if version < XMP_TAKEN_SINCE and (record.get("sidecar_mtime") is not None or _undated_by_exif(record)):
         return True

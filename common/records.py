@@ -100,7 +100,8 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # and a row of a photo in Google Photos' trash goes (common.pipeline.set_aside_trashed). 15: a
 # video's own XMP packet (an MP4's or a QuickTime movie's: keywords, title, stars; common.video).
 # 16: an AVCHD clip's date, position and camera from its H.264 stream's MDPM (common.avchd).
-RECORD_VERSION = 16
+# 17: a Sony MP4's local time, camera and lens from the XML inside it (common.clip_xml).
+RECORD_VERSION = 17
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
 # position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows
@@ -135,6 +136,11 @@ VIDEO_XMP_SINCE = 15
 # decoded), and only theirs.
 AVCHD_SINCE = 16
 AVCHD_FORMATS = frozenset({"MTS", "M2TS"})  # the record's ``format`` of a camcorder's clips
+# Rows of MP4s described before this version lack what the XML a Sony camera keeps inside its MP4
+# says (its local time, camera and lens): their header is read again (a few box headers more),
+# and only theirs.
+CLIP_XML_INSIDE_SINCE = 17
+CLIP_XML_INSIDE_FORMATS = frozenset({"MP4"})
 # The version that added each column added after the first: an index an older imagedb made lacks
 # these, and lacking them says nothing about how its rows were described (see
 # ``common.store.version_of_unversioned_rows``).

@@ -13,7 +13,8 @@ When and where a phone's video was taken is in its container's tags, not in EXIF
 (``taken_when_and_where``): without them a library's videos had no date and no place, and
 ``--near``, a date filter or a timeline left them out. A camcorder's AVCHD clip has no tags: its
 H.264 stream says when and where it was recorded, and by whose camera (``common.avchd``); a Sony
-camera writes its clip's local time, camera and lens in an XML beside it (``common.clip_xml``).
+camera writes its clip's local time, camera and lens in an XML beside it and inside it
+(``common.clip_xml``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from PIL import Image
 
 from common.avchd import Mdpm, mdpm_of
-from common.clip_xml import ClipXml, clip_xml_of, read_clip_xml
+from common.clip_xml import ClipXml, clip_xml_facts
 from common.extensions import MOTION_CLIP_EXTENSIONS, still_names_of
 from common.positions import is_recorded_position
 from common.xmp import first_beside
@@ -91,7 +92,7 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
         # frames as it has threads (a 16-core host: 17) before it gives back the first, where one
         # keyframe is often all that is wanted (``_frame_at``); the workers keep every core busy.
         stream.thread_type = "SLICE"
-        mdpm, clip_xml = mdpm_of(container, stream), read_clip_xml(clip_xml_of(path))
+        mdpm, clip_xml = mdpm_of(container, stream), clip_xml_facts(path)
         duration = _duration(container, stream)
         start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
         target = start + duration * REPRESENTATIVE_POSITION if duration else start
@@ -187,7 +188,7 @@ def video_header(path: str) -> tuple[dict[str, Any], str | None]:
     raises for a file it cannot open now."""
     import av
 
-    clip_xml = read_clip_xml(clip_xml_of(path))
+    clip_xml = clip_xml_facts(path)
     with av.open(path, options=READ_XMP) as container:
         streams = container.streams.video
         mdpm = mdpm_of(container, streams[0]) if streams else Mdpm()

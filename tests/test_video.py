@@ -462,11 +462,10 @@ def test_a_camcorders_avchd_clip_is_dated_and_named_by_its_h264_stream(
     rows_say()
 
 
-def write_clip_xml(clip: Path, created: str, model: str, lens: str) -> Path:
-    """The XML a Sony camera writes beside a clip (``C0001M01.XML`` beside ``C0001.MP4``), as
-    an a7's (Sony's non-real-time metadata, trimmed to what is read)."""
-    xml = clip.with_name(clip.stem + "M01.XML")
-    xml.write_text(
+def clip_xml(created: str, model: str, lens: str) -> str:
+    """The XML a Sony camera writes of a clip, as an a7's (Sony's non-real-time metadata, trimmed
+    to what is read)."""
+    return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<NonRealTimeMeta xmlns="urn:schemas-professionalDisc:nonRealTimeMeta:ver.2.20" '
         'lastUpdate="2019-07-03T23:33:00+09:00">\n'
@@ -475,10 +474,31 @@ def write_clip_xml(clip: Path, created: str, model: str, lens: str) -> Path:
         '  <VideoFormat><VideoFrame videoCodec="AVC_1920_1080_HP@L41" captureFps="25p"/></VideoFormat>\n'
         f'  <Device manufacturer="Sony" modelName="{model}" serialNo="3301234"/>\n'
         f'  <Lens modelName="{lens}"/>\n'
-        "</NonRealTimeMeta>\n",
-        encoding="utf-8",
+        "</NonRealTimeMeta>\n"
     )
+
+
+def write_clip_xml(clip: Path, created: str, model: str, lens: str) -> Path:
+    """The XML a Sony camera writes beside a clip (``C0001M01.XML`` beside ``C0001.MP4``)."""
+    xml = clip.with_name(clip.stem + "M01.XML")
+    xml.write_text(clip_xml(created, model, lens), encoding="utf-8")
     return xml
+
+
+def box(kind: bytes, data: bytes, full: bool = False) -> bytes:
+    """An ISO base media box: its size, its type, a full box's version and flags, its data."""
+    data = bytes(4) + data if full else data
+    return struct.pack(">I", 8 + len(data)) + kind + data
+
+
+def with_clip_xml_inside(clip: Path, xml: str, cut: int = 0) -> Path:
+    """The MP4 at ``clip`` with the XML a Sony camera keeps inside it: a top-level ``meta`` box
+    (handler ``nrtm``) holding an ``xml `` box, at the end, where a camera writes it; its last
+    ``cut`` bytes cut off, as a copy cut short is."""
+    handler = box(b"hdlr", bytes(4) + b"nrtm" + bytes(12) + b"\0", full=True)
+    meta = box(b"meta", handler + box(b"xml ", xml.encode() + b"\0\0", full=True), full=True)
+    clip.write_bytes(clip.read_bytes() + meta[: len(meta) - cut])
+    return clip
 
 
 def test_a_sony_clips_xml_gives_its_local_time_camera_and_lens(cli: Cli, tmp_path: Path, decoded: list[str]) -> None:
@@ -519,6 +539,52 @@ def test_a_sony_clips_xml_gives_its_local_time_camera_and_lens(cli: Cli, tmp_pat
     rows = cli.records()
     assert [rows[str(second)][c] for c in camera] == ["2019-07-03T23:40:00+09:00", *in_tokyo[1:]]
     assert [rows[str(first)][c] for c in camera] == [as_here, None, None, None]
+
+
+def test_a_sony_clip_copied_without_its_xml_is_read_by_the_one_inside_it(
+    cli: Cli, tmp_path: Path, decoded: list[str]
+) -> None:
+    """Lightroom, Apple's Photos and a phone's app import a Sony's MP4 alone, without the XML
+    beside it; the camera wrote the same XML inside the MP4: its local time with its zone, its
+    model and lens are read from there (nothing else in the MP4 says them). A phone's MP4 holds
+    none, and one whose box is cut short is indexed without it; an index made before reads them
+    at its next --index, nothing decoded."""
+    folder = tmp_path / "Lightroom" / "2019" / "2019-07-03"
+    black = Image.new("RGB", (160, 120))
+    utc = {"creation_time": "2019-07-03T14:33:00.000000Z"}
+    bodies = [paint_photo(tmp_path / f"{n}.png", 100 + n) for n in range(3)]
+    sony, phone, cut = (
+        make_video(folder / name, black, Image.open(body), tags=utc)
+        for name, body in zip(("C0001.MP4", "VID_20190703.mp4", "C0002.MP4"), bodies, strict=True)
+    )
+    with_clip_xml_inside(sony, clip_xml("2019-07-03T23:33:00+09:00", "ILCE-7M3", "FE 24-105mm F4 G OSS"))
+    with_clip_xml_inside(cut, clip_xml("2019-07-03T23:50:00+09:00", "ILCE-7M3", "FE 24-105mm F4 G OSS"), cut=40)
+    cli.index(folder, extra=("--workers", "0"))
+    as_here = datetime(2019, 7, 3, 14, 33, tzinfo=UTC).astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+    camera = ("date_taken", "make", "model", "lens")
+
+    def rows_say() -> None:
+        rows = cli.records()
+        assert [rows[str(sony)][c] for c in camera] == [
+            "2019-07-03T23:33:00+09:00",
+            "SONY",
+            "ILCE-7M3",
+            "FE 24-105mm F4 G OSS",
+        ]
+        assert [rows[str(phone)][c] for c in camera] == [as_here, None, None, None]
+        assert [rows[str(cut)][c] for c in camera] == [as_here, None, None, None]
+        listed = cli("--where", "model = 'ILCE-7M3'", "--format", "paths")
+        assert listed.stdout.splitlines() == [str(sony)]
+
+    rows_say()
+    for clip, body in zip((sony, phone, cut), bodies, strict=True):  # the box after the movie: its frame read as ever
+        (hits,) = cli.search("--search", str(body), "--limit", "1")
+        assert hits["results"][0]["path"] == str(clip) and hits["results"][0]["score"] > 0.95
+    rows_rewritten(cli, lambda r: r | dict.fromkeys(camera) | {"date_taken": as_here, "record_version": 16})
+    decoded.clear()
+    again = cli.index(folder, extra=("--workers", "0"))
+    assert decoded == [] and "3 brought up to date from their rows" in again.stderr
+    rows_say()
 
 
 def turn_for_display(path: Path, matrix: tuple[int, ...]) -> None:
