@@ -59,7 +59,10 @@ def without_companions(search: Callable[[int], list[Hit]], limit: int) -> list[H
 
 
 def collapsed(hits: list[Hit]) -> list[Hit]:
-    """``hits`` with each hit whose companion ranks above it folded into that one."""
+    """``hits`` with each hit whose companion ranks above it folded into that one; of companions
+    that score alike, the picture is shown, not its raw or its clip (a Live Photo's clip has its
+    still's vector: ``common.live_clips``; ties otherwise go by path, and 'PXL_….MP' comes before
+    'PXL_….MP.jpg')."""
     photo = photo_of_each(hit.record["path"] for hit in hits)
     first_of: dict[str, Hit] = {}
     kept = []
@@ -70,6 +73,9 @@ def collapsed(hits: list[Hit]) -> list[Hit]:
         if shown is None:
             first_of[counted_as] = hit
             kept.append(hit)
+        elif hit.score == shown.score and is_raw_or_video(shown.record["path"]) and not is_raw_or_video(path):
+            hit.extra["companions"] = [shown.record["path"], *shown.extra.pop("companions", [])]
+            kept[kept.index(shown)] = first_of[counted_as] = hit
         else:
             shown.extra.setdefault("companions", []).append(path)
     return kept

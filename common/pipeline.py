@@ -47,6 +47,7 @@ from common.discovery import (
 )
 from common.embedding import Embedder
 from common.failures import RETRY_WHEN_CHANGED, FailureReport
+from common.live_clips import LiveClips
 from common.reading import answer_within, answers_within
 from common.records import RECORD_VERSION, REFRESHABLE_SINCE
 from common.refresh import refresh_rows
@@ -122,6 +123,8 @@ class IndexSummary:
     # Of the updated rows, those of unchanged files an older imagedb described, brought up to date
     # from what they hold (common.refresh): nothing read, nothing embedded.
     refreshed: int = 0
+    # Of the new and updated rows, Live Photo clips that took their still's vector (common.live_clips).
+    from_stills: int = 0
     # Of the failed, the files an earlier run failed on that were left alone (unchanged since).
     failed_before: int = 0
     seconds: float = 0.0
@@ -154,7 +157,7 @@ class IndexSummary:
     @property
     def embedded(self) -> int:
         """Rows whose vector the model made in this run."""
-        return self.new + self.updated - self.reused - self.reread - self.refreshed
+        return self.new + self.updated - self.reused - self.reread - self.refreshed - self.from_stills
 
     @property
     def images_per_second(self) -> float:
@@ -174,9 +177,10 @@ class IndexSummary:
             if self.refreshed
             else ""
         )
+        live = f"; {self.from_stills} Live Photo clips took their still's vector" if self.from_stills else ""
         return ("interrupted: " if self.interrupted else "") + (
             f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
-            f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}{reused}{reread}{refreshed}"
+            f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}{reused}{reread}{refreshed}{live}"
         )
 
 
@@ -442,9 +446,12 @@ def embed_batches(
     batch_size: int,
     summary: IndexSummary,
     keep: KeptVectors | None = None,
+    live: LiveClips | None = None,
 ) -> Iterator[EmbeddedBatch]:
     """Mapper: group read images into batches and embed each batch in one forward pass; the
-    files ``keep`` names take their stored vectors instead."""
+    files ``keep`` names take their stored vectors instead, and a Live Photo's clip its still's
+    (``live``: ``common.live_clips``), held until that is made."""
+    taken: list[tuple[ReadImage, np.ndarray]] = []  # clips with their stills' vectors, not yet written
 
     def embed(batch: list[ReadImage]) -> EmbeddedBatch:
         paths = [b.record["path"] for b in batch]
@@ -455,18 +462,37 @@ def embed_batches(
             with summary.timing("embed"):
                 made = embedder.embed_prepared([b.pixels for b in fresh])
             vectors.update(zip((b.record["path"] for b in fresh), made, strict=True))
+        if live is not None:
+            taken.extend(live.stills_embedded(vectors))
+        summary.from_stills += len(taken)
+        batch, clips = batch + [image for image, _ in taken], [vector for _, vector in taken]
+        taken.clear()
         return EmbeddedBatch(
-            [b.record for b in batch], np.stack([vectors[p] for p in paths]), np.stack([b.color for b in batch])
+            [b.record for b in batch],
+            np.stack([vectors[p] for p in paths] + clips),
+            np.stack([b.color for b in batch]),
         )
 
     batch: list[ReadImage] = []
     for image in images:
+        still = live.still_of_clip(image.record) if live is not None else None
+        if still is not None:
+            vector = live.vector_of_still(still)
+            if vector is not None:
+                taken.append((image, vector))
+                continue
+            if still in live.awaited:
+                live.hold(still, image)
+                continue
         batch.append(image)
         if len(batch) >= batch_size:
             yield embed(batch)
             batch = []
-    if batch:
+    if batch or taken:
         yield embed(batch)
+    left = live.held() if live is not None else []  # their stills failed: embedded themselves
+    for start in range(0, len(left), batch_size):
+        yield embed(left[start : start + batch_size])
 
 
 @dataclass
@@ -895,7 +921,8 @@ def index_roots(
                 read = read_images(bar, report(by_path), summary)
                 if decoder is not None:
                     read = decode_on_device(read, decoder, batch_size, read_here, report(by_path), summary)
-                embedded = embed_batches(read, embedder, batch_size, summary, keep)
+                live = LiveClips(p for p in paths if keep is None or p not in keep.paths)
+                embedded = embed_batches(read, embedder, batch_size, summary, keep, live)
                 write_batches(store, embedded, indexed_before, summary, commit_seconds)
             finally:
                 bar.close()

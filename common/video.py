@@ -137,16 +137,22 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
 
 def has_its_still(path: str) -> bool:
     """Whether the video at ``path`` has the still beside it that it may be the moving part of
-    (``common.extensions.still_names_of``; its extension in either case): a Live Photo's clip
-    then, if short. Its first frame is as telling as any (the still's shutter is in its middle),
-    and decoding on to 10 % cost an iPhone-sized HEVC clip as much CPU as its HEIC still."""
+    (``still_candidates``): a Live Photo's clip then, if short. Its first frame is as telling as
+    any (the still's shutter is in its middle), and decoding on to 10 % cost an iPhone-sized HEVC
+    clip as much CPU as its HEIC still."""
+    folder = os.path.dirname(path)
+    return first_beside(folder, [os.path.basename(still) for still in still_candidates(path)]) is not None
+
+
+def still_candidates(path: str) -> list[str]:
+    """The paths the still of the video at ``path`` may have, if it is the moving part of one
+    (``common.extensions.still_names_of``, its extension in either case); none for a picture."""
     folder, name = os.path.split(path)
-    stills = [
-        stem + ext
+    return [
+        os.path.join(folder, stem + ext)
         for stem, extension in map(os.path.splitext, still_names_of(name))
         for ext in (extension, extension.upper())
     ]
-    return first_beside(folder, stills) is not None
 
 
 def video_format(path: str) -> str:

@@ -193,6 +193,46 @@ def test_a_live_photos_clip_is_read_from_its_first_frame(tmp_path: Path) -> None
         assert looks_like(decode_image(str(clip)).image, body), clip.name
 
 
+def test_a_live_photos_clip_takes_its_stills_vector_not_a_forward_pass(cli: Cli, tmp_path: Path) -> None:
+    """An iPhone library holds every Live Photo twice, its still and its clip, and on a CPU the
+    forward pass is what indexing waits for: a clip read in the same run as its still takes the
+    still's vector, whichever the workers finish first and whatever batch each lands in. Its
+    thumbnail, size and facts are its own. A longer video beside a photo of its name, a clip
+    without its still, and one whose still fails are embedded themselves, as a query finds."""
+    folder = tmp_path / "iPhone"
+    bodies = [paint_photo(tmp_path / "bodies" / f"{n}.png", seed=120 + n) for n in range(10)]
+
+    def clip(name: str, n: int, seconds: float = 3) -> Path:  # no opening: a Live clip is read from its first frame
+        body = Image.open(bodies[n]).convert("RGB")
+        return make_video(folder / name, body, body, seconds=seconds)
+
+    live = {}
+    for n, (still, moving) in enumerate(
+        [("IMG_0001.HEIC", "IMG_0001.MOV"), ("IMG_0002.JPG", "IMG_0002.MOV"), ("IMG_0003.heic", "IMG_0003.mov"),
+         ("IMG_0004.HEIC", "IMG_0004.MOV"), ("PXL_20230521_101010123.MP.jpg", "PXL_20230521_101010123.MP")]
+    ):  # fmt: skip
+        live[paint_photo(folder / still, seed=140 + n)] = clip(moving, n)
+    longer = clip("IMG_0010.MOV", 5, seconds=8)
+    paint_photo(folder / "IMG_0010.JPG", seed=150)
+    alone = clip("IMG_0011.MOV", 6)
+    (folder / "IMG_0012.HEIC").write_bytes(b"not a picture")
+    orphan = clip("IMG_0012.MOV", 7)
+    run = cli.index(folder, extra=("--batch", "2"))
+    assert run.summary() == {"new": 14, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}, run.stderr
+    assert "5 Live Photo clips took their still's vector" in run.stderr
+
+    stills, clips = list(live), list(live.values())
+    assert np.allclose(cli.vectors([str(c) for c in clips]), cli.vectors([str(s) for s in stills]), atol=1e-6)
+    rows = cli.records()
+    assert all(rows[str(c)]["media_type"] == "video" and rows[str(c)]["duration"] > 2.5 for c in clips)
+    for still, moving in live.items():  # one vector, one score: the still is shown, its clip named beside it
+        (hits,) = cli.search("--search", str(still), "--limit", "1")
+        assert [(h["path"], h.get("companions")) for h in hits["results"]] == [(str(still), [str(moving)])]
+    for own, n in ((longer, 5), (alone, 6), (orphan, 7)):  # embedded from their own frames
+        (hits,) = cli.search("--search", str(bodies[n]), "--limit", "1")
+        assert hits["results"][0]["path"] == str(own) and hits["results"][0]["score"] > 0.95
+
+
 def test_a_video_can_be_the_query(cli: Cli, library: tuple[Path, dict[str, Path]]) -> None:
     folder, _ = library
     cli.index(folder)
