@@ -46,10 +46,16 @@ class LiveClips:
     def still_of_clip(self, record: Mapping[str, Any]) -> str | None:
         """The still whose vector the file of ``record`` takes: a Live clip's (a video of at most
         ``LIVE_CLIP_LONGEST`` seconds, read from its first frame) whose still is read in this
-        run; None for any other file."""
-        if record.get("media_type") != "video" or (record.get("duration") or LIVE_CLIP_LONGEST + 1) > LIVE_CLIP_LONGEST:
+        run; None for any other file. A longer video beside a still of its name is no Live clip:
+        the still's vector is not kept for it."""
+        still = self.still_of.get(record["path"])
+        if still is None or record.get("media_type") != "video":
             return None
-        return self.still_of.get(record["path"])
+        if (record.get("duration") or LIVE_CLIP_LONGEST + 1) > LIVE_CLIP_LONGEST:
+            self.awaited.discard(still)
+            self._vectors.pop(still, None)
+            return None
+        return still
 
     def vector_of_still(self, still: str) -> np.ndarray | None:
         """The vector ``still`` was given in this run, once (its clip takes it); None before."""
