@@ -12,13 +12,14 @@ are its own), the forward pass alone is saved.
 The workers hand files over in the order they finish, and a clip's first frame is read long before
 its HEIC still is, so a clip whose still is still to come is held (``hold``) until the still's
 vector is made (``stills_embedded`` gives it back), or, where the still fails, to the end of the
-run (``held``), when it is embedded itself as before. A clip whose still is not read in this run
-(indexed before, or not there) is embedded itself.
+run (``held``), when it is embedded itself as before. A clip whose still was indexed before and
+has not changed (a ``--watch`` round that finds the clip after the still, a library whose clips
+were copied in later) takes the stored vector; one without its still is embedded itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,19 +30,31 @@ from common.video import LIVE_CLIP_LONGEST, still_candidates
 class LiveClips:
     """The Live Photo clips of a run and their stills, and the stills' vectors as they are made."""
 
-    def __init__(self, paths: Iterable[str]) -> None:
+    def __init__(
+        self,
+        paths: Iterable[str],
+        indexed: Collection[str] = (),
+        stored_vectors: Callable[[list[str]], Mapping[str, np.ndarray]] | None = None,
+    ) -> None:
         """``paths``: the files a run reads for their vectors (not those whose stored vectors it
-        keeps)."""
+        keeps); ``indexed``: those whose stored vectors are current (unchanged files), which
+        ``stored_vectors`` gives."""
         read = set(paths)
-        self.still_of: dict[str, str] = {}  # a clip's path → its still's, both read in this run
+        self.still_of: dict[str, str] = {}  # a clip's path → its still's, read in this run or indexed
+        stored: set[str] = set()
         for path in read:
-            still = next((c for c in still_candidates(path) if c in read), None)
+            candidates = still_candidates(path)
+            still = next((c for c in candidates if c in read), None)
+            if still is None and stored_vectors is not None:
+                still = next((c for c in candidates if c in indexed), None)
+                stored.update([still] if still else [])
             if still is not None:
                 self.still_of[path] = still
+        self._stored, self._stored_vectors = stored, stored_vectors
         # Stills embedded whose clip has not come yet, and clips whose still has not.
         self._vectors: dict[str, np.ndarray] = {}
         self._held: dict[str, list[Any]] = {}
-        self.awaited = set(self.still_of.values())
+        self.awaited = set(self.still_of.values()) - stored
 
     def still_of_clip(self, record: Mapping[str, Any]) -> str | None:
         """The still whose vector the file of ``record`` takes: a Live clip's (a video of at most
@@ -58,7 +71,10 @@ class LiveClips:
         return still
 
     def vector_of_still(self, still: str) -> np.ndarray | None:
-        """The vector ``still`` was given in this run, once (its clip takes it); None before."""
+        """The vector ``still`` was given in this run, once (its clip takes it), or its stored one;
+        None before it is made (or where its row went meanwhile)."""
+        if still in self._stored and self._stored_vectors is not None:
+            return self._stored_vectors([still]).get(still)
         return self._vectors.pop(still, None)
 
     def hold(self, still: str, clip: Any) -> None:

@@ -177,7 +177,7 @@ class IndexSummary:
             if self.refreshed
             else ""
         )
-        live = f"; {self.from_stills} Live Photo clips took their still's vector" if self.from_stills else ""
+        live = f"; {self.from_stills} Live Photo clip(s) took their still's vector" if self.from_stills else ""
         return ("interrupted: " if self.interrupted else "") + (
             f"{self.new} new, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged, "
             f"{self.failed} failed{held} in {self.seconds:.1f} s{rate}{reused}{reread}{refreshed}{live}"
@@ -862,6 +862,9 @@ def index_roots(
         summary.updated += refreshed
         summary.refreshed += refreshed
     keep = KeptVectors(store, {f.path for f in reread}) if reread else None
+    # The rows whose stored vectors are those of their files as they are: a Live Photo's clip read
+    # now may take its still's (common.live_clips).
+    current = {f.path for f in (*plan.unchanged, *plan.refresh, *reread)}
     to_read = to_read + reread  # after the reuse and copies steps, which would find their own rows
     if to_read:
         if workers != 0:
@@ -921,7 +924,7 @@ def index_roots(
                 read = read_images(bar, report(by_path), summary)
                 if decoder is not None:
                     read = decode_on_device(read, decoder, batch_size, read_here, report(by_path), summary)
-                live = LiveClips(p for p in paths if keep is None or p not in keep.paths)
+                live = LiveClips((p for p in paths if keep is None or p not in keep.paths), current, store.get_vectors)
                 embedded = embed_batches(read, embedder, batch_size, summary, keep, live)
                 write_batches(store, embedded, indexed_before, summary, commit_seconds)
             finally:

@@ -196,8 +196,9 @@ def test_a_live_photos_clip_is_read_from_its_first_frame(tmp_path: Path) -> None
 def test_a_live_photos_clip_takes_its_stills_vector_not_a_forward_pass(cli: Cli, tmp_path: Path) -> None:
     """An iPhone library holds every Live Photo twice, its still and its clip, and on a CPU the
     forward pass is what indexing waits for: a clip read in the same run as its still takes the
-    still's vector, whichever the workers finish first and whatever batch each lands in. Its
-    thumbnail, size and facts are its own. A longer video beside a photo of its name, a clip
+    still's vector, whichever the workers finish first and whatever batch each lands in, and one
+    found after its still was indexed takes the stored one. Its thumbnail, size and facts are its
+    own. A longer video beside a photo of its name, a clip
     without its still, and one whose still fails are embedded themselves, as a query finds."""
     folder = tmp_path / "iPhone"
     bodies = [paint_photo(tmp_path / "bodies" / f"{n}.png", seed=120 + n) for n in range(10)]
@@ -217,9 +218,13 @@ def test_a_live_photos_clip_takes_its_stills_vector_not_a_forward_pass(cli: Cli,
     alone = clip("IMG_0011.MOV", 6)
     (folder / "IMG_0012.HEIC").write_bytes(b"not a picture")
     orphan = clip("IMG_0012.MOV", 7)
+    synced_first = paint_photo(folder / "IMG_0020.HEIC", seed=160)  # its clip comes later
     run = cli.index(folder, extra=("--batch", "2"))
-    assert run.summary() == {"new": 14, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}, run.stderr
-    assert "5 Live Photo clips took their still's vector" in run.stderr
+    assert run.summary() == {"new": 15, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}, run.stderr
+    assert "5 Live Photo clip(s) took their still's vector" in run.stderr
+    live[synced_first] = clip("IMG_0020.MOV", 8)  # a --watch round, a sync, finds it after its still
+    later = cli.index(folder)
+    assert later.summary()["new"] == 1 and "1 Live Photo clip(s) took their still's vector" in later.stderr
 
     stills, clips = list(live), list(live.values())
     assert np.allclose(cli.vectors([str(c) for c in clips]), cli.vectors([str(s) for s in stills]), atol=1e-6)
