@@ -31,7 +31,7 @@ from typing import BinaryIO
 from common.avchd import as_exif_spells
 from common.boxes import FULL_BOX_VERSION_BYTES, Box, boxes_in, read_box
 from common.extensions import VIDEO_EXTENSIONS
-from common.xmp import first_beside
+from common.xmp import first_beside, parsed_xml
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +123,10 @@ def _children_start(file: BinaryIO, meta: Box) -> int:
 def _said(data: bytes | None, path: str) -> ClipXml:
     """What a clip XML's bytes say; nothing for bytes that are no XML, and for another program's
     XML (no ``NonRealTimeMeta``)."""
-    from xml.etree import ElementTree
-
     if not data:
         return ClipXml()
-    try:
-        root = ElementTree.fromstring(data.rstrip(b"\0"))  # a box's may be padded
-    except ElementTree.ParseError as error:
-        log.debug("cannot read the clip XML of %s: %s", path, error)
-        return ClipXml()
-    if _local_name(root.tag) != "NonRealTimeMeta":
+    root = parsed_xml(data.rstrip(b"\0"), f"the clip XML of {path}")  # a box's may be padded
+    if root is None or _local_name(root.tag) != "NonRealTimeMeta":
         return ClipXml()
     found = {_local_name(element.tag): element.attrib for element in root.iter()}
     device, lens = found.get("Device", {}), found.get("Lens", {})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -173,12 +174,8 @@ def packet_fields_of(packet: bytes | str | None) -> PacketFields:
     """The ``XMP_COLUMNS`` and ``TAKEN_PROPERTIES`` one packet holds, in one parse."""
     if not packet:
         return PacketFields({}, {})
-    from xml.etree import ElementTree
-
-    try:
-        root = ElementTree.fromstring(_trimmed(packet))
-    except ElementTree.ParseError as error:
-        log.debug("ignoring an XMP packet that is not well-formed XML: %s", error)
+    root = parsed_xml(_trimmed(packet), "an XMP packet")
+    if root is None:
         return PacketFields({}, {})
     taken: dict[tuple[str, str], str] = {}
     # The photo's own properties: not those of a structure inside one (the IPTC Extension's
@@ -251,6 +248,28 @@ def _structured_location(root: Element) -> list[str]:
             if found := [parts[name] for name in LOCATION_STRUCTURE_PARTS if name in parts]:
                 return found
     return []
+
+
+def parsed_xml(text: bytes | str, what: str) -> Element | None:
+    """The root element of ``text``, an XML document (``what`` it is, for the log); None where it
+    is not well-formed. One whose declaration names an encoding Python does not know ('x-mac-roman':
+    XMP, and a camera's XML, are UTF-8 whatever a writer labels them) is read as UTF-8, its
+    declaration left out: that label made the whole photo fail to index, where it said nothing of
+    its pixels."""
+    from xml.etree import ElementTree
+
+    try:
+        try:
+            return ElementTree.fromstring(text)
+        except LookupError:  # the encoding its declaration names
+            declaration = _DECLARATION_BYTES if isinstance(text, bytes) else _DECLARATION_TEXT
+            return ElementTree.fromstring(declaration.sub(text[:0], text, count=1))
+    except (ElementTree.ParseError, LookupError) as error:
+        log.debug("ignoring %s that is not well-formed XML: %s", what, error)
+        return None
+
+
+_DECLARATION_BYTES, _DECLARATION_TEXT = re.compile(rb"^\s*<\?xml[^>]*\?>"), re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def _trimmed(packet: bytes | str) -> bytes | str:

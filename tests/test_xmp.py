@@ -227,6 +227,22 @@ def test_indexing_records_the_xmp_of_the_file_and_its_sidecar(cli: Cli, album: P
     assert cli.index(album).summary()["unchanged"] == 5
 
 
+def test_a_sidecar_labelled_with_an_encoding_python_does_not_know_is_read_as_utf8(cli: Cli, tmp_path: Path) -> None:
+    """A sidecar whose declaration names an encoding Python does not know made its photo fail to
+    index ("LookupError: unknown encoding"), its pixels fine; XMP is UTF-8 whatever the label: the
+    photo is indexed with the sidecar's stars and keywords. One that is no XML is left out, the
+    photo indexed all the same."""
+    album = tmp_path / "album"
+    labelled, broken = paint_photo(album / "labelled.jpg", 1), paint_photo(album / "broken.jpg", 2)
+    declaration = '<?xml version="1.0" encoding="x-mac-roman"?>\n'
+    write_sidecar(album / "labelled.xmp", declaration + packet(rating=5, keywords=("Zürich",)))
+    write_sidecar(album / "broken.xmp", declaration + packet(rating=4)[:-30])
+    assert cli.index(album).summary()["failed"] == 0
+    records = cli.records()
+    assert (records[str(labelled)]["rating"], records[str(labelled)]["keywords"]) == (5, "Zürich")
+    assert records[str(broken)]["rating"] is None
+
+
 def test_an_edited_sidecar_is_indexed_again_without_decoding_or_embedding(
     cli: Cli, album: Path, decoded: list[str], model_loads: list[str]
 ) -> None:
