@@ -198,8 +198,8 @@ def test_a_live_photos_clip_takes_its_stills_vector_not_a_forward_pass(cli: Cli,
     forward pass is what indexing waits for: a clip read in the same run as its still takes the
     still's vector, whichever the workers finish first and whatever batch each lands in, and one
     found after its still was indexed takes the stored one. Its thumbnail, size and facts are its
-    own. A longer video beside a photo of its name, a clip
-    without its still, and one whose still fails are embedded themselves, as a query finds."""
+    own. A longer video beside a photo of its name, a clip without its still, and one whose still
+    fails are embedded themselves, as a query finds."""
     folder = tmp_path / "iPhone"
     bodies = [paint_photo(tmp_path / "bodies" / f"{n}.png", seed=120 + n) for n in range(10)]
 
