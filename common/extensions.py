@@ -32,8 +32,9 @@ RAW_EXTENSIONS = frozenset(
      ".srw", ".rwl", ".3fr", ".iiq"}
 )  # fmt: skip
 INDEXED_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | RAW_EXTENSIONS
-# A Live Photo's still, beside the clip of the seconds around it: an iPhone's, a Samsung's.
-STILL_EXTENSIONS = (".heic", ".jpg", ".jpeg")
+# A Live Photo's still, beside the clip of the seconds around it: an iPhone's, a Samsung's, and an
+# iPhone's ProRAW one (its DNG, indexed by the preview inside it).
+STILL_EXTENSIONS = (".heic", ".jpg", ".jpeg", ".dng")
 
 
 def still_names_of(name: str) -> list[str]:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from test_overview import with_camera
+from test_raw import raw_photo
 
 from common.places import PLACE_COLUMNS
 from conftest import Cli, paint_photo, rows_rewritten
@@ -184,6 +185,8 @@ def test_a_live_photos_clip_is_read_from_its_first_frame(tmp_path: Path) -> None
     ]
     paint_photo(live / "IMG_0042.HEIC", seed=1)
     paint_photo(live / "PXL_20230521_101010123.MP.jpg", seed=2)
+    clips.append(make_video(live / "IMG_0045.MOV", first, body, seconds=3))  # a ProRAW Live Photo's
+    (live / "IMG_0045.DNG").write_bytes(b"")
     for clip in clips:
         assert looks_like(decode_image(str(clip)).image, first), clip.name
     alone = make_video(tmp_path / "alone" / "IMG_0043.MOV", first, body, seconds=3)
@@ -213,6 +216,8 @@ def test_a_live_photos_clip_takes_its_stills_vector_not_a_forward_pass(cli: Cli,
          ("IMG_0004.HEIC", "IMG_0004.MOV"), ("PXL_20230521_101010123.MP.jpg", "PXL_20230521_101010123.MP")]
     ):  # fmt: skip
         live[paint_photo(folder / still, seed=140 + n)] = clip(moving, n)
+    proraw = raw_photo(folder / "IMG_0005.DNG", Image.open(paint_photo(tmp_path / "raw.png", seed=145)).convert("RGB"))
+    live[proraw] = clip("IMG_0005.MOV", 9)  # an iPhone's ProRAW Live Photo: its DNG and its clip
     longer = clip("IMG_0010.MOV", 5, seconds=8)
     paint_photo(folder / "IMG_0010.JPG", seed=150)
     alone = clip("IMG_0011.MOV", 6)
@@ -220,8 +225,8 @@ def test_a_live_photos_clip_takes_its_stills_vector_not_a_forward_pass(cli: Cli,
     orphan = clip("IMG_0012.MOV", 7)
     synced_first = paint_photo(folder / "IMG_0020.HEIC", seed=160)  # its clip comes later
     run = cli.index(folder, extra=("--batch", "2"))
-    assert run.summary() == {"new": 15, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}, run.stderr
-    assert "5 Live Photo clip(s) took their still's vector" in run.stderr
+    assert run.summary() == {"new": 17, "updated": 0, "removed": 0, "unchanged": 0, "failed": 1}, run.stderr
+    assert "6 Live Photo clip(s) took their still's vector" in run.stderr
     live[synced_first] = clip("IMG_0020.MOV", 8)  # a --watch round, a sync, finds it after its still
     later = cli.index(folder)
     assert later.summary()["new"] == 1 and "1 Live Photo clip(s) took their still's vector" in later.stderr
