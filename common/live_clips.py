@@ -59,8 +59,8 @@ class LiveClips:
     def still_of_clip(self, record: Mapping[str, Any]) -> str | None:
         """The still whose vector the file of ``record`` takes: a Live clip's (a video of at most
         ``LIVE_CLIP_LONGEST`` seconds, read from its first frame) whose still is read in this
-        run; None for any other file. A longer video beside a still of its name is no Live clip:
-        the still's vector is not kept for it."""
+        run, or indexed and unchanged; None for any other file. A longer video beside a still of
+        its name is no Live clip: the still's vector is not kept for it."""
         still = self.still_of.get(record["path"])
         if still is None or record.get("media_type") != "video":
             return None
