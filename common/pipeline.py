@@ -862,11 +862,11 @@ def index_roots(
         summary.updated += refreshed
         summary.refreshed += refreshed
     keep = KeptVectors(store, {f.path for f in reread}) if reread else None
-    # The rows whose stored vectors are those of their files as they are: a Live Photo's clip read
-    # now may take its still's (common.live_clips).
-    current = {f.path for f in (*plan.unchanged, *plan.refresh, *reread)}
     to_read = to_read + reread  # after the reuse and copies steps, which would find their own rows
     if to_read:
+        # The rows whose stored vectors are those of their files as they are: a Live Photo's clip
+        # read now may take its still's (common.live_clips).
+        current = {f.path for f in (*plan.unchanged, *plan.refresh, *reread)}
         if workers != 0:
             start_decoding_server()  # it starts while the model loads
         with summary.timing("model"):
