@@ -261,15 +261,14 @@ def parsed_xml(text: bytes | str, what: str) -> Element | None:
     try:
         try:
             return ElementTree.fromstring(text)
-        except LookupError:  # the encoding its declaration names
-            declaration = _DECLARATION_BYTES if isinstance(text, bytes) else _DECLARATION_TEXT
-            return ElementTree.fromstring(declaration.sub(text[:0], text, count=1))
+        except LookupError:  # the encoding its declaration names (a str's is not looked up)
+            return ElementTree.fromstring(_DECLARATION.sub(b"", text, count=1) if isinstance(text, bytes) else text)
     except (ElementTree.ParseError, LookupError) as error:
         log.debug("ignoring %s that is not well-formed XML: %s", what, error)
         return None
 
 
-_DECLARATION_BYTES, _DECLARATION_TEXT = re.compile(rb"^\s*<\?xml[^>]*\?>"), re.compile(r"^\s*<\?xml[^>]*\?>")
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
 
 
 def _trimmed(packet: bytes | str) -> bytes | str:
