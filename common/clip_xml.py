@@ -63,11 +63,15 @@ def clip_xml_of(path: str, names: Iterable[str] | None = None) -> str | None:
     return first_beside(folder, [stem + suffix for suffix in CLIP_XML_SUFFIXES], names)
 
 
-def clip_xml_facts(path: str) -> ClipXml:
-    """What the Sony XML of the video at ``path`` says: the one beside it (``clip_xml_of``), else
-    the one inside it (``clip_xml_inside``); nothing without either."""
+def clip_xml_facts(path: str, look_inside: bool) -> ClipXml:
+    """What the Sony XML of the video at ``path`` says: the one beside it (``clip_xml_of``), else,
+    where ``look_inside`` (an MP4: what a Sony writes), the one inside it (``clip_xml_inside``);
+    nothing without either. Other videos (an iPhone's MOV, a camcorder's MTS) are not opened a
+    second time for it."""
     beside = read_clip_xml(clip_xml_of(path))
-    return beside if beside != ClipXml() else _said(clip_xml_inside(path), path)
+    if beside != ClipXml() or not look_inside:
+        return beside
+    return _said(clip_xml_inside(path), path)
 
 
 def read_clip_xml(path: str | None) -> ClipXml:

@@ -33,6 +33,7 @@ from common.avchd import Mdpm, mdpm_of
 from common.clip_xml import ClipXml, clip_xml_facts
 from common.extensions import MOTION_CLIP_EXTENSIONS, still_names_of
 from common.positions import is_recorded_position
+from common.records import CLIP_XML_INSIDE_FORMATS
 from common.xmp import first_beside
 
 REPRESENTATIVE_POSITION = 0.10
@@ -98,7 +99,7 @@ def read_video_frame(path: str, shrink_by: Callable[[tuple[int, int]], int] | No
         # frames as it has threads (a 16-core host: 17) before it gives back the first, where one
         # keyframe is often all that is wanted (``_frame_at``); the workers keep every core busy.
         stream.thread_type = "SLICE"
-        mdpm, clip_xml = mdpm_of(container, stream), clip_xml_facts(path)
+        mdpm, clip_xml = mdpm_of(container, stream), clip_xml_facts(path, _may_hold_clip_xml(path))
         duration = _duration(container, stream)
         start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
         target = start + duration * REPRESENTATIVE_POSITION if duration else start
@@ -155,6 +156,12 @@ def still_candidates(path: str) -> list[str]:
     ]
 
 
+def _may_hold_clip_xml(path: str) -> bool:
+    """Whether the video at ``path`` is of a format a Sony camera writes its clip XML inside
+    (``common.records.CLIP_XML_INSIDE_FORMATS``, the rows an upgrade reads it for)."""
+    return video_format(path) in CLIP_XML_INSIDE_FORMATS
+
+
 def video_format(path: str) -> str:
     """The record's ``format`` of the video at ``path``: its extension (the container's own name
     is a list, "mov,mp4,m4a,..."), but MP4 for a Pixel's motion clip ('PXL_….MP')."""
@@ -200,7 +207,7 @@ def video_header(path: str) -> tuple[dict[str, Any], str | None]:
     raises what PyAV raises for a file it cannot open now."""
     import av
 
-    clip_xml = clip_xml_facts(path)
+    clip_xml = clip_xml_facts(path, _may_hold_clip_xml(path))
     with av.open(path, options=OPEN_OPTIONS) as container:
         streams = container.streams.video
         mdpm = mdpm_of(container, streams[0]) if streams else Mdpm()
