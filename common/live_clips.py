@@ -47,7 +47,8 @@ class LiveClips:
             still = next((c for c in candidates if c in read), None)
             if still is None and stored_vectors is not None:
                 still = next((c for c in candidates if c in indexed), None)
-                stored.update([still] if still else [])
+                if still is not None:
+                    stored.add(still)
             if still is not None:
                 self.still_of[path] = still
         self._stored, self._stored_vectors = stored, stored_vectors
