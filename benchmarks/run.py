@@ -3,6 +3,7 @@
 Phases, all in one run so every figure is read against the others:
   photos  index a real photo folder with each backend (same model, same vectors), re-index it
           unchanged, time four kinds of search, and measure cold start; per model
+  clips   index Live Photos (stills with their clips), the stills alone and the clips alone; per model
   limits  the model's forward throughput on preloaded tensors (the ceiling for indexing) and
           exact NumPy / FAISS-flat search (the reference for query time and recall)
   scale   each store alone at 10k and 100k rows (1M with --scale-1m)
@@ -21,6 +22,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.clip_bench import LIVE_PHOTOS, make_live_library, run_clip_benchmark  # noqa: E402
 from benchmarks.photo_bench import MODELS, load_corpus, run_photo_benchmark  # noqa: E402
 from benchmarks.reindex_bench import CLI_REPEATS, make_tree, measure_unchanged_reindex  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
@@ -64,6 +66,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-1m", action="store_true", help="add the 1,000,000-row scale point (minutes)")
     parser.add_argument(
         "--distributions", default=",".join(DISTRIBUTIONS), help="synthetic vector layouts for the scale phase"
+    )
+    parser.add_argument(
+        "--live-photos",
+        type=int,
+        default=LIVE_PHOTOS,
+        help="Live Photos (a corpus JPEG and a 2 s clip of it) to index per model, with the first backend (0 to skip)",
     )
     parser.add_argument(
         "--reindex-files", type=int, default=100_000, help="size of the generated unchanged tree (0 to skip)"
@@ -161,6 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             args.models, args.queries, args.scale, args.load_repeats = "tiny", min(args.queries, 5), "1500", 1
             args.index_trials = 1
             args.reindex_files = min(args.reindex_files, 2000)
+            args.live_photos = min(args.live_photos, 6)
         roots = [str(p.resolve()) for p in (args.corpus or DEFAULT_CORPUS) if p.exists()]
         if not roots:
             raise SystemExit("no corpus folder found: pass --corpus DIR")
@@ -179,12 +188,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "queries": args.queries,
             "batch": args.batch,  # as asked; None: the CLI's default for the device (each model's "batch")
             "photos": [],
+            "clips": [],
             "reindex": [],
             "scale": [],
         }
         distributions = [d for d in args.distributions.split(",") if d]
         phases = (
-            len(models) + (len(backends) if args.reindex_files else 0) + len(sizes) * len(backends) * len(distributions)
+            len(models) * (2 if args.live_photos else 1)
+            + (len(backends) if args.reindex_files else 0)
+            + len(sizes) * len(backends) * len(distributions)
         )
         steps = tqdm(total=phases, desc="benchmark", unit="phase")
         for model in models:
@@ -195,6 +207,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 )
             )
             steps.update()
+        if args.live_photos:
+            steps.set_postfix_str(f"making {args.live_photos} Live Photos")
+            libraries = make_live_library(corpus.images, Path(scratch) / "live", args.live_photos)
+            for model in models:
+                steps.set_postfix_str(f"videos and Live Photos, {model}")
+                results["clips"].append(
+                    run_clip_benchmark(
+                        model, libraries, backends[0], args.batch, args.device, args.workers, args.index_trials
+                    )
+                )
+                steps.update()
         if args.reindex_files:
             from common.embedding import Embedder
 

@@ -29,7 +29,9 @@ def test_smoke_report_files(smoke) -> None:
     results, out = smoke
     assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(results))
     markdown = (out / "report.md").read_text()
-    for heading in ("## Headline ratios", "## Indexing", "## Load", "## Search", "## Re-index", "## Scale"):
+    for heading in (
+        "## Headline ratios", "## Indexing", "## Videos and Live Photos", "## Load", "## Search", "## Re-index", "## Scale"
+    ):  # fmt: skip
         assert heading in markdown
     # The model's label names its precision where that is not fp32 (bf16 on a CPU with AMX or AVX512-BF16).
     (label,) = [model["model"] for model in results["photos"]]
@@ -57,6 +59,13 @@ def test_smoke_report_files(smoke) -> None:
     assert "12 of 12 files took their stored vectors, 0 embedded" in markdown
     assert f"{label}: cold `--search photo.jpg` (a photo of the index), lancedb" in markdown
     assert f"{label}: `--search -` session, each prompt after the first, faiss" in markdown
+    (clips,) = results["clips"]
+    assert f"| {label}: lancedb indexing Live Photos / their stills alone | {clips['live_vs_stills']:.2f} |" in markdown
+    assert (
+        "6 stills with a 2 s 1440x1080 H.264 clip each" in markdown
+        and "6 of 6 clips took their still's vector" in markdown
+    )
+    assert f"| {label}: lancedb indexing videos / model-only ceiling | {clips['clips_vs_ceiling']:.2f} |" in markdown
     for chart in ("index_throughput.png", "search_latency.png", "scale.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"({chart})" in markdown
@@ -125,6 +134,19 @@ def test_smoke_numbers_are_positive_and_consistent(smoke) -> None:
                 stats = data["search"][kind][part]
                 assert stats["n"] == results["queries"]
                 assert 0 < stats["p50_ms"] <= stats["p95_ms"]
+    (clips,) = results["clips"]  # one Live library made of 6 painted photos, indexed three ways with lancedb
+    assert clips["backend"] == "lancedb" and clips["model"] == model["model"] and clips["live_photos"] == 6
+    stills, live, alone = (clips["runs"][library] for library in ("stills", "live", "clips"))
+    # The smoke run's one trial: each still embedded; each Live clip read, and its still's vector taken.
+    assert [(r["files"], r["embedded"], r["from_stills"], r["failed"]) for r in stills] == [(6, 6, 0, 0)]
+    assert [(r["files"], r["embedded"], r["from_stills"], r["failed"]) for r in live] == [(12, 6, 6, 0)]
+    assert [(r["files"], r["embedded"], r["from_stills"], r["failed"]) for r in alone] == [(6, 6, 0, 0)]
+    assert all(r["read_cpu_ms_per_file"] > 0 and 0 < r["model_busy"] <= 1 for r in stills + live + alone)
+    assert len(clips["ceilings"]) == 2 and all(c > 0 for c in clips["ceilings"])
+    around = sum(clips["ceilings"]) / 2
+    assert clips["live_vs_stills"] == pytest.approx(live[0]["seconds"] / stills[0]["seconds"])
+    assert clips["clips_vs_ceiling"] == pytest.approx(alone[0]["images_per_second"] / around)
+    assert clips["stills_vs_ceiling"] == pytest.approx(stills[0]["images_per_second"] / around)
     for reindex in results["reindex"]:
         assert reindex["files"] == 2000 and reindex["failed"] == 20 and reindex["unchanged"] == 1980
         assert reindex["embedded"] == reindex["removed"] == 0
