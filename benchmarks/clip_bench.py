@@ -29,7 +29,7 @@ from common.thumbnails import THUMBNAIL_DIR
 from common.workers import default_worker_count
 
 # Live Photos made for the measurement: enough for seconds of ViT-B-32 work on a CPU.
-LIVE_PHOTOS = 100
+LIVE_PHOTOS = 150
 CLIP_SIZE = (1440, 1080)  # an iPhone's Live clip, landscape
 CLIP_FPS = 30
 CLIP_SECONDS = 2.0
