@@ -40,9 +40,9 @@ LIBRARIES = ("stills", "live", "clips")
 
 def make_live_library(photos: list[str], folder: Path, count: int = LIVE_PHOTOS) -> dict[str, str]:
     """Three folders under ``folder`` (``LIBRARIES``) made from the first ``count`` distinct JPEGs
-    of ``photos`` (a link's target once): 'IMG_0001.JPG' (a link to the photo) with 'IMG_0001.MOV' (a clip showing it) in
-    'live', the same stills alone in 'stills' and the same clips alone in 'clips'. Links where
-    the file system allows them, so the three hold the same bytes."""
+    of ``photos`` (a link's target once): 'IMG_0001.JPG' (the photo) with 'IMG_0001.MOV' (a clip
+    showing it) in 'live', the same stills alone in 'stills' and the same clips alone in 'clips'.
+    Links where the file system allows them, so the three hold the same bytes."""
     from PIL import Image
 
     jpegs = sorted({os.path.realpath(p) for p in photos if p.lower().endswith((".jpg", ".jpeg"))})[:count]
@@ -116,6 +116,7 @@ def run_clip_benchmark(
         "model": name if embedder.precision == "fp32" else f"{name} ({embedder.precision})",
         "backend": backend,
         "live_photos": runs["stills"][0]["files"],
+        "libraries": list(LIBRARIES),  # the order they are read in (a report's JSON sorts keys)
         "clip": {"size": list(CLIP_SIZE), "fps": CLIP_FPS, "seconds": CLIP_SECONDS, "codec": "H.264"},
         "batch": batch,
         "workers": workers,
