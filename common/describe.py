@@ -16,7 +16,15 @@ from typing import Any
 from common.clip_xml import clip_xml_of
 from common.decoding import DecodedImage, ExifIfds, Header, header_of
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
-from common.metadata import EXIF_FIELDS, content_hash, exif_json, file_facts, png_text_chunks, read_exif
+from common.metadata import (
+    EXIF_FIELDS,
+    content_hash,
+    exif_json,
+    file_facts,
+    lens_in_words,
+    png_text_chunks,
+    read_exif,
+)
 from common.name_dates import date_in_name
 from common.places import PLACE_COLUMNS, country_aliases, place_columns
 from common.raw import exif_of_raw
@@ -241,6 +249,7 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
     if (updated.get("gps_latitude"), updated.get("gps_longitude")) != before:  # XMP's or a JSON's, or one gone
         updated.update(place_columns(updated))
     updated["creator"] = creator_of(updated)
+    updated["lens"] = lens_in_words(updated.get("lens"))  # LensSpecification's printing before 18
     if not updated.get("copyright"):  # the stored tags are parsed only when XMP and IIM say nothing
         updated["copyright"] = copyright_of(updated, _stored_exif_tags(record))
     version = record.get("record_version")

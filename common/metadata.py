@@ -12,6 +12,8 @@ import hashlib
 import json
 import logging
 import os
+import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 logging.getLogger("exifread").setLevel(logging.ERROR)
 
 MAX_EXIF_VALUE_CHARS = 1000
+# LensSpecification as exifread prints it, the lens's name in rows an older imagedb wrote.
+_PRINTED_SPECIFICATION = re.compile(r"\[(?P<values>[^\[\],]*(?:,[^\[\],]*){3})\]")
 EXIF_FIELDS = (
     "make", "model", "lens", "date_taken", "iso", "exposure_time", "f_number", "focal_length",
     "orientation", "gps_latitude", "gps_longitude", "gps_altitude", "description",
@@ -125,7 +129,7 @@ def _columns_from_exifread(tags: dict[str, Any]) -> dict[str, Any]:
     columns = {
         "make": text("Image Make"),
         "model": text("Image Model"),
-        "lens": text("EXIF LensModel", "EXIF LensSpecification"),
+        "lens": text("EXIF LensModel") or lens_from_specification(_values(tags.get("EXIF LensSpecification"))),
         "date_taken": _iso_datetime(
             text("EXIF DateTimeOriginal", "EXIF DateTimeDigitized", "Image DateTime"),
             text("EXIF OffsetTimeOriginal", "EXIF OffsetTime"),
@@ -224,7 +228,8 @@ def _pillow_exif(ifds: ExifIfds | None) -> tuple[dict[str, Any], dict[str, str]]
     orientation = merged.get("Orientation")
     iso = merged.get("ISOSpeedRatings") or merged.get("PhotographicSensitivity")
     columns.update(
-        make=text("Make"), model=text("Model"), lens=text("LensModel"),
+        make=text("Make"), model=text("Model"),
+        lens=text("LensModel") or lens_from_specification(merged.get("LensSpecification") or ()),
         date_taken=_iso_datetime(text("DateTimeOriginal") or text("DateTime"), text("OffsetTimeOriginal")),
         iso=int(iso[0] if isinstance(iso, tuple) else iso) if iso else None,
         exposure_time=_to_float(merged.get("ExposureTime")), f_number=_to_float(merged.get("FNumber")),
@@ -272,6 +277,53 @@ def _iso_datetime(value: str | None, offset: str | None = None) -> str | None:
     if offset and len(offset.strip()) == 6 and offset.strip()[0] in "+-":
         iso += offset.strip()
     return iso
+
+
+def lens_from_specification(values: Sequence[Any]) -> str | None:
+    """The lens a camera that writes no LensModel (older DSLRs, some phones) describes in EXIF's
+    LensSpecification (the shortest and longest focal length, the widest aperture at each), in
+    words as ExifTool writes them: '18-70mm f/3.5-4.5', '4.15mm f/2.2'. A part the camera gives
+    as unknown (0/0, 0) is left out; None where no focal length is known. The tag's own printing,
+    '[18, 70, 7/2, 9/2]', was the lens's name before (``lens_in_words`` mends stored rows)."""
+    numbers = [_to_float(value) for value in values]
+    if len(numbers) != 4:
+        return None
+    focal, aperture = _span(numbers[0], numbers[1]), _span(numbers[2], numbers[3])
+    if focal is None:
+        return None
+    return f"{focal}mm f/{aperture}" if aperture else f"{focal}mm"
+
+
+def lens_in_words(lens: str | None) -> str | None:
+    """A stored ``lens`` that is LensSpecification's printing ('[18, 70, 7/2, 9/2]', as rows an
+    older imagedb wrote hold it) in words (``lens_from_specification``); any other as it is."""
+    written = _PRINTED_SPECIFICATION.fullmatch(lens or "")
+    if written is None:
+        return lens
+    values = [_printed_number(part) for part in written["values"].split(",")]
+    if any(value is None for value in values):
+        return lens
+    return lens_from_specification(values)
+
+
+def _printed_number(text: str) -> float | None:
+    """A number as exifread prints a rational ('7/2', '18'; '0/0', unknown: 0); None if none."""
+    numerator, _, denominator = text.strip().partition("/")
+    try:
+        top, bottom = float(numerator), float(denominator or 1)
+    except ValueError:
+        return None
+    return top / bottom if bottom else 0.0
+
+
+def _span(low: float | None, high: float | None) -> str | None:
+    """'18-70' from 18 and 70, '4.15' from 4.15 twice or from one alone; None from none."""
+    known = [f"{round(value, 2):g}" for value in (low, high) if value]
+    return "-".join(dict.fromkeys(known)) or None
+
+
+def _values(tag: Any) -> Sequence[Any]:
+    return tag.values if tag is not None and not isinstance(tag.values, str) else ()
 
 
 def _to_float(value: Any) -> float | None:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from PIL import ExifTags, Image
+from PIL.TiffImagePlugin import IFDRational
 from test_places import AREZZO, EIFFEL_TOWER, photo_taken_at
 
 from common.overview import TABLE_TOP, Tally, tally_lines
-from conftest import Cli, made_by_an_older_imagedb, names_listed, paint_photo
+from conftest import Cli, made_by_an_older_imagedb, names_listed, paint_photo, rows_rewritten
 
 
 def with_camera(path: Path, make: str, model: str, taken: str, lens: str | None = None) -> Path:
@@ -90,6 +91,67 @@ def test_stats_count_what_the_index_holds(cli: Cli, library: Path) -> None:
         "  1  Apple iPhone 13",
         "  2  (no camera recorded)",
     ]
+
+
+def with_lens_specification(path: Path, specification: tuple[tuple[int, int], ...]) -> Path:
+    """Give a generated JPEG a lens as a camera that writes no LensModel describes it: its
+    LensSpecification alone (the shortest and longest focal length, the widest aperture at each)."""
+    with Image.open(path) as image:
+        image.load()
+        exif = image.getexif()
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.LensSpecification] = tuple(IFDRational(*r) for r in specification)
+    image.save(path, exif=exif, quality=92)
+    return path
+
+
+def test_a_lens_named_by_its_specification_alone_reads_as_a_photographer_writes_it(
+    cli: Cli, tmp_path: Path, decoded: list[str]
+) -> None:
+    """Older DSLRs and some phones write no LensModel, only the LensSpecification: such a lens
+    was '[18, 70, 7/2, 9/2]' in --stats, the table and the search text. It reads as ExifTool
+    writes it, a part the camera does not know (0/0) left out; rows an older imagedb wrote are
+    mended at the next --index from what they hold, no file decoded; whichever EXIF reader read
+    the photo, the name is the same."""
+    from common.decoding import ExifIfds
+    from common.metadata import read_exif
+
+    folder = tmp_path / "photos"
+    with_lens_specification(paint_photo(folder / "zoom.jpg", 1), ((18, 1), (70, 1), (7, 2), (9, 2)))
+    with_lens_specification(paint_photo(folder / "phone.jpg", 2), ((83, 20), (83, 20), (11, 5), (11, 5)))
+    with_lens_specification(paint_photo(folder / "unknown-aperture.jpg", 3), ((24, 1), (70, 1), (0, 0), (0, 0)))
+    with_lens_specification(paint_photo(folder / "unknown.jpg", 4), ((0, 0), (0, 0), (0, 0), (0, 0)))
+    named = with_camera(paint_photo(folder / "named.jpg", 5), "Canon", "Canon EOS R6", "2021:05:02 17:30:00", "RF50mm")
+    with_lens_specification(named, ((50, 1), (50, 1), (9, 5), (9, 5)))  # its LensModel comes first
+    lenses = {
+        "zoom.jpg": "18-70mm f/3.5-4.5", "phone.jpg": "4.15mm f/2.2", "unknown-aperture.jpg": "24-70mm",
+        "unknown.jpg": None, "named.jpg": "RF50mm",
+    }  # fmt: skip
+
+    def lens_by_name() -> dict[str, str | None]:
+        return {Path(path).name: record["lens"] for path, record in cli.records().items()}
+
+    cli.index(folder)
+    assert lens_by_name() == lenses
+    stats = cli("--stats", "--format", "json").json()
+    assert stats["lenses"]["counts"] == dict.fromkeys(["18-70mm f/3.5-4.5", "24-70mm", "4.15mm f/2.2", "RF50mm"], 1)
+    assert names_listed(cli, "--text", '"18-70mm f/3.5-4.5"') == ["zoom.jpg"]
+
+    printed = {"zoom.jpg": "[18, 70, 7/2, 9/2]", "phone.jpg": "[83/20, 83/20, 11/5, 11/5]",
+               "unknown-aperture.jpg": "[24, 70, 0/0, 0/0]", "unknown.jpg": "[0/0, 0/0, 0/0, 0/0]"}  # fmt: skip
+    rows_rewritten(cli, lambda r: r | {"lens": printed.get(Path(r["path"]).name, r["lens"]), "record_version": 17})
+    assert lens_by_name() == lenses | printed
+    decoded.clear()
+    again = cli.index(folder, extra=("--workers", "0"))
+    assert again.summary()["updated"] == 5 and decoded == []
+    assert lens_by_name() == lenses
+    assert names_listed(cli, "--text", '"18-70mm f/3.5-4.5"') == ["zoom.jpg"]
+
+    specification = {
+        ExifTags.Base.LensSpecification: tuple(IFDRational(*r) for r in ((18, 1), (70, 1), (7, 2), (9, 2)))
+    }
+    exifread_cannot = paint_photo(tmp_path / "no-exif.png", 6)  # Pillow's EXIF is read where exifread finds none
+    columns, _ = read_exif(str(exifread_cannot), ExifIfds(image={}, exif=specification, gps={}))
+    assert columns["lens"] == "18-70mm f/3.5-4.5"
 
 
 def test_stats_point_at_photos_dated_in_the_future(cli: Cli, library: Path) -> None:
