@@ -13,6 +13,7 @@ import os
 import time
 from typing import Any
 
+from common.camera_defaults import without_camera_defaults
 from common.clip_xml import clip_xml_of
 from common.decoding import DecodedImage, ExifIfds, Header, header_of
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
@@ -190,11 +191,12 @@ def filled_in(record: dict[str, Any], takeout: dict[str, Any], xmp: TakenInXmp) 
     date and position as its XMP has them (``taken_as_xmp_says``: a sidecar's edit first, the
     file's own packet where EXIF says nothing), then what its Takeout JSON says where they all
     say nothing (``fill_in``), then, where nothing dates it, the date in its file's name
-    (``date_in_name``: a guess, so last). The one order, for a file read and a row brought up to
-    date alike."""
+    (``date_in_name``: a guess, so last); and no description or caption a camera writes on
+    every photo (``without_camera_defaults``). The one order, for a file read and a row brought
+    up to date alike."""
     filled = fill_in(taken_as_xmp_says(record, xmp), takeout)
     filled["date_taken"] = filled.get("date_taken") or date_in_name(filled.get("filename") or "")
-    return filled
+    return without_camera_defaults(filled)
 
 
 def creator_of(record: dict[str, Any]) -> str | None:

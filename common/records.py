@@ -102,8 +102,9 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # 16: an AVCHD clip's date, position and camera from its H.264 stream's MDPM (common.avchd).
 # 17: a Sony MP4's local time, camera and lens from the XML inside it (common.clip_xml).
 # 18: a lens named by EXIF's LensSpecification alone in words, '18-70mm f/3.5-4.5', not as the
-# tag prints, '[18, 70, 7/2, 9/2]' (common.metadata.lens_from_specification; rows mended from
-# what they hold).
+# tag prints, '[18, 70, 7/2, 9/2]' (common.metadata.lens_from_specification), and no description
+# or caption a camera writes on every photo, 'OLYMPUS DIGITAL CAMERA' (common.camera_defaults);
+# rows mended from what they hold.
 RECORD_VERSION = 18
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS

@@ -282,6 +282,22 @@ def test_exif_details_on_known_files(camera_records: dict[str, dict]) -> None:
     assert "iPhone 11 Pro Max" in (iphone["lens"] or "")
 
 
+def test_the_real_compacts_descriptions_of_themselves_are_no_description(camera_records: dict[str, dict]) -> None:
+    """The camera set's Olympus, Sanyo, Konica Minolta and Samsung compacts wrote their maker's
+    name as ImageDescription: the rows hold no description (their EXIF keeps the tag), and the
+    descriptions people wrote are there."""
+    from common.camera_defaults import is_camera_default
+
+    written = {
+        path: json.loads(r["exif_json"] or "{}").get("Image ImageDescription", "") for path, r in camera_records.items()
+    }
+    by_cameras = [path for path, text in written.items() if is_camera_default(text)]
+    assert len(by_cameras) >= 6, by_cameras
+    assert all(camera_records[path]["description"] is None for path in by_cameras)
+    by_people = [path for path, text in written.items() if text.strip() and not is_camera_default(text)]
+    assert len(by_people) >= 5 and all(camera_records[path]["description"] for path in by_people)
+
+
 def test_user_comments_are_decoded_text(camera_records: dict[str, dict]) -> None:
     comments = [r["user_comment"] for r in camera_records.values() if r["user_comment"]]
     assert comments, "the camera set has files with user comments"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import ExifTags, Image, PngImagePlugin
 
 from common.records import RECORD_VERSION
 from common.xmp import XMP_COLUMNS, fields_of, sidecar_of
@@ -241,6 +241,71 @@ def test_a_sidecar_labelled_with_an_encoding_python_does_not_know_is_read_as_utf
     records = cli.records()
     assert (records[str(labelled)]["rating"], records[str(labelled)]["keywords"]) == (5, "Zürich")
     assert records[str(broken)]["rating"] is None
+
+
+def with_description(path: Path, make: str, description: str) -> Path:
+    """Give a generated JPEG the ImageDescription its camera writes."""
+    with Image.open(path) as image:
+        image.load()
+        exif = image.getexif()
+    exif[ExifTags.Base.Make] = make
+    exif[ExifTags.Base.ImageDescription] = description
+    image.save(path, exif=exif, quality=92)
+    return path
+
+
+def test_what_a_camera_writes_as_every_photos_description_is_no_description(
+    cli: Cli, tmp_path: Path, decoded: list[str]
+) -> None:
+    """Compacts write 'OLYMPUS DIGITAL CAMERA', 'SONY DSC' or their model in angle brackets as
+    every photo's ImageDescription, and software keeping EXIF and XMP in step copies it into the
+    caption: it is no description, and `--text digital` does not list every such photo. Words a
+    person wrote stay, the maker's name among them or not; rows an older imagedb wrote are mended
+    at the next --index from what they hold, nothing decoded; the EXIF tag itself is kept."""
+    folder = tmp_path / "compacts"
+    with_description(paint_photo(folder / "olympus.jpg", 1), "OLYMPUS IMAGING CORP.", "OLYMPUS DIGITAL CAMERA")
+    with_description(paint_photo(folder / "sony.jpg", 2), "SONY", "  SONY DSC  ")
+    with_description(paint_photo(folder / "samsung.jpg", 3), "Samsung Techwin", "<Digimax i50 MP3, Samsung #1 MP3>")
+    synced = with_description(paint_photo(folder / "synced.jpg", 4), "OLYMPUS IMAGING CORP.", "OLYMPUS DIGITAL CAMERA")
+    write_sidecar(synced.with_suffix(".xmp"), packet(caption="OLYMPUS DIGITAL CAMERA", keywords=("lake",)))
+    with_description(paint_photo(folder / "written.jpg", 5), "OLYMPUS IMAGING CORP.", "My new OLYMPUS DIGITAL CAMERA")
+    captioned = paint_photo(folder / "captioned.jpg", 6)
+    write_sidecar(captioned.with_suffix(".xmp"), packet(caption="Digital camera museum, Tokyo"))
+    said = {
+        "written.jpg": ("My new OLYMPUS DIGITAL CAMERA", None),
+        "captioned.jpg": (None, "Digital camera museum, Tokyo"),
+    }
+
+    def words() -> dict[str, tuple[str | None, str | None]]:
+        return {name: (r["description"], r["caption"]) for name, r in by_name(cli).items()}
+
+    cli.index(folder)
+    assert words() == dict.fromkeys(["olympus.jpg", "sony.jpg", "samsung.jpg", "synced.jpg"], (None, None)) | said
+    assert names_listed(cli, "--text", "digital") == ["captioned.jpg", "written.jpg"]
+    assert names_listed(cli, "--text", "lake") == ["synced.jpg"]
+    assert "OLYMPUS DIGITAL CAMERA" in by_name(cli)["olympus.jpg"]["exif_json"]
+
+    written = {"olympus.jpg": ("OLYMPUS DIGITAL CAMERA", None), "synced.jpg": ("OLYMPUS DIGITAL CAMERA",) * 2}
+    rows_rewritten(
+        cli,
+        lambda r: (
+            r
+            | dict(
+                zip(
+                    ("description", "caption"),
+                    written.get(Path(r["path"]).name, (r["description"], r["caption"])),
+                    strict=True,
+                )
+            )
+            | {"record_version": 17}
+        ),
+    )
+    assert names_listed(cli, "--text", "digital") == ["captioned.jpg", "olympus.jpg", "synced.jpg", "written.jpg"]
+    decoded.clear()
+    again = cli.index(folder, extra=("--workers", "0"))
+    assert again.summary()["updated"] == 6 and decoded == []
+    assert words()["olympus.jpg"] == words()["synced.jpg"] == (None, None)
+    assert names_listed(cli, "--text", "digital") == ["captioned.jpg", "written.jpg"]
 
 
 def test_an_edited_sidecar_is_indexed_again_without_decoding_or_embedding(
