@@ -2,10 +2,11 @@
 
 Many compacts fill EXIF's ImageDescription (and some the UserComment) with their maker's name,
 'OLYMPUS DIGITAL CAMERA', 'SONY DSC', '<Digimax i50 MP3, Samsung #1 MP3>', on every photo, and
-photo software that keeps EXIF and XMP in step copies it into the XMP and IPTC caption. Kept, it
-was every such photo's description and caption: shown as if someone had written it, and the
-search text's, so that `--text camera` or `--text digital` listed every photo of those cameras.
-gThumb, iNaturalist and PhotoPrism drop the same texts. The row's ``exif_json`` keeps the tag.
+photo software that keeps EXIF and XMP in step copies it into the XMP and IPTC caption (Windows
+shows it as the title). Kept, it was every such photo's description and caption, shown as if
+someone had written it, and in its search text, so that `--text camera` or `--text digital`
+listed every photo of those cameras. gThumb, iNaturalist and PhotoPrism drop the same texts. The
+row's ``exif_json`` keeps the tag.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ CAMERA_DEFAULTS = frozenset(
 # S1050>', '<Digimax i50 MP3, Samsung #1 MP3>'.
 _SAMSUNG_LABEL = re.compile(r"<[^<>]*samsung[^<>]*>", re.IGNORECASE)
 # The columns a person writes a photo's words in, where cameras and software copying them put these.
-WORDS_COLUMNS = ("description", "user_comment", "caption")
+WORDS_COLUMNS = ("description", "user_comment", "title", "caption")
 
 
 def is_camera_default(text: str | None) -> bool:

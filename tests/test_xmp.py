@@ -267,7 +267,10 @@ def test_what_a_camera_writes_as_every_photos_description_is_no_description(
     with_description(paint_photo(folder / "sony.jpg", 2), "SONY", "  SONY DSC  ")
     with_description(paint_photo(folder / "samsung.jpg", 3), "Samsung Techwin", "<Digimax i50 MP3, Samsung #1 MP3>")
     synced = with_description(paint_photo(folder / "synced.jpg", 4), "OLYMPUS IMAGING CORP.", "OLYMPUS DIGITAL CAMERA")
-    write_sidecar(synced.with_suffix(".xmp"), packet(caption="OLYMPUS DIGITAL CAMERA", keywords=("lake",)))
+    write_sidecar(
+        synced.with_suffix(".xmp"),
+        packet(title="OLYMPUS DIGITAL CAMERA", caption="OLYMPUS DIGITAL CAMERA", keywords=("lake",)),
+    )
     with_description(paint_photo(folder / "written.jpg", 5), "OLYMPUS IMAGING CORP.", "My new OLYMPUS DIGITAL CAMERA")
     captioned = paint_photo(folder / "captioned.jpg", 6)
     write_sidecar(captioned.with_suffix(".xmp"), packet(caption="Digital camera museum, Tokyo"))
@@ -284,6 +287,7 @@ def test_what_a_camera_writes_as_every_photos_description_is_no_description(
     assert names_listed(cli, "--text", "digital") == ["captioned.jpg", "written.jpg"]
     assert names_listed(cli, "--text", "lake") == ["synced.jpg"]
     assert "OLYMPUS DIGITAL CAMERA" in by_name(cli)["olympus.jpg"]["exif_json"]
+    assert by_name(cli)["synced.jpg"]["title"] is None
 
     written = {"olympus.jpg": ("OLYMPUS DIGITAL CAMERA", None), "synced.jpg": ("OLYMPUS DIGITAL CAMERA",) * 2}
     rows_rewritten(
