@@ -11,6 +11,12 @@ shot as a near duplicate. Companions are files in one folder with one name but t
 (case aside), a raw or a video among them; a search shows the first of them it ranks and names
 the others as its companions, and ``--duplicates`` counts them as one picture. A listing
 (``--where``, ``--near``) lists files, every one.
+
+Exact copies (the same bytes: ``content_hash``) are one picture in a search too: Google Takeout
+puts each photo of an album in the album's folder and in 'Photos from <year>', and a backup
+copied into the library holds every photo again, so each of their pictures was listed twice or
+more, the copies tying on every vector query and filling ``--limit``. The first copy ranked is
+shown, the others named as its companions (``--duplicates`` lists them as exact duplicates).
 """
 
 from __future__ import annotations
@@ -58,17 +64,39 @@ def without_companions(search: Callable[[int], list[Hit]], limit: int) -> list[H
     return best_kept(search, limit + 1, collapsed, limit)[:limit]
 
 
+def one_picture_each(hits: list[Hit]) -> dict[str, str]:
+    """Each hit's path → the path of the picture it counts as: its companions' first
+    (``photo_of_each``), and one for exact copies (the same ``content_hash``) and their companions
+    (a backup of a RAW+JPEG pair's JPEG is the pair's picture too), whatever order they rank in."""
+    companion_of = photo_of_each(hit.record["path"] for hit in hits)
+    picture: dict[str, str] = {}  # a picture → the one it was found to be the same as
+
+    def found(path: str) -> str:
+        while picture.get(path, path) != path:
+            path = picture[path]
+        return path
+
+    first_with_bytes: dict[str, str] = {}
+    for hit in hits:
+        own = found(companion_of.get(hit.record["path"], hit.record["path"]))
+        if content := hit.record.get("content_hash"):
+            copied = found(first_with_bytes.setdefault(content, own))
+            if copied != own:
+                picture[own] = copied
+    return {hit.record["path"]: found(companion_of.get(hit.record["path"], hit.record["path"])) for hit in hits}
+
+
 def collapsed(hits: list[Hit]) -> list[Hit]:
-    """``hits`` with each hit whose companion ranks above it folded into that one; of companions
-    that score alike, the picture is shown, not its raw or its clip (a Live Photo's clip has its
-    still's vector: ``common.live_clips``; ties otherwise go by path, and 'PXL_….MP' comes before
-    'PXL_….MP.jpg')."""
-    photo = photo_of_each(hit.record["path"] for hit in hits)
+    """``hits`` with each hit whose companion or exact copy ranks above it folded into that one
+    (``one_picture_each``); of companions that score alike, the picture is shown, not its raw or
+    its clip (a Live Photo's clip has its still's vector: ``common.live_clips``; ties otherwise go
+    by path, and 'PXL_….MP' comes before 'PXL_….MP.jpg')."""
+    photo = one_picture_each(hits)
     first_of: dict[str, Hit] = {}
     kept = []
     for hit in hits:
         path = hit.record["path"]
-        counted_as = photo.get(path, path)
+        counted_as = photo[path]
         shown = first_of.get(counted_as)
         if shown is None:
             first_of[counted_as] = hit

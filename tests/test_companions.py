@@ -39,6 +39,29 @@ def test_a_search_shows_each_photo_once_and_fills_its_limit() -> None:
     assert alone.extra["companions"] == ["/c/A.CR2"], "the companion ranked next to the last one shown is named"
 
 
+def test_exact_copies_and_their_companions_are_one_picture_whatever_order_they_rank_in() -> None:
+    """A backup of a RAW+JPEG pair's JPEG is the pair's picture too: copies (one content hash)
+    join companions into one result, however the three rank, while files of other bytes stay
+    results of their own."""
+    files = {
+        "/card/IMG_1.CR2": "raw", "/card/IMG_1.JPG": "jpeg", "/backup/IMG_1.JPG": "jpeg",
+        "/card/IMG_2.JPG": "other", "/takeout/2019/IMG_2.JPG": "other", "/card/IMG_3.JPG": "third",
+    }  # fmt: skip
+    for ranked in (list(files), list(reversed(files))):
+        hits = [Hit({"path": path, "content_hash": files[path]}, 1.0 - i / 10) for i, path in enumerate(ranked)]
+        kept = without_companions(lambda n, hits=hits: hits[:n], 10)
+        pictures = [{hit.record["path"], *hit.extra.get("companions", [])} for hit in kept]
+        assert sorted(map(sorted, pictures)) == [
+            ["/backup/IMG_1.JPG", "/card/IMG_1.CR2", "/card/IMG_1.JPG"],
+            ["/card/IMG_2.JPG", "/takeout/2019/IMG_2.JPG"],
+            ["/card/IMG_3.JPG"],
+        ], ranked
+        # Each picture is shown as its first-ranked file, where that file ranks.
+        assert [hit.record["path"] for hit in kept] == sorted(
+            (min(p, key=ranked.index) for p in pictures), key=ranked.index
+        )
+
+
 def test_raw_and_jpeg_pairs_in_searches_duplicates_and_listings(cli: Cli, tmp_path: Path) -> None:
     shoot = tmp_path / "card"
     scenes = {}
@@ -61,16 +84,16 @@ def test_raw_and_jpeg_pairs_in_searches_duplicates_and_listings(cli: Cli, tmp_pa
 
     (found,) = cli.search("--search", str(tmp_path / "scenes" / "1.png"), "--limit", "3")
     shown = [Path(hit["path"]) for hit in found["results"]]
-    assert len(shown) == 3 and len({(path.parent, path.stem) for path in shown}) == 3, "no photo twice"
-    assert shown[0] == tmp_path / "backup" / "IMG_0001.JPG" and shown[1].stem == "IMG_0001"
-    pair = found["results"][1]  # the exact copy and the pair score alike: ties go by path
-    assert {Path(pair["path"]).name, *(Path(p).name for p in pair["companions"])} == {"IMG_0001.dng", "IMG_0001.JPG"}
+    assert len(shown) == 3 and len({path.stem for path in shown}) == 3, "no photo twice"
+    # The backup's copy of the JPEG, the JPEG and its raw are one picture: ties go by path.
+    assert shown[0] == tmp_path / "backup" / "IMG_0001.JPG"
+    assert set(found["results"][0]["companions"]) == {str(shoot / "IMG_0001.JPG"), str(shoot / "IMG_0001.dng")}
     table = cli("--search", str(tmp_path / "scenes" / "2.png"), "--limit", "3").stdout.splitlines()
     assert table[1].split()[-1] == "also"
     assert next(row.split()[-1] for row in table[2:] if str(shoot) in row) in ("IMG_0002.dng", "IMG_0002.JPG")
 
-    (by_name,) = cli.search("--text", "0002")  # the pair, and the backup of its raw elsewhere
-    assert sorted(len(hit.get("companions", [])) for hit in by_name["results"]) == [0, 1]
+    (by_name,) = cli.search("--text", "0002")  # the pair, and the backup of its raw elsewhere: one picture
+    assert [len(hit.get("companions", [])) for hit in by_name["results"]] == [2]
     (live,) = cli.search("--search", str(tmp_path / "scenes" / "5.png"), "--limit", "1")
     (photo,) = live["results"]
     assert {Path(p).name for p in [photo["path"], *photo["companions"]]} == {"IMG_0005.HEIC", "IMG_0005.mov"}
