@@ -52,6 +52,7 @@ class LiveClips:
             if still is not None:
                 self.still_of[path] = still
         self._stored, self._stored_vectors = stored, stored_vectors
+        self._stored_found: Mapping[str, np.ndarray] | None = None  # read at the first clip that needs one
         # Stills embedded whose clip has not come yet, and clips whose still has not.
         self._vectors: dict[str, np.ndarray] = {}
         self._held: dict[str, list[Any]] = {}
@@ -73,9 +74,13 @@ class LiveClips:
 
     def vector_of_still(self, still: str) -> np.ndarray | None:
         """The vector ``still`` was given in this run, once (its clip takes it), or its stored one;
-        None before it is made (or where its row went meanwhile)."""
+        None before it is made (or where its row is gone). The stored stills' vectors are read in
+        one look at the store, at the first clip that needs one: a library whose clips were
+        copied in after their stills were indexed asked the store once a clip."""
         if still in self._stored and self._stored_vectors is not None:
-            return self._stored_vectors([still]).get(still)
+            if self._stored_found is None:
+                self._stored_found = self._stored_vectors(sorted(self._stored))
+            return self._stored_found.get(still)
         return self._vectors.pop(still, None)
 
     def hold(self, still: str, clip: Any) -> None:
