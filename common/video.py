@@ -34,7 +34,6 @@ from common.clip_xml import ClipXml, clip_xml_facts
 from common.extensions import MOTION_CLIP_EXTENSIONS, still_names_of
 from common.positions import is_recorded_position
 from common.records import CLIP_XML_INSIDE_FORMATS
-from common.xmp import first_beside
 
 REPRESENTATIVE_POSITION = 0.10
 # A Live Photo's clip (an iPhone's 'IMG_0042.MOV' beside 'IMG_0042.HEIC', a Pixel's motion clip
@@ -141,8 +140,7 @@ def has_its_still(path: str) -> bool:
     (``still_candidates``): a Live Photo's clip then, if short. Its first frame is as telling as
     any (the still's shutter is in its middle), and decoding on to 10 % cost an iPhone-sized HEVC
     clip as much CPU as its HEIC still."""
-    folder = os.path.dirname(path)
-    return first_beside(folder, [os.path.basename(still) for still in still_candidates(path)]) is not None
+    return any(os.path.isfile(still) for still in still_candidates(path))
 
 
 def still_candidates(path: str) -> list[str]:
