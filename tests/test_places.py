@@ -251,6 +251,35 @@ def test_a_written_location_is_found_by_the_names_the_index_gives_places(cli: Cl
     assert remembered["Roma"] == []
 
 
+def test_countries_are_found_by_the_names_other_languages_give_them(cli: Cli, tmp_path: Path) -> None:
+    """A German searching 'Italien', a Frenchman 'Allemagne', a Japanese 'イタリア' finds the
+    photos the index places in Italy or Germany (and 'ミュンヘン' those in Munich), and a
+    location written in German ('Florenz, Italien') is found by the names the index gives
+    places: Florence and Italy."""
+    root = tmp_path / "reisen"
+    photo_taken_at(root / "duomo.jpg", 1, 43.7731, 11.2560)
+    photo_taken_at(root / "marienplatz.jpg", 2, 48.1374, 11.5755)
+    located(root / "uffizien.jpg", 3, "Florenz", "Italien")
+    cli.index(root)
+
+    def found(*args: str) -> set[str]:
+        return {Path(p).name for p in cli(*args, "--format", "paths").stdout.split()}
+
+    assert found("--text", "Italien") == found("--text", "イタリア") == {"duomo.jpg", "uffizien.jpg"}
+    assert found("--text", "Allemagne") == found("--text", "Niemcy") == {"marienplatz.jpg"}
+    assert found("--text", "Florence") == found("--text", "Italy") == {"duomo.jpg", "uffizien.jpg"}
+    assert found("--text", "Frankreich") == set(), "no photo of France"
+    # A Japanese or Chinese name of three characters or more is searched as the phrase of its
+    # pairs of characters: the names are compared so.
+    assert found("--text", "ミュンヘン") == found("--text", "慕尼黑") == {"marienplatz.jpg"}
+    assert found("--text", "+イタリア") == {"duomo.jpg", "uffizien.jpg"}
+    said = cli("--text", "Allemagne", "--format", "paths").stderr
+    assert "Allemagne: also matching Germany, as the index names it" in said
+    assert places_written_in("Florenz, Italien") == [
+        ("Florence", "Florenz", "Italy", "IT"), ("Italy", "Italien", "Italy", "IT")
+    ]  # fmt: skip
+
+
 def test_a_locations_parts_are_read_in_the_country_it_names() -> None:
     """The country any part names (in its own language, or an alias) is where the other parts
     are looked for, by the places' own names and then their other names; streets and regions
