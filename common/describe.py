@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from common.camera_defaults import without_camera_defaults
+from common.camera_defaults import names_no_one, without_camera_defaults
 from common.clip_xml import clip_xml_of
 from common.decoding import DecodedImage, ExifIfds, Header, header_of
 from common.extensions import RAW_EXTENSIONS, VIDEO_EXTENSIONS
@@ -212,11 +212,15 @@ def copyright_of(record: dict[str, Any], exif_tags: dict[str, str]) -> str | Non
     """Whose rights the photo is: what XMP or IPTC-IIM say (``annotations_of``), else EXIF's
     Copyright (``exif_tags``: every tag as text, as ``exif_json`` keeps them), in the Metadata
     Working Group's order. EXIF's may hold the photographer's and the editor's notices apart
-    (a NUL between them): both are kept. Cameras that pad it with spaces say nothing."""
-    if record.get("copyright"):
+    (a NUL between them): both are kept. Cameras that pad it with spaces say nothing, nor those
+    that write a notice naming no one on every photo (``names_no_one``: 'COPYRIGHT, 2005'),
+    wherever software copied it."""
+    make, model = record.get("make"), record.get("model")
+    if record.get("copyright") and not names_no_one(record["copyright"], make, model):
         return record["copyright"]
     notices = [part.strip() for part in (exif_tags.get("Image Copyright") or "").split("\x00")]
-    return LIST_SEPARATOR.join(distinct([notice for notice in notices if notice])) or None
+    named = [notice for notice in notices if notice and not names_no_one(notice, make, model)]
+    return LIST_SEPARATOR.join(distinct(named)) or None
 
 
 def with_place(record: dict[str, Any]) -> dict[str, Any]:
@@ -252,7 +256,9 @@ def refreshed_record(record: dict[str, Any], read: dict[str, Any] | None = None)
         updated.update(place_columns(updated))
     updated["creator"] = creator_of(updated)
     updated["lens"] = lens_in_words(updated.get("lens"))  # LensSpecification's printing before 18
-    if not updated.get("copyright"):  # the stored tags are parsed only when XMP and IIM say nothing
+    notice = updated.get("copyright")
+    if not notice or names_no_one(notice, updated.get("make"), updated.get("model")):
+        # the stored tags are parsed only when XMP and IIM say nothing (or name no one)
         updated["copyright"] = copyright_of(updated, _stored_exif_tags(record))
     version = record.get("record_version")
     if version is not None and REFRESHABLE_SINCE <= version < RECORD_VERSION:

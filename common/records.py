@@ -104,8 +104,10 @@ RECORD_COLUMNS = tuple(RECORD_TYPES)
 # 18: a lens named by EXIF's LensSpecification alone in words, '18-70mm f/3.5-4.5', not as the
 # tag prints, '[18, 70, 7/2, 9/2]' (common.metadata.lens_from_specification), and no description
 # or caption a camera writes on every photo, 'OLYMPUS DIGITAL CAMERA' (common.camera_defaults);
+# rows mended from what they hold. 19: no copyright notice that names no one, as cameras write
+# on every photo: 'KODAK DC240 ZOOM DIGITAL CAMERA', 'COPYRIGHT, 2005' (common.camera_defaults);
 # rows mended from what they hold.
-RECORD_VERSION = 18
+RECORD_VERSION = 19
 # Rows described since this version hold every field the current description works out from a
 # file's pixels: what later versions add is derived from those fields (places from the GPS
 # position) or read from the file's header and its sidecar (from HEADER_SINCE), so such rows

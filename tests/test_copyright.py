@@ -15,7 +15,16 @@ from test_xmp import RDF_CLOSE, RDF_OPEN, by_name, reindexed_after_emptying, wri
 
 from common.iptc import iptc_columns
 from common.xmp import fields_of
-from conftest import Cli, brought_up_to_date, linked_folder, names_listed, paint_photo, paint_tagged_photo, shared
+from conftest import (
+    Cli,
+    brought_up_to_date,
+    linked_folder,
+    names_listed,
+    paint_photo,
+    paint_tagged_photo,
+    rows_rewritten,
+    shared,
+)
 
 COPYRIGHT = 0x8298  # EXIF's Copyright tag
 
@@ -50,6 +59,10 @@ def test_the_copyright_notices_of_real_photos(cli: Cli, tmp_path: Path) -> None:
         "45-gps_ifd.jpg": shared("camera", "jpg", "tests", "45-gps_ifd.jpg"),
         "long_description.jpg": shared("camera", "jpg", "long_description.jpg"),
         "Fujifilm_FinePix6900ZOOM.jpg": shared("camera", "jpg", "Fujifilm_FinePix6900ZOOM.jpg"),
+        # Notices their cameras write on every photo, naming no one.
+        "kodak-dc240.jpg": shared("camera", "jpg", "exif-org", "kodak-dc240.jpg"),
+        "ricoh-rdc5300.jpg": shared("camera", "jpg", "exif-org", "ricoh-rdc5300.jpg"),
+        "Samsung_Digimax_i50_MP3.jpg": shared("camera", "jpg", "Samsung_Digimax_i50_MP3.jpg"),
     }
     cli.index(linked_folder(tmp_path / "noticed", files))
     assert {name: r["copyright"] for name, r in by_name(cli).items()} == {
@@ -60,9 +73,60 @@ def test_the_copyright_notices_of_real_photos(cli: Cli, tmp_path: Path) -> None:
         "45-gps_ifd.jpg": "TM&Copyright (C) 2010 Sony Computer Entertainment Inc.",
         "long_description.jpg": None,
         "Fujifilm_FinePix6900ZOOM.jpg": None,
+        "kodak-dc240.jpg": None,
+        "ricoh-rdc5300.jpg": None,
+        "Samsung_Digimax_i50_MP3.jpg": None,
     }
-    assert names_listed(cli, "--where", "copyright IS NULL") == ["Fujifilm_FinePix6900ZOOM.jpg", "long_description.jpg"]
+    assert names_listed(cli, "--where", "copyright IS NULL") == [
+        "Fujifilm_FinePix6900ZOOM.jpg", "Samsung_Digimax_i50_MP3.jpg", "kodak-dc240.jpg", "long_description.jpg",
+        "ricoh-rdc5300.jpg",
+    ]  # fmt: skip
+    for name in ("kodak-dc240.jpg", "ricoh-rdc5300.jpg", "Samsung_Digimax_i50_MP3.jpg"):
+        assert "Image Copyright" in by_name(cli)[name]["exif_json"], "the tag itself is kept"
     assert names_listed(cli, "--text", "bowen") == ["fujifilm-dx10.jpg"]
+
+
+MAKE, MODEL = 0x010F, 0x0110
+
+
+def test_a_notice_a_camera_writes_on_every_photo_names_no_one(cli: Cli, tmp_path: Path, decoded: list[str]) -> None:
+    """Kodak writes its model as every photo's copyright, Ricoh '(C) by <model> User', Samsung
+    'COPYRIGHT, 2005': no one's rights, so no notice (and --stats counts no such holder), here or
+    where software copied it into XMP; a person's notice stays, whatever words it shares with the
+    camera's. Rows an older imagedb wrote are mended at the next --index, nothing decoded."""
+    root = tmp_path / "cameras"
+    cameras = {
+        "kodak.jpg": ("EASTMAN KODAK COMPANY", "KODAK DC240 ZOOM DIGITAL CAMERA", "KODAK DC240 ZOOM DIGITAL CAMERA "),
+        "ricoh.jpg": ("RICOH", "RDC-5300", "(C) by RDC-5300 User     "),
+        "samsung.jpg": ("Samsung Techwin", "Digimax A503", "COPYRIGHT, 2005"),
+        "owner.jpg": ("RICOH", "RDC-5300", "(C) by Jane Doe"),
+        "studio.jpg": ("Canon", "Canon EOS 5D", "(c) 2008 Canon Camera Club"),
+    }
+    for seed, (name, (make, model, notice)) in enumerate(cameras.items()):
+        paint_tagged_photo(root / name, seed, {MAKE: make, MODEL: model, COPYRIGHT: notice})
+    synced = paint_tagged_photo(root / "synced.jpg", 9, {MAKE: "RICOH", MODEL: "RDC-5300",
+                                                          COPYRIGHT: "(C) by RDC-5300 User"})  # fmt: skip
+    write_sidecar(synced.with_suffix(".xmp"), rights("(C) by RDC-5300 User"))
+    people = {"owner.jpg": "(C) by Jane Doe", "studio.jpg": "(c) 2008 Canon Camera Club"}
+    cli.index(root)
+    assert {name: r["copyright"] for name, r in by_name(cli).items()} == dict.fromkeys(
+        ["kodak.jpg", "ricoh.jpg", "samsung.jpg", "synced.jpg"]
+    ) | people
+    assert cli("--stats", "--format", "json").json()["copyrights"]["counts"] == dict.fromkeys(people.values(), 1)
+    assert names_listed(cli, "--text", "user") == [], "'User' was only in the cameras' notices"
+
+    # As version 18 wrote them: the cameras' notices kept. Mended from the rows alone.
+    written = {name: notice.strip() for name, (_, _, notice) in cameras.items()} | {
+        "synced.jpg": "(C) by RDC-5300 User"
+    }
+    rows_rewritten(cli, lambda r: r | {"copyright": written[Path(r["path"]).name], "record_version": 18})
+    assert names_listed(cli, "--text", "user") == ["ricoh.jpg", "synced.jpg"]
+    decoded.clear()
+    again = cli.index(root, extra=("--workers", "0"))
+    assert again.summary()["updated"] == 6 and decoded == []
+    assert {name: r["copyright"] for name, r in by_name(cli).items()} == dict.fromkeys(
+        ["kodak.jpg", "ricoh.jpg", "samsung.jpg", "synced.jpg"]
+    ) | people
 
 
 @pytest.fixture
