@@ -274,10 +274,14 @@ def terminal_columns(out: TextIO) -> int | None:
 
 
 def camera_name(record: dict[str, Any]) -> str:
-    """'Canon EOS 40D' rather than 'Canon Canon EOS 40D' when the model repeats the make."""
+    """'Canon EOS 40D' rather than 'Canon Canon EOS 40D' when the model repeats the make, and
+    'KODAK DC240 ZOOM DIGITAL CAMERA' rather than 'EASTMAN KODAK COMPANY KODAK DC240 ZOOM
+    DIGITAL CAMERA' when it starts with one of the make's words."""
     make, model = (record.get("make") or "").strip(), (record.get("model") or "").strip()
-    if make and model.lower().startswith(make.split()[0].lower()):
-        return model
+    if make and model:
+        first = model.split()[0].casefold()
+        if model.casefold().startswith(make.split()[0].casefold()) or first in make.casefold().split():
+            return model
     return " ".join(p for p in (make, model) if p)
 
 

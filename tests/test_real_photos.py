@@ -198,6 +198,11 @@ def test_stats_of_the_real_camera_set_agree_with_its_records(camera_indexes: dic
         assert stats["formats"]["counts"]["HEIF"] >= 4, backend  # the phones' HEIC and HEIF files
         assert stats["years"]["counts"] == dict(Counter(r["date_taken"][:4] for r in records if r["date_taken"]))
         assert stats["cameras"]["counts"] == dict(Counter(camera_name(r) for r in records if camera_name(r)))
+        # A model that starts with one of its make's words is named alone: Kodak's make is
+        # 'EASTMAN KODAK COMPANY', its models 'KODAK DC240 ZOOM DIGITAL CAMERA'.
+        kodaks = {name for name in stats["cameras"]["counts"] if "KODAK" in name}
+        assert "KODAK DC240 ZOOM DIGITAL CAMERA" in kodaks, backend
+        assert not any(name.startswith("EASTMAN") for name in kodaks), kodaks
         assert stats["cities"]["counts"]["Arezzo, Italy"] == 9, backend
         italy = cli("--stats", "--where", "country = 'Italy'", "--format", "json").json()
         assert italy["files"] == sum(r["country"] == "Italy" for r in records), backend
