@@ -155,7 +155,8 @@ def carry_out(store_class: type[ImageStore], args: argparse.Namespace) -> int:
     restore_sigterm = stop_as_ctrl_c_on_sigterm()
     try:
         session = Session(store_class, args)  # touches nothing yet: the refusals below may use it
-        args.filter_label, args.near_centre = args.where, None  # as typed: check_invocation rewrites dates
+        # As typed: check_invocation rewrites dates, --near and --under add to it.
+        args.filter_label, args.where_typed, args.near_centre = args.where, args.where, None
         args.left_out = leave_out_settings_with_no_part_in(args, getattr(args, "set_in_file", {}))
         for left_out in args.left_out:
             log.debug("config file: %s left out (no part in this run)", left_out.replace("_", "-"))
@@ -645,6 +646,8 @@ class Session:
         from common.overview import overview_of
 
         overview = overview_of(self.open_store(), self.db_path, self.args.where, self.args.filter_label)
+        if self.args.where_typed is not None and not overview.files:
+            self.say_what_no_row_meets(self.open_store())
         with writing_to_stdout() as stdout:
             overview.write(self.args.format, stdout)
 
@@ -862,6 +865,8 @@ class Session:
                 else listed(a.limit)
             )
             results.append(QueryResults(a.filter_label, "filter", "filter", hits))
+        if a.where_typed is not None and results and not any(result.hits for result in results):
+            self.say_what_no_row_meets(store)
         if a.near_centre is not None:
             with_distances_from(a.near_centre, results)
         if a.min_score is not None:  # the best --limit, those that score at least --min-score
@@ -974,6 +979,15 @@ class Session:
                 "metadata holds %s)", query, " ".join(f"+{term}" for term in terms),
                 "is" if len(terms) == 1 else "are", "it" if len(terms) == 1 else "them",
             )  # fmt: skip
+
+    def say_what_no_row_meets(self, store: ImageStore) -> None:
+        """Say which comparison of text in the --where typed no row meets, and what the index
+        holds that it may have meant ('Italien': Italy; ``common.empty_filters``): 'no matches'
+        alone left the user to take the condition apart."""
+        from common.empty_filters import what_no_row_meets
+
+        for line in what_no_row_meets(store, self.args.where_typed):
+            log.warning("%s", line)
 
     def say_what_no_row_holds(self, store: ImageStore, query: str, words: str) -> None:
         """Say which term a metadata search that found nothing requires no row holds ('canon

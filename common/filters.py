@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -186,6 +187,29 @@ class RecordFilter:
                     joined = f" {_JOINED_IN_EITHER_FORM[kind]} ".encode().join(forms)
                     edits.append((start, end - start, b"(" + joined + b")"))
         return _edited(text, edits)
+
+    def text_conditions(self, where: str) -> list[TextCondition]:
+        """Each comparison of a text column with text in ``where``, as written: ``country =
+        'Italy'``, ``make IN ('Canon', 'Nikon')``, ``model LIKE 'EOS%'`` (``=``, ``IN``, ``LIKE``;
+        the column by its own name, the text as text), in the order written."""
+        text = (_PARSED_PREFIX + where).encode()
+        found = []
+        for node in self._parsed_nodes(where):
+            kind = node.get("function_name") if node.get("class") == "FUNCTION" else node.get("type")
+            operands = _operands(node)
+            operator = _TEXT_CONDITION_OPERATORS.get(kind)
+            if operator is None or len(operands) < 2 or operands[0].get("class") != "COLUMN_REF":
+                continue
+            values = [_text_constant(operand) for operand in operands[1:]]
+            column = operands[0]["column_names"][-1].lower()
+            if column not in self._texts or any(value is None for value in values):
+                continue
+            # DuckDB's span of IN and LIKE starts after the column: from the column to the end.
+            begin = operands[0]["query_location"]
+            end = max(sum(_span(node)), *(sum(_span(operand)) for operand in operands))
+            written = text[begin:end].decode()
+            found.append((begin, TextCondition(column, operator, tuple(values), written)))  # type: ignore[arg-type]
+        return [condition for _, condition in sorted(found, key=lambda pair: pair[0])]
 
     def positions(self, where: str) -> np.ndarray:
         """The positions of the rows where the SQL condition ``where`` holds, ascending (NULL counts
@@ -481,6 +505,19 @@ def _as_lance_pattern(text: bytes, node: dict, subject: dict, pattern: dict) -> 
         return start, end - start, (b"NOT " if negated else b"") + b"regexp_like(" + source + b", " + anchored + b")"
     called = b"regexp_like(" + source + b", " + _source(text, pattern) + b")"
     return start, end - start, (b"NOT " if negated else b"") + called
+
+
+@dataclass(frozen=True)
+class TextCondition:
+    """A comparison of a text column with text, as ``RecordFilter.text_conditions`` finds it."""
+
+    column: str
+    operator: str  # '=', 'IN' or 'LIKE'
+    values: tuple[str, ...]
+    written: str  # as the condition writes it: "country = 'Italien'"
+
+
+_TEXT_CONDITION_OPERATORS = {"COMPARE_EQUAL": "=", "COMPARE_IN": "IN", "~~": "LIKE"}
 
 
 def _text_constant(node: dict) -> str | None:

@@ -474,6 +474,43 @@ def test_a_date_no_photo_is_taken_at_is_refused_with_the_condition_that_works(bo
         assert paths_of(listing) == ["canon-1.jpg"], backend
 
 
+def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
+    both: dict[str, Cli], camera_folder: Path
+) -> None:
+    """SQL compares text exactly, and 'no matches' left the user to take the condition apart.
+    Each comparison of text no row meets alone is named in one line, with the condition the
+    index's values make of it: case and accents aside ('canon': Canon), a word of a longer value
+    ('Nikon': NIKON CORPORATION), a country or city in another language ('Italien', 'Firenze'),
+    ILIKE for a LIKE that minds case; and each offered condition finds photos. Nothing is said
+    where each condition alone meets rows; in a listing, a search and --stats, on both backends."""
+    from test_places import photo_taken_at
+
+    photo_taken_at(camera_folder / "duomo.jpg", 9, 43.7731, 11.2560)
+    meant = {
+        "make = 'canon'": "make = 'Canon'",
+        "make IN ('Nikon', 'fujifilm')": "make IN ('NIKON CORPORATION', 'FUJIFILM')",
+        "country = 'Italien' AND width > 10": "country = 'Italy'",
+        "city = 'Firenze'": "city = 'Florence'",
+        "model LIKE 'canon eos%'": "model ILIKE 'canon eos%'",
+    }
+    for backend, c in both.items():
+        c.index(camera_folder)
+        for where, offered in meant.items():
+            result = c("--where", where)
+            assert result.code == 0 and "no matches" in result.stdout, (backend, where)
+            (line,) = result.stderr_lines()
+            condition = where.split(" AND ")[0]
+            assert line.endswith(f"--where: no row has {condition}; did you mean {offered}?"), (backend, line)
+            assert paths_of(c.search("--where", offered)[0]), (backend, offered)
+        (line,) = c("--where", "make = 'Leica'").stderr_lines()
+        assert line.endswith("--where: no row has make = 'Leica'"), (backend, line)
+        assert c("--where", "make = 'Canon' AND model = 'NIKON D750'").stderr_lines() == [], backend
+        assert c("--where", "make = 'Canon'").stderr_lines() == [], backend
+        for asked in (("--stats",), ("--search", "a photo"), ("--text", "canon")):
+            said = c(*asked, "--where", "make = 'canon'").stderr
+            assert "--where: no row has make = 'canon'; did you mean make = 'Canon'?" in said, (backend, asked)
+
+
 @pytest.mark.parametrize(
     "query, expected",
     [
