@@ -7,9 +7,10 @@ found nothing, and 'no matches' alone left the user to find out which condition,
 index writes what they meant (``--stats`` lists some of it). Each comparison of a text column
 with text (``=``, ``IN``, ``LIKE``: ``RecordFilter.text_conditions``) is tried alone; for one
 that no row meets, the values the column holds that match the text with case, accents and
-spaces aside, that name the same country or city in another language, or that hold the text as
-a word are offered, in the condition as it would then be written; a ``LIKE`` that ``ILIKE``
-meets is offered as that.
+spaces aside, or that name the same country or city in another language, are offered, in the
+condition as it would then be written; text that longer values hold as a word ('photoshop'
+among a photo's keywords, 'Kandahar' in its location) is offered as the ``ILIKE`` pattern that
+finds it in them (an ``IN`` list as those values); a ``LIKE`` that ``ILIKE`` meets, as that.
 """
 
 from __future__ import annotations
@@ -60,29 +61,45 @@ def _offered(store: ImageStore, condition: TextCondition, held: list[str]) -> st
         (pattern,) = condition.values
         unminded = f"{column} ILIKE {_quoted(pattern)}"
         return unminded if _meets_some_row(store, unminded) else None
-    meant = {value: _values_meant(column, value, held) for value in condition.values}
-    if not any(meant.values()):
-        return None
-    values = list(dict.fromkeys(v for typed in condition.values for v in (meant[typed] or [typed])))
+    if condition.operator == "=":
+        (typed,) = condition.values
+        values = _values_named(column, typed, held)
+        if not values:  # a word of longer values ('photoshop' among a photo's keywords)
+            inside = f"{column} ILIKE {_quoted('%' + typed + '%')}"
+            return inside if _holds_as_word(typed, held) and _meets_some_row(store, inside) else None
+    else:
+        meant = {
+            typed: _values_named(column, typed, held) or _values_holding(typed, held) for typed in condition.values
+        }
+        if not any(meant.values()):
+            return None
+        values = list(dict.fromkeys(value for typed in condition.values for value in (meant[typed] or [typed])))
     if len(values) == 1:
         return f"{column} = {_quoted(values[0])}"
     return f"{column} IN ({', '.join(map(_quoted, values))})"
 
 
-def _values_meant(column: str, typed: str, held: list[str]) -> list[str]:
-    """What of ``held`` (the column's values) ``typed`` may mean: the values equal to it case,
-    accents and spaces aside; else the country or city it names in another language; else the
-    values holding it as a word (``MOST_OFFERED`` at most)."""
+def _values_named(column: str, typed: str, held: list[str]) -> list[str]:
+    """The values of ``held`` (the column's) equal to ``typed`` case, accents and spaces aside,
+    else those of the country or city it names in another language (``MOST_OFFERED`` at most)."""
     wanted = folded(typed)
-    for found in (
-        lambda: [value for value in held if folded(value) == wanted],
-        lambda: _place_named(column, typed, held),
-        lambda: [value for value in held if wanted in _WORD.findall(folded(value))],
-    ):
-        values = found()
-        if values:
-            return values[:MOST_OFFERED]
-    return []
+    same = [value for value in held if folded(value) == wanted]
+    return (same or _place_named(column, typed, held))[:MOST_OFFERED]
+
+
+def _values_holding(typed: str, held: list[str]) -> list[str]:
+    """The values of ``held`` that hold ``typed`` as a word or words ('Nikon': NIKON
+    CORPORATION), ``MOST_OFFERED`` at most."""
+    return [value for value in held if _holds_as_word(typed, [value])][:MOST_OFFERED]
+
+
+def _holds_as_word(typed: str, held: list[str]) -> bool:
+    """Whether one of ``held`` holds ``typed`` as a run of whole words, case and accents aside."""
+    words = _WORD.findall(folded(typed))
+    if not words:
+        return False
+    wanted = f" {' '.join(words)} "
+    return any(wanted in f" {' '.join(_WORD.findall(folded(value)))} " for value in held)
 
 
 def _place_named(column: str, typed: str, held: list[str]) -> list[str]:

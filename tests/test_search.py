@@ -480,7 +480,8 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
     """SQL compares text exactly, and 'no matches' left the user to take the condition apart.
     Each comparison of text no row meets alone is named in one line, with the condition the
     index's values make of it: case and accents aside ('canon': Canon), a word of a longer value
-    ('Nikon': NIKON CORPORATION), a country or city in another language ('Italien', 'Firenze'),
+    ('Nikon': NIKON CORPORATION; 'd750' in NIKON D750, a pattern), a country or city in another
+    language ('Italien', 'Firenze'),
     ILIKE for a LIKE that minds case; and each offered condition finds photos. Nothing is said
     where each condition alone meets rows; in a listing, a search and --stats, on both backends."""
     from test_places import photo_taken_at
@@ -489,6 +490,7 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
     meant = {
         "make = 'canon'": "make = 'Canon'",
         "make IN ('Nikon', 'fujifilm')": "make IN ('NIKON CORPORATION', 'FUJIFILM')",
+        "model = 'd750'": "model ILIKE '%d750%'",
         "country = 'Italien' AND width > 10": "country = 'Italy'",
         "city = 'Firenze'": "city = 'Florence'",
         "model LIKE 'canon eos%'": "model ILIKE 'canon eos%'",
