@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Callable
 
-from common.filters import TextCondition, empty_record_filter, validate_where
+from common.filters import TextCondition, empty_record_filter, quoted, validate_where
 from common.place_data import folded
 from common.store import FilterError, ImageStore
 
@@ -59,13 +59,13 @@ def _offered(store: ImageStore, condition: TextCondition, held: list[str]) -> st
     column = condition.column
     if condition.operator == "LIKE":
         (pattern,) = condition.values
-        unminded = f"{column} ILIKE {_quoted(pattern)}"
+        unminded = f"{column} ILIKE {quoted(pattern)}"
         return unminded if _meets_some_row(store, unminded) else None
     if condition.operator == "=":
         (typed,) = condition.values
         values = _values_named(column, typed, held)
         if not values:  # a word of longer values ('photoshop' among a photo's keywords)
-            inside = f"{column} ILIKE {_quoted('%' + typed + '%')}"
+            inside = f"{column} ILIKE {quoted('%' + typed + '%')}"
             return inside if _holds_as_word(typed, held) and _meets_some_row(store, inside) else None
     else:
         meant = {
@@ -75,8 +75,8 @@ def _offered(store: ImageStore, condition: TextCondition, held: list[str]) -> st
             return None
         values = list(dict.fromkeys(value for typed in condition.values for value in (meant[typed] or [typed])))
     if len(values) == 1:
-        return f"{column} = {_quoted(values[0])}"
-    return f"{column} IN ({', '.join(map(_quoted, values))})"
+        return f"{column} = {quoted(values[0])}"
+    return f"{column} IN ({', '.join(map(quoted, values))})"
 
 
 def _values_named(column: str, typed: str, held: list[str]) -> list[str]:
@@ -130,8 +130,3 @@ def _cities_named(typed: str) -> list[str]:
     from common.place_names import places_called
 
     return list(dict.fromkeys(place.label.split(", ")[0] for place in places_called(typed)))
-
-
-def _quoted(text: str) -> str:
-    """``text`` as an SQL string constant."""
-    return "'" + text.replace("'", "''") + "'"

@@ -142,7 +142,7 @@ class RecordFilter:
                 continue
             pattern = operands[1]
             literal = _text_constant(pattern)
-            if literal is None or "\\" not in literal or _source(text, pattern) != _quoted(literal).encode():
+            if literal is None or "\\" not in literal or _source(text, pattern) != quoted(literal).encode():
                 continue  # no backslash, or written otherwise ($$…$$): left as it is
             end = sum(_span(pattern))
             if (len(literal) - len(literal.rstrip("\\"))) % 2:
@@ -200,15 +200,16 @@ class RecordFilter:
             operator = _TEXT_CONDITION_OPERATORS.get(kind)
             if operator is None or len(operands) < 2 or operands[0].get("class") != "COLUMN_REF":
                 continue
-            values = [_text_constant(operand) for operand in operands[1:]]
+            constants = [_text_constant(operand) for operand in operands[1:]]
+            values = tuple(value for value in constants if value is not None)
             column = operands[0]["column_names"][-1].lower()
-            if column not in self._texts or any(value is None for value in values):
+            if column not in self._texts or len(values) != len(constants):
                 continue
             # DuckDB's span of IN and LIKE starts after the column: from the column to the end.
             begin = operands[0]["query_location"]
             end = max(sum(_span(node)), *(sum(_span(operand)) for operand in operands))
             written = text[begin:end].decode()
-            found.append((begin, TextCondition(column, operator, tuple(values), written)))  # type: ignore[arg-type]
+            found.append((begin, TextCondition(column, operator, values, written)))
         return [condition for _, condition in sorted(found, key=lambda pair: pair[0])]
 
     def positions(self, where: str) -> np.ndarray:
@@ -496,12 +497,12 @@ def _as_lance_pattern(text: bytes, node: dict, subject: dict, pattern: dict) -> 
     if name == "~~~":
         if literal is None or "[" in literal or "\\" in literal:
             return None
-        like = _quoted(literal.translate(_GLOB_AS_LIKE)).encode()
+        like = quoted(literal.translate(_GLOB_AS_LIKE)).encode()
         return start, end - start, source + (b" NOT LIKE " if negated else b" LIKE ") + like
     if name == "regexp_full_match":
         if literal is None:
             return None
-        anchored = _quoted(f"^(?:{literal})$").encode()
+        anchored = quoted(f"^(?:{literal})$").encode()
         return start, end - start, (b"NOT " if negated else b"") + b"regexp_like(" + source + b", " + anchored + b")"
     called = b"regexp_like(" + source + b", " + _source(text, pattern) + b")"
     return start, end - start, (b"NOT " if negated else b"") + called
@@ -529,7 +530,7 @@ def _text_constant(node: dict) -> str | None:
     )
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """``text`` as an SQL string constant: in single quotes, each inside doubled."""
     return "'" + text.replace("'", "''") + "'"
 
