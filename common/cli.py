@@ -660,6 +660,8 @@ class Session:
             raise StoreError(f"cannot write the export {path}: {error.strerror or error}") from None
         among = f" (matching: {self.args.filter_label})" if self.args.where is not None else ""
         log.info("exported %d images to %s%s", count, path, among)
+        if not count and self.args.where_typed is not None:
+            self.say_what_no_row_meets(self.open_store())
 
     def repair(self) -> None:
         """Salvage, mend and re-index: everything sound is kept, lost rows are re-embedded."""
