@@ -571,6 +571,13 @@ class Session:
         found = find_duplicates(
             self.open_store(), self.args.duplicate_threshold, self.args.where, self.args.filter_label
         )
+        if (
+            self.args.where_typed is not None
+            and not found.exact
+            and not found.near
+            and not self.open_store().get_records(self.args.where, 1)
+        ):
+            self.say_what_no_row_meets(self.open_store())
         # Their records, for pictures (--preview, --html): read once, for the files listed alone.
         records = self.open_store().get_records_by_path(found.paths()) if self.args.preview or self.args.html else {}
         try:

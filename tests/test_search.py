@@ -483,8 +483,8 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
     ('Nikon': NIKON CORPORATION; 'd750' in NIKON D750, a pattern), a country or city in another
     language ('Italien', 'Firenze'),
     ILIKE for a LIKE that minds case; and each offered condition finds photos. Nothing is said
-    where each condition alone meets rows; in a listing, a search, --stats and --export, on both
-    backends."""
+    where each condition alone meets rows; in a listing, a search, --stats, --export and
+    --duplicates, on both backends."""
     from test_places import photo_taken_at
 
     photo_taken_at(camera_folder / "duomo.jpg", 9, 43.7731, 11.2560)
@@ -510,7 +510,14 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
         assert c("--where", "make = 'Canon' AND model = 'NIKON D750'").stderr_lines() == [], backend
         assert c("--where", "make = 'Canon'").stderr_lines() == [], backend
         export = camera_folder.parent / f"export-{backend}.jsonl"
-        for asked in (("--stats",), ("--search", "a photo"), ("--text", "canon"), ("--export", str(export))):
+        asked_for = (
+            ("--stats",),
+            ("--search", "a photo"),
+            ("--text", "canon"),
+            ("--export", str(export)),
+            ("--duplicates",),
+        )
+        for asked in asked_for:
             said = c(*asked, "--where", "make = 'canon'").stderr
             assert "--where: no row has make = 'canon'; did you mean make = 'Canon'?" in said, (backend, asked)
 
