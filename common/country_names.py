@@ -4,10 +4,10 @@ metadata search for 'Frankreich' the photos the index places in France.
 
 GeoNames' copies shipped here name a country once, in English. The names in other languages
 are CLDR's, as Babel ships them, in the language GeoNames lists first for each country (the one
-most of its people speak: 79 languages Babel knows, ~11,600 names). Languages listed further down
-(a country's minority and regional languages) were tried and left out: 300 more locales, 9,000 more names,
-many of whose names fold to a short everyday word ('pole', 'nowe', 'suis'), which a metadata
-search would have read as a country.
+most of its people speak: 79 languages Babel knows, ~11,600 names). The languages listed further
+down (a country's minority and regional ones) were tried and left out: 300 more locales and
+9,000 more names, many of which fold to a short everyday word ('pole', 'nowe', 'suis') that a
+metadata search would have read as a country.
 
 A name only counts where it cannot be taken for something else: not one several countries
 share ('Kongo'), nor a country's English name, alias or endonym in ``common.places`` (they
