@@ -522,6 +522,28 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
             assert "--where: no row has make = 'canon'; did you mean make = 'Canon'?" in said, (backend, asked)
 
 
+def test_a_column_of_many_values_is_asked_what_it_holds_case_aside(
+    both: dict[str, Cli], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a column holds too many values to sift (a million paths), the engine is asked which
+    it holds case aside, and for the pattern that finds a word inside them."""
+    from common import empty_filters
+
+    monkeypatch.setattr(empty_filters, "MOST_VALUES_SIFTED", 0)
+    meant = {
+        "make = 'canon'": "make = 'Canon'",
+        "make IN ('Leica', 'fujifilm')": "make IN ('Leica', 'FUJIFILM')",
+        "model = 'd750'": "model ILIKE '%d750%'",
+        "filename = 'CANON-1.JPG'": "filename = 'canon-1.jpg'",
+    }
+    for backend, c in both.items():
+        for where, offered in meant.items():
+            (line,) = c("--where", where).stderr_lines()
+            assert line.endswith(f"--where: no row has {where}; did you mean {offered}?"), (backend, line)
+        (line,) = c("--where", "filename = 'IMG_0001.jpg'").stderr_lines()
+        assert line.endswith("--where: no row has filename = 'IMG_0001.jpg'"), (backend, line)
+
+
 @pytest.mark.parametrize(
     "query, expected",
     [
