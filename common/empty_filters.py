@@ -69,10 +69,7 @@ def _offered_by_the_engine(store: ImageStore, condition: TextCondition) -> str |
             return None
         values += sorted({value for value in found.column(column).to_pylist() if value})[:MOST_OFFERED] or [typed]
     if values != list(condition.values):
-        values = list(dict.fromkeys(values))
-        return (
-            f"{column} = {quoted(values[0])}" if len(values) == 1 else f"{column} IN ({', '.join(map(quoted, values))})"
-        )
+        return _compared_with(column, list(dict.fromkeys(values)))
     if condition.operator == "=":
         inside = f"{column} ILIKE {quoted('%' + _as_pattern(condition.values[0]) + '%')}"
         return inside if _meets_some_row(store, inside) else None
@@ -112,6 +109,11 @@ def _offered(store: ImageStore, condition: TextCondition, held: list[str]) -> st
         if not any(meant.values()):
             return None
         values = list(dict.fromkeys(value for typed in condition.values for value in (meant[typed] or [typed])))
+    return _compared_with(column, values)
+
+
+def _compared_with(column: str, values: list[str]) -> str:
+    """``column = 'value'``, or ``column IN (…)`` for several."""
     if len(values) == 1:
         return f"{column} = {quoted(values[0])}"
     return f"{column} IN ({', '.join(map(quoted, values))})"
