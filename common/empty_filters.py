@@ -44,17 +44,27 @@ def what_no_row_meets(store: ImageStore, where: str) -> list[str]:
         if _meets_some_row(store, condition.written):
             continue
         line = f"--where: no row has {condition.written}"
-        if condition.column not in held:
-            values = store.get_columns([condition.column]).column(condition.column).unique()
-            held[condition.column] = (
-                sorted(v for v in values.to_pylist() if v) if len(values) <= MOST_VALUES_SIFTED else []
-            )
-        if held[condition.column] or condition.operator == "LIKE":
-            offered = _offered(store, condition, held[condition.column])
+        if condition.operator == "LIKE":  # the pattern case aside: no values to read
+            offered = _unminded(store, condition)
         else:
-            offered = _offered_by_the_engine(store, condition)
+            if condition.column not in held:
+                values = store.get_columns([condition.column]).column(condition.column).unique()
+                held[condition.column] = (
+                    sorted(v for v in values.to_pylist() if v) if len(values) <= MOST_VALUES_SIFTED else []
+                )
+            if held[condition.column]:
+                offered = _offered(store, condition, held[condition.column])
+            else:
+                offered = _offered_by_the_engine(store, condition)
         lines.append(f"{line}; did you mean {offered}?" if offered else line)
     return lines
+
+
+def _unminded(store: ImageStore, condition: TextCondition) -> str | None:
+    """A ``LIKE`` that no row meets as ``ILIKE``, where some row meets that."""
+    (pattern,) = condition.values
+    unminded = f"{condition.column} ILIKE {quoted(pattern)}"
+    return unminded if _meets_some_row(store, unminded) else None
 
 
 def _offered_by_the_engine(store: ImageStore, condition: TextCondition) -> str | None:
@@ -92,10 +102,6 @@ def _meets_some_row(store: ImageStore, condition: str) -> bool:
 def _offered(store: ImageStore, condition: TextCondition, held: list[str]) -> str | None:
     """The condition written with the values ``held`` that its typed ones may mean, or None."""
     column = condition.column
-    if condition.operator == "LIKE":
-        (pattern,) = condition.values
-        unminded = f"{column} ILIKE {quoted(pattern)}"
-        return unminded if _meets_some_row(store, unminded) else None
     if condition.operator == "=":
         (typed,) = condition.values
         values = _values_named(column, typed, held)
