@@ -77,13 +77,15 @@ def one_picture_each(hits: list[Hit]) -> dict[str, str]:
         return path
 
     first_with_bytes: dict[str, str] = {}
+    counted: dict[str, str] = {}  # each hit's path → its picture when it was met
     for hit in hits:
-        own = found(companion_of.get(hit.record["path"], hit.record["path"]))
+        path = hit.record["path"]
+        own = counted[path] = found(companion_of.get(path, path))
         if content := hit.record.get("content_hash"):
             copied = found(first_with_bytes.setdefault(content, own))
             if copied != own:
                 picture[own] = copied
-    return {hit.record["path"]: found(companion_of.get(hit.record["path"], hit.record["path"])) for hit in hits}
+    return {path: found(own) for path, own in counted.items()}
 
 
 def collapsed(hits: list[Hit]) -> list[Hit]:
