@@ -1011,6 +1011,8 @@ class Session:
         as_written = [f"+{term}" for term in required_as_written(query)]
         if len(as_written) == len(typed):  # each as the user wrote it ('+紫禁城', not its pairs)
             typed = as_written
+        if self.args.where is not None and not store.get_records(self.args.where, 1):
+            return  # the filter lets no row through: that is what to say (``say_what_no_row_meets``)
         rows = "no row --where lets through" if self.args.where is not None else "no row"
         held = [bool(store.search_by_text(term, 1, self.args.where)) for term in searched]
         if not all(held):

@@ -12,17 +12,24 @@ condition as it would then be written; text that longer values hold as a word ('
 among a photo's keywords, 'Kandahar' in its location) is offered as the ``ILIKE`` pattern that
 finds it in them (an ``IN`` list as those values); a ``LIKE`` that ``ILIKE`` meets, as that. A
 column of more values than ``MOST_VALUES_SIFTED`` (paths, file names) is asked through the
-store's engine instead, for the values it holds case aside. Nothing of this runs unless the
-filter found nothing.
+store's engine instead, for the values it holds case aside.
+
+A number or date compared with a constant (``iso > 100000``, ``date_taken > '2030'``, ``width
+BETWEEN 5000 AND 6000``: ``RecordFilter.range_conditions``) that no row meets is told the values
+nearest to it: 'the highest iso is 25600'. Where each condition meets rows alone but the filter
+none, the two conditions no row meets together are named, with the rows each meets: ``make =
+'Canon' AND country = 'Italy'`` (no Canon photo was taken in Italy). Nothing of this runs unless
+the filter found nothing.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Callable
 
-from common.filters import TextCondition, empty_record_filter, quoted, validate_where
+from common.filters import DATES_AS_TEXT, RangeCondition, TextCondition, empty_record_filter, quoted, validate_where
 from common.place_data import folded
 from common.store import FilterError, ImageStore
 
@@ -33,31 +40,114 @@ MOST_OFFERED = 3  # values offered for one typed
 # (~5 us a value: seconds at a million paths); the engine is asked for what matches case aside.
 MOST_VALUES_SIFTED = 20_000
 _WORD = re.compile(r"\w+")
+# The conditions of a --where tried in pairs for the two no row meets together (28 pairs at most).
+MOST_CONJUNCTS_PAIRED = 8
 
 
 def what_no_row_meets(store: ImageStore, where: str) -> list[str]:
-    """A line for each comparison of text in ``where`` (as the user typed it) that no row of
-    ``store`` meets alone: what it is, and what the index holds that it may have meant."""
-    lines = []
+    """A line for each comparison in ``where`` (as the user typed it) that no row of ``store``
+    meets alone: of text, what the index holds that it may have meant; of a number or date, the
+    values nearest to it. Where each meets rows but the filter none, the conditions that no row
+    meets together (``_no_row_meets_together``)."""
+    records = empty_record_filter()
+    conditions: list[TextCondition | RangeCondition] = [
+        *records.text_conditions(where),
+        *records.range_conditions(where),
+    ]
+    lines, said = [], set()
     held: dict[str, list[str]] = {}
-    for condition in empty_record_filter().text_conditions(where):
+    for condition in sorted(conditions, key=lambda condition: where.find(condition.written)):
         if _meets_some_row(store, condition.written):
             continue
+        said.add(condition.written)
         line = f"--where: no row has {condition.written}"
-        if condition.operator == "LIKE":  # the pattern case aside: no values to read
-            offered = _unminded(store, condition)
+        if isinstance(condition, RangeCondition):
+            lines.append(f"{line}; {_values_nearest(store, condition)}")
         else:
-            if condition.column not in held:
-                values = store.get_columns([condition.column]).column(condition.column).unique()
-                held[condition.column] = (
-                    sorted(v for v in values.to_pylist() if v) if len(values) <= MOST_VALUES_SIFTED else []
-                )
-            if held[condition.column]:
-                offered = _offered(store, condition, held[condition.column])
-            else:
-                offered = _offered_by_the_engine(store, condition)
-        lines.append(f"{line}; did you mean {offered}?" if offered else line)
-    return lines
+            offered = _what_text_may_mean(store, condition, held)
+            lines.append(f"{line}; did you mean {offered}?" if offered else line)
+    return lines + _no_row_meets_together(store, where, records.conjuncts(where), said)
+
+
+def _no_row_meets_together(store: ImageStore, where: str, conjuncts: list[str], said: set[str]) -> list[str]:
+    """Where no row meets ``where``, the conditions it joins with AND (``conjuncts``) that no row
+    meets: those alone but the ones ``said`` already, else the first two that no row meets
+    together, with how many rows meet each ('make = 'Canon' AND model = 'NIKON D750''; one may
+    hold a comparison said, as 'country = 'France'' in '(country = 'Italy' OR country =
+    'France')'); else that it takes them all. 'No matches' left the user to try them in pairs."""
+    if len(conjuncts) < 2 or _meets_some_row(store, where):
+        return []
+    alone = [conjunct for conjunct in conjuncts if not _meets_some_row(store, conjunct)]
+    if alone:  # those no comparison said speaks for ('lower(make) = 'leica'')
+        return [f"--where: no row has {conjunct}" for conjunct in alone if conjunct not in said]
+    for first, second in itertools.combinations(conjuncts[:MOST_CONJUNCTS_PAIRED], 2):
+        if not _meets_some_row(store, f"{first} AND {second}"):
+            return [
+                f"--where: no row has both {first} ({_rows_meeting(store, first)}) and {second} "
+                f"({_rows_meeting(store, second)})"
+            ]
+    return [f"--where: no row has all {len(conjuncts)} conditions together (each two of them meet some rows)"]
+
+
+def _rows_meeting(store: ImageStore, condition: str) -> str:
+    """'12 rows' meet ``condition`` (counted by a narrow column's values: the store has no count of a filter)."""
+    count = store.get_columns(["width"], validate_where(condition)).num_rows
+    return f"{count:,} row{'' if count == 1 else 's'}"
+
+
+def _values_nearest(store: ImageStore, condition: RangeCondition) -> str:
+    """What the column holds nearest to the values a comparison no row meets lets through: 'the
+    highest iso is 6400', 'the earliest date_taken is '1998-01-01T00:00:00'', 'the nearest width
+    values are 480 and 1024'; 'no row has any rating' where none has one."""
+    column, lowest, highest = condition.column, condition.lowest, condition.highest
+    ends = ("earliest", "latest") if column in DATES_AS_TEXT else ("lowest", "highest")
+    if lowest is not None and highest is not None:  # '=', BETWEEN: on either side
+        nearest = [
+            value
+            for value in (
+                _extreme(store, column, f"{column} < {lowest}", "max"),
+                _extreme(store, column, f"{column} > {highest}", "min"),
+            )
+            if value is not None
+        ]
+        if nearest:
+            return f"the nearest {column} {'values are' if len(nearest) > 1 else 'value is'} {' and '.join(nearest)}"
+    elif lowest is not None or highest is not None:
+        end, which = (ends[1], "max") if lowest is not None else (ends[0], "min")
+        value = _extreme(store, column, f"{column} IS NOT NULL", which)
+        if value is not None:
+            return f"the {end} {column} is {value}"
+    return f"no row has any {column}"
+
+
+def _extreme(store: ImageStore, column: str, condition: str, which: str) -> str | None:
+    """The ``which`` ('min', 'max') of ``column`` over the rows meeting ``condition``, as
+    ``--where`` writes it; None where no row has one."""
+    import pyarrow.compute as pc
+
+    try:
+        values = store.get_columns([column], validate_where(condition)).column(column)
+    except FilterError:
+        return None
+    value = getattr(pc, which)(values).as_py()
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return quoted(value)
+    return format(value, ".15g") if isinstance(value, float) else str(value)
+
+
+def _what_text_may_mean(store: ImageStore, condition: TextCondition, held: dict[str, list[str]]) -> str | None:
+    """The condition the index's values make of a comparison of text no row meets, or None;
+    ``held``: each column's values read so far (none where too many to sift), added to."""
+    if condition.operator == "LIKE":  # the pattern case aside: no values to read
+        return _unminded(store, condition)
+    if condition.column not in held:
+        values = store.get_columns([condition.column]).column(condition.column).unique()
+        held[condition.column] = sorted(v for v in values.to_pylist() if v) if len(values) <= MOST_VALUES_SIFTED else []
+    if held[condition.column]:
+        return _offered(store, condition, held[condition.column])
+    return _offered_by_the_engine(store, condition)
 
 
 def _unminded(store: ImageStore, condition: TextCondition) -> str | None:

@@ -191,10 +191,12 @@ class RecordFilter:
     def text_conditions(self, where: str) -> list[TextCondition]:
         """Each comparison of a text column with text in ``where``, as written: ``country =
         'Italy'``, ``make IN ('Canon', 'Nikon')``, ``model LIKE 'EOS%'`` (``=``, ``IN``, ``LIKE``;
-        the column by its own name, the text as text), in the order written."""
+        the column by its own name, the text as text; a date column's are ``range_conditions``),
+        in the order written. One under a NOT is left out: no row meeting it is no reason the
+        filter found nothing."""
         text = (_PARSED_PREFIX + where).encode()
         found = []
-        for node in self._parsed_nodes(where):
+        for node in self._nodes_not_negated(where):
             kind = node.get("function_name") if node.get("class") == "FUNCTION" else node.get("type")
             operands = _operands(node)
             operator = _TEXT_CONDITION_OPERATORS.get(kind)
@@ -203,14 +205,57 @@ class RecordFilter:
             constants = [_text_constant(operand) for operand in operands[1:]]
             values = tuple(value for value in constants if value is not None)
             column = operands[0]["column_names"][-1].lower()
-            if column not in self._texts or len(values) != len(constants):
+            if column not in self._texts or column in DATES_AS_TEXT or len(values) != len(constants):
                 continue
-            # DuckDB's span of IN and LIKE starts after the column: from the column to the end.
-            begin = operands[0]["query_location"]
-            end = max(sum(_span(node)), *(sum(_span(operand)) for operand in operands))
-            written = text[begin:end].decode()
-            found.append((begin, TextCondition(column, operator, values, written)))
+            found.append((_written_span(node)[0], TextCondition(column, operator, values, _written(text, node))))
         return [condition for _, condition in sorted(found, key=lambda pair: pair[0])]
+
+    def range_conditions(self, where: str) -> list[RangeCondition]:
+        """Each comparison of a number or date column with a constant in ``where``, as written:
+        ``iso > 3200``, ``100 <= width``, ``width BETWEEN 1000 AND 2000``, ``f_number = 2.8``,
+        ``date_taken >= '2030'`` (the column by its own name), in the order written; one under a
+        NOT left out, as in ``text_conditions``."""
+        text = (_PARSED_PREFIX + where).encode()
+        found = []
+        for node in self._nodes_not_negated(where):
+            kind, operands = node.get("type"), _operands(node)
+            if kind not in _RANGE_BOUNDS or len(operands) != (3 if kind == "COMPARE_BETWEEN" else 2):
+                continue
+            if operands[0].get("class") != "COLUMN_REF" and kind != "COMPARE_BETWEEN":
+                operands, kind = operands[::-1], _MIRRORED.get(kind, kind)  # 100 <= width: width >= 100
+            if operands[0].get("class") != "COLUMN_REF":
+                continue
+            column, constants = operands[0]["column_names"][-1].lower(), operands[1:]
+            numbers = column in self._numbers and all(_number_constant(constant) for constant in constants)
+            dates = column in DATES_AS_TEXT and all(_text_constant(constant) is not None for constant in constants)
+            if not (numbers or dates):
+                continue
+            bounds, sets = [_source(text, constant).decode() for constant in constants], _RANGE_BOUNDS[kind]
+            lowest = bounds[0] if sets in ("lowest", "both") else None
+            highest = bounds[-1] if sets in ("highest", "both") else None
+            condition = RangeCondition(column, lowest, highest, _written(text, node))
+            found.append((_written_span(node)[0], condition))
+        return [condition for _, condition in sorted(found, key=lambda pair: pair[0])]
+
+    def conjuncts(self, where: str) -> list[str]:
+        """The conditions ``where`` joins with AND, each as written (in parentheses where it
+        joins its own with OR): ``make = 'Canon' AND (iso > 800 OR width > 4000)`` is ``make =
+        'Canon'`` and ``(iso > 800 OR width > 4000)``; ``[]`` where it joins none, or a part
+        would not stand as written alone."""
+        root = self._parsed_condition(where)
+        if root is None or root.get("type") != "CONJUNCTION_AND":
+            return []
+        text = (_PARSED_PREFIX + where).encode()
+        parts = []
+        for child in root.get("children") or []:
+            written = _written(text, child)
+            parts.append(f"({written})" if child.get("type") == "CONJUNCTION_OR" else written)
+        try:
+            for part in parts:
+                self.check(part)
+        except FilterError:  # a span DuckDB's parse does not cover as written ('(width + 1)')
+            return []
+        return parts
 
     def positions(self, where: str) -> np.ndarray:
         """The positions of the rows where the SQL condition ``where`` holds, ascending (NULL counts
@@ -330,13 +375,31 @@ class RecordFilter:
 
     def _parsed_nodes(self, where: str) -> Iterator[dict]:
         """Every node of DuckDB's parse of ``where`` (none where it does not parse)."""
+        yield from _nodes_under(self._parsed_condition(where))
+
+    def _nodes_not_negated(self, where: str) -> Iterator[dict]:
+        """The nodes of DuckDB's parse of ``where`` but those under a NOT (and the NOT's own)."""
+        pending: list = [self._parsed_condition(where)]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, dict):
+                if item.get("type") == "OPERATOR_NOT":
+                    continue
+                if "class" in item:
+                    yield item
+                pending += [value for value in item.values() if isinstance(value, dict | list)]
+            elif isinstance(item, list):
+                pending += item
+
+    def _parsed_condition(self, where: str) -> dict | None:
+        """The root of DuckDB's parse of ``where`` (None where it does not parse)."""
         import json
 
         query = _PARSED_PREFIX + where
         tree = json.loads(self.connection.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
         if tree.get("error"):
-            return
-        yield from _nodes_under(tree["statements"][0]["node"].get("where_clause"))
+            return None
+        return tree["statements"][0]["node"].get("where_clause")
 
     def _names_text(self, node: dict) -> bool:
         """Whether ``node`` is a text column (``path``), or one in a change of case
@@ -521,6 +584,49 @@ class TextCondition:
 _TEXT_CONDITION_OPERATORS = {"COMPARE_EQUAL": "=", "COMPARE_IN": "IN", "~~": "LIKE"}
 
 
+@dataclass(frozen=True)
+class RangeCondition:
+    """A comparison of a number or date column with constants, as ``RecordFilter.range_conditions``
+    finds it: the values it lets through run from ``lowest`` to ``highest`` (as written: ``100``,
+    ``'2019-07'``; None where they run on)."""
+
+    column: str
+    lowest: str | None
+    highest: str | None
+    written: str  # as the condition writes it: "iso > 3200"
+
+
+# Which bound a comparison of a column (on its left) with a constant sets, by DuckDB's names:
+# '=' and BETWEEN set both.
+_RANGE_BOUNDS = {
+    "COMPARE_GREATERTHAN": "lowest", "COMPARE_GREATERTHANOREQUALTO": "lowest",
+    "COMPARE_LESSTHAN": "highest", "COMPARE_LESSTHANOREQUALTO": "highest",
+    "COMPARE_EQUAL": "both", "COMPARE_BETWEEN": "both",
+}  # fmt: skip
+# A comparison written the other way round ('100 < width'), as the same with the column first.
+_MIRRORED = {
+    "COMPARE_GREATERTHAN": "COMPARE_LESSTHAN", "COMPARE_GREATERTHANOREQUALTO": "COMPARE_LESSTHANOREQUALTO",
+    "COMPARE_LESSTHAN": "COMPARE_GREATERTHAN", "COMPARE_LESSTHANOREQUALTO": "COMPARE_GREATERTHANOREQUALTO",
+}  # fmt: skip
+
+
+def _number_constant(node: dict) -> bool:
+    return node.get("class") == "CONSTANT" and node["literal"].get("kind") in ("INTEGER", "NUMERIC")
+
+
+def _written_span(node: dict) -> tuple[int, int]:
+    """Where ``node`` is written in the text parsed, begin and end: DuckDB's span of BETWEEN, IN
+    and IS NULL starts after the column, so the span of every node under it counts."""
+    spans = [_span(under) for under in _nodes_under(node)]
+    return min(begin for begin, _ in spans), max(begin + length for begin, length in spans)
+
+
+def _written(text: bytes, node: dict) -> str:
+    """How ``node`` is written in ``text`` (the UTF-8 parsed)."""
+    begin, end = _written_span(node)
+    return text[begin:end].decode()
+
+
 def _text_constant(node: dict) -> str | None:
     """The text of ``node`` where it is a text constant ('IMG%'), else None."""
     return (
@@ -671,7 +777,7 @@ def _what_a_name_stands_for(name: str, where: str) -> str | None:
 
 
 # The dates a record keeps as ISO 8601 text ('2008-10-22T16:43:21'), which sorts as time does.
-_DATES_AS_TEXT = ("date_taken", "modified")
+DATES_AS_TEXT = ("date_taken", "modified")
 # How a record writes one: to the second, with the UTC offset where the camera wrote it.
 _STORED_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2})?")
 # A date as the results' table shows one ('2008-10-22 16:43'), or EXIF writes it ('2008:10:22
@@ -710,7 +816,7 @@ def _ends_a_range(node: dict, constant: dict) -> bool:
 
 def _dates_compared(node: dict) -> list[tuple[str, dict]]:
     """(date column, text constant) for each text a comparison or LIKE compares a date column with."""
-    column, texts = _column_and_texts(_operands(node), _DATES_AS_TEXT)
+    column, texts = _column_and_texts(_operands(node), DATES_AS_TEXT)
     return [(column.lower(), text) for text in texts] if column else []
 
 
@@ -726,7 +832,7 @@ def dates_are_text(where: str, reason: str) -> str:
     """How to say it, when a rejected ``where`` took a date column for a date (``year(date_taken)``,
     ``date_taken > DATE '2008-01-01'``): the two backends' SQL dialects share no date functions,
     but both compare text, and ISO 8601 text compares as the times it writes do."""
-    for column in _DATES_AS_TEXT:
+    for column in DATES_AS_TEXT:
         named = re.search(rf"\b{column}\b", where, re.IGNORECASE)
         as_date = re.search(
             rf"\(\s*{column}\b|\b{column}\s*::|\b{column}\s*[<>=!]+\s*(date|timestamp)\b", where, re.IGNORECASE

@@ -483,8 +483,8 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
     ('Nikon': NIKON CORPORATION; 'd750' in NIKON D750, a pattern), a country or city in another
     language ('Italien', 'Firenze'),
     ILIKE for a LIKE that minds case; and each offered condition finds photos. Nothing is said
-    where each condition alone meets rows; in a listing, a search, --stats, --export and
-    --duplicates, on both backends."""
+    where the filter meets rows; in a listing, a search, --stats, --export and --duplicates, on
+    both backends."""
     from test_places import photo_taken_at
 
     photo_taken_at(camera_folder / "duomo.jpg", 9, 43.7731, 11.2560)
@@ -507,7 +507,7 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
             assert paths_of(c.search("--where", offered)[0]), (backend, offered)
         (line,) = c("--where", "make = 'Leica'").stderr_lines()
         assert line.endswith("--where: no row has make = 'Leica'"), (backend, line)
-        assert c("--where", "make = 'Canon' AND model = 'NIKON D750'").stderr_lines() == [], backend
+        assert c("--where", "make = 'Canon' AND width > 1000").stderr_lines() == [], backend
         assert c("--where", "make = 'Canon'").stderr_lines() == [], backend
         export = camera_folder.parent / f"export-{backend}.jsonl"
         asked_for = (
@@ -520,6 +520,71 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
         for asked in asked_for:
             said = c(*asked, "--where", "make = 'canon'").stderr
             assert "--where: no row has make = 'canon'; did you mean make = 'Canon'?" in said, (backend, asked)
+
+
+def test_a_number_or_date_no_row_meets_is_told_the_values_nearest_it(both: dict[str, Cli]) -> None:
+    """``iso > 100000`` or ``date_taken > '2030'`` found nothing, and the user was left to find
+    out what the index holds (--stats tells dates, not widths). A comparison of a number or date
+    column with a constant that no row meets names the highest, lowest or nearest values, each
+    of which, written as a condition, finds photos; written either way round, or as BETWEEN, a
+    date in part standing for its period; none said of a column no row has, nor of one under NOT.
+    Widths: 160 (generated.png), 320, 480, 1024, 1600; dates 2018-12-24 to 2021-03-15."""
+    told = {
+        "width > 5000": "the highest width is 1600",
+        "5000 < width": "the highest width is 1600",
+        "width <= 100": "the lowest width is 160",
+        "width = 1000": "the nearest width values are 480 and 1024",
+        "width BETWEEN 2000 AND 3000": "the nearest width value is 1600",
+        "date_taken > '2022'": "the latest date_taken is '2021-03-15T18:30:00'",
+        "date_taken BETWEEN '2019-08' AND '2020-04'": (
+            "the nearest date_taken values are '2019-07-01T10:00:00' and '2020-05-05T05:05:05'"
+        ),
+        "rating >= 3": "no row has any rating",
+    }
+    for backend, c in both.items():
+        for where, said in told.items():
+            result = c("--where", where)
+            assert "no matches" in result.stdout, (backend, where)
+            (line,) = result.stderr_lines()
+            assert line.endswith(f"--where: no row has {where}; {said}"), (backend, line)
+            for value in re.findall(r"(?:is|are|and) ('[^']+'|\d+)", said):
+                column = where.split()[0] if where[0].isalpha() else where.split()[-1]
+                assert paths_of(c.search("--where", f"{column} = {value}")[0]), (backend, column, value)
+        (line,) = c("--where", "NOT width > 5000 AND make = 'Leica'").stderr_lines()
+        assert line.endswith("--where: no row has make = 'Leica'"), (backend, line)
+        assert c("--where", "NOT width > 5000").stderr_lines() == [], backend
+        assert (
+            c("--search", "a photo", "--where", "width > 5000")
+            .stderr_lines()[-1]
+            .endswith("--where: no row has width > 5000; the highest width is 1600")
+        ), backend
+
+
+def test_conditions_each_met_alone_but_by_no_row_together_are_named(both: dict[str, Cli]) -> None:
+    """Each condition of a filter meets rows, and 'no matches' left the user to try them in
+    pairs: the first two that no row meets together are named with how many rows each meets
+    (an OR kept whole in its parentheses), or, where any two meet rows, that it takes them all;
+    a part no comparison speaks for that no row meets alone is named as it is written."""
+    for backend, c in both.items():
+        (line,) = c("--where", "make = 'Canon' AND model = 'NIKON D750'").stderr_lines()
+        assert line.endswith("--where: no row has both make = 'Canon' (2 rows) and model = 'NIKON D750' (1 row)")
+        where = "make = 'Canon' AND width > 1000 AND (date_taken > '2020' OR filename = 'fuji-1.jpg')"
+        (line,) = c("--where", where).stderr_lines()
+        assert line.endswith(
+            "--where: no row has both width > 1000 (2 rows) and (date_taken > '2020' OR filename = 'fuji-1.jpg') "
+            "(2 rows)"
+        ), (backend, line)
+        where = "make = 'Canon' AND width > 1000 AND (date_taken >= '2021' OR date_taken < '2019')"
+        assert paths_of(c.search("--where", "make = 'Canon' AND width > 1000")[0]) == ["canon-1.jpg"]
+        (line,) = c("--where", where).stderr_lines()
+        assert line.endswith("--where: no row has all 3 conditions together (each two of them meet some rows)")
+        (line,) = c("--where", "lower(make) = 'leica' AND width > 10").stderr_lines()
+        assert line.endswith("--where: no row has lower(make) = 'leica'"), (backend, line)
+        lines = c("--where", "make = 'Canon' AND (country = 'France' OR width > 1000) AND date_taken > '2020'")
+        assert [line.split(": ", 1)[1] for line in lines.stderr_lines()] == [
+            "--where: no row has country = 'France'",
+            "--where: no row has both (country = 'France' OR width > 1000) (2 rows) and date_taken > '2020' (1 row)",
+        ], backend
 
 
 def test_a_column_of_many_values_is_asked_what_it_holds_case_aside(
@@ -808,13 +873,19 @@ def test_a_prompt_searched_by_vector_with_a_minus_says_how_to_leave_it_out(both:
 
 def test_a_metadata_search_that_finds_nothing_says_which_term_required_no_row_holds(both: dict[str, Cli]) -> None:
     """'canon +2017' listed 'no matches' and left the user to take the query apart: one line
-    says which term required no row holds, or that no row holds them together."""
+    says which term required no row holds, or that no row holds them together; where --where
+    lets no row through, that the filter does."""
     for backend, c in both.items():
         for args, said in (
             (["--text", "canon +2017"], "canon +2017: no row holds +2017"),
             (["--text", "+nikon +2017|1999 +2019"], "+nikon +2017|1999 +2019: no row holds +2017|1999"),
             (["--text", "+canon +nikon"], "+canon +nikon: no row holds +canon and +nikon together"),
-            (["--text", "+canon", "--where", "width > 5000"], "+canon: no row --where lets through holds +canon"),
+            (["--text", "+canon", "--where", "width > 1500"], "+canon: no row --where lets through holds +canon"),
+            # A filter no row meets is what the line is of, not the term.
+            (
+                ["--text", "+canon", "--where", "width > 5000"],
+                "--where: no row has width > 5000; the highest width is 1600",
+            ),
             (["--search", "lighthouse +2017", "--mode", "hybrid"], "lighthouse +2017: no row holds +2017"),
             (["--search", "+canon +nikon", "--mode", "fts"], "+canon +nikon: no row holds +canon and +nikon together"),
             # As typed, not as searched: a Chinese word is searched as its pairs of characters.
