@@ -20,9 +20,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from common.atomic import write_atomically
+from common.camera_names import camera_name
 from common.output import (
     QueryResults,
-    camera_name,
     dimensions,
     distance,
     human_size,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from common.camera_names import camera_name
 from common.store import Hit
 from common.visible import visible
 from common.xmp import LIST_SEPARATOR
@@ -271,18 +272,6 @@ def terminal_columns(out: TextIO) -> int | None:
     import shutil
 
     return shutil.get_terminal_size().columns
-
-
-def camera_name(record: dict[str, Any]) -> str:
-    """'Canon EOS 40D' rather than 'Canon Canon EOS 40D' when the model repeats the make, and
-    'KODAK DC240 ZOOM DIGITAL CAMERA' rather than 'EASTMAN KODAK COMPANY KODAK DC240 ZOOM
-    DIGITAL CAMERA' when it starts with one of the make's words."""
-    make, model = (record.get("make") or "").strip(), (record.get("model") or "").strip()
-    if make and model:
-        first = model.split()[0].casefold()
-        if model.casefold().startswith(make.split()[0].casefold()) or first in make.casefold().split():
-            return model
-    return " ".join(p for p in (make, model) if p)
 
 
 def place_name(record: dict[str, Any]) -> str:

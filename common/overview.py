@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+from common.camera_names import camera_name
 from common.failures import FAILURES_FILE, read_failures
-from common.output import camera_name, human_size, json_for, place_name, stars
+from common.output import human_size, json_for, place_name, stars
 from common.records import RECORD_VERSION
 from common.store import ImageStore
 from common.thumbnails import THUMBNAIL_DIR

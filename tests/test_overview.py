@@ -50,6 +50,37 @@ def library(tmp_path: Path) -> Path:
     return root
 
 
+def test_a_camera_is_named_by_its_brand_and_model_once(cli: Cli, tmp_path: Path) -> None:
+    """EXIF's make is the company as registered and the model often repeats the brand: make and
+    model side by side named cameras 'CASIO COMPUTER CO.,LTD EX-Z750' and 'Hewlett-Packard HP
+    PhotoSmart C945', and --stats counted one camera twice where two firmwares spelt the make
+    apart. The listing and --stats name each by brand and model; the columns keep what the camera
+    wrote, so a --where or metadata search on the make is unchanged."""
+    cameras = {
+        "casio-1.jpg": ("CASIO COMPUTER CO.,LTD", "EX-Z750", "CASIO EX-Z750"),
+        "casio-2.jpg": ("CASIO COMPUTER CO.,LTD.", "EX-Z750", "CASIO EX-Z750"),
+        "olympus.jpg": ("OLYMPUS IMAGING CORP.", "E-P3", "OLYMPUS E-P3"),
+        "sanyo.jpg": ("SANYO Electric Co.,Ltd.", "SX113", "SANYO SX113"),
+        "leica.jpg": ("Leica Camera AG", "M8 Digital Camera", "Leica M8 Digital Camera"),
+        "hp.jpg": ("Hewlett-Packard", "HP PhotoSmart C945", "HP PhotoSmart C945"),
+        "kodak-1.jpg": ("EASTMAN KODAK COMPANY", "KODAK DC240 ZOOM DIGITAL CAMERA", "KODAK DC240 ZOOM DIGITAL CAMERA"),
+        "kodak-2.jpg": ("Eastman Kodak Company", "DC210 Zoom (V05.00)", "Eastman Kodak DC210 Zoom (V05.00)"),
+        "minolta.jpg": ("KONICA MINOLTA", "DiMAGE Z3", "KONICA MINOLTA DiMAGE Z3"),
+        "nikon.jpg": ("NIKON CORPORATION", "NIKON D70", "NIKON D70"),
+    }
+    root = tmp_path / "cameras"
+    for seed, (name, (make, model, _)) in enumerate(cameras.items()):
+        with_camera(paint_photo(root / name, seed), make, model, "2010:01:01 12:00:00")
+    cli.index(root)
+    named = Counter(shown for _, _, shown in cameras.values())
+    assert cli("--stats", "--format", "json").json()["cameras"] == {"counts": dict(named), "without": 0}
+    for name, (make, _, shown) in cameras.items():
+        listed = cli("--where", f"filename = '{name}'").stdout
+        assert f"  {shown}\n" in listed and (shown.startswith(make) or make not in listed), (name, listed)
+    assert names_listed(cli, "--where", "make = 'CASIO COMPUTER CO.,LTD.'") == ["casio-2.jpg"]
+    assert names_listed(cli, "--text", "electric") == ["sanyo.jpg"]
+
+
 def test_stats_count_what_the_index_holds(cli: Cli, library: Path) -> None:
     cli.index(library)
 

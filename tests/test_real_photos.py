@@ -187,7 +187,7 @@ def test_near_finds_the_real_photos_taken_around_a_place_or_another_photo(camera
 def test_stats_of_the_real_camera_set_agree_with_its_records(camera_indexes: dict[str, Cli]) -> None:
     """--stats counts the real set's HEIFs, years, cameras and places as its records hold them,
     the same on both backends, and a --where narrows them to one country's photos."""
-    from common.output import camera_name
+    from common.camera_names import camera_name
 
     overviews = {}
     for backend, cli in camera_indexes.items():
@@ -203,6 +203,9 @@ def test_stats_of_the_real_camera_set_agree_with_its_records(camera_indexes: dic
         kodaks = {name for name in stats["cameras"]["counts"] if "KODAK" in name}
         assert "KODAK DC240 ZOOM DIGITAL CAMERA" in kodaks, backend
         assert not any(name.startswith("EASTMAN") for name in kodaks), kodaks
+        # A make's legal form and trade are left off: 'CASIO COMPUTER CO.,LTD' EX-Z750 is CASIO EX-Z750.
+        assert {"CASIO EX-Z750", "CASIO EX-M2", "OLYMPUS E-P3", "SANYO SR6"} <= set(stats["cameras"]["counts"])
+        assert not [name for name in stats["cameras"]["counts"] if re.search(r"(?i)\b(co|corp|ltd|inc)\b", name)]
         assert stats["cities"]["counts"]["Arezzo, Italy"] == 9, backend
         italy = cli("--stats", "--where", "country = 'Italy'", "--format", "json").json()
         assert italy["files"] == sum(r["country"] == "Italy" for r in records), backend
