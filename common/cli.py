@@ -234,6 +234,7 @@ class Session:
         self.said_no_preview = False  # previewer
         self._pictures_of_files: PicturesOfFiles | None = None  # pictures_of_files
         self.said_fused_scores_are_small = False  # search_one
+        self.said_what_no_row_meets = False  # say_what_no_row_meets: once while the index stays as it is
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
@@ -829,6 +830,7 @@ class Session:
             self.embedder = None
         self.query_vectors.clear()  # a photo's stored vector may have changed with it
         self.index_places = None
+        self.said_what_no_row_meets = False  # the rows the filter is tried on have changed
 
     def search(self, queries: list[str] | None = None) -> list[QueryResults]:
         """The results of every search asked for: ``--search`` (or ``queries`` in its place),
@@ -992,9 +994,13 @@ class Session:
     def say_what_no_row_meets(self, store: ImageStore) -> None:
         """Say which comparison of text in the --where typed no row meets, and what the index
         holds that it may have meant ('Italien': Italy; ``common.empty_filters``): 'no matches'
-        alone left the user to take the condition apart."""
+        alone left the user to take the condition apart. Once in a ``--search -`` session while
+        the index stays as it is: the filter is the session's, and each query repeated it."""
         from common.empty_filters import what_no_row_meets
 
+        if self.said_what_no_row_meets:
+            return
+        self.said_what_no_row_meets = True
         for line in what_no_row_meets(store, self.args.where_typed):
             log.warning("%s", line)
 

@@ -190,16 +190,18 @@ class RecordFilter:
 
     def text_conditions(self, where: str) -> list[TextCondition]:
         """Each comparison of a text column with text in ``where``, as written: ``country =
-        'Italy'``, ``make IN ('Canon', 'Nikon')``, ``model LIKE 'EOS%'`` (``=``, ``IN``, ``LIKE``;
-        the column by its own name, the text as text; a date column's are ``range_conditions``),
-        in the order written. One under a NOT is left out: no row meeting it is no reason the
-        filter found nothing."""
+        'Italy'`` (or ``'Italy' = country``), ``make IN ('Canon', 'Nikon')``, ``model LIKE 'EOS%'``
+        (``=``, ``IN``, ``LIKE``; the column by its own name, the text as text; a date column's are
+        ``range_conditions``), in the order written. One under a NOT is left out: no row meeting it
+        is no reason the filter found nothing."""
         text = (_PARSED_PREFIX + where).encode()
         found = []
         for node in self._nodes_not_negated(where):
             kind = node.get("function_name") if node.get("class") == "FUNCTION" else node.get("type")
             operands = _operands(node)
             operator = _TEXT_CONDITION_OPERATORS.get(kind)
+            if operator == "=" and len(operands) == 2 and operands[1].get("class") == "COLUMN_REF":
+                operands = operands[::-1]  # 'Italien' = country: country = 'Italien'
             if operator is None or len(operands) < 2 or operands[0].get("class") != "COLUMN_REF":
                 continue
             constants = [_text_constant(operand) for operand in operands[1:]]

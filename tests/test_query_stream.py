@@ -193,6 +193,19 @@ def test_a_query_that_finds_nothing_still_gets_its_line(cli: Cli, library: Path,
     ]  # fmt: skip
 
 
+def test_a_filter_no_row_meets_is_said_once_in_a_session(cli: Cli, library: Path, monkeypatch) -> None:
+    """The --where is the session's: where it lets no row through, each query finds nothing, and
+    the line that says why came again at every query."""
+    cli.index(library)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a photo of a dog\na photo of a cat\na red car\n"))
+    result = cli("--search", "-", "--format", "json", "--where", "width > 5000")
+    assert result.code == 0, result.stderr
+    assert [a["results"] for a in answers(result.stdout)] == [[], [], []]
+    assert result.stderr_lines() == [
+        f"imagedb-{cli.backend}.py: --where: no row has width > 5000; the highest width is 160"
+    ]
+
+
 def test_a_line_in_another_encoding_is_refused_and_the_session_goes_on(cli: Cli, library: Path, monkeypatch) -> None:
     """A line written in Latin-1 ('café' as one byte é) among UTF-8 ones: that query is refused
     in one line naming its bytes; the others are answered (the session ended on an unexpected

@@ -493,6 +493,7 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
         "make IN ('Nikon', 'fujifilm')": "make IN ('NIKON CORPORATION', 'FUJIFILM')",
         "model = 'd750'": "model ILIKE '%d750%'",
         "country = 'Italien' AND width > 10": "country = 'Italy'",
+        "'Italien' = country": "country = 'Italy'",
         "city = 'Firenze'": "city = 'Florence'",
         "model LIKE 'canon eos%'": "model ILIKE 'canon eos%'",
     }
