@@ -4,10 +4,12 @@ metadata search for 'Frankreich' the photos the index places in France.
 
 GeoNames' copies shipped here name a country once, in English. The names in other languages
 are CLDR's, as Babel ships them, in the language GeoNames lists first for each country (the one
-most of its people speak: 79 languages Babel knows, ~11,600 names). The languages listed further
-down (a country's minority and regional ones) were tried and left out: 300 more locales and
-9,000 more names, many of which fold to a short everyday word ('pole', 'nowe', 'suis') that a
-metadata search would have read as a country.
+most of its people speak: 79 languages Babel knows, ~11,600 names), and, of the languages listed
+further down (a country's other and regional ones), the names written in another script than
+Latin: India lists English first, and Hindi's भारत, Tamil's இத்தாலி (Italy) or Telugu's జర్మనీ
+(Germany) are how its people write them (51 more languages, ~5,400 names). Their names in Latin
+letters were tried and left out: 9,000 more, many of which fold to a short everyday word
+('pole', 'nowe', 'suis') that a metadata search would have read as a country.
 
 A name only counts where it cannot be taken for something else: not one several countries
 share ('Kongo'), nor a country's English name, alias or endonym in ``common.places`` (they
@@ -25,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
@@ -33,9 +36,13 @@ from typing import TYPE_CHECKING
 from common.place_data import OTHER_NAMES_POPULATION, CompiledArrays, compiled, folded, package_folder
 
 if TYPE_CHECKING:
+    from babel import Locale
+
     from common.places import Gazetteer
 
 SHORTEST_NAME = 4  # Latin letters, accents aside: shorter ones are everyday words of other languages
+# Raised when which of CLDR's names count changes: the names are compiled again.
+NAMES_RULES = 2  # 2: the names in other scripts of the languages listed after the first
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,9 @@ def _compiled_names() -> CountryNames:
     ]
     # The English names, aliases and endonyms decide what is left out: a change to them
     # compiles the names again.
-    tables = json.dumps([COUNTRY_NAMES, COUNTRY_ALIAS_NAMES, COUNTRY_ENDONYMS, SHORTEST_NAME], sort_keys=True)
+    tables = json.dumps(
+        [COUNTRY_NAMES, COUNTRY_ALIAS_NAMES, COUNTRY_ENDONYMS, SHORTEST_NAME, NAMES_RULES], sort_keys=True
+    )
     rules = hashlib.sha256(tables.encode()).hexdigest()
     return compiled("country-names", sources, CountryNames, lambda: _names_of(sources[1], gazetteer()), rules=rules)
 
@@ -101,31 +110,40 @@ def _by_code(codes: list[str], names: list[str]) -> dict[str, tuple[str, ...]]:
 def first_languages(countries_json: str) -> list[str]:
     """The language GeoNames lists first for each country, as Babel names locales ('de_AT',
     'zh_TW'), each once, in the file's order."""
+    return [tags[0] for tags in _languages_listed(countries_json) if tags]
+
+
+def further_languages(countries_json: str) -> list[str]:
+    """The languages GeoNames lists after the first for some country and first for none, each
+    once, in the file's order."""
+    listed = _languages_listed(countries_json)
+    first = {tags[0] for tags in listed if tags}
+    return list(dict.fromkeys(tag for tags in listed for tag in tags[1:] if tag not in first))
+
+
+def _languages_listed(countries_json: str) -> list[list[str]]:
+    """Each country's languages as GeoNames lists them, as Babel names locales."""
     with open(countries_json, encoding="utf-8") as handle:
         countries = json.load(handle)
-    tags = (country.get("languages", "").split(",")[0].strip() for country in countries.values())
-    return list(dict.fromkeys(tag.replace("-", "_") for tag in tags if tag))
+    return [
+        [tag.strip().replace("-", "_") for tag in country.get("languages", "").split(",") if tag.strip()]
+        for country in countries.values()
+    ]
 
 
 def _names_of(countries_json: str, places: Gazetteer) -> CountryNames:
-    from babel import Locale, UnknownLocaleError
-
     written: defaultdict[str, dict[str, None]] = defaultdict(dict)  # folded name: as written, each once
     codes: defaultdict[str, set[str]] = defaultdict(set)  # folded name: the countries it names
     read: set[str] = set()
-    for tag in first_languages(countries_json):
-        locale = None
-        for candidate in (tag, tag.split("_")[0]):  # 'en_IN' as itself, 'cmn' (unknown) not at all
-            try:
-                locale = Locale.parse(candidate)
-                break
-            except (UnknownLocaleError, ValueError):
-                continue
+    languages = [(tag, True) for tag in first_languages(countries_json)]
+    languages += [(tag, False) for tag in further_languages(countries_json)]
+    for tag, first in languages:
+        locale = _locale_of(tag)
         if locale is None or str(locale) in read:
             continue
         read.add(str(locale))
         for code, name in locale.territories.items():
-            if code in places.countries:
+            if code in places.countries and (first or not _in_latin_letters(name)):
                 key = folded(name)
                 written[key][name] = None
                 codes[key].add(code)
@@ -141,6 +159,22 @@ def _names_of(countries_json: str, places: Gazetteer) -> CountryNames:
         rows += [(code, name, key) for name in written[key]]
     rows.sort()
     return CountryNames(*(list(column) for column in zip(*rows, strict=True)))
+
+
+def _locale_of(tag: str) -> Locale | None:
+    """Babel's locale of a GeoNames language tag: 'en_IN' as itself, 'cmn' (unknown) None."""
+    from babel import Locale, UnknownLocaleError
+
+    for candidate in (tag, tag.split("_")[0]):
+        try:
+            return Locale.parse(candidate)
+        except (UnknownLocaleError, ValueError):
+            continue
+    return None
+
+
+def _in_latin_letters(name: str) -> bool:
+    return any(character.isalpha() and unicodedata.name(character, "").startswith("LATIN") for character in name)
 
 
 def _cities_by_name(places: Gazetteer) -> dict[str, set[str]]:

@@ -36,7 +36,7 @@ from common.xmp import LOCATION_SEPARATOR
 
 LOCATION_NAMES_FILE = "location-names.json"  # each written location's places (written_places_remembered)
 # Raised when what a location is found to name changes: the places remembered are worked out again.
-LOCATION_RULES = 3  # 3: a country named in any language CLDR has (common.country_names)
+LOCATION_RULES = 4  # 3: a country named in any language CLDR has (common.country_names); 4: in more scripts
 
 
 def written_places_of_index(locations: Iterable[str], folder: str) -> list[tuple[str, str, str, str]]:

@@ -177,7 +177,8 @@ def test_a_country_or_a_region_is_refused_with_the_filter_that_means_it() -> Non
 
 def test_a_country_is_known_by_the_names_other_languages_give_it() -> None:
     """A German writes Italy 'Italien', a Pole 'Włochy'... CLDR's names, in the language each
-    country's people speak first: --near refuses each as the country it is, with the filter that
+    country's people speak first (and in the other scripts of those listed after it: India's
+    Hindi and Telugu): --near refuses each as the country it is, with the filter that
     means it, and takes it after a comma ('Florenz, Italien'; 'Paris, Frankreich' is not Paris,
     Texas). A name that could be taken for something else names no country: a city's of 15,000
     people or more abroad (Spanish calls Grenada 'Granada'), one that two countries share
@@ -188,6 +189,8 @@ def test_a_country_is_known_by_the_names_other_languages_give_it() -> None:
         "Allemagne": "DE",
         "Frankreich": "FR",
         "Ισπανία": "ES",
+        "भारत": "IN",  # Hindi: India lists English first, Hindi second
+        "ఇటలీ": "IT",  # Telugu, listed eighth
     }.items():
         with pytest.raises(NearError, match=re.escape(f"is a country, and --near takes a place and a radius; its photos: "
                                                       f"--where \"country_code = '{code}'\"")):  # fmt: skip

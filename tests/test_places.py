@@ -252,7 +252,8 @@ def test_a_written_location_is_found_by_the_names_the_index_gives_places(cli: Cl
 
 
 def test_countries_are_found_by_the_names_other_languages_give_them(cli: Cli, tmp_path: Path) -> None:
-    """A German searching 'Italien', a Frenchman 'Allemagne', a Japanese 'イタリア' finds the
+    """A German searching 'Italien', a Frenchman 'Allemagne', a Japanese 'イタリア', an Indian
+    'இத்தாலி' (Tamil, a language India lists after English) finds the
     photos the index places in Italy or Germany (and 'ミュンヘン' those in Munich), and a
     location written in German ('Florenz, Italien') is found by the names the index gives
     places: Florence and Italy."""
@@ -269,6 +270,7 @@ def test_countries_are_found_by_the_names_other_languages_give_them(cli: Cli, tm
     assert found("--text", "Allemagne") == found("--text", "Niemcy") == {"marienplatz.jpg"}
     assert found("--text", "Florence") == found("--text", "Italy") == {"duomo.jpg", "uffizien.jpg"}
     assert found("--text", "Frankreich") == set(), "no photo of France"
+    assert found("--text", "இத்தாலி") == found("--text", "ઇટાલી") == {"duomo.jpg", "uffizien.jpg"}  # Tamil, Gujarati
     # A Japanese or Chinese name of three characters or more is searched as the phrase of its
     # pairs of characters: the names are compared so.
     assert found("--text", "ミュンヘン") == found("--text", "慕尼黑") == {"marienplatz.jpg"}
