@@ -7,7 +7,7 @@ are CLDR's, as Babel ships them, in the language GeoNames lists first for each c
 most of its people speak: 79 languages Babel knows, ~11,600 names), and, of the languages listed
 further down (a country's other and regional ones), the names written in another script than
 Latin: India lists English first, and Hindi's भारत, Tamil's இத்தாலி (Italy) or Telugu's జర్మనీ
-(Germany) are how its people write them (51 more languages, ~5,400 names). Their names in Latin
+(Germany) are how its people write them (51 more languages, ~4,200 names). Their names in Latin
 letters were tried and left out: 9,000 more, many of which fold to a short everyday word
 ('pole', 'nowe', 'suis') that a metadata search would have read as a country.
 
