@@ -234,7 +234,7 @@ class Session:
         self.said_no_preview = False  # previewer
         self._pictures_of_files: PicturesOfFiles | None = None  # pictures_of_files
         self.said_fused_scores_are_small = False  # search_one
-        self.said_what_no_row_meets = False  # say_what_no_row_meets: once while the index stays as it is
+        self.said_why_nothing_was_found = False  # say_why_nothing_was_found: once while the index stays as it is
         self.embedder: Embedder | None = None
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
@@ -573,12 +573,12 @@ class Session:
             self.open_store(), self.args.duplicate_threshold, self.args.where, self.args.filter_label
         )
         if (
-            self.args.where_typed is not None
+            self.narrowed()
             and not found.exact
             and not found.near
             and not self.open_store().get_records(self.args.where, 1)
         ):
-            self.say_what_no_row_meets(self.open_store())
+            self.say_why_nothing_was_found(self.open_store())
         # Their records, for pictures (--preview, --html): read once, for the files listed alone.
         records = self.open_store().get_records_by_path(found.paths()) if self.args.preview or self.args.html else {}
         try:
@@ -649,13 +649,15 @@ class Session:
         folders = list(dict.fromkeys(name for found in names.values() for name in found))
         self.args.filter_label = under_label(self.args.filter_label, folders)
         self.args.where = with_under(self.args.where, folders)
+        if self.args.near_centre is not None:
+            self.args.apart_from_near = with_under(self.args.apart_from_near, folders)
 
     def print_overview(self) -> None:
         from common.overview import overview_of
 
         overview = overview_of(self.open_store(), self.db_path, self.args.where, self.args.filter_label)
-        if self.args.where_typed is not None and not overview.files:
-            self.say_what_no_row_meets(self.open_store())
+        if self.narrowed() and not overview.files:
+            self.say_why_nothing_was_found(self.open_store())
         with writing_to_stdout() as stdout:
             overview.write(self.args.format, stdout)
 
@@ -668,8 +670,8 @@ class Session:
             raise StoreError(f"cannot write the export {path}: {error.strerror or error}") from None
         among = f" (matching: {self.args.filter_label})" if self.args.where is not None else ""
         log.info("exported %d images to %s%s", count, path, among)
-        if not count and self.args.where_typed is not None:
-            self.say_what_no_row_meets(self.open_store())
+        if not count and self.narrowed():
+            self.say_why_nothing_was_found(self.open_store())
 
     def repair(self) -> None:
         """Salvage, mend and re-index: everything sound is kept, lost rows are re-embedded."""
@@ -830,7 +832,7 @@ class Session:
             self.embedder = None
         self.query_vectors.clear()  # a photo's stored vector may have changed with it
         self.index_places = None
-        self.said_what_no_row_meets = False  # the rows the filter is tried on have changed
+        self.said_why_nothing_was_found = False  # the rows the filter is tried on have changed
 
     def search(self, queries: list[str] | None = None) -> list[QueryResults]:
         """The results of every search asked for: ``--search`` (or ``queries`` in its place),
@@ -876,8 +878,8 @@ class Session:
                 else listed(a.limit)
             )
             results.append(QueryResults(a.filter_label, "filter", "filter", hits))
-        if a.where_typed is not None and results and not any(result.hits for result in results):
-            self.say_what_no_row_meets(store)
+        if self.narrowed() and results and not any(result.hits for result in results):
+            self.say_why_nothing_was_found(store)
         if a.near_centre is not None:
             with_distances_from(a.near_centre, results)
         if a.min_score is not None:  # the best --limit, those that score at least --min-score
@@ -991,17 +993,33 @@ class Session:
                 "is" if len(terms) == 1 else "are", "it" if len(terms) == 1 else "them",
             )  # fmt: skip
 
-    def say_what_no_row_meets(self, store: ImageStore) -> None:
-        """Say which comparison of text in the --where typed no row meets, and what the index
-        holds that it may have meant ('Italien': Italy; ``common.empty_filters``): 'no matches'
-        alone left the user to take the condition apart. Once in a ``--search -`` session while
-        the index stays as it is: the filter is the session's, and each query repeated it."""
-        from common.empty_filters import what_no_row_meets
+    def narrowed(self) -> bool:
+        """Whether a --where or --near narrows what is searched, listed or counted (whose finding
+        nothing ``say_why_nothing_was_found`` explains)."""
+        return self.args.where_typed is not None or self.args.near_centre is not None
 
-        if self.said_what_no_row_meets:
+    def say_why_nothing_was_found(self, store: ImageStore) -> None:
+        """Say which comparison of the --where typed no row meets, and what the index holds that
+        it may have meant ('Italien': Italy; ``common.empty_filters``), and how far from a --near
+        place the nearest photo is (``common.nearby.how_near_the_nearest_is``): 'no matches'
+        alone left the user to take the condition apart, or to guess the radius. Once in a
+        ``--search -`` session while the index stays as it is: the filter is the session's, and
+        each query repeated it."""
+        from common.empty_filters import what_no_row_meets
+        from common.nearby import how_near_the_nearest_is
+
+        if self.said_why_nothing_was_found:
             return
-        self.said_what_no_row_meets = True
-        for line in what_no_row_meets(store, self.args.where_typed):
+        self.said_why_nothing_was_found = True
+        lines = what_no_row_meets(store, self.args.where_typed) if self.args.where_typed is not None else []
+        if self.args.near_centre is not None and not lines:
+            others = [
+                name for name, given in (("--where", self.args.where_typed), ("--under", self.args.under)) if given
+            ]
+            among = f" {' and '.join(others)} let{'s' if len(others) == 1 else ''} through" if others else ""
+            a = self.args
+            lines += filter(None, [how_near_the_nearest_is(store, a.apart_from_near, a.near_centre, a.near_km, among)])
+        for line in lines:
             log.warning("%s", line)
 
     def say_what_no_row_holds(self, store: ImageStore, query: str, words: str) -> None:
@@ -1018,7 +1036,7 @@ class Session:
         if len(as_written) == len(typed):  # each as the user wrote it ('+紫禁城', not its pairs)
             typed = as_written
         if self.args.where is not None and not store.get_records(self.args.where, 1):
-            return  # the filter lets no row through: that is what to say (``say_what_no_row_meets``)
+            return  # the filter lets no row through: that is what to say (``say_why_nothing_was_found``)
         rows = "no row --where lets through" if self.args.where is not None else "no row"
         held = [bool(store.search_by_text(term, 1, self.args.where)) for term in searched]
         if not all(held):

@@ -253,8 +253,9 @@ def narrow_by_place(args: argparse.Namespace) -> None:
         "near %s (%.5f, %.5f): within %g km%s", centre.label, centre.latitude, centre.longitude, round(km, 3), namesake
     )  # fmt: skip
     args.filter_label = near_label(args.filter_label, centre, km)
+    args.apart_from_near = args.where  # with --under's folders added later: what the nearest is among
     args.where = with_near(args.where, centre, km)
-    args.near_centre = centre
+    args.near_centre, args.near_km = centre, km
 
 
 def query_terms(args: argparse.Namespace) -> list[Term]:

@@ -180,6 +180,41 @@ def nearest_records(store: ImageStore, where: str, centre: Centre, limit: int) -
     return [found[paths[i]] for i in shown if paths[i] in found]
 
 
+def how_near_the_nearest_is(store: ImageStore, where: str | None, centre: Centre, km: float, among: str) -> str | None:
+    """Why ``--near`` found nothing, where the other filters (``where``; ``among`` says which, '
+    --where lets through') let photos through: how far away the nearest of them was taken, where,
+    and the ``--radius`` that takes it in; or that none records a position. None where no photo
+    is let through at all, or the nearest is within ``km`` (something else, a ``--min-score``,
+    left it out). 'No matches' alone left the user to guess the radius."""
+    from common.output import distance as shown_km
+    from common.output import place_name
+
+    positioned = where_and(where, "gps_latitude IS NOT NULL AND gps_longitude IS NOT NULL")
+    nearest = nearest_records(store, positioned, centre, 1)
+    if not nearest:
+        count = store.get_columns(["width"], where).num_rows if where else store.count()
+        if not count:
+            return None
+        photos = f"the photo{among} records" if count == 1 else f"the {count:,} photos{among} record"
+        return f"--near: none of {photos} a GPS position"
+    (record,) = nearest
+    (distance,) = distance_km(centre, [record["gps_latitude"]], [record["gps_longitude"]]).tolist()
+    if distance <= km:
+        return None
+    place = place_name(record)
+    return (
+        f"--near: no photo{among} was taken within {round(km, 3):g} km of {centre.label}; the nearest was taken "
+        f"{shown_km(distance)} km away{f', in {place}' if place else ''}: --radius {_radius_taking_in(distance):g} takes it in"
+    )
+
+
+def _radius_taking_in(km: float) -> float:
+    """A round radius beyond ``km``, of two figures: 312.4 km: 320; 10,763: 11,000; 3.94: 4.0; 320: 330."""
+    step = 10.0 ** (math.floor(math.log10(km)) - 1)
+    radius = round(math.ceil(km / step) * step, 6)
+    return radius if radius > km else round(radius + step, 6)
+
+
 def within_condition(centre: Centre, km: float) -> str:
     """SQL that holds for rows whose GPS position is within ``km`` of ``centre`` (great-circle)."""
     latitude, longitude = centre.latitude, centre.longitude

@@ -279,6 +279,42 @@ def test_near_lists_narrows_and_counts_on_both_backends(cli: Cli, tuscany: Path)
     assert (stats["files"], stats["where"]) == (3, "within 80 km of Florence, Tuscany, Italy")
 
 
+def test_near_that_finds_nothing_says_how_far_the_nearest_photo_is(cli: Cli, tuscany: Path) -> None:
+    """'No matches' left the user to guess the radius: a --near that finds nothing says how far
+    away the nearest photo (of those --where and --under let through) was taken, where, and a
+    --radius that takes it in, which then finds it; or that none of them records a position.
+    Nothing where no photo is let through at all (--where says why), or the nearest is within
+    the radius and something else left it out (--min-score)."""
+    cli.index(tuscany)
+    tower = centre_of(str(tuscany / "tower.jpg"))
+    for asked in ((), ("--stats",), ("--search", "a photo of a dog")):
+        result = cli("--near", "London", *asked, "--format", "json")
+        (line,) = [line for line in result.stderr_lines() if "--near:" in line]
+        said = re.search(
+            r"--near: no photo was taken within 10 km of London, (.+); the nearest was taken ([\d,]+) km away, "
+            r"in Paris, France: --radius (\d+) takes it in$",
+            line,
+        )
+        assert said, (asked, line)
+    london = centre_of("London")
+    km = great_circle_km(london.latitude, london.longitude, np.array([tower.latitude]), np.array([tower.longitude]))[0]
+    assert int(said.group(2).replace(",", "")) == round(km) and km < int(said.group(3)) < km * 1.05
+    assert names(cli("--near", "London", "--radius", said.group(3), "--format", "paths")) == ["tower.jpg"]
+
+    narrowed = cli("--near", "London", "--where", "filename LIKE 'arezzo%'", "--under", str(tuscany))
+    assert re.search(
+        r"--near: no photo --where and --under let through was taken within 10 km of London, .+; the nearest "
+        r"was taken [\d,]+ km away, in .+, Italy: --radius \d+ takes it in$",
+        narrowed.stderr_lines()[-1],
+    ), narrowed.stderr
+    unplaced = cli("--near", "Arezzo", "--where", "filename = 'scan.jpg'")
+    assert unplaced.stderr_lines()[-1].endswith("--near: none of the photo --where lets through records a GPS position")
+    nothing = cli("--near", "Arezzo", "--where", "filename = 'none.jpg'")
+    assert nothing.stderr_lines()[-1].endswith("--where: no row has filename = 'none.jpg'"), nothing.stderr
+    left_out = cli("--near", "Arezzo", "--search", "a photo of a dog", "--min-score", "0.99")
+    assert not [line for line in left_out.stderr_lines() if "--near:" in line], left_out.stderr
+
+
 def test_a_radius_is_read_in_km_or_in_the_unit_written_after_it(cli: Cli, tuscany: Path) -> None:
     """``--radius 3mi``, ``500m``, ``2 miles`` were 'not a number'; arezzo-hills.jpg is 3.0 km out."""
     cli.index(tuscany)
