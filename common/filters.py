@@ -191,8 +191,8 @@ class RecordFilter:
     def text_conditions(self, where: str) -> list[TextCondition]:
         """Each comparison of a text column with text in ``where``, as written: ``country =
         'Italy'`` (or ``'Italy' = country``), ``make IN ('Canon', 'Nikon')``, ``model LIKE 'EOS%'``
-        (``=``, ``IN``, ``LIKE``; the column by its own name, the text as text; a date column's are
-        ``range_conditions``), in the order written. One under a NOT is left out: no row meeting it
+        (``=``, ``IN``, ``LIKE``; the column by its own name, the text as text; a date column's
+        ``=`` is one of ``range_conditions``), in the order written. One under a NOT is left out: no row meeting it
         is no reason the filter found nothing."""
         text = (_PARSED_PREFIX + where).encode()
         found = []
@@ -207,7 +207,11 @@ class RecordFilter:
             constants = [_text_constant(operand) for operand in operands[1:]]
             values = tuple(value for value in constants if value is not None)
             column = operands[0]["column_names"][-1].lower()
-            if column not in self._texts or column in DATES_AS_TEXT or len(values) != len(constants):
+            if (
+                column not in self._texts
+                or (column in DATES_AS_TEXT and operator == "=")
+                or len(values) != len(constants)
+            ):
                 continue
             found.append((_written_span(node)[0], TextCondition(column, operator, values, _written(text, node))))
         return [condition for _, condition in sorted(found, key=lambda pair: pair[0])]
@@ -381,17 +385,7 @@ class RecordFilter:
 
     def _nodes_not_negated(self, where: str) -> Iterator[dict]:
         """The nodes of DuckDB's parse of ``where`` but those under a NOT (and the NOT's own)."""
-        pending: list = [self._parsed_condition(where)]
-        while pending:
-            item = pending.pop()
-            if isinstance(item, dict):
-                if item.get("type") == "OPERATOR_NOT":
-                    continue
-                if "class" in item:
-                    yield item
-                pending += [value for value in item.values() if isinstance(value, dict | list)]
-            elif isinstance(item, list):
-                pending += item
+        yield from _nodes_under(self._parsed_condition(where), but_negated=True)
 
     def _parsed_condition(self, where: str) -> dict | None:
         """The root of DuckDB's parse of ``where`` (None where it does not parse)."""
@@ -672,12 +666,14 @@ def _operands(node: dict) -> list[dict]:
     return [o for o in [*named, *listed] if isinstance(o, dict)]
 
 
-def _nodes_under(node: dict | None) -> Iterator[dict]:
-    """``node`` and every node of the parse below it."""
+def _nodes_under(node: dict | None, *, but_negated: bool = False) -> Iterator[dict]:
+    """``node`` and every node of the parse below it (``but_negated``: but a NOT and those under it)."""
     pending: list = [node]
     while pending:
         item = pending.pop()
         if isinstance(item, dict):
+            if but_negated and item.get("type") == "OPERATOR_NOT":
+                continue
             if "class" in item:
                 yield item
             pending += [value for value in item.values() if isinstance(value, dict | list)]
