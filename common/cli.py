@@ -883,7 +883,7 @@ class Session:
         if a.near_centre is not None:
             with_distances_from(a.near_centre, results)
         if a.min_score is not None:  # the best --limit, those that score at least --min-score
-            results = [replace(r, hits=[h for h in r.hits if h.score >= a.min_score]) for r in results]
+            results = [self.scoring_at_least(a.min_score, r) for r in results]
         if order:  # the best --limit, listed in that order (a listing is in it already)
             results = [r if r.kind == "filter" else replace(r, hits=hits_in_order(r.hits, order)) for r in results]
         return results
@@ -948,6 +948,19 @@ class Session:
         hits = self.best_hits(store, lambda n: store.search_by_vector(vector, n, a.where), limit)
         return QueryResults(query, kind, "vector", hits)
 
+    def scoring_at_least(self, min_score: float, result: QueryResults) -> QueryResults:
+        """``result`` with the hits that score ``min_score`` or more; where that leaves none of
+        several, a line says what the best scored: 'no matches' left the user to guess the
+        scale (a prompt's cosine rarely passes 0.35, a photo's own file scores 1)."""
+        kept = [hit for hit in result.hits if hit.score >= min_score]
+        fused = result.mode == "hybrid" and self.said_fused_scores_are_small  # its own line said so
+        if result.hits and not kept and not fused:
+            best = max(hit.score for hit in result.hits)
+            log.warning(
+                "%s: no result scores --min-score %g or more; the best scored %.4f", result.query, min_score, best
+            )
+        return replace(result, hits=kept)
+
     def say_fused_scores_are_small(self) -> None:
         """Say once that no hybrid result can reach a --min-score above what fusion gives: it
         kept nothing, and said nothing of why (a score of cosine scale reads as one)."""
@@ -1011,14 +1024,13 @@ class Session:
         if self.said_why_nothing_was_found:
             return
         self.said_why_nothing_was_found = True
-        lines = what_no_row_meets(store, self.args.where_typed) if self.args.where_typed is not None else []
-        if self.args.near_centre is not None and not lines:
-            others = [
-                name for name, given in (("--where", self.args.where_typed), ("--under", self.args.under)) if given
-            ]
+        a = self.args
+        lines = what_no_row_meets(store, a.where_typed) if a.where_typed is not None else []
+        if a.near_centre is not None and not lines:  # where --where lets rows through
+            others = [name for name, given in (("--where", a.where_typed), ("--under", a.under)) if given]
             among = f" {' and '.join(others)} let{'s' if len(others) == 1 else ''} through" if others else ""
-            a = self.args
-            lines += filter(None, [how_near_the_nearest_is(store, a.apart_from_near, a.near_centre, a.near_km, among)])
+            nearest = how_near_the_nearest_is(store, a.apart_from_near, a.near_centre, a.near_km, among)
+            lines += [nearest] if nearest else []
         for line in lines:
             log.warning("%s", line)
 

@@ -551,6 +551,8 @@ def test_a_number_or_date_no_row_meets_is_told_the_values_nearest_it(both: dict[
             for value in re.findall(r"(?:is|are|and) ('[^']+'|\d+)", said):
                 column = where.split()[0] if where[0].isalpha() else where.split()[-1]
                 assert paths_of(c.search("--where", f"{column} = {value}")[0]), (backend, column, value)
+        (line,) = c("--where", "date_taken LIKE '2030%'").stderr_lines()  # a pattern: no range to tell
+        assert line.endswith("--where: no row has date_taken LIKE '2030%'"), (backend, line)
         (line,) = c("--where", "NOT width > 5000 AND make = 'Leica'").stderr_lines()
         assert line.endswith("--where: no row has make = 'Leica'"), (backend, line)
         assert c("--where", "NOT width > 5000").stderr_lines() == [], backend
@@ -1223,6 +1225,27 @@ def test_min_score_keeps_the_results_that_score_at_least_it(cli: Cli, photos: Pa
     assert 5 <= len(kept["results"]) < len(everything["results"]) == 12
     listing = cli("--where", "width > 0", "--min-score", "0.5")
     assert listing.code == 2 and "a --where listing has none" in listing.stderr
+
+
+def test_a_min_score_no_result_reaches_says_what_the_best_scored(cli: Cli, photos: Path) -> None:
+    """'No matches' left the user to guess the scale of scores (a prompt's cosine rarely passes
+    0.35): where --min-score keeps nothing, a line for each query says what its best scored, and
+    that score as --min-score keeps that result."""
+    cli.index(photos)
+    (best,) = cli.search("--search", "a photo of a dog", "--limit", "1")
+    top = best["results"][0]["score"]
+    result = cli("--search", "a photo of a dog", str(photos / "a.jpg"), "--min-score", "0.9999", "--format", "json")
+    assert result.code == 0
+    assert [len(answer["results"]) for answer in result.json()] == [0, 1], "a photo's own file scores 1"
+    (line,) = result.stderr_lines()
+    said = re.fullmatch(
+        rf"imagedb-{cli.backend}\.py: a photo of a dog: no result scores --min-score 0\.9999 or more; the best scored "
+        r"(0\.\d{4})",
+        line,
+    )
+    assert said and float(said.group(1)) == pytest.approx(top, abs=5e-5), line
+    (kept,) = cli.search("--search", "a photo of a dog", "--min-score", str(float(said.group(1)) - 5e-5))
+    assert [r["path"] for r in kept["results"]] == [best["results"][0]["path"]]
 
 
 def test_order_by_lists_the_first_rows_in_that_order_and_search_results_by_it(cli: Cli, camera_folder: Path) -> None:
