@@ -239,6 +239,7 @@ class Session:
         # Each query's vector, once: an --add term is read (or fetched) once for every --search query.
         self.query_vectors: dict[str, tuple[np.ndarray, str]] = {}
         self.index_places: IndexPlaces | None = None  # metadata_words
+        self.index_words: list[str] | None = None  # say_what_words_may_mean
         self.color: tuple[np.ndarray | None, str] | None = None  # color_query
         self.named_files_not_indexed: list[str] = []  # index: files --index named that failed
 
@@ -831,7 +832,7 @@ class Session:
         if self.open_store().info.model != model:  # rebuilt with another model (--force)
             self.embedder = None
         self.query_vectors.clear()  # a photo's stored vector may have changed with it
-        self.index_places = None
+        self.index_places = self.index_words = None
         self.said_why_nothing_was_found = False  # the rows the filter is tried on have changed
 
     def search(self, queries: list[str] | None = None) -> list[QueryResults]:
@@ -1039,23 +1040,39 @@ class Session:
         +2017': no photo of 2017), or that no row holds them all together: 'no matches' alone
         left the user to take the query apart. ``words``: ``query`` as searched (with the names
         the index gives its places), whose terms required stand in the same order."""
-        from common.text_search import TextQuery, required_as_written
+        from common.text_search import TextQuery, required_as_written, tokenize
 
+        if self.args.where is not None and not store.get_records(self.args.where, 1):
+            return  # the filter lets no row through: that is what to say (``say_why_nothing_was_found``)
+        rows = "no row --where lets through" if self.args.where is not None else "no row"
         typed, searched = TextQuery.of(query).required_terms, TextQuery.of(words).required_terms
-        if not typed or len(typed) != len(searched):
+        if not typed:
+            self.say_what_words_may_mean(store, query, tokenize(TextQuery.of(query).words), rows)
+            return
+        if len(typed) != len(searched):
             return
         as_written = [f"+{term}" for term in required_as_written(query)]
         if len(as_written) == len(typed):  # each as the user wrote it ('+紫禁城', not its pairs)
             typed = as_written
-        if self.args.where is not None and not store.get_records(self.args.where, 1):
-            return  # the filter lets no row through: that is what to say (``say_why_nothing_was_found``)
-        rows = "no row --where lets through" if self.args.where is not None else "no row"
         held = [bool(store.search_by_text(term, 1, self.args.where)) for term in searched]
         if not all(held):
             missing = " ".join(term for term, found in zip(typed, held, strict=True) if not found)
             log.warning("%s: %s holds %s", query, rows, missing)
         elif len(typed) > 1:
             log.warning("%s: %s holds %s together", query, rows, " and ".join(typed))
+
+    def say_what_words_may_mean(self, store: ImageStore, query: str, words: list[str], rows: str) -> None:
+        """Say, of the ``words`` of a metadata search that found nothing, those no row holds and
+        the index's words spelt nearly so ('canonn': canon; ``common.spellings``)."""
+        from common.spellings import words_nearly_so, words_of_index
+
+        def index_words() -> list[str]:
+            if self.index_words is None:
+                self.index_words = words_of_index(store)
+            return self.index_words
+
+        for word, offered in words_nearly_so(store, words, self.args.where, index_words).items():
+            log.warning("%s: %s holds %s; did you mean %s?", query, rows, word, " or ".join(offered))
 
     def metadata_words(self, store: ImageStore, query: str) -> str:
         """``query`` as the metadata search takes it: with the names the index records for the

@@ -21,7 +21,7 @@ from PIL import Image, PngImagePlugin
 
 from common import text_search
 from common.text_search import BM25, FTS_OPTIONS, DocumentKeys, Postings, folded_words, in_one_form, tokenize
-from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo, raw_lance_table
+from conftest import BACKENDS, TINY_CONFIG, TINY_WEIGHTS, Cli, names_listed, paint_photo, raw_lance_table
 
 CAMERAS = [
     ("canon-1.jpg", "Canon", "Canon EOS 5D", "2019:07:01 10:00:00", 1024),
@@ -899,6 +899,27 @@ def test_a_metadata_search_that_finds_nothing_says_which_term_required_no_row_ho
             assert result.stderr_lines() == [f"imagedb-{backend}.py: {said}"], (backend, args)
         found = c("--text", "canon +2019", "--format", "paths")
         assert (found.stdout.count("\n"), found.stderr) == (1, ""), backend
+
+
+def test_a_word_no_row_holds_is_offered_the_index_words_spelt_nearly_so(both: dict[str, Cli]) -> None:
+    """A metadata search matches whole words: 'canonn' found nothing and said nothing. Each word
+    no row holds is offered the index's words spelt nearly so (cameras, places, keywords...),
+    which find photos; only those the rows --where lets through hold; nothing where none is near."""
+    for backend, c in both.items():
+        for args, said in (
+            (["--text", "canonn"], ["canonn: no row holds canonn; did you mean canon?"]),
+            (["--text", "fujiflm nikkon"], ["fujiflm nikkon: no row holds fujiflm; did you mean fujifilm?",
+                                            "fujiflm nikkon: no row holds nikkon; did you mean nikon?"]),
+            (["--search", "canonn", "--mode", "fts"], ["canonn: no row holds canonn; did you mean canon?"]),
+            (["--text", "xyzzyq"], []),
+            (["--text", "canonn", "--where", "width > 1500"], []),  # the Nikon alone
+            (["--text", "nikkon", "--where", "width > 1500"],
+             ["nikkon: no row --where lets through holds nikkon; did you mean nikon?"]),
+        ):  # fmt: skip
+            result = c(*args, "--format", "paths")
+            assert result.code == 0 and result.stdout == "", (backend, args)
+            assert result.stderr_lines() == [f"imagedb-{backend}.py: {line}" for line in said], (backend, args)
+        assert names_listed(c, "--text", "canon") == ["canon-1.jpg", "canon-2.jpg"]
 
 
 def test_a_prompt_searched_by_vector_with_a_plus_says_how_to_require_it(both: dict[str, Cli]) -> None:
