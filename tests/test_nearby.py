@@ -142,6 +142,22 @@ def test_a_towns_own_name_comes_before_another_citys_other_name() -> None:
     assert centre_of("43.77,11.25").next_of_name is None
 
 
+def test_a_place_name_spelt_wrong_is_offered_the_towns_spelt_nearly_so() -> None:
+    """'Arezo' said 'no place of that name' and no more: the towns of 15,000 people or more spelt
+    nearly so are offered (within the country after a comma, where given), each a --near that
+    finds it; a name like no town's is offered none."""
+    for typed, offered in {"Arezo": "Arezzo, Tuscany", "Florance": "Florence, Tuscany"}.items():
+        with pytest.raises(NearError, match=re.escape(f'; did you mean --near "{offered}"?')):
+            centre_of(typed)
+        assert centre_of(offered).label == f"{offered}, Italy"
+    with pytest.raises(NearError) as refused:
+        centre_of("Arezo, France")
+    assert "did you mean" not in str(refused.value)
+    with pytest.raises(NearError) as refused:
+        centre_of("Xyzzyville")
+    assert str(refused.value).endswith("give a position as LAT,LON)")
+
+
 def test_a_country_or_a_region_is_refused_with_the_filter_that_means_it() -> None:
     """--near Italy would have centred on Italy, Texas, --near USA on Concord (its airport's
     code) and --near Tuscany on a district of Calgary: a country or a region is no centre and
