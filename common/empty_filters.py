@@ -10,7 +10,8 @@ that no row meets, the values the column holds that match the text with case, ac
 spaces aside, or that name the same country or city in another language, are offered, in the
 condition as it would then be written; text that longer values hold as a word ('photoshop'
 among a photo's keywords, 'Kandahar' in its location) is offered as the ``ILIKE`` pattern that
-finds it in them (an ``IN`` list as those values); a ``LIKE`` that ``ILIKE`` meets, as that. A
+finds it in them (an ``IN`` list as those values); else the values spelt nearly so ('Canonn':
+Canon); a ``LIKE`` that ``ILIKE`` meets, as that. A
 column of more values than ``MOST_VALUES_SIFTED`` (paths, file names) is asked through the
 store's engine instead, for the values it holds case aside.
 
@@ -36,6 +37,7 @@ from common.store import FilterError, ImageStore
 log = logging.getLogger(__name__)
 
 MOST_OFFERED = 3  # values offered for one typed
+SPELT_NEARLY = 0.8  # difflib's ratio of a value offered for one typed wrong: 'canonn' and 'canon' 0.91
 # A column with more distinct values than this (paths, file names) is not sifted in Python
 # (~5 us a value: seconds at a million paths); the engine is asked for what matches case aside.
 MOST_VALUES_SIFTED = 20_000
@@ -195,12 +197,18 @@ def _offered(store: ImageStore, condition: TextCondition, held: list[str]) -> st
     if condition.operator == "=":
         (typed,) = condition.values
         values = _values_named(column, typed, held)
-        if not values:  # a word of longer values ('photoshop' among a photo's keywords)
-            inside = f"{column} ILIKE {quoted('%' + _as_pattern(typed) + '%')}"
-            return inside if _holds_as_word(typed, held) and _meets_some_row(store, inside) else None
+        inside = f"{column} ILIKE {quoted('%' + _as_pattern(typed) + '%')}"
+        if not values and _holds_as_word(typed, held) and _meets_some_row(store, inside):
+            return inside  # a word of longer values ('photoshop' among a photo's keywords)
+        values = values or _values_spelt_nearly(typed, held)
+        if not values:
+            return None
     else:
         meant = {
-            typed: _values_named(column, typed, held) or _values_holding(typed, held) for typed in condition.values
+            typed: _values_named(column, typed, held)
+            or _values_holding(typed, held)
+            or _values_spelt_nearly(typed, held)
+            for typed in condition.values
         }
         if not any(meant.values()):
             return None
@@ -221,6 +229,18 @@ def _values_named(column: str, typed: str, held: list[str]) -> list[str]:
     wanted = folded(typed)
     same = [value for value in held if folded(value) == wanted]
     return (same or _place_named(column, typed, held))[:MOST_OFFERED]
+
+
+def _values_spelt_nearly(typed: str, held: list[str]) -> list[str]:
+    """The values of ``held`` spelt nearly as ``typed``, case and accents aside ('Canonn':
+    Canon; ``SPELT_NEARLY``), the likest first, ``MOST_OFFERED`` at most."""
+    import difflib
+
+    by_folded: dict[str, list[str]] = {}
+    for value in held:
+        by_folded.setdefault(folded(value), []).append(value)
+    near = difflib.get_close_matches(folded(typed), list(by_folded), n=MOST_OFFERED, cutoff=SPELT_NEARLY)
+    return [value for spelt in near for value in by_folded[spelt]][:MOST_OFFERED]
 
 
 def _values_holding(typed: str, held: list[str]) -> list[str]:

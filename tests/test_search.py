@@ -481,7 +481,7 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
     Each comparison of text no row meets alone is named in one line, with the condition the
     index's values make of it: case and accents aside ('canon': Canon), a word of a longer value
     ('Nikon': NIKON CORPORATION; 'd750' in NIKON D750, a pattern), a country or city in another
-    language ('Italien', 'Firenze'),
+    language ('Italien', 'Firenze'), a value spelt nearly so ('Canonn'),
     ILIKE for a LIKE that minds case; and each offered condition finds photos. Nothing is said
     where the filter meets rows; in a listing, a search, --stats, --export and --duplicates, on
     both backends."""
@@ -494,6 +494,8 @@ def test_a_filter_no_row_meets_says_which_condition_and_what_it_may_mean(
         "model = 'd750'": "model ILIKE '%d750%'",
         "country = 'Italien' AND width > 10": "country = 'Italy'",
         "'Italien' = country": "country = 'Italy'",
+        "make = 'Canonn'": "make = 'Canon'",  # spelt nearly so
+        "make IN ('Canonn', 'fujiflm')": "make IN ('Canon', 'FUJIFILM')",
         "city = 'Firenze'": "city = 'Florence'",
         "model LIKE 'canon eos%'": "model ILIKE 'canon eos%'",
     }
