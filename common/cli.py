@@ -40,6 +40,7 @@ from common.invocation import (
     UsageError,
     check_invocation,
     check_query,
+    did_you_mean,
     narrow_by_place,
     query_image,
     query_terms,
@@ -645,7 +646,7 @@ class Session:
                     indexable = has_image_extension(folder)
                     why = "a file not indexed yet: --index it first" if indexable else "a file of a kind not indexed"
                 else:
-                    why = "there is no such folder"
+                    why = f"there is no such folder{did_you_mean(folder, folder=True)}"
                 raise UsageError(f"--under {folder}: nothing is indexed under it ({why})")
         folders = list(dict.fromkeys(name for found in names.values() for name in found))
         self.args.filter_label = under_label(self.args.filter_label, folders)

@@ -50,8 +50,16 @@ class MissingFolder(UsageError):
     """An --index folder that is not there: a typo, or a drive not mounted (``Session.held_rows_hint``)."""
 
     def __init__(self, folder: str) -> None:
-        super().__init__(f"folder not found: {folder}")
+        super().__init__(f"folder not found: {folder}{did_you_mean(folder, folder=True)}")
         self.folder = folder
+
+
+def did_you_mean(path: str, *, folder: bool) -> str:
+    """'; did you mean <the path spelt nearly so that is there>?' (``common.near_paths``), or ''."""
+    from common.near_paths import path_spelt_nearly
+
+    near = path_spelt_nearly(path, folder=folder)
+    return f"; did you mean {near}?" if near else ""
 
 
 # What each option that names something is given: an empty value (a shell variable not set:
@@ -218,7 +226,7 @@ def no_image_file(what: str, given: str, path: str) -> str:
     there, or it is there but no file (a named pipe would wait for a writer forever, a device
     never end): saying 'not found' of what ``ls`` shows would send the user looking elsewhere."""
     if not os.path.exists(path):
-        return f"{what} not found: {given}"
+        return f"{what} not found: {given}{did_you_mean(path, folder=False)}"
     return f"{what} {given} is not a file but {kind_of_file(path)}; give an image file"
 
 

@@ -85,7 +85,7 @@ def test_a_folder_new_to_the_index_takes_the_name_its_parent_has_there(cli: Cli,
     typo = cli("--under", str(link / "2032"))
     assert typo.code == 2
     assert typo.stderr_lines()[-1].endswith(
-        f"--under {link / '2032'}: nothing is indexed under it (there is no such folder)"
+        f"--under {link / '2032'}: nothing is indexed under it (there is no such folder; did you mean {link / '2023'}?)"
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODEL_ARGS, REPO, TINY_CONFIG, TINY_WEIGHTS, Cli, paint_photo
+from conftest import MODEL_ARGS, REPO, TINY_CONFIG, TINY_WEIGHTS, Cli, names_listed, paint_photo
 
 
 def snapshot(path: Path) -> dict[str, tuple[int, float]] | None:
@@ -527,6 +527,29 @@ def test_a_query_written_as_a_path_that_names_nothing_is_refused_not_searched_as
     imagine, band = cli.search("--search", "/imagine a red car", "AC/DC concert")
     assert imagine["query_kind"] == band["query_kind"] == "text"
     assert len(imagine["results"]) == len(band["results"]) == 1
+
+
+def test_a_path_spelt_wrong_is_offered_the_one_spelt_nearly_so(cli: Cli, tmp_path: Path, monkeypatch) -> None:
+    """'folder not found' and 'query image not found' left the user to list the folder and
+    compare: the path spelt nearly so that is there (a folder for a folder, a file for a file;
+    a letter left out or two swapped, case aside) is offered, relative as typed; none where no
+    name is near."""
+    photo = paint_photo(tmp_path / "Pictures" / "2019-rome" / "IMG_0042.jpg", seed=1)
+    cli.index(photo.parent)
+    monkeypatch.chdir(tmp_path)
+    for args, said in (
+        (["--index", str(tmp_path / "Pictures" / "2019-rmoe")],
+         f"folder not found: {tmp_path / 'Pictures' / '2019-rmoe'}; did you mean {photo.parent}?"),
+        (["--search", "pictures/2019-rome/IMG_042.jpg"],
+         "query image not found: pictures/2019-rome/IMG_042.jpg; did you mean Pictures/2019-rome/IMG_0042.jpg?"),
+        (["--under", str(tmp_path / "Pictures" / "2019-rom")],
+         f"--under {tmp_path / 'Pictures' / '2019-rom'}: nothing is indexed under it (there is no such folder; "
+         f"did you mean {photo.parent}?)"),
+        (["--index", str(tmp_path / "Pictures" / "2020-paris")], f"folder not found: {tmp_path / 'Pictures' / '2020-paris'}"),
+    ):  # fmt: skip
+        refused = cli(*args)
+        assert refused.code == 2 and refused.stderr_lines() == [f"imagedb-{cli.backend}.py: error: {said}"], args
+    assert names_listed(cli, "--search", "Pictures/2019-rome/IMG_0042.jpg", "--limit", "1") == ["IMG_0042.jpg"]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")

@@ -98,7 +98,8 @@ def test_a_folder_the_index_holds_nothing_of_is_refused(cli: Cli, trips: Path) -
     typo = cli("--search", "a photo of a dog", "--under", str(trips / "trip_202"))
     assert typo.code == 2 and typo.stdout == ""
     assert typo.stderr_lines() == [
-        f"imagedb-{cli.backend}.py: error: --under {trips / 'trip_202'}: nothing is indexed under it (there is no such folder)"
+        f"imagedb-{cli.backend}.py: error: --under {trips / 'trip_202'}: nothing is indexed under it (there is no such "
+        f"folder; did you mean {trips / 'trip_2023'}?)"
     ]
     # One folder of several is enough to refuse: the user meant something by it.
     unindexed = cli("--stats", "--under", str(trips / "trip_2023"), str(trips / "not indexed yet"))
