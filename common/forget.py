@@ -101,7 +101,7 @@ def refuse_what_cannot_be_meant(
     folders = list(folders)
     for folder in folders:
         if not any(is_under_root(path, folder) for path in listed):
-            raise NothingToForget(f"nothing is indexed under {folder}")
+            raise NothingToForget(f"nothing is indexed under {folder}{_indexed_folder_spelt_nearly(folder, listed)}")
     under = {folder: [path for path in indexed if is_under_root(path, folder)] for folder in folders}
     if indexed and len(set().union(*under.values())) == len(indexed):
         for folder, paths in under.items():
@@ -112,3 +112,15 @@ def refuse_what_cannot_be_meant(
                     "the index, --index with --exclude"
                 )
     return under
+
+
+def _indexed_folder_spelt_nearly(folder: str, paths: list[str]) -> str:
+    """'; did you mean <a folder the index holds rows under, its last name spelt nearly as
+    ``folder``'s>?', or '': a folder forgotten may be gone from the disk, so the index's names
+    are what it is compared with (``common.near_paths``)."""
+    from common.near_paths import name_spelt_nearly
+
+    parent, name = os.path.split(os.path.normpath(folder))
+    names = {os.path.relpath(path, parent).split(os.sep)[0] for path in paths if is_under_root(path, parent)}
+    near = name_spelt_nearly(name, names - {os.curdir, os.pardir})
+    return f"; did you mean {os.path.join(parent, near)}?" if near else ""

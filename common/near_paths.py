@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import os
+from collections.abc import Iterable
 
 LIKENESS = 0.8  # 'Pentax_K10.jpg' and 'Pentax_K10D.jpg' 0.97; '2019-rmoe' and '2019-rome' 0.89
 MOST_NAMES_READ = 10_000
@@ -44,8 +45,12 @@ def _name_spelt_nearly(folder: str, name: str) -> str | None:
             names = [entry.name for entry in itertools.islice(entries, MOST_NAMES_READ + 1)]
     except OSError:
         return None
-    if len(names) > MOST_NAMES_READ:
-        return None
+    return name_spelt_nearly(name, names) if len(names) <= MOST_NAMES_READ else None
+
+
+def name_spelt_nearly(name: str, names: Iterable[str]) -> str | None:
+    """The one of ``names`` spelt nearly as ``name`` (case aside; two neighbouring letters
+    swapped, else the likest by ``difflib``), or None."""
     by_folded = {held.casefold(): held for held in names}
     wanted = name.casefold()
     if wanted in by_folded:

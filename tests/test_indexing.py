@@ -482,8 +482,9 @@ def test_forget_drops_a_gone_drive_with_its_thumbnails_and_failures_and_touches_
     assert all(p.exists() for p in kept_folder), "forgetting touches no file"
     typo = cli("--forget", str(tmp_path / "hom"))
     assert typo.code == 2 and typo.stderr_lines() == [
-        f"imagedb-{cli.backend}.py: error: --forget: nothing is indexed under {tmp_path / 'hom'}"
-    ]
+        f"imagedb-{cli.backend}.py: error: --forget: nothing is indexed under {tmp_path / 'hom'}; did you mean "
+        f"{tmp_path / 'home'}?"
+    ]  # the folder the index holds, spelt nearly so
     assert len(cli.records()) == 4
 
 
