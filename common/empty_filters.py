@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 from common.filters import DATES_AS_TEXT, RangeCondition, TextCondition, empty_record_filter, quoted, validate_where
 from common.place_data import folded
+from common.spelt_nearly import spelt_nearly
 from common.store import FilterError, ImageStore
 
 log = logging.getLogger(__name__)
@@ -233,14 +234,8 @@ def _values_named(column: str, typed: str, held: list[str]) -> list[str]:
 
 def _values_spelt_nearly(typed: str, held: list[str]) -> list[str]:
     """The values of ``held`` spelt nearly as ``typed``, case and accents aside ('Canonn':
-    Canon; ``SPELT_NEARLY``), the likest first, ``MOST_OFFERED`` at most."""
-    import difflib
-
-    by_folded: dict[str, list[str]] = {}
-    for value in held:
-        by_folded.setdefault(folded(value), []).append(value)
-    near = difflib.get_close_matches(folded(typed), list(by_folded), n=MOST_OFFERED, cutoff=SPELT_NEARLY)
-    return [value for spelt in near for value in by_folded[spelt]][:MOST_OFFERED]
+    Canon; ``common.spelt_nearly``), the likest first, ``MOST_OFFERED`` at most."""
+    return spelt_nearly(typed, held, most=MOST_OFFERED, likeness=SPELT_NEARLY, fold=folded)
 
 
 def _values_holding(typed: str, held: list[str]) -> list[str]:

@@ -3,17 +3,18 @@ offered ``~/Pictures/2019-rome``, ``--search IMG_042.jpg`` offered ``IMG_0042.jp
 
 'Folder not found' or 'query image not found' alone left the user to list the folder and
 compare. From the deepest folder of the path that is there, each name that is not is matched
-against the names the folder holds: case aside, a name ``difflib`` finds alike (``LIKENESS``) or
-one with two neighbouring letters swapped ('jgp' for 'jpg', too short for a ratio to tell).
-Only on the refusal's path, and a folder of more than ``MOST_NAMES_READ`` names is not read.
+against the names the folder holds, case aside (``common.spelt_nearly``: two neighbouring
+letters swapped, 'jgp' for 'jpg', or alike to ``LIKENESS``). Only on the refusal's path, and
+a folder of more than ``MOST_NAMES_READ`` names is not read.
 """
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import os
 from collections.abc import Iterable
+
+from common.spelt_nearly import spelt_nearly
 
 LIKENESS = 0.8  # 'Pentax_K10.jpg' and 'Pentax_K10D.jpg' 0.97; '2019-rmoe' and '2019-rome' 0.89
 MOST_NAMES_READ = 10_000
@@ -49,25 +50,6 @@ def _name_spelt_nearly(folder: str, name: str) -> str | None:
 
 
 def name_spelt_nearly(name: str, names: Iterable[str]) -> str | None:
-    """The one of ``names`` spelt nearly as ``name`` (case aside; two neighbouring letters
-    swapped, else the likest by ``difflib``), or None."""
-    by_folded = {held.casefold(): held for held in names}
-    wanted = name.casefold()
-    if wanted in by_folded:
-        return by_folded[wanted]
-    swapped = [held for folded, held in by_folded.items() if _one_swap_apart(wanted, folded)]
-    near = difflib.get_close_matches(wanted, list(by_folded), n=1, cutoff=LIKENESS)
-    return swapped[0] if swapped else (by_folded[near[0]] if near else None)
-
-
-def _one_swap_apart(typed: str, held: str) -> bool:
-    """Whether ``held`` is ``typed`` with two neighbouring letters swapped ('jgp', 'jpg')."""
-    if len(typed) != len(held) or typed == held:
-        return False
-    apart = [index for index, (a, b) in enumerate(zip(typed, held, strict=True)) if a != b]
-    return (
-        len(apart) == 2
-        and apart[1] == apart[0] + 1
-        and typed[apart[0]] == held[apart[1]]
-        and typed[apart[1]] == held[apart[0]]
-    )
+    """The one of ``names`` spelt nearly as ``name`` (case aside; ``common.spelt_nearly``), or None."""
+    found = spelt_nearly(name, names, most=1, likeness=LIKENESS)
+    return found[0] if found else None

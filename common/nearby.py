@@ -98,10 +98,10 @@ def places_spelt_nearly(name: str, within: str | None) -> list[NamedPlace]:
     English name is spelt nearly as ``name`` ('Arezo': Arezzo, 'Florance': Florence), the likest
     first, each its most populous place of that name (``MOST_SPELT_NEARLY`` at most): a typo said
     'no place of that name' and no more. ~20 ms, on the refusal's path only."""
-    import difflib
+    from common.spelt_nearly import spelt_nearly
 
     found = []
-    for spelt in difflib.get_close_matches(folded(name), _town_names(), n=MOST_SPELT_NEARLY, cutoff=SPELT_NEARLY):
+    for spelt in spelt_nearly(folded(name), _town_names(), most=MOST_SPELT_NEARLY, likeness=SPELT_NEARLY):
         found += places_called(spelt, within)[:1]
     return found
 

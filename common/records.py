@@ -197,13 +197,13 @@ def vectors_to_arrow(vectors: Any, dim: int) -> pa.FixedSizeListArray:
 def columns_like(name: str) -> list[str]:
     """The columns (three at most) a half-remembered or mistyped name may mean: one holding it or
     a word of it ('taken' or 'taken_at': date_taken; 'iso_speed': iso), else one spelt nearly
-    alike ('heigth': height)."""
-    import difflib  # only when a name is wrong
+    alike ('heigth': height, 'wdith': width; ``common.spelt_nearly``)."""
+    from common.spelt_nearly import spelt_nearly  # only when a name is wrong
 
     name = name.lower()
     words = [word for word in re.split(r"[\W_]+", name) if len(word) >= 3]
     holding = [column for column in RECORD_COLUMNS if name in column or set(words) & set(column.split("_"))]
-    return holding[:3] or difflib.get_close_matches(name, RECORD_COLUMNS, n=1, cutoff=0.8)
+    return holding[:3] or spelt_nearly(name, RECORD_COLUMNS, most=1, likeness=0.8)
 
 
 # Names people give what a record keeps under another ('camera', 'tags', 'year'), and the

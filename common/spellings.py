@@ -6,15 +6,15 @@ A metadata search matches whole words, so a word typed one letter wrong finds no
 offered are those of the columns people search by name (the camera, the lens, the places, the
 keywords, people, location, creator, title and caption, the folders): few distinct values,
 whatever the size of the library (a column holding more than ``MOST_VALUES_READ`` is left
-out), read only when a search found nothing. Python's ``difflib`` ranks them by likeness; a
-word offered is one some row the search may list holds.
+out), read only when a search found nothing, and matched as ``common.spelt_nearly`` spells; a word
+offered is one some row the search may list holds.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
+from common.spelt_nearly import spelt_nearly
 from common.store import ImageStore
 from common.text_search import tokenize
 
@@ -46,7 +46,7 @@ def words_nearly_so(
     held = index_words()
     offered = {}
     for word in missing:
-        near = difflib.get_close_matches(word, held, n=MOST_OFFERED * 2, cutoff=LIKENESS)
+        near = spelt_nearly(word, held, most=MOST_OFFERED * 2, likeness=LIKENESS)
         found = [candidate for candidate in near if store.search_by_text(candidate, 1, where)][:MOST_OFFERED]
         if found:
             offered[word] = found

@@ -299,6 +299,7 @@ def test_text_in_double_quotes_is_explained_as_sqls_column_names(cli: Cli, photo
     assert cli("--where", '"width" > 0', "--format", "paths").code == 0
     assert "(did you mean date_taken? columns: path, folder," in cli("--where", "taken_at > '2020'").stderr
     assert "(did you mean height? columns:" in cli("--where", "heigth > 3").stderr
+    assert "(did you mean width? columns:" in cli("--where", "wdith > 3").stderr  # two letters swapped
     assert "(did you mean date_taken? columns:" in cli("--where", "width > 0", "--order-by", "taken DESC").stderr
     # The results' own columns are no record's: what they stand for is the order without --order-by.
     by_distance = cli("--near", "43.77,11.25", "--order-by", "distance_km")
@@ -535,6 +536,7 @@ def test_a_path_spelt_wrong_is_offered_the_one_spelt_nearly_so(cli: Cli, tmp_pat
     a letter left out or two swapped, case aside) is offered, relative as typed; none where no
     name is near."""
     photo = paint_photo(tmp_path / "Pictures" / "2019-rome" / "IMG_0042.jpg", seed=1)
+    paint_photo(tmp_path / "scans" / "jpg" / "scan.jpg", seed=2)
     cli.index(photo.parent)
     monkeypatch.chdir(tmp_path)
     for args, said in (
@@ -546,6 +548,9 @@ def test_a_path_spelt_wrong_is_offered_the_one_spelt_nearly_so(cli: Cli, tmp_pat
          f"--under {tmp_path / 'Pictures' / '2019-rom'}: nothing is indexed under it (there is no such folder; "
          f"did you mean {photo.parent}?)"),
         (["--index", str(tmp_path / "Pictures" / "2020-paris")], f"folder not found: {tmp_path / 'Pictures' / '2020-paris'}"),
+        # Two letters swapped in a name too short for a ratio to tell.
+        (["--index", str(tmp_path / "scans" / "jgp")],
+         f"folder not found: {tmp_path / 'scans' / 'jgp'}; did you mean {tmp_path / 'scans' / 'jpg'}?"),
     ):  # fmt: skip
         refused = cli(*args)
         assert refused.code == 2 and refused.stderr_lines() == [f"imagedb-{cli.backend}.py: error: {said}"], args
