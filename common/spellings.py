@@ -1,13 +1,13 @@
 """Words of a metadata search that no row holds, and the words of the index spelt nearly so:
-``--text canonn`` is offered 'canon', ``--text helsinky`` 'helsinki'.
+``--text canonn`` is offered 'canon', ``--text arezo`` 'arezzo'.
 
 A metadata search matches whole words, so a word typed one letter wrong finds nothing, and
 'no matches' alone left the user to wonder whether the photos were not indexed. The words
 offered are those of the columns people search by name (the camera, the lens, the places, the
 keywords, people, location, creator, title and caption, the folders): few distinct values,
 whatever the size of the library (a column holding more than ``MOST_VALUES_READ`` is left
-out), read only when a search found nothing, and matched as ``common.spelt_nearly`` spells; a word
-offered is one some row the search may list holds.
+out), read only when a search found nothing, and matched as ``common.spelt_nearly`` spells; a
+word offered is one some row the search may list holds.
 """
 
 from __future__ import annotations
