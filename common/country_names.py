@@ -19,7 +19,7 @@ Italy and a district of Warsaw: the cities keep their names), nor a Latin-letter
 accents are set aside (Vietnamese 'Áo' for Austria and 'Bỉ' for Belgium fold to 'ao' and 'bi').
 
 Compiled once into the user's cache like the places (``common.place_data``): reading Babel's
-data for the languages takes ~0.2 s, the compiled names a few milliseconds.
+data for the 224 locales listed takes ~1 s, the compiled names a few milliseconds.
 """
 
 from __future__ import annotations
