@@ -258,6 +258,23 @@ def test_a_value_that_starts_with_a_minus_is_refused_saying_how_to_give_it(cli: 
     assert cli("--where", "width > 0", "-qv", "--format", "paths").code == 0  # short options run together: options
 
 
+def test_an_option_or_a_choice_typed_wrong_is_offered_the_one_spelt_nearly_so(cli: Cli) -> None:
+    """argparse named the mistake ('unrecognized arguments: --serach dog', "invalid choice:
+    'jsn'") and left the user to find the spelling in --help: the option or choice spelt nearly
+    so is offered, and it runs; none where nothing is near."""
+    for args, says in [
+        (["--serach", "dog"], "unrecognized arguments: --serach dog; did you mean --search?"),
+        (["--where", "width > 0", "--fromat", "json"], "unrecognized arguments: --fromat json; did you mean --format?"),
+        (["--where", "width > 0", "--format", "jsn"], "argument --format: invalid choice: 'jsn' (choose from 'table', "
+         "'json', 'jsonl', 'csv', 'paths', 'paths0'); did you mean json?"),
+        (["--where", "width > 0", "--xyzzy"], "unrecognized arguments: --xyzzy"),
+    ]:  # fmt: skip
+        result = cli(*args)
+        assert result.code == 2 and result.stderr_lines() == [f"imagedb-{cli.backend}.py: error: {says} (see --help)"]
+    offered = cli("--where", "width > 0", "--format", "json")
+    assert "error: no index at" in offered.stderr, "parsed: it got as far as looking for the index"
+
+
 def test_a_broken_filter_is_explained_in_the_users_own_words(cli: Cli) -> None:
     """The condition runs wrapped in more SQL; a syntax error used to point at the wrapping."""
     for where, near in (("width >", '">"'), ("width > 3 AND", '"AND"'), ("(width > 3", '"3"')):
