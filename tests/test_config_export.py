@@ -147,6 +147,9 @@ def test_a_bad_config_file_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> N
         "bad.yaml: batch: must be at least 1": "batch: 0\n",
         "bad.yaml: limit: not a whole number: 'three'": "limit: three\n",
         "bad.yaml: format: 'xml' is not one of table,": "format: xml\n",
+        # A key or value typed wrong is offered the one spelt nearly so, as on the command line.
+        "unknown option 'serach'; did you mean search? (options:": "serach: a dog\n",
+        "format: 'jsn' is not one of table, json, jsonl, csv, paths, paths0; did you mean json?": "format: jsn\n",
         # YAML reads NO (Norway's code), on, yes as truth values: they were searched as 'False', 'True'.
         'bad.yaml: near: YAML reads this as false (yes, no, on and off are true or false to it): put the text in quotes, as in near: "NO"': "near: NO\n",
         "bad.yaml: text: YAML reads this as true": "text: on\n",
