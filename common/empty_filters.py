@@ -137,7 +137,7 @@ def _extreme(store: ImageStore, column: str, condition: str, which: str) -> str 
         return None
     if isinstance(value, str):
         return quoted(value)
-    return format(value, ".15g") if isinstance(value, float) else str(value)
+    return repr(value) if isinstance(value, float) else str(value)  # repr: the float itself, to every digit
 
 
 def _what_text_may_mean(store: ImageStore, condition: TextCondition, held: dict[str, list[str]]) -> str | None:

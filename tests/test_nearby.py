@@ -329,6 +329,10 @@ def test_near_that_finds_nothing_says_how_far_the_nearest_photo_is(cli: Cli, tus
     assert nothing.stderr_lines()[-1].endswith("--where: no row has filename = 'none.jpg'"), nothing.stderr
     left_out = cli("--near", "Arezzo", "--search", "a photo of a dog", "--min-score", "0.99")
     assert not [line for line in left_out.stderr_lines() if "--near:" in line], left_out.stderr
+    # A position's --where told its nearest value to every digit: written as a condition, it finds the photo.
+    (north,) = cli("--where", "gps_latitude > 89").stderr_lines()
+    highest = re.fullmatch(r".*--where: no row has gps_latitude > 89; the highest gps_latitude is ([\d.]+)", north)
+    assert highest and names(cli("--where", f"gps_latitude = {highest.group(1)}", "--format", "paths")) == ["tower.jpg"]
 
 
 def test_a_radius_is_read_in_km_or_in_the_unit_written_after_it(cli: Cli, tuscany: Path) -> None:
