@@ -5,7 +5,7 @@ SQL compares text exactly. ``country = 'Italien'`` (the index writes Italy), ``m
 (Canon), ``make = 'Nikon'`` (NIKON CORPORATION), ``model LIKE 'eos%'`` (LIKE minds case) each
 found nothing, and 'no matches' alone left the user to find out which condition, and how the
 index writes what they meant (``--stats`` lists some of it). Each comparison of a text column
-with text (``=``, ``IN``, ``LIKE``: ``RecordFilter.text_conditions``) is tried alone; for one
+with text (``=``, ``IN``, ``LIKE``: ``RecordFilter.comparisons``) is tried alone; for one
 that no row meets, the values the column holds that match the text with case, accents and
 spaces aside, or that name the same country or city in another language, are offered, in the
 condition as it would then be written; text that longer values hold as a word ('photoshop'
@@ -16,7 +16,7 @@ column of more values than ``MOST_VALUES_SIFTED`` (paths, file names) is asked t
 store's engine instead, for the values it holds case aside.
 
 A number or date compared with a constant (``iso > 100000``, ``date_taken > '2030'``, ``width
-BETWEEN 5000 AND 6000``: ``RecordFilter.range_conditions``) that no row meets is told the values
+BETWEEN 5000 AND 6000``: ``RecordFilter.comparisons``) that no row meets is told the values
 nearest to it: 'the highest iso is 25600'. Where each condition meets rows alone but the filter
 none, the two conditions no row meets together are named, with the rows each meets: ``make =
 'Canon' AND country = 'Italy'`` (no Canon photo was taken in Italy). Nothing of this runs unless
@@ -53,13 +53,9 @@ def what_no_row_meets(store: ImageStore, where: str) -> list[str]:
     values nearest to it. Where each meets rows but the filter none, the conditions that no row
     meets together (``_no_row_meets_together``)."""
     records = empty_record_filter()
-    conditions: list[TextCondition | RangeCondition] = [
-        *records.text_conditions(where),
-        *records.range_conditions(where),
-    ]
     lines, said = [], set()
     held: dict[str, list[str]] = {}
-    for condition in sorted(conditions, key=lambda condition: where.find(condition.written)):
+    for condition in records.comparisons(where):
         if _meets_some_row(store, condition.written):
             continue
         said.add(condition.written)

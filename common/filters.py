@@ -188,60 +188,55 @@ class RecordFilter:
                     edits.append((start, end - start, b"(" + joined + b")"))
         return _edited(text, edits)
 
-    def text_conditions(self, where: str) -> list[TextCondition]:
-        """Each comparison of a text column with text in ``where``, as written: ``country =
-        'Italy'`` (or ``'Italy' = country``), ``make IN ('Canon', 'Nikon')``, ``model LIKE 'EOS%'``
-        (``=``, ``IN``, ``LIKE``; the column by its own name, the text as text; a date column's
-        ``=`` is one of ``range_conditions``), in the order written. One under a NOT is left out: no row meeting it
-        is no reason the filter found nothing."""
+    def comparisons(self, where: str) -> list[TextCondition | RangeCondition]:
+        """Each comparison in ``where`` of a column (by its own name) with constants, in the
+        order written: of a text column with text (``TextCondition``: ``country = 'Italy'`` or
+        ``'Italy' = country``, ``make IN ('Canon', 'Nikon')``, ``model LIKE 'EOS%'``), of a
+        number or date column with a constant (``RangeCondition``: ``iso > 3200``, ``100 <=
+        width``, ``width BETWEEN 1000 AND 2000``, ``date_taken >= '2030'``; a date's ``=`` is
+        one). One under a NOT is left out: no row meeting it is no reason the filter found nothing."""
         text = (_PARSED_PREFIX + where).encode()
         found = []
         for node in self._nodes_not_negated(where):
-            kind = node.get("function_name") if node.get("class") == "FUNCTION" else node.get("type")
-            operands = _operands(node)
-            operator = _TEXT_CONDITION_OPERATORS.get(kind)
-            if operator == "=" and len(operands) == 2 and operands[1].get("class") == "COLUMN_REF":
-                operands = operands[::-1]  # 'Italien' = country: country = 'Italien'
-            if operator is None or len(operands) < 2 or operands[0].get("class") != "COLUMN_REF":
-                continue
-            constants = [_text_constant(operand) for operand in operands[1:]]
-            values = tuple(value for value in constants if value is not None)
-            column = operands[0]["column_names"][-1].lower()
-            if (
-                column not in self._texts
-                or (column in DATES_AS_TEXT and operator == "=")
-                or len(values) != len(constants)
-            ):
-                continue
-            found.append((_written_span(node)[0], TextCondition(column, operator, values, _written(text, node))))
+            condition = self._text_condition(node, text) or self._range_condition(node, text)
+            if condition is not None:
+                found.append((_written_span(node)[0], condition))
         return [condition for _, condition in sorted(found, key=lambda pair: pair[0])]
 
-    def range_conditions(self, where: str) -> list[RangeCondition]:
-        """Each comparison of a number or date column with a constant in ``where``, as written:
-        ``iso > 3200``, ``100 <= width``, ``width BETWEEN 1000 AND 2000``, ``f_number = 2.8``,
-        ``date_taken >= '2030'`` (the column by its own name), in the order written; one under a
-        NOT left out, as in ``text_conditions``."""
-        text = (_PARSED_PREFIX + where).encode()
-        found = []
-        for node in self._nodes_not_negated(where):
-            kind, operands = node.get("type"), _operands(node)
-            if kind not in _RANGE_BOUNDS or len(operands) != (3 if kind == "COMPARE_BETWEEN" else 2):
-                continue
-            if operands[0].get("class") != "COLUMN_REF" and kind != "COMPARE_BETWEEN":
-                operands, kind = operands[::-1], _MIRRORED.get(kind, kind)  # 100 <= width: width >= 100
-            if operands[0].get("class") != "COLUMN_REF":
-                continue
-            column, constants = operands[0]["column_names"][-1].lower(), operands[1:]
-            numbers = column in self._numbers and all(_number_constant(constant) for constant in constants)
-            dates = column in DATES_AS_TEXT and all(_text_constant(constant) is not None for constant in constants)
-            if not (numbers or dates):
-                continue
-            bounds, sets = [_source(text, constant).decode() for constant in constants], _RANGE_BOUNDS[kind]
-            lowest = bounds[0] if sets in ("lowest", "both") else None
-            highest = bounds[-1] if sets in ("highest", "both") else None
-            condition = RangeCondition(column, lowest, highest, _written(text, node))
-            found.append((_written_span(node)[0], condition))
-        return [condition for _, condition in sorted(found, key=lambda pair: pair[0])]
+    def _text_condition(self, node: dict, text: bytes) -> TextCondition | None:
+        """``node`` as a comparison of a text column with text (``comparisons``), or None."""
+        kind = node.get("function_name") if node.get("class") == "FUNCTION" else node.get("type")
+        operands = _operands(node)
+        operator = _TEXT_CONDITION_OPERATORS.get(kind)
+        if operator == "=" and len(operands) == 2 and operands[1].get("class") == "COLUMN_REF":
+            operands = operands[::-1]  # 'Italien' = country: country = 'Italien'
+        if operator is None or len(operands) < 2 or operands[0].get("class") != "COLUMN_REF":
+            return None
+        constants = [_text_constant(operand) for operand in operands[1:]]
+        values = tuple(value for value in constants if value is not None)
+        column = operands[0]["column_names"][-1].lower()
+        if column not in self._texts or (column in DATES_AS_TEXT and operator == "=") or len(values) != len(constants):
+            return None
+        return TextCondition(column, operator, values, _written(text, node))
+
+    def _range_condition(self, node: dict, text: bytes) -> RangeCondition | None:
+        """``node`` as a comparison of a number or date column with constants (``comparisons``), or None."""
+        kind, operands = node.get("type"), _operands(node)
+        if kind not in _RANGE_BOUNDS or len(operands) != (3 if kind == "COMPARE_BETWEEN" else 2):
+            return None
+        if operands[0].get("class") != "COLUMN_REF" and kind != "COMPARE_BETWEEN":
+            operands, kind = operands[::-1], _MIRRORED.get(kind, kind)  # 100 <= width: width >= 100
+        if operands[0].get("class") != "COLUMN_REF":
+            return None
+        column, constants = operands[0]["column_names"][-1].lower(), operands[1:]
+        numbers = column in self._numbers and all(_number_constant(constant) for constant in constants)
+        dates = column in DATES_AS_TEXT and all(_text_constant(constant) is not None for constant in constants)
+        if not (numbers or dates):
+            return None
+        bounds, sets = [_source(text, constant).decode() for constant in constants], _RANGE_BOUNDS[kind]
+        lowest = bounds[0] if sets in ("lowest", "both") else None
+        highest = bounds[-1] if sets in ("highest", "both") else None
+        return RangeCondition(column, lowest, highest, _written(text, node))
 
     def conjuncts(self, where: str) -> list[str]:
         """The conditions ``where`` joins with AND, each as written (in parentheses where it
@@ -569,7 +564,7 @@ def _as_lance_pattern(text: bytes, node: dict, subject: dict, pattern: dict) -> 
 
 @dataclass(frozen=True)
 class TextCondition:
-    """A comparison of a text column with text, as ``RecordFilter.text_conditions`` finds it."""
+    """A comparison of a text column with text, as ``RecordFilter.comparisons`` finds it."""
 
     column: str
     operator: str  # '=', 'IN' or 'LIKE'
@@ -582,7 +577,7 @@ _TEXT_CONDITION_OPERATORS = {"COMPARE_EQUAL": "=", "COMPARE_IN": "IN", "~~": "LI
 
 @dataclass(frozen=True)
 class RangeCondition:
-    """A comparison of a number or date column with constants, as ``RecordFilter.range_conditions``
+    """A comparison of a number or date column with constants, as ``RecordFilter.comparisons``
     finds it: the values it lets through run from ``lowest`` to ``highest`` (as written: ``100``,
     ``'2019-07'``; None where they run on)."""
 
