@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-from common.place_data import OTHER_NAMES_POPULATION, CompiledArrays, compiled, folded, package_folder
+from common.place_data import CompiledArrays, compiled, folded, package_folder
 
 if TYPE_CHECKING:
     from babel import Locale
@@ -148,11 +148,10 @@ def _names_of(countries_json: str, places: Gazetteer) -> CountryNames:
                 written[key][name] = None
                 codes[key].add(code)
     taken = {name for code in places.countries for name in places.own_country_names(code)}
-    cities_abroad = _cities_by_name(places)
     rows = []
     for key, named in codes.items():
         code = next(iter(named))
-        if len(named) > 1 or key in taken or cities_abroad.get(key, set()) - {code}:
+        if len(named) > 1 or key in taken or places.towns_by_name.get(key, frozenset()) - {code}:
             continue
         if key.isascii() and len(key) < SHORTEST_NAME:
             continue
@@ -175,12 +174,3 @@ def _locale_of(tag: str) -> Locale | None:
 
 def _in_latin_letters(name: str) -> bool:
     return any(character.isalpha() and unicodedata.name(character, "").startswith("LATIN") for character in name)
-
-
-def _cities_by_name(places: Gazetteer) -> dict[str, set[str]]:
-    """The countries of the gazetteer's places of ``OTHER_NAMES_POPULATION`` people or more, by
-    their folded own name."""
-    found: defaultdict[str, set[str]] = defaultdict(set)
-    for index in (places.reach**2 >= OTHER_NAMES_POPULATION).nonzero()[0]:
-        found[folded(places.city[index])].add(places.country_code[index])
-    return found

@@ -18,7 +18,6 @@ comparisons.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from common.discovery import path_as_named_on_disk
-from common.place_data import OTHER_NAMES_POPULATION
 from common.place_names import NamedPlace, places_called, runner_up
 from common.places import COUNTRY_ALIAS_NAMES, EARTH_RADIUS_KM, folded, gazetteer, is_position
 from common.positions import NotAPosition, position_in
@@ -101,17 +99,10 @@ def places_spelt_nearly(name: str, within: str | None) -> list[NamedPlace]:
     from common.spelt_nearly import spelt_nearly
 
     found = []
-    for spelt in spelt_nearly(folded(name), _town_names(), most=MOST_SPELT_NEARLY, likeness=SPELT_NEARLY):
+    towns = gazetteer().towns_by_name
+    for spelt in spelt_nearly(folded(name), towns, most=MOST_SPELT_NEARLY, likeness=SPELT_NEARLY):
         found += places_called(spelt, within)[:1]
     return found
-
-
-@functools.cache
-def _town_names() -> list[str]:
-    """The folded English names of the gazetteer's towns of ``OTHER_NAMES_POPULATION`` people or more."""
-    places = gazetteer()
-    towns = (places.reach**2 >= OTHER_NAMES_POPULATION).nonzero()[0]
-    return list(dict.fromkeys(folded(places.city[index]) for index in towns))
 
 
 def _unless_a_country(near: str, found: list[NamedPlace]) -> list[NamedPlace]:

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from common.place_data import PlaceColumns, folded, places_and_countries
+from common.place_data import OTHER_NAMES_POPULATION, PlaceColumns, folded, places_and_countries
 
 # The columns a position gives a record (common.records); NULL without one.
 PLACE_COLUMNS = ("city", "county", "state", "country", "country_code")
@@ -216,6 +216,17 @@ class Gazetteer:
 
         other = folded_names_in_other_languages()
         return {code: frozenset(self.own_country_names(code).union(other.get(code, ()))) for code in self.countries}
+
+    @cached_property
+    def towns_by_name(self) -> dict[str, frozenset[str]]:
+        """The countries (ISO codes) of the towns of ``OTHER_NAMES_POPULATION`` people or more, by
+        each town's folded own name: those whose other names are known, and whose names a
+        country's other name must not be (``common.country_names``), and which a --near name
+        typed wrong is offered (``common.nearby.places_spelt_nearly``)."""
+        found: dict[str, set[str]] = {}
+        for index in (self.reach**2 >= OTHER_NAMES_POPULATION).nonzero()[0]:
+            found.setdefault(folded(self.city[index]), set()).add(self.country_code[index])
+        return {name: frozenset(codes) for name, codes in found.items()}
 
     @cached_property
     def _countries_by_name(self) -> dict[str, str]:
