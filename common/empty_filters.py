@@ -89,8 +89,8 @@ def _no_row_meets_together(store: ImageStore, where: str, conjuncts: list[str], 
 
 
 def _rows_meeting(store: ImageStore, condition: str) -> str:
-    """'12 rows' meet ``condition`` (counted by a narrow column's values: the store has no count of a filter)."""
-    count = store.get_columns(["width"], validate_where(condition)).num_rows
+    """'12 rows' meet ``condition``."""
+    count = store.count_matching(validate_where(condition))
     return f"{count:,} row{'' if count == 1 else 's'}"
 
 
@@ -142,8 +142,7 @@ def _what_text_may_mean(store: ImageStore, condition: TextCondition, held: dict[
     if condition.operator == "LIKE":  # the pattern case aside: no values to read
         return _unminded(store, condition)
     if condition.column not in held:
-        values = store.get_columns([condition.column]).column(condition.column).unique()
-        held[condition.column] = sorted(v for v in values.to_pylist() if v) if len(values) <= MOST_VALUES_SIFTED else []
+        held[condition.column] = store.get_distinct_values(condition.column, MOST_VALUES_SIFTED) or []
     if held[condition.column]:
         return _offered(store, condition, held[condition.column])
     return _offered_by_the_engine(store, condition)

@@ -213,7 +213,7 @@ def how_near_the_nearest_is(store: ImageStore, where: str | None, centre: Centre
     positioned = where_and(where, "gps_latitude IS NOT NULL AND gps_longitude IS NOT NULL")
     nearest = nearest_records(store, positioned, centre, 1)
     if not nearest:
-        count = store.get_columns(["width"], where).num_rows if where else store.count()
+        count = store.count_matching(where) if where else store.count()
         if not count:
             return None
         photos = f"the photo{among} records" if count == 1 else f"the {count:,} photos{among} record"

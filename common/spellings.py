@@ -57,10 +57,6 @@ def words_of_index(store: ImageStore) -> list[str]:
     """The words of ``SPELLED_COLUMNS`` in the index, each once."""
     words: dict[str, None] = {}
     for column in SPELLED_COLUMNS:
-        values = store.get_columns([column]).column(column).unique()
-        if len(values) > MOST_VALUES_READ:
-            continue
-        for value in values.to_pylist():
-            if value:
-                words.update(dict.fromkeys(word for word in tokenize(value) if len(word) >= SHORTEST_WORD))
+        for value in store.get_distinct_values(column, MOST_VALUES_READ) or []:
+            words.update(dict.fromkeys(word for word in tokenize(value) if len(word) >= SHORTEST_WORD))
     return list(words)

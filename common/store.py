@@ -276,6 +276,17 @@ class ImageStore(ABC):
         particular order: what counting rows needs, without reading whole records. A column an
         older imagedb's index lacks comes back all null."""
 
+    def count_matching(self, where: str) -> int:
+        """How many rows match ``where``: one narrow column read (what a hint that something
+        found nothing says of the conditions it names, never a hot path)."""
+        return self.get_columns(["width"], where).num_rows
+
+    def get_distinct_values(self, column: str, most: int) -> list[str] | None:
+        """The distinct non-empty values of the text ``column``, sorted; None where it holds more
+        than ``most`` (paths, a caption on every photo), which are not worth reading into Python."""
+        values = self.get_columns([column]).column(column).unique()
+        return sorted(value for value in values.to_pylist() if value) if len(values) <= most else None
+
     @abstractmethod
     def get_records_by_path(self, paths: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored records (without vectors) of those of ``paths`` that are indexed."""
