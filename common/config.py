@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterable
 from typing import Any
 
 ALIASES = {"roots": "index", "db_path": "db", "output": "format"}
@@ -60,7 +59,9 @@ def config_to_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
     for key, value in data.items():
         action = options.get(_option_name(key))
         if action is None:
-            meant = _did_you_mean(_option_name(key), options, likeness=0.75)
+            from common.spelt_nearly import did_you_mean  # only when a key is wrong: not at every start
+
+            meant = did_you_mean(_option_name(key), options, likeness=0.75)
             raise ConfigError(
                 f"config file {path}: unknown option {key!r}{meant} (options: {', '.join(sorted(options))})"
             )
@@ -174,14 +175,7 @@ def _check_value(action: argparse.Action, word: str, path: str, key: str) -> Non
             raise ConfigError(f"config file {path}: {key}: {error}") from None
     if action.choices is not None and value not in action.choices:
         choices = ", ".join(map(str, action.choices))
-        meant = _did_you_mean(word, map(str, action.choices), likeness=0.6)
+        from common.spelt_nearly import did_you_mean  # only when a value is wrong
+
+        meant = did_you_mean(word, map(str, action.choices), likeness=0.6)
         raise ConfigError(f"config file {path}: {key}: {word!r} is not one of {choices}{meant}")
-
-
-def _did_you_mean(typed: str, names: Iterable[str], likeness: float) -> str:
-    """'; did you mean search?' for a key or value typed wrong, as the command line offers them
-    (``common.options.OneLineArgumentParser.what_was_meant``), or ''."""
-    from common.spelt_nearly import spelt_nearly
-
-    meant = spelt_nearly(typed, names, most=1, likeness=likeness)
-    return f"; did you mean {meant[0]}?" if meant else ""

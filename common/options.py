@@ -48,19 +48,18 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     def what_was_meant(self, message: str) -> str:
         """'; did you mean --search?' for an option typed wrong ('--serach'), '; did you mean
         json?' for a choice ('--format jsn'), or '' (``common.spelt_nearly``): argparse named
-        the mistake, and left the user to find the right spelling in --help."""
-        from common.spelt_nearly import spelt_nearly
+        the mistake, and left the user to find the right spelling in --help. A config file's
+        are offered alike (``common.config``)."""
+        from common.spelt_nearly import did_you_mean
 
         unknown = re.match(r"unrecognized arguments: (--[\w-]+)", message)
         choice = re.match(r"argument [^:]+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
         if unknown:
             options = [name for name in self._option_string_actions if name.startswith("--")]
-            meant = spelt_nearly(unknown.group(1), options, most=1, likeness=0.75)
-        elif choice:
-            meant = spelt_nearly(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)), most=1, likeness=0.6)
-        else:
-            return ""
-        return f"; did you mean {meant[0]}?" if meant else ""
+            return did_you_mean(unknown.group(1), options, likeness=0.75)
+        if choice:
+            return did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)), likeness=0.6)
+        return ""
 
 
 def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argparse.ArgumentParser:

@@ -9,7 +9,6 @@ caller's ``likeness`` (its ratio: 'canonn' and 'canon' 0.91, 'nikon' and 'canon'
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 
 
@@ -19,6 +18,8 @@ def spelt_nearly(
     """The ones of ``names`` spelt nearly as ``typed`` (see the module's docstring), as written,
     those a swap makes first, then the likest; ``most`` at most. One equal to ``typed`` once
     folded counts first of all."""
+    import difflib  # only when something was typed wrong: not at every start
+
     by_folded: dict[str, list[str]] = {}
     for name in names:
         by_folded.setdefault(fold(name), []).append(name)
@@ -28,6 +29,13 @@ def spelt_nearly(
     alike = difflib.get_close_matches(wanted, list(by_folded), n=most, cutoff=likeness)
     chosen = list(dict.fromkeys([*same, *swapped, *alike]))
     return [name for folded in chosen for name in by_folded[folded]][:most]
+
+
+def did_you_mean(typed: str, names: Iterable[str], *, likeness: float) -> str:
+    """'; did you mean <the one of ``names`` spelt nearly as ``typed``>?', to end a refusal's
+    line with (an option, a choice, a config key typed wrong), or ''."""
+    meant = spelt_nearly(typed, names, most=1, likeness=likeness)
+    return f"; did you mean {meant[0]}?" if meant else ""
 
 
 def _one_swap_apart(typed: str, held: str) -> bool:
