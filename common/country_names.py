@@ -121,14 +121,16 @@ def further_languages(countries_json: str) -> list[str]:
     return list(dict.fromkeys(tag for tags in listed for tag in tags[1:] if tag not in first))
 
 
-def _languages_listed(countries_json: str) -> list[list[str]]:
-    """Each country's languages as GeoNames lists them, as Babel names locales."""
+@cache
+def _languages_listed(countries_json: str) -> tuple[tuple[str, ...], ...]:
+    """Each country's languages as GeoNames lists them, as Babel names locales (read once for
+    both ``first_languages`` and ``further_languages``)."""
     with open(countries_json, encoding="utf-8") as handle:
         countries = json.load(handle)
-    return [
-        [tag.strip().replace("-", "_") for tag in country.get("languages", "").split(",") if tag.strip()]
+    return tuple(
+        tuple(tag.strip().replace("-", "_") for tag in country.get("languages", "").split(",") if tag.strip())
         for country in countries.values()
-    ]
+    )
 
 
 def _names_of(countries_json: str, places: Gazetteer) -> CountryNames:
