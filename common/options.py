@@ -36,6 +36,19 @@ MODES = ("vector", "fts", "hybrid")
 NEGATIVE_VALUE = re.compile(r"-\.?\d")
 # What argparse itself reads as a negative number, a value ('-5', '-0.5'; its _negative_number_matcher).
 ARGPARSE_NUMBER = re.compile(r"-\d+|-\d*\.\d+")
+# Other search tools' names for imagedb's options (rclip's -t/--top, FAISS' and clip-retrieval's k
+# and num_images, head's -n, …): typed from habit, they are offered imagedb's, which no spelling
+# rule finds ('--top' is not spelt like '--limit').
+OTHER_TOOLS_NAMES = {
+    **dict.fromkeys(
+        ("-k", "-n", "-t", "--k", "--top", "--top-k", "--topk", "--num", "--num-results", "--num-images",
+         "--num_images", "--count", "--max-results", "--results"),
+        "--limit",
+    ),
+    "--filter": "--where",
+    "--threshold": "--min-score",
+    "--query": "--search",
+}  # fmt: skip
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -52,9 +65,11 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         are offered alike (``common.config``)."""
         from common.spelt_nearly import did_you_mean
 
-        unknown = re.match(r"unrecognized arguments: (--[\w-]+)", message)
+        unknown = re.match(r"unrecognized arguments: (-{1,2}[\w-]+)", message)
         choice = re.match(r"argument [^:]+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
-        if unknown:
+        if unknown and unknown.group(1) in OTHER_TOOLS_NAMES:
+            return f"; did you mean {OTHER_TOOLS_NAMES[unknown.group(1)]}?"
+        if unknown and unknown.group(1).startswith("--"):
             options = [name for name in self._option_string_actions if name.startswith("--")]
             return did_you_mean(unknown.group(1), options, likeness=0.75)
         if choice:
@@ -356,6 +371,7 @@ def value_read_as_an_option(argv: list[str], parser: argparse.ArgumentParser) ->
             and word != QUERIES_FROM_STDIN
             and not ARGPARSE_NUMBER.fullmatch(word)  # '-5' argparse takes as a value
             and not all(f"-{c}" in options for c in word[1:])
+            and word.partition("=")[0] not in OTHER_TOOLS_NAMES  # '-k 3' meant as --limit: argparse's line offers it
         ):
             typed = " ".join([*taken, word])
             if flag == "--text":

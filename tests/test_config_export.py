@@ -150,6 +150,8 @@ def test_a_bad_config_file_is_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> N
         # A key or value typed wrong is offered the one spelt nearly so, as on the command line.
         "unknown option 'serach'; did you mean search? (options:": "serach: a dog\n",
         "format: 'jsn' is not one of table, json, jsonl, csv, paths, paths0; did you mean json?": "format: jsn\n",
+        "unknown option 'top'; did you mean limit? (options:": "top: 5\n",  # another tool's name (rclip's)
+        "unknown option 'num_images'; did you mean limit? (options:": "num_images: 5\n",  # clip-retrieval's
         # YAML reads NO (Norway's code), on, yes as truth values: they were searched as 'False', 'True'.
         'bad.yaml: near: YAML reads this as false (yes, no, on and off are true or false to it): put the text in quotes, as in near: "NO"': "near: NO\n",
         "bad.yaml: text: YAML reads this as true": "text: on\n",

@@ -268,6 +268,13 @@ def test_an_option_or_a_choice_typed_wrong_is_offered_the_one_spelt_nearly_so(cl
         (["--where", "width > 0", "--format", "jsn"], "argument --format: invalid choice: 'jsn' (choose from 'table', "
          "'json', 'jsonl', 'csv', 'paths', 'paths0'); did you mean json?"),
         (["--where", "width > 0", "--xyzzy"], "unrecognized arguments: --xyzzy"),
+        # Another tool's name for one of imagedb's, typed from habit (rclip's --top, FAISS' k),
+        # after a prompt's words too, where it is no minus word of the prompt.
+        (["--search", "a", "dog", "-k", "3"], "unrecognized arguments: -k 3; did you mean --limit?"),
+        (["--text", "canon", "-n", "3"], "unrecognized arguments: -n 3; did you mean --limit?"),
+        (["--search", "a dog", "--top=3"], "unrecognized arguments: --top=3; did you mean --limit?"),
+        (["--search", "a dog", "--filter", "iso > 100"], "unrecognized arguments: --filter iso > 100; did you mean "
+         "--where?"),
     ]:  # fmt: skip
         result = cli(*args)
         assert result.code == 2 and result.stderr_lines() == [f"imagedb-{cli.backend}.py: error: {says} (see --help)"]
