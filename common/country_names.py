@@ -145,7 +145,7 @@ def _names_of(countries_json: str, places: Gazetteer) -> CountryNames:
             continue
         read.add(str(locale))
         for code, name in locale.territories.items():
-            if code in places.countries and (first or not _in_latin_letters(name)):
+            if code in places.countries and (first or not in_latin_letters(name)):
                 key = folded(name)
                 written[key][name] = None
                 codes[key].add(code)
@@ -174,5 +174,7 @@ def _locale_of(tag: str) -> Locale | None:
     return None
 
 
-def _in_latin_letters(name: str) -> bool:
+def in_latin_letters(name: str) -> bool:
+    """Whether ``name`` has a Latin letter: those of the languages not spoken first anywhere
+    are left out (``common.region_names`` too)."""
     return any(character.isalpha() and unicodedata.name(character, "").startswith("LATIN") for character in name)

@@ -249,11 +249,13 @@ def _holds_as_word(typed: str, held: list[str]) -> bool:
 
 
 def _place_named(column: str, typed: str, held: list[str]) -> list[str]:
-    """The country (``country``, ``country_code``) or city (``city``) of ``held`` that ``typed``
-    names in another language ('Italien': Italy, 'Firenze': Florence)."""
+    """The country (``country``, ``country_code``), region (``state``) or city (``city``) of
+    ``held`` that ``typed`` names in another language ('Italien': Italy, 'Toscana': Tuscany,
+    'Firenze': Florence)."""
     finders: dict[str, Callable[[], list[str]]] = {
         "country": lambda: _country_named(typed, by_code=False),
         "country_code": lambda: _country_named(typed, by_code=True),
+        "state": lambda: _regions_named(typed),
         "city": lambda: _cities_named(typed),
     }
     find = finders.get(column)
@@ -270,6 +272,12 @@ def _country_named(typed: str, *, by_code: bool) -> list[str]:
     if code is None:
         return []
     return [code] if by_code else [places.countries.get(code) or code]
+
+
+def _regions_named(typed: str) -> list[str]:
+    from common.places import gazetteer
+
+    return list(dict.fromkeys(region for region, _ in gazetteer().regions_named(typed)))
 
 
 def _cities_named(typed: str) -> list[str]:

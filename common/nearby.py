@@ -130,15 +130,24 @@ def _unless_a_region(near: str, found: list[NamedPlace]) -> None:
     it would have found a district of Calgary named after it. A region's name is refused, with
     the filter that means it, unless a town of ``REGION_NAMESAKE_POPULATION`` people or more
     bears it (Washington, New York City, Valencia, Salzburg: the city is what people mean), or
-    the town of that name is in that region (San Marino).
+    the town of that name is in that region (San Marino). A region is named by its English name,
+    by its own language's ('Bayern', 'Toscana') or by another's ('Toskana': ``common.region_names``);
+    that last yields to any place called so ('Tirolo', by Merano), as it did before it was known.
     A smaller namesake is still picked by a comma ('Tuscany, Canada')."""
+    from common.region_names import region_names
+
+    if found and found[0].population >= REGION_NAMESAKE_POPULATION:
+        return
     places = gazetteer()
     regions = places.regions_named(near)
-    if not regions or (found and found[0].population >= REGION_NAMESAKE_POPULATION):
+    if not regions:
         return
     if found and found[0].region and folded(found[0].region) == folded(near):
         return  # the region's own town of that name: San Marino in San Marino
     region, code = regions[0]
+    own_names = {folded(region), *region_names().names_of(code, region, as_folded=True, own_language=True)}
+    if folded(near) not in own_names and found:
+        return  # another language's name of it ('Tirolo', Italian for Tyrol) is a town's (Tirolo, by Merano)
     raise _no_centre(near, found, f"{region} is a region of {places.countries.get(code, code)}", f"state = '{region}'")
 
 

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 SAME_PLACE_KM = 10.0  # the gazetteer's place of the same name, this close, is the same place
 SAME_POSITION_DEGREES = 1e-4  # ~11 m: a place the two copies of GeoNames name differently
 OTHER_NAMES_FILE = "place-names.json"  # the index's cities' other names (other_names_remembered)
+REGION_NAMES_FILE = "region-names.json"  # the index's regions' other names (region_names_remembered)
 # The longest names looked for: "Monaco di Baviera", "Bosna i Hercegovina"; 'サンフランシスコ',
 # searched as the phrase of its seven pairs of characters (``search_words``).
 LONGEST_NAME_WORDS = 10
@@ -120,7 +121,7 @@ def places_called(name: str, within: str | None = None) -> list[NamedPlace]:
             by_own_name=i in own_indices,
         )
         for i in indices
-        if wanted is None or wanted in places.names_around(i)
+        if wanted is None or places.is_around(i, wanted)
     ]
     return sorted(found, key=lambda place: -place.population * (OWN_NAME_WEIGHT if place.by_own_name else 1))
 
@@ -144,11 +145,14 @@ class IndexPlaces:
     # A place's name as the index names places, as search words ('genoa'), and the names the rows'
     # written locations call it by ('Genova'; common.written_places).
     written: Mapping[str, list[str]] = field(default_factory=dict)
+    # The rows' regions' other names, as search words ('toskana'), keyed as the cities are ('Tuscany|IT').
+    region_other_names: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 def recorded_names_in(query: str, places: IndexPlaces) -> list[str]:
     """The names the index records for the places ``query`` calls by another name: 'Munich'
-    for 'München' or 'Monaco di Baviera', 'Italy' for 'Italia'. A metadata search adds them to
+    for 'München' or 'Monaco di Baviera', 'Italy' for 'Italia', 'Tuscany' for 'Toskana'
+    (``common.region_names``). A metadata search adds them to
     its words, so a photo whose position says Munich is found by the name a German gives it;
     and the other way, the names the rows' written locations give a place ``query`` names as the
     index does: 'Genova' for 'Genoa', the location of a photo without a position written in Italian.
@@ -166,13 +170,20 @@ def recorded_names_in(query: str, places: IndexPlaces) -> list[str]:
     }
     other_phrases = phrases - {search_words(city) for city, _, _ in places.present if city}
     found: dict[str, None] = {}
+    naming: set[str] = set()  # the phrases that named a city or a country
     for city, country, code in places.present:
         if not code:
             continue
-        if country and not phrases.isdisjoint(_other_names_of_country(code)):
+        if country and (named := phrases & _other_names_of_country(code)):
             found[country] = None
-        if city and any(words in other_phrases for words in places.city_other_names.get(_city_key(city, code), ())):
+            naming |= named
+        if city and (named := other_phrases.intersection(places.city_other_names.get(_place_key(city, code), ()))):
             found[city] = None
+            naming |= named
+    # A region's name inside a city's does not name the region: 'Monaco di Baviera' is Munich.
+    for key, names in places.region_other_names.items():
+        if any(not _inside(name, naming) for name in phrases.intersection(names)):
+            found[key.rpartition("|")[0]] = None
     # The names the index's written locations give the places named so far ('München' for
     # Munich, whether the query said Munich or Monaco di Baviera).
     named = phrases | {search_words(name) for name in found}
@@ -190,9 +201,17 @@ def places_of_index(store: ImageStore, folder: str) -> IndexPlaces:
     the index names otherwise: what ``recorded_names_in`` takes."""
     from common.written_places import written_places_of_index
 
-    columns = store.get_columns([*PLACE_NAME_COLUMNS, "location"])
+    columns = store.get_columns([*PLACE_NAME_COLUMNS, "state", "location"])
     places = columns.select(list(PLACE_NAME_COLUMNS)).group_by(list(PLACE_NAME_COLUMNS)).aggregate([])
     present = list(zip(*(places.column(c).to_pylist() for c in PLACE_NAME_COLUMNS), strict=True))
+    states = columns.select(["state", "country_code"]).group_by(["state", "country_code"]).aggregate([])
+    regions = {
+        (state, code)
+        for state, code in zip(
+            states.column("state").to_pylist(), states.column("country_code").to_pylist(), strict=True
+        )
+        if state and code
+    }
     locations = {location for location in columns.column("location").unique().to_pylist() if location}
     written: dict[str, list[str]] = {}
     for name, as_written, country, code in written_places_of_index(locations, folder):
@@ -202,16 +221,38 @@ def places_of_index(store: ImageStore, folder: str) -> IndexPlaces:
     present = list(dict.fromkeys(present))
     cities = {(city, code) for city, _, code in present if city and code}
     other_names = other_names_remembered(folder, cities) if cities else {}
-    return IndexPlaces(present, other_names, written)
+    region_names = region_names_remembered(folder, regions) if regions else {}
+    return IndexPlaces(present, other_names, written, region_names)
 
 
 def other_names_remembered(folder: str, cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     """The other names of these (city, country code), as ``other_names_of`` gives them, kept in
     ``OTHER_NAMES_FILE`` in the index's folder (``remembered_beside_index``): reading the places
     compiled from GeoNames' file (``common.place_data``) costs a metadata search ~50 ms, this one ~1 ms."""
-    wanted = {_city_key(city, code): (city, code) for city, code in cities}
+    wanted = {_place_key(city, code): (city, code) for city, code in cities}
     path = os.path.join(folder, OTHER_NAMES_FILE)
     return remembered_beside_index(path, other_names_source(), "cities", wanted, other_names_of)
+
+
+def region_names_remembered(folder: str, regions: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The other names of these (region, country code) as a metadata search's words
+    (``common.region_names``), kept in ``REGION_NAMES_FILE`` in the index's folder as the
+    cities' are: reading them all costs ~25 ms, this ~1 ms."""
+    from common.region_names import region_names_source
+
+    wanted = {_place_key(region, code): (region, code) for region, code in regions}
+    path = os.path.join(folder, REGION_NAMES_FILE)
+    return remembered_beside_index(path, region_names_source(), "regions", wanted, _region_search_words)
+
+
+def _region_search_words(regions: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    from common.region_names import region_names
+
+    names = region_names()
+    return {
+        _place_key(region, code): sorted({search_words(name) for name in names.names_of(code, region)} - {""})
+        for region, code in regions
+    }
 
 
 def remembered_beside_index(
@@ -248,7 +289,7 @@ def other_names_of(cities: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     places = other_named_places()
     found: dict[str, list[str]] = {}
     for city, code in cities:
-        key, wanted = _city_key(city, code), folded(city)
+        key, wanted = _place_key(city, code), folded(city)
         found[key] = []
         for index in places.names.entries_named(wanted):  # by its name or by another
             name = places.name[index]
@@ -268,7 +309,12 @@ def _other_names_of_country(code: str) -> frozenset[str]:
     return frozenset(search_words(name) for name in names) - {""}
 
 
-def _city_key(city: str, code: str) -> str:
+def _inside(phrase: str, phrases: set[str]) -> bool:
+    """Whether ``phrase`` is words of a longer one of ``phrases``."""
+    return any(f" {phrase} " in f" {longer} " for longer in phrases if longer != phrase)
+
+
+def _place_key(city: str, code: str) -> str:
     return f"{city}|{code}"
 
 

@@ -168,16 +168,21 @@ class Gazetteer:
         found = self.names.entries_named(folded(name))
         if within is not None:
             wanted = folded(within)
-            found = [i for i in found if wanted in self.names_around(i)]
+            found = [i for i in found if self.is_around(i, wanted)]
         return sorted(found, key=lambda i: -self.reach[i])
 
-    def names_around(self, index: int) -> set[str]:
-        """The folded names that pick this place after a comma: its county, its region (and
-        the region's postal abbreviation), and its country's names."""
+    def is_around(self, index: int, wanted: str) -> bool:
+        """Whether the folded name ``wanted`` picks this place after a comma: its county, its
+        region (the region's postal abbreviation, its names in other languages:
+        ``common.region_names``, read only when no other name picks it), its country's names."""
+        from common.region_names import region_names
+
         code, state = self.country_code[index], self.state[index]
         names = [self.county[index], state]
         names += [short for short, region in REGION_ABBREVIATIONS.get(code, {}).items() if region == state]
-        return {folded(name) for name in names if name} | self.country_names(code)
+        if wanted in {folded(name) for name in names if name} or wanted in self.country_names(code):
+            return True
+        return bool(state) and wanted in region_names().names_of(code, state, as_folded=True)
 
     def country_names(self, code: str) -> frozenset[str]:
         """The folded names of the country with this ISO code: its own (``own_country_names``)
@@ -197,16 +202,25 @@ class Gazetteer:
 
     def regions_named(self, name: str) -> list[tuple[str, str]]:
         """The regions (a US state, an Italian regione, a Canadian province) called ``name``, case
-        and accents aside: (their name, their country's code), most places first."""
-        return self._regions_by_name.get(folded(name), [])
+        and accents aside, by their own name or by another (``common.region_names``: 'Bayern'):
+        (their name, their country's code), most places first; by another name only where none
+        has it as its own."""
+        from common.region_names import region_names
+
+        own = self._regions_by_name.get(folded(name))
+        if own:
+            return own
+        return sorted(region_names().regions_called(folded(name)), key=lambda region: -self._places_in[region])
+
+    @cached_property
+    def _places_in(self) -> Counter[tuple[str, str]]:
+        """How many places each (region, country code) holds."""
+        return Counter((state, code) for state, code in zip(self.state, self.country_code, strict=True) if state)
 
     @cached_property
     def _regions_by_name(self) -> dict[str, list[tuple[str, str]]]:
-        counts: Counter[tuple[str, str]] = Counter(
-            (state, code) for state, code in zip(self.state, self.country_code, strict=True) if state
-        )
         found: dict[str, list[tuple[str, str]]] = {}
-        for region, _ in counts.most_common():
+        for region, _ in self._places_in.most_common():
             found.setdefault(folded(region[0]), []).append(region)
         return found
 

@@ -224,6 +224,34 @@ def test_a_country_is_known_by_the_names_other_languages_give_it() -> None:
     assert places.country_named("Áo") is None and places.country_named("Österreich") == "AT"
 
 
+def test_a_region_is_known_by_the_names_its_own_and_other_languages_give_it() -> None:
+    """GeoNames names a region in English alone: --near Bayern found nothing, --near Toscana
+    nothing, 'Florenz, Toskana' nothing. ISO 3166-2's names (the region's own language) and
+    their translations name it now: refused as the region it is, with the filter that means it,
+    and taken after a comma. Another language's name yields to a place called so, as before it
+    was known (Italian 'Tirolo' for Tyrol is also a village by Merano)."""
+    for name, region in {
+        "Bayern": "Bavaria is a region of Germany",
+        "Toscana": "Tuscany is a region of Italy",  # its own language
+        "Toskana": "Tuscany is a region of Italy",  # German
+        "トスカーナ": "Tuscany is a region of Italy",  # Japanese
+        "Niedersachsen": "Lower Saxony is a region of Germany",  # not Saxony
+        "Kalifornien": "California is a region of United States",
+    }.items():
+        with pytest.raises(NearError, match=re.escape(f"{region}, and --near takes a place and a radius")):
+            centre_of(name)
+    with pytest.raises(NearError, match=re.escape(
+        "--where \"state = 'Lombardy'\" (the place of that name: --near \"Lombardía, Michoacán\")"
+    )):  # fmt: skip
+        centre_of("Lombardia")  # Italy's own name for it: found a Mexican town of 12,600 before
+    assert centre_of("Florenz, Toskana").label == centre_of("Florence, Toscana").label == "Florence, Tuscany, Italy"
+    assert centre_of("Augsburg, Bayern").label == "Augsburg, Bavaria, Germany"
+    with pytest.raises(NearError, match="no place of that name"):
+        centre_of("Florenz, Bayern")
+    assert centre_of("Tirolo").label == "Tirolo, Trentino-Alto Adige, Italy"
+    assert centre_of("Andora").label == "Andorra la Vella, Andorra"  # a name of the country, as before
+
+
 @pytest.fixture
 def tuscany(tmp_path: Path) -> Path:
     """Two photos in Arezzo (one 3 km out of town), one in Florence (60 km away), one at the

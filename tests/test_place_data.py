@@ -113,6 +113,36 @@ def test_a_later_process_reads_the_compiled_places_instead_of_compiling_them(tmp
     assert read_others.called(folded("Firenze")) == others.called(folded("Firenze")) != []
 
 
+def test_the_regions_names_are_linked_to_the_gazetteers_and_compiled_once(tmp_path, monkeypatch) -> None:
+    """ISO 3166-2 names Tuscany 'Toscana' and iso-codes translates that; GeoNames names it
+    'Tuscany'. Linked through its English name, the region has its names; one that two ISO
+    subdivisions may be (Shanxi: Shǎnxī, Shaanxi, folds alike) has none rather than the other's.
+    Reading the translations takes ~1 s: a later process reads what the first compiled."""
+    from common import region_names
+
+    monkeypatch.setenv(CACHE_ENVIRONMENT, str(tmp_path / "cache"))
+    region_names.region_names.cache_clear()
+    names = region_names.region_names()
+    assert {"Toscana", "Toskana", "Toscane", "トスカーナ"} <= set(names.names_of("IT", "Tuscany"))
+    assert {"Bayern", "Baviera"} <= set(names.names_of("DE", "Bavaria")) and "Sachsen" in names.names_of("DE", "Saxony")
+    assert "Sachsen" not in names.names_of("DE", "Saxony-Anhalt")
+    assert "Comunidad de Madrid" in names.names_of("ES", "Madrid")  # ISO writes 'Madrid, Comunidad de'
+    assert names.regions_called(folded("Niedersachsen")) == [("Lower Saxony", "DE")]
+    assert names.names_of("CN", "Shanxi") == [] and "Tuscany" not in names.names_of("IT", "Tuscany")
+    assert names.names_of("IT", "Tuscany", as_folded=True, own_language=True) == ["toscana"]
+    assert names.names_of("DE", "Bavaria", as_folded=True, own_language=True) == ["bayern"]
+    assert (tmp_path / "cache" / f"region-names-{place_data.PLACE_DATA_FORMAT}.npz").is_file()
+
+    def compiling(*_: object) -> None:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(region_names, "_names_of", compiling)
+    region_names.region_names.cache_clear()
+    read = region_names.region_names()
+    assert read.names_of("IT", "Tuscany") == names.names_of("IT", "Tuscany")
+    assert read.regions_called(folded("Toskana")) == [("Tuscany", "IT")]
+
+
 def test_the_countries_names_in_other_languages_are_compiled_once(tmp_path, monkeypatch) -> None:
     """Reading Babel's data for 224 locales and sifting the names takes ~1 s: a later process
     reads what the first compiled, and finds countries by the same names."""

@@ -11,7 +11,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from common.describe import current_search_text
-from common.place_names import OTHER_NAMES_FILE, IndexPlaces, other_names_of, recorded_names_in
+from common.place_names import OTHER_NAMES_FILE, REGION_NAMES_FILE, IndexPlaces, other_names_of, recorded_names_in
 from common.places import PLACE_COLUMNS, gazetteer
 from common.records import RECORD_VERSION
 from common.written_places import LOCATION_NAMES_FILE, places_written_in
@@ -280,6 +280,33 @@ def test_countries_are_found_by_the_names_other_languages_give_them(cli: Cli, tm
     assert places_written_in("Florenz, Italien") == [
         ("Florence", "Florenz", "Italy", "IT"), ("Italy", "Italien", "Italy", "IT")
     ]  # fmt: skip
+
+
+def test_regions_are_found_by_the_names_their_own_and_other_languages_give_them(cli: Cli, tmp_path: Path) -> None:
+    """An Italian searching 'Toscana', a German 'Toskana' or 'Bayern', a Japanese 'トスカーナ'
+    finds the photos the index places in Tuscany or Bavaria (the index names regions in English,
+    as GeoNames does), and a filter naming the region so is offered the index's name."""
+    root = tmp_path / "reisen"
+    photo_taken_at(root / "duomo.jpg", 1, 43.7731, 11.2560)
+    photo_taken_at(root / "marienplatz.jpg", 2, 48.1374, 11.5755)
+    photo_taken_at(root / "dresden.jpg", 3, 51.0504, 13.7373)
+    cli.index(root)
+
+    def found(*args: str) -> set[str]:
+        result = cli(*args, "--format", "paths")
+        assert result.code == 0, result.stderr
+        return {Path(p).name for p in result.stdout.split()}
+
+    assert found("--text", "Toscana") == found("--text", "Toskana") == found("--text", "トスカーナ") == {"duomo.jpg"}
+    assert found("--text", "Bayern") == found("--text", "Baviera") == {"marienplatz.jpg"}
+    assert found("--text", "Sachsen") == {"dresden.jpg"}
+    assert found("--text", "Niedersachsen") == set(), "Lower Saxony is not Saxony"
+    assert "Toskana: also matching Tuscany, as the index names it" in cli("--text", "Toskana").stderr
+    # Kept beside the index, as the cities' names are: a search reads them, not all regions' names.
+    remembered = json.loads((cli.db / REGION_NAMES_FILE).read_text(encoding="utf-8"))["regions"]
+    assert "toskana" in remembered["Tuscany|IT"] and "bayern" in remembered["Bavaria|DE"]
+    offered = cli("--where", "state = 'Toscana'")
+    assert offered.code == 0 and "no row has state = 'Toscana'; did you mean state = 'Tuscany'?" in offered.stderr
 
 
 def test_a_locations_parts_are_read_in_the_country_it_names() -> None:
