@@ -31,6 +31,7 @@ place than the nearest for 9 % of positions near places.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter
 from functools import cache, cached_property, lru_cache
 from typing import Any
@@ -241,6 +242,14 @@ class Gazetteer:
         for index in (self.reach**2 >= OTHER_NAMES_POPULATION).nonzero()[0]:
             found.setdefault(folded(self.city[index]), set()).add(self.country_code[index])
         return {name: frozenset(codes) for name, codes in found.items()}
+
+    def names_starting_with(self, prefix: str) -> list[str]:
+        """The places' folded names that start with the folded ``prefix``, each once (by
+        bisection of the sorted names: ``common.nearby.places_spelt_nearly``)."""
+        keys = self.names.keys
+        start = bisect_left(keys, prefix)
+        end = bisect_left(keys, prefix + "\U0010ffff", lo=start) if prefix else len(keys)
+        return list(dict.fromkeys(keys[start:end]))
 
     @cached_property
     def _countries_by_name(self) -> dict[str, str]:
