@@ -45,6 +45,7 @@ MOST_VALUES_SIFTED = 20_000
 _WORD = re.compile(r"\w+")
 # The conditions of a --where tried in pairs for the two no row meets together (28 pairs at most).
 MOST_CONJUNCTS_PAIRED = 8
+MOST_LISTED_NEAREST = 5  # the values of an IN list ('iso IN (100, 200)') whose nearest are looked for
 
 
 def what_no_row_meets(store: ImageStore, where: str) -> list[str]:
@@ -100,17 +101,22 @@ def _values_nearest(store: ImageStore, condition: RangeCondition) -> str:
     values are 480 and 1024'; 'no row has any rating' where none has one."""
     column, lowest, highest = condition.column, condition.lowest, condition.highest
     ends = ("earliest", "latest") if column in DATES_AS_TEXT else ("lowest", "highest")
-    if lowest is not None and highest is not None:  # '=', BETWEEN: on either side
+    if condition.values or (lowest is not None and highest is not None):  # IN, '=', BETWEEN: on either side
+        sides = [(value, value) for value in condition.values[:MOST_LISTED_NEAREST]] or [(lowest, highest)]
         nearest = [
             value
+            for below, above in sides
             for value in (
-                _extreme(store, column, f"{column} < {lowest}", "max"),
-                _extreme(store, column, f"{column} > {highest}", "min"),
+                _extreme(store, column, f"{column} < {below}", "max"),
+                _extreme(store, column, f"{column} > {above}", "min"),
             )
             if value is not None
         ]
+        if condition.values:  # numbers, each once, in order
+            nearest = sorted(set(nearest), key=float)
         if nearest:
-            return f"the nearest {column} {'values are' if len(nearest) > 1 else 'value is'} {' and '.join(nearest)}"
+            listed = f"{', '.join(nearest[:-1])} and {nearest[-1]}" if len(nearest) > 1 else nearest[0]
+            return f"the nearest {column} {'values are' if len(nearest) > 1 else 'value is'} {listed}"
     elif lowest is not None or highest is not None:
         end, which = (ends[1], "max") if lowest is not None else (ends[0], "min")
         value = _extreme(store, column, f"{column} IS NOT NULL", which)

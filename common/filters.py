@@ -220,8 +220,15 @@ class RecordFilter:
         return TextCondition(column, operator, values, _written(text, node))
 
     def _range_condition(self, node: dict, text: bytes) -> RangeCondition | None:
-        """``node`` as a comparison of a number or date column with constants (``comparisons``), or None."""
+        """``node`` as a comparison of a number or date column with constants (``comparisons``),
+        or None; a number column's ``IN`` list as the values it holds (``iso IN (100, 200)``)."""
         kind, operands = node.get("type"), _operands(node)
+        if kind == "COMPARE_IN" and len(operands) > 1 and operands[0].get("class") == "COLUMN_REF":
+            column, constants = operands[0]["column_names"][-1].lower(), operands[1:]
+            if column not in self._numbers or not all(_number_constant(constant) for constant in constants):
+                return None
+            values = tuple(_source(text, constant).decode() for constant in constants)
+            return RangeCondition(column, None, None, _written(text, node), values)
         if kind not in _RANGE_BOUNDS or len(operands) != (3 if kind == "COMPARE_BETWEEN" else 2):
             return None
         if operands[0].get("class") != "COLUMN_REF" and kind != "COMPARE_BETWEEN":
@@ -579,12 +586,13 @@ _TEXT_CONDITION_OPERATORS = {"COMPARE_EQUAL": "=", "COMPARE_IN": "IN", "~~": "LI
 class RangeCondition:
     """A comparison of a number or date column with constants, as ``RecordFilter.comparisons``
     finds it: the values it lets through run from ``lowest`` to ``highest`` (as written: ``100``,
-    ``'2019-07'``; None where they run on)."""
+    ``'2019-07'``; None where they run on), or are those of an ``IN`` list (``values``)."""
 
     column: str
     lowest: str | None
     highest: str | None
     written: str  # as the condition writes it: "iso > 3200"
+    values: tuple[str, ...] = ()  # an IN list's, as written: ('100', '200')
 
 
 # Which bound a comparison of a column (on its left) with a constant sets, by DuckDB's names:

@@ -530,7 +530,8 @@ def test_a_number_or_date_no_row_meets_is_told_the_values_nearest_it(both: dict[
     out what the index holds (--stats tells dates, not widths). A comparison of a number or date
     column with a constant that no row meets names the highest, lowest or nearest values, each
     of which, written as a condition, finds photos; written either way round, or as BETWEEN, a
-    date in part standing for its period; none said of a column no row has, nor of one under NOT.
+    date in part standing for its period, or as a list of numbers (IN: the nearest to each); none
+    said of a column no row has, nor of one under NOT.
     Widths: 160 (generated.png), 320, 480, 1024, 1600; dates 2018-12-24 to 2021-03-15."""
     told = {
         "width > 5000": "the highest width is 1600",
@@ -538,6 +539,8 @@ def test_a_number_or_date_no_row_meets_is_told_the_values_nearest_it(both: dict[
         "width <= 100": "the lowest width is 160",
         "width = 1000": "the nearest width values are 480 and 1024",
         "width BETWEEN 2000 AND 3000": "the nearest width value is 1600",
+        "width IN (1000, 300)": "the nearest width values are 160, 320, 480 and 1024",  # each value's
+        "width IN (5000, 6000)": "the nearest width value is 1600",
         "date_taken > '2022'": "the latest date_taken is '2021-03-15T18:30:00'",
         "date_taken BETWEEN '2019-08' AND '2020-04'": (
             "the nearest date_taken values are '2019-07-01T10:00:00' and '2020-05-05T05:05:05'"
