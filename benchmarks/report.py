@@ -27,14 +27,17 @@ def _per_backend(results: dict[str, Any], key: str) -> Iterator[tuple[str, str, 
 
 
 def _bf16(env: dict[str, Any]) -> str:
-    """Whether the CPU multiplies bf16 in hardware, and with what, where the run says (older runs
-    do not; runs before AVX512-BF16 counted knew AMX alone)."""
+    """Whether the CPU multiplies bf16 in hardware, with what and how fast beside fp32, where the
+    run says (older runs do not; runs before AVX512-BF16 counted knew AMX alone)."""
     if "cpu_bf16_hardware" not in env:
         return ""
     if "cpu_bf16_instructions" not in env:
         return ", bf16 in hardware (AMX)" if env["cpu_bf16_hardware"] else ", no bf16 hardware (AMX)"
     found = env["cpu_bf16_instructions"]
-    return f", bf16 in hardware ({found})" if found else ", no bf16 hardware (AMX, AVX512-BF16)"
+    if not found:
+        return ", no bf16 hardware (AMX, AVX512-BF16)"
+    speed = env.get("cpu_bf16_speed_over_fp32")
+    return f", bf16 in hardware ({found}{f': {speed:.2f}× fp32 speed' if speed else ''})"
 
 
 def _batches(results: dict[str, Any]) -> str:

@@ -144,8 +144,8 @@ def link_copies(roots: list[str], copies: int, folder: Path) -> list[str]:
 
 def default_models(device: str) -> str:
     """ViT-B-32 and the test model at the CLI's precision; ViT-B-32 in fp32 as well where that is
-    not fp32 on the CPU (bf16, with AMX or AVX512-BF16): how much the precision gains, and the ratio to the
-    ceiling the model in fp32 leaves to reading."""
+    not fp32 on the CPU (bf16, with AMX or AVX512-BF16, where it was measured faster): how much the
+    precision gains, and the ratio to the ceiling the model in fp32 leaves to reading."""
     from common.embedding import choose_device, choose_precision
 
     chosen = choose_device(device)

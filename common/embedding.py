@@ -188,8 +188,9 @@ def choose_precision(requested: str, device: str, queries_only: bool = False) ->
     """The number format the image tower computes in. 'auto': fp16 on a CUDA GPU (as before);
     bf16 on a CPU that multiplies bf16 in hardware (``cpu_bf16_instructions``: ViT-B-32's forward
     pass 4.5× fp32's with Intel AMX on this project's 2-core Xeon, 2.2× with AVX512-BF16 on its
-    2-core AMD EPYC, each vector within cosine 0.99 of the fp32 reference route); fp32 elsewhere,
-    where bf16 would be emulated and slower. A model loaded for queries alone (prompts, pictures
+    2-core AMD EPYC, each vector within cosine 0.99 of the fp32 reference route) where it is
+    faster there, measured once (``bf16_pays_off``: a Xeon with AVX512-BF16 but no AMX ran it at
+    0.6×); fp32 elsewhere, where bf16 would be emulated or is slower. A model loaded for queries alone (prompts, pictures
     the index does not hold) stays in fp32 on the CPU: bf16 pays off over many pictures, and a
     picture embedded alone in bf16 pays a whole pass of ``CPU_BF16_PASS`` (one picture: 0.89 s
     against 0.12 s in fp32 on the EPYC, 0.25 against 0.09 on the Xeon). Its vector is then within
@@ -199,9 +200,19 @@ def choose_precision(requested: str, device: str, queries_only: bool = False) ->
         return requested
     if device == "cuda":
         return "fp16"
-    if device == "cpu" and not queries_only and cpu_multiplies_bf16_in_hardware():
+    if device == "cpu" and not queries_only and bf16_pays_off():
         return "bf16"
     return "fp32"
+
+
+def bf16_pays_off() -> bool:
+    """Whether this CPU has bf16 instructions and runs the image tower's blocks faster in bf16
+    than in fp32 (``common.cpu_precision``: measured once, ~0.5 s, then kept)."""
+    if not cpu_multiplies_bf16_in_hardware():
+        return False
+    from common.cpu_precision import PAYS_OFF, bf16_speed_over_fp32
+
+    return bf16_speed_over_fp32() >= PAYS_OFF
 
 
 # torch's own checks for the CPU instructions that multiply bf16 in hardware, best first: Intel's
@@ -236,7 +247,10 @@ def cpu_multiplies_bf16_in_hardware() -> bool:
 
 # torch's own checks for the CPU instructions that multiply fp16 in hardware: Intel's AMX-FP16
 # (Granite Rapids) and AVX512-FP16 (Sapphire Rapids on), which oneDNN's matrix kernels use.
+# torch 2.15 has no check of AVX512-FP16: the flag the CPU reports stands for it (ViT-B-32 on a
+# 2-core Xeon with it: 27.7 images/s in fp16, 29.1 in fp32; emulated, fp16 ran at a fifth).
 FP16_CHECKS = ("_is_amx_fp16_supported", "_is_avx512_fp16_supported")
+FP16_FLAGS = ("avx512_fp16",)
 
 
 def cpu_multiplies_in_hardware(precision: str) -> bool:
@@ -244,7 +258,9 @@ def cpu_multiplies_in_hardware(precision: str) -> bool:
     if precision == "bf16":
         return cpu_multiplies_bf16_in_hardware()
     if precision == "fp16":
-        return any(map(torch_cpu_says, FP16_CHECKS))
+        from common.cpu_precision import cpu_flags
+
+        return any(map(torch_cpu_says, FP16_CHECKS)) or not cpu_flags().isdisjoint(FP16_FLAGS)
     return True
 
 
