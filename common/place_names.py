@@ -314,8 +314,9 @@ def _inside(phrase: str, phrases: set[str]) -> bool:
     return any(f" {phrase} " in f" {longer} " for longer in phrases if longer != phrase)
 
 
-def _place_key(city: str, code: str) -> str:
-    return f"{city}|{code}"
+def _place_key(name: str, code: str) -> str:
+    """How a city or a region is keyed in what is kept beside an index: 'Munich|DE', 'Tuscany|IT'."""
+    return f"{name}|{code}"
 
 
 @cache
