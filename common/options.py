@@ -170,7 +170,7 @@ def build_parser(store_class: type[ImageStore], prog: str | None = None) -> argp
     actions.add_argument(
         "--stats",
         action="store_true",
-        help="what the index holds: files, years, cameras, lenses, countries, cities, formats, folders, ratings, "
+        help="what the index holds: files, years, cameras, lenses, countries, regions, cities, formats, folders, ratings, "
         "keywords, people, locations written, creators, copyrights, failures; "
         "with --where, --near or --under, what the matching rows hold",
     )

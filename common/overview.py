@@ -29,7 +29,7 @@ from common.xmp import LIST_SEPARATOR
 # The columns the overview counts.
 OVERVIEW_COLUMNS = [
     "path", "folder", "size_bytes", "media_type", "format", "date_taken", "make", "model", "lens",
-    "gps_latitude", "city", "country", "indexed_at", "rating", "keywords", "people", "location",
+    "gps_latitude", "city", "state", "country", "indexed_at", "rating", "keywords", "people", "location",
     "creator", "copyright", "favorite",
 ]  # fmt: skip
 # Entries the table lists of each kind but years (all listed); the other formats give every one.
@@ -217,6 +217,8 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
             tally(columns, "cameras", ["make", "model"], camera_name, "no camera recorded"),
             tally(columns, "lenses", ["lens"], lambda g: g["lens"] or "", "no lens recorded"),
             tally(columns, "countries", ["country"], lambda g: g["country"] or "", "no place"),
+            # The names --where "state = '…'" takes (and --text too, with their other names: Toskana).
+            tally(columns, "regions", ["state", "country"], region_name, "no region"),
             tally(columns, "cities", ["city", "country"], lambda g: place_name(g) if g["city"] else "", "no city"),
             tally(columns, "formats", ["format"], lambda g: g["format"] or "", "unknown format"),
             tally(columns, "folders", ["folder"], lambda g: g["folder"] or "", "no folder"),
@@ -229,6 +231,11 @@ def overview_of(store: ImageStore, db_path: str, where: str | None = None, label
             tally(columns, "copyrights", ["copyright"], lambda g: g["copyright"] or "", "no copyright notice"),
         ],
     )
+
+
+def region_name(group: dict[str, Any]) -> str:
+    """'Tuscany, Italy'; '' for a row the index places in no region."""
+    return ", ".join(part for part in (group["state"], group["country"]) if part) if group["state"] else ""
 
 
 def rating_name(group: dict[str, Any]) -> str:

@@ -97,6 +97,7 @@ def test_stats_count_what_the_index_holds(cli: Cli, library: Path) -> None:
     assert stats["lenses"] == {"counts": {"RF24-105mm F4 L IS USM": 2, "RF50mm F1.8 STM": 1}, "without": 3}
     assert stats["countries"] == {"counts": {"France": 1, "Italy": 1}, "without": 4}
     assert stats["cities"]["counts"] == {"Arezzo, Italy": 1, "Paris, France": 1}
+    assert stats["regions"] == {"counts": {"Tuscany, Italy": 1, "Île-de-France, France": 1}, "without": 4}
     assert stats["formats"] == {"counts": {"JPEG": 4, "PNG": 2}, "without": 0}
     assert stats["folders"]["counts"] == {
         str(library / "tuscany"): 3,
@@ -223,7 +224,7 @@ def test_stats_csv_and_jsonl_give_one_count_a_line(cli: Cli, library: Path) -> N
     for row in rows:
         files_by_kind[row["kind"]] += int(row["files"])
     assert files_by_kind["files"] == 6
-    for kind in ("years", "cameras", "lenses", "countries", "cities", "formats", "folders", "ratings"):
+    for kind in ("years", "cameras", "lenses", "countries", "regions", "cities", "formats", "folders", "ratings"):
         assert files_by_kind[kind] == 6, f"{kind}: every file counts once, those without a value under ''"
     assert {"kind": "cameras", "value": "Canon EOS R6", "files": "3"} in rows
 
@@ -283,6 +284,6 @@ def test_stats_of_an_empty_index(cli: Cli, tmp_path: Path) -> None:
     assert (stats["files"], stats["size_bytes"], stats["first_taken"], stats["last_indexed"]) == (0, 0, None, None)
     table = cli("--stats").stdout.splitlines()
     assert table[0] == f"{cli.db} ({cli.backend}): 0 files, 0 B"
-    kinds = ("years", "cameras", "lenses", "countries", "cities", "formats", "folders", "ratings", "keywords",
-             "people", "locations", "creators", "copyrights")  # fmt: skip
+    kinds = ("years", "cameras", "lenses", "countries", "regions", "cities", "formats", "folders", "ratings",
+             "keywords", "people", "locations", "creators", "copyrights")  # fmt: skip
     assert table[-len(kinds) :] == [f"{kind}: none" for kind in kinds]
