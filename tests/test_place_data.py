@@ -143,6 +143,26 @@ def test_the_regions_names_are_linked_to_the_gazetteers_and_compiled_once(tmp_pa
     assert read.regions_called(folded("Toskana")) == [("Tuscany", "IT")]
 
 
+def test_without_the_regions_packages_regions_keep_their_english_names(monkeypatch, caplog) -> None:
+    """An imagedb updated without its requirements lacks iso3166-2 or pycountry: a --near or a
+    metadata search works as before, the regions by their English names, and a line says why."""
+    from common import region_names
+
+    def package_folder(package: str) -> str:
+        if package == "pycountry":
+            raise ModuleNotFoundError("pycountry is not installed: pip install -r requirements.txt")
+        return place_data.package_folder(package)
+
+    monkeypatch.setattr(region_names, "package_folder", package_folder)
+    region_names.region_names.cache_clear()
+    try:
+        names = region_names.region_names()
+        assert names.names_of("IT", "Tuscany") == [] and names.regions_called(folded("Toskana")) == []
+        assert "regions are known by their English names alone: pycountry is not installed" in caplog.text
+    finally:
+        region_names.region_names.cache_clear()
+
+
 def test_the_countries_names_in_other_languages_are_compiled_once(tmp_path, monkeypatch) -> None:
     """Reading Babel's data for 224 locales and sifting the names takes ~1 s: a later process
     reads what the first compiled, and finds countries by the same names."""
