@@ -216,6 +216,8 @@ def places_of_index(store: ImageStore, folder: str) -> IndexPlaces:
     written: dict[str, list[str]] = {}
     for name, as_written, country, code in written_places_of_index(locations, folder):
         present.append((None if name == country else name, country, code))
+        if name != country:  # a region's ('Toscana': Tuscany) other names too; a city's are none
+            regions.add((name, code))
         if search_words(name) != search_words(as_written):
             written.setdefault(search_words(name), []).append(as_written)
     present = list(dict.fromkeys(present))

@@ -12,7 +12,8 @@ the index's locations write it by ('Genova', 'München'). The rows stay as writt
 A location's country is any of its parts that names one (in English, in its own languages, in
 another, an alias: ``Gazetteer.country_named``): 'Florenz, Italien' as 'Firenze, Italia'. Its
 other parts are looked for among that country's places of ``OTHER_NAMES_POPULATION`` people or
-more, by their own names, then by their other names, the most populous first: a street or a
+more, by their own names, then by their other names, the most populous first, then among its
+regions ('Toscana': Tuscany, found by ``--text Tuscany`` and ``Toskana``): a street or a
 landmark names nothing, and without a country nothing is guessed ('Victoria' alone names places
 on four continents).
 
@@ -36,7 +37,8 @@ from common.xmp import LOCATION_SEPARATOR
 
 LOCATION_NAMES_FILE = "location-names.json"  # each written location's places (written_places_remembered)
 # Raised when what a location is found to name changes: the places remembered are worked out again.
-LOCATION_RULES = 4  # 3: a country named in any language CLDR has (common.country_names); 4: in more scripts
+# 3: a country named in any language CLDR has (common.country_names); 4: in more scripts; 5: regions
+LOCATION_RULES = 5
 
 
 def written_places_of_index(locations: Iterable[str], folder: str) -> list[tuple[str, str, str, str]]:
@@ -61,8 +63,9 @@ def written_places_remembered(folder: str, locations: Iterable[str]) -> dict[str
 def places_written_in(location: str) -> list[tuple[str, str, str, str]]:
     """(the place's name as the index names places, as written, its country's name as the index
     names countries, the country's ISO code) for each part of ``location`` that names its
-    country or one of the country's places: [('Genoa', 'Genova', 'Italy', 'IT'), ('Italy',
-    'Italia', 'Italy', 'IT')] for 'Genova, Italia'; nothing without a country."""
+    country, one of the country's places or one of its regions (in any of their names:
+    ``common.region_names``): [('Genoa', 'Genova', 'Italy', 'IT'), ('Italy', 'Italia', 'Italy',
+    'IT')] for 'Genova, Italia'; nothing without a country."""
     parts = [part.strip() for part in location.split(LOCATION_SEPARATOR.strip()) if part.strip()]
     places = gazetteer()
     countries = [places.country_named(part) for part in parts]
@@ -76,6 +79,8 @@ def places_written_in(location: str) -> list[tuple[str, str, str, str]]:
             found.append((country_name, part, country_name, code))
         elif record := _places_by_name_in(code).get(folded(part)):
             found.append((record["name"], part, country_name, code))
+        elif region := next((region for region, of in places.regions_named(part) if of == code), None):
+            found.append((region, part, country_name, code))  # 'Toscana': Tuscany (common.region_names)
     return found
 
 

@@ -207,10 +207,11 @@ def test_a_citys_own_name_is_not_taken_for_another_citys_other_name() -> None:
     assert recorded_names_in("Parma", IndexPlaces(present[1:], other_names)) == ["Perm"]
 
 
-def located(path: Path, seed: int, city: str, country: str | None = None) -> Path:
+def located(path: Path, seed: int, city: str, country: str | None = None, state: str | None = None) -> Path:
     """A generated JPEG with no GPS position whose XMP says where it was taken, as Lightroom's
-    City and Country fields write it."""
+    City, State and Country fields write it."""
     country_field = f' photoshop:Country="{country}"' if country else ""
+    country_field += f' photoshop:State="{state}"' if state else ""
     xmp = (
         '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
         '<rdf:Description rdf:about="" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
@@ -309,15 +310,37 @@ def test_regions_are_found_by_the_names_their_own_and_other_languages_give_them(
     assert offered.code == 0 and "no row has state = 'Toscana'; did you mean state = 'Tuscany'?" in offered.stderr
 
 
+def test_a_region_written_in_a_location_is_found_by_its_names(cli: Cli, tmp_path: Path) -> None:
+    """Lightroom's State field, 'Toscana' on a scan with no position: found by the index's name
+    of the region (Tuscany) and by its other names (Toskana), as a position there would be."""
+    root = tmp_path / "archivio"
+    located(root / "uffizi.jpg", 1, "Firenze", "Italia", state="Toscana")
+    located(root / "brera.jpg", 2, "Milano", "Italia", state="Lombardia")
+    cli.index(root)
+
+    def found(*args: str) -> set[str]:
+        return {Path(p).name for p in cli(*args, "--format", "paths").stdout.split()}
+
+    assert cli.records()[str(root / "uffizi.jpg")]["location"] == "Firenze, Toscana, Italia"
+    assert found("--text", "Tuscany") == found("--text", "Toskana") == found("--text", "Toscana") == {"uffizi.jpg"}
+    assert found("--text", "Lombardy") == {"brera.jpg"}
+
+
 def test_a_locations_parts_are_read_in_the_country_it_names() -> None:
     """The country any part names (in its own language, or an alias) is where the other parts
-    are looked for, by the places' own names and then their other names; streets and regions
-    name nothing, and without a country nothing is named."""
+    are looked for, by the places' own names and then their other names, then among its
+    regions, by any of their names; streets name nothing, and without a country nothing is named."""
     italy = ("Italy", "IT")
     assert places_written_in("Piazza Navona, Roma, Lazio, Italia") == [
         ("Rome", "Roma", *italy),
+        ("Lazio", "Lazio", *italy),
         ("Italy", "Italia", *italy),
     ]
+    assert places_written_in("München, Bayern, Deutschland") == [
+        ("Munich", "München", "Germany", "DE"), ("Bavaria", "Bayern", "Germany", "DE"),
+        ("Germany", "Deutschland", "Germany", "DE"),
+    ]  # fmt: skip
+    assert places_written_in("Bayern, Italia") == [("Italy", "Italia", *italy)], "a region of another country"
     assert places_written_in("Parma, Italia") == [("Parma", "Parma", *italy), ("Italy", "Italia", *italy)]
     assert places_written_in("Wien, Österreich") == [
         ("Vienna", "Wien", "Austria", "AT"), ("Austria", "Österreich", "Austria", "AT")
