@@ -51,6 +51,15 @@ OTHER_TOOLS_NAMES = {
 }  # fmt: skip
 
 
+def other_tools_option(word: str) -> str | None:
+    """imagedb's option for ``word``, another tool's name of it (``OTHER_TOOLS_NAMES``), as a
+    word alone, with its value after '=' ('--top=5') or run together with a short one ('-k5')."""
+    name = word.partition("=")[0]
+    if name not in OTHER_TOOLS_NAMES and len(word) > 2 and word[1] != "-" and word[2:].isdigit():
+        name = word[:2]
+    return OTHER_TOOLS_NAMES.get(name)
+
+
 class OneLineArgumentParser(argparse.ArgumentParser):
     """argparse, but errors are a single line (no usage dump) so they read like every other error,
     the arguments they quote shown as the log's lines show names (``common.visible``)."""
@@ -67,8 +76,8 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
         unknown = re.match(r"unrecognized arguments: (-{1,2}[\w-]+)", message)
         choice = re.match(r"argument [^:]+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
-        if unknown and unknown.group(1) in OTHER_TOOLS_NAMES:
-            return f"; did you mean {OTHER_TOOLS_NAMES[unknown.group(1)]}?"
+        if unknown and (meant := other_tools_option(unknown.group(1))):
+            return f"; did you mean {meant}?"
         if unknown and unknown.group(1).startswith("--"):
             options = [name for name in self._option_string_actions if name.startswith("--")]
             return did_you_mean(unknown.group(1), options, likeness=0.75)
@@ -372,7 +381,7 @@ def value_read_as_an_option(argv: list[str], parser: argparse.ArgumentParser) ->
             and word != QUERIES_FROM_STDIN
             and not ARGPARSE_NUMBER.fullmatch(word)  # '-5' argparse takes as a value
             and not all(f"-{c}" in options for c in word[1:])
-            and word.partition("=")[0] not in OTHER_TOOLS_NAMES  # '-k 3' meant as --limit: argparse's line offers it
+            and other_tools_option(word) is None  # '-k 3' meant as --limit: argparse's line offers it
         ):
             typed = " ".join([*taken, word])
             if flag == "--text":

@@ -273,6 +273,7 @@ def test_an_option_or_a_choice_typed_wrong_is_offered_the_one_spelt_nearly_so(cl
         (["--search", "a", "dog", "-k", "3"], "unrecognized arguments: -k 3; did you mean --limit?"),
         (["--text", "canon", "-n", "3"], "unrecognized arguments: -n 3; did you mean --limit?"),
         (["--search", "a dog", "--top=3"], "unrecognized arguments: --top=3; did you mean --limit?"),
+        (["--search", "a", "dog", "-n3"], "unrecognized arguments: -n3; did you mean --limit?"),
         (["--search", "a dog", "--filter", "iso > 100"], "unrecognized arguments: --filter iso > 100; did you mean "
          "--where?"),
     ]:  # fmt: skip
