@@ -6,8 +6,8 @@ AMX tiles the system does not offer ran it at 0.6× (a 2-core cloud Xeon, 2026-1
 in fp32, 17-18 in bf16), and ``--precision auto``, which picked bf16 by the instructions alone,
 indexed at 0.6× the speed it could have. So where the CPU has bf16 instructions, one transformer
 block of ViT-B-32's size (``nn.TransformerEncoderLayer``: 16 pictures' 50 tokens of 768) is run
-in both formats, the faster taken twice each; bf16 is chosen where it is ``PAYS_OFF`` times as
-fast. That costs ~0.5 s, once: the ratio is kept in the user's cache folder
+in both formats in turns, the fastest of two runs of each counted; bf16 is chosen where it is
+``PAYS_OFF`` times as fast. That costs ~0.5 s, once: the ratio is kept in the user's cache folder
 (``common.user_cache``), by the CPU (its model name and instruction flags), the torch version
 and the number of threads, and read back in well under a millisecond.
 """
@@ -67,26 +67,27 @@ def bf16_speed_over_fp32() -> float:
 
 
 def _measured_bf16_over_fp32() -> float:
-    """fp32's time over bf16's for one transformer block, each format's faster of two runs
-    after one to warm up (torch picks and prepares its kernels at the first)."""
+    """fp32's time over bf16's for one transformer block, each format's fastest of two runs
+    taken in turns after one each to warm up (torch picks and prepares its kernels at the
+    first), so that what else the machine does then (the decoding server starting beside the
+    model) weighs on both alike."""
+    import copy
+
     import torch
 
     block = torch.nn.TransformerEncoderLayer(
         _WIDTH, 12, 4 * _WIDTH, activation="gelu", batch_first=True, norm_first=True
     ).eval()
     tokens = torch.randn(_PICTURES, _TOKENS, _WIDTH, generator=torch.Generator().manual_seed(0))
-    best: dict[torch.dtype, float] = {}
+    formats = {dtype: (copy.deepcopy(block).to(dtype), tokens.to(dtype)) for dtype in (torch.float32, torch.bfloat16)}
+    best = dict.fromkeys(formats, float("inf"))
     with torch.inference_mode():
-        for dtype in (torch.float32, torch.bfloat16):
-            block.to(dtype)
-            given = tokens.to(dtype)
-            block(given)
-            times = []
-            for _ in range(2):
+        for run in range(3):
+            for dtype, (model, given) in formats.items():
                 start = time.perf_counter()
-                block(given)
-                times.append(time.perf_counter() - start)
-            best[dtype] = min(times)
+                model(given)
+                if run:  # the first warms up
+                    best[dtype] = min(best[dtype], time.perf_counter() - start)
     return best[torch.float32] / max(best[torch.bfloat16], 1e-9)
 
 
