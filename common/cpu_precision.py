@@ -7,7 +7,7 @@ in fp32, 17-18 in bf16), and ``--precision auto``, which picked bf16 by the inst
 indexed at 0.6× the speed it could have. So where the CPU has bf16 instructions, one transformer
 block of ViT-B-32's size (``nn.TransformerEncoderLayer``: 16 pictures' 50 tokens of 768) is run
 in both formats in turns, the fastest of two runs of each counted; bf16 is chosen where it is
-``PAYS_OFF`` times as fast. That costs ~0.5 s, once: the ratio is kept in the user's cache folder
+``PAYS_OFF`` times as fast. That costs ~0.4 s, once: the ratio is kept in the user's cache folder
 (``common.user_cache``), by the CPU (its model name and instruction flags), the torch version
 and the number of threads, and read back in well under a millisecond.
 """

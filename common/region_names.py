@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 # Raised when which names count, or how regions are linked, changes: the names are compiled again.
 NAMES_RULES = 1
 # What a region's name may say of the kind of region it is, which the other copy may leave out:
-# 'Castile and León' / 'Castilla y León', 'State of Berlin' / 'Berlin', 'Lodz Voivodeship' / 'Łódzkie'.
+# 'State of Berlin' / 'Berlin', 'Community of Madrid' / 'Madrid', 'Lower Silesian Voivodeship'.
 _KIND_WORDS = re.compile(
     r"^(?:the|state of|city state|free state of|province of|region of|republic of|community of|principality of|"
     r"city of|comunidad de|comunidad foral de|region de|principado de)\s+|\s+(?:province|region|county|district|"
@@ -67,11 +67,11 @@ _OTHER_NAME = re.compile(r"([^,()]+?)\s*\(([a-z-]+)\)")  # 'Tuscany (eng), Tosca
 
 @dataclass(frozen=True)
 class RegionNames(CompiledArrays):
-    """Regions' names in their own and other languages, a row a name, in the order of the
-    regions they name: the name as written, whether it is its region's own language's, and the
-    rows by region (the gazetteer's: its country's ISO code and English name; a row's region is
-    the key of its place in that order) and by folded name, found by bisection
-    (``common.place_data.SortedNames``), with nothing to build in each process."""
+    """Regions' names in their own and other languages, a row a name: the name as written,
+    whether it is its region's own language's, and the rows by region (the gazetteer's: its
+    country's ISO code and English name) and by folded name, found by bisection
+    (``common.place_data.SortedNames``), with nothing to build in each process. The rows are in
+    the order of their regions' keys, so a row's region is ``by_region.keys[row]``."""
 
     name: list[str]  # as written: what a metadata search reads
     own_language: np.ndarray  # bool: ISO 3166-2's name, in the region's own language ('Toscana')
@@ -139,7 +139,7 @@ def _names_of(sources: list[str], places: Gazetteer) -> RegionNames:
     for state, code in zip(places.state, places.country_code, strict=True):
         if state:
             regions[code].add(state)
-    own = {folded(region) for named in regions.values() for region in named}
+    english = {folded(region) for named in regions.values() for region in named}  # the regions' own names
     rows: dict[tuple[str, str, str], bool] = {}  # (code, region, name): whether in its own language
     for code, named in regions.items():
         linked = _linked(named, subdivisions.get(code, {}))
@@ -156,12 +156,12 @@ def _names_of(sources: list[str], places: Gazetteer) -> RegionNames:
                 by_name[key].add(region)
                 written[key][name] = written[key].get(name, False) or name in own_names
         for key, named_regions in by_name.items():
-            if len(named_regions) > 1 or key in own or places.towns_by_name.get(key, frozenset()) - {code}:
+            if len(named_regions) > 1 or key in english or places.towns_by_name.get(key, frozenset()) - {code}:
                 continue
             if key.isascii() and len(key) < SHORTEST_NAME:
                 continue
             region = next(iter(named_regions))
-            rows.update({(code, region, name): own for name, own in written[key].items()})
+            rows.update({(code, region, name): is_own for name, is_own in written[key].items()})
     # In the order of the regions' keys, so that by_region's keys are the rows' (regions_called).
     ordered = sorted(rows, key=lambda row: (_region_key(row[0], row[1]), row[2]))
     return RegionNames(
