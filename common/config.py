@@ -59,11 +59,11 @@ def config_to_argv(path: str, parser: argparse.ArgumentParser) -> list[str]:
     for key, value in data.items():
         action = options.get(_option_name(key))
         if action is None:
-            from common.options import OTHER_TOOLS_NAMES
+            from common.options import other_tools_option
             from common.spelt_nearly import did_you_mean  # only when a key is wrong: not at every start
 
-            other_tools = OTHER_TOOLS_NAMES.get(f"--{str(key).replace('_', '-')}", "").removeprefix("--")
-            meant = f"; did you mean {other_tools}?" if other_tools else ""
+            other_tools = other_tools_option(f"--{key}")  # 'top': another tool's name for limit
+            meant = f"; did you mean {other_tools.removeprefix('--')}?" if other_tools else ""
             meant = meant or did_you_mean(_option_name(key), options, likeness=0.75)
             raise ConfigError(
                 f"config file {path}: unknown option {key!r}{meant} (options: {', '.join(sorted(options))})"

@@ -190,10 +190,11 @@ def choose_precision(requested: str, device: str, queries_only: bool = False) ->
     pass 4.5× fp32's with Intel AMX on this project's 2-core Xeon, 2.2× with AVX512-BF16 on its
     2-core AMD EPYC, each vector within cosine 0.99 of the fp32 reference route) where it is
     faster there, measured once (``bf16_pays_off``: a Xeon with AVX512-BF16 but no AMX ran it at
-    0.6×); fp32 elsewhere, where bf16 would be emulated or is slower. A model loaded for queries alone (prompts, pictures
-    the index does not hold) stays in fp32 on the CPU: bf16 pays off over many pictures, and a
-    picture embedded alone in bf16 pays a whole pass of ``CPU_BF16_PASS`` (one picture: 0.89 s
-    against 0.12 s in fp32 on the EPYC, 0.25 against 0.09 on the Xeon). Its vector is then within
+    0.6×); fp32 elsewhere, where bf16 would be emulated or is slower. A model loaded for queries
+    alone (prompts, pictures the index does not hold) stays in fp32 on the CPU: bf16 pays off
+    over many pictures, and a picture embedded alone in bf16 pays a whole pass of
+    ``CPU_BF16_PASS`` (one picture: 0.89 s against 0.12 s in fp32 on the EPYC, 0.25 against 0.09
+    on the Xeon). Its vector is then within
     cosine ~0.9999 of the index's bf16 one for the same picture; a file the index holds is
     searched by its stored vector anyway."""
     if requested != "auto":
