@@ -11,9 +11,11 @@ linked through the other names the ``iso3166-2`` package lists for each subdivis
 among them ('Tuscany (eng)'): a region of the gazetteer is the ISO subdivision of its country one
 of whose names is its own, case, accents and hyphens aside, and the words that say what kind
 of region it is ('Province', 'Region', 'State of', 'Comunidad de'; ``_bare``), a top-level
-subdivision before its parts (the Community of Madrid before the province of Madrid). 3,117 of
-the gazetteer's 3,773 regions are linked; one that no subdivision names, or two do (Shanxi:
-Shǎnxī and Shaanxi fold alike), gets no other names rather than another region's.
+subdivision before its parts (the Community of Madrid before the province of Madrid); where no
+name links a region, a top-level subdivision spelt nearly as it, and no other near
+(``_linked_by_spelling``: 'Castille and León' / 'Castile and León'). 3,250 of the gazetteer's
+3,773 regions are linked; one that no subdivision names, or two do, gets no other names rather
+than another region's.
 
 Which names count is the country names' rule (``common.country_names``): the ISO name, and its
 translations in the languages people of the world's countries speak first, and in the others'
@@ -22,7 +24,7 @@ English name, nor a town's of ``OTHER_NAMES_POPULATION`` people or more in anoth
 one two regions of a country share, nor a Latin-letter name shorter than ``SHORTEST_NAME``. The
 other names ``iso3166-2`` lists (nicknames among them: 'Grey City' for Berlin) only link.
 
-Compiled once into the user's cache like the places (``common.place_data``): ~2 s to read the
+Compiled once into the user's cache like the places (``common.place_data``): ~3 s to read the
 translations and link them, ~25 ms to read the compiled names, which a ``--near`` reads only when
 its name or the one after its comma is no town's or region's own; a metadata search reads the
 names of the index's own regions from beside the index (``common.place_names``), ~1 ms.
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Raised when which names count, or how regions are linked, changes: the names are compiled again.
-NAMES_RULES = 1
+NAMES_RULES = 2  # 2: regions linked by spelling too
 # What a region's name may say of the kind of region it is, which the other copy may leave out:
 # 'State of Berlin' / 'Berlin', 'Community of Madrid' / 'Madrid', 'Lower Silesian Voivodeship'.
 _KIND_WORDS = re.compile(
@@ -62,6 +64,9 @@ _KIND_WORDS = re.compile(
     r"state|oblast|voivodeship|prefecture|governorate|department|municipality|parish|republic|krai|kray|division|"
     r"canton|emirate|community|autonomous community|autonomous region)$"
 )
+# A region no name links is linked to the subdivision spelt this alike (difflib's ratio), where
+# the next is this much less alike (``_linked_by_spelling``).
+SPELT_ALIKE, SPELT_APART = 0.88, 0.15
 _OTHER_NAME = re.compile(r"([^,()]+?)\s*\(([a-z-]+)\)")  # 'Tuscany (eng), Toscana (ita-tus)'
 
 
@@ -111,7 +116,8 @@ def region_names() -> RegionNames:
     except ModuleNotFoundError as missing:
         log.warning("regions are known by their English names alone: %s", missing)
         return RegionNames([], np.zeros(0, dtype=bool), SortedNames.of([]), SortedNames.of([]))
-    rules = hashlib.sha256(json.dumps([SHORTEST_NAME, NAMES_RULES, _KIND_WORDS.pattern]).encode()).hexdigest()
+    rules = json.dumps([SHORTEST_NAME, NAMES_RULES, _KIND_WORDS.pattern, SPELT_ALIKE, SPELT_APART])
+    rules = hashlib.sha256(rules.encode()).hexdigest()
     return compiled("region-names", sources, RegionNames, lambda: _names_of(sources, gazetteer()), rules=rules)
 
 
@@ -192,7 +198,42 @@ def _linked(regions: set[str], subdivisions: dict[str, dict]) -> dict[str, str]:
         top = {code for code in codes if not subdivisions[code].get("parentCode")}
         if len(top or codes) == 1:
             linked[region] = next(iter(top or codes))
-    return linked
+    return linked | _linked_by_spelling(regions - linked.keys(), subdivisions, by_name, set(linked.values()))
+
+
+def _linked_by_spelling(
+    regions: set[str], subdivisions: dict[str, dict], by_name: dict[str, set[str]], taken: set[str]
+) -> dict[str, str]:
+    """Each of ``regions`` that no name links, linked to the top-level subdivision not ``taken``
+    whose name is spelt nearly as its own (``SPELT_ALIKE``), where no other comes near
+    (``SPELT_APART`` less alike at least): GeoNames and ISO transliterate apart ('Castille and
+    León' / 'Castile and León', 'Basilicate' / 'Basilicata', 'Odessa' / 'Odesa', 'Podlasie' /
+    'Podlaskie'); 'Atsinanana' is not 'Antsiranana' (0.86), nor 'North Ostrobothnia' the
+    southern one (0.92 / 0.82)."""
+    import difflib
+
+    names = [(name, code) for name, codes in by_name.items() for code in codes]
+    open_names = [
+        (name, code) for name, code in names if code not in taken and not subdivisions[code].get("parentCode")
+    ]
+    linked: dict[str, str] = {}
+    matcher = difflib.SequenceMatcher()
+    for region in sorted(regions):
+        matcher.set_seq2(_bare(region))  # analysed once, beside each name in turn
+        best: dict[str, float] = {}
+        for name, code in open_names:
+            matcher.set_seq1(name)
+            # Bounds first: a name that cannot come within SPELT_APART of SPELT_ALIKE counts for nothing.
+            if (
+                matcher.real_quick_ratio() >= SPELT_ALIKE - SPELT_APART
+                and matcher.quick_ratio() >= SPELT_ALIKE - SPELT_APART
+            ):
+                best[code] = max(best.get(code, 0.0), matcher.ratio())
+        ranked = sorted(best.items(), key=lambda item: -item[1])
+        if ranked and ranked[0][1] >= SPELT_ALIKE and (len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= SPELT_APART):
+            linked[region] = ranked[0][0]
+    codes = list(linked.values())
+    return {region: code for region, code in linked.items() if codes.count(code) == 1}
 
 
 def _link_key(name: str) -> str:

@@ -115,8 +115,8 @@ def test_a_later_process_reads_the_compiled_places_instead_of_compiling_them(tmp
 
 def test_the_regions_names_are_linked_to_the_gazetteers_and_compiled_once(tmp_path, monkeypatch) -> None:
     """ISO 3166-2 names Tuscany 'Toscana' and iso-codes translates that; GeoNames names it
-    'Tuscany'. Linked through its English name, the region has its names; one that two ISO
-    subdivisions may be (Shanxi: Shǎnxī, Shaanxi, folds alike) has none rather than the other's.
+    'Tuscany'. Linked through its English name (or, spelt apart, by spelling), the region has its
+    names; one that two ISO subdivisions may be has none rather than the other's.
     Reading the translations takes ~1 s: a later process reads what the first compiled."""
     from common import region_names
 
@@ -127,8 +127,15 @@ def test_the_regions_names_are_linked_to_the_gazetteers_and_compiled_once(tmp_pa
     assert {"Bayern", "Baviera"} <= set(names.names_of("DE", "Bavaria")) and "Sachsen" in names.names_of("DE", "Saxony")
     assert "Sachsen" not in names.names_of("DE", "Saxony-Anhalt")
     assert "Comunidad de Madrid" in names.names_of("ES", "Madrid")  # ISO writes 'Madrid, Comunidad de'
+    # GeoNames spells some apart from ISO: linked by spelling where one name alone comes near.
+    assert "Castilla y León" in names.names_of("ES", "Castille and León")
+    assert "Basilicata" in names.names_of("IT", "Basilicate")
+    assert names.names_of("MG", "Atsinanana") == [], "not Antsiranana, spelt alike (0.86)"
     assert names.regions_called(folded("Niedersachsen")) == [("Lower Saxony", "DE")]
-    assert names.names_of("CN", "Shanxi") == [] and "Tuscany" not in names.names_of("IT", "Tuscany")
+    assert "Tuscany" not in names.names_of("IT", "Tuscany")
+    # Shǎnxī (Shaanxi's Chinese name, accents aside) names Shanxi too: by spelling, each its own.
+    assert "Provincie Shanxi" in names.names_of("CN", "Shanxi")
+    assert "Provincie Shanxi" not in names.names_of("CN", "Shaanxi")
     assert names.names_of("IT", "Tuscany", as_folded=True, own_language=True) == ["toscana"]
     assert names.names_of("DE", "Bavaria", as_folded=True, own_language=True) == ["bayern"]
     assert (tmp_path / "cache" / f"region-names-{place_data.PLACE_DATA_FORMAT}.npz").is_file()
