@@ -78,27 +78,18 @@ def environment() -> dict[str, Any]:
     import open_clip
     import torch
 
+    from common.cpu_precision import bf16_speed_over_fp32, cpu_model_name
     from common.embedding import cpu_bf16_instructions
 
     # AMX or AVX512-BF16: the CLI's default precision there is bf16 where it was measured faster.
     bf16_instructions = cpu_bf16_instructions()
-    bf16_speed = None
-    if bf16_instructions is not None:
-        from common.cpu_precision import bf16_speed_over_fp32
-
-        bf16_speed = bf16_speed_over_fp32()
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    bf16_speed = bf16_speed_over_fp32() if bf16_instructions is not None else None
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": platform.node(),
         "platform": platform.platform(),
-        "cpu": cpu,
+        "cpu": cpu_model_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "openmp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),

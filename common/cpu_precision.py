@@ -34,16 +34,31 @@ PAYS_OFF = 1.15  # bf16 is chosen where it runs a block this many times as fast 
 _PICTURES, _TOKENS, _WIDTH = 16, 50, 768  # ViT-B-32's tokens for 16 pictures
 
 
-@cache
 def cpu_flags() -> frozenset[str]:
     """The instruction sets this CPU reports (Linux's /proc/cpuinfo; none elsewhere)."""
+    return frozenset(_cpuinfo().get("flags", "").split())
+
+
+def cpu_model_name() -> str:
+    """This CPU's name as /proc/cpuinfo gives it ('AMD EPYC 9R14'), else as Python's platform does."""
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+@cache
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's entries of Linux's /proc/cpuinfo ('model name', 'flags'), read once;
+    none elsewhere."""
+    entries: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            return next(
-                (frozenset(line.split(":", 1)[1].split()) for line in handle if line.startswith("flags")), frozenset()
-            )
+            for line in handle:
+                if not line.strip():
+                    break  # the first processor's entries end at the first blank line
+                name, _, value = line.partition(":")
+                entries.setdefault(name.strip(), value.strip())
     except OSError:
-        return frozenset()
+        pass
+    return entries
 
 
 def bf16_speed_over_fp32() -> float:
@@ -94,11 +109,8 @@ def _measured_bf16_over_fp32() -> float:
 def _key(torch_version: str, threads: int) -> str:
     """This CPU, torch and thread count, as the ratios are kept by: a Xeon with AMX and one whose
     system hides it differ in their flags; a new torch may bring other kernels."""
-    model = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as handle:
-        model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), model)
     flags = hashlib.sha256(" ".join(sorted(cpu_flags())).encode()).hexdigest()[:16]
-    return f"{model} | flags {flags} | torch {torch_version} | {threads} threads"
+    return f"{cpu_model_name()} | flags {flags} | torch {torch_version} | {threads} threads"
 
 
 def _read(path: str) -> dict:
