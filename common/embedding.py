@@ -342,14 +342,17 @@ class Embedder:
                 "has it); --precision auto picks the fastest this CPU has",
                 self.precision, self.precision,
             )  # fmt: skip
-        elif self.device == "cpu" and not self.text_only and precision == "bf16" and not bf16_pays_off():
-            from common.cpu_precision import bf16_speed_over_fp32
+        elif self.device == "cpu" and not self.text_only and precision == "bf16":
+            # In hardware (the branch above), but measured too slow for auto to take it (bf16_pays_off).
+            from common.cpu_precision import PAYS_OFF, bf16_speed_over_fp32
 
-            log.warning(
-                "--precision bf16 on this CPU: it runs ViT-B-32's blocks at %.2f× fp32's speed here (measured "
-                "once), slower than fp32; --precision auto picks the fastest this CPU has",
-                bf16_speed_over_fp32(),
-            )
+            speed = bf16_speed_over_fp32()
+            if speed < PAYS_OFF:
+                log.warning(
+                    "--precision bf16 on this CPU: it runs ViT-B-32's blocks at %.2f× fp32's speed here (measured "
+                    "once), and --precision auto takes bf16 from %.2f×: it picks the fastest this CPU has",
+                    speed, PAYS_OFF,
+                )  # fmt: skip
         # What the image tower's input is converted to (the tower's own weights' format).
         self.image_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
         if self.precision != "fp32" and self.device != "cpu":

@@ -257,14 +257,13 @@ def test_a_format_the_cpu_has_no_arithmetic_for_is_run_with_a_warning_saying_so(
     assert slow.code == 0
     (warning,) = [line for line in slow.stderr_lines() if "--precision" in line]
     assert f"--precision {precision} on this CPU: it has no {precision} arithmetic in hardware" in warning
+    from common import cpu_precision
+
     monkeypatch.setattr(embedding, "cpu_multiplies_in_hardware", lambda asked: True)
-    monkeypatch.setattr(embedding, "bf16_pays_off", lambda: True)
+    monkeypatch.setattr(cpu_precision, "bf16_speed_over_fp32", lambda: 2.2)
     fast = cli("--index", tmp_path / "photos", *MODEL_ARGS, "--precision", precision, "--force", "--workers", "0")
     assert fast.code == 0 and "--precision" not in fast.stderr
     if precision == "bf16":  # in hardware, but measured slower than fp32 here (common.cpu_precision)
-        from common import cpu_precision
-
-        monkeypatch.setattr(embedding, "bf16_pays_off", lambda: False)
         monkeypatch.setattr(cpu_precision, "bf16_speed_over_fp32", lambda: 0.6)
         slower = cli("--index", tmp_path / "photos", *MODEL_ARGS, "--precision", "bf16", "--force", "--workers", "0")
         (warning,) = [line for line in slower.stderr_lines() if "--precision" in line]
